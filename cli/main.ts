@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { EXIT_FAILURE, EXIT_USAGE, runGatewayCommand } from '../runtime/cli/gateway-command.js';
+import { RUNTIME_VERSION } from '../runtime/version.js';
+
+/**
+ * `edgewise`: one binary, one subcommand per part of the system. Each subcommand's code
+ * lives in its own folder and is loaded only when asked for, so `edgewise gateway` never
+ * loads the fleet or the simulator.
+ */
+const program = new Command()
+  .name('edgewise')
+  .description('Edge runtime for factory gateways: sensors and cameras in, models on the box, every result kept until the fleet has it.')
+  .version(RUNTIME_VERSION)
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+let exitCode = 0;
+
+program
+  .command('gateway')
+  .description('Run a gateway from its YAML config (or only check the config).')
+  .requiredOption('-c, --config <file>', 'the gateway config file (YAML)')
+  .option('--check', 'validate the config and the files it names, then exit (0 ok, 2 problems)', false)
+  .exitOverride()
+  .action(async (opts: { config: string; check: boolean }) => {
+    exitCode = await runGatewayCommand(opts);
+  });
+
+program
+  .command('demo')
+  .description('Run a demo on this machine: an embedded MQTT broker, a gateway with a synthetic source, and a subscriber printing what arrives.')
+  .option('--rate <hz>', 'synthetic samples per second', '5')
+  .option('--data-dir <dir>', 'where the demo gateway keeps its LevelDB (default: a temp dir)')
+  .option('--duration <s>', 'stop after this many seconds (default: run until Ctrl-C)')
+  .exitOverride()
+  .action(async (opts: { rate: string; dataDir?: string; duration?: string }) => {
+    const { runDemo } = await import('../sim/demo.js');
+    exitCode = await runDemo(opts);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+    process.exit(ok ? 0 : EXIT_USAGE);
+  }
+  process.stderr.write(`edgewise: unexpected failure: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(EXIT_FAILURE);
+}
+process.exitCode = exitCode;

@@ -1,0 +1,5 @@
+import type { SourcePlugin } from '../runtime/pipeline/registry.js';
+import { syntheticPlugin } from './synthetic/index.js';
+
+/** Every built-in device driver. A new driver is a folder under devices/ and one line here. */
+export const devicePlugins: readonly SourcePlugin[] = [syntheticPlugin];

@@ -1,0 +1,64 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { ProtocolError, decodeBatch, fleetFilters, parseGatewayTopic, type RejectedRecord, type WireRecord } from '../protocol/index.js';
+
+export interface RecordDelivery {
+  readonly gatewayId: string;
+  readonly records: readonly WireRecord[];
+  readonly rejected: readonly RejectedRecord[];
+}
+
+export interface RecordSubscriberOptions {
+  readonly url: string;
+  readonly clientId: string;
+  /** Keep the subscription across disconnects (broker-side session), so an outage loses nothing. */
+  readonly persistentSession: boolean;
+  readonly mqtt?: IClientOptions;
+  readonly onRecords: (delivery: RecordDelivery) => void;
+  /** A message that was not a valid batch; the subscriber keeps running. */
+  readonly onInvalid?: (topic: string, error: ProtocolError) => void;
+}
+
+/**
+ * Receives every gateway's record batches: subscribes to `edgewise/v1/gw/+/records` with
+ * QoS 1, decodes and validates each batch, and hands the records on. Invalid messages are
+ * reported and skipped. Deduplication by record id is the caller's (see DESIGN: delivery is
+ * at least once).
+ */
+export class RecordSubscriber {
+  private constructor(private readonly client: MqttClient) {}
+
+  static async connect(options: RecordSubscriberOptions): Promise<RecordSubscriber> {
+    const client = mqtt.connect(options.url, {
+      clientId: options.clientId,
+      protocolVersion: 4,
+      clean: !options.persistentSession,
+      reconnectPeriod: 250,
+      ...options.mqtt,
+    });
+    client.on('message', (topic, payload) => {
+      try {
+        const { gatewayId, kind } = parseGatewayTopic(topic);
+        if (kind !== 'records') return;
+        const batch = decodeBatch(payload);
+        if (batch.gatewayId !== gatewayId) throw new ProtocolError('E_PAYLOAD_INVALID', `batch: gw ${batch.gatewayId} published on ${topic}`);
+        options.onRecords({ gatewayId, records: batch.records, rejected: batch.rejected });
+      } catch (err) {
+        if (err instanceof ProtocolError) options.onInvalid?.(topic, err);
+        else throw err;
+      }
+    });
+    client.on('error', () => {
+      // mqtt.js retries by itself (reconnectPeriod); errors are transient here.
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    await client.subscribeAsync(fleetFilters.records, { qos: 1 });
+    return new RecordSubscriber(client);
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync();
+  }
+}

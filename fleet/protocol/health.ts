@@ -1,0 +1,45 @@
+import type { RecordClass } from './record.js';
+
+/**
+ * The gateway's health report: published retained on `.../health` as JSON and served by
+ * the gateway's local HTTP endpoint. Counters are totals since the process started;
+ * receivers compute rates from successive reports.
+ */
+export interface HealthReport {
+  readonly gw: string;
+  readonly ts: number;
+  readonly runtimeVersion: string;
+  readonly uptimeS: number;
+  /** `ok`, or `degraded` with the reasons (a full queue, a failing disk, a lost uplink). */
+  readonly status: 'ok' | 'degraded';
+  readonly reasons: readonly string[];
+  readonly store: {
+    readonly budgetBytes: number;
+    readonly records: Readonly<Record<RecordClass, number>>;
+    readonly bytes: Readonly<Record<RecordClass, number>>;
+    readonly appended: Readonly<Record<RecordClass, number>>;
+    readonly evicted: Readonly<Record<RecordClass, number>>;
+    readonly writeErrors: number;
+    readonly decisionLog: { readonly entries: number; readonly bytes: number; readonly expired: number; readonly evicted: number };
+  };
+  readonly uplink: {
+    readonly connected: boolean;
+    readonly publishedRecords: number;
+    readonly ackedRecords: number;
+    readonly inFlightMessages: number;
+    readonly reconnects: number;
+    readonly lastError: string | null;
+  };
+  readonly pipelines: readonly {
+    readonly id: string;
+    readonly edges: readonly {
+      readonly name: string;
+      readonly policy: string;
+      readonly depthRecords: number;
+      readonly capacityRecords: number;
+      readonly dropped: number;
+    }[];
+  }[];
+  readonly sources: readonly { readonly id: string; readonly type: string; readonly emitted: number; readonly stored: number; readonly dropped: number }[];
+  readonly rssBytes: number;
+}

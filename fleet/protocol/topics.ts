@@ -1,0 +1,58 @@
+import { ProtocolError } from './errors.js';
+
+/**
+ * Topic names between gateways and the fleet. Everything lives under one versioned root
+ * so that a breaking change gets a new root and both versions can share a broker. The
+ * layout needs only MQTT 3.1.1 features: `+` wildcards and retained messages.
+ */
+export const TOPIC_ROOT = 'edgewise/v1';
+
+/** A gateway id is also a topic level and an MQTT client id suffix: no wildcards, no slashes. */
+export const GATEWAY_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+const gatewayIdRe = new RegExp(GATEWAY_ID_PATTERN);
+
+export function isGatewayId(value: string): boolean {
+  return gatewayIdRe.test(value);
+}
+
+/** What a gateway publishes under `edgewise/v1/gw/{id}/`. */
+export type GatewayTopicKind = 'records' | 'state' | 'health';
+
+export const gatewayTopics = {
+  /** Batches of outbox records, CBOR, QoS 1, not retained. */
+  records: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/records`,
+  /** Online/offline, JSON, QoS 1, retained; the MQTT Last Will publishes offline here. */
+  state: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/state`,
+  /** The periodic health report, JSON, QoS 1, retained. */
+  health: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/health`,
+} as const;
+
+/** Subscription filters for a receiver of every gateway's messages of one kind. */
+export const fleetFilters = {
+  records: `${TOPIC_ROOT}/gw/+/records`,
+  state: `${TOPIC_ROOT}/gw/+/state`,
+  health: `${TOPIC_ROOT}/gw/+/health`,
+} as const;
+
+export interface ParsedGatewayTopic {
+  readonly gatewayId: string;
+  readonly kind: GatewayTopicKind;
+}
+
+const kinds: readonly GatewayTopicKind[] = ['records', 'state', 'health'];
+
+/** Parses `edgewise/v1/gw/{id}/{kind}`; throws E_TOPIC_INVALID for anything else. */
+export function parseGatewayTopic(topic: string): ParsedGatewayTopic {
+  const parts = topic.split('/');
+  const [root, version, gw, gatewayId, kind] = parts;
+  if (parts.length !== 5 || `${root}/${version}` !== TOPIC_ROOT || gw !== 'gw' || gatewayId === undefined || kind === undefined) {
+    throw new ProtocolError('E_TOPIC_INVALID', `topic ${JSON.stringify(topic)}: expected ${TOPIC_ROOT}/gw/{gatewayId}/{kind}`);
+  }
+  if (!isGatewayId(gatewayId)) {
+    throw new ProtocolError('E_TOPIC_INVALID', `topic ${JSON.stringify(topic)}: ${JSON.stringify(gatewayId)} is not a gateway id`);
+  }
+  if (!(kinds as readonly string[]).includes(kind)) {
+    throw new ProtocolError('E_TOPIC_INVALID', `topic ${JSON.stringify(topic)}: expected kind one of ${kinds.join(', ')}`);
+  }
+  return { gatewayId, kind: kind as GatewayTopicKind };
+}

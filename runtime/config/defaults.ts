@@ -1,0 +1,42 @@
+import type { QueueOptions } from '../pipeline/bounded-queue.js';
+
+/**
+ * Every default of the gateway config, in one place. The README's config reference is
+ * written from this file.
+ */
+export const defaults = {
+  gateway: {
+    /** Time to drain queues into the store on SIGTERM before giving up. */
+    shutdownTimeoutMs: 10_000,
+  },
+  queue: {
+    maxRecords: 10_000,
+    whenFull: 'block',
+    sampleEvery: 10,
+  } satisfies QueueOptions,
+  store: {
+    maxSizeBytes: 256 * 1024 * 1024,
+    /** fsync per batch: survives power cuts, not only process crashes. */
+    sync: true,
+    batchMaxRecords: 2000,
+    decisionLog: {
+      retentionDays: 90,
+      maxSizeBytes: 64 * 1024 * 1024,
+    },
+  },
+  uplink: {
+    rejectUnauthorized: true,
+    keepaliveS: 30,
+    connectTimeoutMs: 10_000,
+    batchMaxRecords: 500,
+    batchMaxBytes: 256 * 1024,
+    maxInFlight: 16,
+    reconnect: { minDelayMs: 500, maxDelayMs: 60_000 },
+  },
+  health: {
+    intervalMs: 30_000,
+  },
+  log: {
+    level: 'info',
+  },
+} as const;

@@ -1,0 +1,149 @@
+import type { Infer } from 'tjs';
+import { GATEWAY_ID_PATTERN } from '../../fleet/protocol/index.js';
+import { OVERFLOW_POLICIES } from '../pipeline/bounded-queue.js';
+
+/**
+ * JSON Schemas of the gateway config, one per top-level section. Each section is validated
+ * on its own (tjs stops at the first failure of a validation), so one `--check` reports a
+ * problem per section. Plug-in entries (devices, stages) are validated by their plug-in's
+ * own schema, one entry at a time. TypeScript types are inferred from these schemas.
+ */
+
+export const ID_DESCRIPTION = 'a name of letters, digits, ".", "_" or "-" (at most 64, starting with a letter or digit)';
+
+export const idProperty = { type: 'string', pattern: GATEWAY_ID_PATTERN, description: ID_DESCRIPTION } as const;
+
+export const gatewaySchema = {
+  type: 'object',
+  properties: {
+    id: idProperty,
+    dataDir: { type: 'string', minLength: 1, description: 'a directory path' },
+    shutdownTimeoutMs: { type: 'integer', minimum: 0, maximum: 600_000 },
+  },
+  required: ['id', 'dataDir'],
+  additionalProperties: false,
+} as const;
+
+export const queueSchema = {
+  type: 'object',
+  properties: {
+    maxRecords: { type: 'integer', minimum: 1, maximum: 10_000_000 },
+    whenFull: { enum: OVERFLOW_POLICIES },
+    sampleEvery: { type: 'integer', minimum: 2, maximum: 1_000_000 },
+  },
+  additionalProperties: false,
+} as const;
+
+export const storeSchema = {
+  type: 'object',
+  properties: {
+    maxSizeBytes: { type: 'integer', minimum: 65_536 },
+    sync: { type: 'boolean' },
+    batchMaxRecords: { type: 'integer', minimum: 1, maximum: 100_000 },
+    decisionLog: {
+      type: 'object',
+      properties: {
+        retentionDays: { type: 'number', exclusiveMinimum: 0, maximum: 36_500 },
+        maxSizeBytes: { type: 'integer', minimum: 65_536 },
+      },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+} as const;
+
+export const uplinkSchema = {
+  type: 'object',
+  properties: {
+    url: { type: 'string', minLength: 1, description: 'a broker URL like mqtt://host:1883 or mqtts://host:8883' },
+    clientId: { type: 'string', minLength: 1, maxLength: 128 },
+    username: { type: 'string', minLength: 1 },
+    password: { type: 'string' },
+    passwordFile: { type: 'string', minLength: 1, description: 'a path to a file holding the password' },
+    ca: { type: 'string', minLength: 1, description: 'a path to a PEM CA certificate' },
+    cert: { type: 'string', minLength: 1, description: 'a path to a PEM client certificate' },
+    key: { type: 'string', minLength: 1, description: 'a path to a PEM private key' },
+    rejectUnauthorized: { type: 'boolean' },
+    keepaliveS: { type: 'integer', minimum: 0, maximum: 65_535 },
+    connectTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
+    batchMaxRecords: { type: 'integer', minimum: 1, maximum: 10_000 },
+    batchMaxBytes: { type: 'integer', minimum: 1024, maximum: 1_000_000 },
+    maxInFlight: { type: 'integer', minimum: 1, maximum: 1000 },
+    reconnect: {
+      type: 'object',
+      properties: {
+        minDelayMs: { type: 'integer', minimum: 10, maximum: 3_600_000 },
+        maxDelayMs: { type: 'integer', minimum: 10, maximum: 3_600_000 },
+      },
+      additionalProperties: false,
+    },
+  },
+  required: ['url'],
+  additionalProperties: false,
+} as const;
+
+export const healthSchema = {
+  type: 'object',
+  properties: {
+    listen: { type: 'string', pattern: '^[^:\\s]+:\\d{1,5}$', description: 'host:port for the local HTTP health endpoint, like 127.0.0.1:9464' },
+    intervalMs: { type: 'integer', minimum: 1000, maximum: 3_600_000 },
+  },
+  additionalProperties: false,
+} as const;
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export const logSchema = {
+  type: 'object',
+  properties: {
+    level: { enum: LOG_LEVELS },
+  },
+  additionalProperties: false,
+} as const;
+
+/** A plug-in entry before its plug-in is known: a mapping with a `type`. */
+export const pluginEntrySchema = {
+  type: 'object',
+  properties: { type: { type: 'string', minLength: 1, description: 'a plug-in type name' } },
+  required: ['type'],
+} as const;
+
+export const devicesSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: { id: idProperty, type: { type: 'string', minLength: 1, description: 'a device type name' } },
+    required: ['id', 'type'],
+  },
+} as const;
+
+export const pipelinesSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: {
+      id: idProperty,
+      source: { type: 'string', minLength: 1, description: 'the id of a device in `devices`' },
+      queue: queueSchema,
+      stages: { type: 'array', items: pluginEntrySchema },
+    },
+    required: ['id', 'source'],
+    additionalProperties: false,
+  },
+} as const;
+
+export const modelsSchema = {
+  type: 'array',
+  items: pluginEntrySchema,
+} as const;
+
+export const SECTIONS = ['gateway', 'devices', 'pipelines', 'models', 'store', 'uplink', 'health', 'log'] as const;
+export type SectionName = (typeof SECTIONS)[number];
+
+export type GatewaySection = Infer<typeof gatewaySchema>;
+export type QueueSection = Infer<typeof queueSchema>;
+export type StoreSection = Infer<typeof storeSchema>;
+export type UplinkSection = Infer<typeof uplinkSchema>;
+export type HealthSection = Infer<typeof healthSchema>;
+export type LogSection = Infer<typeof logSchema>;
+export type PipelineSection = Infer<typeof pipelinesSchema>[number];

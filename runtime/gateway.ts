@@ -1,0 +1,184 @@
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { gatewayTopics, type HealthReport } from '../fleet/protocol/index.js';
+import type { GatewayConfig } from './config/load.js';
+import { ConfigError } from './errors.js';
+import { EventLog, type ComponentEvents } from './health/events.js';
+import { buildHealthReport } from './health/health-report.js';
+import { startHealthServer } from './health/health-server.js';
+import { registerGatewayMetrics } from './health/metrics.js';
+import type { Source } from './pipeline/components.js';
+import { Pipeline, type StageSpec } from './pipeline/pipeline.js';
+import type { PluginRegistry } from './pipeline/registry.js';
+import { openDatabase, type OpenedDatabase } from './store/database.js';
+import { DecisionLog } from './store/decision-log.js';
+import { Outbox } from './store/outbox.js';
+import { StoreWriter } from './store/store-writer.js';
+import { readUplinkFiles } from './uplink/mqtt-options.js';
+import { MqttUplink } from './uplink/uplink.js';
+import { RUNTIME_VERSION } from './version.js';
+
+const DECISION_SWEEP_MS = 3_600_000;
+
+export interface GatewayOptions {
+  readonly logger: Logger;
+  readonly runtimeVersion?: string;
+}
+
+/**
+ * A gateway wired from its config. The data path, top to bottom:
+ *
+ *   source -> edge -> stage ... -> edge -> StoreWriter -> Outbox (LevelDB) -> MqttUplink -> broker
+ *                                                         DecisionLog (LevelDB, audit)
+ *
+ * `create` opens the store and builds every component; `start` starts them from the
+ * store outwards; `stop` stops them from the sources inwards, draining what is in flight.
+ */
+export class Gateway {
+  private readonly startedAtMs = Date.now();
+  private healthTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private server: Server | undefined;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: GatewayConfig,
+    private readonly db: OpenedDatabase,
+    readonly outbox: Outbox,
+    readonly decisions: DecisionLog,
+    private readonly writer: StoreWriter,
+    readonly pipelines: readonly Pipeline[],
+    readonly uplink: MqttUplink,
+    private readonly metrics: Registry,
+    private readonly events: ComponentEvents,
+    private readonly runtimeVersion: string,
+  ) {}
+
+  static async create(config: GatewayConfig, registry: PluginRegistry, options: GatewayOptions): Promise<Gateway> {
+    const runtimeVersion = options.runtimeVersion ?? RUNTIME_VERSION;
+    const metrics = new Registry();
+    const eventLog = new EventLog(options.logger, metrics);
+    const gatewayId = config.gateway.id;
+
+    // Files the config points to are read first: a missing certificate is a config problem.
+    const { files, problems } = await readUplinkFiles(config.uplink);
+    if (problems.length > 0) throw new ConfigError('config', problems);
+
+    // Sources and stages are built before the store is opened, so a plug-in that refuses
+    // its config leaves no half-opened database behind.
+    const env = (component: string): { gatewayId: string; events: ComponentEvents } => ({ gatewayId, events: eventLog.for(component) });
+    const built: { entry: GatewayConfig['pipelines'][number]; source: Source; stages: StageSpec[]; type: string }[] = [];
+    for (const entry of config.pipelines) {
+      const device = config.devices.find((d) => d.id === entry.source);
+      const plugin = device === undefined ? undefined : registry.source(device.type);
+      if (device === undefined || plugin === undefined) throw new ConfigError('config', [`pipelines: source ${entry.source} has no device plug-in`]);
+      const source = await plugin.create(device.config, env(`source:${device.id}`));
+      const stages: StageSpec[] = [];
+      for (const s of entry.stages) {
+        const stagePlugin = registry.stage(s.type);
+        if (stagePlugin === undefined) throw new ConfigError('config', [`pipelines: stage type ${s.type} is not registered`]);
+        stages.push({ type: s.type, stage: await stagePlugin.create(s.config, env(`stage:${entry.id}:${s.type}`)), queue: s.queue });
+      }
+      built.push({ entry, source, stages, type: device.type });
+    }
+
+    const storeEvents = eventLog.for('store');
+    const db = await openDatabase(config.gateway.dataDir, storeEvents);
+    try {
+      const outbox = await Outbox.open(db, { maxSizeBytes: config.store.maxSizeBytes, sync: config.store.sync }, eventLog.for('outbox'));
+      const decisions = await DecisionLog.open(db, { ...config.store.decisionLog, sync: config.store.sync }, eventLog.for('decisions'));
+      const writer = new StoreWriter(outbox, storeEvents, { batchMaxRecords: config.store.batchMaxRecords, retryMinDelayMs: 100, retryMaxDelayMs: 5000 });
+      const pipelines = built.map(
+        (b) => new Pipeline({ id: b.entry.id, sourceId: b.entry.source, sourceType: b.type, source: b.source, stages: b.stages, queue: b.entry.queue }, eventLog.for(`pipeline:${b.entry.id}`)),
+      );
+      for (const p of pipelines) writer.attach(p.output);
+      const uplink = new MqttUplink(outbox, config.uplink, files, gatewayId, runtimeVersion, eventLog.for('uplink'));
+      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion);
+      registerGatewayMetrics(metrics, () => gateway.health());
+      return gateway;
+    } catch (err) {
+      await db.db.close();
+      throw err;
+    }
+  }
+
+  health(): HealthReport {
+    return buildHealthReport({
+      gatewayId: this.config.gateway.id,
+      runtimeVersion: this.runtimeVersion,
+      startedAtMs: this.startedAtMs,
+      outbox: this.outbox,
+      decisions: this.decisions,
+      writer: this.writer,
+      uplink: this.uplink,
+      pipelines: this.pipelines,
+    });
+  }
+
+  /** Starts from the store outwards, so nothing a source emits has nowhere to go. */
+  async start(): Promise<void> {
+    this.writer.start();
+    this.uplink.start();
+    for (const p of this.pipelines) await p.start();
+    const healthTopic = gatewayTopics.health(this.config.gateway.id);
+    this.healthTimer = setInterval(() => {
+      this.uplink.publishRetained(healthTopic, Buffer.from(JSON.stringify(this.health())));
+    }, this.config.health.intervalMs);
+    this.healthTimer.unref();
+    void this.decisions.sweep(Date.now()).catch((err: unknown) => this.events.error('decisions.sweep_failed', { reason: (err as Error).message }));
+    this.sweepTimer = setInterval(() => {
+      void this.decisions.sweep(Date.now()).catch((err: unknown) => this.events.error('decisions.sweep_failed', { reason: (err as Error).message }));
+    }, DECISION_SWEEP_MS);
+    this.sweepTimer.unref();
+    const listen = this.config.health.listen;
+    if (listen !== null) this.server = await startHealthServer(listen.host, listen.port, () => this.health(), this.metrics);
+    this.events.info('gateway.started', {
+      gw: this.config.gateway.id,
+      runtimeVersion: this.runtimeVersion,
+      pipelines: this.pipelines.map((p) => p.id),
+      dataDir: this.db.dir,
+      epoch: this.db.epoch,
+      health: listen === null ? null : `http://${listen.host}:${String(this.healthPort)}/health`,
+    });
+  }
+
+  /** The port the health server listens on (useful when the config asked for port 0). */
+  get healthPort(): number | undefined {
+    const addr = this.server?.address();
+    return addr !== null && typeof addr === 'object' ? addr.port : undefined;
+  }
+
+  /**
+   * Stops sources, drains every edge into the store within `shutdownTimeoutMs`, says
+   * goodbye to the broker and closes LevelDB cleanly. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  private async stopNow(): Promise<void> {
+    const t0 = Date.now();
+    clearInterval(this.healthTimer);
+    clearInterval(this.sweepTimer);
+    const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.gateway.shutdownTimeoutMs).unref());
+    const drain = (async (): Promise<'drained'> => {
+      await Promise.all(this.pipelines.map((p) => p.stopSource()));
+      await Promise.all(this.pipelines.map((p) => p.drainStages()));
+      await this.writer.whenIdle();
+      return 'drained';
+    })();
+    const outcome = await Promise.race([drain, deadline]);
+    if (outcome === 'timeout') {
+      const lost = this.pipelines.reduce((n, p) => n + p.abort(), 0);
+      this.events.warn('gateway.drain_timeout', { code: 'E_SHUTDOWN_TIMEOUT', droppedRecords: lost, timeoutMs: this.config.gateway.shutdownTimeoutMs });
+    }
+    await this.writer.stop();
+    await this.uplink.stop();
+    await new Promise<void>((resolve) => (this.server === undefined ? resolve() : this.server.close(() => resolve())));
+    await this.outbox.close();
+    await this.db.db.close();
+    this.events.info('gateway.stopped', { ms: Date.now() - t0, drained: outcome === 'drained' });
+  }
+}

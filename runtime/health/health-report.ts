@@ -1,0 +1,66 @@
+import type { HealthReport } from '../../fleet/protocol/index.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { DecisionLog } from '../store/decision-log.js';
+import type { Outbox } from '../store/outbox.js';
+import type { StoreWriter } from '../store/store-writer.js';
+import type { MqttUplink } from '../uplink/uplink.js';
+
+export interface HealthSources {
+  readonly gatewayId: string;
+  readonly runtimeVersion: string;
+  readonly startedAtMs: number;
+  readonly outbox: Outbox;
+  readonly decisions: DecisionLog;
+  readonly writer: StoreWriter;
+  readonly uplink: MqttUplink;
+  readonly pipelines: readonly Pipeline[];
+}
+
+/** Outbox fill share from which the report says `degraded`. */
+const OUTBOX_PRESSURE_SHARE = 0.9;
+
+/** Builds the health report from the components' own counters (the metrics read the same). */
+export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()): HealthReport {
+  const out = s.outbox.stats();
+  const up = s.uplink.stats();
+  const reasons: string[] = [];
+  const usedBytes = out.bytes.telemetry + out.bytes.result + out.bytes.alert;
+  if (!up.connected) reasons.push(`uplink: not connected${up.lastError === null ? '' : ` (${up.lastError})`}`);
+  if (s.writer.isFailing) reasons.push('store: writes are failing (disk full or I/O error?)');
+  if (usedBytes >= out.budgetBytes * OUTBOX_PRESSURE_SHARE) reasons.push(`store: outbox at ${Math.round((100 * usedBytes) / out.budgetBytes)}% of its budget`);
+  const pipelines = s.pipelines.map((p) => ({
+    id: p.id,
+    edges: p.edgeStats().map((e) => ({ name: e.name, policy: e.policy, depthRecords: e.depthRecords, capacityRecords: e.capacityRecords, dropped: e.dropped })),
+  }));
+  for (const p of s.pipelines) {
+    for (const e of p.edgeStats()) if (e.depthRecords >= e.capacityRecords) reasons.push(`pipeline ${p.id}: edge ${e.name} is full`);
+  }
+  return {
+    gw: s.gatewayId,
+    ts: nowMs,
+    runtimeVersion: s.runtimeVersion,
+    uptimeS: Math.round((nowMs - s.startedAtMs) / 1000),
+    status: reasons.length === 0 ? 'ok' : 'degraded',
+    reasons,
+    store: {
+      budgetBytes: out.budgetBytes,
+      records: out.records,
+      bytes: out.bytes,
+      appended: out.appended,
+      evicted: out.evicted,
+      writeErrors: out.writeErrors,
+      decisionLog: s.decisions.stats(),
+    },
+    uplink: {
+      connected: up.connected,
+      publishedRecords: up.publishedRecords,
+      ackedRecords: up.ackedRecords,
+      inFlightMessages: up.inFlightMessages,
+      reconnects: up.reconnects,
+      lastError: up.lastError,
+    },
+    pipelines,
+    sources: s.pipelines.map((p) => p.sourceStats()),
+    rssBytes: process.memoryUsage.rss(),
+  };
+}

@@ -1,0 +1,50 @@
+import { Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
+import { RECORD_CLASSES, type HealthReport } from '../../fleet/protocol/index.js';
+
+/**
+ * Prometheus metrics read from the same health report the gateway publishes, so the two
+ * never disagree. Totals since process start are exported as gauges named `_total`
+ * because their value comes from the components' own counters.
+ */
+export function registerGatewayMetrics(registry: Registry, report: () => HealthReport): void {
+  collectDefaultMetrics({ register: registry, prefix: 'edgewise_process_' });
+  let current: HealthReport | undefined;
+  const fresh = (): HealthReport => (current ??= report());
+  // One report per scrape: the first gauge's collect builds it, the rest reuse it.
+  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, r: HealthReport) => void, first = false): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        if (first) current = undefined;
+        this.reset();
+        fill(this, fresh());
+      },
+    });
+  };
+  gauge('edgewise_up', 'Gateway status: 1 ok, 0 degraded', [], (g, r) => g.set(r.status === 'ok' ? 1 : 0), true);
+  gauge('edgewise_outbox_records', 'Records waiting in the outbox', ['class'], (g, r) => {
+    for (const c of RECORD_CLASSES) g.set({ class: c }, r.store.records[c]);
+  });
+  gauge('edgewise_outbox_bytes', 'Bytes of records waiting in the outbox', ['class'], (g, r) => {
+    for (const c of RECORD_CLASSES) g.set({ class: c }, r.store.bytes[c]);
+  });
+  gauge('edgewise_outbox_budget_bytes', 'Outbox disk budget', [], (g, r) => g.set(r.store.budgetBytes));
+  gauge('edgewise_outbox_appended_total', 'Records appended since start', ['class'], (g, r) => {
+    for (const c of RECORD_CLASSES) g.set({ class: c }, r.store.appended[c]);
+  });
+  gauge('edgewise_outbox_evicted_total', 'Records evicted by the disk budget since start', ['class'], (g, r) => {
+    for (const c of RECORD_CLASSES) g.set({ class: c }, r.store.evicted[c]);
+  });
+  gauge('edgewise_uplink_connected', '1 while connected to the broker', [], (g, r) => g.set(r.uplink.connected ? 1 : 0));
+  gauge('edgewise_uplink_acked_records_total', 'Records acknowledged by the broker since start', [], (g, r) => g.set(r.uplink.ackedRecords));
+  gauge('edgewise_uplink_reconnects_total', 'Reconnects since start', [], (g, r) => g.set(r.uplink.reconnects));
+  gauge('edgewise_queue_depth_records', 'Records on a pipeline edge', ['pipeline', 'edge'], (g, r) => {
+    for (const p of r.pipelines) for (const e of p.edges) g.set({ pipeline: p.id, edge: e.name }, e.depthRecords);
+  });
+  gauge('edgewise_queue_dropped_total', 'Records dropped by an edge overflow policy since start', ['pipeline', 'edge'], (g, r) => {
+    for (const p of r.pipelines) for (const e of p.edges) g.set({ pipeline: p.id, edge: e.name }, e.dropped);
+  });
+}

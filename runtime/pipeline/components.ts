@@ -1,0 +1,47 @@
+import type { ComponentEvents } from '../health/events.js';
+import type { EmitResult, RecordInput } from './record.js';
+
+/** The answer to an `emit`: the batch is on the edge; `stored` settles when the store decided. */
+export interface Receipt {
+  readonly stored: Promise<EmitResult>;
+}
+
+/** What a running source is given. */
+export interface SourceContext {
+  /**
+   * Hands records to the pipeline. Resolves when the first edge took them (which under the
+   * `block` policy waits for space: that is the backpressure). `receipt.stored` resolves
+   * only after LevelDB has the records (or a policy dropped them): acknowledge an upstream
+   * device only then.
+   */
+  emit(records: readonly RecordInput[]): Promise<Receipt>;
+  /** Aborted when the gateway stops the source. */
+  readonly signal: AbortSignal;
+  readonly events: ComponentEvents;
+}
+
+/**
+ * A producer of records: a camera, a serial sensor, a synthetic signal. Lifecycle:
+ * created from validated config, `start` begins producing (and may retry connections
+ * in the background), `stop` returns once it will emit no more.
+ */
+export interface Source {
+  start(ctx: SourceContext): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A transform between edges: records in, records out (possibly none, possibly of another
+ * class). A stage that holds state across batches (a window) returns what it holds from
+ * `flush` when the pipeline drains.
+ */
+export interface Stage {
+  process(records: readonly RecordInput[]): readonly RecordInput[] | Promise<readonly RecordInput[]>;
+  flush?(): readonly RecordInput[];
+  stop?(): Promise<void>;
+}
+
+/** Where a pipeline ends: the store writer is the one sink today. */
+export interface Sink {
+  write(records: readonly RecordInput[]): Promise<EmitResult>;
+}

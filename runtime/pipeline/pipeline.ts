@@ -1,0 +1,156 @@
+import type { ComponentEvents } from '../health/events.js';
+import { BoundedQueue, type QueueItem, type QueueOptions, type QueueStats } from './bounded-queue.js';
+import type { Receipt, Source, SourceContext, Stage } from './components.js';
+import { addResults, emptyResult, type EmitResult, type RecordInput } from './record.js';
+
+export interface StageSpec {
+  readonly type: string;
+  readonly stage: Stage;
+  /** The edge into this stage. */
+  readonly queue: QueueOptions;
+}
+
+export interface PipelineSpec {
+  readonly id: string;
+  readonly sourceId: string;
+  readonly sourceType: string;
+  readonly source: Source;
+  readonly stages: readonly StageSpec[];
+  /** The edge into the store. */
+  readonly queue: QueueOptions;
+}
+
+export interface SourceStats {
+  readonly id: string;
+  readonly type: string;
+  readonly emitted: number;
+  readonly stored: number;
+  readonly dropped: number;
+}
+
+/** Records a stage worker takes from its edge per `process` round. */
+const STAGE_TAKE_RECORDS = 4096;
+
+/**
+ * One source, its stages, and the bounded edges between them:
+ *
+ *   source -> edge -> stage 1 -> edge -> ... -> stage n -> edge (drained by the store writer)
+ *
+ * Each stage runs as its own async worker; a full edge applies its policy to the
+ * producer in front of it. The pipeline counts what its source emitted and what became
+ * of it.
+ */
+export class Pipeline {
+  readonly edges: readonly BoundedQueue[];
+  private readonly sourceAbort = new AbortController();
+  private readonly workerAbort = new AbortController();
+  private draining = false;
+  private workers: Promise<void>[] = [];
+  private emitted = 0;
+  private stored = 0;
+  private dropped = 0;
+  private started = false;
+
+  constructor(
+    readonly spec: PipelineSpec,
+    private readonly events: ComponentEvents,
+  ) {
+    const names = ['source', ...spec.stages.map((s) => s.type), 'store'];
+    const edges: BoundedQueue[] = spec.stages.map((s, i) => new BoundedQueue(`${names[i]}->${names[i + 1]}`, s.queue));
+    edges.push(new BoundedQueue(`${names[names.length - 2]}->store`, spec.queue));
+    this.edges = edges;
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  /** The last edge, which the store writer drains. */
+  get output(): BoundedQueue {
+    return this.edges[this.edges.length - 1] as BoundedQueue;
+  }
+
+  edgeStats(): QueueStats[] {
+    return this.edges.map((e) => e.stats());
+  }
+
+  sourceStats(): SourceStats {
+    return { id: this.spec.sourceId, type: this.spec.sourceType, emitted: this.emitted, stored: this.stored, dropped: this.dropped };
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    this.workers = this.spec.stages.map((s, i) => this.runStage(s, this.edges[i] as BoundedQueue, this.edges[i + 1] as BoundedQueue));
+    const first = this.edges[0] as BoundedQueue;
+    const ctx: SourceContext = {
+      signal: this.sourceAbort.signal,
+      events: this.events,
+      emit: async (records: readonly RecordInput[]): Promise<Receipt> => {
+        this.emitted += records.length;
+        let settle!: (r: EmitResult) => void;
+        const stored = new Promise<EmitResult>((resolve) => {
+          settle = (r) => {
+            this.stored += r.stored;
+            this.dropped += r.dropped;
+            resolve(r);
+          };
+        });
+        await first.push(records, settle, this.sourceAbort.signal);
+        return { stored };
+      },
+    };
+    await this.spec.source.start(ctx);
+  }
+
+  private async runStage(spec: StageSpec, input: BoundedQueue, output: BoundedQueue): Promise<void> {
+    const signal = this.workerAbort.signal;
+    for (;;) {
+      if (input.length === 0) {
+        if (this.draining || signal.aborted) break;
+        await input.waitForItems(signal);
+        continue;
+      }
+      for (const item of input.take(STAGE_TAKE_RECORDS)) await this.processItem(spec, item, output);
+    }
+    const rest = spec.stage.flush?.() ?? [];
+    if (rest.length > 0) await output.push(rest, () => undefined);
+  }
+
+  private async processItem(spec: StageSpec, item: QueueItem, output: BoundedQueue): Promise<void> {
+    let out: readonly RecordInput[];
+    try {
+      out = await spec.stage.process(item.records);
+    } catch (err) {
+      // A stage bug must not stop the pipeline; the batch is counted as dropped.
+      this.events.error('stage.failed', { code: 'E_STAGE_FAILED', pipeline: this.spec.id, stage: spec.type, records: item.records.length, reason: (err as Error).message });
+      item.settle({ ...emptyResult, dropped: item.records.length });
+      return;
+    }
+    if (out.length === 0) {
+      item.settle({ ...emptyResult, consumed: item.records.length });
+      return;
+    }
+    await output.push(out, (r) => item.settle(addResults(emptyResult, r)), this.workerAbort.signal);
+  }
+
+  /** Stops the source: no more emits after this resolves. */
+  async stopSource(): Promise<void> {
+    this.sourceAbort.abort();
+    if (this.started) await this.spec.source.stop();
+  }
+
+  /** Lets the stages work off their edges, flush, and stop. Call after `stopSource`. */
+  async drainStages(): Promise<void> {
+    this.draining = true;
+    // Wake idle workers so they notice the drain.
+    for (const edge of this.edges) edge.wakeConsumers();
+    await Promise.all(this.workers);
+    await Promise.all(this.spec.stages.map((s) => s.stage.stop?.()));
+  }
+
+  /** Gives up on draining: workers stop and whatever is queued is dropped and counted. */
+  abort(): number {
+    this.workerAbort.abort();
+    return this.edges.reduce((n, e) => n + e.dropAll(), 0);
+  }
+}

@@ -1,0 +1,84 @@
+import { schema, type Infer, type JsonSchema } from 'tjs';
+import type { ComponentEvents } from '../health/events.js';
+import type { Source, Stage } from './components.js';
+
+/** What a plug-in's factory gets besides its own config. */
+export interface CreateEnv {
+  readonly gatewayId: string;
+  readonly events: ComponentEvents;
+}
+
+export type PluginKind = 'source' | 'stage';
+
+type SchemaErrors = readonly { instancePath: string; keyword: string; params?: object; message?: string }[];
+
+interface PluginShape<K extends PluginKind, T> {
+  readonly kind: K;
+  /** The `type` value that selects this plug-in in the config. */
+  readonly type: string;
+  /** JSON Schema of the plug-in's config entry (including `type`); unknown keys must be refused. */
+  readonly configSchema: JsonSchema;
+  /** Validates one config entry: the typed value on success, tjs errors otherwise. */
+  readonly validate: (value: unknown) => { value: unknown; error?: undefined } | { value?: undefined; error: SchemaErrors };
+  /**
+   * Builds the component. `config` is always a value `validate` returned (the registry's
+   * callers guarantee it), which is what makes the cast inside `define*` sound.
+   */
+  readonly create: (config: unknown, env: CreateEnv) => T | Promise<T>;
+}
+
+export type SourcePlugin = PluginShape<'source', Source>;
+export type StagePlugin = PluginShape<'stage', Stage>;
+export type AnyPlugin = SourcePlugin | StagePlugin;
+
+function validatorFor<const S extends JsonSchema>(configSchema: S): PluginShape<PluginKind, unknown>['validate'] {
+  const v = schema(configSchema);
+  return (value: unknown) => {
+    const result = v.validate(value);
+    return result.error === undefined ? { value: result.value } : { error: result.error };
+  };
+}
+
+/** Declares a source plug-in; its config type is inferred from its schema. */
+export function defineSource<const S extends JsonSchema>(def: {
+  type: string;
+  configSchema: S;
+  create: (config: Infer<S>, env: CreateEnv) => Source | Promise<Source>;
+}): SourcePlugin {
+  return { kind: 'source', type: def.type, configSchema: def.configSchema, validate: validatorFor(def.configSchema), create: (config, env) => def.create(config as Infer<S>, env) };
+}
+
+/** Declares a stage plug-in; its config type is inferred from its schema. */
+export function defineStage<const S extends JsonSchema>(def: {
+  type: string;
+  configSchema: S;
+  create: (config: Infer<S>, env: CreateEnv) => Stage | Promise<Stage>;
+}): StagePlugin {
+  return { kind: 'stage', type: def.type, configSchema: def.configSchema, validate: validatorFor(def.configSchema), create: (config, env) => def.create(config as Infer<S>, env) };
+}
+
+/** Maps a config `type` to its plug-in, per kind. Nothing else knows the list. */
+export class PluginRegistry {
+  private readonly byKind: Record<PluginKind, Map<string, AnyPlugin>> = { source: new Map(), stage: new Map() };
+
+  register(plugin: AnyPlugin): this {
+    const map = this.byKind[plugin.kind];
+    if (map.has(plugin.type)) throw new Error(`plug-in ${plugin.kind} "${plugin.type}" is registered twice`);
+    map.set(plugin.type, plugin);
+    return this;
+  }
+
+  source(type: string): SourcePlugin | undefined {
+    const p = this.byKind.source.get(type);
+    return p?.kind === 'source' ? p : undefined;
+  }
+
+  stage(type: string): StagePlugin | undefined {
+    const p = this.byKind.stage.get(type);
+    return p?.kind === 'stage' ? p : undefined;
+  }
+
+  types(kind: PluginKind): string[] {
+    return [...this.byKind[kind].keys()].sort();
+  }
+}

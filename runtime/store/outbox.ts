@@ -1,0 +1,395 @@
+import { RECORD_CLASSES, encodeRecord, type RecordClass } from '../../fleet/protocol/index.js';
+import { EdgewiseError } from '../errors.js';
+import type { ComponentEvents } from '../health/events.js';
+import type { RecordInput } from '../pipeline/record.js';
+import type { OpenedDatabase, StoreDb } from './database.js';
+import { MAX_SEQ, SUFFIX_LENGTH, classPrefix, classRangeEnd, orderSuffix, outboxKey, recordId } from './keys.js';
+import { Mutex } from './mutex.js';
+
+export interface OutboxOptions {
+  /** Budget for records (key + value bytes); over it, records are evicted by class. */
+  readonly maxSizeBytes: number;
+  /** fsync every append batch (survives power loss) or leave it to the OS (survives kill -9 only). */
+  readonly sync: boolean;
+}
+
+/** A record as it sits in the outbox: its key, class and the CBOR bytes that go on the wire. */
+export interface StoredRecord {
+  readonly key: string;
+  readonly suffix: string;
+  readonly cls: RecordClass;
+  readonly value: Uint8Array;
+  /** Bytes charged to the budget: key length + value length. */
+  readonly size: number;
+}
+
+export interface AppendResult {
+  readonly ids: readonly string[];
+  readonly stored: number;
+  /** Records of this append that were evicted at once (the budget was full of higher classes). */
+  readonly evictedNow: number;
+  /** Their positions in the appended array. */
+  readonly evictedIndexes: ReadonlySet<number>;
+}
+
+type PerClass = Record<RecordClass, number>;
+
+export interface OutboxStats {
+  readonly budgetBytes: number;
+  readonly records: Readonly<PerClass>;
+  readonly bytes: Readonly<PerClass>;
+  readonly appended: Readonly<PerClass>;
+  readonly evicted: Readonly<PerClass>;
+  readonly leased: number;
+  readonly writeErrors: number;
+}
+
+const zero = (): PerClass => ({ telemetry: 0, result: 0, alert: 0 });
+const DELETE_FLUSH_RECORDS = 2048;
+
+type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
+
+interface Cursor {
+  readonly suffix: string;
+  readonly inclusive: boolean;
+}
+
+/**
+ * The durable, ordered, bounded queue of records waiting for the fleet.
+ *
+ * Order: keys are `{epoch}{seq}` (see keys.ts), so reading oldest-first is a merge of the
+ * three class ranges by suffix. Delivery: `readNext` leases records to the uplink, `ack`
+ * deletes them (after the broker's PUBACK), `release` hands leases back after a lost
+ * connection so they are read again. Budget: `append` evicts the oldest unleased records
+ * of the lowest class first, in the same LevelDB batch as the new records.
+ *
+ * Every operation runs under one mutex: counters, leases and cursors stay exact.
+ */
+export class Outbox {
+  private readonly mutex = new Mutex();
+  private readonly records = zero();
+  private readonly bytes = zero();
+  private readonly appended = zero();
+  private readonly evicted = zero();
+  private writeErrors = 0;
+  private seq = 0;
+  /** Delivery cursor: where the next `readNext` starts (null: from the oldest record). */
+  private cursor: Cursor | null = null;
+  /** Per class, the suffix after which eviction looks for victims (null: from the oldest). */
+  private readonly evictAfter: Record<RecordClass, string | null> = { telemetry: null, result: null, alert: null };
+  private readonly leases = new Map<string, StoredRecord>();
+  private pendingDeletes: StoredRecord[] = [];
+  private deleteTimer: NodeJS.Immediate | undefined;
+  private flushing: Promise<void> | undefined;
+  private version = 0;
+  private waiters: (() => void)[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly db: StoreDb,
+    private readonly dbId: string,
+    private readonly epoch: number,
+    private readonly options: OutboxOptions,
+    private readonly events: ComponentEvents,
+  ) {}
+
+  /** Opens the outbox on an opened database, counting what is already stored (one scan). */
+  static async open(opened: OpenedDatabase, options: OutboxOptions, events: ComponentEvents): Promise<Outbox> {
+    const outbox = new Outbox(opened.db, opened.dbId, opened.epoch, options, events);
+    const started = Date.now();
+    for (const cls of RECORD_CLASSES) {
+      const it = opened.db.iterator({ gte: classPrefix(cls), lt: classRangeEnd(cls) });
+      try {
+        for (;;) {
+          const entries = await it.nextv(4096);
+          if (entries.length === 0) break;
+          for (const [key, value] of entries) {
+            outbox.records[cls] += 1;
+            outbox.bytes[cls] += key.length + value.byteLength;
+          }
+        }
+      } finally {
+        await it.close();
+      }
+    }
+    events.info('outbox.opened', {
+      records: { ...outbox.records },
+      bytes: outbox.totalBytes(),
+      budgetBytes: options.maxSizeBytes,
+      scanMs: Date.now() - started,
+    });
+    return outbox;
+  }
+
+  private totalBytes(): number {
+    return this.bytes.telemetry + this.bytes.result + this.bytes.alert;
+  }
+
+  /** Number of records stored (not counting acked records whose delete is still pending). */
+  get size(): number {
+    return this.records.telemetry + this.records.result + this.records.alert;
+  }
+
+  stats(): OutboxStats {
+    return {
+      budgetBytes: this.options.maxSizeBytes,
+      records: { ...this.records },
+      bytes: { ...this.bytes },
+      appended: { ...this.appended },
+      evicted: { ...this.evicted },
+      leased: this.leases.size,
+      writeErrors: this.writeErrors,
+    };
+  }
+
+  /**
+   * Stores records in one LevelDB batch and resolves only when LevelDB has it, which is the
+   * moment a source may be told its records are safe. Evicts to stay within the budget.
+   */
+  append(inputs: readonly RecordInput[]): Promise<AppendResult> {
+    if (inputs.length === 0) return Promise.resolve({ ids: [], stored: 0, evictedNow: 0, evictedIndexes: new Set() });
+    return this.mutex.run(async () => {
+      this.assertOpen();
+      if (this.seq + inputs.length > MAX_SEQ) {
+        throw new EdgewiseError('E_STORE_WRITE', 'outbox: sequence space of this epoch is exhausted; restart the gateway');
+      }
+      const fresh: StoredRecord[] = [];
+      const ids: string[] = [];
+      let added = 0;
+      for (const input of inputs) {
+        const seq = this.seq++;
+        const suffix = orderSuffix(this.epoch, seq);
+        const id = recordId(this.dbId, this.epoch, seq);
+        const value = encodeRecord({ id, stream: input.stream, class: input.class, ts: input.ts, data: input.data });
+        const key = outboxKey(input.class, suffix);
+        const rec: StoredRecord = { key, suffix, cls: input.class, value, size: key.length + value.byteLength };
+        fresh.push(rec);
+        ids.push(id);
+        added += rec.size;
+      }
+
+      const savedEvictAfter = { ...this.evictAfter };
+      const excess = this.totalBytes() + added - this.options.maxSizeBytes;
+      const plan = excess > 0 ? await this.planEviction(excess, fresh) : { victims: [], freshEvicted: new Set<number>() };
+
+      const ops: BatchOp[] = [];
+      for (const victim of plan.victims) ops.push({ type: 'del', key: victim.key });
+      fresh.forEach((rec, index) => {
+        if (!plan.freshEvicted.has(index)) ops.push({ type: 'put', key: rec.key, value: rec.value });
+      });
+      try {
+        await this.db.batch(ops, { sync: this.options.sync });
+      } catch (err) {
+        Object.assign(this.evictAfter, savedEvictAfter);
+        this.writeErrors += 1;
+        throw new EdgewiseError('E_STORE_WRITE', `outbox: write of ${inputs.length} records failed: ${(err as Error).message}`, { cause: err });
+      }
+
+      const evictedNow: PerClass = zero();
+      for (const victim of plan.victims) {
+        this.records[victim.cls] -= 1;
+        this.bytes[victim.cls] -= victim.size;
+        evictedNow[victim.cls] += 1;
+      }
+      fresh.forEach((rec, index) => {
+        this.appended[rec.cls] += 1;
+        if (plan.freshEvicted.has(index)) {
+          evictedNow[rec.cls] += 1;
+        } else {
+          this.records[rec.cls] += 1;
+          this.bytes[rec.cls] += rec.size;
+        }
+      });
+      for (const cls of RECORD_CLASSES) this.evicted[cls] += evictedNow[cls];
+      if (plan.victims.length > 0 || plan.freshEvicted.size > 0) {
+        this.events.warn('outbox.evicted', { code: 'E_STORE_BUDGET', evicted: evictedNow, budgetBytes: this.options.maxSizeBytes });
+      }
+      this.notify();
+      return { ids, stored: fresh.length - plan.freshEvicted.size, evictedNow: plan.freshEvicted.size, evictedIndexes: plan.freshEvicted };
+    });
+  }
+
+  /**
+   * Chooses what to evict to free `excess` bytes: the oldest unleased records of the lowest
+   * class first, then that class's records of this very append, then the next class.
+   */
+  private async planEviction(excess: number, fresh: readonly StoredRecord[]): Promise<{ victims: StoredRecord[]; freshEvicted: Set<number> }> {
+    const victims: StoredRecord[] = [];
+    const freshEvicted = new Set<number>();
+    let freed = 0;
+    for (const cls of RECORD_CLASSES) {
+      if (freed >= excess) break;
+      const lowerSuffix = this.evictAfter[cls];
+      const it = this.db.iterator({ gt: lowerSuffix === null ? classPrefix(cls) : outboxKey(cls, lowerSuffix), lt: classRangeEnd(cls) });
+      try {
+        scan: for (;;) {
+          const entries = await it.nextv(256);
+          if (entries.length === 0) break;
+          for (const [key, value] of entries) {
+            const suffix = key.slice(key.length - SUFFIX_LENGTH);
+            this.evictAfter[cls] = suffix;
+            // A leased record is on its way to the broker; evicting it would only race the ack.
+            if (this.leases.has(key)) continue;
+            victims.push({ key, suffix, cls, value, size: key.length + value.byteLength });
+            freed += key.length + value.byteLength;
+            if (freed >= excess) break scan;
+          }
+        }
+      } finally {
+        await it.close();
+      }
+      if (freed >= excess) break;
+      fresh.forEach((rec, index) => {
+        if (freed < excess && rec.cls === cls) {
+          freshEvicted.add(index);
+          freed += rec.size;
+        }
+      });
+    }
+    return { victims, freshEvicted };
+  }
+
+  /**
+   * Leases the oldest records not yet leased, at most `maxRecords` and `maxBytes` of values
+   * (but always at least one record when any is waiting).
+   */
+  readNext(maxRecords: number, maxBytes: number): Promise<StoredRecord[]> {
+    return this.mutex.run(async () => {
+      this.assertOpen();
+      const found: StoredRecord[] = [];
+      for (const cls of RECORD_CLASSES) {
+        if (this.records[cls] === 0) continue;
+        const c = this.cursor;
+        const range = c === null ? { gte: classPrefix(cls) } : c.inclusive ? { gte: outboxKey(cls, c.suffix) } : { gt: outboxKey(cls, c.suffix) };
+        const entries = await this.db.iterator({ ...range, lt: classRangeEnd(cls), limit: maxRecords }).all();
+        for (const [key, value] of entries) {
+          found.push({ key, suffix: key.slice(key.length - SUFFIX_LENGTH), cls, value, size: key.length + value.byteLength });
+        }
+      }
+      found.sort((a, b) => (a.suffix < b.suffix ? -1 : a.suffix > b.suffix ? 1 : 0));
+      const batch: StoredRecord[] = [];
+      let valueBytes = 0;
+      for (const rec of found) {
+        if (batch.length >= maxRecords) break;
+        if (batch.length > 0 && valueBytes + rec.value.byteLength > maxBytes) break;
+        if (this.leases.has(rec.key)) continue;
+        batch.push(rec);
+        valueBytes += rec.value.byteLength;
+      }
+      const last = batch[batch.length - 1];
+      if (last !== undefined) {
+        this.cursor = { suffix: last.suffix, inclusive: false };
+        for (const rec of batch) this.leases.set(rec.key, rec);
+      }
+      return batch;
+    });
+  }
+
+  /** The broker has these records: delete them (coalesced into few LevelDB batches). */
+  ack(acked: readonly StoredRecord[]): void {
+    for (const rec of acked) if (this.leases.has(rec.key)) this.pendingDeletes.push(rec);
+    if (this.pendingDeletes.length >= DELETE_FLUSH_RECORDS) {
+      void this.flushDeletes();
+    } else if (this.deleteTimer === undefined) {
+      this.deleteTimer = setImmediate(() => {
+        this.deleteTimer = undefined;
+        void this.flushDeletes();
+      });
+    }
+  }
+
+  /** Writes pending deletes. Deletes are not fsynced: a lost delete only means a duplicate. */
+  flushDeletes(): Promise<void> {
+    if (this.flushing !== undefined) return this.flushing.then(() => (this.pendingDeletes.length > 0 ? this.flushDeletes() : undefined));
+    if (this.pendingDeletes.length === 0) return Promise.resolve();
+    const batch = this.pendingDeletes;
+    this.pendingDeletes = [];
+    this.flushing = this.mutex
+      .run(async () => {
+        if (this.closed) return;
+        try {
+          await this.db.batch(batch.map((rec) => ({ type: 'del' as const, key: rec.key })));
+        } catch (err) {
+          // The records stay stored and leased; they go out again after the next release.
+          this.writeErrors += 1;
+          this.events.error('outbox.delete_failed', { code: 'E_STORE_WRITE', records: batch.length, reason: (err as Error).message });
+          return;
+        }
+        for (const rec of batch) {
+          if (!this.leases.delete(rec.key)) continue;
+          this.records[rec.cls] -= 1;
+          this.bytes[rec.cls] -= rec.size;
+        }
+      })
+      .finally(() => {
+        this.flushing = undefined;
+      });
+    return this.flushing;
+  }
+
+  /**
+   * Hands every lease back (the connection they went out on is gone): the next `readNext`
+   * starts again at the oldest of them, so nothing unacknowledged is skipped.
+   */
+  async releaseAll(): Promise<void> {
+    await this.flushDeletes();
+    await this.mutex.run(async () => {
+      let oldest: StoredRecord | undefined;
+      for (const rec of this.leases.values()) {
+        if (oldest === undefined || rec.suffix < oldest.suffix) oldest = rec;
+        const after = this.evictAfter[rec.cls];
+        if (after !== null && rec.suffix <= after) this.evictAfter[rec.cls] = previousSuffix(rec.suffix);
+      }
+      this.leases.clear();
+      if (oldest !== undefined) this.cursor = { suffix: oldest.suffix, inclusive: true };
+      this.notify();
+    });
+  }
+
+  /** A number that changes whenever records were added or released: see `waitForChange`. */
+  get changeVersion(): number {
+    return this.version;
+  }
+
+  /** Resolves once `changeVersion` differs from `seen`, or the signal aborts. */
+  waitForChange(seen: number, signal: AbortSignal): Promise<void> {
+    if (this.version !== seen || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.waiters.push(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private notify(): void {
+    this.version += 1;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EdgewiseError('E_STORE_CLOSED', 'outbox: used after close');
+  }
+
+  /** Flushes pending deletes; afterwards every call fails with E_STORE_CLOSED. */
+  async close(): Promise<void> {
+    if (this.deleteTimer !== undefined) clearImmediate(this.deleteTimer);
+    this.deleteTimer = undefined;
+    await this.flushDeletes();
+    await this.mutex.run(async () => {
+      this.closed = true;
+    });
+    this.notify();
+  }
+}
+
+/** The suffix just before `suffix` in key order (suffixes are fixed-width lowercase hex). */
+function previousSuffix(suffix: string): string | null {
+  const n = BigInt(`0x${suffix}`);
+  if (n === 0n) return null;
+  return (n - 1n).toString(16).padStart(suffix.length, '0');
+}

@@ -1,0 +1,149 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ComponentEvents } from '../health/events.js';
+import type { BoundedQueue, QueueItem } from '../pipeline/bounded-queue.js';
+import type { RecordInput } from '../pipeline/record.js';
+import type { Outbox } from './outbox.js';
+
+export interface StoreWriterOptions {
+  /** Records per LevelDB batch at most (one fsync each when `sync` is on). */
+  readonly batchMaxRecords: number;
+  readonly retryMinDelayMs: number;
+  readonly retryMaxDelayMs: number;
+}
+
+/**
+ * The sink at the end of every pipeline: takes batches from the pipelines' last edges
+ * (round robin, so one busy pipeline cannot starve another), writes them to the outbox in
+ * one LevelDB batch, and only then settles them: that is the moment a source learns its
+ * records are safe. Whatever arrives during a write joins the next batch (group commit),
+ * so batches grow with load and latency stays low when idle.
+ *
+ * A failing write (disk full, I/O error) is retried with backoff while the records stay
+ * in hand; the edges fill up behind it and apply their policies.
+ */
+export class StoreWriter {
+  private readonly inputs: BoundedQueue[] = [];
+  private next = 0;
+  private readonly abort = new AbortController();
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private writing = false;
+  private idleWaiters: (() => void)[] = [];
+  private failing = false;
+  private batches = 0;
+
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly events: ComponentEvents,
+    private readonly options: StoreWriterOptions,
+  ) {}
+
+  attach(queue: BoundedQueue): void {
+    this.inputs.push(queue);
+    queue.onPush(() => this.wake?.());
+  }
+
+  /** True while writes fail; the health report shows it. */
+  get isFailing(): boolean {
+    return this.failing;
+  }
+
+  get batchesWritten(): number {
+    return this.batches;
+  }
+
+  start(): void {
+    this.abort.signal.addEventListener('abort', () => this.wake?.(), { once: true });
+    this.loop ??= this.run();
+  }
+
+  private takeRoundRobin(): QueueItem[] {
+    const out: QueueItem[] = [];
+    let budget = this.options.batchMaxRecords;
+    for (let scanned = 0; scanned < this.inputs.length && budget > 0; scanned += 1) {
+      const queue = this.inputs[this.next] as BoundedQueue;
+      this.next = (this.next + 1) % this.inputs.length;
+      for (const item of queue.take(budget)) {
+        out.push(item);
+        budget -= item.records.length;
+      }
+    }
+    return out;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      const items = this.takeRoundRobin();
+      if (items.length === 0) {
+        this.notifyIdle();
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          if (signal.aborted || this.inputs.some((q) => q.length > 0)) resolve();
+        });
+        this.wake = undefined;
+        continue;
+      }
+      this.writing = true;
+      await this.write(items, signal);
+      this.writing = false;
+    }
+    this.notifyIdle();
+  }
+
+  private async write(items: readonly QueueItem[], signal: AbortSignal): Promise<void> {
+    const records: RecordInput[] = [];
+    for (const item of items) for (const r of item.records) records.push(r);
+    let delay = this.options.retryMinDelayMs;
+    for (;;) {
+      try {
+        const result = await this.outbox.append(records);
+        if (this.failing) this.events.info('store.write_recovered', {});
+        this.failing = false;
+        this.batches += 1;
+        if (this.events.isEnabled('debug')) {
+          this.events.debug('store.committed', { records: records.length, lastId: result.ids[result.ids.length - 1] });
+        }
+        let offset = 0;
+        for (const item of items) {
+          let evicted = 0;
+          for (let i = 0; i < item.records.length; i += 1) if (result.evictedIndexes.has(offset + i)) evicted += 1;
+          offset += item.records.length;
+          item.settle({ stored: item.records.length - evicted, dropped: 0, evicted, consumed: 0 });
+        }
+        return;
+      } catch (err) {
+        this.failing = true;
+        this.events.error('store.write_failed', { code: (err as { code?: string }).code ?? 'E_STORE_WRITE', records: records.length, retryInMs: delay, reason: (err as Error).message });
+        if (signal.aborted) {
+          for (const item of items) item.settle({ stored: 0, dropped: item.records.length, evicted: 0, consumed: 0 });
+          return;
+        }
+        await sleep(delay, undefined, { signal }).catch(() => undefined);
+        delay = Math.min(delay * 2, this.options.retryMaxDelayMs);
+      }
+    }
+  }
+
+  private notifyIdle(): void {
+    if (this.writing || this.inputs.some((q) => q.length > 0)) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves when every input edge is empty and no write is in progress. */
+  whenIdle(): Promise<void> {
+    if (!this.writing && this.inputs.every((q) => q.length === 0)) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.wake?.();
+    });
+  }
+
+  /** Stops after the write in progress (if any). */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+}

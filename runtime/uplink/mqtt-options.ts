@@ -1,0 +1,77 @@
+import { readFile } from 'node:fs/promises';
+import type { IClientOptions } from 'mqtt';
+
+/** Uplink settings as they appear in the config's `uplink` section. */
+export interface UplinkSettings {
+  readonly url: string;
+  readonly clientId?: string | undefined;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  readonly passwordFile?: string | undefined;
+  readonly ca?: string | undefined;
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
+  readonly rejectUnauthorized: boolean;
+  readonly keepaliveS: number;
+  readonly connectTimeoutMs: number;
+  readonly batchMaxRecords: number;
+  readonly batchMaxBytes: number;
+  readonly maxInFlight: number;
+  readonly reconnect: { readonly minDelayMs: number; readonly maxDelayMs: number };
+}
+
+/** Files the uplink reads at start: the secrets and certificates, each named for errors. */
+export interface UplinkFiles {
+  readonly password?: string;
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+/** Reads the files the settings point to; a missing or unreadable one names its key. */
+export async function readUplinkFiles(settings: UplinkSettings): Promise<{ files: UplinkFiles; problems: string[] }> {
+  const problems: string[] = [];
+  const files: { -readonly [K in keyof UplinkFiles]: UplinkFiles[K] } = {};
+  const read = async (key: 'passwordFile' | 'ca' | 'cert' | 'key'): Promise<Buffer | undefined> => {
+    const path = settings[key];
+    if (path === undefined) return undefined;
+    try {
+      return await readFile(path);
+    } catch (err) {
+      problems.push(`uplink.${key}: expected a readable file, got ${JSON.stringify(path)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      return undefined;
+    }
+  };
+  const password = await read('passwordFile');
+  if (password !== undefined) files.password = password.toString('utf8').replace(/\r?\n$/, '');
+  const ca = await read('ca');
+  if (ca !== undefined) files.ca = ca;
+  const cert = await read('cert');
+  if (cert !== undefined) files.cert = cert;
+  const key = await read('key');
+  if (key !== undefined) files.key = key;
+  return { files, problems };
+}
+
+/** mqtt.js options for one connection attempt: MQTT 3.1.1, clean session, no auto-reconnect. */
+export function mqttClientOptions(settings: UplinkSettings, files: UplinkFiles, clientId: string, will: IClientOptions['will']): IClientOptions {
+  const options: IClientOptions = {
+    clientId,
+    protocolVersion: 4,
+    // The LevelDB outbox is the source of truth; a clean session keeps no broker-side
+    // state that could disagree with it. Reconnects are ours (jittered backoff).
+    clean: true,
+    reconnectPeriod: 0,
+    keepalive: settings.keepaliveS,
+    connectTimeout: settings.connectTimeoutMs,
+    rejectUnauthorized: settings.rejectUnauthorized,
+    will,
+  };
+  if (settings.username !== undefined) options.username = settings.username;
+  const password = files.password ?? settings.password;
+  if (password !== undefined) options.password = password;
+  if (files.ca !== undefined) options.ca = files.ca;
+  if (files.cert !== undefined) options.cert = files.cert;
+  if (files.key !== undefined) options.key = files.key;
+  return options;
+}

@@ -1,0 +1,238 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import mqtt, { type MqttClient } from 'mqtt';
+import { BATCH_OVERHEAD_BYTES, BATCH_PER_RECORD_OVERHEAD_BYTES, MAX_BATCH_BYTES, encodeBatch, encodeState, gatewayTopics } from '../../fleet/protocol/index.js';
+import type { ComponentEvents } from '../health/events.js';
+import type { Outbox, StoredRecord } from '../store/outbox.js';
+import { Backoff } from './backoff.js';
+import { mqttClientOptions, type UplinkFiles, type UplinkSettings } from './mqtt-options.js';
+
+export interface UplinkStats {
+  readonly connected: boolean;
+  readonly publishedRecords: number;
+  readonly ackedRecords: number;
+  readonly publishedMessages: number;
+  readonly inFlightMessages: number;
+  readonly connects: number;
+  readonly reconnects: number;
+  readonly lastError: string | null;
+}
+
+/** How long `stop` waits for PUBACKs of messages already sent before it disconnects. */
+const STOP_ACK_WAIT_MS = 2000;
+
+/**
+ * Drains the outbox to an MQTT broker: oldest first, batches of records per message,
+ * QoS 1, a bounded window of messages in flight, and a record is deleted only after its
+ * message's PUBACK. On any disconnect the leases go back to the outbox and the next
+ * connection starts again at the oldest unacknowledged record, so nothing is skipped;
+ * the receiver drops the duplicates by record id.
+ *
+ * Each connection attempt is a fresh mqtt.js client with auto-reconnect off: mqtt.js keeps
+ * unacknowledged messages only in memory, and resending them itself would race our own
+ * redelivery from the outbox.
+ */
+export class MqttUplink {
+  private readonly stopAbort = new AbortController();
+  private readonly backoff: Backoff;
+  private client: MqttClient | undefined;
+  private connected = false;
+  private inFlight = 0;
+  private slotWaiters: (() => void)[] = [];
+  private publishedRecords = 0;
+  private ackedRecords = 0;
+  private publishedMessages = 0;
+  private connects = 0;
+  private lastError: string | null = null;
+  private loop: Promise<void> | undefined;
+  private readonly recordsTopic: string;
+  private readonly stateTopic: string;
+  private readonly maxBatchBytes: number;
+
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly settings: UplinkSettings,
+    private readonly files: UplinkFiles,
+    private readonly gatewayId: string,
+    private readonly runtimeVersion: string,
+    private readonly events: ComponentEvents,
+  ) {
+    this.backoff = new Backoff(settings.reconnect);
+    this.recordsTopic = gatewayTopics.records(gatewayId);
+    this.stateTopic = gatewayTopics.state(gatewayId);
+    this.maxBatchBytes = Math.min(settings.batchMaxBytes, MAX_BATCH_BYTES - BATCH_OVERHEAD_BYTES - settings.batchMaxRecords * BATCH_PER_RECORD_OVERHEAD_BYTES);
+  }
+
+  stats(): UplinkStats {
+    return {
+      connected: this.connected,
+      publishedRecords: this.publishedRecords,
+      ackedRecords: this.ackedRecords,
+      publishedMessages: this.publishedMessages,
+      inFlightMessages: this.inFlight,
+      connects: this.connects,
+      reconnects: Math.max(0, this.connects - 1),
+      lastError: this.lastError,
+    };
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  private statePayload(state: 'online' | 'offline', clean: boolean): Buffer {
+    return Buffer.from(encodeState({ gw: this.gatewayId, state, ts: Date.now(), clean, runtimeVersion: this.runtimeVersion }));
+  }
+
+  private async run(): Promise<void> {
+    const stop = this.stopAbort.signal;
+    const stopped = new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
+    while (!stop.aborted) {
+      const connAbort = new AbortController();
+      const client = mqtt.connect(
+        this.settings.url,
+        mqttClientOptions(this.settings, this.files, this.settings.clientId ?? `edgewise-${this.gatewayId}`, {
+          topic: this.stateTopic,
+          payload: this.statePayload('offline', false),
+          qos: 1,
+          retain: true,
+        }),
+      );
+      this.client = client;
+      const closed = new Promise<void>((resolve) => {
+        client.on('error', (err) => {
+          this.lastError = err.message;
+        });
+        client.on('close', () => {
+          connAbort.abort();
+          resolve();
+        });
+      });
+      client.on('connect', () => {
+        this.connected = true;
+        this.connects += 1;
+        this.backoff.reset();
+        this.events.info('uplink.connected', { url: redact(this.settings.url), reconnects: this.connects - 1 });
+        client.publish(this.stateTopic, this.statePayload('online', true), { qos: 1, retain: true });
+        void this.pump(client, connAbort.signal).catch((err: unknown) => {
+          this.lastError = (err as Error).message;
+          this.events.error('uplink.pump_failed', { code: 'E_UPLINK_PUMP', reason: (err as Error).message });
+          client.end(true);
+        });
+      });
+      await Promise.race([closed, stopped]);
+      if (stop.aborted && !connAbort.signal.aborted) return; // stop() owns the goodbye on a live connection
+      const wasConnected = this.connected;
+      this.connected = false;
+      client.removeAllListeners('connect');
+      client.end(true);
+      this.client = undefined;
+      this.wakeSlots();
+      await this.outbox.releaseAll();
+      if (stop.aborted) return;
+      const delay = this.backoff.next();
+      this.events.warn(wasConnected ? 'uplink.disconnected' : 'uplink.connect_failed', {
+        code: 'E_UPLINK_CONNECT',
+        url: redact(this.settings.url),
+        reason: this.lastError ?? 'connection closed',
+        retryInMs: Math.round(delay),
+      });
+      await sleep(delay, undefined, { signal: stop }).catch(() => undefined);
+    }
+  }
+
+  private async pump(client: MqttClient, signal: AbortSignal): Promise<void> {
+    const { batchMaxRecords, maxInFlight } = this.settings;
+    while (!signal.aborted && !this.stopAbort.signal.aborted) {
+      if (this.inFlight >= maxInFlight) {
+        await this.waitForSlot(signal);
+        continue;
+      }
+      const seen = this.outbox.changeVersion;
+      const batch = await this.outbox.readNext(batchMaxRecords, this.maxBatchBytes);
+      // A lease taken after the connection died is handed back by releaseAll in run().
+      if (signal.aborted) break;
+      if (batch.length === 0) {
+        await this.outbox.waitForChange(seen, signal);
+        continue;
+      }
+      this.send(client, batch);
+    }
+  }
+
+  private send(client: MqttClient, batch: StoredRecord[]): void {
+    const payload = encodeBatch(this.gatewayId, Date.now(), batch.map((r) => r.value));
+    this.inFlight += 1;
+    this.publishedMessages += 1;
+    this.publishedRecords += batch.length;
+    client.publish(this.recordsTopic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 }, (err) => {
+      this.inFlight -= 1;
+      this.wakeSlots();
+      if (err !== undefined && err !== null) {
+        this.lastError = err.message;
+        return; // still leased; redelivered after the reconnect
+      }
+      this.ackedRecords += batch.length;
+      this.outbox.ack(batch);
+    });
+  }
+
+  private waitForSlot(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.slotWaiters.push(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private wakeSlots(): void {
+    const waiters = this.slotWaiters;
+    this.slotWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Publishes a retained JSON message if connected (health reports: only the latest matters). */
+  publishRetained(topic: string, payload: Uint8Array): void {
+    if (this.client !== undefined && this.connected) this.client.publish(topic, Buffer.from(payload), { qos: 1, retain: true });
+  }
+
+  /**
+   * Stops sending, waits briefly for PUBACKs already due, says `offline` (retained, so the
+   * fleet tells a clean stop from a crash), and disconnects.
+   */
+  async stop(): Promise<void> {
+    this.stopAbort.abort();
+    const client = this.client;
+    if (client !== undefined && this.connected) {
+      const deadline = Date.now() + STOP_ACK_WAIT_MS;
+      while (this.inFlight > 0 && Date.now() < deadline && this.connected) await sleep(10);
+      try {
+        await Promise.race([client.publishAsync(this.stateTopic, this.statePayload('offline', true), { qos: 1, retain: true }), sleep(STOP_ACK_WAIT_MS)]);
+      } catch {
+        // The Last Will says offline for us.
+      }
+      this.connected = false;
+      await Promise.race([client.endAsync(), sleep(STOP_ACK_WAIT_MS)]);
+    }
+    await this.loop;
+    this.client?.end(true);
+    this.client = undefined;
+    this.connected = false;
+    await this.outbox.releaseAll();
+  }
+}
+
+/** The URL without credentials, for logs. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(invalid url)';
+  }
+}

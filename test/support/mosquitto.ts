@@ -1,0 +1,60 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { freePort, portOpen } from './ports.js';
+import { waitFor } from './wait-for.js';
+
+export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
+
+/**
+ * Debian's Mosquitto on a free 127.0.0.1 port with its stock limits, run by the test. With
+ * `persistence`, subscriptions and queued messages of persistent sessions survive a
+ * stop/start, as on a real broker that restarts.
+ */
+export class Mosquitto {
+  private child: ChildProcess | undefined;
+  private output = '';
+
+  private constructor(
+    readonly port: number,
+    private readonly confPath: string,
+  ) {}
+
+  static async create(dir: string, options: { persistence?: boolean; port?: number } = {}): Promise<Mosquitto> {
+    const port = options.port ?? (await freePort());
+    const confPath = join(dir, 'mosquitto.conf');
+    const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'log_dest stderr', 'log_type error', 'log_type warning'];
+    if (options.persistence === true) lines.push('persistence true', `persistence_location ${dir}/`, 'autosave_interval 1');
+    else lines.push('persistence false');
+    await writeFile(confPath, `${lines.join('\n')}\n`);
+    const broker = new Mosquitto(port, confPath);
+    await broker.start();
+    return broker;
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.child !== undefined) return;
+    const child = spawn(MOSQUITTO_BIN, ['-c', this.confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.on('data', (d: Buffer) => {
+      this.output += d.toString();
+    });
+    this.child = child;
+    await waitFor(async () => (child.exitCode !== null ? Promise.reject(new Error(`mosquitto exited: ${this.output}`)) : portOpen(this.port)), `mosquitto on port ${this.port}`, 10_000);
+  }
+
+  /** SIGTERM and wait: Mosquitto writes its persistence file on the way out. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === undefined) return;
+    this.child = undefined;
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }
+}
