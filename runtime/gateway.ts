@@ -11,7 +11,7 @@ import { registerGatewayMetrics } from './health/metrics.js';
 import type { Source } from './pipeline/components.js';
 import { Pipeline, type StageSpec } from './pipeline/pipeline.js';
 import type { PluginRegistry } from './pipeline/registry.js';
-import { openDatabase, type OpenedDatabase } from './store/database.js';
+import { Database } from './store/database.js';
 import { DecisionLog } from './store/decision-log.js';
 import { Outbox } from './store/outbox.js';
 import { StoreWriter } from './store/store-writer.js';
@@ -44,7 +44,7 @@ export class Gateway {
 
   private constructor(
     readonly config: GatewayConfig,
-    private readonly db: OpenedDatabase,
+    private readonly db: Database,
     readonly outbox: Outbox,
     readonly decisions: DecisionLog,
     private readonly writer: StoreWriter,
@@ -84,7 +84,7 @@ export class Gateway {
     }
 
     const storeEvents = eventLog.for('store');
-    const db = await openDatabase(config.gateway.dataDir, storeEvents);
+    const db = await Database.open(config.gateway.dataDir, storeEvents);
     try {
       const outbox = await Outbox.open(db, { maxSizeBytes: config.store.maxSizeBytes, sync: config.store.sync }, eventLog.for('outbox'));
       const decisions = await DecisionLog.open(db, { ...config.store.decisionLog, sync: config.store.sync }, eventLog.for('decisions'));
@@ -98,7 +98,7 @@ export class Gateway {
       registerGatewayMetrics(metrics, () => gateway.health());
       return gateway;
     } catch (err) {
-      await db.db.close();
+      await db.close();
       throw err;
     }
   }
@@ -143,6 +143,15 @@ export class Gateway {
     });
   }
 
+  private async closeHealthServer(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    // A scraper's keep-alive connection must not hold the shutdown up.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  }
+
   /** The port the health server listens on (useful when the config asked for port 0). */
   get healthPort(): number | undefined {
     const addr = this.server?.address();
@@ -176,9 +185,9 @@ export class Gateway {
     }
     await this.writer.stop();
     await this.uplink.stop();
-    await new Promise<void>((resolve) => (this.server === undefined ? resolve() : this.server.close(() => resolve())));
+    await this.closeHealthServer();
     await this.outbox.close();
-    await this.db.db.close();
-    this.events.info('gateway.stopped', { ms: Date.now() - t0, drained: outcome === 'drained' });
+    await this.db.close();
+    this.events.info('gateway.stopped', { ms: Date.now() - t0, drained: outcome === 'drained', sources: this.pipelines.map((p) => p.sourceStats()), outbox: this.outbox.stats().records });
   }
 }

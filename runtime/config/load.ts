@@ -155,8 +155,8 @@ export function parseConfig(text: string, sourceName: string, registry: PluginRe
     throw new ConfigError(
       sourceName,
       doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return `${pos === undefined ? '' : `line ${pos.line}, column ${pos.col}: `}not valid YAML: ${e.message.split('\n')[0] ?? e.code}`;
+        const pos = lineCounter.linePos(e.pos[0]);
+        return `line ${pos.line}, column ${pos.col}: not valid YAML: ${e.message.split('\n')[0] ?? e.code}`;
       }),
     );
   }
@@ -189,7 +189,8 @@ function locate(problem: Problem, doc: Document, lines: LineCounter): { text: st
 
 function validateRoot(root: unknown, registry: PluginRegistry, problems: Problem[]): GatewayConfig | undefined {
   if (!isMapping(root)) {
-    problems.push(simple([], `a mapping with the sections ${SECTIONS.join(', ')}`, describeValue(root)));
+    const got = root === null || root === undefined ? 'nothing (the file is empty)' : describeValue(root);
+    problems.push(simple([], `a mapping with the sections ${SECTIONS.join(', ')}`, got));
     return undefined;
   }
   for (const key of Object.keys(root)) {
@@ -293,8 +294,8 @@ function splitHostPort(listen: string): { host: string; port: number } {
 function checkListen(h: HealthSection, problems: Problem[]): boolean {
   if (h.listen === undefined) return true;
   const { port } = splitHostPort(h.listen);
-  if (port < 1 || port > 65_535) {
-    problems.push(simple(['health', 'listen'], 'host:port with a port from 1 to 65535', describeValue(h.listen)));
+  if (port > 65_535) {
+    problems.push(simple(['health', 'listen'], 'host:port with a port from 0 (any free port) to 65535', describeValue(h.listen)));
     return false;
   }
   return true;

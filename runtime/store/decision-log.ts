@@ -1,6 +1,7 @@
 import { cborDecode, cborEncode } from '../../fleet/protocol/cbor.js';
 import type { ComponentEvents } from '../health/events.js';
-import type { OpenedDatabase, StoreDb } from './database.js';
+import { EdgewiseError } from '../errors.js';
+import type { Database, StoreDb } from './database.js';
 import { DECISION_END, DECISION_PREFIX, decisionCutoffKey, decisionKey } from './keys.js';
 import { Mutex } from './mutex.js';
 
@@ -57,15 +58,18 @@ export class DecisionLog {
   private seq = 0;
 
   private constructor(
-    private readonly db: StoreDb,
-    private readonly epoch: number,
+    private readonly database: Database,
     private readonly options: DecisionLogOptions,
     private readonly events: ComponentEvents,
   ) {}
 
-  static async open(opened: OpenedDatabase, options: DecisionLogOptions, events: ComponentEvents): Promise<DecisionLog> {
-    const log = new DecisionLog(opened.db, opened.epoch, options, events);
-    for await (const [key, value] of opened.db.iterator({ gte: DECISION_PREFIX, lt: DECISION_END })) {
+  private get db(): StoreDb {
+    return this.database.db;
+  }
+
+  static async open(database: Database, options: DecisionLogOptions, events: ComponentEvents): Promise<DecisionLog> {
+    const log = new DecisionLog(database, options, events);
+    for await (const [key, value] of database.db.iterator({ gte: DECISION_PREFIX, lt: DECISION_END })) {
       log.entries += 1;
       log.bytes += key.length + value.byteLength;
     }
@@ -78,9 +82,15 @@ export class DecisionLog {
 
   append(entry: DecisionEntry): Promise<void> {
     return this.mutex.run(async () => {
-      const key = decisionKey(entry.ts, this.epoch, this.seq++);
+      if (this.database.state !== 'ok') throw new EdgewiseError('E_STORE_WRITE', 'decision log: store not writable until it is reopened (disk full?)');
+      const key = decisionKey(entry.ts, this.database.epoch, this.seq++);
       const value = cborEncode(entry);
-      await this.db.put(key, value, { sync: this.options.sync });
+      try {
+        await this.db.put(key, value, { sync: this.options.sync });
+      } catch (err) {
+        this.database.markWriteFailed(err);
+        throw new EdgewiseError('E_STORE_WRITE', `decision log: write failed: ${(err as Error).message}`, { cause: err });
+      }
       this.entries += 1;
       this.bytes += key.length + value.byteLength;
       if (this.bytes > this.options.maxSizeBytes) await this.deleteOldest((k, _size, totalBefore) => totalBefore > this.options.maxSizeBytes && k !== key, 'evicted');
@@ -99,6 +109,7 @@ export class DecisionLog {
   /** Deletes entries older than the retention; returns how many went. */
   sweep(nowMs: number): Promise<number> {
     return this.mutex.run(async () => {
+      if (this.database.state !== 'ok') return 0;
       const cutoff = decisionCutoffKey(nowMs - this.options.retentionDays * DAY_MS);
       return this.deleteOldest((key) => key < cutoff, 'expired');
     });

@@ -2,7 +2,8 @@ import { RECORD_CLASSES, encodeRecord, type RecordClass } from '../../fleet/prot
 import { EdgewiseError } from '../errors.js';
 import type { ComponentEvents } from '../health/events.js';
 import type { RecordInput } from '../pipeline/record.js';
-import type { OpenedDatabase, StoreDb } from './database.js';
+import type { Database } from './database.js';
+import type { StoreDb } from './database.js';
 import { MAX_SEQ, SUFFIX_LENGTH, classPrefix, classRangeEnd, orderSuffix, outboxKey, recordId } from './keys.js';
 import { Mutex } from './mutex.js';
 
@@ -73,6 +74,7 @@ export class Outbox {
   private readonly evicted = zero();
   private writeErrors = 0;
   private seq = 0;
+  private epoch: number;
   /** Delivery cursor: where the next `readNext` starts (null: from the oldest record). */
   private cursor: Cursor | null = null;
   /** Per class, the suffix after which eviction looks for victims (null: from the oldest). */
@@ -86,32 +88,18 @@ export class Outbox {
   private closed = false;
 
   private constructor(
-    private readonly db: StoreDb,
-    private readonly dbId: string,
-    private readonly epoch: number,
+    private readonly database: Database,
     private readonly options: OutboxOptions,
     private readonly events: ComponentEvents,
-  ) {}
+  ) {
+    this.epoch = database.epoch;
+  }
 
   /** Opens the outbox on an opened database, counting what is already stored (one scan). */
-  static async open(opened: OpenedDatabase, options: OutboxOptions, events: ComponentEvents): Promise<Outbox> {
-    const outbox = new Outbox(opened.db, opened.dbId, opened.epoch, options, events);
+  static async open(database: Database, options: OutboxOptions, events: ComponentEvents): Promise<Outbox> {
+    const outbox = new Outbox(database, options, events);
     const started = Date.now();
-    for (const cls of RECORD_CLASSES) {
-      const it = opened.db.iterator({ gte: classPrefix(cls), lt: classRangeEnd(cls) });
-      try {
-        for (;;) {
-          const entries = await it.nextv(4096);
-          if (entries.length === 0) break;
-          for (const [key, value] of entries) {
-            outbox.records[cls] += 1;
-            outbox.bytes[cls] += key.length + value.byteLength;
-          }
-        }
-      } finally {
-        await it.close();
-      }
-    }
+    await outbox.countStored();
     events.info('outbox.opened', {
       records: { ...outbox.records },
       bytes: outbox.totalBytes(),
@@ -119,6 +107,44 @@ export class Outbox {
       scanMs: Date.now() - started,
     });
     return outbox;
+  }
+
+  private get db(): StoreDb {
+    return this.database.db;
+  }
+
+  /** Recounts records and bytes per class from LevelDB (at open, and after a reopen). */
+  private async countStored(): Promise<void> {
+    for (const cls of RECORD_CLASSES) {
+      this.records[cls] = 0;
+      this.bytes[cls] = 0;
+      const it = this.db.iterator({ gte: classPrefix(cls), lt: classRangeEnd(cls) });
+      try {
+        for (;;) {
+          const entries = await it.nextv(4096);
+          if (entries.length === 0) break;
+          for (const [key, value] of entries) {
+            this.records[cls] += 1;
+            this.bytes[cls] += key.length + value.byteLength;
+          }
+        }
+      } finally {
+        await it.close();
+      }
+    }
+  }
+
+  /**
+   * After a failed write: reopen LevelDB (a new epoch, so new keys still sort last), recount,
+   * and only then write again. Throws while the cause persists; the caller retries.
+   */
+  private async recover(): Promise<void> {
+    await this.database.reopen();
+    this.epoch = this.database.epoch;
+    this.seq = 0;
+    await this.countStored();
+    this.events.info('outbox.recovered', { epoch: this.epoch, records: { ...this.records } });
+    this.notify();
   }
 
   private totalBytes(): number {
@@ -150,6 +176,14 @@ export class Outbox {
     if (inputs.length === 0) return Promise.resolve({ ids: [], stored: 0, evictedNow: 0, evictedIndexes: new Set() });
     return this.mutex.run(async () => {
       this.assertOpen();
+      if (this.database.state !== 'ok') {
+        try {
+          await this.recover();
+        } catch (err) {
+          this.writeErrors += 1;
+          throw new EdgewiseError('E_STORE_WRITE', `outbox: store not writable: ${(err as Error).message}`, { cause: err });
+        }
+      }
       if (this.seq + inputs.length > MAX_SEQ) {
         throw new EdgewiseError('E_STORE_WRITE', 'outbox: sequence space of this epoch is exhausted; restart the gateway');
       }
@@ -159,7 +193,7 @@ export class Outbox {
       for (const input of inputs) {
         const seq = this.seq++;
         const suffix = orderSuffix(this.epoch, seq);
-        const id = recordId(this.dbId, this.epoch, seq);
+        const id = recordId(this.database.dbId, this.epoch, seq);
         const value = encodeRecord({ id, stream: input.stream, class: input.class, ts: input.ts, data: input.data });
         const key = outboxKey(input.class, suffix);
         const rec: StoredRecord = { key, suffix, cls: input.class, value, size: key.length + value.byteLength };
@@ -182,6 +216,7 @@ export class Outbox {
       } catch (err) {
         Object.assign(this.evictAfter, savedEvictAfter);
         this.writeErrors += 1;
+        this.database.markWriteFailed(err);
         throw new EdgewiseError('E_STORE_WRITE', `outbox: write of ${inputs.length} records failed: ${(err as Error).message}`, { cause: err });
       }
 
@@ -251,11 +286,14 @@ export class Outbox {
 
   /**
    * Leases the oldest records not yet leased, at most `maxRecords` and `maxBytes` of values
-   * (but always at least one record when any is waiting).
+   * (but always at least one record when any is waiting). With `signal`, leases nothing once
+   * it is aborted: a reader whose connection died cannot take records after `releaseAll`
+   * handed that connection's leases back (they would be skipped until the next release).
    */
-  readNext(maxRecords: number, maxBytes: number): Promise<StoredRecord[]> {
+  readNext(maxRecords: number, maxBytes: number, signal?: AbortSignal): Promise<StoredRecord[]> {
     return this.mutex.run(async () => {
       this.assertOpen();
+      if (signal?.aborted === true || this.database.state === 'down') return [];
       const found: StoredRecord[] = [];
       for (const cls of RECORD_CLASSES) {
         if (this.records[cls] === 0) continue;
@@ -277,6 +315,8 @@ export class Outbox {
         valueBytes += rec.value.byteLength;
       }
       const last = batch[batch.length - 1];
+      // The reads above yielded: the connection may have died meanwhile.
+      if (isAborted(signal)) return [];
       if (last !== undefined) {
         this.cursor = { suffix: last.suffix, inclusive: false };
         for (const rec of batch) this.leases.set(rec.key, rec);
@@ -307,11 +347,17 @@ export class Outbox {
     this.flushing = this.mutex
       .run(async () => {
         if (this.closed) return;
+        if (this.database.state !== 'ok') {
+          // Deletes wait for the reopen (the next append does it); they stay leased till then.
+          this.pendingDeletes.push(...batch);
+          return;
+        }
         try {
           await this.db.batch(batch.map((rec) => ({ type: 'del' as const, key: rec.key })));
         } catch (err) {
-          // The records stay stored and leased; they go out again after the next release.
+          // The records stay stored; they go out again after the next release (a duplicate).
           this.writeErrors += 1;
+          this.database.markWriteFailed(err);
           this.events.error('outbox.delete_failed', { code: 'E_STORE_WRITE', records: batch.length, reason: (err as Error).message });
           return;
         }
@@ -385,6 +431,10 @@ export class Outbox {
     });
     this.notify();
   }
+}
+
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
 }
 
 /** The suffix just before `suffix` in key order (suffixes are fixed-width lowercase hex). */

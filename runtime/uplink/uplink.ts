@@ -148,8 +148,8 @@ export class MqttUplink {
         continue;
       }
       const seen = this.outbox.changeVersion;
-      const batch = await this.outbox.readNext(batchMaxRecords, this.maxBatchBytes);
-      // A lease taken after the connection died is handed back by releaseAll in run().
+      const batch = await this.outbox.readNext(batchMaxRecords, this.maxBatchBytes, signal);
+      // A lease taken before the connection died is handed back by releaseAll in run().
       if (signal.aborted) break;
       if (batch.length === 0) {
         await this.outbox.waitForChange(seen, signal);

@@ -24,12 +24,20 @@ export class Mosquitto {
     const port = options.port ?? (await freePort());
     const confPath = join(dir, 'mosquitto.conf');
     const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'log_dest stderr', 'log_type error', 'log_type warning'];
+    // Started as root, Mosquitto drops to the `mosquitto` user, which cannot write to our
+    // private temp dir; staying root keeps its persistence file where the test put it.
+    if (process.getuid?.() === 0) lines.push('user root');
     if (options.persistence === true) lines.push('persistence true', `persistence_location ${dir}/`, 'autosave_interval 1');
     else lines.push('persistence false');
     await writeFile(confPath, `${lines.join('\n')}\n`);
     const broker = new Mosquitto(port, confPath);
     await broker.start();
     return broker;
+  }
+
+  /** What Mosquitto wrote to stderr (errors and warnings), for failure messages. */
+  get log(): string {
+    return this.output;
   }
 
   get url(): string {

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { EventLog, type ComponentEvents } from '../../runtime/health/events.js';
-import { openDatabase, type OpenedDatabase } from '../../runtime/store/database.js';
+import { Database } from '../../runtime/store/database.js';
 import { Outbox, type OutboxOptions, type StoredRecord } from '../../runtime/store/outbox.js';
 
 export function quietEvents(component = 'test'): ComponentEvents {
@@ -9,20 +9,20 @@ export function quietEvents(component = 'test'): ComponentEvents {
 }
 
 export interface OpenOutbox {
-  readonly db: OpenedDatabase;
+  readonly db: Database;
   readonly outbox: Outbox;
   close(): Promise<void>;
 }
 
 export async function openOutbox(dir: string, options: OutboxOptions): Promise<OpenOutbox> {
-  const db = await openDatabase(dir, quietEvents('store'));
+  const db = await Database.open(dir, quietEvents('store'));
   const outbox = await Outbox.open(db, options, quietEvents('outbox'));
   return {
     db,
     outbox,
     close: async () => {
       await outbox.close();
-      await db.db.close();
+      await db.close();
     },
   };
 }

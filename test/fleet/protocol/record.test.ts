@@ -17,7 +17,7 @@ import {
  */
 const key = fc.string({ maxLength: 12 }).filter((k) => k !== '__proto__');
 const leaf = fc.oneof(
-  fc.double({ noNegativeZero: true }),
+  fc.double(),
   fc.integer(),
   fc.string(),
   fc.boolean(),

@@ -1,0 +1,82 @@
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EmbeddedBroker } from '../../../fleet/broker/embedded-broker.js';
+import { parseConfig } from '../../../runtime/config/load.js';
+import { Gateway } from '../../../runtime/gateway.js';
+import { builtinRegistry } from '../../../runtime/plugins.js';
+import { testGatewayConfig } from '../../support/gateway-config.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+import { waitFor } from '../../support/wait-for.js';
+import mqtt from 'mqtt';
+import type { HealthReport } from '../../../fleet/protocol/index.js';
+
+describe('health report', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let broker: EmbeddedBroker;
+  let gateway: Gateway | undefined;
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    broker = await EmbeddedBroker.create();
+  });
+  afterEach(async () => {
+    await gateway?.stop();
+    await broker.close();
+    await dir.remove();
+  });
+
+  it('serves /health and /metrics, publishes the report retained, and shows evictions per class', async () => {
+    const registry = builtinRegistry();
+    // A budget too small for the stream: telemetry is evicted and counted.
+    const config = parseConfig(
+      testGatewayConfig({ id: 'gw-health', dataDir: dir.path, url: 'mqtt://127.0.0.1:1', sources: [{ id: 's1', rateHz: 2000 }], maxSizeBytes: 65_536, healthListen: '127.0.0.1:0' }),
+      'test',
+      registry,
+    );
+    const gw = await Gateway.create(config, registry, { logger: pino({ level: 'silent' }) });
+    gateway = gw;
+    await gw.start();
+    const base = `http://127.0.0.1:${String(gw.healthPort)}`;
+    await waitFor(() => gw.outbox.stats().evicted.telemetry > 100, 'evictions');
+
+    const res = await fetch(`${base}/health`);
+    expect(res.status).toBe(503); // degraded: no broker, outbox full
+    const report = (await res.json()) as HealthReport;
+    expect(report.gw).toBe('gw-health');
+    expect(report.status).toBe('degraded');
+    expect(report.reasons.some((r) => r.startsWith('uplink: not connected'))).toBe(true);
+    expect(report.reasons.some((r) => r.startsWith('store: outbox at'))).toBe(true);
+    expect(report.store.evicted.telemetry).toBeGreaterThan(100);
+    expect(report.store.evicted.result).toBe(0);
+    expect(report.store.bytes.telemetry).toBeLessThanOrEqual(65_536);
+    expect(report.pipelines[0]?.edges[0]).toMatchObject({ name: 'source->store', policy: 'block' });
+    expect(report.sources[0]).toMatchObject({ id: 's1', type: 'synthetic' });
+    expect(report.rssBytes).toBeGreaterThan(0);
+
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/edgewise_outbox_evicted_total\{class="telemetry"\} [1-9]\d*/);
+    expect(metrics).toContain('edgewise_uplink_connected 0');
+    expect(metrics).toContain('edgewise_events_total');
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+
+  it('publishes the report retained on the health topic and online/offline state', async () => {
+    const registry = builtinRegistry();
+    const config = parseConfig(testGatewayConfig({ id: 'gw-pub', dataDir: dir.path, url: broker.url, sources: [{ id: 's1', rateHz: 10 }] }), 'test', registry);
+    const gw = await Gateway.create(config, registry, { logger: pino({ level: 'silent' }) });
+    gateway = gw;
+    await gw.start();
+    await waitFor(() => gw.uplink.stats().connected, 'the uplink to connect');
+    const client = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+    const seen = new Map<string, unknown>();
+    client.on('message', (topic, payload) => seen.set(topic, JSON.parse(payload.toString())));
+    await client.subscribeAsync(['edgewise/v1/gw/gw-pub/health', 'edgewise/v1/gw/gw-pub/state'], { qos: 1 });
+    await waitFor(() => seen.has('edgewise/v1/gw/gw-pub/health'), 'a health report', 10_000);
+    expect((seen.get('edgewise/v1/gw/gw-pub/health') as HealthReport).status).toBe('ok');
+    expect(seen.get('edgewise/v1/gw/gw-pub/state')).toMatchObject({ state: 'online', clean: true });
+    await gw.stop();
+    gateway = undefined;
+    await waitFor(() => (seen.get('edgewise/v1/gw/gw-pub/state') as { state: string }).state === 'offline', 'the offline state');
+    expect(seen.get('edgewise/v1/gw/gw-pub/state')).toMatchObject({ state: 'offline', clean: true });
+    await client.endAsync();
+  });
+});

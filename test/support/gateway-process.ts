@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+/** The compiled CLI: gateways run the compiled JS, so the tests do too (`npm test` builds first). */
+export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export function assertBuilt(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it for you)`);
+}
+
+export interface LogLine {
+  readonly event?: string;
+  readonly [key: string]: unknown;
+}
+
+/**
+ * `edgewise gateway --config FILE` as a child process. Its JSON log lines are parsed as they
+ * come; `onLine` sees each one (the process keeps no unbounded history).
+ */
+export class GatewayProcess {
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr = '';
+  private constructor(readonly child: ChildProcess) {
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  static start(configPath: string, onLine: (line: LogLine) => void = () => undefined): GatewayProcess {
+    assertBuilt();
+    const child = spawn(process.execPath, [CLI, 'gateway', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const gp = new GatewayProcess(child);
+    child.stderr?.on('data', (d: Buffer) => {
+      if (gp.stderr.length < 64 * 1024) gp.stderr += d.toString();
+    });
+    const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    rl.on('line', (text) => {
+      try {
+        onLine(JSON.parse(text) as LogLine);
+      } catch {
+        // not a log line
+      }
+    });
+    return gp;
+  }
+
+  async kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Runs the CLI to completion and returns its exit code and output. */
+export function runCli(args: readonly string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  assertBuilt();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`edgewise ${args.join(' ')} did not exit within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
