@@ -1,3 +1,4 @@
+import { WaitList } from '../wait-list.js';
 import type { EmitResult, RecordInput } from './record.js';
 
 /**
@@ -48,8 +49,8 @@ export class BoundedQueue {
   private droppedTotal = 0;
   private acceptedTotal = 0;
   private fullStreak = 0;
-  private spaceWaiters: (() => void)[] = [];
-  private itemWaiters: (() => void)[] = [];
+  private readonly spaceWaiters = new WaitList();
+  private readonly itemWaiters = new WaitList();
   private listeners: (() => void)[] = [];
 
   constructor(
@@ -75,7 +76,7 @@ export class BoundedQueue {
       capacityRecords: this.options.maxRecords,
       dropped: this.droppedTotal,
       accepted: this.acceptedTotal,
-      blockedProducers: this.spaceWaiters.length,
+      blockedProducers: this.spaceWaiters.size,
     };
   }
 
@@ -105,7 +106,7 @@ export class BoundedQueue {
           settle(dropped(records.length));
           return;
         }
-        await this.waitForSpace(signal);
+        await this.spaceWaiters.wait(signal);
       }
       this.enqueue({ records, settle });
       return;
@@ -138,9 +139,7 @@ export class BoundedQueue {
     this.items.push(item);
     this.depth += item.records.length;
     this.acceptedTotal += item.records.length;
-    const waiters = this.itemWaiters;
-    this.itemWaiters = [];
-    for (const w of waiters) w();
+    this.itemWaiters.wakeAll();
     for (const l of this.listeners) l();
   }
 
@@ -170,45 +169,19 @@ export class BoundedQueue {
       out.push(item);
       n += item.records.length;
     }
-    if (out.length > 0) this.wakeProducers();
+    if (out.length > 0) this.spaceWaiters.wakeAll();
     return out;
-  }
-
-  private wakeProducers(): void {
-    const waiters = this.spaceWaiters;
-    this.spaceWaiters = [];
-    for (const w of waiters) w();
-  }
-
-  private waitForSpace(signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      this.spaceWaiters.push(done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
   }
 
   /** Resolves when the queue holds something, or the signal aborts. */
   waitForItems(signal: AbortSignal): Promise<void> {
-    if (this.length > 0 || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.itemWaiters.push(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    if (this.length > 0) return Promise.resolve();
+    return this.itemWaiters.wait(signal);
   }
 
   /** Wakes consumers waiting in `waitForItems` without adding anything (to notice a drain). */
   wakeConsumers(): void {
-    const waiters = this.itemWaiters;
-    this.itemWaiters = [];
-    for (const w of waiters) w();
+    this.itemWaiters.wakeAll();
   }
 
   /** Drops everything still queued (used when a shutdown deadline passes). */
@@ -219,7 +192,7 @@ export class BoundedQueue {
       this.droppedTotal += item.records.length;
       item.settle(dropped(item.records.length));
     }
-    this.wakeProducers();
+    this.spaceWaiters.wakeAll();
     return n;
   }
 }

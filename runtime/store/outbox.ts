@@ -5,6 +5,7 @@ import type { RecordInput } from '../pipeline/record.js';
 import type { Database } from './database.js';
 import type { StoreDb } from './database.js';
 import { MAX_SEQ, SUFFIX_LENGTH, classPrefix, classRangeEnd, orderSuffix, outboxKey, recordId } from './keys.js';
+import { WaitList } from '../wait-list.js';
 import { Mutex } from './mutex.js';
 
 export interface OutboxOptions {
@@ -84,7 +85,7 @@ export class Outbox {
   private deleteTimer: NodeJS.Immediate | undefined;
   private flushing: Promise<void> | undefined;
   private version = 0;
-  private waiters: (() => void)[] = [];
+  private readonly changeWaiters = new WaitList();
   private closed = false;
 
   private constructor(
@@ -399,22 +400,13 @@ export class Outbox {
 
   /** Resolves once `changeVersion` differs from `seen`, or the signal aborts. */
   waitForChange(seen: number, signal: AbortSignal): Promise<void> {
-    if (this.version !== seen || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.waiters.push(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    if (this.version !== seen) return Promise.resolve();
+    return this.changeWaiters.wait(signal);
   }
 
   private notify(): void {
     this.version += 1;
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w();
+    this.changeWaiters.wakeAll();
   }
 
   private assertOpen(): void {

@@ -3,6 +3,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { BATCH_OVERHEAD_BYTES, BATCH_PER_RECORD_OVERHEAD_BYTES, MAX_BATCH_BYTES, encodeBatch, encodeState, gatewayTopics } from '../../fleet/protocol/index.js';
 import type { ComponentEvents } from '../health/events.js';
 import type { Outbox, StoredRecord } from '../store/outbox.js';
+import { WaitList } from '../wait-list.js';
 import { Backoff } from './backoff.js';
 import { mqttClientOptions, type UplinkFiles, type UplinkSettings } from './mqtt-options.js';
 
@@ -37,7 +38,7 @@ export class MqttUplink {
   private client: MqttClient | undefined;
   private connected = false;
   private inFlight = 0;
-  private slotWaiters: (() => void)[] = [];
+  private readonly slotWaiters = new WaitList();
   private publishedRecords = 0;
   private ackedRecords = 0;
   private publishedMessages = 0;
@@ -126,7 +127,7 @@ export class MqttUplink {
       client.removeAllListeners('connect');
       client.end(true);
       this.client = undefined;
-      this.wakeSlots();
+      this.slotWaiters.wakeAll();
       await this.outbox.releaseAll();
       if (stop.aborted) return;
       const delay = this.backoff.next();
@@ -144,7 +145,7 @@ export class MqttUplink {
     const { batchMaxRecords, maxInFlight } = this.settings;
     while (!signal.aborted && !this.stopAbort.signal.aborted) {
       if (this.inFlight >= maxInFlight) {
-        await this.waitForSlot(signal);
+        await this.slotWaiters.wait(signal);
         continue;
       }
       const seen = this.outbox.changeVersion;
@@ -166,7 +167,7 @@ export class MqttUplink {
     this.publishedRecords += batch.length;
     client.publish(this.recordsTopic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 }, (err) => {
       this.inFlight -= 1;
-      this.wakeSlots();
+      this.slotWaiters.wakeAll();
       if (err !== undefined && err !== null) {
         this.lastError = err.message;
         return; // still leased; redelivered after the reconnect
@@ -176,23 +177,6 @@ export class MqttUplink {
     });
   }
 
-  private waitForSlot(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.slotWaiters.push(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
-  }
-
-  private wakeSlots(): void {
-    const waiters = this.slotWaiters;
-    this.slotWaiters = [];
-    for (const w of waiters) w();
-  }
 
   /** Publishes a retained JSON message if connected (health reports: only the latest matters). */
   publishRetained(topic: string, payload: Uint8Array): void {

@@ -1,10 +1,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
+/** The repository root: the nearest folder up from here with our package.json (from test/ or dist/test/). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'tsconfig.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the repository root');
+    dir = up;
+  }
+  return dir;
+}
+
 /** The compiled CLI: gateways run the compiled JS, so the tests do too (`npm test` builds first). */
-export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export const CLI = join(repoRoot(), 'dist', 'cli', 'main.js');
 
 export function assertBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it for you)`);

@@ -1,0 +1,19 @@
+import { benchMemory } from './memory.js';
+import { benchStore } from './store.js';
+import { benchUplink } from './uplink.js';
+
+/** `npm run bench -- NAME [options]`: each benchmark prints one JSON object as its last line. */
+const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
+  store: benchStore,
+  uplink: benchUplink,
+  memory: benchMemory,
+};
+
+const [name, ...args] = process.argv.slice(2);
+const bench = name === undefined ? undefined : benches[name];
+if (bench === undefined) {
+  process.stderr.write(`usage: npm run bench -- ${Object.keys(benches).join('|')} [options]\n`);
+  process.exit(2);
+}
+await bench(args);
+process.exit(0);
