@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 /** program path -> Debian package. Add a line when a test starts to need a program. */
 const PROGRAMS = [
   { path: '/usr/sbin/mosquitto', pkg: 'mosquitto', why: 'MQTT broker for the delivery tests' },
+  { path: '/usr/bin/mosquitto_passwd', pkg: 'mosquitto', why: 'password file for the TLS/login test' },
+  { path: '/usr/bin/openssl', pkg: 'openssl', why: 'certificates for the TLS test' },
 ];
 
 const missing = PROGRAMS.filter((p) => !existsSync(p.path));

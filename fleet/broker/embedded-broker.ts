@@ -57,6 +57,23 @@ export class EmbeddedBroker {
     this.server = server;
   }
 
+  /**
+   * Subscribes inside the broker's process: no connection that an outage could break, so
+   * the fleet service sees every message in the order the broker got it. Returns an
+   * unsubscribe function.
+   */
+  async subscribe(filter: string, onMessage: (topic: string, payload: Buffer) => void): Promise<() => Promise<void>> {
+    const deliver = (packet: { topic: string; payload: Buffer | string }, done: () => void): void => {
+      try {
+        onMessage(packet.topic, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload);
+      } finally {
+        done();
+      }
+    };
+    await new Promise<void>((resolve) => this.aedes.subscribe(filter, deliver, resolve));
+    return () => new Promise<void>((resolve) => this.aedes.unsubscribe(filter, deliver, resolve));
+  }
+
   /** Stops listening and drops every connection, like a broker that went down. */
   async stop(): Promise<void> {
     const server = this.server;

@@ -1,11 +1,8 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { ProtocolError, decodeBatch, fleetFilters, parseGatewayTopic, type RejectedRecord, type WireRecord } from '../protocol/index.js';
+import { ProtocolError, fleetFilters } from '../protocol/index.js';
+import { decodeRecordMessage, type RecordDelivery } from './record-message.js';
 
-export interface RecordDelivery {
-  readonly gatewayId: string;
-  readonly records: readonly WireRecord[];
-  readonly rejected: readonly RejectedRecord[];
-}
+export type { RecordDelivery } from './record-message.js';
 
 export interface RecordSubscriberOptions {
   readonly url: string;
@@ -19,10 +16,15 @@ export interface RecordSubscriberOptions {
 }
 
 /**
- * Receives every gateway's record batches: subscribes to `edgewise/v1/gw/+/records` with
- * QoS 1, decodes and validates each batch, and hands the records on. Invalid messages are
- * reported and skipped. Deduplication by record id is the caller's (see DESIGN: delivery is
- * at least once).
+ * Receives every gateway's record batches over MQTT: subscribes to `edgewise/v1/gw/+/records`
+ * with QoS 1, decodes and validates each batch, and hands the records on. Invalid messages
+ * are reported and skipped. Deduplication by record id is the caller's (delivery is at
+ * least once).
+ *
+ * With the embedded broker, consume in-process instead (`EmbeddedBroker.subscribe`): aedes
+ * 1.2 delivers the messages it queued for a resuming persistent session interleaved with
+ * live ones (checked here: thousands of inversions in one reconnect), which breaks
+ * per-gateway order for an MQTT subscriber that was away. Mosquitto keeps the order.
  */
 export class RecordSubscriber {
   private constructor(private readonly client: MqttClient) {}
@@ -37,11 +39,7 @@ export class RecordSubscriber {
     });
     client.on('message', (topic, payload) => {
       try {
-        const { gatewayId, kind } = parseGatewayTopic(topic);
-        if (kind !== 'records') return;
-        const batch = decodeBatch(payload);
-        if (batch.gatewayId !== gatewayId) throw new ProtocolError('E_PAYLOAD_INVALID', `batch: gw ${batch.gatewayId} published on ${topic}`);
-        options.onRecords({ gatewayId, records: batch.records, rejected: batch.rejected });
+        options.onRecords(decodeRecordMessage(topic, payload));
       } catch (err) {
         if (err instanceof ProtocolError) options.onInvalid?.(topic, err);
         else throw err;

@@ -1,4 +1,5 @@
 import type { ComponentEvents } from '../health/events.js';
+import type { BoundedQueue } from './bounded-queue.js';
 import type { EmitResult, RecordInput } from './record.js';
 
 /** The answer to an `emit`: the batch is on the edge; `stored` settles when the store decided. */
@@ -41,7 +42,15 @@ export interface Stage {
   stop?(): Promise<void>;
 }
 
-/** Where a pipeline ends: the store writer is the one sink today. */
+/**
+ * Where pipelines end: a consumer of their last edges that settles each batch once it has
+ * done with it. The store writer (LevelDB outbox) is the one sink today; the uplink reads
+ * the outbox, not an edge, so delivery never depends on memory.
+ */
 export interface Sink {
-  write(records: readonly RecordInput[]): Promise<EmitResult>;
+  attach(edge: BoundedQueue): void;
+  start(): void;
+  /** Resolves when every attached edge is empty and nothing is in progress. */
+  whenIdle(): Promise<void>;
+  stop(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComponentEvents } from '../health/events.js';
 import type { BoundedQueue, QueueItem } from '../pipeline/bounded-queue.js';
+import type { Sink } from '../pipeline/components.js';
 import type { RecordInput } from '../pipeline/record.js';
 import type { Outbox } from './outbox.js';
 
@@ -21,7 +22,7 @@ export interface StoreWriterOptions {
  * A failing write (disk full, I/O error) is retried with backoff while the records stay
  * in hand; the edges fill up behind it and apply their policies.
  */
-export class StoreWriter {
+export class StoreWriter implements Sink {
   private readonly inputs: BoundedQueue[] = [];
   private next = 0;
   private readonly abort = new AbortController();

@@ -20,10 +20,11 @@ export class Mosquitto {
     private readonly confPath: string,
   ) {}
 
-  static async create(dir: string, options: { persistence?: boolean; port?: number } = {}): Promise<Mosquitto> {
+  /** `listener` adds lines to the listener (TLS files, say); `anonymous: false` requires a login. */
+  static async create(dir: string, options: { persistence?: boolean; port?: number; listener?: readonly string[]; anonymous?: boolean } = {}): Promise<Mosquitto> {
     const port = options.port ?? (await freePort());
     const confPath = join(dir, 'mosquitto.conf');
-    const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'log_dest stderr', 'log_type error', 'log_type warning'];
+    const lines = [`listener ${port} 127.0.0.1`, ...(options.listener ?? []), `allow_anonymous ${String(options.anonymous ?? true)}`, 'log_dest stderr', 'log_type error', 'log_type warning'];
     // Started as root, Mosquitto drops to the `mosquitto` user, which cannot write to our
     // private temp dir; staying root keeps its persistence file where the test put it.
     if (process.getuid?.() === 0) lines.push('user root');

@@ -1,4 +1,7 @@
+import type { EmbeddedBroker } from '../../fleet/broker/embedded-broker.js';
+import { decodeRecordMessage, type RecordDelivery } from '../../fleet/ingest/record-message.js';
 import { RecordSubscriber } from '../../fleet/ingest/record-subscriber.js';
+import { ProtocolError, fleetFilters } from '../../fleet/protocol/index.js';
 
 /**
  * A fleet-side subscriber for tests: receives every record, remembers ids (so duplicates
@@ -12,44 +15,51 @@ export class RecordCollector {
   duplicates = 0;
   rejected = 0;
   invalid = 0;
-  private subscriber: RecordSubscriber | undefined;
+  private closeFn: (() => Promise<void>) | undefined;
 
+  /** An MQTT subscriber (QoS 1, a persistent session by default), like a fleet on an external broker. */
   static async connect(url: string, clientId: string, persistentSession = true): Promise<RecordCollector> {
     const c = new RecordCollector();
-    c.subscriber = await RecordSubscriber.connect({
+    const subscriber = await RecordSubscriber.connect({
       url,
       clientId,
       persistentSession,
-      onRecords: ({ records, rejected }) => {
-        c.rejected += rejected.length;
-        for (const r of records) {
-          if (c.ids.has(r.id)) {
-            c.duplicates += 1;
-            continue;
-          }
-          c.ids.add(r.id);
-          const [, epoch, seq] = r.id.split('.');
-          let keys = c.firstSeenKeys.get(r.stream);
-          if (keys === undefined) {
-            keys = [];
-            c.firstSeenKeys.set(r.stream, keys);
-          }
-          keys.push([Number.parseInt(String(epoch), 36), Number.parseInt(String(seq), 36)]);
-          const n = (r.data as { n?: unknown }).n;
-          if (typeof n !== 'number') continue;
-          let list = c.firstSeenOrder.get(r.stream);
-          if (list === undefined) {
-            list = [];
-            c.firstSeenOrder.set(r.stream, list);
-          }
-          list.push(n);
-        }
-      },
+      onRecords: (d) => c.take(d),
       onInvalid: () => {
         c.invalid += 1;
       },
     });
+    c.closeFn = () => subscriber.close();
     return c;
+  }
+
+  /** An in-process subscriber of the embedded broker, like the fleet service beside it. */
+  static async attach(broker: EmbeddedBroker): Promise<RecordCollector> {
+    const c = new RecordCollector();
+    c.closeFn = await broker.subscribe(fleetFilters.records, (topic, payload) => {
+      try {
+        c.take(decodeRecordMessage(topic, payload));
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        c.invalid += 1;
+      }
+    });
+    return c;
+  }
+
+  private take({ records, rejected }: RecordDelivery): void {
+    this.rejected += rejected.length;
+    for (const r of records) {
+      if (this.ids.has(r.id)) {
+        this.duplicates += 1;
+        continue;
+      }
+      this.ids.add(r.id);
+      const [, epoch, seq] = r.id.split('.');
+      push(this.firstSeenKeys, r.stream, [Number.parseInt(String(epoch), 36), Number.parseInt(String(seq), 36)]);
+      const n = (r.data as { n?: unknown }).n;
+      if (typeof n === 'number') push(this.firstSeenOrder, r.stream, n);
+    }
   }
 
   get count(): number {
@@ -102,6 +112,12 @@ export class RecordCollector {
   }
 
   async close(): Promise<void> {
-    await this.subscriber?.close();
+    await this.closeFn?.();
   }
+}
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
 }

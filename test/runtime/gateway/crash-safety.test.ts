@@ -84,7 +84,7 @@ describe('crash safety', () => {
 
     // Now the broker comes up, with a fleet subscriber, and one more gateway run delivers.
     broker = await EmbeddedBroker.create({ port });
-    collector = await RecordCollector.connect(broker.url, 'fleet-crash-test', true);
+    collector = await RecordCollector.attach(broker);
     const c = collector;
     proc = GatewayProcess.start(configPath);
     await waitFor(() => acceptedIds.every((id) => c.ids.has(id)), `all ${acceptedIds.length} accepted records at the subscriber`, 60_000, 100).catch((err: unknown) => {

@@ -10,27 +10,32 @@ import { RecordCollector } from '../../support/record-collector.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 
-/** A broker the test can take down and bring back on the same port. */
+/** A broker the test can take down and bring back on the same port, and a fleet subscriber of it. */
 interface TestBroker {
   readonly url: string;
   stop(): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;
+  subscribe(): Promise<RecordCollector>;
 }
 
 const brokers: { name: string; create: (dir: string) => Promise<TestBroker> }[] = [
   {
+    // An external broker: the fleet is an MQTT client with a persistent session, and it is
+    // cut off by the outage like the gateway (Mosquitto persists its session across the restart).
     name: "Debian's Mosquitto",
     create: async (dir) => {
       const m = await Mosquitto.create(dir, { persistence: true });
-      return { url: m.url, stop: () => m.stop(), start: () => m.start(), close: () => m.stop() };
+      return { url: m.url, stop: () => m.stop(), start: () => m.start(), close: () => m.stop(), subscribe: () => RecordCollector.connect(m.url, 'fleet-test-subscriber', true) };
     },
   },
   {
+    // The embedded broker: the fleet service runs beside it and subscribes in-process; the
+    // outage takes its listener down, cutting the gateways off.
     name: 'the embedded aedes broker',
     create: async () => {
       const b = await EmbeddedBroker.create();
-      return { url: b.url, stop: () => b.stop(), start: () => b.start(), close: () => b.close() };
+      return { url: b.url, stop: () => b.stop(), start: () => b.start(), close: () => b.close(), subscribe: () => RecordCollector.attach(b) };
     },
   },
 ];
@@ -55,7 +60,7 @@ describe.each(brokers)('delivery through $name', ({ create }) => {
   });
 
   it('loses nothing and keeps each stream in order when the broker is down for seconds mid-stream', async () => {
-    collector = await RecordCollector.connect(broker.url, 'fleet-test-subscriber', true);
+    collector = await broker.subscribe();
     const registry = builtinRegistry();
     const dataDir = `${dir.path}/gw`;
     const config = parseConfig(
