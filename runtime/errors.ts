@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'E_STORE_CLOSED'
   | 'E_UPLINK_CONNECT'
   | 'E_PLUGIN_UNKNOWN'
+  | 'E_HEALTH_LISTEN'
   | 'E_USAGE';
 
 export class EdgewiseError extends Error {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { gatewayTopics, type HealthReport } from '../fleet/protocol/index.js';
 import type { GatewayConfig } from './config/load.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, EdgewiseError } from './errors.js';
 import { EventLog, type ComponentEvents } from './health/events.js';
 import { buildHealthReport } from './health/health-report.js';
 import { startHealthServer } from './health/health-server.js';
@@ -118,6 +118,15 @@ export class Gateway {
 
   /** Starts from the store outwards, so nothing a source emits has nowhere to go. */
   async start(): Promise<void> {
+    // The health endpoint first: a port that is taken fails the start before anything runs.
+    const listen = this.config.health.listen;
+    if (listen !== null) {
+      try {
+        this.server = await startHealthServer(listen.host, listen.port, () => this.health(), this.metrics);
+      } catch (err) {
+        throw new EdgewiseError('E_HEALTH_LISTEN', `health.listen ${listen.host}:${listen.port}: cannot listen (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+      }
+    }
     this.writer.start();
     this.uplink.start();
     for (const p of this.pipelines) await p.start();
@@ -131,8 +140,6 @@ export class Gateway {
       void this.decisions.sweep(Date.now()).catch((err: unknown) => this.events.error('decisions.sweep_failed', { reason: (err as Error).message }));
     }, DECISION_SWEEP_MS);
     this.sweepTimer.unref();
-    const listen = this.config.health.listen;
-    if (listen !== null) this.server = await startHealthServer(listen.host, listen.port, () => this.health(), this.metrics);
     this.events.info('gateway.started', {
       gw: this.config.gateway.id,
       runtimeVersion: this.runtimeVersion,

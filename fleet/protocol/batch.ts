@@ -23,6 +23,9 @@ export const BATCH_OVERHEAD_BYTES = 128;
 /** Bytes a record's byte-string header adds inside the batch, at most. */
 export const BATCH_PER_RECORD_OVERHEAD_BYTES = 5;
 
+/** The largest record (its CBOR bytes) that fits in a batch alone. Gateways refuse larger ones. */
+export const MAX_RECORD_BYTES = MAX_BATCH_BYTES - BATCH_OVERHEAD_BYTES - BATCH_PER_RECORD_OVERHEAD_BYTES;
+
 export interface RejectedRecord {
   readonly index: number;
   readonly code: string;

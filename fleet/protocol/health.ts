@@ -20,6 +20,8 @@ export interface HealthReport {
     readonly appended: Readonly<Record<RecordClass, number>>;
     readonly evicted: Readonly<Record<RecordClass, number>>;
     readonly writeErrors: number;
+    /** Records refused as given (not encodable, too large, bad stream name or timestamp). */
+    readonly rejected: number;
     readonly decisionLog: { readonly entries: number; readonly bytes: number; readonly expired: number; readonly evicted: number };
   };
   readonly uplink: {

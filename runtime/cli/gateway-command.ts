@@ -54,8 +54,13 @@ export async function runGatewayCommand(options: GatewayCommandOptions): Promise
   let gateway: Gateway;
   try {
     gateway = await Gateway.create(config, registry, { logger, runtimeVersion: RUNTIME_VERSION });
+  } catch (err) {
+    return fail(err);
+  }
+  try {
     await gateway.start();
   } catch (err) {
+    await gateway.stop().catch(() => undefined); // close LevelDB cleanly before saying why
     return fail(err);
   }
 

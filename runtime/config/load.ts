@@ -276,6 +276,9 @@ function checkUplink(u: UplinkSection, problems: Problem[]): boolean {
     }
   }
   if (u.password !== undefined && u.passwordFile !== undefined) problems.push(simple(['uplink', 'passwordFile'], 'either password or passwordFile, not both', 'both'));
+  if ((u.password !== undefined || u.passwordFile !== undefined) && u.username === undefined) {
+    problems.push(simple(['uplink', 'username'], 'a username when a password is given (MQTT sends no password without one)', 'nothing'));
+  }
   if ((u.cert === undefined) !== (u.key === undefined)) {
     problems.push(simple(['uplink', u.cert === undefined ? 'cert' : 'key'], 'cert and key together (a client certificate needs its key)', 'nothing'));
   }

@@ -49,6 +49,7 @@ export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()):
       appended: out.appended,
       evicted: out.evicted,
       writeErrors: out.writeErrors,
+      rejected: out.rejected,
       decisionLog: s.decisions.stats(),
     },
     uplink: {

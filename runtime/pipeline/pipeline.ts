@@ -44,7 +44,8 @@ export class Pipeline {
   readonly edges: readonly BoundedQueue[];
   private readonly sourceAbort = new AbortController();
   private readonly workerAbort = new AbortController();
-  private draining = false;
+  /** Per edge: its producer (the source, or the stage before) will push nothing more. */
+  private readonly producerDone: boolean[];
   private workers: Promise<void>[] = [];
   private emitted = 0;
   private stored = 0;
@@ -59,6 +60,7 @@ export class Pipeline {
     const edges: BoundedQueue[] = spec.stages.map((s, i) => new BoundedQueue(`${names[i]}->${names[i + 1]}`, s.queue));
     edges.push(new BoundedQueue(`${names[names.length - 2]}->store`, spec.queue));
     this.edges = edges;
+    this.producerDone = edges.map(() => false);
   }
 
   get id(): string {
@@ -80,7 +82,7 @@ export class Pipeline {
 
   async start(): Promise<void> {
     this.started = true;
-    this.workers = this.spec.stages.map((s, i) => this.runStage(s, this.edges[i] as BoundedQueue, this.edges[i + 1] as BoundedQueue));
+    this.workers = this.spec.stages.map((s, i) => this.runStage(s, i));
     const first = this.edges[0] as BoundedQueue;
     const ctx: SourceContext = {
       signal: this.sourceAbort.signal,
@@ -102,18 +104,29 @@ export class Pipeline {
     await this.spec.source.start(ctx);
   }
 
-  private async runStage(spec: StageSpec, input: BoundedQueue, output: BoundedQueue): Promise<void> {
+  /**
+   * Stage `index` reads edge `index` and writes edge `index + 1`. It stops only when its edge
+   * is empty and its producer is done, so a drain runs front to back and nothing is left
+   * between stages; then it flushes what it holds and tells the next stage it is done.
+   */
+  private async runStage(spec: StageSpec, index: number): Promise<void> {
+    const input = this.edges[index] as BoundedQueue;
+    const output = this.edges[index + 1] as BoundedQueue;
     const signal = this.workerAbort.signal;
     for (;;) {
       if (input.length === 0) {
-        if (this.draining || signal.aborted) break;
+        if (this.producerDone[index] === true || signal.aborted) break;
         await input.waitForItems(signal);
         continue;
       }
       for (const item of input.take(STAGE_TAKE_RECORDS)) await this.processItem(spec, item, output);
     }
-    const rest = spec.stage.flush?.() ?? [];
-    if (rest.length > 0) await output.push(rest, () => undefined);
+    if (!signal.aborted) {
+      const rest = spec.stage.flush?.() ?? [];
+      if (rest.length > 0) await output.push(rest, () => undefined, signal);
+    }
+    this.producerDone[index + 1] = true;
+    output.wakeConsumers();
   }
 
   private async processItem(spec: StageSpec, item: QueueItem, output: BoundedQueue): Promise<void> {
@@ -141,9 +154,9 @@ export class Pipeline {
 
   /** Lets the stages work off their edges, flush, and stop. Call after `stopSource`. */
   async drainStages(): Promise<void> {
-    this.draining = true;
-    // Wake idle workers so they notice the drain.
-    for (const edge of this.edges) edge.wakeConsumers();
+    this.producerDone[0] = true;
+    // Wake the first stage so it notices; each stage wakes the next when it is done.
+    this.edges[0]?.wakeConsumers();
     await Promise.all(this.workers);
     await Promise.all(this.spec.stages.map((s) => s.stage.stop?.()));
   }

@@ -39,6 +39,7 @@ export class Database {
   private currentEpoch = 0;
   private id = '';
   private reopens = 0;
+  private readonly damageListeners: (() => void)[] = [];
 
   private constructor(
     readonly dir: string,
@@ -81,6 +82,12 @@ export class Database {
     if (this.currentState !== 'ok') return;
     this.currentState = 'damaged';
     this.events.error('store.damaged', { code: 'E_STORE_WRITE', dir: this.dir, reason: causeMessage(err) });
+    for (const listener of this.damageListeners) listener();
+  }
+
+  /** `listener` runs whenever a write failure makes the database damaged. */
+  onDamaged(listener: () => void): void {
+    this.damageListeners.push(listener);
   }
 
   /** Closes and opens again (a new epoch). Throws while the cause (a full disk) persists. */

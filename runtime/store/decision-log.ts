@@ -93,7 +93,15 @@ export class DecisionLog {
       }
       this.entries += 1;
       this.bytes += key.length + value.byteLength;
-      if (this.bytes > this.options.maxSizeBytes) await this.deleteOldest((k, _size, totalBefore) => totalBefore > this.options.maxSizeBytes && k !== key, 'evicted');
+      if (this.bytes <= this.options.maxSizeBytes) return;
+      // The entry is stored; a failed eviction must not make the caller append it again.
+      try {
+        // Never the entry just written, even when it is back-dated and sorts oldest.
+        await this.deleteOldest((k, _size, totalBefore) => (totalBefore <= this.options.maxSizeBytes ? 'stop' : k === key ? 'skip' : 'delete'), 'evicted');
+      } catch (err) {
+        this.database.markWriteFailed(err);
+        this.events.error('decisions.evict_failed', { code: 'E_STORE_WRITE', reason: (err as Error).message });
+      }
     });
   }
 
@@ -111,17 +119,19 @@ export class DecisionLog {
     return this.mutex.run(async () => {
       if (this.database.state !== 'ok') return 0;
       const cutoff = decisionCutoffKey(nowMs - this.options.retentionDays * DAY_MS);
-      return this.deleteOldest((key) => key < cutoff, 'expired');
+      return this.deleteOldest((key) => (key < cutoff ? 'delete' : 'stop'), 'expired');
     });
   }
 
-  /** Walks from the oldest entry and deletes while `more(key, size, bytesBefore)` says so. */
-  private async deleteOldest(more: (key: string, size: number, totalBefore: number) => boolean, reason: 'expired' | 'evicted'): Promise<number> {
+  /** Walks from the oldest entry, deleting, skipping or stopping as `decide(key, size, bytesLeft)` says. */
+  private async deleteOldest(decide: (key: string, size: number, totalBefore: number) => 'delete' | 'skip' | 'stop', reason: 'expired' | 'evicted'): Promise<number> {
     const dels: { type: 'del'; key: string }[] = [];
     let freed = 0;
     for await (const [key, value] of this.db.iterator({ gte: DECISION_PREFIX, lt: DECISION_END })) {
       const size = key.length + value.byteLength;
-      if (!more(key, size, this.bytes - freed)) break;
+      const verdict = decide(key, size, this.bytes - freed);
+      if (verdict === 'stop') break;
+      if (verdict === 'skip') continue;
       dels.push({ type: 'del', key });
       freed += size;
     }

@@ -1,4 +1,4 @@
-import { RECORD_CLASSES, encodeRecord, type RecordClass } from '../../fleet/protocol/index.js';
+import { MAX_RECORD_BYTES, MAX_STREAM_LENGTH, MAX_TIMESTAMP_MS, RECORD_CLASSES, encodeRecord, type RecordClass } from '../../fleet/protocol/index.js';
 import { EdgewiseError } from '../errors.js';
 import type { ComponentEvents } from '../health/events.js';
 import type { RecordInput } from '../pipeline/record.js';
@@ -26,12 +26,15 @@ export interface StoredRecord {
 }
 
 export interface AppendResult {
-  readonly ids: readonly string[];
+  /** Per input, its record id, or null when the record was rejected. */
+  readonly ids: readonly (string | null)[];
   readonly stored: number;
   /** Records of this append that were evicted at once (the budget was full of higher classes). */
   readonly evictedNow: number;
   /** Their positions in the appended array. */
   readonly evictedIndexes: ReadonlySet<number>;
+  /** Positions of records refused as given, with the reason. */
+  readonly rejected: ReadonlyMap<number, string>;
 }
 
 type PerClass = Record<RecordClass, number>;
@@ -44,10 +47,36 @@ export interface OutboxStats {
   readonly evicted: Readonly<PerClass>;
   readonly leased: number;
   readonly writeErrors: number;
+  /** Records refused as given (see `append`). */
+  readonly rejected: number;
 }
 
 const zero = (): PerClass => ({ telemetry: 0, result: 0, alert: 0 });
 const DELETE_FLUSH_RECORDS = 2048;
+const RECOVERY_MIN_DELAY_MS = 1000;
+const RECOVERY_MAX_DELAY_MS = 30_000;
+
+interface FreshRecord extends StoredRecord {
+  /** Position in the appended array. */
+  readonly index: number;
+}
+
+/** The record's wire bytes, or why it cannot be stored. */
+function encodeInput(id: string, input: RecordInput): Uint8Array | string {
+  if (typeof input.stream !== 'string' || input.stream.length === 0 || input.stream.length > MAX_STREAM_LENGTH) {
+    return `stream: expected a name of 1 to ${MAX_STREAM_LENGTH} characters, got ${JSON.stringify(String(input.stream).slice(0, 40))}`;
+  }
+  if (!(RECORD_CLASSES as readonly string[]).includes(input.class)) return `class: expected one of ${RECORD_CLASSES.join(', ')}, got ${JSON.stringify(input.class)}`;
+  if (typeof input.ts !== 'number' || !(input.ts >= 0 && input.ts <= MAX_TIMESTAMP_MS)) return `ts: expected ms since 1970 (0 to ${MAX_TIMESTAMP_MS}), got ${String(input.ts)}`;
+  let value: Uint8Array;
+  try {
+    value = encodeRecord({ id, stream: input.stream, class: input.class, ts: input.ts, data: input.data });
+  } catch (err) {
+    return `data: not encodable as CBOR (${(err as Error).message})`;
+  }
+  if (value.byteLength > MAX_RECORD_BYTES) return `record of ${value.byteLength} bytes: expected at most ${MAX_RECORD_BYTES} (one MQTT batch)`;
+  return value;
+}
 
 type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
@@ -74,6 +103,7 @@ export class Outbox {
   private readonly appended = zero();
   private readonly evicted = zero();
   private writeErrors = 0;
+  private rejectedTotal = 0;
   private seq = 0;
   private epoch: number;
   /** Delivery cursor: where the next `readNext` starts (null: from the oldest record). */
@@ -82,8 +112,10 @@ export class Outbox {
   private readonly evictAfter: Record<RecordClass, string | null> = { telemetry: null, result: null, alert: null };
   private readonly leases = new Map<string, StoredRecord>();
   private pendingDeletes: StoredRecord[] = [];
+  private readonly pendingDeleteKeys = new Set<string>();
   private deleteTimer: NodeJS.Immediate | undefined;
   private flushing: Promise<void> | undefined;
+  private recoveryTimer: NodeJS.Timeout | undefined;
   private version = 0;
   private readonly changeWaiters = new WaitList();
   private closed = false;
@@ -94,6 +126,30 @@ export class Outbox {
     private readonly events: ComponentEvents,
   ) {
     this.epoch = database.epoch;
+    database.onDamaged(() => this.scheduleRecovery(RECOVERY_MIN_DELAY_MS));
+  }
+
+  /**
+   * Tries to reopen a damaged store in the background, with backoff, so the outbox heals
+   * even when no source is writing (a failed delete, an idle gateway).
+   */
+  private scheduleRecovery(delayMs: number): void {
+    if (this.recoveryTimer !== undefined || this.closed) return;
+    this.recoveryTimer = setTimeout(() => {
+      this.recoveryTimer = undefined;
+      this.mutex
+        .run(async () => {
+          if (this.closed || this.database.state === 'ok') return;
+          await this.recover();
+        })
+        .then(
+          () => this.flushInBackground(),
+          (err: unknown) => {
+            this.events.warn('outbox.recovery_failed', { code: 'E_STORE_WRITE', reason: (err as Error).message, retryInMs: Math.min(delayMs * 2, RECOVERY_MAX_DELAY_MS) });
+            this.scheduleRecovery(Math.min(delayMs * 2, RECOVERY_MAX_DELAY_MS));
+          },
+        );
+    }, delayMs);
   }
 
   /** Opens the outbox on an opened database, counting what is already stored (one scan). */
@@ -166,15 +222,18 @@ export class Outbox {
       evicted: { ...this.evicted },
       leased: this.leases.size,
       writeErrors: this.writeErrors,
+      rejected: this.rejectedTotal,
     };
   }
 
   /**
    * Stores records in one LevelDB batch and resolves only when LevelDB has it, which is the
    * moment a source may be told its records are safe. Evicts to stay within the budget.
+   * A record that cannot be stored as given (not CBOR-encodable, too large, a bad stream
+   * name or timestamp) is rejected on its own; the rest of the batch goes ahead.
    */
   append(inputs: readonly RecordInput[]): Promise<AppendResult> {
-    if (inputs.length === 0) return Promise.resolve({ ids: [], stored: 0, evictedNow: 0, evictedIndexes: new Set() });
+    if (inputs.length === 0) return Promise.resolve({ ids: [], stored: 0, evictedNow: 0, evictedIndexes: new Set(), rejected: new Map() });
     return this.mutex.run(async () => {
       this.assertOpen();
       if (this.database.state !== 'ok') {
@@ -188,20 +247,27 @@ export class Outbox {
       if (this.seq + inputs.length > MAX_SEQ) {
         throw new EdgewiseError('E_STORE_WRITE', 'outbox: sequence space of this epoch is exhausted; restart the gateway');
       }
-      const fresh: StoredRecord[] = [];
-      const ids: string[] = [];
+      const fresh: FreshRecord[] = [];
+      const ids: (string | null)[] = [];
+      const rejected = new Map<number, string>();
       let added = 0;
-      for (const input of inputs) {
-        const seq = this.seq++;
-        const suffix = orderSuffix(this.epoch, seq);
+      inputs.forEach((input, index) => {
+        const seq = this.seq;
         const id = recordId(this.database.dbId, this.epoch, seq);
-        const value = encodeRecord({ id, stream: input.stream, class: input.class, ts: input.ts, data: input.data });
+        const encoded = encodeInput(id, input);
+        if (typeof encoded === 'string') {
+          rejected.set(index, encoded);
+          ids.push(null);
+          return;
+        }
+        this.seq += 1;
+        const suffix = orderSuffix(this.epoch, seq);
         const key = outboxKey(input.class, suffix);
-        const rec: StoredRecord = { key, suffix, cls: input.class, value, size: key.length + value.byteLength };
-        fresh.push(rec);
+        fresh.push({ key, suffix, cls: input.class, value: encoded, size: key.length + encoded.byteLength, index });
         ids.push(id);
-        added += rec.size;
-      }
+        added += key.length + encoded.byteLength;
+      });
+      this.rejectedTotal += rejected.size;
 
       const savedEvictAfter = { ...this.evictAfter };
       const excess = this.totalBytes() + added - this.options.maxSizeBytes;
@@ -209,11 +275,11 @@ export class Outbox {
 
       const ops: BatchOp[] = [];
       for (const victim of plan.victims) ops.push({ type: 'del', key: victim.key });
-      fresh.forEach((rec, index) => {
-        if (!plan.freshEvicted.has(index)) ops.push({ type: 'put', key: rec.key, value: rec.value });
+      fresh.forEach((rec, i) => {
+        if (!plan.freshEvicted.has(i)) ops.push({ type: 'put', key: rec.key, value: rec.value });
       });
       try {
-        await this.db.batch(ops, { sync: this.options.sync });
+        if (ops.length > 0) await this.db.batch(ops, { sync: this.options.sync });
       } catch (err) {
         Object.assign(this.evictAfter, savedEvictAfter);
         this.writeErrors += 1;
@@ -227,10 +293,12 @@ export class Outbox {
         this.bytes[victim.cls] -= victim.size;
         evictedNow[victim.cls] += 1;
       }
-      fresh.forEach((rec, index) => {
+      const evictedIndexes = new Set<number>();
+      fresh.forEach((rec, i) => {
         this.appended[rec.cls] += 1;
-        if (plan.freshEvicted.has(index)) {
+        if (plan.freshEvicted.has(i)) {
           evictedNow[rec.cls] += 1;
+          evictedIndexes.add(rec.index);
         } else {
           this.records[rec.cls] += 1;
           this.bytes[rec.cls] += rec.size;
@@ -241,7 +309,7 @@ export class Outbox {
         this.events.warn('outbox.evicted', { code: 'E_STORE_BUDGET', evicted: evictedNow, budgetBytes: this.options.maxSizeBytes });
       }
       this.notify();
-      return { ids, stored: fresh.length - plan.freshEvicted.size, evictedNow: plan.freshEvicted.size, evictedIndexes: plan.freshEvicted };
+      return { ids, stored: fresh.length - plan.freshEvicted.size, evictedNow: plan.freshEvicted.size, evictedIndexes, rejected };
     });
   }
 
@@ -294,7 +362,8 @@ export class Outbox {
   readNext(maxRecords: number, maxBytes: number, signal?: AbortSignal): Promise<StoredRecord[]> {
     return this.mutex.run(async () => {
       this.assertOpen();
-      if (signal?.aborted === true || this.database.state === 'down') return [];
+      // While the store is not writable, acks could not be deleted: lease nothing new.
+      if (signal?.aborted === true || this.database.state !== 'ok') return [];
       const found: StoredRecord[] = [];
       for (const cls of RECORD_CLASSES) {
         if (this.records[cls] === 0) continue;
@@ -328,20 +397,34 @@ export class Outbox {
 
   /** The broker has these records: delete them (coalesced into few LevelDB batches). */
   ack(acked: readonly StoredRecord[]): void {
-    for (const rec of acked) if (this.leases.has(rec.key)) this.pendingDeletes.push(rec);
+    for (const rec of acked) {
+      if (!this.leases.has(rec.key) || this.pendingDeleteKeys.has(rec.key)) continue;
+      this.pendingDeletes.push(rec);
+      this.pendingDeleteKeys.add(rec.key);
+    }
     if (this.pendingDeletes.length >= DELETE_FLUSH_RECORDS) {
-      void this.flushDeletes();
+      this.flushInBackground();
     } else if (this.deleteTimer === undefined) {
       this.deleteTimer = setImmediate(() => {
         this.deleteTimer = undefined;
-        void this.flushDeletes();
+        this.flushInBackground();
       });
     }
   }
 
-  /** Writes pending deletes. Deletes are not fsynced: a lost delete only means a duplicate. */
+  private flushInBackground(): void {
+    this.flushDeletes().catch((err: unknown) => {
+      this.events.error('outbox.delete_failed', { code: 'E_STORE_WRITE', reason: (err as Error).message });
+    });
+  }
+
+  /**
+   * Writes pending deletes. Deletes are not fsynced: a lost delete only means a duplicate.
+   * Acknowledged records keep their lease until their delete is written, so eviction never
+   * counts them twice and a release never sends them again.
+   */
   flushDeletes(): Promise<void> {
-    if (this.flushing !== undefined) return this.flushing.then(() => (this.pendingDeletes.length > 0 ? this.flushDeletes() : undefined));
+    if (this.flushing !== undefined) return this.flushing.then(() => (this.pendingDeletes.length > 0 && this.database.state === 'ok' ? this.flushDeletes() : undefined));
     if (this.pendingDeletes.length === 0) return Promise.resolve();
     const batch = this.pendingDeletes;
     this.pendingDeletes = [];
@@ -349,20 +432,21 @@ export class Outbox {
       .run(async () => {
         if (this.closed) return;
         if (this.database.state !== 'ok') {
-          // Deletes wait for the reopen (the next append does it); they stay leased till then.
-          this.pendingDeletes.push(...batch);
+          // They wait for the reopen; the uplink leases nothing new meanwhile (see readNext).
+          this.pendingDeletes = batch.concat(this.pendingDeletes);
           return;
         }
         try {
           await this.db.batch(batch.map((rec) => ({ type: 'del' as const, key: rec.key })));
         } catch (err) {
-          // The records stay stored; they go out again after the next release (a duplicate).
           this.writeErrors += 1;
           this.database.markWriteFailed(err);
+          this.pendingDeletes = batch.concat(this.pendingDeletes);
           this.events.error('outbox.delete_failed', { code: 'E_STORE_WRITE', records: batch.length, reason: (err as Error).message });
           return;
         }
         for (const rec of batch) {
+          this.pendingDeleteKeys.delete(rec.key);
           if (!this.leases.delete(rec.key)) continue;
           this.records[rec.cls] -= 1;
           this.bytes[rec.cls] -= rec.size;
@@ -375,19 +459,20 @@ export class Outbox {
   }
 
   /**
-   * Hands every lease back (the connection they went out on is gone): the next `readNext`
-   * starts again at the oldest of them, so nothing unacknowledged is skipped.
+   * Hands back every lease not yet acknowledged (the connection they went out on is gone):
+   * the next `readNext` starts again at the oldest of them, so nothing is skipped.
    */
   async releaseAll(): Promise<void> {
     await this.flushDeletes();
     await this.mutex.run(async () => {
       let oldest: StoredRecord | undefined;
-      for (const rec of this.leases.values()) {
+      for (const rec of [...this.leases.values()]) {
+        if (this.pendingDeleteKeys.has(rec.key)) continue; // acknowledged: stays leased until deleted
+        this.leases.delete(rec.key);
         if (oldest === undefined || rec.suffix < oldest.suffix) oldest = rec;
         const after = this.evictAfter[rec.cls];
         if (after !== null && rec.suffix <= after) this.evictAfter[rec.cls] = previousSuffix(rec.suffix);
       }
-      this.leases.clear();
       if (oldest !== undefined) this.cursor = { suffix: oldest.suffix, inclusive: true };
       this.notify();
     });
@@ -417,6 +502,8 @@ export class Outbox {
   async close(): Promise<void> {
     if (this.deleteTimer !== undefined) clearImmediate(this.deleteTimer);
     this.deleteTimer = undefined;
+    clearTimeout(this.recoveryTimer);
+    this.recoveryTimer = undefined;
     await this.flushDeletes();
     await this.mutex.run(async () => {
       this.closed = true;

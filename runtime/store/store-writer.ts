@@ -103,14 +103,23 @@ export class StoreWriter implements Sink {
         this.failing = false;
         this.batches += 1;
         if (this.events.isEnabled('debug')) {
-          this.events.debug('store.committed', { records: records.length, lastId: result.ids[result.ids.length - 1] });
+          const lastId = result.ids.findLast((id) => id !== null);
+          if (lastId !== undefined) this.events.debug('store.committed', { records: records.length, lastId });
+        }
+        if (result.rejected.size > 0) {
+          const [index, reason] = result.rejected.entries().next().value as [number, string];
+          this.events.warn('store.rejected', { code: 'E_RECORD_INVALID', records: result.rejected.size, stream: records[index]?.stream, reason });
         }
         let offset = 0;
         for (const item of items) {
           let evicted = 0;
-          for (let i = 0; i < item.records.length; i += 1) if (result.evictedIndexes.has(offset + i)) evicted += 1;
+          let rejected = 0;
+          for (let i = 0; i < item.records.length; i += 1) {
+            if (result.evictedIndexes.has(offset + i)) evicted += 1;
+            if (result.rejected.has(offset + i)) rejected += 1;
+          }
           offset += item.records.length;
-          item.settle({ stored: item.records.length - evicted, dropped: 0, evicted, consumed: 0 });
+          item.settle({ stored: item.records.length - evicted - rejected, dropped: rejected, evicted, consumed: 0 });
         }
         return;
       } catch (err) {

@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import type { IClientOptions } from 'mqtt';
 
 /** Uplink settings as they appear in the config's `uplink` section. */
@@ -50,6 +52,24 @@ export async function readUplinkFiles(settings: UplinkSettings): Promise<{ files
   if (cert !== undefined) files.cert = cert;
   const key = await read('key');
   if (key !== undefined) files.key = key;
+  // Parse the PEM files now: bad material found at connect time would only show up as an
+  // endless reconnect loop, not as a config problem.
+  const check = (name: 'ca' | 'cert' | 'key', what: string, parse: () => unknown): void => {
+    try {
+      parse();
+    } catch (err) {
+      problems.push(`uplink.${name}: expected ${what}, got ${JSON.stringify(settings[name])} (${(err as Error).message})`);
+    }
+  };
+  const { ca: caPem, cert: certPem, key: keyPem } = files;
+  if (caPem !== undefined) check('ca', 'a PEM CA certificate', () => new X509Certificate(caPem));
+  if (keyPem !== undefined) check('key', 'a PEM private key', () => createPrivateKey(keyPem));
+  if (certPem !== undefined) {
+    check('cert', 'a PEM client certificate matching uplink.key', () => {
+      new X509Certificate(certPem);
+      if (keyPem !== undefined) createSecureContext({ cert: certPem, key: keyPem });
+    });
+  }
   return { files, problems };
 }
 

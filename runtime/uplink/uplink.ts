@@ -18,8 +18,10 @@ export interface UplinkStats {
   readonly lastError: string | null;
 }
 
-/** How long `stop` waits for PUBACKs of messages already sent before it disconnects. */
-const STOP_ACK_WAIT_MS = 2000;
+/** How long `stop` may take in all: PUBACKs already due, the goodbye, the disconnect. */
+const STOP_WAIT_MS = 3000;
+/** A connection that stayed up this long resets the reconnect backoff even without a PUBACK. */
+const HEALTHY_CONNECTION_MS = 60_000;
 
 /**
  * Drains the outbox to an MQTT broker: oldest first, batches of records per message,
@@ -44,6 +46,7 @@ export class MqttUplink {
   private publishedMessages = 0;
   private connects = 0;
   private lastError: string | null = null;
+  private ackedOnConnection = false;
   private loop: Promise<void> | undefined;
   private readonly recordsTopic: string;
   private readonly stateTopic: string;
@@ -89,16 +92,27 @@ export class MqttUplink {
     const stopped = new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
     while (!stop.aborted) {
       const connAbort = new AbortController();
-      const client = mqtt.connect(
-        this.settings.url,
-        mqttClientOptions(this.settings, this.files, this.settings.clientId ?? `edgewise-${this.gatewayId}`, {
-          topic: this.stateTopic,
-          payload: this.statePayload('offline', false),
-          qos: 1,
-          retain: true,
-        }),
-      );
+      let client: MqttClient;
+      try {
+        client = mqtt.connect(
+          this.settings.url,
+          mqttClientOptions(this.settings, this.files, this.settings.clientId ?? `edgewise-${this.gatewayId}`, {
+            topic: this.stateTopic,
+            payload: this.statePayload('offline', false),
+            qos: 1,
+            retain: true,
+          }),
+        );
+      } catch (err) {
+        // mqtt.js throws synchronously for some bad TLS material; keep serving and retrying.
+        this.lastError = (err as Error).message;
+        const delay = this.backoff.next();
+        this.events.error('uplink.connect_failed', { code: 'E_UPLINK_CONNECT', url: redact(this.settings.url), reason: this.lastError, retryInMs: Math.round(delay) });
+        await sleep(delay, undefined, { signal: stop }).catch(() => undefined);
+        continue;
+      }
       this.client = client;
+      let connectedAt = 0;
       const closed = new Promise<void>((resolve) => {
         client.on('error', (err) => {
           this.lastError = err.message;
@@ -111,7 +125,8 @@ export class MqttUplink {
       client.on('connect', () => {
         this.connected = true;
         this.connects += 1;
-        this.backoff.reset();
+        connectedAt = Date.now();
+        this.ackedOnConnection = false;
         this.events.info('uplink.connected', { url: redact(this.settings.url), reconnects: this.connects - 1 });
         client.publish(this.stateTopic, this.statePayload('online', true), { qos: 1, retain: true });
         void this.pump(client, connAbort.signal).catch((err: unknown) => {
@@ -130,6 +145,8 @@ export class MqttUplink {
       this.slotWaiters.wakeAll();
       await this.outbox.releaseAll();
       if (stop.aborted) return;
+      // A connection that lasted is a fresh start; one that the broker dropped at once is not.
+      if (wasConnected && Date.now() - connectedAt >= HEALTHY_CONNECTION_MS) this.backoff.reset();
       const delay = this.backoff.next();
       this.events.warn(wasConnected ? 'uplink.disconnected' : 'uplink.connect_failed', {
         code: 'E_UPLINK_CONNECT',
@@ -173,6 +190,12 @@ export class MqttUplink {
         return; // still leased; redelivered after the reconnect
       }
       this.ackedRecords += batch.length;
+      // The broker takes our records: only now is the reconnect backoff reset. (Reset on
+      // CONNACK alone, a broker that drops us at the first publish would see a storm.)
+      if (!this.ackedOnConnection) {
+        this.ackedOnConnection = true;
+        this.backoff.reset();
+      }
       this.outbox.ack(batch);
     });
   }
@@ -191,15 +214,20 @@ export class MqttUplink {
     this.stopAbort.abort();
     const client = this.client;
     if (client !== undefined && this.connected) {
-      const deadline = Date.now() + STOP_ACK_WAIT_MS;
-      while (this.inFlight > 0 && Date.now() < deadline && this.connected) await sleep(10);
+      const timers = new AbortController();
+      const deadline = Date.now() + STOP_WAIT_MS;
+      const timeout = (): Promise<void> => sleep(Math.max(100, deadline - Date.now()), undefined, { signal: timers.signal }).catch(() => undefined);
       try {
-        await Promise.race([client.publishAsync(this.stateTopic, this.statePayload('offline', true), { qos: 1, retain: true }), sleep(STOP_ACK_WAIT_MS)]);
-      } catch {
-        // The Last Will says offline for us.
+        while (this.inFlight > 0 && Date.now() < deadline - 1000 && this.connected) await sleep(10);
+        await Promise.race([client.publishAsync(this.stateTopic, this.statePayload('offline', true), { qos: 1, retain: true }).catch(() => undefined), timeout()]);
+        this.connected = false;
+        await Promise.race([client.endAsync().catch(() => undefined), timeout()]);
+      } finally {
+        timers.abort();
+        // A silent broker or a half-open link leaves endAsync waiting (and end(true) is a no-op
+        // while it waits): destroy the socket, or the process lingers until TCP gives up.
+        client.stream?.destroy();
       }
-      this.connected = false;
-      await Promise.race([client.endAsync(), sleep(STOP_ACK_WAIT_MS)]);
     }
     await this.loop;
     this.client?.end(true);

@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../support/gateway-process.js';
 import { makeTempDir } from '../../support/temp-dir.js';
@@ -28,6 +29,7 @@ const cases: { name: string; yaml: string; path: string; says?: RegExp }[] = [
   { name: 'TLS files with a plain mqtt:// URL', yaml: `${good.gateway}uplink:\n  url: mqtt://broker:1883\n  ca: /etc/ca.pem\n`, path: 'uplink.ca', says: /mqtts/ },
   { name: 'reconnect delays the wrong way round', yaml: `${good.gateway}uplink:\n  url: mqtt://b:1883\n  reconnect: { minDelayMs: 5000, maxDelayMs: 100 }\n`, path: 'uplink.reconnect.maxDelayMs' },
   { name: 'duplicate device ids', yaml: `${good.gateway}${good.uplink}devices:\n  - { id: d1, type: synthetic, rateHz: 1, channels: [{ name: x }] }\n  - { id: d1, type: synthetic, rateHz: 1, channels: [{ name: y }] }\n`, path: 'devices[1].id', says: /devices\[0\] has it/ },
+  { name: 'a password without a username', yaml: `${good.gateway}uplink:\n  url: mqtt://b:1883\n  password: secret\n`, path: 'uplink.username', says: /username when a password is given/ },
   { name: 'YAML syntax error', yaml: `${good.gateway}uplink:\n  url: [unclosed\n`, path: 'line ', says: /not valid YAML/ },
   { name: 'empty file', yaml: '', path: '(root)', says: /got nothing/ },
   { name: 'a list instead of a mapping', yaml: '- a\n- b\n', path: '(root)', says: /got a list of 2/ },
@@ -74,6 +76,33 @@ describe('bad configs', () => {
     const { code, stdout } = await runCli(['gateway', '--config', file, '--check']);
     expect(code).toBe(0);
     expect(stdout).toContain('config ok: gateway gw-1, 1 device(s): d1 (synthetic)');
+  });
+
+  it('a CA file that is not a PEM certificate is caught by --check', async () => {
+    const file = `${dir.path}/tls.yaml`;
+    await writeFile(`${dir.path}/ca.pem`, 'this is not a certificate\n');
+    await writeFile(file, `${good.gateway}uplink:\n  url: mqtts://broker:8883\n  ca: ${dir.path}/ca.pem\n`);
+    const { code, stderr } = await runCli(['gateway', '--config', file, '--check']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('uplink.ca: expected a PEM CA certificate');
+  });
+
+  it('a health port that is taken is exit code 1 with a message, and the store is closed cleanly', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const file = `${dir.path}/health.yaml`;
+      await writeFile(file, `gateway:\n  id: gw-1\n  dataDir: ${dir.path}/data\n${good.uplink}health:\n  listen: 127.0.0.1:${port}\n`);
+      const { code, stderr } = await runCli(['gateway', '--config', file]);
+      expect(code).toBe(1);
+      expect(stderr).toContain(`health.listen 127.0.0.1:${port}: cannot listen (EADDRINUSE)`);
+      // The store was closed: a second open works at once.
+      const again = await runCli(['gateway', '--config', file]);
+      expect(again.stderr).not.toContain('in use by another process');
+    } finally {
+      server.close();
+    }
   });
 
   it('a missing config file is exit code 2 with the path', async () => {

@@ -71,6 +71,31 @@ describe('gateway shutdown', () => {
     }
   });
 
+  it('a broker that never acknowledges does not keep a stopping gateway alive', async () => {
+    const aedes = await Aedes.createBroker({ authorizePublish: () => undefined });
+    const server: Server = createServer(aedes.handle);
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    try {
+      const configPath = `${dir.path}/gw.yaml`;
+      await writeFile(configPath, testGatewayConfig({ id: 'gw-silent', dataDir: `${dir.path}/data`, url: `mqtt://127.0.0.1:${port}`, sources: [{ id: 's1', rateHz: 1000 }], logLevel: 'info' }));
+      const lines: LogLine[] = [];
+      proc = GatewayProcess.start(configPath, (l) => lines.push(l));
+      await waitFor(() => lines.some((l) => l.event === 'uplink.connected'), 'the gateway to connect');
+      const t0 = Date.now();
+      proc.child.kill('SIGTERM');
+      const { code } = await proc.exited;
+      proc = undefined;
+      expect(code).toBe(0);
+      // Bounded by the uplink's stop budget (3 s for acks due, the goodbye and the disconnect).
+      expect(Date.now() - t0).toBeLessThan(8000);
+      expect(lines.some((l) => l.event === 'gateway.stopped')).toBe(true);
+    } finally {
+      server.close();
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    }
+  });
+
   it('a second signal exits at once, even while the first is still draining', async () => {
     // A broker that takes publishes but never acknowledges them: the first SIGTERM waits for acks.
     const aedes = await Aedes.createBroker({ authorizePublish: () => undefined });

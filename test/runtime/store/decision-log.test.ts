@@ -55,6 +55,16 @@ describe('decision log', () => {
     await db.close();
   });
 
+  it('a back-dated entry does not stop the byte bound from holding', async () => {
+    const db = await Database.open(dir.path, quietEvents());
+    const log = await DecisionLog.open(db, { retentionDays: 30, maxSizeBytes: 2000, sync: false }, quietEvents());
+    for (let i = 0; i < 20; i += 1) await log.append(entry(DAY + i, i));
+    await log.append(entry(1, 99)); // sorts before everything
+    expect(log.stats().bytes).toBeLessThanOrEqual(2000);
+    expect((await log.list(0, 2, 10)).map((e) => (e.outcome as { i: number }).i)).toEqual([99]);
+    await db.close();
+  });
+
   it('stays within its byte bound by dropping the oldest entries', async () => {
     const db = await Database.open(dir.path, quietEvents());
     const log = await DecisionLog.open(db, { retentionDays: 30, maxSizeBytes: 2000, sync: false }, quietEvents());

@@ -133,6 +133,27 @@ describe('outbox', () => {
     await o.close();
   });
 
+  it('rejects a record it cannot store on its own, and stores the rest of the batch', async () => {
+    const o = await openOutbox(dir.path, { maxSizeBytes: BIG, sync: false });
+    const result = await o.outbox.append([
+      rec('telemetry', 30),
+      { stream: 's', class: 'telemetry', ts: 1, data: { f: () => 1 } },
+      { stream: 'x'.repeat(129), class: 'telemetry', ts: 1, data: 1 },
+      { stream: 's', class: 'telemetry', ts: Number.NaN, data: 1 },
+      { stream: 's', class: 'telemetry', ts: 1, data: new Uint8Array(1024 * 1024) },
+      rec('alert', 31),
+    ]);
+    expect(result.stored).toBe(2);
+    expect([...result.rejected.keys()]).toEqual([1, 2, 3, 4]);
+    expect(result.rejected.get(2)).toMatch(/^stream:/);
+    expect(result.rejected.get(3)).toMatch(/^ts:/);
+    expect(result.rejected.get(4)).toMatch(/at most 1048443/);
+    expect(result.ids.map((id) => id === null)).toEqual([false, true, true, true, true, false]);
+    expect(o.outbox.stats().rejected).toBe(4);
+    expect((await readAll(o.outbox)).map((r) => (decodeRecord(r.value).data as { k: number }).k)).toEqual([30, 31]);
+    await o.close();
+  });
+
   it('key order is insertion order, per stream and across restarts (property)', async () => {
     const command = fc.oneof(
       { weight: 4, arbitrary: fc.record({ kind: fc.constant('append' as const), stream: fc.constantFrom('a', 'b', 'c'), cls: fc.constantFrom(...RECORD_CLASSES), n: fc.integer({ min: 1, max: 6 }) }) },
@@ -174,7 +195,8 @@ describe('outbox', () => {
         for (const s of steps) {
           const batch: RecordInput[] = Array.from({ length: s.n }, () => ({ stream: 'x'.repeat(1 + s.pad), class: s.cls, ts: 0, data: null }));
           const { ids } = await o.outbox.append(batch);
-          ids.forEach((id, i) => {
+          ids.forEach((maybeId, i) => {
+            const id = maybeId as string;
             const r = batch[i] as RecordInput;
             const key = outboxKey(r.class, '0'.repeat(20));
             model.push({ id, cls: r.class, size: key.length + encodeRecord({ id, ...r }).byteLength });
