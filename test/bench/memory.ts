@@ -10,9 +10,10 @@ import { waitFor } from '../support/wait-for.js';
 import { finish, median, progress } from './report.js';
 
 /**
- * `npm run bench -- memory`: resident memory of an idle gateway (one synthetic source at
- * 10 Hz, connected to a broker) after it settles, against a bare `node` process that only
- * waits, measured in the same run. The value is the median RSS over the second half of a
+ * `npm run bench -- memory [--rate HZ] [--plain-node]`: resident memory of a gateway started
+ * as users start it (`bin/edgewise`; `--plain-node` for `node dist/cli/main.js` with V8's
+ * defaults) with one synthetic source (10 Hz: idle; `--rate` for load), connected to a
+ * broker, against a bare `node` process that only waits, measured in the same run. The value is the median RSS over the second half of a
  * 60 s settle (override with EDGEWISE_BENCH_SETTLE_MS). Unit: MB (10^6 bytes).
  */
 const SETTLE_MS = Number(process.env['EDGEWISE_BENCH_SETTLE_MS'] ?? 60_000);
@@ -23,21 +24,27 @@ function rssBytes(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
-export async function benchMemory(): Promise<void> {
+export async function benchMemory(args: readonly string[]): Promise<void> {
+  const rateHz = args.includes('--rate') ? Number(args[args.indexOf('--rate') + 1]) : 10;
+  const viaBin = !args.includes('--plain-node');
   const tmp = await makeTempDir('edgewise-bench-');
   const broker = await EmbeddedBroker.create();
   let bare: ChildProcess | undefined;
   let gw: GatewayProcess | undefined;
   try {
     const configPath = `${tmp.path}/gw.yaml`;
-    await writeFile(configPath, testGatewayConfig({ id: 'gw-idle', dataDir: `${tmp.path}/data`, url: broker.url, sources: [{ id: 'press-1', rateHz: 10 }], logLevel: 'info' }));
+    await writeFile(configPath, testGatewayConfig({ id: 'gw-idle', dataDir: `${tmp.path}/data`, url: broker.url, sources: [{ id: 'press-1', rateHz }], logLevel: 'info' }));
     let started = false;
-    gw = GatewayProcess.start(configPath, (l) => {
-      if (l.event === 'gateway.started') started = true;
-    });
+    gw = GatewayProcess.start(
+      configPath,
+      (l) => {
+        if (l.event === 'gateway.started') started = true;
+      },
+      viaBin,
+    );
     bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     await waitFor(() => started, 'the gateway to start');
-    progress(`memory: letting an idle gateway and a bare node process settle for ${SETTLE_MS / 1000} s`);
+    progress(`memory: a gateway (${viaBin ? 'bin/edgewise' : 'plain node'}, one synthetic source at ${rateHz} Hz) and a bare node process, ${SETTLE_MS / 1000} s`);
     const samples: number[] = [];
     for (let t = 0; t < SETTLE_MS; t += 1000) {
       await sleep(1000);

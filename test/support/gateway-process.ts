@@ -18,6 +18,9 @@ function repoRoot(): string {
 /** The compiled CLI: gateways run the compiled JS, so the tests do too (`npm test` builds first). */
 export const CLI = join(repoRoot(), 'dist', 'cli', 'main.js');
 
+/** The installed command (a sh wrapper that starts node with the gateway's V8 flags). */
+export const BIN = join(repoRoot(), 'bin', 'edgewise');
+
 export function assertBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it for you)`);
 }
@@ -38,9 +41,11 @@ export class GatewayProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  static start(configPath: string, onLine: (line: LogLine) => void = () => undefined): GatewayProcess {
+  /** With `viaBin`, starts `bin/edgewise` as a user would (the memory benchmark does). */
+  static start(configPath: string, onLine: (line: LogLine) => void = () => undefined, viaBin = false): GatewayProcess {
     assertBuilt();
-    const child = spawn(process.execPath, [CLI, 'gateway', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['gateway', '--config', configPath];
+    const child = viaBin ? spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const gp = new GatewayProcess(child);
     child.stderr?.on('data', (d: Buffer) => {
       if (gp.stderr.length < 64 * 1024) gp.stderr += d.toString();

@@ -1,7 +1,8 @@
-import { writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../support/gateway-process.js';
+import { BIN, runCli } from '../../support/gateway-process.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
 const good = {
@@ -110,6 +111,13 @@ describe('bad configs', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('nope.yaml');
     expect(stderr).toContain('ENOENT');
+  });
+
+  it('the installed command (bin/edgewise, through a symlink as npm links it) runs the same CLI', async () => {
+    const link = `${dir.path}/edgewise`;
+    await symlink(BIN, link);
+    const out = execFileSync(link, ['gateway', '--help'], { encoding: 'utf8' });
+    expect(out).toContain('Usage: edgewise gateway [options]');
   });
 
   it('bad usage is exit code 2; --help is 0', async () => {
