@@ -1,0 +1,424 @@
+import { FLAG_RELIABLE, FLAG_SYN, FrameDecoder, encodeFrame, type DecoderCounters, type Frame } from './frame.js';
+import { decodePayload, encodePayload, isReliable, messageCode, type Message } from './messages.js';
+
+export interface LinkOptions {
+  /** Writes bytes to the wire (the serial port). Must not throw; a dead port drops them. */
+  readonly write: (bytes: Uint8Array) => void;
+  /** Gets every message that is not link control (ACK/NACK), reliable ones in order, once. */
+  readonly deliver: (message: Message) => void;
+  /** Reliable frames in flight at most (the window). */
+  readonly windowFrames?: number;
+  /** Reliable messages waiting for the window at most; `sendReliable` refuses beyond. */
+  readonly maxQueued?: number;
+  /** Resend the window when its oldest frame has waited this long for an ACK. */
+  readonly retransmitTimeoutMs?: number;
+  /** Called for a frame that passed the CRC but whose payload is malformed. */
+  readonly onBadPayload?: (error: string, frame: Frame) => void;
+  /** Session ids come from here (tests make them deterministic). */
+  readonly random?: () => number;
+}
+
+export interface LinkCounters extends DecoderCounters {
+  sentFrames: number;
+  retransmits: number;
+  duplicates: number;
+  gaps: number;
+  unsynced: number;
+  badPayloads: number;
+  sessionsStarted: number;
+  peerSessions: number;
+}
+
+export class LinkResetError extends Error {
+  override readonly name = 'LinkResetError';
+  readonly code = 'E_LINK_RESET';
+}
+
+export class LinkBusyError extends Error {
+  override readonly name = 'LinkBusyError';
+  readonly code = 'E_LINK_BUSY';
+}
+
+interface Outgoing {
+  readonly message: Message;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+interface InFlight extends Outgoing {
+  readonly seq: number;
+  bytes: Uint8Array;
+  sentAt: number;
+  /** The peer reported it received this frame (after a gap): do not resend it. */
+  sacked: boolean;
+  /** Position of its latest transmission in the order of all our transmissions. */
+  sendOrder: number;
+}
+
+const HALF = 0x8000;
+/** Frames a receiver keeps after a gap, and the most a sender may have in flight (the ACK bitmap has 32 bits). */
+const RX_WINDOW = 32;
+/** True when `a` comes before `b` in u16 sequence space. */
+export function seqBefore(a: number, b: number): boolean {
+  const d = (b - a) & 0xffff;
+  return d !== 0 && d < HALF;
+}
+
+/**
+ * One end of the reliable link (the gateway and the MCU run the same rules).
+ *
+ * Selective repeat. Sending: reliable messages get consecutive u16 sequence numbers within a
+ * session; at most `windowFrames` (<= 32) are unacknowledged; an ACK(seq, received)
+ * acknowledges everything up to seq and, by its bitmap, frames that arrived after a gap; the
+ * holes below the highest such frame are resent at once, and a timeout resends every frame
+ * not known to have arrived; a NACK (unsynced) resends the window as a new session, SYN on
+ * its first frame. Receiving: frames are delivered in sequence order exactly once; frames
+ * after a gap wait (up to 32 ahead) for it to fill; duplicates are dropped and acknowledged
+ * again; a SYN frame under a new session id starts the peer's new session.
+ *
+ * Why selective repeat: at 1% byte corruption a 100-byte frame arrives intact only 37% of
+ * the time; go-back-N resends the whole window for every loss and its throughput collapses.
+ */
+export class LinkEndpoint {
+  readonly counters: LinkCounters;
+  private readonly decoder = new FrameDecoder();
+  private readonly windowFrames: number;
+  private readonly maxQueued: number;
+  private readonly rto: number;
+  private readonly random: () => number;
+  // sender
+  private txSession = 0;
+  private txNextSeq = 0;
+  private synPending = true;
+  private readonly window: InFlight[] = [];
+  private readonly queue: Outgoing[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private sendCounter = 0;
+  // receiver
+  private rxSession: number | null = null;
+  private rxExpected = 0;
+  /** Frames that arrived after a gap, by sequence number, waiting for the gap to fill. */
+  private readonly rxAhead = new Map<number, Message | undefined>();
+  private ackTimer: NodeJS.Immediate | undefined;
+  private lastNackAt = 0;
+  private closed = false;
+
+  constructor(private readonly options: LinkOptions) {
+    this.windowFrames = Math.min(RX_WINDOW, options.windowFrames ?? 16);
+    this.maxQueued = options.maxQueued ?? 64;
+    this.rto = options.retransmitTimeoutMs ?? 250;
+    this.random = options.random ?? Math.random;
+    const d = this.decoder.counters;
+    // One object: decoder counters and link counters read together.
+    this.counters = Object.assign(d, { sentFrames: 0, retransmits: 0, duplicates: 0, gaps: 0, unsynced: 0, badPayloads: 0, sessionsStarted: 0, peerSessions: 0 });
+    this.startSession();
+  }
+
+  /** The session id frames are sent under now. */
+  get session(): number {
+    return this.txSession;
+  }
+
+  /** Reliable messages waiting or in flight. */
+  get pending(): number {
+    return this.window.length + this.queue.length;
+  }
+
+  /** True when `sendReliable` would accept another message now. */
+  hasRoom(): boolean {
+    return !this.closed && this.queue.length < this.maxQueued;
+  }
+
+  /** True when nothing reliable is queued or in flight. */
+  get idle(): boolean {
+    return this.window.length === 0 && this.queue.length === 0;
+  }
+
+  /**
+   * Starts a new session: everything queued or in flight is dropped (its promises reject with
+   * LinkResetError) and the next reliable frame carries SYN under a new session id. The
+   * application resends what it still needs (the MCU resends uncommitted samples).
+   */
+  startSession(): void {
+    const dropped = [...this.window, ...this.queue];
+    this.window.length = 0;
+    this.queue.length = 0;
+    for (const o of dropped) o.reject(new LinkResetError('link session restarted'));
+    this.txSession = this.newSessionId();
+    this.txNextSeq = Math.floor(this.random() * 0x10000);
+    this.synPending = true;
+    this.counters.sessionsStarted += 1;
+    this.clearTimer();
+  }
+
+  /** A session id from 1 to 255 that differs from the current one (so the peer resets). */
+  private newSessionId(): number {
+    const id = 1 + Math.floor(this.random() * 254);
+    return id >= this.txSession && this.txSession !== 0 ? id + 1 : id;
+  }
+
+  /**
+   * The peer lost track of us (it restarted, or its state disagrees with ours): keep what is
+   * in flight but resend it as a new session, SYN on the first frame.
+   */
+  private resync(): void {
+    this.txSession = this.newSessionId();
+    this.counters.sessionsStarted += 1;
+    let first = true;
+    for (const entry of this.window) {
+      entry.bytes = encodeFrame({ type: messageCode(entry.message.type), flags: FLAG_RELIABLE | (first ? FLAG_SYN : 0), session: this.txSession, seq: entry.seq, payload: encodePayload(entry.message) });
+      entry.sacked = false; // the peer's new session has none of them
+      first = false;
+    }
+    if (this.window.length === 0) this.synPending = true;
+    else this.resendFrom((this.window[0] as InFlight).seq);
+  }
+
+  /** Sends a reliable message; resolves when the peer acknowledged it. Throws LinkBusyError when the queue is full. */
+  sendReliable(message: Message): Promise<void> {
+    if (!isReliable(message.type)) throw new TypeError(`${message.type} is not a reliable message`);
+    if (this.closed) return Promise.reject(new LinkResetError('link closed'));
+    if (this.queue.length >= this.maxQueued) throw new LinkBusyError(`link: ${this.queue.length} messages already waiting`);
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ message, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Sends a message that is not sequenced (time sync, commit): fire and forget. */
+  sendUnreliable(message: Message): void {
+    if (isReliable(message.type)) throw new TypeError(`${message.type} is a reliable message`);
+    if (this.closed) return;
+    this.writeFrame(encodeFrame({ type: messageCode(message.type), flags: 0, session: message.type === 'ack' || message.type === 'nack' ? (this.rxSession ?? 0) : 0, seq: 0, payload: encodePayload(message) }));
+  }
+
+  private writeFrame(bytes: Uint8Array): void {
+    this.counters.sentFrames += 1;
+    this.options.write(bytes);
+  }
+
+  private pump(): void {
+    while (this.window.length < this.windowFrames && this.queue.length > 0) {
+      const next = this.queue.shift() as Outgoing;
+      const seq = this.txNextSeq;
+      this.txNextSeq = (this.txNextSeq + 1) & 0xffff;
+      const flags = FLAG_RELIABLE | (this.synPending ? FLAG_SYN : 0);
+      this.synPending = false;
+      const bytes = encodeFrame({ type: messageCode(next.message.type), flags, session: this.txSession, seq, payload: encodePayload(next.message) });
+      const entry: InFlight = { ...next, seq, bytes, sentAt: Date.now(), sacked: false, sendOrder: (this.sendCounter += 1) };
+      this.window.push(entry);
+      this.writeFrame(bytes);
+    }
+    this.armTimer();
+  }
+
+  private armTimer(): void {
+    if (this.window.length === 0 || this.closed) {
+      this.clearTimer();
+      return;
+    }
+    if (this.timer !== undefined) return;
+    let oldest = Infinity;
+    for (const entry of this.window) if (!entry.sacked && entry.sentAt < oldest) oldest = entry.sentAt;
+    // All reported but none acknowledged: the cumulative ACK was lost; poke the peer.
+    if (oldest === Infinity) oldest = (this.window[0] as InFlight).sentAt;
+    const wait = Math.max(1, oldest + this.rto - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const now = Date.now();
+      let resent = false;
+      for (const entry of this.window) {
+        if (!entry.sacked && now - entry.sentAt >= this.rto) {
+          this.resend(entry);
+          resent = true;
+        }
+      }
+      const first = this.window[0];
+      if (!resent && first !== undefined && now - first.sentAt >= this.rto) this.resend(first); // a duplicate makes the peer ACK again
+      this.armTimer();
+    }, wait);
+  }
+
+  private clearTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private resend(entry: InFlight): void {
+    entry.sentAt = Date.now();
+    entry.sendOrder = this.sendCounter += 1;
+    this.counters.retransmits += 1;
+    this.writeFrame(entry.bytes);
+  }
+
+  /** Resends every frame from `seq` on that the peer has not reported. */
+  private resendFrom(seq: number): void {
+    for (const entry of this.window) if (!seqBefore(entry.seq, seq) && !entry.sacked) this.resend(entry);
+    this.clearTimer();
+    this.armTimer();
+  }
+
+  /** Bytes from the wire, in chunks of any size. Never throws. */
+  receive(chunk: Uint8Array): void {
+    if (this.closed) return;
+    this.decoder.push(chunk, (frame) => this.onFrame(frame));
+  }
+
+  private onFrame(frame: Frame): void {
+    const decoded = decodePayload(frame.type, frame.payload);
+    const reliable = (frame.flags & FLAG_RELIABLE) !== 0;
+    if ('error' in decoded) {
+      this.counters.badPayloads += 1;
+      this.options.onBadPayload?.(decoded.error, frame);
+      // A reliable frame with a bad payload is still consumed in order: resending it would
+      // not make it better, and stalling the link on it would stop everything behind it.
+      if (reliable) this.accept(frame, undefined);
+      return;
+    }
+    const m = decoded.message;
+    if (!reliable) {
+      if (m.type === 'ack') this.onAck(frame.session, m.seq, m.received);
+      else if (m.type === 'nack') this.onNack(frame.session, m.expectedSeq, m.reason);
+      else this.options.deliver(m);
+      return;
+    }
+    this.accept(frame, m);
+  }
+
+  private accept(frame: Frame, message: Message | undefined): void {
+    // SYN under a session id we do not follow starts the peer's new session. SYN under the
+    // id we follow is a resend of that session's first frame: an ordinary frame.
+    if ((frame.flags & FLAG_SYN) !== 0 && frame.session !== this.rxSession) {
+      this.rxSession = frame.session;
+      this.rxExpected = frame.seq;
+      this.rxAhead.clear();
+      this.counters.peerSessions += 1;
+    }
+    if (this.rxSession === null || frame.session !== this.rxSession) {
+      this.counters.unsynced += 1;
+      this.nack(frame.seq, 'unsynced');
+      return;
+    }
+    if (frame.seq === this.rxExpected) {
+      this.rxExpected = (this.rxExpected + 1) & 0xffff;
+      this.scheduleAck();
+      if (message !== undefined) this.options.deliver(message);
+      // Frames that waited behind the gap go out now, in order.
+      while (this.rxAhead.has(this.rxExpected)) {
+        const waiting = this.rxAhead.get(this.rxExpected);
+        this.rxAhead.delete(this.rxExpected);
+        this.rxExpected = (this.rxExpected + 1) & 0xffff;
+        if (waiting !== undefined) this.options.deliver(waiting);
+      }
+      return;
+    }
+    if (seqBefore(frame.seq, this.rxExpected) || this.rxAhead.has(frame.seq)) {
+      this.counters.duplicates += 1;
+      this.scheduleAck();
+      return;
+    }
+    this.counters.gaps += 1;
+    if (((frame.seq - this.rxExpected) & 0xffff) <= RX_WINDOW) {
+      this.rxAhead.set(frame.seq, message);
+      this.scheduleAck(); // the bitmap tells the sender what to fill
+      return;
+    }
+    this.nack(this.rxExpected, 'gap');
+  }
+
+  /** Bit i set: frame rxExpected + 1 + i (= acknowledged seq + 2 + i) has arrived; rxExpected is the gap. */
+  private receivedBitmap(): number {
+    let bits = 0;
+    for (const seq of this.rxAhead.keys()) {
+      const i = ((seq - this.rxExpected) & 0xffff) - 1;
+      if (i >= 0 && i < 32) bits |= 1 << i;
+    }
+    return bits >>> 0;
+  }
+
+  private nack(expectedSeq: number, reason: 'gap' | 'unsynced'): void {
+    // One NACK per half timeout is enough: a burst of out-of-order frames asks once.
+    const now = Date.now();
+    if (now - this.lastNackAt < this.rto / 2) return;
+    this.lastNackAt = now;
+    this.sendUnreliable({ type: 'nack', expectedSeq, reason });
+  }
+
+  private scheduleAck(): void {
+    // One cumulative ACK per turn of the event loop, however many frames arrived in it.
+    if (this.ackTimer !== undefined || this.closed) return;
+    this.ackTimer = setImmediate(() => {
+      this.ackTimer = undefined;
+      if (this.rxSession !== null) this.sendUnreliable({ type: 'ack', seq: (this.rxExpected - 1) & 0xffff, received: this.receivedBitmap() });
+    });
+  }
+
+  private onAck(session: number, seq: number, received = 0): void {
+    // An ACK for a frame we have not sent is from a confused peer: ignore it, never let it
+    // acknowledge frames it cannot have seen.
+    if (session !== this.txSession || !seqBefore(seq, this.txNextSeq)) return;
+    let acked = false;
+    while (this.window.length > 0) {
+      const first = this.window[0] as InFlight;
+      if (first.seq !== seq && !seqBefore(first.seq, seq)) break;
+      this.window.shift();
+      first.resolve();
+      acked = true;
+    }
+    if (received !== 0) {
+      // Frames the peer holds after a gap; the holes below the highest of them are lost
+      // (or late): resend those at once rather than waiting for the timeout.
+      // Bit i is frame seq + 2 + i (seq + 1 is the gap itself).
+      let latestEvidence = 0;
+      for (const entry of this.window) {
+        const i = ((entry.seq - seq) & 0xffff) - 2;
+        if (i >= 0 && i < 32 && ((received >>> i) & 1) === 1) {
+          entry.sacked = true;
+          latestEvidence = Math.max(latestEvidence, entry.sendOrder);
+        }
+      }
+      // A serial line does not reorder: a hole whose last transmission went out before a
+      // frame that arrived is lost. Resend it now, once per such evidence.
+      for (const entry of this.window) if (!entry.sacked && entry.sendOrder < latestEvidence) this.resend(entry);
+    }
+    if (acked || received !== 0) {
+      this.clearTimer();
+      this.pump();
+    }
+  }
+
+  private onNack(session: number, expectedSeq: number, reason: 'gap' | 'unsynced'): void {
+    if (reason === 'unsynced') {
+      this.resync();
+      return;
+    }
+    if (session !== this.txSession) return;
+    // Everything before the missing frame has arrived.
+    this.onAck(session, (expectedSeq - 1) & 0xffff);
+    const first = this.window[0];
+    const expectedIsNext = expectedSeq === this.txNextSeq;
+    if (first === undefined) {
+      if (!expectedIsNext) this.resync();
+      return;
+    }
+    // The peer must want a frame we hold (or the next one); anything else means our states
+    // disagree (an old session id reused after a reboot): start over as a new session.
+    if (first.seq !== expectedSeq && !expectedIsNext) {
+      this.resync();
+      return;
+    }
+    if (!expectedIsNext) this.resendFrom(expectedSeq);
+  }
+
+  /** Stops timers; pending sends reject with LinkResetError. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearTimer();
+    if (this.ackTimer !== undefined) clearImmediate(this.ackTimer);
+    const dropped = [...this.window, ...this.queue];
+    this.window.length = 0;
+    this.queue.length = 0;
+    for (const o of dropped) o.reject(new LinkResetError('link closed'));
+  }
+}
