@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_FAILURE, EXIT_USAGE, runGatewayCommand } from '../runtime/cli/gateway-command.js';
 import { RUNTIME_VERSION } from '../runtime/version.js';
+import { SIM_MCU_HELP } from '../sim/mcu/help.js';
 
 /**
  * `edgewise`: one binary, one subcommand per part of the system. Each subcommand's code
@@ -37,6 +38,29 @@ program
   .action(async (opts: { rate: string; dataDir?: string; duration?: string }) => {
     const { runDemo } = await import('../sim/demo.js');
     exitCode = await runDemo(opts);
+  });
+
+const sim = program.command('sim').description('The simulated factory: parts of it run alone.').exitOverride();
+sim
+  .command('mcu')
+  .description('A simulated sensor MCU speaking the firmware-bridge protocol on a serial device (a socat pty, say).')
+  .requiredOption('--pty <path>', 'the serial device to open, e.g. the link made by: socat pty,raw,echo=0,link=/tmp/mcu pty,raw,echo=0,link=/tmp/gw')
+  .option('--rate <hz>', 'samples per second per channel', '1000')
+  .option('--device-id <id>', 'the device id in HELLO', 'sim-mcu-1')
+  .option('--seed <n>', 'seed of the signals', '1')
+  .option('--baud <n>', 'baud rate', '921600')
+  .option('--samples-per-frame <n>', 'samples per SAMPLES frame (default: as many as fit)')
+  .option('--buffer-seconds <s>', 'how long uncommitted samples are kept', '60')
+  .option('--noise <bytes-per-s>', 'random bytes written between frames', '0')
+  .option('--drop-frames <p>', 'probability of dropping an outgoing frame', '0')
+  .option('--clock-error-ppm <ppm>', 'error of the MCU crystal', '30')
+  .option('--fault <kind>', 'start with a fault on (repeatable): bearing-wear, spikes, stuck, drift', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--status-every <s>', 'seconds between status lines', '5')
+  .addHelpText('after', `\n${SIM_MCU_HELP}`)
+  .exitOverride()
+  .action(async (opts: import('../sim/mcu/cli.js').SimMcuCommandOptions) => {
+    const { runSimMcu } = await import('../sim/mcu/cli.js');
+    exitCode = await runSimMcu(opts);
   });
 
 try {

@@ -16,6 +16,12 @@ export interface LinkOptions {
   readonly onBadPayload?: (error: string, frame: Frame) => void;
   /** Session ids come from here (tests make them deterministic). */
   readonly random?: () => number;
+  /**
+   * The peer said it knows no session of ours (it restarted). Without this hook the link
+   * resends what is in flight as a new session; with it, the application decides (the MCU
+   * starts over with HELLO and resends every sample not yet committed).
+   */
+  readonly onPeerUnsynced?: () => void;
 }
 
 export interface LinkCounters extends DecoderCounters {
@@ -94,6 +100,7 @@ export class LinkEndpoint {
   private readonly queue: Outgoing[] = [];
   private timer: NodeJS.Timeout | undefined;
   private sendCounter = 0;
+  private roomWaiters: (() => void)[] = [];
   // receiver
   private rxSession: number | null = null;
   private rxExpected = 0;
@@ -129,6 +136,12 @@ export class LinkEndpoint {
     return !this.closed && this.queue.length < this.maxQueued;
   }
 
+  /** Resolves the next time a reliable message leaves the queue (or the link closes). */
+  whenRoom(): Promise<void> {
+    if (this.hasRoom() || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
   /** True when nothing reliable is queued or in flight. */
   get idle(): boolean {
     return this.window.length === 0 && this.queue.length === 0;
@@ -144,6 +157,7 @@ export class LinkEndpoint {
     this.window.length = 0;
     this.queue.length = 0;
     for (const o of dropped) o.reject(new LinkResetError('link session restarted'));
+    this.wakeRoomWaiters();
     this.txSession = this.newSessionId();
     this.txNextSeq = Math.floor(this.random() * 0x10000);
     this.synPending = true;
@@ -198,6 +212,7 @@ export class LinkEndpoint {
   }
 
   private pump(): void {
+    const hadNoRoom = this.queue.length >= this.maxQueued;
     while (this.window.length < this.windowFrames && this.queue.length > 0) {
       const next = this.queue.shift() as Outgoing;
       const seq = this.txNextSeq;
@@ -209,7 +224,14 @@ export class LinkEndpoint {
       this.window.push(entry);
       this.writeFrame(bytes);
     }
+    if (hadNoRoom && this.queue.length < this.maxQueued) this.wakeRoomWaiters();
     this.armTimer();
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
   }
 
   private armTimer(): void {
@@ -389,7 +411,8 @@ export class LinkEndpoint {
 
   private onNack(session: number, expectedSeq: number, reason: 'gap' | 'unsynced'): void {
     if (reason === 'unsynced') {
-      this.resync();
+      if (this.options.onPeerUnsynced !== undefined) this.options.onPeerUnsynced();
+      else this.resync();
       return;
     }
     if (session !== this.txSession) return;
@@ -414,6 +437,7 @@ export class LinkEndpoint {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.wakeRoomWaiters();
     this.clearTimer();
     if (this.ackTimer !== undefined) clearImmediate(this.ackTimer);
     const dropped = [...this.window, ...this.queue];

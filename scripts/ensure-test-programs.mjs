@@ -10,6 +10,7 @@ const PROGRAMS = [
   { path: '/usr/sbin/mosquitto', pkg: 'mosquitto', why: 'MQTT broker for the delivery tests' },
   { path: '/usr/bin/mosquitto_passwd', pkg: 'mosquitto', why: 'password file for the TLS/login test' },
   { path: '/usr/bin/openssl', pkg: 'openssl', why: 'certificates for the TLS test' },
+  { path: '/usr/bin/socat', pkg: 'socat', why: 'pseudo-terminal pairs for the serial link tests' },
 ];
 
 const missing = PROGRAMS.filter((p) => !existsSync(p.path));

@@ -42,6 +42,14 @@ export interface HealthReport {
       readonly dropped: number;
     }[];
   }[];
-  readonly sources: readonly { readonly id: string; readonly type: string; readonly emitted: number; readonly stored: number; readonly dropped: number }[];
+  readonly sources: readonly {
+    readonly id: string;
+    readonly type: string;
+    readonly emitted: number;
+    readonly stored: number;
+    readonly dropped: number;
+    /** Driver-specific counters (a serial sensor: CRC errors, resyncs, retransmits, MCU reboots...). */
+    readonly details?: Readonly<Record<string, number | string | boolean | null>>;
+  }[];
   readonly rssBytes: number;
 }

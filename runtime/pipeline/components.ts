@@ -29,6 +29,8 @@ export interface SourceContext {
 export interface Source {
   start(ctx: SourceContext): Promise<void>;
   stop(): Promise<void>;
+  /** Driver-specific counters for the health report (link errors, reconnects...). */
+  stats?(): Readonly<Record<string, number | string | boolean | null>>;
 }
 
 /**

@@ -26,6 +26,7 @@ export interface SourceStats {
   readonly emitted: number;
   readonly stored: number;
   readonly dropped: number;
+  readonly details?: Readonly<Record<string, number | string | boolean | null>>;
 }
 
 /** Records a stage worker takes from its edge per `process` round. */
@@ -77,7 +78,8 @@ export class Pipeline {
   }
 
   sourceStats(): SourceStats {
-    return { id: this.spec.sourceId, type: this.spec.sourceType, emitted: this.emitted, stored: this.stored, dropped: this.dropped };
+    const details = this.spec.source.stats?.();
+    return { id: this.spec.sourceId, type: this.spec.sourceType, emitted: this.emitted, stored: this.stored, dropped: this.dropped, ...(details === undefined ? {} : { details }) };
   }
 
   async start(): Promise<void> {

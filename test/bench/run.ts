@@ -1,3 +1,4 @@
+import { benchBridge } from './bridge.js';
 import { benchMemory } from './memory.js';
 import { benchStore } from './store.js';
 import { benchUplink } from './uplink.js';
@@ -7,6 +8,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   store: benchStore,
   uplink: benchUplink,
   memory: benchMemory,
+  bridge: benchBridge,
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -1,0 +1,25 @@
+import { defineSource } from '../../runtime/pipeline/registry.js';
+import { serialSensorSchema } from './schema.js';
+import { SerialSensorSource } from './serial-sensor.js';
+
+export { SerialSensorSource } from './serial-sensor.js';
+
+export const serialSensorPlugin = defineSource({
+  type: 'serial-sensor',
+  configSchema: serialSensorSchema,
+  create: (config) =>
+    new SerialSensorSource({
+      id: config.id,
+      path: config.path,
+      baudRate: config.baudRate ?? 115_200,
+      stream: config.stream ?? config.id,
+      class: config.class ?? 'telemetry',
+      sampleRateHz: config.sampleRateHz,
+      channels: config.channels,
+      retransmitTimeoutMs: config.retransmitTimeoutMs ?? 250,
+      timeSyncIntervalMs: config.timeSyncIntervalMs ?? 2000,
+      reopenMinDelayMs: config.reopen?.minDelayMs ?? 200,
+      reopenMaxDelayMs: config.reopen?.maxDelayMs ?? 5000,
+      maxPendingRecords: config.maxPendingRecords ?? 1000,
+    }),
+});
