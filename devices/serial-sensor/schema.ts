@@ -1,5 +1,5 @@
 import { RECORD_CLASSES } from '../../fleet/protocol/index.js';
-import { idProperty } from '../../runtime/config/schema.js';
+import { delayRangeSchema, idProperty } from '../../runtime/config/schema.js';
 
 export const serialSensorSchema = {
   type: 'object',
@@ -15,14 +15,7 @@ export const serialSensorSchema = {
     channels: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 32, uniqueItems: true, description: 'names of the channels to enable' },
     retransmitTimeoutMs: { type: 'integer', minimum: 10, maximum: 60_000 },
     timeSyncIntervalMs: { type: 'integer', minimum: 100, maximum: 3_600_000 },
-    reopen: {
-      type: 'object',
-      properties: {
-        minDelayMs: { type: 'integer', minimum: 10, maximum: 60_000 },
-        maxDelayMs: { type: 'integer', minimum: 10, maximum: 600_000 },
-      },
-      additionalProperties: false,
-    },
+    reopen: delayRangeSchema,
     /** Records waiting for the store at most; beyond, reading the port pauses (backpressure to the MCU). */
     maxPendingRecords: { type: 'integer', minimum: 1, maximum: 1_000_000 },
   },

@@ -13,6 +13,16 @@ export const ID_DESCRIPTION = 'a name of letters, digits, ".", "_" or "-" (at mo
 
 export const idProperty = { type: 'string', pattern: GATEWAY_ID_PATTERN, description: ID_DESCRIPTION } as const;
 
+/** A retry backoff range (reconnects, reopens); min <= max is checked where it is used. */
+export const delayRangeSchema = {
+  type: 'object',
+  properties: {
+    minDelayMs: { type: 'integer', minimum: 10, maximum: 3_600_000 },
+    maxDelayMs: { type: 'integer', minimum: 10, maximum: 3_600_000 },
+  },
+  additionalProperties: false,
+} as const;
+
 export const gatewaySchema = {
   type: 'object',
   properties: {
@@ -69,14 +79,7 @@ export const uplinkSchema = {
     batchMaxRecords: { type: 'integer', minimum: 1, maximum: 10_000 },
     batchMaxBytes: { type: 'integer', minimum: 1024, maximum: 1_000_000 },
     maxInFlight: { type: 'integer', minimum: 1, maximum: 1000 },
-    reconnect: {
-      type: 'object',
-      properties: {
-        minDelayMs: { type: 'integer', minimum: 10, maximum: 3_600_000 },
-        maxDelayMs: { type: 'integer', minimum: 10, maximum: 3_600_000 },
-      },
-      additionalProperties: false,
-    },
+    reconnect: delayRangeSchema,
   },
   required: ['url'],
   additionalProperties: false,

@@ -1,3 +1,4 @@
+import type { HealthReport } from '../../fleet/protocol/index.js';
 import type { ComponentEvents } from '../health/events.js';
 import { BoundedQueue, type QueueItem, type QueueOptions, type QueueStats } from './bounded-queue.js';
 import type { Receipt, Source, SourceContext, Stage } from './components.js';
@@ -20,14 +21,8 @@ export interface PipelineSpec {
   readonly queue: QueueOptions;
 }
 
-export interface SourceStats {
-  readonly id: string;
-  readonly type: string;
-  readonly emitted: number;
-  readonly stored: number;
-  readonly dropped: number;
-  readonly details?: Readonly<Record<string, number | string | boolean | null>>;
-}
+/** A source's counters as the health report carries them. */
+export type SourceStats = HealthReport['sources'][number];
 
 /** Records a stage worker takes from its edge per `process` round. */
 const STAGE_TAKE_RECORDS = 4096;
