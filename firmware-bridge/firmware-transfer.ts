@@ -83,8 +83,14 @@ export class FirmwareSender {
         sends.push(p);
       };
       track(this.link.sendReliable({ type: 'fwBegin', size: image.length, sha256, chunkSize }));
+      const room = async (): Promise<void> => {
+        while (!this.link.hasRoom()) {
+          if (this.link.isClosed) throw new FirmwareTransferError('E_FW_LINK', 'firmware transfer: the link closed');
+          await Promise.race([this.link.whenRoom(), timeout]);
+        }
+      };
       for (let offset = 0; offset < image.length; offset += chunkSize) {
-        while (!this.link.hasRoom()) await Promise.race([this.link.whenRoom(), timeout]);
+        await room();
         const data = image.subarray(offset, Math.min(offset + chunkSize, image.length));
         track(
           this.link.sendReliable({ type: 'fwChunk', offset, data }).then(() => {
@@ -93,7 +99,7 @@ export class FirmwareSender {
           }),
         );
       }
-      while (!this.link.hasRoom()) await Promise.race([this.link.whenRoom(), timeout]);
+      await room();
       track(this.link.sendReliable({ type: 'fwEnd' }));
       await Promise.race([Promise.all(sends), timeout]).catch((err: unknown) => {
         if (err instanceof FirmwareTransferError) throw err;
@@ -112,6 +118,8 @@ export class FirmwareReceiver {
   private image: Uint8Array | undefined;
   private expectedSha: Uint8Array | undefined;
   private received = 0;
+  /** A result went out already for this transfer: ignore the rest of it, FW_END included. */
+  private failed = false;
   /** Images that passed their checks, newest last (the simulator "flashes" them). */
   readonly accepted: Uint8Array[] = [];
 
@@ -126,12 +134,14 @@ export class FirmwareReceiver {
 
   private fail(code: number, message: string): void {
     this.image = undefined;
+    this.failed = true;
     this.reply({ type: 'fwResult', ok: false, code, message });
   }
 
   onMessage(m: Message): void {
     switch (m.type) {
       case 'fwBegin':
+        this.failed = false;
         if (m.size > this.maxImageBytes) {
           this.fail(FW_RESULT_CODES.tooLarge, `image of ${m.size} bytes; this MCU takes at most ${this.maxImageBytes}`);
           return;
@@ -143,8 +153,12 @@ export class FirmwareReceiver {
       case 'fwChunk':
         if (this.image === undefined) return; // after a failure: ignore the rest of the stream
         if (m.offset < this.received) return; // a resend we already have
-        if (m.offset !== this.received || m.offset + m.data.length > this.image.length) {
+        if (m.offset !== this.received) {
           this.fail(FW_RESULT_CODES.outOfOrder, `chunk at ${m.offset}, expected ${this.received}`);
+          return;
+        }
+        if (m.offset + m.data.length > this.image.length) {
+          this.fail(FW_RESULT_CODES.sizeMismatch, `chunk runs to ${m.offset + m.data.length}, past the declared ${this.image.length} bytes`);
           return;
         }
         this.image.set(m.data, m.offset);
@@ -152,6 +166,10 @@ export class FirmwareReceiver {
         return;
       case 'fwEnd': {
         const image = this.image;
+        if (this.failed) {
+          this.failed = false;
+          return;
+        }
         if (image === undefined) {
           this.fail(FW_RESULT_CODES.notStarted, 'FW_END without a transfer');
           return;

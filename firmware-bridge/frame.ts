@@ -92,12 +92,14 @@ export class FrameDecoder {
     for (let i = 0; i < chunk.length; i += 1) {
       const b = chunk[i] as number;
       if (b === 0) {
+        const length = this.accLength;
+        // Reset before the callback runs: whatever it does, the next frame starts clean.
+        this.accLength = 0;
         if (this.skipping) {
           this.skipping = false;
-        } else if (this.accLength > 0) {
-          this.finishBlock(onFrame);
+        } else if (length > 0) {
+          this.finishBlock(length, onFrame);
         }
-        this.accLength = 0;
         continue;
       }
       if (this.skipping) {
@@ -118,27 +120,27 @@ export class FrameDecoder {
     }
   }
 
-  private discard(kind: 'crcErrors' | 'malformed'): void {
+  private discard(kind: 'crcErrors' | 'malformed', length: number): void {
     this.counters[kind] += 1;
-    this.counters.discardedBytes += this.accLength;
+    this.counters.discardedBytes += length;
     this.lostSync = true;
   }
 
-  private finishBlock(onFrame: (frame: Frame) => void): void {
-    const n = cobsDecodeInto(this.acc, 0, this.accLength, this.raw);
+  private finishBlock(length: number, onFrame: (frame: Frame) => void): void {
+    const n = cobsDecodeInto(this.acc, 0, length, this.raw);
     if (n < HEADER_LENGTH + CRC_LENGTH || n > MAX_RAW_FRAME) {
-      this.discard('malformed');
+      this.discard('malformed', length);
       return;
     }
     const raw = this.raw;
     const body = n - CRC_LENGTH;
     const crc = ((raw[body] as number) | ((raw[body + 1] as number) << 8) | ((raw[body + 2] as number) << 16) | ((raw[body + 3] as number) << 24)) >>> 0;
     if (crc32c(raw, 0, body) !== crc) {
-      this.discard('crcErrors');
+      this.discard('crcErrors', length);
       return;
     }
     if (raw[0] !== PROTOCOL_VERSION) {
-      this.discard('malformed');
+      this.discard('malformed', length);
       return;
     }
     this.counters.frames += 1;

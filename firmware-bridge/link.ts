@@ -10,8 +10,16 @@ export interface LinkOptions {
   readonly windowFrames?: number;
   /** Reliable messages waiting for the window at most; `sendReliable` refuses beyond. */
   readonly maxQueued?: number;
-  /** Resend the window when its oldest frame has waited this long for an ACK. */
+  /** Resend a frame when it has waited this long for an ACK after it left the line (doubles on every timeout in a row, up to 8x). */
   readonly retransmitTimeoutMs?: number;
+  /**
+   * Bytes per second the line carries (baud / 10 for 8N1). A frame's timeout counts from
+   * when its last byte can have left the line, not from when it was handed to the port:
+   * at 115200 baud a window of 16 one-KiB frames takes 1.4 s to go out.
+   */
+  readonly lineBytesPerSecond?: number;
+  /** Called when delivering a message threw (an application bug); the link carries on. */
+  readonly onDeliverError?: (error: unknown, message: Message) => void;
   /** Called for a frame that passed the CRC but whose payload is malformed. */
   readonly onBadPayload?: (error: string, frame: Frame) => void;
   /** Session ids come from here (tests make them deterministic). */
@@ -31,6 +39,7 @@ export interface LinkCounters extends DecoderCounters {
   gaps: number;
   unsynced: number;
   badPayloads: number;
+  deliverErrors: number;
   sessionsStarted: number;
   peerSessions: number;
 }
@@ -100,10 +109,19 @@ export class LinkEndpoint {
   private readonly queue: Outgoing[] = [];
   private timer: NodeJS.Timeout | undefined;
   private sendCounter = 0;
+  /** When the line will have sent everything written so far (a model of the UART). */
+  private lineFreeAt = 0;
+  /** Timeouts in a row without progress: the timeout doubles with each. */
+  private backoff = 0;
+  private strayAcks = 0;
+  /** The next write starts with 0x00, flushing whatever partial frame the peer holds. */
+  private flushLine = true;
   private roomWaiters: (() => void)[] = [];
   // receiver
   private rxSession: number | null = null;
   private rxExpected = 0;
+  /** The seq of the SYN that started the followed session (a SYN with another seq is a new session). */
+  private rxSynSeq = -1;
   /** Frames that arrived after a gap, by sequence number, waiting for the gap to fill. */
   private readonly rxAhead = new Map<number, Message | undefined>();
   private ackTimer: NodeJS.Immediate | undefined;
@@ -117,7 +135,7 @@ export class LinkEndpoint {
     this.random = options.random ?? Math.random;
     const d = this.decoder.counters;
     // One object: decoder counters and link counters read together.
-    this.counters = Object.assign(d, { sentFrames: 0, retransmits: 0, duplicates: 0, gaps: 0, unsynced: 0, badPayloads: 0, sessionsStarted: 0, peerSessions: 0 });
+    this.counters = Object.assign(d, { sentFrames: 0, retransmits: 0, duplicates: 0, gaps: 0, unsynced: 0, badPayloads: 0, deliverErrors: 0, sessionsStarted: 0, peerSessions: 0 });
     this.startSession();
   }
 
@@ -134,6 +152,16 @@ export class LinkEndpoint {
   /** True when `sendReliable` would accept another message now. */
   hasRoom(): boolean {
     return !this.closed && this.queue.length < this.maxQueued;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The line was (re)opened: the next frame goes out after a 0x00 that resets the peer's decoder. */
+  lineReset(): void {
+    this.flushLine = true;
+    this.lineFreeAt = 0;
   }
 
   /** Resolves the next time a reliable message leaves the queue (or the link closes). */
@@ -161,6 +189,8 @@ export class LinkEndpoint {
     this.txSession = this.newSessionId();
     this.txNextSeq = Math.floor(this.random() * 0x10000);
     this.synPending = true;
+    this.flushLine = true;
+    this.backoff = 0;
     this.counters.sessionsStarted += 1;
     this.clearTimer();
   }
@@ -178,6 +208,7 @@ export class LinkEndpoint {
   private resync(): void {
     this.txSession = this.newSessionId();
     this.counters.sessionsStarted += 1;
+    this.flushLine = true;
     let first = true;
     for (const entry of this.window) {
       entry.bytes = encodeFrame({ type: messageCode(entry.message.type), flags: FLAG_RELIABLE | (first ? FLAG_SYN : 0), session: this.txSession, seq: entry.seq, payload: encodePayload(entry.message) });
@@ -206,9 +237,21 @@ export class LinkEndpoint {
     this.writeFrame(encodeFrame({ type: messageCode(message.type), flags: 0, session: message.type === 'ack' || message.type === 'nack' ? (this.rxSession ?? 0) : 0, seq: 0, payload: encodePayload(message) }));
   }
 
-  private writeFrame(bytes: Uint8Array): void {
+  /** Writes a frame; returns when its last byte will have left the line (ms, wall clock). */
+  private writeFrame(bytes: Uint8Array): number {
     this.counters.sentFrames += 1;
-    this.options.write(bytes);
+    let out = bytes;
+    if (this.flushLine) {
+      this.flushLine = false;
+      out = new Uint8Array(bytes.length + 1);
+      out.set(bytes, 1);
+    }
+    this.options.write(out);
+    const now = Date.now();
+    const bps = this.options.lineBytesPerSecond;
+    if (bps === undefined) return now;
+    this.lineFreeAt = Math.max(now, this.lineFreeAt) + (out.length * 1000) / bps;
+    return this.lineFreeAt;
   }
 
   private pump(): void {
@@ -220,9 +263,9 @@ export class LinkEndpoint {
       const flags = FLAG_RELIABLE | (this.synPending ? FLAG_SYN : 0);
       this.synPending = false;
       const bytes = encodeFrame({ type: messageCode(next.message.type), flags, session: this.txSession, seq, payload: encodePayload(next.message) });
-      const entry: InFlight = { ...next, seq, bytes, sentAt: Date.now(), sacked: false, sendOrder: (this.sendCounter += 1) };
+      const entry: InFlight = { ...next, seq, bytes, sentAt: 0, sacked: false, sendOrder: (this.sendCounter += 1) };
       this.window.push(entry);
-      this.writeFrame(bytes);
+      entry.sentAt = this.writeFrame(bytes);
     }
     if (hadNoRoom && this.queue.length < this.maxQueued) this.wakeRoomWaiters();
     this.armTimer();
@@ -244,19 +287,26 @@ export class LinkEndpoint {
     for (const entry of this.window) if (!entry.sacked && entry.sentAt < oldest) oldest = entry.sentAt;
     // All reported but none acknowledged: the cumulative ACK was lost; poke the peer.
     if (oldest === Infinity) oldest = (this.window[0] as InFlight).sentAt;
-    const wait = Math.max(1, oldest + this.rto - Date.now());
+    const wait = Math.max(1, oldest + this.timeoutMs - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       const now = Date.now();
+      // Resend what has waited a whole timeout since it left the line and the peer has not
+      // reported. Timeouts in a row without progress double the timeout (up to 8x), so a
+      // dead line costs one window per few seconds, not a flood.
       let resent = false;
       for (const entry of this.window) {
-        if (!entry.sacked && now - entry.sentAt >= this.rto) {
+        if (!entry.sacked && now - entry.sentAt >= this.timeoutMs) {
           this.resend(entry);
           resent = true;
         }
       }
       const first = this.window[0];
-      if (!resent && first !== undefined && now - first.sentAt >= this.rto) this.resend(first); // a duplicate makes the peer ACK again
+      if (!resent && first !== undefined && now - first.sentAt >= this.timeoutMs) {
+        this.resend(first); // all reported, none acknowledged: a duplicate draws a fresh ACK
+        resent = true;
+      }
+      if (resent) this.backoff += 1;
       this.armTimer();
     }, wait);
   }
@@ -267,10 +317,13 @@ export class LinkEndpoint {
   }
 
   private resend(entry: InFlight): void {
-    entry.sentAt = Date.now();
     entry.sendOrder = this.sendCounter += 1;
     this.counters.retransmits += 1;
-    this.writeFrame(entry.bytes);
+    entry.sentAt = this.writeFrame(entry.bytes);
+  }
+
+  private get timeoutMs(): number {
+    return this.rto * 2 ** Math.min(this.backoff, 3);
   }
 
   /** Resends every frame from `seq` on that the peer has not reported. */
@@ -301,36 +354,38 @@ export class LinkEndpoint {
     if (!reliable) {
       if (m.type === 'ack') this.onAck(frame.session, m.seq, m.received);
       else if (m.type === 'nack') this.onNack(frame.session, m.expectedSeq, m.reason);
-      else this.options.deliver(m);
+      else this.deliver(m);
       return;
     }
     this.accept(frame, m);
   }
 
   private accept(frame: Frame, message: Message | undefined): void {
-    // SYN under a session id we do not follow starts the peer's new session. SYN under the
-    // id we follow is a resend of that session's first frame: an ordinary frame.
-    if ((frame.flags & FLAG_SYN) !== 0 && frame.session !== this.rxSession) {
+    // A SYN starts the peer's new session, unless it is a resend of the very frame that
+    // started the session we follow (same session id and same seq): then it is ordinary.
+    // Comparing the seq too keeps a session id reused after a reboot from passing as old.
+    if ((frame.flags & FLAG_SYN) !== 0 && (frame.session !== this.rxSession || frame.seq !== this.rxSynSeq)) {
       this.rxSession = frame.session;
       this.rxExpected = frame.seq;
+      this.rxSynSeq = frame.seq;
       this.rxAhead.clear();
       this.counters.peerSessions += 1;
     }
     if (this.rxSession === null || frame.session !== this.rxSession) {
       this.counters.unsynced += 1;
-      this.nack(frame.seq, 'unsynced');
+      this.nack(frame.seq, 'unsynced', frame.session);
       return;
     }
     if (frame.seq === this.rxExpected) {
       this.rxExpected = (this.rxExpected + 1) & 0xffff;
       this.scheduleAck();
-      if (message !== undefined) this.options.deliver(message);
+      if (message !== undefined) this.deliver(message);
       // Frames that waited behind the gap go out now, in order.
       while (this.rxAhead.has(this.rxExpected)) {
         const waiting = this.rxAhead.get(this.rxExpected);
         this.rxAhead.delete(this.rxExpected);
         this.rxExpected = (this.rxExpected + 1) & 0xffff;
-        if (waiting !== undefined) this.options.deliver(waiting);
+        if (waiting !== undefined) this.deliver(waiting);
       }
       return;
     }
@@ -345,7 +400,17 @@ export class LinkEndpoint {
       this.scheduleAck(); // the bitmap tells the sender what to fill
       return;
     }
-    this.nack(this.rxExpected, 'gap');
+    this.nack(this.rxExpected, 'gap', this.rxSession);
+  }
+
+  /** Hands a message to the application; a throw there must not break the link's state. */
+  private deliver(message: Message): void {
+    try {
+      this.options.deliver(message);
+    } catch (err) {
+      this.counters.deliverErrors += 1;
+      this.options.onDeliverError?.(err, message);
+    }
   }
 
   /** Bit i set: frame rxExpected + 1 + i (= acknowledged seq + 2 + i) has arrived; rxExpected is the gap. */
@@ -358,12 +423,14 @@ export class LinkEndpoint {
     return bits >>> 0;
   }
 
-  private nack(expectedSeq: number, reason: 'gap' | 'unsynced'): void {
+  /** `session`: the session the NACK is about (for `unsynced`, that of the frame refused). */
+  private nack(expectedSeq: number, reason: 'gap' | 'unsynced', session: number): void {
     // One NACK per half timeout is enough: a burst of out-of-order frames asks once.
     const now = Date.now();
     if (now - this.lastNackAt < this.rto / 2) return;
     this.lastNackAt = now;
-    this.sendUnreliable({ type: 'nack', expectedSeq, reason });
+    if (this.closed) return;
+    this.writeFrame(encodeFrame({ type: messageCode('nack'), flags: 0, session, seq: 0, payload: encodePayload({ type: 'nack', expectedSeq, reason }) }));
   }
 
   private scheduleAck(): void {
@@ -378,7 +445,18 @@ export class LinkEndpoint {
   private onAck(session: number, seq: number, received = 0): void {
     // An ACK for a frame we have not sent is from a confused peer: ignore it, never let it
     // acknowledge frames it cannot have seen.
-    if (session !== this.txSession || !seqBefore(seq, this.txNextSeq)) return;
+    if (session !== this.txSession) return;
+    if (!seqBefore(seq, this.txNextSeq)) {
+      // Acknowledging frames we never sent: the peer follows some other session of ours
+      // (a session id reused after a reboot). A few of these in a row: start afresh.
+      this.strayAcks += 1;
+      if (this.strayAcks >= 3) {
+        this.strayAcks = 0;
+        this.resync();
+      }
+      return;
+    }
+    this.strayAcks = 0;
     let acked = false;
     while (this.window.length > 0) {
       const first = this.window[0] as InFlight;
@@ -403,6 +481,7 @@ export class LinkEndpoint {
       // frame that arrived is lost. Resend it now, once per such evidence.
       for (const entry of this.window) if (!entry.sacked && entry.sendOrder < latestEvidence) this.resend(entry);
     }
+    if (acked) this.backoff = 0;
     if (acked || received !== 0) {
       this.clearTimer();
       this.pump();
@@ -411,6 +490,8 @@ export class LinkEndpoint {
 
   private onNack(session: number, expectedSeq: number, reason: 'gap' | 'unsynced'): void {
     if (reason === 'unsynced') {
+      // Only about the session we send under now: a NACK about an older one is stale.
+      if (session !== this.txSession) return;
       if (this.options.onPeerUnsynced !== undefined) this.options.onPeerUnsynced();
       else this.resync();
       return;

@@ -101,7 +101,7 @@ export function isReliable(name: MessageName): boolean {
 }
 
 /** Bytes of a SAMPLES payload before the values. */
-export const SAMPLES_HEADER_LENGTH = 26;
+export const SAMPLES_HEADER_LENGTH = 30;
 /** Most values (channels x samples) one SAMPLES frame can carry. */
 export const MAX_SAMPLES_VALUES = Math.floor((MAX_PAYLOAD - SAMPLES_HEADER_LENGTH) / 4);
 export const MAX_CHANNELS = 32;
@@ -125,7 +125,7 @@ export function encodePayload(m: Message): Uint8Array {
     case 'samples':
       if (m.values.length !== popcount(m.channelMask)) throw new RangeError(`samples: ${m.values.length} channels of values for a mask with ${popcount(m.channelMask)}`);
       if (m.count * m.values.length > MAX_SAMPLES_VALUES) throw new RangeError(`samples: ${m.count * m.values.length} values; at most ${MAX_SAMPLES_VALUES}`);
-      w.u32(m.bootId).u32(m.firstIndex).u64(m.firstTickUs).u32(m.sampleRateMilliHz).u32(m.channelMask).u16(m.count);
+      w.u32(m.bootId).u64(m.firstIndex).u64(m.firstTickUs).u32(m.sampleRateMilliHz).u32(m.channelMask).u16(m.count);
       for (const ch of m.values) {
         if (ch.length !== m.count) throw new RangeError(`samples: a channel with ${ch.length} values, expected ${m.count}`);
         for (const v of ch) w.f32(v);
@@ -150,7 +150,7 @@ export function encodePayload(m: Message): Uint8Array {
       w.u8(LOG_LEVELS.indexOf(m.level)).str16(m.text);
       break;
     case 'commit':
-      w.u32(m.bootId).u32(m.nextIndex);
+      w.u32(m.bootId).u64(m.nextIndex);
       break;
     case 'fwBegin':
       if (m.sha256.length !== FW_SHA256_LENGTH) throw new RangeError('fwBegin: sha256 must be 32 bytes');
@@ -191,7 +191,7 @@ export function decodePayload(code: number, payload: Uint8Array): DecodeResult {
     }
     case MessageType.SAMPLES: {
       const bootId = r.u32();
-      const firstIndex = r.u32();
+      const firstIndex = r.u64();
       const firstTickUs = r.u64();
       const sampleRateMilliHz = r.u32();
       const channelMask = r.u32();
@@ -232,7 +232,7 @@ export function decodePayload(code: number, payload: Uint8Array): DecodeResult {
       break;
     }
     case MessageType.COMMIT:
-      m = { type: 'commit', bootId: r.u32(), nextIndex: r.u32() };
+      m = { type: 'commit', bootId: r.u32(), nextIndex: r.u64() };
       break;
     case MessageType.FW_BEGIN:
       m = { type: 'fwBegin', size: r.u32(), sha256: r.bytes(FW_SHA256_LENGTH), chunkSize: r.u16() };

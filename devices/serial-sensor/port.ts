@@ -154,6 +154,9 @@ export class ReconnectingPort implements SerialTransport {
     this.timer = undefined;
     const port = this.port;
     this.port = undefined;
-    if (port?.isOpen === true) await new Promise<void>((resolve) => port.close(() => resolve()));
+    if (port?.isOpen !== true) return;
+    // Let the last bytes (a final COMMIT) reach the device, but do not wait on a dead line.
+    await Promise.race([new Promise<void>((resolve) => port.drain(() => resolve())), new Promise<void>((resolve) => setTimeout(resolve, 500).unref())]);
+    await new Promise<void>((resolve) => port.close(() => resolve()));
   }
 }

@@ -84,6 +84,9 @@ export class SerialSensorSource implements Source {
   private emitChain: Promise<void> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
   private readonly counts = { mcuReboots: 0, samplesReceived: 0, duplicateSamples: 0, lostSamples: 0 };
+  private stopping = false;
+  /** Emitted batches in order, waiting to be committed once they and all before them are decided. */
+  private readonly commitQueue: { bootId: number; next: number; decided: boolean; commit: boolean }[] = [];
 
   constructor(private readonly options: SerialSensorOptions) {}
 
@@ -120,7 +123,9 @@ export class SerialSensorSource implements Source {
       write: (bytes) => this.port?.write(bytes),
       deliver: (m) => this.onMessage(m),
       retransmitTimeoutMs: this.options.retransmitTimeoutMs,
+      lineBytesPerSecond: this.options.baudRate / 10,
       onBadPayload: (error) => ctx.events.warn('serial.bad_payload', { code: 'E_FRAME_PAYLOAD', source: this.options.id, reason: error }),
+      onDeliverError: (err, m) => ctx.events.error('serial.deliver_failed', { source: this.options.id, message: m.type, reason: (err as Error).message }),
     });
     this.link = link;
     this.firmware = new FirmwareSender(link);
@@ -129,7 +134,10 @@ export class SerialSensorSource implements Source {
       path: this.options.path,
       baudRate: this.options.baudRate,
       onData: (chunk) => link.receive(chunk),
-      onOpen: () => ctx.events.info('serial.opened', { source: this.options.id, path: this.options.path }),
+      onOpen: () => {
+        link.lineReset();
+        ctx.events.info('serial.opened', { source: this.options.id, path: this.options.path });
+      },
       onClose: (reason) => ctx.events.warn('serial.closed', { code: 'E_SERIAL_CLOSED', source: this.options.id, path: this.options.path, reason }),
       reopenMinDelayMs: this.options.reopenMinDelayMs,
       reopenMaxDelayMs: this.options.reopenMaxDelayMs,
@@ -141,6 +149,7 @@ export class SerialSensorSource implements Source {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.flushPendingSync(true);
@@ -193,6 +202,7 @@ export class SerialSensorSource implements Source {
       this.bootId = bootId;
       this.highWater = undefined;
       this.committedNext = 0;
+      this.commitQueue.length = 0; // batches of the old boot no longer hold up commits
       this.timeSync.reset();
       this.lastTickUs = 0;
       this.flushPendingSync(true);
@@ -213,7 +223,9 @@ export class SerialSensorSource implements Source {
         });
       }
       const rate = sampleRateHz === undefined ? m.sampleRateMilliHz : Math.round(sampleRateHz * 1000);
-      if (mask !== 0) this.link?.sendReliable({ type: 'config', sampleRateMilliHz: rate, channelMask: mask }).catch(ignoreReset);
+      // The queue can be full (a firmware transfer is streaming): CONFIG follows the next HELLO then.
+      if (mask !== 0 && this.link?.hasRoom() === true) this.link.sendReliable({ type: 'config', sampleRateMilliHz: rate, channelMask: mask }).catch(ignoreReset);
+      else if (mask !== 0) this.ctx?.events.warn('serial.config_deferred', { source: this.options.id, reason: 'link queue full' });
     }
     for (let i = 0; i < SYNC_BURST; i += 1) setTimeout(() => this.requestTimeSync(), i * 25).unref();
   }
@@ -298,35 +310,54 @@ export class SerialSensorSource implements Source {
         units,
       },
     };
-    const bootId = m.bootId;
-    const next = m.firstIndex + m.count;
+    const entry = { bootId: m.bootId, next: m.firstIndex + m.count, decided: false, commit: false };
+    this.commitQueue.push(entry);
     this.inFlight += 1;
     if (this.inFlight >= this.options.maxPendingRecords && !this.paused) {
       this.paused = true;
       this.port?.pause(); // the tty buffer fills, then the MCU's window: backpressure to the sensor
     }
+    // Emits stay in order (and wait for edge space); their store outcomes are awaited side by
+    // side, so the store can commit many records in one batch.
     this.emitChain = this.emitChain
       .then(() => ctx.emit([record]))
-      .then((receipt) => receipt.stored)
       .then(
-        (result: EmitResult) => this.onStored(bootId, next, result),
-        (err: unknown) => ctx.events.error('serial.emit_failed', { source: this.options.id, reason: (err as Error).message }),
+        (receipt) => {
+          receipt.stored.then(
+            (result) => this.onDecided(entry, result),
+            (err: unknown) => this.onDecided(entry, undefined, err),
+          );
+        },
+        (err: unknown) => this.onDecided(entry, undefined, err),
       );
   }
 
-  private onStored(bootId: number, next: number, result: EmitResult): void {
+  /**
+   * A batch's fate is known. COMMIT moves only over a prefix of batches that are all decided,
+   * and only over records the store took (stored or evicted by the budget) or a stage folded
+   * away, or that a queue policy dropped while running. Drops while the gateway is stopping
+   * and failures are never committed: the MCU keeps those samples and sends them again.
+   */
+  private onDecided(entry: { bootId: number; next: number; decided: boolean; commit: boolean }, result: EmitResult | undefined, err?: unknown): void {
+    if (err !== undefined) this.ctx?.events.error('serial.emit_failed', { source: this.options.id, reason: (err as Error).message });
+    entry.decided = true;
+    entry.commit = result !== undefined && !(this.stopping && result.dropped > 0);
     this.inFlight -= 1;
     if (this.paused && this.inFlight < this.options.maxPendingRecords / 2) {
       this.paused = false;
       this.port?.resume();
     }
-    // Stored, or decided by a policy (dropped, evicted): either way keeping the samples on
-    // the MCU would not change what the store has. Commit in order, never backwards.
-    void result;
-    if (bootId === this.bootId && next > this.committedNext) {
-      this.committedNext = next;
-      this.scheduleCommit();
+    let advanced = false;
+    while (this.commitQueue.length > 0 && (this.commitQueue[0] as typeof entry).decided) {
+      const head = this.commitQueue[0] as typeof entry;
+      if (!head.commit) break; // everything from here on waits for the MCU to send it again
+      this.commitQueue.shift();
+      if (head.bootId === this.bootId && head.next > this.committedNext) {
+        this.committedNext = head.next;
+        advanced = true;
+      }
     }
+    if (advanced) this.scheduleCommit();
   }
 
   private scheduleCommit(): void {

@@ -111,6 +111,7 @@ export class SimulatedMcu {
       write: (bytes) => this.writeFrame(bytes),
       deliver: (m) => this.onMessage(m),
       retransmitTimeoutMs: options.retransmitTimeoutMs ?? 200,
+      lineBytesPerSecond: (options.baudRate ?? 921_600) / 10,
       windowFrames: options.windowFrames ?? 16,
       random: this.random,
       onPeerUnsynced: () => this.beginSession(),

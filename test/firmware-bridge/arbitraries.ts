@@ -10,7 +10,7 @@ const str8 = fc.string({ maxLength: 60 });
 const f32 = fc.float({ noNaN: true }).map((v) => Math.fround(v));
 
 const samples: fc.Arbitrary<Message> = fc
-  .record({ mask: fc.integer({ min: 0, max: 0xffffffff }), bootId: u32, firstIndex: u32, firstTickUs: u64, sampleRateMilliHz: fc.integer({ min: 1, max: 0xffffffff }) })
+  .record({ mask: fc.integer({ min: 0, max: 0xffffffff }), bootId: u32, firstIndex: u64, firstTickUs: u64, sampleRateMilliHz: fc.integer({ min: 1, max: 0xffffffff }) })
   .chain((h) => {
     const channels = popcount(h.mask);
     const maxCount = channels === 0 ? 100 : Math.floor(MAX_SAMPLES_VALUES / channels);
@@ -37,7 +37,7 @@ export const message: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('timeSyncRequest' as const), requestId: u32 }),
   fc.record({ type: fc.constant('timeSyncResponse' as const), requestId: u32, tickUs: u64 }),
   fc.record({ type: fc.constant('log' as const), level: fc.constantFrom(...LOG_LEVELS), text: fc.string({ maxLength: 200 }) }),
-  fc.record({ type: fc.constant('commit' as const), bootId: u32, nextIndex: u32 }),
+  fc.record({ type: fc.constant('commit' as const), bootId: u32, nextIndex: u64 }),
   fc.record({ type: fc.constant('fwBegin' as const), size: u32, sha256: fc.uint8Array({ minLength: 32, maxLength: 32 }), chunkSize: u16 }),
   fc.record({ type: fc.constant('fwChunk' as const), offset: u32, data: fc.uint8Array({ maxLength: 512 }) }),
   fc.record({ type: fc.constant('fwEnd' as const) }),

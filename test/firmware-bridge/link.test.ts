@@ -133,3 +133,96 @@ describe('link layer', () => {
     gateway.close();
   });
 });
+
+describe('link layer: peers that restart, stale messages and slow lines', () => {
+  /** Two ends on a clean wire; `cut` silences the MCU -> gateway direction. */
+  function pair(mcuRandom: () => number): { mcu: LinkEndpoint; gateway: LinkEndpoint; got: Message[]; makeMcu: (r: () => number) => LinkEndpoint } {
+    const got: Message[] = [];
+    let gateway!: LinkEndpoint;
+    let mcu!: LinkEndpoint;
+    const makeMcu = (random: () => number): LinkEndpoint => new LinkEndpoint({ write: (b) => setImmediate(() => gateway.receive(b)), deliver: () => undefined, retransmitTimeoutMs: 20, random });
+    mcu = makeMcu(mcuRandom);
+    gateway = new LinkEndpoint({ write: (b) => setImmediate(() => mcu.receive(b)), deliver: (m) => got.push(m), retransmitTimeoutMs: 20 });
+    return { mcu, gateway, got, makeMcu: (r) => (mcu = makeMcu(r)) };
+  }
+
+  it('a rebooted sender that picks the same session id again is still taken as a new session', async () => {
+    // The same random sequence: the same session id, and a different starting seq would be a
+    // coincidence; force a different seq by consuming one more draw after the session id.
+    const draws = [0.5, 0.9, 0.5, 0.1];
+    let i = 0;
+    const scripted = (): number => draws[i++ % draws.length] as number;
+    const p = pair(scripted);
+    await p.mcu.sendReliable(samples(0));
+    const firstSession = p.mcu.session;
+    p.mcu.close();
+    const rebooted = p.makeMcu(scripted); // draws 0.5 again for the session id
+    expect(rebooted.session).toBe(firstSession);
+    await rebooted.sendReliable(samples(1));
+    await rebooted.sendReliable(samples(2));
+    expect(p.got.map((m) => (m.type === 'samples' ? m.firstIndex : -1))).toEqual([0, PER_FRAME, 2 * PER_FRAME]);
+    rebooted.close();
+    p.gateway.close();
+  });
+
+  it('ignores a NACK unsynced about a session it no longer uses', () => {
+    const writes: Uint8Array[] = [];
+    let peerUnsynced = 0;
+    const link = new LinkEndpoint({ write: (b) => writes.push(b), deliver: () => undefined, onPeerUnsynced: () => (peerUnsynced += 1) });
+    const stale = link.session === 1 ? 2 : 1;
+    link.receive(encodeFrame({ type: messageCode('nack'), flags: 0, session: stale, seq: 0, payload: encodePayload({ type: 'nack', expectedSeq: 0, reason: 'unsynced' }) }));
+    expect(peerUnsynced).toBe(0);
+    link.receive(encodeFrame({ type: messageCode('nack'), flags: 0, session: link.session, seq: 0, payload: encodePayload({ type: 'nack', expectedSeq: 0, reason: 'unsynced' }) }));
+    expect(peerUnsynced).toBe(1);
+    link.close();
+  });
+
+  it('on a slow line it does not resend frames still queued in the UART', async () => {
+    const BPS = 11_520; // 115200 baud
+    const got: Message[] = [];
+    let gateway!: LinkEndpoint;
+    let lineFreeAt = 0;
+    /** A wire that carries BPS bytes a second. */
+    const slowWire = (deliver: () => LinkEndpoint) => (b: Uint8Array): void => {
+      lineFreeAt = Math.max(Date.now(), lineFreeAt) + (b.length * 1000) / BPS;
+      setTimeout(() => deliver().receive(b), lineFreeAt - Date.now());
+    };
+    const mcu = new LinkEndpoint({ write: slowWire(() => gateway), deliver: () => undefined, retransmitTimeoutMs: 100, lineBytesPerSecond: BPS });
+    gateway = new LinkEndpoint({ write: (b) => setImmediate(() => mcu.receive(b)), deliver: (m) => got.push(m), retransmitTimeoutMs: 100 });
+    const chunk = (offset: number): Message => ({ type: 'fwChunk', offset, data: new Uint8Array(512).fill(offset & 0xff) });
+    const t0 = Date.now();
+    const total = 48; // 24 KiB: about 2.2 s of line time
+    const sends: Promise<void>[] = [];
+    for (let k = 0; k < total; k += 1) {
+      while (!mcu.hasRoom()) await mcu.whenRoom();
+      sends.push(mcu.sendReliable(chunk(k * 512)));
+    }
+    await Promise.all(sends);
+    const elapsed = Date.now() - t0;
+    expect(got).toHaveLength(total);
+    expect(mcu.counters.retransmits).toBe(0);
+    expect(elapsed).toBeLessThan(((total * 530) / BPS) * 1000 * 1.5);
+    mcu.close();
+    gateway.close();
+  });
+
+  it('a throwing application does not break the link', async () => {
+    let calls = 0;
+    let gateway!: LinkEndpoint;
+    const mcu = new LinkEndpoint({ write: (b) => setImmediate(() => gateway.receive(b)), deliver: () => undefined, retransmitTimeoutMs: 20 });
+    gateway = new LinkEndpoint({
+      write: (b) => setImmediate(() => mcu.receive(b)),
+      deliver: () => {
+        calls += 1;
+        if (calls === 1) throw new Error('application bug');
+      },
+      retransmitTimeoutMs: 20,
+    });
+    await mcu.sendReliable(samples(0));
+    await mcu.sendReliable(samples(1));
+    expect(calls).toBe(2);
+    expect(gateway.counters.deliverErrors).toBe(1);
+    mcu.close();
+    gateway.close();
+  });
+});
