@@ -13,6 +13,7 @@ import { makeTempDir } from './temp-dir.js';
 export interface SampleRecord {
   boot: number;
   n: number;
+  rateHz: number;
   values: Record<string, number[]>;
   units: Record<string, string>;
   tsErrorMs: number | null;
