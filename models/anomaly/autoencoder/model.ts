@@ -1,0 +1,194 @@
+import type { InferenceBackend, LoadedModel } from '../../engine/engine.js';
+import { ModelError } from '../../engine/errors.js';
+import { readModelMetadata } from '../../onnx/builder.js';
+import { normalCdf } from '../math.js';
+import type { Mlp } from './mlp.js';
+import { exportAutoencoder } from './onnx-export.js';
+import { trainAutoencoder } from './trainer.js';
+
+/** Everything needed to use a trained autoencoder besides its weights; stored in the ONNX file. */
+export interface AutoencoderMeta {
+  readonly kind: 'edgewise-autoencoder';
+  readonly version: 1;
+  readonly channels: readonly string[];
+  readonly windowSamples: number;
+  /** Per-channel normalisation learned from the training data. */
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+  /** Log-normal fit of the reconstruction error on held-out normal windows. */
+  readonly calibration: { readonly logMean: number; readonly logStd: number };
+  readonly seed: number;
+  readonly trainingWindows: number;
+  readonly heldOutWindows: number;
+}
+
+export interface TrainModelOptions {
+  readonly channels: readonly string[];
+  readonly windowSamples: number;
+  /** Windows start every `stride` samples. */
+  readonly stride: number;
+  readonly hidden: readonly number[];
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly seed: number;
+  /** Share of the newest windows held out for calibration (not trained on). */
+  readonly heldOut: number;
+  readonly onEpoch?: (epoch: number, loss: number) => void;
+}
+
+export interface TrainedModel {
+  readonly bytes: Uint8Array;
+  /** The trained network itself (the ONNX file holds the same weights as float32). */
+  readonly network: Mlp;
+  readonly meta: AutoencoderMeta;
+  readonly losses: readonly number[];
+}
+
+const STD_FLOOR = 1e-6;
+const ERROR_FLOOR = 1e-12;
+
+/** Windows of `w` samples x C channels, normalised, flattened time-major, starting every `stride`. */
+function windows(samples: Float64Array, rows: number, channels: number, w: number, stride: number, mean: readonly number[], std: readonly number[]): { data: Float64Array; count: number } {
+  const count = rows < w ? 0 : Math.floor((rows - w) / stride) + 1;
+  const dims = w * channels;
+  const data = new Float64Array(count * dims);
+  for (let k = 0; k < count; k += 1) {
+    const start = k * stride;
+    for (let t = 0; t < w; t += 1) {
+      for (let c = 0; c < channels; c += 1) {
+        data[k * dims + t * channels + c] = ((samples[(start + t) * channels + c] as number) - (mean[c] as number)) / (std[c] as number);
+      }
+    }
+  }
+  return { data, count };
+}
+
+function meanSquaredErrors(model: Mlp, data: Float64Array, count: number, dims: number): number[] {
+  const out = model.predict(data, count);
+  const errors: number[] = [];
+  for (let k = 0; k < count; k += 1) {
+    let s = 0;
+    for (let i = 0; i < dims; i += 1) {
+      const e = (out[k * dims + i] as number) - (data[k * dims + i] as number);
+      s += e * e;
+    }
+    errors.push(s / dims);
+  }
+  return errors;
+}
+
+/**
+ * Trains an autoencoder on samples the operator vouches for as normal (`rows` x channels,
+ * row-major), calibrates its error on the newest held-out windows, and returns the ONNX
+ * model with its metadata inside. Deterministic from the seed.
+ */
+export async function trainAutoencoderModel(samples: Float64Array, rows: number, o: TrainModelOptions): Promise<TrainedModel> {
+  const channels = o.channels.length;
+  const mean = o.channels.map((_, c) => {
+    let s = 0;
+    for (let r = 0; r < rows; r += 1) s += samples[r * channels + c] as number;
+    return s / rows;
+  });
+  const std = o.channels.map((_, c) => {
+    let s = 0;
+    for (let r = 0; r < rows; r += 1) s += ((samples[r * channels + c] as number) - (mean[c] as number)) ** 2;
+    return Math.max(STD_FLOOR, Math.sqrt(s / rows));
+  });
+  const all = windows(samples, rows, channels, o.windowSamples, o.stride, mean, std);
+  const heldOut = Math.max(1, Math.floor(all.count * o.heldOut));
+  const trainCount = all.count - heldOut;
+  if (trainCount < 8) throw new ModelError('E_MODEL_INPUT', `autoencoder: ${all.count} windows of ${o.windowSamples} samples; need at least ${8 + heldOut} (more normal data)`);
+  const dims = o.windowSamples * channels;
+  const train = all.data.subarray(0, trainCount * dims);
+  const { model, losses } = await trainAutoencoder(train, trainCount, dims, { hidden: o.hidden, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, seed: o.seed, ...(o.onEpoch === undefined ? {} : { onEpoch: o.onEpoch }) });
+  const errors = meanSquaredErrors(model, all.data.subarray(trainCount * dims), heldOut, dims).map((e) => Math.log(e + ERROR_FLOOR));
+  const logMean = errors.reduce((a, b) => a + b, 0) / errors.length;
+  const logStd = Math.max(1e-3, Math.sqrt(errors.reduce((a, b) => a + (b - logMean) ** 2, 0) / errors.length));
+  const meta: AutoencoderMeta = { kind: 'edgewise-autoencoder', version: 1, channels: o.channels, windowSamples: o.windowSamples, mean, std, calibration: { logMean, logStd }, seed: o.seed, trainingWindows: trainCount, heldOutWindows: heldOut };
+  return { bytes: exportAutoencoder(model, { edgewise: JSON.stringify(meta) }), network: model, meta, losses };
+}
+
+/** One scored window: the calibrated score, what drove it, and the raw error. */
+export interface WindowScore {
+  /** Calibrated to [0, 1]: the share of held-out normal windows that reconstruct better. */
+  readonly score: number;
+  readonly meanSquaredError: number;
+  /** Per channel, non-negative, summing to `score`. */
+  readonly channels: Readonly<Record<string, number>>;
+  /** Per time step of the window (oldest first), non-negative, summing to `score`. */
+  readonly steps: readonly number[];
+}
+
+function parseMeta(bytes: Uint8Array): AutoencoderMeta {
+  let meta: AutoencoderMeta;
+  try {
+    meta = JSON.parse(readModelMetadata(bytes)['edgewise'] ?? 'null') as AutoencoderMeta;
+  } catch (err) {
+    throw new ModelError('E_MODEL_INVALID', `autoencoder: model metadata unreadable (${(err as Error).message})`, { cause: err });
+  }
+  if (meta === null || meta.kind !== 'edgewise-autoencoder' || meta.version !== 1) throw new ModelError('E_MODEL_INVALID', 'autoencoder: not an edgewise autoencoder (metadata "edgewise" missing or of another kind/version)');
+  if (meta.mean.length !== meta.channels.length || meta.std.length !== meta.channels.length) throw new ModelError('E_MODEL_INVALID', 'autoencoder: metadata channel lists disagree');
+  return meta;
+}
+
+/** A loaded autoencoder that scores windows through the inference engine. */
+export class AutoencoderScorer {
+  private constructor(
+    readonly meta: AutoencoderMeta,
+    readonly model: LoadedModel,
+  ) {}
+
+  static async load(bytes: Uint8Array, backend: InferenceBackend, providers: readonly string[]): Promise<AutoencoderScorer> {
+    const meta = parseMeta(bytes);
+    const model = await backend.load(bytes, providers);
+    const dims = meta.windowSamples * meta.channels.length;
+    const input = model.inputs[0];
+    if (input === undefined || input.shape[1] !== dims) {
+      await model.close();
+      throw new ModelError('E_MODEL_INVALID', `autoencoder: input shape [${input?.shape.join(', ') ?? ''}] does not match ${meta.windowSamples} samples x ${meta.channels.length} channels`);
+    }
+    return new AutoencoderScorer(meta, model);
+  }
+
+  /** Scores windows given as raw values, `count` x windowSamples x channels (time-major). */
+  async score(raw: Float64Array, count: number): Promise<WindowScore[]> {
+    const { windowSamples: w, channels, mean, std, calibration } = this.meta;
+    const c = channels.length;
+    const dims = w * c;
+    if (raw.length !== count * dims) throw new ModelError('E_MODEL_INPUT', `autoencoder: ${raw.length} values for ${count} windows of ${dims}`);
+    const x = new Float32Array(raw.length);
+    for (let i = 0; i < raw.length; i += 1) x[i] = ((raw[i] as number) - (mean[i % c] as number)) / (std[i % c] as number);
+    const out = (await this.model.run({ x: { data: x, dims: [count, dims] } }))['reconstruction'];
+    if (out === undefined) throw new ModelError('E_MODEL_RUN', 'autoencoder: no reconstruction output');
+    const results: WindowScore[] = [];
+    for (let k = 0; k < count; k += 1) {
+      const perChannel = new Float64Array(c);
+      const perStep = new Float64Array(w);
+      let total = 0;
+      for (let t = 0; t < w; t += 1) {
+        for (let ch = 0; ch < c; ch += 1) {
+          const i = k * dims + t * c + ch;
+          const e = ((out.data[i] as number) - (x[i] as number)) ** 2;
+          perChannel[ch] = (perChannel[ch] as number) + e;
+          perStep[t] = (perStep[t] as number) + e;
+          total += e;
+        }
+      }
+      const mse = total / dims;
+      const score = normalCdf((Math.log(mse + ERROR_FLOOR) - calibration.logMean) / calibration.logStd);
+      // The score split in proportion to where the error is (evenly for a perfect reconstruction).
+      const share = (e: number, parts: number): number => (total > 0 ? (score * e) / total : score / parts);
+      const channelShares: Record<string, number> = {};
+      channels.forEach((name, ch) => {
+        channelShares[name] = share(perChannel[ch] as number, c);
+      });
+      results.push({ score, meanSquaredError: mse, channels: channelShares, steps: Array.from(perStep, (e) => share(e, w)) });
+    }
+    return results;
+  }
+
+  close(): Promise<void> {
+    return this.model.close();
+  }
+}

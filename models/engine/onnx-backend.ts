@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import * as ort from 'onnxruntime-node';
+import { identityModel } from '../onnx/builder.js';
+import type { InferenceBackend, LoadedModel, RunStats, Tensor, TensorSpec } from './engine.js';
+import { ModelError } from './errors.js';
+
+/** ONNX Runtime's "fatal only": a provider probe that fails must not spray the log. */
+const QUIET = 4;
+// Provider libraries that fail to load log through the process-wide logger, not the
+// session's; their failures reach us as exceptions, which we report as events.
+ort.env.logLevel = 'fatal';
+
+/** Providers whose probe has side effects (WebGPU loads Vulkan and warns on stderr): probed only when asked for. */
+const PROBE_ONLY_WHEN_ASKED = new Set(['webgpu']);
+
+function reason(err: unknown): string {
+  const m = (err as Error).message ?? String(err);
+  // ORT messages carry ANSI colours and long source paths; the first sentence says enough.
+  return m.replace(/\u001b\[[0-9;]*m/g, '').split(/\n|\. (?=[A-Z])/)[0]?.slice(0, 300) ?? m;
+}
+
+function specs(names: readonly string[], metadata: readonly unknown[] | undefined): TensorSpec[] {
+  return names.map((name, i) => {
+    const m = metadata?.[i] as { isTensor?: boolean; type?: string; shape?: (number | string)[] } | undefined;
+    return { name, type: m?.type ?? 'unknown', shape: m?.shape ?? [] };
+  });
+}
+
+class OnnxModel implements LoadedModel {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  private runs = 0;
+  private totalMs = 0;
+  private maxMs = 0;
+  private lastMs = 0;
+  private closed = false;
+
+  constructor(
+    private readonly session: ort.InferenceSession,
+    readonly provider: string,
+    readonly requested: readonly string[],
+    readonly fallbacks: readonly { provider: string; reason: string }[],
+    readonly sha256: string,
+  ) {
+    const s = session as unknown as { inputMetadata?: readonly unknown[]; outputMetadata?: readonly unknown[] };
+    this.inputs = specs(session.inputNames, s.inputMetadata);
+    this.outputs = specs(session.outputNames, s.outputMetadata);
+  }
+
+  get degraded(): boolean {
+    return this.provider !== this.requested[0];
+  }
+
+  async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+    if (this.closed) throw new ModelError('E_MODEL_CLOSED', 'model used after close');
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const spec of this.inputs) {
+      const t = feeds[spec.name];
+      if (t === undefined) throw new ModelError('E_MODEL_INPUT', `input ${spec.name}: missing (the model takes ${this.inputs.map((i) => i.name).join(', ')})`);
+      const size = t.dims.reduce((a, b) => a * b, 1);
+      if (size !== t.data.length) throw new ModelError('E_MODEL_INPUT', `input ${spec.name}: dims [${t.dims.join(', ')}] need ${size} values, got ${t.data.length}`);
+      if (spec.shape.length > 0 && spec.shape.length !== t.dims.length) throw new ModelError('E_MODEL_INPUT', `input ${spec.name}: expected ${spec.shape.length} dims [${spec.shape.join(', ')}], got [${t.dims.join(', ')}]`);
+      spec.shape.forEach((d, i) => {
+        if (typeof d === 'number' && d > 0 && t.dims[i] !== d) throw new ModelError('E_MODEL_INPUT', `input ${spec.name}: dim ${i} must be ${d}, got ${String(t.dims[i])}`);
+      });
+      ortFeeds[spec.name] = new ort.Tensor('float32', t.data, [...t.dims]);
+    }
+    const t0 = performance.now();
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await this.session.run(ortFeeds);
+    } catch (err) {
+      throw new ModelError('E_MODEL_RUN', `inference failed: ${reason(err)}`, { cause: err });
+    }
+    const ms = performance.now() - t0;
+    this.runs += 1;
+    this.totalMs += ms;
+    this.lastMs = ms;
+    if (ms > this.maxMs) this.maxMs = ms;
+    const result: Record<string, Tensor> = {};
+    for (const [name, value] of Object.entries(out)) {
+      const v = value as ort.Tensor;
+      result[name] = { data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data as ArrayLike<number>), dims: [...v.dims] };
+    }
+    return result;
+  }
+
+  stats(): RunStats {
+    return { runs: this.runs, lastMs: this.lastMs, meanMs: this.runs === 0 ? 0 : this.totalMs / this.runs, maxMs: this.maxMs };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.session.release();
+  }
+}
+
+/**
+ * ONNX Runtime (onnxruntime-node). Providers are tried one at a time in the order asked,
+ * so the engine knows which one it got: ONNX Runtime given a list falls back silently.
+ */
+export class OnnxBackend implements InferenceBackend {
+  readonly name = 'onnxruntime';
+  private probed: Promise<readonly string[]> | undefined;
+
+  /** cpu always; the others only if a session really starts on them here. */
+  availableProviders(): Promise<readonly string[]> {
+    this.probed ??= (async () => {
+      const compiled = ort.listSupportedBackends().map((b) => b.name).filter((n) => !PROBE_ONLY_WHEN_ASKED.has(n));
+      const probe = identityModel();
+      const usable: string[] = [];
+      for (const name of compiled) {
+        try {
+          const s = await ort.InferenceSession.create(probe, { executionProviders: [name], logSeverityLevel: QUIET });
+          await s.release();
+          usable.push(name);
+        } catch {
+          // not usable on this box (missing CUDA libraries, no GPU...)
+        }
+      }
+      return usable;
+    })();
+    return this.probed;
+  }
+
+  async load(bytes: Uint8Array, providers: readonly string[]): Promise<LoadedModel> {
+    const requested = providers.length === 0 ? ['cpu'] : providers;
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (bytes.length === 0) throw new ModelError('E_MODEL_INVALID', 'model is empty (0 bytes)');
+    const fallbacks: { provider: string; reason: string }[] = [];
+    for (const provider of requested) {
+      try {
+        const session = await ort.InferenceSession.create(bytes, { executionProviders: [provider], logSeverityLevel: provider === requested[requested.length - 1] ? 3 : QUIET });
+        return new OnnxModel(session, provider, requested, fallbacks, sha256);
+      } catch (err) {
+        const why = reason(err);
+        // A model that does not parse fails on every provider: say so once, clearly.
+        if (/protobuf parsing failed|Load model .* failed|invalid model|ModelProto|graph/i.test(why)) {
+          throw new ModelError('E_MODEL_INVALID', `model (${bytes.length} bytes, sha256 ${sha256.slice(0, 12)}...) is not a valid ONNX model: ${why}`, { cause: err });
+        }
+        fallbacks.push({ provider, reason: why });
+      }
+    }
+    throw new ModelError('E_MODEL_PROVIDER', `no execution provider could run the model: ${fallbacks.map((f) => `${f.provider}: ${f.reason}`).join('; ')}`);
+  }
+}
