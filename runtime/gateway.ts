@@ -8,11 +8,13 @@ import { EventLog, type ComponentEvents } from './health/events.js';
 import { buildHealthReport } from './health/health-report.js';
 import { startHealthServer } from './health/health-server.js';
 import { registerGatewayMetrics } from './health/metrics.js';
-import type { Source } from './pipeline/components.js';
+import { join } from 'node:path';
+import type { DecisionSink, Source } from './pipeline/components.js';
+import type { CreateEnv } from './pipeline/registry.js';
 import { Pipeline, type StageSpec } from './pipeline/pipeline.js';
 import type { PluginRegistry } from './pipeline/registry.js';
 import { Database } from './store/database.js';
-import { DecisionLog } from './store/decision-log.js';
+import { DecisionLog, type DecisionEntry } from './store/decision-log.js';
 import { Outbox } from './store/outbox.js';
 import { StoreWriter } from './store/store-writer.js';
 import { readUplinkFiles } from './uplink/mqtt-options.js';
@@ -20,6 +22,15 @@ import { MqttUplink } from './uplink/uplink.js';
 import { RUNTIME_VERSION } from './version.js';
 
 const DECISION_SWEEP_MS = 3_600_000;
+
+/** Hands entries to the decision log once it is open (plug-ins are built before it). */
+class ForwardingDecisionSink implements DecisionSink {
+  target: DecisionLog | undefined;
+  append(entry: DecisionEntry): Promise<void> {
+    if (this.target === undefined) return Promise.reject(new Error('decision log not open yet'));
+    return this.target.append(entry);
+  }
+}
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -67,18 +78,26 @@ export class Gateway {
 
     // Sources and stages are built before the store is opened, so a plug-in that refuses
     // its config leaves no half-opened database behind.
-    const env = (component: string): { gatewayId: string; events: ComponentEvents } => ({ gatewayId, events: eventLog.for(component) });
+    // The decision log opens with the store, after the plug-ins exist: they get a sink that
+    // forwards to it from then on.
+    const decisionSink = new ForwardingDecisionSink();
+    const env = (component: string, stateName: string): CreateEnv => ({
+      gatewayId,
+      events: eventLog.for(component),
+      stateDir: join(config.gateway.dataDir, 'state', stateName),
+      decisions: decisionSink,
+    });
     const built: { entry: GatewayConfig['pipelines'][number]; source: Source; stages: StageSpec[]; type: string }[] = [];
     for (const entry of config.pipelines) {
       const device = config.devices.find((d) => d.id === entry.source);
       const plugin = device === undefined ? undefined : registry.source(device.type);
       if (device === undefined || plugin === undefined) throw new ConfigError('config', [`pipelines: source ${entry.source} has no device plug-in`]);
-      const source = await plugin.create(device.config, env(`source:${device.id}`));
+      const source = await plugin.create(device.config, env(`source:${device.id}`, `source-${device.id}`));
       const stages: StageSpec[] = [];
-      for (const s of entry.stages) {
+      for (const [i, s] of entry.stages.entries()) {
         const stagePlugin = registry.stage(s.type);
         if (stagePlugin === undefined) throw new ConfigError('config', [`pipelines: stage type ${s.type} is not registered`]);
-        stages.push({ type: s.type, stage: await stagePlugin.create(s.config, env(`stage:${entry.id}:${s.type}`)), queue: s.queue });
+        stages.push({ type: s.type, stage: await stagePlugin.create(s.config, env(`stage:${entry.id}:${s.type}`, `${entry.id}-${i}-${s.type}`)), queue: s.queue });
       }
       built.push({ entry, source, stages, type: device.type });
     }
@@ -88,6 +107,7 @@ export class Gateway {
     try {
       const outbox = await Outbox.open(db, { maxSizeBytes: config.store.maxSizeBytes, sync: config.store.sync }, eventLog.for('outbox'));
       const decisions = await DecisionLog.open(db, { ...config.store.decisionLog, sync: config.store.sync }, eventLog.for('decisions'));
+      decisionSink.target = decisions;
       const writer = new StoreWriter(outbox, storeEvents, { batchMaxRecords: config.store.batchMaxRecords, retryMinDelayMs: 100, retryMaxDelayMs: 5000 });
       const pipelines = built.map(
         (b) => new Pipeline({ id: b.entry.id, sourceId: b.entry.source, sourceType: b.type, source: b.source, stages: b.stages, queue: b.entry.queue }, eventLog.for(`pipeline:${b.entry.id}`)),

@@ -1,4 +1,5 @@
 import { devicePlugins } from '../devices/index.js';
+import { modelStagePlugins } from '../models/index.js';
 import { PluginRegistry } from './pipeline/registry.js';
 import { aggregatePlugin } from './stages/aggregate/index.js';
 
@@ -10,5 +11,6 @@ export function builtinRegistry(): PluginRegistry {
   const registry = new PluginRegistry();
   for (const plugin of devicePlugins) registry.register(plugin);
   registry.register(aggregatePlugin);
+  for (const plugin of modelStagePlugins) registry.register(plugin);
   return registry;
 }

@@ -59,7 +59,7 @@ export class SyntheticSource implements Source {
       for (const ch of channels) (values[ch.name] as number[])[i] = sampleChannel(ch, tMs, this.random);
     }
     this.produced += samplesPerRecord;
-    return { stream: this.options.stream, class: this.options.class, ts: startMs + (n * 1000) / rateHz, data: { n, values } };
+    return { stream: this.options.stream, class: this.options.class, ts: startMs + (n * 1000) / rateHz, data: { n, rateHz, values } };
   }
 
   private async run(ctx: SourceContext): Promise<void> {

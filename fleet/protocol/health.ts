@@ -41,6 +41,8 @@ export interface HealthReport {
       readonly capacityRecords: number;
       readonly dropped: number;
     }[];
+    /** Each stage's own counters (a model stage: its provider, whether degraded, alerts...). */
+    readonly stages: readonly { readonly type: string; readonly details: Readonly<Record<string, number | string | boolean | null>> }[];
   }[];
   readonly sources: readonly {
     readonly id: string;

@@ -31,7 +31,13 @@ export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()):
   const pipelines = s.pipelines.map((p) => ({
     id: p.id,
     edges: p.edgeStats().map((e) => ({ name: e.name, policy: e.policy, depthRecords: e.depthRecords, capacityRecords: e.capacityRecords, dropped: e.dropped })),
+    stages: p.stageStats(),
   }));
+  for (const p of pipelines) {
+    for (const st of p.stages) {
+      if (st.details['degraded'] === true) reasons.push(`pipeline ${p.id}: stage ${st.type} degraded (${String(st.details['degradedReason'] ?? 'see its details')})`);
+    }
+  }
   for (const p of s.pipelines) {
     for (const e of p.edgeStats()) if (e.depthRecords >= e.capacityRecords) reasons.push(`pipeline ${p.id}: edge ${e.name} is full`);
   }

@@ -1,4 +1,5 @@
 import type { ComponentEvents } from '../health/events.js';
+import type { DecisionEntry } from '../store/decision-log.js';
 import type { BoundedQueue } from './bounded-queue.js';
 import type { EmitResult, RecordInput } from './record.js';
 
@@ -42,6 +43,16 @@ export interface Stage {
   process(records: readonly RecordInput[]): readonly RecordInput[] | Promise<readonly RecordInput[]>;
   flush?(): readonly RecordInput[];
   stop?(): Promise<void>;
+  /**
+   * Stage-specific counters for the health report. `degraded: true` with a `degradedReason`
+   * puts the gateway's status to degraded (a model on a lesser execution provider, say).
+   */
+  stats?(): Readonly<Record<string, number | string | boolean | null>>;
+}
+
+/** The decision log as plug-ins see it. */
+export interface DecisionSink {
+  append(entry: DecisionEntry): Promise<void>;
 }
 
 /**

@@ -68,6 +68,10 @@ export class Pipeline {
     return this.edges[this.edges.length - 1] as BoundedQueue;
   }
 
+  stageStats(): { type: string; details: Readonly<Record<string, number | string | boolean | null>> }[] {
+    return this.spec.stages.map((s) => ({ type: s.type, details: s.stage.stats?.() ?? {} }));
+  }
+
   edgeStats(): QueueStats[] {
     return this.edges.map((e) => e.stats());
   }

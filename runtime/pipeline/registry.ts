@@ -1,11 +1,15 @@
 import { schema, type Infer, type JsonSchema } from 'tjs';
 import type { ComponentEvents } from '../health/events.js';
-import type { Source, Stage } from './components.js';
+import type { DecisionSink, Source, Stage } from './components.js';
 
 /** What a plug-in's factory gets besides its own config. */
 export interface CreateEnv {
   readonly gatewayId: string;
   readonly events: ComponentEvents;
+  /** A directory of its own for files that must outlive a restart (a trained model, say). */
+  readonly stateDir: string;
+  /** Where alerts and model decisions are recorded for audit. */
+  readonly decisions: DecisionSink;
 }
 
 export type PluginKind = 'source' | 'stage';

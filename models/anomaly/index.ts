@@ -1,0 +1,39 @@
+import { defineStage } from '../../runtime/pipeline/registry.js';
+import { AnomalyStage } from './anomaly-stage.js';
+import { anomalySchema } from './schema.js';
+
+export { AnomalyStage } from './anomaly-stage.js';
+
+/** Defaults of the anomaly stage, in one place (the README's table is written from here). */
+export const ANOMALY_DEFAULTS = {
+  // Scores are L / (L + 10) for evidence L = -log10 p: 0.4 is p = 1e-7, 0.3 is p = 2e-5.
+  alert: { raiseThreshold: 0.4, clearThreshold: 0.3, minDurationMs: 5000, cooldownMs: 300_000, groupShare: 0.2, smoothingMs: 3000 },
+  autoencoder: { windowSamples: 32, strideSamples: 16, trainSamples: 20_000, hidden: [32, 8, 32], epochs: 30, learningRate: 0.003, seed: 1, providers: ['cpu'] },
+} as const;
+
+export const anomalyStagePlugin = defineStage({
+  type: 'anomaly',
+  configSchema: anomalySchema,
+  create: (config, env) => {
+    const a = config.autoencoder ?? {};
+    const d = ANOMALY_DEFAULTS;
+    const { smoothingMs, ...alert } = { ...d.alert, ...(config.alert ?? {}) };
+    if (alert.clearThreshold > alert.raiseThreshold) throw new RangeError(`anomaly: alert.clearThreshold (${alert.clearThreshold}) must not exceed raiseThreshold (${alert.raiseThreshold})`);
+    return new AnomalyStage(
+      {
+        detector: config.detector ?? 'streaming',
+        smoothingMs,
+        channels: config.channels,
+        modelName: config.model?.name,
+        modelVersion: config.model?.version,
+        alert,
+        scoreEveryMs: config.scoreEveryMs ?? 0,
+        // Each setting left out of the config keeps its default.
+        autoencoder: { ...d.autoencoder, ...a },
+      },
+      env.stateDir,
+      env.decisions,
+      env.events,
+    );
+  },
+});

@@ -1,0 +1,49 @@
+const threshold = { type: 'number', minimum: 0, maximum: 1 } as const;
+
+export const anomalySchema = {
+  type: 'object',
+  properties: {
+    type: { const: 'anomaly' },
+    /** `streaming`: per-channel detector, learns online. `autoencoder`: multivariate, trained on the gateway. */
+    detector: { enum: ['streaming', 'autoencoder'] },
+    /** Channels of `data.values` to watch; default: every channel that carries numbers. */
+    channels: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 64, uniqueItems: true },
+    /** Name and version written to the decision log with every alert. */
+    model: {
+      type: 'object',
+      properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, version: { type: 'string', minLength: 1, maxLength: 32 } },
+      additionalProperties: false,
+    },
+    alert: {
+      type: 'object',
+      properties: {
+        raiseThreshold: threshold,
+        clearThreshold: threshold,
+        minDurationMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+        cooldownMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+        groupShare: threshold,
+        smoothingMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+      },
+      additionalProperties: false,
+    },
+    /** Emit a `result` record with the highest score and its explanation every this many ms (0: never). */
+    scoreEveryMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+    autoencoder: {
+      type: 'object',
+      properties: {
+        windowSamples: { type: 'integer', minimum: 2, maximum: 1024 },
+        strideSamples: { type: 'integer', minimum: 1, maximum: 1024 },
+        /** Samples taken as normal for training (from the start, or after a reset). */
+        trainSamples: { type: 'integer', minimum: 64, maximum: 10_000_000 },
+        hidden: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 1024 }, minItems: 1, maxItems: 5 },
+        epochs: { type: 'integer', minimum: 1, maximum: 1000 },
+        learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+        seed: { type: 'integer', minimum: 0, maximum: 4_294_967_295 },
+        providers: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 8 },
+      },
+      additionalProperties: false,
+    },
+  },
+  required: ['type'],
+  additionalProperties: false,
+} as const;
