@@ -7,14 +7,18 @@ import type { RecordInput } from '../../runtime/pipeline/record.js';
 import type { ModelRef } from '../../runtime/store/decision-log.js';
 import { OnnxBackend } from '../engine/onnx-backend.js';
 import { AlertPolicy, type AlertEvent, type AlertPolicyOptions } from './alert-policy.js';
-import { AutoencoderScorer, trainAutoencoderModel } from './autoencoder/model.js';
+import { AutoencoderScorer, trainAutoencoderOnWindows } from './autoencoder/model.js';
+import { WindowReservoir } from './autoencoder/window-reservoir.js';
 import { explainMax } from './explanation.js';
 import { STREAMING_VERSION, StreamingDetector, defaultStreamingParams } from './streaming/detector.js';
 
 export interface AutoencoderSettings {
   readonly windowSamples: number;
   readonly strideSamples: number;
-  readonly trainSamples: number;
+  /** Time of normal running to learn from, from the first sample (or after the model was deleted). */
+  readonly trainMs: number;
+  /** Windows kept for training, sampled uniformly over trainMs (bounds memory and training time). */
+  readonly trainWindows: number;
   readonly hidden: readonly number[];
   readonly epochs: number;
   readonly learningRate: number;
@@ -62,9 +66,14 @@ interface StreamState {
 }
 
 interface AeState {
-  phase: 'collecting' | 'training' | 'scoring' | 'failed';
-  rows: Float64Array;
-  count: number;
+  /** loading: looking for a saved model; collecting: learning what normal is; then training, scoring. */
+  phase: 'loading' | 'collecting' | 'training' | 'scoring' | 'failed';
+  /** Timestamp of the first sample collected for training. */
+  collectFrom: number | undefined;
+  collectedTo: number;
+  reservoir: WindowReservoir | undefined;
+  /** Samples collected for training so far. */
+  collected: number;
   ring: Float64Array;
   ringCount: number;
   sinceWindow: number;
@@ -126,10 +135,14 @@ export class AnomalyStage implements Stage {
       decisionErrors: this.decisionErrors,
       phase: ae.length === 0 ? (this.o.detector === 'streaming' ? 'scoring' : 'waiting') : (ae[0]?.phase ?? null),
       provider: model?.provider ?? (this.o.detector === 'streaming' ? 'js' : null),
+      modelHash: ae.find((a) => a.model !== undefined)?.model?.hash ?? (this.o.detector === 'streaming' ? this.streamingModel.hash : null),
       degraded: model?.degraded ?? false,
       degradedReason: model?.degraded === true ? `runs on ${model.provider}; preferred ${model.requested[0] ?? '?'} (${model.fallbacks.map((f) => `${f.provider}: ${f.reason}`).join('; ')})` : null,
       inferenceMeanMs: model === undefined ? null : Math.round(model.stats().meanMs * 1000) / 1000,
       trainingError: ae.find((a) => a.error !== undefined)?.error ?? null,
+      // While collecting: the share of trainMs of normal running seen so far (of the least advanced stream).
+      trainingProgress: ae.length === 0 ? null : Math.min(...ae.map((a) => (a.phase === 'loading' ? 0 : a.phase === 'collecting' ? Math.min(1, (a.collectedTo - (a.collectFrom ?? a.collectedTo)) / this.o.autoencoder.trainMs) : 1))),
+      trainingLoss: ae.find((a) => a.loss !== undefined)?.loss ?? null,
     };
   }
 
@@ -146,7 +159,7 @@ export class AnomalyStage implements Stage {
       for (const c of channels) s.streaming.set(c, new StreamingDetector({ suppress: false }));
     } else {
       const a = this.o.autoencoder;
-      s.ae = { phase: 'collecting', rows: new Float64Array(a.trainSamples * channels.length), count: 0, ring: new Float64Array(a.windowSamples * channels.length), ringCount: 0, sinceWindow: 0 };
+      s.ae = { phase: 'loading', collectFrom: undefined, collectedTo: r.ts, reservoir: undefined, collected: 0, ring: new Float64Array(a.windowSamples * channels.length), ringCount: 0, sinceWindow: 0 };
       void this.tryLoadModel(s);
     }
     this.streams.set(r.stream, s);
@@ -268,23 +281,29 @@ export class AnomalyStage implements Stage {
     for (let k = 0; k < n; k += 1) {
       const row = s.channels.map((ch) => data.values[ch]?.[k] ?? Number.NaN);
       if (row.some((v) => !Number.isFinite(v))) continue;
-      if (ae.phase === 'collecting') {
-        ae.rows.set(row, ae.count * c);
-        ae.count += 1;
-        if (ae.count === a.trainSamples) this.startTraining(s);
-        continue;
-      }
-      if (ae.phase !== 'scoring') continue;
-      // Keep the last windowSamples rows; a window every strideSamples.
+      if (ae.phase !== 'collecting' && ae.phase !== 'scoring') continue;
+      const ts = ts0 + k * step;
+      // Keep the last windowSamples rows.
       ae.ring.copyWithin(0, c);
       ae.ring.set(row, (a.windowSamples - 1) * c);
       ae.ringCount = Math.min(a.windowSamples, ae.ringCount + 1);
       ae.sinceWindow += 1;
+      if (ae.phase === 'collecting') {
+        // Candidate training windows every half window, sampled uniformly over the whole period.
+        ae.collectFrom ??= ts;
+        ae.collected += 1;
+        ae.collectedTo = ts;
+        if (ae.ringCount === a.windowSamples && ae.sinceWindow >= Math.max(1, a.windowSamples >> 1)) {
+          ae.sinceWindow = 0;
+          (ae.reservoir ??= new WindowReservoir(a.trainWindows, a.windowSamples * c, a.seed)).offer(ae.ring, ae.collected);
+        }
+        if (ts - ae.collectFrom >= a.trainMs) this.startTraining(s);
+        continue;
+      }
       if (ae.ringCount === a.windowSamples && ae.sinceWindow >= a.strideSamples) {
         ae.sinceWindow = 0;
         for (const v of ae.ring) windows.push(v);
-        const end = ts0 + k * step;
-        windowTs.push({ start: end - (a.windowSamples - 1) * step, end });
+        windowTs.push({ start: ts - (a.windowSamples - 1) * step, end: ts });
       }
     }
     if (windows.length === 0 || ae.scorer === undefined) return;
@@ -303,19 +322,22 @@ export class AnomalyStage implements Stage {
     const ae = s.ae as AeState;
     ae.phase = 'training';
     const a = this.o.autoencoder;
-    this.events.info('anomaly.training', { stream: s.stream, samples: ae.count, channels: s.channels });
+    this.events.info('anomaly.training', { stream: s.stream, windows: ae.reservoir?.size, ofWindows: ae.reservoir?.seen, channels: s.channels });
     const job = (async () => {
       try {
-        const trained = await trainAutoencoderModel(ae.rows, ae.count, {
+        if (ae.reservoir === undefined) throw new Error('no normal data collected');
+        const { data, count, positions } = ae.reservoir.take();
+        ae.reservoir = undefined; // training data is not kept
+        const trained = await trainAutoencoderOnWindows(data, count, {
           channels: s.channels,
           windowSamples: a.windowSamples,
-          stride: Math.max(1, Math.floor(a.windowSamples / 4)),
           hidden: a.hidden,
           epochs: a.epochs,
           batchSize: 64,
           learningRate: a.learningRate,
           seed: a.seed,
           heldOut: 0.2,
+          positions,
           onEpoch: (epoch, loss) => {
             ae.loss = loss;
             if (epoch % 5 === 0) this.events.debug('anomaly.training_progress', { stream: s.stream, epoch, loss });
@@ -323,7 +345,6 @@ export class AnomalyStage implements Stage {
         });
         await this.saveModel(s, trained.bytes);
         await this.useModel(s, trained.bytes);
-        ae.rows = new Float64Array(0); // training data is not kept
         this.events.info('anomaly.trained', { stream: s.stream, loss: trained.losses[trained.losses.length - 1], provider: ae.scorer?.model.provider, hash: ae.model?.hash });
       } catch (err) {
         ae.phase = 'failed';
@@ -367,11 +388,11 @@ export class AnomalyStage implements Stage {
     try {
       bytes = await readFile(this.modelPath(s));
     } catch {
-      return; // none yet: collect and train
+      (s.ae as AeState).phase = 'collecting'; // none yet: learn what normal is, then train
+      return;
     }
     const ae = s.ae as AeState;
     try {
-      ae.phase = 'training';
       await this.useModel(s, bytes);
       this.events.info('anomaly.model_loaded', { stream: s.stream, hash: ae.model?.hash, provider: ae.scorer?.model.provider });
     } catch (err) {

@@ -12,3 +12,24 @@ export function erfc(x: number): number {
 export function normalCdf(z: number): number {
   return 0.5 * erfc(-z / Math.SQRT2);
 }
+
+const LOG10_E = Math.LOG10E;
+const LOG10_SQRT_2PI = Math.log10(Math.sqrt(2 * Math.PI));
+
+/** -log10 of the upper normal tail P(Z > z), accurate far into the tail (no underflow to 0). */
+export function normalTailEvidence(z: number): number {
+  if (z < 5) return -Math.log10(0.5 * erfc(z / Math.SQRT2));
+  // Mills ratio: P(Z > z) ~ phi(z) / z * (1 - 1/z^2 + 3/z^4).
+  return (z * z) / 2 * LOG10_E + LOG10_SQRT_2PI + Math.log10(z) - Math.log10(1 - 1 / (z * z) + 3 / z ** 4);
+}
+
+/**
+ * The one score scale of every anomaly detector: evidence L = -log10 p (p: how likely a point
+ * this unusual is under normal behaviour) mapped to L / (L + 10). Monotone, never saturating,
+ * and the same alert thresholds mean the same p whichever detector produced the score
+ * (0.4 is p = 1e-7, 0.3 is p = 2e-5, 0.5 is p = 1e-10).
+ */
+export function evidenceScore(evidence: number): number {
+  const l = Math.max(0, evidence);
+  return l / (l + 10);
+}

@@ -33,8 +33,10 @@ export const anomalySchema = {
       properties: {
         windowSamples: { type: 'integer', minimum: 2, maximum: 1024 },
         strideSamples: { type: 'integer', minimum: 1, maximum: 1024 },
-        /** Samples taken as normal for training (from the start, or after a reset). */
-        trainSamples: { type: 'integer', minimum: 64, maximum: 10_000_000 },
+        /** Time of normal running the model learns from, from the first sample (cover every load and the warm-up). */
+        trainMs: { type: 'integer', minimum: 1000, maximum: 7 * 86_400_000 },
+        /** Windows kept for training, sampled uniformly over trainMs. */
+        trainWindows: { type: 'integer', minimum: 64, maximum: 100_000 },
         hidden: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 1024 }, minItems: 1, maxItems: 5 },
         epochs: { type: 'integer', minimum: 1, maximum: 1000 },
         learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 1 },

@@ -1,7 +1,7 @@
 import type { InferenceBackend, LoadedModel } from '../../engine/engine.js';
 import { ModelError } from '../../engine/errors.js';
 import { readModelMetadata } from '../../onnx/builder.js';
-import { normalCdf } from '../math.js';
+import { evidenceScore, normalTailEvidence } from '../math.js';
 import type { Mlp } from './mlp.js';
 import { exportAutoencoder } from './onnx-export.js';
 import { trainAutoencoder } from './trainer.js';
@@ -32,8 +32,15 @@ export interface TrainModelOptions {
   readonly batchSize: number;
   readonly learningRate: number;
   readonly seed: number;
-  /** Share of the newest windows held out for calibration (not trained on). */
+  /** Share of windows held out for calibration (not trained on). */
   readonly heldOut: number;
+  /**
+   * Where each window starts (sample index), for windows sampled sparsely over a long period:
+   * then every k-th window is held out, spread over the whole period so that calibration sees
+   * every operating point, and training windows that overlap a held-out one are dropped (they
+   * would leak it). Without positions the newest windows are held out.
+   */
+  readonly positions?: ArrayLike<number>;
   readonly onEpoch?: (epoch: number, loss: number) => void;
 }
 
@@ -48,19 +55,12 @@ export interface TrainedModel {
 const STD_FLOOR = 1e-6;
 const ERROR_FLOOR = 1e-12;
 
-/** Windows of `w` samples x C channels, normalised, flattened time-major, starting every `stride`. */
-function windows(samples: Float64Array, rows: number, channels: number, w: number, stride: number, mean: readonly number[], std: readonly number[]): { data: Float64Array; count: number } {
+/** Windows of `w` samples x C channels, raw, flattened time-major, starting every `stride`. */
+export function cutWindows(samples: Float64Array, rows: number, channels: number, w: number, stride: number): { data: Float64Array; count: number } {
   const count = rows < w ? 0 : Math.floor((rows - w) / stride) + 1;
   const dims = w * channels;
   const data = new Float64Array(count * dims);
-  for (let k = 0; k < count; k += 1) {
-    const start = k * stride;
-    for (let t = 0; t < w; t += 1) {
-      for (let c = 0; c < channels; c += 1) {
-        data[k * dims + t * channels + c] = ((samples[(start + t) * channels + c] as number) - (mean[c] as number)) / (std[c] as number);
-      }
-    }
-  }
+  for (let k = 0; k < count; k += 1) data.set(samples.subarray(k * stride * channels, (k * stride + w) * channels), k * dims);
   return { data, count };
 }
 
@@ -84,25 +84,53 @@ function meanSquaredErrors(model: Mlp, data: Float64Array, count: number, dims: 
  * model with its metadata inside. Deterministic from the seed.
  */
 export async function trainAutoencoderModel(samples: Float64Array, rows: number, o: TrainModelOptions): Promise<TrainedModel> {
+  const { data, count } = cutWindows(samples, rows, o.channels.length, o.windowSamples, o.stride);
+  return trainAutoencoderOnWindows(data, count, o);
+}
+
+/**
+ * The same from windows already cut (`count` x windowSamples x channels, raw values, oldest
+ * first): a gateway samples them over hours of normal running to cover every operating point.
+ */
+export async function trainAutoencoderOnWindows(raw: Float64Array, count: number, o: Omit<TrainModelOptions, 'stride'>): Promise<TrainedModel> {
   const channels = o.channels.length;
+  const dims = o.windowSamples * channels;
+  if (raw.length < count * dims) throw new ModelError('E_MODEL_INPUT', `autoencoder: ${raw.length} values for ${count} windows of ${dims}`);
+  const values = count * o.windowSamples;
   const mean = o.channels.map((_, c) => {
     let s = 0;
-    for (let r = 0; r < rows; r += 1) s += samples[r * channels + c] as number;
-    return s / rows;
+    for (let i = c; i < count * dims; i += channels) s += raw[i] as number;
+    return s / values;
   });
   const std = o.channels.map((_, c) => {
     let s = 0;
-    for (let r = 0; r < rows; r += 1) s += ((samples[r * channels + c] as number) - (mean[c] as number)) ** 2;
-    return Math.max(STD_FLOOR, Math.sqrt(s / rows));
+    for (let i = c; i < count * dims; i += channels) s += ((raw[i] as number) - (mean[c] as number)) ** 2;
+    return Math.max(STD_FLOOR, Math.sqrt(s / values));
   });
-  const all = windows(samples, rows, channels, o.windowSamples, o.stride, mean, std);
-  const heldOut = Math.max(1, Math.floor(all.count * o.heldOut));
-  const trainCount = all.count - heldOut;
-  if (trainCount < 8) throw new ModelError('E_MODEL_INPUT', `autoencoder: ${all.count} windows of ${o.windowSamples} samples; need at least ${8 + heldOut} (more normal data)`);
-  const dims = o.windowSamples * channels;
-  const train = all.data.subarray(0, trainCount * dims);
+  const all = new Float64Array(count * dims);
+  for (let i = 0; i < all.length; i += 1) all[i] = ((raw[i] as number) - (mean[i % channels] as number)) / (std[i % channels] as number);
+  const heldOut = Math.max(1, Math.floor(count * o.heldOut));
+  let trainCount = count - heldOut;
+  if (o.positions !== undefined) {
+    const pos = o.positions;
+    if (pos.length !== count) throw new ModelError('E_MODEL_INPUT', `autoencoder: ${pos.length} positions for ${count} windows`);
+    const every = count / heldOut;
+    const held = Array.from({ length: count }, (_, k) => Math.floor((k + 1) / every) > Math.floor(k / every));
+    const overlapsHeld = (k: number): boolean => {
+      for (let j = k - 1; j >= 0 && (pos[k] as number) - (pos[j] as number) < o.windowSamples; j -= 1) if (held[j] === true) return true;
+      for (let j = k + 1; j < count && (pos[j] as number) - (pos[k] as number) < o.windowSamples; j += 1) if (held[j] === true) return true;
+      return false;
+    };
+    const keep = Array.from({ length: count }, (_, k) => k).filter((k) => held[k] !== true && !overlapsHeld(k));
+    const order = [...keep, ...Array.from({ length: count }, (_, k) => k).filter((k) => held[k] === true)];
+    const copy = all.slice();
+    order.forEach((from, to) => all.set(copy.subarray(from * dims, (from + 1) * dims), to * dims));
+    trainCount = keep.length;
+  }
+  if (trainCount < 8) throw new ModelError('E_MODEL_INPUT', `autoencoder: ${trainCount} training windows of ${o.windowSamples} samples after holding ${heldOut} out; need at least 8 (more normal data)`);
+  const train = all.subarray(0, trainCount * dims);
   const { model, losses } = await trainAutoencoder(train, trainCount, dims, { hidden: o.hidden, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, seed: o.seed, ...(o.onEpoch === undefined ? {} : { onEpoch: o.onEpoch }) });
-  const errors = meanSquaredErrors(model, all.data.subarray(trainCount * dims), heldOut, dims).map((e) => Math.log(e + ERROR_FLOOR));
+  const errors = meanSquaredErrors(model, all.subarray((count - heldOut) * dims), heldOut, dims).map((e) => Math.log(e + ERROR_FLOOR));
   const logMean = errors.reduce((a, b) => a + b, 0) / errors.length;
   const logStd = Math.max(1e-3, Math.sqrt(errors.reduce((a, b) => a + (b - logMean) ** 2, 0) / errors.length));
   const meta: AutoencoderMeta = { kind: 'edgewise-autoencoder', version: 1, channels: o.channels, windowSamples: o.windowSamples, mean, std, calibration: { logMean, logStd }, seed: o.seed, trainingWindows: trainCount, heldOutWindows: heldOut };
@@ -111,7 +139,10 @@ export async function trainAutoencoderModel(samples: Float64Array, rows: number,
 
 /** One scored window: the calibrated score, what drove it, and the raw error. */
 export interface WindowScore {
-  /** Calibrated to [0, 1]: the share of held-out normal windows that reconstruct better. */
+  /**
+   * Calibrated to [0, 1] on held-out normal windows: the evidence -log10 p that an error this
+   * large is normal (log-normal fit), as evidenceScore; a typical normal window scores ~0.03.
+   */
   readonly score: number;
   readonly meanSquaredError: number;
   /** Per channel, non-negative, summing to `score`. */
@@ -176,7 +207,8 @@ export class AutoencoderScorer {
         }
       }
       const mse = total / dims;
-      const score = normalCdf((Math.log(mse + ERROR_FLOOR) - calibration.logMean) / calibration.logStd);
+      // How unlikely an error this large is among held-out normal windows, on the shared scale.
+      const score = evidenceScore(normalTailEvidence((Math.log(mse + ERROR_FLOOR) - calibration.logMean) / calibration.logStd));
       // The score split in proportion to where the error is (evenly for a perfect reconstruction).
       const share = (e: number, parts: number): number => (total > 0 ? (score * e) / total : score / parts);
       const channelShares: Record<string, number> = {};

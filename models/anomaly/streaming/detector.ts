@@ -1,3 +1,4 @@
+import { evidenceScore } from '../math.js';
 import { LaggedEnvelope } from './envelope.js';
 import { TailHistogram } from './tail-histogram.js';
 
@@ -279,7 +280,7 @@ export class StreamingDetector {
     const evidence = Math.max(s, p.fisherW * fisher);
     if (n < p.warmup) return 0;
 
-    const score = evidence / (evidence + 10);
+    const score = evidenceScore(evidence);
     if (!p.suppress) return score;
     if (n - this.lastReport < p.refractory) {
       if (score > this.reported * p.gain) {

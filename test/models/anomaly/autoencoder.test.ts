@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AutoencoderScorer, trainAutoencoderModel, type TrainedModel } from '../../../models/anomaly/autoencoder/model.js';
 import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { ANOMALY_DEFAULTS } from '../../../models/anomaly/index.js';
 import { MotorSignals } from '../../../sim/mcu/signals.js';
 
 const RATE = 200;
@@ -43,17 +44,19 @@ describe('the multivariate autoencoder', () => {
     expect(trained.losses[trained.losses.length - 1] as number).toBeLessThan(trained.losses[0] as number);
   }, 120_000);
 
-  it('scores normal data around the middle of [0, 1] and faults near 1, blaming the right channel', async () => {
+  it('scores normal data low and faults above every normal window, blaming the right channel', async () => {
     const fresh = motorSamples(60, 2); // normal data it never saw (another seed)
     const normal = await scorer.score(windowsOf(fresh, 0, 200, 40), 200);
     const scores = normal.map((r) => r.score).sort((a, b) => a - b);
-    expect(scores[Math.floor(scores.length / 2)] as number).toBeLessThan(0.9);
-    expect(scores[Math.floor(scores.length * 0.95)] as number).toBeLessThan(0.999);
+    expect(scores[Math.floor(scores.length / 2)] as number).toBeLessThan(0.1);
+    expect(scores[Math.floor(scores.length * 0.95)] as number).toBeLessThan(ANOMALY_DEFAULTS.alert.clearThreshold);
 
     const wear = motorSamples(60, 2, { kind: 'bearing-wear', atSecond: 10 });
     const faulty = await scorer.score(windowsOf(wear, 20 * RATE, 50, 40), 50);
     const median = faulty.map((r) => r.score).sort((a, b) => a - b)[25] as number;
-    expect(median).toBeGreaterThan(0.99);
+    // Above every normal window (whether above the raise threshold depends on how much normal
+    // running it learned from: fault-detection.test.ts checks that with the stage's defaults).
+    expect(median).toBeGreaterThan(scores[scores.length - 1] as number);
     const top = faulty.map((r) => Object.entries(r.channels).sort((a, b) => b[1] - a[1])[0]?.[0]);
     expect(top.filter((c) => c === 'vibration').length).toBeGreaterThan(45);
   });
