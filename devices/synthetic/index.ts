@@ -25,7 +25,7 @@ export interface SyntheticOptions {
 /**
  * A signal generator on a wall clock: `rateHz` samples per second of every channel,
  * `samplesPerRecord` samples per record. Each record's data is
- * `{ n, values: { <channel>: number[] } }` where `n` is the index of its first sample
+ * `{ n, rateHz, values: { <channel>: number[] }, units: { <channel>: string } }` where `n` is the index of its first sample
  * since the source started.
  */
 export class SyntheticSource implements Source {
@@ -34,9 +34,12 @@ export class SyntheticSource implements Source {
   private produced = 0;
   private skipped = 0;
   private readonly random: () => number;
+  /** Channel units travel with every record, as the serial sensor's do (alerts name them). */
+  private readonly units: Readonly<Record<string, string>>;
 
   constructor(private readonly options: SyntheticOptions) {
     this.random = seededRandom(options.seed);
+    this.units = Object.fromEntries(options.channels.map((c) => [c.name, c.unit ?? '']));
   }
 
   get skippedSamples(): number {
@@ -59,7 +62,7 @@ export class SyntheticSource implements Source {
       for (const ch of channels) (values[ch.name] as number[])[i] = sampleChannel(ch, tMs, this.random);
     }
     this.produced += samplesPerRecord;
-    return { stream: this.options.stream, class: this.options.class, ts: startMs + (n * 1000) / rateHz, data: { n, rateHz, values } };
+    return { stream: this.options.stream, class: this.options.class, ts: startMs + (n * 1000) / rateHz, data: { n, rateHz, values, units: this.units } };
   }
 
   private async run(ctx: SourceContext): Promise<void> {

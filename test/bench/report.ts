@@ -18,9 +18,9 @@ export interface BenchResult {
 }
 
 /** Prints the result as the last line of stdout: one JSON object. */
-export function finish(bench: string, value: number, baseline: number, unit: string): BenchResult {
+export function finish(bench: string, value: number, baseline: number, unit: string, extra: Readonly<Record<string, number | string>> = {}): BenchResult {
   const round = (x: number): number => (Math.abs(x) >= 1000 ? Math.round(x) : Math.round(x * 10) / 10);
-  const result = { bench, value: round(value), baseline: round(baseline), ratio: Math.round((value / baseline) * 1000) / 1000, unit };
+  const result = { bench, value: round(value), baseline: round(baseline), ratio: Math.round((value / baseline) * 1000) / 1000, unit, ...extra };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   return result;
 }

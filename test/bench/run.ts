@@ -1,4 +1,5 @@
 import { benchBridge } from './bridge.js';
+import { benchDetector } from './detector.js';
 import { benchMemory } from './memory.js';
 import { benchStore } from './store.js';
 import { benchUplink } from './uplink.js';
@@ -9,6 +10,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   uplink: benchUplink,
   memory: benchMemory,
   bridge: benchBridge,
+  detector: benchDetector,
 };
 
 const [name, ...args] = process.argv.slice(2);
