@@ -2,9 +2,9 @@ import type { InferenceBackend, LoadedModel } from '../../engine/engine.js';
 import { ModelError } from '../../engine/errors.js';
 import { readModelMetadata } from '../../onnx/builder.js';
 import { evidenceScore, normalTailEvidence } from '../math.js';
-import type { Mlp } from './mlp.js';
+import type { Mlp } from '../../train/mlp.js';
 import { exportAutoencoder } from './onnx-export.js';
-import { trainAutoencoder } from './trainer.js';
+import { trainAutoencoder } from '../../train/adam.js';
 
 /** Everything needed to use a trained autoencoder besides its weights; stored in the ONNX file. */
 export interface AutoencoderMeta {

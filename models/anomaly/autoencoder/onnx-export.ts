@@ -1,5 +1,5 @@
 import { buildModel, type NodeSpec } from '../../onnx/builder.js';
-import type { Mlp } from './mlp.js';
+import type { Mlp } from '../../train/mlp.js';
 
 /**
  * The trained network as an ONNX graph: Gemm (x * W^T + b) per layer, Tanh between them,

@@ -1,4 +1,4 @@
-import { seededRandom } from './random.js';
+import { seededRandom } from '../../train/random.js';
 
 /**
  * A uniform random sample of fixed size from a stream of windows (Vitter's algorithm R), so a

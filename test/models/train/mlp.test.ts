@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Mlp } from '../../../models/anomaly/autoencoder/mlp.js';
-import { trainAutoencoder } from '../../../models/anomaly/autoencoder/trainer.js';
-import { seededRandom } from '../../../models/anomaly/autoencoder/random.js';
+import { Mlp } from '../../../models/train/mlp.js';
+import { trainAutoencoder } from '../../../models/train/adam.js';
+import { seededRandom } from '../../../models/train/random.js';
 
 describe('the on-device MLP trainer', () => {
   it('computes gradients that match finite differences (property)', () => {

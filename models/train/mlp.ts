@@ -20,6 +20,21 @@ export interface Gradients {
   readonly b: Float64Array[];
 }
 
+/** A loss of the network's outputs (`rows` x outputs) and its gradient per output. */
+export type OutputLoss = (out: Float64Array, rows: number) => { value: number; delta: Float64Array };
+
+export function meanSquaredError(out: Float64Array, target: Float64Array): { value: number; delta: Float64Array } {
+  const n = out.length;
+  let value = 0;
+  const delta = new Float64Array(n);
+  for (let i = 0; i < n; i += 1) {
+    const e = (out[i] as number) - (target[i] as number);
+    value += e * e;
+    delta[i] = (2 * e) / n;
+  }
+  return { value: value / n, delta };
+}
+
 export class Mlp {
   readonly layers: Layer[];
 
@@ -79,17 +94,21 @@ export class Mlp {
    * to every weight and bias (backpropagation).
    */
   lossAndGradients(x: Float64Array, target: Float64Array, rows: number): { loss: number; grads: Gradients } {
+    return this.lossAndGradientsWith(x, rows, (out) => meanSquaredError(out, target));
+  }
+
+  /**
+   * Any loss of the outputs: `loss(out)` returns the loss and its gradient with respect to
+   * each output (same layout as `out`); backpropagation does the rest.
+   */
+  lossAndGradientsWith(x: Float64Array, rows: number, loss: OutputLoss): { loss: number; grads: Gradients } {
     const acts = this.forward(x, rows);
-    const out = acts[acts.length - 1] as Float64Array;
-    const n = out.length;
-    let loss = 0;
-    let delta = new Float64Array(n);
-    for (let i = 0; i < n; i += 1) {
-      const e = (out[i] as number) - (target[i] as number);
-      loss += e * e;
-      delta[i] = (2 * e) / n;
-    }
-    loss /= n;
+    const { value, delta } = loss(acts[acts.length - 1] as Float64Array, rows);
+    return { loss: value, grads: this.backward(acts, delta, rows) };
+  }
+
+  private backward(acts: readonly Float64Array[], outputDelta: Float64Array, rows: number): Gradients {
+    let delta = outputDelta;
     const gw: Float64Array[] = this.layers.map((l) => new Float64Array(l.w.length));
     const gb: Float64Array[] = this.layers.map((l) => new Float64Array(l.b.length));
     for (let l = this.layers.length - 1; l >= 0; l -= 1) {
@@ -108,7 +127,7 @@ export class Mlp {
           const wOff = o * layer.inputs;
           for (let i = 0; i < layer.inputs; i += 1) {
             gwl[wOff + i] = (gwl[wOff + i] as number) + d * (input[inOff + i] as number);
-            prevDelta[inOff + i] = (prevDelta[inOff + i] as number) + d * (layer.w[wOff + i] as number);
+            if (l > 0) prevDelta[inOff + i] = (prevDelta[inOff + i] as number) + d * (layer.w[wOff + i] as number);
           }
         }
       }
@@ -121,6 +140,6 @@ export class Mlp {
       }
       delta = prevDelta;
     }
-    return { loss, grads: { w: gw, b: gb } };
+    return { w: gw, b: gb };
   }
 }

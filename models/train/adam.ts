@@ -1,5 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { Mlp, type Gradients } from './mlp.js';
+import { Mlp, meanSquaredError, type Gradients, type OutputLoss } from './mlp.js';
 import { seededRandom } from './random.js';
 
 export interface TrainOptions {
@@ -19,13 +19,18 @@ export interface TrainResult {
   readonly losses: readonly number[];
 }
 
+/** A mini-batch: its inputs (`rows` x inputs) and the loss of the network's outputs on it. */
+export interface Batch {
+  readonly x: Float64Array;
+  readonly loss: OutputLoss;
+}
+
 /**
- * Adam (Kingma & Ba, 2015) on mini-batches, reproducible from the seed (initial weights and
- * batch order). Yields to the event loop between batches so a gateway keeps serving while
- * it trains.
+ * Adam (Kingma & Ba, 2015) on mini-batches of examples 0..rows-1 in a seeded shuffled order;
+ * `batch(indices)` builds the inputs and the loss of one mini-batch. Yields to the event loop
+ * every 16 batches so a gateway keeps serving while it trains. Returns the loss per epoch.
  */
-export async function trainAutoencoder(data: Float64Array, rows: number, dims: number, o: TrainOptions): Promise<TrainResult> {
-  const model = new Mlp([dims, ...o.hidden, dims], o.seed);
+export async function trainMlp(model: Mlp, rows: number, o: Omit<TrainOptions, 'hidden'>, batch: (indices: readonly number[]) => Batch): Promise<number[]> {
   const random = seededRandom(o.seed ^ 0x9e3779b9);
   const beta1 = 0.9;
   const beta2 = 0.999;
@@ -35,7 +40,6 @@ export async function trainAutoencoder(data: Float64Array, rows: number, dims: n
   let step = 0;
   const order = Array.from({ length: rows }, (_, i) => i);
   const losses: number[] = [];
-  const batch = new Float64Array(o.batchSize * dims);
   for (let epoch = 0; epoch < o.epochs; epoch += 1) {
     for (let i = rows - 1; i > 0; i -= 1) {
       const j = Math.floor(random() * (i + 1));
@@ -46,10 +50,9 @@ export async function trainAutoencoder(data: Float64Array, rows: number, dims: n
     let epochLoss = 0;
     let batches = 0;
     for (let start = 0; start < rows; start += o.batchSize) {
-      const count = Math.min(o.batchSize, rows - start);
-      const x = count === o.batchSize ? batch : new Float64Array(count * dims);
-      for (let r = 0; r < count; r += 1) x.set(data.subarray((order[start + r] as number) * dims, (order[start + r] as number) * dims + dims), r * dims);
-      const { loss, grads } = model.lossAndGradients(x, x, count);
+      const indices = order.slice(start, start + o.batchSize);
+      const b = batch(indices);
+      const { loss, grads } = model.lossAndGradientsWith(b.x, indices.length, b.loss);
       step += 1;
       applyAdam(model, grads, m, v, step, o.learningRate, beta1, beta2, eps);
       epochLoss += loss;
@@ -62,6 +65,17 @@ export async function trainAutoencoder(data: Float64Array, rows: number, dims: n
     const prev = losses[losses.length - 2];
     if (o.minImprovement !== undefined && prev !== undefined && prev - epochLoss < o.minImprovement * prev) break;
   }
+  return losses;
+}
+
+/** An autoencoder: reconstructs each of `rows` examples of `dims` values (mean squared error). */
+export async function trainAutoencoder(data: Float64Array, rows: number, dims: number, o: TrainOptions): Promise<TrainResult> {
+  const model = new Mlp([dims, ...o.hidden, dims], o.seed);
+  const losses = await trainMlp(model, rows, o, (indices) => {
+    const x = new Float64Array(indices.length * dims);
+    indices.forEach((row, r) => x.set(data.subarray(row * dims, row * dims + dims), r * dims));
+    return { x, loss: (out) => meanSquaredError(out, x) };
+  });
   return { model, losses };
 }
 
