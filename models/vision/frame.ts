@@ -1,0 +1,45 @@
+/**
+ * A decoded picture as the vision code reads it: one byte buffer with planes at offsets
+ * and strides (the layout `VideoFrame.copyTo` returns), so frames from the decoder, the
+ * simulator or a test need no conversion.
+ * - I420: Y (width x height), U, V (each ceil(width/2) x ceil(height/2)).
+ * - NV12: Y, then one plane of interleaved U,V pairs.
+ * - RGBA: one plane, 4 bytes per pixel.
+ */
+export type PixelFormat = 'I420' | 'NV12' | 'RGBA';
+
+export interface PlaneLayout {
+  readonly offset: number;
+  readonly stride: number;
+}
+
+export interface RawFrame {
+  readonly format: PixelFormat;
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array;
+  readonly layout: readonly PlaneLayout[];
+  /** Presentation time, microseconds (the stream's clock). */
+  readonly timestampUs: number;
+}
+
+/** The tightly packed layout of a frame of this format and size. */
+export function packedLayout(format: PixelFormat, width: number, height: number): { layout: PlaneLayout[]; size: number } {
+  const cw = Math.ceil(width / 2);
+  const ch = Math.ceil(height / 2);
+  if (format === 'RGBA') return { layout: [{ offset: 0, stride: width * 4 }], size: width * height * 4 };
+  if (format === 'NV12') return { layout: [{ offset: 0, stride: width }, { offset: width * height, stride: cw * 2 }], size: width * height + cw * 2 * ch };
+  return { layout: [{ offset: 0, stride: width }, { offset: width * height, stride: cw }, { offset: width * height + cw * ch, stride: cw }], size: width * height + 2 * cw * ch };
+}
+
+/** Checks that the planes the layout names lie inside the buffer (frames from outside are not trusted). */
+export function checkFrame(f: RawFrame): void {
+  const cw = Math.ceil(f.width / 2);
+  const ch = Math.ceil(f.height / 2);
+  const planes: [number, number][] = f.format === 'RGBA' ? [[f.width * 4, f.height]] : f.format === 'NV12' ? [[f.width, f.height], [cw * 2, ch]] : [[f.width, f.height], [cw, ch], [cw, ch]];
+  if (!(f.width > 0 && f.height > 0) || f.layout.length !== planes.length) throw new RangeError(`frame ${f.format} ${f.width}x${f.height}: expected ${planes.length} planes, got ${f.layout.length}`);
+  planes.forEach(([rowBytes, rows], i) => {
+    const p = f.layout[i] as PlaneLayout;
+    if (p.stride < rowBytes || p.offset < 0 || p.offset + p.stride * (rows - 1) + rowBytes > f.data.length) throw new RangeError(`frame ${f.format} ${f.width}x${f.height}: plane ${i} (offset ${p.offset}, stride ${p.stride}) does not fit in ${f.data.length} bytes`);
+  });
+}
