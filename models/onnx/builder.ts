@@ -11,13 +11,16 @@ export interface DenseTensor {
   readonly name: string;
   readonly dims: readonly number[];
   readonly data: Float32Array | readonly number[];
+  /** float32 by default; int64 for shapes (Reshape) and indices. */
+  readonly type?: 'float32' | 'int64';
 }
 
 export interface NodeSpec {
   readonly op: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
-  readonly attributes?: Readonly<Record<string, number>>;
+  /** A number is INT when integral, else FLOAT; a list is INTS (kernel_shape, strides, pads). */
+  readonly attributes?: Readonly<Record<string, number | readonly number[]>>;
 }
 
 export interface GraphSpec {
@@ -30,7 +33,7 @@ export interface GraphSpec {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-/** Opset 13 has everything we use (Gemm, Tanh, Relu, Identity) on every runtime. */
+/** Opset 13 has everything we use (Gemm, Conv, Tanh, Sigmoid, Reshape, Add, Mul) on every runtime. */
 export const OPSET = 13;
 
 function valueInfo(name: string, dims: readonly (number | string)[]): InstanceType<typeof onnx.ValueInfoProto> {
@@ -57,20 +60,24 @@ export function buildModel(spec: GraphSpec): Uint8Array {
         input: [...n.inputs],
         output: [...n.outputs],
         attribute: Object.entries(n.attributes ?? {}).map(([name, value]) =>
-          Number.isInteger(value)
-            ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value })
-            : onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f: value }),
+          typeof value !== 'number'
+            ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: [...value] })
+            : Number.isInteger(value)
+              ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value })
+              : onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f: value }),
         ),
       }),
     ),
     initializer: spec.initializers.map((t) =>
-      onnx.TensorProto.create({
-        name: t.name,
-        dims: [...t.dims],
-        dataType: onnx.TensorProto.DataType.FLOAT,
-        // raw little-endian floats: compact, and exactly the float32 values we trained
-        rawData: new Uint8Array(Float32Array.from(t.data).buffer),
-      }),
+      t.type === 'int64'
+        ? onnx.TensorProto.create({ name: t.name, dims: [...t.dims], dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(BigInt64Array.from(Array.from(t.data, (v) => BigInt(v))).buffer) })
+        : onnx.TensorProto.create({
+            name: t.name,
+            dims: [...t.dims],
+            dataType: onnx.TensorProto.DataType.FLOAT,
+            // raw little-endian floats: compact, and exactly the float32 values we trained
+            rawData: new Uint8Array(Float32Array.from(t.data).buffer),
+          }),
     ),
     input: spec.inputs.map((i) => valueInfo(i.name, i.dims)),
     output: spec.outputs.map((o) => valueInfo(o.name, o.dims)),

@@ -1,0 +1,44 @@
+/**
+ * The repo's own defect detector: a tiny single-shot detector whose output has exactly the
+ * YOLOv8 layout, so one decoding path serves it and off-the-shelf YOLO exports.
+ *
+ * Input: grey (luma) [1, 1, 192, 320], values 0..1, a 16:9 frame letterboxed into it.
+ * Every 16x16 cell of the input looks at the 48x48 patch around it (itself and its eight
+ * neighbours) through a small MLP, which is a convolution (kernel 48, stride 16, padding 16)
+ * followed by two 1x1 convolutions in ONNX. Each cell predicts the centre of a part in it
+ * (offset in the cell), the part's size, and two class scores: part, defective part.
+ * Output `output0`: [1, 6, 240] = (cx, cy, w, h, score(part), score(defective)) per cell.
+ */
+export const DETECTOR_INPUT = { width: 320, height: 192, channels: 1 as const };
+export const STRIDE = 16;
+export const FIELD = 48;
+export const GRID = { width: DETECTOR_INPUT.width / STRIDE, height: DETECTOR_INPUT.height / STRIDE };
+export const CELLS = GRID.width * GRID.height;
+export const CLASS_NAMES = ['part', 'defective-part'] as const;
+export const DEFECT_CLASS = 1;
+/** Box width and height are predicted in units of the receptive field. */
+export const SIZE_UNIT = FIELD;
+export const PATCH = FIELD * FIELD;
+export const OUTPUTS = 4 + CLASS_NAMES.length;
+
+/**
+ * The 48x48 patch of cell (gy, gx) from a [192, 320] input, zero outside (as ONNX Conv pads),
+ * written to `out` at `offset`.
+ */
+export function extractPatch(input: ArrayLike<number>, gy: number, gx: number, out: Float64Array, offset: number, scale = 1): void {
+  const { width, height } = DETECTOR_INPUT;
+  const y0 = gy * STRIDE - STRIDE;
+  const x0 = gx * STRIDE - STRIDE;
+  for (let j = 0; j < FIELD; j += 1) {
+    const y = y0 + j;
+    const o = offset + j * FIELD;
+    if (y < 0 || y >= height) {
+      out.fill(0, o, o + FIELD);
+      continue;
+    }
+    for (let i = 0; i < FIELD; i += 1) {
+      const x = x0 + i;
+      out[o + i] = x < 0 || x >= width ? 0 : (input[y * width + x] as number) * scale;
+    }
+  }
+}
