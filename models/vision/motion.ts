@@ -1,4 +1,4 @@
-import { checkFrame, type RawFrame } from './frame.js';
+import { checkFrame, type RawFrame } from '../../runtime/pipeline/frame.js';
 import { insideZone, type Zone } from './geometry.js';
 import { PlaneResampler } from './resample.js';
 

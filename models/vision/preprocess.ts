@@ -1,4 +1,4 @@
-import { checkFrame, type PixelFormat, type RawFrame } from './frame.js';
+import { checkFrame, type PixelFormat, type RawFrame } from '../../runtime/pipeline/frame.js';
 import { letterbox, type Letterbox } from './letterbox.js';
 import { PlaneResampler } from './resample.js';
 

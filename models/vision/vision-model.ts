@@ -1,7 +1,7 @@
 import type { InferenceBackend, LoadedModel } from '../engine/engine.js';
 import { ModelError } from '../engine/errors.js';
 import { topK, type ClassScore } from './classify.js';
-import type { RawFrame } from './frame.js';
+import type { RawFrame } from '../../runtime/pipeline/frame.js';
 import type { Box } from './geometry.js';
 import { toSource, type Letterbox } from './letterbox.js';
 import { nms } from './nms.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packedLayout, type RawFrame } from '../../../models/vision/frame.js';
+import { packedLayout, type RawFrame } from '../../../runtime/pipeline/frame.js';
 import { MotionGate } from '../../../models/vision/motion.js';
 
 const W = 320;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packedLayout, type PixelFormat, type RawFrame } from '../../../models/vision/frame.js';
+import { packedLayout, type PixelFormat, type RawFrame } from '../../../runtime/pipeline/frame.js';
 import { Preprocessor } from '../../../models/vision/preprocess.js';
 
 /** A frame of `format` whose luma is 16 (black) on the left half and 235 (white) on the right. */

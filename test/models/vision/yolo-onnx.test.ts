@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../../models/engine/errors.js';
 import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
 import { buildModel } from '../../../models/onnx/builder.js';
-import { packedLayout, type RawFrame } from '../../../models/vision/frame.js';
+import { packedLayout, type RawFrame } from '../../../runtime/pipeline/frame.js';
 import { VisionModel } from '../../../models/vision/vision-model.js';
 
 /**

@@ -1,3 +1,4 @@
+/* Decoded pictures as they travel from camera sources to vision stages. */
 /**
  * A decoded picture as the vision code reads it: one byte buffer with planes at offsets
  * and strides (the layout `VideoFrame.copyTo` returns), so frames from the decoder, the
@@ -42,4 +43,19 @@ export function checkFrame(f: RawFrame): void {
     const p = f.layout[i] as PlaneLayout;
     if (p.stride < rowBytes || p.offset < 0 || p.offset + p.stride * (rows - 1) + rowBytes > f.data.length) throw new RangeError(`frame ${f.format} ${f.width}x${f.height}: plane ${i} (offset ${p.offset}, stride ${p.stride}) does not fit in ${f.data.length} bytes`);
   });
+}
+
+/**
+ * A record that carries a decoded picture from a camera source to a vision stage. Frames
+ * never reach the store: the vision stage consumes them and emits events instead.
+ */
+export interface FrameRecordData {
+  readonly frame: RawFrame;
+  /** Frames the source dropped or skipped before this one (sampling, full queue), for the stage's counters. */
+  readonly skippedBefore?: number;
+}
+
+export function isFrameRecordData(data: unknown): data is FrameRecordData {
+  const f = (data as { frame?: Partial<RawFrame> } | null)?.frame;
+  return f !== undefined && f !== null && f.data instanceof Uint8Array && typeof f.width === 'number' && typeof f.height === 'number' && Array.isArray(f.layout);
 }
