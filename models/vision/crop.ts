@@ -1,0 +1,37 @@
+import { encode } from 'fast-png';
+import type { RawFrame } from '../../runtime/pipeline/frame.js';
+import { PlaneResampler } from './resample.js';
+import type { Box } from './geometry.js';
+
+export interface Crop {
+  /** A grey PNG of the region, at most maxSize px on its long side. */
+  readonly png: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  /** The region in source-frame pixels (the box with a margin, clipped). */
+  readonly region: Box;
+}
+
+/**
+ * The region around a box, from the frame's luma plane, downscaled (area filter) and encoded
+ * as PNG: what an engineer looks at to see the defect, small enough for every event (a few KB).
+ */
+export function cropLuma(frame: RawFrame, box: Box, maxSize: number, margin = 0.15): Crop {
+  const mx = box.w * margin;
+  const my = box.h * margin;
+  const x0 = Math.max(0, Math.floor(box.x - mx));
+  const y0 = Math.max(0, Math.floor(box.y - my));
+  const x1 = Math.min(frame.width, Math.ceil(box.x + box.w + mx));
+  const y1 = Math.min(frame.height, Math.ceil(box.y + box.h + my));
+  const w = Math.max(1, x1 - x0);
+  const h = Math.max(1, y1 - y0);
+  const scale = Math.min(1, maxSize / Math.max(w, h));
+  const ow = Math.max(1, Math.round(w * scale));
+  const oh = Math.max(1, Math.round(h * scale));
+  const plane = frame.layout[0] as { offset: number; stride: number };
+  const rgba = frame.format === 'RGBA';
+  const out = new Float32Array(ow * oh);
+  new PlaneResampler(w, h, ow, oh).run(frame.data, plane.offset + y0 * plane.stride + x0 * (rgba ? 4 : 1) + (rgba ? 1 : 0), plane.stride, rgba ? 4 : 1, out, 0, ow);
+  const grey = Uint8Array.from(out, (v) => Math.round(v));
+  return { png: encode({ width: ow, height: oh, data: grey, channels: 1, depth: 8 }), width: ow, height: oh, region: { x: x0, y: y0, w, h } };
+}

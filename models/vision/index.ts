@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineStage } from '../../runtime/pipeline/registry.js';
+import { readModelMetadata } from '../onnx/builder.js';
+import { CLASS_NAMES } from './detector/architecture.js';
+import { visionSchema } from './schema.js';
+import { VisionStage } from './vision-stage.js';
+
+export { VisionStage } from './vision-stage.js';
+
+/** Defaults of the vision stage (the README's table is written from here). */
+export const VISION_DEFAULTS = {
+  confidence: 0.5,
+  iouThreshold: 0.45,
+  motion: { enabled: true, width: 64, pixelThreshold: 12, minShare: 0.002, keepAliveMs: 10_000 },
+  tracker: { iouThreshold: 0.2, maxAgeMs: 1000, minHits: 2, defectMinHits: 2, maxTracks: 64 },
+  cropMaxSize: 96,
+} as const;
+
+/** Where the repo's own models live, found from this file whether it runs from source or dist/. */
+function builtinModelPath(file: string): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i += 1) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'models', 'vision', 'detector', file);
+    dir = dirname(dir);
+  }
+  throw new Error(`cannot find the package root above ${fileURLToPath(import.meta.url)}`);
+}
+
+export const BUILTIN_DETECTOR_PATH = (): string => builtinModelPath('defect-detector.onnx');
+
+export const visionStagePlugin = defineStage({
+  type: 'vision',
+  configSchema: visionSchema,
+  create: async (config, env) => {
+    const d = VISION_DEFAULTS;
+    const builtin = config.model?.path === undefined;
+    const path = builtin ? BUILTIN_DETECTOR_PATH() : resolve(config.model?.path as string);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(path);
+    } catch (err) {
+      throw new Error(`vision: cannot read model ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    let meta: Record<string, string> = {};
+    try {
+      meta = readModelMetadata(bytes);
+    } catch {
+      // Not an ONNX file we can read: the engine will say so when it loads it, and the stage reports it.
+    }
+    const classNames = config.classNames ?? (builtin ? [...CLASS_NAMES] : undefined);
+    const motion = { ...d.motion, ...(config.motion ?? {}) };
+    const zones = (config.zones ?? []).map((z) => z.map((p) => [p[0] as number, p[1] as number] as const));
+    return new VisionStage(
+      {
+        modelBytes: bytes,
+        modelName: config.model?.name ?? meta['name'] ?? (builtin ? 'defect-detector' : path.replace(/^.*\//, '')),
+        modelVersion: config.model?.version ?? meta['version'] ?? 'unversioned',
+        providers: config.providers ?? ['cpu'],
+        model: {
+          task: config.task ?? 'detection',
+          ...(classNames === undefined ? {} : { classNames }),
+          ...(config.mean === undefined ? {} : { mean: config.mean }),
+          ...(config.std === undefined ? {} : { std: config.std }),
+          layout: config.layout ?? 'auto',
+          confidence: config.confidence ?? d.confidence,
+          iouThreshold: config.iouThreshold ?? d.iouThreshold,
+        },
+        defectClass: config.defectClass ?? (builtin ? 'defective-part' : undefined),
+        zones,
+        motion: motion.enabled ? { width: motion.width, pixelThreshold: motion.pixelThreshold, minShare: motion.minShare, keepAliveMs: motion.keepAliveMs, zones } : undefined,
+        tracker: { ...d.tracker, ...(config.tracker ?? {}) },
+        cropMaxSize: config.cropMaxSize ?? d.cropMaxSize,
+      },
+      env.decisions,
+      env.events,
+      createHash('sha256').update(bytes).digest('hex'),
+    );
+  },
+});

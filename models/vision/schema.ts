@@ -1,0 +1,60 @@
+const point = { type: 'array', items: { type: 'number', minimum: 0, maximum: 100_000 }, minItems: 2, maxItems: 2 } as const;
+const share = { type: 'number', minimum: 0, maximum: 1 } as const;
+
+export const visionSchema = {
+  type: 'object',
+  properties: {
+    type: { const: 'vision' },
+    /** The model: a file (its bytes are hashed and recorded with every decision) or the built-in defect detector. */
+    model: {
+      type: 'object',
+      properties: {
+        path: { type: 'string', minLength: 1 },
+        builtin: { enum: ['defect-detector'] },
+        name: { type: 'string', minLength: 1, maxLength: 64 },
+        version: { type: 'string', minLength: 1, maxLength: 32 },
+      },
+      additionalProperties: false,
+    },
+    task: { enum: ['detection', 'classification'] },
+    /** Class names by class id (an 80-class YOLO export needs its 80 names, or none: class<N>). */
+    classNames: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 64 }, minItems: 1, maxItems: 1000 },
+    /** The class whose tracks are reported as defects. */
+    defectClass: { type: 'string', minLength: 1, maxLength: 64 },
+    layout: { enum: ['auto', 'yolov8', 'yolov5'] },
+    confidence: share,
+    iouThreshold: share,
+    /** Normalisation of 0..1 inputs per channel (YOLO exports: none; ImageNet classifiers: their mean and std). */
+    mean: { type: 'array', items: { type: 'number' }, minItems: 1, maxItems: 3 },
+    std: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, minItems: 1, maxItems: 3 },
+    providers: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 8 },
+    /** Polygons in source pixels: motion is looked for, and "entered" judged, only inside them. */
+    zones: { type: 'array', items: { type: 'array', items: point, minItems: 3, maxItems: 64 }, maxItems: 16 },
+    motion: {
+      type: 'object',
+      properties: {
+        enabled: { type: 'boolean' },
+        width: { type: 'integer', minimum: 8, maximum: 1024 },
+        pixelThreshold: { type: 'number', minimum: 0, maximum: 255 },
+        minShare: share,
+        keepAliveMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+      },
+      additionalProperties: false,
+    },
+    tracker: {
+      type: 'object',
+      properties: {
+        iouThreshold: share,
+        maxAgeMs: { type: 'integer', minimum: 1, maximum: 600_000 },
+        minHits: { type: 'integer', minimum: 1, maximum: 1000 },
+        defectMinHits: { type: 'integer', minimum: 1, maximum: 1000 },
+        maxTracks: { type: 'integer', minimum: 1, maximum: 1000 },
+      },
+      additionalProperties: false,
+    },
+    /** Long side of the best crop sent with a defect event, in pixels (0: no crop). */
+    cropMaxSize: { type: 'integer', minimum: 0, maximum: 512 },
+  },
+  required: ['type'],
+  additionalProperties: false,
+} as const;

@@ -1,0 +1,244 @@
+import type { ComponentEvents } from '../../runtime/health/events.js';
+import type { DecisionSink, Stage } from '../../runtime/pipeline/components.js';
+import { isFrameRecordData, type RawFrame } from '../../runtime/pipeline/frame.js';
+import type { RecordInput } from '../../runtime/pipeline/record.js';
+import type { ModelRef } from '../../runtime/store/decision-log.js';
+import { OnnxBackend } from '../engine/onnx-backend.js';
+import { cropLuma, type Crop } from './crop.js';
+import type { Zone } from './geometry.js';
+import { MotionGate, type MotionOptions } from './motion.js';
+import { IouTracker, type Track, type TrackEvent, type TrackerOptions } from './tracker.js';
+import { VisionModel, type VisionModelOptions } from './vision-model.js';
+
+export interface VisionStageOptions {
+  readonly modelBytes: Uint8Array;
+  readonly modelName: string;
+  readonly modelVersion: string;
+  readonly providers: readonly string[];
+  readonly model: VisionModelOptions;
+  readonly defectClass: string | undefined;
+  readonly zones: readonly Zone[];
+  /** undefined: every frame goes to inference. */
+  readonly motion: MotionOptions | undefined;
+  readonly tracker: Omit<TrackerOptions, 'zone' | 'defectClass'>;
+  readonly cropMaxSize: number;
+}
+
+interface Timing {
+  n: number;
+  total: number;
+}
+
+/** Crops kept per track (one each: its best defect sighting). */
+interface TrackCrop {
+  readonly crop: Crop;
+}
+
+/**
+ * Frames in, events out. Per frame: the motion gate (a still belt costs almost nothing),
+ * then preprocessing, inference and decoding, then the tracker, which turns detections into
+ * one event per part: `entered` when a track first has its centre in a zone, and `defect`
+ * when a track that was seen as defective ends, with its best sighting and a crop of it.
+ * Frame records are consumed (they never reach the store); events are `result` records on
+ * `<camera stream>.events` and defects are written to the decision log with the model.
+ */
+export class VisionStage implements Stage {
+  private model: VisionModel | undefined;
+  private loading: Promise<void> | undefined;
+  private loadError: string | undefined;
+  private readonly gates = new Map<string, MotionGate>();
+  private readonly trackers = new Map<string, IouTracker>();
+  private readonly crops = new Map<string, TrackCrop>();
+  private readonly modelRef: ModelRef;
+  private defectClassId: number | undefined;
+  private frames = 0;
+  private gated = 0;
+  private inferred = 0;
+  private skippedBySource = 0;
+  private errors = 0;
+  private eventsOut = 0;
+  private defects = 0;
+  private readonly pre: Timing = { n: 0, total: 0 };
+  private readonly infer: Timing = { n: 0, total: 0 };
+
+  constructor(
+    private readonly o: VisionStageOptions,
+    private readonly decisions: DecisionSink,
+    private readonly events: ComponentEvents,
+    sha256: string,
+  ) {
+    this.modelRef = { name: o.modelName, version: o.modelVersion, hash: `sha256:${sha256}` };
+  }
+
+  /** Loads the model (once); a bad model file leaves the stage running and reporting why. */
+  private ensureModel(): Promise<void> {
+    this.loading ??= (async () => {
+      try {
+        this.model = await VisionModel.load(this.o.modelBytes, new OnnxBackend(), this.o.providers, this.o.model);
+        const names = this.o.model.classNames;
+        this.defectClassId = this.o.defectClass === undefined ? undefined : names?.indexOf(this.o.defectClass);
+        if (this.defectClassId === -1) throw new Error(`defectClass "${String(this.o.defectClass)}" is not one of classNames (${names?.join(', ') ?? 'none given'})`);
+        const m = this.model.model;
+        if (m.degraded) this.events.warn('vision.degraded', { code: 'E_MODEL_PROVIDER', provider: m.provider, wanted: m.requested[0], fallbacks: m.fallbacks });
+        this.events.info('vision.model_loaded', { model: this.modelRef, provider: m.provider, input: this.model.inputSize });
+      } catch (err) {
+        this.loadError = (err as Error).message;
+        this.events.error('vision.model_invalid', { code: 'E_MODEL_INVALID', model: this.modelRef, reason: this.loadError });
+      }
+    })();
+    return this.loading;
+  }
+
+  stats(): Record<string, number | string | boolean | null> {
+    const m = this.model?.model;
+    const mean = (t: Timing): number | null => (t.n === 0 ? null : Math.round((t.total / t.n) * 1000) / 1000);
+    return {
+      frames: this.frames,
+      gatedOut: this.gated,
+      inferred: this.inferred,
+      skippedBySource: this.skippedBySource,
+      frameErrors: this.errors,
+      events: this.eventsOut,
+      defects: this.defects,
+      preprocessMeanMs: mean(this.pre),
+      inferenceMeanMs: mean(this.infer),
+      provider: m?.provider ?? null,
+      modelHash: this.modelRef.hash,
+      degraded: this.loadError !== undefined || (m?.degraded ?? false),
+      degradedReason: this.loadError !== undefined ? `model not loaded: ${this.loadError}` : m?.degraded === true ? `runs on ${m.provider}; preferred ${m.requested[0] ?? '?'}` : null,
+    };
+  }
+
+  async process(records: readonly RecordInput[]): Promise<readonly RecordInput[]> {
+    const out: RecordInput[] = [];
+    for (const r of records) {
+      if (!isFrameRecordData(r.data)) {
+        out.push(r);
+        continue;
+      }
+      this.frames += 1;
+      this.skippedBySource += r.data.skippedBefore ?? 0;
+      try {
+        await this.onFrame(r.stream, r.data.frame, out);
+      } catch (err) {
+        // A frame that cannot be processed is counted and skipped; the next one may be fine.
+        this.errors += 1;
+        if (this.errors <= 10 || this.errors % 1000 === 0) this.events.warn('vision.frame_failed', { code: 'E_FRAME', stream: r.stream, reason: (err as Error).message, count: this.errors });
+      }
+    }
+    return out;
+  }
+
+  private async onFrame(stream: string, frame: RawFrame, out: RecordInput[]): Promise<void> {
+    await this.ensureModel();
+    const model = this.model;
+    if (model === undefined) return;
+    if (this.o.motion !== undefined) {
+      let gate = this.gates.get(stream);
+      if (gate === undefined) {
+        gate = new MotionGate(this.o.motion);
+        this.gates.set(stream, gate);
+      }
+      if (!gate.check(frame).pass) {
+        this.gated += 1;
+        return;
+      }
+    }
+    const t0 = performance.now();
+    const { tensor, letterbox } = model.preprocess(frame);
+    const t1 = performance.now();
+    const raw = await model.infer(tensor);
+    const t2 = performance.now();
+    this.pre.n += 1;
+    this.pre.total += t1 - t0;
+    this.infer.n += 1;
+    this.infer.total += t2 - t1;
+    this.inferred += 1;
+    const detections = model.decode(raw, letterbox);
+    let tracker = this.trackers.get(stream);
+    if (tracker === undefined) {
+      tracker = new IouTracker({ ...this.o.tracker, zone: this.o.zones[0], defectClass: this.defectClassId });
+      this.trackers.set(stream, tracker);
+    }
+    const update = tracker.update(detections, frame.timestampUs);
+    if (this.o.cropMaxSize > 0) {
+      for (const t of update.newBestDefect) {
+        const best = t.bestDefect;
+        if (best !== undefined) this.crops.set(`${stream}#${t.id}`, { crop: cropLuma(frame, best.box, this.o.cropMaxSize) });
+      }
+    }
+    for (const e of update.events) this.emit(stream, e, out);
+  }
+
+  private className(classId: number): string {
+    return this.o.model.classNames?.[classId] ?? `class${classId}`;
+  }
+
+  /** Wall-clock ms of a frame timestamp: the stream's clock is taken as µs since the epoch when it is one. */
+  private static ms(tsUs: number): number {
+    return tsUs / 1000;
+  }
+
+  private majority(t: Track): string {
+    let best = -1;
+    let n = -1;
+    for (const [c, k] of t.classHits) if (k > n) [best, n] = [c, k];
+    return this.className(best);
+  }
+
+  private emit(stream: string, e: TrackEvent, out: RecordInput[]): void {
+    const t = e.track;
+    const key = `${stream}#${t.id}`;
+    if (e.type === 'entered') {
+      this.eventsOut += 1;
+      out.push({ stream: `${stream}.events`, class: 'result', ts: VisionStage.ms(e.tsUs), data: { event: 'entered', track: t.id, className: this.majority(t), box: t.box, model: this.modelRef } });
+      return;
+    }
+    const crop = this.crops.get(key);
+    this.crops.delete(key);
+    if (!e.defective || t.bestDefect === undefined) return;
+    this.eventsOut += 1;
+    this.defects += 1;
+    const best = t.bestDefect;
+    const data = {
+      event: 'defect',
+      track: t.id,
+      className: this.className(best.classId),
+      firstTs: VisionStage.ms(t.firstUs),
+      lastTs: VisionStage.ms(t.lastUs),
+      sightings: t.hits,
+      defectSightings: t.defectHits,
+      best: { ts: VisionStage.ms(best.tsUs), score: best.score, box: best.box },
+      ...(crop === undefined ? {} : { crop: { png: crop.crop.png, width: crop.crop.width, height: crop.crop.height, region: crop.crop.region } }),
+      model: this.modelRef,
+    };
+    out.push({ stream: `${stream}.events`, class: 'result', ts: VisionStage.ms(best.tsUs), data });
+    this.decisions
+      .append({
+        ts: VisionStage.ms(best.tsUs),
+        kind: 'decision',
+        stream,
+        model: this.modelRef,
+        inputs: { frameTs: VisionStage.ms(best.tsUs), sightings: t.hits },
+        // The image region that drove the decision, and how sure the model was.
+        explanation: { region: best.box, score: best.score, className: this.className(best.classId), defectSightings: t.defectHits },
+        outcome: { event: 'defect', track: t.id },
+        recordId: null,
+      })
+      .catch((err: unknown) => this.events.error('vision.decision_failed', { code: 'E_STORE_WRITE', reason: (err as Error).message }));
+  }
+
+  flush(): RecordInput[] {
+    const out: RecordInput[] = [];
+    for (const [stream, tracker] of this.trackers) {
+      const last = Math.max(0, ...tracker.active.map((t) => t.lastUs));
+      for (const e of tracker.flush(last + 1)) this.emit(stream, e, out);
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    await this.loading;
+    await this.model?.close();
+  }
+}
