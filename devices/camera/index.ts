@@ -1,0 +1,27 @@
+import { defineSource } from '../../runtime/pipeline/registry.js';
+import { CameraSource } from './camera-source.js';
+import { cameraSchema } from './schema.js';
+
+export { AnnexBParser, codecStringFromSps, type AccessUnit, type AnnexBCounters } from './annexb.js';
+export { CameraSource, type CameraOptions } from './camera-source.js';
+export { H264Decoder, type DecoderCounters, type H264DecoderOptions } from './decoder.js';
+
+const DEFAULT_RECONNECT = { minDelayMs: 500, maxDelayMs: 30_000 };
+
+export const cameraPlugin = defineSource({
+  type: 'camera',
+  configSchema: cameraSchema,
+  create: (config) => {
+    const reconnect = { ...DEFAULT_RECONNECT, ...config.reconnect };
+    if (reconnect.minDelayMs > reconnect.maxDelayMs) throw new RangeError(`camera ${config.id}: reconnect.minDelayMs (${reconnect.minDelayMs}) exceeds maxDelayMs (${reconnect.maxDelayMs})`);
+    return new CameraSource({
+      id: config.id,
+      stream: config.stream ?? config.id,
+      input: config.input,
+      streamFps: config.streamFps ?? 30,
+      realtime: config.realtime ?? true,
+      fps: config.fps,
+      reconnect,
+    });
+  },
+});

@@ -1,0 +1,51 @@
+import { delayRangeSchema, idProperty } from '../../runtime/config/schema.js';
+
+const hostPort = {
+  type: 'string',
+  pattern: '^[^:\\s]+:\\d{1,5}$',
+  description: 'host:port, like 192.168.1.20:5000',
+} as const;
+
+/** Where the H.264 Annex B byte stream comes from. */
+export const cameraInputSchema = {
+  oneOf: [
+    {
+      type: 'object',
+      properties: { file: { type: 'string', minLength: 1, description: 'a path to a raw .h264 Annex B file' }, loop: { type: 'boolean' } },
+      required: ['file'],
+      additionalProperties: false,
+    },
+    {
+      type: 'object',
+      properties: { tcp: { ...hostPort, description: 'host:port of a camera or encoder serving the raw Annex B stream over TCP' } },
+      required: ['tcp'],
+      additionalProperties: false,
+    },
+    {
+      type: 'object',
+      properties: { udp: { ...hostPort, description: 'host:port to bind; datagrams carry the raw Annex B stream' } },
+      required: ['udp'],
+      additionalProperties: false,
+    },
+  ],
+} as const;
+
+export const cameraSchema = {
+  type: 'object',
+  properties: {
+    id: idProperty,
+    type: { const: 'camera' },
+    input: cameraInputSchema,
+    /** Frame rate of the stream: paces a file, spaces timestamps. */
+    streamFps: { type: 'number', exclusiveMinimum: 0, maximum: 1000 },
+    /** File input: play at streamFps (true) or as fast as the pipeline takes frames (false). */
+    realtime: { type: 'boolean' },
+    /** Frames per second handed to the pipeline at most; the rest are decoded and not emitted. */
+    fps: { type: 'number', exclusiveMinimum: 0, maximum: 1000 },
+    stream: { type: 'string', minLength: 1, maxLength: 128 },
+    /** TCP reconnects and file reopens. */
+    reconnect: delayRangeSchema,
+  },
+  required: ['id', 'type', 'input'],
+  additionalProperties: false,
+} as const;

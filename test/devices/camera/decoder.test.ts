@@ -1,0 +1,84 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { AccessUnit } from '../../../devices/camera/annexb.js';
+import { H264Decoder } from '../../../devices/camera/decoder.js';
+import { checkFrame, type RawFrame } from '../../../runtime/pipeline/frame.js';
+import { patternIndex } from '../../../sim/video/test-pattern.js';
+import { makeClip } from './clip.js';
+
+const FRAME_US = 33_333;
+let aus: AccessUnit[];
+
+beforeAll(async () => {
+  ({ aus } = await makeClip(320, 240, 90)); // keyframes at 0, 30, 60
+});
+
+async function run(units: readonly AccessUnit[], options: { maxPending?: number; want?: (ts: number) => boolean } = {}): Promise<{ frames: RawFrame[]; decoder: H264Decoder }> {
+  const frames: RawFrame[] = [];
+  const decoder = new H264Decoder({ onFrame: (f) => frames.push(f), ...options });
+  for (const [i, au] of units.entries()) await decoder.submit(au, i * FRAME_US);
+  await decoder.idle();
+  decoder.close();
+  return { frames, decoder };
+}
+
+describe('H264Decoder', () => {
+  it('decodes every access unit to a packed I420 frame with its timestamp', async () => {
+    const { frames, decoder } = await run(aus);
+    expect(frames).toHaveLength(90);
+    frames.forEach((f, i) => {
+      checkFrame(f);
+      expect(f.layout).toEqual([{ offset: 0, stride: 320 }, { offset: 76_800, stride: 160 }, { offset: 96_000, stride: 160 }]);
+      expect(f.timestampUs).toBe(i * FRAME_US);
+      expect(patternIndex(f)).toBe(i);
+    });
+    expect(decoder.counters).toMatchObject({ submitted: 90, decoded: 90, decodeErrors: 0, droppedUntilKey: 0, lost: 0, decoders: 1 });
+  });
+
+  it('after a broken picture drops deltas until the next keyframe, then decodes on', async () => {
+    const broken = aus.map((au, i) => {
+      if (i !== 10) return au;
+      // Noise over the slice data of picture 10.
+      const data = au.data.slice();
+      for (let k = 8; k < data.length; k += 1) data[k] = (k * 131) & 0xff;
+      return { ...au, data };
+    });
+    const { frames, decoder } = await run(broken);
+    const got = frames.map(patternIndex);
+    expect(got.slice(0, 10)).toEqual([...Array(10).keys()]);
+    // Error callbacks are not ordered with outputs: pictures decoded behind the broken one may
+    // come out, damaged, before its error is known (how many depends on thread timing).
+    expect(got.filter((i) => i >= 30)).toEqual([...Array(60).keys()].map((i) => i + 30));
+    expect(decoder.counters.decodeErrors).toBeGreaterThanOrEqual(1);
+    // (Whether deltas were dropped before the keyframe also depends on when the error came.)
+    expect(decoder.counters.lost).toBe(0);
+  });
+
+  it('waits for a keyframe (with its SPS) before decoding anything', async () => {
+    const { frames, decoder } = await run(aus.slice(5));
+    expect(frames.map(patternIndex)).toEqual([...Array(60).keys()].map((i) => i + 30));
+    expect(decoder.counters.droppedUntilKey).toBe(25);
+  });
+
+  it('opens a new decoder when the SPS changes (a new resolution)', async () => {
+    const { aus: small } = await makeClip(160, 120, 31);
+    const { frames, decoder } = await run([...aus.slice(0, 40), ...small]);
+    expect(frames.map((f) => `${f.width}x${f.height}`).filter((s, i, all) => all.indexOf(s) === i)).toEqual(['320x240', '160x120']);
+    expect(frames).toHaveLength(71);
+    expect(decoder.counters.decoders).toBe(2);
+  });
+
+  it('skips the copy of unwanted pictures but decodes them all', async () => {
+    const { frames, decoder } = await run(aus.slice(0, 30), { want: (ts) => (ts / FRAME_US) % 3 === 0 });
+    expect(frames.map(patternIndex)).toEqual([...Array(10).keys()].map((i) => i * 3));
+    expect(decoder.counters).toMatchObject({ decoded: 10, skipped: 20, decodeErrors: 0 });
+  });
+
+  it('bounds the pictures in flight', async () => {
+    const decoder = new H264Decoder({ onFrame: () => undefined, maxPending: 2 });
+    const taken = aus.slice(0, 10).map((au, i) => decoder.decode(au, i * FRAME_US));
+    expect(taken.filter(Boolean)).toHaveLength(2);
+    expect(decoder.counters.droppedBusy).toBe(8);
+    await decoder.idle();
+    decoder.close();
+  });
+});
