@@ -5,9 +5,37 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineStage } from '../../runtime/pipeline/registry.js';
 import { readModelMetadata } from '../onnx/builder.js';
+import { CLASSIFIER_CLASSES, DEFECT_CLASS } from './classifier/architecture.js';
 import { CLASS_NAMES } from './detector/architecture.js';
 import { visionSchema } from './schema.js';
-import { VisionStage } from './vision-stage.js';
+import { VisionStage, type CascadeClassifier } from './vision-stage.js';
+
+async function readModel(path: string, what: string): Promise<{ bytes: Uint8Array; meta: Record<string, string>; sha256: string }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new Error(`vision: cannot read ${what} ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let meta: Record<string, string> = {};
+  try {
+    meta = readModelMetadata(bytes);
+  } catch {
+    // Not an ONNX file we can read: the engine says so when it loads it, and the stage reports it.
+  }
+  return { bytes, meta, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+async function loadClassifier(c: { path?: string; classNames?: readonly string[]; name?: string; version?: string }): Promise<CascadeClassifier> {
+  const builtin = c.path === undefined;
+  const path = builtin ? BUILTIN_CLASSIFIER_PATH() : resolve(c.path as string);
+  const { bytes, meta, sha256 } = await readModel(path, 'classifier');
+  return {
+    bytes,
+    classNames: c.classNames ?? (builtin ? [...CLASSIFIER_CLASSES] : (meta['classNames']?.split(',') ?? [])),
+    model: { name: c.name ?? meta['name'] ?? path.replace(/^.*\//, ''), version: c.version ?? meta['version'] ?? 'unversioned', hash: `sha256:${sha256}` },
+  };
+}
 
 export { VisionStage } from './vision-stage.js';
 
@@ -16,7 +44,7 @@ export const VISION_DEFAULTS = {
   confidence: 0.5,
   iouThreshold: 0.45,
   motion: { enabled: true, width: 64, pixelThreshold: 12, minShare: 0.002, keepAliveMs: 10_000 },
-  tracker: { iouThreshold: 0.2, maxAgeMs: 1000, minHits: 2, defectMinHits: 2, maxTracks: 64 },
+  tracker: { iouThreshold: 0.2, maxAgeMs: 1000, minHits: 2, defectMinHits: 2, defectMinShare: 0.5, maxTracks: 64 },
   cropMaxSize: 96,
 } as const;
 
@@ -24,13 +52,14 @@ export const VISION_DEFAULTS = {
 function builtinModelPath(file: string): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i += 1) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, 'models', 'vision', 'detector', file);
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'models', 'vision', file.includes('classifier') ? 'classifier' : 'detector', file);
     dir = dirname(dir);
   }
   throw new Error(`cannot find the package root above ${fileURLToPath(import.meta.url)}`);
 }
 
 export const BUILTIN_DETECTOR_PATH = (): string => builtinModelPath('defect-detector.onnx');
+export const BUILTIN_CLASSIFIER_PATH = (): string => builtinModelPath('defect-classifier.onnx');
 
 export const visionStagePlugin = defineStage({
   type: 'vision',
@@ -39,24 +68,15 @@ export const visionStagePlugin = defineStage({
     const d = VISION_DEFAULTS;
     const builtin = config.model?.path === undefined;
     const path = builtin ? BUILTIN_DETECTOR_PATH() : resolve(config.model?.path as string);
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(path);
-    } catch (err) {
-      throw new Error(`vision: cannot read model ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    let meta: Record<string, string> = {};
-    try {
-      meta = readModelMetadata(bytes);
-    } catch {
-      // Not an ONNX file we can read: the engine will say so when it loads it, and the stage reports it.
-    }
+    const { bytes, meta, sha256 } = await readModel(path, 'model');
     const classNames = config.classNames ?? (builtin ? [...CLASS_NAMES] : undefined);
+    const classifier = builtin || config.classifier !== undefined ? await loadClassifier(config.classifier ?? {}) : undefined;
     const motion = { ...d.motion, ...(config.motion ?? {}) };
     const zones = (config.zones ?? []).map((z) => z.map((p) => [p[0] as number, p[1] as number] as const));
     return new VisionStage(
       {
         modelBytes: bytes,
+        classifier,
         modelName: config.model?.name ?? meta['name'] ?? (builtin ? 'defect-detector' : path.replace(/^.*\//, '')),
         modelVersion: config.model?.version ?? meta['version'] ?? 'unversioned',
         providers: config.providers ?? ['cpu'],
@@ -69,7 +89,7 @@ export const visionStagePlugin = defineStage({
           confidence: config.confidence ?? d.confidence,
           iouThreshold: config.iouThreshold ?? d.iouThreshold,
         },
-        defectClass: config.defectClass ?? (builtin ? 'defective-part' : undefined),
+        defectClass: config.defectClass ?? (builtin ? CLASSIFIER_CLASSES[DEFECT_CLASS] : undefined),
         zones,
         motion: motion.enabled ? { width: motion.width, pixelThreshold: motion.pixelThreshold, minShare: motion.minShare, keepAliveMs: motion.keepAliveMs, zones } : undefined,
         tracker: { ...d.tracker, ...(config.tracker ?? {}) },
@@ -77,7 +97,7 @@ export const visionStagePlugin = defineStage({
       },
       env.decisions,
       env.events,
-      createHash('sha256').update(bytes).digest('hex'),
+      sha256,
     );
   },
 });

@@ -16,6 +16,18 @@ export const visionSchema = {
       },
       additionalProperties: false,
     },
+    /** A crop classifier that names each detected box's class (a detector + classifier cascade); default with the built-in detector: the built-in defect classifier. */
+    classifier: {
+      type: 'object',
+      properties: {
+        path: { type: 'string', minLength: 1 },
+        builtin: { enum: ['defect-classifier'] },
+        classNames: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 64 }, minItems: 1, maxItems: 1000 },
+        name: { type: 'string', minLength: 1, maxLength: 64 },
+        version: { type: 'string', minLength: 1, maxLength: 32 },
+      },
+      additionalProperties: false,
+    },
     task: { enum: ['detection', 'classification'] },
     /** Class names by class id (an 80-class YOLO export needs its 80 names, or none: class<N>). */
     classNames: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 64 }, minItems: 1, maxItems: 1000 },
@@ -48,6 +60,7 @@ export const visionSchema = {
         maxAgeMs: { type: 'integer', minimum: 1, maximum: 600_000 },
         minHits: { type: 'integer', minimum: 1, maximum: 1000 },
         defectMinHits: { type: 'integer', minimum: 1, maximum: 1000 },
+        defectMinShare: share,
         maxTracks: { type: 'integer', minimum: 1, maximum: 1000 },
       },
       additionalProperties: false,

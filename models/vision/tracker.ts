@@ -1,6 +1,9 @@
 import { centre, insideZone, iou, type Box, type Zone } from './geometry.js';
 import type { Detection } from './nms.js';
 
+/** An unmatched detection overlapping a track this much is a duplicate of its part, not a new one. */
+const DUPLICATE_IOU = 0.1;
+
 export interface TrackerOptions {
   /** A detection continues a track when it overlaps the track's predicted box by at least this IoU. */
   readonly iouThreshold: number;
@@ -12,8 +15,10 @@ export interface TrackerOptions {
   readonly zone: Zone | undefined;
   /** The class that means "defective"; its detections on a track make a defect event. */
   readonly defectClass: number | undefined;
-  /** Detections of the defect class a track needs before it is reported defective. */
+  /** Detections of the defect class a track needs before it is reported defective... */
   readonly defectMinHits: number;
+  /** ...and the share of its sightings they must be (a good part seen 40 times may look defective in one or two). */
+  readonly defectMinShare: number;
   /** Tracks kept at most (the oldest are ended first when more appear). */
   readonly maxTracks: number;
 }
@@ -32,8 +37,13 @@ export interface Track {
   vx: number;
   vy: number;
   firstUs: number;
+  /** Last sighting on the tracker's clock, which stands still while the scene does (see `hold`). */
   lastUs: number;
+  /** Last sighting, frame time. */
+  seenUs: number;
   hits: number;
+  /** Sightings whole in the frame: only these are judged (a part cut by the frame's edge may hide its defect, or look like one). */
+  judged: number;
   defectHits: number;
   readonly classHits: Map<number, number>;
   best: BestSighting;
@@ -64,6 +74,7 @@ export interface TrackUpdate {
 export class IouTracker {
   private readonly tracks: Track[] = [];
   private nextId = 1;
+  private lastFrameUs: number | undefined;
 
   constructor(readonly o: TrackerOptions) {}
 
@@ -71,7 +82,22 @@ export class IouTracker {
     return this.tracks;
   }
 
-  update(detections: readonly Detection[], tsUs: number): TrackUpdate {
+  /**
+   * A frame in which nothing moved (the motion gate held it back): the tracks are where they
+   * were, so the time does not count towards their age or their velocity. Without this a
+   * belt that stands for longer than maxAgeMs would end every track and count each part twice.
+   */
+  hold(tsUs: number): void {
+    if (this.lastFrameUs !== undefined && tsUs > this.lastFrameUs) {
+      const dt = tsUs - this.lastFrameUs;
+      for (const t of this.tracks) t.lastUs += dt;
+    }
+    this.lastFrameUs = tsUs;
+  }
+
+  /** `atEdge`: the box touches the frame's edge; the sighting moves the track but is not judged. */
+  update(detections: readonly (Detection & { atEdge?: boolean })[], tsUs: number): TrackUpdate {
+    this.lastFrameUs = tsUs;
     const events: TrackEvent[] = [];
     const newBest: Track[] = [];
     const newBestDefect: Track[] = [];
@@ -94,16 +120,20 @@ export class IouTracker {
       const det = detections[p.d] as Detection;
       const dt = tsUs - t.lastUs;
       if (dt > 0) {
+        // Smoothed: one noisy box must not throw the next prediction off the part.
         const c0 = centre(t.box);
         const c1 = centre(det.box);
-        t.vx = (c1.x - c0.x) / dt;
-        t.vy = (c1.y - c0.y) / dt;
+        const first = t.hits === 1;
+        t.vx = first ? (c1.x - c0.x) / dt : 0.5 * t.vx + (0.5 * (c1.x - c0.x)) / dt;
+        t.vy = first ? (c1.y - c0.y) / dt : 0.5 * t.vy + (0.5 * (c1.y - c0.y)) / dt;
       }
       this.see(t, det, tsUs, newBest, newBestDefect);
     }
     detections.forEach((det, d) => {
       if (usedD.has(d)) return;
-      const t: Track = { id: this.nextId, box: det.box, vx: 0, vy: 0, firstUs: tsUs, lastUs: tsUs, hits: 0, defectHits: 0, classHits: new Map(), best: { box: det.box, score: -1, classId: det.classId, tsUs }, bestDefect: undefined, entered: false };
+      // A second box on a part that already has a track is not a new part.
+      if (this.tracks.some((t, i) => iou(predicted[i] ?? t.box, det.box) >= DUPLICATE_IOU || iou(t.box, det.box) >= DUPLICATE_IOU)) return;
+      const t: Track = { id: this.nextId, box: det.box, vx: 0, vy: 0, firstUs: tsUs, lastUs: tsUs, seenUs: tsUs, hits: 0, judged: 0, defectHits: 0, classHits: new Map(), best: { box: det.box, score: -1, classId: det.classId, tsUs }, bestDefect: undefined, entered: false };
       this.nextId += 1;
       this.tracks.push(t);
       this.see(t, det, tsUs, newBest, newBestDefect);
@@ -132,10 +162,13 @@ export class IouTracker {
     return events;
   }
 
-  private see(t: Track, det: Detection, tsUs: number, newBest: Track[], newBestDefect: Track[]): void {
+  private see(t: Track, det: Detection & { atEdge?: boolean }, tsUs: number, newBest: Track[], newBestDefect: Track[]): void {
     t.box = det.box;
     t.lastUs = tsUs;
+    t.seenUs = tsUs;
     t.hits += 1;
+    if (det.atEdge === true) return;
+    t.judged += 1;
     t.classHits.set(det.classId, (t.classHits.get(det.classId) ?? 0) + 1);
     if (det.score > t.best.score) {
       t.best = { box: det.box, score: det.score, classId: det.classId, tsUs };
@@ -153,6 +186,7 @@ export class IouTracker {
   private end(i: number, tsUs: number, events: TrackEvent[]): void {
     const [t] = this.tracks.splice(i, 1);
     if (t === undefined || t.hits < this.o.minHits) return;
-    events.push({ type: 'ended', track: t, tsUs, defective: this.o.defectClass !== undefined && t.defectHits >= this.o.defectMinHits });
+    const defective = this.o.defectClass !== undefined && t.defectHits >= this.o.defectMinHits && t.defectHits >= this.o.defectMinShare * t.judged;
+    events.push({ type: 'ended', track: t, tsUs, defective });
   }
 }

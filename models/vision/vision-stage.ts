@@ -4,14 +4,25 @@ import { isFrameRecordData, type RawFrame } from '../../runtime/pipeline/frame.j
 import type { RecordInput } from '../../runtime/pipeline/record.js';
 import type { ModelRef } from '../../runtime/store/decision-log.js';
 import { OnnxBackend } from '../engine/onnx-backend.js';
+import { BACKGROUND_CLASS_NAME, cropRegion } from './classifier/architecture.js';
+import { CropClassifier } from './classifier/crop-classifier.js';
 import { cropLuma, type Crop } from './crop.js';
 import type { Zone } from './geometry.js';
 import { MotionGate, type MotionOptions } from './motion.js';
 import { IouTracker, type Track, type TrackEvent, type TrackerOptions } from './tracker.js';
 import { VisionModel, type VisionModelOptions } from './vision-model.js';
 
+/** A second stage that names the class of each detected box from a crop of it. */
+export interface CascadeClassifier {
+  readonly bytes: Uint8Array;
+  readonly classNames: readonly string[];
+  readonly model: ModelRef;
+}
+
 export interface VisionStageOptions {
   readonly modelBytes: Uint8Array;
+  /** When set, detections get their class from it (the detector only finds objects). */
+  readonly classifier: CascadeClassifier | undefined;
   readonly modelName: string;
   readonly modelVersion: string;
   readonly providers: readonly string[];
@@ -29,6 +40,9 @@ interface Timing {
   total: number;
 }
 
+/** A box this close to the frame's edge belongs to a part that is partly outside: tracked, not judged. */
+const EDGE_MARGIN_PX = 2;
+
 /** Crops kept per track (one each: its best defect sighting). */
 interface TrackCrop {
   readonly crop: Crop;
@@ -44,6 +58,7 @@ interface TrackCrop {
  */
 export class VisionStage implements Stage {
   private model: VisionModel | undefined;
+  private classifier: CropClassifier | undefined;
   private loading: Promise<void> | undefined;
   private loadError: string | undefined;
   private readonly gates = new Map<string, MotionGate>();
@@ -74,8 +89,10 @@ export class VisionStage implements Stage {
   private ensureModel(): Promise<void> {
     this.loading ??= (async () => {
       try {
-        this.model = await VisionModel.load(this.o.modelBytes, new OnnxBackend(), this.o.providers, this.o.model);
-        const names = this.o.model.classNames;
+        const backend = new OnnxBackend();
+        this.model = await VisionModel.load(this.o.modelBytes, backend, this.o.providers, this.o.model);
+        if (this.o.classifier !== undefined) this.classifier = await CropClassifier.load(this.o.classifier.bytes, backend, this.o.providers);
+        const names = this.o.classifier?.classNames ?? this.o.model.classNames;
         this.defectClassId = this.o.defectClass === undefined ? undefined : names?.indexOf(this.o.defectClass);
         if (this.defectClassId === -1) throw new Error(`defectClass "${String(this.o.defectClass)}" is not one of classNames (${names?.join(', ') ?? 'none given'})`);
         const m = this.model.model;
@@ -141,6 +158,7 @@ export class VisionStage implements Stage {
       }
       if (!gate.check(frame).pass) {
         this.gated += 1;
+        this.trackerOf(stream).hold(frame.timestampUs);
         return;
       }
     }
@@ -154,13 +172,24 @@ export class VisionStage implements Stage {
     this.infer.n += 1;
     this.infer.total += t2 - t1;
     this.inferred += 1;
-    const detections = model.decode(raw, letterbox);
-    let tracker = this.trackers.get(stream);
-    if (tracker === undefined) {
-      tracker = new IouTracker({ ...this.o.tracker, zone: this.o.zones[0], defectClass: this.defectClassId });
-      this.trackers.set(stream, tracker);
+    let detections = model.decode(raw, letterbox);
+    if (this.classifier !== undefined) {
+      const classes = await this.classifier.classify(frame, detections.map((d) => d.box));
+      // The detector says where a part is and how sure it is; the classifier says which class.
+      detections = detections
+        .map((d, i) => {
+          const c = classes[i] ?? { classId: 0, score: 0 };
+          return { ...d, classId: c.classId, className: this.className(c.classId), score: d.score * c.score };
+        })
+        .filter((d) => d.className !== BACKGROUND_CLASS_NAME);
     }
-    const update = tracker.update(detections, frame.timestampUs);
+    // With a classifier the part is judged on its crop, which must be whole in the frame too.
+    const edge = EDGE_MARGIN_PX;
+    const judged = detections.map((d) => {
+      const r = this.classifier === undefined ? d.box : cropRegion(d.box);
+      return { ...d, atEdge: r.x <= edge || r.y <= edge || r.x + r.w >= frame.width - edge || r.y + r.h >= frame.height - edge };
+    });
+    const update = this.trackerOf(stream).update(judged, frame.timestampUs);
     if (this.o.cropMaxSize > 0) {
       for (const t of update.newBestDefect) {
         const best = t.bestDefect;
@@ -170,8 +199,17 @@ export class VisionStage implements Stage {
     for (const e of update.events) this.emit(stream, e, out);
   }
 
+  private trackerOf(stream: string): IouTracker {
+    let tracker = this.trackers.get(stream);
+    if (tracker === undefined) {
+      tracker = new IouTracker({ ...this.o.tracker, zone: this.o.zones[0], defectClass: this.defectClassId });
+      this.trackers.set(stream, tracker);
+    }
+    return tracker;
+  }
+
   private className(classId: number): string {
-    return this.o.model.classNames?.[classId] ?? `class${classId}`;
+    return (this.o.classifier?.classNames ?? this.o.model.classNames)?.[classId] ?? `class${classId}`;
   }
 
   /** Wall-clock ms of a frame timestamp: the stream's clock is taken as µs since the epoch when it is one. */
@@ -205,10 +243,11 @@ export class VisionStage implements Stage {
       track: t.id,
       className: this.className(best.classId),
       firstTs: VisionStage.ms(t.firstUs),
-      lastTs: VisionStage.ms(t.lastUs),
+      lastTs: VisionStage.ms(t.seenUs),
       sightings: t.hits,
       defectSightings: t.defectHits,
       best: { ts: VisionStage.ms(best.tsUs), score: best.score, box: best.box },
+      ...(this.o.classifier === undefined ? {} : { classifier: this.o.classifier.model }),
       ...(crop === undefined ? {} : { crop: { png: crop.crop.png, width: crop.crop.width, height: crop.crop.height, region: crop.crop.region } }),
       model: this.modelRef,
     };
@@ -219,7 +258,7 @@ export class VisionStage implements Stage {
         kind: 'decision',
         stream,
         model: this.modelRef,
-        inputs: { frameTs: VisionStage.ms(best.tsUs), sightings: t.hits },
+        inputs: { frameTs: VisionStage.ms(best.tsUs), sightings: t.hits, ...(this.o.classifier === undefined ? {} : { classifier: this.o.classifier.model }) },
         // The image region that drove the decision, and how sure the model was.
         explanation: { region: best.box, score: best.score, className: this.className(best.classId), defectSightings: t.defectHits },
         outcome: { event: 'defect', track: t.id },
@@ -231,7 +270,7 @@ export class VisionStage implements Stage {
   flush(): RecordInput[] {
     const out: RecordInput[] = [];
     for (const [stream, tracker] of this.trackers) {
-      const last = Math.max(0, ...tracker.active.map((t) => t.lastUs));
+      const last = Math.max(0, ...tracker.active.map((t) => t.seenUs));
       for (const e of tracker.flush(last + 1)) this.emit(stream, e, out);
     }
     return out;
@@ -240,5 +279,6 @@ export class VisionStage implements Stage {
   async stop(): Promise<void> {
     await this.loading;
     await this.model?.close();
+    await this.classifier?.close();
   }
 }

@@ -3,6 +3,7 @@ import { benchDetector } from './detector.js';
 import { benchMemory } from './memory.js';
 import { benchStore } from './store.js';
 import { benchUplink } from './uplink.js';
+import { benchVision } from './vision.js';
 
 /** `npm run bench -- NAME [options]`: each benchmark prints one JSON object as its last line. */
 const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
@@ -11,6 +12,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   memory: benchMemory,
   bridge: benchBridge,
   detector: benchDetector,
+  vision: benchVision,
 };
 
 const [name, ...args] = process.argv.slice(2);

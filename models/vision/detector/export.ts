@@ -5,7 +5,7 @@ import { CELLS, FIELD, GRID, OUTPUTS, PATCH, SIZE_UNIT, STRIDE, DETECTOR_INPUT }
 /**
  * The trained per-cell MLP as an ONNX graph on the whole image: layer 1 is a Conv with
  * kernel 48, stride 16, padding 16 (the MLP's first layer reshaped), the others are 1x1
- * Convs; then cell offsets and sizes become input pixels and the class logits
+ * Convs (with the patch centring folded into layer 1); then cell offsets and sizes become input pixels and the class logits
  * probabilities, and the result is reshaped to YOLOv8's [1, 4 + classes, cells].
  * Scale factors are folded into the last layer's weights; the cell grid is a constant.
  */
@@ -19,6 +19,15 @@ export function exportDetector(model: Mlp, metadata: Readonly<Record<string, str
     const last = l === layers.length - 1;
     const w = Float32Array.from(layer.w);
     const b = Float32Array.from(layer.b);
+    if (l === 0) {
+      // Patch centring folded in: W (x - mean(x)) = (W - rowmean(W)) x.
+      for (let o = 0; o < layer.outputs; o += 1) {
+        let m = 0;
+        for (let i = 0; i < layer.inputs; i += 1) m += layer.w[o * layer.inputs + i] as number;
+        m /= layer.inputs;
+        for (let i = 0; i < layer.inputs; i += 1) w[o * layer.inputs + i] = (layer.w[o * layer.inputs + i] as number) - m;
+      }
+    }
     if (last) {
       // cx = STRIDE * (gx + t0), cy = STRIDE * (gy + t1), w = SIZE_UNIT * t2, h = SIZE_UNIT * t3.
       const scale = [STRIDE, STRIDE, SIZE_UNIT, SIZE_UNIT];

@@ -49,10 +49,10 @@ function buildExamples(images: readonly LabelledImage[], o: DetectorTrainOptions
       const gy = Math.min(GRID.height - 1, Math.max(0, Math.floor(cy / STRIDE)));
       const c = gy * GRID.width + gx;
       if (obj.ignore) {
-        label.set(c, { t: [0, 0, 0, 0, 0, 0], box: false, cls: false });
+        label.set(c, { t: new Array<number>(OUTPUTS).fill(0), box: false, cls: false });
         continue;
       }
-      const t = [cx / STRIDE - gx, cy / STRIDE - gy, obj.box.w / SIZE_UNIT, obj.box.h / SIZE_UNIT, obj.classId === 0 ? 1 : 0, obj.classId === 1 ? 1 : 0];
+      const t = [cx / STRIDE - gx, cy / STRIDE - gy, obj.box.w / SIZE_UNIT, obj.box.h / SIZE_UNIT, ...Array.from({ length: OUTPUTS - 4 }, (_, c) => (obj.classId === c ? 1 : 0))];
       label.set(c, { t, box: true, cls: true });
     }
     const cells = new Set<number>(label.keys());
@@ -64,7 +64,7 @@ function buildExamples(images: readonly LabelledImage[], o: DetectorTrainOptions
     }
     for (let n = 0; n < o.negativesPerImage; n += 1) cells.add(Math.floor(random() * GRID.width * GRID.height));
     for (const c of cells) {
-      const l = label.get(c) ?? { t: [0, 0, 0, 0, 0, 0], box: false, cls: true };
+      const l = label.get(c) ?? { t: new Array<number>(OUTPUTS).fill(0), box: false, cls: true };
       image.push(k);
       cell.push(c);
       target.push(...l.t);
@@ -79,7 +79,7 @@ const BOX_WEIGHT = 4;
 
 /**
  * Trains the per-cell detector MLP: box regression (squared error) on object centre cells,
- * binary cross-entropy on the two class logits everywhere else that is not ignored.
+ * binary cross-entropy on the class logits everywhere else that is not ignored.
  * Deterministic from the seed (example choice, initial weights, batch order).
  */
 export async function trainDetector(images: readonly LabelledImage[], o: DetectorTrainOptions): Promise<{ model: Mlp; losses: number[]; examples: number }> {

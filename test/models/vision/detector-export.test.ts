@@ -21,7 +21,8 @@ describe('defect detector export', () => {
         extractPatch(image, gy, gx, patch, 0);
         const t = mlp.predict(patch, 1);
         const cell = gy * GRID.width + gx;
-        const expected = [STRIDE * (gx + (t[0] as number)), STRIDE * (gy + (t[1] as number)), SIZE_UNIT * (t[2] as number), SIZE_UNIT * (t[3] as number), 1 / (1 + Math.exp(-(t[4] as number))), 1 / (1 + Math.exp(-(t[5] as number)))];
+        const classes = Array.from({ length: OUTPUTS - 4 }, (_, c) => 1 / (1 + Math.exp(-(t[4 + c] as number))));
+        const expected = [STRIDE * (gx + (t[0] as number)), STRIDE * (gy + (t[1] as number)), SIZE_UNIT * (t[2] as number), SIZE_UNIT * (t[3] as number), ...classes];
         expected.forEach((v, k) => expect(out?.data[k * CELLS + cell]).toBeCloseTo(v, 3));
       }
     } finally {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IouTracker } from '../../../models/vision/tracker.js';
 
-const options = { iouThreshold: 0.3, maxAgeMs: 500, minHits: 2, zone: undefined, defectClass: 1, defectMinHits: 2, maxTracks: 16 };
+const options = { iouThreshold: 0.3, maxAgeMs: 500, minHits: 2, zone: undefined, defectClass: 1, defectMinHits: 2, defectMinShare: 0.5, maxTracks: 16 };
 
 describe('IoU tracker', () => {
   it('follows two parts across the belt as two tracks, one of them defective, with its best sighting', () => {
