@@ -1,5 +1,5 @@
 import type { VideoDecoder, VideoFrame } from 'node-webcodecs';
-import { packedLayout, type RawFrame } from '../../runtime/pipeline/frame.js';
+import { FrameBufferPool, packedLayout, type RawFrame } from '../../runtime/pipeline/frame.js';
 import { codecStringFromSps, type AccessUnit } from './annexb.js';
 import { loadWebCodecs, type WebCodecs } from './webcodecs.js';
 
@@ -73,6 +73,8 @@ export class H264Decoder {
   private inFlight: number[] = [];
   private wakers: (() => void)[] = [];
   private readonly maxPending: number;
+  /** Buffers the vision stage handed back (RawFrame.release). */
+  private readonly pool = new FrameBufferPool();
   private readonly stallMs: number;
   private readonly codecs: WebCodecs;
 
@@ -213,12 +215,18 @@ export class H264Decoder {
         this.lastError = `unsupported picture ${frame.format ?? 'unknown'} ${width}x${height}`;
         return;
       }
-      const data = new Uint8Array(size);
+      const data = this.pool.take(size);
       // node-webcodecs copies synchronously inside copyTo; the promise only carries the layout,
       // which is the packed one computed above.
       frame.copyTo(data).catch(() => undefined);
       this.counters.decoded += 1;
-      this.options.onFrame({ format: 'I420', width, height, data, layout, timestampUs: ts });
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        this.pool.give(data);
+      };
+      this.options.onFrame({ format: 'I420', width, height, data, layout, timestampUs: ts, release });
     } finally {
       frame.close();
     }

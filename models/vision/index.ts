@@ -46,6 +46,7 @@ export const VISION_DEFAULTS = {
   motion: { enabled: true, width: 64, pixelThreshold: 12, minShare: 0.002, keepAliveMs: 10_000 },
   tracker: { iouThreshold: 0.2, maxAgeMs: 1000, minHits: 2, defectMinHits: 2, defectMinShare: 0.5, maxTracks: 64 },
   cropMaxSize: 96,
+  threads: 1,
 } as const;
 
 /** Where the repo's own models live, found from this file whether it runs from source or dist/. */
@@ -80,6 +81,7 @@ export const visionStagePlugin = defineStage({
         modelName: config.model?.name ?? meta['name'] ?? (builtin ? 'defect-detector' : path.replace(/^.*\//, '')),
         modelVersion: config.model?.version ?? meta['version'] ?? 'unversioned',
         providers: config.providers ?? ['cpu'],
+        threads: config.threads ?? VISION_DEFAULTS.threads,
         model: {
           task: config.task ?? 'detection',
           ...(classNames === undefined ? {} : { classNames }),

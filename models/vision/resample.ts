@@ -43,15 +43,56 @@ export class PlaneResampler {
   /** Horizontal pass result: srcHeight rows x dstWidth. */
   private readonly tmp: Float32Array;
 
+  /** Whole-number ratios on both axes (1280x720 -> 320x180): plain block sums, no weight tables. */
+  private readonly kx: number;
+  private readonly ky: number;
+  private readonly acc: Float32Array;
+
+  /**
+   * `sample` > 1: an estimate from every sample-th pixel of each block on both axes (for the
+   * motion gate, which needs a rough mean of large blocks, fast); only with whole-number ratios.
+   */
   constructor(
     readonly srcWidth: number,
     readonly srcHeight: number,
     readonly dstWidth: number,
     readonly dstHeight: number,
+    private readonly sample = 1,
   ) {
-    this.xt = taps(srcWidth, dstWidth);
-    this.yt = taps(srcHeight, dstHeight);
-    this.tmp = new Float32Array(srcHeight * dstWidth);
+    const whole = srcWidth % dstWidth === 0 && srcHeight % dstHeight === 0;
+    this.kx = whole ? srcWidth / dstWidth : 0;
+    this.ky = whole ? srcHeight / dstHeight : 0;
+    this.acc = new Float32Array(dstWidth);
+    this.xt = taps(whole ? 1 : srcWidth, whole ? 1 : dstWidth);
+    this.yt = taps(whole ? 1 : srcHeight, whole ? 1 : dstHeight);
+    this.tmp = new Float32Array(whole ? 0 : srcHeight * dstWidth);
+  }
+
+  private runWhole(data: Uint8Array, offset: number, stride: number, step: number, out: Float32Array, outOffset: number, outStride: number): void {
+    const { kx, ky, acc, dstWidth, dstHeight } = this;
+    const sub = Math.max(1, Math.min(this.sample, kx, ky));
+    const inv = 1 / (Math.ceil(kx / sub) * Math.ceil(ky / sub));
+    const bx = kx * step;
+    const sx = sub * step;
+    const four = bx === 4 && sx === 1;
+    for (let j = 0; j < dstHeight; j += 1) {
+      acc.fill(0);
+      for (let yy = j * ky, end = (j + 1) * ky; yy < end; yy += sub) {
+        let p = offset + yy * stride;
+        if (four) {
+          // The common case (720p to a 320-wide input): unrolled.
+          for (let i = 0; i < dstWidth; i += 1, p += 4) acc[i] = (acc[i] as number) + (data[p] as number) + (data[p + 1] as number) + (data[p + 2] as number) + (data[p + 3] as number);
+          continue;
+        }
+        for (let i = 0; i < dstWidth; i += 1, p += bx) {
+          let sum = 0;
+          for (let q = p, e = p + bx; q < e; q += sx) sum += data[q] as number;
+          acc[i] = (acc[i] as number) + sum;
+        }
+      }
+      const o = outOffset + j * outStride;
+      for (let i = 0; i < dstWidth; i += 1) out[o + i] = (acc[i] as number) * inv;
+    }
   }
 
   /**
@@ -59,6 +100,10 @@ export class PlaneResampler {
    * of dstWidth values written at `outOffset + y * outStride + x`), in source units (0..255).
    */
   run(data: Uint8Array, offset: number, stride: number, step: number, out: Float32Array, outOffset: number, outStride: number): void {
+    if (this.kx > 0) {
+      this.runWhole(data, offset, stride, step, out, outOffset, outStride);
+      return;
+    }
     const { xt, yt, tmp, dstWidth, srcHeight, dstHeight } = this;
     for (let y = 0; y < srcHeight; y += 1) {
       const row = offset + y * stride;

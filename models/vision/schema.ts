@@ -39,6 +39,8 @@ export const visionSchema = {
     /** Normalisation of 0..1 inputs per channel (YOLO exports: none; ImageNet classifiers: their mean and std). */
     mean: { type: 'array', items: { type: 'number' }, minItems: 1, maxItems: 3 },
     std: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, minItems: 1, maxItems: 3 },
+    /** Threads per inference; 1 suits small models on a 2-core box (the other core decodes video). */
+    threads: { type: 'integer', minimum: 1, maximum: 64 },
     providers: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 8 },
     /** Polygons in source pixels: motion is looked for, and "entered" judged, only inside them. */
     zones: { type: 'array', items: { type: 'array', items: point, minItems: 3, maxItems: 64 }, maxItems: 16 },

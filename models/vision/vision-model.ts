@@ -39,6 +39,8 @@ export class VisionModel {
   private constructor(
     readonly model: LoadedModel,
     private readonly pre: Preprocessor,
+    /** A second input buffer, so one frame can be preprocessed while the previous one is in inference. */
+    private readonly pre2: Preprocessor,
     private readonly o: VisionModelOptions,
     private readonly inputName: string,
     private readonly outputName: string,
@@ -57,7 +59,8 @@ export class VisionModel {
       const channels = c as 1 | 3;
       const mean = o.mean ?? new Array<number>(channels).fill(0);
       const std = o.std ?? new Array<number>(channels).fill(1);
-      return new VisionModel(model, new Preprocessor({ width: w, height: h, channels, mean, std }), o, input.name, output.name);
+      const p = { width: w, height: h, channels, mean, std };
+      return new VisionModel(model, new Preprocessor(p), new Preprocessor(p), o, input.name, output.name);
     } catch (err) {
       await model.close();
       throw err;
@@ -69,9 +72,11 @@ export class VisionModel {
   }
 
   /** Preprocessing alone (the benchmark times it apart from inference). */
-  preprocess(frame: RawFrame): { tensor: Float32Array; letterbox: Letterbox } {
-    const tensor = this.pre.run(frame);
-    return { tensor, letterbox: this.pre.letterbox as Letterbox };
+  /** The tensor stays valid until the next call with the same `slot` (0 or 1). */
+  preprocess(frame: RawFrame, slot: 0 | 1 = 0): { tensor: Float32Array; letterbox: Letterbox } {
+    const pre = slot === 0 ? this.pre : this.pre2;
+    const tensor = pre.run(frame);
+    return { tensor, letterbox: pre.letterbox as Letterbox };
   }
 
   /** Inference alone on an already preprocessed tensor: the raw output. */

@@ -10,6 +10,7 @@ import { cropLuma, type Crop } from './crop.js';
 import type { Zone } from './geometry.js';
 import { MotionGate, type MotionOptions } from './motion.js';
 import { IouTracker, type Track, type TrackEvent, type TrackerOptions } from './tracker.js';
+import type { Letterbox } from './letterbox.js';
 import { VisionModel, type VisionModelOptions } from './vision-model.js';
 
 /** A second stage that names the class of each detected box from a crop of it. */
@@ -26,6 +27,8 @@ export interface VisionStageOptions {
   readonly modelName: string;
   readonly modelVersion: string;
   readonly providers: readonly string[];
+  /** Threads per inference (1 suits small models on small boxes: see OnnxBackendOptions). */
+  readonly threads: number;
   readonly model: VisionModelOptions;
   readonly defectClass: string | undefined;
   readonly zones: readonly Zone[];
@@ -59,6 +62,11 @@ interface TrackCrop {
 export class VisionStage implements Stage {
   private model: VisionModel | undefined;
   private classifier: CropClassifier | undefined;
+  /** The frame in inference (and tracker holds queued behind it). */
+  private inflight: Promise<void> = Promise.resolve();
+  private slot: 0 | 1 = 0;
+  /** Events of frames finished since the last `process` returned. */
+  private readonly pending: RecordInput[] = [];
   private loading: Promise<void> | undefined;
   private loadError: string | undefined;
   private readonly gates = new Map<string, MotionGate>();
@@ -89,7 +97,7 @@ export class VisionStage implements Stage {
   private ensureModel(): Promise<void> {
     this.loading ??= (async () => {
       try {
-        const backend = new OnnxBackend();
+        const backend = new OnnxBackend({ threads: this.o.threads });
         this.model = await VisionModel.load(this.o.modelBytes, backend, this.o.providers, this.o.model);
         if (this.o.classifier !== undefined) this.classifier = await CropClassifier.load(this.o.classifier.bytes, backend, this.o.providers);
         const names = this.o.classifier?.classNames ?? this.o.model.classNames;
@@ -136,20 +144,27 @@ export class VisionStage implements Stage {
       this.frames += 1;
       this.skippedBySource += r.data.skippedBefore ?? 0;
       try {
-        await this.onFrame(r.stream, r.data.frame, out);
+        await this.onFrame(r.stream, r.data.frame);
       } catch (err) {
-        // A frame that cannot be processed is counted and skipped; the next one may be fine.
-        this.errors += 1;
-        if (this.errors <= 10 || this.errors % 1000 === 0) this.events.warn('vision.frame_failed', { code: 'E_FRAME', stream: r.stream, reason: (err as Error).message, count: this.errors });
+        this.frameFailed(r.stream, err);
       }
     }
+    out.push(...this.pending.splice(0));
     return out;
   }
 
-  private async onFrame(stream: string, frame: RawFrame, out: RecordInput[]): Promise<void> {
+  /**
+   * Gate and preprocess run here, in order; inference, classification and tracking of a frame
+   * run while the next frame is gated and preprocessed (one frame in flight, two input
+   * buffers), so the CPU preprocesses while ONNX Runtime infers. Results land in `pending`.
+   */
+  private async onFrame(stream: string, frame: RawFrame): Promise<void> {
     await this.ensureModel();
     const model = this.model;
-    if (model === undefined) return;
+    if (model === undefined) {
+      frame.release?.();
+      return;
+    }
     if (this.o.motion !== undefined) {
       let gate = this.gates.get(stream);
       if (gate === undefined) {
@@ -158,19 +173,36 @@ export class VisionStage implements Stage {
       }
       if (!gate.check(frame).pass) {
         this.gated += 1;
-        this.trackerOf(stream).hold(frame.timestampUs);
+        frame.release?.();
+        const tracker = this.trackerOf(stream);
+        this.inflight = this.inflight.then(() => tracker.hold(frame.timestampUs));
         return;
       }
     }
+    const slot = this.slot;
+    this.slot = slot === 0 ? 1 : 0;
     const t0 = performance.now();
-    const { tensor, letterbox } = model.preprocess(frame);
+    const { tensor, letterbox } = model.preprocess(frame, slot);
+    this.pre.n += 1;
+    this.pre.total += performance.now() - t0;
+    // The frame before this one must be done: its buffer is the one the next frame will use.
+    await this.inflight;
+    this.inflight = this.inferAndTrack(model, stream, frame, tensor, letterbox)
+      .catch((err: unknown) => this.frameFailed(stream, err))
+      .finally(() => frame.release?.());
+  }
+
+  private frameFailed(stream: string, err: unknown): void {
+    // A frame that cannot be processed is counted and skipped; the next one may be fine.
+    this.errors += 1;
+    if (this.errors <= 10 || this.errors % 1000 === 0) this.events.warn('vision.frame_failed', { code: 'E_FRAME', stream, reason: (err as Error).message, count: this.errors });
+  }
+
+  private async inferAndTrack(model: VisionModel, stream: string, frame: RawFrame, tensor: Float32Array, letterbox: Letterbox): Promise<void> {
     const t1 = performance.now();
     const raw = await model.infer(tensor);
-    const t2 = performance.now();
-    this.pre.n += 1;
-    this.pre.total += t1 - t0;
     this.infer.n += 1;
-    this.infer.total += t2 - t1;
+    this.infer.total += performance.now() - t1;
     this.inferred += 1;
     let detections = model.decode(raw, letterbox);
     if (this.classifier !== undefined) {
@@ -196,7 +228,7 @@ export class VisionStage implements Stage {
         if (best !== undefined) this.crops.set(`${stream}#${t.id}`, { crop: cropLuma(frame, best.box, this.o.cropMaxSize) });
       }
     }
-    for (const e of update.events) this.emit(stream, e, out);
+    for (const e of update.events) this.emit(stream, e, this.pending);
   }
 
   private trackerOf(stream: string): IouTracker {
@@ -267,8 +299,9 @@ export class VisionStage implements Stage {
       .catch((err: unknown) => this.events.error('vision.decision_failed', { code: 'E_STORE_WRITE', reason: (err as Error).message }));
   }
 
-  flush(): RecordInput[] {
-    const out: RecordInput[] = [];
+  async flush(): Promise<RecordInput[]> {
+    await this.inflight;
+    const out: RecordInput[] = this.pending.splice(0);
     for (const [stream, tracker] of this.trackers) {
       const last = Math.max(0, ...tracker.active.map((t) => t.seenUs));
       for (const e of tracker.flush(last + 1)) this.emit(stream, e, out);
@@ -278,6 +311,7 @@ export class VisionStage implements Stage {
 
   async stop(): Promise<void> {
     await this.loading;
+    await this.inflight;
     await this.model?.close();
     await this.classifier?.close();
   }

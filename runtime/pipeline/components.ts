@@ -41,7 +41,7 @@ export interface Source {
  */
 export interface Stage {
   process(records: readonly RecordInput[]): readonly RecordInput[] | Promise<readonly RecordInput[]>;
-  flush?(): readonly RecordInput[];
+  flush?(): readonly RecordInput[] | Promise<readonly RecordInput[]>;
   stop?(): Promise<void>;
   /**
    * Stage-specific counters for the health report. `degraded: true` with a `degradedReason`

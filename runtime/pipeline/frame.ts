@@ -22,6 +22,33 @@ export interface RawFrame {
   readonly layout: readonly PlaneLayout[];
   /** Presentation time, microseconds (the stream's clock). */
   readonly timestampUs: number;
+  /**
+   * The last consumer may hand the buffer back to its producer for reuse (a 720p frame is
+   * 1.4 MB; at hundreds of frames a second fresh buffers keep the garbage collector busy).
+   * The frame must not be read after. Frames dropped on the way are simply collected.
+   */
+  readonly release?: () => void;
+}
+
+/** A few frame buffers for reuse, per size; empty: a fresh one. */
+export class FrameBufferPool {
+  private readonly free = new Map<number, Uint8Array[]>();
+
+  constructor(private readonly maxPerSize = 8) {}
+
+  take(size: number): Uint8Array {
+    return this.free.get(size)?.pop() ?? new Uint8Array(size);
+  }
+
+  give(buffer: Uint8Array): void {
+    let list = this.free.get(buffer.length);
+    if (list === undefined) {
+      if (this.free.size >= 4) this.free.clear(); // the stream changed size: forget the old ones
+      list = [];
+      this.free.set(buffer.length, list);
+    }
+    if (list.length < this.maxPerSize && !list.includes(buffer)) list.push(buffer);
+  }
 }
 
 /** The tightly packed layout of a frame of this format and size. */

@@ -123,7 +123,7 @@ export class Pipeline {
       for (const item of input.take(STAGE_TAKE_RECORDS)) await this.processItem(spec, item, output);
     }
     if (!signal.aborted) {
-      const rest = spec.stage.flush?.() ?? [];
+      const rest = (await spec.stage.flush?.()) ?? [];
       if (rest.length > 0) await output.push(rest, () => undefined, signal);
     }
     this.producerDone[index + 1] = true;

@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { CameraSource } from '../../devices/camera/camera-source.js';
 import { OnnxBackend } from '../../models/engine/onnx-backend.js';
 import { CLASS_NAMES } from '../../models/vision/detector/architecture.js';
-import { BUILTIN_DETECTOR_PATH, visionStagePlugin } from '../../models/vision/index.js';
+import { BUILTIN_DETECTOR_PATH, VISION_DEFAULTS, visionStagePlugin } from '../../models/vision/index.js';
 import { VisionModel } from '../../models/vision/vision-model.js';
 import type { VisionStage } from '../../models/vision/vision-stage.js';
 import { EventLog } from '../../runtime/health/events.js';
@@ -92,7 +92,7 @@ export async function benchVision(): Promise<void> {
     progress(`decode: ${decodeFps.toFixed(1)} frames/s`);
 
     // Inference only: the detector on tensors preprocessed beforehand.
-    const detector = await VisionModel.load(await readFile(BUILTIN_DETECTOR_PATH()), new OnnxBackend(), ['cpu'], { task: 'detection', classNames: [...CLASS_NAMES] });
+    const detector = await VisionModel.load(await readFile(BUILTIN_DETECTOR_PATH()), new OnnxBackend({ threads: VISION_DEFAULTS.threads }), ['cpu'], { task: 'detection', classNames: [...CLASS_NAMES] });
     const tensors = frames.map((f) => Float32Array.from(detector.preprocess(f).tensor));
     const t0 = performance.now();
     for (const t of tensors) await detector.infer(t);

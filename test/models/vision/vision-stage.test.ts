@@ -38,7 +38,7 @@ describe('vision stage on the simulated conveyor (decoded frames, no codec)', ()
       for (const p of f.parts) if (p.visible >= 0.99) seenWhole.set(p.id, p.defect);
       out.push(...(await stage.process([{ stream: 'cam-1', class: 'telemetry', ts: f.timestampUs / 1000, data: { frame: toRaw(f) } }])));
     }
-    out.push(...stage.flush());
+    out.push(...(await stage.flush()));
     const stats = stage.stats();
     await stage.stop();
 

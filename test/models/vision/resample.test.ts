@@ -1,0 +1,37 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { PlaneResampler } from '../../../models/vision/resample.js';
+
+describe('area resampling', () => {
+  it('with whole-number ratios, each output is the exact mean of its block (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 8 }), fc.constantFrom(1, 4), fc.nat(), (kx, ky, dw, dh, step, seed) => {
+        const w = kx * dw;
+        const h = ky * dh;
+        const data = Uint8Array.from({ length: w * h * step }, (_, i) => (i * 2654435761 + seed) % 251);
+        const out = new Float32Array(dw * dh);
+        new PlaneResampler(w, h, dw, dh).run(data, 0, w * step, step, out, 0, dw);
+        for (let j = 0; j < dh; j += 1) {
+          for (let i = 0; i < dw; i += 1) {
+            let sum = 0;
+            for (let y = j * ky; y < (j + 1) * ky; y += 1) for (let x = i * kx; x < (i + 1) * kx; x += 1) sum += data[(y * w + x) * step] as number;
+            expect(out[j * dw + i]).toBeCloseTo(sum / (kx * ky), 3);
+          }
+        }
+      }),
+    );
+  });
+
+  it('with any ratio, keeps the mean of the image (no pixel counted twice or lost)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 3, max: 50 }), fc.integer({ min: 3, max: 40 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 30 }), (w, h, dw, dh) => {
+        const data = Uint8Array.from({ length: w * h }, (_, i) => (i * 37) % 256);
+        const out = new Float32Array(dw * dh);
+        new PlaneResampler(w, h, dw, dh).run(data, 0, w, 1, out, 0, dw);
+        const mean = (a: ArrayLike<number>): number => Array.from(a).reduce((x, y) => x + y, 0) / a.length;
+        // Exact for downscaling; upscaling weights each source pixel by its (nearly equal) share.
+        expect(Math.abs(mean(out) - mean(data))).toBeLessThan(w >= dw && h >= dh ? 1e-3 : 40);
+      }),
+    );
+  });
+});
