@@ -1,12 +1,11 @@
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedBroker } from '../../../fleet/broker/embedded-broker.js';
+import { describe, expect, it } from 'vitest';
 import { decodeRecordMessage } from '../../../fleet/ingest/record-message.js';
 import { fleetFilters, type WireRecord } from '../../../fleet/protocol/index.js';
 import { parseConfig } from '../../../runtime/config/load.js';
 import { Gateway } from '../../../runtime/gateway.js';
 import { builtinRegistry } from '../../../runtime/plugins.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { useGatewayRig } from '../../support/gateway-rig.js';
 import { waitFor } from '../../support/wait-for.js';
 
 /** A press whose vibration steps up by 4 g after 6 s: the anomaly stage in a real gateway. */
@@ -36,31 +35,20 @@ log: { level: warn }
 }
 
 describe('anomaly stage in a gateway', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let broker: EmbeddedBroker;
-  let gateway: Gateway | undefined;
-  beforeEach(async () => {
-    dir = await makeTempDir();
-    broker = await EmbeddedBroker.create();
-  });
-  afterEach(async () => {
-    await gateway?.stop();
-    await broker.close();
-    await dir.remove();
-  });
+  const rig = useGatewayRig();
 
   it('sends an explained alert to the fleet, logs the decision with the model, and reports the stage in health', async () => {
     const alerts: WireRecord[] = [];
     let telemetry = 0;
-    const unsubscribe = await broker.subscribe(fleetFilters.records, (topic, payload) => {
+    const unsubscribe = await rig.broker.subscribe(fleetFilters.records, (topic, payload) => {
       for (const r of decodeRecordMessage(topic, payload).records) {
         if (r.class === 'alert') alerts.push(r);
         else telemetry += 1;
       }
     });
     const registry = builtinRegistry();
-    const gw = await Gateway.create(parseConfig(config(`${dir.path}/gw`, broker.url), 'test', registry), registry, { logger: pino({ level: 'silent' }) });
-    gateway = gw;
+    const gw = await Gateway.create(parseConfig(config(`${rig.dir.path}/gw`, rig.broker.url), 'test', registry), registry, { logger: pino({ level: 'silent' }) });
+    rig.gateway = gw;
     const startedAt = Date.now();
     await gw.start();
 

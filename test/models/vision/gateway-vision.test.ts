@@ -1,7 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedBroker } from '../../../fleet/broker/embedded-broker.js';
+import { describe, expect, it } from 'vitest';
 import { decodeRecordMessage } from '../../../fleet/ingest/record-message.js';
 import { fleetFilters, type WireRecord } from '../../../fleet/protocol/index.js';
 import { parseConfig } from '../../../runtime/config/load.js';
@@ -9,7 +8,7 @@ import { Gateway } from '../../../runtime/gateway.js';
 import { builtinRegistry } from '../../../runtime/plugins.js';
 import { ConveyorScene } from '../../../sim/camera/index.js';
 import { encodeH264 } from '../../../sim/video/encode-h264.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { useGatewayRig } from '../../support/gateway-rig.js';
 import { waitFor } from '../../support/wait-for.js';
 
 const W = 640;
@@ -44,18 +43,7 @@ log: { level: warn }
 }
 
 describe('camera -> vision -> fleet, end to end', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let broker: EmbeddedBroker;
-  let gateway: Gateway | undefined;
-  beforeEach(async () => {
-    dir = await makeTempDir();
-    broker = await EmbeddedBroker.create();
-  });
-  afterEach(async () => {
-    await gateway?.stop();
-    await broker.close();
-    await dir.remove();
-  });
+  const rig = useGatewayRig();
 
   it('turns an H.264 clip of the conveyor into one defect event per defective part, each with the model and a crop', async () => {
     // The clip, and which defective parts crossed the frame whole and left before it ended.
@@ -76,19 +64,19 @@ describe('camera -> vision -> fleet, end to end', () => {
         return { y: f.y, u: f.u, v: f.v };
       },
     });
-    const clipPath = `${dir.path}/conveyor.h264`;
+    const clipPath = `${rig.dir.path}/conveyor.h264`;
     await writeFile(clipPath, clip);
     const gone = [...whole.values()].filter((p) => p.lastFrame < FRAMES - END_FRAMES);
     const defective = gone.filter((p) => p.defect !== 'none').length;
     expect(defective).toBeGreaterThanOrEqual(4);
 
     const events: WireRecord[] = [];
-    const unsubscribe = await broker.subscribe(fleetFilters.records, (topic, payload) => {
+    const unsubscribe = await rig.broker.subscribe(fleetFilters.records, (topic, payload) => {
       for (const r of decodeRecordMessage(topic, payload).records) if (r.stream === 'cam-1.events') events.push(r);
     });
     const registry = builtinRegistry();
-    const gw = await Gateway.create(parseConfig(config(`${dir.path}/gw`, broker.url, clipPath), 'test', registry), registry, { logger: pino({ level: 'silent' }) });
-    gateway = gw;
+    const gw = await Gateway.create(parseConfig(config(`${rig.dir.path}/gw`, rig.broker.url, clipPath), 'test', registry), registry, { logger: pino({ level: 'silent' }) });
+    rig.gateway = gw;
     await gw.start();
     const stage = (): Record<string, unknown> => gw.health().pipelines[0]?.stages[0]?.details ?? {};
     await waitFor(() => stage()['frames'] === FRAMES, `${FRAMES} frames through the vision stage`, 60_000);

@@ -1,39 +1,27 @@
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedBroker } from '../../../fleet/broker/embedded-broker.js';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../runtime/config/load.js';
 import { Gateway } from '../../../runtime/gateway.js';
 import { builtinRegistry } from '../../../runtime/plugins.js';
 import { testGatewayConfig } from '../../support/gateway-config.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { useGatewayRig } from '../../support/gateway-rig.js';
 import { waitFor } from '../../support/wait-for.js';
 import mqtt from 'mqtt';
 import type { HealthReport } from '../../../fleet/protocol/index.js';
 
 describe('health report', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let broker: EmbeddedBroker;
-  let gateway: Gateway | undefined;
-  beforeEach(async () => {
-    dir = await makeTempDir();
-    broker = await EmbeddedBroker.create();
-  });
-  afterEach(async () => {
-    await gateway?.stop();
-    await broker.close();
-    await dir.remove();
-  });
+  const rig = useGatewayRig();
 
   it('serves /health and /metrics, publishes the report retained, and shows evictions per class', async () => {
     const registry = builtinRegistry();
     // A budget too small for the stream: telemetry is evicted and counted.
     const config = parseConfig(
-      testGatewayConfig({ id: 'gw-health', dataDir: dir.path, url: 'mqtt://127.0.0.1:1', sources: [{ id: 's1', rateHz: 2000 }], maxSizeBytes: 65_536, healthListen: '127.0.0.1:0' }),
+      testGatewayConfig({ id: 'gw-health', dataDir: rig.dir.path, url: 'mqtt://127.0.0.1:1', sources: [{ id: 's1', rateHz: 2000 }], maxSizeBytes: 65_536, healthListen: '127.0.0.1:0' }),
       'test',
       registry,
     );
     const gw = await Gateway.create(config, registry, { logger: pino({ level: 'silent' }) });
-    gateway = gw;
+    rig.gateway = gw;
     await gw.start();
     const base = `http://127.0.0.1:${String(gw.healthPort)}`;
     await waitFor(() => gw.outbox.stats().evicted.telemetry > 100, 'evictions');
@@ -61,12 +49,12 @@ describe('health report', () => {
 
   it('publishes the report retained on the health topic and online/offline state', async () => {
     const registry = builtinRegistry();
-    const config = parseConfig(testGatewayConfig({ id: 'gw-pub', dataDir: dir.path, url: broker.url, sources: [{ id: 's1', rateHz: 10 }] }), 'test', registry);
+    const config = parseConfig(testGatewayConfig({ id: 'gw-pub', dataDir: rig.dir.path, url: rig.broker.url, sources: [{ id: 's1', rateHz: 10 }] }), 'test', registry);
     const gw = await Gateway.create(config, registry, { logger: pino({ level: 'silent' }) });
-    gateway = gw;
+    rig.gateway = gw;
     await gw.start();
     await waitFor(() => gw.uplink.stats().connected, 'the uplink to connect');
-    const client = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+    const client = await mqtt.connectAsync(rig.broker.url, { protocolVersion: 4 });
     const seen = new Map<string, unknown>();
     client.on('message', (topic, payload) => seen.set(topic, JSON.parse(payload.toString())));
     await client.subscribeAsync(['edgewise/v1/gw/gw-pub/health', 'edgewise/v1/gw/gw-pub/state'], { qos: 1 });
@@ -74,7 +62,7 @@ describe('health report', () => {
     expect((seen.get('edgewise/v1/gw/gw-pub/health') as HealthReport).status).toBe('ok');
     expect(seen.get('edgewise/v1/gw/gw-pub/state')).toMatchObject({ state: 'online', clean: true });
     await gw.stop();
-    gateway = undefined;
+    rig.gateway = undefined;
     await waitFor(() => (seen.get('edgewise/v1/gw/gw-pub/state') as { state: string }).state === 'offline', 'the offline state');
     expect(seen.get('edgewise/v1/gw/gw-pub/state')).toMatchObject({ state: 'offline', clean: true });
     await client.endAsync();
