@@ -40,6 +40,18 @@ program
     exitCode = await runDemo(opts);
   });
 
+const keys = program.command('keys').description('Signing keys for the TUF repository of model releases.').exitOverride();
+keys
+  .command('generate')
+  .description('A new Ed25519 key for a TUF role: the private key is written 0600 (refused if the filesystem would make it readable by others), the public key beside it.')
+  .requiredOption('--role <role>', 'root, targets, snapshot or timestamp')
+  .requiredOption('--out <dir>', 'where to write the key files')
+  .exitOverride()
+  .action(async (opts: { role: string; out: string }) => {
+    const { runKeysGenerate } = await import('../fleet/repo/keys-command.js');
+    exitCode = await runKeysGenerate(opts);
+  });
+
 const sim = program.command('sim').description('The simulated factory: parts of it run alone.').exitOverride();
 sim
   .command('mcu')

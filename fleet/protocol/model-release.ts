@@ -1,0 +1,87 @@
+import { schema, type Infer } from 'tjs';
+import { ProtocolError } from './errors.js';
+import { formatProblem, toSchemaProblem } from './schema-problems.js';
+
+const name = { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$', description: 'a model name (lower-case letters, digits, ".", "_", "-")' } as const;
+const targetPath = { type: 'string', pattern: '^[A-Za-z0-9._/-]{1,200}$', description: 'a target path in the same TUF repository' } as const;
+const semver = { type: 'string', pattern: '^\\d+\\.\\d+\\.\\d+$', description: 'a version MAJOR.MINOR.PATCH' } as const;
+
+/**
+ * What the updater needs to know about a model release, in the TUF target's `custom.edgewise`.
+ * The signatures over the targets metadata cover it, so every field here is as trusted as
+ * the model's hash.
+ */
+export const modelReleaseSchema = {
+  type: 'object',
+  properties: {
+    /** The model this release is of; the gateway keeps the highest release accepted per model. */
+    model: name,
+    /** Monotonic per model (Uptane's idea): a deliberate downgrade is a new release with a higher counter. */
+    release: { type: 'integer', minimum: 1, maximum: 9_007_199_254_740_991 },
+    /** For people: shown in reports and the decision log. */
+    version: { type: 'string', minLength: 1, maxLength: 32 },
+    hardware: {
+      type: 'object',
+      properties: {
+        /** Node's process.arch values the model is built for. */
+        arch: { type: 'array', items: { enum: ['x64', 'arm64', 'arm'] }, minItems: 1, uniqueItems: true },
+        /** Execution providers it needs one of (cpu: any). */
+        accelerators: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 32 }, minItems: 1, uniqueItems: true },
+      },
+      required: ['arch', 'accelerators'],
+      additionalProperties: false,
+    },
+    /** The oldest edgewise runtime that can run it. */
+    minRuntimeVersion: semver,
+    /** A known input and the output the model must give for it, both TUF targets (float32, little-endian). */
+    golden: {
+      type: 'object',
+      properties: {
+        input: targetPath,
+        inputName: { type: 'string', minLength: 1, maxLength: 128 },
+        dims: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 1_000_000 }, minItems: 1, maxItems: 8 },
+        output: targetPath,
+        outputName: { type: 'string', minLength: 1, maxLength: 128 },
+        /** Largest allowed absolute difference per value. */
+        tolerance: { type: 'number', minimum: 0, maximum: 1e6 },
+      },
+      required: ['input', 'inputName', 'dims', 'output', 'outputName', 'tolerance'],
+      additionalProperties: false,
+    },
+    budgets: {
+      type: 'object',
+      properties: {
+        /** The golden run, and runs in probation, must take at most this long (ms). */
+        latencyMs: { type: 'number', exclusiveMinimum: 0, maximum: 600_000 },
+        /** Share of failed runs allowed in probation. */
+        errorRate: { type: 'number', minimum: 0, maximum: 1 },
+        /** How long after activation the budgets are watched (s); a breach switches back. */
+        probationS: { type: 'integer', minimum: 0, maximum: 30 * 86_400 },
+      },
+      required: ['latencyMs', 'errorRate', 'probationS'],
+      additionalProperties: false,
+    },
+  },
+  required: ['model', 'release', 'version', 'hardware', 'minRuntimeVersion', 'golden', 'budgets'],
+  additionalProperties: false,
+} as const;
+
+export type ModelRelease = Infer<typeof modelReleaseSchema>;
+
+const validator = schema(modelReleaseSchema);
+
+/**
+ * The `custom.edgewise` of a target, validated. Signed metadata is trusted not to be forged,
+ * not to be well formed: a repository tool bug must be refused with the field named.
+ */
+export function parseModelRelease(custom: unknown, target: string): ModelRelease {
+  const edgewise = (custom as { edgewise?: unknown } | null | undefined)?.edgewise;
+  if (edgewise === undefined) throw new ProtocolError('E_PAYLOAD_INVALID', `target ${target}: custom.edgewise is missing (not a model release)`);
+  const r = validator.validate(edgewise);
+  if (r.error !== undefined) {
+    const first = r.error[0];
+    const problem = first === undefined ? `custom.edgewise: invalid` : formatProblem(toSchemaProblem(first, modelReleaseSchema as Record<string, unknown>, edgewise, ['custom', 'edgewise']));
+    throw new ProtocolError('E_PAYLOAD_INVALID', `target ${target}: ${problem}`);
+  }
+  return r.value as ModelRelease;
+}
