@@ -52,6 +52,22 @@ keys
     exitCode = await runKeysGenerate(opts);
   });
 
+program
+  .command('tuf-client')
+  .description('A TUF client speaking the tuf-conformance client-under-test protocol, on the gateway\'s own trust code: init ROOT_FILE | refresh | download. Exit 0 on success, 1 on any failure.')
+  .argument('<action>', 'init, refresh or download')
+  .argument('[root]', 'init: the trusted root metadata file')
+  .requiredOption('--metadata-dir <dir>', 'local metadata (non-versioned file names)')
+  .option('--metadata-url <url>', 'where the repository serves its metadata')
+  .option('--target-name <path>', 'a target to download (repeatable, in order)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--target-base-url <url>', 'where the repository serves its targets')
+  .option('--target-dir <dir>', 'where downloaded targets go')
+  .exitOverride()
+  .action(async (action: string, root: string | undefined, opts: import('../runtime/updater/tuf-client-command.js').TufClientOptions) => {
+    const { runTufClient } = await import('../runtime/updater/tuf-client-command.js');
+    exitCode = await runTufClient(action, root, opts);
+  });
+
 const sim = program.command('sim').description('The simulated factory: parts of it run alone.').exitOverride();
 sim
   .command('mcu')

@@ -42,8 +42,11 @@ export const modelReleaseSchema = {
         dims: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 1_000_000 }, minItems: 1, maxItems: 8 },
         output: targetPath,
         outputName: { type: 'string', minLength: 1, maxLength: 128 },
-        /** Largest allowed absolute difference per value. */
-        tolerance: { type: 'number', minimum: 0, maximum: 1e6 },
+        /**
+         * Largest allowed absolute difference per value, as a decimal string: TUF signs
+         * canonical JSON, which has no fractional numbers.
+         */
+        tolerance: { type: 'string', pattern: '^\\d+(\\.\\d+)?([eE]-?\\d+)?$', description: 'a non-negative decimal number as a string, like "0.0001"' },
       },
       required: ['input', 'inputName', 'dims', 'output', 'outputName', 'tolerance'],
       additionalProperties: false,
@@ -52,13 +55,13 @@ export const modelReleaseSchema = {
       type: 'object',
       properties: {
         /** The golden run, and runs in probation, must take at most this long (ms). */
-        latencyMs: { type: 'number', exclusiveMinimum: 0, maximum: 600_000 },
-        /** Share of failed runs allowed in probation. */
-        errorRate: { type: 'number', minimum: 0, maximum: 1 },
+        latencyMs: { type: 'integer', minimum: 1, maximum: 600_000 },
+        /** Failed runs allowed in probation, per million runs (integers only: canonical JSON). */
+        errorRatePpm: { type: 'integer', minimum: 0, maximum: 1_000_000 },
         /** How long after activation the budgets are watched (s); a breach switches back. */
         probationS: { type: 'integer', minimum: 0, maximum: 30 * 86_400 },
       },
-      required: ['latencyMs', 'errorRate', 'probationS'],
+      required: ['latencyMs', 'errorRatePpm', 'probationS'],
       additionalProperties: false,
     },
   },

@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalize } from '@tufjs/canonical-json';
 
@@ -78,6 +78,7 @@ export async function ensureOwnerOnly(path: string): Promise<void> {
 
 /** A new Ed25519 key for `role`: `<role>-<keyid[0:8]>.key` (PKCS#8 PEM, 0600) and `.pub.json`. */
 export async function generateKey(role: Role, outDir: string): Promise<KeyFiles> {
+  await mkdir(outDir, { recursive: true, mode: 0o700 });
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const pub = tufPublicKey(publicKey);
   const id = keyId(pub);

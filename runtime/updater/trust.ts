@@ -1,0 +1,124 @@
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Metadata, MetadataKind, type TargetFile } from '@tufjs/models';
+import { Updater } from 'tuf-js';
+import { ResumingFetcher } from './fetcher.js';
+
+/**
+ * The gateway's trust in model releases: the TUF client workflow of tuf-js (root rotation,
+ * timestamp, snapshot, targets, expiry, versions, hashes, length limits) over a metadata
+ * directory that starts from a root pinned at provisioning. `edgewise tuf-client` runs
+ * exactly this code, so its conformance is the gateway's.
+ */
+export type TrustErrorCode = 'E_TRUST_ROOT' | 'E_TRUST_SIGNATURE' | 'E_TRUST_EXPIRED' | 'E_TRUST_ROLLBACK' | 'E_TRUST_HASH' | 'E_TRUST_LENGTH' | 'E_TRUST_NOT_LISTED' | 'E_TRUST_FETCH' | 'E_TRUST_OTHER';
+
+export class TrustError extends Error {
+  override readonly name = 'TrustError';
+  constructor(
+    readonly code: TrustErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * tuf-js's errors share the name "Error" and some arrive wrapped in a RuntimeError whose
+ * message holds the cause; the class name and the text together say what was wrong.
+ */
+export function classify(err: unknown): TrustError {
+  if (err instanceof TrustError) return err;
+  const kind = (err as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'Error';
+  const message = (err as Error | null)?.message ?? String(err);
+  const text = `${kind}: ${message}`;
+  const code: TrustErrorCode = /Unsigned|signed by \d+\/\d+|signature/i.test(text)
+    ? 'E_TRUST_SIGNATURE'
+    : /Expired|is expired/i.test(text)
+      ? 'E_TRUST_EXPIRED'
+      : /BadVersion|less than current version|version .* is less|EqualVersion/i.test(text)
+        ? 'E_TRUST_ROLLBACK'
+        : /LengthMismatch|Max length|Expected length|length/i.test(text) && !/hash/i.test(text)
+          ? 'E_TRUST_LENGTH'
+          : /hash/i.test(text)
+            ? 'E_TRUST_HASH'
+            : /Download|fetch|ECONNREFUSED|terminated|timeout|HTTP/i.test(text)
+              ? 'E_TRUST_FETCH'
+              : 'E_TRUST_OTHER';
+  return new TrustError(code, `${text}`, { cause: err });
+}
+
+export interface TrustOptions {
+  readonly metadataDir: string;
+  readonly metadataUrl: string;
+  readonly targetBaseUrl?: string;
+  readonly targetDir?: string;
+  /** A download with no byte for this long is given up (and resumed next time). */
+  readonly idleTimeoutMs?: number;
+  /** Where interrupted downloads wait to be resumed; default: `<metadataDir>/../partial`. */
+  readonly partialDir?: string;
+}
+
+/** Pins the trusted root: copies it to `<metadataDir>/root.json` after checking it is a root signed by its own keys. */
+export async function initTrust(metadataDir: string, rootFile: string): Promise<void> {
+  let md: Metadata<import('@tufjs/models').Root>;
+  try {
+    md = Metadata.fromJSON(MetadataKind.Root, JSON.parse(await readFile(rootFile, 'utf8')) as never);
+    md.verifyDelegate('root', md);
+  } catch (err) {
+    throw new TrustError('E_TRUST_ROOT', `${rootFile}: not a root metadata file signed by its own root keys (${(err as Error).message})`, { cause: err });
+  }
+  await mkdir(metadataDir, { recursive: true });
+  await copyFile(rootFile, join(metadataDir, 'root.json'));
+}
+
+export class TrustClient {
+  private readonly updater: Updater;
+
+  constructor(private readonly o: TrustOptions) {
+    try {
+      this.updater = new Updater({
+        metadataDir: o.metadataDir,
+        metadataBaseUrl: o.metadataUrl,
+        ...(o.targetDir === undefined ? {} : { targetDir: o.targetDir }),
+        ...(o.targetBaseUrl === undefined ? {} : { targetBaseUrl: o.targetBaseUrl }),
+        fetcher: new ResumingFetcher({ partialDir: o.partialDir ?? join(o.metadataDir, '..', 'partial'), idleTimeoutMs: o.idleTimeoutMs ?? 30_000 }),
+      });
+    } catch (err) {
+      throw new TrustError('E_TRUST_ROOT', `no trusted root in ${o.metadataDir} (${(err as Error).message}); provision one with init`, { cause: err });
+    }
+  }
+
+  /** The whole TUF refresh: newer roots, then timestamp, snapshot, targets. */
+  async refresh(): Promise<void> {
+    try {
+      await this.updater.refresh();
+    } catch (err) {
+      throw classify(err);
+    }
+  }
+
+  /** The signed description of a target; refused when signed metadata does not list it. */
+  async target(path: string): Promise<TargetFile> {
+    let info: TargetFile | undefined;
+    try {
+      info = await this.updater.getTargetInfo(path);
+    } catch (err) {
+      throw classify(err);
+    }
+    if (info === undefined) throw new TrustError('E_TRUST_NOT_LISTED', `${path} is not listed in the signed targets metadata`);
+    return info;
+  }
+
+  /** Downloads and verifies a target (length and hashes), unless a verified copy is already there. */
+  async download(info: TargetFile, filePath?: string): Promise<{ path: string; cached: boolean }> {
+    try {
+      if (this.o.targetDir !== undefined) await mkdir(this.o.targetDir, { recursive: true });
+      const cached = await this.updater.findCachedTarget(info, filePath);
+      if (cached !== undefined) return { path: cached, cached: true };
+      return { path: await this.updater.downloadTarget(info, filePath, this.o.targetBaseUrl), cached: false };
+    } catch (err) {
+      throw classify(err);
+    }
+  }
+}
