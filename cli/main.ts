@@ -52,6 +52,61 @@ keys
     exitCode = await runKeysGenerate(opts);
   });
 
+const repo = program.command('repo').description('The TUF repository of model releases (fleet side): init, add-model, sign, rotate, publish, serve.').exitOverride();
+const many = (v: string, all: string[]): string[] => [...all, v];
+const repoCmd = (name: string, description: string): Command => repo.command(name).description(description).requiredOption('--repo <dir>', 'the repository directory').exitOverride();
+repoCmd('init', 'Stage root v1 and an empty targets v1 from the public keys in a directory (written by `keys generate`).')
+  .requiredOption('--keys <dir>', 'directory with <role>-<id>.pub.json files')
+  .option('--threshold <role=n>', 'signatures a role needs (repeatable); default 1', many, [] as string[])
+  .action(async (o: { repo: string; keys: string; threshold: string[] }) => {
+    exitCode = await (await import('../fleet/repo/repo-command.js')).repoInit(o);
+  });
+repoCmd('add-model', 'Stage a model release: the ONNX file, its golden input and output, and the fields the updater checks.')
+  .requiredOption('--model <file>', 'the ONNX file')
+  .requiredOption('--golden-input <file>', 'float32 little-endian input')
+  .requiredOption('--golden-output <file>', 'float32 little-endian expected output')
+  .requiredOption('--name <model>', 'model name')
+  .requiredOption('--release <n>', 'release counter (higher than every earlier release of this model)')
+  .requiredOption('--model-version <v>', 'version for people')
+  .option('--arch <list>', 'x64,arm64,arm', 'x64,arm64')
+  .option('--accelerators <list>', 'execution providers, one of which is needed', 'cpu')
+  .option('--min-runtime <semver>', 'oldest edgewise runtime', '0.1.0')
+  .requiredOption('--input-name <name>', 'model input for the golden run')
+  .requiredOption('--dims <list>', 'golden input dims, e.g. 1,96')
+  .requiredOption('--output-name <name>', 'model output compared with the golden output')
+  .option('--tolerance <x>', 'largest absolute difference per value', '0.0001')
+  .option('--latency-ms <n>', 'latency budget', '100')
+  .option('--error-rate-ppm <n>', 'failed runs allowed in probation, per million', '1000')
+  .option('--probation-s <n>', 'probation after activation', '600')
+  .action(async (o: import('../fleet/repo/repo-command.js').AddModelOptions) => {
+    exitCode = await (await import('../fleet/repo/repo-command.js')).repoAddModel(o);
+  });
+repoCmd('sign', 'Add signatures to the staged root or targets (several people can sign in turn).')
+  .requiredOption('--role <role>', 'root or targets')
+  .requiredOption('--key <file>', 'private key file (repeatable)', many, [] as string[])
+  .action(async (o: { repo: string; role: string; key: string[] }) => {
+    exitCode = await (await import('../fleet/repo/repo-command.js')).repoSign(o);
+  });
+repoCmd('rotate', "Stage a new root that changes a role's keys; sign it with the current and the new root keys.")
+  .requiredOption('--role <role>', 'root, targets, snapshot or timestamp')
+  .option('--add <pub.json>', 'public key to add (repeatable)', many, [] as string[])
+  .option('--remove <keyid>', 'key id to remove (repeatable)', many, [] as string[])
+  .option('--threshold <n>', 'new threshold')
+  .action(async (o: { repo: string; role: string; add: string[]; remove: string[]; threshold?: string }) => {
+    exitCode = await (await import('../fleet/repo/repo-command.js')).repoRotate(o);
+  });
+repoCmd('publish', 'Publish what is staged (thresholds checked) with a new snapshot and timestamp; with nothing staged, refresh them (run before the timestamp expires).')
+  .requiredOption('--snapshot-key <file>', 'snapshot private key (repeatable)', many, [] as string[])
+  .requiredOption('--timestamp-key <file>', 'timestamp private key (repeatable)', many, [] as string[])
+  .action(async (o: { repo: string; snapshotKey: string[]; timestampKey: string[] }) => {
+    exitCode = await (await import('../fleet/repo/repo-command.js')).repoPublish(o);
+  });
+repoCmd('serve', 'Serve the repository over HTTP (metadata and targets, with byte ranges) until Ctrl-C.')
+  .requiredOption('--http <host:port>', 'where to listen, e.g. 127.0.0.1:8080')
+  .action(async (o: { repo: string; http: string }) => {
+    exitCode = await (await import('../fleet/repo/repo-command.js')).repoServe(o);
+  });
+
 program
   .command('tuf-client')
   .description('A TUF client speaking the tuf-conformance client-under-test protocol, on the gateway\'s own trust code: init ROOT_FILE | refresh | download. Exit 0 on success, 1 on any failure.')

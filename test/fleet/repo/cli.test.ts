@@ -1,0 +1,78 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../support/temp-dir.js';
+import { waitFor } from '../../support/wait-for.js';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../../bin/edgewise');
+
+async function edgewise(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(BIN, args, { encoding: 'utf8' });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('edgewise keys / repo / tuf-client (the commands an operator and the conformance suite run)', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let server: ChildProcess | undefined;
+  beforeEach(async () => {
+    dir = await makeTempDir();
+  });
+  afterEach(async () => {
+    server?.kill('SIGTERM');
+    await dir.remove();
+  });
+
+  it('makes keys, a repository with a signed model release, serves it, and a client downloads it once', async () => {
+    const k = `${dir.path}/keys`;
+    const ids: Record<string, string> = {};
+    for (const role of ['root', 'targets', 'snapshot', 'timestamp']) {
+      const r = await edgewise(['keys', 'generate', '--role', role, '--out', k]);
+      expect(r.code, r.stderr).toBe(0);
+      ids[role] = (JSON.parse(r.stdout) as { private: string }).private;
+    }
+    const repo = `${dir.path}/repo`;
+    expect((await edgewise(['repo', 'init', '--repo', repo, '--keys', k])).code).toBe(0);
+    await writeFile(`${dir.path}/m.onnx`, new Uint8Array(1000).fill(7));
+    await writeFile(`${dir.path}/gi.bin`, new Uint8Array(16));
+    await writeFile(`${dir.path}/go.bin`, new Uint8Array(16));
+    const add = await edgewise(['repo', 'add-model', '--repo', repo, '--model', `${dir.path}/m.onnx`, '--golden-input', `${dir.path}/gi.bin`, '--golden-output', `${dir.path}/go.bin`, '--name', 'press', '--release', '1', '--model-version', '1.0', '--input-name', 'x', '--dims', '1,4', '--output-name', 'y']);
+    expect(add.code, add.stderr).toBe(0);
+    // Unsigned: publishing is refused, with the reason.
+    const early = await edgewise(['repo', 'publish', '--repo', repo, '--snapshot-key', ids['snapshot'] as string, '--timestamp-key', ids['timestamp'] as string]);
+    expect(early.code).toBe(2);
+    expect(early.stderr).toMatch(/root v1: .*signed by 0\/1/);
+    expect((await edgewise(['repo', 'sign', '--repo', repo, '--role', 'root', '--key', ids['root'] as string])).code).toBe(0);
+    expect((await edgewise(['repo', 'sign', '--repo', repo, '--role', 'targets', '--key', ids['targets'] as string])).code).toBe(0);
+    expect((await edgewise(['repo', 'publish', '--repo', repo, '--snapshot-key', ids['snapshot'] as string, '--timestamp-key', ids['timestamp'] as string])).code).toBe(0);
+
+    const srv = spawn(BIN, ['repo', 'serve', '--repo', repo, '--http', '127.0.0.1:0']);
+    server = srv;
+    let out = '';
+    srv.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    const url = await waitFor(() => /http:\/\/[\d.]+:\d+/.exec(out)?.[0], 'the repository server');
+
+    const md = `${dir.path}/client/metadata`;
+    expect((await edgewise(['tuf-client', '--metadata-dir', md, 'init', `${repo}/metadata/1.root.json`])).code).toBe(0);
+    const refresh = await edgewise(['tuf-client', '--metadata-dir', md, '--metadata-url', `${url}/metadata`, 'refresh']);
+    expect(refresh.code, refresh.stderr).toBe(0);
+    const download = ['tuf-client', '--metadata-dir', md, '--metadata-url', `${url}/metadata`, '--target-name', 'models/press/1/model.onnx', '--target-name', 'models/press/1/golden-input.bin', '--target-base-url', `${url}/targets`, '--target-dir', `${dir.path}/client/targets`, 'download'];
+    expect((await edgewise(download)).code).toBe(0);
+    const file = `${dir.path}/client/targets/${encodeURIComponent('models/press/1/model.onnx')}`;
+    const first = (await stat(file)).mtimeMs;
+    expect((await readdir(`${dir.path}/client/targets`)).length).toBe(2);
+    expect((await edgewise(download)).code).toBe(0);
+    expect((await stat(file)).mtimeMs).toBe(first); // already there with matching hashes: not fetched again
+
+    const missing = await edgewise(['tuf-client', '--metadata-dir', md, '--metadata-url', `${url}/metadata`, '--target-name', 'models/press/9/model.onnx', '--target-base-url', `${url}/targets`, '--target-dir', `${dir.path}/client/targets`, 'download']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/E_TRUST_NOT_LISTED/);
+  }, 60_000);
+});
