@@ -73,11 +73,16 @@ export async function initTrust(metadataDir: string, rootFile: string): Promise<
 }
 
 export class TrustClient {
-  private readonly updater: Updater;
+  private updater: Updater;
 
   constructor(private readonly o: TrustOptions) {
+    this.updater = this.make();
+  }
+
+  private make(): Updater {
+    const o = this.o;
     try {
-      this.updater = new Updater({
+      return new Updater({
         metadataDir: o.metadataDir,
         metadataBaseUrl: o.metadataUrl,
         ...(o.targetDir === undefined ? {} : { targetDir: o.targetDir }),
@@ -89,8 +94,12 @@ export class TrustClient {
     }
   }
 
-  /** The whole TUF refresh: newer roots, then timestamp, snapshot, targets. */
+  /**
+   * The whole TUF refresh: newer roots, then timestamp, snapshot, targets. Each refresh starts
+   * from the metadata on disk (a tuf-js updater refreshes once).
+   */
   async refresh(): Promise<void> {
+    this.updater = this.make();
     try {
       await this.updater.refresh();
     } catch (err) {

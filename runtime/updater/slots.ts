@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Two slots per model in the gateway's data dir and a pointer to the active one:
+ *
+ *   models/<model>/a/model.onnx, a/release.json
+ *   models/<model>/b/...
+ *   models/<model>/active.json   {"slot":"a","release":7,"sha256":"..."}
+ *
+ * A release is written to the inactive slot (fsynced), checked, and activated by replacing
+ * active.json with a rename: a crash at any moment leaves the old pointer or the new one,
+ * each naming a complete slot. The previous slot is kept for an instant switch back.
+ */
+export type Slot = 'a' | 'b';
+
+export interface ActiveModel {
+  readonly slot: Slot;
+  readonly release: number;
+  readonly version: string;
+  readonly sha256: string;
+  /** The slot that was active before (rollback target), if it holds a model. */
+  readonly previous: { readonly slot: Slot; readonly release: number; readonly version: string; readonly sha256: string } | null;
+  readonly activatedAt: number;
+}
+
+async function writeDurable(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const h = await open(tmp, 'w');
+  try {
+    await h.writeFile(data);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+  await rename(tmp, path);
+  // The rename itself must reach the disk before we say the switch happened.
+  const d = await open(join(path, '..'), 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+export class ModelSlots {
+  constructor(
+    readonly root: string,
+    readonly model: string,
+  ) {}
+
+  private dir(slot?: Slot): string {
+    return slot === undefined ? join(this.root, 'models', this.model) : join(this.root, 'models', this.model, slot);
+  }
+
+  async active(): Promise<ActiveModel | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.dir(), 'active.json'), 'utf8')) as ActiveModel;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async inactive(): Promise<Slot> {
+    return (await this.active())?.slot === 'a' ? 'b' : 'a';
+  }
+
+  /** Writes verified bytes to the inactive slot (durably); returns the slot. */
+  async install(bytes: Uint8Array, release: { readonly release: number; readonly version: string }): Promise<Slot> {
+    const slot = await this.inactive();
+    await rm(this.dir(slot), { recursive: true, force: true });
+    await mkdir(this.dir(slot), { recursive: true });
+    await writeDurable(join(this.dir(slot), 'model.onnx'), bytes);
+    await writeDurable(join(this.dir(slot), 'release.json'), JSON.stringify({ ...release, sha256: createHash('sha256').update(bytes).digest('hex') }));
+    return slot;
+  }
+
+  /** The bytes of a slot, checked against the hash its pointer names (a damaged file is never loaded). */
+  async bytes(slot: Slot, sha256: string): Promise<Uint8Array> {
+    const bytes = await readFile(join(this.dir(slot), 'model.onnx'));
+    const got = createHash('sha256').update(bytes).digest('hex');
+    if (got !== sha256) throw new Error(`models/${this.model}/${slot}/model.onnx: sha256 ${got.slice(0, 12)}... is not the ${sha256.slice(0, 12)}... that was installed`);
+    return bytes;
+  }
+
+  /** Makes `slot` active (atomic); the slot active before becomes the rollback target. */
+  async activate(slot: Slot, release: { readonly release: number; readonly version: string; readonly sha256: string }, now = Date.now()): Promise<ActiveModel> {
+    const current = await this.active();
+    const next: ActiveModel = { slot, ...release, previous: current === undefined || current.slot === slot ? null : { slot: current.slot, release: current.release, version: current.version, sha256: current.sha256 }, activatedAt: now };
+    await writeDurable(join(this.dir(), 'active.json'), `${JSON.stringify(next)}\n`);
+    return next;
+  }
+
+  /** Switches back to the previous slot (probation failed); its model is still there. */
+  async rollback(now = Date.now()): Promise<ActiveModel> {
+    const current = await this.active();
+    if (current?.previous === null || current?.previous === undefined) throw new Error(`${this.model}: no previous model to switch back to`);
+    const p = current.previous;
+    const next: ActiveModel = { slot: p.slot, release: p.release, version: p.version, sha256: p.sha256, previous: null, activatedAt: now };
+    await writeDurable(join(this.dir(), 'active.json'), `${JSON.stringify(next)}\n`);
+    return next;
+  }
+}
+
+export async function writeJsonDurable(path: string, value: unknown): Promise<void> {
+  await mkdir(join(path, '..'), { recursive: true });
+  await writeDurable(path, `${JSON.stringify(value)}\n`);
+}
+

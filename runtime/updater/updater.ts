@@ -1,0 +1,220 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TargetFile } from '@tufjs/models';
+import { parseModelRelease, type ModelRelease } from '../../fleet/protocol/model-release.js';
+import type { InferenceBackend } from '../../models/engine/engine.js';
+import { ModelSlots, writeJsonDurable, type ActiveModel } from './slots.js';
+import { TrustError, type TrustClient } from './trust.js';
+
+export type UpdateStep = 'refresh' | 'check' | 'download' | 'install' | 'health' | 'activate' | 'probation' | 'rollback';
+
+/** One step of an update and how it went: the gateway publishes these to the fleet. */
+export interface UpdateReport {
+  readonly model: string | null;
+  readonly target: string;
+  readonly release: number | null;
+  readonly version: string | null;
+  readonly step: UpdateStep;
+  readonly outcome: 'ok' | 'refused' | 'failed';
+  /** What was wrong, in words, with a stable code first. */
+  readonly reason: string | null;
+  readonly ts: number;
+}
+
+export interface ModelUpdaterOptions {
+  readonly dataDir: string;
+  readonly trust: TrustClient;
+  readonly backend: InferenceBackend;
+  readonly providers: readonly string[];
+  readonly runtimeVersion: string;
+  readonly arch?: string;
+  /** Free space kept beyond what a download needs (bytes). */
+  readonly diskMarginBytes?: number;
+  readonly report: (r: UpdateReport) => void;
+  readonly now?: () => number;
+}
+
+/** An update that was refused or failed: `step` and the reason say where and why. */
+export class UpdateRefused extends Error {
+  override readonly name = 'UpdateRefused';
+  constructor(
+    readonly step: UpdateStep,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+function newer(a: string, b: string): boolean {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 3; i += 1) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) > (pb[i] ?? 0);
+  return false;
+}
+
+interface Probation {
+  readonly until: number;
+  readonly budgets: ModelRelease['budgets'];
+  runs: number;
+  errors: number;
+  slow: number;
+}
+
+/** Runs in probation before the budgets are judged (fewer say little). */
+const PROBATION_MIN_RUNS = 20;
+/** Share of runs allowed over the latency budget. */
+const PROBATION_SLOW_SHARE = 0.05;
+
+/**
+ * The gateway's model updater: only a model the fleet's TUF repository signed, of a release
+ * newer than any accepted for that model, for this hardware and runtime, that loads and
+ * answers its golden input correctly and in time, is activated, atomically, in an A/B slot;
+ * the previous one stays for rollback, and probation switches back on a budget breach.
+ */
+export class ModelUpdater {
+  private readonly probations = new Map<string, Probation>();
+
+  constructor(private readonly o: ModelUpdaterOptions) {}
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now();
+  }
+
+  private acceptedPath(): string {
+    return join(this.o.dataDir, 'updates', 'accepted.json');
+  }
+
+  /** Highest release counter accepted per model: kept across restarts, so an older release is refused even when validly signed. */
+  async accepted(): Promise<Record<string, number>> {
+    try {
+      return JSON.parse(await readFile(this.acceptedPath(), 'utf8')) as Record<string, number>;
+    } catch {
+      return {};
+    }
+  }
+
+  slots(model: string): ModelSlots {
+    return new ModelSlots(this.o.dataDir, model);
+  }
+
+  /** Installs and activates the model release at `target`, or says why not. The active model keeps serving either way. */
+  async update(target: string): Promise<ActiveModel> {
+    let release: ModelRelease | undefined;
+    const step = async <T>(name: UpdateStep, f: () => Promise<T>): Promise<T> => {
+      try {
+        const v = await f();
+        this.o.report({ model: release?.model ?? null, target, release: release?.release ?? null, version: release?.version ?? null, step: name, outcome: 'ok', reason: null, ts: this.now() });
+        return v;
+      } catch (err) {
+        const refused = err instanceof UpdateRefused || err instanceof TrustError || (err as { code?: string }).code === 'E_PAYLOAD_INVALID';
+        const code = (err as { code?: string }).code ?? 'E_UPDATE';
+        const reason = err instanceof UpdateRefused ? err.message : `${code}: ${(err as Error).message}`;
+        this.o.report({ model: release?.model ?? null, target, release: release?.release ?? null, version: release?.version ?? null, step: name, outcome: refused ? 'refused' : 'failed', reason, ts: this.now() });
+        throw err instanceof UpdateRefused ? err : new UpdateRefused(name, code, (err as Error).message);
+      }
+    };
+    const trust = this.o.trust;
+    await step('refresh', () => trust.refresh());
+    const info = await step('check', async () => {
+      const i = await trust.target(target);
+      release = parseModelRelease(i.custom, target);
+      await this.check(release, i);
+      return i;
+    });
+    const r = release as ModelRelease;
+    const downloads = join(this.o.dataDir, 'updates', 'downloads');
+    const { bytes, input, output } = await step('download', async () => {
+      await mkdir(downloads, { recursive: true });
+      const file = async (t: TargetFile): Promise<Uint8Array> => {
+        const got = await trust.download(t, join(downloads, encodeURIComponent(t.path)));
+        // Read once, hash what was read, and use exactly those bytes: nothing can swap the file in between.
+        const b = await readFile(got.path);
+        const sha = createHash('sha256').update(b).digest('hex');
+        if (sha !== t.hashes['sha256']) throw new UpdateRefused('download', 'E_TRUST_HASH', `${t.path} changed on disk after verification`);
+        return b;
+      };
+      return { bytes: await file(info), input: await file(await trust.target(r.golden.input)), output: await file(await trust.target(r.golden.output)) };
+    });
+    const slots = this.slots(r.model);
+    const slot = await step('install', () => slots.install(bytes, { release: r.release, version: r.version }));
+    await step('health', () => this.healthCheck(bytes, r, input, output));
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const active = await step('activate', async () => {
+      const a = await slots.activate(slot, { release: r.release, version: r.version, sha256 }, this.now());
+      await writeJsonDurable(this.acceptedPath(), { ...(await this.accepted()), [r.model]: r.release });
+      return a;
+    });
+    if (r.budgets.probationS > 0) this.probations.set(r.model, { until: this.now() + r.budgets.probationS * 1000, budgets: r.budgets, runs: 0, errors: 0, slow: 0 });
+    return active;
+  }
+
+  private async check(r: ModelRelease, info: TargetFile): Promise<void> {
+    const highest = (await this.accepted())[r.model] ?? 0;
+    if (r.release <= highest) throw new UpdateRefused('check', 'E_UPDATE_ROLLBACK', `${r.model} release ${r.release} is not newer than release ${highest}, already accepted (a deliberate downgrade needs a new release with a higher counter)`);
+    const arch = this.o.arch ?? process.arch;
+    if (!(r.hardware.arch as readonly string[]).includes(arch)) throw new UpdateRefused('check', 'E_UPDATE_HARDWARE', `${r.model} release ${r.release} is built for ${r.hardware.arch.join(', ')}, this gateway is ${arch}`);
+    const providers = await this.o.backend.availableProviders();
+    if (!r.hardware.accelerators.some((a) => providers.includes(a))) throw new UpdateRefused('check', 'E_UPDATE_HARDWARE', `${r.model} release ${r.release} needs one of ${r.hardware.accelerators.join(', ')}; this gateway has ${providers.join(', ')}`);
+    if (newer(r.minRuntimeVersion, this.o.runtimeVersion)) throw new UpdateRefused('check', 'E_UPDATE_RUNTIME', `${r.model} release ${r.release} needs edgewise ${r.minRuntimeVersion} or newer; this is ${this.o.runtimeVersion}`);
+    const fs = await statfs(this.o.dataDir);
+    const free = fs.bavail * fs.bsize;
+    const need = info.length * 2 + (this.o.diskMarginBytes ?? 64 * 1024 * 1024);
+    if (free < need) throw new UpdateRefused('check', 'E_UPDATE_DISK', `${free} bytes free in ${this.o.dataDir}; the download and its slot need ${need}`);
+  }
+
+  /** The model loads from the verified bytes, answers the golden input within tolerance, and in time. */
+  private async healthCheck(bytes: Uint8Array, r: ModelRelease, input: Uint8Array, expected: Uint8Array): Promise<void> {
+    const g = r.golden;
+    const count = g.dims.reduce((a, b) => a * b, 1);
+    if (input.length !== count * 4) throw new UpdateRefused('health', 'E_UPDATE_GOLDEN', `golden input has ${input.length} bytes, dims ${g.dims.join('x')} need ${count * 4}`);
+    const model = await this.o.backend.load(bytes, this.o.providers);
+    try {
+      const x = new Float32Array(input.buffer.slice(input.byteOffset, input.byteOffset + input.length));
+      const started = performance.now();
+      const out = (await model.run({ [g.inputName]: { data: x, dims: g.dims } }))[g.outputName];
+      const ms = performance.now() - started;
+      if (out === undefined) throw new UpdateRefused('health', 'E_UPDATE_GOLDEN', `the model has no output "${g.outputName}"`);
+      const want = new Float32Array(expected.buffer.slice(expected.byteOffset, expected.byteOffset + expected.length));
+      if (want.length !== out.data.length) throw new UpdateRefused('health', 'E_UPDATE_GOLDEN', `output has ${out.data.length} values, the golden output ${want.length}`);
+      const tolerance = Number.parseFloat(g.tolerance);
+      let worst = 0;
+      for (let i = 0; i < want.length; i += 1) worst = Math.max(worst, Math.abs((out.data[i] as number) - (want[i] as number)));
+      if (!(worst <= tolerance)) throw new UpdateRefused('health', 'E_UPDATE_GOLDEN', `output differs from the golden output by up to ${worst} (tolerance ${g.tolerance})`);
+      if (ms > r.budgets.latencyMs) throw new UpdateRefused('health', 'E_UPDATE_LATENCY', `the golden run took ${ms.toFixed(1)} ms, over the ${r.budgets.latencyMs} ms budget`);
+    } finally {
+      await model.close();
+    }
+  }
+
+  /**
+   * Each inference of an activated model in probation reports here; a breach of the release's
+   * budgets (error rate, latency) switches back to the previous model and says why.
+   */
+  async recordRun(model: string, ok: boolean, ms: number): Promise<ActiveModel | undefined> {
+    const p = this.probations.get(model);
+    if (p === undefined) return undefined;
+    if (this.now() > p.until) {
+      this.probations.delete(model);
+      const a = await this.slots(model).active();
+      this.o.report({ model, target: '', release: a?.release ?? null, version: a?.version ?? null, step: 'probation', outcome: 'ok', reason: null, ts: this.now() });
+      return undefined;
+    }
+    p.runs += 1;
+    if (!ok) p.errors += 1;
+    if (ms > p.budgets.latencyMs) p.slow += 1;
+    if (p.runs < PROBATION_MIN_RUNS) return undefined;
+    const errorRate = p.errors / p.runs;
+    const slowShare = p.slow / p.runs;
+    const breach = errorRate * 1e6 > p.budgets.errorRatePpm ? `error rate ${(errorRate * 100).toFixed(1)}% over ${p.budgets.errorRatePpm / 1e4}%` : slowShare > PROBATION_SLOW_SHARE ? `${(slowShare * 100).toFixed(0)}% of runs over the ${p.budgets.latencyMs} ms latency budget` : undefined;
+    if (breach === undefined) return undefined;
+    this.probations.delete(model);
+    const slots = this.slots(model);
+    const failed = await slots.active();
+    this.o.report({ model, target: '', release: failed?.release ?? null, version: failed?.version ?? null, step: 'probation', outcome: 'failed', reason: `E_UPDATE_PROBATION: ${breach} after ${p.runs} runs`, ts: this.now() });
+    const back = await slots.rollback(this.now());
+    this.o.report({ model, target: '', release: back.release, version: back.version, step: 'rollback', outcome: 'ok', reason: `switched back from release ${failed?.release ?? '?'}`, ts: this.now() });
+    return back;
+  }
+}

@@ -1,0 +1,161 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateKey, loadPrivateKey, loadPublicKey, type Role, type TufPublicKey } from '../../../fleet/repo/keys.js';
+import { Repository, type SigningKey } from '../../../fleet/repo/repository.js';
+import { serveRepository } from '../../../fleet/repo/serve.js';
+import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { buildModel } from '../../../models/onnx/builder.js';
+import { TrustClient, initTrust } from '../../../runtime/updater/trust.js';
+import { ModelUpdater, UpdateRefused, type UpdateReport } from '../../../runtime/updater/updater.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+
+/** y = x * factor on [1, 4]: a real ONNX model whose right answer we know. */
+function scaleModel(factor: number): Uint8Array {
+  return buildModel({ name: 'scale', inputs: [{ name: 'x', dims: [1, 4] }], outputs: [{ name: 'y', dims: [1, 4] }], initializers: [{ name: 'f', dims: [1], data: [factor] }], nodes: [{ op: 'Mul', inputs: ['x', 'f'], outputs: ['y'] }] });
+}
+
+/** A model that takes tens of milliseconds: repeated 512x512 products. */
+function slowModel(): Uint8Array {
+  const n = 512;
+  const w = Float32Array.from({ length: n * n }, (_, i) => ((i % 7) - 3) / 1000);
+  const nodes = [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['h0'] }];
+  for (let i = 1; i < 40; i += 1) nodes.push({ op: 'MatMul', inputs: [`h${i - 1}`, 'w'], outputs: [`h${i}`] });
+  nodes.push({ op: 'Identity', inputs: ['h39'], outputs: ['y'] });
+  return buildModel({ name: 'slow', inputs: [{ name: 'x', dims: [64, n] }], outputs: [{ name: 'y', dims: [64, n] }], initializers: [{ name: 'w', dims: [n, n], data: w }], nodes });
+}
+
+const GOLDEN_IN = Float32Array.of(1, 2, 3, 4);
+
+describe('model updater (A/B slots on signed releases)', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let server: Server | undefined;
+  let repo: Repository;
+  let priv: Record<Role, SigningKey[]>;
+  let url: string;
+  let reports: UpdateReport[];
+  let n = 0;
+
+  async function release(o: { release: number; model?: Uint8Array; expected?: Float32Array; arch?: string[]; minRuntime?: string; latencyMs?: number; dims?: number[]; golden?: Float32Array; inputName?: string }): Promise<string> {
+    n += 1;
+    const f = (name: string): string => `${dir.path}/in/${n}-${name}`;
+    await writeFile(f('model.onnx'), o.model ?? scaleModel(o.release));
+    await writeFile(f('gi.bin'), new Uint8Array((o.golden ?? GOLDEN_IN).buffer));
+    await writeFile(f('go.bin'), new Uint8Array((o.expected ?? GOLDEN_IN.map((v) => v * o.release)).buffer));
+    const path = await repo.addModel({
+      model: f('model.onnx'),
+      goldenInput: f('gi.bin'),
+      goldenOutput: f('go.bin'),
+      release: { model: 'press', release: o.release, version: `1.${o.release}`, hardware: { arch: (o.arch ?? ['x64', 'arm64']) as ('x64' | 'arm64')[], accelerators: ['cpu'] }, minRuntimeVersion: o.minRuntime ?? '0.1.0', golden: { inputName: o.inputName ?? 'x', dims: o.dims ?? [1, 4], outputName: 'y', tolerance: '0.0001' }, budgets: { latencyMs: o.latencyMs ?? 1000, errorRatePpm: 50_000, probationS: 600 } },
+    });
+    await repo.sign('targets', priv.targets);
+    await repo.publish({ snapshot: priv.snapshot, timestamp: priv.timestamp });
+    return path;
+  }
+
+  function updater(): ModelUpdater {
+    return new ModelUpdater({
+      dataDir: `${dir.path}/gw`,
+      trust: new TrustClient({ metadataDir: `${dir.path}/gw/tuf`, metadataUrl: `${url}/metadata`, targetBaseUrl: `${url}/targets`, idleTimeoutMs: 5000 }),
+      backend: new OnnxBackend(),
+      providers: ['cpu'],
+      runtimeVersion: '0.1.0',
+      diskMarginBytes: 1024,
+      report: (r) => reports.push(r),
+    });
+  }
+
+  async function refused(p: Promise<unknown>, code: string, step: string): Promise<void> {
+    const err = await p.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(UpdateRefused);
+    expect((err as UpdateRefused).code, (err as Error).message).toBe(code);
+    expect((err as UpdateRefused).step).toBe(step);
+    expect(reports.at(-1)).toMatchObject({ step, outcome: expect.stringMatching(/refused|failed/) as unknown as string });
+  }
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    reports = [];
+    const pub = { root: [], targets: [], snapshot: [], timestamp: [] } as Record<Role, TufPublicKey[]>;
+    priv = { root: [], targets: [], snapshot: [], timestamp: [] } as Record<Role, SigningKey[]>;
+    for (const role of ['root', 'targets', 'snapshot', 'timestamp'] as const) {
+      const k = await generateKey(role, `${dir.path}/keys`);
+      pub[role].push((await loadPublicKey(k.publicPath)).publicKey);
+      priv[role].push(await loadPrivateKey(k.privatePath));
+    }
+    repo = new Repository(`${dir.path}/repo`);
+    await repo.init(pub);
+    await repo.sign('root', priv.root);
+    await mkdir(`${dir.path}/in`, { recursive: true });
+    server = serveRepository(`${dir.path}/repo`);
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterEach(async () => {
+    if (server !== undefined) await new Promise<void>((resolve) => server?.close(() => resolve()));
+    await dir.remove();
+  });
+
+  it('activates a signed release in slot a, the next in slot b keeping a for rollback, and reports every step', async () => {
+    const r1 = await release({ release: 1 });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    const u = updater();
+    expect(await u.update(r1)).toMatchObject({ slot: 'a', release: 1, previous: null });
+    expect(reports.map((r) => `${r.step}:${r.outcome}`)).toEqual(['refresh:ok', 'check:ok', 'download:ok', 'install:ok', 'health:ok', 'activate:ok']);
+    const r2 = await release({ release: 2 });
+    expect(await u.update(r2)).toMatchObject({ slot: 'b', release: 2, previous: { slot: 'a', release: 1 } });
+    const active = await u.slots('press').active();
+    expect((await u.slots('press').bytes('b', active?.sha256 ?? '')).length).toBeGreaterThan(0);
+  });
+
+  it('refuses an older release counter even when validly signed, also after a restart', async () => {
+    const r1 = await release({ release: 1 });
+    const r2 = await release({ release: 2 });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    await updater().update(r2);
+    await refused(updater().update(r1), 'E_UPDATE_ROLLBACK', 'check');
+    expect((await updater().slots('press').active())?.release).toBe(2);
+  });
+
+  it('refuses the wrong hardware and a runtime too old, before downloading anything', async () => {
+    const arm = await release({ release: 1, arch: ['arm'] });
+    const future = await release({ release: 2, minRuntime: '99.0.0' });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    await refused(updater().update(arm), 'E_UPDATE_HARDWARE', 'check');
+    await refused(updater().update(future), 'E_UPDATE_RUNTIME', 'check');
+    expect(reports.some((r) => r.step === 'download')).toBe(false);
+  });
+
+  it('never activates a signed model that fails its health check: wrong output, too slow, corrupt ONNX', async () => {
+    const good = await release({ release: 1 });
+    const wrong = await release({ release: 2, expected: Float32Array.of(9, 9, 9, 9) });
+    const slow = await release({ release: 3, model: slowModel(), latencyMs: 1, dims: [64, 512], golden: new Float32Array(64 * 512), expected: new Float32Array(64 * 512) });
+    const corrupt = await release({ release: 4, model: Uint8Array.from({ length: 300 }, (_, i) => (i * 13) & 255) });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    const u = updater();
+    await u.update(good);
+    await refused(u.update(wrong), 'E_UPDATE_GOLDEN', 'health');
+    await refused(u.update(slow), 'E_UPDATE_LATENCY', 'health');
+    await refused(u.update(corrupt), 'E_MODEL_INVALID', 'health');
+    expect(await u.slots('press').active()).toMatchObject({ slot: 'a', release: 1 });
+    expect((await u.accepted())['press']).toBe(1);
+  }, 60_000);
+
+  it('switches back to the previous model when the new one breaches its error budget in probation', async () => {
+    const r1 = await release({ release: 1 });
+    const r2 = await release({ release: 2 });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    const u = updater();
+    await u.update(r1);
+    await u.update(r2);
+    let back;
+    for (let i = 0; i < 30 && back === undefined; i += 1) back = await u.recordRun('press', i % 3 !== 0, 2);
+    expect(back).toMatchObject({ slot: 'a', release: 1 });
+    expect(reports.slice(-2).map((r) => `${r.step}:${r.outcome}`)).toEqual(['probation:failed', 'rollback:ok']);
+    expect(reports.at(-2)?.reason).toMatch(/E_UPDATE_PROBATION: error rate/);
+    // The failed release is not offered again: a fix needs a higher counter.
+    await refused(u.update(r2), 'E_UPDATE_ROLLBACK', 'check');
+  });
+});
