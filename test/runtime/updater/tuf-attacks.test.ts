@@ -1,0 +1,194 @@
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { keyId, tufPublicKey } from '../../../fleet/repo/keys.js';
+import type { SigningKey } from '../../../fleet/repo/repository.js';
+import type { TrustErrorCode } from '../../../runtime/updater/trust.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+import { TufRig, keyring } from '../../support/tuf-rig.js';
+
+const MODEL = 'models/press/1/model.onnx';
+const PAST = '2020-01-01T00:00:00Z';
+
+function foreignKey(): SigningKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { keyid: keyId(tufPublicKey(publicKey)), key: privateKey };
+}
+
+describe('TUF attacks on the gateway trust client (each refused with the reason named)', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let rig: TufRig;
+
+  async function refused(code: TrustErrorCode, says?: RegExp, name = 'gw'): Promise<void> {
+    const c = rig.client(name);
+    const err = await (async () => {
+      await c.refresh();
+      await c.download(await c.target(MODEL));
+    })().then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(err, 'the update is refused').toBeDefined();
+    expect(err?.code, err?.message).toBe(code);
+    if (says !== undefined) expect(err?.message).toMatch(says);
+  }
+
+  /** Re-signs snapshot and timestamp (valid online keys) over the current files, as a repository that was itself fed bad targets would. */
+  async function rechain(targetsVersion: number, snapshotVersion: number): Promise<void> {
+    const t = await readFile(`${dir.path}/repo/repo/metadata/${targetsVersion}.targets.json`);
+    await rig.forge(`${snapshotVersion}.snapshot.json`, 'snapshot', (s) => {
+      s['meta'] = { 'targets.json': { version: targetsVersion, length: t.length, hashes: { sha256: createHash('sha256').update(t).digest('hex') } } };
+    }, rig.keys.priv.snapshot);
+    const sn = await readFile(`${dir.path}/repo/repo/metadata/${snapshotVersion}.snapshot.json`);
+    await rig.forge('timestamp.json', 'timestamp', (s) => {
+      s['version'] = (s['version'] as number) + 1;
+      s['meta'] = { 'snapshot.json': { version: snapshotVersion, length: sn.length, hashes: { sha256: createHash('sha256').update(sn).digest('hex') } } };
+    }, rig.keys.priv.timestamp);
+  }
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    rig = new TufRig(`${dir.path}/repo`);
+    await rig.start({ root: 1, targets: 2, snapshot: 1, timestamp: 1 }, { targets: 2 });
+    await rig.publishFile(MODEL, new Uint8Array(2000).fill(3));
+    await rig.pin();
+  });
+
+  afterEach(async () => {
+    await rig.stop();
+    await dir.remove();
+  });
+
+  it('accepts the untampered repository (the baseline every attack below changes)', async () => {
+    const c = rig.client();
+    await c.refresh();
+    expect((await c.download(await c.target(MODEL))).cached).toBe(false);
+  });
+
+  it('signatures: by an unknown key', async () => {
+    await rig.forge('timestamp.json', 'timestamp', (s) => void (s['version'] = 5), [foreignKey()]);
+    await refused('E_TRUST_SIGNATURE', /timestamp was signed by 0\/1/);
+  });
+
+  it('signatures: one short of the targets threshold', async () => {
+    await rig.forge('1.targets.json', 'targets', () => undefined, rig.keys.priv.targets.slice(0, 1));
+    await rechain(1, 1);
+    await refused('E_TRUST_SIGNATURE', /signed by 1\/2/);
+  });
+
+  it('signatures: valid signatures over different bytes', async () => {
+    const original = await rig.read('1.targets.json');
+    const changed = { ...original, signed: { ...original.signed, targets: { ...(original.signed['targets'] as object), 'models/evil/1/model.onnx': { length: 1, hashes: { sha256: '0'.repeat(64) } } } } };
+    await rig.write('1.targets.json', changed);
+    await rechain(1, 1);
+    await refused('E_TRUST_SIGNATURE');
+  });
+
+  it('signatures: two signatures by one key count once', async () => {
+    await rig.forge('1.targets.json', 'targets', () => undefined, rig.keys.priv.targets.slice(0, 1));
+    const one = await rig.read('1.targets.json');
+    await rig.write('1.targets.json', { ...one, signatures: [one.signatures[0], one.signatures[0]] });
+    await rechain(1, 1);
+    const c = rig.client();
+    const err = await c.refresh().then(() => undefined, (e: unknown) => e as Error);
+    // tuf-js goes further than counting the key once: metadata with two signatures by one key is refused outright.
+    expect((err as { code?: string } | undefined)?.code).toBe('E_TRUST_SIGNATURE');
+    expect(err?.message).toMatch(/multiple signatures found for keyid|signed by 1\/2/);
+  });
+
+  it('rollback: an older snapshot after a newer one was trusted', async () => {
+    await rig.repo.publish(rig.online()); // snapshot v2, timestamp v2
+    await rig.client().refresh();
+    await rig.forge('timestamp.json', 'timestamp', (s) => {
+      s['version'] = 3;
+      s['meta'] = { 'snapshot.json': { version: 1 } };
+    }, rig.keys.priv.timestamp);
+    await refused('E_TRUST_ROLLBACK', /snapshot version 1 is less than current version 2/);
+  });
+
+  it('rollback: an older targets version after a newer one was trusted', async () => {
+    await rig.publishFile('models/press/2/model.onnx', new Uint8Array(10)); // targets v2, snapshot v2
+    await rig.client().refresh();
+    await rig.repo.publish(rig.online()); // snapshot v3 (lists targets v2)
+    await rechain(1, 3); // ... now listing targets v1
+    await refused('E_TRUST_ROLLBACK', /less than current version/);
+  });
+
+  for (const [role, file] of [
+    ['timestamp', 'timestamp.json'],
+    ['snapshot', '1.snapshot.json'],
+    ['targets', '1.targets.json'],
+  ] as const) {
+    it(`freeze: expired ${role} metadata`, async () => {
+      await rig.forge(file, role, (s) => void (s['expires'] = PAST), role === 'targets' ? rig.keys.priv.targets : role === 'snapshot' ? rig.keys.priv.snapshot : rig.keys.priv.timestamp);
+      if (role === 'targets') await rechain(1, 1);
+      if (role === 'snapshot') {
+        const sn = await readFile(`${dir.path}/repo/repo/metadata/1.snapshot.json`);
+        await rig.forge('timestamp.json', 'timestamp', (s) => {
+          s['version'] = 2;
+          s['meta'] = { 'snapshot.json': { version: 1, length: sn.length, hashes: { sha256: createHash('sha256').update(sn).digest('hex') } } };
+        }, rig.keys.priv.timestamp);
+      }
+      await refused('E_TRUST_EXPIRED', /expired/);
+    });
+  }
+
+  it('freeze: an expired root', async () => {
+    await rig.repo.rotate('timestamp', {});
+    await rig.repo.sign('root', rig.keys.priv.root);
+    await rig.repo.publish(rig.online()); // root v2
+    await rig.forge('2.root.json', 'root', (s) => void (s['expires'] = PAST), rig.keys.priv.root);
+    await refused('E_TRUST_EXPIRED', /root.json is expired/);
+  });
+
+  it('mix-and-match: a validly signed snapshot of another version served in place of the current one', async () => {
+    await rig.publishFile('models/press/2/model.onnx', new Uint8Array(10)); // snapshot v2
+    const old = await readFile(`${dir.path}/repo/repo/metadata/1.snapshot.json`, 'utf8');
+    await rig.write('2.snapshot.json', JSON.parse(old));
+    await refused('E_TRUST_HASH');
+  });
+
+  it('rotation: a key the new root removed no longer signs; a new root needs both thresholds', async () => {
+    const fresh = await keyring(`${dir.path}/keys2`, { root: 1, targets: 0, snapshot: 0, timestamp: 1 });
+    const oldTimestamp = rig.keys.priv.timestamp;
+    await rig.repo.rotate('timestamp', { add: fresh.pub.timestamp, remove: oldTimestamp.map((k) => k.keyid), threshold: 1 });
+    await rig.repo.sign('root', rig.keys.priv.root);
+    await rig.repo.publish({ snapshot: rig.keys.priv.snapshot, timestamp: fresh.priv.timestamp });
+    const c = rig.client();
+    await c.refresh(); // follows root v2, accepts the new timestamp key
+    await rig.forge('timestamp.json', 'timestamp', (s) => void (s['version'] = 9), oldTimestamp);
+    await refused('E_TRUST_SIGNATURE', /timestamp was signed by 0\/1/);
+
+    // A root v3 signed only by a new root key, or only by the old: both refused.
+    await rig.repo.publish({ snapshot: rig.keys.priv.snapshot, timestamp: fresh.priv.timestamp });
+    await rig.repo.rotate('root', { add: fresh.pub.root, remove: rig.keys.priv.root.map((k) => k.keyid), threshold: 1 });
+    await rig.repo.sign('root', [...rig.keys.priv.root, ...fresh.priv.root]);
+    await rig.repo.publish({ snapshot: rig.keys.priv.snapshot, timestamp: fresh.priv.timestamp }); // a proper root v3
+    const proper = await rig.read('3.root.json');
+    await rig.pin('gw2');
+    await rig.pin('gw3');
+    await rig.forge('3.root.json', 'root', () => undefined, fresh.priv.root);
+    await refused('E_TRUST_SIGNATURE', /root was signed by/, 'gw2');
+    await rig.forge('3.root.json', 'root', () => undefined, rig.keys.priv.root);
+    await refused('E_TRUST_SIGNATURE', /root was signed by/, 'gw3');
+    await rig.write('3.root.json', proper);
+  });
+
+  it('endless data: oversized metadata stops at its limit', async () => {
+    rig.intercept = (path, res) => {
+      if (!path.endsWith('/timestamp.json')) return false;
+      res.writeHead(200);
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = (): void => {
+        while (res.write(chunk)) if (res.destroyed) return;
+        res.once('drain', pump);
+      };
+      res.on('error', () => undefined);
+      pump();
+      return true;
+    };
+    const started = Date.now();
+    await refused('E_TRUST_LENGTH', /Max length/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
