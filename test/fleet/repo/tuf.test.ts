@@ -4,30 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateKey, loadPrivateKey, loadPublicKey, type Role, type TufPublicKey } from '../../../fleet/repo/keys.js';
 import { Repository, RepoError, type SigningKey } from '../../../fleet/repo/repository.js';
 import { serveRepository } from '../../../fleet/repo/serve.js';
 import { parseModelRelease } from '../../../fleet/protocol/model-release.js';
 import { TrustClient, initTrust, type TrustErrorCode } from '../../../runtime/updater/trust.js';
 import { makeTempDir } from '../../support/temp-dir.js';
-
-interface Keyring {
-  pub: Record<Role, TufPublicKey[]>;
-  priv: Record<Role, SigningKey[]>;
-}
-
-async function keyring(dir: string, counts: Record<Role, number>): Promise<Keyring> {
-  const pub = { root: [], targets: [], snapshot: [], timestamp: [] } as Record<Role, TufPublicKey[]>;
-  const priv = { root: [], targets: [], snapshot: [], timestamp: [] } as Record<Role, SigningKey[]>;
-  for (const role of ['root', 'targets', 'snapshot', 'timestamp'] as const) {
-    for (let i = 0; i < counts[role]; i += 1) {
-      const f = await generateKey(role, dir);
-      pub[role].push((await loadPublicKey(f.publicPath)).publicKey);
-      priv[role].push(await loadPrivateKey(f.privatePath));
-    }
-  }
-  return { pub, priv };
-}
+import { keyring, type Keyring } from '../../support/tuf-rig.js';
 
 const RELEASE = {
   model: 'anomaly-motor',
