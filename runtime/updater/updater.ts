@@ -151,7 +151,8 @@ export class ModelUpdater {
   }
 
   private async check(r: ModelRelease, info: TargetFile): Promise<void> {
-    const highest = (await this.accepted())[r.model] ?? 0;
+    // The active model counts as accepted too: a crash between activation and recording it must not reinstall it.
+    const highest = Math.max((await this.accepted())[r.model] ?? 0, (await this.slots(r.model).active())?.release ?? 0);
     if (r.release <= highest) throw new UpdateRefused('check', 'E_UPDATE_ROLLBACK', `${r.model} release ${r.release} is not newer than release ${highest}, already accepted (a deliberate downgrade needs a new release with a higher counter)`);
     const arch = this.o.arch ?? process.arch;
     if (!(r.hardware.arch as readonly string[]).includes(arch)) throw new UpdateRefused('check', 'E_UPDATE_HARDWARE', `${r.model} release ${r.release} is built for ${r.hardware.arch.join(', ')}, this gateway is ${arch}`);

@@ -1,0 +1,143 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { buildModel } from '../../../models/onnx/builder.js';
+import { ModelSlots } from '../../../runtime/updater/slots.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+import { TufRig } from '../../support/tuf-rig.js';
+import { waitFor } from '../../support/wait-for.js';
+
+const CHILD = join(import.meta.dirname, '../../../dist/test/support/updater-child.js');
+const GOLDEN = Float32Array.of(1, 2, 3, 4);
+
+/** y = x * factor, padded with an unused initializer to `padFloats` (a big download). */
+function model(factor: number, padFloats: number): Uint8Array {
+  return buildModel({ name: 'scale', inputs: [{ name: 'x', dims: [1, 4] }], outputs: [{ name: 'y', dims: [1, 4] }], initializers: [{ name: 'f', dims: [1], data: [factor] }, { name: 'pad', dims: [padFloats], data: new Float32Array(padFloats) }], nodes: [{ op: 'Mul', inputs: ['x', 'f'], outputs: ['y'] }] });
+}
+
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('updater under kill -9', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let rig: TufRig;
+
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    rig = new TufRig(`${dir.path}/rig`);
+    await rig.start();
+  });
+  afterEach(async () => {
+    await rig.stop();
+    await dir.remove();
+  });
+
+  async function publishRelease(n: number, padFloats: number): Promise<string> {
+    const { writeFile, mkdir } = await import('node:fs/promises');
+    await mkdir(`${dir.path}/in`, { recursive: true });
+    await writeFile(`${dir.path}/in/m${n}.onnx`, model(n, padFloats));
+    await writeFile(`${dir.path}/in/gi${n}.bin`, new Uint8Array(GOLDEN.buffer));
+    await writeFile(`${dir.path}/in/go${n}.bin`, new Uint8Array(GOLDEN.map((v) => v * n).buffer));
+    const path = await rig.repo.addModel({ model: `${dir.path}/in/m${n}.onnx`, goldenInput: `${dir.path}/in/gi${n}.bin`, goldenOutput: `${dir.path}/in/go${n}.bin`, release: { model: 'press', release: n, version: `1.${n}`, hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] }, minRuntimeVersion: '0.1.0', golden: { inputName: 'x', dims: [1, 4], outputName: 'y', tolerance: '0.0001' }, budgets: { latencyMs: 5000, errorRatePpm: 10_000, probationS: 0 } } });
+    await rig.repo.sign('targets', rig.keys.priv.targets);
+    await rig.repo.publish(rig.online());
+    return path;
+  }
+
+  function runChild(target: string, killAfterMs?: number): Promise<number | 'killed'> {
+    const child = spawn(process.execPath, [CHILD, `${dir.path}/gw`, `${rig.url}/metadata`, `${rig.url}/targets`, target], { stdio: 'ignore' });
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    return new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve(signal === 'SIGKILL' ? 'killed' : (code ?? -1));
+      });
+    });
+  }
+
+  /** Exactly one model is active, its bytes are the ones installed, and it answers its golden input. */
+  async function serving(): Promise<number> {
+    const slots = new ModelSlots(`${dir.path}/gw`, 'press');
+    const active = await slots.active();
+    expect(active, 'an active model').toBeDefined();
+    const bytes = await slots.bytes(active?.slot ?? 'a', active?.sha256 ?? '');
+    const m = await new OnnxBackend().load(bytes, ['cpu']);
+    try {
+      const y = (await m.run({ x: { data: GOLDEN, dims: [1, 4] } }))['y']?.data;
+      expect(Array.from(y ?? [])).toEqual(Array.from(GOLDEN.map((v) => v * (active?.release ?? 0))));
+    } finally {
+      await m.close();
+    }
+    return active?.release ?? 0;
+  }
+
+  it('leaves exactly one of old and new active and serving at every kill, and resumes the download', async () => {
+    const r1 = await publishRelease(1, 10);
+    await rig.pin('gw/tuf-pin');
+    const { cp } = await import('node:fs/promises');
+    await cp(`${dir.path}/rig/gw/tuf-pin/metadata`, `${dir.path}/gw/tuf`, { recursive: true });
+    expect(await runChild(r1)).toBe(0);
+    expect(await serving()).toBe(1);
+
+    // Release 2 is 16 MB, served at about 4 MB/s and honouring ranges.
+    const r2 = await publishRelease(2, 4_000_000);
+    const ranges: string[] = [];
+    rig.intercept = (path, res) => {
+      if (!path.includes('/models/press/2/') || !path.endsWith('.model.onnx')) return false;
+      void (async () => {
+        const name = path.replace(/^\/targets\//, '');
+        const bytes = await readFile(`${dir.path}/rig/repo/targets/${decodeURIComponent(name)}`);
+        const req = (res as unknown as { req: { headers: { range?: string } } }).req;
+        ranges.push(req.headers.range ?? 'none');
+        const from = Number.parseInt(/bytes=(\d+)-/.exec(req.headers.range ?? '')?.[1] ?? '0', 10);
+        res.writeHead(from > 0 ? 206 : 200, { 'content-length': bytes.length - from, ...(from > 0 ? { 'content-range': `bytes ${from}-${bytes.length - 1}/${bytes.length}` } : {}) });
+        res.on('error', () => undefined);
+        for (let at = from; at < bytes.length && !res.destroyed; at += 256 * 1024) {
+          res.write(bytes.subarray(at, Math.min(bytes.length, at + 256 * 1024)));
+          await new Promise((r) => setTimeout(r, 60));
+        }
+        res.end();
+      })();
+      return true;
+    };
+    const random = seeded(42);
+    let kills = 0;
+    let done = false;
+    for (let attempt = 0; attempt < 12 && !done; attempt += 1) {
+      const outcome = await runChild(r2, 150 + Math.floor(random() * 1100));
+      if (outcome === 'killed') kills += 1;
+      else done = outcome === 0;
+      expect([1, 2]).toContain(await serving());
+    }
+    if (!done) expect(await runChild(r2)).toBe(0);
+    expect(await serving()).toBe(2);
+    expect(kills).toBeGreaterThanOrEqual(3);
+    // At least one download continued where a killed one stopped.
+    expect(ranges.some((r) => r.startsWith('bytes=') && r !== 'bytes=0-')).toBe(true);
+    await waitFor(async () => (await new ModelSlots(`${dir.path}/gw`, 'press').active())?.previous?.release === 1, 'release 1 kept for rollback');
+
+    // Release 3, unthrottled: kills land anywhere in refresh, download, install, health check, activation.
+    rig.intercept = undefined;
+    const r3 = await publishRelease(3, 1_000_000);
+    const outcomes: (number | 'killed')[] = [];
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      outcomes.push(await runChild(r3, 250 + Math.floor(random() * 500)));
+      const release = await serving();
+      expect([2, 3]).toContain(release);
+      if (release === 3) break;
+    }
+    if ((await serving()) !== 3) expect(await runChild(r3)).toBe(0);
+    expect(await serving()).toBe(3);
+    expect(outcomes.filter((o) => o === 'killed').length).toBeGreaterThanOrEqual(1);
+  }, 120_000);
+});
