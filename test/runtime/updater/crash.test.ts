@@ -128,10 +128,10 @@ describe('updater under kill -9', () => {
 
     // Release 3, unthrottled: kills land anywhere in refresh, download, install, health check, activation.
     rig.intercept = undefined;
-    const r3 = await publishRelease(3, 1_000_000);
+    const r3 = await publishRelease(3, 4_000_000);
     const outcomes: (number | 'killed')[] = [];
     for (let attempt = 0; attempt < 10; attempt += 1) {
-      outcomes.push(await runChild(r3, 250 + Math.floor(random() * 500)));
+      outcomes.push(await runChild(r3, 200 + Math.floor(random() * 700)));
       const release = await serving();
       expect([2, 3]).toContain(release);
       if (release === 3) break;
