@@ -19,6 +19,8 @@ import { Outbox } from './store/outbox.js';
 import { StoreWriter } from './store/store-writer.js';
 import { readUplinkFiles } from './uplink/mqtt-options.js';
 import { MqttUplink } from './uplink/uplink.js';
+import { UpdateService } from './updater/service.js';
+import { OnnxBackend } from '../models/engine/onnx-backend.js';
 import { RUNTIME_VERSION } from './version.js';
 
 const DECISION_SWEEP_MS = 3_600_000;
@@ -64,6 +66,8 @@ export class Gateway {
     private readonly metrics: Registry,
     private readonly events: ComponentEvents,
     private readonly runtimeVersion: string,
+    /** Signed model updates, when the config has an `updates` section. */
+    readonly updates: UpdateService | undefined,
   ) {}
 
   static async create(config: GatewayConfig, registry: PluginRegistry, options: GatewayOptions): Promise<Gateway> {
@@ -114,7 +118,9 @@ export class Gateway {
       );
       for (const p of pipelines) writer.attach(p.output);
       const uplink = new MqttUplink(outbox, config.uplink, files, gatewayId, runtimeVersion, eventLog.for('uplink'));
-      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion);
+      const updates =
+        config.updates === null ? undefined : new UpdateService(gatewayId, config.gateway.dataDir, config.updates, uplink, new OnnxBackend(), runtimeVersion, eventLog.for('updates'));
+      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates);
       registerGatewayMetrics(metrics, () => gateway.health());
       return gateway;
     } catch (err) {
@@ -149,6 +155,7 @@ export class Gateway {
     }
     this.writer.start();
     this.uplink.start();
+    await this.updates?.start();
     for (const p of this.pipelines) await p.start();
     const healthTopic = gatewayTopics.health(this.config.gateway.id);
     this.healthTimer = setInterval(() => {
@@ -210,6 +217,7 @@ export class Gateway {
       const lost = this.pipelines.reduce((n, p) => n + p.abort(), 0);
       this.events.warn('gateway.drain_timeout', { code: 'E_SHUTDOWN_TIMEOUT', droppedRecords: lost, timeoutMs: this.config.gateway.shutdownTimeoutMs });
     }
+    await this.updates?.stop();
     await this.writer.stop();
     await this.uplink.stop();
     await this.closeHealthServer();

@@ -5,3 +5,4 @@ export * from './batch.js';
 export * from './state.js';
 export type * from './health.js';
 export * from './schema-problems.js';
+export * from './update.js';

@@ -25,13 +25,21 @@ export const gatewayTopics = {
   state: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/state`,
   /** The periodic health report, JSON, QoS 1, retained. */
   health: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/health`,
+  /** Each step of a model update, JSON, QoS 1. */
+  updateReport: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/update-report`,
+  /** Fleet to gateway: a model release to check for, JSON, QoS 1 (the gateway subscribes). */
+  releaseNotice: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/release`,
 } as const;
+
+/** Fleet to every gateway: a model release to check for. */
+export const FLEET_RELEASE_TOPIC = `${TOPIC_ROOT}/fleet/release`;
 
 /** Subscription filters for a receiver of every gateway's messages of one kind. */
 export const fleetFilters = {
   records: `${TOPIC_ROOT}/gw/+/records`,
   state: `${TOPIC_ROOT}/gw/+/state`,
   health: `${TOPIC_ROOT}/gw/+/health`,
+  updateReport: `${TOPIC_ROOT}/gw/+/update-report`,
 } as const;
 
 export interface ParsedGatewayTopic {

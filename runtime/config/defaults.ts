@@ -39,4 +39,8 @@ export const defaults = {
   log: {
     level: 'info',
   },
+  updates: {
+    // Release notices over MQTT start a check at once; the timer catches what was missed offline.
+    checkIntervalMs: 3_600_000,
+  },
 } as const;

@@ -12,6 +12,7 @@ import {
   devicesSchema,
   gatewaySchema,
   healthSchema,
+  updatesSchema,
   logSchema,
   modelsSchema,
   pipelinesSchema,
@@ -21,6 +22,7 @@ import {
   type GatewaySection,
   type HealthSection,
   type LogSection,
+  type UpdatesSection,
   type PipelineSection,
   type QueueSection,
   type StoreSection,
@@ -64,6 +66,14 @@ export interface GatewayConfig {
   readonly uplink: UplinkSettings;
   readonly health: { readonly listen: { readonly host: string; readonly port: number } | null; readonly intervalMs: number };
   readonly log: { readonly level: 'debug' | 'info' | 'warn' | 'error' };
+  readonly updates: {
+    readonly metadataUrl: string;
+    readonly targetBaseUrl: string;
+    readonly rootFile: string;
+    readonly models: readonly string[];
+    readonly checkIntervalMs: number;
+    readonly providers: readonly string[];
+  } | null;
 }
 
 type Path = readonly (string | number)[];
@@ -78,6 +88,7 @@ const validators = {
   uplink: schema(uplinkSchema),
   health: schema(healthSchema),
   log: schema(logSchema),
+  updates: schema(updatesSchema),
   devices: schema(devicesSchema),
   pipelines: schema(pipelinesSchema),
   models: schema(modelsSchema),
@@ -211,6 +222,8 @@ function validateRoot(root: unknown, registry: PluginRegistry, problems: Problem
   const healthOk = check<HealthSection>(validators.health, healthSchema, health, ['health'], problems) && checkListen(health as HealthSection, problems);
   const log = root['log'] ?? {};
   const logOk = check<LogSection>(validators.log, logSchema, log, ['log'], problems);
+  const updates = root['updates'];
+  const updatesOk = updates === undefined || check<UpdatesSection>(validators.updates, updatesSchema, updates, ['updates'], problems);
   const { entries: devices, ids: deviceIds } = validateDevices(root['devices'] ?? [], registry, problems);
   const pipelines = validatePipelines(root['pipelines'] ?? [], deviceIds, registry, problems);
   const models = root['models'] ?? [];
@@ -220,7 +233,7 @@ function validateRoot(root: unknown, registry: PluginRegistry, problems: Problem
     });
   }
 
-  if (!gatewayOk || !storeOk || !uplinkOk || !healthOk || !logOk || devices === undefined || pipelines === undefined || problems.length > 0) return undefined;
+  if (!gatewayOk || !storeOk || !uplinkOk || !healthOk || !logOk || !updatesOk || devices === undefined || pipelines === undefined || problems.length > 0) return undefined;
 
   const g = gateway as GatewaySection;
   const s = store as StoreSection;
@@ -264,6 +277,17 @@ function validateRoot(root: unknown, registry: PluginRegistry, problems: Problem
     },
     health: { listen, intervalMs: h.intervalMs ?? defaults.health.intervalMs },
     log: { level: l.level ?? defaults.log.level },
+    updates:
+      updates === undefined
+        ? null
+        : {
+            metadataUrl: (updates as UpdatesSection).metadataUrl,
+            targetBaseUrl: (updates as UpdatesSection).targetBaseUrl,
+            rootFile: (updates as UpdatesSection).rootFile,
+            models: (updates as UpdatesSection).models ?? [],
+            checkIntervalMs: (updates as UpdatesSection).checkIntervalMs ?? defaults.updates.checkIntervalMs,
+            providers: (updates as UpdatesSection).providers ?? ['cpu'],
+          },
   };
 }
 

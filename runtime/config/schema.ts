@@ -94,6 +94,23 @@ export const healthSchema = {
   additionalProperties: false,
 } as const;
 
+/** Signed model updates (TUF). Absent: the gateway never updates models by itself. */
+export const updatesSchema = {
+  type: 'object',
+  properties: {
+    metadataUrl: { type: 'string', pattern: '^https?://', description: 'an http(s):// URL of the TUF repository\'s metadata' },
+    targetBaseUrl: { type: 'string', pattern: '^https?://', description: 'an http(s):// URL of the TUF repository\'s targets' },
+    /** The root metadata provisioned with the gateway (trusted on first start only; later roots come through TUF). */
+    rootFile: { type: 'string', minLength: 1 },
+    /** Models this gateway keeps up to date (the newest signed release of each is installed). */
+    models: { type: 'array', items: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$', description: 'a model name' }, maxItems: 64, uniqueItems: true },
+    checkIntervalMs: { type: 'integer', minimum: 10_000, maximum: 7 * 86_400_000 },
+    providers: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 8 },
+  },
+  required: ['metadataUrl', 'targetBaseUrl', 'rootFile'],
+  additionalProperties: false,
+} as const;
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export const logSchema = {
@@ -140,7 +157,7 @@ export const modelsSchema = {
   items: pluginEntrySchema,
 } as const;
 
-export const SECTIONS = ['gateway', 'devices', 'pipelines', 'models', 'store', 'uplink', 'health', 'log'] as const;
+export const SECTIONS = ['gateway', 'devices', 'pipelines', 'models', 'store', 'uplink', 'health', 'log', 'updates'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export type GatewaySection = Infer<typeof gatewaySchema>;
@@ -149,4 +166,5 @@ export type StoreSection = Infer<typeof storeSchema>;
 export type UplinkSection = Infer<typeof uplinkSchema>;
 export type HealthSection = Infer<typeof healthSchema>;
 export type LogSection = Infer<typeof logSchema>;
+export type UpdatesSection = Infer<typeof updatesSchema>;
 export type PipelineSection = Infer<typeof pipelinesSchema>[number];

@@ -22,6 +22,8 @@ export interface UplinkStats {
 const STOP_WAIT_MS = 3000;
 /** A connection that stayed up this long resets the reconnect backoff even without a PUBACK. */
 const HEALTHY_CONNECTION_MS = 60_000;
+/** Messages kept for the next connection at most (update reports while offline); older ones are dropped first. */
+const MAX_QUEUED_MESSAGES = 200;
 
 /**
  * Drains the outbox to an MQTT broker: oldest first, batches of records per message,
@@ -38,6 +40,9 @@ export class MqttUplink {
   private readonly stopAbort = new AbortController();
   private readonly backoff: Backoff;
   private client: MqttClient | undefined;
+  private readonly subscriptions = new Map<string, (payload: Uint8Array) => void>();
+  private queued: { topic: string; payload: Uint8Array }[] = [];
+  private droppedMessages = 0;
   private connected = false;
   private inFlight = 0;
   private readonly slotWaiters = new WaitList();
@@ -122,6 +127,15 @@ export class MqttUplink {
           resolve();
         });
       });
+      client.on('message', (topic, payload) => {
+        const handler = this.subscriptions.get(topic);
+        if (handler === undefined) return;
+        try {
+          handler(new Uint8Array(payload));
+        } catch (err) {
+          this.events.warn('uplink.message_rejected', { code: 'E_PAYLOAD_INVALID', topic, reason: (err as Error).message });
+        }
+      });
       client.on('connect', () => {
         this.connected = true;
         this.connects += 1;
@@ -129,6 +143,8 @@ export class MqttUplink {
         this.ackedOnConnection = false;
         this.events.info('uplink.connected', { url: redact(this.settings.url), reconnects: this.connects - 1 });
         client.publish(this.stateTopic, this.statePayload('online', true), { qos: 1, retain: true });
+        for (const topic of this.subscriptions.keys()) client.subscribe(topic, { qos: 1 });
+        for (const m of this.queued.splice(0)) client.publish(m.topic, Buffer.from(m.payload), { qos: 1 });
         void this.pump(client, connAbort.signal).catch((err: unknown) => {
           this.lastError = (err as Error).message;
           this.events.error('uplink.pump_failed', { code: 'E_UPLINK_PUMP', reason: (err as Error).message });
@@ -200,6 +216,31 @@ export class MqttUplink {
     });
   }
 
+
+  /**
+   * Inbound messages (release notices): subscribed, QoS 1, on every connection. Payloads are
+   * from outside and must be validated by the handler.
+   */
+  subscribe(topic: string, handler: (payload: Uint8Array) => void): void {
+    this.subscriptions.set(topic, handler);
+    if (this.client !== undefined && this.connected) this.client.subscribe(topic, { qos: 1 });
+  }
+
+  /**
+   * Publishes a message (QoS 1); while disconnected the latest MAX_QUEUED_MESSAGES wait and go
+   * out on the next connection (update reports: older ones are dropped first, and counted).
+   */
+  publishSoon(topic: string, payload: Uint8Array): void {
+    if (this.client !== undefined && this.connected) {
+      this.client.publish(topic, Buffer.from(payload), { qos: 1 });
+      return;
+    }
+    this.queued.push({ topic, payload });
+    if (this.queued.length > MAX_QUEUED_MESSAGES) {
+      this.queued.shift();
+      this.droppedMessages += 1;
+    }
+  }
 
   /** Publishes a retained JSON message if connected (health reports: only the latest matters). */
   publishRetained(topic: string, payload: Uint8Array): void {

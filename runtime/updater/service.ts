@@ -1,0 +1,156 @@
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FLEET_RELEASE_TOPIC, decodeReleaseNotice, encodeUpdateReport, gatewayTopics } from '../../fleet/protocol/index.js';
+import { parseModelRelease } from '../../fleet/protocol/model-release.js';
+import type { InferenceBackend } from '../../models/engine/engine.js';
+import type { ComponentEvents } from '../health/events.js';
+import { TrustClient, initTrust } from './trust.js';
+import { ModelUpdater, UpdateRefused, type UpdateReport } from './updater.js';
+
+export interface UpdateServiceSettings {
+  readonly metadataUrl: string;
+  readonly targetBaseUrl: string;
+  readonly rootFile: string;
+  readonly models: readonly string[];
+  readonly checkIntervalMs: number;
+  readonly providers: readonly string[];
+}
+
+/** What the service needs of the uplink: inbound notices and outbound reports. */
+export interface UpdateChannel {
+  subscribe(topic: string, handler: (payload: Uint8Array) => void): void;
+  publishSoon(topic: string, payload: Uint8Array): void;
+}
+
+/** Targets waiting for an update attempt at most (notices are deduplicated). */
+const MAX_PENDING_TARGETS = 16;
+
+/**
+ * Runs the updater inside a gateway: a release notice over MQTT (for this gateway or the whole
+ * fleet) or the timer (the newest signed release of each configured model) starts an update;
+ * one update at a time; every step is reported to the fleet.
+ */
+export class UpdateService {
+  private readonly pending: string[] = [];
+  /** Every refresh and update runs in this one chain: two at once would write the same metadata files. */
+  private chain: Promise<void> = Promise.resolve();
+  private drainScheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private updater: ModelUpdater | undefined;
+  private lastError: string | null = null;
+  private updates = 0;
+  private refusals = 0;
+
+  constructor(
+    private readonly gatewayId: string,
+    private readonly dataDir: string,
+    private readonly s: UpdateServiceSettings,
+    private readonly channel: UpdateChannel,
+    private readonly backend: InferenceBackend,
+    private readonly runtimeVersion: string,
+    private readonly events: ComponentEvents,
+  ) {}
+
+  private get metadataDir(): string {
+    return join(this.dataDir, 'updates', 'tuf');
+  }
+
+  async start(): Promise<void> {
+    // The provisioned root is trusted once; after that, only roots TUF accepted are.
+    const pinned = await access(join(this.metadataDir, 'root.json')).then(
+      () => true,
+      () => false,
+    );
+    if (!pinned) await initTrust(this.metadataDir, this.s.rootFile);
+    this.updater = new ModelUpdater({
+      dataDir: this.dataDir,
+      trust: new TrustClient({ metadataDir: this.metadataDir, metadataUrl: this.s.metadataUrl, targetBaseUrl: this.s.targetBaseUrl }),
+      backend: this.backend,
+      providers: this.s.providers,
+      runtimeVersion: this.runtimeVersion,
+      report: (r) => this.report(r),
+    });
+    const onNotice = (payload: Uint8Array): void => this.enqueue(decodeReleaseNotice(payload).target);
+    this.channel.subscribe(gatewayTopics.releaseNotice(this.gatewayId), onNotice);
+    this.channel.subscribe(FLEET_RELEASE_TOPIC, onNotice);
+    this.timer = setInterval(() => this.schedule(() => this.checkConfigured()), this.s.checkIntervalMs);
+    this.timer.unref();
+    this.schedule(() => this.checkConfigured());
+  }
+
+  stats(): Record<string, number | string | null> {
+    return { updates: this.updates, refusals: this.refusals, pending: this.pending.length, lastError: this.lastError };
+  }
+
+  private report(r: UpdateReport): void {
+    if (r.outcome !== 'ok') this.events.warn('update.refused', { code: r.reason?.split(':')[0] ?? 'E_UPDATE', target: r.target, step: r.step, reason: r.reason });
+    else this.events.info(`update.${r.step}`, { target: r.target, model: r.model, release: r.release });
+    this.channel.publishSoon(gatewayTopics.updateReport(this.gatewayId), encodeUpdateReport({ gw: this.gatewayId, ...r }));
+  }
+
+  enqueue(target: string): void {
+    if (this.stopped || this.pending.includes(target)) return;
+    if (this.pending.length >= MAX_PENDING_TARGETS) this.pending.shift();
+    this.pending.push(target);
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    this.schedule(async () => {
+      this.drainScheduled = false;
+      await this.drain();
+    });
+  }
+
+  private schedule(task: () => Promise<void>): void {
+    this.chain = this.chain.then(task).catch((err: unknown) => {
+      this.lastError = (err as Error).message;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    for (let target = this.pending.shift(); target !== undefined && !this.stopped; target = this.pending.shift()) {
+      try {
+        await (this.updater as ModelUpdater).update(target);
+        this.updates += 1;
+      } catch (err) {
+        this.refusals += 1;
+        this.lastError = (err as Error).message;
+        if (!(err instanceof UpdateRefused)) this.events.error('update.failed', { code: 'E_UPDATE', target, reason: (err as Error).message });
+      }
+    }
+  }
+
+  /** The newest signed release of each configured model, from the trusted targets metadata after a refresh. */
+  private async checkConfigured(): Promise<void> {
+    if (this.s.models.length === 0 || this.stopped) return;
+    try {
+      const trust = new TrustClient({ metadataDir: this.metadataDir, metadataUrl: this.s.metadataUrl });
+      await trust.refresh();
+      const targets = (JSON.parse(await readFile(join(this.metadataDir, 'targets.json'), 'utf8')) as { signed: { targets: Record<string, { custom?: unknown }> } }).signed.targets;
+      for (const model of this.s.models) {
+        let best: { target: string; release: number } | undefined;
+        for (const [path, t] of Object.entries(targets)) {
+          let release;
+          try {
+            release = parseModelRelease(t.custom, path);
+          } catch {
+            continue; // golden files and other targets
+          }
+          if (release.model === model && (best === undefined || release.release > best.release)) best = { target: path, release: release.release };
+        }
+        const active = await (this.updater as ModelUpdater).slots(model).active();
+        const accepted = (await (this.updater as ModelUpdater).accepted())[model] ?? 0;
+        if (best !== undefined && best.release > Math.max(accepted, active?.release ?? 0)) this.enqueue(best.target);
+      }
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.events.warn('update.check_failed', { code: (err as { code?: string }).code ?? 'E_UPDATE', reason: this.lastError });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.chain;
+  }
+}

@@ -1,0 +1,74 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import mqtt from 'mqtt';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeUpdateReport, encodeReleaseNotice, fleetFilters, gatewayTopics, type UpdateReportMessage } from '../../../fleet/protocol/index.js';
+import { buildModel } from '../../../models/onnx/builder.js';
+import { parseConfig } from '../../../runtime/config/load.js';
+import { Gateway } from '../../../runtime/gateway.js';
+import { builtinRegistry } from '../../../runtime/plugins.js';
+import { useGatewayRig } from '../../support/gateway-rig.js';
+import { TufRig } from '../../support/tuf-rig.js';
+import { waitFor } from '../../support/wait-for.js';
+
+const GOLDEN = Float32Array.of(1, 2, 3, 4);
+
+describe('signed model updates in a running gateway', () => {
+  const rig = useGatewayRig();
+  let tuf: TufRig;
+
+  beforeEach(async () => {
+    tuf = new TufRig(`${rig.dir.path}/fleet`);
+    await tuf.start();
+  });
+  afterEach(async () => {
+    await tuf.stop();
+  });
+
+  async function publishRelease(n: number): Promise<string> {
+    const d = `${rig.dir.path}/in`;
+    await mkdir(d, { recursive: true });
+    await writeFile(`${d}/m${n}.onnx`, buildModel({ name: 's', inputs: [{ name: 'x', dims: [1, 4] }], outputs: [{ name: 'y', dims: [1, 4] }], initializers: [{ name: 'f', dims: [1], data: [n] }], nodes: [{ op: 'Mul', inputs: ['x', 'f'], outputs: ['y'] }] }));
+    await writeFile(`${d}/gi${n}.bin`, new Uint8Array(GOLDEN.buffer));
+    await writeFile(`${d}/go${n}.bin`, new Uint8Array(GOLDEN.map((v) => v * n).buffer));
+    const path = await tuf.repo.addModel({ model: `${d}/m${n}.onnx`, goldenInput: `${d}/gi${n}.bin`, goldenOutput: `${d}/go${n}.bin`, release: { model: 'press', release: n, version: `1.${n}`, hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] }, minRuntimeVersion: '0.0.1', golden: { inputName: 'x', dims: [1, 4], outputName: 'y', tolerance: '0.0001' }, budgets: { latencyMs: 5000, errorRatePpm: 10_000, probationS: 0 } } });
+    await tuf.repo.sign('targets', tuf.keys.priv.targets);
+    await tuf.repo.publish(tuf.online());
+    return path;
+  }
+
+  it('installs the newest signed release at start, the next one on a release notice, reports every step, and survives a bad notice', async () => {
+    await publishRelease(1);
+    const reports: UpdateReportMessage[] = [];
+    const unsubscribe = await rig.broker.subscribe(fleetFilters.updateReport, (_topic, payload) => reports.push(decodeUpdateReport(payload)));
+    const registry = builtinRegistry();
+    const yaml = `
+gateway: { id: gw-upd, dataDir: ${JSON.stringify(`${rig.dir.path}/gw`)} }
+uplink: { url: ${rig.broker.url}, connectTimeoutMs: 2000, reconnect: { minDelayMs: 100, maxDelayMs: 1000 } }
+updates:
+  metadataUrl: ${tuf.url}/metadata
+  targetBaseUrl: ${tuf.url}/targets
+  rootFile: ${JSON.stringify(`${tuf.dir}/repo/metadata/1.root.json`)}
+  models: [press]
+log: { level: warn }
+`;
+    const gw = await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) });
+    rig.gateway = gw;
+    await gw.start();
+    await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 1), 'release 1 active and reported', 30_000);
+    expect(reports.filter((r) => r.release === 1 || r.step === 'refresh').map((r) => `${r.step}:${r.outcome}`)).toEqual(['refresh:ok', 'check:ok', 'download:ok', 'install:ok', 'health:ok', 'activate:ok']);
+    expect(reports.every((r) => r.gw === 'gw-upd')).toBe(true);
+
+    const target2 = await publishRelease(2);
+    const fleet = await mqtt.connectAsync(rig.broker.url, { protocolVersion: 4 });
+    try {
+      await fleet.publishAsync(gatewayTopics.releaseNotice('gw-upd'), Buffer.from('{"target": 42}'), { qos: 1 }); // garbage: ignored
+      await fleet.publishAsync(gatewayTopics.releaseNotice('gw-upd'), Buffer.from(encodeReleaseNotice({ target: target2 })), { qos: 1 });
+      await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 2), 'release 2 active and reported', 30_000);
+    } finally {
+      await fleet.endAsync();
+    }
+    expect(gw.health().status).toBeDefined(); // still serving
+    await unsubscribe();
+  }, 60_000);
+});
