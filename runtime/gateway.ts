@@ -19,6 +19,7 @@ import { Outbox } from './store/outbox.js';
 import { StoreWriter } from './store/store-writer.js';
 import { readUplinkFiles } from './uplink/mqtt-options.js';
 import { MqttUplink } from './uplink/uplink.js';
+import { ManagedModels } from './updater/managed-models.js';
 import { UpdateService } from './updater/service.js';
 import { OnnxBackend } from '../models/engine/onnx-backend.js';
 import { RUNTIME_VERSION } from './version.js';
@@ -85,11 +86,13 @@ export class Gateway {
     // The decision log opens with the store, after the plug-ins exist: they get a sink that
     // forwards to it from then on.
     const decisionSink = new ForwardingDecisionSink();
+    const managedModels = new ManagedModels(config.gateway.dataDir);
     const env = (component: string, stateName: string): CreateEnv => ({
       gatewayId,
       events: eventLog.for(component),
       stateDir: join(config.gateway.dataDir, 'state', stateName),
       decisions: decisionSink,
+      models: managedModels,
     });
     const built: { entry: GatewayConfig['pipelines'][number]; source: Source; stages: StageSpec[]; type: string }[] = [];
     for (const entry of config.pipelines) {
@@ -119,7 +122,7 @@ export class Gateway {
       for (const p of pipelines) writer.attach(p.output);
       const uplink = new MqttUplink(outbox, config.uplink, files, gatewayId, runtimeVersion, eventLog.for('uplink'));
       const updates =
-        config.updates === null ? undefined : new UpdateService(gatewayId, config.gateway.dataDir, config.updates, uplink, new OnnxBackend(), runtimeVersion, eventLog.for('updates'));
+        config.updates === null ? undefined : new UpdateService(gatewayId, config.gateway.dataDir, config.updates, uplink, new OnnxBackend(), runtimeVersion, eventLog.for('updates'), managedModels);
       const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates);
       registerGatewayMetrics(metrics, () => gateway.health());
       return gateway;

@@ -67,9 +67,13 @@ export const visionStagePlugin = defineStage({
   configSchema: visionSchema,
   create: async (config, env) => {
     const d = VISION_DEFAULTS;
-    const builtin = config.model?.path === undefined;
-    const path = builtin ? BUILTIN_DETECTOR_PATH() : resolve(config.model?.path as string);
-    const { bytes, meta, sha256 } = await readModel(path, 'model');
+    const managedName = config.model?.managed;
+    if (managedName !== undefined && (config.model?.path !== undefined || env.models === undefined)) {
+      throw new Error(env.models === undefined ? `vision: model.managed needs a gateway with signed updates` : 'vision: model.managed and model.path exclude each other');
+    }
+    const builtin = config.model?.path === undefined && managedName === undefined;
+    const path = builtin || managedName !== undefined ? BUILTIN_DETECTOR_PATH() : resolve(config.model?.path as string);
+    const { bytes, meta, sha256 } = managedName !== undefined ? { bytes: new Uint8Array(0), meta: {} as Record<string, string>, sha256: '' } : await readModel(path, 'model');
     const classNames = config.classNames ?? (builtin ? [...CLASS_NAMES] : undefined);
     const classifier = builtin || config.classifier !== undefined ? await loadClassifier(config.classifier ?? {}) : undefined;
     const motion = { ...d.motion, ...(config.motion ?? {}) };
@@ -77,8 +81,9 @@ export const visionStagePlugin = defineStage({
     return new VisionStage(
       {
         modelBytes: bytes,
+        ...(managedName === undefined || env.models === undefined ? {} : { managed: { name: managedName, source: env.models } }),
         classifier,
-        modelName: config.model?.name ?? meta['name'] ?? (builtin ? 'defect-detector' : path.replace(/^.*\//, '')),
+        modelName: config.model?.name ?? managedName ?? meta['name'] ?? (builtin ? 'defect-detector' : path.replace(/^.*\//, '')),
         modelVersion: config.model?.version ?? meta['version'] ?? 'unversioned',
         providers: config.providers ?? ['cpu'],
         threads: config.threads ?? VISION_DEFAULTS.threads,

@@ -11,6 +11,8 @@ export const visionSchema = {
       properties: {
         path: { type: 'string', minLength: 1 },
         builtin: { enum: ['defect-detector'] },
+        /** A model installed by signed updates (the `updates` section): its active release runs, and a new one is switched to. */
+        managed: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$', description: 'a model name known to the updater' },
         name: { type: 'string', minLength: 1, maxLength: 64 },
         version: { type: 'string', minLength: 1, maxLength: 32 },
       },

@@ -1,5 +1,6 @@
 import type { ComponentEvents } from '../../runtime/health/events.js';
 import type { DecisionSink, Stage } from '../../runtime/pipeline/components.js';
+import type { ManagedModelSource } from '../../runtime/pipeline/registry.js';
 import { isFrameRecordData, type RawFrame } from '../../runtime/pipeline/frame.js';
 import type { RecordInput } from '../../runtime/pipeline/record.js';
 import type { ModelRef } from '../../runtime/store/decision-log.js';
@@ -22,6 +23,11 @@ export interface CascadeClassifier {
 
 export interface VisionStageOptions {
   readonly modelBytes: Uint8Array;
+  /**
+   * A model installed by the signed-update path: its active release is loaded instead of
+   * `modelBytes`, and a newly activated (or rolled back) release is switched to between frames.
+   */
+  readonly managed?: { readonly name: string; readonly source: ManagedModelSource };
   /** When set, detections get their class from it (the detector only finds objects). */
   readonly classifier: CascadeClassifier | undefined;
   readonly modelName: string;
@@ -72,7 +78,8 @@ export class VisionStage implements Stage {
   private readonly gates = new Map<string, MotionGate>();
   private readonly trackers = new Map<string, IouTracker>();
   private readonly crops = new Map<string, TrackCrop>();
-  private readonly modelRef: ModelRef;
+  private modelRef: ModelRef;
+  private unsubscribe: (() => void) | undefined;
   private defectClassId: number | undefined;
   private frames = 0;
   private gated = 0;
@@ -93,12 +100,36 @@ export class VisionStage implements Stage {
     this.modelRef = { name: o.modelName, version: o.modelVersion, hash: `sha256:${sha256}` };
   }
 
+  /** A new release is active: the next frame loads it (the frame in inference finishes on the old one). */
+  private reload(): void {
+    const old = this.model;
+    const previous = this.inflight;
+    this.model = undefined;
+    this.loading = undefined;
+    // After the frame in inference, and one that may have started on the old model since.
+    void (async () => {
+      await previous;
+      await this.inflight;
+      await old?.close();
+    })().catch(() => undefined);
+  }
+
   /** Loads the model (once); a bad model file leaves the stage running and reporting why. */
   private ensureModel(): Promise<void> {
     this.loading ??= (async () => {
       try {
         const backend = new OnnxBackend({ threads: this.o.threads });
-        this.model = await VisionModel.load(this.o.modelBytes, backend, this.o.providers, this.o.model);
+        let bytes = this.o.modelBytes;
+        if (this.o.managed !== undefined) {
+          const m = this.o.managed;
+          this.unsubscribe ??= m.source.subscribe(m.name, () => this.reload());
+          const active = await m.source.load(m.name);
+          if (active === undefined) throw new Error(`no signed release of ${m.name} is active yet (waiting for the updater)`);
+          bytes = active.bytes;
+          this.modelRef = active.ref;
+        }
+        this.loadError = undefined;
+        this.model = await VisionModel.load(bytes, backend, this.o.providers, this.o.model);
         if (this.o.classifier !== undefined) this.classifier = await CropClassifier.load(this.o.classifier.bytes, backend, this.o.providers);
         const names = this.o.classifier?.classNames ?? this.o.model.classNames;
         this.defectClassId = this.o.defectClass === undefined ? undefined : names?.indexOf(this.o.defectClass);
@@ -200,9 +231,17 @@ export class VisionStage implements Stage {
 
   private async inferAndTrack(model: VisionModel, stream: string, frame: RawFrame, tensor: Float32Array, letterbox: Letterbox): Promise<void> {
     const t1 = performance.now();
-    const raw = await model.infer(tensor);
+    let raw;
+    try {
+      raw = await model.infer(tensor);
+    } catch (err) {
+      this.o.managed?.source.recordRun(this.o.managed.name, false, performance.now() - t1);
+      throw err;
+    }
+    const ms = performance.now() - t1;
+    this.o.managed?.source.recordRun(this.o.managed.name, true, ms);
     this.infer.n += 1;
-    this.infer.total += performance.now() - t1;
+    this.infer.total += ms;
     this.inferred += 1;
     let detections = model.decode(raw, letterbox);
     if (this.classifier !== undefined) {
@@ -310,6 +349,7 @@ export class VisionStage implements Stage {
   }
 
   async stop(): Promise<void> {
+    this.unsubscribe?.();
     await this.loading;
     await this.inflight;
     await this.model?.close();

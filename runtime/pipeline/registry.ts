@@ -10,6 +10,16 @@ export interface CreateEnv {
   readonly stateDir: string;
   /** Where alerts and model decisions are recorded for audit. */
   readonly decisions: DecisionSink;
+  /** Models installed by the signed-update path (their active release, and a call when it changes). */
+  readonly models?: ManagedModelSource;
+}
+
+/** The part of the updater's managed models that plug-ins use. */
+export interface ManagedModelSource {
+  load(model: string): Promise<{ readonly bytes: Uint8Array; readonly ref: { readonly name: string; readonly version: string; readonly hash: string }; readonly release: number } | undefined>;
+  subscribe(model: string, onChange: () => void): () => void;
+  /** Each inference of a managed model: its outcome and time, for the release's probation. */
+  recordRun(model: string, ok: boolean, ms: number): void;
 }
 
 export type PluginKind = 'source' | 'stage';

@@ -4,6 +4,7 @@ import { FLEET_RELEASE_TOPIC, decodeReleaseNotice, encodeUpdateReport, gatewayTo
 import { parseModelRelease } from '../../fleet/protocol/model-release.js';
 import type { InferenceBackend } from '../../models/engine/engine.js';
 import type { ComponentEvents } from '../health/events.js';
+import type { ManagedModels } from './managed-models.js';
 import { TrustClient, initTrust } from './trust.js';
 import { ModelUpdater, UpdateRefused, type UpdateReport } from './updater.js';
 
@@ -50,6 +51,7 @@ export class UpdateService {
     private readonly backend: InferenceBackend,
     private readonly runtimeVersion: string,
     private readonly events: ComponentEvents,
+    private readonly managed?: ManagedModels,
   ) {}
 
   private get metadataDir(): string {
@@ -71,6 +73,12 @@ export class UpdateService {
       runtimeVersion: this.runtimeVersion,
       report: (r) => this.report(r),
     });
+    if (this.managed !== undefined) {
+      const updater = this.updater;
+      this.managed.onRun = (model, ok, ms) => {
+        void updater.recordRun(model, ok, ms).catch((err: unknown) => this.events.error('update.probation_failed', { code: 'E_UPDATE', model, reason: (err as Error).message }));
+      };
+    }
     const onNotice = (payload: Uint8Array): void => this.enqueue(decodeReleaseNotice(payload).target);
     this.channel.subscribe(gatewayTopics.releaseNotice(this.gatewayId), onNotice);
     this.channel.subscribe(FLEET_RELEASE_TOPIC, onNotice);
@@ -87,6 +95,8 @@ export class UpdateService {
     if (r.outcome !== 'ok') this.events.warn('update.refused', { code: r.reason?.split(':')[0] ?? 'E_UPDATE', target: r.target, step: r.step, reason: r.reason });
     else this.events.info(`update.${r.step}`, { target: r.target, model: r.model, release: r.release });
     this.channel.publishSoon(gatewayTopics.updateReport(this.gatewayId), encodeUpdateReport({ gw: this.gatewayId, ...r }));
+    // The stages running this model switch to the newly active release.
+    if (r.outcome === 'ok' && (r.step === 'activate' || r.step === 'rollback') && r.model !== null) this.managed?.changed(r.model);
   }
 
   enqueue(target: string): void {
