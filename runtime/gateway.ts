@@ -142,6 +142,7 @@ export class Gateway {
       writer: this.writer,
       uplink: this.uplink,
       pipelines: this.pipelines,
+      updates: this.updates,
     });
   }
 

@@ -24,6 +24,8 @@ export interface HealthReport {
     readonly rejected: number;
     readonly decisionLog: { readonly entries: number; readonly bytes: number; readonly expired: number; readonly evicted: number };
   };
+  /** Signed model updates, when the gateway has them: counters and the last problem. */
+  readonly updates?: { readonly updates: number; readonly refusals: number; readonly pending: number; readonly lastError: string | null };
   readonly uplink: {
     readonly connected: boolean;
     readonly publishedRecords: number;

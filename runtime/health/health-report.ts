@@ -14,6 +14,7 @@ export interface HealthSources {
   readonly writer: StoreWriter;
   readonly uplink: MqttUplink;
   readonly pipelines: readonly Pipeline[];
+  readonly updates?: { stats(): { updates: number; refusals: number; pending: number; lastError: string | null } } | undefined;
 }
 
 /** Outbox fill share from which the report says `degraded`. */
@@ -69,5 +70,6 @@ export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()):
     pipelines,
     sources: s.pipelines.map((p) => p.sourceStats()),
     rssBytes: process.memoryUsage.rss(),
+    ...(s.updates === undefined ? {} : { updates: s.updates.stats() }),
   };
 }

@@ -87,7 +87,7 @@ export class UpdateService {
     this.schedule(() => this.checkConfigured());
   }
 
-  stats(): Record<string, number | string | null> {
+  stats(): { updates: number; refusals: number; pending: number; lastError: string | null } {
     return { updates: this.updates, refusals: this.refusals, pending: this.pending.length, lastError: this.lastError };
   }
 
