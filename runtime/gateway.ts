@@ -122,7 +122,10 @@ export class Gateway {
       for (const p of pipelines) writer.attach(p.output);
       const uplink = new MqttUplink(outbox, config.uplink, files, gatewayId, runtimeVersion, eventLog.for('uplink'));
       const updates =
-        config.updates === null ? undefined : new UpdateService(gatewayId, config.gateway.dataDir, config.updates, uplink, new OnnxBackend(), runtimeVersion, eventLog.for('updates'), managedModels);
+        config.updates === null ? undefined : new UpdateService(gatewayId, config.gateway.dataDir, config.updates, uplink, new OnnxBackend(), runtimeVersion, eventLog.for('updates'), managedModels, {
+              budgetBytes: config.store.maxSizeBytes,
+              reserve: (bytes) => outbox.reserve(bytes),
+            });
       const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates);
       registerGatewayMetrics(metrics, () => gateway.health());
       return gateway;

@@ -152,6 +152,22 @@ export class Outbox {
     }, delayMs);
   }
 
+  private reservedBytes = 0;
+
+  /**
+   * Bytes of the storage budget used by something else on the same disk (the model slots):
+   * the records get what is left, and the next append evicts down to it. Records always keep
+   * a tenth of the budget.
+   */
+  reserve(bytes: number): void {
+    this.reservedBytes = Math.max(0, bytes);
+  }
+
+  /** The records' share of the storage budget. */
+  budgetBytes(): number {
+    return Math.max(Math.floor(this.options.maxSizeBytes / 10), this.options.maxSizeBytes - this.reservedBytes);
+  }
+
   /** Opens the outbox on an opened database, counting what is already stored (one scan). */
   static async open(database: Database, options: OutboxOptions, events: ComponentEvents): Promise<Outbox> {
     const outbox = new Outbox(database, options, events);
@@ -215,7 +231,7 @@ export class Outbox {
 
   stats(): OutboxStats {
     return {
-      budgetBytes: this.options.maxSizeBytes,
+      budgetBytes: this.budgetBytes(),
       records: { ...this.records },
       bytes: { ...this.bytes },
       appended: { ...this.appended },
@@ -270,7 +286,7 @@ export class Outbox {
       this.rejectedTotal += rejected.size;
 
       const savedEvictAfter = { ...this.evictAfter };
-      const excess = this.totalBytes() + added - this.options.maxSizeBytes;
+      const excess = this.totalBytes() + added - this.budgetBytes();
       const plan = excess > 0 ? await this.planEviction(excess, fresh) : { victims: [], freshEvicted: new Set<number>() };
 
       const ops: BatchOp[] = [];
@@ -306,7 +322,7 @@ export class Outbox {
       });
       for (const cls of RECORD_CLASSES) this.evicted[cls] += evictedNow[cls];
       if (plan.victims.length > 0 || plan.freshEvicted.size > 0) {
-        this.events.warn('outbox.evicted', { code: 'E_STORE_BUDGET', evicted: evictedNow, budgetBytes: this.options.maxSizeBytes });
+        this.events.warn('outbox.evicted', { code: 'E_STORE_BUDGET', evicted: evictedNow, budgetBytes: this.budgetBytes() });
       }
       this.notify();
       return { ids, stored: fresh.length - plan.freshEvicted.size, evictedNow: plan.freshEvicted.size, evictedIndexes, rejected };

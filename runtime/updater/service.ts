@@ -5,6 +5,7 @@ import { parseModelRelease } from '../../fleet/protocol/model-release.js';
 import type { InferenceBackend } from '../../models/engine/engine.js';
 import type { ComponentEvents } from '../health/events.js';
 import type { ManagedModels } from './managed-models.js';
+import { slotsBytes } from './slots.js';
 import { TrustClient, initTrust } from './trust.js';
 import { ModelUpdater, UpdateRefused, type UpdateReport } from './updater.js';
 
@@ -52,6 +53,8 @@ export class UpdateService {
     private readonly runtimeVersion: string,
     private readonly events: ComponentEvents,
     private readonly managed?: ManagedModels,
+    /** The storage budget the model slots share with the records, and how to tell the outbox what they use. */
+    private readonly storage?: { readonly budgetBytes: number; reserve(bytes: number): void },
   ) {}
 
   private get metadataDir(): string {
@@ -71,8 +74,10 @@ export class UpdateService {
       backend: this.backend,
       providers: this.s.providers,
       runtimeVersion: this.runtimeVersion,
+      ...(this.storage === undefined ? {} : { storageBudgetBytes: this.storage.budgetBytes }),
       report: (r) => this.report(r),
     });
+    await this.reserveSlots();
     if (this.managed !== undefined) {
       const updater = this.updater;
       this.managed.onRun = (model, ok, ms) => {
@@ -95,8 +100,13 @@ export class UpdateService {
     if (r.outcome !== 'ok') this.events.warn('update.refused', { code: r.reason?.split(':')[0] ?? 'E_UPDATE', target: r.target, step: r.step, reason: r.reason });
     else this.events.info(`update.${r.step}`, { target: r.target, model: r.model, release: r.release });
     this.channel.publishSoon(gatewayTopics.updateReport(this.gatewayId), encodeUpdateReport({ gw: this.gatewayId, ...r }));
+    if (r.outcome === 'ok' && (r.step === 'install' || r.step === 'activate')) void this.reserveSlots();
     // The stages running this model switch to the newly active release.
     if (r.outcome === 'ok' && (r.step === 'activate' || r.step === 'rollback') && r.model !== null) this.managed?.changed(r.model);
+  }
+
+  private async reserveSlots(): Promise<void> {
+    if (this.storage !== undefined) this.storage.reserve(await slotsBytes(this.dataDir));
   }
 
   enqueue(target: string): void {

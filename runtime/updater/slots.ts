@@ -108,3 +108,14 @@ export async function writeJsonDurable(path: string, value: unknown): Promise<vo
   await writeDurable(path, `${JSON.stringify(value)}\n`);
 }
 
+
+/** Bytes of every model file in every slot under the data dir (they share the storage budget with the records). */
+export async function slotsBytes(dataDir: string): Promise<number> {
+  const { readdir, stat } = await import('node:fs/promises');
+  let total = 0;
+  const models = await readdir(join(dataDir, 'models')).catch(() => [] as string[]);
+  for (const m of models) {
+    for (const slot of ['a', 'b']) total += (await stat(join(dataDir, 'models', m, slot, 'model.onnx')).catch(() => undefined))?.size ?? 0;
+  }
+  return total;
+}

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, statfs } from 'node:fs/promises';
+import { mkdir, readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TargetFile } from '@tufjs/models';
 import { parseModelRelease, type ModelRelease } from '../../fleet/protocol/model-release.js';
 import type { InferenceBackend } from '../../models/engine/engine.js';
-import { ModelSlots, writeJsonDurable, type ActiveModel } from './slots.js';
+import { ModelSlots, slotsBytes, writeJsonDurable, type ActiveModel } from './slots.js';
 import { TrustError, type TrustClient } from './trust.js';
 
 export type UpdateStep = 'refresh' | 'check' | 'download' | 'install' | 'health' | 'activate' | 'probation' | 'rollback';
@@ -31,6 +31,8 @@ export interface ModelUpdaterOptions {
   readonly arch?: string;
   /** Free space kept beyond what a download needs (bytes). */
   readonly diskMarginBytes?: number;
+  /** The gateway's storage budget (store.maxSizeBytes): model slots may take at most half of it. */
+  readonly storageBudgetBytes?: number;
   readonly report: (r: UpdateReport) => void;
   readonly now?: () => number;
 }
@@ -159,6 +161,14 @@ export class ModelUpdater {
     const providers = await this.o.backend.availableProviders();
     if (!r.hardware.accelerators.some((a) => providers.includes(a))) throw new UpdateRefused('check', 'E_UPDATE_HARDWARE', `${r.model} release ${r.release} needs one of ${r.hardware.accelerators.join(', ')}; this gateway has ${providers.join(', ')}`);
     if (newer(r.minRuntimeVersion, this.o.runtimeVersion)) throw new UpdateRefused('check', 'E_UPDATE_RUNTIME', `${r.model} release ${r.release} needs edgewise ${r.minRuntimeVersion} or newer; this is ${this.o.runtimeVersion}`);
+    if (this.o.storageBudgetBytes !== undefined) {
+      // The new file replaces what the inactive slot of this model holds now.
+      const slots = this.slots(r.model);
+      const inactive = await slots.inactive();
+      const replaced = (await stat(join(this.o.dataDir, 'models', r.model, inactive, 'model.onnx')).catch(() => undefined))?.size ?? 0;
+      const after = (await slotsBytes(this.o.dataDir)) - replaced + info.length;
+      if (after > this.o.storageBudgetBytes / 2) throw new UpdateRefused('check', 'E_UPDATE_BUDGET', `model slots would take ${after} bytes, over half of the ${this.o.storageBudgetBytes}-byte storage budget (store.maxSizeBytes)`);
+    }
     const fs = await statfs(this.o.dataDir);
     const free = fs.bavail * fs.bsize;
     const need = info.length * 2 + (this.o.diskMarginBytes ?? 64 * 1024 * 1024);

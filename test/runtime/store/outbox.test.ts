@@ -133,6 +133,24 @@ describe('outbox', () => {
     await o.close();
   });
 
+  it('gives the records what the model slots leave of the budget, evicting down to it on the next append', async () => {
+    const o = await openOutbox(dir.path, { maxSizeBytes: 20_000, sync: false });
+    try {
+      await o.outbox.append(range(0, 200).map((k) => ({ stream: 's', class: 'telemetry' as const, ts: 1000 + k, data: { k, pad: 'x'.repeat(40) } })));
+      const before = o.outbox.stats();
+      expect(before.bytes.telemetry).toBeGreaterThan(10_000);
+      o.outbox.reserve(12_000); // two model slots on the same disk
+      expect(o.outbox.stats().budgetBytes).toBe(8000);
+      await o.outbox.append([{ stream: 's', class: 'telemetry', ts: 5000, data: { k: 999 } }]);
+      expect(o.outbox.stats().bytes.telemetry).toBeLessThanOrEqual(8000);
+      expect(o.outbox.stats().evicted.telemetry).toBeGreaterThan(0);
+      o.outbox.reserve(1e9); // the records always keep a tenth
+      expect(o.outbox.stats().budgetBytes).toBe(2000);
+    } finally {
+      await o.close();
+    }
+  });
+
   it('rejects a record it cannot store on its own, and stores the rest of the batch', async () => {
     const o = await openOutbox(dir.path, { maxSizeBytes: BIG, sync: false });
     const result = await o.outbox.append([

@@ -143,6 +143,13 @@ describe('model updater (A/B slots on signed releases)', () => {
     expect((await u.accepted())['press']).toBe(1);
   }, 60_000);
 
+  it('refuses a release whose slots would take more than half of the storage budget', async () => {
+    const big = await release({ release: 1, model: slowModel() }); // about 1 MB of weights
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    const u = new ModelUpdater({ dataDir: `${dir.path}/gw`, trust: new TrustClient({ metadataDir: `${dir.path}/gw/tuf`, metadataUrl: `${url}/metadata`, targetBaseUrl: `${url}/targets` }), backend: new OnnxBackend(), providers: ['cpu'], runtimeVersion: '0.1.0', diskMarginBytes: 1024, storageBudgetBytes: 1_000_000, report: (r) => reports.push(r) });
+    await refused(u.update(big), 'E_UPDATE_BUDGET', 'check');
+  });
+
   it('switches back to the previous model when the new one breaches its error budget in probation', async () => {
     const r1 = await release({ release: 1 });
     const r2 = await release({ release: 2 });
