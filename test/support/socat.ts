@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { waitFor } from './wait-for.js';
 
 export const SOCAT_BIN = '/usr/bin/socat';
@@ -19,6 +20,7 @@ export class SocatPair {
 
   async start(): Promise<void> {
     if (this.child !== undefined) return;
+    await this.unlink();
     const child = spawn(SOCAT_BIN, [`pty,raw,echo=0,link=${this.a}`, `pty,raw,echo=0,link=${this.b}`], { stdio: 'ignore' });
     this.child = child;
     await waitFor(() => (child.exitCode !== null ? Promise.reject(new Error(`socat exited with ${child.exitCode}`)) : existsSync(this.a) && existsSync(this.b)), `socat links ${this.a} and ${this.b}`, 10_000, 10);
@@ -34,5 +36,16 @@ export class SocatPair {
       child.kill('SIGKILL');
       await exited;
     }
+    await this.unlink();
+  }
+
+  /**
+   * socat killed with SIGKILL leaves its links behind, pointing at /dev/pts numbers the
+   * kernel hands to the next pty anyone opens: another test's cable, say. Removing them is
+   * what udev does when a USB serial device goes away.
+   */
+  private async unlink(): Promise<void> {
+    await rm(this.a, { force: true });
+    await rm(this.b, { force: true });
   }
 }
