@@ -151,7 +151,8 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) {
     const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
-    process.exit(ok ? 0 : EXIT_USAGE);
+    // The tuf-conformance protocol wants 1 for any failure, usage errors included.
+    process.exit(ok ? 0 : process.argv[2] === 'tuf-client' ? 1 : EXIT_USAGE);
   }
   process.stderr.write(`edgewise: unexpected failure: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(EXIT_FAILURE);
