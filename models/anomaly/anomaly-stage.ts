@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComponentEvents } from '../../runtime/health/events.js';
 import type { DecisionSink, Stage } from '../../runtime/pipeline/components.js';
+import type { ManagedModelSource } from '../../runtime/pipeline/registry.js';
 import type { RecordInput } from '../../runtime/pipeline/record.js';
 import type { ModelRef } from '../../runtime/store/decision-log.js';
 import { OnnxBackend } from '../engine/onnx-backend.js';
@@ -36,6 +37,11 @@ export interface AnomalyStageOptions {
   readonly alert: AlertPolicyOptions;
   readonly scoreEveryMs: number;
   readonly autoencoder: AutoencoderSettings;
+  /**
+   * The autoencoder comes from the fleet (signed updates) instead of being trained here: the
+   * active release of this model is used, and a newly activated one is switched to.
+   */
+  readonly managed?: { readonly name: string; readonly source: ManagedModelSource };
 }
 
 interface SampleRecord {
@@ -67,7 +73,7 @@ interface StreamState {
 
 interface AeState {
   /** loading: looking for a saved model; collecting: learning what normal is; then training, scoring. */
-  phase: 'loading' | 'collecting' | 'training' | 'scoring' | 'failed';
+  phase: 'loading' | 'collecting' | 'training' | 'scoring' | 'failed' | 'waiting';
   /** Timestamp of the first sample collected for training. */
   collectFrom: number | undefined;
   collectedTo: number;
@@ -109,6 +115,7 @@ export class AnomalyStage implements Stage {
   private decisionErrors = 0;
   private nextAlertId = 1;
   private readonly pendingTraining = new Set<Promise<void>>();
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly o: AnomalyStageOptions,
@@ -136,8 +143,14 @@ export class AnomalyStage implements Stage {
       phase: ae.length === 0 ? (this.o.detector === 'streaming' ? 'scoring' : 'waiting') : (ae[0]?.phase ?? null),
       provider: model?.provider ?? (this.o.detector === 'streaming' ? 'js' : null),
       modelHash: ae.find((a) => a.model !== undefined)?.model?.hash ?? (this.o.detector === 'streaming' ? this.streamingModel.hash : null),
-      degraded: model?.degraded ?? false,
-      degradedReason: model?.degraded === true ? `runs on ${model.provider}; preferred ${model.requested[0] ?? '?'} (${model.fallbacks.map((f) => `${f.provider}: ${f.reason}`).join('; ')})` : null,
+      // A fleet model that is not there (yet) or does not load leaves the stage without a detector.
+      degraded: (model?.degraded ?? false) || (this.o.managed !== undefined && ae.some((a) => a.phase === 'waiting' || a.phase === 'failed')),
+      degradedReason:
+        model?.degraded === true
+          ? `runs on ${model.provider}; preferred ${model.requested[0] ?? '?'} (${model.fallbacks.map((f) => `${f.provider}: ${f.reason}`).join('; ')})`
+          : this.o.managed !== undefined
+            ? (ae.find((a) => a.phase === 'waiting' || a.phase === 'failed')?.error ?? null)
+            : null,
       inferenceMeanMs: model === undefined ? null : Math.round(model.stats().meanMs * 1000) / 1000,
       trainingError: ae.find((a) => a.error !== undefined)?.error ?? null,
       // While collecting: the share of trainMs of normal running seen so far (of the least advanced stream).
@@ -307,7 +320,15 @@ export class AnomalyStage implements Stage {
       }
     }
     if (windows.length === 0 || ae.scorer === undefined) return;
-    const results = await ae.scorer.score(Float64Array.from(windows), windowTs.length);
+    const started = performance.now();
+    let results;
+    try {
+      results = await ae.scorer.score(Float64Array.from(windows), windowTs.length);
+    } catch (err) {
+      this.o.managed?.source.recordRun(this.o.managed.name, false, performance.now() - started);
+      throw err;
+    }
+    this.o.managed?.source.recordRun(this.o.managed.name, true, performance.now() - started);
     results.forEach((r, i) => {
       const span = windowTs[i] as { start: number; end: number };
       // The time span that carries most of the error: from the first to the last step with a share of it.
@@ -384,6 +405,10 @@ export class AnomalyStage implements Stage {
 
   /** A model trained before a restart is used again rather than retrained on new data. */
   private async tryLoadModel(s: StreamState): Promise<void> {
+    if (this.o.managed !== undefined) {
+      await this.loadManaged(s, this.o.managed);
+      return;
+    }
     let bytes: Uint8Array;
     try {
       bytes = await readFile(this.modelPath(s));
@@ -402,6 +427,40 @@ export class AnomalyStage implements Stage {
     }
   }
 
+  private async loadManaged(s: StreamState, m: { readonly name: string; readonly source: ManagedModelSource }): Promise<void> {
+    const ae = s.ae as AeState;
+    this.unsubscribe ??= m.source.subscribe(m.name, () => {
+      for (const st of this.streams.values()) void this.switchManaged(st, m);
+    });
+    try {
+      const active = await m.source.load(m.name);
+      if (active === undefined) {
+        ae.phase = 'waiting';
+        ae.error = `no signed release of ${m.name} is active yet (waiting for the updater)`;
+        return;
+      }
+      await this.useModel(s, active.bytes);
+      ae.model = active.ref;
+      ae.error = undefined;
+      this.events.info('anomaly.model_loaded', { stream: s.stream, model: active.ref, provider: ae.scorer?.model.provider });
+    } catch (err) {
+      ae.phase = 'failed';
+      ae.error = (err as Error).message;
+      this.events.error('anomaly.model_invalid', { code: 'E_MODEL_INVALID', stream: s.stream, reason: ae.error });
+    }
+  }
+
+  /** Another release is active: score with it from the next window (the old scorer is closed). */
+  private async switchManaged(s: StreamState, m: { readonly name: string; readonly source: ManagedModelSource }): Promise<void> {
+    const ae = s.ae;
+    if (ae === undefined) return;
+    const old = ae.scorer;
+    ae.scorer = undefined;
+    ae.phase = 'loading';
+    await old?.close().catch(() => undefined);
+    await this.loadManaged(s, m);
+  }
+
   flush(): RecordInput[] {
     const out: RecordInput[] = [];
     for (const s of this.streams.values()) for (const e of s.policy.close(s.lastTs)) this.onAlert(s, e, null, out);
@@ -409,6 +468,7 @@ export class AnomalyStage implements Stage {
   }
 
   async stop(): Promise<void> {
+    this.unsubscribe?.();
     await Promise.allSettled([...this.pendingTraining]);
     await Promise.all([...this.streams.values()].map((s) => s.ae?.scorer?.close()));
   }

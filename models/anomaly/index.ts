@@ -16,7 +16,9 @@ export const anomalyStagePlugin = defineStage({
   type: 'anomaly',
   configSchema: anomalySchema,
   create: (config, env) => {
-    const a = config.autoencoder ?? {};
+    const { managed, ...rest } = config.autoencoder ?? {};
+    if (managed !== undefined && env.models === undefined) throw new Error('anomaly: autoencoder.managed needs a gateway with signed updates');
+    if (managed !== undefined && (config.detector ?? 'streaming') !== 'autoencoder') throw new Error('anomaly: autoencoder.managed needs detector: autoencoder');
     const d = ANOMALY_DEFAULTS;
     const { smoothingMs, ...alert } = { ...d.alert, ...(config.alert ?? {}) };
     if (alert.clearThreshold > alert.raiseThreshold) throw new RangeError(`anomaly: alert.clearThreshold (${alert.clearThreshold}) must not exceed raiseThreshold (${alert.raiseThreshold})`);
@@ -30,7 +32,8 @@ export const anomalyStagePlugin = defineStage({
         alert,
         scoreEveryMs: config.scoreEveryMs ?? 0,
         // Each setting left out of the config keeps its default.
-        autoencoder: { ...d.autoencoder, ...a },
+        autoencoder: { ...d.autoencoder, ...rest },
+        ...(managed === undefined || env.models === undefined ? {} : { managed: { name: managed, source: env.models } }),
       },
       env.stateDir,
       env.decisions,

@@ -31,6 +31,8 @@ export const anomalySchema = {
     autoencoder: {
       type: 'object',
       properties: {
+        /** Use the fleet's signed releases of this model (the gateway's `updates` section) instead of training here. */
+        managed: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$', description: 'a model name known to the updater' },
         windowSamples: { type: 'integer', minimum: 2, maximum: 1024 },
         strideSamples: { type: 'integer', minimum: 1, maximum: 1024 },
         /** Time of normal running the model learns from, from the first sample (cover every load and the warm-up). */
