@@ -143,6 +143,27 @@ describe('model updater (A/B slots on signed releases)', () => {
     expect((await u.accepted())['press']).toBe(1);
   }, 60_000);
 
+  it('keeps the active model serving when a release is tampered with in the repository (TUF refuses it)', async () => {
+    const r1 = await release({ release: 1 });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    const u = updater();
+    await u.update(r1);
+    const r2 = await release({ release: 2 });
+    // Someone with write access to the file server, but not to the keys, swaps the model.
+    const { readdir } = await import('node:fs/promises');
+    const stored = (await readdir(`${dir.path}/repo/targets/models/press/2`)).find((f) => f.endsWith('.model.onnx')) as string;
+    await writeFile(`${dir.path}/repo/targets/models/press/2/${stored}`, scaleModel(2).map((b, i) => (i === 40 ? b ^ 1 : b)));
+    await refused(u.update(r2), 'E_TRUST_HASH', 'download');
+    const active = await u.slots('press').active();
+    expect(active).toMatchObject({ slot: 'a', release: 1 });
+    const m = await new OnnxBackend().load(await u.slots('press').bytes('a', active?.sha256 ?? ''), ['cpu']);
+    try {
+      expect(Array.from((await m.run({ x: { data: GOLDEN_IN, dims: [1, 4] } }))['y']?.data ?? [])).toEqual([1, 2, 3, 4]);
+    } finally {
+      await m.close();
+    }
+  });
+
   it('refuses a release whose slots would take more than half of the storage budget', async () => {
     const big = await release({ release: 1, model: slowModel() }); // about 1 MB of weights
     await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
