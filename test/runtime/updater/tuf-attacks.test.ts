@@ -174,6 +174,53 @@ describe('TUF attacks on the gateway trust client (each refused with the reason 
     await rig.write('3.root.json', proper);
   });
 
+  describe('delegations (a team signs its own models under a path the targets role delegates)', () => {
+    const DELEGATED = 'models/press-team/1/model.onnx';
+    const body = new Uint8Array(500).fill(9);
+
+    /** Targets v1 delegates models/press-team/* to one key; the team's role file lists one model. */
+    async function delegate(signedBy: 'the team' | 'a stranger'): Promise<void> {
+      const team = foreignKey();
+      const pub = tufPublicKey((await import('node:crypto')).createPublicKey(team.key));
+      const { mkdir, writeFile } = await import('node:fs/promises');
+      const sha = createHash('sha256').update(body).digest('hex');
+      await mkdir(`${dir.path}/repo/repo/targets/models/press-team/1`, { recursive: true });
+      await writeFile(`${dir.path}/repo/repo/targets/models/press-team/1/${sha}.model.onnx`, body);
+      await rig.forge('1.targets.json', 'targets', (s) => {
+        s['delegations'] = { keys: { [team.keyid]: pub }, roles: [{ name: 'press-team', keyids: [team.keyid], threshold: 1, terminating: true, paths: ['models/press-team/*/*'] }] }; // TUF patterns: '*' stops at '/'
+      }, rig.keys.priv.targets);
+      await rig.write('1.press-team.json', { signed: { _type: 'targets', spec_version: '1.0.31', version: 1, expires: '2099-01-01T00:00:00Z', targets: { [DELEGATED]: { length: body.length, hashes: { sha256: sha } } } }, signatures: [] });
+      await rig.forge('1.press-team.json', 'targets', () => undefined, [signedBy === 'the team' ? team : foreignKey()]);
+      const t = await readFile(`${dir.path}/repo/repo/metadata/1.targets.json`);
+      const pt = await readFile(`${dir.path}/repo/repo/metadata/1.press-team.json`);
+      const h = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+      await rig.forge('1.snapshot.json', 'snapshot', (s) => {
+        s['meta'] = { 'targets.json': { version: 1, length: t.length, hashes: { sha256: h(t) } }, 'press-team.json': { version: 1, length: pt.length, hashes: { sha256: h(pt) } } };
+      }, rig.keys.priv.snapshot);
+      const sn = await readFile(`${dir.path}/repo/repo/metadata/1.snapshot.json`);
+      await rig.forge('timestamp.json', 'timestamp', (s) => {
+        s['version'] = 2;
+        s['meta'] = { 'snapshot.json': { version: 1, length: sn.length, hashes: { sha256: h(sn) } } };
+      }, rig.keys.priv.timestamp);
+    }
+
+    it('finds and verifies a model listed by the delegated role', async () => {
+      await delegate('the team');
+      const c = rig.client();
+      await c.refresh();
+      const got = await c.download(await c.target(DELEGATED));
+      expect(Buffer.from(await readFile(got.path)).equals(Buffer.from(body))).toBe(true);
+    });
+
+    it('refuses a delegated role signed by a key the delegation does not name', async () => {
+      await delegate('a stranger');
+      const c = rig.client();
+      await c.refresh();
+      const err = await c.target(DELEGATED).then(() => undefined, (e: unknown) => e as { code: string; message: string });
+      expect(err?.code, err?.message).toBe('E_TRUST_SIGNATURE');
+    });
+  });
+
   it('endless data: oversized metadata stops at its limit', async () => {
     rig.intercept = (path, res) => {
       if (!path.endsWith('/timestamp.json')) return false;
