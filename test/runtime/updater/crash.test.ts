@@ -1,16 +1,13 @@
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
 import { buildModel } from '../../../models/onnx/builder.js';
 import { ModelSlots } from '../../../runtime/updater/slots.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { TufRig } from '../../support/tuf-rig.js';
+import { GatewayProcess } from '../../support/gateway-process.js';
 import { waitFor } from '../../support/wait-for.js';
 
-const CHILD = join(import.meta.dirname, '../../../dist/test/support/updater-child.js');
 const GOLDEN = Float32Array.of(1, 2, 3, 4);
 
 /** y = x * factor, padded with an unused initializer to `padFloats` (a big download). */
@@ -28,7 +25,7 @@ function seeded(seed: number): () => number {
   };
 }
 
-describe('updater under kill -9', () => {
+describe('gateway under kill -9 while it updates its model', () => {
   let dir: { path: string; remove: () => Promise<void> };
   let rig: TufRig;
 
@@ -54,15 +51,37 @@ describe('updater under kill -9', () => {
     return path;
   }
 
-  function runChild(target: string, killAfterMs?: number): Promise<number | 'killed'> {
-    const child = spawn(process.execPath, [CHILD, `${dir.path}/gw`, `${rig.url}/metadata`, `${rig.url}/targets`, target], { stdio: 'ignore' });
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    return new Promise((resolve) => {
-      child.on('exit', (code, signal) => {
-        if (timer !== undefined) clearTimeout(timer);
-        resolve(signal === 'SIGKILL' ? 'killed' : (code ?? -1));
-      });
-    });
+  /**
+   * A whole gateway (`edgewise gateway`, its updates section pointing at the repository),
+   * killed with SIGKILL after `killAfterMs`, or once release `want` is active.
+   */
+  async function runGateway(want: number, killAfterMs: number): Promise<'killed' | 'done'> {
+    const { writeFile } = await import('node:fs/promises');
+    const config = `${dir.path}/gw.yaml`;
+    await writeFile(config, `
+gateway: { id: gw-crash, dataDir: ${JSON.stringify(`${dir.path}/gw`)} }
+uplink: { url: "mqtt://127.0.0.1:1", connectTimeoutMs: 1000, reconnect: { minDelayMs: 1000, maxDelayMs: 2000 } }
+updates:
+  metadataUrl: ${rig.url}/metadata
+  targetBaseUrl: ${rig.url}/targets
+  rootFile: ${JSON.stringify(`${dir.path}/rig/repo/metadata/1.root.json`)}
+  models: [press]
+log: { level: error }
+`);
+    const gw = GatewayProcess.start(config);
+    const slots = new ModelSlots(`${dir.path}/gw`, 'press');
+    const started = Date.now();
+    let outcome: 'killed' | 'done' = 'killed';
+    while (Date.now() - started < killAfterMs) {
+      if ((await slots.active())?.release === want) {
+        outcome = 'done';
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    gw.child.kill('SIGKILL');
+    await gw.exited;
+    return outcome;
   }
 
   /** Exactly one model is active, its bytes are the ones installed, and it answers its golden input. */
@@ -82,15 +101,12 @@ describe('updater under kill -9', () => {
   }
 
   it('leaves exactly one of old and new active and serving at every kill, and resumes the download', async () => {
-    const r1 = await publishRelease(1, 10);
-    await rig.pin('gw/tuf-pin');
-    const { cp } = await import('node:fs/promises');
-    await cp(`${dir.path}/rig/gw/tuf-pin/metadata`, `${dir.path}/gw/tuf`, { recursive: true });
-    expect(await runChild(r1)).toBe(0);
+    await publishRelease(1, 10);
+    expect(await runGateway(1, 30_000)).toBe('done');
     expect(await serving()).toBe(1);
 
     // Release 2 is 16 MB, served at about 4 MB/s and honouring ranges.
-    const r2 = await publishRelease(2, 4_000_000);
+    await publishRelease(2, 4_000_000);
     const ranges: string[] = [];
     rig.intercept = (path, res) => {
       if (!path.includes('/models/press/2/') || !path.endsWith('.model.onnx')) return false;
@@ -113,13 +129,13 @@ describe('updater under kill -9', () => {
     const random = seeded(42);
     let kills = 0;
     let done = false;
-    for (let attempt = 0; attempt < 12 && !done; attempt += 1) {
-      const outcome = await runChild(r2, 150 + Math.floor(random() * 1100));
+    for (let attempt = 0; attempt < 15 && !done; attempt += 1) {
+      const outcome = await runGateway(2, 700 + Math.floor(random() * 1300));
       if (outcome === 'killed') kills += 1;
-      else done = outcome === 0;
+      else done = true;
       expect([1, 2]).toContain(await serving());
     }
-    if (!done) expect(await runChild(r2)).toBe(0);
+    if (!done) expect(await runGateway(2, 60_000)).toBe('done');
     expect(await serving()).toBe(2);
     expect(kills).toBeGreaterThanOrEqual(3);
     // At least one download continued where a killed one stopped.
@@ -129,10 +145,10 @@ describe('updater under kill -9', () => {
     // Release 3, unthrottled: killed after 100 ms, then 150, 200, ... so the kills sweep through
     // start-up, refresh, download, install, health check and activation until one run finishes.
     rig.intercept = undefined;
-    const r3 = await publishRelease(3, 4_000_000);
-    const outcomes: (number | 'killed')[] = [];
-    for (let after = 100; after <= 5000; after += 50) {
-      outcomes.push(await runChild(r3, after));
+    await publishRelease(3, 4_000_000);
+    const outcomes: ('killed' | 'done')[] = [];
+    for (let after = 300; after <= 8000; after += 60) {
+      outcomes.push(await runGateway(3, after));
       const release = await serving();
       expect([2, 3]).toContain(release);
       if (release === 3) break;
