@@ -162,7 +162,9 @@ export class Gateway {
     }
     this.writer.start();
     this.uplink.start();
-    await this.updates?.start();
+    // A broken updater (a damaged trust root, say) must not stop the gateway: it keeps its
+    // models and says why in the log and the health report.
+    await this.updates?.start().catch((err: unknown) => this.events.error('update.start_failed', { code: (err as { code?: string }).code ?? 'E_UPDATE', reason: (err as Error).message }));
     for (const p of this.pipelines) await p.start();
     const healthTopic = gatewayTopics.health(this.config.gateway.id);
     this.healthTimer = setInterval(() => {

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { join, normalize, sep } from 'node:path';
+import { join, normalize, relative, sep } from 'node:path';
 
 /**
  * Serves a repository directory over HTTP (read-only, GET and HEAD): `/metadata/...` and
@@ -13,8 +13,16 @@ export function serveRepository(dir: string): Server {
   return createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
-      const path = normalize(join(root, decodeURIComponent(url.pathname)));
-      if ((req.method !== 'GET' && req.method !== 'HEAD') || !path.startsWith(root + sep) || !/^\/(metadata|targets)\//.test(url.pathname)) {
+      let decoded = '';
+      try {
+        decoded = decodeURIComponent(url.pathname);
+      } catch {
+        decoded = '';
+      }
+      const path = normalize(join(root, decoded));
+      // Judged after decoding: "/metadata/..%2Fkeys/x" must not reach outside metadata/ and targets/.
+      const inside = relative(root, path).split(sep)[0];
+      if ((req.method !== 'GET' && req.method !== 'HEAD') || decoded.includes('\\') || (inside !== 'metadata' && inside !== 'targets') || !path.startsWith(root + sep)) {
         res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 404 : 405).end();
         return;
       }
@@ -34,7 +42,9 @@ export function serveRepository(dir: string): Server {
         res.end();
         return;
       }
-      createReadStream(path, { start }).pipe(res);
+      createReadStream(path, { start })
+        .on('error', () => res.destroy())
+        .pipe(res);
     })().catch(() => res.writeHead(500).end());
   });
 }

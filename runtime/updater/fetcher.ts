@@ -44,6 +44,14 @@ export class ResumingFetcher implements Fetcher {
       await rm(part, { force: true });
       have = 0;
     }
+    if (have === maxLength) {
+      // Complete before a crash removed it: TUF verifies it now (and it goes either way).
+      try {
+        return await handler(part);
+      } finally {
+        await rm(part, { force: true });
+      }
+    }
     const file = await open(part, have > 0 ? 'a' : 'w');
     let complete = false;
     const write = async (c: Uint8Array): Promise<void> => {
@@ -83,9 +91,11 @@ export class ResumingFetcher implements Fetcher {
     };
     try {
       const res = await fetch(url, { signal: abort.signal, headers: from > 0 ? { range: `bytes=${from}-` } : {} });
+      // 416: the part on disk does not fit what the server has now: start over.
+      if (res.status === 416 && from > 0) throw new RangeIgnored();
       if (!res.ok) throw new DownloadHTTPError(`Failed to download ${url}: HTTP ${res.status}`, res.status);
       let total = res.status === 206 ? from : 0;
-      if (res.status !== 206 && from > 0) throw new RangeIgnored();
+      if (from > 0 && (res.status !== 206 || !(res.headers.get('content-range') ?? '').startsWith(`bytes ${from}-`))) throw new RangeIgnored();
       if (res.body === null) return;
       const reader = res.body.getReader();
       for (;;) {

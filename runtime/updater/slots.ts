@@ -69,6 +69,12 @@ export class ModelSlots {
   /** Writes verified bytes to the inactive slot (durably); returns the slot. */
   async install(bytes: Uint8Array, release: { readonly release: number; readonly version: string }): Promise<Slot> {
     const slot = await this.inactive();
+    const current = await this.active();
+    if (current?.previous?.slot === slot) {
+      // The slot about to be overwritten is the rollback target: say so first, durably, so a
+      // rollback never switches to a slot that holds other bytes.
+      await writeDurable(join(this.dir(), 'active.json'), `${JSON.stringify({ ...current, previous: null })}\n`);
+    }
     await rm(this.dir(slot), { recursive: true, force: true });
     await mkdir(this.dir(slot), { recursive: true });
     await writeDurable(join(this.dir(slot), 'model.onnx'), bytes);
@@ -97,6 +103,7 @@ export class ModelSlots {
     const current = await this.active();
     if (current?.previous === null || current?.previous === undefined) throw new Error(`${this.model}: no previous model to switch back to`);
     const p = current.previous;
+    await this.bytes(p.slot, p.sha256); // the previous slot must still hold what it held
     const next: ActiveModel = { slot: p.slot, release: p.release, version: p.version, sha256: p.sha256, previous: null, activatedAt: now };
     await writeDurable(join(this.dir(), 'active.json'), `${JSON.stringify(next)}\n`);
     return next;

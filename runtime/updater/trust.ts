@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Metadata, MetadataKind, type TargetFile } from '@tufjs/models';
 import { Updater } from 'tuf-js';
@@ -69,7 +69,16 @@ export async function initTrust(metadataDir: string, rootFile: string): Promise<
     throw new TrustError('E_TRUST_ROOT', `${rootFile}: not a root metadata file signed by its own root keys (${(err as Error).message})`, { cause: err });
   }
   await mkdir(metadataDir, { recursive: true });
-  await copyFile(rootFile, join(metadataDir, 'root.json'));
+  // Copy, fsync, rename: a power cut leaves no root or the whole root, never half of one.
+  const tmp = join(metadataDir, 'root.json.tmp');
+  await copyFile(rootFile, tmp);
+  const h = await open(tmp, 'r+');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+  await rename(tmp, join(metadataDir, 'root.json'));
 }
 
 export class TrustClient {

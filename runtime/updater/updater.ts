@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat, statfs } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TargetFile } from '@tufjs/models';
 import { parseModelRelease, type ModelRelease } from '../../fleet/protocol/model-release.js';
@@ -139,6 +139,8 @@ export class ModelUpdater {
       };
       return { bytes: await file(info), input: await file(await trust.target(r.golden.input)), output: await file(await trust.target(r.golden.output)) };
     });
+    // The downloaded copies are not kept: the slot holds the model from here on (bounded disk).
+    await rm(downloads, { recursive: true, force: true });
     const slots = this.slots(r.model);
     const slot = await step('install', () => slots.install(bytes, { release: r.release, version: r.version }));
     await step('health', () => this.healthCheck(bytes, r, input, output));
@@ -153,6 +155,12 @@ export class ModelUpdater {
   }
 
   private async check(r: ModelRelease, info: TargetFile): Promise<void> {
+    // The path says which model and release this is: a role trusted for one folder cannot
+    // sign a release of another model (nor push that model's counter to the top).
+    const base = `models/${r.model}/${r.release}`;
+    if (info.path !== `${base}/model.onnx` || !r.golden.input.startsWith(`${base}/`) || !r.golden.output.startsWith(`${base}/`)) {
+      throw new UpdateRefused('check', 'E_UPDATE_PATH', `${info.path} claims to be ${r.model} release ${r.release}, which lives at ${base}/model.onnx with its golden files beside it`);
+    }
     // The active model counts as accepted too: a crash between activation and recording it must not reinstall it.
     const highest = Math.max((await this.accepted())[r.model] ?? 0, (await this.slots(r.model).active())?.release ?? 0);
     if (r.release <= highest) throw new UpdateRefused('check', 'E_UPDATE_ROLLBACK', `${r.model} release ${r.release} is not newer than release ${highest}, already accepted (a deliberate downgrade needs a new release with a higher counter)`);

@@ -121,6 +121,14 @@ describe('TUF repository (fleet) and trust client (gateway)', () => {
     }
   });
 
+  it('serves only metadata/ and targets/, however the path is encoded', async () => {
+    await writeFile(`${dir.path}/repo/secret.key`, 'private');
+    for (const p of ['/metadata/..%2Fsecret.key', '/targets/%2E%2E/secret.key', '/staged/root.json', '/metadata/..%5Csecret.key', '/metadata/%E0%A4%A']) {
+      expect((await fetch(`${url}${p}`)).status, p).toBe(404);
+    }
+    expect((await fetch(`${url}/metadata/1.root.json`)).status).toBe(200);
+  });
+
   it('stops an endless target at its signed length', async () => {
     const stored = (await readdir(`${dir.path}/repo/targets/models/anomaly-motor/3`)).find((f) => f.endsWith('.model.onnx')) as string;
     await writeFile(`${dir.path}/repo/targets/models/anomaly-motor/3/${stored}`, new Uint8Array(5_000_000));

@@ -164,6 +164,31 @@ describe('model updater (A/B slots on signed releases)', () => {
     }
   });
 
+  it('refuses a release whose path does not say its model and release (a role cannot sign for another folder)', async () => {
+    await release({ release: 1 });
+    // Signed, but filed under another model's folder.
+    await writeFile(`${dir.path}/in/x.onnx`, scaleModel(5));
+    await repo.addTargets([{ path: 'models/camera/5/model.onnx', file: `${dir.path}/in/x.onnx`, custom: { edgewise: { model: 'press', release: 5, version: '9', hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] }, minRuntimeVersion: '0.1.0', golden: { input: 'models/press/1/golden-input.bin', inputName: 'x', dims: [1, 4], output: 'models/press/1/golden-output.bin', outputName: 'y', tolerance: '0.0001' }, budgets: { latencyMs: 1000, errorRatePpm: 1000, probationS: 0 } } } }]);
+    await repo.sign('targets', priv.targets);
+    await repo.publish({ snapshot: priv.snapshot, timestamp: priv.timestamp });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    await refused(updater().update('models/camera/5/model.onnx'), 'E_UPDATE_PATH', 'check');
+  });
+
+  it('never rolls back to a slot that an install since has overwritten', async () => {
+    const r1 = await release({ release: 1 });
+    const r2 = await release({ release: 2 });
+    const bad = await release({ release: 3, expected: Float32Array.of(0, 0, 0, 0) });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    const u = updater();
+    await u.update(r1);
+    await u.update(r2); // slot b active, a (release 1) kept for rollback
+    await refused(u.update(bad), 'E_UPDATE_GOLDEN', 'health'); // installed into a, then refused
+    const active = await u.slots('press').active();
+    expect(active).toMatchObject({ slot: 'b', release: 2, previous: null }); // a no longer holds release 1
+    await expect(u.slots('press').rollback()).rejects.toThrow(/no previous model/);
+  });
+
   it('refuses a release whose slots would take more than half of the storage budget', async () => {
     const big = await release({ release: 1, model: slowModel() }); // about 1 MB of weights
     await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
