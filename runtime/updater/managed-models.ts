@@ -45,6 +45,12 @@ export class ManagedModels {
 
   /** Called by the updater after it activated or rolled back `model`. */
   changed(model: string): void {
-    for (const f of this.listeners.get(model) ?? []) f();
+    for (const f of this.listeners.get(model) ?? []) {
+      try {
+        f();
+      } catch {
+        // one stage's trouble switching is its own (it reports it); the others still switch
+      }
+    }
   }
 }

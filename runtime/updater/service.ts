@@ -37,6 +37,7 @@ export class UpdateService {
   /** Every refresh and update runs in this one chain: two at once would write the same metadata files. */
   private chain: Promise<void> = Promise.resolve();
   private drainScheduled = false;
+  private checkQueued = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private updater: ModelUpdater | undefined;
@@ -87,7 +88,15 @@ export class UpdateService {
     const onNotice = (payload: Uint8Array): void => this.enqueue(decodeReleaseNotice(payload).target);
     this.channel.subscribe(gatewayTopics.releaseNotice(this.gatewayId), onNotice);
     this.channel.subscribe(FLEET_RELEASE_TOPIC, onNotice);
-    this.timer = setInterval(() => this.schedule(() => this.checkConfigured()), this.s.checkIntervalMs);
+    // One check waits at most: a long download does not pile up a refresh per interval behind it.
+    this.timer = setInterval(() => {
+      if (this.checkQueued) return;
+      this.checkQueued = true;
+      this.schedule(async () => {
+        this.checkQueued = false;
+        await this.checkConfigured();
+      });
+    }, this.s.checkIntervalMs);
     this.timer.unref();
     this.schedule(() => this.checkConfigured());
   }

@@ -104,18 +104,26 @@ export class ModelUpdater {
   /** Installs and activates the model release at `target`, or says why not. The active model keeps serving either way. */
   async update(target: string): Promise<ActiveModel> {
     let release: ModelRelease | undefined;
-    const step = async <T>(name: UpdateStep, f: () => Promise<T>): Promise<T> => {
+    const report = (name: UpdateStep, outcome: UpdateReport['outcome'], reason: string | null): void => {
+      // A report that cannot be delivered must not turn a done step into a failed one.
       try {
-        const v = await f();
-        this.o.report({ model: release?.model ?? null, target, release: release?.release ?? null, version: release?.version ?? null, step: name, outcome: 'ok', reason: null, ts: this.now() });
-        return v;
+        this.o.report({ model: release?.model ?? null, target, release: release?.release ?? null, version: release?.version ?? null, step: name, outcome, reason, ts: this.now() });
+      } catch {
+        // reported nowhere: the step itself stands
+      }
+    };
+    const step = async <T>(name: UpdateStep, f: () => Promise<T>): Promise<T> => {
+      let v: T;
+      try {
+        v = await f();
       } catch (err) {
         const refused = err instanceof UpdateRefused || err instanceof TrustError || (err as { code?: string }).code === 'E_PAYLOAD_INVALID';
         const code = (err as { code?: string }).code ?? 'E_UPDATE';
-        const reason = err instanceof UpdateRefused ? err.message : `${code}: ${(err as Error).message}`;
-        this.o.report({ model: release?.model ?? null, target, release: release?.release ?? null, version: release?.version ?? null, step: name, outcome: refused ? 'refused' : 'failed', reason, ts: this.now() });
+        report(name, refused ? 'refused' : 'failed', err instanceof UpdateRefused ? err.message : `${code}: ${(err as Error).message}`);
         throw err instanceof UpdateRefused ? err : new UpdateRefused(name, code, (err as Error).message);
       }
+      report(name, 'ok', null);
+      return v;
     };
     const trust = this.o.trust;
     await step('refresh', () => trust.refresh());
