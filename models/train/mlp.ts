@@ -143,3 +143,18 @@ export class Mlp {
     return { w: gw, b: gb };
   }
 }
+
+/**
+ * A layer's weights with "subtract the input's own mean" folded in: W (x - mean(x)) equals
+ * (W - rowmean(W)) x. Exports use it so a network trained on centred inputs runs on raw ones.
+ */
+export function centringFolded(layer: Layer): Float32Array {
+  const w = Float32Array.from(layer.w);
+  for (let o = 0; o < layer.outputs; o += 1) {
+    let m = 0;
+    for (let i = 0; i < layer.inputs; i += 1) m += layer.w[o * layer.inputs + i] as number;
+    m /= layer.inputs;
+    for (let i = 0; i < layer.inputs; i += 1) w[o * layer.inputs + i] = (layer.w[o * layer.inputs + i] as number) - m;
+  }
+  return w;
+}

@@ -1,5 +1,5 @@
 import { buildModel } from '../../onnx/builder.js';
-import type { Mlp } from '../../train/mlp.js';
+import { centringFolded, type Mlp } from '../../train/mlp.js';
 import { CLASSIFIER_CLASSES, CROP, CROP_VALUES } from './architecture.js';
 
 /**
@@ -13,15 +13,7 @@ export function exportClassifier(model: Mlp, metadata: Readonly<Record<string, s
   const initializers: { name: string; dims: number[]; data: Float32Array }[] = [];
   let x = 'x';
   layers.forEach((layer, l) => {
-    const w = Float32Array.from(layer.w);
-    if (l === 0) {
-      for (let o = 0; o < layer.outputs; o += 1) {
-        let m = 0;
-        for (let i = 0; i < layer.inputs; i += 1) m += layer.w[o * layer.inputs + i] as number;
-        m /= layer.inputs;
-        for (let i = 0; i < layer.inputs; i += 1) w[o * layer.inputs + i] = (layer.w[o * layer.inputs + i] as number) - m;
-      }
-    }
+    const w = l === 0 ? centringFolded(layer) : Float32Array.from(layer.w);
     initializers.push({ name: `w${l}`, dims: [layer.outputs, layer.inputs], data: w }, { name: `b${l}`, dims: [layer.outputs], data: Float32Array.from(layer.b) });
     const last = l === layers.length - 1;
     nodes.push({ op: 'Gemm', inputs: [x, `w${l}`, `b${l}`], outputs: [last ? 'logits' : `h${l}`], attributes: { transB: 1 } });

@@ -1,5 +1,5 @@
 import { buildModel } from '../../onnx/builder.js';
-import type { Mlp } from '../../train/mlp.js';
+import { centringFolded, type Mlp } from '../../train/mlp.js';
 import { CELLS, FIELD, GRID, OUTPUTS, PATCH, SIZE_UNIT, STRIDE, DETECTOR_INPUT } from './architecture.js';
 
 /**
@@ -17,17 +17,9 @@ export function exportDetector(model: Mlp, metadata: Readonly<Record<string, str
   let x = 'images';
   layers.forEach((layer, l) => {
     const last = l === layers.length - 1;
-    const w = Float32Array.from(layer.w);
+    // Patch centring folded into the first layer.
+    const w = l === 0 ? centringFolded(layer) : Float32Array.from(layer.w);
     const b = Float32Array.from(layer.b);
-    if (l === 0) {
-      // Patch centring folded in: W (x - mean(x)) = (W - rowmean(W)) x.
-      for (let o = 0; o < layer.outputs; o += 1) {
-        let m = 0;
-        for (let i = 0; i < layer.inputs; i += 1) m += layer.w[o * layer.inputs + i] as number;
-        m /= layer.inputs;
-        for (let i = 0; i < layer.inputs; i += 1) w[o * layer.inputs + i] = (layer.w[o * layer.inputs + i] as number) - m;
-      }
-    }
     if (last) {
       // cx = STRIDE * (gx + t0), cy = STRIDE * (gy + t1), w = SIZE_UNIT * t2, h = SIZE_UNIT * t3.
       const scale = [STRIDE, STRIDE, SIZE_UNIT, SIZE_UNIT];

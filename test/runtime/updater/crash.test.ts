@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
 import { buildModel } from '../../../models/onnx/builder.js';
+import { seededRandom } from '../../../models/train/random.js';
 import { ModelSlots } from '../../../runtime/updater/slots.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { TufRig } from '../../support/tuf-rig.js';
@@ -13,16 +14,6 @@ const GOLDEN = Float32Array.of(1, 2, 3, 4);
 /** y = x * factor, padded with an unused initializer to `padFloats` (a big download). */
 function model(factor: number, padFloats: number): Uint8Array {
   return buildModel({ name: 'scale', inputs: [{ name: 'x', dims: [1, 4] }], outputs: [{ name: 'y', dims: [1, 4] }], initializers: [{ name: 'f', dims: [1], data: [factor] }, { name: 'pad', dims: [padFloats], data: new Float32Array(padFloats) }], nodes: [{ op: 'Mul', inputs: ['x', 'f'], outputs: ['y'] }] });
-}
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('gateway under kill -9 while it updates its model', () => {
@@ -126,7 +117,7 @@ log: { level: error }
       })();
       return true;
     };
-    const random = seeded(42);
+    const random = seededRandom(42);
     let kills = 0;
     let done = false;
     for (let attempt = 0; attempt < 15 && !done; attempt += 1) {
