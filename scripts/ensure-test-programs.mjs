@@ -11,6 +11,8 @@ const PROGRAMS = [
   { path: '/usr/bin/mosquitto_passwd', pkg: 'mosquitto', why: 'password file for the TLS/login test' },
   { path: '/usr/bin/openssl', pkg: 'openssl', why: 'certificates for the TLS test' },
   { path: '/usr/bin/socat', pkg: 'socat', why: 'pseudo-terminal pairs for the serial link tests' },
+  { path: '/usr/lib/postgresql/15/bin/initdb', pkg: 'postgresql', why: 'a throwaway PostgreSQL for the fleet database tests' },
+  { path: '/usr/lib/postgresql/15/bin/pg_ctl', pkg: 'postgresql', why: 'starts and stops that PostgreSQL' },
 ];
 
 const missing = PROGRAMS.filter((p) => !existsSync(p.path));

@@ -56,4 +56,30 @@ export interface HealthReport {
     readonly details?: Readonly<Record<string, number | string | boolean | null>>;
   }[];
   readonly rssBytes: number;
+  /** What the gateway runs on (since runtime 0.1.0 with the fleet registry; absent from older gateways). */
+  readonly hardware?: GatewayHardware;
+  /** Per managed model: the active release and the standby one kept for rollback. */
+  readonly releases?: Readonly<Record<string, ModelReleases>>;
+}
+
+export interface GatewayHardware {
+  /** `process.arch`: x64, arm64, arm. */
+  readonly arch: string;
+  /** `process.platform`: linux. */
+  readonly platform: string;
+  readonly cpus: number;
+  readonly memoryBytes: number;
+  /** Execution providers the inference engine's probe found usable (cpu, cuda, ...). */
+  readonly accelerators: readonly string[];
+}
+
+export interface ReleaseRef {
+  readonly release: number;
+  readonly version: string;
+  readonly sha256: string;
+}
+
+export interface ModelReleases {
+  readonly active: ReleaseRef | null;
+  readonly standby: ReleaseRef | null;
 }

@@ -6,3 +6,4 @@ export * from './state.js';
 export type * from './health.js';
 export * from './schema-problems.js';
 export * from './update.js';
+export * from './health-message.js';
