@@ -3,10 +3,21 @@
  * character (`\u0000` is refused with "unsupported Unicode escape sequence"), which a
  * gateway's strings may contain: it becomes U+FFFD, in keys and values alike, so one odd
  * string never fails a whole batch. Byte strings (CBOR byte strings: a vision crop's PNG)
- * become `{"$base64": "..."}`.
+ * become `{"$base64": "..."}`; big integers and CBOR maps become what JSON can hold.
  */
 export function jsonParam(value: unknown): string {
-  const text = JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? { $base64: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') } : v));
+  const text = JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
+    // A Buffer has turned into {type, data} by its toJSON before the replacer sees it: look at the holder.
+    const raw = this[key];
+    if (raw instanceof Uint8Array) return { $base64: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') };
+    if (v instanceof Uint8Array) return { $base64: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+    // CBOR can carry what JSON cannot: big integers (as text when beyond 2^53) and maps with any keys.
+    if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+    // A lone UTF-16 surrogate is valid in JSON text but refused by jsonb.
+    if (typeof v === 'string') return v.toWellFormed();
+    if (v instanceof Map) return Object.fromEntries([...v.entries()].map(([k, x]) => [String(k), x as unknown]));
+    return v;
+  });
   // An escape is preceded by an odd number of backslashes; `\\u0000` is a backslash and text.
   return text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
 }

@@ -31,7 +31,16 @@ export async function openPglite(dir: string | undefined): Promise<Sql> {
     backend: 'pglite',
     query: q.query,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      return db.transaction((tx) => fn(wrap(tx)));
+      let inside = false;
+      try {
+        return await db.transaction((tx) => {
+          inside = true;
+          return fn(wrap(tx));
+        });
+      } catch (err) {
+        // What `fn` threw passes through as it is; PGlite's own failures (closed, BEGIN) become DatabaseErrors.
+        throw inside ? err : asDatabaseError(err, 'BEGIN');
+      }
     },
     async exec(text: string): Promise<void> {
       try {

@@ -50,11 +50,17 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     backend: 'postgres',
     query: q.query,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((err: unknown) => {
+        throw asDatabaseError(err, 'connect');
+      });
       try {
-        await client.query('BEGIN');
+        await client.query('BEGIN').catch((err: unknown) => {
+          throw asDatabaseError(err, 'BEGIN');
+        });
         const result = await fn(wrap(client));
-        await client.query('COMMIT');
+        await client.query('COMMIT').catch((err: unknown) => {
+          throw asDatabaseError(err, 'COMMIT');
+        });
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);

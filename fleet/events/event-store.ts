@@ -57,17 +57,19 @@ interface EventRow {
 export class EventStore {
   constructor(private readonly db: Queryable) {}
 
-  /** Stores events; one already stored (same gateway and record id) is left as it is. Returns how many were new. */
-  async insert(events: readonly StoredEvent[]): Promise<number> {
-    if (events.length === 0) return 0;
-    const rows = await this.db.query(
+  /** Stores events; one already stored (same gateway and record id) is left as it is. Returns how many of each kind were new. */
+  async insert(events: readonly StoredEvent[]): Promise<Partial<Record<EventKind, number>>> {
+    const stored: Partial<Record<EventKind, number>> = {};
+    if (events.length === 0) return stored;
+    const rows = await this.db.query<{ kind: EventKind }>(
       `INSERT INTO events (gateway_id, record_id, kind, class, stream, model, ts, received_ms, data)
        SELECT x.gateway_id, x.record_id, x.kind, x.class, x.stream, x.model, x.ts, x.received_ms, x.data
        FROM jsonb_to_recordset($1::jsonb) AS x(gateway_id text, record_id text, kind text, class text, stream text, model text, ts double precision, received_ms bigint, data jsonb)
-       ON CONFLICT (gateway_id, record_id) DO NOTHING RETURNING 1`,
+       ON CONFLICT (gateway_id, record_id) DO NOTHING RETURNING kind`,
       [jsonParam(events.map((e) => ({ gateway_id: e.gatewayId, record_id: e.recordId, kind: e.kind, class: e.class, stream: e.stream, model: e.model, ts: Math.floor(e.ts), received_ms: e.receivedMs, data: e.data })))],
     );
-    return rows.length;
+    for (const r of rows) stored[r.kind] = (stored[r.kind] ?? 0) + 1;
+    return stored;
   }
 
   async query(q: EventQuery): Promise<StoredEvent[]> {

@@ -270,7 +270,8 @@ export class GatewayStore {
     await this.db.query(
       `INSERT INTO update_steps (gateway_id, model, target, release, version, step, outcome, reason, ts, received_ms)
        SELECT x.gw, x.model, x.target, x.release, x.version, x.step, x.outcome, x.reason, x.ts, x.received_ms
-       FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY AS x(gw text, model text, target text, release bigint, version text, step text, outcome text, reason text, ts bigint, received_ms bigint, n bigint)
+       FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (gw text, model text, target text, release bigint, version text, step text, outcome text, reason text, ts bigint, received_ms bigint))
+         WITH ORDINALITY AS x(gw, model, target, release, version, step, outcome, reason, ts, received_ms, n)
        WHERE EXISTS (SELECT 1 FROM gateways g WHERE g.id = x.gw)
        ORDER BY x.n`,
       [jsonParam(steps.map((s) => ({ gw: s.gw, model: s.model, target: s.target, release: s.release, version: s.version, step: s.step, outcome: s.outcome, reason: s.reason, ts: s.ts, received_ms: s.receivedMs })))],
@@ -291,6 +292,14 @@ export class GatewayStore {
        FROM jsonb_to_recordset($1::jsonb) AS x(gw text, records bigint, last_ms bigint) WHERE g.id = x.gw`,
       [jsonParam(counts.map((c) => ({ gw: c.gw, records: c.records, last_ms: Math.round(c.lastMs) })))],
     );
+  }
+
+  /**
+   * Marks every gateway offline: for a fleet starting its embedded broker, where nobody can
+   * be connected yet (the state each gateway reports on connecting sets it again).
+   */
+  async markAllOffline(): Promise<void> {
+    await this.db.query('UPDATE gateways SET online = false WHERE online');
   }
 
   /** Records traffic from a gateway (any message): it was there at this time. */

@@ -108,6 +108,7 @@ export function parseSelector(text: string, where = 'selector'): Selector {
     const part = raw.trim();
     const set = /^(\S+)\s+(in|notin)\s*\((.*)\)$/.exec(part);
     if (set !== null) {
+      if ((set[3] as string).trim() === '') throw new LabelError(`${where}: ${JSON.stringify(part)} needs at least one value`);
       const values = (set[3] as string).split(',').map((v) => checkValue(v.trim(), where));
       if (values.length === 0) throw new LabelError(`${where}: ${JSON.stringify(part)} needs at least one value`);
       return { op: set[2] === 'in' ? 'in' : 'notin', key: checkKey(set[1] as string, where), values };

@@ -1,0 +1,254 @@
+import { DatabaseError, type Sql } from '../db/open-database.js';
+import { EventStore, type StoredEvent } from '../events/event-store.js';
+import type { FleetMetrics, IngestDrop } from '../metrics.js';
+import { ProtocolError, TOPIC_ROOT, decodeHealth, decodeState, decodeUpdateReport, isGatewayId, type HealthMessage, type UpdateReportMessage } from '../protocol/index.js';
+import { GatewayStore } from '../registry/gateway-store.js';
+import { eventKind, recordModel } from './classify.js';
+import { GroupCommit } from './group-commit.js';
+import { decodeRecordMessage } from './record-message.js';
+
+/** What a gateway message became after decoding: one unit of a group commit. */
+type Work =
+  | { readonly kind: 'records'; readonly gw: string; readonly events: readonly StoredEvent[]; readonly telemetry: number; readonly lastTelemetryMs: number; readonly receivedMs: number }
+  | { readonly kind: 'state'; readonly gw: string; readonly online: boolean; readonly clean: boolean; readonly ts: number; readonly runtimeVersion: string; readonly receivedMs: number }
+  | { readonly kind: 'health'; readonly gw: string; readonly health: HealthMessage; readonly receivedMs: number }
+  | { readonly kind: 'update-report'; readonly gw: string; readonly report: UpdateReportMessage; readonly receivedMs: number };
+
+export type GatewayMessageKind = Work['kind'];
+const KINDS: readonly GatewayMessageKind[] = ['records', 'state', 'health', 'update-report'];
+
+export interface IngestOptions {
+  /** Messages per database transaction at most. */
+  readonly maxBatch?: number;
+  /** Payload bytes waiting for a commit at most; past it messages are refused (not acknowledged). */
+  readonly maxPendingBytes?: number;
+}
+
+export interface IngestStats {
+  readonly queued: number;
+  readonly lastCommitMs: number | null;
+  readonly lastError: string | null;
+  readonly lastErrorMs: number | null;
+}
+
+/** SQLSTATE classes 22 (data exception) and 23 (integrity): the statement's values, not the database, were the problem. */
+function refusedForContent(err: unknown): boolean {
+  const state = (err as DatabaseError).sqlState;
+  return err instanceof DatabaseError && state !== undefined && (state.startsWith('22') || state.startsWith('23'));
+}
+
+/** Milliseconds since 1970 that fit the database's bigint columns. */
+function checkMs(ts: number, what: string): number {
+  if (!Number.isFinite(ts) || ts < 0 || ts > 8.64e15) throw new ProtocolError('E_PAYLOAD_INVALID', `${what}.ts: expected milliseconds since 1970, got ${ts}`);
+  return Math.round(ts);
+}
+
+/** Parses `edgewise/v1/gw/{gw}/{kind}` for the kinds ingest takes. */
+export function parseIngestTopic(topic: string): { gw: string; kind: GatewayMessageKind } | undefined {
+  const prefix = `${TOPIC_ROOT}/gw/`;
+  if (!topic.startsWith(prefix)) return undefined;
+  const rest = topic.slice(prefix.length).split('/');
+  if (rest.length !== 2) return undefined;
+  const [gw, kind] = rest as [string, string];
+  if (!isGatewayId(gw) || !(KINDS as readonly string[]).includes(kind)) return undefined;
+  return { gw, kind: kind as GatewayMessageKind };
+}
+
+/**
+ * Takes every message gateways publish (records, state, health, update reports), checks
+ * it, and commits what it means to the database: alerts, events and summaries stored once
+ * per (gateway, record id), telemetry counted, the registry's view of each gateway updated.
+ *
+ * `accept` resolves only after the commit, so a caller that acknowledges the message then
+ * (the embedded broker's PUBACK) never acknowledges something a crash could lose. A message
+ * that is not valid resolves at once and is counted as dropped: acknowledging it is right,
+ * since sending it again would not make it valid. A database failure rejects: the message
+ * is not acknowledged and comes again.
+ */
+export class Ingest {
+  private readonly commits: GroupCommit<Work>;
+  private readonly gateways: GatewayStore;
+  private readonly events: EventStore;
+  private lastCommitMs: number | null = null;
+  private lastError: string | null = null;
+  private lastErrorMs: number | null = null;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly metrics: FleetMetrics,
+    options: IngestOptions = {},
+  ) {
+    this.gateways = new GatewayStore(sql);
+    this.events = new EventStore(sql);
+    this.commits = new GroupCommit<Work>({ write: (w) => this.write(w), maxBatch: options.maxBatch ?? 2000, maxPendingBytes: options.maxPendingBytes ?? 64 * 1024 * 1024 });
+  }
+
+  stats(): IngestStats {
+    return { queued: this.commits.queued, lastCommitMs: this.lastCommitMs, lastError: this.lastError, lastErrorMs: this.lastErrorMs };
+  }
+
+  /**
+   * One message from a gateway. `gatewayId` is the publisher as the broker authenticated it
+   * (undefined when unknown, as with an external broker): the topic and payload must agree.
+   */
+  async accept(topic: string, payload: Uint8Array, gatewayId?: string): Promise<void> {
+    const receivedMs = Date.now();
+    const parsed = parseIngestTopic(topic);
+    if (parsed === undefined || (gatewayId !== undefined && parsed.gw !== gatewayId)) {
+      this.drop('unknown', 'topic');
+      return;
+    }
+    this.metrics.messagesIn.inc({ kind: parsed.kind });
+    let work: Work;
+    try {
+      work = this.decode(parsed.gw, parsed.kind, payload, receivedMs);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.drop(parsed.kind, err.code === 'E_PAYLOAD_TOO_LARGE' ? 'too-large' : err.code === 'E_PAYLOAD_DECODE' ? 'decode' : 'invalid');
+      return;
+    }
+    this.metrics.ingestQueued.inc();
+    try {
+      await this.commits.add(work, payload.byteLength);
+      this.metrics.ingestLag.observe((Date.now() - receivedMs) / 1000);
+    } finally {
+      this.metrics.ingestQueued.dec();
+    }
+  }
+
+  private drop(kind: string, reason: IngestDrop): void {
+    this.metrics.ingestDropped.inc({ kind, reason });
+  }
+
+  private decode(gw: string, kind: GatewayMessageKind, payload: Uint8Array, receivedMs: number): Work {
+    const mismatch = (what: string, named: string): ProtocolError => new ProtocolError('E_PAYLOAD_INVALID', `${what}: names gateway ${named}, published by ${gw}`);
+    switch (kind) {
+      case 'records': {
+        const delivery = decodeRecordMessage(`${TOPIC_ROOT}/gw/${gw}/records`, payload);
+        if (delivery.rejected.length > 0) this.metrics.ingestDropped.inc({ kind: 'record', reason: 'invalid' }, delivery.rejected.length);
+        const events: StoredEvent[] = [];
+        let telemetry = 0;
+        let lastTelemetryMs = 0;
+        for (const r of delivery.records) {
+          const k = eventKind(r);
+          if (k === undefined) {
+            telemetry += 1;
+            lastTelemetryMs = Math.max(lastTelemetryMs, r.ts);
+            continue;
+          }
+          events.push({ gatewayId: gw, recordId: r.id, kind: k, class: r.class, stream: r.stream, model: recordModel(r), ts: r.ts, receivedMs, data: r.data });
+        }
+        return { kind, gw, events, telemetry, lastTelemetryMs, receivedMs };
+      }
+      case 'state': {
+        const s = decodeState(payload);
+        if (s.gw !== gw) throw mismatch('state', s.gw);
+        return { kind, gw, online: s.state === 'online', clean: s.clean, ts: checkMs(s.ts, 'state'), runtimeVersion: s.runtimeVersion, receivedMs };
+      }
+      case 'health': {
+        const h = decodeHealth(payload);
+        if (h.gw !== gw) throw mismatch('health', h.gw);
+        return { kind, gw, health: h, receivedMs };
+      }
+      case 'update-report': {
+        if (payload.byteLength > 16_384) throw new ProtocolError('E_PAYLOAD_TOO_LARGE', `update report: ${payload.byteLength} bytes, at most 16384`);
+        const r = decodeUpdateReport(payload);
+        if (r.gw !== gw) throw mismatch('update report', r.gw);
+        if (r.release !== null && !Number.isSafeInteger(r.release)) throw new ProtocolError('E_PAYLOAD_INVALID', 'update report.release: expected a safe integer');
+        return { kind, gw, report: { ...r, ts: checkMs(r.ts, 'update report') }, receivedMs };
+      }
+    }
+  }
+
+  /**
+   * Writes a batch. If the database refuses it for its content (a value it cannot hold),
+   * each message is written alone, and the one it refuses is dropped and counted: one poison
+   * message must not hold back, again and again, every message that shares its batch.
+   * Any other failure (the database is away) fails the batch: nothing is acknowledged.
+   */
+  private async write(batch: readonly Work[]): Promise<void> {
+    try {
+      await this.commit(batch);
+    } catch (err) {
+      if (!refusedForContent(err) || batch.length === 1) {
+        if (batch.length === 1 && refusedForContent(err)) {
+          this.drop(batch[0]?.kind ?? 'unknown', 'invalid');
+          return;
+        }
+        throw err;
+      }
+      for (const w of batch) await this.write([w]);
+    }
+  }
+
+  /** One transaction for a batch of messages; per gateway, only the newest state and health count. */
+  private async commit(batch: readonly Work[]): Promise<void> {
+    const events: StoredEvent[] = [];
+    const telemetry = new Map<string, { records: number; lastMs: number }>();
+    const states = new Map<string, Extract<Work, { kind: 'state' }>>();
+    const health = new Map<string, Extract<Work, { kind: 'health' }>>();
+    const steps: Extract<Work, { kind: 'update-report' }>[] = [];
+    const seen = new Map<string, number>();
+    for (const w of batch) {
+      seen.set(w.gw, Math.max(seen.get(w.gw) ?? 0, w.receivedMs));
+      switch (w.kind) {
+        case 'records': {
+          events.push(...w.events);
+          if (w.telemetry > 0) {
+            const t = telemetry.get(w.gw) ?? { records: 0, lastMs: 0 };
+            telemetry.set(w.gw, { records: t.records + w.telemetry, lastMs: Math.max(t.lastMs, w.lastTelemetryMs) });
+          }
+          break;
+        }
+        case 'state': {
+          const prev = states.get(w.gw);
+          if (prev === undefined || prev.ts <= w.ts) states.set(w.gw, w);
+          break;
+        }
+        case 'health': {
+          const prev = health.get(w.gw);
+          if (prev === undefined || prev.health.ts <= w.health.ts) health.set(w.gw, w);
+          break;
+        }
+        case 'update-report':
+          steps.push(w);
+          break;
+      }
+    }
+    const t0 = performance.now();
+    try {
+      const stored = await this.sql.transaction(async (tx) => {
+        const gateways = new GatewayStore(tx);
+        const n = await new EventStore(tx).insert(events);
+        await gateways.applyStates([...states.values()].map((s) => ({ gw: s.gw, online: s.online, clean: s.clean, ts: s.ts, runtimeVersion: s.runtimeVersion, receivedMs: s.receivedMs })));
+        await gateways.applyHealth(
+          [...health.values()].map(({ gw, health: h, receivedMs }) => ({ gw, ts: Math.round(h.ts), status: h.status, reasons: h.reasons, runtimeVersion: h.runtimeVersion, hardware: h.hardware, releases: h.releases, report: h.report, receivedMs })),
+        );
+        await gateways.addUpdateSteps(steps.map(({ gw, report: r, receivedMs }) => ({ gw, model: r.model, target: r.target, release: r.release, version: r.version, step: r.step, outcome: r.outcome, reason: r.reason, ts: r.ts, receivedMs })));
+        await gateways.countTelemetry([...telemetry.entries()].map(([gw, t]) => ({ gw, records: t.records, lastMs: t.lastMs })));
+        await gateways.touch([...seen.entries()].map(([gw, receivedMs]) => ({ gw, receivedMs })));
+        return n;
+      });
+      this.metrics.dbLatency.observe({ op: 'ingest-commit' }, (performance.now() - t0) / 1000);
+      this.lastCommitMs = Date.now();
+      let n = 0;
+      for (const [kind, count] of Object.entries(stored)) {
+        this.metrics.eventsStored.inc({ kind }, count);
+        n += count;
+      }
+      this.metrics.duplicates.inc(events.length - n);
+      this.metrics.telemetryRecords.inc([...telemetry.values()].reduce((n, t) => n + t.records, 0));
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.lastErrorMs = Date.now();
+      this.metrics.ingestFailedCommits.inc();
+      throw err;
+    }
+  }
+
+  /** Stops taking messages and waits for the commits under way. */
+  close(): Promise<void> {
+    return this.commits.close();
+  }
+
+}
