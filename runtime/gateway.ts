@@ -1,10 +1,12 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { gatewayTopics, type HealthReport } from '../fleet/protocol/index.js';
+import { encodeHealth, gatewayTopics, type HealthReport } from '../fleet/protocol/index.js';
+import type { InferenceBackend } from '../models/engine/engine.js';
 import type { GatewayConfig } from './config/load.js';
 import { ConfigError, EdgewiseError } from './errors.js';
 import { EventLog, type ComponentEvents } from './health/events.js';
+import { GatewayHardwareProbe } from './health/hardware.js';
 import { buildHealthReport } from './health/health-report.js';
 import { startHealthServer } from './health/health-server.js';
 import { registerGatewayMetrics } from './health/metrics.js';
@@ -38,6 +40,11 @@ class ForwardingDecisionSink implements DecisionSink {
 export interface GatewayOptions {
   readonly logger: Logger;
   readonly runtimeVersion?: string;
+  /**
+   * The inference engine whose provider probe the health report shows and that the updater
+   * health-checks new releases on (default: ONNX Runtime). Stages build their own.
+   */
+  readonly backend?: InferenceBackend;
 }
 
 /**
@@ -55,6 +62,7 @@ export class Gateway {
   private sweepTimer: NodeJS.Timeout | undefined;
   private server: Server | undefined;
   private stopping: Promise<void> | undefined;
+  private stopOnConnect: (() => void) | undefined;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -69,6 +77,7 @@ export class Gateway {
     private readonly runtimeVersion: string,
     /** Signed model updates, when the config has an `updates` section. */
     readonly updates: UpdateService | undefined,
+    private readonly hardware: GatewayHardwareProbe,
   ) {}
 
   static async create(config: GatewayConfig, registry: PluginRegistry, options: GatewayOptions): Promise<Gateway> {
@@ -76,6 +85,8 @@ export class Gateway {
     const metrics = new Registry();
     const eventLog = new EventLog(options.logger, metrics);
     const gatewayId = config.gateway.id;
+    // One engine for the hardware probe and the updater: its probe runs once, both read it.
+    const backend = options.backend ?? new OnnxBackend();
 
     // Files the config points to are read first: a missing certificate is a config problem.
     const { files, problems } = await readUplinkFiles(config.uplink);
@@ -122,11 +133,12 @@ export class Gateway {
       for (const p of pipelines) writer.attach(p.output);
       const uplink = new MqttUplink(outbox, config.uplink, files, gatewayId, runtimeVersion, eventLog.for('uplink'));
       const updates =
-        config.updates === null ? undefined : new UpdateService(gatewayId, config.gateway.dataDir, config.updates, uplink, new OnnxBackend(), runtimeVersion, eventLog.for('updates'), managedModels, {
+        config.updates === null ? undefined : new UpdateService(gatewayId, config.gateway.dataDir, config.updates, uplink, backend, runtimeVersion, eventLog.for('updates'), managedModels, {
               budgetBytes: config.store.maxSizeBytes,
               reserve: (bytes) => outbox.reserve(bytes),
             });
-      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates);
+      const hardware = new GatewayHardwareProbe(backend, eventLog.for('engine'));
+      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates, hardware);
       registerGatewayMetrics(metrics, () => gateway.health());
       return gateway;
     } catch (err) {
@@ -146,7 +158,22 @@ export class Gateway {
       uplink: this.uplink,
       pipelines: this.pipelines,
       updates: this.updates,
+      hardware: this.hardware.current(),
     });
+  }
+
+  /**
+   * The health report, retained on the health topic: every `health.intervalMs`, right after
+   * every (re)connect, and once when the engine's probe has answered, so a fleet learns a
+   * gateway and its hardware within moments of it coming online. Dropped while disconnected.
+   */
+  private publishHealth(): void {
+    if (this.stopping !== undefined) return;
+    try {
+      this.uplink.publishRetained(gatewayTopics.health(this.config.gateway.id), encodeHealth(this.health()));
+    } catch (err) {
+      this.events.error('health.publish_failed', { code: 'E_HEALTH_PUBLISH', reason: (err as Error).message });
+    }
   }
 
   /** Starts from the store outwards, so nothing a source emits has nowhere to go. */
@@ -160,16 +187,20 @@ export class Gateway {
         throw new EdgewiseError('E_HEALTH_LISTEN', `health.listen ${listen.host}:${listen.port}: cannot listen (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
       }
     }
+    // In the background: a slow or failing probe neither delays nor fails the start.
+    void this.hardware.probe().then((answered) => {
+      if (answered) this.publishHealth();
+    });
     this.writer.start();
+    // The slots are read before the first connect, so its report already names the releases.
+    await this.updates?.refreshReleases();
+    this.stopOnConnect = this.uplink.onConnect(() => this.publishHealth());
     this.uplink.start();
     // A broken updater (a damaged trust root, say) must not stop the gateway: it keeps its
     // models and says why in the log and the health report.
     await this.updates?.start().catch((err: unknown) => this.events.error('update.start_failed', { code: (err as { code?: string }).code ?? 'E_UPDATE', reason: (err as Error).message }));
     for (const p of this.pipelines) await p.start();
-    const healthTopic = gatewayTopics.health(this.config.gateway.id);
-    this.healthTimer = setInterval(() => {
-      this.uplink.publishRetained(healthTopic, Buffer.from(JSON.stringify(this.health())));
-    }, this.config.health.intervalMs);
+    this.healthTimer = setInterval(() => this.publishHealth(), this.config.health.intervalMs);
     this.healthTimer.unref();
     void this.decisions.sweep(Date.now()).catch((err: unknown) => this.events.error('decisions.sweep_failed', { reason: (err as Error).message }));
     this.sweepTimer = setInterval(() => {
@@ -214,6 +245,7 @@ export class Gateway {
     const t0 = Date.now();
     clearInterval(this.healthTimer);
     clearInterval(this.sweepTimer);
+    this.stopOnConnect?.();
     const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.gateway.shutdownTimeoutMs).unref());
     const drain = (async (): Promise<'drained'> => {
       await Promise.all(this.pipelines.map((p) => p.stopSource()));

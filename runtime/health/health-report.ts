@@ -1,4 +1,4 @@
-import type { HealthReport } from '../../fleet/protocol/index.js';
+import type { GatewayHardware, HealthReport, ModelReleases } from '../../fleet/protocol/index.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { DecisionLog } from '../store/decision-log.js';
 import type { Outbox } from '../store/outbox.js';
@@ -14,7 +14,14 @@ export interface HealthSources {
   readonly writer: StoreWriter;
   readonly uplink: MqttUplink;
   readonly pipelines: readonly Pipeline[];
-  readonly updates?: { stats(): { updates: number; refusals: number; pending: number; lastError: string | null } } | undefined;
+  readonly updates?:
+    | {
+        stats(): { updates: number; refusals: number; pending: number; lastError: string | null };
+        /** Undefined until the slots were first read: the report then leaves `releases` out. */
+        releases(): Readonly<Record<string, ModelReleases>> | undefined;
+      }
+    | undefined;
+  readonly hardware: GatewayHardware;
 }
 
 /** Outbox fill share from which the report says `degraded`. */
@@ -25,6 +32,7 @@ export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()):
   const out = s.outbox.stats();
   const up = s.uplink.stats();
   const reasons: string[] = [];
+  const releases = s.updates?.releases();
   const usedBytes = out.bytes.telemetry + out.bytes.result + out.bytes.alert;
   if (!up.connected) reasons.push(`uplink: not connected${up.lastError === null ? '' : ` (${up.lastError})`}`);
   if (s.writer.isFailing) reasons.push('store: writes are failing (disk full or I/O error?)');
@@ -71,5 +79,7 @@ export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()):
     sources: s.pipelines.map((p) => p.sourceStats()),
     rssBytes: process.memoryUsage.rss(),
     ...(s.updates === undefined ? {} : { updates: s.updates.stats() }),
+    hardware: s.hardware,
+    ...(releases === undefined ? {} : { releases }),
   };
 }

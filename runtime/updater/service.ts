@@ -1,13 +1,13 @@
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FLEET_RELEASE_TOPIC, decodeReleaseNotice, encodeUpdateReport, gatewayTopics } from '../../fleet/protocol/index.js';
+import { FLEET_RELEASE_TOPIC, decodeReleaseNotice, encodeUpdateReport, gatewayTopics, type ModelReleases } from '../../fleet/protocol/index.js';
 import { parseModelRelease } from '../../fleet/protocol/model-release.js';
 import type { InferenceBackend } from '../../models/engine/engine.js';
 import type { ComponentEvents } from '../health/events.js';
 import type { ManagedModels } from './managed-models.js';
-import { slotsBytes } from './slots.js';
+import { installedReleases, slotsBytes } from './slots.js';
 import { TrustClient, initTrust } from './trust.js';
-import { ModelUpdater, UpdateRefused, type UpdateReport } from './updater.js';
+import { ModelUpdater, UpdateRefused, type UpdateReport, type UpdateStep } from './updater.js';
 
 export interface UpdateServiceSettings {
   readonly metadataUrl: string;
@@ -27,6 +27,9 @@ export interface UpdateChannel {
 /** Targets waiting for an update attempt at most (notices are deduplicated). */
 const MAX_PENDING_TARGETS = 16;
 
+/** Steps after which the slots' pointers may have changed (install can drop the rollback slot). */
+const SLOT_STEPS: ReadonlySet<UpdateStep> = new Set(['install', 'activate', 'probation', 'rollback']);
+
 /**
  * Runs the updater inside a gateway: a release notice over MQTT (for this gateway or the whole
  * fleet) or the timer (the newest signed release of each configured model) starts an update;
@@ -44,6 +47,10 @@ export class UpdateService {
   private lastError: string | null = null;
   private updates = 0;
   private refusals = 0;
+  /** The active and standby release per model as last read from disk (the health report is built synchronously). */
+  private installed: Readonly<Record<string, ModelReleases>> | undefined;
+  /** Reads of the slots run one after another, so the last one read is also the newest. */
+  private installedRead: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly gatewayId: string,
@@ -63,6 +70,8 @@ export class UpdateService {
   }
 
   async start(): Promise<void> {
+    // First, so the models the gateway serves are reported even when the trust root is broken.
+    await this.refreshReleases();
     // The provisioned root is trusted once; after that, only roots TUF accepted are.
     const pinned = await access(join(this.metadataDir, 'root.json')).then(
       () => true,
@@ -105,11 +114,33 @@ export class UpdateService {
     return { updates: this.updates, refusals: this.refusals, pending: this.pending.length, lastError: this.lastError };
   }
 
+  /**
+   * The active and standby (rollback) release of each configured model and each model with
+   * slots on disk; `undefined` until the slots were first read (unknown is not "none").
+   */
+  releases(): Readonly<Record<string, ModelReleases>> | undefined {
+    return this.installed;
+  }
+
+  /** Re-reads the slots' pointers into the cached copy; resolves when this read is applied. Never rejects. */
+  refreshReleases(): Promise<void> {
+    this.installedRead = this.installedRead.then(async () => {
+      try {
+        this.installed = await installedReleases(this.dataDir, this.s.models);
+      } catch (err) {
+        // The previous copy stays: it was true a moment ago, and the next step reads again.
+        this.events.warn('update.releases_unreadable', { code: (err as { code?: string }).code ?? 'E_UPDATE', reason: (err as Error).message });
+      }
+    });
+    return this.installedRead;
+  }
+
   private report(r: UpdateReport): void {
     if (r.outcome !== 'ok') this.events.warn('update.refused', { code: r.reason?.split(':')[0] ?? 'E_UPDATE', target: r.target, step: r.step, reason: r.reason });
     else this.events.info(`update.${r.step}`, { target: r.target, model: r.model, release: r.release });
     this.channel.publishSoon(gatewayTopics.updateReport(this.gatewayId), encodeUpdateReport({ gw: this.gatewayId, ...r }));
     if (r.outcome === 'ok' && (r.step === 'install' || r.step === 'activate')) void this.reserveSlots();
+    if (SLOT_STEPS.has(r.step)) void this.refreshReleases();
     // The stages running this model switch to the newly active release.
     if (r.outcome === 'ok' && (r.step === 'activate' || r.step === 'rollback') && r.model !== null) this.managed?.changed(r.model);
   }
@@ -181,5 +212,6 @@ export class UpdateService {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.chain;
+    await this.installedRead;
   }
 }

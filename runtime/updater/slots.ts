@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ModelReleases, ReleaseRef } from '../../fleet/protocol/index.js';
+import { modelReleaseSchema } from '../../fleet/protocol/model-release.js';
 
 /**
  * Two slots per model in the gateway's data dir and a pointer to the active one:
@@ -125,4 +127,32 @@ export async function slotsBytes(dataDir: string): Promise<number> {
     for (const slot of ['a', 'b']) total += (await stat(join(dataDir, 'models', m, slot, 'model.onnx')).catch(() => undefined))?.size ?? 0;
   }
   return total;
+}
+
+/** A model's folder name is a model name only if a signed release could carry it (anything else there is not ours). */
+const MODEL_NAME = new RegExp(modelReleaseSchema.properties.model.pattern);
+/** A health report with more models is refused by its receivers (fleet/protocol/health-message.ts). */
+const MAX_REPORTED_MODELS = 256;
+
+/**
+ * The active and the standby (rollback) release of each model in `models` and of each model
+ * with slots under the data dir, read from the `active.json` pointers: what the health report
+ * tells the fleet. A model without a pointer (none installed, or installed and never
+ * activated) has neither.
+ */
+export async function installedReleases(dataDir: string, models: readonly string[]): Promise<Record<string, ModelReleases>> {
+  const onDisk = (await readdir(join(dataDir, 'models'), { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && MODEL_NAME.test(e.name)).map((e) => e.name);
+  const out: Record<string, ModelReleases> = {};
+  for (const model of [...new Set([...models, ...onDisk.sort()])].slice(0, MAX_REPORTED_MODELS)) {
+    const a = await new ModelSlots(dataDir, model).active();
+    out[model] = { active: releaseRef(a), standby: releaseRef(a?.previous) };
+  }
+  return out;
+}
+
+/** A pointer's release as reported; a pointer that is not what we write (edited by hand?) reports nothing rather than a report the fleet refuses. */
+function releaseRef(r: { readonly release: unknown; readonly version: unknown; readonly sha256: unknown } | null | undefined): ReleaseRef | null {
+  if (r === null || r === undefined) return null;
+  if (!Number.isSafeInteger(r.release) || typeof r.version !== 'string' || typeof r.sha256 !== 'string') return null;
+  return { release: r.release as number, version: r.version, sha256: r.sha256 };
 }

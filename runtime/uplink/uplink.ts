@@ -41,6 +41,7 @@ export class MqttUplink {
   private readonly backoff: Backoff;
   private client: MqttClient | undefined;
   private readonly subscriptions = new Map<string, (payload: Uint8Array) => void>();
+  private readonly connectListeners = new Set<() => void>();
   private queued: { topic: string; payload: Uint8Array }[] = [];
   private droppedMessages = 0;
   private connected = false;
@@ -145,6 +146,13 @@ export class MqttUplink {
         client.publish(this.stateTopic, this.statePayload('online', true), { qos: 1, retain: true });
         for (const topic of this.subscriptions.keys()) client.subscribe(topic, { qos: 1 });
         for (const m of this.queued.splice(0)) client.publish(m.topic, Buffer.from(m.payload), { qos: 1 });
+        for (const listener of this.connectListeners) {
+          try {
+            listener();
+          } catch (err) {
+            this.events.error('uplink.connect_listener_failed', { code: 'E_UPLINK_LISTENER', reason: (err as Error).message });
+          }
+        }
         void this.pump(client, connAbort.signal).catch((err: unknown) => {
           this.lastError = (err as Error).message;
           this.events.error('uplink.pump_failed', { code: 'E_UPLINK_PUMP', reason: (err as Error).message });
@@ -224,6 +232,16 @@ export class MqttUplink {
   subscribe(topic: string, handler: (payload: Uint8Array) => void): void {
     this.subscriptions.set(topic, handler);
     if (this.client !== undefined && this.connected) this.client.subscribe(topic, { qos: 1 });
+  }
+
+  /**
+   * Calls `listener` right after every connect and reconnect (after the online state and the
+   * queued messages went out), so a retained message such as the health report is current
+   * from the first moment of a connection. Returns a function that removes the listener.
+   */
+  onConnect(listener: () => void): () => void {
+    this.connectListeners.add(listener);
+    return () => this.connectListeners.delete(listener);
   }
 
   /**

@@ -1,8 +1,9 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeUpdateReport, encodeReleaseNotice, fleetFilters, gatewayTopics, type UpdateReportMessage } from '../../../fleet/protocol/index.js';
+import { decodeHealth, decodeUpdateReport, encodeReleaseNotice, fleetFilters, gatewayTopics, type HealthMessage, type UpdateReportMessage } from '../../../fleet/protocol/index.js';
 import { buildModel } from '../../../models/onnx/builder.js';
 import { parseConfig } from '../../../runtime/config/load.js';
 import { Gateway } from '../../../runtime/gateway.js';
@@ -70,5 +71,45 @@ log: { level: warn }
     }
     expect(gw.health().updates).toMatchObject({ updates: 2, refusals: 0 }); // still serving, and says so
     await unsubscribe();
+  }, 60_000);
+
+  it('reports the installed release as active in its health, and after the next release the previous one as standby', async () => {
+    await publishRelease(1);
+    const sha256 = async (n: number): Promise<string> => createHash('sha256').update(await readFile(`${rig.dir.path}/in/m${n}.onnx`)).digest('hex');
+    const health: HealthMessage[] = [];
+    await rig.broker.subscribe(gatewayTopics.health('gw-rel'), (_topic, payload) => health.push(decodeHealth(payload)));
+    const registry = builtinRegistry();
+    const yaml = `
+gateway: { id: gw-rel, dataDir: ${JSON.stringify(`${rig.dir.path}/gw`)} }
+uplink: { url: ${rig.broker.url}, connectTimeoutMs: 2000, reconnect: { minDelayMs: 100, maxDelayMs: 1000 } }
+health: { intervalMs: 1000 }
+updates:
+  metadataUrl: ${tuf.url}/metadata
+  targetBaseUrl: ${tuf.url}/targets
+  rootFile: ${JSON.stringify(`${tuf.dir}/repo/metadata/1.root.json`)}
+  models: [press]
+log: { level: warn }
+`;
+    const gw = await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) });
+    rig.gateway = gw;
+    await gw.start();
+    // Configured, nothing installed yet: the model is listed with neither release.
+    expect(gw.health().releases).toEqual({ press: { active: null, standby: null } });
+
+    const first = await waitFor(() => health.find((h) => h.releases?.['press']?.active?.release === 1), 'a published health report naming release 1 as active', 30_000);
+    expect(first.releases).toEqual({ press: { active: { release: 1, version: '1.1', sha256: await sha256(1) }, standby: null } });
+
+    const target2 = await publishRelease(2);
+    const fleet = await mqtt.connectAsync(rig.broker.url, { protocolVersion: 4 });
+    try {
+      await fleet.publishAsync(gatewayTopics.releaseNotice('gw-rel'), Buffer.from(encodeReleaseNotice({ target: target2 })), { qos: 1 });
+    } finally {
+      await fleet.endAsync();
+    }
+    const second = await waitFor(() => health.find((h) => h.releases?.['press']?.active?.release === 2), 'a published health report naming release 2 as active', 30_000);
+    expect(second.releases).toEqual({
+      press: { active: { release: 2, version: '1.2', sha256: await sha256(2) }, standby: { release: 1, version: '1.1', sha256: await sha256(1) } },
+    });
+    expect(gw.health().releases).toEqual(second.releases);
   }, 60_000);
 });
