@@ -64,3 +64,29 @@ export function parseGatewayTopic(topic: string): ParsedGatewayTopic {
   }
   return { gatewayId, kind: kind as GatewayTopicKind };
 }
+
+/**
+ * Every kind a gateway publishes under `edgewise/v1/gw/{id}/` (the broker's ACL allows a
+ * gateway exactly these topics of its own and nothing else).
+ */
+export const GATEWAY_PUBLISH_KINDS = ['records', 'state', 'health', 'update-report'] as const;
+export type GatewayPublishKind = (typeof GATEWAY_PUBLISH_KINDS)[number];
+
+/** Fleet-to-gateway command kinds under `edgewise/v1/gw/{id}/`: a gateway reads them, never writes them. */
+export const GATEWAY_COMMAND_KINDS = ['release'] as const;
+export type GatewayCommandKind = (typeof GATEWAY_COMMAND_KINDS)[number];
+
+/** `edgewise/v1/gw/{id}/{kind}` for any gateway kind, published or command. */
+export function gatewayTopic(gatewayId: string, kind: GatewayPublishKind | GatewayCommandKind): string {
+  return `${TOPIC_ROOT}/gw/${gatewayId}/${kind}`;
+}
+
+/** The fleet-wide tree: only the fleet publishes under it; gateways read some of it. */
+export const FLEET_TOPIC_PREFIX = `${TOPIC_ROOT}/fleet`;
+
+/** Federated-learning rounds (announcements and global models) live under this prefix. */
+export const FLEET_LEARNING_PREFIX = `${FLEET_TOPIC_PREFIX}/learning`;
+export const FLEET_LEARNING_FILTER = `${FLEET_LEARNING_PREFIX}/#`;
+
+/** What every gateway may read besides its own command topics. */
+export const GATEWAY_FLEET_READ_FILTERS: readonly string[] = [FLEET_RELEASE_TOPIC, FLEET_LEARNING_FILTER];

@@ -20,11 +20,28 @@ export class Mosquitto {
     private readonly confPath: string,
   ) {}
 
-  /** `listener` adds lines to the listener (TLS files, say); `anonymous: false` requires a login. */
-  static async create(dir: string, options: { persistence?: boolean; port?: number; listener?: readonly string[]; anonymous?: boolean } = {}): Promise<Mosquitto> {
+  /**
+   * `listener` adds lines to the listener (TLS files, say); `anonymous: false` requires a login.
+   * `passwordFile`/`aclFile` go into the listener's section; `perListenerSettings` puts
+   * `per_listener_settings true` first, as the generated edgewise configuration does.
+   */
+  static async create(
+    dir: string,
+    options: { persistence?: boolean; port?: number; listener?: readonly string[]; anonymous?: boolean; passwordFile?: string; aclFile?: string; perListenerSettings?: boolean } = {},
+  ): Promise<Mosquitto> {
     const port = options.port ?? (await freePort());
     const confPath = join(dir, 'mosquitto.conf');
-    const lines = [`listener ${port} 127.0.0.1`, ...(options.listener ?? []), `allow_anonymous ${String(options.anonymous ?? true)}`, 'log_dest stderr', 'log_type error', 'log_type warning'];
+    const lines = [
+      ...(options.perListenerSettings === true ? ['per_listener_settings true'] : []),
+      `listener ${port} 127.0.0.1`,
+      ...(options.listener ?? []),
+      `allow_anonymous ${String(options.anonymous ?? true)}`,
+      ...(options.passwordFile === undefined ? [] : [`password_file ${options.passwordFile}`]),
+      ...(options.aclFile === undefined ? [] : [`acl_file ${options.aclFile}`]),
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+    ];
     // Started as root, Mosquitto drops to the `mosquitto` user, which cannot write to our
     // private temp dir; staying root keeps its persistence file where the test put it.
     if (process.getuid?.() === 0) lines.push('user root');
@@ -53,6 +70,12 @@ export class Mosquitto {
     });
     this.child = child;
     await waitFor(async () => (child.exitCode !== null ? Promise.reject(new Error(`mosquitto exited: ${this.output}`)) : portOpen(this.port)), `mosquitto on port ${this.port}`, 10_000);
+  }
+
+  /** SIGHUP: Mosquitto re-reads its password and ACL files and drops clients whose credentials went away. */
+  reload(): void {
+    if (this.child === undefined || this.child.exitCode !== null) throw new Error(`mosquitto is not running: ${this.output}`);
+    this.child.kill('SIGHUP');
   }
 
   /** SIGTERM and wait: Mosquitto writes its persistence file on the way out. */
