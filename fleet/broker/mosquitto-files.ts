@@ -119,6 +119,9 @@ export function mosquittoConf(options: MosquittoConfOptions): string {
     '',
     `listener ${port}${options.host === undefined ? '' : ` ${options.host}`}`,
     'allow_anonymous false',
+    // The session belongs to the login, not to whatever client id a client names: one
+    // gateway cannot push another's session off by connecting under its client id.
+    'use_username_as_clientid true',
     `password_file ${options.passwordFile}`,
     `acl_file ${options.aclFile}`,
   ];

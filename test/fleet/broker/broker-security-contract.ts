@@ -164,6 +164,7 @@ export function describeBrokerSecurity(name: string, rig: () => BrokerUnderTest)
 
     it('binds the client id to the gateway where the broker can', async () => {
       const [a, bGw] = (await provision(2)) as [TestGateway, TestGateway];
+      const b = await listeningGateway(bGw);
       const outcome = await clients.connect(rig().url, login(a, { clientId: bGw.clientId }));
       if (rig().bindsClientId) {
         expect(outcome).toMatchObject({ ok: false, code: 2 });
@@ -179,6 +180,8 @@ export function describeBrokerSecurity(name: string, rig: () => BrokerUnderTest)
         await waitFor(() => clients.messages(outcome.client).some((m) => m.payload === 'a-command'), 'A\'s own command', 5_000);
         expect(clients.messages(outcome.client).map((m) => m.payload)).toEqual(['a-command']);
       }
+      // Either way B keeps its session (Mosquitto: use_username_as_clientid).
+      await othersStillWork(b, bGw.id, `client-id-${counter}`);
     });
   });
 }

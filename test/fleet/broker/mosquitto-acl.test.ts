@@ -45,7 +45,7 @@ beforeAll(async () => {
   fleetPasswordMosquitto = await mosquittoPasswordHash(fleetPassword);
   dir = await makeTempDir();
   const files = await writeFiles();
-  mosquitto = await Mosquitto.create(dir.path, { anonymous: false, perListenerSettings: true, passwordFile: files.passwordFile, aclFile: files.aclFile });
+  mosquitto = await Mosquitto.create(dir.path, { anonymous: false, perListenerSettings: true, passwordFile: files.passwordFile, aclFile: files.aclFile, listener: ['use_username_as_clientid true'] });
   fleet = await probes.connected(mosquitto.url, { username: FLEET_USERNAME, password: fleetPassword, clientId: 'fleet-observer' });
   fleet.on('message', (topic, payload) => seen.push({ topic, payload: payload.toString() }));
   await fleet.subscribeAsync('edgewise/v1/#', { qos: 1 });
