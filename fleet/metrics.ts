@@ -30,7 +30,7 @@ export class FleetMetrics {
 
   constructor() {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'edgewise_fleet_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'edgewise_fleet_' });
     this.connectedGateways = new Gauge({ name: 'edgewise_fleet_connected_gateways', help: 'Gateways connected to the embedded broker now', registers });
     this.messagesIn = new Counter({ name: 'edgewise_fleet_messages_in_total', help: 'Messages received from gateways, by kind (records, state, health, update-report)', labelNames: ['kind'], registers });
     this.messagesOut = new Counter({ name: 'edgewise_fleet_messages_out_total', help: 'Messages the fleet published, by kind', labelNames: ['kind'], registers });

@@ -1,0 +1,32 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { EventKind } from '../../events/event-store.js';
+import { decodeEventCursor, encodeEventCursor } from '../cursor.js';
+import type { ApiDeps } from '../deps.js';
+import { DEFAULT_PAGE_LIMIT } from '../schemas/common.js';
+import { listEventsSchema } from '../schemas/events.js';
+import type { TjsTypeProvider } from '../type-provider.js';
+
+export function eventRoutes(deps: ApiDeps): FastifyPluginAsync {
+  return async (app) => {
+    const r = app.withTypeProvider<TjsTypeProvider>();
+
+    r.get('/v1/events', { schema: listEventsSchema }, async (request) => {
+      const q = request.query;
+      const limit = q.limit ?? DEFAULT_PAGE_LIMIT;
+      const before = q.before === undefined ? undefined : decodeEventCursor(q.before);
+      const rows = await deps.events.query({
+        ...(q.gateway === undefined ? {} : { gatewayId: q.gateway }),
+        ...(q.kind === undefined ? {} : { kind: q.kind as EventKind }),
+        ...(q.model === undefined ? {} : { model: q.model }),
+        ...(q.stream === undefined ? {} : { stream: q.stream }),
+        ...(q.from === undefined ? {} : { fromMs: q.from }),
+        ...(q.to === undefined ? {} : { toMs: q.to }),
+        ...(before === undefined ? {} : { before }),
+        limit: limit + 1,
+      });
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return { items, next: rows.length > limit && last !== undefined ? encodeEventCursor(last) : null };
+    });
+  };
+}

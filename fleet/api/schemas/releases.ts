@@ -1,0 +1,41 @@
+import { problemResponses } from '../problem.js';
+import { modelNameSchema } from './common.js';
+
+export const releaseSchema = {
+  type: 'object',
+  properties: {
+    target: { type: 'string', description: 'the TUF target path of the model file' },
+    model: { type: 'string' },
+    release: { type: 'integer' },
+    version: { type: 'string' },
+    length: { type: 'integer', description: 'bytes' },
+    sha256: { type: 'string' },
+    hardware: {
+      type: 'object',
+      properties: { arch: { type: 'array', items: { type: 'string' } }, accelerators: { type: 'array', items: { type: 'string' } } },
+      required: ['arch', 'accelerators'],
+      additionalProperties: false,
+    },
+    minRuntimeVersion: { type: 'string' },
+    budgets: {
+      type: 'object',
+      properties: { latencyMs: { type: 'integer' }, errorRatePpm: { type: 'integer' }, probationS: { type: 'integer' } },
+      required: ['latencyMs', 'errorRatePpm', 'probationS'],
+      additionalProperties: false,
+    },
+    targetsVersion: { type: 'integer', description: 'the targets metadata version it was read from' },
+  },
+  required: ['target', 'model', 'release', 'version', 'length', 'sha256', 'hardware', 'minRuntimeVersion', 'budgets', 'targetsVersion'],
+  additionalProperties: false,
+} as const;
+
+export const listReleasesSchema = {
+  tags: ['releases'],
+  summary: 'Model releases in the TUF repository',
+  description: 'From the newest published targets metadata, newest release of each model first; empty when the fleet has no repository.',
+  querystring: { type: 'object', properties: { model: modelNameSchema }, additionalProperties: false },
+  response: {
+    200: { type: 'object', properties: { items: { type: 'array', items: releaseSchema } }, required: ['items'], additionalProperties: false },
+    ...problemResponses,
+  },
+} as const;
