@@ -107,6 +107,55 @@ repoCmd('serve', 'Serve the repository over HTTP (metadata and targets, with byt
     exitCode = await (await import('../fleet/repo/repo-command.js')).repoServe(o);
   });
 
+const fleet = program.command('fleet').description('The fleet service: registry of gateways, broker with per-gateway credentials and ACL, ingest, HTTP API.').exitOverride();
+const fleetData = (c: Command): Command =>
+  c
+    .requiredOption('--data <dir>', 'the fleet data directory')
+    .option('--db <db>', 'embedded (PGlite under the data directory) or a postgres:// URL', 'embedded')
+    .exitOverride();
+fleetData(fleet.command('serve', { isDefault: true }).description('Run the fleet service until Ctrl-C (the default: `edgewise fleet --data DIR`).'))
+  .option('--broker <broker>', 'embedded, or an mqtt(s):// URL of an external broker', 'embedded')
+  .option('--http <host:port>', 'where the HTTP API listens', '0.0.0.0:8080')
+  .option('--mqtt <host:port>', 'where the embedded broker listens', '0.0.0.0:1883')
+  .option('--mqtt-tls <port>', 'also listen with TLS on this port (needs --tls-key and --tls-cert)')
+  .option('--tls-key <file>', 'PEM private key of the TLS listener')
+  .option('--tls-cert <file>', 'PEM certificate of the TLS listener')
+  .option('--tls-ca <file>', 'PEM CA: require client certificates signed by it')
+  .option('--public-broker-url <url>', 'the broker URL written into gateway configs (default: from the listener)')
+  .option('--repo <dir>', 'the TUF repository of model releases (default: DATA/repo)')
+  .option('--repo-url <url>', 'where gateways fetch that repository (edgewise repo serve), for their updates section')
+  .option('--retention-days <n>', 'keep alerts and events this many days', '90')
+  .option('--max-events <n>', 'and at most this many', '1000000')
+  .option('--log-level <level>', 'debug, info, warn, error', 'info')
+  .action(async (o: import('../fleet/service/fleet-command.js').FleetServeOptions) => {
+    exitCode = await (await import('../fleet/service/fleet-command.js')).runFleetServe(o);
+  });
+fleetData(fleet.command('provision').description("A gateway's identity and MQTT credentials: writes a folder for the gateway (config section, password file, TUF root) and prints the config section."))
+  .requiredOption('--id <gw>', 'the gateway id (also its MQTT username)')
+  .option('--labels <k=v,...>', 'labels, e.g. site=plant-2,line=press')
+  .option('--site <site>', 'the site (default: the site label)')
+  .option('--replace', 'provision a known gateway again: new credentials, revocation lifted', false)
+  .option('--out <dir>', 'where to write the gateway folder (default: provision-<id>)')
+  .option('--gateway-config-dir <dir>', 'where that folder goes on the gateway', '/etc/edgewise')
+  .option('--token-file <file>', 'operator token for a running fleet (default: DATA/operator-token)')
+  .option('--repo <dir>', 'the TUF repository (default: DATA/repo)')
+  .action(async (o: import('../fleet/service/fleet-command.js').ProvisionCommandOptions) => {
+    exitCode = await (await import('../fleet/service/fleet-command.js')).runFleetProvision(o);
+  });
+fleetData(fleet.command('revoke').description('Revoke a gateway: it can no longer connect, publish or subscribe; its live session is dropped.'))
+  .argument('<gw>', 'the gateway id')
+  .option('--token-file <file>', 'operator token for a running fleet (default: DATA/operator-token)')
+  .action(async (gw: string, o: import('../fleet/service/fleet-command.js').AccessCommandOptions) => {
+    exitCode = await (await import('../fleet/service/fleet-command.js')).runFleetRevoke(gw, o);
+  });
+fleetData(fleet.command('acl').description('Write the password and ACL files for an external broker from the registry.'))
+  .option('--format <format>', 'mosquitto', 'mosquitto')
+  .requiredOption('--out <dir>', 'where to write them')
+  .option('--token-file <file>', 'operator token for a running fleet (default: DATA/operator-token)')
+  .action(async (o: import('../fleet/service/fleet-command.js').AclCommandOptions) => {
+    exitCode = await (await import('../fleet/service/fleet-command.js')).runFleetAcl(o);
+  });
+
 program
   .command('tuf-client')
   .description('A TUF client speaking the tuf-conformance client-under-test protocol, on the gateway\'s own trust code: init ROOT_FILE | refresh | download. Exit 0 on success, 1 on any failure.')

@@ -1,0 +1,238 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApi } from '../api/app.js';
+import type { ServiceHealth } from '../api/deps.js';
+import { TokenStore } from '../api/tokens.js';
+import { BrokerAuth } from '../broker/broker-auth.js';
+import { EmbeddedBroker } from '../broker/embedded-broker.js';
+import { describeDatabase, openDatabase, type Sql } from '../db/open-database.js';
+import { EventStore, type RetentionPolicy } from '../events/event-store.js';
+import { Ingest } from '../ingest/ingest.js';
+import { MqttIngestClient } from '../ingest/mqtt-ingest-client.js';
+import { FleetMetrics } from '../metrics.js';
+import { Registry, gatewayClientId } from '../registry/registry.js';
+import { listReleases } from '../repo/releases.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { fleetMqttIdentity } from './fleet-identity.js';
+import { newestRoot } from './newest-root.js';
+import { writeSecretFile } from './secrets.js';
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface FleetServiceOptions {
+  readonly dataDir: string;
+  /** `embedded` or an mqtt(s):// URL of an external broker. */
+  readonly broker: string;
+  /** `embedded` (PGlite under dataDir), `memory`, or a postgres:// URL. */
+  readonly db: string;
+  readonly http: HostPort;
+  /** Where the embedded broker listens. */
+  readonly mqtt: HostPort;
+  /** TLS listener of the embedded broker (PEM files). */
+  readonly mqttTls?: { readonly port: number; readonly keyFile: string; readonly certFile: string; readonly caFile?: string };
+  /** The broker URL written into gateway configs (default: from the listener, with this host's name for 0.0.0.0). */
+  readonly publicBrokerUrl?: string;
+  /** The TUF repository of model releases (default DATA_DIR/repo, if it exists). */
+  readonly repoDir?: string;
+  /** Where gateways fetch it (`edgewise repo serve`), for their `updates` section. */
+  readonly repoUrl?: string;
+  readonly retention: RetentionPolicy;
+  readonly logger: Logger;
+}
+
+/** Everything `edgewise fleet` prints at start and writes to DATA_DIR/fleet.json for the CLI. */
+export interface FleetEndpoints {
+  readonly pid: number;
+  readonly apiUrl: string;
+  /** The API as a command on this machine reaches it. */
+  readonly localApiUrl: string;
+  readonly brokerUrl: string;
+  readonly brokerTlsUrl: string | null;
+  readonly operatorTokenFile: string | null;
+  readonly database: string;
+}
+
+const SWEEP_INTERVAL_MS = 3_600_000;
+/** A failed ingest commit this recent makes /health say degraded. */
+const INGEST_ERROR_WINDOW_MS = 60_000;
+
+function urlHost(host: string): string {
+  const h = host === '0.0.0.0' || host === '::' ? hostname() : host;
+  return h.includes(':') ? `[${h}]` : h;
+}
+
+/**
+ * The fleet service in one process: fleet state in SQL, the registry, the broker (embedded
+ * aedes with authentication and ACL, or an external one), ingest of every gateway's
+ * messages, and the HTTP API. One data directory, held by a lock.
+ */
+export class FleetService {
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    private readonly o: FleetServiceOptions,
+    readonly sql: Sql,
+    readonly registry: Registry,
+    readonly ingest: Ingest,
+    readonly metrics: FleetMetrics,
+    readonly events: EventStore,
+    readonly api: FastifyInstance,
+    readonly broker: EmbeddedBroker | undefined,
+    readonly external: MqttIngestClient | undefined,
+    private readonly release: () => Promise<void>,
+    readonly endpoints: FleetEndpoints,
+  ) {}
+
+  static async start(o: FleetServiceOptions): Promise<FleetService> {
+    const lock = await lockDataDir(o.dataDir);
+    const cleanups: (() => Promise<unknown>)[] = [() => lock.release()];
+    const unwind = async (): Promise<void> => {
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    };
+    try {
+      const sql = await openDatabase(o.db, o.dataDir);
+      cleanups.push(() => sql.close());
+      const metrics = new FleetMetrics();
+      const registry = new Registry(sql);
+      const events = new EventStore(sql);
+      const ingest = new Ingest(sql, metrics);
+      cleanups.push(() => ingest.close());
+      const tokens = new TokenStore(sql);
+      const identity = await fleetMqttIdentity(sql, o.dataDir);
+
+      let broker: EmbeddedBroker | undefined;
+      let external: MqttIngestClient | undefined;
+      if (o.broker === 'embedded') {
+        // Nobody can be connected to a broker that is only starting.
+        await registry.store.markAllOffline();
+        const auth = new BrokerAuth({
+          credentials: (id) => registry.store.credentials(id),
+          fleetPasswordScrypt: identity.scrypt,
+          metrics,
+          onGatewayPublish: (gw, topic, payload) => ingest.accept(topic, payload, gw),
+          log: { warn: (fields, message) => o.logger.warn({ component: 'broker', ...fields }, message) },
+        });
+        const tls =
+          o.mqttTls === undefined
+            ? undefined
+            : {
+                port: o.mqttTls.port,
+                key: await readFile(o.mqttTls.keyFile),
+                cert: await readFile(o.mqttTls.certFile),
+                ...(o.mqttTls.caFile === undefined ? {} : { ca: await readFile(o.mqttTls.caFile) }),
+              };
+        broker = await EmbeddedBroker.create({ host: o.mqtt.host, port: o.mqtt.port, auth, ...(tls === undefined ? {} : { tls }), log: { warn: (fields, message) => o.logger.warn({ component: 'broker', ...fields }, message) } });
+        const b = broker;
+        cleanups.push(() => b.close());
+        registry.onRevoked((id) => {
+          void b.dropClient(gatewayClientId(id));
+        });
+      } else {
+        external = await MqttIngestClient.connect({ url: o.broker, password: identity.password, ingest });
+        const e = external;
+        cleanups.push(() => e.close());
+      }
+
+      const brokerUrl = broker !== undefined ? `mqtt://${urlHost(o.mqtt.host)}:${broker.listeningPort}` : o.broker;
+      const brokerTlsUrl = broker?.tlsUrl === undefined ? null : `mqtts://${urlHost(o.mqtt.host)}:${broker.tlsPort}`;
+      const repoDir = o.repoDir ?? join(o.dataDir, 'repo');
+      const repoUrl = o.repoUrl?.replace(/\/$/, '');
+      const health = async (): Promise<ServiceHealth> => FleetService.health(sql, ingest, broker, external);
+      const provisioning = {
+        brokerUrl: o.publicBrokerUrl ?? brokerTlsUrl ?? brokerUrl,
+        ...(repoUrl === undefined ? {} : { updates: { metadataUrl: `${repoUrl}/metadata`, targetBaseUrl: `${repoUrl}/targets` } }),
+      };
+      // Commands that provision while the fleet is stopped read this.
+      await sql.query(`INSERT INTO fleet_settings (key, value) VALUES ('fleet.provisioning', $1::jsonb) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [JSON.stringify(provisioning)]);
+      const api = await buildApi({
+        registry,
+        events,
+        tokens,
+        releases: () => listReleases(repoDir),
+        health,
+        metrics,
+        provisioning,
+        rootJson: () => newestRoot(repoDir),
+        fleetMosquittoHash: async () => identity.mosquitto,
+      }, { logger: o.logger.child({ component: 'api' }) });
+      cleanups.push(() => api.close());
+      await api.listen({ host: o.http.host, port: o.http.port });
+      const addr = api.server.address();
+      const httpPort = addr !== null && typeof addr === 'object' ? addr.port : o.http.port;
+
+      // The first operator token, once: written 0600 beside the data, never printed.
+      let operatorTokenFile: string | null = null;
+      if ((await tokens.list()).length === 0) {
+        const t = await tokens.create('read-write', 'initial operator token');
+        operatorTokenFile = join(o.dataDir, 'operator-token');
+        await writeSecretFile(operatorTokenFile, `${t.token}\n`);
+      } else {
+        operatorTokenFile = join(o.dataDir, 'operator-token');
+      }
+
+      const endpoints: FleetEndpoints = {
+        pid: process.pid,
+        apiUrl: `http://${urlHost(o.http.host)}:${httpPort}`,
+        localApiUrl: `http://${o.http.host === '0.0.0.0' || o.http.host === '::' ? '127.0.0.1' : urlHost(o.http.host)}:${httpPort}`,
+        brokerUrl: o.publicBrokerUrl ?? brokerUrl,
+        brokerTlsUrl,
+        operatorTokenFile,
+        database: describeDatabase(o.db, o.dataDir),
+      };
+      await writeFile(join(o.dataDir, 'fleet.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
+      const service = new FleetService(o, sql, registry, ingest, metrics, events, api, broker, external, unwind, endpoints);
+      service.startSweeps();
+      return service;
+    } catch (err) {
+      await unwind();
+      throw err;
+    }
+  }
+
+  private static async health(sql: Sql, ingest: Ingest, broker: EmbeddedBroker | undefined, external: MqttIngestClient | undefined): Promise<ServiceHealth> {
+    const t0 = performance.now();
+    let database: ServiceHealth['database'];
+    try {
+      await Promise.race([sql.query('SELECT 1'), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000).unref())]);
+      database = { ok: true, latencyMs: Math.round((performance.now() - t0) * 10) / 10, detail: `${sql.backend} answers` };
+    } catch (err) {
+      database = { ok: false, latencyMs: null, detail: `${sql.backend}: ${(err as Error).message}` };
+    }
+    const brokerOk = broker !== undefined ? broker.listening : external?.connected === true;
+    const s = ingest.stats();
+    const recentError = s.lastErrorMs !== null && Date.now() - s.lastErrorMs < INGEST_ERROR_WINDOW_MS;
+    const ingestHealth = { ok: !recentError, queued: s.queued, lagMs: s.lastCommitMs === null ? null : Date.now() - s.lastCommitMs, detail: recentError ? `last commit failed: ${s.lastError ?? ''}` : 'committing' };
+    const brokerHealth = { ok: brokerOk, detail: broker !== undefined ? (brokerOk ? `embedded, ${broker.url}` : 'embedded broker not listening') : brokerOk ? 'external broker connected' : 'external broker not connected' };
+    return { status: database.ok && brokerOk && ingestHealth.ok ? 'ok' : 'degraded', broker: brokerHealth, database, ingest: ingestHealth };
+  }
+
+  private startSweeps(): void {
+    const sweep = (): void => {
+      void this.events.sweep(this.o.retention, Date.now()).then(
+        (n) => {
+          if (n > 0) this.o.logger.info({ component: 'retention', event: 'events.swept', deleted: n }, 'events past retention deleted');
+        },
+        (err: unknown) => this.o.logger.warn({ component: 'retention', event: 'events.sweep_failed', code: 'E_DB', reason: (err as Error).message }, 'retention sweep failed'),
+      );
+    };
+    sweep();
+    this.sweepTimer = setInterval(sweep, SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      clearInterval(this.sweepTimer);
+      await rm(join(this.o.dataDir, 'fleet.json'), { force: true });
+      await this.release();
+    })();
+    return this.stopping;
+  }
+}
