@@ -4,8 +4,8 @@ import { openPglite } from './pglite.js';
 import { openPostgres, redactUrl } from './postgres.js';
 import type { Sql } from './sql.js';
 
-export type { Backend, Queryable, Sql } from './sql.js';
-export { DatabaseError } from './sql.js';
+export type { Backend, Queryable, Sql, Statement } from './sql.js';
+export { DatabaseError, StatementRecorder } from './sql.js';
 
 /**
  * Opens fleet state: `embedded` (PGlite under DATA_DIR/db) or a `postgres://` URL, and

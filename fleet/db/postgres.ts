@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { asDatabaseError, type Queryable, type Sql } from './sql.js';
+import { asDatabaseError, type Queryable, type Sql, type Statement } from './sql.js';
 
 /** int8 and numeric as numbers, as PGlite gives them here (node-postgres returns strings). */
 const typeParsers = {
@@ -46,7 +46,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     throw asDatabaseError(err, `connect to ${redactUrl(url)}`);
   }
   const q = wrap(pool);
-  return {
+  const sql: Sql = {
     backend: 'postgres',
     query: q.query,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -69,6 +69,13 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
         client.release();
       }
     },
+    async batch(statements: readonly Statement[]): Promise<unknown[][]> {
+      return sql.transaction(async (tx) => {
+        const results: unknown[][] = [];
+        for (const st of statements) results.push(await tx.query(st.text, st.params));
+        return results;
+      });
+    },
     async exec(text: string): Promise<void> {
       try {
         await pool.query(text);
@@ -78,6 +85,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     },
     close: () => pool.end(),
   };
+  return sql;
 }
 
 /** The URL without its password, for messages and logs. */

@@ -14,10 +14,20 @@ export interface Queryable {
 
 export type Backend = 'pglite' | 'postgres';
 
+export interface Statement {
+  readonly text: string;
+  readonly params: readonly unknown[];
+}
+
 export interface Sql extends Queryable {
   readonly backend: Backend;
   /** Runs `fn` in one transaction (BEGIN ... COMMIT, ROLLBACK when it throws). */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs statements in one transaction in one go, returning each one's rows: no round trip
+   * between them (for PGlite in its worker: no wait on this thread's event loop in between).
+   */
+  batch(statements: readonly Statement[]): Promise<unknown[][]>;
   /** Several statements without parameters (migrations). */
   exec(text: string): Promise<void>;
   close(): Promise<void>;
@@ -42,4 +52,17 @@ export function asDatabaseError(err: unknown, text: string): DatabaseError {
   const e = err as { message?: string; code?: unknown };
   const head = text.replace(/\s+/g, ' ').trim().slice(0, 80);
   return new DatabaseError(`database: ${e.message ?? String(err)} (in: ${head})`, typeof e.code === 'string' ? e.code : undefined, { cause: err });
+}
+
+/**
+ * A Queryable that runs nothing: it collects the statements that store methods issue, to be
+ * run later with `Sql.batch`. Every query answers no rows, so use it only with methods whose
+ * result does not depend on what their statements return.
+ */
+export class StatementRecorder implements Queryable {
+  readonly statements: Statement[] = [];
+  async query<Row>(text: string, params: readonly unknown[] = []): Promise<Row[]> {
+    this.statements.push({ text, params });
+    return [];
+  }
 }

@@ -1,4 +1,4 @@
-import { DatabaseError, type Sql } from '../db/open-database.js';
+import { DatabaseError, StatementRecorder, type Sql } from '../db/open-database.js';
 import { EventStore, type StoredEvent } from '../events/event-store.js';
 import type { FleetMetrics, IngestDrop } from '../metrics.js';
 import { ProtocolError, TOPIC_ROOT, decodeHealth, decodeState, decodeUpdateReport, isGatewayId, type HealthMessage, type UpdateReportMessage } from '../protocol/index.js';
@@ -22,6 +22,25 @@ export interface IngestOptions {
   readonly maxBatch?: number;
   /** Payload bytes waiting for a commit at most; past it messages are refused (not acknowledged). */
   readonly maxPendingBytes?: number;
+  /**
+   * A gateway's health report is written at most this often while what the registry queries
+   * of it (status, reasons, releases, hardware, runtime) stays the same; in between, the
+   * newest waits in memory. Health is a latest-value report that the gateway sends again on
+   * every connect, so nothing is lost that it would not resend. 0 writes every report.
+   */
+  readonly healthWriteIntervalMs?: number;
+}
+
+/** `last_seen_ms` is refreshed at most this often per gateway (each refresh is a row update). */
+const TOUCH_INTERVAL_MS = 5_000;
+/** Per-gateway bookkeeping kept at most (more gateways than this and it starts afresh). */
+const MAX_TRACKED_GATEWAYS = 100_000;
+
+type HealthWork = Extract<Work, { kind: 'health' }>;
+
+/** The part of a health report that a change of must reach the database at once. */
+function healthKey(h: HealthMessage): string {
+  return JSON.stringify([h.status, h.reasons, h.runtimeVersion, h.releases, h.hardware]);
 }
 
 export interface IngestStats {
@@ -72,6 +91,13 @@ export class Ingest {
   private lastCommitMs: number | null = null;
   private lastError: string | null = null;
   private lastErrorMs: number | null = null;
+  private readonly healthWriteIntervalMs: number;
+  /** Per gateway: when its health was last written, and what it said. */
+  private readonly healthWritten = new Map<string, { atMs: number; key: string }>();
+  /** Per gateway: the newest health report waiting for its next write. */
+  private readonly deferredHealth = new Map<string, HealthWork>();
+  private readonly touched = new Map<string, number>();
+  private readonly flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly sql: Sql,
@@ -81,6 +107,34 @@ export class Ingest {
     this.gateways = new GatewayStore(sql);
     this.events = new EventStore(sql);
     this.commits = new GroupCommit<Work>({ write: (w) => this.write(w), maxBatch: options.maxBatch ?? 2000, maxPendingBytes: options.maxPendingBytes ?? 64 * 1024 * 1024 });
+    this.healthWriteIntervalMs = options.healthWriteIntervalMs ?? 1000;
+    if (this.healthWriteIntervalMs > 0) {
+      this.flushTimer = setInterval(() => this.flushDeferredHealth(), this.healthWriteIntervalMs);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Hands the waiting health reports to the next commit. */
+  private flushDeferredHealth(): Promise<void> {
+    const waiting = [...this.deferredHealth.values()];
+    this.deferredHealth.clear();
+    return Promise.all(
+      waiting.map((w) =>
+        this.commits.add(w, 0).catch(() => {
+          // A failed write is counted and shows in stats; the gateway sends health again.
+        }),
+      ),
+    ).then(() => undefined);
+  }
+
+  /** True when this report may wait: the gateway's health was written lately and says the same in what matters. */
+  private mayDefer(w: HealthWork): boolean {
+    if (this.healthWriteIntervalMs <= 0) return false;
+    const last = this.healthWritten.get(w.gw);
+    if (last === undefined || w.receivedMs - last.atMs >= this.healthWriteIntervalMs || last.key !== healthKey(w.health)) return false;
+    const prev = this.deferredHealth.get(w.gw);
+    if (prev === undefined || prev.health.ts <= w.health.ts) this.deferredHealth.set(w.gw, w);
+    return true;
   }
 
   stats(): IngestStats {
@@ -90,8 +144,12 @@ export class Ingest {
   /**
    * One message from a gateway. `gatewayId` is the publisher as the broker authenticated it
    * (undefined when unknown, as with an external broker): the topic and payload must agree.
+   * `wait`: `commit` resolves after the commit whatever the message; `stored-records` only for
+   * records that carry alerts, events or summaries (the rest resolve once queued: for a
+   * consumer that handles one message at a time, where waiting for every commit would
+   * serialise ingest).
    */
-  async accept(topic: string, payload: Uint8Array, gatewayId?: string): Promise<void> {
+  async accept(topic: string, payload: Uint8Array, gatewayId?: string, wait: 'commit' | 'stored-records' = 'commit'): Promise<void> {
     const receivedMs = Date.now();
     const parsed = parseIngestTopic(topic);
     if (parsed === undefined || (gatewayId !== undefined && parsed.gw !== gatewayId)) {
@@ -107,13 +165,25 @@ export class Ingest {
       this.drop(parsed.kind, err.code === 'E_PAYLOAD_TOO_LARGE' ? 'too-large' : err.code === 'E_PAYLOAD_DECODE' ? 'decode' : 'invalid');
       return;
     }
+    if (work.kind === 'health' && this.mayDefer(work)) return;
     this.metrics.ingestQueued.inc();
-    try {
-      await this.commits.add(work, payload.byteLength);
-      this.metrics.ingestLag.observe((Date.now() - receivedMs) / 1000);
-    } finally {
-      this.metrics.ingestQueued.dec();
+    const committed = this.commits.add(work, payload.byteLength).then(
+      () => {
+        this.metrics.ingestQueued.dec();
+        this.metrics.ingestLag.observe((Date.now() - receivedMs) / 1000);
+      },
+      (err: unknown) => {
+        this.metrics.ingestQueued.dec();
+        throw err;
+      },
+    );
+    // Only records that are stored must be durable before the sender hears back; state and
+    // health are superseded by the next one, telemetry is only counted.
+    if (wait === 'commit' || (work.kind === 'records' && work.events.length > 0)) {
+      await committed;
+      return;
     }
+    committed.catch(() => undefined);
   }
 
   private drop(kind: string, reason: IngestDrop): void {
@@ -190,7 +260,8 @@ export class Ingest {
     const steps: Extract<Work, { kind: 'update-report' }>[] = [];
     const seen = new Map<string, number>();
     for (const w of batch) {
-      seen.set(w.gw, Math.max(seen.get(w.gw) ?? 0, w.receivedMs));
+      // State and health set last_seen_ms themselves; other messages refresh it now and then.
+      if (w.kind !== 'state' && w.kind !== 'health' && w.receivedMs - (this.touched.get(w.gw) ?? 0) >= TOUCH_INTERVAL_MS) seen.set(w.gw, Math.max(seen.get(w.gw) ?? 0, w.receivedMs));
       switch (w.kind) {
         case 'records': {
           events.push(...w.events);
@@ -217,9 +288,12 @@ export class Ingest {
     }
     const t0 = performance.now();
     try {
-      const stored = await this.sql.transaction(async (tx) => {
-        const gateways = new GatewayStore(tx);
-        const n = await new EventStore(tx).insert(events);
+      // The statements are collected first and sent in one go: no round trip between them.
+      const tx = new StatementRecorder();
+      const gateways = new GatewayStore(tx);
+      await new EventStore(tx).insert(events);
+      const inserted = tx.statements.length - 1;
+      {
         await gateways.applyStates([...states.values()].map((s) => ({ gw: s.gw, online: s.online, clean: s.clean, ts: s.ts, runtimeVersion: s.runtimeVersion, receivedMs: s.receivedMs })));
         await gateways.applyHealth(
           [...health.values()].map(({ gw, health: h, receivedMs }) => ({ gw, ts: Math.round(h.ts), status: h.status, reasons: h.reasons, runtimeVersion: h.runtimeVersion, hardware: h.hardware, releases: h.releases, report: h.report, receivedMs })),
@@ -227,14 +301,20 @@ export class Ingest {
         await gateways.addUpdateSteps(steps.map(({ gw, report: r, receivedMs }) => ({ gw, model: r.model, target: r.target, release: r.release, version: r.version, step: r.step, outcome: r.outcome, reason: r.reason, ts: r.ts, receivedMs })));
         await gateways.countTelemetry([...telemetry.entries()].map(([gw, t]) => ({ gw, records: t.records, lastMs: t.lastMs })));
         await gateways.touch([...seen.entries()].map(([gw, receivedMs]) => ({ gw, receivedMs })));
-        return n;
-      });
+      }
+      const results = await this.sql.batch(tx.statements);
+      const stored: Partial<Record<string, number>> = {};
+      for (const row of (inserted >= 0 ? results[inserted] : []) as { kind: string }[]) stored[row.kind] = (stored[row.kind] ?? 0) + 1;
       this.metrics.dbLatency.observe({ op: 'ingest-commit' }, (performance.now() - t0) / 1000);
       this.lastCommitMs = Date.now();
+      if (this.healthWritten.size > MAX_TRACKED_GATEWAYS) this.healthWritten.clear();
+      if (this.touched.size > MAX_TRACKED_GATEWAYS) this.touched.clear();
+      for (const h of health.values()) this.healthWritten.set(h.gw, { atMs: h.receivedMs, key: healthKey(h.health) });
+      for (const [gw, ms] of seen) this.touched.set(gw, ms);
       let n = 0;
       for (const [kind, count] of Object.entries(stored)) {
-        this.metrics.eventsStored.inc({ kind }, count);
-        n += count;
+        this.metrics.eventsStored.inc({ kind }, count ?? 0);
+        n += count ?? 0;
       }
       this.metrics.duplicates.inc(events.length - n);
       this.metrics.telemetryRecords.inc([...telemetry.values()].reduce((n, t) => n + t.records, 0));
@@ -246,9 +326,11 @@ export class Ingest {
     }
   }
 
-  /** Stops taking messages and waits for the commits under way. */
-  close(): Promise<void> {
-    return this.commits.close();
+  /** Writes the health reports still waiting, stops taking messages and waits for the commits under way. */
+  async close(): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.flushDeferredHealth();
+    await this.commits.close();
   }
 
 }

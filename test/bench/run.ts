@@ -1,5 +1,6 @@
 import { benchBridge } from './bridge.js';
 import { benchDetector } from './detector.js';
+import { benchFleetIngest } from './fleet-ingest.js';
 import { benchMemory } from './memory.js';
 import { benchStore } from './store.js';
 import { benchUplink } from './uplink.js';
@@ -13,6 +14,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   bridge: benchBridge,
   detector: benchDetector,
   vision: benchVision,
+  'fleet-ingest': benchFleetIngest,
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -28,7 +28,9 @@ export class FleetProcess {
 
   static async start(dataDir: string, ports: { http: number; mqtt: number }, extra: readonly string[] = []): Promise<{ fleet: FleetProcess; endpoints: FleetEndpoints }> {
     assertBuilt();
-    const child = spawn(process.execPath, [CLI, 'fleet', '--data', dataDir, '--http', `127.0.0.1:${ports.http}`, '--mqtt', `127.0.0.1:${ports.mqtt}`, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // EDGEWISE_FLEET_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the fleet in a benchmark.
+    const nodeArgs = (process.env['EDGEWISE_FLEET_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+    const child = spawn(process.execPath, [...nodeArgs, CLI, 'fleet', '--data', dataDir, '--http', `127.0.0.1:${ports.http}`, '--mqtt', `127.0.0.1:${ports.mqtt}`, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     const fleet = new FleetProcess(child, dataDir);
     const endpoints = await waitFor(
       async () => {

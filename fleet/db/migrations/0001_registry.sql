@@ -61,8 +61,6 @@ CREATE TABLE events (
 );
 CREATE INDEX events_ts ON events (ts);
 CREATE INDEX events_gateway_ts ON events (gateway_id, ts);
-CREATE INDEX events_kind_ts ON events (kind, ts);
-CREATE INDEX events_received ON events (received_ms);
 
 -- Operator tokens for the HTTP API, stored as SHA-256 of the token.
 CREATE TABLE operator_tokens (

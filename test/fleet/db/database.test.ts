@@ -52,3 +52,23 @@ describe('migration files', () => {
     expect(splitStatements('-- a comment; here\nCREATE TABLE a (x int);\nCREATE INDEX b ON a (x);\n')).toEqual(['CREATE TABLE a (x int)', 'CREATE INDEX b ON a (x)']);
   });
 });
+
+describe.each(BACKENDS)('statement batches on %s', (backend) => {
+  const db = useFleetDb(backend);
+
+  it('runs a batch in one transaction and returns each statement\'s rows; a failing statement undoes the batch', async () => {
+    await db.reset();
+    const results = await db.sql.batch([
+      { text: `INSERT INTO fleet_settings (key, value) VALUES ($1, '1'::jsonb) RETURNING key`, params: ['a'] },
+      { text: 'SELECT count(*) AS n FROM fleet_settings', params: [] },
+    ]);
+    expect(results).toEqual([[{ key: 'a' }], [{ n: 1 }]]);
+    await expect(
+      db.sql.batch([
+        { text: `INSERT INTO fleet_settings (key, value) VALUES ($1, '1'::jsonb)`, params: ['b'] },
+        { text: `INSERT INTO fleet_settings (key, value) VALUES ($1, '1'::jsonb)`, params: ['a'] },
+      ]),
+    ).rejects.toMatchObject({ code: 'E_DB', sqlState: '23505' });
+    expect(await db.sql.query('SELECT key FROM fleet_settings ORDER BY key')).toEqual([{ key: 'a' }]);
+  });
+});

@@ -89,6 +89,19 @@ describe.each(BACKENDS)('ingest on %s', (backend) => {
     expect(await registry.store.list({ limit: 10, model: 'press', release: 6 })).toEqual([]);
   });
 
+  it('writes a gateway\'s unchanged health at most once per interval, a change at once, and the newest waiting one on close', async () => {
+    await ingest.accept(gatewayTopics.health('gw-1'), enc(health('gw-1', 1000, { uptimeS: 1 })));
+    await ingest.accept(gatewayTopics.health('gw-1'), enc(health('gw-1', 2000, { uptimeS: 2 })));
+    // Same status and reasons within the interval: it waits in memory.
+    expect((await registry.store.get('gw-1'))?.healthReport).toMatchObject({ uptimeS: 1 });
+    // A different status goes to the database with the message.
+    await ingest.accept(gatewayTopics.health('gw-1'), enc(health('gw-1', 3000, { uptimeS: 3, status: 'ok', reasons: [] })));
+    expect(await registry.store.get('gw-1')).toMatchObject({ health: { status: 'ok', ts: 3000 }, healthReport: { uptimeS: 3 } });
+    await ingest.accept(gatewayTopics.health('gw-1'), enc(health('gw-1', 4000, { uptimeS: 4, status: 'ok', reasons: [] })));
+    await ingest.close();
+    expect(await registry.store.get('gw-1')).toMatchObject({ health: { ts: 4000 }, healthReport: { uptimeS: 4 } });
+  });
+
   it('keeps each update step in order, the newest 200 per gateway', async () => {
     for (let i = 0; i < 205; i += 1) {
       await ingest.accept(gatewayTopics.updateReport('gw-1'), encodeUpdateReport({ gw: 'gw-1', model: 'press', target: 'models/press/2/model.onnx', release: 2, version: '1.2', step: i % 2 === 0 ? 'download' : 'install', outcome: 'ok', reason: null, ts: i }));

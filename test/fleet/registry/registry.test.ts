@@ -75,8 +75,8 @@ describe.each(BACKENDS)('registry on %s', (backend) => {
     const requirement = fc.oneof(
       fc.tuple(key, value).map(([k, v]) => `${k}=${v}`),
       fc.tuple(key, value).map(([k, v]) => `${k}!=${v}`),
-      fc.tuple(key, fc.uniqueArray(value, { minLength: 1, maxLength: 3 })).map(([k, vs]) => `${k} in (${vs.join(',')})`),
-      fc.tuple(key, fc.uniqueArray(value, { minLength: 1, maxLength: 3 })).map(([k, vs]) => `${k} notin (${vs.join(',')})`),
+      fc.tuple(key, fc.uniqueArray(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 3 })).map(([k, vs]) => `${k} in (${vs.join(',')})`),
+      fc.tuple(key, fc.uniqueArray(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 3 })).map(([k, vs]) => `${k} notin (${vs.join(',')})`),
       key,
       key.map((k) => `!${k}`),
     );
