@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, open, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { GATEWAY_COMMAND_KINDS, GATEWAY_FLEET_READ_FILTERS, TOPIC_ROOT, gatewayTopic, isGatewayId } from '../protocol/index.js';
 import { FLEET_USERNAME } from '../registry/registry.js';
@@ -172,6 +172,7 @@ async function writeAtomic(path: string, content: string, mode: number, owner: W
  */
 export async function writeMosquittoFiles(dir: string, input: MosquittoFilesInput, options: WriteMosquittoFilesOptions = {}): Promise<MosquittoFilePaths> {
   const base = resolve(dir);
+  await mkdir(base, { recursive: true });
   const paths: MosquittoFilePaths = {
     passwordFile: join(base, MOSQUITTO_FILE_NAMES.passwordFile),
     aclFile: join(base, MOSQUITTO_FILE_NAMES.aclFile),

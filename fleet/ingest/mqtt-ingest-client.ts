@@ -25,7 +25,8 @@ export interface MqttIngestOptions {
 export class MqttIngestClient {
   private constructor(private readonly client: MqttClient) {}
 
-  static async connect(o: MqttIngestOptions): Promise<MqttIngestClient> {
+  /** Starts connecting and returns at once: a broker that is down at start is tried again, and health says so. */
+  static connect(o: MqttIngestOptions): MqttIngestClient {
     const client = mqtt.connect(o.url, {
       clientId: FLEET_USERNAME,
       username: FLEET_USERNAME,
@@ -46,14 +47,23 @@ export class MqttIngestClient {
         },
       );
     };
-    client.on('error', () => undefined);
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('error', reject);
+    const ingestClient = new MqttIngestClient(client);
+    client.on('error', (err) => {
+      // Refused logins and lost connections: mqtt.js tries again; health says why meanwhile.
+      ingestClient.lastError = err.message;
     });
-    await client.subscribeAsync(Object.values(fleetFilters).map((topic) => topic), { qos: 1 });
-    return new MqttIngestClient(client);
+    client.on('connect', () => {
+      ingestClient.lastError = null;
+      // The session keeps them (clean: false), but a broker that lost its state must learn them again.
+      client.subscribe(Object.values(fleetFilters), { qos: 1 }, (err) => {
+        if (err !== null && err !== undefined) ingestClient.lastError = `subscribe: ${err.message}`;
+      });
+    });
+    return ingestClient;
   }
+
+  /** Why the last connection attempt failed, while not connected. */
+  lastError: string | null = null;
 
   get connected(): boolean {
     return this.client.connected;

@@ -135,7 +135,7 @@ export class FleetService {
           void b.dropClient(gatewayClientId(id));
         });
       } else {
-        external = await MqttIngestClient.connect({ url: o.broker, password: identity.password, ingest });
+        external = MqttIngestClient.connect({ url: o.broker, password: identity.password, ingest });
         const e = external;
         cleanups.push(() => e.close());
       }
@@ -209,7 +209,10 @@ export class FleetService {
     const s = ingest.stats();
     const recentError = s.lastErrorMs !== null && Date.now() - s.lastErrorMs < INGEST_ERROR_WINDOW_MS;
     const ingestHealth = { ok: !recentError, queued: s.queued, lagMs: s.lastCommitMs === null ? null : Date.now() - s.lastCommitMs, detail: recentError ? `last commit failed: ${s.lastError ?? ''}` : 'committing' };
-    const brokerHealth = { ok: brokerOk, detail: broker !== undefined ? (brokerOk ? `embedded, ${broker.url}` : 'embedded broker not listening') : brokerOk ? 'external broker connected' : 'external broker not connected' };
+    const brokerHealth = {
+      ok: brokerOk,
+      detail: broker !== undefined ? (brokerOk ? `embedded, ${broker.url}` : 'embedded broker not listening') : brokerOk ? 'external broker connected' : `external broker not connected${external?.lastError == null ? '' : `: ${external.lastError}`}`,
+    };
     return { status: database.ok && brokerOk && ingestHealth.ok ? 'ok' : 'degraded', broker: brokerHealth, database, ingest: ingestHealth };
   }
 

@@ -1,0 +1,36 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { EventStore, type StoredEvent } from '../../../fleet/events/event-store.js';
+import { BACKENDS, useFleetDb } from '../../support/fleet-db.js';
+
+const event = (recordId: string, ts: number, gatewayId = 'gw-1'): StoredEvent => ({ gatewayId, recordId, kind: 'alert', class: 'alert', stream: 's.alerts', model: 'm', ts, receivedMs: ts, data: { n: recordId } });
+
+describe.each(BACKENDS)('event retention on %s', (backend) => {
+  const db = useFleetDb(backend);
+  let events: EventStore;
+  beforeEach(async () => {
+    await db.reset();
+    events = new EventStore(db.sql);
+  });
+
+  it('deletes events older than the age limit, then the oldest beyond the count limit', async () => {
+    const day = 86_400_000;
+    const now = 100 * day;
+    await events.insert([event('old-1', now - 40 * day), event('old-2', now - 31 * day), ...Array.from({ length: 8 }, (_, i) => event(`new-${i}`, now - i * 1000))]);
+    expect(await events.sweep({ maxAgeMs: 30 * day, maxEvents: 1000 }, now)).toBe(2);
+    expect(await events.count()).toBe(8);
+    expect(await events.sweep({ maxAgeMs: 30 * day, maxEvents: 5 }, now)).toBe(3);
+    const left = await events.query({ limit: 100 });
+    expect(left.map((e) => e.recordId)).toEqual(['new-0', 'new-1', 'new-2', 'new-3', 'new-4']);
+    expect(await events.sweep({ maxAgeMs: 30 * day, maxEvents: 5 }, now)).toBe(0);
+  });
+
+  it('answers newest first, a page at a time, filtered by gateway and time', async () => {
+    await events.insert([event('a', 10), event('b', 20), event('c', 30, 'gw-2'), event('d', 40)]);
+    const page1 = await events.query({ gatewayId: 'gw-1', limit: 2 });
+    expect(page1.map((e) => e.recordId)).toEqual(['d', 'b']);
+    const last = page1.at(-1) as StoredEvent;
+    const page2 = await events.query({ gatewayId: 'gw-1', limit: 2, before: { ts: last.ts, gatewayId: last.gatewayId, recordId: last.recordId } });
+    expect(page2.map((e) => e.recordId)).toEqual(['a']);
+    expect((await events.query({ fromMs: 20, toMs: 40, limit: 10 })).map((e) => e.recordId)).toEqual(['c', 'b']);
+  });
+});

@@ -1,0 +1,78 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeBatch, encodeRecord, encodeState, gatewayTopics, type WireRecord } from '../../../fleet/protocol/index.js';
+import { FleetProcess } from '../../support/fleet-process.js';
+import { runCli } from '../../support/gateway-process.js';
+import { Mosquitto } from '../../support/mosquitto.js';
+import { freePort } from '../../support/ports.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+import { waitFor } from '../../support/wait-for.js';
+
+const alert = (id: string): WireRecord => ({ id, stream: 'press.alerts', class: 'alert', ts: Date.now(), data: { alert: 1, state: 'raised', model: { name: 'streaming-anomaly' } } });
+
+describe('fleet with an external Mosquitto', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  const stops: (() => Promise<unknown>)[] = [];
+  beforeEach(async () => {
+    dir = await makeTempDir();
+  });
+  afterEach(async () => {
+    for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
+    await dir.remove();
+  });
+
+  it('runs on the files `fleet acl` writes: ingests what a provisioned gateway publishes, and a revoked one is shut out after a reload', async () => {
+    const data = join(dir.path, 'fleet');
+    const files = join(dir.path, 'mosquitto');
+    // Before the fleet ever ran: the files (with the fleet's own login) come straight from the database.
+    const first = await runCli(['fleet', 'acl', '--data', data, '--format', 'mosquitto', '--out', files], 60_000);
+    expect(first.code, first.stderr).toBe(0);
+    const mosquitto = await Mosquitto.create(dir.path, {
+      anonymous: false,
+      perListenerSettings: true,
+      passwordFile: join(files, 'passwd'),
+      aclFile: join(files, 'acl'),
+      listener: ['use_username_as_clientid true'],
+    });
+    stops.push(() => mosquitto.stop());
+
+    const ports = { http: await freePort(), mqtt: await freePort() };
+    const { fleet, endpoints } = await FleetProcess.start(data, ports, ['--broker', mosquitto.url]);
+    stops.push(() => fleet.kill('SIGKILL'));
+    const token = (await readFile(join(data, 'operator-token'), 'utf8')).trim();
+    const api = async (path: string): Promise<Record<string, unknown>> => (await (await fetch(`${endpoints.localApiUrl}${path}`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, unknown>;
+    await waitFor(async () => ((await api('/health'))['broker'] as { ok: boolean }).ok, 'the fleet connected to Mosquitto', 20_000, 100);
+
+    const out = join(dir.path, 'gw-1');
+    const p = await runCli(['fleet', 'provision', '--data', data, '--id', 'gw-1', '--out', out]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toContain(`url: ${mosquitto.url}`);
+    const password = (await readFile(join(out, 'mqtt-password'), 'utf8')).trim();
+    // The running fleet hands `acl` the registry through its API; Mosquitto reloads on SIGHUP.
+    const again = await runCli(['fleet', 'acl', '--data', data, '--out', files]);
+    expect(again.code, again.stderr).toBe(0);
+    await mosquitto.reload();
+
+    const gw = await waitFor(
+      () => mqtt.connectAsync(mosquitto.url, { clientId: 'edgewise-gw-1', username: 'gw-1', password, protocolVersion: 4, reconnectPeriod: 0 }).catch(() => undefined),
+      'gw-1 accepted by Mosquitto after the reload',
+      10_000,
+      100,
+    );
+    await gw.publishAsync(gatewayTopics.state('gw-1'), Buffer.from(encodeState({ gw: 'gw-1', state: 'online', ts: Date.now(), clean: true, runtimeVersion: '0.1.0' })), { qos: 1, retain: true });
+    await gw.publishAsync(gatewayTopics.records('gw-1'), Buffer.from(encodeBatch('gw-1', Date.now(), [alert('a.1.0'), alert('a.1.1')].map(encodeRecord))), { qos: 1 });
+    await waitFor(async () => ((await api('/v1/events?gateway=gw-1')) ['items'] as unknown[]).length === 2, 'the alerts in the fleet database', 20_000, 100);
+    await waitFor(async () => (await api('/v1/gateways/gw-1'))['status'] === 'online', 'gw-1 online in the registry', 20_000, 100);
+
+    const r = await runCli(['fleet', 'revoke', '--data', data, 'gw-1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await runCli(['fleet', 'acl', '--data', data, '--out', files])).code).toBe(0);
+    await mosquitto.reload();
+    await waitFor(() => !gw.connected, 'Mosquitto to drop the revoked gateway', 10_000, 50);
+    const refused = await mqtt.connectAsync(mosquitto.url, { clientId: 'edgewise-gw-1', username: 'gw-1', password, protocolVersion: 4, reconnectPeriod: 0 }).catch((err: unknown) => err as Error);
+    expect(refused).toBeInstanceOf(Error);
+    gw.end(true);
+  });
+});
