@@ -1,51 +1,40 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { encodeBatch, encodeRecord, encodeState, gatewayTopics, type WireRecord } from '../../../fleet/protocol/index.js';
+import { describe, expect, it } from 'vitest';
+import { encodeBatch, encodeRecord, encodeState, gatewayTopics } from '../../../fleet/protocol/index.js';
 import { FleetProcess } from '../../support/fleet-process.js';
 import { runCli } from '../../support/gateway-process.js';
 import { Mosquitto } from '../../support/mosquitto.js';
 import { freePort } from '../../support/ports.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { fleetApi, testAlert, useFleetTestRig } from '../../support/fleet-test-rig.js';
 import { waitFor } from '../../support/wait-for.js';
 
-const alert = (id: string): WireRecord => ({ id, stream: 'press.alerts', class: 'alert', ts: Date.now(), data: { alert: 1, state: 'raised', model: { name: 'streaming-anomaly' } } });
-
 describe('fleet with an external Mosquitto', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  const stops: (() => Promise<unknown>)[] = [];
-  beforeEach(async () => {
-    dir = await makeTempDir();
-  });
-  afterEach(async () => {
-    for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
-    await dir.remove();
-  });
+  const rig = useFleetTestRig();
 
   it('runs on the files `fleet acl` writes: ingests what a provisioned gateway publishes, and a revoked one is shut out after a reload', async () => {
-    const data = join(dir.path, 'fleet');
-    const files = join(dir.path, 'mosquitto');
+    const data = join(rig.dir.path, 'fleet');
+    const files = join(rig.dir.path, 'mosquitto');
     // Before the fleet ever ran: the files (with the fleet's own login) come straight from the database.
     const first = await runCli(['fleet', 'acl', '--data', data, '--format', 'mosquitto', '--out', files], 60_000);
     expect(first.code, first.stderr).toBe(0);
-    const mosquitto = await Mosquitto.create(dir.path, {
+    const mosquitto = await Mosquitto.create(rig.dir.path, {
       anonymous: false,
       perListenerSettings: true,
       passwordFile: join(files, 'passwd'),
       aclFile: join(files, 'acl'),
       listener: ['use_username_as_clientid true'],
     });
-    stops.push(() => mosquitto.stop());
+    rig.onCleanup(() => mosquitto.stop());
 
     const ports = { http: await freePort(), mqtt: await freePort() };
     const { fleet, endpoints } = await FleetProcess.start(data, ports, ['--broker', mosquitto.url]);
-    stops.push(() => fleet.kill('SIGKILL'));
-    const token = (await readFile(join(data, 'operator-token'), 'utf8')).trim();
-    const api = async (path: string): Promise<Record<string, unknown>> => (await (await fetch(`${endpoints.localApiUrl}${path}`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, unknown>;
+    rig.onCleanup(() => fleet.kill('SIGKILL'));
+    const api = await fleetApi(endpoints.localApiUrl, data);
     await waitFor(async () => ((await api('/health'))['broker'] as { ok: boolean }).ok, 'the fleet connected to Mosquitto', 20_000, 100);
 
-    const out = join(dir.path, 'gw-1');
+    const out = join(rig.dir.path, 'gw-1');
     const p = await runCli(['fleet', 'provision', '--data', data, '--id', 'gw-1', '--out', out]);
     expect(p.code, p.stderr).toBe(0);
     expect(p.stdout).toContain(`url: ${mosquitto.url}`);
@@ -62,7 +51,7 @@ describe('fleet with an external Mosquitto', () => {
       100,
     );
     await gw.publishAsync(gatewayTopics.state('gw-1'), Buffer.from(encodeState({ gw: 'gw-1', state: 'online', ts: Date.now(), clean: true, runtimeVersion: '0.1.0' })), { qos: 1, retain: true });
-    await gw.publishAsync(gatewayTopics.records('gw-1'), Buffer.from(encodeBatch('gw-1', Date.now(), [alert('a.1.0'), alert('a.1.1')].map(encodeRecord))), { qos: 1 });
+    await gw.publishAsync(gatewayTopics.records('gw-1'), Buffer.from(encodeBatch('gw-1', Date.now(), [testAlert('a.1.0'), testAlert('a.1.1')].map(encodeRecord))), { qos: 1 });
     await waitFor(async () => ((await api('/v1/events?gateway=gw-1')) ['items'] as unknown[]).length === 2, 'the alerts in the fleet database', 20_000, 100);
     await waitFor(async () => (await api('/v1/gateways/gw-1'))['status'] === 'online', 'gw-1 online in the registry', 20_000, 100);
 

@@ -1,41 +1,29 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { encodeBatch, encodeRecord, gatewayTopics, type WireRecord } from '../../../fleet/protocol/index.js';
+import { describe, expect, it } from 'vitest';
+import { encodeBatch, encodeRecord, gatewayTopics } from '../../../fleet/protocol/index.js';
 import { FleetProcess } from '../../support/fleet-process.js';
 import { GatewayProcess, runCli } from '../../support/gateway-process.js';
 import { testGatewayConfig } from '../../support/gateway-config.js';
 import { freePort } from '../../support/ports.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { fleetApi, testAlert, useFleetTestRig } from '../../support/fleet-test-rig.js';
 import { waitFor } from '../../support/wait-for.js';
 
-const alert = (id: string): WireRecord => ({ id, stream: 'press.alerts', class: 'alert', ts: Date.now(), data: { alert: 1, state: 'raised', model: { name: 'streaming-anomaly' } } });
-
 describe('fleet service restart', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  const stops: (() => Promise<unknown>)[] = [];
-  beforeEach(async () => {
-    dir = await makeTempDir();
-  });
-  afterEach(async () => {
-    for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
-    await dir.remove();
-  });
+  const rig = useFleetTestRig();
 
   it('keeps the registry, credentials and stored alerts across kill -9, and gateways reconnect by themselves', async () => {
-    const data = join(dir.path, 'fleet');
+    const data = join(rig.dir.path, 'fleet');
     const ports = { http: await freePort(), mqtt: await freePort() };
-    let { fleet, endpoints } = await FleetProcess.start(data, ports);
-    stops.push(() => fleet.kill('SIGKILL'));
-    const token = (await readFile(join(data, 'operator-token'), 'utf8')).trim();
-    const api = async (path: string): Promise<Record<string, unknown>> => {
-      const res = await fetch(`${endpoints.localApiUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
-      return (await res.json()) as Record<string, unknown>;
-    };
+    const started = await FleetProcess.start(data, ports);
+    let fleet = started.fleet;
+    rig.onCleanup(() => fleet.kill('SIGKILL'));
+    // The restarted fleet comes back on the same ports with the same token.
+    const api = await fleetApi(started.endpoints.localApiUrl, data);
 
     // Provision through the CLI while the fleet runs (it goes through the API).
-    const out = join(dir.path, 'gw-1');
+    const out = join(rig.dir.path, 'gw-1');
     const p = await runCli(['fleet', 'provision', '--data', data, '--id', 'gw-1', '--labels', 'site=plant-1,line=press', '--out', out, '--gateway-config-dir', out]);
     expect(p.code, p.stderr).toBe(0);
     expect(p.stdout).toContain(`url: mqtt://127.0.0.1:${ports.mqtt}`);
@@ -43,25 +31,25 @@ describe('fleet service restart', () => {
     const password = (await readFile(join(out, 'mqtt-password'), 'utf8')).trim();
 
     // A real gateway with the provisioned credentials.
-    const gwConfig = join(dir.path, 'gw-1.yaml');
-    const config = testGatewayConfig({ id: 'gw-1', dataDir: join(dir.path, 'gw-1-data'), url: `mqtt://127.0.0.1:${ports.mqtt}`, sources: [{ id: 'press', rateHz: 5 }] }).replace(
+    const gwConfig = join(rig.dir.path, 'gw-1.yaml');
+    const config = testGatewayConfig({ id: 'gw-1', dataDir: join(rig.dir.path, 'gw-1-data'), url: `mqtt://127.0.0.1:${ports.mqtt}`, sources: [{ id: 'press', rateHz: 5 }] }).replace(
       /^( {2}url: .*)$/m,
       `$1\n  clientId: edgewise-gw-1\n  username: gw-1\n  passwordFile: ${out}/mqtt-password`,
     );
     await writeFile(gwConfig, config);
     const gateway = GatewayProcess.start(gwConfig);
-    stops.push(() => gateway.kill('SIGKILL'));
+    rig.onCleanup(() => gateway.kill('SIGKILL'));
     await waitFor(async () => (await api('/v1/gateways/gw-1'))['status'] === 'online', 'gw-1 online', 30_000, 100);
 
     // Alerts from the gateway's identity (a raw client here: the gateway's own alerts need an anomaly).
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { clientId: 'edgewise-gw-1-alerts', username: 'gw-1', password, protocolVersion: 4, reconnectPeriod: 0 }).catch((err: unknown) => err as Error);
     // Another client id than edgewise-gw-1 is refused: it would take over the gateway's session.
     expect(client).toBeInstanceOf(Error);
-    const gw2 = await runCli(['fleet', 'provision', '--data', data, '--id', 'gw-2', '--out', join(dir.path, 'gw-2')]);
+    const gw2 = await runCli(['fleet', 'provision', '--data', data, '--id', 'gw-2', '--out', join(rig.dir.path, 'gw-2')]);
     expect(gw2.code, gw2.stderr).toBe(0);
-    const pw2 = (await readFile(join(dir.path, 'gw-2', 'mqtt-password'), 'utf8')).trim();
+    const pw2 = (await readFile(join(rig.dir.path, 'gw-2', 'mqtt-password'), 'utf8')).trim();
     const sender = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { clientId: 'edgewise-gw-2', username: 'gw-2', password: pw2, protocolVersion: 4, reconnectPeriod: 0 });
-    const records = Array.from({ length: 20 }, (_, i) => alert(`a.1.${i}`));
+    const records = Array.from({ length: 20 }, (_, i) => testAlert(`a.1.${i}`));
     await sender.publishAsync(gatewayTopics.records('gw-2'), Buffer.from(encodeBatch('gw-2', Date.now(), records.map(encodeRecord))), { qos: 1 });
     // The PUBACK came after the commit: the alerts are there now, no waiting.
     expect(((await api('/v1/events?gateway=gw-2&kind=alert&limit=100'))['items'] as unknown[]).length).toBe(20);
@@ -69,8 +57,8 @@ describe('fleet service restart', () => {
 
     // kill -9 the fleet (its embedded broker dies with it), then start it again on the same data.
     await fleet.kill('SIGKILL');
-    ({ fleet, endpoints } = await FleetProcess.start(data, ports));
-    stops.push(() => fleet.kill('SIGKILL'));
+    fleet = (await FleetProcess.start(data, ports)).fleet;
+    rig.onCleanup(() => fleet.kill('SIGKILL'));
     const gws = (await api('/v1/gateways'))['items'] as { id: string; labels: Record<string, string> }[];
     expect(gws.map((g) => g.id)).toEqual(['gw-1', 'gw-2']);
     expect(gws[0]?.labels).toEqual({ site: 'plant-1', line: 'press' });
@@ -92,9 +80,9 @@ describe('fleet service restart', () => {
   });
 
   it('refuses a second fleet on a data directory that a live fleet holds, naming its pid', async () => {
-    const data = join(dir.path, 'fleet');
+    const data = join(rig.dir.path, 'fleet');
     const { fleet } = await FleetProcess.start(data, { http: await freePort(), mqtt: await freePort() });
-    stops.push(() => fleet.kill('SIGKILL'));
+    rig.onCleanup(() => fleet.kill('SIGKILL'));
     const second = await runCli(['fleet', '--data', data, '--http', '127.0.0.1:0', '--mqtt', '127.0.0.1:0'], 30_000);
     expect(second.code).toBe(1);
     expect(second.stderr).toContain(`in use by fleet process ${fleet.child.pid}`);
