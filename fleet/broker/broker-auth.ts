@@ -163,6 +163,10 @@ export class BrokerAuth {
     if (username === FLEET_USERNAME) {
       const ok = password !== undefined && (await this.check(secret, this.options.fleetPasswordScrypt, this.fleetVerified, (v) => (this.fleetVerified = v)));
       if (!ok) this.reject('bad-credentials', authError('E_MQTT_BAD_CREDENTIALS', NOT_AUTHORIZED, `client ${client.id}: wrong password for ${FLEET_USERNAME}`));
+      // A client id of the form edgewise-{gateway} would take that gateway's session over.
+      if (client.id.startsWith('edgewise-') && client.id !== FLEET_USERNAME) {
+        this.reject('bad-client-id', authError('E_MQTT_CLIENT_ID', IDENTIFIER_REJECTED, `client ${client.id}: ${FLEET_USERNAME} logins may not use a client id starting with "edgewise-" (gateways use edgewise-{id})`));
+      }
       this.principals.set(client, { kind: 'fleet' });
       return;
     }

@@ -9,6 +9,7 @@ import { TokenStore } from '../api/tokens.js';
 import { BrokerAuth } from '../broker/broker-auth.js';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
 import { describeDatabase, openDatabase, type Sql } from '../db/open-database.js';
+import { timedSql } from '../db/timed-sql.js';
 import { EventStore, type RetentionPolicy } from '../events/event-store.js';
 import { Ingest } from '../ingest/ingest.js';
 import { MqttIngestClient } from '../ingest/mqtt-ingest-client.js';
@@ -97,9 +98,9 @@ export class FleetService {
       for (const c of cleanups.reverse()) await c().catch(() => undefined);
     };
     try {
-      const sql = await openDatabase(o.db, o.dataDir);
-      cleanups.push(() => sql.close());
       const metrics = new FleetMetrics();
+      const sql = timedSql(await openDatabase(o.db, o.dataDir), (op, seconds) => metrics.dbLatency.observe({ op }, seconds));
+      cleanups.push(() => sql.close());
       const registry = new Registry(sql);
       const events = new EventStore(sql);
       const ingest = new Ingest(sql, metrics);

@@ -206,6 +206,8 @@ describe('embedded broker security specifics', () => {
   it('lets the fleet principal read and write under edgewise/v1/ only, with its own password', async () => {
     const a = await provision('fleet-target');
     expect(await clients.connect(broker.url, { username: FLEET_USERNAME, password: 'wrong', clientId: 'fleet-1' })).toMatchObject({ ok: false, code: 5 });
+    // Not under a gateway's client id: that would take the gateway's session over.
+    expect(await clients.connect(broker.url, { username: FLEET_USERNAME, password: fleetPassword, clientId: a.clientId })).toMatchObject({ ok: false, code: 2 });
     const fleet = await clients.connected(broker.url, { username: FLEET_USERNAME, password: fleetPassword, clientId: 'fleet-1' });
     expect(await subscribeCode(fleet, 'edgewise/v1/#')).toBe(1);
     expect(await subscribeCode(fleet, '#')).toBe(0x80);

@@ -45,6 +45,13 @@ describe('fleet service restart', () => {
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { clientId: 'edgewise-gw-1-alerts', username: 'gw-1', password, protocolVersion: 4, reconnectPeriod: 0 }).catch((err: unknown) => err as Error);
     // Another client id than edgewise-gw-1 is refused: it would take over the gateway's session.
     expect(client).toBeInstanceOf(Error);
+    // What an operator's Prometheus sees.
+    const metrics = await (await fetch(`${started.endpoints.localApiUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^edgewise_fleet_connected_gateways 1$/m);
+    expect(metrics).toMatch(/^edgewise_fleet_rejected_connections_total\{reason="bad-client-id"\} 1$/m);
+    expect(metrics).toMatch(/^edgewise_fleet_messages_in_total\{kind="state"\} [1-9]/m);
+    expect(metrics).toMatch(/^edgewise_fleet_db_seconds_count\{op="query"\} [1-9]/m);
+    expect(metrics).toMatch(/^edgewise_fleet_ingest_lag_seconds_count [1-9]/m);
     const gw2 = await runCli(['fleet', 'provision', '--data', data, '--id', 'gw-2', '--out', join(rig.dir.path, 'gw-2')]);
     expect(gw2.code, gw2.stderr).toBe(0);
     const pw2 = (await readFile(join(rig.dir.path, 'gw-2', 'mqtt-password'), 'utf8')).trim();
