@@ -225,6 +225,18 @@ export class GatewayStore {
     return rows.map(summary);
   }
 
+  /** These gateways (unknown ids are left out), in id order. */
+  async byIds(ids: readonly string[]): Promise<GatewaySummary[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.query<SummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM gateways g WHERE g.id IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY g.id`, [JSON.stringify(ids)]);
+    return rows.map(summary);
+  }
+
+  /** Every gateway that is not revoked, with its labels (to plan a rollout). */
+  async allActive(): Promise<{ id: string; labels: Labels }[]> {
+    return this.db.query<{ id: string; labels: Labels }>('SELECT id, labels FROM gateways WHERE revoked_ms IS NULL ORDER BY id');
+  }
+
   /** How many gateways match, per status. */
   async count(f: Omit<GatewayFilter, 'limit' | 'after' | 'status'> = {}): Promise<Record<GatewayStatus, number>> {
     const w = this.where(f, 1);

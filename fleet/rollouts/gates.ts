@@ -1,0 +1,46 @@
+/**
+ * Health gates between waves. Shares are of the wave's gateways that were told of the
+ * release (offline ones are counted apart, never waited for).
+ */
+export interface HealthGates {
+  /** Gateways that refused or failed the update (download, install, health check). */
+  readonly maxFailureShare: number;
+  /** Gateways that activated it and then switched back in probation. */
+  readonly maxRollbackShare: number;
+  /** Gateways that did not report an outcome within the gateway timeout. */
+  readonly maxTimeoutShare: number;
+}
+
+export const DEFAULT_GATES: HealthGates = { maxFailureShare: 0, maxRollbackShare: 0, maxTimeoutShare: 0.1 };
+
+/** Where each gateway of a wave stands. */
+export interface WaveTally {
+  readonly total: number;
+  readonly notified: number;
+  readonly active: number;
+  readonly failed: number;
+  readonly rolledBack: number;
+  readonly timedOut: number;
+  readonly offline: number;
+  readonly pending: number;
+}
+
+export interface GateResult {
+  readonly gate: 'failure' | 'rollback' | 'timeout';
+  readonly share: number;
+  readonly count: number;
+  readonly limit: number;
+  readonly pass: boolean;
+}
+
+/** Each gate with its numbers; the wave passes when all do. A wave nobody was told of passes. */
+export function evaluateGates(t: WaveTally, g: HealthGates): { pass: boolean; results: GateResult[] } {
+  const told = t.active + t.failed + t.rolledBack + t.timedOut;
+  const share = (n: number): number => (told === 0 ? 0 : n / told);
+  const results: GateResult[] = [
+    { gate: 'failure', count: t.failed, share: share(t.failed), limit: g.maxFailureShare, pass: share(t.failed) <= g.maxFailureShare },
+    { gate: 'rollback', count: t.rolledBack, share: share(t.rolledBack), limit: g.maxRollbackShare, pass: share(t.rolledBack) <= g.maxRollbackShare },
+    { gate: 'timeout', count: t.timedOut, share: share(t.timedOut), limit: g.maxTimeoutShare, pass: share(t.timedOut) <= g.maxTimeoutShare },
+  ];
+  return { pass: results.every((r) => r.pass), results };
+}

@@ -1,0 +1,162 @@
+import type { Sql } from '../db/open-database.js';
+import { GatewayStore, type GatewaySummary } from '../registry/gateway-store.js';
+import { evaluateGates } from './gates.js';
+import { Lease } from './lease.js';
+import { releaseOutcomes } from './outcomes.js';
+import { RolloutStore, type Rollout, type TargetRow } from './rollout-store.js';
+import { mayNotifyNow } from './window.js';
+
+/** Tells one gateway that a release exists (the release notice topic). */
+export interface ReleaseNotifier {
+  notify(gatewayId: string, target: string): Promise<void>;
+}
+
+export interface DriverLog {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface RolloutDriverOptions {
+  readonly sql: Sql;
+  readonly notifier: ReleaseNotifier;
+  /** This fleet instance's name in the lease (pid@host, say). */
+  readonly holder: string;
+  readonly now?: () => number;
+  /** A driver that stops renewing loses the lease after this long; another instance takes over. */
+  readonly leaseTtlMs?: number;
+  /** How often the driver looks at its rollouts. */
+  readonly tickMs?: number;
+  readonly log?: DriverLog;
+}
+
+export const DRIVER_DEFAULTS = { leaseTtlMs: 10_000, tickMs: 1000 } as const;
+
+const online = (g: GatewaySummary | undefined): boolean => g !== undefined && (g.status === 'online' || g.status === 'degraded');
+
+/**
+ * Drives every running rollout, one idempotent step per tick, while this fleet instance holds
+ * the `rollouts` lease. All state is in the database: a restarted or second instance carries
+ * on where the last step left it. A gateway is marked notified in the database before its
+ * notice goes out, so no step tells a gateway twice; a crash between the two costs that
+ * gateway its notice (it then times out, or gets the release with its next check).
+ */
+export class RolloutDriver {
+  private readonly store: RolloutStore;
+  private readonly gateways: GatewayStore;
+  private readonly lease: Lease;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private holding = false;
+
+  constructor(private readonly o: RolloutDriverOptions) {
+    this.store = new RolloutStore(o.sql);
+    this.gateways = new GatewayStore(o.sql);
+    this.now = o.now ?? Date.now;
+    this.lease = new Lease(o.sql, 'rollouts', o.holder, o.leaseTtlMs ?? DRIVER_DEFAULTS.leaseTtlMs);
+  }
+
+  /** True while this instance holds the lease (drives the rollouts). */
+  get leader(): boolean {
+    return this.holding;
+  }
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? DRIVER_DEFAULTS.tickMs);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  /** One pass over every running rollout (skipped while the previous pass runs). */
+  tick(): Promise<void> {
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
+    try {
+      const had = this.holding;
+      this.holding = await this.lease.acquire(this.now());
+      if (this.holding !== had) this.o.log?.info({ event: this.holding ? 'rollouts.lease_taken' : 'rollouts.lease_lost', holder: this.o.holder }, this.holding ? 'this fleet instance drives rollouts' : 'another fleet instance drives rollouts');
+      if (!this.holding) return;
+      for (const r of await this.store.list('running', 1000)) await this.step(r);
+    } catch (err) {
+      this.o.log?.warn({ event: 'rollouts.step_failed', code: (err as { code?: string }).code ?? 'E_ROLLOUT', reason: (err as Error).message }, 'rollout step failed; tried again next tick');
+    }
+  }
+
+  /** One step of one rollout: outcomes, timeouts, notices, and the gates when its wave is done. */
+  async step(r: Rollout): Promise<void> {
+    const now = this.now();
+    const targets = await this.store.targets(r.id);
+    const reached = targets.filter((t) => t.wave <= r.currentWave);
+    const registry = new Map((await this.gateways.byIds(reached.map((t) => t.gatewayId))).map((g) => [g.id, g]));
+
+    // 1. Outcomes from update reports (and gateways that have the release already).
+    const watching = reached.filter((t) => t.state === 'notified' || t.state === 'active' || t.state === 'timed-out' || t.state === 'pending' || t.state === 'offline');
+    const outcomes = await releaseOutcomes(this.o.sql, r, watching.map((t) => t.gatewayId), r.createdMs);
+    const changes: { gw: string; state: TargetRow['state']; detail: string | null }[] = [];
+    for (const t of watching) {
+      const o = outcomes.get(t.gatewayId);
+      const hasIt = registry.get(t.gatewayId)?.releases[r.model]?.active?.release === r.release;
+      const next = o?.state ?? (hasIt && t.state !== 'active' ? 'active' : undefined);
+      if (next !== undefined && next !== t.state && !(t.state === 'active' && next === 'active')) changes.push({ gw: t.gatewayId, state: next, detail: o?.detail ?? (o === undefined ? 'had the release already' : null) });
+    }
+    await this.store.setOutcomes(r.id, changes, now);
+    const changed = new Map(changes.map((c) => [c.gw, c.state]));
+    const state = (t: TargetRow): TargetRow['state'] => changed.get(t.gatewayId) ?? t.state;
+
+    // 2. Timeouts.
+    await this.store.timeOut(r.id, now - r.gatewayTimeoutMs, now);
+
+    // 3. Notices: the current wave's gateways, and earlier waves' that were offline and are back.
+    const candidates = reached.filter((t) => (state(t) === 'pending' && t.wave === r.currentWave) || state(t) === 'offline').filter((t) => online(registry.get(t.gatewayId)) && mayNotifyNow(now, r.windows, registry.get(t.gatewayId)?.labels ?? {}));
+    const budget = Math.max(0, r.ratePerMinute - (await this.store.notifiedSince(r.id, now - 60_000)));
+    const chosen = candidates.slice(0, budget).map((t) => t.gatewayId);
+    const marked = await this.store.markNotified(r.id, chosen, ['pending', 'offline'], now);
+    for (const gw of marked) {
+      await this.o.notifier.notify(gw, r.target).catch((err: unknown) => this.o.log?.warn({ event: 'rollouts.notify_failed', rollout: r.id, gw, reason: (err as Error).message }, 'release notice not sent'));
+    }
+    if (marked.length > 0) await this.store.event(r.id, 'notified', { wave: r.currentWave, gateways: marked.length }, now);
+
+    // 4. The wave is done when nobody in it is still pending (online) or waiting for an outcome.
+    const wave = (await this.store.targets(r.id, r.currentWave)).filter((t) => t.state === 'pending' || t.state === 'notified');
+    if (wave.some((t) => t.state === 'notified' || online(registry.get(t.gatewayId)))) return;
+    // Offline gateways are counted, not waited for: they get the release when they come back.
+    const offline = wave.map((t) => t.gatewayId);
+    if (offline.length > 0) await this.store.setOutcomes(r.id, offline.map((gw) => ({ gw, state: 'offline', detail: 'offline when its wave ended' })), now);
+    const tally = (await this.store.tallies(r.id, r.waves.length))[r.currentWave];
+    if (tally === undefined) return;
+    const gates = evaluateGates(tally, r.gates);
+    if (!gates.pass) {
+      if (await this.store.transition(r.id, ['running'], 'paused', 'gate-failed', now)) {
+        await this.store.event(r.id, 'gate-failed', { wave: r.currentWave, tally, gates: gates.results }, now);
+        this.o.log?.warn({ event: 'rollouts.gate_failed', code: 'E_ROLLOUT_GATE', rollout: r.id, wave: r.currentWave, gates: gates.results.filter((g) => !g.pass) }, 'a health gate failed: rollout paused');
+      }
+      return;
+    }
+    const last = r.currentWave >= r.waves.length - 1;
+    if (last) {
+      if (await this.store.transition(r.id, ['running'], 'completed', null, now)) {
+        await this.store.event(r.id, 'wave-passed', { wave: r.currentWave, tally, gates: gates.results }, now);
+        await this.store.event(r.id, 'completed', {}, now);
+        this.o.log?.info({ event: 'rollouts.completed', rollout: r.id }, 'rollout completed');
+      }
+    } else if (await this.store.advance(r.id, r.currentWave, now)) {
+      await this.store.event(r.id, 'wave-passed', { wave: r.currentWave, tally, gates: gates.results }, now);
+      await this.store.event(r.id, 'wave-started', { wave: r.currentWave + 1 }, now);
+    }
+  }
+
+  /** Stops ticking and gives the lease up, so another instance takes over at once. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+    if (this.holding) await this.lease.release().catch(() => undefined);
+    this.holding = false;
+  }
+}

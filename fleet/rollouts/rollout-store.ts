@@ -1,0 +1,207 @@
+import type { Queryable } from '../db/open-database.js';
+import { jsonParam } from '../db/json.js';
+import type { HealthGates, WaveTally } from './gates.js';
+import type { RolloutSelector, WaveSpec } from './plan.js';
+import type { MaintenanceWindow } from './window.js';
+
+export type RolloutState = 'running' | 'paused' | 'aborted' | 'completed';
+export type TargetState = 'pending' | 'notified' | 'active' | 'failed' | 'rolled-back' | 'timed-out' | 'offline';
+
+export interface Rollout {
+  readonly id: string;
+  readonly name: string;
+  readonly target: string;
+  readonly model: string;
+  readonly release: number;
+  readonly version: string;
+  readonly selector: RolloutSelector;
+  readonly waves: readonly WaveSpec[];
+  readonly gates: HealthGates;
+  readonly ratePerMinute: number;
+  readonly windows: readonly MaintenanceWindow[];
+  readonly gatewayTimeoutMs: number;
+  readonly state: RolloutState;
+  readonly currentWave: number;
+  readonly reason: string | null;
+  readonly createdMs: number;
+  readonly updatedMs: number;
+}
+
+export interface RolloutEvent {
+  readonly seq: number;
+  readonly ts: number;
+  readonly kind: string;
+  readonly detail: Readonly<Record<string, unknown>>;
+}
+
+export interface TargetRow {
+  readonly gatewayId: string;
+  readonly wave: number;
+  readonly state: TargetState;
+  readonly notifiedMs: number | null;
+  readonly outcomeMs: number | null;
+  readonly detail: string | null;
+}
+
+interface RolloutRow {
+  id: string;
+  name: string;
+  target: string;
+  model: string;
+  release: number;
+  version: string;
+  selector: RolloutSelector;
+  waves: WaveSpec[];
+  gates: HealthGates;
+  rate_per_minute: number;
+  windows: MaintenanceWindow[];
+  gateway_timeout_ms: number;
+  state: RolloutState;
+  current_wave: number;
+  reason: string | null;
+  created_ms: number;
+  updated_ms: number;
+}
+
+function rollout(r: RolloutRow): Rollout {
+  return {
+    id: r.id,
+    name: r.name,
+    target: r.target,
+    model: r.model,
+    release: r.release,
+    version: r.version,
+    selector: r.selector,
+    waves: r.waves,
+    gates: r.gates,
+    ratePerMinute: r.rate_per_minute,
+    windows: r.windows,
+    gatewayTimeoutMs: r.gateway_timeout_ms,
+    state: r.state,
+    currentWave: r.current_wave,
+    reason: r.reason,
+    createdMs: r.created_ms,
+    updatedMs: r.updated_ms,
+  };
+}
+
+const EMPTY_TALLY: WaveTally = { total: 0, notified: 0, active: 0, failed: 0, rolledBack: 0, timedOut: 0, offline: 0, pending: 0 };
+
+/** The rollout tables' queries. */
+export class RolloutStore {
+  constructor(private readonly db: Queryable) {}
+
+  async insert(r: Rollout, targets: ReadonlyMap<string, number>): Promise<void> {
+    await this.db.query(
+      `INSERT INTO rollouts (id, name, target, model, release, version, selector, waves, gates, rate_per_minute, windows, gateway_timeout_ms, state, current_wave, reason, created_ms, updated_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13, $14, $15, $16, $17)`,
+      [r.id, r.name, r.target, r.model, r.release, r.version, jsonParam(r.selector), jsonParam(r.waves), jsonParam(r.gates), r.ratePerMinute, jsonParam(r.windows), r.gatewayTimeoutMs, r.state, r.currentWave, r.reason, r.createdMs, r.updatedMs],
+    );
+    if (targets.size > 0) {
+      await this.db.query(
+        `INSERT INTO rollout_targets (rollout_id, gateway_id, wave, state)
+         SELECT $1, x.gw, x.wave, 'pending' FROM jsonb_to_recordset($2::jsonb) AS x(gw text, wave integer)`,
+        [r.id, jsonParam([...targets].map(([gw, wave]) => ({ gw, wave })))],
+      );
+    }
+  }
+
+  async get(id: string): Promise<Rollout | undefined> {
+    const r = (await this.db.query<RolloutRow>('SELECT * FROM rollouts WHERE id = $1', [id]))[0];
+    return r === undefined ? undefined : rollout(r);
+  }
+
+  async list(state?: RolloutState, limit = 100): Promise<Rollout[]> {
+    const rows = state === undefined ? await this.db.query<RolloutRow>('SELECT * FROM rollouts ORDER BY created_ms DESC, id LIMIT $1', [limit]) : await this.db.query<RolloutRow>('SELECT * FROM rollouts WHERE state = $1 ORDER BY created_ms DESC, id LIMIT $2', [state, limit]);
+    return rows.map(rollout);
+  }
+
+  /** Moves a rollout from one state to another; false when it was not in `from` (someone else moved it first). */
+  async transition(id: string, from: readonly RolloutState[], to: RolloutState, reason: string | null, nowMs: number): Promise<boolean> {
+    const rows = await this.db.query('UPDATE rollouts SET state = $2, reason = $3, updated_ms = $4 WHERE id = $1 AND state IN (SELECT jsonb_array_elements_text($5::jsonb)) RETURNING id', [id, to, reason, nowMs, JSON.stringify(from)]);
+    return rows.length === 1;
+  }
+
+  /** Advances to the next wave, once: only from the wave the caller saw. */
+  async advance(id: string, fromWave: number, nowMs: number): Promise<boolean> {
+    const rows = await this.db.query(`UPDATE rollouts SET current_wave = $2 + 1, updated_ms = $3 WHERE id = $1 AND current_wave = $2 AND state = 'running' RETURNING id`, [id, fromWave, nowMs]);
+    return rows.length === 1;
+  }
+
+  async event(id: string, kind: string, detail: Readonly<Record<string, unknown>>, nowMs: number): Promise<void> {
+    await this.db.query('INSERT INTO rollout_events (rollout_id, ts, kind, detail) VALUES ($1, $2, $3, $4::jsonb)', [id, nowMs, kind, jsonParam(detail)]);
+  }
+
+  async events(id: string, limit = 500): Promise<RolloutEvent[]> {
+    const rows = await this.db.query<{ seq: number; ts: number; kind: string; detail: Record<string, unknown> }>('SELECT seq, ts, kind, detail FROM rollout_events WHERE rollout_id = $1 ORDER BY seq LIMIT $2', [id, limit]);
+    return rows;
+  }
+
+  async targets(id: string, wave?: number): Promise<TargetRow[]> {
+    const rows =
+      wave === undefined
+        ? await this.db.query<{ gateway_id: string; wave: number; state: TargetState; notified_ms: number | null; outcome_ms: number | null; detail: string | null }>('SELECT * FROM rollout_targets WHERE rollout_id = $1 ORDER BY wave, gateway_id', [id])
+        : await this.db.query<{ gateway_id: string; wave: number; state: TargetState; notified_ms: number | null; outcome_ms: number | null; detail: string | null }>('SELECT * FROM rollout_targets WHERE rollout_id = $1 AND wave = $2 ORDER BY gateway_id', [id, wave]);
+    return rows.map((r) => ({ gatewayId: r.gateway_id, wave: r.wave, state: r.state, notifiedMs: r.notified_ms, outcomeMs: r.outcome_ms, detail: r.detail }));
+  }
+
+  /** Per wave: how many gateways stand where. */
+  async tallies(id: string, waves: number): Promise<WaveTally[]> {
+    const rows = await this.db.query<{ wave: number; state: TargetState; n: number }>('SELECT wave, state, count(*) AS n FROM rollout_targets WHERE rollout_id = $1 GROUP BY wave, state', [id]);
+    const out: { -readonly [K in keyof WaveTally]: number }[] = Array.from({ length: waves }, () => ({ ...EMPTY_TALLY }));
+    for (const r of rows) {
+      const t = out[r.wave];
+      if (t === undefined) continue;
+      const n = Number(r.n);
+      t.total += n;
+      if (r.state === 'pending') t.pending += n;
+      else if (r.state === 'offline') t.offline += n;
+      else {
+        t.notified += n;
+        if (r.state === 'active') t.active += n;
+        if (r.state === 'failed') t.failed += n;
+        if (r.state === 'rolled-back') t.rolledBack += n;
+        if (r.state === 'timed-out') t.timedOut += n;
+      }
+    }
+    return out;
+  }
+
+  /** Marks gateways told of the release, once each: only rows still in `from` change. Returns the ones that did. */
+  async markNotified(id: string, gateways: readonly string[], from: readonly TargetState[], nowMs: number): Promise<string[]> {
+    if (gateways.length === 0) return [];
+    const rows = await this.db.query<{ gateway_id: string }>(
+      `UPDATE rollout_targets SET state = 'notified', notified_ms = $3, outcome_ms = NULL, detail = NULL
+       WHERE rollout_id = $1 AND gateway_id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND state IN (SELECT jsonb_array_elements_text($4::jsonb))
+       RETURNING gateway_id`,
+      [id, JSON.stringify(gateways), nowMs, JSON.stringify(from)],
+    );
+    return rows.map((r) => r.gateway_id);
+  }
+
+  async setOutcomes(id: string, outcomes: readonly { gw: string; state: TargetState; detail: string | null }[], nowMs: number): Promise<void> {
+    if (outcomes.length === 0) return;
+    await this.db.query(
+      `UPDATE rollout_targets t SET state = x.state, detail = x.detail, outcome_ms = $3
+       FROM jsonb_to_recordset($2::jsonb) AS x(gw text, state text, detail text)
+       WHERE t.rollout_id = $1 AND t.gateway_id = x.gw`,
+      [id, jsonParam(outcomes), nowMs],
+    );
+  }
+
+  /** Gateways told of the release that gave no outcome in time. */
+  async timeOut(id: string, olderThanMs: number, nowMs: number): Promise<string[]> {
+    const rows = await this.db.query<{ gateway_id: string }>(
+      `UPDATE rollout_targets SET state = 'timed-out', outcome_ms = $3, detail = 'no outcome within the gateway timeout'
+       WHERE rollout_id = $1 AND state = 'notified' AND notified_ms < $2 RETURNING gateway_id`,
+      [id, olderThanMs, nowMs],
+    );
+    return rows.map((r) => r.gateway_id);
+  }
+
+  /** Notified in the last minute, across every rollout (the rate limit is per rollout, counted here). */
+  async notifiedSince(id: string, sinceMs: number): Promise<number> {
+    const rows = await this.db.query<{ n: number }>('SELECT count(*) AS n FROM rollout_targets WHERE rollout_id = $1 AND notified_ms >= $2', [id, sinceMs]);
+    return Number(rows[0]?.n ?? 0);
+  }
+}

@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import type { Sql } from '../db/open-database.js';
+import { GatewayStore } from '../registry/gateway-store.js';
+import { LabelError, parseSelector } from '../registry/labels.js';
+import type { ReleaseInfo } from '../repo/releases.js';
+import { DEFAULT_GATES, type HealthGates, type WaveTally } from './gates.js';
+import { RolloutPlanError, checkWaves, planWaves, selects, type RolloutSelector, type WaveSpec } from './plan.js';
+import { RolloutStore, type Rollout, type RolloutEvent, type RolloutState } from './rollout-store.js';
+import { checkWindow, type MaintenanceWindow } from './window.js';
+
+export type RolloutErrorCode = 'E_ROLLOUT_INVALID' | 'E_ROLLOUT_UNKNOWN' | 'E_ROLLOUT_STATE' | 'E_RELEASE_UNKNOWN';
+
+export class RolloutError extends Error {
+  override readonly name = 'RolloutError';
+  constructor(
+    readonly code: RolloutErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface CreateRollout {
+  readonly name?: string;
+  /** The release's TUF target path (`GET /v1/releases` lists them). */
+  readonly target: string;
+  readonly selector: RolloutSelector;
+  readonly waves: readonly WaveSpec[];
+  readonly gates?: Partial<HealthGates>;
+  /** Gateways told per minute at most. */
+  readonly ratePerMinute?: number;
+  readonly windows?: readonly MaintenanceWindow[];
+  /** A gateway with no outcome this long after its notice counts as timed out. */
+  readonly gatewayTimeoutMs?: number;
+}
+
+export const ROLLOUT_DEFAULTS = { ratePerMinute: 600, gatewayTimeoutMs: 30 * 60_000 } as const;
+
+export interface RolloutStatus {
+  readonly rollout: Rollout;
+  readonly waves: readonly WaveTally[];
+  readonly events: readonly RolloutEvent[];
+}
+
+/**
+ * Rollouts as operators see them: create (checked, planned and stored at once: the waves are
+ * fixed when the rollout is made), inspect, pause, resume, abort. The driver advances them.
+ */
+export class Rollouts {
+  readonly store: RolloutStore;
+  private readonly gateways: GatewayStore;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly releases: () => Promise<readonly ReleaseInfo[]>,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.store = new RolloutStore(sql);
+    this.gateways = new GatewayStore(sql);
+  }
+
+  async create(req: CreateRollout): Promise<RolloutStatus> {
+    const release = (await this.releases()).find((r) => r.target === req.target);
+    if (release === undefined) throw new RolloutError('E_RELEASE_UNKNOWN', `target ${JSON.stringify(req.target)} is not a model release in the fleet's TUF repository (GET /v1/releases lists them; publish it with edgewise repo publish)`);
+    try {
+      checkWaves(req.waves);
+      if (req.selector.kind === 'labels') parseSelector(req.selector.selector, 'selector');
+      (req.windows ?? []).forEach((w, i) => checkWindow(w, `windows[${i}]`));
+    } catch (err) {
+      if (err instanceof RolloutPlanError || err instanceof LabelError || (err as { code?: string }).code === 'E_ROLLOUT_INVALID') throw new RolloutError('E_ROLLOUT_INVALID', (err as Error).message);
+      throw err;
+    }
+    const gates: HealthGates = { ...DEFAULT_GATES, ...req.gates };
+    for (const [k, v] of Object.entries(gates)) if (!(v >= 0 && v <= 1)) throw new RolloutError('E_ROLLOUT_INVALID', `gates.${k}: expected a share from 0 to 1, got ${v}`);
+    const ratePerMinute = req.ratePerMinute ?? ROLLOUT_DEFAULTS.ratePerMinute;
+    if (!Number.isInteger(ratePerMinute) || ratePerMinute < 1) throw new RolloutError('E_ROLLOUT_INVALID', `ratePerMinute: expected an integer >= 1, got ${ratePerMinute}`);
+    const gatewayTimeoutMs = req.gatewayTimeoutMs ?? ROLLOUT_DEFAULTS.gatewayTimeoutMs;
+    const all = await this.gateways.allActive();
+    const chosen = all.filter((g) => selects(req.selector, g));
+    if (req.selector.kind === 'ids') {
+      const unknown = req.selector.ids.filter((id) => !chosen.some((g) => g.id === id));
+      if (unknown.length > 0) throw new RolloutError('E_ROLLOUT_INVALID', `selector.ids: not provisioned or revoked: ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', ...' : ''}`);
+    }
+    if (chosen.length === 0) throw new RolloutError('E_ROLLOUT_INVALID', 'selector: no provisioned gateway matches');
+    const now = this.now();
+    const id = `ro-${randomBytes(6).toString('hex')}`;
+    const plan = planWaves(id, chosen, req.waves);
+    const rollout: Rollout = {
+      id,
+      name: req.name ?? `${release.model} ${release.version}`,
+      target: release.target,
+      model: release.model,
+      release: release.release,
+      version: release.version,
+      selector: req.selector,
+      waves: req.waves,
+      gates,
+      ratePerMinute,
+      windows: req.windows ?? [],
+      gatewayTimeoutMs,
+      state: 'running',
+      currentWave: 0,
+      reason: null,
+      createdMs: now,
+      updatedMs: now,
+    };
+    const perWave = req.waves.map((_, i) => [...plan.values()].filter((w) => w === i).length);
+    await this.sql.transaction(async (tx) => {
+      const store = new RolloutStore(tx);
+      await store.insert(rollout, plan);
+      await store.event(id, 'created', { target: release.target, model: release.model, release: release.release, gateways: chosen.length, perWave }, now);
+      await store.event(id, 'wave-started', { wave: 0 }, now);
+    });
+    return this.status(id);
+  }
+
+  async status(id: string): Promise<RolloutStatus> {
+    const rollout = await this.store.get(id);
+    if (rollout === undefined) throw new RolloutError('E_ROLLOUT_UNKNOWN', `no rollout ${id}; GET /v1/rollouts lists them`);
+    return { rollout, waves: await this.store.tallies(id, rollout.waves.length), events: await this.store.events(id) };
+  }
+
+  list(state?: RolloutState): Promise<Rollout[]> {
+    return this.store.list(state);
+  }
+
+  async pause(id: string): Promise<RolloutStatus> {
+    await this.move(id, ['running'], 'paused', 'paused by an operator', 'paused');
+    return this.status(id);
+  }
+
+  /** Resumes a paused rollout; after a failed gate, the operator's resume accepts the wave and goes on to the next. */
+  async resume(id: string): Promise<RolloutStatus> {
+    const r = await this.must(id);
+    const afterGate = r.state === 'paused' && r.reason === 'gate-failed';
+    await this.move(id, ['paused'], 'running', null, afterGate ? 'gate-overridden' : 'resumed');
+    if (afterGate) {
+      const now = this.now();
+      if (r.currentWave >= r.waves.length - 1) await this.move(id, ['running'], 'completed', null, 'completed');
+      else if (await this.store.advance(id, r.currentWave, now)) await this.store.event(id, 'wave-started', { wave: r.currentWave + 1 }, now);
+    }
+    return this.status(id);
+  }
+
+  /** Stops for good: no gateway is told of the release any more (those that installed it keep it). */
+  async abort(id: string): Promise<RolloutStatus> {
+    await this.move(id, ['running', 'paused'], 'aborted', 'aborted by an operator', 'aborted');
+    return this.status(id);
+  }
+
+  private async must(id: string): Promise<Rollout> {
+    const r = await this.store.get(id);
+    if (r === undefined) throw new RolloutError('E_ROLLOUT_UNKNOWN', `no rollout ${id}; GET /v1/rollouts lists them`);
+    return r;
+  }
+
+  private async move(id: string, from: readonly RolloutState[], to: RolloutState, reason: string | null, event: string): Promise<void> {
+    const r = await this.must(id);
+    const now = this.now();
+    if (!(await this.store.transition(id, from, to, reason, now))) throw new RolloutError('E_ROLLOUT_STATE', `rollout ${id} is ${r.state}; it can be made ${to} only when ${from.join(' or ')}`);
+    await this.store.event(id, event, {}, now);
+  }
+}

@@ -1,0 +1,201 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { RolloutDriver } from '../../../fleet/rollouts/rollout-driver.js';
+import { Rollouts } from '../../../fleet/rollouts/rollouts.js';
+import { BACKENDS, useFleetDb } from '../../support/fleet-db.js';
+import { RELEASE, SimulatedGateways, addGateways, setOnline } from './rollout-sim.js';
+
+const T0 = Date.UTC(2026, 11, 4, 12, 0, 0); // a Friday, noon UTC
+
+describe.each(BACKENDS)('rollout driver on %s', (backend) => {
+  const db = useFleetDb(backend);
+  let now: number;
+  const clock = (): number => now;
+  beforeEach(async () => {
+    await db.reset();
+    now = T0;
+  });
+
+  /** Ticks until the rollout stops running (or the ticks run out), with gateways answering between ticks. */
+  async function drive(driver: RolloutDriver, sim: SimulatedGateways, rollouts: Rollouts, id: string, maxTicks = 50, stepMs = 1000): Promise<string> {
+    for (let i = 0; i < maxTicks; i += 1) {
+      await driver.tick();
+      await sim.respond(now);
+      now += stepMs;
+      const state = (await rollouts.store.get(id))?.state;
+      if (state !== 'running') return state ?? 'gone';
+    }
+    return 'running';
+  }
+
+  it('takes 50 gateways through three waves to 100%, each told once, each reporting the release active', async () => {
+    const ids = await addGateways(db.sql, 50);
+    const sim = new SimulatedGateways(db.sql);
+    const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
+    const driver = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock });
+    const created = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 5 }, { kind: 'share', share: 0.5 }, { kind: 'share', share: 1 }] });
+    expect(created.waves.map((w) => w.total)).toEqual([5, 20, 25]);
+    expect(await drive(driver, sim, rollouts, created.rollout.id)).toBe('completed');
+    expect(new Set(sim.notices.map((n) => n.gw))).toEqual(new Set(ids));
+    expect(ids.every((gw) => sim.count(gw) === 1)).toBe(true);
+    const status = await rollouts.status(created.rollout.id);
+    expect(status.waves.map((w) => w.active)).toEqual([5, 20, 25]);
+    expect(status.events.map((e) => e.kind).filter((k) => k !== 'notified')).toEqual(['created', 'wave-started', 'wave-passed', 'wave-started', 'wave-passed', 'wave-started', 'wave-passed', 'completed']);
+  });
+
+  it('stops after the canary when 30% fail their health check; the rest are never told', async () => {
+    const ids = await addGateways(db.sql, 50);
+    let told = 0;
+    const failing = new Set<string>();
+    const sim = new SimulatedGateways(db.sql, (gw) => {
+      told += 1;
+      if (told % 10 < 3) failing.add(gw);
+      return failing.has(gw) ? 'fail' : 'ok';
+    });
+    const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
+    const driver = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock });
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 10 }, { kind: 'share', share: 1 }], gates: { maxFailureShare: 0.1 } });
+    expect(await drive(driver, sim, rollouts, rollout.id)).toBe('paused');
+    expect(sim.notices).toHaveLength(10);
+    const status = await rollouts.status(rollout.id);
+    expect(status.rollout).toMatchObject({ state: 'paused', reason: 'gate-failed', currentWave: 0 });
+    const gateFailed = status.events.find((e) => e.kind === 'gate-failed');
+    expect(gateFailed?.detail).toMatchObject({ wave: 0, gates: expect.arrayContaining([expect.objectContaining({ gate: 'failure', count: 3, share: 0.3, limit: 0.1, pass: false })]) as unknown });
+    expect(status.waves[1]).toMatchObject({ pending: 40, notified: 0 });
+    // More ticks change nothing while paused.
+    await drive(driver, sim, rollouts, rollout.id, 5);
+    expect(sim.notices).toHaveLength(10);
+    expect(ids.length).toBe(50);
+  });
+
+  it('counts a rollback in probation against the rollback gate', async () => {
+    await addGateways(db.sql, 4);
+    const sim = new SimulatedGateways(db.sql, (gw) => (gw === 'gw-000' || gw === 'gw-001' || gw === 'gw-002' || gw === 'gw-003' ? 'rollback' : 'ok'));
+    const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
+    const driver = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock });
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 2 }, { kind: 'share', share: 1 }], gates: { maxRollbackShare: 0.25 } });
+    expect(await drive(driver, sim, rollouts, rollout.id)).toBe('paused');
+    const status = await rollouts.status(rollout.id);
+    expect(status.waves[0]).toMatchObject({ rolledBack: 2 });
+  });
+
+  it('tells at most ratePerMinute gateways a minute', async () => {
+    await addGateways(db.sql, 30);
+    const sim = new SimulatedGateways(db.sql);
+    const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
+    const driver = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock });
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }], ratePerMinute: 10 });
+    for (let s = 0; s < 59; s += 1) {
+      await driver.tick();
+      now += 1000;
+    }
+    expect(sim.notices).toHaveLength(10);
+    expect(await drive(driver, sim, rollouts, rollout.id, 200, 1000)).toBe('completed');
+    // 30 gateways at 10 a minute: three minutes, not less.
+    expect(now - T0).toBeGreaterThanOrEqual(120_000);
+  });
+
+  it('tells gateways inside a maintenance window only when it is open in their time zone', async () => {
+    await addGateways(db.sql, 6, (i) => ({ site: i < 3 ? 'plant-2' : 'plant-1' }));
+    const sim = new SimulatedGateways(db.sql);
+    const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
+    const driver = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock });
+    // Noon UTC is 13:00 in Berlin: plant-2's 22:00-05:00 window is shut.
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }], windows: [{ selector: 'site=plant-2', from: '22:00', to: '05:00', timeZone: 'Europe/Berlin' }] });
+    expect(await drive(driver, sim, rollouts, rollout.id, 10)).toBe('running');
+    expect(sim.notices.map((n) => n.gw).sort()).toEqual(['gw-003', 'gw-004', 'gw-005']);
+    now = Date.UTC(2026, 11, 4, 21, 30, 0); // 22:30 in Berlin
+    expect(await drive(driver, sim, rollouts, rollout.id, 10)).toBe('completed');
+    expect(sim.notices).toHaveLength(6);
+  });
+
+  it('counts offline gateways without waiting for them, and tells them when they come back', async () => {
+    await addGateways(db.sql, 5);
+    await setOnline(db.sql, 'gw-000', false, 2);
+    await setOnline(db.sql, 'gw-001', false, 2);
+    const sim = new SimulatedGateways(db.sql);
+    const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
+    const driver = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock });
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 0.6 }, { kind: 'share', share: 1 }] });
+    // Keep it running after the waves by making the last gateway silent.
+    expect(await drive(driver, sim, rollouts, rollout.id)).toBe('completed');
+    const status = await rollouts.status(rollout.id);
+    expect(status.waves.reduce((n, w) => n + w.offline, 0)).toBe(2);
+    expect(sim.count('gw-000')).toBe(0);
+    expect(status.rollout.state).toBe('completed');
+  });
+
+  it('catches up a gateway that comes back while the rollout is still going', async () => {
+    await addGateways(db.sql, 4);
+    await setOnline(db.sql, 'gw-000', false, 2);
+    const sim = new SimulatedGateways(db.sql, (gw) => (gw === 'gw-003' ? 'silent' : 'ok'));
+    const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
+    const driver = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock });
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }], gatewayTimeoutMs: 60_000, gates: { maxTimeoutShare: 1 } });
+    await drive(driver, sim, rollouts, rollout.id, 5);
+    expect(sim.count('gw-000')).toBe(0);
+    await setOnline(db.sql, 'gw-000', true, now);
+    await drive(driver, sim, rollouts, rollout.id, 5);
+    expect(sim.count('gw-000')).toBe(1);
+    expect((await rollouts.status(rollout.id)).rollout.state).toBe('running');
+    // The silent one times out and the rollout completes (the timeout gate allows it here).
+    expect(await drive(driver, sim, rollouts, rollout.id, 100, 1000)).toBe('completed');
+    expect((await rollouts.store.targets(rollout.id)).find((t) => t.gatewayId === 'gw-003')?.state).toBe('timed-out');
+  });
+
+  it('carries on after a restart without telling anyone twice, and only the lease holder drives', async () => {
+    const ids = await addGateways(db.sql, 20);
+    const sim = new SimulatedGateways(db.sql);
+    const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
+    const first = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'fleet-a', now: clock, leaseTtlMs: 10_000 });
+    const second = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'fleet-b', now: clock, leaseTtlMs: 10_000 });
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 4 }, { kind: 'share', share: 1 }] });
+    await first.tick();
+    await second.tick();
+    expect(first.leader).toBe(true);
+    expect(second.leader).toBe(false);
+    expect(sim.notices).toHaveLength(4);
+    // fleet-a dies (no more ticks, no release of the lease): fleet-b takes over once it expires.
+    now += 5_000;
+    await second.tick();
+    expect(second.leader).toBe(false);
+    now += 6_000;
+    expect(await drive(second, sim, rollouts, rollout.id)).toBe('completed');
+    expect(second.leader).toBe(true);
+    expect(ids.every((gw) => sim.count(gw) === 1)).toBe(true);
+  });
+
+  it('pauses, resumes and aborts on an operator\'s word, refusing moves that make no sense', async () => {
+    await addGateways(db.sql, 10);
+    const sim = new SimulatedGateways(db.sql);
+    const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
+    const driver = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock });
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 2 }, { kind: 'share', share: 1 }] });
+    await rollouts.pause(rollout.id);
+    await drive(driver, sim, rollouts, rollout.id, 3);
+    expect(sim.notices).toHaveLength(0);
+    await expect(rollouts.pause(rollout.id)).rejects.toMatchObject({ code: 'E_ROLLOUT_STATE' });
+    await rollouts.resume(rollout.id);
+    await driver.tick();
+    expect(sim.notices).toHaveLength(2);
+    await rollouts.abort(rollout.id);
+    await sim.respond(now);
+    await drive(driver, sim, rollouts, rollout.id, 5);
+    expect(sim.notices).toHaveLength(2);
+    await expect(rollouts.resume(rollout.id)).rejects.toMatchObject({ code: 'E_ROLLOUT_STATE' });
+    expect((await rollouts.status(rollout.id)).events.map((e) => e.kind)).toEqual(expect.arrayContaining(['paused', 'resumed', 'aborted']));
+  });
+
+  it('refuses a rollout of an unknown release, bad waves, bad windows or a selector that matches nobody', async () => {
+    await addGateways(db.sql, 3);
+    const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
+    const base = { target: RELEASE.target, selector: { kind: 'all' as const }, waves: [{ kind: 'share' as const, share: 1 }] };
+    await expect(rollouts.create({ ...base, target: 'models/press/9/model.onnx' })).rejects.toMatchObject({ code: 'E_RELEASE_UNKNOWN' });
+    await expect(rollouts.create({ ...base, waves: [] })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID' });
+    await expect(rollouts.create({ ...base, waves: [{ kind: 'share', share: 0.5 }, { kind: 'share', share: 0.2 }] })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID', message: expect.stringContaining('waves[1].share') as unknown });
+    await expect(rollouts.create({ ...base, windows: [{ selector: 'site=x', from: '25:00', to: '05:00', timeZone: 'UTC' }] })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID', message: expect.stringContaining('windows[0].from') as unknown });
+    await expect(rollouts.create({ ...base, windows: [{ selector: 'site=x', from: '22:00', to: '05:00', timeZone: 'Mars/Olympus' }] })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID' });
+    await expect(rollouts.create({ ...base, selector: { kind: 'labels', selector: 'site=nowhere' } })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID', message: expect.stringContaining('no provisioned gateway') as unknown });
+    await expect(rollouts.create({ ...base, selector: { kind: 'ids', ids: ['gw-000', 'ghost'] } })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID', message: expect.stringContaining('ghost') as unknown });
+    expect(await rollouts.list()).toEqual([]);
+  });
+});

@@ -1,0 +1,68 @@
+import type { Sql } from '../../../fleet/db/open-database.js';
+import { GatewayStore } from '../../../fleet/registry/gateway-store.js';
+import type { ReleaseInfo } from '../../../fleet/repo/releases.js';
+import type { ReleaseNotifier } from '../../../fleet/rollouts/rollout-driver.js';
+
+export const RELEASE: ReleaseInfo = {
+  target: 'models/press/2/model.onnx',
+  model: 'press',
+  release: 2,
+  version: '2026.12',
+  length: 5,
+  sha256: 'ab',
+  hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] },
+  minRuntimeVersion: '0.1.0',
+  budgets: { latencyMs: 100, errorRatePpm: 1000, probationS: 0 },
+  targetsVersion: 3,
+};
+
+/** Gateways straight into the registry, online unless told otherwise. */
+export async function addGateways(sql: Sql, n: number, labels: (i: number) => Record<string, string> = () => ({}), nowMs = 1): Promise<string[]> {
+  const store = new GatewayStore(sql);
+  const ids = Array.from({ length: n }, (_, i) => `gw-${String(i).padStart(3, '0')}`);
+  for (const [i, id] of ids.entries()) await store.insert({ id, site: '', labels: labels(i), passwordScrypt: 'x', passwordMosquitto: 'y', nowMs });
+  await store.applyStates(ids.map((gw) => ({ gw, online: true, clean: true, ts: 1, runtimeVersion: '0.1.0', receivedMs: nowMs })));
+  return ids;
+}
+
+export async function setOnline(sql: Sql, gw: string, online: boolean, ts: number): Promise<void> {
+  await new GatewayStore(sql).applyStates([{ gw, online, clean: true, ts, runtimeVersion: '0.1.0', receivedMs: ts }]);
+}
+
+/**
+ * Simulated gateways behind a notifier: each notice is remembered; `respond` makes the told
+ * gateways report as the real updater does (download ... activate, or a refusal).
+ */
+export class SimulatedGateways implements ReleaseNotifier {
+  readonly notices: { gw: string; target: string }[] = [];
+  private answered = new Set<string>();
+
+  constructor(
+    private readonly sql: Sql,
+    /** How a gateway answers a notice: activate, fail its health check, or stay silent. */
+    private readonly behaviour: (gw: string) => 'ok' | 'fail' | 'silent' | 'rollback' = () => 'ok',
+  ) {}
+
+  async notify(gatewayId: string, target: string): Promise<void> {
+    this.notices.push({ gw: gatewayId, target });
+  }
+
+  count(gw: string): number {
+    return this.notices.filter((n) => n.gw === gw).length;
+  }
+
+  /** Every gateway told so far and not yet answered reports its update steps now. */
+  async respond(nowMs: number): Promise<void> {
+    const store = new GatewayStore(this.sql);
+    for (const { gw, target } of this.notices) {
+      const key = `${gw}\0${this.notices.filter((n) => n.gw === gw).length}`;
+      if (this.answered.has(key)) continue;
+      this.answered.add(key);
+      const b = this.behaviour(gw);
+      if (b === 'silent') continue;
+      const step = (s: 'download' | 'install' | 'health' | 'activate' | 'probation', outcome: 'ok' | 'refused' | 'failed', reason: string | null = null) => ({ gw, model: 'press', target: s === 'probation' ? '' : target, release: 2, version: '2026.12', step: s, outcome, reason, ts: nowMs, receivedMs: nowMs });
+      if (b === 'fail') await store.addUpdateSteps([step('download', 'ok'), step('install', 'ok'), step('health', 'refused', 'E_UPDATE_GOLDEN: output differs')]);
+      else await store.addUpdateSteps([step('download', 'ok'), step('install', 'ok'), step('health', 'ok'), step('activate', 'ok'), ...(b === 'rollback' ? [step('probation', 'failed', 'E_UPDATE_PROBATION: error rate')] : [])]);
+    }
+  }
+}
