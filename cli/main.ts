@@ -156,6 +156,38 @@ fleetData(fleet.command('acl').description('Write the password and ACL files for
     exitCode = await (await import('../fleet/service/fleet-command.js')).runFleetAcl(o);
   });
 
+const rollout = fleet.command('rollout').description('Signed releases out in waves with health gates, through the running fleet: create, list, status, pause, resume, abort.').exitOverride();
+const rolloutCmd = (c: Command): Command =>
+  c
+    .requiredOption('--data <dir>', 'the fleet data directory (the running fleet is found through it)')
+    .option('--token-file <file>', 'operator token (default: DATA/operator-token)')
+    .option('--json', 'print JSON', false)
+    .exitOverride();
+rolloutCmd(rollout.command('create').description('Start a rollout of a release in the fleet\'s TUF repository.'))
+  .requiredOption('--target <path>', 'the release\'s target path (GET /v1/releases lists them)')
+  .option('--selector <sel>', 'all, ids:gw-1,gw-2, or a label selector like site=plant-2', 'all')
+  .option('--wave <wave>', 'a wave, in order (repeatable): 5 (a count), 10% (cumulative share), site=plant-1 (a label group)', many, [] as string[])
+  .option('--max-failure <share>', 'gate: share of a wave that may fail its update (0.05 or 5%; default 0)')
+  .option('--max-rollback <share>', 'gate: share that may roll back in probation (default 0)')
+  .option('--max-timeout <share>', 'gate: share that may not answer in time (default 10%)')
+  .option('--rate <n>', 'gateways told per minute at most (default 600)')
+  .option('--window <w>', 'maintenance window (repeatable): SELECTOR@HH:MM-HH:MM@TIMEZONE', many, [] as string[])
+  .option('--timeout-min <n>', 'minutes a gateway has to report an outcome (default 30)')
+  .option('--name <name>', 'for people')
+  .action(async (o: import('../fleet/service/rollout-command.js').RolloutCreateOptions) => {
+    exitCode = await (await import('../fleet/service/rollout-command.js')).runRolloutCreate(o);
+  });
+rolloutCmd(rollout.command('list').description('Rollouts, newest first.')).action(async (o: import('../fleet/service/rollout-command.js').RolloutCommandOptions) => {
+  exitCode = await (await import('../fleet/service/rollout-command.js')).runRolloutAction('list', undefined, o);
+});
+for (const action of ['status', 'pause', 'resume', 'abort'] as const) {
+  rolloutCmd(rollout.command(action).description(action === 'status' ? 'Waves and gates of one rollout.' : action === 'resume' ? 'Resume a paused rollout (after a failed gate: accept the wave and go on).' : `${action[0]?.toUpperCase()}${action.slice(1)} a rollout.`))
+    .argument('<id>', 'the rollout id (ro-...)')
+    .action(async (id: string, o: import('../fleet/service/rollout-command.js').RolloutCommandOptions) => {
+      exitCode = await (await import('../fleet/service/rollout-command.js')).runRolloutAction(action, id, o);
+    });
+}
+
 program
   .command('tuf-client')
   .description('A TUF client speaking the tuf-conformance client-under-test protocol, on the gateway\'s own trust code: init ROOT_FILE | refresh | download. Exit 0 on success, 1 on any failure.')

@@ -7,6 +7,7 @@ import { brokerRoutes } from './routes/broker.js';
 import { eventRoutes } from './routes/events.js';
 import { gatewayRoutes } from './routes/gateways.js';
 import { releaseRoutes } from './routes/releases.js';
+import { rolloutRoutes } from './routes/rollouts.js';
 import { systemRoutes } from './routes/system.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { parseJsonBody, tjsValidatorCompiler } from './validation.js';
@@ -62,6 +63,7 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
         { name: 'gateways', description: 'the registry: provisioning, revocation, what gateways report' },
         { name: 'events', description: 'alerts, events and summaries sent by gateways' },
         { name: 'releases', description: 'model releases in the TUF repository' },
+        { name: 'rollouts', description: 'signed releases going out in waves, with health gates' },
         { name: 'tokens', description: 'operator tokens for this API' },
         { name: 'system', description: 'health, metrics and this document' },
       ],
@@ -74,5 +76,6 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   await app.register(releaseRoutes(deps));
   await app.register(tokenRoutes(deps));
   await app.register(brokerRoutes(deps));
+  await app.register(rolloutRoutes(deps));
   return app;
 }

@@ -4,6 +4,7 @@ import type { FleetMetrics } from '../metrics.js';
 import type { ProvisioningContext } from '../registry/gateway-config.js';
 import type { Registry } from '../registry/registry.js';
 import type { ReleaseInfo } from '../repo/releases.js';
+import type { Rollouts } from '../rollouts/rollouts.js';
 import type { TokenStore } from './tokens.js';
 
 /** How the fleet service is doing, as `GET /health` reports it (503 when degraded). */
@@ -19,6 +20,8 @@ export interface ApiDeps {
   readonly registry: Registry;
   readonly events: EventStore;
   readonly tokens: TokenStore;
+  /** Rollouts of signed releases (created, inspected, paused, resumed, aborted here; driven elsewhere). */
+  readonly rollouts: Rollouts;
   /** The model releases in the fleet's TUF repository (`listReleases(repoDir)`; empty without one). */
   releases(): Promise<readonly ReleaseInfo[]>;
   health(): Promise<ServiceHealth>;

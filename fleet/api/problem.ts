@@ -11,6 +11,8 @@ export const PROBLEM_CODES = [
   'E_FORBIDDEN',
   'E_NOT_FOUND',
   'E_GATEWAY_EXISTS',
+  'E_ROLLOUT_STATE',
+  'E_RELEASE_UNKNOWN',
   'E_INTERNAL',
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
@@ -26,6 +28,8 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   E_FORBIDDEN: 'The token may not do this',
   E_NOT_FOUND: 'Not found',
   E_GATEWAY_EXISTS: 'The gateway exists already',
+  E_ROLLOUT_STATE: 'The rollout cannot make that move from its state',
+  E_RELEASE_UNKNOWN: 'No such model release in the repository',
   E_INTERNAL: 'The fleet failed to handle the request',
 };
 

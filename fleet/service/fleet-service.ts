@@ -1,4 +1,5 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -15,7 +16,10 @@ import { Ingest } from '../ingest/ingest.js';
 import { MqttIngestClient } from '../ingest/mqtt-ingest-client.js';
 import { FleetMetrics } from '../metrics.js';
 import { Registry, gatewayClientId } from '../registry/registry.js';
+import { encodeReleaseNotice, gatewayTopics } from '../protocol/index.js';
 import { listReleases } from '../repo/releases.js';
+import { RolloutDriver, type ReleaseNotifier } from '../rollouts/rollout-driver.js';
+import { Rollouts } from '../rollouts/rollouts.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { fleetMqttIdentity } from './fleet-identity.js';
 import { newestRoot } from './newest-root.js';
@@ -152,10 +156,28 @@ export class FleetService {
       };
       // Commands that provision while the fleet is stopped read this.
       await sql.query(`INSERT INTO fleet_settings (key, value) VALUES ('fleet.provisioning', $1::jsonb) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [JSON.stringify(provisioning)]);
+      const rollouts = new Rollouts(sql, () => listReleases(repoDir));
+      const notifier: ReleaseNotifier = {
+        notify: async (gw, target) => {
+          const payload = Buffer.from(encodeReleaseNotice({ target }));
+          if (broker !== undefined) await broker.publish(gatewayTopics.releaseNotice(gw), payload, { qos: 1 });
+          else await external?.publish(gatewayTopics.releaseNotice(gw), payload);
+          metrics.messagesOut.inc({ kind: 'release' });
+        },
+      };
+      const driver = new RolloutDriver({
+        sql,
+        notifier,
+        holder: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+        log: { info: (fields, message) => o.logger.info({ component: 'rollouts', ...fields }, message), warn: (fields, message) => o.logger.warn({ component: 'rollouts', ...fields }, message) },
+      });
+      driver.start();
+      cleanups.push(() => driver.stop());
       const api = await buildApi({
         registry,
         events,
         tokens,
+        rollouts,
         releases: () => listReleases(repoDir),
         health,
         metrics,

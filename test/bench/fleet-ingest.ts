@@ -184,6 +184,12 @@ export async function benchFleetIngest(args: readonly string[]): Promise<void> {
       progress(`  round ${r + 1}: bare aedes ${Math.round(bareRates[r] as number)} msgs/s, fleet ${Math.round(fleetRates[r] as number)} msgs/s (fleet CPU ${(cpuS(pid) - cpu0).toFixed(2)} s, RSS ${rssMb(pid).toFixed(0)} MB)`);
     }
     const rssAfter = rssMb(pid);
+    const heapMb = async (): Promise<string> => {
+      const text = await fetch(`${started.endpoints.localApiUrl}/metrics`).then((res) => res.text());
+      const v = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0) / 1e6;
+      return `main thread heap ${v('edgewise_fleet_nodejs_heap_size_total_bytes').toFixed(0)} MB, external ${v('edgewise_fleet_nodejs_external_memory_bytes').toFixed(0)} MB`;
+    };
+    progress(`  after the runs: RSS ${rssAfter.toFixed(0)} MB, ${await heapMb()}`);
     const metrics = await fetch(`${started.endpoints.localApiUrl}/metrics`).then((res) => res.text());
     const stored = Number(/edgewise_fleet_events_stored_total\{kind="alert"\} (\d+)/.exec(metrics)?.[1] ?? 0);
     const commits = Number(/edgewise_fleet_db_seconds_count\{op="ingest-commit"\} (\d+)/.exec(metrics)?.[1] ?? 0);

@@ -2,6 +2,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { buildApi } from '../../../fleet/api/app.js';
 import type { ApiDeps, ServiceHealth } from '../../../fleet/api/deps.js';
+import { Rollouts } from '../../../fleet/rollouts/rollouts.js';
 import { TokenStore } from '../../../fleet/api/tokens.js';
 import { EventStore } from '../../../fleet/events/event-store.js';
 import { FleetMetrics } from '../../../fleet/metrics.js';
@@ -53,6 +54,7 @@ export function useApi(backend: BackendName): ApiRig {
       registry: new Registry(db.sql),
       events: new EventStore(db.sql),
       tokens: new TokenStore(db.sql),
+      rollouts: new Rollouts(db.sql, () => stubs.releases()),
       metrics: new FleetMetrics(),
       provisioning: { brokerUrl: 'mqtt://fleet.example:1883', updates: { metadataUrl: 'http://fleet.example:8080/metadata', targetBaseUrl: 'http://fleet.example:8080/targets' } },
       releases: () => stubs.releases(),
@@ -105,6 +107,10 @@ export const ROUTES = [
   { method: 'POST', path: '/v1/tokens' },
   { method: 'POST', path: '/v1/tokens/:id/revoke' },
   { method: 'GET', path: '/v1/broker/mosquitto-credentials' },
+  { method: 'POST', path: '/v1/rollouts' },
+  { method: 'GET', path: '/v1/rollouts' },
+  { method: 'GET', path: '/v1/rollouts/:id' },
+  { method: 'POST', path: '/v1/rollouts/:id/:action' },
 ] as const;
 
 /** A gateway straight into the table (provisioning hashes passwords: slow for dozens). */

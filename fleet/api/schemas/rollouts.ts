@@ -1,0 +1,140 @@
+import { problemResponses } from '../problem.js';
+import { emptyBodySchema, gatewayIdSchema, noQuerySchema, orNull } from './common.js';
+
+const TAGS = ['rollouts'];
+const share = { type: 'number', minimum: 0, maximum: 1 } as const;
+const selectorText = { type: 'string', maxLength: 4096, description: 'a label selector: site=plant-2,line in (press,paint),!canary' } as const;
+const STATES = ['running', 'paused', 'aborted', 'completed'] as const;
+
+const rolloutSelectorSchema = {
+  description: 'which gateways: {"kind":"all"}, {"kind":"labels","selector":"site=plant-2"} or {"kind":"ids","ids":["gw-1"]}',
+  oneOf: [
+    { type: 'object', properties: { kind: { const: 'all' } }, required: ['kind'], additionalProperties: false },
+    { type: 'object', properties: { kind: { const: 'labels' }, selector: selectorText }, required: ['kind', 'selector'], additionalProperties: false },
+    { type: 'object', properties: { kind: { const: 'ids' }, ids: { type: 'array', items: gatewayIdSchema, minItems: 1, maxItems: 10_000 } }, required: ['kind', 'ids'], additionalProperties: false },
+  ],
+} as const;
+
+const waveSchema = {
+  description: 'a wave: {"kind":"count","count":5} (the next 5), {"kind":"share","share":0.1} (up to 10% of all, cumulative) or {"kind":"labels","selector":"site=plant-1"}',
+  oneOf: [
+    { type: 'object', properties: { kind: { const: 'count' }, count: { type: 'integer', minimum: 1, maximum: 1_000_000 } }, required: ['kind', 'count'], additionalProperties: false },
+    { type: 'object', properties: { kind: { const: 'share' }, share: { type: 'number', exclusiveMinimum: 0, maximum: 1 } }, required: ['kind', 'share'], additionalProperties: false },
+    { type: 'object', properties: { kind: { const: 'labels' }, selector: selectorText }, required: ['kind', 'selector'], additionalProperties: false },
+  ],
+} as const;
+
+const gatesSchema = {
+  type: 'object',
+  description: 'health gates between waves: shares of the wave\'s gateways that were told',
+  properties: { maxFailureShare: share, maxRollbackShare: share, maxTimeoutShare: share },
+  additionalProperties: false,
+} as const;
+
+const windowSchema = {
+  type: 'object',
+  description: 'gateways matching selector are told only between from and to (HH:MM local time in timeZone; 22:00-05:00 spans midnight)',
+  properties: {
+    selector: selectorText,
+    from: { type: 'string', pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' },
+    to: { type: 'string', pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' },
+    timeZone: { type: 'string', minLength: 1, maxLength: 64, description: 'an IANA time zone: Europe/Berlin, UTC' },
+  },
+  required: ['selector', 'from', 'to', 'timeZone'],
+  additionalProperties: false,
+} as const;
+
+const tallySchema = {
+  type: 'object',
+  properties: { total: { type: 'integer' }, notified: { type: 'integer' }, active: { type: 'integer' }, failed: { type: 'integer' }, rolledBack: { type: 'integer' }, timedOut: { type: 'integer' }, offline: { type: 'integer' }, pending: { type: 'integer' } },
+  required: ['total', 'notified', 'active', 'failed', 'rolledBack', 'timedOut', 'offline', 'pending'],
+  additionalProperties: false,
+} as const;
+
+const rolloutProperties = {
+  id: { type: 'string' },
+  name: { type: 'string' },
+  target: { type: 'string' },
+  model: { type: 'string' },
+  release: { type: 'integer' },
+  version: { type: 'string' },
+  selector: { type: 'object', additionalProperties: true },
+  waves: { type: 'array', items: { type: 'object', additionalProperties: true } },
+  gates: { type: 'object', properties: { maxFailureShare: { type: 'number' }, maxRollbackShare: { type: 'number' }, maxTimeoutShare: { type: 'number' } }, required: ['maxFailureShare', 'maxRollbackShare', 'maxTimeoutShare'], additionalProperties: false },
+  ratePerMinute: { type: 'integer' },
+  windows: { type: 'array', items: windowSchema },
+  gatewayTimeoutMs: { type: 'integer' },
+  state: { type: 'string', enum: STATES },
+  currentWave: { type: 'integer' },
+  reason: { type: orNull('string') },
+  createdMs: { type: 'number' },
+  updatedMs: { type: 'number' },
+} as const;
+const rolloutRequired = Object.keys(rolloutProperties) as (keyof typeof rolloutProperties)[];
+const rolloutSchema = { type: 'object', properties: rolloutProperties, required: rolloutRequired, additionalProperties: false } as const;
+
+const statusSchema = {
+  type: 'object',
+  properties: {
+    rollout: rolloutSchema,
+    waves: { type: 'array', items: tallySchema, description: 'per wave: where its gateways stand' },
+    events: {
+      type: 'array',
+      description: 'every decision in order: created, wave-started, notified, wave-passed, gate-failed (with the gates\' numbers), paused, resumed, gate-overridden, aborted, completed',
+      items: { type: 'object', properties: { seq: { type: 'integer' }, ts: { type: 'number' }, kind: { type: 'string' }, detail: { type: 'object', additionalProperties: true } }, required: ['seq', 'ts', 'kind', 'detail'], additionalProperties: false },
+    },
+  },
+  required: ['rollout', 'waves', 'events'],
+  additionalProperties: false,
+} as const;
+
+const idParams = { type: 'object', properties: { id: { type: 'string', pattern: '^ro-[0-9a-f]{12}$', description: 'a rollout id (ro-...)' } }, required: ['id'], additionalProperties: false } as const;
+
+export const createRolloutSchema = {
+  tags: TAGS,
+  summary: 'Start a rollout',
+  description: 'Plans the waves at once (fixed from then on) and starts the first. The release must be a model release in the fleet\'s TUF repository.',
+  querystring: noQuerySchema,
+  body: {
+    type: 'object',
+    description: 'a JSON object: target, selector, waves, and optionally name, gates, ratePerMinute, windows, gatewayTimeoutMs',
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]+$', description: 'for people (default: model and version)' },
+      target: { type: 'string', pattern: '^[A-Za-z0-9._/-]{1,200}$', description: 'the release\'s target path, as GET /v1/releases lists it' },
+      selector: rolloutSelectorSchema,
+      waves: { type: 'array', items: waveSchema, minItems: 1, maxItems: 20 },
+      gates: gatesSchema,
+      ratePerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000, description: 'gateways told per minute at most (default 600)' },
+      windows: { type: 'array', items: windowSchema, maxItems: 32 },
+      gatewayTimeoutMs: { type: 'integer', minimum: 1000, maximum: 7 * 86_400_000, description: 'a gateway with no outcome this long after its notice counts as timed out (default 30 min)' },
+    },
+    required: ['target', 'selector', 'waves'],
+    additionalProperties: false,
+  },
+  response: { 201: statusSchema, ...problemResponses },
+} as const;
+
+export const listRolloutsSchema = {
+  tags: TAGS,
+  summary: 'List rollouts, newest first',
+  querystring: { type: 'object', properties: { state: { type: 'string', enum: STATES } }, additionalProperties: false },
+  response: { 200: { type: 'object', properties: { items: { type: 'array', items: rolloutSchema } }, required: ['items'], additionalProperties: false }, ...problemResponses },
+} as const;
+
+export const getRolloutSchema = {
+  tags: TAGS,
+  summary: 'A rollout with its waves and every decision',
+  params: idParams,
+  querystring: noQuerySchema,
+  response: { 200: statusSchema, ...problemResponses },
+} as const;
+
+export const moveRolloutSchema = {
+  tags: TAGS,
+  summary: 'Pause, resume or abort a rollout',
+  description: 'pause: running to paused. resume: paused to running (after a failed gate, resuming accepts the wave and goes on to the next). abort: stops for good; gateways that installed the release keep it.',
+  params: { type: 'object', properties: { ...idParams.properties, action: { type: 'string', enum: ['pause', 'resume', 'abort'] } }, required: ['id', 'action'], additionalProperties: false },
+  querystring: noQuerySchema,
+  body: emptyBodySchema,
+  response: { 200: statusSchema, ...problemResponses },
+} as const;

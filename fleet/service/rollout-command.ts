@@ -1,0 +1,160 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { lockHolder } from './data-dir-lock.js';
+import type { FleetEndpoints } from './fleet-service.js';
+import { readSecretFile } from './secrets.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+class UsageError extends Error {}
+
+export interface RolloutCommandOptions {
+  readonly data: string;
+  readonly tokenFile?: string;
+  readonly json: boolean;
+}
+
+export interface RolloutCreateOptions extends RolloutCommandOptions {
+  readonly target: string;
+  readonly selector: string;
+  readonly wave: string[];
+  readonly name?: string;
+  readonly maxFailure?: string;
+  readonly maxRollback?: string;
+  readonly maxTimeout?: string;
+  readonly rate?: string;
+  readonly window: string[];
+  readonly timeoutMin?: string;
+}
+
+interface Tally {
+  total: number;
+  notified: number;
+  active: number;
+  failed: number;
+  rolledBack: number;
+  timedOut: number;
+  offline: number;
+  pending: number;
+}
+interface Status {
+  rollout: { id: string; name: string; target: string; state: string; reason: string | null; currentWave: number; waves: unknown[] };
+  waves: Tally[];
+  events: { ts: number; kind: string; detail: Record<string, unknown> }[];
+}
+
+/** `5` a count, `10%` a share, anything else a label selector. */
+export function parseWave(text: string): Record<string, unknown> {
+  if (/^\d+$/.test(text)) return { kind: 'count', count: Number(text) };
+  const pct = /^(\d+(\.\d+)?)%$/.exec(text);
+  if (pct !== null) return { kind: 'share', share: Number(pct[1]) / 100 };
+  if (text.includes('=') || text.startsWith('!') || / in /.test(text)) return { kind: 'labels', selector: text };
+  throw new UsageError(`--wave ${JSON.stringify(text)}: expected a count (5), a share (10%) or a label selector (site=plant-2)`);
+}
+
+/** `all`, `ids:a,b,c`, or a label selector. */
+export function parseRolloutSelector(text: string): Record<string, unknown> {
+  if (text === 'all') return { kind: 'all' };
+  if (text.startsWith('ids:')) return { kind: 'ids', ids: text.slice(4).split(',').filter((s) => s !== '') };
+  return { kind: 'labels', selector: text };
+}
+
+/** `SELECTOR@HH:MM-HH:MM@TIMEZONE`, e.g. `site=plant-2@22:00-05:00@Europe/Berlin`. */
+export function parseWindow(text: string): Record<string, unknown> {
+  const m = /^(.+)@(\d\d:\d\d)-(\d\d:\d\d)@(.+)$/.exec(text);
+  if (m === null) throw new UsageError(`--window ${JSON.stringify(text)}: expected SELECTOR@HH:MM-HH:MM@TIMEZONE, like site=plant-2@22:00-05:00@Europe/Berlin`);
+  return { selector: m[1], from: m[2], to: m[3], timeZone: m[4] };
+}
+
+async function api(o: RolloutCommandOptions): Promise<<T>(method: string, path: string, body?: unknown) => Promise<T>> {
+  const dir = resolve(o.data);
+  if ((await lockHolder(dir)) === undefined) throw new Error(`the fleet in ${dir} is not running: rollouts are driven by the running fleet (start it with edgewise fleet --data ${o.data})`);
+  const endpoints = JSON.parse(await readFile(join(dir, 'fleet.json'), 'utf8')) as FleetEndpoints;
+  const tokenFile = o.tokenFile ?? join(dir, 'operator-token');
+  const token = await readSecretFile(tokenFile);
+  if (token === undefined) throw new Error(`no operator token in ${tokenFile} (give --token-file)`);
+  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${endpoints.localApiUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const reply = (await res.json().catch(() => ({}))) as { code?: string; detail?: string };
+    if (!res.ok) throw new Error(`${reply.code ?? `HTTP ${res.status}`}: ${reply.detail ?? `${method} ${path} failed`}`);
+    return reply as T;
+  };
+}
+
+function print(s: Status, asJson: boolean): void {
+  if (asJson) {
+    process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+    return;
+  }
+  const r = s.rollout;
+  const lines = [`rollout ${r.id} "${r.name}": ${r.state}${r.reason === null ? '' : ` (${r.reason})`}, wave ${r.currentWave + 1} of ${r.waves.length}, release ${r.target}`];
+  s.waves.forEach((w, i) => {
+    lines.push(`  wave ${i + 1}: ${w.total} gateways: ${w.active} active, ${w.failed} failed, ${w.rolledBack} rolled back, ${w.timedOut} timed out, ${w.offline} offline, ${w.notified - w.active - w.failed - w.rolledBack - w.timedOut} installing, ${w.pending} waiting`);
+  });
+  const gate = [...s.events].reverse().find((e) => e.kind === 'gate-failed');
+  if (gate !== undefined && r.reason === 'gate-failed') {
+    for (const g of (gate.detail['gates'] as { gate: string; count: number; share: number; limit: number; pass: boolean }[] | undefined) ?? []) {
+      if (!g.pass) lines.push(`  gate failed: ${g.gate} ${g.count} (${(g.share * 100).toFixed(1)}%) above the limit of ${(g.limit * 100).toFixed(1)}%`);
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function fail(err: unknown): number {
+  process.stderr.write(`edgewise fleet rollout: ${(err as Error).message}\n`);
+  return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+const share = (v: string | undefined, flag: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = v.endsWith('%') ? Number(v.slice(0, -1)) / 100 : Number(v);
+  if (!(n >= 0 && n <= 1)) throw new UsageError(`${flag}: expected a share (0.05 or 5%), got ${JSON.stringify(v)}`);
+  return n;
+};
+
+export async function runRolloutCreate(o: RolloutCreateOptions): Promise<number> {
+  try {
+    if (o.wave.length === 0) throw new UsageError('--wave: give at least one, e.g. --wave 5 --wave 10% --wave 100%');
+    const gates = Object.fromEntries(
+      Object.entries({ maxFailureShare: share(o.maxFailure, '--max-failure'), maxRollbackShare: share(o.maxRollback, '--max-rollback'), maxTimeoutShare: share(o.maxTimeout, '--max-timeout') }).filter(([, v]) => v !== undefined),
+    );
+    const body = {
+      target: o.target,
+      selector: parseRolloutSelector(o.selector),
+      waves: o.wave.map(parseWave),
+      gates,
+      ...(o.name === undefined ? {} : { name: o.name }),
+      ...(o.rate === undefined ? {} : { ratePerMinute: Number(o.rate) }),
+      ...(o.window.length === 0 ? {} : { windows: o.window.map(parseWindow) }),
+      ...(o.timeoutMin === undefined ? {} : { gatewayTimeoutMs: Math.round(Number(o.timeoutMin) * 60_000) }),
+    };
+    print(await (await api(o))<Status>('POST', '/v1/rollouts', body), o.json);
+    return EXIT_OK;
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+/** status, pause, resume, abort of one rollout; `list` without an id. */
+export async function runRolloutAction(action: 'status' | 'pause' | 'resume' | 'abort' | 'list', id: string | undefined, o: RolloutCommandOptions): Promise<number> {
+  try {
+    const call = await api(o);
+    if (action === 'list') {
+      const { items } = await call<{ items: Status['rollout'][] }>('GET', '/v1/rollouts');
+      if (o.json) process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+      else process.stdout.write(items.length === 0 ? 'no rollouts\n' : `${items.map((r) => `${r.id}  ${r.state.padEnd(9)}  wave ${r.currentWave + 1}/${r.waves.length}  ${r.target}  "${r.name}"`).join('\n')}\n`);
+      return EXIT_OK;
+    }
+    if (id === undefined) throw new UsageError(`${action} needs a rollout id (edgewise fleet rollout list shows them)`);
+    print(action === 'status' ? await call<Status>('GET', `/v1/rollouts/${encodeURIComponent(id)}`) : await call<Status>('POST', `/v1/rollouts/${encodeURIComponent(id)}/${action}`), o.json);
+    return EXIT_OK;
+  } catch (err) {
+    return fail(err);
+  }
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { BACKENDS } from '../../support/fleet-db.js';
+import { RELEASE } from '../rollouts/rollout-sim.js';
+import { addGateway, json, useApi } from './rig.js';
+
+interface Status {
+  rollout: { id: string; state: string; currentWave: number; gates: Record<string, number>; ratePerMinute: number };
+  waves: { total: number; pending: number }[];
+  events: { kind: string }[];
+}
+
+describe.each(BACKENDS)('rollouts through the HTTP API on %s', (backend) => {
+  const api = useApi(backend);
+  const body = { target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 2 }, { kind: 'share', share: 1 }], gates: { maxFailureShare: 0.05 } };
+
+  it('starts a rollout with its waves planned, and pauses, resumes and aborts it', async () => {
+    api.stubs.releases = async () => [RELEASE];
+    for (let i = 0; i < 6; i += 1) await addGateway(api, `gw-${i}`);
+    const res = await api.call('POST', '/v1/rollouts', { json: body });
+    expect(res.statusCode, res.body).toBe(201);
+    const created = json<Status>(res);
+    expect(created.rollout).toMatchObject({ state: 'running', currentWave: 0, ratePerMinute: 600, gates: { maxFailureShare: 0.05, maxRollbackShare: 0, maxTimeoutShare: 0.1 } });
+    expect(created.waves.map((w) => w.total)).toEqual([2, 4]);
+    const id = created.rollout.id;
+    expect(json<{ items: { id: string }[] }>(await api.call('GET', '/v1/rollouts?state=running')).items.map((r) => r.id)).toEqual([id]);
+    expect(json<Status>(await api.call('POST', `/v1/rollouts/${id}/pause`)).rollout.state).toBe('paused');
+    const again = await api.call('POST', `/v1/rollouts/${id}/pause`);
+    expect(again.statusCode).toBe(409);
+    expect(json(again)).toMatchObject({ code: 'E_ROLLOUT_STATE', detail: expect.stringContaining('paused') as unknown });
+    expect(json<Status>(await api.call('POST', `/v1/rollouts/${id}/resume`)).rollout.state).toBe('running');
+    const aborted = json<Status>(await api.call('POST', `/v1/rollouts/${id}/abort`));
+    expect(aborted.rollout.state).toBe('aborted');
+    expect(aborted.events.map((e) => e.kind)).toEqual(['created', 'wave-started', 'paused', 'resumed', 'aborted']);
+    expect(json<Status>(await api.call('GET', `/v1/rollouts/${id}`)).rollout.state).toBe('aborted');
+  });
+
+  it('refuses bad rollouts with 400 naming what to fix, and stores nothing', async () => {
+    api.stubs.releases = async () => [RELEASE];
+    await addGateway(api, 'gw-1');
+    const unknown = await api.call('POST', '/v1/rollouts', { json: { ...body, target: 'models/x/1/model.onnx' } });
+    expect(unknown.statusCode).toBe(400);
+    expect(json(unknown)).toMatchObject({ code: 'E_RELEASE_UNKNOWN', detail: expect.stringContaining('/v1/releases') as unknown });
+    const shares = await api.call('POST', '/v1/rollouts', { json: { ...body, waves: [{ kind: 'share', share: 0.5 }, { kind: 'share', share: 0.1 }] } });
+    expect(shares.statusCode).toBe(400);
+    expect(json(shares)).toMatchObject({ code: 'E_VALIDATION', detail: expect.stringContaining('waves[1].share') as unknown });
+    const extra = await api.call('POST', '/v1/rollouts', { json: { ...body, force: true } });
+    expect(extra.statusCode).toBe(400);
+    const nobody = await api.call('POST', '/v1/rollouts', { json: { ...body, selector: { kind: 'labels', selector: 'site=mars' } } });
+    expect(json(nobody)).toMatchObject({ code: 'E_VALIDATION', detail: expect.stringContaining('no provisioned gateway') as unknown });
+    expect(json<{ items: unknown[] }>(await api.call('GET', '/v1/rollouts')).items).toEqual([]);
+    expect((await api.call('GET', '/v1/rollouts/ro-000000000000')).statusCode).toBe(404);
+  });
+
+  it('lets read-only tokens watch rollouts but not start or stop them', async () => {
+    api.stubs.releases = async () => [RELEASE];
+    await addGateway(api, 'gw-1');
+    expect((await api.call('POST', '/v1/rollouts', { json: body, token: api.ro })).statusCode).toBe(403);
+    const id = json<Status>(await api.call('POST', '/v1/rollouts', { json: body })).rollout.id;
+    expect((await api.call('GET', `/v1/rollouts/${id}`, { token: api.ro })).statusCode).toBe(200);
+    expect((await api.call('POST', `/v1/rollouts/${id}/abort`, { token: api.ro })).statusCode).toBe(403);
+  });
+});
