@@ -139,10 +139,19 @@ export class BrokerAuth {
     return this.principals.get(client);
   }
 
-  /** Forgets the cached verification of a gateway (not needed for correctness: every CONNECT reads the registry). */
+  /**
+   * The gateway's credentials changed (revoked, re-provisioned): forgets its cached
+   * verification, and a CONNECT of it that is being checked right now is refused (it read
+   * the registry before the change, and dropClient found no session to end yet).
+   */
   forget(gatewayId: string): void {
     this.verified.delete(gatewayId);
+    this.changes.set(gatewayId, (this.changes.get(gatewayId) ?? 0) + 1);
+    if (this.changes.size > 100_000) this.changes.clear();
   }
+
+  /** Per gateway: how often its credentials changed while this broker ran. */
+  private readonly changes = new Map<string, number>();
 
   private notify(gatewayId: string, connected: boolean): void {
     try {
@@ -174,6 +183,7 @@ export class BrokerAuth {
       this.reject('unknown-gateway', authError('E_MQTT_UNKNOWN_GATEWAY', NOT_AUTHORIZED, `client ${client.id}: username ${JSON.stringify(username ?? null)} is not a gateway id`));
     }
     const gatewayId = username;
+    const generation = this.changes.get(gatewayId) ?? 0;
     // The client id is fixed per gateway, so no gateway can take over another's session.
     if (client.id !== gatewayClientId(gatewayId)) {
       this.reject('bad-client-id', authError('E_MQTT_CLIENT_ID', IDENTIFIER_REJECTED, `gateway ${gatewayId} must connect with client id ${gatewayClientId(gatewayId)}, not ${JSON.stringify(client.id)}`));
@@ -196,6 +206,7 @@ export class BrokerAuth {
       this.reject('error', authError('E_MQTT_UNAVAILABLE', SERVER_UNAVAILABLE, `gateway ${gatewayId}: password check failed (${(err as Error).message})`, err));
     }
     if (!ok) this.reject('bad-credentials', authError('E_MQTT_BAD_CREDENTIALS', NOT_AUTHORIZED, `gateway ${gatewayId}: wrong password`));
+    if ((this.changes.get(gatewayId) ?? 0) !== generation) this.reject('revoked', authError('E_MQTT_REVOKED', NOT_AUTHORIZED, `gateway ${gatewayId}: its credentials changed while it was connecting`));
     this.principals.set(client, { kind: 'gateway', gatewayId });
   }
 

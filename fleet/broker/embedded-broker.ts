@@ -4,6 +4,9 @@ import { Aedes, type Client } from 'aedes';
 import type { BrokerAuth, BrokerLog } from './broker-auth.js';
 import { isTopicName } from './acl.js';
 
+/** Bytes a connection may send before its CONNECT is accepted: a CONNECT is a few hundred. */
+const PRE_CONNACK_BYTES = 65_536;
+
 /** A TLS listener beside the TCP one. PEM contents (not paths), as node:tls takes them. */
 export interface EmbeddedBrokerTls {
   /** 0 or absent: any free port (see `tlsPort`). */
@@ -64,6 +67,7 @@ export class EmbeddedBroker {
     (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log?.warn({ component: 'broker', code: 'E_MQTT_BROKER', err: err.message }, 'broker error'));
     const broker = new EmbeddedBroker(aedes, options.host ?? '127.0.0.1', options.port ?? 0, options.tls);
     broker.detachAuth = options.auth?.attach(aedes);
+    aedes.on('client', (client: Client) => broker.connected(client));
     try {
       await broker.start();
     } catch (err) {
@@ -100,8 +104,30 @@ export class EmbeddedBroker {
   private track(socket: Socket): void {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
+    // aedes buffers a packet of any announced length (up to 256 MB) before it looks at it:
+    // a stranger could fill the fleet's memory before logging in. Until the CONNECT has been
+    // answered, a connection may send PRE_CONNACK_BYTES at most.
+    let before = 0;
+    const guard = (chunk: Buffer): void => {
+      before += chunk.length;
+      if (before > PRE_CONNACK_BYTES) socket.destroy();
+    };
+    socket.on('data', guard);
+    this.connackWaiters.set(socket, () => socket.off('data', guard));
+    socket.once('close', () => this.connackWaiters.delete(socket));
     this.aedes.handle(socket);
   }
+
+  /** aedes registered a client (its CONNECT was accepted): its socket may send packets of any size now. */
+  private connected(client: Client): void {
+    const conn = (client as Client & { conn?: unknown }).conn as Socket | undefined;
+    if (conn === undefined) return;
+    this.connackWaiters.get(conn)?.();
+    this.connackWaiters.delete(conn);
+  }
+
+  /** Sockets still before their CONNACK, and what to do once they are past it. */
+  private readonly connackWaiters = new Map<Socket, () => void>();
 
   private static async listen(server: Server, port: number, host: string): Promise<number> {
     await new Promise<void>((resolve, reject) => {

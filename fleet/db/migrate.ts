@@ -36,10 +36,11 @@ const MIGRATION_LOCK = 72_0510_001;
  */
 export async function migrate(sql: Sql, migrations?: readonly Migration[]): Promise<{ applied: number[]; version: number }> {
   const all = migrations ?? (await loadMigrations());
-  await sql.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_ms bigint NOT NULL)');
   const applied: number[] = [];
   await sql.transaction(async (tx) => {
+    // The lock first: two instances creating the bookkeeping table at once collide otherwise.
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_ms bigint NOT NULL)');
     const rows = await tx.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
     const done = new Set(rows.map((r) => r.version));
     const newest = Math.max(0, ...done);

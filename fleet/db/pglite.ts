@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { DatabaseError, asDatabaseError, type Queryable, type Sql, type Statement } from './sql.js';
 
 /**
- * PostgreSQL settings for the embedded database. shared_buffers 32 MB instead of 128 MB: fleet
+ * PostgreSQL settings for the embedded database (fsync is switched on in the worker, see there). shared_buffers 32 MB instead of 128 MB: fleet
  * state is small and hot, and WebAssembly memory, once grown, is never given back (measured:
  * 206 MB resident for an opened database, against 327 MB with the default).
  */
@@ -42,7 +42,20 @@ const { parentPort, workerData } = require('node:worker_threads');
   const parsers = { [types.INT8]: (v) => Number(v), [types.NUMERIC]: (v) => Number(v) };
   let db;
   try {
-    db = await PGlite.create({ ...(workerData.dir === null ? {} : { dataDir: workerData.dir }), parsers, postgresqlconf: workerData.settings });
+    // PGlite starts PostgreSQL with -F (fsync off), and its Node file system has no fsync: a
+    // power cut could lose commits the fleet acknowledged. With a data directory, fsync is on
+    // (wal_sync_method=fsync) and fsync reaches the disk (fs.fsyncSync on the real file).
+    const durable = workerData.dir !== null;
+    const startParams = durable ? [...PGlite.defaultStartParams.filter((p) => p !== '-F'), '-c', 'fsync=on', '-c', 'wal_sync_method=fsync'] : undefined;
+    db = await PGlite.create({ ...(durable ? { dataDir: workerData.dir, startParams } : {}), parsers, postgresqlconf: workerData.settings });
+    if (durable) {
+      const ops = db.mod && db.mod.NODEFS && db.mod.NODEFS.stream_ops;
+      if (!ops) throw new Error('this PGlite build does not expose its NODEFS stream operations: commits could not be made durable (pin @electric-sql/pglite to a tested version)');
+      const fs = require('node:fs');
+      ops.fsync = (stream) => { fs.fsyncSync(stream.nfd); };
+      const on = (await db.query('SHOW fsync')).rows[0];
+      if (!on || on.fsync !== 'on') throw new Error('PGlite did not take fsync=on');
+    }
   } catch (err) {
     parentPort.postMessage({ id: 0, error: { message: String(err && err.message || err), code: err && err.code } });
     return;

@@ -34,7 +34,8 @@ export interface PostgresOptions {
  * migrations, driving a rollout) takes a lock in the database itself.
  */
 export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<Sql> {
-  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 8, connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000 });
+  // Keepalive and a statement timeout: after a failover a dead connection must fail, not hang ingest.
+  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 8, connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000, statement_timeout: 60_000, query_timeout: 65_000 });
   // An idle client that loses its server emits 'error' on the pool; without a listener that
   // would kill the process. The next query gets a fresh connection (or a clear error).
   pool.on('error', () => undefined);

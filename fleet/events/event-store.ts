@@ -36,7 +36,7 @@ export interface EventQuery {
 }
 
 export interface RetentionPolicy {
-  /** Events whose gateway timestamp is older than this are deleted. */
+  /** Events received longer ago than this are deleted. */
   readonly maxAgeMs: number;
   /** And at most this many are kept (the oldest go first). */
   readonly maxEvents: number;
@@ -54,6 +54,10 @@ interface EventRow {
   data: unknown;
 }
 
+function toEvent(r: EventRow): StoredEvent {
+  return { gatewayId: r.gateway_id, recordId: r.record_id, kind: r.kind, class: r.class, stream: r.stream, model: r.model, ts: r.ts, receivedMs: r.received_ms, data: r.data };
+}
+
 export class EventStore {
   constructor(private readonly db: Queryable) {}
 
@@ -62,8 +66,8 @@ export class EventStore {
     const stored: Partial<Record<EventKind, number>> = {};
     if (events.length === 0) return stored;
     const rows = await this.db.query<{ kind: EventKind }>(
-      `INSERT INTO events (gateway_id, record_id, kind, class, stream, model, ts, received_ms, data)
-       SELECT x.gateway_id, x.record_id, x.kind, x.class, x.stream, x.model, x.ts, x.received_ms, x.data
+      `INSERT INTO events (gateway_id, record_id, kind, class, stream, model, ts, received_ms, data, data_bytes)
+       SELECT x.gateway_id, x.record_id, x.kind, x.class, x.stream, x.model, x.ts, x.received_ms, x.data, pg_column_size(x.data)
        FROM jsonb_to_recordset($1::jsonb) AS x(gateway_id text, record_id text, kind text, class text, stream text, model text, ts double precision, received_ms bigint, data jsonb)
        ON CONFLICT (gateway_id, record_id) DO NOTHING RETURNING kind`,
       [jsonParam(events.map((e) => ({ gateway_id: e.gatewayId, record_id: e.recordId, kind: e.kind, class: e.class, stream: e.stream, model: e.model, ts: Math.floor(e.ts), received_ms: e.receivedMs, data: e.data })))],
@@ -72,7 +76,37 @@ export class EventStore {
     return stored;
   }
 
-  async query(q: EventQuery): Promise<StoredEvent[]> {
+  /**
+   * A page of events, newest first: at most `q.limit`, and no more than `maxBytes` of their
+   * data (at least one event): a page of vision crops must not take the fleet's memory or hold
+   * the database for seconds. `more` says whether events remain after the page.
+   */
+  async page(q: EventQuery, maxBytes = 8 * 1024 * 1024): Promise<{ items: StoredEvent[]; more: boolean }> {
+    const { where, params } = this.where(q);
+    // Sizes first (kept beside the data, so no data is read), then the data of the events that fit.
+    const sizes = await this.db.query<{ gateway_id: string; record_id: string; bytes: number }>(
+      `SELECT gateway_id, record_id, data_bytes AS bytes FROM events WHERE ${where} ORDER BY ts DESC, gateway_id DESC, record_id DESC LIMIT $${params.length + 1}`,
+      [...params, q.limit + 1],
+    );
+    let total = 0;
+    let n = 0;
+    for (const r of sizes.slice(0, q.limit)) {
+      if (n > 0 && total + Number(r.bytes) > maxBytes) break;
+      total += Number(r.bytes);
+      n += 1;
+    }
+    const keys = sizes.slice(0, n).map((r) => ({ gw: r.gateway_id, id: r.record_id }));
+    if (keys.length === 0) return { items: [], more: false };
+    const rows = await this.db.query<EventRow>(
+      `SELECT e.gateway_id, e.record_id, e.kind, e.class, e.stream, e.model, e.ts, e.received_ms, e.data
+       FROM events e JOIN jsonb_to_recordset($1::jsonb) AS k(gw text, id text) ON e.gateway_id = k.gw AND e.record_id = k.id
+       ORDER BY e.ts DESC, e.gateway_id DESC, e.record_id DESC`,
+      [JSON.stringify(keys)],
+    );
+    return { items: rows.map(toEvent), more: sizes.length > n };
+  }
+
+  private where(q: Omit<EventQuery, 'limit'>): { where: string; params: unknown[] } {
     const conds: string[] = [];
     const params: unknown[] = [];
     const p = (v: unknown): string => {
@@ -86,12 +120,17 @@ export class EventStore {
     if (q.fromMs !== undefined) conds.push(`ts >= ${p(q.fromMs)}`);
     if (q.toMs !== undefined) conds.push(`ts < ${p(q.toMs)}`);
     if (q.before !== undefined) conds.push(`(ts, gateway_id, record_id) < (${p(q.before.ts)}, ${p(q.before.gatewayId)}, ${p(q.before.recordId)})`);
+    return { where: conds.length === 0 ? 'true' : conds.join(' AND '), params };
+  }
+
+  async query(q: EventQuery): Promise<StoredEvent[]> {
+    const { where, params } = this.where(q);
     const rows = await this.db.query<EventRow>(
       `SELECT gateway_id, record_id, kind, class, stream, model, ts, received_ms, data FROM events
-       WHERE ${conds.length === 0 ? 'true' : conds.join(' AND ')} ORDER BY ts DESC, gateway_id DESC, record_id DESC LIMIT ${p(q.limit)}`,
-      params,
+       WHERE ${where} ORDER BY ts DESC, gateway_id DESC, record_id DESC LIMIT $${params.length + 1}`,
+      [...params, q.limit],
     );
-    return rows.map((r) => ({ gatewayId: r.gateway_id, recordId: r.record_id, kind: r.kind, class: r.class, stream: r.stream, model: r.model, ts: r.ts, receivedMs: r.received_ms, data: r.data }));
+    return rows.map(toEvent);
   }
 
   async count(): Promise<number> {
@@ -100,13 +139,15 @@ export class EventStore {
   }
 
   /**
-   * Enforces the retention policy: deletes events older than the age limit, then the oldest
-   * beyond the count limit. Returns how many went.
+   * Enforces the retention policy: deletes events received longer ago than the age limit,
+   * then the earliest received beyond the count limit. By the fleet's clock, not the
+   * gateway's: an alert from a gateway whose clock says 1970 is kept as long as any other.
+   * Returns how many went.
    */
   async sweep(policy: RetentionPolicy, nowMs: number): Promise<number> {
-    const old = await this.db.query('DELETE FROM events WHERE ts < $1 RETURNING 1', [nowMs - policy.maxAgeMs]);
+    const old = await this.db.query('DELETE FROM events WHERE received_ms < $1 RETURNING 1', [nowMs - policy.maxAgeMs]);
     const excess = await this.db.query(
-      `DELETE FROM events e USING (SELECT gateway_id, record_id FROM events ORDER BY ts DESC OFFSET $1) x
+      `DELETE FROM events e USING (SELECT gateway_id, record_id FROM events ORDER BY received_ms DESC, ts DESC OFFSET $1) x
        WHERE e.gateway_id = x.gateway_id AND e.record_id = x.record_id RETURNING 1`,
       [policy.maxEvents],
     );

@@ -271,11 +271,10 @@ export class Ingest {
           }
           break;
         }
-        case 'state': {
-          const prev = states.get(w.gw);
-          if (prev === undefined || prev.ts <= w.ts) states.set(w.gw, w);
+        case 'state':
+          // The last one delivered wins (see GatewayStore.applyStates).
+          states.set(w.gw, w);
           break;
-        }
         case 'health': {
           const prev = health.get(w.gw);
           if (prev === undefined || prev.health.ts <= w.health.ts) health.set(w.gw, w);

@@ -247,8 +247,10 @@ export class GatewayStore {
   }
 
   /**
-   * Applies the latest state message of each gateway in the batch (a newer `ts` than the one
-   * stored wins; retained messages replayed by a broker are older and change nothing).
+   * Applies the latest state message of each gateway in the batch, in the order the broker
+   * delivered them, whatever their `ts`: the Last Will was stamped when the gateway connected,
+   * before its `online`, yet it is the newer news. (A broker keeps one retained state per
+   * gateway and delivers a topic's messages in order, so arrival order is the truth.)
    */
   async applyStates(states: readonly { gw: string; online: boolean; clean: boolean; ts: number; runtimeVersion: string; receivedMs: number }[]): Promise<void> {
     if (states.length === 0) return;
@@ -256,7 +258,7 @@ export class GatewayStore {
       `UPDATE gateways g SET online = x.online, state_clean = x.clean, state_ms = x.ts, runtime_version = x.runtime_version,
          last_seen_ms = GREATEST(COALESCE(g.last_seen_ms, 0), x.received_ms)
        FROM jsonb_to_recordset($1::jsonb) AS x(gw text, online boolean, clean boolean, ts bigint, runtime_version text, received_ms bigint)
-       WHERE g.id = x.gw AND g.revoked_ms IS NULL AND (g.state_ms IS NULL OR g.state_ms <= x.ts)`,
+       WHERE g.id = x.gw AND g.revoked_ms IS NULL`,
       [jsonParam(states.map((s) => ({ gw: s.gw, online: s.online, clean: s.clean, ts: s.ts, runtime_version: s.runtimeVersion, received_ms: s.receivedMs })))],
     );
   }

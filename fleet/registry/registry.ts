@@ -52,6 +52,7 @@ export class Registry {
     this.store = new GatewayStore(sql);
   }
 
+  /** Called when a gateway's credentials are withdrawn: revoked, or replaced by provisioning it again. */
   onRevoked(listener: (gatewayId: string) => void): () => void {
     this.revokedListeners.add(listener);
     return () => this.revokedListeners.delete(listener);
@@ -77,6 +78,8 @@ export class Registry {
       await this.store.replaceCredentials(req.id, scrypt, mosquitto);
       if (req.labels !== undefined || req.site !== undefined) await this.store.setLabels(req.id, site, labels);
       replaced = true;
+      // A session opened with the old password must not outlive it.
+      for (const l of this.revokedListeners) l(req.id);
     }
     const gateway = await this.store.get(req.id);
     if (gateway === undefined) throw new RegistryError('E_GATEWAY_UNKNOWN', `gateway ${req.id} vanished while being provisioned`);

@@ -23,7 +23,7 @@ import { Rollouts } from '../rollouts/rollouts.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { fleetMqttIdentity } from './fleet-identity.js';
 import { newestRoot } from './newest-root.js';
-import { writeSecretFile } from './secrets.js';
+import { readSecretFile, writeSecretFile } from './secrets.js';
 
 export interface HostPort {
   readonly host: string;
@@ -59,7 +59,7 @@ export interface FleetEndpoints {
   readonly localApiUrl: string;
   readonly brokerUrl: string;
   readonly brokerTlsUrl: string | null;
-  readonly operatorTokenFile: string | null;
+  readonly operatorTokenFile: string;
   readonly database: string;
 }
 
@@ -137,6 +137,7 @@ export class FleetService {
         const b = broker;
         cleanups.push(() => b.close());
         registry.onRevoked((id) => {
+          auth.forget(id);
           void b.dropClient(gatewayClientId(id));
         });
       } else {
@@ -190,14 +191,16 @@ export class FleetService {
       const addr = api.server.address();
       const httpPort = addr !== null && typeof addr === 'object' ? addr.port : o.http.port;
 
-      // The first operator token, once: written 0600 beside the data, never printed.
-      let operatorTokenFile: string | null = null;
-      if ((await tokens.list()).length === 0) {
-        const t = await tokens.create('read-write', 'initial operator token');
-        operatorTokenFile = join(o.dataDir, 'operator-token');
+      // An operator token in DATA/operator-token (0600, never printed): made at the first start,
+      // and made again when the file is gone or holds a token that no longer works (revoked,
+      // or lost in a crash between the database and the file), so nobody is locked out.
+      const operatorTokenFile = join(o.dataDir, 'operator-token');
+      const existing = await readSecretFile(operatorTokenFile);
+      const works = existing !== undefined && (await tokens.verify(existing))?.role === 'read-write';
+      if (!works) {
+        const t = await tokens.create('read-write', existing === undefined ? 'operator token (DATA/operator-token)' : 'operator token (DATA/operator-token, re-issued)');
         await writeSecretFile(operatorTokenFile, `${t.token}\n`);
-      } else {
-        operatorTokenFile = join(o.dataDir, 'operator-token');
+        o.logger.info({ component: 'fleet', event: 'fleet.token_issued', file: operatorTokenFile }, 'operator token written');
       }
 
       const endpoints: FleetEndpoints = {

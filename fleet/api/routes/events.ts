@@ -14,7 +14,7 @@ export function eventRoutes(deps: ApiDeps): FastifyPluginAsync {
       const q = request.query;
       const limit = q.limit ?? DEFAULT_PAGE_LIMIT;
       const before = q.before === undefined ? undefined : decodeEventCursor(q.before);
-      const rows = await deps.events.query({
+      const page = await deps.events.page({
         ...(q.gateway === undefined ? {} : { gatewayId: q.gateway }),
         ...(q.kind === undefined ? {} : { kind: q.kind as EventKind }),
         ...(q.model === undefined ? {} : { model: q.model }),
@@ -22,11 +22,10 @@ export function eventRoutes(deps: ApiDeps): FastifyPluginAsync {
         ...(q.from === undefined ? {} : { fromMs: q.from }),
         ...(q.to === undefined ? {} : { toMs: q.to }),
         ...(before === undefined ? {} : { before }),
-        limit: limit + 1,
+        limit,
       });
-      const items = rows.slice(0, limit);
-      const last = items[items.length - 1];
-      return { items, next: rows.length > limit && last !== undefined ? encodeEventCursor(last) : null };
+      const last = page.items[page.items.length - 1];
+      return { items: page.items, next: page.more && last !== undefined ? encodeEventCursor(last) : null };
     });
   };
 }

@@ -57,10 +57,15 @@ CREATE TABLE events (
   ts           bigint NOT NULL,
   received_ms  bigint NOT NULL,
   data         jsonb NOT NULL,
+  -- The size of data before compression: pages of events are cut by it.
+  data_bytes   integer NOT NULL,
   PRIMARY KEY (gateway_id, record_id)
 );
 CREATE INDEX events_ts ON events (ts);
 CREATE INDEX events_gateway_ts ON events (gateway_id, ts);
+-- Retention goes by when the fleet received an event (a gateway's clock may be wrong);
+-- received_ms grows with insertion order, so a BRIN index serves it at almost no cost.
+CREATE INDEX events_received ON events USING brin (received_ms);
 
 -- Operator tokens for the HTTP API, stored as SHA-256 of the token.
 CREATE TABLE operator_tokens (

@@ -19,10 +19,14 @@ class FakeRegistry {
   readonly rows = new Map<string, GatewayCredentials>();
   lookups = 0;
   down = false;
+  /** Runs after a lookup has read its row, before the CONNECT is answered. */
+  afterLookup: ((id: string) => void) | undefined;
   readonly lookup = async (id: string): Promise<GatewayCredentials | undefined> => {
     this.lookups += 1;
     if (this.down) throw new Error('connection terminated');
-    return this.rows.get(id);
+    const row = this.rows.get(id);
+    this.afterLookup?.(id);
+    return row;
   };
   async provision(id: string, password: string): Promise<void> {
     this.rows.set(id, { id, passwordScrypt: await credentials.hashPassword(password), revoked: false });
@@ -53,6 +57,16 @@ describe('BrokerAuth', () => {
     const auth = new BrokerAuth({ credentials: registry.lookup, fleetPasswordScrypt: fleetHash, metrics, ...(maxCachedVerifications === undefined ? {} : { maxCachedVerifications }) });
     return { auth, registry, metrics };
   }
+
+  it('refuses a CONNECT that was being checked while the gateway was revoked', async () => {
+    const { auth, registry } = setup();
+    await registry.provision('g1', 'pw1');
+    // The revocation lands after the registry was read for this CONNECT, before it is answered.
+    registry.afterLookup = (id) => auth.forget(id);
+    expect(await connect(auth, fakeClient(gatewayClientId('g1')), 'g1', 'pw1')).toEqual({ ok: false, returnCode: 5 });
+    registry.afterLookup = undefined;
+    expect(await connect(auth, fakeClient(gatewayClientId('g1')), 'g1', 'pw1')).toEqual({ ok: true });
+  });
 
   it('reads the registry on every connect but runs scrypt only the first time', async () => {
     const { auth, registry } = setup();

@@ -220,6 +220,22 @@ describe('embedded broker security specifics', () => {
     await waitFor(() => clients.messages(fleet).some((m) => m.payload === 'to-fleet-client'), 'the fleet client receiving records', 5_000);
   });
 
+  it('closes a connection that sends more than 64 KiB before its CONNECT is accepted', async () => {
+    const closed = await new Promise<boolean>((resolve) => {
+      const s = netConnect({ host: '127.0.0.1', port: broker.listeningPort }, () => {
+        // A CONNECT announcing 256 MB, then bytes: aedes would buffer them all.
+        s.write(Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f]));
+        const chunk = Buffer.alloc(16_384, 0x41);
+        for (let i = 0; i < 8; i += 1) s.write(chunk);
+      });
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(true));
+    });
+    expect(closed).toBe(true);
+    const a = await provision('after-flood');
+    expect((await clients.connect(broker.url, { username: a.id, password: a.password, clientId: a.clientId })).ok).toBe(true);
+  });
+
   it('survives garbage bytes, a bad protocol version and a broken socket without crashing', async () => {
     const a = await provision('after-garbage');
     const port = broker.listeningPort;

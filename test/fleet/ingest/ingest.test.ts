@@ -68,13 +68,15 @@ describe.each(BACKENDS)('ingest on %s', (backend) => {
     expect((await registry.store.get('gw-1'))?.telemetry).toEqual({ records: 2, lastMs: 20 });
   });
 
-  it('tracks online, offline and the Last Will, ignoring a state older than the one it has', async () => {
+  it('tracks online, offline and the Last Will in the order they arrive, though the Will was stamped before the online', async () => {
+    // The gateway stamps its Will when it connects (ts 1000), then says online (ts 2000).
     await ingest.accept(gatewayTopics.state('gw-1'), encodeState({ gw: 'gw-1', state: 'online', ts: 2000, clean: true, runtimeVersion: '0.1.0' }));
     expect(await registry.store.get('gw-1')).toMatchObject({ status: 'online', online: true, runtimeVersion: '0.1.0' });
+    // It crashes: the broker publishes the Will.
     await ingest.accept(gatewayTopics.state('gw-1'), encodeState({ gw: 'gw-1', state: 'offline', ts: 1000, clean: false, runtimeVersion: '0.1.0' }));
-    expect(await registry.store.get('gw-1')).toMatchObject({ status: 'online' });
-    await ingest.accept(gatewayTopics.state('gw-1'), encodeState({ gw: 'gw-1', state: 'offline', ts: 3000, clean: false, runtimeVersion: '0.1.0' }));
     expect(await registry.store.get('gw-1')).toMatchObject({ status: 'offline', stateClean: false });
+    await ingest.accept(gatewayTopics.state('gw-1'), encodeState({ gw: 'gw-1', state: 'online', ts: 3000, clean: true, runtimeVersion: '0.1.1' }));
+    expect(await registry.store.get('gw-1')).toMatchObject({ status: 'online', runtimeVersion: '0.1.1' });
   });
 
   it('keeps the latest health report with its degraded reasons, hardware and releases', async () => {
