@@ -23,10 +23,11 @@ export interface IngestOptions {
   /** Payload bytes waiting for a commit at most; past it messages are refused (not acknowledged). */
   readonly maxPendingBytes?: number;
   /**
-   * A gateway's health report is written at most this often while what the registry queries
-   * of it (status, reasons, releases, hardware, runtime) stays the same; in between, the
-   * newest waits in memory. Health is a latest-value report that the gateway sends again on
-   * every connect, so nothing is lost that it would not resend. 0 writes every report.
+   * A gateway's health report is written at most this often; in between, the newest waits in
+   * memory, as the bytes it came in (it is checked when it is written: an earlier one that
+   * the newest replaced never costs a parse). Health is a latest-value report that the
+   * gateway sends again on every connect, so a fleet crash loses nothing it would not resend,
+   * and the registry is at most this much behind. 0 writes every report.
    */
   readonly healthWriteIntervalMs?: number;
 }
@@ -36,12 +37,8 @@ const TOUCH_INTERVAL_MS = 5_000;
 /** Per-gateway bookkeeping kept at most (more gateways than this and it starts afresh). */
 const MAX_TRACKED_GATEWAYS = 100_000;
 
-type HealthWork = Extract<Work, { kind: 'health' }>;
-
-/** The part of a health report that a change of must reach the database at once. */
-function healthKey(h: HealthMessage): string {
-  return JSON.stringify([h.status, h.reasons, h.runtimeVersion, h.releases, h.hardware]);
-}
+/** Bytes of health reports waiting at most; past it reports are written as they come. */
+const MAX_DEFERRED_HEALTH_BYTES = 16 * 1024 * 1024;
 
 export interface IngestStats {
   readonly queued: number;
@@ -92,10 +89,11 @@ export class Ingest {
   private lastError: string | null = null;
   private lastErrorMs: number | null = null;
   private readonly healthWriteIntervalMs: number;
-  /** Per gateway: when its health was last written, and what it said. */
-  private readonly healthWritten = new Map<string, { atMs: number; key: string }>();
-  /** Per gateway: the newest health report waiting for its next write. */
-  private readonly deferredHealth = new Map<string, HealthWork>();
+  /** Per gateway: when its health was last written. */
+  private readonly healthWritten = new Map<string, number>();
+  /** Per gateway: the newest health report waiting for its next write, undecoded. */
+  private readonly deferredHealth = new Map<string, { readonly payload: Uint8Array; readonly receivedMs: number }>();
+  private deferredBytes = 0;
   private readonly touched = new Map<string, number>();
   private readonly flushTimer: NodeJS.Timeout | undefined;
 
@@ -114,27 +112,41 @@ export class Ingest {
     }
   }
 
-  /** Hands the waiting health reports to the next commit. */
+  /** Checks the waiting health reports and hands them to the next commit. */
   private flushDeferredHealth(): Promise<void> {
-    const waiting = [...this.deferredHealth.values()];
+    const waiting = [...this.deferredHealth];
     this.deferredHealth.clear();
-    return Promise.all(
-      waiting.map((w) =>
-        this.commits.add(w, 0).catch(() => {
-          // A failed write is counted and shows in stats; the gateway sends health again.
-        }),
-      ),
-    ).then(() => undefined);
+    this.deferredBytes = 0;
+    const commits: Promise<void>[] = [];
+    for (const [gw, { payload, receivedMs }] of waiting) {
+      const work = this.decodeOrDrop(gw, 'health', payload, receivedMs);
+      // A failed write shows in stats and /health; the gateway sends health again.
+      if (work !== undefined) commits.push(this.commits.add(work, 0).catch(() => undefined));
+    }
+    return Promise.all(commits).then(() => undefined);
   }
 
-  /** True when this report may wait: the gateway's health was written lately and says the same in what matters. */
-  private mayDefer(w: HealthWork): boolean {
+  /** Keeps this report for the next write when the gateway's health was written lately. */
+  private deferHealth(gw: string, payload: Uint8Array, receivedMs: number): boolean {
     if (this.healthWriteIntervalMs <= 0) return false;
-    const last = this.healthWritten.get(w.gw);
-    if (last === undefined || w.receivedMs - last.atMs >= this.healthWriteIntervalMs || last.key !== healthKey(w.health)) return false;
-    const prev = this.deferredHealth.get(w.gw);
-    if (prev === undefined || prev.health.ts <= w.health.ts) this.deferredHealth.set(w.gw, w);
+    const last = this.healthWritten.get(gw);
+    if (last === undefined || receivedMs - last >= this.healthWriteIntervalMs) return false;
+    const prev = this.deferredHealth.get(gw);
+    const bytes = this.deferredBytes - (prev?.payload.byteLength ?? 0) + payload.byteLength;
+    if (bytes > MAX_DEFERRED_HEALTH_BYTES) return false;
+    this.deferredHealth.set(gw, { payload, receivedMs });
+    this.deferredBytes = bytes;
     return true;
+  }
+
+  private decodeOrDrop(gw: string, kind: GatewayMessageKind, payload: Uint8Array, receivedMs: number): Work | undefined {
+    try {
+      return this.decode(gw, kind, payload, receivedMs);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.drop(kind, err.code === 'E_PAYLOAD_TOO_LARGE' ? 'too-large' : err.code === 'E_PAYLOAD_DECODE' ? 'decode' : 'invalid');
+      return undefined;
+    }
   }
 
   stats(): IngestStats {
@@ -157,15 +169,9 @@ export class Ingest {
       return;
     }
     this.metrics.messagesIn.inc({ kind: parsed.kind });
-    let work: Work;
-    try {
-      work = this.decode(parsed.gw, parsed.kind, payload, receivedMs);
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      this.drop(parsed.kind, err.code === 'E_PAYLOAD_TOO_LARGE' ? 'too-large' : err.code === 'E_PAYLOAD_DECODE' ? 'decode' : 'invalid');
-      return;
-    }
-    if (work.kind === 'health' && this.mayDefer(work)) return;
+    if (parsed.kind === 'health' && this.deferHealth(parsed.gw, payload, receivedMs)) return;
+    const work = this.decodeOrDrop(parsed.gw, parsed.kind, payload, receivedMs);
+    if (work === undefined) return;
     this.metrics.ingestQueued.inc();
     const committed = this.commits.add(work, payload.byteLength).then(
       () => {
@@ -308,7 +314,7 @@ export class Ingest {
       this.lastCommitMs = Date.now();
       if (this.healthWritten.size > MAX_TRACKED_GATEWAYS) this.healthWritten.clear();
       if (this.touched.size > MAX_TRACKED_GATEWAYS) this.touched.clear();
-      for (const h of health.values()) this.healthWritten.set(h.gw, { atMs: h.receivedMs, key: healthKey(h.health) });
+      for (const h of health.values()) this.healthWritten.set(h.gw, h.receivedMs);
       for (const [gw, ms] of seen) this.touched.set(gw, ms);
       let n = 0;
       for (const [kind, count] of Object.entries(stored)) {

@@ -171,11 +171,15 @@ export async function benchFleetIngest(args: readonly string[]): Promise<void> {
     const bareRates: number[] = [];
     const fleetRates: number[] = [];
     let counted = 0;
+    // EDGEWISE_BENCH_FLEET_ONLY=1 skips the baseline rounds (to profile the fleet alone).
+    const fleetOnly = process.env['EDGEWISE_BENCH_FLEET_ONLY'] === '1';
     for (let r = 0; r < rounds; r += 1) {
       const tb0 = performance.now();
-      await publishAll(bareGws, M, window, r);
-      counted += total;
-      await waitFor(async () => (await count()) >= counted, 'the bare subscriber to count every message', 120_000, 5);
+      if (!fleetOnly) {
+        await publishAll(bareGws, M, window, r);
+        counted += total;
+        await waitFor(async () => (await count()) >= counted, 'the bare subscriber to count every message', 120_000, 5);
+      }
       bareRates.push(total / ((performance.now() - tb0) / 1000));
       const cpu0 = cpuS(pid);
       // Every PUBACK comes after its commit: when the last one is in, the database has it all.

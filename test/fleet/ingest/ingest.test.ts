@@ -91,17 +91,23 @@ describe.each(BACKENDS)('ingest on %s', (backend) => {
     expect(await registry.store.list({ limit: 10, model: 'press', release: 6 })).toEqual([]);
   });
 
-  it('writes a gateway\'s unchanged health at most once per interval, a change at once, and the newest waiting one on close', async () => {
+  it('writes a gateway\'s health at most once per interval, the newest one, checked when it is written', async () => {
     await ingest.accept(gatewayTopics.health('gw-1'), enc(health('gw-1', 1000, { uptimeS: 1 })));
-    await ingest.accept(gatewayTopics.health('gw-1'), enc(health('gw-1', 2000, { uptimeS: 2 })));
-    // Same status and reasons within the interval: it waits in memory.
     expect((await registry.store.get('gw-1'))?.healthReport).toMatchObject({ uptimeS: 1 });
-    // A different status goes to the database with the message.
+    // Within the interval: they wait in memory, the newest replacing the others.
+    await ingest.accept(gatewayTopics.health('gw-1'), enc(health('gw-1', 2000, { uptimeS: 2 })));
     await ingest.accept(gatewayTopics.health('gw-1'), enc(health('gw-1', 3000, { uptimeS: 3, status: 'ok', reasons: [] })));
-    expect(await registry.store.get('gw-1')).toMatchObject({ health: { status: 'ok', ts: 3000 }, healthReport: { uptimeS: 3 } });
-    await ingest.accept(gatewayTopics.health('gw-1'), enc(health('gw-1', 4000, { uptimeS: 4, status: 'ok', reasons: [] })));
+    expect((await registry.store.get('gw-1'))?.healthReport).toMatchObject({ uptimeS: 1 });
     await ingest.close();
-    expect(await registry.store.get('gw-1')).toMatchObject({ health: { ts: 4000 }, healthReport: { uptimeS: 4 } });
+    expect(await registry.store.get('gw-1')).toMatchObject({ health: { status: 'ok', ts: 3000 }, healthReport: { uptimeS: 3 } });
+  });
+
+  it('drops a waiting health report that turns out invalid when it is written, and counts it', async () => {
+    await ingest.accept(gatewayTopics.health('gw-1'), enc(health('gw-1', 1000)));
+    await ingest.accept(gatewayTopics.health('gw-1'), enc({ gw: 'gw-1', status: 'fine' }));
+    await ingest.close();
+    expect((await registry.store.get('gw-1'))?.health).toMatchObject({ ts: 1000 });
+    expect(await metricValue(metrics, 'edgewise_fleet_ingest_dropped_total', { kind: 'health', reason: 'invalid' })).toBe(1);
   });
 
   it('keeps each update step in order, the newest 200 per gateway', async () => {
