@@ -34,6 +34,9 @@ export async function releaseOutcomes(db: Queryable, release: { target: string; 
   for (const r of rows) {
     const prev = out.get(r.gateway_id);
     if (prev?.state === 'rolled-back') continue;
+    // A notice that came again after the release was activated is refused as "not newer than
+    // release N, already accepted": the gateway has it, nothing failed.
+    if (prev?.state === 'active' && r.outcome !== 'ok' && r.reason?.startsWith('E_UPDATE_ROLLBACK') === true) continue;
     if (r.step === 'probation' && r.outcome !== 'ok') out.set(r.gateway_id, { state: 'rolled-back', detail: r.reason });
     else if (r.step === 'rollback') continue;
     else if (r.outcome !== 'ok' && r.step !== 'probation') out.set(r.gateway_id, { state: 'failed', detail: `${r.step}: ${r.reason ?? r.outcome}` });

@@ -27,6 +27,8 @@ export interface RolloutDriverOptions {
   /** How often the driver looks at its rollouts. */
   readonly tickMs?: number;
   readonly log?: DriverLog;
+  /** This instance became the leader (true) or stopped being it (false). */
+  readonly onLeadership?: (leader: boolean) => void;
 }
 
 export const DRIVER_DEFAULTS = { leaseTtlMs: 10_000, tickMs: 1000 } as const;
@@ -56,7 +58,7 @@ export class RolloutDriver {
     this.lease = new Lease(o.sql, 'rollouts', o.holder, o.leaseTtlMs ?? DRIVER_DEFAULTS.leaseTtlMs);
   }
 
-  /** True while this instance holds the lease (drives the rollouts). */
+  /** True while this instance holds the lease (drives the rollouts; with an external broker, also ingests). */
   get leader(): boolean {
     return this.holding;
   }
@@ -80,7 +82,10 @@ export class RolloutDriver {
     try {
       const had = this.holding;
       this.holding = await this.lease.acquire(this.now());
-      if (this.holding !== had) this.o.log?.info({ event: this.holding ? 'rollouts.lease_taken' : 'rollouts.lease_lost', holder: this.o.holder }, this.holding ? 'this fleet instance drives rollouts' : 'another fleet instance drives rollouts');
+      if (this.holding !== had) {
+        this.o.log?.info({ event: this.holding ? 'rollouts.lease_taken' : 'rollouts.lease_lost', holder: this.o.holder }, this.holding ? 'this fleet instance leads: it drives rollouts' : 'another fleet instance leads');
+        this.o.onLeadership?.(this.holding);
+      }
       if (!this.holding) return;
       for (const r of await this.store.list('running', 1000)) await this.step(r);
     } catch (err) {
@@ -156,7 +161,10 @@ export class RolloutDriver {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running;
-    if (this.holding) await this.lease.release().catch(() => undefined);
+    if (this.holding) {
+      await this.lease.release().catch(() => undefined);
+      this.o.onLeadership?.(false);
+    }
     this.holding = false;
   }
 }

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Sql } from '../db/open-database.js';
 import { jsonParam } from '../db/json.js';
@@ -20,6 +21,7 @@ const KEY = 'fleet.mqtt';
  * the file into each data directory.
  */
 export async function fleetMqttIdentity(sql: Sql, dataDir: string): Promise<FleetMqttIdentity> {
+  await mkdir(dataDir, { recursive: true });
   const file = join(dataDir, 'fleet-mqtt-password');
   const stored = (await sql.query<{ value: { scrypt: string; mosquitto: string } }>('SELECT value FROM fleet_settings WHERE key = $1', [KEY]))[0]?.value;
   const local = await readSecretFile(file);

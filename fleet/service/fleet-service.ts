@@ -90,7 +90,7 @@ export class FleetService {
     readonly events: EventStore,
     readonly api: FastifyInstance,
     readonly broker: EmbeddedBroker | undefined,
-    readonly external: MqttIngestClient | undefined,
+    readonly external: ExternalIngest | undefined,
     private readonly release: () => Promise<void>,
     readonly endpoints: FleetEndpoints,
   ) {}
@@ -113,7 +113,11 @@ export class FleetService {
       const identity = await fleetMqttIdentity(sql, o.dataDir);
 
       let broker: EmbeddedBroker | undefined;
-      let external: MqttIngestClient | undefined;
+      // With an external broker, only the leader (the instance holding the rollouts lease)
+      // reads from it: the session is one (edgewise-fleet, persistent), and two readers would
+      // take it from each other. Another instance takes it over, with what the broker kept.
+      const external = o.broker === 'embedded' ? undefined : new ExternalIngest(() => MqttIngestClient.connect({ url: o.broker, password: identity.password, ingest }));
+      if (external !== undefined) cleanups.push(() => external.lead(false));
       if (o.broker === 'embedded') {
         // Nobody can be connected to a broker that is only starting.
         await registry.store.markAllOffline();
@@ -140,10 +144,6 @@ export class FleetService {
           auth.forget(id);
           void b.dropClient(gatewayClientId(id));
         });
-      } else {
-        external = MqttIngestClient.connect({ url: o.broker, password: identity.password, ingest });
-        const e = external;
-        cleanups.push(() => e.close());
       }
 
       const brokerUrl = broker !== undefined ? `mqtt://${urlHost(o.mqtt.host)}:${broker.listeningPort}` : o.broker;
@@ -162,7 +162,7 @@ export class FleetService {
         notify: async (gw, target) => {
           const payload = Buffer.from(encodeReleaseNotice({ target }));
           if (broker !== undefined) await broker.publish(gatewayTopics.releaseNotice(gw), payload, { qos: 1 });
-          else await external?.publish(gatewayTopics.releaseNotice(gw), payload);
+          else await external?.client?.publish(gatewayTopics.releaseNotice(gw), payload);
           metrics.messagesOut.inc({ kind: 'release' });
         },
       };
@@ -171,6 +171,7 @@ export class FleetService {
         notifier,
         holder: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
         log: { info: (fields, message) => o.logger.info({ component: 'rollouts', ...fields }, message), warn: (fields, message) => o.logger.warn({ component: 'rollouts', ...fields }, message) },
+        ...(external === undefined ? {} : { onLeadership: (leader: boolean) => void external.lead(leader) }),
       });
       driver.start();
       cleanups.push(() => driver.stop());
@@ -222,7 +223,7 @@ export class FleetService {
     }
   }
 
-  private static async health(sql: Sql, ingest: Ingest, broker: EmbeddedBroker | undefined, external: MqttIngestClient | undefined): Promise<ServiceHealth> {
+  private static async health(sql: Sql, ingest: Ingest, broker: EmbeddedBroker | undefined, external: ExternalIngest | undefined): Promise<ServiceHealth> {
     const t0 = performance.now();
     let database: ServiceHealth['database'];
     try {
@@ -231,13 +232,22 @@ export class FleetService {
     } catch (err) {
       database = { ok: false, latencyMs: null, detail: `${sql.backend}: ${(err as Error).message}` };
     }
-    const brokerOk = broker !== undefined ? broker.listening : external?.connected === true;
+    const brokerOk = broker !== undefined ? broker.listening : external?.leader === false || external?.client?.connected === true;
     const s = ingest.stats();
     const recentError = s.lastErrorMs !== null && Date.now() - s.lastErrorMs < INGEST_ERROR_WINDOW_MS;
     const ingestHealth = { ok: !recentError, queued: s.queued, lagMs: s.lastCommitMs === null ? null : Date.now() - s.lastCommitMs, detail: recentError ? `last commit failed: ${s.lastError ?? ''}` : 'committing' };
     const brokerHealth = {
       ok: brokerOk,
-      detail: broker !== undefined ? (brokerOk ? `embedded, ${broker.url}` : 'embedded broker not listening') : brokerOk ? 'external broker connected' : `external broker not connected${external?.lastError == null ? '' : `: ${external.lastError}`}`,
+      detail:
+        broker !== undefined
+          ? brokerOk
+            ? `embedded, ${broker.url}`
+            : 'embedded broker not listening'
+          : external?.leader === false
+            ? 'external broker: another fleet instance leads and ingests; this one serves the API'
+            : brokerOk
+              ? 'external broker connected'
+              : `external broker not connected${external?.client?.lastError == null ? '' : `: ${external.client.lastError}`}`,
     };
     return { status: database.ok && brokerOk && ingestHealth.ok ? 'ok' : 'degraded', broker: brokerHealth, database, ingest: ingestHealth };
   }
@@ -263,5 +273,22 @@ export class FleetService {
       await this.release();
     })();
     return this.stopping;
+  }
+}
+
+/** The external broker's ingest session, held by the leader only. */
+export class ExternalIngest {
+  client: MqttIngestClient | undefined;
+  leader = false;
+  constructor(private readonly connect: () => MqttIngestClient) {}
+
+  async lead(leader: boolean): Promise<void> {
+    this.leader = leader;
+    if (leader && this.client === undefined) this.client = this.connect();
+    if (!leader && this.client !== undefined) {
+      const c = this.client;
+      this.client = undefined;
+      await c.close().catch(() => undefined);
+    }
   }
 }
