@@ -6,7 +6,29 @@
  * become `{"$base64": "..."}`; big integers and CBOR maps become what JSON can hold.
  */
 export function jsonParam(value: unknown): string {
-  const text = JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
+  return noNul(plainJson(value) ?? replacedJson(value));
+}
+
+/**
+ * The common case without a replacer (a replacer is a JavaScript call for every value: most
+ * of the cost on ingest's hot path). Undefined when the value holds something that needs one:
+ * a byte string (a Buffer's toJSON writes {"type":"Buffer",...}, a Uint8Array {"0":...}), a big
+ * integer (JSON.stringify throws) or a lone surrogate (written as an escape). No Map reaches here:
+ * our CBOR decodes maps as objects (fleet/protocol/cbor.ts).
+ */
+function plainJson(value: unknown): string | undefined {
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+  if (text === undefined || text.includes('"type":"Buffer"') || text.includes('{"0":') || /\\ud[89a-f]/i.test(text)) return undefined;
+  return text;
+}
+
+function replacedJson(value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
     // A Buffer has turned into {type, data} by its toJSON before the replacer sees it: look at the holder.
     const raw = this[key];
     if (raw instanceof Uint8Array) return { $base64: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') };
@@ -18,6 +40,9 @@ export function jsonParam(value: unknown): string {
     if (v instanceof Map) return Object.fromEntries([...v.entries()].map(([k, x]) => [String(k), x as unknown]));
     return v;
   });
-  // An escape is preceded by an odd number of backslashes; `\\u0000` is a backslash and text.
-  return text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd');
+}
+
+/** NUL as U+FFFD. An escape is preceded by an odd number of backslashes; `\\u0000` is a backslash and text. */
+function noNul(text: string): string {
+  return text.includes('\\u0000') ? text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : text;
 }
