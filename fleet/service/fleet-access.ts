@@ -51,19 +51,26 @@ export interface AccessOptions {
 }
 
 export async function openFleetAccess(o: AccessOptions): Promise<FleetAccess> {
-  const running = await lockHolder(o.dataDir);
-  if (running !== undefined) {
-    const endpoints = JSON.parse(await readFile(join(o.dataDir, 'fleet.json'), 'utf8')) as FleetEndpoints;
-    const tokenFile = o.tokenFile ?? join(o.dataDir, 'operator-token');
-    const token = await readSecretFile(tokenFile);
-    if (token === undefined) throw new FleetAccessError('E_TOKEN_MISSING', `the fleet (pid ${running}) is running, and its API needs an operator token: none in ${tokenFile} (give --token-file)`);
-    return apiAccess(endpoints.localApiUrl, token);
-  }
-  return databaseAccess(o);
+  const api = await runningFleetApi(o.dataDir, o.tokenFile);
+  return api === undefined ? databaseAccess(o) : apiAccess(api);
 }
 
-function apiAccess(apiUrl: string, token: string): FleetAccess {
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+/** Calls the running fleet's API; rejects with the API's code and detail. */
+export type ApiCall = <T>(method: string, path: string, body?: unknown) => Promise<T>;
+
+/**
+ * The API of the fleet running on this data directory, with the operator token; undefined
+ * when no fleet runs there.
+ */
+export async function runningFleetApi(dataDir: string, tokenFile?: string): Promise<ApiCall | undefined> {
+  const running = await lockHolder(dataDir);
+  if (running === undefined) return undefined;
+  const endpoints = JSON.parse(await readFile(join(dataDir, 'fleet.json'), 'utf8')) as FleetEndpoints;
+  const file = tokenFile ?? join(dataDir, 'operator-token');
+  const token = await readSecretFile(file);
+  if (token === undefined) throw new FleetAccessError('E_TOKEN_MISSING', `the fleet (pid ${running}) is running, and its API needs an operator token: none in ${file} (give --token-file)`);
+  const apiUrl = endpoints.localApiUrl;
+  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const res = await fetch(`${apiUrl}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -73,6 +80,9 @@ function apiAccess(apiUrl: string, token: string): FleetAccess {
     if (!res.ok) throw new FleetAccessError(reply.code ?? `E_HTTP_${res.status}`, reply.detail ?? `${method} ${path}: HTTP ${res.status}`);
     return reply as T;
   };
+}
+
+function apiAccess(call: ApiCall): FleetAccess {
   return {
     via: 'api',
     provision: (req) => call<Provisioned>('POST', '/v1/gateways', req),

@@ -1,8 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { lockHolder } from './data-dir-lock.js';
-import type { FleetEndpoints } from './fleet-service.js';
-import { readSecretFile } from './secrets.js';
+import { resolve } from 'node:path';
+import { runningFleetApi, type ApiCall } from './fleet-access.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -68,23 +65,11 @@ export function parseWindow(text: string): Record<string, unknown> {
   return { selector: m[1], from: m[2], to: m[3], timeZone: m[4] };
 }
 
-async function api(o: RolloutCommandOptions): Promise<<T>(method: string, path: string, body?: unknown) => Promise<T>> {
+async function api(o: RolloutCommandOptions): Promise<ApiCall> {
   const dir = resolve(o.data);
-  if ((await lockHolder(dir)) === undefined) throw new Error(`the fleet in ${dir} is not running: rollouts are driven by the running fleet (start it with edgewise fleet --data ${o.data})`);
-  const endpoints = JSON.parse(await readFile(join(dir, 'fleet.json'), 'utf8')) as FleetEndpoints;
-  const tokenFile = o.tokenFile ?? join(dir, 'operator-token');
-  const token = await readSecretFile(tokenFile);
-  if (token === undefined) throw new Error(`no operator token in ${tokenFile} (give --token-file)`);
-  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${endpoints.localApiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const reply = (await res.json().catch(() => ({}))) as { code?: string; detail?: string };
-    if (!res.ok) throw new Error(`${reply.code ?? `HTTP ${res.status}`}: ${reply.detail ?? `${method} ${path} failed`}`);
-    return reply as T;
-  };
+  const call = await runningFleetApi(dir, o.tokenFile);
+  if (call === undefined) throw new Error(`the fleet in ${dir} is not running: rollouts are driven by the running fleet (start it with edgewise fleet --data ${o.data})`);
+  return call;
 }
 
 function print(s: Status, asJson: boolean): void {
@@ -107,7 +92,8 @@ function print(s: Status, asJson: boolean): void {
 }
 
 function fail(err: unknown): number {
-  process.stderr.write(`edgewise fleet rollout: ${(err as Error).message}\n`);
+  const code = (err as { code?: unknown }).code;
+  process.stderr.write(`edgewise fleet rollout: ${typeof code === 'string' ? `${code}: ` : ''}${(err as Error).message}\n`);
   return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
 }
 
