@@ -2,6 +2,7 @@ import { benchBridge } from './bridge.js';
 import { benchDetector } from './detector.js';
 import { benchFleetIngest } from './fleet-ingest.js';
 import { benchMemory } from './memory.js';
+import { benchRollout } from './rollout.js';
 import { benchStore } from './store.js';
 import { benchUplink } from './uplink.js';
 import { benchVision } from './vision.js';
@@ -15,6 +16,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   detector: benchDetector,
   vision: benchVision,
   'fleet-ingest': benchFleetIngest,
+  rollout: benchRollout,
 };
 
 const [name, ...args] = process.argv.slice(2);
