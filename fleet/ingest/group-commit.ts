@@ -20,6 +20,11 @@ export interface GroupCommitOptions<T> {
   readonly maxBatch: number;
   /** Bytes (as the caller counts them) waiting at most. */
   readonly maxPendingBytes: number;
+  /**
+   * Writes under way at once (default 1). With 2, the next batch is prepared while the
+   * database commits the last one (the database still commits them one after another, in order).
+   */
+  readonly concurrency?: number;
 }
 
 interface Waiting<T> {
@@ -32,7 +37,9 @@ interface Waiting<T> {
 export class GroupCommit<T> {
   private queue: Waiting<T>[] = [];
   private pendingBytes = 0;
-  private writing: Promise<void> | undefined;
+  private inFlight = 0;
+  private scheduled = false;
+  private readonly writes = new Set<Promise<void>>();
   private closed = false;
 
   constructor(private readonly o: GroupCommitOptions<T>) {}
@@ -56,30 +63,44 @@ export class GroupCommit<T> {
   }
 
   private kick(): void {
-    if (this.writing !== undefined || this.queue.length === 0) return;
+    if (this.scheduled || this.queue.length === 0 || this.inFlight >= (this.o.concurrency ?? 1)) return;
+    this.scheduled = true;
     // Let the items of this turn of the event loop join the batch.
-    this.writing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+    setImmediate(() => {
+      this.scheduled = false;
+      this.startOne();
+    });
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.o.maxBatch);
-      const bytes = batch.reduce((n, w) => n + w.bytes, 0);
-      try {
-        await this.o.write(batch.map((w) => w.item));
+  private startOne(): void {
+    if (this.queue.length === 0 || this.inFlight >= (this.o.concurrency ?? 1)) return;
+    const batch = this.queue.splice(0, this.o.maxBatch);
+    const bytes = batch.reduce((n, w) => n + w.bytes, 0);
+    this.inFlight += 1;
+    const done = this.o.write(batch.map((w) => w.item)).then(
+      () => {
         for (const w of batch) w.resolve();
-      } catch (err) {
+      },
+      (err: unknown) => {
         for (const w of batch) w.reject(err);
-      } finally {
-        this.pendingBytes -= bytes;
-      }
-    }
-    this.writing = undefined;
+      },
+    );
+    const tracked = done.finally(() => {
+      this.pendingBytes -= bytes;
+      this.inFlight -= 1;
+      this.writes.delete(tracked);
+      this.kick();
+    });
+    this.writes.add(tracked);
+    this.kick();
   }
 
   /** Refuses new items and waits for the ones already handed in. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.writing !== undefined) await this.writing;
+    while (this.writes.size > 0 || this.queue.length > 0 || this.scheduled) {
+      if (this.writes.size > 0) await Promise.all(this.writes);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 }

@@ -104,7 +104,8 @@ export class Ingest {
   ) {
     this.gateways = new GatewayStore(sql);
     this.events = new EventStore(sql);
-    this.commits = new GroupCommit<Work>({ write: (w) => this.write(w), maxBatch: options.maxBatch ?? 2000, maxPendingBytes: options.maxPendingBytes ?? 64 * 1024 * 1024 });
+    // Two writes under way: the next batch is built while the database commits the last.
+    this.commits = new GroupCommit<Work>({ write: (w) => this.write(w), maxBatch: options.maxBatch ?? 2000, maxPendingBytes: options.maxPendingBytes ?? 64 * 1024 * 1024, concurrency: 2 });
     this.healthWriteIntervalMs = options.healthWriteIntervalMs ?? 1000;
     if (this.healthWriteIntervalMs > 0) {
       this.flushTimer = setInterval(() => this.flushDeferredHealth(), this.healthWriteIntervalMs);
