@@ -156,6 +156,26 @@ fleetData(fleet.command('acl').description('Write the password and ACL files for
     exitCode = await (await import('../fleet/service/fleet-command.js')).runFleetAcl(o);
   });
 
+const token = fleet.command('token').description('Operator tokens for the fleet API: create (printed once), list, revoke.').exitOverride();
+fleetData(token.command('create').description('A new token, printed once on stdout.'))
+  .option('--role <role>', 'read-only or read-write', 'read-only')
+  .requiredOption('--name <name>', 'who holds it (a person, a dashboard)')
+  .option('--token-file <file>', 'operator token for a running fleet (default: DATA/operator-token)')
+  .action(async (o: import('../fleet/service/fleet-command.js').TokenCommandOptions) => {
+    exitCode = await (await import('../fleet/service/fleet-command.js')).runFleetToken('create', undefined, o);
+  });
+fleetData(token.command('list').description('Every token: id, role, live or revoked, name (never the secret).'))
+  .option('--token-file <file>', 'operator token for a running fleet (default: DATA/operator-token)')
+  .action(async (o: import('../fleet/service/fleet-command.js').TokenCommandOptions) => {
+    exitCode = await (await import('../fleet/service/fleet-command.js')).runFleetToken('list', undefined, o);
+  });
+fleetData(token.command('revoke').description('Revoke a token: it stops working at once.'))
+  .argument('<id>', 'the token id (token list shows them)')
+  .option('--token-file <file>', 'operator token for a running fleet (default: DATA/operator-token)')
+  .action(async (id: string, o: import('../fleet/service/fleet-command.js').TokenCommandOptions) => {
+    exitCode = await (await import('../fleet/service/fleet-command.js')).runFleetToken('revoke', id, o);
+  });
+
 const rollout = fleet.command('rollout').description('Signed releases out in waves with health gates, through the running fleet: create, list, status, pause, resume, abort.').exitOverride();
 const rolloutCmd = (c: Command): Command =>
   c

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TokenStore, type CreatedToken, type TokenInfo, type TokenRole } from '../api/tokens.js';
 import type { MosquittoFilesInput } from '../broker/mosquitto-files.js';
 import { openDatabase, type Sql } from '../db/open-database.js';
 import type { GatewayDetail } from '../registry/gateway-store.js';
@@ -30,6 +31,9 @@ export interface FleetAccess {
   provision(req: ProvisionRequest): Promise<Provisioned>;
   revoke(id: string): Promise<GatewayDetail>;
   mosquittoInput(): Promise<MosquittoFilesInput>;
+  createToken(role: TokenRole, name: string): Promise<CreatedToken>;
+  listTokens(): Promise<TokenInfo[]>;
+  revokeToken(id: string): Promise<TokenInfo>;
   close(): Promise<void>;
 }
 
@@ -88,6 +92,9 @@ function apiAccess(call: ApiCall): FleetAccess {
     provision: (req) => call<Provisioned>('POST', '/v1/gateways', req),
     revoke: (id) => call<GatewayDetail>('POST', `/v1/gateways/${encodeURIComponent(id)}/revoke`),
     mosquittoInput: () => call<MosquittoFilesInput>('GET', '/v1/broker/mosquitto-credentials'),
+    createToken: (role, name) => call<CreatedToken>('POST', '/v1/tokens', { role, name }),
+    listTokens: async () => (await call<{ items: TokenInfo[] }>('GET', '/v1/tokens')).items,
+    revokeToken: (id) => call<TokenInfo>('POST', `/v1/tokens/${encodeURIComponent(id)}/revoke`),
     close: async () => undefined,
   };
 }
@@ -115,6 +122,13 @@ async function databaseAccess(o: AccessOptions): Promise<FleetAccess> {
       return { gateway: r.gateway, credentials: { username: r.username, password: r.password, clientId: r.clientId }, config: gatewayConfigSection(r, ctx), brokerUrl: ctx.brokerUrl, root: null };
     },
     revoke: (id) => registry.revoke(id),
+    createToken: (role, name) => new TokenStore(sql).create(role, name),
+    listTokens: () => new TokenStore(sql).list(),
+    async revokeToken(id) {
+      const t = await new TokenStore(sql).revoke(id);
+      if (t === undefined) throw new FleetAccessError('E_NOT_FOUND', `no token has id ${id}; edgewise fleet token list shows them`);
+      return t;
+    },
     async mosquittoInput() {
       const identity = await fleetMqttIdentity(sql, o.dataDir);
       return { gateways: await registry.store.mosquittoCredentials(), fleetPasswordMosquitto: identity.mosquitto };

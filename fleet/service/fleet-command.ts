@@ -231,3 +231,37 @@ export async function runFleetAcl(o: AclCommandOptions): Promise<number> {
     return failure(err);
   }
 }
+
+export interface TokenCommandOptions extends AccessCommandOptions {
+  readonly role?: string;
+  readonly name?: string;
+}
+
+/** `edgewise fleet token create|list|revoke`: operator tokens for the API (a new one is printed once). */
+export async function runFleetToken(action: 'create' | 'list' | 'revoke', id: string | undefined, o: TokenCommandOptions): Promise<number> {
+  try {
+    const fleet = await openFleetAccess(access(o));
+    try {
+      if (action === 'create') {
+        const role = o.role ?? 'read-only';
+        if (role !== 'read-only' && role !== 'read-write') throw new UsageError(`--role: expected read-only or read-write, got ${JSON.stringify(role)}`);
+        if (o.name === undefined || o.name.trim() === '') throw new UsageError('--name: say who holds the token (a person, a dashboard)');
+        const t = await fleet.createToken(role, o.name);
+        process.stdout.write(`${t.token}\n`);
+        process.stderr.write(`edgewise fleet: ${role} token ${t.id} for "${t.name}"; it is shown only now\n`);
+      } else if (action === 'list') {
+        const items = await fleet.listTokens();
+        process.stdout.write(`${items.map((t) => `${t.id}  ${t.role.padEnd(10)}  ${t.revokedMs === null ? 'live   ' : 'revoked'}  ${t.name}`).join('\n')}\n`);
+      } else {
+        if (id === undefined) throw new UsageError('revoke needs a token id (edgewise fleet token list shows them)');
+        await fleet.revokeToken(id);
+        process.stderr.write(`edgewise fleet: token ${id} revoked\n`);
+      }
+      return EXIT_OK;
+    } finally {
+      await fleet.close();
+    }
+  } catch (err) {
+    return failure(err);
+  }
+}
