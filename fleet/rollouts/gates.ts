@@ -26,18 +26,22 @@ export interface WaveTally {
 }
 
 export interface GateResult {
-  readonly gate: 'failure' | 'rollback' | 'timeout';
+  readonly gate: 'failure' | 'rollback' | 'timeout' | 'reached';
   readonly share: number;
   readonly count: number;
   readonly limit: number;
   readonly pass: boolean;
 }
 
-/** Each gate with its numbers; the wave passes when all do. A wave nobody was told of passes. */
+/**
+ * Each gate with its numbers; the wave passes when all do. A wave with gateways of which none
+ * was told (all offline) fails the `reached` gate: no evidence is no pass. An empty wave passes.
+ */
 export function evaluateGates(t: WaveTally, g: HealthGates): { pass: boolean; results: GateResult[] } {
   const told = t.active + t.failed + t.rolledBack + t.timedOut;
   const share = (n: number): number => (told === 0 ? 0 : n / told);
   const results: GateResult[] = [
+    { gate: 'reached', count: told, share: t.total === 0 ? 1 : told / t.total, limit: 0, pass: t.total === 0 || told > 0 },
     { gate: 'failure', count: t.failed, share: share(t.failed), limit: g.maxFailureShare, pass: share(t.failed) <= g.maxFailureShare },
     { gate: 'rollback', count: t.rolledBack, share: share(t.rolledBack), limit: g.maxRollbackShare, pass: share(t.rolledBack) <= g.maxRollbackShare },
     { gate: 'timeout', count: t.timedOut, share: share(t.timedOut), limit: g.maxTimeoutShare, pass: share(t.timedOut) <= g.maxTimeoutShare },

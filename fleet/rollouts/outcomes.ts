@@ -7,40 +7,58 @@ import type { TargetState } from './rollout-store.js';
  * refused or failed step is `failed`; an activation is `active`; nothing yet: undefined.
  */
 export interface ReleaseOutcome {
-  readonly state: Extract<TargetState, 'active' | 'failed' | 'rolled-back'>;
+  readonly state: Extract<TargetState, 'active' | 'confirmed' | 'failed' | 'rolled-back'>;
   readonly detail: string | null;
 }
 
 interface StepRow {
   gateway_id: string;
+  received_ms: number;
   step: string;
   outcome: string;
   reason: string | null;
   target: string;
 }
 
-/** Reads the update steps of these gateways about the release since `sinceMs`. */
-export async function releaseOutcomes(db: Queryable, release: { target: string; model: string; release: number }, gateways: readonly string[], sinceMs: number): Promise<Map<string, ReleaseOutcome>> {
+/**
+ * Reads the update steps of these gateways about the release. A failure counts only when it
+ * came after the gateway was told (`notifiedMs`): a refusal left from an earlier rollout of the
+ * same release must not condemn a gateway before it is asked. An activation counts whenever
+ * it came. A refusal as "not newer than release N, already accepted" (E_UPDATE_ROLLBACK)
+ * means the gateway has this release or a newer one: nothing to do there, nothing failed.
+ */
+export async function releaseOutcomes(
+  db: Queryable,
+  release: { target: string; model: string; release: number },
+  gateways: ReadonlyMap<string, number | null>,
+  sinceMs: number,
+): Promise<Map<string, ReleaseOutcome>> {
   const out = new Map<string, ReleaseOutcome>();
-  if (gateways.length === 0) return out;
+  if (gateways.size === 0) return out;
   // Probation and rollback reports name the model and release, not the target.
   const rows = await db.query<StepRow>(
-    `SELECT gateway_id, step, outcome, reason, target FROM update_steps
+    `SELECT gateway_id, received_ms, step, outcome, reason, target FROM update_steps
      WHERE gateway_id IN (SELECT jsonb_array_elements_text($1::jsonb)) AND received_ms >= $2
        AND (target = $3 OR (model = $4 AND release = $5))
      ORDER BY gateway_id, seq`,
-    [JSON.stringify(gateways), sinceMs, release.target, release.model, release.release],
+    [JSON.stringify([...gateways.keys()]), sinceMs, release.target, release.model, release.release],
   );
   for (const r of rows) {
     const prev = out.get(r.gateway_id);
     if (prev?.state === 'rolled-back') continue;
-    // A notice that came again after the release was activated is refused as "not newer than
-    // release N, already accepted": the gateway has it, nothing failed.
-    if (prev?.state === 'active' && r.outcome !== 'ok' && r.reason?.startsWith('E_UPDATE_ROLLBACK') === true) continue;
-    if (r.step === 'probation' && r.outcome !== 'ok') out.set(r.gateway_id, { state: 'rolled-back', detail: r.reason });
-    else if (r.step === 'rollback') continue;
-    else if (r.outcome !== 'ok' && r.step !== 'probation') out.set(r.gateway_id, { state: 'failed', detail: `${r.step}: ${r.reason ?? r.outcome}` });
-    else if (r.step === 'activate' && r.outcome === 'ok') out.set(r.gateway_id, { state: 'active', detail: null });
+    const told = gateways.get(r.gateway_id) ?? null;
+    const afterNotice = told !== null && r.received_ms >= told;
+    if (r.outcome !== 'ok' && r.reason?.startsWith('E_UPDATE_ROLLBACK') === true) {
+      if (prev === undefined) out.set(r.gateway_id, { state: 'active', detail: 'has this release or a newer one' });
+      continue;
+    }
+    if (r.step === 'probation') {
+      if (r.outcome !== 'ok' && afterNotice) out.set(r.gateway_id, { state: 'rolled-back', detail: r.reason });
+      else if (r.outcome === 'ok' && (prev?.state === 'active' || prev?.state === 'confirmed')) out.set(r.gateway_id, { state: 'confirmed', detail: null });
+    } else if (r.step === 'rollback') continue;
+    else if (r.outcome !== 'ok') {
+      if (afterNotice) out.set(r.gateway_id, { state: 'failed', detail: `${r.step}: ${r.reason ?? r.outcome}` });
+    } else if (r.step === 'activate') out.set(r.gateway_id, { state: 'active', detail: null });
   }
   return out;
 }

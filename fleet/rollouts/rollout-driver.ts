@@ -1,6 +1,6 @@
 import type { Sql } from '../db/open-database.js';
 import { GatewayStore, type GatewaySummary } from '../registry/gateway-store.js';
-import { evaluateGates } from './gates.js';
+import { evaluateGates, type GateResult, type WaveTally } from './gates.js';
 import { Lease } from './lease.js';
 import { releaseOutcomes } from './outcomes.js';
 import { RolloutStore, type Rollout, type TargetRow } from './rollout-store.js';
@@ -32,6 +32,21 @@ export interface RolloutDriverOptions {
 }
 
 export const DRIVER_DEFAULTS = { leaseTtlMs: 10_000, tickMs: 1000 } as const;
+
+/** Notices one tick sends at most, whatever the rate: a tick must end well inside the lease. */
+const MAX_NOTICES_PER_TICK = 500;
+/** A notice the broker does not take within this long is given up (logged): the gateway times out. */
+const NOTIFY_TIMEOUT_MS = 5000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]);
+}
 
 const online = (g: GatewaySummary | undefined): boolean => g !== undefined && (g.status === 'online' || g.status === 'degraded');
 
@@ -79,36 +94,57 @@ export class RolloutDriver {
   }
 
   private async pass(): Promise<void> {
+    const had = this.holding;
     try {
-      const had = this.holding;
       this.holding = await this.lease.acquire(this.now());
-      if (this.holding !== had) {
-        this.o.log?.info({ event: this.holding ? 'rollouts.lease_taken' : 'rollouts.lease_lost', holder: this.o.holder }, this.holding ? 'this fleet instance leads: it drives rollouts' : 'another fleet instance leads');
-        this.o.onLeadership?.(this.holding);
+    } catch (err) {
+      // Cut off from the database: no longer sure of the lease, so no longer the leader.
+      this.holding = false;
+      this.o.log?.warn({ event: 'rollouts.lease_unknown', code: (err as { code?: string }).code ?? 'E_DB', reason: (err as Error).message }, 'cannot renew the rollouts lease; standing down');
+    }
+    if (this.holding !== had) {
+      this.o.log?.info({ event: this.holding ? 'rollouts.lease_taken' : 'rollouts.lease_lost', holder: this.o.holder }, this.holding ? 'this fleet instance leads: it drives rollouts' : 'another fleet instance leads');
+      this.o.onLeadership?.(this.holding);
+    }
+    if (!this.holding) return;
+    // Stop before the lease could run out under us: another instance may take it then.
+    const until = this.now() + (this.o.leaseTtlMs ?? DRIVER_DEFAULTS.leaseTtlMs) / 2;
+    try {
+      for (const r of [...(await this.store.list('running', 1000)), ...(await this.store.completedWithOffline())]) {
+        if (this.now() > until) break;
+        await this.step(r);
       }
-      if (!this.holding) return;
-      for (const r of await this.store.list('running', 1000)) await this.step(r);
     } catch (err) {
       this.o.log?.warn({ event: 'rollouts.step_failed', code: (err as { code?: string }).code ?? 'E_ROLLOUT', reason: (err as Error).message }, 'rollout step failed; tried again next tick');
     }
   }
 
-  /** One step of one rollout: outcomes, timeouts, notices, and the gates when its wave is done. */
+  /** Notices per tick at most: the rate spread over the minute, and never a burst that outlasts the lease. */
+  private perTick(r: Rollout): number {
+    return Math.min(MAX_NOTICES_PER_TICK, Math.max(1, Math.ceil((r.ratePerMinute * (this.o.tickMs ?? DRIVER_DEFAULTS.tickMs)) / 60_000)));
+  }
+
+  /**
+   * One step of one rollout: outcomes, timeouts, notices, and the gates when its wave is done.
+   * A completed rollout is still stepped while it has gateways that were offline: they get the
+   * release when they come back.
+   */
   async step(r: Rollout): Promise<void> {
     const now = this.now();
     const targets = await this.store.targets(r.id);
     const reached = targets.filter((t) => t.wave <= r.currentWave);
     const registry = new Map((await this.gateways.byIds(reached.map((t) => t.gatewayId))).map((g) => [g.id, g]));
 
-    // 1. Outcomes from update reports (and gateways that have the release already).
-    const watching = reached.filter((t) => t.state === 'notified' || t.state === 'active' || t.state === 'timed-out' || t.state === 'pending' || t.state === 'offline');
-    const outcomes = await releaseOutcomes(this.o.sql, r, watching.map((t) => t.gatewayId), r.createdMs);
+    // 1. Outcomes from update reports (and gateways that have the release, or a newer one, already).
+    const watching = reached.filter((t) => t.state !== 'failed' && t.state !== 'rolled-back' && t.state !== 'confirmed');
+    const outcomes = await releaseOutcomes(this.o.sql, r, new Map(watching.map((t) => [t.gatewayId, t.notifiedMs])), r.createdMs);
     const changes: { gw: string; state: TargetRow['state']; detail: string | null }[] = [];
     for (const t of watching) {
       const o = outcomes.get(t.gatewayId);
-      const hasIt = registry.get(t.gatewayId)?.releases[r.model]?.active?.release === r.release;
+      const active = registry.get(t.gatewayId)?.releases[r.model]?.active?.release;
+      const hasIt = active !== undefined && active >= r.release;
       const next = o?.state ?? (hasIt && t.state !== 'active' ? 'active' : undefined);
-      if (next !== undefined && next !== t.state && !(t.state === 'active' && next === 'active')) changes.push({ gw: t.gatewayId, state: next, detail: o?.detail ?? (o === undefined ? 'had the release already' : null) });
+      if (next !== undefined && next !== t.state) changes.push({ gw: t.gatewayId, state: next, detail: o?.detail ?? 'has this release or a newer one' });
     }
     await this.store.setOutcomes(r.id, changes, now);
     const changed = new Map(changes.map((c) => [c.gw, c.state]));
@@ -118,42 +154,63 @@ export class RolloutDriver {
     await this.store.timeOut(r.id, now - r.gatewayTimeoutMs, now);
 
     // 3. Notices: the current wave's gateways, and earlier waves' that were offline and are back.
-    const candidates = reached.filter((t) => (state(t) === 'pending' && t.wave === r.currentWave) || state(t) === 'offline').filter((t) => online(registry.get(t.gatewayId)) && mayNotifyNow(now, r.windows, registry.get(t.gatewayId)?.labels ?? {}));
-    const budget = Math.max(0, r.ratePerMinute - (await this.store.notifiedSince(r.id, now - 60_000)));
+    const candidates = reached
+      .filter((t) => (state(t) === 'pending' && t.wave === r.currentWave && r.state === 'running') || state(t) === 'offline')
+      .filter((t) => online(registry.get(t.gatewayId)) && mayNotifyNow(now, r.windows, registry.get(t.gatewayId)?.labels ?? {}));
+    const budget = Math.min(this.perTick(r), Math.max(0, r.ratePerMinute - (await this.store.notifiedSince(r.id, now - 60_000))));
     const chosen = candidates.slice(0, budget).map((t) => t.gatewayId);
     const marked = await this.store.markNotified(r.id, chosen, ['pending', 'offline'], now);
     for (const gw of marked) {
-      await this.o.notifier.notify(gw, r.target).catch((err: unknown) => this.o.log?.warn({ event: 'rollouts.notify_failed', rollout: r.id, gw, reason: (err as Error).message }, 'release notice not sent'));
+      await withTimeout(this.o.notifier.notify(gw, r.target), NOTIFY_TIMEOUT_MS).catch((err: unknown) => this.o.log?.warn({ event: 'rollouts.notify_failed', rollout: r.id, gw, reason: (err as Error).message }, 'release notice not sent'));
     }
     if (marked.length > 0) await this.store.event(r.id, 'notified', { wave: r.currentWave, gateways: marked.length }, now);
+    if (r.state !== 'running') return;
 
-    // 4. The wave is done when nobody in it is still pending (online) or waiting for an outcome.
-    const wave = (await this.store.targets(r.id, r.currentWave)).filter((t) => t.state === 'pending' || t.state === 'notified');
-    if (wave.some((t) => t.state === 'notified' || online(registry.get(t.gatewayId)))) return;
+    // 4. Waves already passed keep their rollback gate: a probation that fails late stops the rollout.
+    const tallies = await this.store.tallies(r.id, r.waves.length);
+    for (let w = 0; w < r.currentWave; w += 1) {
+      const t = tallies[w];
+      if (t === undefined) continue;
+      const gates = evaluateGates(t, r.gates);
+      const rollback = gates.results.find((g) => g.gate === 'rollback');
+      if (rollback !== undefined && !rollback.pass) {
+        await this.fail(r, w, t, gates.results, now);
+        return;
+      }
+    }
+
+    // 5. The wave is done when nobody in it is still to be told (online), waiting for an outcome,
+    //    or in probation.
+    const wave = await this.store.targets(r.id, r.currentWave);
+    const open = wave.filter((t) => t.state === 'notified' || (t.state === 'pending' && online(registry.get(t.gatewayId))) || (t.state === 'active' && (t.outcomeMs ?? 0) + r.probationMs > now));
+    if (open.length > 0) return;
     // Offline gateways are counted, not waited for: they get the release when they come back.
-    const offline = wave.map((t) => t.gatewayId);
+    const offline = wave.filter((t) => t.state === 'pending').map((t) => t.gatewayId);
     if (offline.length > 0) await this.store.setOutcomes(r.id, offline.map((gw) => ({ gw, state: 'offline', detail: 'offline when its wave ended' })), now);
     const tally = (await this.store.tallies(r.id, r.waves.length))[r.currentWave];
     if (tally === undefined) return;
     const gates = evaluateGates(tally, r.gates);
     if (!gates.pass) {
-      if (await this.store.transition(r.id, ['running'], 'paused', 'gate-failed', now)) {
-        await this.store.event(r.id, 'gate-failed', { wave: r.currentWave, tally, gates: gates.results }, now);
-        this.o.log?.warn({ event: 'rollouts.gate_failed', code: 'E_ROLLOUT_GATE', rollout: r.id, wave: r.currentWave, gates: gates.results.filter((g) => !g.pass) }, 'a health gate failed: rollout paused');
-      }
+      await this.fail(r, r.currentWave, tally, gates.results, now);
       return;
     }
     const last = r.currentWave >= r.waves.length - 1;
     if (last) {
       if (await this.store.transition(r.id, ['running'], 'completed', null, now)) {
         await this.store.event(r.id, 'wave-passed', { wave: r.currentWave, tally, gates: gates.results }, now);
-        await this.store.event(r.id, 'completed', {}, now);
+        await this.store.event(r.id, 'completed', { offline: tallies.reduce((n, t) => n + t.offline, 0) + offline.length }, now);
         this.o.log?.info({ event: 'rollouts.completed', rollout: r.id }, 'rollout completed');
       }
     } else if (await this.store.advance(r.id, r.currentWave, now)) {
       await this.store.event(r.id, 'wave-passed', { wave: r.currentWave, tally, gates: gates.results }, now);
       await this.store.event(r.id, 'wave-started', { wave: r.currentWave + 1 }, now);
     }
+  }
+
+  private async fail(r: Rollout, wave: number, tally: WaveTally, results: readonly GateResult[], now: number): Promise<void> {
+    if (!(await this.store.transition(r.id, ['running'], 'paused', 'gate-failed', now))) return;
+    await this.store.event(r.id, 'gate-failed', { wave, tally, gates: results }, now);
+    this.o.log?.warn({ event: 'rollouts.gate_failed', code: 'E_ROLLOUT_GATE', rollout: r.id, wave, gates: results.filter((g) => !g.pass) }, 'a health gate failed: rollout paused');
   }
 
   /** Stops ticking and gives the lease up, so another instance takes over at once. */

@@ -5,7 +5,7 @@ import type { RolloutSelector, WaveSpec } from './plan.js';
 import type { MaintenanceWindow } from './window.js';
 
 export type RolloutState = 'running' | 'paused' | 'aborted' | 'completed';
-export type TargetState = 'pending' | 'notified' | 'active' | 'failed' | 'rolled-back' | 'timed-out' | 'offline';
+export type TargetState = 'pending' | 'notified' | 'active' | 'confirmed' | 'failed' | 'rolled-back' | 'timed-out' | 'offline';
 
 export interface Rollout {
   readonly id: string;
@@ -20,6 +20,8 @@ export interface Rollout {
   readonly ratePerMinute: number;
   readonly windows: readonly MaintenanceWindow[];
   readonly gatewayTimeoutMs: number;
+  /** The release's probation (its budgets.probationS): a wave is judged after it. */
+  readonly probationMs: number;
   readonly state: RolloutState;
   readonly currentWave: number;
   readonly reason: string | null;
@@ -56,6 +58,7 @@ interface RolloutRow {
   rate_per_minute: number;
   windows: MaintenanceWindow[];
   gateway_timeout_ms: number;
+  probation_ms: number;
   state: RolloutState;
   current_wave: number;
   reason: string | null;
@@ -77,6 +80,7 @@ function rollout(r: RolloutRow): Rollout {
     ratePerMinute: r.rate_per_minute,
     windows: r.windows,
     gatewayTimeoutMs: r.gateway_timeout_ms,
+    probationMs: r.probation_ms,
     state: r.state,
     currentWave: r.current_wave,
     reason: r.reason,
@@ -93,9 +97,9 @@ export class RolloutStore {
 
   async insert(r: Rollout, targets: ReadonlyMap<string, number>): Promise<void> {
     await this.db.query(
-      `INSERT INTO rollouts (id, name, target, model, release, version, selector, waves, gates, rate_per_minute, windows, gateway_timeout_ms, state, current_wave, reason, created_ms, updated_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13, $14, $15, $16, $17)`,
-      [r.id, r.name, r.target, r.model, r.release, r.version, jsonParam(r.selector), jsonParam(r.waves), jsonParam(r.gates), r.ratePerMinute, jsonParam(r.windows), r.gatewayTimeoutMs, r.state, r.currentWave, r.reason, r.createdMs, r.updatedMs],
+      `INSERT INTO rollouts (id, name, target, model, release, version, selector, waves, gates, rate_per_minute, windows, gateway_timeout_ms, probation_ms, state, current_wave, reason, created_ms, updated_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13, $14, $15, $16, $17, $18)`,
+      [r.id, r.name, r.target, r.model, r.release, r.version, jsonParam(r.selector), jsonParam(r.waves), jsonParam(r.gates), r.ratePerMinute, jsonParam(r.windows), r.gatewayTimeoutMs, r.probationMs, r.state, r.currentWave, r.reason, r.createdMs, r.updatedMs],
     );
     if (targets.size > 0) {
       await this.db.query(
@@ -120,6 +124,25 @@ export class RolloutStore {
   async transition(id: string, from: readonly RolloutState[], to: RolloutState, reason: string | null, nowMs: number): Promise<boolean> {
     const rows = await this.db.query('UPDATE rollouts SET state = $2, reason = $3, updated_ms = $4 WHERE id = $1 AND state IN (SELECT jsonb_array_elements_text($5::jsonb)) RETURNING id', [id, to, reason, nowMs, JSON.stringify(from)]);
     return rows.length === 1;
+  }
+
+  /** Resumes a rollout paused by a failed gate at `wave`, on to the next wave, in one statement (a step between two would fail the gate again). */
+  async overrideGate(id: string, wave: number, last: boolean, nowMs: number): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE rollouts SET state = $4, reason = NULL, current_wave = CASE WHEN $4 = 'running' THEN $2 + 1 ELSE current_wave END, updated_ms = $3
+       WHERE id = $1 AND state = 'paused' AND reason = 'gate-failed' AND current_wave = $2 RETURNING id`,
+      [id, wave, nowMs, last ? 'completed' : 'running'],
+    );
+    return rows.length === 1;
+  }
+
+  /** Completed rollouts that still have gateways to catch up when they come back. */
+  async completedWithOffline(limit = 100): Promise<Rollout[]> {
+    const rows = await this.db.query<RolloutRow>(
+      `SELECT r.* FROM rollouts r WHERE r.state = 'completed' AND EXISTS (SELECT 1 FROM rollout_targets t WHERE t.rollout_id = r.id AND t.state IN ('offline', 'notified')) ORDER BY r.created_ms DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map(rollout);
   }
 
   /** Advances to the next wave, once: only from the wave the caller saw. */
@@ -158,7 +181,7 @@ export class RolloutStore {
       else if (r.state === 'offline') t.offline += n;
       else {
         t.notified += n;
-        if (r.state === 'active') t.active += n;
+        if (r.state === 'active' || r.state === 'confirmed') t.active += n;
         if (r.state === 'failed') t.failed += n;
         if (r.state === 'rolled-back') t.rolledBack += n;
         if (r.state === 'timed-out') t.timedOut += n;
@@ -167,12 +190,17 @@ export class RolloutStore {
     return out;
   }
 
-  /** Marks gateways told of the release, once each: only rows still in `from` change. Returns the ones that did. */
+  /**
+   * Marks gateways told of the release, once each: only rows still in `from` change, and only
+   * while the rollout is running or completed (an abort or a pause between the step's read and
+   * this write stops it). Returns the ones that changed.
+   */
   async markNotified(id: string, gateways: readonly string[], from: readonly TargetState[], nowMs: number): Promise<string[]> {
     if (gateways.length === 0) return [];
     const rows = await this.db.query<{ gateway_id: string }>(
       `UPDATE rollout_targets SET state = 'notified', notified_ms = $3, outcome_ms = NULL, detail = NULL
        WHERE rollout_id = $1 AND gateway_id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND state IN (SELECT jsonb_array_elements_text($4::jsonb))
+         AND EXISTS (SELECT 1 FROM rollouts r WHERE r.id = $1 AND r.state IN ('running', 'completed'))
        RETURNING gateway_id`,
       [id, JSON.stringify(gateways), nowMs, JSON.stringify(from)],
     );
@@ -199,7 +227,7 @@ export class RolloutStore {
     return rows.map((r) => r.gateway_id);
   }
 
-  /** Notified in the last minute, across every rollout (the rate limit is per rollout, counted here). */
+  /** Gateways of this rollout told since `sinceMs` (the rate limit is per rollout). */
   async notifiedSince(id: string, sinceMs: number): Promise<number> {
     const rows = await this.db.query<{ n: number }>('SELECT count(*) AS n FROM rollout_targets WHERE rollout_id = $1 AND notified_ms >= $2', [id, sinceMs]);
     return Number(rows[0]?.n ?? 0);

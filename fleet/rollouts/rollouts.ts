@@ -64,7 +64,13 @@ export class Rollouts {
     if (release === undefined) throw new RolloutError('E_RELEASE_UNKNOWN', `target ${JSON.stringify(req.target)} is not a model release in the fleet's TUF repository (GET /v1/releases lists them; publish it with edgewise repo publish)`);
     try {
       checkWaves(req.waves);
-      if (req.selector.kind === 'labels') parseSelector(req.selector.selector, 'selector');
+      if (req.selector.kind === 'labels') {
+        if (req.selector.selector.trim() === '') throw new RolloutPlanError('selector.selector: empty; for every gateway say {"kind": "all"}');
+        parseSelector(req.selector.selector, 'selector');
+      }
+      req.waves.forEach((w, i) => {
+        if (w.kind === 'labels' && w.selector.trim() === '') throw new RolloutPlanError(`waves[${i}].selector: empty; a wave of every remaining gateway is {"kind": "share", "share": 1}`);
+      });
       (req.windows ?? []).forEach((w, i) => checkWindow(w, `windows[${i}]`));
     } catch (err) {
       if (err instanceof RolloutPlanError || err instanceof LabelError || (err as { code?: string }).code === 'E_ROLLOUT_INVALID') throw new RolloutError('E_ROLLOUT_INVALID', (err as Error).message);
@@ -98,6 +104,7 @@ export class Rollouts {
       ratePerMinute,
       windows: req.windows ?? [],
       gatewayTimeoutMs,
+      probationMs: release.budgets.probationS * 1000,
       state: 'running',
       currentWave: 0,
       reason: null,
@@ -132,12 +139,14 @@ export class Rollouts {
   /** Resumes a paused rollout; after a failed gate, the operator's resume accepts the wave and goes on to the next. */
   async resume(id: string): Promise<RolloutStatus> {
     const r = await this.must(id);
-    const afterGate = r.state === 'paused' && r.reason === 'gate-failed';
-    await this.move(id, ['paused'], 'running', null, afterGate ? 'gate-overridden' : 'resumed');
-    if (afterGate) {
+    if (r.state === 'paused' && r.reason === 'gate-failed') {
       const now = this.now();
-      if (r.currentWave >= r.waves.length - 1) await this.move(id, ['running'], 'completed', null, 'completed');
-      else if (await this.store.advance(id, r.currentWave, now)) await this.store.event(id, 'wave-started', { wave: r.currentWave + 1 }, now);
+      const last = r.currentWave >= r.waves.length - 1;
+      if (!(await this.store.overrideGate(id, r.currentWave, last, now))) throw new RolloutError('E_ROLLOUT_STATE', `rollout ${id} changed while resuming; look at its status and try again`);
+      await this.store.event(id, 'gate-overridden', { wave: r.currentWave }, now);
+      await this.store.event(id, last ? 'completed' : 'wave-started', last ? {} : { wave: r.currentWave + 1 }, now);
+    } else {
+      await this.move(id, ['paused'], 'running', null, 'resumed');
     }
     return this.status(id);
   }

@@ -85,7 +85,7 @@ function print(s: Status, asJson: boolean): void {
   const gate = [...s.events].reverse().find((e) => e.kind === 'gate-failed');
   if (gate !== undefined && r.reason === 'gate-failed') {
     for (const g of (gate.detail['gates'] as { gate: string; count: number; share: number; limit: number; pass: boolean }[] | undefined) ?? []) {
-      if (!g.pass) lines.push(`  gate failed: ${g.gate} ${g.count} (${(g.share * 100).toFixed(1)}%) above the limit of ${(g.limit * 100).toFixed(1)}%`);
+      if (!g.pass) lines.push(g.gate === 'reached' ? '  gate failed: no gateway of the wave could be told (all offline); resume to go on without evidence' : `  gate failed: ${g.gate} ${g.count} (${(g.share * 100).toFixed(1)}%) above the limit of ${(g.limit * 100).toFixed(1)}%`);
     }
   }
   process.stdout.write(`${lines.join('\n')}\n`);

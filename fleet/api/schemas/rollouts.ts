@@ -3,7 +3,7 @@ import { emptyBodySchema, gatewayIdSchema, noQuerySchema, orNull } from './commo
 
 const TAGS = ['rollouts'];
 const share = { type: 'number', minimum: 0, maximum: 1 } as const;
-const selectorText = { type: 'string', maxLength: 4096, description: 'a label selector: site=plant-2,line in (press,paint),!canary' } as const;
+const selectorText = { type: 'string', minLength: 1, maxLength: 4096, pattern: '\\S', description: 'a label selector: site=plant-2,line in (press,paint),!canary' } as const;
 const STATES = ['running', 'paused', 'aborted', 'completed'] as const;
 
 const rolloutSelectorSchema = {
@@ -64,6 +64,7 @@ const rolloutProperties = {
   ratePerMinute: { type: 'integer' },
   windows: { type: 'array', items: windowSchema },
   gatewayTimeoutMs: { type: 'integer' },
+  probationMs: { type: 'integer' },
   state: { type: 'string', enum: STATES },
   currentWave: { type: 'integer' },
   reason: { type: orNull('string') },

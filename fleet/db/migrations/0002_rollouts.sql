@@ -13,6 +13,8 @@ CREATE TABLE rollouts (
   rate_per_minute     integer NOT NULL,
   windows             jsonb NOT NULL DEFAULT '[]'::jsonb,
   gateway_timeout_ms  bigint NOT NULL,
+  -- The release's probation: a wave is judged only after its gateways' probations end.
+  probation_ms        bigint NOT NULL DEFAULT 0,
   state               text NOT NULL CHECK (state IN ('running', 'paused', 'aborted', 'completed')),
   current_wave        integer NOT NULL DEFAULT 0,
   reason              text,
@@ -26,7 +28,8 @@ CREATE TABLE rollout_targets (
   rollout_id   text NOT NULL REFERENCES rollouts (id) ON DELETE CASCADE,
   gateway_id   text NOT NULL,
   wave         integer NOT NULL,
-  state        text NOT NULL CHECK (state IN ('pending', 'notified', 'active', 'failed', 'rolled-back', 'timed-out', 'offline')),
+  -- active: running the release; confirmed: and its probation passed.
+  state        text NOT NULL CHECK (state IN ('pending', 'notified', 'active', 'confirmed', 'failed', 'rolled-back', 'timed-out', 'offline')),
   notified_ms  bigint,
   outcome_ms   bigint,
   detail       text,

@@ -199,3 +199,119 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
     expect(await rollouts.list()).toEqual([]);
   });
 });
+
+describe.each(BACKENDS)('rollout driver, hard cases, on %s', (backend) => {
+  const db = useFleetDb(backend);
+  let now: number;
+  const clock = (): number => now;
+  beforeEach(async () => {
+    await db.reset();
+    now = T0;
+  });
+  const setup = (sim: SimulatedGateways, release = RELEASE): { rollouts: Rollouts; driver: RolloutDriver } => ({
+    rollouts: new Rollouts(db.sql, async () => [release], clock),
+    driver: new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock }),
+  });
+  async function ticks(driver: RolloutDriver, sim: SimulatedGateways, n: number, stepMs = 1000): Promise<void> {
+    for (let i = 0; i < n; i += 1) {
+      await driver.tick();
+      await sim.respond(now);
+      now += stepMs;
+    }
+  }
+
+  it('waits out the release\'s probation before judging a wave, and a late rollback stops the rollout', async () => {
+    await addGateways(db.sql, 10);
+    const sim = new SimulatedGateways(db.sql);
+    const { rollouts, driver } = setup(sim, { ...RELEASE, budgets: { ...RELEASE.budgets, probationS: 60 } });
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 2 }, { kind: 'share', share: 1 }] });
+    await ticks(driver, sim, 10);
+    expect((await rollouts.store.get(rollout.id))?.currentWave).toBe(0);
+    // Both canaries switch back in probation, 30 s after activating.
+    const store = new (await import('../../../fleet/registry/gateway-store.js')).GatewayStore(db.sql);
+    for (const { gw } of sim.notices) await store.addUpdateSteps([{ gw, model: 'press', target: '', release: 2, version: '1.2', step: 'probation', outcome: 'failed', reason: 'E_UPDATE_PROBATION: error rate', ts: now, receivedMs: now }]);
+    await ticks(driver, sim, 3);
+    const status = await rollouts.status(rollout.id);
+    expect(status.rollout).toMatchObject({ state: 'paused', reason: 'gate-failed', currentWave: 0 });
+    expect(status.waves[0]?.rolledBack).toBe(2);
+    expect(sim.notices).toHaveLength(2);
+  });
+
+  it('passes a wave once every probation has passed, before the probation time is up', async () => {
+    await addGateways(db.sql, 4);
+    const sim = new SimulatedGateways(db.sql);
+    const { rollouts, driver } = setup(sim, { ...RELEASE, budgets: { ...RELEASE.budgets, probationS: 3600 } });
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 2 }, { kind: 'share', share: 1 }] });
+    await ticks(driver, sim, 3);
+    const store = new (await import('../../../fleet/registry/gateway-store.js')).GatewayStore(db.sql);
+    for (const { gw } of sim.notices) await store.addUpdateSteps([{ gw, model: 'press', target: '', release: 2, version: '1.2', step: 'probation', outcome: 'ok', reason: null, ts: now, receivedMs: now }]);
+    await ticks(driver, sim, 3);
+    expect((await rollouts.store.get(rollout.id))?.currentWave).toBe(1);
+  });
+
+  it('counts a gateway that already runs a newer release as done, not failed, and ignores refusals from before its notice', async () => {
+    await addGateways(db.sql, 3);
+    const store = new (await import('../../../fleet/registry/gateway-store.js')).GatewayStore(db.sql);
+    // gw-000 refused this release in an earlier attempt, before this rollout told it anything.
+    await store.addUpdateSteps([{ gw: 'gw-000', model: 'press', target: RELEASE.target, release: 2, version: '1.2', step: 'health', outcome: 'refused', reason: 'E_UPDATE_GOLDEN: old', ts: T0, receivedMs: T0 }]);
+    const sim = new SimulatedGateways(db.sql, (gw) => (gw === 'gw-001' ? 'silent' : 'ok'));
+    const { rollouts, driver } = setup(sim);
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }] });
+    now += 1;
+    await driver.tick();
+    // gw-001 has release 3 already and refuses as the real updater does.
+    await store.addUpdateSteps([{ gw: 'gw-001', model: 'press', target: RELEASE.target, release: 2, version: '1.2', step: 'check', outcome: 'refused', reason: 'E_UPDATE_ROLLBACK: press release 2 is not newer than release 3, already accepted', ts: now, receivedMs: now }]);
+    await ticks(driver, sim, 5);
+    const status = await rollouts.status(rollout.id);
+    expect(status.rollout.state).toBe('completed');
+    expect(status.waves[0]).toMatchObject({ active: 3, failed: 0 });
+    expect(sim.count('gw-000')).toBe(1);
+  });
+
+  it('tells nobody more once aborted, even mid-step', async () => {
+    await addGateways(db.sql, 5);
+    const sim = new SimulatedGateways(db.sql);
+    const { rollouts } = setup(sim);
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }] });
+    await rollouts.abort(rollout.id);
+    expect(await rollouts.store.markNotified(rollout.id, ['gw-000', 'gw-001'], ['pending'], now)).toEqual([]);
+  });
+
+  it('goes on to the next wave when an operator resumes after a failed gate', async () => {
+    await addGateways(db.sql, 6);
+    const sim = new SimulatedGateways(db.sql, () => 'fail');
+    const { rollouts, driver } = setup(sim);
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 2 }, { kind: 'share', share: 1 }] });
+    await ticks(driver, sim, 5);
+    expect((await rollouts.store.get(rollout.id))?.state).toBe('paused');
+    const resumed = await rollouts.resume(rollout.id);
+    expect(resumed.rollout).toMatchObject({ state: 'running', currentWave: 1 });
+    expect(resumed.events.map((e) => e.kind).slice(-2)).toEqual(['gate-overridden', 'wave-started']);
+  });
+
+  it('stops when none of a wave could be told, and still tells a gateway that returns after completion', async () => {
+    await addGateways(db.sql, 3);
+    for (const gw of ['gw-000', 'gw-001', 'gw-002']) await setOnline(db.sql, gw, false, 2);
+    const sim = new SimulatedGateways(db.sql);
+    const { rollouts, driver } = setup(sim);
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }] });
+    await ticks(driver, sim, 3);
+    const paused = await rollouts.status(rollout.id);
+    expect(paused.rollout).toMatchObject({ state: 'paused', reason: 'gate-failed' });
+    // The operator goes on; two come back later and get it.
+    await setOnline(db.sql, 'gw-000', true, now);
+    expect((await rollouts.resume(rollout.id)).rollout.state).toBe('completed');
+    await ticks(driver, sim, 3);
+    await setOnline(db.sql, 'gw-001', true, now);
+    await ticks(driver, sim, 3);
+    expect(sim.count('gw-000')).toBe(1);
+    expect(sim.count('gw-001')).toBe(1);
+    expect(sim.count('gw-002')).toBe(0);
+  });
+
+  it('refuses an empty selector (say all for everyone)', async () => {
+    await addGateways(db.sql, 2);
+    const { rollouts } = setup(new SimulatedGateways(db.sql));
+    await expect(rollouts.create({ target: RELEASE.target, selector: { kind: 'labels', selector: ' ' }, waves: [{ kind: 'share', share: 1 }] })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID', message: expect.stringContaining('"kind": "all"') as unknown });
+  });
+});

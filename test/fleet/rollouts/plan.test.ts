@@ -49,7 +49,11 @@ describe('health gates', () => {
     const r = evaluateGates(tally, { maxFailureShare: 0.05, maxRollbackShare: 0, maxTimeoutShare: 0.1 });
     expect(r.pass).toBe(false);
     expect(r.results.find((g) => g.gate === 'failure')).toEqual({ gate: 'failure', count: 1, share: 0.1, limit: 0.05, pass: false });
-    expect(evaluateGates({ ...tally, notified: 0, active: 0, failed: 0, timedOut: 0 }, { maxFailureShare: 0, maxRollbackShare: 0, maxTimeoutShare: 0 }).pass).toBe(true);
+    // Gateways, but none could be told (all offline): no evidence, no pass. An empty wave passes.
+    const unreached = evaluateGates({ ...tally, notified: 0, active: 0, failed: 0, timedOut: 0 }, { maxFailureShare: 0, maxRollbackShare: 0, maxTimeoutShare: 0 });
+    expect(unreached.pass).toBe(false);
+    expect(unreached.results.find((g) => g.gate === 'reached')?.pass).toBe(false);
+    expect(evaluateGates({ total: 0, notified: 0, active: 0, failed: 0, rolledBack: 0, timedOut: 0, offline: 0, pending: 0 }, { maxFailureShare: 0, maxRollbackShare: 0, maxTimeoutShare: 0 }).pass).toBe(true);
   });
 });
 
