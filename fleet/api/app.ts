@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { accessControl } from './auth.js';
 import { API_DEFAULTS, type ApiDeps, type ApiOptions } from './deps.js';
 import { ApiProblem, sendProblem, toProblem } from './problem.js';
@@ -25,7 +25,7 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
     bodyLimit: bodyLimitBytes,
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     // Requests are counted in metrics.httpRequests; the log gets failures (5xx), not a line per poll.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // URL errors found while routing (a malformed %-escape) get the same problem shape.
     frameworkErrors: (err, request, reply) => {
       sendProblem(reply, toProblem(err, request, bodyLimitBytes));

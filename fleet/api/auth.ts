@@ -39,7 +39,7 @@ export function accessControl(app: FastifyInstance, tokens: TokenStore): void {
     const access = request.routeOptions.config.access;
     if (access === undefined || access === 'public') return;
     const header = request.headers.authorization;
-    if (header === undefined) throw new ApiProblem(401, 'E_UNAUTHORIZED', 'send an operator token as "Authorization: Bearer ewt_..."; a read-write operator can make one with POST /v1/tokens');
+    if (header === undefined) throw new ApiProblem(401, 'E_UNAUTHORIZED', 'send an operator token as "Authorization: Bearer ewt_..."; on the fleet host, edgewise fleet token create makes one (or POST /v1/tokens with a read-write token)');
     const token = BEARER.exec(header)?.[1];
     if (token === undefined) throw new ApiProblem(401, 'E_UNAUTHORIZED', 'the Authorization header must be "Bearer <token>"');
     const operator = await tokens.verify(token);

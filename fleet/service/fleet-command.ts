@@ -61,7 +61,8 @@ function failure(err: unknown): number {
 /** `edgewise fleet`: runs the fleet service until SIGTERM/SIGINT. */
 export async function runFleetServe(opts: FleetServeOptions): Promise<number> {
   let service: FleetService;
-  const logger = pino({ level: opts.logLevel, base: { component: 'fleet' }, timestamp: pino.stdTimeFunctions.isoTime });
+  // Each line names its component (api, broker, rollouts, ...); the base says which service.
+  const logger = pino({ level: opts.logLevel, base: { service: 'edgewise-fleet', pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
   try {
     if (!/^(embedded|mqtts?:\/\/.+)$/.test(opts.broker)) throw new UsageError(`--broker: expected embedded or an mqtt:// or mqtts:// URL, got ${JSON.stringify(opts.broker)}`);
     if (!/^(embedded|memory|postgres(ql)?:\/\/.+)$/.test(opts.db)) throw new UsageError(`--db: expected embedded or a postgres:// URL, got ${JSON.stringify(opts.db)}`);
