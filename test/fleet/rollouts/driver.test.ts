@@ -198,16 +198,7 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
     await expect(rollouts.create({ ...base, selector: { kind: 'ids', ids: ['gw-000', 'ghost'] } })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID', message: expect.stringContaining('ghost') as unknown });
     expect(await rollouts.list()).toEqual([]);
   });
-});
 
-describe.each(BACKENDS)('rollout driver, hard cases, on %s', (backend) => {
-  const db = useFleetDb(backend);
-  let now: number;
-  const clock = (): number => now;
-  beforeEach(async () => {
-    await db.reset();
-    now = T0;
-  });
   const setup = (sim: SimulatedGateways, release = RELEASE): { rollouts: Rollouts; driver: RolloutDriver } => ({
     rollouts: new Rollouts(db.sql, async () => [release], clock),
     driver: new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock }),

@@ -26,6 +26,26 @@ describe('signed model updates in a running gateway', () => {
     await tuf.stop();
   });
 
+  /** A gateway in this process that keeps model press up to date from the rig's repository. */
+  async function startGateway(id: string, extra = ''): Promise<Gateway> {
+    const registry = builtinRegistry();
+    const yaml = `
+gateway: { id: ${id}, dataDir: ${JSON.stringify(`${rig.dir.path}/gw`)} }
+uplink: { url: ${rig.broker.url}, connectTimeoutMs: 2000, reconnect: { minDelayMs: 100, maxDelayMs: 1000 } }
+${extra}
+updates:
+  metadataUrl: ${tuf.url}/metadata
+  targetBaseUrl: ${tuf.url}/targets
+  rootFile: ${JSON.stringify(`${tuf.dir}/repo/metadata/1.root.json`)}
+  models: [press]
+log: { level: warn }
+`;
+    const gw = await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) });
+    rig.gateway = gw;
+    await gw.start();
+    return gw;
+  }
+
   async function publishRelease(n: number): Promise<string> {
     const d = `${rig.dir.path}/in`;
     await mkdir(d, { recursive: true });
@@ -42,20 +62,7 @@ describe('signed model updates in a running gateway', () => {
     await publishRelease(1);
     const reports: UpdateReportMessage[] = [];
     const unsubscribe = await rig.broker.subscribe(fleetFilters.updateReport, (_topic, payload) => reports.push(decodeUpdateReport(payload)));
-    const registry = builtinRegistry();
-    const yaml = `
-gateway: { id: gw-upd, dataDir: ${JSON.stringify(`${rig.dir.path}/gw`)} }
-uplink: { url: ${rig.broker.url}, connectTimeoutMs: 2000, reconnect: { minDelayMs: 100, maxDelayMs: 1000 } }
-updates:
-  metadataUrl: ${tuf.url}/metadata
-  targetBaseUrl: ${tuf.url}/targets
-  rootFile: ${JSON.stringify(`${tuf.dir}/repo/metadata/1.root.json`)}
-  models: [press]
-log: { level: warn }
-`;
-    const gw = await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) });
-    rig.gateway = gw;
-    await gw.start();
+    const gw = await startGateway('gw-upd');
     await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 1), 'release 1 active and reported', 30_000);
     expect(reports.filter((r) => r.release === 1 || r.step === 'refresh').map((r) => `${r.step}:${r.outcome}`)).toEqual(['refresh:ok', 'check:ok', 'download:ok', 'install:ok', 'health:ok', 'activate:ok']);
     expect(reports.every((r) => r.gw === 'gw-upd')).toBe(true);
@@ -78,21 +85,7 @@ log: { level: warn }
     const sha256 = async (n: number): Promise<string> => createHash('sha256').update(await readFile(`${rig.dir.path}/in/m${n}.onnx`)).digest('hex');
     const health: HealthMessage[] = [];
     await rig.broker.subscribe(gatewayTopics.health('gw-rel'), (_topic, payload) => health.push(decodeHealth(payload)));
-    const registry = builtinRegistry();
-    const yaml = `
-gateway: { id: gw-rel, dataDir: ${JSON.stringify(`${rig.dir.path}/gw`)} }
-uplink: { url: ${rig.broker.url}, connectTimeoutMs: 2000, reconnect: { minDelayMs: 100, maxDelayMs: 1000 } }
-health: { intervalMs: 1000 }
-updates:
-  metadataUrl: ${tuf.url}/metadata
-  targetBaseUrl: ${tuf.url}/targets
-  rootFile: ${JSON.stringify(`${tuf.dir}/repo/metadata/1.root.json`)}
-  models: [press]
-log: { level: warn }
-`;
-    const gw = await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) });
-    rig.gateway = gw;
-    await gw.start();
+    const gw = await startGateway('gw-rel', 'health: { intervalMs: 1000 }');
     // Configured, nothing installed yet: the model is listed with neither release.
     expect(gw.health().releases).toEqual({ press: { active: null, standby: null } });
 
