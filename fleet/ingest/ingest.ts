@@ -304,7 +304,7 @@ export class Ingest {
         await gateways.applyHealth(
           [...health.values()].map(({ gw, health: h, receivedMs }) => ({ gw, ts: Math.round(h.ts), status: h.status, reasons: h.reasons, runtimeVersion: h.runtimeVersion, hardware: h.hardware, releases: h.releases, report: h.report, receivedMs })),
         );
-        await gateways.addUpdateSteps(steps.map(({ gw, report: r, receivedMs }) => ({ gw, model: r.model, target: r.target, release: r.release, version: r.version, step: r.step, outcome: r.outcome, reason: r.reason, ts: r.ts, receivedMs })));
+        await gateways.addUpdateSteps(steps.map(({ gw, report: r, receivedMs }) => ({ gw, model: r.model, target: r.target, release: r.release, version: r.version, step: r.step, outcome: r.outcome, reason: r.reason, ts: r.ts, receivedMs, ...(r.shadow === undefined ? {} : { shadow: r.shadow }) })));
         await gateways.countTelemetry([...telemetry.entries()].map(([gw, t]) => ({ gw, records: t.records, lastMs: t.lastMs })));
         await gateways.touch([...seen.entries()].map(([gw, receivedMs]) => ({ gw, receivedMs })));
       }

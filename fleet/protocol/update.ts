@@ -8,7 +8,37 @@ import { ProtocolError } from './errors.js';
 export interface ReleaseNotice {
   /** The target path of the model release in the TUF repository. */
   readonly target: string;
+  /**
+   * Run the release in shadow instead of activating it: checked, downloaded and health-checked
+   * as for an update, then run beside the active model on the same inputs until `inferences`
+   * runs or `maxMs`, whichever comes first, and reported (step `shadow`); nothing is installed.
+   */
+  readonly shadow?: ShadowSpec;
 }
+
+export interface ShadowSpec {
+  readonly inferences: number;
+  readonly maxMs: number;
+}
+
+/** Bounds of a shadow run a notice may ask for. */
+export const SHADOW_LIMITS = { maxInferences: 1_000_000, maxMs: 24 * 3600 * 1000 } as const;
+
+/** How a candidate compared with the active model over a shadow run (the gateway measures, the fleet judges). */
+export type ShadowSummary = {
+  /** Stages that ran the candidate (0: nothing on this gateway runs the model, so nothing was measured). */
+  readonly stages: number;
+  /** Runs of the candidate, and how many of them threw. */
+  readonly inferences: number;
+  readonly errors: number;
+  readonly durationMs: number;
+  /** The candidate's latency per run (null: no run). */
+  readonly latencyMs: { readonly p50: number; readonly p99: number } | null;
+  /** Anomaly stages: the share of windows on whose alerting state both agree, the two models' alerting windows, and the correlation of their scores. */
+  readonly anomaly: { readonly windows: number; readonly alertAgreement: number; readonly activeAlerting: number; readonly candidateAlerting: number; readonly scoreCorrelation: number | null } | null;
+  /** Vision stages: detections of each, micro-F1 of the candidate's against the active model's at IoU 0.5, and class agreement of the matched ones. */
+  readonly vision: { readonly frames: number; readonly activeDetections: number; readonly candidateDetections: number; readonly matched: number; readonly f1: number; readonly classAgreement: number | null } | null;
+};
 
 export interface UpdateReportMessage {
   readonly gw: string;
@@ -16,13 +46,15 @@ export interface UpdateReportMessage {
   readonly target: string;
   readonly release: number | null;
   readonly version: string | null;
-  readonly step: 'refresh' | 'check' | 'download' | 'install' | 'health' | 'activate' | 'probation' | 'rollback';
+  readonly step: 'refresh' | 'check' | 'download' | 'install' | 'health' | 'shadow' | 'activate' | 'probation' | 'rollback';
   readonly outcome: 'ok' | 'refused' | 'failed';
   readonly reason: string | null;
   readonly ts: number;
+  /** Only on a `shadow` step that ran. */
+  readonly shadow?: ShadowSummary;
 }
 
-const STEPS = ['refresh', 'check', 'download', 'install', 'health', 'activate', 'probation', 'rollback'] as const;
+const STEPS = ['refresh', 'check', 'download', 'install', 'health', 'shadow', 'activate', 'probation', 'rollback'] as const;
 const MAX_NOTICE_BYTES = 4096;
 
 function json(bytes: Uint8Array, what: string): Record<string, unknown> {
@@ -44,7 +76,65 @@ export function decodeReleaseNotice(bytes: Uint8Array): ReleaseNotice {
   if (bytes.length > MAX_NOTICE_BYTES) throw new ProtocolError('E_PAYLOAD_TOO_LARGE', `release notice: ${bytes.length} bytes, at most ${MAX_NOTICE_BYTES}`);
   const v = json(bytes, 'release notice');
   if (typeof v['target'] !== 'string' || !/^[A-Za-z0-9._/-]{1,200}$/.test(v['target'])) throw new ProtocolError('E_PAYLOAD_INVALID', `release notice.target: expected a target path, got ${JSON.stringify(v['target'])}`);
-  return { target: v['target'] };
+  const sh = v['shadow'];
+  if (sh === undefined || sh === null) return { target: v['target'] };
+  const o = sh as Record<string, unknown>;
+  const int = (k: 'inferences' | 'maxMs', max: number): number => {
+    const x = o[k];
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 1 || x > max) throw new ProtocolError('E_PAYLOAD_INVALID', `release notice.shadow.${k}: expected an integer from 1 to ${max}, got ${JSON.stringify(x)}`);
+    return x;
+  };
+  if (typeof sh !== 'object' || Array.isArray(sh)) throw new ProtocolError('E_PAYLOAD_INVALID', 'release notice.shadow: expected an object with inferences and maxMs');
+  return { target: v['target'], shadow: { inferences: int('inferences', SHADOW_LIMITS.maxInferences), maxMs: int('maxMs', SHADOW_LIMITS.maxMs) } };
+}
+
+/** A shadow summary from a gateway, checked field by field (the fleet judges releases on it). */
+export function parseShadowSummary(x: unknown, where = 'shadow'): ShadowSummary {
+  const bad = (path: string, want: string): never => {
+    throw new ProtocolError('E_PAYLOAD_INVALID', `${where}.${path}: expected ${want}`);
+  };
+  const obj = (v: unknown, path: string): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : bad(path, 'an object'));
+  const count = (o: Record<string, unknown>, k: string, path: string): number => {
+    const v = o[k];
+    return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : bad(`${path}${k}`, 'an integer >= 0');
+  };
+  const num = (o: Record<string, unknown>, k: string, path: string, lo: number, hi: number, nullable = false): number | null => {
+    const v = o[k];
+    if (nullable && v === null) return null;
+    return typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi ? v : bad(`${path}${k}`, `a number from ${lo} to ${hi}${nullable ? ' or null' : ''}`);
+  };
+  const s = obj(x, '');
+  const lat = s['latencyMs'] === null ? null : obj(s['latencyMs'], 'latencyMs');
+  const an = s['anomaly'] === null || s['anomaly'] === undefined ? null : obj(s['anomaly'], 'anomaly');
+  const vi = s['vision'] === null || s['vision'] === undefined ? null : obj(s['vision'], 'vision');
+  return {
+    stages: count(s, 'stages', ''),
+    inferences: count(s, 'inferences', ''),
+    errors: count(s, 'errors', ''),
+    durationMs: num(s, 'durationMs', '', 0, Number.MAX_SAFE_INTEGER) as number,
+    latencyMs: lat === null ? null : { p50: num(lat, 'p50', 'latencyMs.', 0, 1e9) as number, p99: num(lat, 'p99', 'latencyMs.', 0, 1e9) as number },
+    anomaly:
+      an === null
+        ? null
+        : {
+            windows: count(an, 'windows', 'anomaly.'),
+            alertAgreement: num(an, 'alertAgreement', 'anomaly.', 0, 1) as number,
+            activeAlerting: count(an, 'activeAlerting', 'anomaly.'),
+            candidateAlerting: count(an, 'candidateAlerting', 'anomaly.'),
+            scoreCorrelation: num(an, 'scoreCorrelation', 'anomaly.', -1, 1, true),
+          },
+    vision:
+      vi === null
+        ? null
+        : {
+            frames: count(vi, 'frames', 'vision.'),
+            activeDetections: count(vi, 'activeDetections', 'vision.'),
+            candidateDetections: count(vi, 'candidateDetections', 'vision.'),
+            matched: count(vi, 'matched', 'vision.'),
+            f1: num(vi, 'f1', 'vision.', 0, 1) as number,
+            classAgreement: num(vi, 'classAgreement', 'vision.', 0, 1, true),
+          },
+  };
 }
 
 export function encodeUpdateReport(r: UpdateReportMessage): Uint8Array {
@@ -62,5 +152,6 @@ export function decodeUpdateReport(bytes: Uint8Array): UpdateReportMessage {
   if (v['outcome'] !== 'ok' && v['outcome'] !== 'refused' && v['outcome'] !== 'failed') throw new ProtocolError('E_PAYLOAD_INVALID', 'update report.outcome: expected ok, refused or failed');
   if (!(v['release'] === null || Number.isInteger(v['release']))) throw new ProtocolError('E_PAYLOAD_INVALID', 'update report.release: expected an integer or null');
   if (typeof v['ts'] !== 'number') throw new ProtocolError('E_PAYLOAD_INVALID', 'update report.ts: expected a number');
-  return { gw: str('gw', false) as string, model: str('model', true), target: str('target', false) as string, release: v['release'] as number | null, version: str('version', true), step: v['step'] as UpdateReportMessage['step'], outcome: v['outcome'], reason: str('reason', true), ts: v['ts'] };
+  const base: UpdateReportMessage = { gw: str('gw', false) as string, model: str('model', true), target: str('target', false) as string, release: v['release'] as number | null, version: str('version', true), step: v['step'] as UpdateReportMessage['step'], outcome: v['outcome'] as UpdateReportMessage['outcome'], reason: str('reason', true), ts: v['ts'] };
+  return v['shadow'] === undefined || v['shadow'] === null ? base : { ...base, shadow: parseShadowSummary(v['shadow'], 'update report.shadow') };
 }

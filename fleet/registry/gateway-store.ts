@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/open-database.js';
 import { jsonParam } from '../db/json.js';
-import type { GatewayHardware, ModelReleases } from '../protocol/index.js';
+import type { GatewayHardware, ModelReleases, ShadowSummary } from '../protocol/index.js';
 import { selectorSql, type Labels, type Selector } from './labels.js';
 
 /** How the fleet sees a gateway now. `never-seen`: provisioned, never connected. */
@@ -35,6 +35,8 @@ export interface UpdateStep {
   readonly reason: string | null;
   readonly ts: number;
   readonly receivedMs: number;
+  /** A `shadow` step's numbers: how the candidate compared with the active model. */
+  readonly shadow?: ShadowSummary;
 }
 
 export interface GatewayDetail extends GatewaySummary {
@@ -179,14 +181,14 @@ export class GatewayStore {
     const rows = await this.db.query<SummaryRow & { health: Record<string, unknown> | null }>(`SELECT ${SUMMARY_COLUMNS}, g.health FROM gateways g WHERE g.id = $1`, [id]);
     const r = rows[0];
     if (r === undefined) return undefined;
-    const steps = await this.db.query<{ model: string | null; target: string; release: number | null; version: string | null; step: string; outcome: string; reason: string | null; ts: number; received_ms: number }>(
-      'SELECT model, target, release, version, step, outcome, reason, ts, received_ms FROM update_steps WHERE gateway_id = $1 ORDER BY seq DESC LIMIT $2',
+    const steps = await this.db.query<{ model: string | null; target: string; release: number | null; version: string | null; step: string; outcome: string; reason: string | null; ts: number; received_ms: number; shadow: ShadowSummary | null }>(
+      'SELECT model, target, release, version, step, outcome, reason, ts, received_ms, shadow FROM update_steps WHERE gateway_id = $1 ORDER BY seq DESC LIMIT $2',
       [id, UPDATE_STEPS_KEPT],
     );
     return {
       ...summary(r),
       healthReport: r.health,
-      updateSteps: steps.map((s) => ({ model: s.model, target: s.target, release: s.release, version: s.version, step: s.step, outcome: s.outcome, reason: s.reason, ts: s.ts, receivedMs: s.received_ms })),
+      updateSteps: steps.map((s) => ({ model: s.model, target: s.target, release: s.release, version: s.version, step: s.step, outcome: s.outcome, reason: s.reason, ts: s.ts, receivedMs: s.received_ms, ...(s.shadow === null ? {} : { shadow: s.shadow }) })),
     };
   }
 
@@ -282,13 +284,13 @@ export class GatewayStore {
   async addUpdateSteps(steps: readonly ({ gw: string } & UpdateStep)[]): Promise<void> {
     if (steps.length === 0) return;
     await this.db.query(
-      `INSERT INTO update_steps (gateway_id, model, target, release, version, step, outcome, reason, ts, received_ms)
-       SELECT x.gw, x.model, x.target, x.release, x.version, x.step, x.outcome, x.reason, x.ts, x.received_ms
-       FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (gw text, model text, target text, release bigint, version text, step text, outcome text, reason text, ts bigint, received_ms bigint))
-         WITH ORDINALITY AS x(gw, model, target, release, version, step, outcome, reason, ts, received_ms, n)
+      `INSERT INTO update_steps (gateway_id, model, target, release, version, step, outcome, reason, ts, received_ms, shadow)
+       SELECT x.gw, x.model, x.target, x.release, x.version, x.step, x.outcome, x.reason, x.ts, x.received_ms, x.shadow
+       FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (gw text, model text, target text, release bigint, version text, step text, outcome text, reason text, ts bigint, received_ms bigint, shadow jsonb))
+         WITH ORDINALITY AS x(gw, model, target, release, version, step, outcome, reason, ts, received_ms, shadow, n)
        WHERE EXISTS (SELECT 1 FROM gateways g WHERE g.id = x.gw)
        ORDER BY x.n`,
-      [jsonParam(steps.map((s) => ({ gw: s.gw, model: s.model, target: s.target, release: s.release, version: s.version, step: s.step, outcome: s.outcome, reason: s.reason, ts: s.ts, received_ms: s.receivedMs })))],
+      [jsonParam(steps.map((s) => ({ gw: s.gw, model: s.model, target: s.target, release: s.release, version: s.version, step: s.step, outcome: s.outcome, reason: s.reason, ts: s.ts, received_ms: s.receivedMs, shadow: s.shadow ?? null })))],
     );
     const gws = [...new Set(steps.map((s) => s.gw))];
     await this.db.query(

@@ -23,10 +23,14 @@ export interface WaveTally {
   readonly timedOut: number;
   readonly offline: number;
   readonly pending: number;
+  /** Told to run the release in shadow, and not yet reported. */
+  readonly shadowing: number;
+  /** Ran it in shadow and reported how it compared (waiting to be told to activate it). */
+  readonly shadowed: number;
 }
 
 export interface GateResult {
-  readonly gate: 'failure' | 'rollback' | 'timeout' | 'reached';
+  readonly gate: 'failure' | 'rollback' | 'timeout' | 'reached' | 'quality';
   readonly share: number;
   readonly count: number;
   readonly limit: number;
@@ -38,7 +42,7 @@ export interface GateResult {
  * was told (all offline) fails the `reached` gate: no evidence is no pass. An empty wave passes.
  */
 export function evaluateGates(t: WaveTally, g: HealthGates): { pass: boolean; results: GateResult[] } {
-  const told = t.active + t.failed + t.rolledBack + t.timedOut;
+  const told = t.active + t.shadowed + t.failed + t.rolledBack + t.timedOut;
   const share = (n: number): number => (told === 0 ? 0 : n / told);
   const results: GateResult[] = [
     { gate: 'reached', count: told, share: t.total === 0 ? 1 : told / t.total, limit: 0, pass: t.total === 0 || told > 0 },

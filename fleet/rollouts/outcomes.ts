@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/open-database.js';
+import type { ShadowSummary } from '../protocol/update.js';
 import type { TargetState } from './rollout-store.js';
 
 /**
@@ -61,4 +62,21 @@ export async function releaseOutcomes(
     } else if (r.step === 'activate') out.set(r.gateway_id, { state: 'active', detail: null });
   }
   return out;
+}
+
+/**
+ * The shadow reports of gateways told to shadow the release: the newest `shadow` step that
+ * ran, received after the gateway was told (a report from an earlier shadow does not count).
+ */
+export async function shadowReports(db: Queryable, release: { target: string }, told: ReadonlyMap<string, number>): Promise<{ gw: string; shadow: ShadowSummary }[]> {
+  if (told.size === 0) return [];
+  const rows = await db.query<{ gateway_id: string; received_ms: number; shadow: ShadowSummary }>(
+    `SELECT gateway_id, received_ms, shadow FROM update_steps
+     WHERE gateway_id IN (SELECT jsonb_array_elements_text($1::jsonb)) AND target = $2 AND step = 'shadow' AND outcome = 'ok' AND shadow IS NOT NULL
+     ORDER BY gateway_id, seq`,
+    [JSON.stringify([...told.keys()]), release.target],
+  );
+  const out = new Map<string, ShadowSummary>();
+  for (const r of rows) if (r.received_ms >= (told.get(r.gateway_id) ?? Number.POSITIVE_INFINITY)) out.set(r.gateway_id, r.shadow);
+  return [...out].map(([gw, shadow]) => ({ gw, shadow }));
 }

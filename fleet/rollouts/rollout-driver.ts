@@ -2,13 +2,15 @@ import type { Sql } from '../db/open-database.js';
 import { GatewayStore, type GatewaySummary } from '../registry/gateway-store.js';
 import { evaluateGates, type GateResult, type WaveTally } from './gates.js';
 import { Lease } from './lease.js';
-import { releaseOutcomes } from './outcomes.js';
+import type { ShadowSpec } from '../protocol/update.js';
+import { releaseOutcomes, shadowReports } from './outcomes.js';
+import { evaluateQuality } from './quality.js';
 import { RolloutStore, type Rollout, type TargetRow } from './rollout-store.js';
 import { mayNotifyNow } from './window.js';
 
-/** Tells one gateway that a release exists (the release notice topic). */
+/** Tells one gateway that a release exists (the release notice topic); with `shadow`, to run it in shadow only. */
 export interface ReleaseNotifier {
-  notify(gatewayId: string, target: string): Promise<void>;
+  notify(gatewayId: string, target: string, shadow?: ShadowSpec): Promise<void>;
 }
 
 export interface DriverLog {
@@ -150,20 +152,32 @@ export class RolloutDriver {
     const changed = new Map(changes.map((c) => [c.gw, c.state]));
     const state = (t: TargetRow): TargetRow['state'] => changed.get(t.gatewayId) ?? t.state;
 
-    // 2. Timeouts.
-    await this.store.timeOut(r.id, now - r.gatewayTimeoutMs, now);
+    // 1b. Shadow reports of the gateways told to shadow it.
+    const shadowing = reached.filter((t) => state(t) === 'shadowing' && t.notifiedMs !== null);
+    await this.store.setShadowed(r.id, await shadowReports(this.o.sql, r, new Map(shadowing.map((t) => [t.gatewayId, t.notifiedMs as number]))), now);
 
-    // 3. Notices: the current wave's gateways, and earlier waves' that were offline and are back.
-    const candidates = reached
-      .filter((t) => (state(t) === 'pending' && t.wave === r.currentWave && r.state === 'running') || state(t) === 'offline')
-      .filter((t) => online(registry.get(t.gatewayId)) && mayNotifyNow(now, r.windows, registry.get(t.gatewayId)?.labels ?? {}));
-    const budget = Math.min(this.perTick(r), Math.max(0, r.ratePerMinute - (await this.store.notifiedSince(r.id, now - 60_000))));
-    const chosen = candidates.slice(0, budget).map((t) => t.gatewayId);
-    const marked = await this.store.markNotified(r.id, chosen, ['pending', 'offline'], now);
-    for (const gw of marked) {
-      await withTimeout(this.o.notifier.notify(gw, r.target), NOTIFY_TIMEOUT_MS).catch((err: unknown) => this.o.log?.warn({ event: 'rollouts.notify_failed', rollout: r.id, gw, reason: (err as Error).message }, 'release notice not sent'));
-    }
-    if (marked.length > 0) await this.store.event(r.id, 'notified', { wave: r.currentWave, gateways: marked.length }, now);
+    // 2. Timeouts (a shadow takes its own time on top).
+    await this.store.timeOut(r.id, now - r.gatewayTimeoutMs, now, r.quality?.maxMs ?? 0);
+
+    // 3. Notices: the current wave's gateways (to shadow the release, or to activate it), and
+    //    earlier waves' that were offline and are back (to activate it: their wave passed).
+    const shadowPhase = r.quality !== null && r.phase === 'shadow';
+    const reachable = (t: TargetRow): boolean => online(registry.get(t.gatewayId)) && mayNotifyNow(now, r.windows, registry.get(t.gatewayId)?.labels ?? {});
+    const current = (t: TargetRow): boolean => t.wave === r.currentWave && r.state === 'running';
+    const toShadow = shadowPhase ? reached.filter((t) => current(t) && state(t) === 'pending' && reachable(t)) : [];
+    const toActivate = reached.filter((t) => ((current(t) && !shadowPhase && (state(t) === 'pending' || state(t) === 'shadowed')) || state(t) === 'offline') && reachable(t));
+    let budget = Math.min(this.perTick(r), Math.max(0, r.ratePerMinute - (await this.store.notifiedSince(r.id, now - 60_000))));
+    const send = async (group: readonly TargetRow[], from: TargetRow['state'][], to: 'notified' | 'shadowing', shadow?: ShadowSpec): Promise<void> => {
+      const chosen = group.slice(0, budget).map((t) => t.gatewayId);
+      const marked = await this.store.markNotified(r.id, chosen, from, now, to);
+      budget -= marked.length;
+      for (const gw of marked) {
+        await withTimeout(this.o.notifier.notify(gw, r.target, shadow), NOTIFY_TIMEOUT_MS).catch((err: unknown) => this.o.log?.warn({ event: 'rollouts.notify_failed', rollout: r.id, gw, reason: (err as Error).message }, 'release notice not sent'));
+      }
+      if (marked.length > 0) await this.store.event(r.id, 'notified', { wave: r.currentWave, gateways: marked.length, ...(shadow === undefined ? {} : { shadow: true }) }, now);
+    };
+    if (r.quality !== null) await send(toShadow, ['pending'], 'shadowing', { inferences: r.quality.inferences, maxMs: r.quality.maxMs });
+    await send(toActivate, ['pending', 'offline', 'shadowed'], 'notified');
     if (r.state !== 'running') return;
 
     // 4. Waves already passed keep their rollback gate: a probation that fails late stops the rollout.
@@ -179,13 +193,35 @@ export class RolloutDriver {
       }
     }
 
-    // 5. The wave is done when nobody in it is still to be told (online), waiting for an outcome,
-    //    or in probation.
     const wave = await this.store.targets(r.id, r.currentWave);
-    const open = wave.filter((t) => t.state === 'notified' || (t.state === 'pending' && online(registry.get(t.gatewayId))) || (t.state === 'active' && (t.outcomeMs ?? 0) + r.probationMs > now));
+    if (shadowPhase && r.quality !== null) {
+      // 5a. The shadow half is done when nobody in the wave is still to be told (online) or
+      //     shadowing. Then the health gates and the quality gate decide whether it activates.
+      if (wave.some((t) => t.state === 'shadowing' || (t.state === 'pending' && online(registry.get(t.gatewayId))))) return;
+      const tally = tallies[r.currentWave];
+      if (tally === undefined) return;
+      const health = evaluateGates(tally, r.gates).results.filter((g) => g.gate !== 'rollback');
+      const quality = evaluateQuality(
+        wave.filter((t) => t.state === 'shadowed' && t.shadow !== null).map((t) => ({ gw: t.gatewayId, shadow: t.shadow as NonNullable<TargetRow['shadow']> })),
+        r.quality,
+        r.latencyBudgetMs,
+      );
+      const results = [...health, quality];
+      if (!results.every((g) => g.pass)) {
+        await this.fail(r, r.currentWave, tally, results, now, 'shadow');
+        return;
+      }
+      if (await this.store.toActivate(r.id, r.currentWave, now)) await this.store.event(r.id, 'shadow-passed', { wave: r.currentWave, tally, gates: results }, now);
+      return;
+    }
+
+    // 5b. The wave is done when nobody in it is still to be told (online), waiting for an outcome,
+    //     or in probation.
+    const waiting = (t: TargetRow): boolean => t.state === 'pending' || t.state === 'shadowed';
+    const open = wave.filter((t) => t.state === 'notified' || (waiting(t) && online(registry.get(t.gatewayId))) || (t.state === 'active' && (t.outcomeMs ?? 0) + r.probationMs > now));
     if (open.length > 0) return;
     // Offline gateways are counted, not waited for: they get the release when they come back.
-    const offline = wave.filter((t) => t.state === 'pending').map((t) => t.gatewayId);
+    const offline = wave.filter(waiting).map((t) => t.gatewayId);
     if (offline.length > 0) await this.store.setOutcomes(r.id, offline.map((gw) => ({ gw, state: 'offline', detail: 'offline when its wave ended' })), now);
     const tally = (await this.store.tallies(r.id, r.waves.length))[r.currentWave];
     if (tally === undefined) return;
@@ -207,10 +243,10 @@ export class RolloutDriver {
     }
   }
 
-  private async fail(r: Rollout, wave: number, tally: WaveTally, results: readonly GateResult[], now: number): Promise<void> {
+  private async fail(r: Rollout, wave: number, tally: WaveTally, results: readonly GateResult[], now: number, phase: 'shadow' | 'activate' = 'activate'): Promise<void> {
     if (!(await this.store.transition(r.id, ['running'], 'paused', 'gate-failed', now))) return;
-    await this.store.event(r.id, 'gate-failed', { wave, tally, gates: results }, now);
-    this.o.log?.warn({ event: 'rollouts.gate_failed', code: 'E_ROLLOUT_GATE', rollout: r.id, wave, gates: results.filter((g) => !g.pass) }, 'a health gate failed: rollout paused');
+    await this.store.event(r.id, 'gate-failed', { wave, phase, tally, gates: results }, now);
+    this.o.log?.warn({ event: 'rollouts.gate_failed', code: 'E_ROLLOUT_GATE', rollout: r.id, wave, phase, gates: results.filter((g) => !g.pass) }, phase === 'shadow' ? 'a gate failed in shadow: rollout paused, the release was activated nowhere in this wave' : 'a health gate failed: rollout paused');
   }
 
   /** Stops ticking and gives the lease up, so another instance takes over at once. */

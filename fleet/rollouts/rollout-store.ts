@@ -1,11 +1,15 @@
 import type { Queryable } from '../db/open-database.js';
 import { jsonParam } from '../db/json.js';
+import type { ShadowSummary } from '../protocol/update.js';
 import type { HealthGates, WaveTally } from './gates.js';
+import type { QualityGates } from './quality.js';
 import type { RolloutSelector, WaveSpec } from './plan.js';
 import type { MaintenanceWindow } from './window.js';
 
 export type RolloutState = 'running' | 'paused' | 'aborted' | 'completed';
-export type TargetState = 'pending' | 'notified' | 'active' | 'confirmed' | 'failed' | 'rolled-back' | 'timed-out' | 'offline';
+export type TargetState = 'pending' | 'shadowing' | 'shadowed' | 'notified' | 'active' | 'confirmed' | 'failed' | 'rolled-back' | 'timed-out' | 'offline';
+/** With quality gates, each wave first runs the release in shadow, then activates it. */
+export type WavePhase = 'shadow' | 'activate';
 
 export interface Rollout {
   readonly id: string;
@@ -17,6 +21,10 @@ export interface Rollout {
   readonly selector: RolloutSelector;
   readonly waves: readonly WaveSpec[];
   readonly gates: HealthGates;
+  /** null: no shadow, the waves activate the release straight away. */
+  readonly quality: QualityGates | null;
+  /** The release's latency budget (the default p99 limit of the quality gate). */
+  readonly latencyBudgetMs: number;
   readonly ratePerMinute: number;
   readonly windows: readonly MaintenanceWindow[];
   readonly gatewayTimeoutMs: number;
@@ -24,6 +32,7 @@ export interface Rollout {
   readonly probationMs: number;
   readonly state: RolloutState;
   readonly currentWave: number;
+  readonly phase: WavePhase;
   readonly reason: string | null;
   readonly createdMs: number;
   readonly updatedMs: number;
@@ -43,6 +52,8 @@ export interface TargetRow {
   readonly notifiedMs: number | null;
   readonly outcomeMs: number | null;
   readonly detail: string | null;
+  /** Its shadow report, once in. */
+  readonly shadow: ShadowSummary | null;
 }
 
 interface RolloutRow {
@@ -55,12 +66,14 @@ interface RolloutRow {
   selector: RolloutSelector;
   waves: WaveSpec[];
   gates: HealthGates;
+  quality: (QualityGates & { latencyBudgetMs?: number }) | null;
   rate_per_minute: number;
   windows: MaintenanceWindow[];
   gateway_timeout_ms: number;
   probation_ms: number;
   state: RolloutState;
   current_wave: number;
+  phase: WavePhase;
   reason: string | null;
   created_ms: number;
   updated_ms: number;
@@ -77,19 +90,29 @@ function rollout(r: RolloutRow): Rollout {
     selector: r.selector,
     waves: r.waves,
     gates: r.gates,
+    quality: r.quality === null ? null : withoutBudget(r.quality),
+    latencyBudgetMs: r.quality?.latencyBudgetMs ?? 0,
     ratePerMinute: r.rate_per_minute,
     windows: r.windows,
     gatewayTimeoutMs: r.gateway_timeout_ms,
     probationMs: r.probation_ms,
     state: r.state,
     currentWave: r.current_wave,
+    phase: r.phase,
     reason: r.reason,
     createdMs: r.created_ms,
     updatedMs: r.updated_ms,
   };
 }
 
-const EMPTY_TALLY: WaveTally = { total: 0, notified: 0, active: 0, failed: 0, rolledBack: 0, timedOut: 0, offline: 0, pending: 0 };
+function withoutBudget(q: QualityGates & { latencyBudgetMs?: number }): QualityGates {
+  const { latencyBudgetMs: _budget, ...gates } = q;
+  return gates;
+}
+
+const EMPTY_TALLY: WaveTally = { total: 0, notified: 0, active: 0, failed: 0, rolledBack: 0, timedOut: 0, offline: 0, pending: 0, shadowing: 0, shadowed: 0 };
+
+type TargetDbRow = { gateway_id: string; wave: number; state: TargetState; notified_ms: number | null; outcome_ms: number | null; detail: string | null; shadow: ShadowSummary | null };
 
 /** The rollout tables' queries. */
 export class RolloutStore {
@@ -97,9 +120,13 @@ export class RolloutStore {
 
   async insert(r: Rollout, targets: ReadonlyMap<string, number>): Promise<void> {
     await this.db.query(
-      `INSERT INTO rollouts (id, name, target, model, release, version, selector, waves, gates, rate_per_minute, windows, gateway_timeout_ms, probation_ms, state, current_wave, reason, created_ms, updated_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13, $14, $15, $16, $17, $18)`,
-      [r.id, r.name, r.target, r.model, r.release, r.version, jsonParam(r.selector), jsonParam(r.waves), jsonParam(r.gates), r.ratePerMinute, jsonParam(r.windows), r.gatewayTimeoutMs, r.probationMs, r.state, r.currentWave, r.reason, r.createdMs, r.updatedMs],
+      `INSERT INTO rollouts (id, name, target, model, release, version, selector, waves, gates, rate_per_minute, windows, gateway_timeout_ms, probation_ms, state, current_wave, reason, created_ms, updated_ms, quality, phase)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13, $14, $15, $16, $17, $18, $19::jsonb, $20)`,
+      [
+        r.id, r.name, r.target, r.model, r.release, r.version, jsonParam(r.selector), jsonParam(r.waves), jsonParam(r.gates), r.ratePerMinute, jsonParam(r.windows), r.gatewayTimeoutMs, r.probationMs, r.state, r.currentWave, r.reason, r.createdMs, r.updatedMs,
+        r.quality === null ? null : jsonParam({ ...r.quality, latencyBudgetMs: r.latencyBudgetMs }),
+        r.phase,
+      ],
     );
     if (targets.size > 0) {
       await this.db.query(
@@ -129,10 +156,27 @@ export class RolloutStore {
   /** Resumes a rollout paused by a failed gate at `wave`, on to the next wave, in one statement (a step between two would fail the gate again). */
   async overrideGate(id: string, wave: number, last: boolean, nowMs: number): Promise<boolean> {
     const rows = await this.db.query(
-      `UPDATE rollouts SET state = $4, reason = NULL, current_wave = CASE WHEN $4 = 'running' THEN $2 + 1 ELSE current_wave END, updated_ms = $3
-       WHERE id = $1 AND state = 'paused' AND reason = 'gate-failed' AND current_wave = $2 RETURNING id`,
+      `UPDATE rollouts SET state = $4, reason = NULL, current_wave = CASE WHEN $4 = 'running' THEN $2 + 1 ELSE current_wave END,
+         phase = CASE WHEN quality IS NULL THEN 'activate' ELSE 'shadow' END, updated_ms = $3
+       WHERE id = $1 AND state = 'paused' AND reason = 'gate-failed' AND current_wave = $2 AND phase = 'activate' RETURNING id`,
       [id, wave, nowMs, last ? 'completed' : 'running'],
     );
+    return rows.length === 1;
+  }
+
+  /** Resumes a rollout whose wave failed its shadow gates: the operator accepts the candidate, and the wave activates it. */
+  async overrideShadowGate(id: string, wave: number, nowMs: number): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE rollouts SET state = 'running', reason = NULL, phase = 'activate', updated_ms = $3
+       WHERE id = $1 AND state = 'paused' AND reason = 'gate-failed' AND current_wave = $2 AND phase = 'shadow' RETURNING id`,
+      [id, wave, nowMs],
+    );
+    return rows.length === 1;
+  }
+
+  /** The wave's shadow passed: it activates the release now (once: only from the shadow phase of the wave the caller saw). */
+  async toActivate(id: string, wave: number, nowMs: number): Promise<boolean> {
+    const rows = await this.db.query(`UPDATE rollouts SET phase = 'activate', updated_ms = $3 WHERE id = $1 AND current_wave = $2 AND phase = 'shadow' AND state = 'running' RETURNING id`, [id, wave, nowMs]);
     return rows.length === 1;
   }
 
@@ -147,7 +191,11 @@ export class RolloutStore {
 
   /** Advances to the next wave, once: only from the wave the caller saw. */
   async advance(id: string, fromWave: number, nowMs: number): Promise<boolean> {
-    const rows = await this.db.query(`UPDATE rollouts SET current_wave = $2 + 1, updated_ms = $3 WHERE id = $1 AND current_wave = $2 AND state = 'running' RETURNING id`, [id, fromWave, nowMs]);
+    const rows = await this.db.query(
+      `UPDATE rollouts SET current_wave = $2 + 1, phase = CASE WHEN quality IS NULL THEN 'activate' ELSE 'shadow' END, updated_ms = $3
+       WHERE id = $1 AND current_wave = $2 AND state = 'running' RETURNING id`,
+      [id, fromWave, nowMs],
+    );
     return rows.length === 1;
   }
 
@@ -163,9 +211,9 @@ export class RolloutStore {
   async targets(id: string, wave?: number): Promise<TargetRow[]> {
     const rows =
       wave === undefined
-        ? await this.db.query<{ gateway_id: string; wave: number; state: TargetState; notified_ms: number | null; outcome_ms: number | null; detail: string | null }>('SELECT * FROM rollout_targets WHERE rollout_id = $1 ORDER BY wave, gateway_id', [id])
-        : await this.db.query<{ gateway_id: string; wave: number; state: TargetState; notified_ms: number | null; outcome_ms: number | null; detail: string | null }>('SELECT * FROM rollout_targets WHERE rollout_id = $1 AND wave = $2 ORDER BY gateway_id', [id, wave]);
-    return rows.map((r) => ({ gatewayId: r.gateway_id, wave: r.wave, state: r.state, notifiedMs: r.notified_ms, outcomeMs: r.outcome_ms, detail: r.detail }));
+        ? await this.db.query<TargetDbRow>('SELECT * FROM rollout_targets WHERE rollout_id = $1 ORDER BY wave, gateway_id', [id])
+        : await this.db.query<TargetDbRow>('SELECT * FROM rollout_targets WHERE rollout_id = $1 AND wave = $2 ORDER BY gateway_id', [id, wave]);
+    return rows.map((r) => ({ gatewayId: r.gateway_id, wave: r.wave, state: r.state, notifiedMs: r.notified_ms, outcomeMs: r.outcome_ms, detail: r.detail, shadow: r.shadow }));
   }
 
   /** Per wave: how many gateways stand where. */
@@ -179,6 +227,8 @@ export class RolloutStore {
       t.total += n;
       if (r.state === 'pending') t.pending += n;
       else if (r.state === 'offline') t.offline += n;
+      else if (r.state === 'shadowing') t.shadowing += n;
+      else if (r.state === 'shadowed') t.shadowed += n;
       else {
         t.notified += n;
         if (r.state === 'active' || r.state === 'confirmed') t.active += n;
@@ -195,16 +245,27 @@ export class RolloutStore {
    * while the rollout is running or completed (an abort or a pause between the step's read and
    * this write stops it). Returns the ones that changed.
    */
-  async markNotified(id: string, gateways: readonly string[], from: readonly TargetState[], nowMs: number): Promise<string[]> {
+  async markNotified(id: string, gateways: readonly string[], from: readonly TargetState[], nowMs: number, to: 'notified' | 'shadowing' = 'notified'): Promise<string[]> {
     if (gateways.length === 0) return [];
     const rows = await this.db.query<{ gateway_id: string }>(
-      `UPDATE rollout_targets SET state = 'notified', notified_ms = $3, outcome_ms = NULL, detail = NULL
+      `UPDATE rollout_targets SET state = $5, notified_ms = $3, outcome_ms = NULL, detail = NULL
        WHERE rollout_id = $1 AND gateway_id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND state IN (SELECT jsonb_array_elements_text($4::jsonb))
          AND EXISTS (SELECT 1 FROM rollouts r WHERE r.id = $1 AND r.state IN ('running', 'completed'))
        RETURNING gateway_id`,
-      [id, JSON.stringify(gateways), nowMs, JSON.stringify(from)],
+      [id, JSON.stringify(gateways), nowMs, JSON.stringify(from), to],
     );
     return rows.map((r) => r.gateway_id);
+  }
+
+  /** Shadow reports in: those gateways still shadowing become shadowed, with the numbers. */
+  async setShadowed(id: string, reports: readonly { gw: string; shadow: ShadowSummary }[], nowMs: number): Promise<void> {
+    if (reports.length === 0) return;
+    await this.db.query(
+      `UPDATE rollout_targets t SET state = 'shadowed', shadow = x.shadow, outcome_ms = $3, detail = NULL
+       FROM jsonb_to_recordset($2::jsonb) AS x(gw text, shadow jsonb)
+       WHERE t.rollout_id = $1 AND t.gateway_id = x.gw AND t.state = 'shadowing'`,
+      [id, jsonParam(reports), nowMs],
+    );
   }
 
   async setOutcomes(id: string, outcomes: readonly { gw: string; state: TargetState; detail: string | null }[], nowMs: number): Promise<void> {
@@ -217,12 +278,13 @@ export class RolloutStore {
     );
   }
 
-  /** Gateways told of the release that gave no outcome in time. */
-  async timeOut(id: string, olderThanMs: number, nowMs: number): Promise<string[]> {
+  /** Gateways told of the release that gave no outcome in time (shadowing ones get the shadow's time on top). */
+  async timeOut(id: string, olderThanMs: number, nowMs: number, shadowMs = 0): Promise<string[]> {
     const rows = await this.db.query<{ gateway_id: string }>(
-      `UPDATE rollout_targets SET state = 'timed-out', outcome_ms = $3, detail = 'no outcome within the gateway timeout'
-       WHERE rollout_id = $1 AND state = 'notified' AND notified_ms < $2 RETURNING gateway_id`,
-      [id, olderThanMs, nowMs],
+      `UPDATE rollout_targets SET state = 'timed-out', outcome_ms = $3,
+         detail = CASE WHEN state = 'shadowing' THEN 'no shadow report within the gateway timeout and the shadow time' ELSE 'no outcome within the gateway timeout' END
+       WHERE rollout_id = $1 AND ((state = 'notified' AND notified_ms < $2) OR (state = 'shadowing' AND notified_ms < $2 - $4)) RETURNING gateway_id`,
+      [id, olderThanMs, nowMs, shadowMs],
     );
     return rows.map((r) => r.gateway_id);
   }

@@ -4,6 +4,7 @@ import { GatewayStore } from '../registry/gateway-store.js';
 import { LabelError, parseSelector } from '../registry/labels.js';
 import type { ReleaseInfo } from '../repo/releases.js';
 import { DEFAULT_GATES, type HealthGates, type WaveTally } from './gates.js';
+import { QualityGateError, qualityGates, type QualityGates } from './quality.js';
 import { RolloutPlanError, checkWaves, planWaves, selects, type RolloutSelector, type WaveSpec } from './plan.js';
 import { RolloutStore, type Rollout, type RolloutEvent, type RolloutState } from './rollout-store.js';
 import { checkWindow, type MaintenanceWindow } from './window.js';
@@ -27,6 +28,8 @@ export interface CreateRollout {
   readonly selector: RolloutSelector;
   readonly waves: readonly WaveSpec[];
   readonly gates?: Partial<HealthGates>;
+  /** Quality gates measured in shadow: each wave runs the release beside the active model first, and activates it only if the numbers pass. */
+  readonly quality?: Partial<QualityGates>;
   /** Gateways told per minute at most. */
   readonly ratePerMinute?: number;
   readonly windows?: readonly MaintenanceWindow[];
@@ -81,6 +84,13 @@ export class Rollouts {
     const ratePerMinute = req.ratePerMinute ?? ROLLOUT_DEFAULTS.ratePerMinute;
     if (!Number.isInteger(ratePerMinute) || ratePerMinute < 1) throw new RolloutError('E_ROLLOUT_INVALID', `ratePerMinute: expected an integer >= 1, got ${ratePerMinute}`);
     const gatewayTimeoutMs = req.gatewayTimeoutMs ?? ROLLOUT_DEFAULTS.gatewayTimeoutMs;
+    let quality: QualityGates | null = null;
+    try {
+      if (req.quality !== undefined) quality = qualityGates(req.quality);
+    } catch (err) {
+      if (err instanceof QualityGateError) throw new RolloutError('E_ROLLOUT_INVALID', err.message);
+      throw err;
+    }
     const all = await this.gateways.allActive();
     const chosen = all.filter((g) => selects(req.selector, g));
     if (req.selector.kind === 'ids') {
@@ -101,12 +111,15 @@ export class Rollouts {
       selector: req.selector,
       waves: req.waves,
       gates,
+      quality,
+      latencyBudgetMs: release.budgets.latencyMs,
       ratePerMinute,
       windows: req.windows ?? [],
       gatewayTimeoutMs,
       probationMs: release.budgets.probationS * 1000,
       state: 'running',
       currentWave: 0,
+      phase: quality === null ? 'activate' : 'shadow',
       reason: null,
       createdMs: now,
       updatedMs: now,
@@ -139,7 +152,12 @@ export class Rollouts {
   /** Resumes a paused rollout; after a failed gate, the operator's resume accepts the wave and goes on to the next. */
   async resume(id: string): Promise<RolloutStatus> {
     const r = await this.must(id);
-    if (r.state === 'paused' && r.reason === 'gate-failed') {
+    if (r.state === 'paused' && r.reason === 'gate-failed' && r.phase === 'shadow') {
+      // The operator accepts the candidate despite its shadow numbers: this wave activates it.
+      const now = this.now();
+      if (!(await this.store.overrideShadowGate(id, r.currentWave, now))) throw new RolloutError('E_ROLLOUT_STATE', `rollout ${id} changed while resuming; look at its status and try again`);
+      await this.store.event(id, 'gate-overridden', { wave: r.currentWave, phase: 'shadow' }, now);
+    } else if (r.state === 'paused' && r.reason === 'gate-failed') {
       const now = this.now();
       const last = r.currentWave >= r.waves.length - 1;
       if (!(await this.store.overrideGate(id, r.currentWave, last, now))) throw new RolloutError('E_ROLLOUT_STATE', `rollout ${id} changed while resuming; look at its status and try again`);

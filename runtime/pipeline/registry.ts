@@ -20,6 +20,41 @@ export interface ManagedModelSource {
   subscribe(model: string, onChange: () => void): () => void;
   /** Each inference of a managed model: its outcome and time, for the release's probation. */
   recordRun(model: string, ok: boolean, ms: number): void;
+  /**
+   * A candidate release to run in shadow: `onShadow(candidate)` when one starts (the stage
+   * loads it and runs it on the same inputs as the active model, acting on nothing it says,
+   * and reports each comparison to `candidate.sink`), `onShadow(undefined)` when it ends (the
+   * stage closes the candidate). Returns the unsubscribe call.
+   */
+  subscribeShadow(model: string, onShadow: (candidate: ShadowCandidate | undefined) => void): () => void;
+}
+
+/** A model release that is installed nowhere yet: it only runs beside the active one, to be compared. */
+export interface ShadowCandidate {
+  readonly bytes: Uint8Array;
+  readonly ref: { readonly name: string; readonly version: string; readonly hash: string };
+  readonly release: number;
+  readonly sink: ShadowSink;
+}
+
+/**
+ * Where a stage reports how the candidate compared. The candidate's trouble never reaches the
+ * active path: a run that throws is `run(false, ms)` and nothing else.
+ */
+export interface ShadowSink {
+  /** One run of the candidate on an input the active model also saw: did it answer, and in how long. */
+  run(ok: boolean, ms: number): void;
+  /**
+   * Anomaly: one scored window (or point) both models scored: each one's score, and whether
+   * each one's own alert policy (same settings, fed only that model's scores) is alerting after it.
+   */
+  anomaly(active: { readonly score: number; readonly alerting: boolean }, candidate: { readonly score: number; readonly alerting: boolean }): void;
+  /**
+   * Vision: one frame both models saw: how many detections each made, how many of the
+   * candidate's matched one of the active model's one-to-one at IoU >= 0.5 (any class), and of
+   * those how many have the same class.
+   */
+  vision(frame: { readonly active: number; readonly candidate: number; readonly matched: number; readonly sameClass: number }): void;
 }
 
 export type PluginKind = 'source' | 'stage';

@@ -1,4 +1,7 @@
+import type { ShadowSpec, ShadowSummary } from '../../fleet/protocol/update.js';
+import type { ShadowCandidate } from '../pipeline/registry.js';
 import type { ModelRef } from '../store/decision-log.js';
+import { ShadowTally } from './shadow-tally.js';
 import { ModelSlots } from './slots.js';
 
 /** The active, signed release of a model, as a stage loads it. */
@@ -15,6 +18,7 @@ export interface ManagedModel {
  */
 export class ManagedModels {
   private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly shadowListeners = new Map<string, Set<(c: ShadowCandidate | undefined) => void>>();
 
   constructor(private readonly dataDir: string) {}
 
@@ -34,6 +38,60 @@ export class ManagedModels {
     }
     set.add(onChange);
     return () => set.delete(onChange);
+  }
+
+  subscribeShadow(model: string, onShadow: (candidate: ShadowCandidate | undefined) => void): () => void {
+    let set = this.shadowListeners.get(model);
+    if (set === undefined) {
+      set = new Set();
+      this.shadowListeners.set(model, set);
+    }
+    set.add(onShadow);
+    return () => set.delete(onShadow);
+  }
+
+  /**
+   * Runs `candidate` in shadow in every stage that runs `model`, until the stages together ran
+   * it `spec.inferences` times or `spec.maxMs` passed (or `signal` aborts), then ends the shadow
+   * and says how it compared. With no stage running the model, nothing is measured (stages: 0).
+   */
+  async shadow(model: string, candidate: Omit<ShadowCandidate, 'sink'>, spec: ShadowSpec, signal?: AbortSignal, now: () => number = Date.now): Promise<ShadowSummary> {
+    const stages = [...(this.shadowListeners.get(model) ?? [])];
+    const tally = new ShadowTally(stages.length, now);
+    if (stages.length === 0) return tally.summary();
+    const running = { ...candidate, sink: tally };
+    for (const f of stages) {
+      try {
+        f(running);
+      } catch {
+        // a stage that cannot start the shadow simply contributes no runs
+      }
+    }
+    try {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          tally.onRun(undefined);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, spec.maxMs);
+        signal?.addEventListener('abort', done);
+        tally.onRun(() => {
+          if (tally.inferences >= spec.inferences) done();
+        });
+        if (signal?.aborted === true) done();
+      });
+    } finally {
+      for (const f of stages) {
+        try {
+          f(undefined);
+        } catch {
+          // closing is the stage's own business
+        }
+      }
+    }
+    return tally.summary();
   }
 
   /** Set by the update service: runs of a model in probation go to the updater. */

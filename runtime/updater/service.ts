@@ -1,6 +1,6 @@
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FLEET_RELEASE_TOPIC, decodeReleaseNotice, encodeUpdateReport, gatewayTopics, type ModelReleases } from '../../fleet/protocol/index.js';
+import { FLEET_RELEASE_TOPIC, decodeReleaseNotice, encodeUpdateReport, gatewayTopics, type ModelReleases, type ShadowSpec } from '../../fleet/protocol/index.js';
 import { parseModelRelease } from '../../fleet/protocol/model-release.js';
 import type { InferenceBackend } from '../../models/engine/engine.js';
 import type { ComponentEvents } from '../health/events.js';
@@ -35,8 +35,16 @@ const SLOT_STEPS: ReadonlySet<UpdateStep> = new Set(['install', 'activate', 'pro
  * fleet) or the timer (the newest signed release of each configured model) starts an update;
  * one update at a time; every step is reported to the fleet.
  */
+/** One update to attempt: install and activate, or (with `shadow`) only run it in shadow and report. */
+interface PendingUpdate {
+  readonly target: string;
+  readonly shadow?: ShadowSpec;
+}
+
 export class UpdateService {
-  private readonly pending: string[] = [];
+  private readonly pending: PendingUpdate[] = [];
+  /** Ends a shadow run early when the gateway stops. */
+  private readonly stopping = new AbortController();
   /** Every refresh and update runs in this one chain: two at once would write the same metadata files. */
   private chain: Promise<void> = Promise.resolve();
   private drainScheduled = false;
@@ -86,6 +94,7 @@ export class UpdateService {
       runtimeVersion: this.runtimeVersion,
       ...(this.storage === undefined ? {} : { storageBudgetBytes: this.storage.budgetBytes }),
       report: (r) => this.report(r),
+      ...(this.managed === undefined ? {} : { shadow: (model, candidate, spec) => (this.managed as ManagedModels).shadow(model, candidate, spec, this.stopping.signal) }),
     });
     await this.reserveSlots();
     if (this.managed !== undefined) {
@@ -94,7 +103,10 @@ export class UpdateService {
         void updater.recordRun(model, ok, ms).catch((err: unknown) => this.events.error('update.probation_failed', { code: 'E_UPDATE', model, reason: (err as Error).message }));
       };
     }
-    const onNotice = (payload: Uint8Array): void => this.enqueue(decodeReleaseNotice(payload).target);
+    const onNotice = (payload: Uint8Array): void => {
+      const n = decodeReleaseNotice(payload);
+      this.enqueue(n.target, n.shadow);
+    };
     this.channel.subscribe(gatewayTopics.releaseNotice(this.gatewayId), onNotice);
     this.channel.subscribe(FLEET_RELEASE_TOPIC, onNotice);
     // One check waits at most: a long download does not pile up a refresh per interval behind it.
@@ -149,10 +161,10 @@ export class UpdateService {
     if (this.storage !== undefined) this.storage.reserve(await slotsBytes(this.dataDir));
   }
 
-  enqueue(target: string): void {
-    if (this.stopped || this.pending.includes(target)) return;
+  enqueue(target: string, shadow?: ShadowSpec): void {
+    if (this.stopped || this.pending.some((p) => p.target === target && (p.shadow === undefined) === (shadow === undefined))) return;
     if (this.pending.length >= MAX_PENDING_TARGETS) this.pending.shift();
-    this.pending.push(target);
+    this.pending.push(shadow === undefined ? { target } : { target, shadow });
     if (this.drainScheduled) return;
     this.drainScheduled = true;
     this.schedule(async () => {
@@ -168,10 +180,13 @@ export class UpdateService {
   }
 
   private async drain(): Promise<void> {
-    for (let target = this.pending.shift(); target !== undefined && !this.stopped; target = this.pending.shift()) {
+    for (let next = this.pending.shift(); next !== undefined && !this.stopped; next = this.pending.shift()) {
+      const { target, shadow } = next;
       try {
-        await (this.updater as ModelUpdater).update(target);
-        this.updates += 1;
+        if (shadow === undefined) {
+          await (this.updater as ModelUpdater).update(target);
+          this.updates += 1;
+        } else await (this.updater as ModelUpdater).shadow(target, shadow);
       } catch (err) {
         this.refusals += 1;
         this.lastError = (err as Error).message;
@@ -210,6 +225,7 @@ export class UpdateService {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.chain;
     await this.installedRead;

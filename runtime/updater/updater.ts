@@ -3,11 +3,12 @@ import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TargetFile } from '@tufjs/models';
 import { parseModelRelease, type ModelRelease } from '../../fleet/protocol/model-release.js';
+import type { ShadowSpec, ShadowSummary } from '../../fleet/protocol/update.js';
 import type { InferenceBackend } from '../../models/engine/engine.js';
 import { ModelSlots, slotsBytes, writeJsonDurable, type ActiveModel } from './slots.js';
 import { TrustError, type TrustClient } from './trust.js';
 
-export type UpdateStep = 'refresh' | 'check' | 'download' | 'install' | 'health' | 'activate' | 'probation' | 'rollback';
+export type UpdateStep = 'refresh' | 'check' | 'download' | 'install' | 'health' | 'shadow' | 'activate' | 'probation' | 'rollback';
 
 /** One step of an update and how it went: the gateway publishes these to the fleet. */
 export interface UpdateReport {
@@ -20,7 +21,12 @@ export interface UpdateReport {
   /** What was wrong, in words, with a stable code first. */
   readonly reason: string | null;
   readonly ts: number;
+  /** Only on a `shadow` step that ran: how the candidate compared. */
+  readonly shadow?: ShadowSummary;
 }
+
+/** Runs a verified candidate beside the active model (the stages' shadow runs) and says how it compared. */
+export type ShadowRunner = (model: string, candidate: { bytes: Uint8Array; ref: { name: string; version: string; hash: string }; release: number }, spec: ShadowSpec) => Promise<ShadowSummary>;
 
 export interface ModelUpdaterOptions {
   readonly dataDir: string;
@@ -35,6 +41,8 @@ export interface ModelUpdaterOptions {
   readonly storageBudgetBytes?: number;
   readonly report: (r: UpdateReport) => void;
   readonly now?: () => number;
+  /** Where candidates run in shadow; without it a shadow request is refused. */
+  readonly shadow?: ShadowRunner;
 }
 
 /** An update that was refused or failed: `step` and the reason say where and why. */
@@ -103,16 +111,63 @@ export class ModelUpdater {
 
   /** Installs and activates the model release at `target`, or says why not. The active model keeps serving either way. */
   async update(target: string): Promise<ActiveModel> {
+    const { r, bytes, golden, step } = await this.verified(target);
+    const slots = this.slots(r.model);
+    const slot = await step('install', () => slots.install(bytes, { release: r.release, version: r.version }));
+    await step('health', () => this.healthCheck(bytes, r, ...golden));
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const active = await step('activate', async () => {
+      const a = await slots.activate(slot, { release: r.release, version: r.version, sha256 }, this.now());
+      await writeJsonDurable(this.acceptedPath(), { ...(await this.accepted()), [r.model]: r.release });
+      return a;
+    });
+    if (r.budgets.probationS > 0) this.probations.set(r.model, { until: this.now() + r.budgets.probationS * 1000, budgets: r.budgets, runs: 0, errors: 0, slow: 0 });
+    return active;
+  }
+
+  /**
+   * Runs the release at `target` in shadow: checked, downloaded and health-checked exactly as
+   * for an update, then run beside the active model on the same inputs (see ShadowRunner);
+   * the `shadow` step's report carries how it compared. Nothing is installed or activated,
+   * and the slots (the rollback model included) stay as they are.
+   */
+  async shadow(target: string, spec: ShadowSpec): Promise<ShadowSummary> {
+    const { r, bytes, golden, step, report } = await this.verified(target);
+    await step('health', () => this.healthCheck(bytes, r, ...golden));
+    const runner = this.o.shadow;
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    let summary: ShadowSummary | undefined;
+    await step(
+      'shadow',
+      async () => {
+        if (runner === undefined) throw new UpdateRefused('shadow', 'E_UPDATE_SHADOW', 'this gateway runs no stages that could run a candidate in shadow');
+        summary = await runner(r.model, { bytes, release: r.release, ref: { name: r.model, version: r.version, hash: `sha256:${sha256}` } }, spec);
+      },
+      true,
+    );
+    report('shadow', 'ok', null, summary);
+    return summary as ShadowSummary;
+  }
+
+  /** Refresh, check and download: the release's signed description and its verified bytes, and the reporting of the steps to come. */
+  private async verified(target: string): Promise<{
+    r: ModelRelease;
+    bytes: Uint8Array;
+    /** The golden input and output. */
+    golden: [Uint8Array, Uint8Array];
+    step: <T>(name: UpdateStep, f: () => Promise<T>, quietOk?: boolean) => Promise<T>;
+    report: (name: UpdateStep, outcome: UpdateReport['outcome'], reason: string | null, shadow?: ShadowSummary) => void;
+  }> {
     let release: ModelRelease | undefined;
-    const report = (name: UpdateStep, outcome: UpdateReport['outcome'], reason: string | null): void => {
+    const report = (name: UpdateStep, outcome: UpdateReport['outcome'], reason: string | null, shadow?: ShadowSummary): void => {
       // A report that cannot be delivered must not turn a done step into a failed one.
       try {
-        this.o.report({ model: release?.model ?? null, target, release: release?.release ?? null, version: release?.version ?? null, step: name, outcome, reason, ts: this.now() });
+        this.o.report({ model: release?.model ?? null, target, release: release?.release ?? null, version: release?.version ?? null, step: name, outcome, reason, ts: this.now(), ...(shadow === undefined ? {} : { shadow }) });
       } catch {
         // reported nowhere: the step itself stands
       }
     };
-    const step = async <T>(name: UpdateStep, f: () => Promise<T>): Promise<T> => {
+    const step = async <T>(name: UpdateStep, f: () => Promise<T>, quietOk = false): Promise<T> => {
       let v: T;
       try {
         v = await f();
@@ -122,7 +177,7 @@ export class ModelUpdater {
         report(name, refused ? 'refused' : 'failed', err instanceof UpdateRefused ? err.message : `${code}: ${(err as Error).message}`);
         throw err instanceof UpdateRefused ? err : new UpdateRefused(name, code, (err as Error).message);
       }
-      report(name, 'ok', null);
+      if (!quietOk) report(name, 'ok', null);
       return v;
     };
     const trust = this.o.trust;
@@ -149,17 +204,7 @@ export class ModelUpdater {
     });
     // The downloaded copies are not kept: the slot holds the model from here on (bounded disk).
     await rm(downloads, { recursive: true, force: true });
-    const slots = this.slots(r.model);
-    const slot = await step('install', () => slots.install(bytes, { release: r.release, version: r.version }));
-    await step('health', () => this.healthCheck(bytes, r, input, output));
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const active = await step('activate', async () => {
-      const a = await slots.activate(slot, { release: r.release, version: r.version, sha256 }, this.now());
-      await writeJsonDurable(this.acceptedPath(), { ...(await this.accepted()), [r.model]: r.release });
-      return a;
-    });
-    if (r.budgets.probationS > 0) this.probations.set(r.model, { until: this.now() + r.budgets.probationS * 1000, budgets: r.budgets, runs: 0, errors: 0, slow: 0 });
-    return active;
+    return { r, bytes, golden: [input, output], step, report };
   }
 
   private async check(r: ModelRelease, info: TargetFile): Promise<void> {

@@ -67,6 +67,7 @@ export const gatewayDetailSchema = {
           reason: { type: orNull('string') },
           ts: { type: 'number' },
           receivedMs: { type: 'number' },
+          shadow: { type: 'object', additionalProperties: true, description: 'on a shadow step: how the candidate compared with the active model (agreement, latency, errors)' },
         },
         required: ['model', 'target', 'release', 'version', 'step', 'outcome', 'reason', 'ts', 'receivedMs'],
       },

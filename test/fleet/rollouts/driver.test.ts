@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { RolloutDriver } from '../../../fleet/rollouts/rollout-driver.js';
 import { Rollouts } from '../../../fleet/rollouts/rollouts.js';
 import { BACKENDS, useFleetDb } from '../../support/fleet-db.js';
-import { RELEASE, SimulatedGateways, addGateways, setOnline } from './rollout-sim.js';
+import { RELEASE, SimulatedGateways, addGateways, setOnline, shadowSummary } from './rollout-sim.js';
 
 const T0 = Date.UTC(2026, 11, 4, 12, 0, 0); // a Friday, noon UTC
 
@@ -304,5 +304,89 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
     await addGateways(db.sql, 2);
     const { rollouts } = setup(new SimulatedGateways(db.sql));
     await expect(rollouts.create({ target: RELEASE.target, selector: { kind: 'labels', selector: ' ' }, waves: [{ kind: 'share', share: 1 }] })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID', message: expect.stringContaining('"kind": "all"') as unknown });
+  });
+
+  describe('quality gates measured in shadow', () => {
+    const quality = { inferences: 200, maxMs: 60_000, minAgreement: 0.9 };
+
+    it('has each wave shadow the release first and activate it only after the shadow reports pass; each gateway told once for each', async () => {
+      const ids = await addGateways(db.sql, 30);
+      const sim = new SimulatedGateways(db.sql);
+      const { rollouts, driver } = setup(sim);
+      const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 3 }, { kind: 'share', share: 0.5 }, { kind: 'share', share: 1 }], quality });
+      expect(rollout.phase).toBe('shadow');
+      expect(await drive(driver, sim, rollouts, rollout.id, 80)).toBe('completed');
+      for (const gw of ids) {
+        expect(sim.notices.filter((n) => n.gw === gw).map((n) => (n.shadow === undefined ? 'activate' : 'shadow'))).toEqual(['shadow', 'activate']);
+      }
+      expect(sim.notices.find((n) => n.shadow !== undefined)?.shadow).toEqual({ inferences: 200, maxMs: 60_000 });
+      const status = await rollouts.status(rollout.id);
+      expect(status.waves.map((w) => w.active)).toEqual([3, 12, 15]);
+      expect(status.events.map((e) => e.kind).filter((k) => k !== 'notified')).toEqual(['created', 'wave-started', 'shadow-passed', 'wave-passed', 'wave-started', 'shadow-passed', 'wave-passed', 'wave-started', 'shadow-passed', 'wave-passed', 'completed']);
+      const passed = status.events.find((e) => e.kind === 'shadow-passed')?.detail as { gates: { gate: string; pass: boolean; detail?: { shadowed: number; agreement: { min: number } } }[] };
+      expect(passed.gates.find((g) => g.gate === 'quality')).toMatchObject({ pass: true, detail: { shadowed: 3, agreement: { min: 1 } } });
+    });
+
+    it('stops at the canary when the candidate disagrees with the active model; nobody activates it, the numbers are in the record', async () => {
+      await addGateways(db.sql, 30);
+      const sim = new SimulatedGateways(db.sql, () => 'ok', () => shadowSummary(0.42));
+      const { rollouts, driver } = setup(sim);
+      const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 3 }, { kind: 'share', share: 1 }], quality });
+      expect(await drive(driver, sim, rollouts, rollout.id)).toBe('paused');
+      expect(sim.activations()).toBe(0);
+      expect(sim.notices).toHaveLength(3);
+      const status = await rollouts.status(rollout.id);
+      expect(status.rollout).toMatchObject({ state: 'paused', reason: 'gate-failed', currentWave: 0, phase: 'shadow' });
+      expect(status.waves[0]).toMatchObject({ shadowed: 3, active: 0 });
+      expect(status.waves[1]?.pending).toBe(27);
+      const failed = status.events.find((e) => e.kind === 'gate-failed')?.detail as { phase: string; gates: { gate: string; pass: boolean; count: number; detail?: { agreement: { min: number }; failing: { why: string[] }[] } }[] };
+      expect(failed.phase).toBe('shadow');
+      const q = failed.gates.find((g) => g.gate === 'quality');
+      expect(q).toMatchObject({ pass: false, count: 3, detail: { agreement: { min: 0.42 } } });
+      expect(q?.detail?.failing[0]?.why).toContain('alert agreement 0.420 below 0.9');
+      // More ticks change nothing: a paused rollout tells nobody.
+      await ticks(driver, sim, 5);
+      expect(sim.notices).toHaveLength(3);
+    });
+
+    it('fails a gateway that measured nothing (no stage runs the model), too slow, or with errors', async () => {
+      await addGateways(db.sql, 3);
+      const reports = [shadowSummary(1, { stages: 0, inferences: 0, latencyMs: null, anomaly: null }), shadowSummary(1, { latencyMs: { p50: 50, p99: 900 } }), shadowSummary(1, { errors: 7 })];
+      let i = 0;
+      const sim = new SimulatedGateways(db.sql, () => 'ok', () => reports[i++ % 3]);
+      const { rollouts, driver } = setup(sim);
+      const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }], quality });
+      expect(await drive(driver, sim, rollouts, rollout.id)).toBe('paused');
+      const failed = (await rollouts.status(rollout.id)).events.find((e) => e.kind === 'gate-failed')?.detail as { gates: { gate: string; detail?: { failing: { why: string[] }[] } }[] };
+      const why = failed.gates.find((g) => g.gate === 'quality')?.detail?.failing.flatMap((f) => f.why).join('; ');
+      expect(why).toContain('no stage on the gateway runs this model');
+      // The release's latency budget (100 ms) is the default p99 limit.
+      expect(why).toContain('latency p99 900.0 ms over 100 ms');
+      expect(why).toContain('7 of 200 runs failed');
+    });
+
+    it('goes on to activate the wave when an operator accepts the shadow numbers, and times out a gateway that never reports its shadow', async () => {
+      await addGateways(db.sql, 4);
+      const sim = new SimulatedGateways(db.sql, () => 'ok', (gw) => (gw === 'gw-003' ? undefined : shadowSummary(0.5)));
+      const { rollouts, driver } = setup(sim);
+      const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }], quality, gatewayTimeoutMs: 10_000, gates: { maxTimeoutShare: 0.5 } });
+      // The silent one times out after the gateway timeout and the shadow time, not before.
+      await ticks(driver, sim, 20);
+      expect((await rollouts.status(rollout.id)).waves[0]).toMatchObject({ shadowing: 1, shadowed: 3 });
+      expect(await drive(driver, sim, rollouts, rollout.id, 80)).toBe('paused');
+      expect((await rollouts.status(rollout.id)).waves[0]).toMatchObject({ timedOut: 1, shadowed: 3 });
+      await rollouts.resume(rollout.id);
+      expect(await drive(driver, sim, rollouts, rollout.id)).toBe('completed');
+      expect(sim.activations()).toBe(3);
+      const kinds = (await rollouts.status(rollout.id)).events.map((e) => e.kind);
+      expect(kinds).toContain('gate-overridden');
+    });
+
+    it('refuses quality gates out of range, naming the field', async () => {
+      await addGateways(db.sql, 2);
+      const { rollouts } = setup(new SimulatedGateways(db.sql));
+      await expect(rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }], quality: { minAgreement: 1.5 } })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID', message: expect.stringContaining('quality.minAgreement') as unknown });
+      await expect(rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }], quality: { inferences: 0 } })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID', message: expect.stringContaining('quality.inferences') as unknown });
+    });
   });
 });

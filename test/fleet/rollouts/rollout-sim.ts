@@ -1,6 +1,7 @@
 import type { Sql } from '../../../fleet/db/open-database.js';
 import { GatewayStore } from '../../../fleet/registry/gateway-store.js';
 import type { ReleaseInfo } from '../../../fleet/repo/releases.js';
+import type { ShadowSpec, ShadowSummary } from '../../../fleet/protocol/update.js';
 import type { ReleaseNotifier } from '../../../fleet/rollouts/rollout-driver.js';
 
 export const RELEASE: ReleaseInfo = {
@@ -33,18 +34,39 @@ export async function setOnline(sql: Sql, gw: string, online: boolean, ts: numbe
  * Simulated gateways behind a notifier: each notice is remembered; `respond` makes the told
  * gateways report as the real updater does (download ... activate, or a refusal).
  */
+/** A shadow report as a gateway whose candidate agrees (or not) with its active model would send. */
+export function shadowSummary(agreement: number, over: Partial<ShadowSummary> = {}): ShadowSummary {
+  return {
+    stages: 1,
+    inferences: 200,
+    errors: 0,
+    durationMs: 4000,
+    latencyMs: { p50: 2, p99: 5 },
+    anomaly: { windows: 200, alertAgreement: agreement, activeAlerting: 3, candidateAlerting: Math.round(3 + (1 - agreement) * 200), scoreCorrelation: agreement > 0.9 ? 0.98 : 0.1 },
+    vision: null,
+    ...over,
+  };
+}
+
 export class SimulatedGateways implements ReleaseNotifier {
-  readonly notices: { gw: string; target: string }[] = [];
+  readonly notices: { gw: string; target: string; shadow?: ShadowSpec }[] = [];
   private answered = new Set<string>();
 
   constructor(
     private readonly sql: Sql,
     /** How a gateway answers a notice: activate, fail its health check, or stay silent. */
     private readonly behaviour: (gw: string) => 'ok' | 'fail' | 'silent' | 'rollback' = () => 'ok',
+    /** What a gateway told to shadow the release reports (undefined: nothing, it stays silent). */
+    private readonly shadowing: (gw: string) => ShadowSummary | undefined = () => shadowSummary(1),
   ) {}
 
-  async notify(gatewayId: string, target: string): Promise<void> {
-    this.notices.push({ gw: gatewayId, target });
+  async notify(gatewayId: string, target: string, shadow?: ShadowSpec): Promise<void> {
+    this.notices.push(shadow === undefined ? { gw: gatewayId, target } : { gw: gatewayId, target, shadow });
+  }
+
+  /** Notices to activate (not to shadow). */
+  activations(gw?: string): number {
+    return this.notices.filter((n) => n.shadow === undefined && (gw === undefined || n.gw === gw)).length;
   }
 
   count(gw: string): number {
@@ -54,10 +76,18 @@ export class SimulatedGateways implements ReleaseNotifier {
   /** Every gateway told so far and not yet answered reports its update steps now. */
   async respond(nowMs: number): Promise<void> {
     const store = new GatewayStore(this.sql);
-    for (const { gw, target } of this.notices) {
-      const key = `${gw}\0${this.notices.filter((n) => n.gw === gw).length}`;
+    for (const [i, { gw, target, shadow }] of this.notices.entries()) {
+      const key = `${gw}\0${i}`;
       if (this.answered.has(key)) continue;
       this.answered.add(key);
+      if (shadow !== undefined) {
+        const summary = this.shadowing(gw);
+        if (summary !== undefined) {
+          const base = { gw, model: 'press', target, release: 2, version: '2026.12', ts: nowMs, receivedMs: nowMs, reason: null };
+          await store.addUpdateSteps([{ ...base, step: 'download', outcome: 'ok' }, { ...base, step: 'health', outcome: 'ok' }, { ...base, step: 'shadow', outcome: 'ok', shadow: summary }]);
+        }
+        continue;
+      }
       const b = this.behaviour(gw);
       if (b === 'silent') continue;
       const step = (s: 'download' | 'install' | 'health' | 'activate' | 'probation', outcome: 'ok' | 'refused' | 'failed', reason: string | null = null) => ({ gw, model: 'press', target: s === 'probation' ? '' : target, release: 2, version: '2026.12', step: s, outcome, reason, ts: nowMs, receivedMs: nowMs });

@@ -7,6 +7,7 @@ import { Repository, type SigningKey } from '../../../fleet/repo/repository.js';
 import { serveRepository } from '../../../fleet/repo/serve.js';
 import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
 import { buildModel } from '../../../models/onnx/builder.js';
+import { ManagedModels } from '../../../runtime/updater/managed-models.js';
 import { TrustClient, initTrust } from '../../../runtime/updater/trust.js';
 import { ModelUpdater, UpdateRefused, type UpdateReport } from '../../../runtime/updater/updater.js';
 import { makeTempDir } from '../../support/temp-dir.js';
@@ -54,8 +55,9 @@ describe('model updater (A/B slots on signed releases)', () => {
     return path;
   }
 
-  function updater(): ModelUpdater {
+  function updater(managed?: ManagedModels): ModelUpdater {
     return new ModelUpdater({
+      ...(managed === undefined ? {} : { shadow: (model, candidate, spec) => managed.shadow(model, candidate, spec) }),
       dataDir: `${dir.path}/gw`,
       trust: new TrustClient({ metadataDir: `${dir.path}/gw/tuf`, metadataUrl: `${url}/metadata`, targetBaseUrl: `${url}/targets`, idleTimeoutMs: 5000 }),
       backend: new OnnxBackend(),
@@ -108,6 +110,64 @@ describe('model updater (A/B slots on signed releases)', () => {
     expect(await u.update(r2)).toMatchObject({ slot: 'b', release: 2, previous: { slot: 'a', release: 1 } });
     const active = await u.slots('press').active();
     expect((await u.slots('press').bytes('b', active?.sha256 ?? '')).length).toBeGreaterThan(0);
+  });
+
+  it('runs a candidate in shadow beside the active model and reports how it compared, installing and activating nothing', async () => {
+    const r1 = await release({ release: 1 });
+    const r2 = await release({ release: 2 });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    const managed = new ManagedModels(`${dir.path}/gw`);
+    const u = updater(managed);
+    await u.update(r1);
+    // A stage running `press`: each input goes to the active model and, while a shadow runs, to the candidate.
+    const backend = new OnnxBackend();
+    const active = await backend.load((await managed.load('press'))?.bytes ?? new Uint8Array(), ['cpu']);
+    let feeding = true;
+    managed.subscribeShadow('press', (c) => {
+      if (c === undefined) {
+        feeding = false;
+        return;
+      }
+      void (async () => {
+        const candidate = await backend.load(c.bytes, ['cpu']);
+        for (let i = 0; feeding; i += 1) {
+          const x = { x: { data: Float32Array.of(i, 1, 2, 3), dims: [1, 4] } };
+          const a = (await active.run(x))['y']?.data[0] as number;
+          const t = performance.now();
+          const b = (await candidate.run(x))['y']?.data[0] as number;
+          c.sink.run(true, performance.now() - t);
+          c.sink.anomaly({ score: a, alerting: a > 10 }, { score: b, alerting: b > 10 });
+        }
+        await candidate.close();
+      })();
+    });
+    reports = [];
+    const summary = await u.shadow(r2, { inferences: 40, maxMs: 30_000 });
+    expect(reports.map((r) => `${r.step}:${r.outcome}`)).toEqual(['refresh:ok', 'check:ok', 'download:ok', 'health:ok', 'shadow:ok']);
+    expect(reports.at(-1)?.shadow).toEqual(summary);
+    expect(summary).toMatchObject({ stages: 1, errors: 0, vision: null });
+    expect(summary.inferences).toBeGreaterThanOrEqual(40);
+    // y = 2x against y = x: perfectly correlated scores, alerts that disagree from x > 5 to x = 10.
+    expect(summary.anomaly?.scoreCorrelation).toBeCloseTo(1, 6);
+    expect(summary.anomaly?.alertAgreement).toBeLessThan(1);
+    expect(summary.latencyMs?.p99).toBeGreaterThan(0);
+    // Nothing changed on disk: release 1 is active and the only one accepted.
+    expect((await u.slots('press').active())?.release).toBe(1);
+    expect((await u.accepted())['press']).toBe(1);
+    await active.close();
+    // The same release can still be installed afterwards.
+    expect(await u.update(r2)).toMatchObject({ release: 2 });
+  });
+
+  it('refuses to shadow where no stage could run the candidate, and never shadows a release that fails its health check', async () => {
+    const r1 = await release({ release: 1, expected: Float32Array.of(9, 9, 9, 9) });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    await refused(updater(new ManagedModels(`${dir.path}/gw`)).shadow(r1, { inferences: 10, maxMs: 5000 }), 'E_UPDATE_GOLDEN', 'health');
+    const r2 = await release({ release: 2 });
+    await refused(updater().shadow(r2, { inferences: 10, maxMs: 5000 }), 'E_UPDATE_SHADOW', 'shadow');
+    // A gateway with stages, none of them running this model: measured nothing, said so.
+    const summary = await updater(new ManagedModels(`${dir.path}/gw`)).shadow(r2, { inferences: 10, maxMs: 5000 });
+    expect(summary).toMatchObject({ stages: 0, inferences: 0 });
   });
 
   it('refuses an older release counter even when validly signed, also after a restart', async () => {

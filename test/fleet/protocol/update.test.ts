@@ -1,0 +1,52 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeReleaseNotice, decodeUpdateReport, encodeReleaseNotice, encodeUpdateReport, parseShadowSummary, type ShadowSummary } from '../../../fleet/protocol/index.js';
+
+const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+
+const SUMMARY: ShadowSummary = {
+  stages: 1,
+  inferences: 200,
+  errors: 1,
+  durationMs: 5123,
+  latencyMs: { p50: 1.5, p99: 7.25 },
+  anomaly: { windows: 200, alertAgreement: 0.97, activeAlerting: 4, candidateAlerting: 10, scoreCorrelation: 0.91 },
+  vision: { frames: 50, activeDetections: 120, candidateDetections: 118, matched: 110, f1: 0.924, classAgreement: null },
+};
+
+describe('release notices and update reports with shadow runs', () => {
+  it('carry a shadow request and a shadow summary through encode and decode unchanged', () => {
+    expect(decodeReleaseNotice(encodeReleaseNotice({ target: 'models/press/2/model.onnx', shadow: { inferences: 200, maxMs: 60_000 } }))).toEqual({ target: 'models/press/2/model.onnx', shadow: { inferences: 200, maxMs: 60_000 } });
+    expect(decodeReleaseNotice(encodeReleaseNotice({ target: 'models/press/2/model.onnx' }))).toEqual({ target: 'models/press/2/model.onnx' });
+    const report = { gw: 'gw-1', model: 'press', target: 'models/press/2/model.onnx', release: 2, version: '1.2', step: 'shadow' as const, outcome: 'ok' as const, reason: null, ts: 1, shadow: SUMMARY };
+    expect(decodeUpdateReport(encodeUpdateReport(report))).toEqual(report);
+  });
+
+  it('refuse a shadow request out of bounds and a summary with a bad number, naming the field', () => {
+    for (const [shadow, field] of [
+      [{ inferences: 0, maxMs: 1000 }, 'shadow.inferences'],
+      [{ inferences: 10, maxMs: 1e12 }, 'shadow.maxMs'],
+      [{ inferences: 1.5, maxMs: 1000 }, 'shadow.inferences'],
+      [[1, 2], 'shadow'],
+    ] as const) {
+      expect(() => decodeReleaseNotice(enc({ target: 'models/a/1/model.onnx', shadow }))).toThrow(field);
+    }
+    expect(() => parseShadowSummary({ ...SUMMARY, anomaly: { ...SUMMARY.anomaly, alertAgreement: 1.2 } })).toThrow('shadow.anomaly.alertAgreement');
+    expect(() => parseShadowSummary({ ...SUMMARY, inferences: -1 })).toThrow('shadow.inferences');
+    expect(() => parseShadowSummary({ ...SUMMARY, latencyMs: { p50: 'fast', p99: 1 } })).toThrow('shadow.latencyMs.p50');
+    expect(() => decodeUpdateReport(enc({ gw: 'g', model: 'm', target: 't', release: 1, version: 'v', step: 'shadow', outcome: 'ok', reason: null, ts: 1, shadow: { stages: 1 } }))).toThrow('update report.shadow');
+  });
+
+  it('either decode any JSON value to a well-formed summary or refuse it with E_PAYLOAD_INVALID', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        try {
+          const s = parseShadowSummary(v);
+          expect(s.inferences).toBeGreaterThanOrEqual(0);
+        } catch (err) {
+          expect((err as { code?: string }).code).toBe('E_PAYLOAD_INVALID');
+        }
+      }),
+    );
+  });
+});
