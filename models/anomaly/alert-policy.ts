@@ -76,6 +76,11 @@ export class AlertPolicy {
     return this.state === 'active' && this.draft !== undefined ? freeze(this.draft) : undefined;
   }
 
+  /** Whether an alert is open (raised or reopened, not yet cleared): a pending rise is not. */
+  get alerting(): boolean {
+    return this.state === 'active';
+  }
+
   private absorb(d: Draft, p: ScoredPoint): void {
     if (p.score > d.peakScore) {
       d.peakScore = p.score;

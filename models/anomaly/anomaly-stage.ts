@@ -3,12 +3,12 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComponentEvents } from '../../runtime/health/events.js';
 import type { DecisionSink, Stage } from '../../runtime/pipeline/components.js';
-import type { ManagedModelSource } from '../../runtime/pipeline/registry.js';
+import type { ManagedModelSource, ShadowCandidate } from '../../runtime/pipeline/registry.js';
 import type { RecordInput } from '../../runtime/pipeline/record.js';
 import type { ModelRef } from '../../runtime/store/decision-log.js';
 import { OnnxBackend } from '../engine/onnx-backend.js';
 import { AlertPolicy, type AlertEvent, type AlertPolicyOptions } from './alert-policy.js';
-import { AutoencoderScorer, trainAutoencoderOnWindows } from './autoencoder/model.js';
+import { AutoencoderScorer, trainAutoencoderOnWindows, type WindowScore } from './autoencoder/model.js';
 import { WindowReservoir } from './autoencoder/window-reservoir.js';
 import { explainMax } from './explanation.js';
 import { STREAMING_VERSION, StreamingDetector, defaultStreamingParams } from './streaming/detector.js';
@@ -57,6 +57,53 @@ interface ScoreInterval {
   explanation: Record<string, number>;
 }
 
+/** A score the alert policy may see (the peak of the last smoothingMs is what it sees). */
+interface RecentPoint {
+  readonly ts: number;
+  readonly score: number;
+  readonly contributions: Record<string, number>;
+}
+
+/**
+ * Adds a point to a sliding maximum of the last `smoothingMs` (a monotonic deque: scores
+ * decrease from the front) and returns the peak, the point the alert policy sees.
+ */
+function slidingPeak(q: RecentPoint[], p: RecentPoint, smoothingMs: number): RecentPoint {
+  while (q.length > 0 && (q[q.length - 1] as RecentPoint).score <= p.score) q.pop();
+  q.push(p);
+  while (q.length > 0 && p.ts - (q[0] as RecentPoint).ts > smoothingMs) q.shift();
+  return q[0] as RecentPoint;
+}
+
+/** The candidate's view of one stream: its own alert policy and smoothing, fed only its scores. */
+type ShadowStream =
+  | {
+      readonly policy: AlertPolicy;
+      readonly recentMax: RecentPoint[];
+      /** Stream columns in the candidate's channel order (undefined: the same order). */
+      readonly columns: readonly number[] | undefined;
+    }
+  | { readonly misfit: string };
+
+/**
+ * A candidate release running in shadow beside the managed model: it scores the windows the
+ * active model scored, and what it says goes to its sink only (see ManagedModelSource.subscribeShadow).
+ */
+interface AnomalyShadow {
+  readonly candidate: ShadowCandidate;
+  /** Settles when the candidate loaded (scorer) or could not (error). */
+  loaded: Promise<void>;
+  scorer: AutoencoderScorer | undefined;
+  /** Why the candidate cannot run at all (it does not load, or its window is not the stage's). */
+  error: string | undefined;
+  ended: boolean;
+  /** Candidate runs in flight (the scorer is closed after them). */
+  readonly running: Set<Promise<void>>;
+  readonly streams: Map<string, ShadowStream>;
+  /** Runs that threw (the first is reported as an event). */
+  failures: number;
+}
+
 /** Per stream: its detectors, its alert policy, and (autoencoder) its training or scoring state. */
 interface StreamState {
   readonly stream: string;
@@ -67,7 +114,7 @@ interface StreamState {
   interval: ScoreInterval | undefined;
   lastTs: number;
   /** Sliding maximum of recent scores (monotonic deque): [ts, score, contributions]. */
-  readonly recentMax: { ts: number; score: number; contributions: Record<string, number> }[];
+  readonly recentMax: RecentPoint[];
   ae?: AeState;
 }
 
@@ -97,6 +144,14 @@ function isSampleRecord(data: unknown): data is SampleRecord {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** The given columns of row-major rows of `from` values (a window batch in another channel order). */
+function selectColumns(rows: Float64Array, from: number, columns: readonly number[]): Float64Array {
+  const n = rows.length / from;
+  const out = new Float64Array(n * columns.length);
+  for (let r = 0; r < n; r += 1) columns.forEach((c, j) => (out[r * columns.length + j] = rows[r * from + c] as number));
+  return out;
+}
+
 function safeName(stream: string): string {
   return stream.replace(/[^A-Za-z0-9._-]/g, '_');
 }
@@ -116,6 +171,11 @@ export class AnomalyStage implements Stage {
   private nextAlertId = 1;
   private readonly pendingTraining = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
+  private readonly unsubscribeShadow: (() => void) | undefined;
+  /** The candidate in shadow, if any. */
+  private shadow: AnomalyShadow | undefined;
+  /** Candidates that ended and are being closed. */
+  private readonly closingShadows = new Set<Promise<void>>();
 
   constructor(
     private readonly o: AnomalyStageOptions,
@@ -129,6 +189,9 @@ export class AnomalyStage implements Stage {
       version: o.modelVersion ?? STREAMING_VERSION,
       hash: `sha256:${createHash('sha256').update(JSON.stringify({ version: STREAMING_VERSION, params })).digest('hex')}`,
     };
+    // Subscribed from the start: a shadow may begin before the first record arrives.
+    const m = o.managed;
+    if (m !== undefined && o.detector === 'autoencoder') this.unsubscribeShadow = m.source.subscribeShadow(m.name, (c) => this.onShadow(c));
   }
 
   stats(): Record<string, number | string | boolean | null> {
@@ -234,11 +297,7 @@ export class AnomalyStage implements Stage {
     // Scores of single samples jump about; the policy sees the peak of the last smoothingMs, so
     // a fault that keeps producing anomalous points holds the alert up, while one isolated point
     // lasts only smoothingMs (keep minDurationMs above it).
-    const q = s.recentMax;
-    while (q.length > 0 && (q[q.length - 1] as { score: number }).score <= score) q.pop();
-    q.push({ ts, score, contributions });
-    while (q.length > 0 && ts - (q[0] as { ts: number }).ts > this.o.smoothingMs) q.shift();
-    const peak = q[0] as { score: number; contributions: Record<string, number> };
+    const peak = slidingPeak(s.recentMax, { ts, score, contributions }, this.o.smoothingMs);
     for (const e of s.policy.push({ ts, score: peak.score, contributions: peak.contributions })) this.onAlert(s, e, span, out);
   }
 
@@ -320,15 +379,19 @@ export class AnomalyStage implements Stage {
       }
     }
     if (windows.length === 0 || ae.scorer === undefined) return;
+    const batch = Float64Array.from(windows);
     const started = performance.now();
     let results;
     try {
-      results = await ae.scorer.score(Float64Array.from(windows), windowTs.length);
+      results = await ae.scorer.score(batch, windowTs.length);
     } catch (err) {
       this.o.managed?.source.recordRun(this.o.managed.name, false, performance.now() - started);
       throw err;
     }
     this.o.managed?.source.recordRun(this.o.managed.name, true, performance.now() - started);
+    const shadow = this.shadow;
+    // What the active model said of each window (its score, and whether its policy alerts after it), for the shadow.
+    const said: { score: number; alerting: boolean }[] = [];
     results.forEach((r, i) => {
       const span = windowTs[i] as { start: number; end: number };
       // The time span that carries most of the error: from the first to the last step with a share of it.
@@ -336,7 +399,119 @@ export class AnomalyStage implements Stage {
       const spanOfError = { start: span.start + peakStep * step, end: span.end };
       this.scored += 1;
       this.onScore(s, span.end, r.score, { ...r.channels }, spanOfError, out);
+      if (shadow !== undefined) said.push({ score: r.score, alerting: s.policy.alerting });
     });
+    // The active model's outputs are made; now the candidate scores the same windows (and acts on nothing).
+    if (shadow !== undefined) await this.runShadow(shadow, s, batch, windowTs, said);
+  }
+
+  /** Starts (or, with undefined, ends) running a candidate release in shadow; a new one replaces the old. */
+  private onShadow(candidate: ShadowCandidate | undefined): void {
+    const old = this.shadow;
+    this.shadow = undefined;
+    if (old !== undefined) this.endShadow(old);
+    if (candidate === undefined) return;
+    const sh: AnomalyShadow = { candidate, loaded: Promise.resolve(), scorer: undefined, error: undefined, ended: false, running: new Set(), streams: new Map(), failures: 0 };
+    const a = this.o.autoencoder;
+    sh.loaded = (async () => {
+      try {
+        const scorer = await AutoencoderScorer.load(candidate.bytes, this.backend, a.providers);
+        if (scorer.meta.windowSamples !== a.windowSamples) {
+          await scorer.close();
+          throw new Error(`candidate does not fit this stage (window ${scorer.meta.windowSamples}, the stage's ${a.windowSamples})`);
+        }
+        if (sh.ended) {
+          await scorer.close();
+          return;
+        }
+        sh.scorer = scorer;
+        this.events.info('anomaly.shadow_started', { model: this.o.managed?.name, candidate: candidate.ref, release: candidate.release, provider: scorer.model.provider });
+      } catch (err) {
+        sh.error = (err as Error).message;
+        if (!sh.ended) this.events.warn('anomaly.shadow_invalid', { code: 'E_MODEL_INVALID', model: this.o.managed?.name, candidate: candidate.ref, release: candidate.release, reason: sh.error });
+      }
+    })();
+    this.shadow = sh;
+  }
+
+  /** The candidate ends: its scorer is closed once it loaded and its run in flight is done. */
+  private endShadow(sh: AnomalyShadow): void {
+    sh.ended = true;
+    const closing = (async () => {
+      await sh.loaded;
+      await Promise.allSettled([...sh.running]);
+      await sh.scorer?.close();
+      sh.scorer = undefined;
+      sh.streams.clear();
+    })().catch(() => undefined);
+    this.closingShadows.add(closing);
+    void closing.finally(() => this.closingShadows.delete(closing));
+  }
+
+  /** The candidate's view of a stream, made when it first scores it (or why the stream does not fit it). */
+  private shadowStream(sh: AnomalyShadow, s: StreamState, scorer: AutoencoderScorer): ShadowStream {
+    let st = sh.streams.get(s.stream);
+    if (st !== undefined) return st;
+    const wanted = scorer.meta.channels;
+    const missing = wanted.filter((ch) => !s.channels.includes(ch));
+    if (missing.length > 0) {
+      st = { misfit: `candidate does not fit stream ${s.stream} (it needs channels ${wanted.join(', ')}; the stream has ${s.channels.join(', ')})` };
+      this.events.warn('anomaly.shadow_invalid', { code: 'E_MODEL_INVALID', model: this.o.managed?.name, candidate: sh.candidate.ref, release: sh.candidate.release, stream: s.stream, reason: st.misfit });
+    } else {
+      const columns = wanted.map((ch) => s.channels.indexOf(ch));
+      const same = columns.length === s.channels.length && columns.every((c, i) => c === i);
+      st = { policy: new AlertPolicy(this.o.alert), recentMax: [], columns: same ? undefined : columns };
+    }
+    sh.streams.set(s.stream, st);
+    return st;
+  }
+
+  /**
+   * One run of the candidate on a batch of windows the active model scored: its outcome and time
+   * to the sink, then per window both models' scores and alerting. Never throws: whatever the
+   * candidate does stays here.
+   */
+  private async runShadow(sh: AnomalyShadow, s: StreamState, batch: Float64Array, windowTs: readonly { start: number; end: number }[], said: readonly { score: number; alerting: boolean }[]): Promise<void> {
+    if (sh.ended) return;
+    const job = (async () => {
+      const sink = sh.candidate.sink;
+      // Not a model, or not one for this stage: every batch it would have scored is an error, not silence.
+      if (sh.error !== undefined) return sink.run(false, 0);
+      const scorer = sh.scorer;
+      if (scorer === undefined) return; // still loading: nothing to compare yet
+      const st = this.shadowStream(sh, s, scorer);
+      if ('misfit' in st) return sink.run(false, 0);
+      const input = st.columns === undefined ? batch : selectColumns(batch, s.channels.length, st.columns);
+      const started = performance.now();
+      let results: WindowScore[];
+      try {
+        results = await scorer.score(input, windowTs.length);
+        if (results.length !== windowTs.length) throw new Error(`candidate scored ${results.length} of ${windowTs.length} windows`);
+      } catch (err) {
+        if (sh.ended) return;
+        sink.run(false, performance.now() - started);
+        sh.failures += 1;
+        if (sh.failures === 1) this.events.warn('anomaly.shadow_failed', { code: 'E_MODEL_RUN', model: this.o.managed?.name, candidate: sh.candidate.ref, stream: s.stream, reason: (err as Error).message });
+        return;
+      }
+      if (sh.ended) return;
+      sink.run(true, performance.now() - started);
+      results.forEach((r, i) => {
+        const ts = (windowTs[i] as { end: number }).end;
+        const peak = slidingPeak(st.recentMax, { ts, score: r.score, contributions: { ...r.channels } }, this.o.smoothingMs);
+        st.policy.push({ ts, score: peak.score, contributions: peak.contributions });
+        sink.anomaly(said[i] as { score: number; alerting: boolean }, { score: r.score, alerting: st.policy.alerting });
+      });
+    })().catch((err: unknown) => {
+      // A sink that throws is the updater's trouble, not the active path's.
+      this.events.debug('anomaly.shadow_report_failed', { reason: (err as Error).message });
+    });
+    sh.running.add(job);
+    try {
+      await job;
+    } finally {
+      sh.running.delete(job);
+    }
   }
 
   private startTraining(s: StreamState): void {
@@ -469,6 +644,10 @@ export class AnomalyStage implements Stage {
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    this.unsubscribeShadow?.();
+    if (this.shadow !== undefined) this.endShadow(this.shadow);
+    this.shadow = undefined;
+    await Promise.allSettled([...this.closingShadows]);
     await Promise.allSettled([...this.pendingTraining]);
     await Promise.all([...this.streams.values()].map((s) => s.ae?.scorer?.close()));
   }

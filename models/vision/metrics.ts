@@ -72,3 +72,54 @@ export function classMetrics(images: readonly EvalImage[], classId: number, thre
   const fpT = atT.length - tpT;
   return { precision: atT.length === 0 ? 1 : tpT / atT.length, recall: positives === 0 ? 1 : tpT / positives, truePositives: tpT, falsePositives: fpT, falseNegatives: positives - tpT, ap50: positives === 0 ? 1 : ap };
 }
+
+/** How one model's detections on a frame compare with another's (see matchDetections). */
+export interface DetectionMatch {
+  /** Detections of each. */
+  readonly active: number;
+  readonly candidate: number;
+  /** Candidate detections matched one-to-one to an active one at IoU >= the threshold (any class). */
+  readonly matched: number;
+  /** Of the matched pairs, those of the same class. */
+  readonly sameClass: number;
+}
+
+/**
+ * Matches a candidate model's detections on a frame to the active model's, greedily and
+ * one-to-one: the candidate's detections in descending score (ties: in the order given) each
+ * take the still unmatched active detection of highest IoU, if it reaches `iouThreshold`, of
+ * any class. Ties in IoU go to the active detection of the same class, then of the higher score,
+ * so that for detections of distinct scores the counts do not depend on the order of either list.
+ */
+export function matchDetections(
+  active: readonly { readonly box: Box; readonly score: number; readonly classId: number }[],
+  candidate: readonly { readonly box: Box; readonly score: number; readonly classId: number }[],
+  iouThreshold = 0.5,
+): DetectionMatch {
+  const taken = new Uint8Array(active.length);
+  const order = candidate.map((_, i) => i).sort((a, b) => (candidate[b] as { score: number }).score - (candidate[a] as { score: number }).score || a - b);
+  let matched = 0;
+  let sameClass = 0;
+  for (const k of order) {
+    const c = candidate[k] as { box: Box; score: number; classId: number };
+    let best = -1;
+    let bestIou = 0;
+    active.forEach((a, i) => {
+      if (taken[i] === 1) return;
+      const v = iou(c.box, a.box);
+      if (!(v >= iouThreshold)) return;
+      if (best >= 0) {
+        const b = active[best] as { score: number; classId: number };
+        const better = v > bestIou || (v === bestIou && ((a.classId === c.classId && b.classId !== c.classId) || ((a.classId === c.classId) === (b.classId === c.classId) && a.score > b.score)));
+        if (!better) return;
+      }
+      best = i;
+      bestIou = v;
+    });
+    if (best < 0) continue;
+    taken[best] = 1;
+    matched += 1;
+    if ((active[best] as { classId: number }).classId === c.classId) sameClass += 1;
+  }
+  return { active: active.length, candidate: candidate.length, matched, sameClass };
+}

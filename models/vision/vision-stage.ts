@@ -1,6 +1,6 @@
 import type { ComponentEvents } from '../../runtime/health/events.js';
 import type { DecisionSink, Stage } from '../../runtime/pipeline/components.js';
-import type { ManagedModelSource } from '../../runtime/pipeline/registry.js';
+import type { ManagedModelSource, ShadowCandidate } from '../../runtime/pipeline/registry.js';
 import { isFrameRecordData, type RawFrame } from '../../runtime/pipeline/frame.js';
 import type { RecordInput } from '../../runtime/pipeline/record.js';
 import type { ModelRef } from '../../runtime/store/decision-log.js';
@@ -12,7 +12,8 @@ import type { Zone } from './geometry.js';
 import { MotionGate, type MotionOptions } from './motion.js';
 import { IouTracker, type Track, type TrackEvent, type TrackerOptions } from './tracker.js';
 import type { Letterbox } from './letterbox.js';
-import { VisionModel, type VisionModelOptions } from './vision-model.js';
+import { matchDetections } from './metrics.js';
+import { VisionModel, type SourceDetection, type VisionModelOptions } from './vision-model.js';
 
 /** A second stage that names the class of each detected box from a crop of it. */
 export interface CascadeClassifier {
@@ -52,6 +53,22 @@ interface Timing {
 /** A box this close to the frame's edge belongs to a part that is partly outside: tracked, not judged. */
 const EDGE_MARGIN_PX = 2;
 
+/**
+ * A candidate release running in shadow beside the managed detector: it sees the frames the
+ * active model inferred, and what it finds goes to its sink only (see ManagedModelSource.subscribeShadow).
+ */
+interface VisionShadow {
+  readonly candidate: ShadowCandidate;
+  /** Settles when the candidate loaded (model) or could not (error). */
+  loaded: Promise<void>;
+  model: VisionModel | undefined;
+  /** Why the candidate cannot run (it does not load as a vision model). */
+  error: string | undefined;
+  ended: boolean;
+  /** Runs that threw (the first is reported as an event). */
+  failures: number;
+}
+
 /** Crops kept per track (one each: its best defect sighting). */
 interface TrackCrop {
   readonly crop: Crop;
@@ -80,6 +97,11 @@ export class VisionStage implements Stage {
   private readonly crops = new Map<string, TrackCrop>();
   private modelRef: ModelRef;
   private unsubscribe: (() => void) | undefined;
+  private readonly unsubscribeShadow: (() => void) | undefined;
+  /** The candidate in shadow, if any. */
+  private shadow: VisionShadow | undefined;
+  /** Candidates that ended and are being closed. */
+  private readonly closingShadows = new Set<Promise<void>>();
   private defectClassId: number | undefined;
   private frames = 0;
   private gated = 0;
@@ -98,6 +120,89 @@ export class VisionStage implements Stage {
     sha256: string,
   ) {
     this.modelRef = { name: o.modelName, version: o.modelVersion, hash: `sha256:${sha256}` };
+    // Subscribed from the start: a shadow may begin before the first frame arrives.
+    const m = o.managed;
+    if (m !== undefined) this.unsubscribeShadow = m.source.subscribeShadow(m.name, (c) => this.onShadow(c));
+  }
+
+  /** Starts (or, with undefined, ends) running a candidate release in shadow; a new one replaces the old. */
+  private onShadow(candidate: ShadowCandidate | undefined): void {
+    const old = this.shadow;
+    this.shadow = undefined;
+    if (old !== undefined) this.endShadow(old);
+    if (candidate === undefined) return;
+    const sh: VisionShadow = { candidate, loaded: Promise.resolve(), model: undefined, error: undefined, ended: false, failures: 0 };
+    sh.loaded = (async () => {
+      try {
+        const model = await VisionModel.load(candidate.bytes, new OnnxBackend({ threads: this.o.threads }), this.o.providers, this.o.model);
+        if (sh.ended) {
+          await model.close();
+          return;
+        }
+        sh.model = model;
+        this.events.info('vision.shadow_started', { model: this.o.managed?.name, candidate: candidate.ref, release: candidate.release, provider: model.model.provider, input: model.inputSize });
+      } catch (err) {
+        sh.error = (err as Error).message;
+        if (!sh.ended) this.events.warn('vision.shadow_invalid', { code: 'E_MODEL_INVALID', model: this.o.managed?.name, candidate: candidate.ref, release: candidate.release, reason: sh.error });
+      }
+    })();
+    this.shadow = sh;
+  }
+
+  /** The candidate ends: it is closed once it loaded and the frame in inference (which may run it) is done. */
+  private endShadow(sh: VisionShadow): void {
+    sh.ended = true;
+    const closing = (async () => {
+      await sh.loaded;
+      // After the frame in inference, and one that may have started since (as reload does).
+      await this.inflight;
+      await this.inflight;
+      await sh.model?.close();
+      sh.model = undefined;
+    })().catch(() => undefined);
+    this.closingShadows.add(closing);
+    void closing.finally(() => this.closingShadows.delete(closing));
+  }
+
+  /**
+   * The candidate on a frame the active model inferred: the same input (the active tensor when
+   * the input sizes agree, else its own preprocessing), its detections compared with the active
+   * model's. Never throws: whatever the candidate does stays here.
+   */
+  private async runShadow(sh: VisionShadow, active: VisionModel, frame: RawFrame, tensor: Float32Array, letterbox: Letterbox, detected: readonly SourceDetection[]): Promise<void> {
+    const sink = sh.candidate.sink;
+    try {
+      if (sh.ended) return;
+      // Not a model, or not a vision one: every frame it would have seen is an error, not silence.
+      if (sh.error !== undefined) return sink.run(false, 0);
+      const model = sh.model;
+      if (model === undefined) return; // still loading: nothing to compare yet
+      const a = active.inputSize;
+      const c = model.inputSize;
+      const input = a.width === c.width && a.height === c.height && a.channels === c.channels ? { tensor, letterbox } : undefined;
+      const started = performance.now();
+      let found: SourceDetection[];
+      let ms: number;
+      try {
+        const { tensor: t, letterbox: l } = input ?? model.preprocess(frame, 0);
+        const t1 = performance.now();
+        const raw = await model.infer(t);
+        ms = performance.now() - t1;
+        found = model.decode(raw, l);
+      } catch (err) {
+        if (sh.ended) return;
+        sink.run(false, performance.now() - started);
+        sh.failures += 1;
+        if (sh.failures === 1) this.events.warn('vision.shadow_failed', { code: 'E_MODEL_RUN', model: this.o.managed?.name, candidate: sh.candidate.ref, reason: (err as Error).message });
+        return;
+      }
+      if (sh.ended) return;
+      sink.run(true, ms);
+      sink.vision(matchDetections(detected, found));
+    } catch (err) {
+      // A sink that throws is the updater's trouble, not the active path's.
+      this.events.debug('vision.shadow_report_failed', { reason: (err as Error).message });
+    }
   }
 
   /** A new release is active: the next frame loads it (the frame in inference finishes on the old one). */
@@ -243,7 +348,25 @@ export class VisionStage implements Stage {
     this.infer.n += 1;
     this.infer.total += ms;
     this.inferred += 1;
-    let detections = model.decode(raw, letterbox);
+    const detections = model.decode(raw, letterbox);
+    const shadow = this.shadow;
+    if (shadow === undefined) {
+      await this.trackFrame(stream, frame, detections);
+      return;
+    }
+    // The detector's own output, before any classifier, is what the candidate is compared with.
+    const detected = detections;
+    try {
+      await this.trackFrame(stream, frame, detections);
+    } finally {
+      // The active path's outputs are made; now the candidate sees the same frame (and acts on nothing).
+      await this.runShadow(shadow, model, frame, tensor, letterbox, detected);
+    }
+  }
+
+  /** The cascade classifier (if any), the tracker, and the events of one inferred frame. */
+  private async trackFrame(stream: string, frame: RawFrame, detected: SourceDetection[]): Promise<void> {
+    let detections = detected;
     if (this.classifier !== undefined) {
       const classes = await this.classifier.classify(frame, detections.map((d) => d.box));
       // The detector says where a part is and how sure it is; the classifier says which class.
@@ -350,8 +473,12 @@ export class VisionStage implements Stage {
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    this.unsubscribeShadow?.();
+    if (this.shadow !== undefined) this.endShadow(this.shadow);
+    this.shadow = undefined;
     await this.loading;
     await this.inflight;
+    await Promise.allSettled([...this.closingShadows]);
     await this.model?.close();
     await this.classifier?.close();
   }
