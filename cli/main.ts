@@ -193,6 +193,13 @@ rolloutCmd(rollout.command('create').description('Start a rollout of a release i
   .option('--rate <n>', 'gateways told per minute at most (default 600)')
   .option('--window <w>', 'maintenance window (repeatable): SELECTOR@HH:MM-HH:MM@TIMEZONE', many, [] as string[])
   .option('--timeout-min <n>', 'minutes a gateway has to report an outcome (default 30)')
+  .option('--shadow <n>', 'quality gates: each wave first runs the release in shadow for n inferences per gateway, and activates it only if the numbers pass')
+  .option('--shadow-max-s <s>', 'the longest a shadow may take, in seconds (default 600)')
+  .option('--min-agreement <x>', 'quality gate: anomaly alert agreement, vision detection F1 (default 0.9)')
+  .option('--min-correlation <x>', 'quality gate: anomaly score correlation (default off: on normal running the scores are mostly noise)')
+  .option('--min-class-agreement <x>', 'quality gate: vision class agreement (default 0.9; "off")')
+  .option('--max-p99-ms <ms>', 'quality gate: the candidate\'s p99 latency (default: the release\'s latency budget)')
+  .option('--max-shadow-fail <share>', 'quality gate: share of a wave\'s gateways that may fail the above (default 0)')
   .option('--name <name>', 'for people')
   .action(async (o: import('../fleet/service/rollout-command.js').RolloutCreateOptions) => {
     exitCode = await (await import('../fleet/service/rollout-command.js')).runRolloutCreate(o);

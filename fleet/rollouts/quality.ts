@@ -6,7 +6,7 @@ import type { GateResult } from './gates.js';
  * active model (`inferences` runs, or `maxMs`, whichever comes first) and reports how they
  * compared; the wave activates the release only when the reports pass.
  */
-export interface QualityGates {
+export type QualityGates = {
   /** Runs of the candidate each gateway is asked for, and the longest it may take. */
   readonly inferences: number;
   readonly maxMs: number;
@@ -24,13 +24,13 @@ export interface QualityGates {
   readonly maxErrorShare: number;
   /** The share of the wave's shadowing gateways allowed to fail the above. */
   readonly maxFailShare: number;
-}
+};
 
 export const QUALITY_DEFAULTS: Omit<QualityGates, 'minInferences'> = {
   inferences: 200,
   maxMs: 10 * 60_000,
   minAgreement: 0.9,
-  minScoreCorrelation: 0.5,
+  minScoreCorrelation: null,
   minClassAgreement: 0.9,
   maxLatencyP99Ms: null,
   maxErrorShare: 0,

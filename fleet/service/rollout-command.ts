@@ -24,6 +24,13 @@ export interface RolloutCreateOptions extends RolloutCommandOptions {
   readonly rate?: string;
   readonly window: string[];
   readonly timeoutMin?: string;
+  readonly shadow?: string;
+  readonly shadowMaxS?: string;
+  readonly minAgreement?: string;
+  readonly minCorrelation?: string;
+  readonly minClassAgreement?: string;
+  readonly maxP99Ms?: string;
+  readonly maxShadowFail?: string;
 }
 
 interface Tally {
@@ -35,9 +42,11 @@ interface Tally {
   timedOut: number;
   offline: number;
   pending: number;
+  shadowing: number;
+  shadowed: number;
 }
 interface Status {
-  rollout: { id: string; name: string; target: string; state: string; reason: string | null; currentWave: number; waves: unknown[] };
+  rollout: { id: string; name: string; target: string; state: string; reason: string | null; currentWave: number; phase: string; quality: unknown; waves: unknown[] };
   waves: Tally[];
   events: { ts: number; kind: string; detail: Record<string, unknown> }[];
 }
@@ -78,14 +87,22 @@ function print(s: Status, asJson: boolean): void {
     return;
   }
   const r = s.rollout;
-  const lines = [`rollout ${r.id} "${r.name}": ${r.state}${r.reason === null ? '' : ` (${r.reason})`}, wave ${r.currentWave + 1} of ${r.waves.length}, release ${r.target}`];
+  const phase = r.quality === null ? '' : ` (${r.phase === 'shadow' ? 'shadowing the release' : 'activating it'})`;
+  const lines = [`rollout ${r.id} "${r.name}": ${r.state}${r.reason === null ? '' : ` (${r.reason})`}, wave ${r.currentWave + 1} of ${r.waves.length}${phase}, release ${r.target}`];
   s.waves.forEach((w, i) => {
-    lines.push(`  wave ${i + 1}: ${w.total} gateways: ${w.active} active, ${w.failed} failed, ${w.rolledBack} rolled back, ${w.timedOut} timed out, ${w.offline} offline, ${w.notified - w.active - w.failed - w.rolledBack - w.timedOut} installing, ${w.pending} waiting`);
+    const shadow = r.quality === null ? '' : `${w.shadowing} shadowing, ${w.shadowed} shadowed, `;
+    lines.push(`  wave ${i + 1}: ${w.total} gateways: ${w.active} active, ${w.failed} failed, ${w.rolledBack} rolled back, ${w.timedOut} timed out, ${w.offline} offline, ${shadow}${w.notified - w.active - w.failed - w.rolledBack - w.timedOut} installing, ${w.pending} waiting`);
   });
   const gate = [...s.events].reverse().find((e) => e.kind === 'gate-failed');
   if (gate !== undefined && r.reason === 'gate-failed') {
-    for (const g of (gate.detail['gates'] as { gate: string; count: number; share: number; limit: number; pass: boolean }[] | undefined) ?? []) {
-      if (!g.pass) lines.push(g.gate === 'reached' ? '  gate failed: no gateway of the wave could be told (all offline); resume to go on without evidence' : `  gate failed: ${g.gate} ${g.count} (${(g.share * 100).toFixed(1)}%) above the limit of ${(g.limit * 100).toFixed(1)}%`);
+    type Gate = { gate: string; count: number; share: number; limit: number; pass: boolean; detail?: { shadowed: number; failing: { gw: string; why: string[] }[] } };
+    for (const g of (gate.detail['gates'] as Gate[] | undefined) ?? []) {
+      if (g.pass) continue;
+      if (g.gate === 'reached') lines.push('  gate failed: no gateway of the wave could be told (all offline); resume to go on without evidence');
+      else if (g.gate === 'quality') {
+        lines.push(`  gate failed: quality in shadow: ${g.count} of ${g.detail?.shadowed ?? '?'} gateways (${(g.share * 100).toFixed(1)}%) fell short, the limit is ${(g.limit * 100).toFixed(1)}%; the release was activated nowhere in this wave`);
+        for (const f of g.detail?.failing ?? []) lines.push(`    ${f.gw}: ${f.why.join('; ')}`);
+      } else lines.push(`  gate failed: ${g.gate} ${g.count} (${(g.share * 100).toFixed(1)}%) above the limit of ${(g.limit * 100).toFixed(1)}%`);
     }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -110,8 +127,26 @@ export async function runRolloutCreate(o: RolloutCreateOptions): Promise<number>
     const gates = Object.fromEntries(
       Object.entries({ maxFailureShare: share(o.maxFailure, '--max-failure'), maxRollbackShare: share(o.maxRollback, '--max-rollback'), maxTimeoutShare: share(o.maxTimeout, '--max-timeout') }).filter(([, v]) => v !== undefined),
     );
+    const num = (v: string | undefined, flag: string, off = false): number | null | undefined => {
+      if (v === undefined) return undefined;
+      if (off && v === 'off') return null;
+      const n = Number(v);
+      if (!Number.isFinite(n)) throw new UsageError(`${flag}: expected a number${off ? ' or off' : ''}, got ${JSON.stringify(v)}`);
+      return n;
+    };
+    const qualityFlags = {
+      minAgreement: num(o.minAgreement, '--min-agreement'),
+      minScoreCorrelation: num(o.minCorrelation, '--min-correlation', true),
+      minClassAgreement: num(o.minClassAgreement, '--min-class-agreement', true),
+      maxLatencyP99Ms: num(o.maxP99Ms, '--max-p99-ms'),
+      maxFailShare: share(o.maxShadowFail, '--max-shadow-fail'),
+      maxMs: o.shadowMaxS === undefined ? undefined : Math.round((num(o.shadowMaxS, '--shadow-max-s') as number) * 1000),
+    };
+    const quality = Object.fromEntries(Object.entries({ inferences: num(o.shadow, '--shadow'), ...qualityFlags }).filter(([, v]) => v !== undefined));
+    if (o.shadow === undefined && Object.values(qualityFlags).some((v) => v !== undefined)) throw new UsageError('--shadow N: quality gates are measured in shadow; say how many inferences each gateway runs the candidate for');
     const body = {
       target: o.target,
+      ...(o.shadow === undefined ? {} : { quality }),
       selector: parseRolloutSelector(o.selector),
       waves: o.wave.map(parseWave),
       gates,

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { QualityGates } from '../../rollouts/quality.js';
 import type { RolloutSelector, WaveSpec } from '../../rollouts/plan.js';
 import type { RolloutState } from '../../rollouts/rollout-store.js';
 import { RolloutError, type CreateRollout } from '../../rollouts/rollouts.js';
@@ -36,6 +37,7 @@ export function rolloutRoutes(deps: ApiDeps): FastifyPluginAsync {
         waves: b.waves as WaveSpec[],
         ...(b.name === undefined ? {} : { name: b.name }),
         ...(b.gates === undefined ? {} : { gates: b.gates }),
+        ...(b.quality === undefined ? {} : { quality: b.quality as Partial<QualityGates> }),
         ...(b.ratePerMinute === undefined ? {} : { ratePerMinute: b.ratePerMinute }),
         ...(b.windows === undefined ? {} : { windows: b.windows }),
         ...(b.gatewayTimeoutMs === undefined ? {} : { gatewayTimeoutMs: b.gatewayTimeoutMs }),

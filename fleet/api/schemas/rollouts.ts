@@ -31,6 +31,23 @@ const gatesSchema = {
   additionalProperties: false,
 } as const;
 
+const qualitySchema = {
+  type: 'object',
+  description: 'quality gates measured in shadow: each wave first runs the release beside the active model on every gateway (inferences runs or maxMs), and activates it only when the reports pass',
+  properties: {
+    inferences: { type: 'integer', minimum: 1, maximum: 1_000_000, description: 'runs of the candidate asked of each gateway (default 200)' },
+    maxMs: { type: 'integer', minimum: 1000, maximum: 86_400_000, description: 'the longest a shadow may take (default 10 min)' },
+    minInferences: { type: 'integer', minimum: 0, maximum: 1_000_000, description: 'fewer runs than this on a gateway is no evidence: it fails (default half of inferences)' },
+    minAgreement: { ...share, description: 'anomaly: alert agreement; vision: F1 of the detections at IoU 0.5 (default 0.9)' },
+    minScoreCorrelation: { type: orNull('number'), minimum: -1, maximum: 1, description: 'anomaly: correlation of the two models\' scores (default null: not gated; on normal running the scores are mostly noise, so gate on it only where the shadow sees real events)' },
+    minClassAgreement: { type: orNull('number'), minimum: 0, maximum: 1, description: 'vision: share of matched detections with the same class (default 0.9; null: not gated)' },
+    maxLatencyP99Ms: { type: orNull('number'), exclusiveMinimum: 0, description: 'the candidate\'s p99 latency per run (default: the release\'s latency budget)' },
+    maxErrorShare: { ...share, description: 'runs that threw, as a share of runs (default 0)' },
+    maxFailShare: { ...share, description: 'share of a wave\'s gateways allowed to fail the above (default 0)' },
+  },
+  additionalProperties: false,
+} as const;
+
 const windowSchema = {
   type: 'object',
   description: 'gateways matching selector are told only between from and to (HH:MM local time in timeZone; 22:00-05:00 spans midnight)',
@@ -46,8 +63,19 @@ const windowSchema = {
 
 const tallySchema = {
   type: 'object',
-  properties: { total: { type: 'integer' }, notified: { type: 'integer' }, active: { type: 'integer' }, failed: { type: 'integer' }, rolledBack: { type: 'integer' }, timedOut: { type: 'integer' }, offline: { type: 'integer' }, pending: { type: 'integer' } },
-  required: ['total', 'notified', 'active', 'failed', 'rolledBack', 'timedOut', 'offline', 'pending'],
+  properties: {
+    total: { type: 'integer' },
+    notified: { type: 'integer' },
+    active: { type: 'integer' },
+    failed: { type: 'integer' },
+    rolledBack: { type: 'integer' },
+    timedOut: { type: 'integer' },
+    offline: { type: 'integer' },
+    pending: { type: 'integer' },
+    shadowing: { type: 'integer', description: 'told to run the release in shadow, no report yet' },
+    shadowed: { type: 'integer', description: 'shadow report in, waiting to be told to activate' },
+  },
+  required: ['total', 'notified', 'active', 'failed', 'rolledBack', 'timedOut', 'offline', 'pending', 'shadowing', 'shadowed'],
   additionalProperties: false,
 } as const;
 
@@ -61,12 +89,15 @@ const rolloutProperties = {
   selector: { type: 'object', additionalProperties: true },
   waves: { type: 'array', items: { type: 'object', additionalProperties: true } },
   gates: { type: 'object', properties: { maxFailureShare: { type: 'number' }, maxRollbackShare: { type: 'number' }, maxTimeoutShare: { type: 'number' } }, required: ['maxFailureShare', 'maxRollbackShare', 'maxTimeoutShare'], additionalProperties: false },
+  quality: { type: orNull('object'), additionalProperties: true, description: 'the quality gates (null: no shadow)' },
+  latencyBudgetMs: { type: 'number', description: 'the release\'s latency budget (the default p99 limit in shadow)' },
   ratePerMinute: { type: 'integer' },
   windows: { type: 'array', items: windowSchema },
   gatewayTimeoutMs: { type: 'integer' },
   probationMs: { type: 'integer' },
   state: { type: 'string', enum: STATES },
   currentWave: { type: 'integer' },
+  phase: { type: 'string', enum: ['shadow', 'activate'], description: 'with quality gates: whether the current wave is shadowing the release or activating it' },
   reason: { type: orNull('string') },
   createdMs: { type: 'number' },
   updatedMs: { type: 'number' },
@@ -81,7 +112,7 @@ const statusSchema = {
     waves: { type: 'array', items: tallySchema, description: 'per wave: where its gateways stand' },
     events: {
       type: 'array',
-      description: 'every decision in order: created, wave-started, notified, wave-passed, gate-failed (with the gates\' numbers), paused, resumed, gate-overridden, aborted, completed',
+      description: 'every decision in order: created, wave-started, notified, shadow-passed, wave-passed, gate-failed (with the gates\' numbers), paused, resumed, gate-overridden, aborted, completed',
       items: { type: 'object', properties: { seq: { type: 'integer' }, ts: { type: 'number' }, kind: { type: 'string' }, detail: { type: 'object', additionalProperties: true } }, required: ['seq', 'ts', 'kind', 'detail'], additionalProperties: false },
     },
   },
@@ -98,13 +129,14 @@ export const createRolloutSchema = {
   querystring: noQuerySchema,
   body: {
     type: 'object',
-    description: 'a JSON object: target, selector, waves, and optionally name, gates, ratePerMinute, windows, gatewayTimeoutMs',
+    description: 'a JSON object: target, selector, waves, and optionally name, gates, quality, ratePerMinute, windows, gatewayTimeoutMs',
     properties: {
       name: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]+$', description: 'for people (default: model and version)' },
       target: { type: 'string', pattern: '^[A-Za-z0-9._/-]{1,200}$', description: 'the release\'s target path, as GET /v1/releases lists it' },
       selector: rolloutSelectorSchema,
       waves: { type: 'array', items: waveSchema, minItems: 1, maxItems: 20 },
       gates: gatesSchema,
+      quality: qualitySchema,
       ratePerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000, description: 'gateways told per minute at most (default 600)' },
       windows: { type: 'array', items: windowSchema, maxItems: 32 },
       gatewayTimeoutMs: { type: 'integer', minimum: 1000, maximum: 7 * 86_400_000, description: 'a gateway with no outcome this long after its notice counts as timed out (default 30 min)' },

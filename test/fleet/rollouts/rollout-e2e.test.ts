@@ -1,17 +1,13 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildModel } from '../../../models/onnx/builder.js';
-import { parseConfig } from '../../../runtime/config/load.js';
-import { Gateway } from '../../../runtime/gateway.js';
-import { builtinRegistry } from '../../../runtime/plugins.js';
-import { FleetProcess } from '../../support/fleet-process.js';
-import { fleetApi, useFleetTestRig } from '../../support/fleet-test-rig.js';
+import type { Gateway } from '../../../runtime/gateway.js';
+import { useFleetTestRig } from '../../support/fleet-test-rig.js';
 import { runCli } from '../../support/gateway-process.js';
-import { freePort } from '../../support/ports.js';
 import { TufRig } from '../../support/tuf-rig.js';
 import { waitFor } from '../../support/wait-for.js';
+import { startFleetAndGateways } from './e2e-rig.js';
 
 const GOLDEN = Float32Array.of(1, 2, 3, 4);
 const N = 8;
@@ -48,31 +44,9 @@ describe('rollouts end to end', () => {
     return path;
   }
 
-  async function startFleetAndGateways(): Promise<{ data: string; api: (path: string) => Promise<Record<string, unknown>> }> {
-    const data = join(rig.dir.path, 'fleet');
-    const ports = { http: await freePort(), mqtt: await freePort() };
-    const { fleet, endpoints } = await FleetProcess.start(data, ports, ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url]);
-    rig.onCleanup(() => fleet.kill('SIGKILL'));
-    const api = await fleetApi(endpoints.localApiUrl, data);
-    const registry = builtinRegistry();
-    for (let i = 0; i < N; i += 1) {
-      const id = `gw-${i}`;
-      const p = await runCli(['fleet', 'provision', '--data', data, '--id', id, '--out', join(rig.dir.path, id), '--gateway-config-dir', join(rig.dir.path, id)]);
-      expect(p.code, p.stderr).toBe(0);
-      // The provisioned section as it is, with the rest of a gateway's config around it.
-      const section = await readFile(join(rig.dir.path, id, 'gateway.yaml'), 'utf8');
-      const yaml = `gateway: { id: ${id}, dataDir: ${JSON.stringify(join(rig.dir.path, id, 'data'))} }\nhealth: { intervalMs: 1000 }\nlog: { level: warn }\n${section}`;
-      const gw = await Gateway.create(parseConfig(yaml, `${id}.yaml`, registry), registry, { logger: pino({ level: 'silent' }) });
-      gateways.push(gw);
-      await gw.start();
-    }
-    await waitFor(async () => ((await api('/v1/gateway-counts'))['online'] as number) === N, `all ${N} gateways online`, 30_000, 100);
-    return { data, api };
-  }
-
   it('takes a release to 100% in three waves; every gateway reports it active', async () => {
     const target = await publish(2);
-    const { data, api } = await startFleetAndGateways();
+    const { data, api } = await startFleetAndGateways(rig, tuf, N, gateways);
     const r = await runCli(['fleet', 'rollout', 'create', '--data', data, '--target', target, '--wave', '1', '--wave', '50%', '--wave', '100%', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const id = (JSON.parse(r.stdout) as { rollout: { id: string } }).rollout.id;
@@ -94,7 +68,7 @@ describe('rollouts end to end', () => {
 
   it('stops after the canary when the release fails its health check; the other gateways never download it', async () => {
     const target = await publish(3, true);
-    const { data, api } = await startFleetAndGateways();
+    const { data, api } = await startFleetAndGateways(rig, tuf, N, gateways);
     const r = await runCli(['fleet', 'rollout', 'create', '--data', data, '--target', target, '--wave', '2', '--wave', '100%', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const id = (JSON.parse(r.stdout) as { rollout: { id: string } }).rollout.id;

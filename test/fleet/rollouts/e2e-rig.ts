@@ -1,0 +1,69 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { expect } from 'vitest';
+import { parseConfig } from '../../../runtime/config/load.js';
+import { Gateway } from '../../../runtime/gateway.js';
+import { builtinRegistry } from '../../../runtime/plugins.js';
+import { FleetProcess } from '../../support/fleet-process.js';
+import { fleetApi, type useFleetTestRig } from '../../support/fleet-test-rig.js';
+import { runCli } from '../../support/gateway-process.js';
+import { freePort } from '../../support/ports.js';
+import type { TufRig } from '../../support/tuf-rig.js';
+import { waitFor } from '../../support/wait-for.js';
+
+export type FleetApi = (path: string) => Promise<Record<string, unknown>>;
+
+/**
+ * A fleet process (embedded broker, PGlite) serving the TUF rig's repository, and `n`
+ * gateways provisioned through the CLI and running in this process with the real updater.
+ * `extraYaml` adds to each gateway's config (devices and pipelines, say). The caller stops
+ * the gateways (they are pushed onto `gateways`); the fleet is killed at the rig's cleanup.
+ */
+export async function startFleetAndGateways(
+  rig: ReturnType<typeof useFleetTestRig>,
+  tuf: TufRig,
+  n: number,
+  gateways: Gateway[],
+  extraYaml: (id: string, i: number) => string = () => '',
+): Promise<{ data: string; api: FleetApi }> {
+  const data = join(rig.dir.path, 'fleet');
+  const ports = { http: await freePort(), mqtt: await freePort() };
+  const { fleet, endpoints } = await FleetProcess.start(data, ports, ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url]);
+  rig.onCleanup(() => fleet.kill('SIGKILL'));
+  const api = await fleetApi(endpoints.localApiUrl, data);
+  const registry = builtinRegistry();
+  for (let i = 0; i < n; i += 1) {
+    const id = `gw-${i}`;
+    const p = await runCli(['fleet', 'provision', '--data', data, '--id', id, '--out', join(rig.dir.path, id), '--gateway-config-dir', join(rig.dir.path, id)]);
+    expect(p.code, p.stderr).toBe(0);
+    // The provisioned section as it is, with the rest of a gateway's config around it.
+    const section = await readFile(join(rig.dir.path, id, 'gateway.yaml'), 'utf8');
+    const yaml = `gateway: { id: ${id}, dataDir: ${JSON.stringify(join(rig.dir.path, id, 'data'))} }\nhealth: { intervalMs: 1000 }\nlog: { level: warn }\n${extraYaml(id, i)}${section}`;
+    const gw = await Gateway.create(parseConfig(yaml, `${id}.yaml`, registry), registry, { logger: pino({ level: 'silent' }) });
+    gateways.push(gw);
+    await gw.start();
+  }
+  // Degraded is connected too (a stage waiting for its first managed model says so).
+  await waitFor(
+    async () => {
+      const c = await api('/v1/gateway-counts');
+      return (c['online'] as number) + (c['degraded'] as number) === n;
+    },
+    `all ${n} gateways online`,
+    30_000,
+    100,
+  );
+  return { data, api };
+}
+
+/** Creates a rollout with the CLI and returns its id. */
+export async function createRollout(data: string, args: readonly string[]): Promise<string> {
+  const r = await runCli(['fleet', 'rollout', 'create', '--data', data, ...args, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { rollout: { id: string } }).rollout.id;
+}
+
+export async function rolloutState(api: FleetApi, id: string): Promise<string> {
+  return ((await api(`/v1/rollouts/${id}`))['rollout'] as { state: string }).state;
+}
