@@ -193,6 +193,7 @@ rolloutCmd(rollout.command('create').description('Start a rollout of a release i
   .option('--rate <n>', 'gateways told per minute at most (default 600)')
   .option('--window <w>', 'maintenance window (repeatable): SELECTOR@HH:MM-HH:MM@TIMEZONE', many, [] as string[])
   .option('--timeout-min <n>', 'minutes a gateway has to report an outcome (default 30)')
+  .option('--on-gate-failure <what>', 'pause (default), or rollback: also switch every gateway the rollout reached back to its previous release')
   .option('--shadow <n>', 'quality gates: each wave first runs the release in shadow for n inferences per gateway, and activates it only if the numbers pass')
   .option('--shadow-max-s <s>', 'the longest a shadow may take, in seconds (default 600)')
   .option('--min-agreement <x>', 'quality gate: anomaly alert agreement, vision detection F1 (default 0.9)')

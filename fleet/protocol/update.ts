@@ -14,6 +14,12 @@ export interface ReleaseNotice {
    * runs or `maxMs`, whichever comes first, and reported (step `shadow`); nothing is installed.
    */
   readonly shadow?: ShadowSpec;
+  /**
+   * Switch back from this release to the one the gateway ran before (the fleet stopped a
+   * rollout). Only a release that is active is switched from, and only to the standby slot,
+   * which holds a release the gateway verified and ran before.
+   */
+  readonly rollback?: true;
 }
 
 export interface ShadowSpec {
@@ -77,6 +83,11 @@ export function decodeReleaseNotice(bytes: Uint8Array): ReleaseNotice {
   const v = json(bytes, 'release notice');
   if (typeof v['target'] !== 'string' || !/^[A-Za-z0-9._/-]{1,200}$/.test(v['target'])) throw new ProtocolError('E_PAYLOAD_INVALID', `release notice.target: expected a target path, got ${JSON.stringify(v['target'])}`);
   const sh = v['shadow'];
+  if (v['rollback'] !== undefined && v['rollback'] !== null && v['rollback'] !== false) {
+    if (v['rollback'] !== true) throw new ProtocolError('E_PAYLOAD_INVALID', `release notice.rollback: expected true, got ${JSON.stringify(v['rollback'])}`);
+    if (sh !== undefined && sh !== null) throw new ProtocolError('E_PAYLOAD_INVALID', 'release notice: rollback and shadow together make no sense');
+    return { target: v['target'], rollback: true };
+  }
   if (sh === undefined || sh === null) return { target: v['target'] };
   const o = sh as Record<string, unknown>;
   const int = (k: 'inferences' | 'maxMs', max: number): number => {

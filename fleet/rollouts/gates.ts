@@ -27,6 +27,10 @@ export interface WaveTally {
   readonly shadowing: number;
   /** Ran it in shadow and reported how it compared (waiting to be told to activate it). */
   readonly shadowed: number;
+  /** Told to switch back to their previous release after a failed gate, and not yet reported. */
+  readonly reverting: number;
+  /** Switched back (or no longer ran the release). */
+  readonly reverted: number;
 }
 
 export interface GateResult {

@@ -80,3 +80,25 @@ export async function shadowReports(db: Queryable, release: { target: string }, 
   for (const r of rows) if (r.received_ms >= (told.get(r.gateway_id) ?? Number.POSITIVE_INFINITY)) out.set(r.gateway_id, r.shadow);
   return [...out].map(([gw, shadow]) => ({ gw, shadow }));
 }
+
+/**
+ * What gateways told to switch back from the release said, after they were told: switched
+ * back (or no longer ran it: refused as not active) is `reverted`; anything else `failed`.
+ */
+export async function revertOutcomes(db: Queryable, release: { target: string }, told: ReadonlyMap<string, number>): Promise<Map<string, { state: 'reverted' | 'failed'; detail: string | null }>> {
+  const out = new Map<string, { state: 'reverted' | 'failed'; detail: string | null }>();
+  if (told.size === 0) return out;
+  const rows = await db.query<{ gateway_id: string; received_ms: number; outcome: string; reason: string | null }>(
+    `SELECT gateway_id, received_ms, outcome, reason FROM update_steps
+     WHERE gateway_id IN (SELECT jsonb_array_elements_text($1::jsonb)) AND target = $2 AND step = 'rollback'
+     ORDER BY gateway_id, seq`,
+    [JSON.stringify([...told.keys()]), release.target],
+  );
+  for (const r of rows) {
+    if (r.received_ms < (told.get(r.gateway_id) ?? Number.POSITIVE_INFINITY)) continue;
+    if (r.outcome === 'ok') out.set(r.gateway_id, { state: 'reverted', detail: r.reason });
+    else if (r.reason?.startsWith('E_UPDATE_NOT_ACTIVE') === true) out.set(r.gateway_id, { state: 'reverted', detail: r.reason });
+    else out.set(r.gateway_id, { state: 'failed', detail: `rollback: ${r.reason ?? r.outcome}` });
+  }
+  return out;
+}

@@ -2,15 +2,15 @@ import type { Sql } from '../db/open-database.js';
 import { GatewayStore, type GatewaySummary } from '../registry/gateway-store.js';
 import { evaluateGates, type GateResult, type WaveTally } from './gates.js';
 import { Lease } from './lease.js';
-import type { ShadowSpec } from '../protocol/update.js';
-import { releaseOutcomes, shadowReports } from './outcomes.js';
+import type { ReleaseNotice, ShadowSpec } from '../protocol/update.js';
+import { releaseOutcomes, revertOutcomes, shadowReports } from './outcomes.js';
 import { evaluateQuality } from './quality.js';
 import { RolloutStore, type Rollout, type TargetRow } from './rollout-store.js';
 import { mayNotifyNow } from './window.js';
 
-/** Tells one gateway that a release exists (the release notice topic); with `shadow`, to run it in shadow only. */
+/** Tells one gateway that a release exists (the release notice topic): to install it, run it in shadow, or switch back from it. */
 export interface ReleaseNotifier {
-  notify(gatewayId: string, target: string, shadow?: ShadowSpec): Promise<void>;
+  notify(gatewayId: string, notice: ReleaseNotice): Promise<void>;
 }
 
 export interface DriverLog {
@@ -112,7 +112,7 @@ export class RolloutDriver {
     // Stop before the lease could run out under us: another instance may take it then.
     const until = this.now() + (this.o.leaseTtlMs ?? DRIVER_DEFAULTS.leaseTtlMs) / 2;
     try {
-      for (const r of [...(await this.store.list('running', 1000)), ...(await this.store.completedWithOffline())]) {
+      for (const r of [...(await this.store.list('rolling-back', 1000)), ...(await this.store.list('running', 1000)), ...(await this.store.completedWithOffline())]) {
         if (this.now() > until) break;
         await this.step(r);
       }
@@ -132,6 +132,7 @@ export class RolloutDriver {
    * release when they come back.
    */
   async step(r: Rollout): Promise<void> {
+    if (r.state === 'rolling-back') return this.stepRollback(r);
     const now = this.now();
     const targets = await this.store.targets(r.id);
     const reached = targets.filter((t) => t.wave <= r.currentWave);
@@ -172,7 +173,7 @@ export class RolloutDriver {
       const marked = await this.store.markNotified(r.id, chosen, from, now, to);
       budget -= marked.length;
       for (const gw of marked) {
-        await withTimeout(this.o.notifier.notify(gw, r.target, shadow), NOTIFY_TIMEOUT_MS).catch((err: unknown) => this.o.log?.warn({ event: 'rollouts.notify_failed', rollout: r.id, gw, reason: (err as Error).message }, 'release notice not sent'));
+        await withTimeout(this.o.notifier.notify(gw, shadow === undefined ? { target: r.target } : { target: r.target, shadow }), NOTIFY_TIMEOUT_MS).catch((err: unknown) => this.o.log?.warn({ event: 'rollouts.notify_failed', rollout: r.id, gw, reason: (err as Error).message }, 'release notice not sent'));
       }
       if (marked.length > 0) await this.store.event(r.id, 'notified', { wave: r.currentWave, gateways: marked.length, ...(shadow === undefined ? {} : { shadow: true }) }, now);
     };
@@ -243,9 +244,48 @@ export class RolloutDriver {
     }
   }
 
+  /**
+   * A rollout rolling back after a failed gate: every gateway it brought the release to is told
+   * to switch back (online ones, at once, windows or not: a bad model is worse than a switch),
+   * and when none is left to tell or to hear from, the rollout pauses as `rolled-back`.
+   * Gateways offline meanwhile keep the release; the `rolled-back` event names them.
+   */
+  private async stepRollback(r: Rollout): Promise<void> {
+    const now = this.now();
+    const targets = await this.store.targets(r.id);
+    const registry = new Map((await this.gateways.byIds(targets.filter((t) => t.state !== 'pending').map((t) => t.gatewayId))).map((g) => [g.id, g]));
+    const reverting = targets.filter((t) => t.state === 'reverting' && t.notifiedMs !== null);
+    const outcomes = await revertOutcomes(this.o.sql, r, new Map(reverting.map((t) => [t.gatewayId, t.notifiedMs as number])));
+    const changes: { gw: string; state: TargetRow['state']; detail: string | null }[] = [];
+    for (const t of reverting) {
+      const o = outcomes.get(t.gatewayId);
+      const active = registry.get(t.gatewayId)?.releases[r.model]?.active?.release;
+      if (o !== undefined) changes.push({ gw: t.gatewayId, state: o.state, detail: o.detail });
+      else if (active !== undefined && active < r.release) changes.push({ gw: t.gatewayId, state: 'reverted', detail: `runs release ${active}` });
+    }
+    await this.store.setOutcomes(r.id, changes, now);
+    await this.store.timeOut(r.id, now - r.gatewayTimeoutMs, now);
+    const holding = (t: TargetRow): boolean => t.state === 'active' || t.state === 'confirmed';
+    const toTell = targets.filter((t) => holding(t) && online(registry.get(t.gatewayId))).slice(0, MAX_NOTICES_PER_TICK);
+    const marked = await this.store.markReverting(r.id, toTell.map((t) => t.gatewayId), now);
+    for (const gw of marked) {
+      await withTimeout(this.o.notifier.notify(gw, { target: r.target, rollback: true }), NOTIFY_TIMEOUT_MS).catch((err: unknown) => this.o.log?.warn({ event: 'rollouts.notify_failed', rollout: r.id, gw, reason: (err as Error).message }, 'rollback notice not sent'));
+    }
+    if (marked.length > 0) await this.store.event(r.id, 'notified', { rollback: true, gateways: marked.length }, now);
+    const after = await this.store.targets(r.id);
+    if (after.some((t) => t.state === 'reverting' || (holding(t) && online(registry.get(t.gatewayId))))) return;
+    if (!(await this.store.transition(r.id, ['rolling-back'], 'paused', 'rolled-back', now))) return;
+    const offline = after.filter(holding).map((t) => t.gatewayId);
+    const count = (s: TargetRow['state']): number => after.filter((t) => t.state === s).length;
+    await this.store.event(r.id, 'rolled-back', { reverted: count('reverted'), failed: after.filter((t) => t.state === 'failed' && t.detail?.startsWith('rollback:') === true).length, stillActiveOffline: offline.length, offline: offline.slice(0, 50) }, now);
+    this.o.log?.warn({ event: 'rollouts.rolled_back', code: 'E_ROLLOUT_GATE', rollout: r.id, reverted: count('reverted'), offline: offline.length }, 'rollout rolled back after a failed gate');
+  }
+
   private async fail(r: Rollout, wave: number, tally: WaveTally, results: readonly GateResult[], now: number, phase: 'shadow' | 'activate' = 'activate'): Promise<void> {
-    if (!(await this.store.transition(r.id, ['running'], 'paused', 'gate-failed', now))) return;
+    const rollback = r.onGateFailure === 'rollback';
+    if (!(await this.store.transition(r.id, ['running'], rollback ? 'rolling-back' : 'paused', 'gate-failed', now))) return;
     await this.store.event(r.id, 'gate-failed', { wave, phase, tally, gates: results }, now);
+    if (rollback) await this.store.event(r.id, 'rollback-started', { wave }, now);
     this.o.log?.warn({ event: 'rollouts.gate_failed', code: 'E_ROLLOUT_GATE', rollout: r.id, wave, phase, gates: results.filter((g) => !g.pass) }, phase === 'shadow' ? 'a gate failed in shadow: rollout paused, the release was activated nowhere in this wave' : 'a health gate failed: rollout paused');
   }
 

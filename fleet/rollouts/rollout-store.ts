@@ -6,8 +6,10 @@ import type { QualityGates } from './quality.js';
 import type { RolloutSelector, WaveSpec } from './plan.js';
 import type { MaintenanceWindow } from './window.js';
 
-export type RolloutState = 'running' | 'paused' | 'aborted' | 'completed';
-export type TargetState = 'pending' | 'shadowing' | 'shadowed' | 'notified' | 'active' | 'confirmed' | 'failed' | 'rolled-back' | 'timed-out' | 'offline';
+export type RolloutState = 'running' | 'rolling-back' | 'paused' | 'aborted' | 'completed';
+/** What a failed gate does: pause the rollout, or also switch every gateway it reached back to its previous release. */
+export type OnGateFailure = 'pause' | 'rollback';
+export type TargetState = 'pending' | 'shadowing' | 'shadowed' | 'notified' | 'active' | 'confirmed' | 'failed' | 'rolled-back' | 'timed-out' | 'offline' | 'reverting' | 'reverted';
 /** With quality gates, each wave first runs the release in shadow, then activates it. */
 export type WavePhase = 'shadow' | 'activate';
 
@@ -25,6 +27,7 @@ export interface Rollout {
   readonly quality: QualityGates | null;
   /** The release's latency budget (the default p99 limit of the quality gate). */
   readonly latencyBudgetMs: number;
+  readonly onGateFailure: OnGateFailure;
   readonly ratePerMinute: number;
   readonly windows: readonly MaintenanceWindow[];
   readonly gatewayTimeoutMs: number;
@@ -67,6 +70,7 @@ interface RolloutRow {
   waves: WaveSpec[];
   gates: HealthGates;
   quality: (QualityGates & { latencyBudgetMs?: number }) | null;
+  on_gate_failure: OnGateFailure;
   rate_per_minute: number;
   windows: MaintenanceWindow[];
   gateway_timeout_ms: number;
@@ -92,6 +96,7 @@ function rollout(r: RolloutRow): Rollout {
     gates: r.gates,
     quality: r.quality === null ? null : withoutBudget(r.quality),
     latencyBudgetMs: r.quality?.latencyBudgetMs ?? 0,
+    onGateFailure: r.on_gate_failure,
     ratePerMinute: r.rate_per_minute,
     windows: r.windows,
     gatewayTimeoutMs: r.gateway_timeout_ms,
@@ -110,7 +115,7 @@ function withoutBudget(q: QualityGates & { latencyBudgetMs?: number }): QualityG
   return gates;
 }
 
-const EMPTY_TALLY: WaveTally = { total: 0, notified: 0, active: 0, failed: 0, rolledBack: 0, timedOut: 0, offline: 0, pending: 0, shadowing: 0, shadowed: 0 };
+const EMPTY_TALLY: WaveTally = { total: 0, notified: 0, active: 0, failed: 0, rolledBack: 0, timedOut: 0, offline: 0, pending: 0, shadowing: 0, shadowed: 0, reverting: 0, reverted: 0 };
 
 type TargetDbRow = { gateway_id: string; wave: number; state: TargetState; notified_ms: number | null; outcome_ms: number | null; detail: string | null; shadow: ShadowSummary | null };
 
@@ -120,12 +125,13 @@ export class RolloutStore {
 
   async insert(r: Rollout, targets: ReadonlyMap<string, number>): Promise<void> {
     await this.db.query(
-      `INSERT INTO rollouts (id, name, target, model, release, version, selector, waves, gates, rate_per_minute, windows, gateway_timeout_ms, probation_ms, state, current_wave, reason, created_ms, updated_ms, quality, phase)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13, $14, $15, $16, $17, $18, $19::jsonb, $20)`,
+      `INSERT INTO rollouts (id, name, target, model, release, version, selector, waves, gates, rate_per_minute, windows, gateway_timeout_ms, probation_ms, state, current_wave, reason, created_ms, updated_ms, quality, phase, on_gate_failure)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13, $14, $15, $16, $17, $18, $19::jsonb, $20, $21)`,
       [
         r.id, r.name, r.target, r.model, r.release, r.version, jsonParam(r.selector), jsonParam(r.waves), jsonParam(r.gates), r.ratePerMinute, jsonParam(r.windows), r.gatewayTimeoutMs, r.probationMs, r.state, r.currentWave, r.reason, r.createdMs, r.updatedMs,
         r.quality === null ? null : jsonParam({ ...r.quality, latencyBudgetMs: r.latencyBudgetMs }),
         r.phase,
+        r.onGateFailure,
       ],
     );
     if (targets.size > 0) {
@@ -229,6 +235,8 @@ export class RolloutStore {
       else if (r.state === 'offline') t.offline += n;
       else if (r.state === 'shadowing') t.shadowing += n;
       else if (r.state === 'shadowed') t.shadowed += n;
+      else if (r.state === 'reverting') t.reverting += n;
+      else if (r.state === 'reverted') t.reverted += n;
       else {
         t.notified += n;
         if (r.state === 'active' || r.state === 'confirmed') t.active += n;
@@ -253,6 +261,19 @@ export class RolloutStore {
          AND EXISTS (SELECT 1 FROM rollouts r WHERE r.id = $1 AND r.state IN ('running', 'completed'))
        RETURNING gateway_id`,
       [id, JSON.stringify(gateways), nowMs, JSON.stringify(from), to],
+    );
+    return rows.map((r) => r.gateway_id);
+  }
+
+  /** Marks gateways told to switch back, once each: only those still running the release, and only while the rollout is rolling back. */
+  async markReverting(id: string, gateways: readonly string[], nowMs: number): Promise<string[]> {
+    if (gateways.length === 0) return [];
+    const rows = await this.db.query<{ gateway_id: string }>(
+      `UPDATE rollout_targets SET state = 'reverting', notified_ms = $3, outcome_ms = NULL, detail = NULL
+       WHERE rollout_id = $1 AND gateway_id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND state IN ('active', 'confirmed')
+         AND EXISTS (SELECT 1 FROM rollouts r WHERE r.id = $1 AND r.state = 'rolling-back')
+       RETURNING gateway_id`,
+      [id, JSON.stringify(gateways), nowMs],
     );
     return rows.map((r) => r.gateway_id);
   }
@@ -282,8 +303,10 @@ export class RolloutStore {
   async timeOut(id: string, olderThanMs: number, nowMs: number, shadowMs = 0): Promise<string[]> {
     const rows = await this.db.query<{ gateway_id: string }>(
       `UPDATE rollout_targets SET state = 'timed-out', outcome_ms = $3,
-         detail = CASE WHEN state = 'shadowing' THEN 'no shadow report within the gateway timeout and the shadow time' ELSE 'no outcome within the gateway timeout' END
-       WHERE rollout_id = $1 AND ((state = 'notified' AND notified_ms < $2) OR (state = 'shadowing' AND notified_ms < $2 - $4)) RETURNING gateway_id`,
+         detail = CASE WHEN state = 'shadowing' THEN 'no shadow report within the gateway timeout and the shadow time'
+                       WHEN state = 'reverting' THEN 'told to switch back, no report within the gateway timeout (it may still run the release)'
+                       ELSE 'no outcome within the gateway timeout' END
+       WHERE rollout_id = $1 AND ((state IN ('notified', 'reverting') AND notified_ms < $2) OR (state = 'shadowing' AND notified_ms < $2 - $4)) RETURNING gateway_id`,
       [id, olderThanMs, nowMs, shadowMs],
     );
     return rows.map((r) => r.gateway_id);

@@ -6,7 +6,7 @@ import type { ReleaseInfo } from '../repo/releases.js';
 import { DEFAULT_GATES, type HealthGates, type WaveTally } from './gates.js';
 import { QualityGateError, qualityGates, type QualityGates } from './quality.js';
 import { RolloutPlanError, checkWaves, planWaves, selects, type RolloutSelector, type WaveSpec } from './plan.js';
-import { RolloutStore, type Rollout, type RolloutEvent, type RolloutState } from './rollout-store.js';
+import { RolloutStore, type OnGateFailure, type Rollout, type RolloutEvent, type RolloutState } from './rollout-store.js';
 import { checkWindow, type MaintenanceWindow } from './window.js';
 
 export type RolloutErrorCode = 'E_ROLLOUT_INVALID' | 'E_ROLLOUT_UNKNOWN' | 'E_ROLLOUT_STATE' | 'E_RELEASE_UNKNOWN';
@@ -30,6 +30,8 @@ export interface CreateRollout {
   readonly gates?: Partial<HealthGates>;
   /** Quality gates measured in shadow: each wave runs the release beside the active model first, and activates it only if the numbers pass. */
   readonly quality?: Partial<QualityGates>;
+  /** What a failed gate does (default pause): `rollback` also switches every gateway the rollout reached back to its previous release. */
+  readonly onGateFailure?: OnGateFailure;
   /** Gateways told per minute at most. */
   readonly ratePerMinute?: number;
   readonly windows?: readonly MaintenanceWindow[];
@@ -113,6 +115,7 @@ export class Rollouts {
       gates,
       quality,
       latencyBudgetMs: release.budgets.latencyMs,
+      onGateFailure: req.onGateFailure ?? 'pause',
       ratePerMinute,
       windows: req.windows ?? [],
       gatewayTimeoutMs,
@@ -152,6 +155,9 @@ export class Rollouts {
   /** Resumes a paused rollout; after a failed gate, the operator's resume accepts the wave and goes on to the next. */
   async resume(id: string): Promise<RolloutStatus> {
     const r = await this.must(id);
+    if (r.reason === 'rolled-back' || r.state === 'rolling-back') {
+      throw new RolloutError('E_ROLLOUT_STATE', `rollout ${id} ${r.state === 'rolling-back' ? 'is rolling back' : 'was rolled back'}: its gateways refuse release ${r.release} from now on; publish a fixed release with a higher counter and start a new rollout`);
+    }
     if (r.state === 'paused' && r.reason === 'gate-failed' && r.phase === 'shadow') {
       // The operator accepts the candidate despite its shadow numbers: this wave activates it.
       const now = this.now();
@@ -171,7 +177,7 @@ export class Rollouts {
 
   /** Stops for good: no gateway is told of the release any more (those that installed it keep it). */
   async abort(id: string): Promise<RolloutStatus> {
-    await this.move(id, ['running', 'paused'], 'aborted', 'aborted by an operator', 'aborted');
+    await this.move(id, ['running', 'rolling-back', 'paused'], 'aborted', 'aborted by an operator', 'aborted');
     return this.status(id);
   }
 

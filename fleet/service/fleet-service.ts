@@ -159,8 +159,8 @@ export class FleetService {
       await sql.query(`INSERT INTO fleet_settings (key, value) VALUES ('fleet.provisioning', $1::jsonb) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [JSON.stringify(provisioning)]);
       const rollouts = new Rollouts(sql, () => listReleases(repoDir));
       const notifier: ReleaseNotifier = {
-        notify: async (gw, target, shadow) => {
-          const payload = Buffer.from(encodeReleaseNotice(shadow === undefined ? { target } : { target, shadow }));
+        notify: async (gw, notice) => {
+          const payload = Buffer.from(encodeReleaseNotice(notice));
           if (broker !== undefined) await broker.publish(gatewayTopics.releaseNotice(gw), payload, { qos: 1 });
           else await external?.client?.publish(gatewayTopics.releaseNotice(gw), payload);
           metrics.messagesOut.inc({ kind: 'release' });

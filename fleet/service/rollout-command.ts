@@ -24,6 +24,7 @@ export interface RolloutCreateOptions extends RolloutCommandOptions {
   readonly rate?: string;
   readonly window: string[];
   readonly timeoutMin?: string;
+  readonly onGateFailure?: string;
   readonly shadow?: string;
   readonly shadowMaxS?: string;
   readonly minAgreement?: string;
@@ -44,6 +45,8 @@ interface Tally {
   pending: number;
   shadowing: number;
   shadowed: number;
+  reverting: number;
+  reverted: number;
 }
 interface Status {
   rollout: { id: string; name: string; target: string; state: string; reason: string | null; currentWave: number; phase: string; quality: unknown; waves: unknown[] };
@@ -90,11 +93,16 @@ function print(s: Status, asJson: boolean): void {
   const phase = r.quality === null ? '' : ` (${r.phase === 'shadow' ? 'shadowing the release' : 'activating it'})`;
   const lines = [`rollout ${r.id} "${r.name}": ${r.state}${r.reason === null ? '' : ` (${r.reason})`}, wave ${r.currentWave + 1} of ${r.waves.length}${phase}, release ${r.target}`];
   s.waves.forEach((w, i) => {
-    const shadow = r.quality === null ? '' : `${w.shadowing} shadowing, ${w.shadowed} shadowed, `;
+    const shadow = `${r.quality === null ? '' : `${w.shadowing} shadowing, ${w.shadowed} shadowed, `}${w.reverting + w.reverted === 0 ? '' : `${w.reverting} switching back, ${w.reverted} switched back, `}`;
     lines.push(`  wave ${i + 1}: ${w.total} gateways: ${w.active} active, ${w.failed} failed, ${w.rolledBack} rolled back, ${w.timedOut} timed out, ${w.offline} offline, ${shadow}${w.notified - w.active - w.failed - w.rolledBack - w.timedOut} installing, ${w.pending} waiting`);
   });
   const gate = [...s.events].reverse().find((e) => e.kind === 'gate-failed');
-  if (gate !== undefined && r.reason === 'gate-failed') {
+  const rolledBack = [...s.events].reverse().find((e) => e.kind === 'rolled-back');
+  if (rolledBack !== undefined && r.reason === 'rolled-back') {
+    const d = rolledBack.detail as { reverted: number; failed: number; stillActiveOffline: number; offline: string[] };
+    lines.push(`  rolled back: ${d.reverted} gateways switched back to their previous release, ${d.failed} could not${d.stillActiveOffline > 0 ? `, ${d.stillActiveOffline} offline still run it: ${d.offline.join(', ')}` : ''}`);
+  }
+  if (gate !== undefined && (r.reason === 'gate-failed' || r.reason === 'rolled-back')) {
     type Gate = { gate: string; count: number; share: number; limit: number; pass: boolean; detail?: { shadowed: number; failing: { gw: string; why: string[] }[] } };
     for (const g of (gate.detail['gates'] as Gate[] | undefined) ?? []) {
       if (g.pass) continue;
@@ -144,8 +152,10 @@ export async function runRolloutCreate(o: RolloutCreateOptions): Promise<number>
     };
     const quality = Object.fromEntries(Object.entries({ inferences: num(o.shadow, '--shadow'), ...qualityFlags }).filter(([, v]) => v !== undefined));
     if (o.shadow === undefined && Object.values(qualityFlags).some((v) => v !== undefined)) throw new UsageError('--shadow N: quality gates are measured in shadow; say how many inferences each gateway runs the candidate for');
+    if (o.onGateFailure !== undefined && o.onGateFailure !== 'pause' && o.onGateFailure !== 'rollback') throw new UsageError(`--on-gate-failure: expected pause or rollback, got ${JSON.stringify(o.onGateFailure)}`);
     const body = {
       target: o.target,
+      ...(o.onGateFailure === undefined ? {} : { onGateFailure: o.onGateFailure }),
       ...(o.shadow === undefined ? {} : { quality }),
       selector: parseRolloutSelector(o.selector),
       waves: o.wave.map(parseWave),

@@ -39,6 +39,8 @@ const SLOT_STEPS: ReadonlySet<UpdateStep> = new Set(['install', 'activate', 'pro
 interface PendingUpdate {
   readonly target: string;
   readonly shadow?: ShadowSpec;
+  /** Switch back from this release (the fleet stopped its rollout). */
+  readonly rollback?: true;
 }
 
 export class UpdateService {
@@ -105,7 +107,8 @@ export class UpdateService {
     }
     const onNotice = (payload: Uint8Array): void => {
       const n = decodeReleaseNotice(payload);
-      this.enqueue(n.target, n.shadow);
+      if (n.rollback === true) this.enqueueRollback(n.target);
+      else this.enqueue(n.target, n.shadow);
     };
     this.channel.subscribe(gatewayTopics.releaseNotice(this.gatewayId), onNotice);
     this.channel.subscribe(FLEET_RELEASE_TOPIC, onNotice);
@@ -161,10 +164,22 @@ export class UpdateService {
     if (this.storage !== undefined) this.storage.reserve(await slotsBytes(this.dataDir));
   }
 
+  /** The fleet says switch back from `target`: it goes before any update still waiting for the same release. */
+  enqueueRollback(target: string): void {
+    if (this.stopped) return;
+    // An install of the release it is told to leave would undo the rollback.
+    for (let i = this.pending.length - 1; i >= 0; i -= 1) if (this.pending[i]?.target === target) this.pending.splice(i, 1);
+    this.push({ target, rollback: true });
+  }
+
   enqueue(target: string, shadow?: ShadowSpec): void {
-    if (this.stopped || this.pending.some((p) => p.target === target && (p.shadow === undefined) === (shadow === undefined))) return;
+    if (this.stopped || this.pending.some((p) => p.target === target && p.rollback !== true && (p.shadow === undefined) === (shadow === undefined))) return;
+    this.push(shadow === undefined ? { target } : { target, shadow });
+  }
+
+  private push(p: PendingUpdate): void {
     if (this.pending.length >= MAX_PENDING_TARGETS) this.pending.shift();
-    this.pending.push(shadow === undefined ? { target } : { target, shadow });
+    this.pending.push(p);
     if (this.drainScheduled) return;
     this.drainScheduled = true;
     this.schedule(async () => {
@@ -183,7 +198,8 @@ export class UpdateService {
     for (let next = this.pending.shift(); next !== undefined && !this.stopped; next = this.pending.shift()) {
       const { target, shadow } = next;
       try {
-        if (shadow === undefined) {
+        if (next.rollback === true) await (this.updater as ModelUpdater).revert(target);
+        else if (shadow === undefined) {
           await (this.updater as ModelUpdater).update(target);
           this.updates += 1;
         } else await (this.updater as ModelUpdater).shadow(target, shadow);

@@ -207,6 +207,45 @@ export class ModelUpdater {
     return { r, bytes, golden: [input, output], step, report };
   }
 
+  /**
+   * Switches back from the release at `target` to the one this gateway ran before, because the
+   * fleet said so (it stopped a rollout). Only when that release is active; the standby slot
+   * must still hold what it held. The release stays accepted: it is not installed again.
+   */
+  async revert(target: string): Promise<ActiveModel> {
+    const m = /^models\/([a-z0-9][a-z0-9._-]{0,63})\/(\d{1,15})\/model\.onnx$/.exec(target);
+    const report = (model: string | null, release: number | null, version: string | null, outcome: UpdateReport['outcome'], reason: string | null): void => {
+      try {
+        this.o.report({ model, target, release, version, step: 'rollback', outcome, reason, ts: this.now() });
+      } catch {
+        // reported nowhere: the switch itself stands
+      }
+    };
+    if (m === null) {
+      report(null, null, null, 'refused', `E_UPDATE_PATH: ${target} is not a model release path (models/<model>/<release>/model.onnx)`);
+      throw new UpdateRefused('rollback', 'E_UPDATE_PATH', `${target} is not a model release path`);
+    }
+    const model = m[1] as string;
+    const release = Number(m[2]);
+    const slots = this.slots(model);
+    const active = await slots.active();
+    if (active?.release !== release) {
+      const why = `${model} release ${release} is not active here (active: ${active === undefined ? 'none' : `release ${active.release}`}); nothing to switch back from`;
+      report(model, release, null, 'refused', `E_UPDATE_NOT_ACTIVE: ${why}`);
+      throw new UpdateRefused('rollback', 'E_UPDATE_NOT_ACTIVE', why);
+    }
+    let back: ActiveModel;
+    try {
+      back = await slots.rollback(this.now());
+    } catch (err) {
+      report(model, release, active.version, 'failed', `E_UPDATE_ROLLBACK_FAILED: ${(err as Error).message}`);
+      throw new UpdateRefused('rollback', 'E_UPDATE_ROLLBACK_FAILED', (err as Error).message);
+    }
+    this.probations.delete(model);
+    report(model, back.release, back.version, 'ok', `switched back from release ${release} on the fleet's word`);
+    return back;
+  }
+
   private async check(r: ModelRelease, info: TargetFile): Promise<void> {
     // The path says which model and release this is: a role trusted for one folder cannot
     // sign a release of another model (nor push that model's counter to the top).

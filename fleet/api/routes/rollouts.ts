@@ -38,6 +38,7 @@ export function rolloutRoutes(deps: ApiDeps): FastifyPluginAsync {
         ...(b.name === undefined ? {} : { name: b.name }),
         ...(b.gates === undefined ? {} : { gates: b.gates }),
         ...(b.quality === undefined ? {} : { quality: b.quality as Partial<QualityGates> }),
+        ...(b.onGateFailure === undefined ? {} : { onGateFailure: b.onGateFailure }),
         ...(b.ratePerMinute === undefined ? {} : { ratePerMinute: b.ratePerMinute }),
         ...(b.windows === undefined ? {} : { windows: b.windows }),
         ...(b.gatewayTimeoutMs === undefined ? {} : { gatewayTimeoutMs: b.gatewayTimeoutMs }),

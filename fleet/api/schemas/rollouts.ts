@@ -4,7 +4,7 @@ import { emptyBodySchema, gatewayIdSchema, noQuerySchema, orNull } from './commo
 const TAGS = ['rollouts'];
 const share = { type: 'number', minimum: 0, maximum: 1 } as const;
 const selectorText = { type: 'string', minLength: 1, maxLength: 4096, pattern: '\\S', description: 'a label selector: site=plant-2,line in (press,paint),!canary' } as const;
-const STATES = ['running', 'paused', 'aborted', 'completed'] as const;
+const STATES = ['running', 'rolling-back', 'paused', 'aborted', 'completed'] as const;
 
 const rolloutSelectorSchema = {
   description: 'which gateways: {"kind":"all"}, {"kind":"labels","selector":"site=plant-2"} or {"kind":"ids","ids":["gw-1"]}',
@@ -74,8 +74,10 @@ const tallySchema = {
     pending: { type: 'integer' },
     shadowing: { type: 'integer', description: 'told to run the release in shadow, no report yet' },
     shadowed: { type: 'integer', description: 'shadow report in, waiting to be told to activate' },
+    reverting: { type: 'integer', description: 'told to switch back to the previous release after a failed gate' },
+    reverted: { type: 'integer', description: 'switched back to the previous release' },
   },
-  required: ['total', 'notified', 'active', 'failed', 'rolledBack', 'timedOut', 'offline', 'pending', 'shadowing', 'shadowed'],
+  required: ['total', 'notified', 'active', 'failed', 'rolledBack', 'timedOut', 'offline', 'pending', 'shadowing', 'shadowed', 'reverting', 'reverted'],
   additionalProperties: false,
 } as const;
 
@@ -91,6 +93,7 @@ const rolloutProperties = {
   gates: { type: 'object', properties: { maxFailureShare: { type: 'number' }, maxRollbackShare: { type: 'number' }, maxTimeoutShare: { type: 'number' } }, required: ['maxFailureShare', 'maxRollbackShare', 'maxTimeoutShare'], additionalProperties: false },
   quality: { type: orNull('object'), additionalProperties: true, description: 'the quality gates (null: no shadow)' },
   latencyBudgetMs: { type: 'number', description: 'the release\'s latency budget (the default p99 limit in shadow)' },
+  onGateFailure: { type: 'string', enum: ['pause', 'rollback'], description: 'what a failed gate does: pause, or also switch every gateway the rollout reached back to its previous release' },
   ratePerMinute: { type: 'integer' },
   windows: { type: 'array', items: windowSchema },
   gatewayTimeoutMs: { type: 'integer' },
@@ -112,7 +115,7 @@ const statusSchema = {
     waves: { type: 'array', items: tallySchema, description: 'per wave: where its gateways stand' },
     events: {
       type: 'array',
-      description: 'every decision in order: created, wave-started, notified, shadow-passed, wave-passed, gate-failed (with the gates\' numbers), paused, resumed, gate-overridden, aborted, completed',
+      description: 'every decision in order: created, wave-started, notified, shadow-passed, wave-passed, gate-failed (with the gates\' numbers), rollback-started, rolled-back, paused, resumed, gate-overridden, aborted, completed',
       items: { type: 'object', properties: { seq: { type: 'integer' }, ts: { type: 'number' }, kind: { type: 'string' }, detail: { type: 'object', additionalProperties: true } }, required: ['seq', 'ts', 'kind', 'detail'], additionalProperties: false },
     },
   },
@@ -129,7 +132,7 @@ export const createRolloutSchema = {
   querystring: noQuerySchema,
   body: {
     type: 'object',
-    description: 'a JSON object: target, selector, waves, and optionally name, gates, quality, ratePerMinute, windows, gatewayTimeoutMs',
+    description: 'a JSON object: target, selector, waves, and optionally name, gates, quality, onGateFailure, ratePerMinute, windows, gatewayTimeoutMs',
     properties: {
       name: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]+$', description: 'for people (default: model and version)' },
       target: { type: 'string', pattern: '^[A-Za-z0-9._/-]{1,200}$', description: 'the release\'s target path, as GET /v1/releases lists it' },
@@ -137,6 +140,7 @@ export const createRolloutSchema = {
       waves: { type: 'array', items: waveSchema, minItems: 1, maxItems: 20 },
       gates: gatesSchema,
       quality: qualitySchema,
+      onGateFailure: { type: 'string', enum: ['pause', 'rollback'], description: 'what a failed gate does (default pause): rollback also switches every gateway the rollout brought the release to back to the one it ran before' },
       ratePerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000, description: 'gateways told per minute at most (default 600)' },
       windows: { type: 'array', items: windowSchema, maxItems: 32 },
       gatewayTimeoutMs: { type: 'integer', minimum: 1000, maximum: 7 * 86_400_000, description: 'a gateway with no outcome this long after its notice counts as timed out (default 30 min)' },

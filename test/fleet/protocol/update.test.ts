@@ -18,6 +18,9 @@ describe('release notices and update reports with shadow runs', () => {
   it('carry a shadow request and a shadow summary through encode and decode unchanged', () => {
     expect(decodeReleaseNotice(encodeReleaseNotice({ target: 'models/press/2/model.onnx', shadow: { inferences: 200, maxMs: 60_000 } }))).toEqual({ target: 'models/press/2/model.onnx', shadow: { inferences: 200, maxMs: 60_000 } });
     expect(decodeReleaseNotice(encodeReleaseNotice({ target: 'models/press/2/model.onnx' }))).toEqual({ target: 'models/press/2/model.onnx' });
+    expect(decodeReleaseNotice(encodeReleaseNotice({ target: 'models/press/2/model.onnx', rollback: true }))).toEqual({ target: 'models/press/2/model.onnx', rollback: true });
+    expect(() => decodeReleaseNotice(enc({ target: 'models/press/2/model.onnx', rollback: 'yes' }))).toThrow('release notice.rollback');
+    expect(() => decodeReleaseNotice(enc({ target: 'models/press/2/model.onnx', rollback: true, shadow: { inferences: 1, maxMs: 1000 } }))).toThrow('rollback and shadow');
     const report = { gw: 'gw-1', model: 'press', target: 'models/press/2/model.onnx', release: 2, version: '1.2', step: 'shadow' as const, outcome: 'ok' as const, reason: null, ts: 1, shadow: SUMMARY };
     expect(decodeUpdateReport(encodeUpdateReport(report))).toEqual(report);
   });

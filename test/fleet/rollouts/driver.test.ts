@@ -16,15 +16,16 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
   });
 
   /** Ticks until the rollout stops running (or the ticks run out), with gateways answering between ticks. */
-  async function drive(driver: RolloutDriver, sim: SimulatedGateways, rollouts: Rollouts, id: string, maxTicks = 50, stepMs = 1000): Promise<string> {
+  /** Ticks until the rollout leaves `from` (or the ticks run out), with gateways answering between ticks. */
+  async function drive(driver: RolloutDriver, sim: SimulatedGateways, rollouts: Rollouts, id: string, maxTicks = 50, stepMs = 1000, from = 'running'): Promise<string> {
     for (let i = 0; i < maxTicks; i += 1) {
       await driver.tick();
       await sim.respond(now);
       now += stepMs;
       const state = (await rollouts.store.get(id))?.state;
-      if (state !== 'running') return state ?? 'gone';
+      if (state !== from) return state ?? 'gone';
     }
-    return 'running';
+    return from;
   }
 
   it('takes 50 gateways through three waves to 100%, each told once, each reporting the release active', async () => {
@@ -387,6 +388,51 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
       const { rollouts } = setup(new SimulatedGateways(db.sql));
       await expect(rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }], quality: { minAgreement: 1.5 } })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID', message: expect.stringContaining('quality.minAgreement') as unknown });
       await expect(rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }], quality: { inferences: 0 } })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID', message: expect.stringContaining('quality.inferences') as unknown });
+    });
+  });
+
+  describe('rolling back after a failed gate', () => {
+    it('switches every gateway that activated the release back, then pauses as rolled back; resume is refused', async () => {
+      await addGateways(db.sql, 20);
+      let told = 0;
+      const failing = new Set<string>();
+      const sim = new SimulatedGateways(db.sql, (gw) => {
+        told += 1;
+        if (told % 10 < 3) failing.add(gw);
+        return failing.has(gw) ? 'fail' : 'ok';
+      });
+      const { rollouts, driver } = setup(sim);
+      const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 10 }, { kind: 'share', share: 1 }], gates: { maxFailureShare: 0.1 }, onGateFailure: 'rollback' });
+      expect(await drive(driver, sim, rollouts, rollout.id)).toBe('rolling-back');
+      expect(await drive(driver, sim, rollouts, rollout.id, 50, 1000, 'rolling-back')).toBe('paused');
+      const reverts = sim.notices.filter((n) => n.rollback === true).map((n) => n.gw);
+      // The seven that activated it, each once; the three that failed never ran it.
+      expect(new Set(reverts).size).toBe(7);
+      expect(reverts).toHaveLength(7);
+      expect(reverts.some((gw) => failing.has(gw))).toBe(false);
+      const status = await rollouts.status(rollout.id);
+      expect(status.rollout).toMatchObject({ state: 'paused', reason: 'rolled-back' });
+      expect(status.waves[0]).toMatchObject({ reverted: 7, failed: 3, active: 0 });
+      expect(status.events.map((e) => e.kind).filter((k) => k !== 'notified').slice(-3)).toEqual(['gate-failed', 'rollback-started', 'rolled-back']);
+      expect(status.events.at(-1)?.detail).toMatchObject({ reverted: 7, stillActiveOffline: 0 });
+      await expect(rollouts.resume(rollout.id)).rejects.toMatchObject({ code: 'E_ROLLOUT_STATE', message: expect.stringContaining('publish a fixed release') as unknown });
+      // Nobody beyond the canary was ever told to install it.
+      expect(sim.activations()).toBe(10);
+    });
+
+    it('leaves a gateway that is offline with the release for the operator, named in the record', async () => {
+      await addGateways(db.sql, 4);
+      const sim = new SimulatedGateways(db.sql, (gw) => (gw === 'gw-003' ? 'rollback' : 'ok'));
+      const { rollouts, driver } = setup(sim);
+      const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }], onGateFailure: 'rollback' });
+      // gw-000 activates, then goes offline before the gate fails on gw-003's probation rollback.
+      await ticks(driver, sim, 1);
+      await setOnline(db.sql, 'gw-000', false, now);
+      expect(await drive(driver, sim, rollouts, rollout.id)).toBe('rolling-back');
+      expect(await drive(driver, sim, rollouts, rollout.id, 50, 1000, 'rolling-back')).toBe('paused');
+      const status = await rollouts.status(rollout.id);
+      expect(status.events.at(-1)).toMatchObject({ kind: 'rolled-back', detail: { reverted: 2, stillActiveOffline: 1, offline: ['gw-000'] } });
+      expect(sim.notices.filter((n) => n.rollback === true).map((n) => n.gw).sort()).toEqual(['gw-001', 'gw-002']);
     });
   });
 });

@@ -44,7 +44,7 @@ describe('wave planning', () => {
 
 describe('health gates', () => {
   it('pass at the limit, fail above it, and count shares of the gateways that were told', () => {
-    const tally = { total: 12, notified: 10, active: 8, failed: 1, rolledBack: 0, timedOut: 1, offline: 2, pending: 0, shadowing: 0, shadowed: 0 };
+    const tally = { total: 12, notified: 10, active: 8, failed: 1, rolledBack: 0, timedOut: 1, offline: 2, pending: 0, shadowing: 0, shadowed: 0, reverting: 0, reverted: 0 };
     expect(evaluateGates(tally, { maxFailureShare: 0.1, maxRollbackShare: 0, maxTimeoutShare: 0.1 }).pass).toBe(true);
     const r = evaluateGates(tally, { maxFailureShare: 0.05, maxRollbackShare: 0, maxTimeoutShare: 0.1 });
     expect(r.pass).toBe(false);
@@ -53,7 +53,7 @@ describe('health gates', () => {
     const unreached = evaluateGates({ ...tally, notified: 0, active: 0, failed: 0, timedOut: 0 }, { maxFailureShare: 0, maxRollbackShare: 0, maxTimeoutShare: 0 });
     expect(unreached.pass).toBe(false);
     expect(unreached.results.find((g) => g.gate === 'reached')?.pass).toBe(false);
-    expect(evaluateGates({ total: 0, notified: 0, active: 0, failed: 0, rolledBack: 0, timedOut: 0, offline: 0, pending: 0, shadowing: 0, shadowed: 0 }, { maxFailureShare: 0, maxRollbackShare: 0, maxTimeoutShare: 0 }).pass).toBe(true);
+    expect(evaluateGates({ total: 0, notified: 0, active: 0, failed: 0, rolledBack: 0, timedOut: 0, offline: 0, pending: 0, shadowing: 0, shadowed: 0, reverting: 0, reverted: 0 }, { maxFailureShare: 0, maxRollbackShare: 0, maxTimeoutShare: 0 }).pass).toBe(true);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Sql } from '../../../fleet/db/open-database.js';
 import { GatewayStore } from '../../../fleet/registry/gateway-store.js';
 import type { ReleaseInfo } from '../../../fleet/repo/releases.js';
-import type { ShadowSpec, ShadowSummary } from '../../../fleet/protocol/update.js';
+import type { ReleaseNotice, ShadowSpec, ShadowSummary } from '../../../fleet/protocol/update.js';
 import type { ReleaseNotifier } from '../../../fleet/rollouts/rollout-driver.js';
 
 export const RELEASE: ReleaseInfo = {
@@ -49,7 +49,7 @@ export function shadowSummary(agreement: number, over: Partial<ShadowSummary> = 
 }
 
 export class SimulatedGateways implements ReleaseNotifier {
-  readonly notices: { gw: string; target: string; shadow?: ShadowSpec }[] = [];
+  readonly notices: { gw: string; target: string; shadow?: ShadowSpec; rollback?: true }[] = [];
   private answered = new Set<string>();
 
   constructor(
@@ -60,13 +60,13 @@ export class SimulatedGateways implements ReleaseNotifier {
     private readonly shadowing: (gw: string) => ShadowSummary | undefined = () => shadowSummary(1),
   ) {}
 
-  async notify(gatewayId: string, target: string, shadow?: ShadowSpec): Promise<void> {
-    this.notices.push(shadow === undefined ? { gw: gatewayId, target } : { gw: gatewayId, target, shadow });
+  async notify(gatewayId: string, notice: ReleaseNotice): Promise<void> {
+    this.notices.push({ gw: gatewayId, ...notice });
   }
 
-  /** Notices to activate (not to shadow). */
+  /** Notices to activate (not to shadow, not to switch back). */
   activations(gw?: string): number {
-    return this.notices.filter((n) => n.shadow === undefined && (gw === undefined || n.gw === gw)).length;
+    return this.notices.filter((n) => n.shadow === undefined && n.rollback !== true && (gw === undefined || n.gw === gw)).length;
   }
 
   count(gw: string): number {
@@ -76,10 +76,14 @@ export class SimulatedGateways implements ReleaseNotifier {
   /** Every gateway told so far and not yet answered reports its update steps now. */
   async respond(nowMs: number): Promise<void> {
     const store = new GatewayStore(this.sql);
-    for (const [i, { gw, target, shadow }] of this.notices.entries()) {
+    for (const [i, { gw, target, shadow, rollback }] of this.notices.entries()) {
       const key = `${gw}\0${i}`;
       if (this.answered.has(key)) continue;
       this.answered.add(key);
+      if (rollback === true) {
+        await store.addUpdateSteps([{ gw, model: 'press', target, release: 1, version: '2026.11', step: 'rollback', outcome: 'ok', reason: 'switched back from release 2', ts: nowMs, receivedMs: nowMs }]);
+        continue;
+      }
       if (shadow !== undefined) {
         const summary = this.shadowing(gw);
         if (summary !== undefined) {

@@ -104,5 +104,20 @@ log: { level: warn }
       press: { active: { release: 2, version: '1.2', sha256: await sha256(2) }, standby: { release: 1, version: '1.1', sha256: await sha256(1) } },
     });
     expect(gw.health().releases).toEqual(second.releases);
+
+    // The fleet stopped the rollout of release 2: a rollback notice switches the gateway back, and its health says so.
+    const reports: UpdateReportMessage[] = [];
+    await rig.broker.subscribe(gatewayTopics.updateReport('gw-rel'), (_topic, payload) => reports.push(decodeUpdateReport(payload)));
+    const seen = health.length;
+    const fleet2 = await mqtt.connectAsync(rig.broker.url, { protocolVersion: 4 });
+    try {
+      await fleet2.publishAsync(gatewayTopics.releaseNotice('gw-rel'), Buffer.from(encodeReleaseNotice({ target: target2, rollback: true })), { qos: 1 });
+    } finally {
+      await fleet2.endAsync();
+    }
+    const back = await waitFor(() => health.slice(seen).find((h) => h.releases?.['press']?.active?.release === 1), 'a health report naming release 1 active again', 30_000);
+    expect(back.releases?.['press']?.standby).toBeNull();
+    expect(back.releases?.['press']?.active?.sha256).toBe(await sha256(1));
+    expect(reports.find((r) => r.step === 'rollback')).toMatchObject({ outcome: 'ok', target: target2, release: 1 });
   }, 60_000);
 });

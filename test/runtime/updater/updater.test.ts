@@ -170,6 +170,24 @@ describe('model updater (A/B slots on signed releases)', () => {
     expect(summary).toMatchObject({ stages: 0, inferences: 0 });
   });
 
+  it('switches back from a release on the fleet\'s word, only from the active one, and does not install it again', async () => {
+    const r1 = await release({ release: 1 });
+    const r2 = await release({ release: 2 });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    const u = updater();
+    await u.update(r1);
+    await u.update(r2);
+    reports = [];
+    expect(await u.revert(r2)).toMatchObject({ release: 1, slot: 'a' });
+    expect(reports).toMatchObject([{ step: 'rollback', outcome: 'ok', target: r2, model: 'press', release: 1 }]);
+    expect((await updater().slots('press').active())?.release).toBe(1);
+    // Told again (a repeated notice): release 2 is not active, nothing to do, and it says so.
+    await refused(u.revert(r2), 'E_UPDATE_NOT_ACTIVE', 'rollback');
+    await refused(u.revert('models/press/../../etc/model.onnx'), 'E_UPDATE_PATH', 'rollback');
+    // The release it left stays accepted: a notice to install it again is refused.
+    await refused(u.update(r2), 'E_UPDATE_ROLLBACK', 'check');
+  });
+
   it('refuses an older release counter even when validly signed, also after a restart', async () => {
     const r1 = await release({ release: 1 });
     const r2 = await release({ release: 2 });
