@@ -13,6 +13,7 @@ export const PROBLEM_CODES = [
   'E_GATEWAY_EXISTS',
   'E_ROLLOUT_STATE',
   'E_RELEASE_UNKNOWN',
+  'E_TOO_MANY_STREAMS',
   'E_INTERNAL',
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
@@ -30,6 +31,7 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   E_GATEWAY_EXISTS: 'The gateway exists already',
   E_ROLLOUT_STATE: 'The rollout cannot make that move from its state',
   E_RELEASE_UNKNOWN: 'No such model release in the repository',
+  E_TOO_MANY_STREAMS: 'Too many event streams are open',
   E_INTERNAL: 'The fleet failed to handle the request',
 };
 

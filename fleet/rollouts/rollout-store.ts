@@ -214,6 +214,18 @@ export class RolloutStore {
     return rows;
   }
 
+  /** Decisions of every rollout after `afterSeq`, oldest first (the fleet's rollout event stream). */
+  async eventsAfter(afterSeq: number, limit: number): Promise<(RolloutEvent & { rolloutId: string })[]> {
+    const rows = await this.db.query<{ rollout_id: string; seq: number; ts: number; kind: string; detail: Record<string, unknown> }>('SELECT rollout_id, seq, ts, kind, detail FROM rollout_events WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit]);
+    return rows.map((r) => ({ rolloutId: r.rollout_id, seq: Number(r.seq), ts: Number(r.ts), kind: r.kind, detail: r.detail }));
+  }
+
+  /** The newest decision's seq (0: none yet). */
+  async lastEventSeq(): Promise<number> {
+    const rows = await this.db.query<{ seq: number | null }>('SELECT max(seq) AS seq FROM rollout_events');
+    return Number(rows[0]?.seq ?? 0);
+  }
+
   async targets(id: string, wave?: number): Promise<TargetRow[]> {
     const rows =
       wave === undefined

@@ -5,7 +5,7 @@ import type { RolloutState } from '../../rollouts/rollout-store.js';
 import { RolloutError, type CreateRollout } from '../../rollouts/rollouts.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiProblem } from '../problem.js';
-import { createRolloutSchema, getRolloutSchema, listRolloutsSchema, moveRolloutSchema } from '../schemas/rollouts.js';
+import { createRolloutSchema, getRolloutSchema, listRolloutsSchema, moveRolloutSchema, rolloutEventStreamSchema, rolloutEventsSchema } from '../schemas/rollouts.js';
 import type { TjsTypeProvider } from '../type-provider.js';
 
 /** The rollouts' refusals as problems; their messages name the field or the state. */
@@ -23,11 +23,22 @@ function rolloutProblem(err: unknown): unknown {
   }
 }
 
+/** Event streams open at once at most (each polls the database once a second). */
+const MAX_STREAMS = 64;
+const STREAM_POLL_MS = 1000;
+/** A decision whose seq is this close below the newest sent is still sent (commits may land out of seq order). */
+const LATE_WINDOW = 100;
+
 /** Rollouts: start one, watch it, pause, resume or abort it. */
 export function rolloutRoutes(deps: ApiDeps): FastifyPluginAsync {
   const rollouts = deps.rollouts;
+  const streams = new Set<() => void>();
   return async (app) => {
     const r = app.withTypeProvider<TjsTypeProvider>();
+    // Open streams end before the server closes (it would otherwise wait for them).
+    app.addHook('preClose', async () => {
+      for (const close of [...streams]) close();
+    });
 
     r.post('/v1/rollouts', { schema: createRolloutSchema }, async (request, reply) => {
       const b = request.body;
@@ -50,6 +61,63 @@ export function rolloutRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     r.get('/v1/rollouts', { schema: listRolloutsSchema }, async (request) => ({ items: await rollouts.list(request.query.state as RolloutState | undefined) }));
+
+    r.get('/v1/rollout-events', { schema: rolloutEventsSchema }, async (request) => {
+      const after = request.query.after ?? 0;
+      const items = await rollouts.store.eventsAfter(after, request.query.limit ?? 200);
+      return { items, next: items.at(-1)?.seq ?? after };
+    });
+
+    r.get('/v1/rollout-events/stream', { schema: rolloutEventStreamSchema }, async (request, reply) => {
+      if (streams.size >= MAX_STREAMS) throw new ApiProblem(503, 'E_TOO_MANY_STREAMS', `${MAX_STREAMS} event streams are open already; close one, or poll GET /v1/rollout-events`);
+      const lastId = Number(request.headers['last-event-id']);
+      // From now on, unless the client says where it stopped.
+      let after = request.query.after ?? (request.headers['last-event-id'] !== undefined && Number.isSafeInteger(lastId) && lastId >= 0 ? lastId : await rollouts.store.lastEventSeq());
+      /** Nothing at or below where the client starts is sent, late or not. */
+      const floor = after;
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      res.write(': rollout decisions\n\n');
+      /** Seqs sent lately: a decision committed late with a lower seq is still sent, once. */
+      const sent = new Set<number>();
+      let polling = false;
+      let quietMs = 0;
+      const poll = async (): Promise<void> => {
+        if (polling) return;
+        polling = true;
+        try {
+          const rows = await rollouts.store.eventsAfter(Math.max(floor, after - LATE_WINDOW), 500);
+          for (const e of rows) {
+            if (sent.has(e.seq)) continue;
+            sent.add(e.seq);
+            res.write(`event: rollout\nid: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`);
+            after = Math.max(after, e.seq);
+            quietMs = 0;
+          }
+          for (const seq of sent) if (seq <= after - LATE_WINDOW) sent.delete(seq);
+          quietMs += STREAM_POLL_MS;
+          if (quietMs >= 15_000) {
+            res.write(': still here\n\n');
+            quietMs = 0;
+          }
+        } catch (err) {
+          // The database is away for a moment: say so on the stream, and try again next poll.
+          res.write(`: ${(err as Error).message.replace(/\n/g, ' ')}\n\n`);
+        } finally {
+          polling = false;
+        }
+      };
+      const timer = setInterval(() => void poll(), STREAM_POLL_MS);
+      const close = (): void => {
+        clearInterval(timer);
+        streams.delete(close);
+        if (!res.writableEnded) res.end();
+      };
+      streams.add(close);
+      request.raw.on('close', close);
+      void poll();
+    });
 
     r.get('/v1/rollouts/:id', { schema: getRolloutSchema }, async (request) =>
       rollouts.status(request.params.id).catch((err: unknown) => {

@@ -175,3 +175,31 @@ export const moveRolloutSchema = {
   body: emptyBodySchema,
   response: { 200: statusSchema, ...problemResponses },
 } as const;
+
+const eventSchema = {
+  type: 'object',
+  properties: { seq: { type: 'integer' }, rolloutId: { type: 'string' }, ts: { type: 'number' }, kind: { type: 'string' }, detail: { type: 'object', additionalProperties: true } },
+  required: ['seq', 'rolloutId', 'ts', 'kind', 'detail'],
+  additionalProperties: false,
+} as const;
+
+export const rolloutEventsSchema = {
+  tags: TAGS,
+  summary: 'Every rollout decision, in order, across rollouts',
+  description: 'Decisions after `after` (a seq; 0 for the oldest kept), at most `limit`. `next` is the `after` of the next call. For a live feed, GET /v1/rollout-events/stream.',
+  querystring: {
+    type: 'object',
+    properties: { after: { type: 'integer', minimum: 0, default: 0 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 } },
+    additionalProperties: false,
+  },
+  response: { 200: { type: 'object', properties: { items: { type: 'array', items: eventSchema }, next: { type: 'integer' } }, required: ['items', 'next'], additionalProperties: false }, ...problemResponses },
+} as const;
+
+export const rolloutEventStreamSchema = {
+  tags: TAGS,
+  summary: 'Rollout decisions as they happen (server-sent events)',
+  description:
+    'A text/event-stream: each decision is an `event: rollout` whose `id` is its seq and whose `data` is the JSON of GET /v1/rollout-events items; a comment every 15 s keeps proxies from closing it. Reconnect with `Last-Event-ID` (or `after`) to carry on without a gap. Served by every fleet instance from the database, so it shows the decisions of whichever instance leads.',
+  querystring: { type: 'object', properties: { after: { type: 'integer', minimum: 0, description: 'start after this seq (default: from now on)' } }, additionalProperties: false },
+  response: { ...problemResponses },
+} as const;

@@ -111,6 +111,8 @@ export const ROUTES = [
   { method: 'GET', path: '/v1/rollouts' },
   { method: 'GET', path: '/v1/rollouts/:id' },
   { method: 'POST', path: '/v1/rollouts/:id/:action' },
+  { method: 'GET', path: '/v1/rollout-events' },
+  { method: 'GET', path: '/v1/rollout-events/stream' },
 ] as const;
 
 /** A gateway straight into the table (provisioning hashes passwords: slow for dozens). */

@@ -1,6 +1,8 @@
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { BACKENDS } from '../../support/fleet-db.js';
 import { RELEASE } from '../rollouts/rollout-sim.js';
+import { waitFor } from '../../support/wait-for.js';
 import { addGateway, json, useApi } from './rig.js';
 
 interface Status {
@@ -58,5 +60,54 @@ describe.each(BACKENDS)('rollouts through the HTTP API on %s', (backend) => {
     const id = json<Status>(await api.call('POST', '/v1/rollouts', { json: body })).rollout.id;
     expect((await api.call('GET', `/v1/rollouts/${id}`, { token: api.ro })).statusCode).toBe(200);
     expect((await api.call('POST', `/v1/rollouts/${id}/abort`, { token: api.ro })).statusCode).toBe(403);
+  });
+
+  it('lists every decision across rollouts in order, and streams new ones as server-sent events, resuming after Last-Event-ID', async () => {
+    api.stubs.releases = async () => [RELEASE];
+    for (let i = 0; i < 3; i += 1) await addGateway(api, `gw-${i}`);
+    const id = json<Status>(await api.call('POST', '/v1/rollouts', { json: body })).rollout.id;
+    await api.call('POST', `/v1/rollouts/${id}/pause`);
+    const page = json<{ items: { seq: number; rolloutId: string; kind: string }[]; next: number }>(await api.call('GET', '/v1/rollout-events?after=0', { token: api.ro }));
+    expect(page.items.map((e) => [e.rolloutId, e.kind])).toEqual([
+      [id, 'created'],
+      [id, 'wave-started'],
+      [id, 'paused'],
+    ]);
+    expect(page.next).toBe(page.items.at(-1)?.seq);
+    expect(json<{ items: unknown[]; next: number }>(await api.call('GET', `/v1/rollout-events?after=${page.next}`))).toEqual({ items: [], next: page.next });
+
+    if (api.app.server.listening === false) await api.app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(api.app.server.address() as AddressInfo).port}/v1/rollout-events/stream`;
+    expect((await fetch(url)).status).toBe(401);
+    const bad = await api.call('GET', '/v1/rollout-events/stream?after=-1');
+    expect(bad.statusCode).toBe(400);
+    expect(json(bad)).toMatchObject({ code: 'E_VALIDATION' });
+    /** Reads the stream into `text` until aborted. */
+    const open = async (headers: Record<string, string>): Promise<{ text: () => string; stop: () => void }> => {
+      const ac = new AbortController();
+      const res = await fetch(url, { headers: { authorization: `Bearer ${api.ro}`, ...headers }, signal: ac.signal });
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      let text = '';
+      void (async () => {
+        const decoder = new TextDecoder();
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) text += decoder.decode(chunk, { stream: true });
+      })().catch(() => undefined);
+      return { text: () => text, stop: () => ac.abort() };
+    };
+    // From now on: nothing old, then the next decision as it happens.
+    const live = await open({});
+    await waitFor(() => live.text().includes(': rollout decisions'), 'the stream to open', 10_000);
+    await api.call('POST', `/v1/rollouts/${id}/resume`);
+    await waitFor(() => live.text().includes('"kind":"resumed"'), 'the resume on the stream', 10_000);
+    expect(live.text()).not.toContain('"kind":"created"');
+    expect(live.text()).toMatch(/event: rollout\nid: \d+\ndata: \{/);
+    live.stop();
+    // A client that saw up to the first decision gets the rest, without a gap and without repeats.
+    const first = page.items[0]?.seq ?? 0;
+    const resumed = await open({ 'last-event-id': String(first) });
+    await waitFor(() => resumed.text().includes('"kind":"resumed"'), 'the missed decisions', 10_000);
+    const kinds = [...resumed.text().matchAll(/"kind":"([a-z-]+)"/g)].map((m) => m[1]);
+    expect(kinds).toEqual(['wave-started', 'paused', 'resumed']);
+    resumed.stop();
   });
 });
