@@ -19,6 +19,7 @@ export type FleetApi = (path: string) => Promise<Record<string, unknown>>;
  * gateways provisioned through the CLI and running in this process with the real updater.
  * `extraYaml` adds to each gateway's config (devices and pipelines, say). The caller stops
  * the gateways (they are pushed onto `gateways`); the fleet is killed at the rig's cleanup.
+ * `options` runs the same against another broker: see `RigOptions`.
  */
 export async function startFleetAndGateways(
   rig: ReturnType<typeof useFleetTestRig>,
@@ -26,17 +27,22 @@ export async function startFleetAndGateways(
   n: number,
   gateways: Gateway[],
   extraYaml: (id: string, i: number) => string = () => '',
-): Promise<{ data: string; api: FleetApi }> {
+  options: RigOptions = {},
+): Promise<{ data: string; api: FleetApi; fleet: FleetProcess }> {
   const data = join(rig.dir.path, 'fleet');
+  const extraArgs = [...((await options.beforeFleet?.(data)) ?? []), ...(options.fleetArgs ?? [])];
   const ports = { http: await freePort(), mqtt: await freePort() };
-  const { fleet, endpoints } = await FleetProcess.start(data, ports, ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url]);
+  const { fleet, endpoints } = await FleetProcess.start(data, ports, ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url, ...extraArgs]);
   rig.onCleanup(() => fleet.kill('SIGKILL'));
   const api = await fleetApi(endpoints.localApiUrl, data);
   const registry = builtinRegistry();
-  for (let i = 0; i < n; i += 1) {
-    const id = `gw-${i}`;
+  const ids = Array.from({ length: n }, (_, i) => `gw-${i}`);
+  for (const id of ids) {
     const p = await runCli(['fleet', 'provision', '--data', data, '--id', id, '--out', join(rig.dir.path, id), '--gateway-config-dir', join(rig.dir.path, id)]);
     expect(p.code, p.stderr).toBe(0);
+  }
+  await options.beforeGateways?.(data, ids);
+  for (const [i, id] of ids.entries()) {
     // The provisioned section as it is, with the rest of a gateway's config around it.
     const section = await readFile(join(rig.dir.path, id, 'gateway.yaml'), 'utf8');
     const yaml = `gateway: { id: ${id}, dataDir: ${JSON.stringify(join(rig.dir.path, id, 'data'))} }\nhealth: { intervalMs: 1000 }\nlog: { level: warn }\n${extraYaml(id, i)}${section}`;
@@ -54,7 +60,17 @@ export async function startFleetAndGateways(
     30_000,
     100,
   );
-  return { data, api };
+  return { data, api, fleet };
+}
+
+/** How `startFleetAndGateways` runs against an external broker; the defaults are the embedded one. */
+export interface RigOptions {
+  /** Runs before the fleet starts, on its (not yet created) data directory; returns more arguments for `edgewise fleet`. */
+  readonly beforeFleet?: (data: string) => Promise<readonly string[] | void>;
+  /** More arguments for `edgewise fleet` (after those of `beforeFleet`). */
+  readonly fleetArgs?: readonly string[];
+  /** Runs after every gateway is provisioned and before any starts (write the broker's password and ACL files, say). */
+  readonly beforeGateways?: (data: string, ids: readonly string[]) => Promise<void>;
 }
 
 /** Creates a rollout with the CLI and returns its id. */
