@@ -54,6 +54,14 @@ interface CachedVerification {
 
 type Callback = (error?: Error | null) => void;
 
+/** A gateway publish waiting for its answer: `outcome` is undefined until ingest settles, then null (committed) or the error. */
+interface PendingAnswer {
+  outcome: Error | null | undefined;
+  readonly done: Callback;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** CONNACK return codes of MQTT 3.1.1 (section 3.2.2.3) that we send. */
 const IDENTIFIER_REJECTED = 2;
 const SERVER_UNAVAILABLE = 3;
@@ -77,8 +85,8 @@ function payloadBuffer(payload: PublishPacket['payload']): Buffer {
  */
 export class BrokerAuth {
   private readonly principals = new WeakMap<Client, Principal>();
-  /** Per client: settles when its previous gateway publish has been answered, to keep PUBACKs in order. */
-  private readonly publishTails = new WeakMap<Client, Promise<void>>();
+  /** Per client: its gateway publishes not answered yet, in arrival order (PUBACKs go out in this order). */
+  private readonly unanswered = new WeakMap<Client, PendingAnswer[]>();
   /** Clients whose publish failed: everything after it on that connection fails too. */
   private readonly failed = new WeakSet<Client>();
   /** gatewayId -> last good verification; Map order is insertion order, refreshed on use (LRU). */
@@ -252,7 +260,12 @@ export class BrokerAuth {
     const kind = ownPublishKind(gatewayId, packet.topic);
     if (kind !== undefined) this.options.metrics.messagesIn.inc({ kind });
     const hook = this.options.onGatewayPublish;
-    const ingest = hook === undefined ? Promise.resolve() : Promise.resolve().then(() => hook(gatewayId, packet.topic, payloadBuffer(packet.payload)));
+    let ingest: Promise<void>;
+    try {
+      ingest = hook === undefined ? RESOLVED : hook(gatewayId, packet.topic, payloadBuffer(packet.payload));
+    } catch (err) {
+      ingest = Promise.reject(err);
+    }
     if (isWill) {
       // The gateway is gone and cannot resend its Will: publish it to subscribers even when
       // the commit failed, rather than losing the offline state everywhere.
@@ -267,22 +280,43 @@ export class BrokerAuth {
     }
     // The hook runs at once (a batching ingest sees messages as they come), but the answers go
     // back in arrival order: the server must send PUBACKs in the order of the PUBLISHes
-    // (MQTT 3.1.1 [MQTT-4.6.0-2]), and a gateway deletes records on PUBACK. The outcome is
-    // caught here, so a failure waiting behind a slow predecessor is never an unhandled rejection.
-    const outcome: Promise<Error | null> = ingest.then(
-      () => null,
+    // (MQTT 3.1.1 [MQTT-4.6.0-2]), and a gateway deletes records on PUBACK. Each answer waits
+    // in the client's queue until those before it have gone; the outcome is caught here, so a
+    // failure waiting behind a slow predecessor is never an unhandled rejection.
+    let queue = this.unanswered.get(client);
+    if (queue === undefined) {
+      queue = [];
+      this.unanswered.set(client, queue);
+    }
+    const entry: PendingAnswer = { outcome: undefined, done };
+    queue.push(entry);
+    const q = queue;
+    ingest.then(
+      () => this.answer(client, gatewayId, q, entry, null),
       (err: unknown) =>
-        new BrokerAuthError('E_MQTT_INGEST', `gateway ${gatewayId}: ${packet.topic} not committed (${err instanceof Error ? err.message : String(err)}); no PUBACK, the gateway will resend`, { cause: err }),
+        this.answer(
+          client,
+          gatewayId,
+          q,
+          entry,
+          new BrokerAuthError('E_MQTT_INGEST', `gateway ${gatewayId}: ${packet.topic} not committed (${err instanceof Error ? err.message : String(err)}); no PUBACK, the gateway will resend`, { cause: err }),
+        ),
     );
-    const previous = this.publishTails.get(client) ?? Promise.resolve();
-    const tail = previous
-      .then(() => outcome)
-      .then((err) => {
-        if (err !== null) this.failed.add(client);
-        else if (this.failed.has(client)) err = new BrokerAuthError('E_MQTT_INGEST', `gateway ${gatewayId}: an earlier message on this connection was not committed`);
-        done(err);
-      })
-      .catch((err: unknown) => this.options.log?.warn({ component: 'broker', code: 'E_MQTT_PUBLISH_CALLBACK', gatewayId, err }, 'aedes publish callback threw'));
-    this.publishTails.set(client, tail);
+  }
+
+  /** Records a publish's outcome and answers, in arrival order, every publish at the head of the queue that has one. */
+  private answer(client: Client, gatewayId: string, queue: PendingAnswer[], entry: PendingAnswer, outcome: Error | null): void {
+    entry.outcome = outcome;
+    while (queue.length > 0 && queue[0]?.outcome !== undefined) {
+      const head = queue.shift() as PendingAnswer;
+      let err = head.outcome as Error | null;
+      if (err !== null) this.failed.add(client);
+      else if (this.failed.has(client)) err = new BrokerAuthError('E_MQTT_INGEST', `gateway ${gatewayId}: an earlier message on this connection was not committed`);
+      try {
+        head.done(err);
+      } catch (thrown) {
+        this.options.log?.warn({ component: 'broker', code: 'E_MQTT_PUBLISH_CALLBACK', gatewayId, err: thrown }, 'aedes publish callback threw');
+      }
+    }
   }
 }

@@ -58,21 +58,33 @@ function toEvent(r: EventRow): StoredEvent {
   return { gatewayId: r.gateway_id, recordId: r.record_id, kind: r.kind, class: r.class, stream: r.stream, model: r.model, ts: r.ts, receivedMs: r.received_ms, data: r.data };
 }
 
+const INSERT_EVENTS = `INSERT INTO events (gateway_id, record_id, kind, class, stream, model, ts, received_ms, data, data_bytes)
+       SELECT x.gateway_id, x.record_id, x.kind, x.class, x.stream, x.model, x.ts, x.received_ms, x.data, pg_column_size(x.data)
+       FROM jsonb_to_recordset($1::jsonb) AS x(gateway_id text, record_id text, kind text, class text, stream text, model text, ts double precision, received_ms bigint, data jsonb)
+       ON CONFLICT (gateway_id, record_id) DO NOTHING RETURNING kind`;
+
+/** One event as a row of `EventStore.insertRows`: a JSON object, made safe for jsonb (`jsonParam`). */
+export function eventRow(e: StoredEvent): string {
+  return jsonParam({ gateway_id: e.gatewayId, record_id: e.recordId, kind: e.kind, class: e.class, stream: e.stream, model: e.model, ts: Math.floor(e.ts), received_ms: e.receivedMs, data: e.data });
+}
+
 export class EventStore {
   constructor(private readonly db: Queryable) {}
 
   /** Stores events; one already stored (same gateway and record id) is left as it is. Returns how many of each kind were new. */
   async insert(events: readonly StoredEvent[]): Promise<Partial<Record<EventKind, number>>> {
+    return this.insertRows(events.map(eventRow));
+  }
+
+  /**
+   * `insert` for events already made into rows (`eventRow`): ingest makes each row when the
+   * message comes in, so what waits for the commit is one string, not the decoded record.
+   */
+  async insertRows(rows: readonly string[]): Promise<Partial<Record<EventKind, number>>> {
     const stored: Partial<Record<EventKind, number>> = {};
-    if (events.length === 0) return stored;
-    const rows = await this.db.query<{ kind: EventKind }>(
-      `INSERT INTO events (gateway_id, record_id, kind, class, stream, model, ts, received_ms, data, data_bytes)
-       SELECT x.gateway_id, x.record_id, x.kind, x.class, x.stream, x.model, x.ts, x.received_ms, x.data, pg_column_size(x.data)
-       FROM jsonb_to_recordset($1::jsonb) AS x(gateway_id text, record_id text, kind text, class text, stream text, model text, ts double precision, received_ms bigint, data jsonb)
-       ON CONFLICT (gateway_id, record_id) DO NOTHING RETURNING kind`,
-      [jsonParam(events.map((e) => ({ gateway_id: e.gatewayId, record_id: e.recordId, kind: e.kind, class: e.class, stream: e.stream, model: e.model, ts: Math.floor(e.ts), received_ms: e.receivedMs, data: e.data })))],
-    );
-    for (const r of rows) stored[r.kind] = (stored[r.kind] ?? 0) + 1;
+    if (rows.length === 0) return stored;
+    const inserted = await this.db.query<{ kind: EventKind }>(INSERT_EVENTS, [`[${rows.join(',')}]`]);
+    for (const r of inserted) stored[r.kind] = (stored[r.kind] ?? 0) + 1;
     return stored;
   }
 

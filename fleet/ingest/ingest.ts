@@ -1,20 +1,30 @@
 import { DatabaseError, StatementRecorder, type Sql } from '../db/open-database.js';
-import { EventStore, type StoredEvent } from '../events/event-store.js';
+import { EventStore, eventRow } from '../events/event-store.js';
 import type { FleetMetrics, IngestDrop } from '../metrics.js';
-import { ProtocolError, TOPIC_ROOT, decodeHealth, decodeState, decodeUpdateReport, isGatewayId, type HealthMessage, type UpdateReportMessage } from '../protocol/index.js';
-import { GatewayStore } from '../registry/gateway-store.js';
+import { ProtocolError, TOPIC_ROOT, decodeBatch, decodeHealth, decodeState, decodeUpdateReport, isGatewayId, type UpdateReportMessage } from '../protocol/index.js';
+import { GatewayStore, healthRow } from '../registry/gateway-store.js';
 import { eventKind, recordModel } from './classify.js';
-import { GroupCommit } from './group-commit.js';
-import { decodeRecordMessage } from './record-message.js';
+import { GroupCommit, type IngestOverloaded } from './group-commit.js';
 
-/** What a gateway message became after decoding: one unit of a group commit. */
-type Work =
-  | { readonly kind: 'records'; readonly gw: string; readonly events: readonly StoredEvent[]; readonly telemetry: number; readonly lastTelemetryMs: number; readonly receivedMs: number }
-  | { readonly kind: 'state'; readonly gw: string; readonly online: boolean; readonly clean: boolean; readonly ts: number; readonly runtimeVersion: string; readonly receivedMs: number }
-  | { readonly kind: 'health'; readonly gw: string; readonly health: HealthMessage; readonly receivedMs: number }
-  | { readonly kind: 'update-report'; readonly gw: string; readonly report: UpdateReportMessage; readonly receivedMs: number };
+/**
+ * What a gateway message became after decoding: one unit of a group commit. Events and health
+ * reports are made into their database rows (JSON text) right away: what waits for the commit
+ * is a string, not the decoded message's objects (thousands of messages wait at a time, and
+ * objects that live that long are what made the garbage collector work). `tracked`: handed in
+ * through `accept` (counted as queued, and in the lag), not a deferred health report.
+ */
+type Work = { readonly gw: string; readonly receivedMs: number; readonly tracked: boolean } & (
+  | { readonly kind: 'records'; readonly events: readonly string[]; readonly telemetry: number; readonly lastTelemetryMs: number }
+  | { readonly kind: 'state'; readonly online: boolean; readonly clean: boolean; readonly ts: number; readonly runtimeVersion: string }
+  | { readonly kind: 'health'; readonly ts: number; readonly row: string }
+  | { readonly kind: 'update-report'; readonly report: UpdateReportMessage }
+);
 
 export type GatewayMessageKind = Work['kind'];
+type HealthWork = Extract<Work, { kind: 'health' }>;
+
+/** The answer to a message that needs no commit (dropped, or a health report kept for later). */
+const DONE: Promise<void> = Promise.resolve();
 const KINDS: readonly GatewayMessageKind[] = ['records', 'state', 'health', 'update-report'];
 
 export interface IngestOptions {
@@ -25,9 +35,10 @@ export interface IngestOptions {
   /**
    * A gateway's health report is written at most this often; in between, the newest waits in
    * memory, as the bytes it came in (it is checked when it is written: an earlier one that
-   * the newest replaced never costs a parse). Health is a latest-value report that the
-   * gateway sends again on every connect, so a fleet crash loses nothing it would not resend,
-   * and the registry is at most this much behind. 0 writes every report.
+   * the newest replaced never costs a parse), and is written once this much has passed since
+   * the last write (looked at four times per interval). Health is a latest-value report that
+   * the gateway sends again on every connect, so a fleet crash loses nothing it would not
+   * resend, and the registry is at most this much (and a quarter of it) behind. 0 writes every report.
    */
   readonly healthWriteIntervalMs?: number;
 }
@@ -89,11 +100,17 @@ export class Ingest {
   private lastError: string | null = null;
   private lastErrorMs: number | null = null;
   private readonly healthWriteIntervalMs: number;
-  /** Per gateway: when its health was last written. */
+  /**
+   * Per gateway: when its last health report was handed to a commit. Set when it is queued,
+   * not when its commit ends: the reports that come while it is being written wait in memory
+   * too, instead of each being decoded and queued behind it (a gateway with 16 messages in
+   * flight sends several at once).
+   */
   private readonly healthWritten = new Map<string, number>();
   /** Per gateway: the newest health report waiting for its next write, undecoded. */
   private readonly deferredHealth = new Map<string, { readonly payload: Uint8Array; readonly receivedMs: number }>();
   private deferredBytes = 0;
+  /** Per gateway: the last `last_seen_ms` refresh handed to a commit. */
   private readonly touched = new Map<string, number>();
   private readonly flushTimer: NodeJS.Timeout | undefined;
 
@@ -105,29 +122,58 @@ export class Ingest {
     this.gateways = new GatewayStore(sql);
     this.events = new EventStore(sql);
     // Two writes under way: the next batch is built while the database commits the last.
-    this.commits = new GroupCommit<Work>({ write: (w) => this.write(w), maxBatch: options.maxBatch ?? 2000, maxPendingBytes: options.maxPendingBytes ?? 64 * 1024 * 1024, concurrency: 2 });
+    this.commits = new GroupCommit<Work>({
+      write: (batch) =>
+        this.write(batch).then(
+          () => this.settled(batch, true),
+          (err: unknown) => {
+            this.settled(batch, false);
+            throw err;
+          },
+        ),
+      maxBatch: options.maxBatch ?? 2000,
+      maxPendingBytes: options.maxPendingBytes ?? 64 * 1024 * 1024,
+      concurrency: 2,
+    });
     this.healthWriteIntervalMs = options.healthWriteIntervalMs ?? 1000;
     if (this.healthWriteIntervalMs > 0) {
-      this.flushTimer = setInterval(() => this.flushDeferredHealth(), this.healthWriteIntervalMs);
+      // A waiting report is written once its gateway's interval has passed: looking four times
+      // per interval, it waits at most a quarter interval longer than that.
+      this.flushTimer = setInterval(() => void this.flushDeferredHealth(false), Math.max(1, Math.floor(this.healthWriteIntervalMs / 4)));
       this.flushTimer.unref();
     }
   }
 
-  /** Checks the waiting health reports and hands them to the next commit. */
-  private flushDeferredHealth(): Promise<void> {
-    const waiting = [...this.deferredHealth];
-    this.deferredHealth.clear();
-    this.deferredBytes = 0;
+  /**
+   * Checks the waiting health reports and hands them to the next commit: those of gateways
+   * whose health was last written at least an interval ago, or (`all`) every one.
+   */
+  private flushDeferredHealth(all: boolean): Promise<void> {
+    const now = Date.now();
     const commits: Promise<void>[] = [];
-    for (const [gw, { payload, receivedMs }] of waiting) {
-      const work = this.decodeOrDrop(gw, 'health', payload, receivedMs);
+    const refused: [string, { readonly payload: Uint8Array; readonly receivedMs: number }][] = [];
+    for (const [gw, deferred] of this.deferredHealth) {
+      const last = this.healthWritten.get(gw);
+      if (!all && last !== undefined && now - last < this.healthWriteIntervalMs) continue;
+      this.deferredHealth.delete(gw);
+      this.deferredBytes -= deferred.payload.byteLength;
+      const work = this.decodeOrDrop(gw, 'health', deferred.payload, deferred.receivedMs, false);
+      if (work === undefined) continue;
+      const queued = this.enqueue(work, deferred.payload.byteLength);
       // A failed write shows in stats and /health; the gateway sends health again.
-      if (work !== undefined) commits.push(this.commits.add(work, 0).catch(() => undefined));
+      if (queued instanceof Promise) commits.push(queued.catch(() => undefined));
+      else refused.push([gw, deferred]);
+    }
+    // Ingest is full: these wait for a later look, unless a newer one came meanwhile.
+    for (const [gw, deferred] of refused) {
+      if (this.deferredHealth.has(gw) || this.deferredBytes + deferred.payload.byteLength > MAX_DEFERRED_HEALTH_BYTES) continue;
+      this.deferredHealth.set(gw, deferred);
+      this.deferredBytes += deferred.payload.byteLength;
     }
     return Promise.all(commits).then(() => undefined);
   }
 
-  /** Keeps this report for the next write when the gateway's health was written lately. */
+  /** Keeps this report for the next write when the gateway's health was written (or queued) lately. */
   private deferHealth(gw: string, payload: Uint8Array, receivedMs: number): boolean {
     if (this.healthWriteIntervalMs <= 0) return false;
     const last = this.healthWritten.get(gw);
@@ -140,14 +186,47 @@ export class Ingest {
     return true;
   }
 
-  private decodeOrDrop(gw: string, kind: GatewayMessageKind, payload: Uint8Array, receivedMs: number): Work | undefined {
+  private decodeOrDrop(gw: string, kind: GatewayMessageKind, payload: Uint8Array, receivedMs: number, tracked: boolean): Work | undefined {
     try {
-      return this.decode(gw, kind, payload, receivedMs);
+      return this.decode(gw, kind, payload, receivedMs, tracked);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       this.drop(kind, err.code === 'E_PAYLOAD_TOO_LARGE' ? 'too-large' : err.code === 'E_PAYLOAD_DECODE' ? 'decode' : 'invalid');
       return undefined;
     }
+  }
+
+  /** Hands decoded work to the group commit, or says why ingest refuses it now. */
+  private enqueue(work: Work, bytes: number): Promise<void> | IngestOverloaded {
+    const refused = this.commits.refusal(bytes);
+    if (refused !== undefined) return refused;
+    if (work.kind === 'health') {
+      if (this.healthWritten.size > MAX_TRACKED_GATEWAYS) this.healthWritten.clear();
+      this.healthWritten.set(work.gw, Date.now());
+      // A report waiting from before this newer one is superseded by it.
+      const older = this.deferredHealth.get(work.gw);
+      if (older !== undefined && older.receivedMs <= work.receivedMs) {
+        this.deferredHealth.delete(work.gw);
+        this.deferredBytes -= older.payload.byteLength;
+      }
+    }
+    if (work.tracked) this.metrics.ingestQueued.inc();
+    return this.commits.add(work, bytes);
+  }
+
+  /** A batch's write ended: the queue gauge, the lag, and health reports to write again after a failure. */
+  private settled(batch: readonly Work[], ok: boolean): void {
+    const now = Date.now();
+    let tracked = 0;
+    for (const w of batch) {
+      if (w.tracked) {
+        tracked += 1;
+        if (ok) this.metrics.ingestLag.observe((now - w.receivedMs) / 1000);
+      }
+      // Not written: the gateway's next report goes straight to a commit again.
+      if (!ok && w.kind === 'health') this.healthWritten.delete(w.gw);
+    }
+    if (tracked > 0) this.metrics.ingestQueued.dec(tracked);
   }
 
   stats(): IngestStats {
@@ -162,77 +241,76 @@ export class Ingest {
    * consumer that handles one message at a time, where waiting for every commit would
    * serialise ingest).
    */
-  async accept(topic: string, payload: Uint8Array, gatewayId?: string, wait: 'commit' | 'stored-records' = 'commit'): Promise<void> {
+  accept(topic: string, payload: Uint8Array, gatewayId?: string, wait: 'commit' | 'stored-records' = 'commit'): Promise<void> {
     const receivedMs = Date.now();
     const parsed = parseIngestTopic(topic);
     if (parsed === undefined || (gatewayId !== undefined && parsed.gw !== gatewayId)) {
       this.drop('unknown', 'topic');
-      return;
+      return DONE;
     }
-    this.metrics.messagesIn.inc({ kind: parsed.kind });
-    if (parsed.kind === 'health' && this.deferHealth(parsed.gw, payload, receivedMs)) return;
-    const work = this.decodeOrDrop(parsed.gw, parsed.kind, payload, receivedMs);
-    if (work === undefined) return;
-    this.metrics.ingestQueued.inc();
-    const committed = this.commits.add(work, payload.byteLength).then(
-      () => {
-        this.metrics.ingestQueued.dec();
-        this.metrics.ingestLag.observe((Date.now() - receivedMs) / 1000);
-      },
-      (err: unknown) => {
-        this.metrics.ingestQueued.dec();
-        throw err;
-      },
-    );
+    // The embedded broker counted it already (as it came in); an external broker's are counted here.
+    if (gatewayId === undefined) this.metrics.messagesIn.inc({ kind: parsed.kind });
+    if (parsed.kind === 'health' && this.deferHealth(parsed.gw, payload, receivedMs)) return DONE;
+    let work: Work | undefined;
+    try {
+      work = this.decodeOrDrop(parsed.gw, parsed.kind, payload, receivedMs, true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (work === undefined) return DONE;
+    const committed = this.enqueue(work, payload.byteLength);
+    if (!(committed instanceof Promise)) return Promise.reject(committed);
     // Only records that are stored must be durable before the sender hears back; state and
-    // health are superseded by the next one, telemetry is only counted.
-    if (wait === 'commit' || (work.kind === 'records' && work.events.length > 0)) {
-      await committed;
-      return;
-    }
+    // health are superseded by the next one, telemetry is only counted. (The promise is the
+    // batch's, shared by every message in it.)
+    if (wait === 'commit' || (work.kind === 'records' && work.events.length > 0)) return committed;
     committed.catch(() => undefined);
+    return DONE;
   }
 
   private drop(kind: string, reason: IngestDrop): void {
     this.metrics.ingestDropped.inc({ kind, reason });
   }
 
-  private decode(gw: string, kind: GatewayMessageKind, payload: Uint8Array, receivedMs: number): Work {
+  private decode(gw: string, kind: GatewayMessageKind, payload: Uint8Array, receivedMs: number, tracked: boolean): Work {
     const mismatch = (what: string, named: string): ProtocolError => new ProtocolError('E_PAYLOAD_INVALID', `${what}: names gateway ${named}, published by ${gw}`);
     switch (kind) {
       case 'records': {
-        const delivery = decodeRecordMessage(`${TOPIC_ROOT}/gw/${gw}/records`, payload);
-        if (delivery.rejected.length > 0) this.metrics.ingestDropped.inc({ kind: 'record', reason: 'invalid' }, delivery.rejected.length);
-        const events: StoredEvent[] = [];
+        // The topic was parsed already (parseIngestTopic): only the batch is decoded here.
+        const batch = decodeBatch(payload);
+        if (batch.gatewayId !== gw) throw new ProtocolError('E_PAYLOAD_INVALID', `batch: gw ${batch.gatewayId} published on ${TOPIC_ROOT}/gw/${gw}/records`);
+        if (batch.rejected.length > 0) this.metrics.ingestDropped.inc({ kind: 'record', reason: 'invalid' }, batch.rejected.length);
+        const events: string[] = [];
         let telemetry = 0;
         let lastTelemetryMs = 0;
-        for (const r of delivery.records) {
+        for (const r of batch.records) {
           const k = eventKind(r);
           if (k === undefined) {
             telemetry += 1;
             lastTelemetryMs = Math.max(lastTelemetryMs, r.ts);
             continue;
           }
-          events.push({ gatewayId: gw, recordId: r.id, kind: k, class: r.class, stream: r.stream, model: recordModel(r), ts: r.ts, receivedMs, data: r.data });
+          events.push(eventRow({ gatewayId: gw, recordId: r.id, kind: k, class: r.class, stream: r.stream, model: recordModel(r), ts: r.ts, receivedMs, data: r.data }));
         }
-        return { kind, gw, events, telemetry, lastTelemetryMs, receivedMs };
+        return { kind, gw, events, telemetry, lastTelemetryMs, receivedMs, tracked };
       }
       case 'state': {
         const s = decodeState(payload);
         if (s.gw !== gw) throw mismatch('state', s.gw);
-        return { kind, gw, online: s.state === 'online', clean: s.clean, ts: checkMs(s.ts, 'state'), runtimeVersion: s.runtimeVersion, receivedMs };
+        return { kind, gw, online: s.state === 'online', clean: s.clean, ts: checkMs(s.ts, 'state'), runtimeVersion: s.runtimeVersion, receivedMs, tracked };
       }
       case 'health': {
         const h = decodeHealth(payload);
         if (h.gw !== gw) throw mismatch('health', h.gw);
-        return { kind, gw, health: h, receivedMs };
+        const row = healthRow({ gw, ts: Math.round(h.ts), status: h.status, reasons: h.reasons, runtimeVersion: h.runtimeVersion, hardware: h.hardware, releases: h.releases, report: h.report, receivedMs });
+        return { kind, gw, ts: h.ts, row, receivedMs, tracked };
       }
       case 'update-report': {
         if (payload.byteLength > 16_384) throw new ProtocolError('E_PAYLOAD_TOO_LARGE', `update report: ${payload.byteLength} bytes, at most 16384`);
         const r = decodeUpdateReport(payload);
         if (r.gw !== gw) throw mismatch('update report', r.gw);
         if (r.release !== null && !Number.isSafeInteger(r.release)) throw new ProtocolError('E_PAYLOAD_INVALID', 'update report.release: expected a safe integer');
-        return { kind, gw, report: { ...r, ts: checkMs(r.ts, 'update report') }, receivedMs };
+        return { kind, gw, report: { ...r, ts: checkMs(r.ts, 'update report') }, receivedMs, tracked };
       }
     }
   }
@@ -260,10 +338,10 @@ export class Ingest {
 
   /** One transaction for a batch of messages; per gateway, only the newest state and health count. */
   private async commit(batch: readonly Work[]): Promise<void> {
-    const events: StoredEvent[] = [];
+    const events: string[] = [];
     const telemetry = new Map<string, { records: number; lastMs: number }>();
     const states = new Map<string, Extract<Work, { kind: 'state' }>>();
-    const health = new Map<string, Extract<Work, { kind: 'health' }>>();
+    const health = new Map<string, HealthWork>();
     const steps: Extract<Work, { kind: 'update-report' }>[] = [];
     const seen = new Map<string, number>();
     for (const w of batch) {
@@ -271,7 +349,7 @@ export class Ingest {
       if (w.kind !== 'state' && w.kind !== 'health' && w.receivedMs - (this.touched.get(w.gw) ?? 0) >= TOUCH_INTERVAL_MS) seen.set(w.gw, Math.max(seen.get(w.gw) ?? 0, w.receivedMs));
       switch (w.kind) {
         case 'records': {
-          events.push(...w.events);
+          for (const e of w.events) events.push(e);
           if (w.telemetry > 0) {
             const t = telemetry.get(w.gw) ?? { records: 0, lastMs: 0 };
             telemetry.set(w.gw, { records: t.records + w.telemetry, lastMs: Math.max(t.lastMs, w.lastTelemetryMs) });
@@ -284,7 +362,7 @@ export class Ingest {
           break;
         case 'health': {
           const prev = health.get(w.gw);
-          if (prev === undefined || prev.health.ts <= w.health.ts) health.set(w.gw, w);
+          if (prev === undefined || prev.ts <= w.ts) health.set(w.gw, w);
           break;
         }
         case 'update-report':
@@ -292,18 +370,20 @@ export class Ingest {
           break;
       }
     }
+    // Marked now, not after the commit: the batch built while this one commits need not
+    // refresh the same gateways again. Unmarked below if the commit fails.
+    if (this.touched.size > MAX_TRACKED_GATEWAYS) this.touched.clear();
+    for (const [gw, ms] of seen) this.touched.set(gw, ms);
     const t0 = performance.now();
     try {
       // The statements are collected first and sent in one go: no round trip between them.
       const tx = new StatementRecorder();
       const gateways = new GatewayStore(tx);
-      await new EventStore(tx).insert(events);
+      await new EventStore(tx).insertRows(events);
       const inserted = tx.statements.length - 1;
       {
         await gateways.applyStates([...states.values()].map((s) => ({ gw: s.gw, online: s.online, clean: s.clean, ts: s.ts, runtimeVersion: s.runtimeVersion, receivedMs: s.receivedMs })));
-        await gateways.applyHealth(
-          [...health.values()].map(({ gw, health: h, receivedMs }) => ({ gw, ts: Math.round(h.ts), status: h.status, reasons: h.reasons, runtimeVersion: h.runtimeVersion, hardware: h.hardware, releases: h.releases, report: h.report, receivedMs })),
-        );
+        await gateways.applyHealthRows([...health.values()].map((h) => h.row));
         await gateways.addUpdateSteps(steps.map(({ gw, report: r, receivedMs }) => ({ gw, model: r.model, target: r.target, release: r.release, version: r.version, step: r.step, outcome: r.outcome, reason: r.reason, ts: r.ts, receivedMs, ...(r.shadow === undefined ? {} : { shadow: r.shadow }) })));
         await gateways.countTelemetry([...telemetry.entries()].map(([gw, t]) => ({ gw, records: t.records, lastMs: t.lastMs })));
         await gateways.touch([...seen.entries()].map(([gw, receivedMs]) => ({ gw, receivedMs })));
@@ -313,10 +393,6 @@ export class Ingest {
       for (const row of (inserted >= 0 ? results[inserted] : []) as { kind: string }[]) stored[row.kind] = (stored[row.kind] ?? 0) + 1;
       this.metrics.dbLatency.observe({ op: 'ingest-commit' }, (performance.now() - t0) / 1000);
       this.lastCommitMs = Date.now();
-      if (this.healthWritten.size > MAX_TRACKED_GATEWAYS) this.healthWritten.clear();
-      if (this.touched.size > MAX_TRACKED_GATEWAYS) this.touched.clear();
-      for (const h of health.values()) this.healthWritten.set(h.gw, h.receivedMs);
-      for (const [gw, ms] of seen) this.touched.set(gw, ms);
       let n = 0;
       for (const [kind, count] of Object.entries(stored)) {
         this.metrics.eventsStored.inc({ kind }, count ?? 0);
@@ -325,6 +401,7 @@ export class Ingest {
       this.metrics.duplicates.inc(events.length - n);
       this.metrics.telemetryRecords.inc([...telemetry.values()].reduce((n, t) => n + t.records, 0));
     } catch (err) {
+      for (const [gw, ms] of seen) if (this.touched.get(gw) === ms) this.touched.delete(gw);
       this.lastError = (err as Error).message;
       this.lastErrorMs = Date.now();
       this.metrics.ingestFailedCommits.inc();
@@ -335,7 +412,7 @@ export class Ingest {
   /** Writes the health reports still waiting, stops taking messages and waits for the commits under way. */
   async close(): Promise<void> {
     clearInterval(this.flushTimer);
-    await this.flushDeferredHealth();
+    await this.flushDeferredHealth(true);
     await this.commits.close();
   }
 

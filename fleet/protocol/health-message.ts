@@ -2,6 +2,9 @@ import { ProtocolError } from './errors.js';
 import type { GatewayHardware, HealthReport, ModelReleases, ReleaseRef } from './health.js';
 import { isGatewayId } from './topics.js';
 
+/** One decoder for every message (`fatal`: malformed UTF-8 is refused, not replaced); without `stream` it keeps no state between calls. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** A health report is a few KiB; anything near this is not one. */
 export const MAX_HEALTH_BYTES = 262_144;
 
@@ -67,7 +70,7 @@ export function decodeHealth(bytes: Uint8Array): HealthMessage {
   if (bytes.length > MAX_HEALTH_BYTES) throw new ProtocolError('E_PAYLOAD_TOO_LARGE', `health: ${bytes.length} bytes, at most ${MAX_HEALTH_BYTES}`);
   let v: unknown;
   try {
-    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    v = JSON.parse(utf8.decode(bytes));
   } catch (err) {
     throw new ProtocolError('E_PAYLOAD_DECODE', `health: not UTF-8 JSON (${(err as Error).message})`, { cause: err });
   }

@@ -1,6 +1,9 @@
 import { isGatewayId } from './topics.js';
 import { ProtocolError } from './errors.js';
 
+/** One decoder for every message (`fatal`: malformed UTF-8 is refused, not replaced); without `stream` it keeps no state between calls. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * The retained message on `.../state`. A gateway publishes `online` after every connect
  * and `offline` before a clean shutdown; the broker publishes the Last Will (`offline`,
@@ -22,7 +25,7 @@ export function encodeState(state: GatewayState): Uint8Array {
 export function decodeState(bytes: Uint8Array): GatewayState {
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    value = JSON.parse(utf8.decode(bytes));
   } catch (err) {
     throw new ProtocolError('E_PAYLOAD_DECODE', `state: not UTF-8 JSON (${(err as Error).message})`, { cause: err });
   }

@@ -125,6 +125,24 @@ export interface NewGateway {
   readonly nowMs: number;
 }
 
+/** A gateway's health report as `GatewayStore.applyHealth` writes it. */
+export interface HealthUpdate {
+  readonly gw: string;
+  readonly ts: number;
+  readonly status: string;
+  readonly reasons: readonly string[];
+  readonly runtimeVersion: string;
+  readonly hardware: GatewayHardware | null;
+  readonly releases: Readonly<Record<string, ModelReleases>> | null;
+  readonly report: unknown;
+  readonly receivedMs: number;
+}
+
+/** One report as a row of `GatewayStore.applyHealthRows`: a JSON object, made safe for jsonb (`jsonParam`). */
+export function healthRow(r: HealthUpdate): string {
+  return jsonParam({ gw: r.gw, ts: r.ts, status: r.status, reasons: r.reasons, runtime_version: r.runtimeVersion, hardware: r.hardware, releases: r.releases, report: r.report, received_ms: r.receivedMs });
+}
+
 /**
  * The registry's queries. Plain SQL on the `gateways` and `update_steps` tables; every
  * input is a parameter. Batched writes from ingest take one JSON parameter and expand it
@@ -266,17 +284,23 @@ export class GatewayStore {
   }
 
   /** Applies the latest health report of each gateway in the batch (newer `ts` wins). */
-  async applyHealth(
-    reports: readonly { gw: string; ts: number; status: string; reasons: readonly string[]; runtimeVersion: string; hardware: GatewayHardware | null; releases: Record<string, ModelReleases> | null; report: unknown; receivedMs: number }[],
-  ): Promise<void> {
-    if (reports.length === 0) return;
+  async applyHealth(reports: readonly HealthUpdate[]): Promise<void> {
+    await this.applyHealthRows(reports.map(healthRow));
+  }
+
+  /**
+   * `applyHealth` for reports already made into rows (`healthRow`), at most one per gateway:
+   * ingest makes the row when the report comes in, so what waits for the commit is one string.
+   */
+  async applyHealthRows(rows: readonly string[]): Promise<void> {
+    if (rows.length === 0) return;
     await this.db.query(
       `UPDATE gateways g SET health_status = x.status, health_reasons = x.reasons, health = x.report, health_ms = x.ts,
          runtime_version = x.runtime_version, hardware = COALESCE(x.hardware, g.hardware), releases = COALESCE(x.releases, g.releases),
          last_seen_ms = GREATEST(COALESCE(g.last_seen_ms, 0), x.received_ms)
        FROM jsonb_to_recordset($1::jsonb) AS x(gw text, ts bigint, status text, reasons jsonb, runtime_version text, hardware jsonb, releases jsonb, report jsonb, received_ms bigint)
        WHERE g.id = x.gw AND g.revoked_ms IS NULL AND (g.health_ms IS NULL OR g.health_ms <= x.ts)`,
-      [jsonParam(reports.map((r) => ({ gw: r.gw, ts: r.ts, status: r.status, reasons: r.reasons, runtime_version: r.runtimeVersion, hardware: r.hardware, releases: r.releases, report: r.report, received_ms: r.receivedMs })))],
+      [`[${rows.join(',')}]`],
     );
   }
 

@@ -33,9 +33,9 @@ function rssMb(pid: number): number {
   return m === null ? 0 : (Number(m[1]) * 1024) / 1e6;
 }
 
-/** CPU seconds (user + system) a process has used, from /proc. */
-function cpuS(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+/** CPU seconds (user + system) a process has used, from /proc; with `thread`, only that thread's (the main thread's id is the pid). */
+function cpuS(pid: number, thread?: number): number {
+  const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
@@ -182,10 +182,11 @@ export async function benchFleetIngest(args: readonly string[]): Promise<void> {
       }
       bareRates.push(total / ((performance.now() - tb0) / 1000));
       const cpu0 = cpuS(pid);
+      const main0 = cpuS(pid, pid);
       // Every PUBACK comes after its commit: when the last one is in, the database has it all.
       const fleetS = await publishAll(fleetGws, M, window, r);
       fleetRates.push(total / fleetS);
-      progress(`  round ${r + 1}: bare aedes ${Math.round(bareRates[r] as number)} msgs/s, fleet ${Math.round(fleetRates[r] as number)} msgs/s (fleet CPU ${(cpuS(pid) - cpu0).toFixed(2)} s, RSS ${rssMb(pid).toFixed(0)} MB)`);
+      progress(`  round ${r + 1}: bare aedes ${Math.round(bareRates[r] as number)} msgs/s, fleet ${Math.round(fleetRates[r] as number)} msgs/s (fleet CPU ${(cpuS(pid) - cpu0).toFixed(2)} s, main thread ${(cpuS(pid, pid) - main0).toFixed(2)} s, RSS ${rssMb(pid).toFixed(0)} MB)`);
     }
     const rssAfter = rssMb(pid);
     const heapMb = async (): Promise<string> => {
