@@ -10,6 +10,7 @@ import { TokenStore } from '../api/tokens.js';
 import { BrokerAuth } from '../broker/broker-auth.js';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
 import { describeDatabase, openDatabase, type Sql } from '../db/open-database.js';
+import { vacuumEmbedded } from '../db/maintain.js';
 import { timedSql } from '../db/timed-sql.js';
 import { EventStore, type RetentionPolicy } from '../events/event-store.js';
 import { Ingest } from '../ingest/ingest.js';
@@ -262,8 +263,22 @@ export class FleetService {
       );
     };
     sweep();
-    this.sweepTimer = setInterval(sweep, SWEEP_INTERVAL_MS);
+    this.sweepTimer = setInterval(() => {
+      sweep();
+      void this.vacuum();
+    }, SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
+  }
+
+  /** Hourly, after the sweep: the embedded database vacuums nothing by itself (see vacuumEmbedded). */
+  private async vacuum(): Promise<void> {
+    const started = Date.now();
+    try {
+      if (!(await vacuumEmbedded(this.sql))) return;
+      this.o.logger.info({ component: 'retention', event: 'db.vacuumed', ms: Date.now() - started }, 'embedded database vacuumed');
+    } catch (err) {
+      this.o.logger.warn({ component: 'retention', event: 'db.vacuum_failed', code: 'E_DB', reason: (err as Error).message }, 'vacuum of the embedded database failed');
+    }
   }
 
   stop(): Promise<void> {
