@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
-import { mkdir, open, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { LengthOrHashMismatchError } from '@tufjs/models/dist/error.js';
 import type { Fetcher } from 'tuf-js';
 import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
 
@@ -36,7 +38,17 @@ export class ResumingFetcher implements Fetcher {
     return Buffer.concat(chunks);
   }
 
-  async downloadFile<T>(url: string, maxLength: number, handler: (file: string) => Promise<T>): Promise<T> {
+  async downloadFile<T>(
+    url: string,
+    maxLength: number,
+    handler: (file: string) => Promise<T>,
+    /** Sees every byte of the file, in order: first told the part's path and how much of it exists. */
+    observe?: (file: string, have: number) => Promise<(chunk: Uint8Array) => void>,
+    /** The file started over (the server ignored a Range request). */
+    restarted?: () => void,
+    /** The handler takes the part over (renames or removes it): it is not removed here. */
+    handOver = false,
+  ): Promise<T> {
     await mkdir(this.o.partialDir, { recursive: true });
     const part = join(this.o.partialDir, `${createHash('sha256').update(url).digest('hex').slice(0, 32)}.part`);
     let have = (await stat(part).catch(() => undefined))?.size ?? 0;
@@ -44,17 +56,19 @@ export class ResumingFetcher implements Fetcher {
       await rm(part, { force: true });
       have = 0;
     }
+    const see = observe === undefined ? undefined : await observe(part, have);
     if (have === maxLength) {
       // Complete before a crash removed it: TUF verifies it now (and it goes either way).
       try {
         return await handler(part);
       } finally {
-        await rm(part, { force: true });
+        if (!handOver) await rm(part, { force: true });
       }
     }
     const file = await open(part, have > 0 ? 'a' : 'w');
     let complete = false;
     const write = async (c: Uint8Array): Promise<void> => {
+      see?.(c);
       await file.write(c);
     };
     try {
@@ -64,9 +78,8 @@ export class ResumingFetcher implements Fetcher {
         if (!(err instanceof RangeIgnored)) throw err;
         // The server sent the whole file instead of the rest: start the file over.
         await file.truncate(0);
-        await this.stream(url, 0, maxLength, async (c) => {
-          await file.write(c);
-        });
+        restarted?.();
+        await this.stream(url, 0, maxLength, write);
       }
       await file.sync();
       complete = true;
@@ -77,7 +90,51 @@ export class ResumingFetcher implements Fetcher {
       return await handler(part);
     } finally {
       // Verified or refused, a complete file is not continued again.
-      if (complete) await rm(part, { force: true });
+      if (complete && !handOver) await rm(part, { force: true });
+    }
+  }
+
+  /**
+   * Downloads a target to `dest`, verified against its signed length and every signed hash
+   * while it streams to disk (a resumed part is hashed from disk first), then renamed into
+   * place: one write and no read-back or copy, where tuf-js's own download writes the file,
+   * reads it back to verify, and copies it synchronously (blocking the event loop for the
+   * length of a model). A file that fails verification is deleted, never renamed.
+   */
+  async downloadVerified(url: string, length: number, hashes: Readonly<Record<string, string>>, dest: string): Promise<void> {
+    const digests = (): [string, Hash][] =>
+      Object.keys(hashes).map((alg) => {
+        try {
+          return [alg, createHash(alg)];
+        } catch {
+          throw new LengthOrHashMismatchError(`Hash algorithm ${alg} not supported`);
+        }
+      });
+    let hashers = digests();
+    let seen = 0;
+    const take = (c: Uint8Array): void => {
+      seen += c.length;
+      for (const [, h] of hashers) h.update(c);
+    };
+    const part = await this.downloadFile(url, length, async (file) => file, async (file, have) => {
+      // The part from an earlier attempt counts: hash it as it is on disk.
+      if (have > 0) for await (const c of createReadStream(file)) take(c as Buffer);
+      return take;
+    }, () => {
+      // The server ignored the Range request: the file starts over, and so do the hashes.
+      hashers = digests();
+      seen = 0;
+    }, true);
+    try {
+      if (seen !== length) throw new LengthOrHashMismatchError(`Expected length ${length} but got ${seen}`);
+      for (const [alg, h] of hashers) {
+        const observed = h.digest('hex');
+        if (observed !== hashes[alg]) throw new LengthOrHashMismatchError(`Expected hash ${String(hashes[alg])} but got ${observed}`);
+      }
+      await mkdir(dirname(dest), { recursive: true });
+      await rename(part, dest);
+    } finally {
+      await rm(part, { force: true });
     }
   }
 

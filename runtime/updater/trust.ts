@@ -1,5 +1,5 @@
 import { copyFile, mkdir, open, readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { Metadata, MetadataKind, type TargetFile } from '@tufjs/models';
 import { Updater } from 'tuf-js';
 import { ResumingFetcher } from './fetcher.js';
@@ -85,8 +85,11 @@ export class TrustClient {
   private updater: Updater;
 
   constructor(private readonly o: TrustOptions) {
+    this.fetcher = new ResumingFetcher({ partialDir: o.partialDir ?? join(o.metadataDir, '..', 'partial'), idleTimeoutMs: o.idleTimeoutMs ?? 30_000 });
     this.updater = this.make();
   }
+
+  private readonly fetcher: ResumingFetcher;
 
   private make(): Updater {
     const o = this.o;
@@ -96,7 +99,7 @@ export class TrustClient {
         metadataBaseUrl: o.metadataUrl,
         ...(o.targetDir === undefined ? {} : { targetDir: o.targetDir }),
         ...(o.targetBaseUrl === undefined ? {} : { targetBaseUrl: o.targetBaseUrl }),
-        fetcher: new ResumingFetcher({ partialDir: o.partialDir ?? join(o.metadataDir, '..', 'partial'), idleTimeoutMs: o.idleTimeoutMs ?? 30_000 }),
+        fetcher: this.fetcher,
       });
     } catch (err) {
       throw new TrustError('E_TRUST_ROOT', `no trusted root in ${o.metadataDir} (${(err as Error).message}); provision one with init`, { cause: err });
@@ -128,13 +131,38 @@ export class TrustClient {
     return info;
   }
 
+  /**
+   * tuf-js's downloadTarget (client workflow 5.7.3: the target's URL, with its hash prefixed
+   * under consistent snapshots), but verified while it streams and renamed into place (see
+   * ResumingFetcher.downloadVerified) instead of read back and copied synchronously.
+   */
+  private async downloadTarget(info: TargetFile, filePath: string | undefined): Promise<string> {
+    const base = this.o.targetBaseUrl;
+    if (base === undefined) throw new TrustError('E_TRUST_OTHER', 'no target base URL configured');
+    const dest = filePath ?? (this.o.targetDir === undefined ? undefined : join(this.o.targetDir, encodeURIComponent(info.path)));
+    if (dest === undefined) throw new TrustError('E_TRUST_OTHER', 'no target directory configured');
+    // The trusted root after refresh (tuf-js keeps it private; its shape is pinned by our lockfile).
+    const root = (this.updater as unknown as { trustedSet?: { root?: { signed?: { consistentSnapshot?: unknown } } } }).trustedSet?.root?.signed;
+    if (root === undefined || typeof root.consistentSnapshot !== 'boolean') throw new TrustError('E_TRUST_OTHER', 'no trusted root loaded: refresh first');
+    // Exactly as tuf-js builds it (path.parse, then its url.join), so every target name maps to the same URL.
+    let remote = info.path;
+    if (root.consistentSnapshot) {
+      const { dir, base: name } = posix.parse(remote);
+      const file = `${String(Object.values(info.hashes)[0])}.${name}`;
+      remote = dir === '' ? file : `${dir}/${file}`;
+    }
+    const url = new URL((base.endsWith('/') ? base : `${base}/`) + (remote.startsWith('/') ? remote.slice(1) : remote)).toString();
+    await this.fetcher.downloadVerified(url, info.length, info.hashes, dest);
+    return dest;
+  }
+
   /** Downloads and verifies a target (length and hashes), unless a verified copy is already there. */
   async download(info: TargetFile, filePath?: string): Promise<{ path: string; cached: boolean }> {
     try {
       if (this.o.targetDir !== undefined) await mkdir(this.o.targetDir, { recursive: true });
       const cached = await this.updater.findCachedTarget(info, filePath);
       if (cached !== undefined) return { path: cached, cached: true };
-      return { path: await this.updater.downloadTarget(info, filePath, this.o.targetBaseUrl), cached: false };
+      return { path: await this.downloadTarget(info, filePath), cached: false };
     } catch (err) {
       throw classify(err);
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import fc from 'fast-check';
@@ -116,6 +116,54 @@ describe('TUF repository (fleet) and trust client (gateway)', () => {
       expect(Buffer.from(await readFile(got.path)).equals(Buffer.from(modelBytes))).toBe(true);
       expect(ranges).toEqual(['none', 'bytes=2000-']);
       expect(await readdir(`${dir.path}/gw/partial`)).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => flaky.close(() => resolve()));
+    }
+  });
+
+  it('verifies a resumed download from its first byte: a server that ignores Range starts it over, and a part corrupted on disk is refused, then fetched anew', async () => {
+    const repoServer = serveRepository(`${dir.path}/repo`);
+    let cut = true;
+    let ignoreRange = true;
+    const flaky = createServer((req, res) => {
+      if ((req.url ?? '').endsWith('.model.onnx')) {
+        if (cut) {
+          cut = false;
+          res.writeHead(200, { 'content-length': modelBytes.length });
+          res.write(modelBytes.subarray(0, 3000), () => res.destroy());
+          return;
+        }
+        if (ignoreRange && req.headers.range !== undefined) {
+          // The whole file, as if no Range had been asked for.
+          res.writeHead(200, { 'content-length': modelBytes.length });
+          res.end(Buffer.from(modelBytes));
+          return;
+        }
+      }
+      repoServer.emit('request', req, res);
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`;
+    try {
+      const make = (): TrustClient => new TrustClient({ metadataDir: `${dir.path}/gw/metadata`, metadataUrl: `${base}/metadata`, targetBaseUrl: `${base}/targets`, targetDir: `${dir.path}/gw/targets`, idleTimeoutMs: 5000 });
+      const c = make();
+      await c.refresh();
+      await expectRefused(c.download(await c.target(modelPath)), 'E_TRUST_FETCH');
+      const got = await make().download(await c.target(modelPath));
+      expect(Buffer.from(await readFile(got.path)).equals(Buffer.from(modelBytes))).toBe(true);
+
+      // A part whose bytes changed on disk since (a bad sector, a crash mid-write): the hash says so.
+      await rm(got.path);
+      cut = true;
+      ignoreRange = false;
+      await expectRefused(c.download(await c.target(modelPath)), 'E_TRUST_FETCH');
+      const [part] = await readdir(`${dir.path}/gw/partial`);
+      await writeFile(`${dir.path}/gw/partial/${part as string}`, Buffer.alloc(3000, 7));
+      await expectRefused(make().download(await c.target(modelPath)), 'E_TRUST_HASH');
+      expect(await readdir(`${dir.path}/gw/partial`)).toEqual([]);
+      await expect(readFile(got.path)).rejects.toMatchObject({ code: 'ENOENT' });
+      const again = await make().download(await c.target(modelPath));
+      expect(Buffer.from(await readFile(again.path)).equals(Buffer.from(modelBytes))).toBe(true);
     } finally {
       await new Promise<void>((resolve) => flaky.close(() => resolve()));
     }
