@@ -41,6 +41,8 @@ export interface IngestOptions {
    * resend, and the registry is at most this much (and a quarter of it) behind. 0 writes every report.
    */
   readonly healthWriteIntervalMs?: number;
+  /** Called after a commit that stored update reports (the rollout driver looks at them at once). */
+  readonly onUpdateReports?: () => void;
 }
 
 /** `last_seen_ms` is refreshed at most this often per gateway (each refresh is a row update). */
@@ -114,11 +116,15 @@ export class Ingest {
   private readonly touched = new Map<string, number>();
   private readonly flushTimer: NodeJS.Timeout | undefined;
 
+  /** See IngestOptions.onUpdateReports; settable after construction (the driver is made later). */
+  onUpdateReports: (() => void) | undefined;
+
   constructor(
     private readonly sql: Sql,
     private readonly metrics: FleetMetrics,
     options: IngestOptions = {},
   ) {
+    this.onUpdateReports = options.onUpdateReports;
     this.gateways = new GatewayStore(sql);
     this.events = new EventStore(sql);
     // Two writes under way: the next batch is built while the database commits the last.
@@ -218,7 +224,9 @@ export class Ingest {
   private settled(batch: readonly Work[], ok: boolean): void {
     const now = Date.now();
     let tracked = 0;
+    let reports = false;
     for (const w of batch) {
+      if (w.kind === 'update-report') reports = true;
       if (w.tracked) {
         tracked += 1;
         if (ok) this.metrics.ingestLag.observe((now - w.receivedMs) / 1000);
@@ -227,6 +235,7 @@ export class Ingest {
       if (!ok && w.kind === 'health') this.healthWritten.delete(w.gw);
     }
     if (tracked > 0) this.metrics.ingestQueued.dec(tracked);
+    if (ok && reports) this.onUpdateReports?.();
   }
 
   stats(): IngestStats {

@@ -39,6 +39,10 @@ export const DRIVER_DEFAULTS = { leaseTtlMs: 10_000, tickMs: 1000 } as const;
 const MAX_NOTICES_PER_TICK = 500;
 /** A notice the broker does not take within this long is given up (logged): the gateway times out. */
 const NOTIFY_TIMEOUT_MS = 5000;
+/** A nudge runs a pass this soon (reports of a batch arrive together). */
+const NUDGE_DELAY_MS = 100;
+/** Steps of one rollout in one pass at most while it moves on (a wave passes, the next starts at once). */
+const STEPS_PER_PASS = 3;
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -87,6 +91,21 @@ export class RolloutDriver {
     void this.tick();
   }
 
+  private nudged: NodeJS.Timeout | undefined;
+
+  /**
+   * Something happened that a rollout may be waiting for (update reports came in): look soon
+   * rather than at the next tick. Coalesced: one extra pass at most per NUDGE_DELAY_MS.
+   */
+  nudge(): void {
+    if (this.nudged !== undefined || this.timer === undefined) return;
+    this.nudged = setTimeout(() => {
+      this.nudged = undefined;
+      void this.tick();
+    }, NUDGE_DELAY_MS);
+    this.nudged.unref();
+  }
+
   /** One pass over every running rollout (skipped while the previous pass runs). */
   tick(): Promise<void> {
     this.running ??= this.pass().finally(() => {
@@ -112,9 +131,16 @@ export class RolloutDriver {
     // Stop before the lease could run out under us: another instance may take it then.
     const until = this.now() + (this.o.leaseTtlMs ?? DRIVER_DEFAULTS.leaseTtlMs) / 2;
     try {
-      for (const r of [...(await this.store.list('rolling-back', 1000)), ...(await this.store.list('running', 1000)), ...(await this.store.completedWithOffline())]) {
-        if (this.now() > until) break;
-        await this.step(r);
+      for (const first of [...(await this.store.list('rolling-back', 1000)), ...(await this.store.list('running', 1000)), ...(await this.store.completedWithOffline())]) {
+        // A step that moved the rollout on (next wave, or shadow to activation) is followed by
+        // another at once, so the next wave is told now rather than a tick later.
+        let r: Rollout | undefined = first;
+        for (let i = 0; i < STEPS_PER_PASS && r !== undefined && this.now() <= until; i += 1) {
+          const before: string = `${r.state}/${r.currentWave}/${r.phase}`;
+          await this.step(r);
+          const after: Rollout | undefined = await this.store.get(r.id);
+          r = after !== undefined && after.state === 'running' && `${after.state}/${after.currentWave}/${after.phase}` !== before ? after : undefined;
+        }
       }
     } catch (err) {
       this.o.log?.warn({ event: 'rollouts.step_failed', code: (err as { code?: string }).code ?? 'E_ROLLOUT', reason: (err as Error).message }, 'rollout step failed; tried again next tick');
@@ -293,6 +319,8 @@ export class RolloutDriver {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    clearTimeout(this.nudged);
+    this.nudged = undefined;
     await this.running;
     if (this.holding) {
       await this.lease.release().catch(() => undefined);

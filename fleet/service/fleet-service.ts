@@ -175,6 +175,8 @@ export class FleetService {
         ...(external === undefined ? {} : { onLeadership: (leader: boolean) => void external.lead(leader) }),
       });
       driver.start();
+      // Reports in: the driver looks at once (a wave ends when its last report is stored).
+      ingest.onUpdateReports = () => driver.nudge();
       cleanups.push(() => driver.stop());
       const api = await buildApi({
         registry,

@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../support/wait-for.js';
 import { RolloutDriver } from '../../../fleet/rollouts/rollout-driver.js';
 import { Rollouts } from '../../../fleet/rollouts/rollouts.js';
 import { BACKENDS, useFleetDb } from '../../support/fleet-db.js';
@@ -111,17 +112,18 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
 
   it('counts offline gateways without waiting for them, and tells them when they come back', async () => {
     await addGateways(db.sql, 5);
-    await setOnline(db.sql, 'gw-000', false, 2);
-    await setOnline(db.sql, 'gw-001', false, 2);
     const sim = new SimulatedGateways(db.sql);
     const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
     const driver = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock });
     const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 0.6 }, { kind: 'share', share: 1 }] });
-    // Keep it running after the waves by making the last gateway silent.
+    // Two of the first wave's three offline (the waves are a fair shuffle: pick them from the plan,
+    // so the wave still has one gateway to be told and judged on).
+    const away = (await rollouts.store.targets(rollout.id, 0)).slice(0, 2).map((t) => t.gatewayId);
+    for (const gw of away) await setOnline(db.sql, gw, false, 2);
     expect(await drive(driver, sim, rollouts, rollout.id)).toBe('completed');
     const status = await rollouts.status(rollout.id);
     expect(status.waves.reduce((n, w) => n + w.offline, 0)).toBe(2);
-    expect(sim.count('gw-000')).toBe(0);
+    for (const gw of away) expect(sim.count(gw)).toBe(0);
     expect(status.rollout.state).toBe('completed');
   });
 
@@ -434,5 +436,27 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
       expect(status.events.at(-1)).toMatchObject({ kind: 'rolled-back', detail: { reverted: 2, stillActiveOffline: 1, offline: ['gw-000'] } });
       expect(sim.notices.filter((n) => n.rollback === true).map((n) => n.gw).sort()).toEqual(['gw-001', 'gw-002']);
     });
+  });
+
+  it('moves on when nudged by incoming reports, and tells the next wave in the same pass, without waiting for ticks', async () => {
+    await addGateways(db.sql, 10);
+    const sim = new SimulatedGateways(db.sql);
+    const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
+    // Ticks an hour apart: only the first pass and nudges can move it.
+    const driver = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock, tickMs: 3_600_000 });
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 2 }, { kind: 'share', share: 1 }] });
+    driver.start();
+    try {
+      await waitFor(() => sim.notices.length === 2, 'the canary told by the first pass', 10_000);
+      await sim.respond(now);
+      driver.nudge();
+      // One nudge: the canary's outcomes, its gate, and the notices of the next wave.
+      await waitFor(() => sim.notices.length === 10, 'the second wave told after one nudge', 10_000);
+      await sim.respond(now);
+      driver.nudge();
+      await waitFor(async () => (await rollouts.store.get(rollout.id))?.state === 'completed', 'completed after the second nudge', 10_000);
+    } finally {
+      await driver.stop();
+    }
   });
 });
