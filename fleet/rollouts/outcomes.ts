@@ -49,7 +49,7 @@ export async function releaseOutcomes(
     if (prev?.state === 'rolled-back') continue;
     const told = gateways.get(r.gateway_id) ?? null;
     const afterNotice = told !== null && r.received_ms >= told;
-    if (r.outcome !== 'ok' && r.reason?.startsWith('E_UPDATE_ROLLBACK') === true) {
+    if (r.outcome !== 'ok' && r.reason?.startsWith('E_UPDATE_ROLLBACK:') === true) {
       if (prev === undefined) out.set(r.gateway_id, { state: 'active', detail: 'has this release or a newer one' });
       continue;
     }

@@ -186,7 +186,23 @@ export class RolloutDriver {
     // 2. Timeouts (a shadow takes its own time on top).
     await this.store.timeOut(r.id, now - r.gatewayTimeoutMs, now, r.quality?.maxMs ?? 0);
 
-    // 3. Notices: the current wave's gateways (to shadow the release, or to activate it), and
+    // 3. Waves already passed keep their rollback gate: a probation that fails late stops the
+    //    rollout, before anyone else is told.
+    if (r.state === 'running') {
+      const passed = await this.store.tallies(r.id, r.waves.length);
+      for (let w = 0; w < r.currentWave; w += 1) {
+        const t = passed[w];
+        if (t === undefined) continue;
+        const gates = evaluateGates(t, r.gates);
+        const rollback = gates.results.find((g) => g.gate === 'rollback');
+        if (rollback !== undefined && !rollback.pass) {
+          await this.fail(r, w, t, gates.results, now, 'late');
+          return;
+        }
+      }
+    }
+
+    // 4. Notices: the current wave's gateways (to shadow the release, or to activate it), and (to shadow the release, or to activate it), and
     //    earlier waves' that were offline and are back (to activate it: their wave passed).
     const shadowPhase = r.quality !== null && r.phase === 'shadow';
     const reachable = (t: TargetRow): boolean => online(registry.get(t.gatewayId)) && mayNotifyNow(now, r.windows, registry.get(t.gatewayId)?.labels ?? {});
@@ -207,19 +223,7 @@ export class RolloutDriver {
     await send(toActivate, ['pending', 'offline', 'shadowed'], 'notified');
     if (r.state !== 'running') return;
 
-    // 4. Waves already passed keep their rollback gate: a probation that fails late stops the rollout.
     const tallies = await this.store.tallies(r.id, r.waves.length);
-    for (let w = 0; w < r.currentWave; w += 1) {
-      const t = tallies[w];
-      if (t === undefined) continue;
-      const gates = evaluateGates(t, r.gates);
-      const rollback = gates.results.find((g) => g.gate === 'rollback');
-      if (rollback !== undefined && !rollback.pass) {
-        await this.fail(r, w, t, gates.results, now);
-        return;
-      }
-    }
-
     const wave = await this.store.targets(r.id, r.currentWave);
     if (shadowPhase && r.quality !== null) {
       // 5a. The shadow half is done when nobody in the wave is still to be told (online) or
@@ -291,7 +295,10 @@ export class RolloutDriver {
     }
     await this.store.setOutcomes(r.id, changes, now);
     await this.store.timeOut(r.id, now - r.gatewayTimeoutMs, now);
-    const holding = (t: TargetRow): boolean => t.state === 'active' || t.state === 'confirmed';
+    // Told to install it (or silent since): they may activate it yet, so they are told to switch
+    // back too (a gateway that does not run it answers "not active", which counts as reverted).
+    // (A gateway that timed out on the switch back itself is not told again: it would never end.)
+    const holding = (t: TargetRow): boolean => t.state === 'active' || t.state === 'confirmed' || t.state === 'notified' || (t.state === 'timed-out' && t.detail?.startsWith('told to switch back') !== true);
     const toTell = targets.filter((t) => holding(t) && online(registry.get(t.gatewayId))).slice(0, MAX_NOTICES_PER_TICK);
     const marked = await this.store.markReverting(r.id, toTell.map((t) => t.gatewayId), now);
     for (const gw of marked) {
@@ -301,13 +308,16 @@ export class RolloutDriver {
     const after = await this.store.targets(r.id);
     if (after.some((t) => t.state === 'reverting' || (holding(t) && online(registry.get(t.gatewayId))))) return;
     if (!(await this.store.transition(r.id, ['rolling-back'], 'paused', 'rolled-back', now))) return;
+    // Offline and running the release, or told to install it (they may when they come back).
     const offline = after.filter(holding).map((t) => t.gatewayId);
     const count = (s: TargetRow['state']): number => after.filter((t) => t.state === s).length;
-    await this.store.event(r.id, 'rolled-back', { reverted: count('reverted'), failed: after.filter((t) => t.state === 'failed' && t.detail?.startsWith('rollback:') === true).length, stillActiveOffline: offline.length, offline: offline.slice(0, 50) }, now);
+    const noAnswer = after.filter((t) => t.state === 'timed-out' && t.detail?.startsWith('told to switch back') === true).length;
+    await this.store.event(r.id, 'rolled-back', { reverted: count('reverted'), failed: after.filter((t) => t.state === 'failed' && t.detail?.startsWith('rollback:') === true).length, noAnswer, stillActiveOffline: offline.length, offline: offline.slice(0, 50) }, now);
     this.o.log?.warn({ event: 'rollouts.rolled_back', code: 'E_ROLLOUT_GATE', rollout: r.id, reverted: count('reverted'), offline: offline.length }, 'rollout rolled back after a failed gate');
   }
 
-  private async fail(r: Rollout, wave: number, tally: WaveTally, results: readonly GateResult[], now: number, phase: 'shadow' | 'activate' = 'activate'): Promise<void> {
+  /** `late`: a wave that had passed failed its rollback gate afterwards (a probation failed late). */
+  private async fail(r: Rollout, wave: number, tally: WaveTally, results: readonly GateResult[], now: number, phase: 'shadow' | 'activate' | 'late' = 'activate'): Promise<void> {
     const rollback = r.onGateFailure === 'rollback';
     if (!(await this.store.transition(r.id, ['running'], rollback ? 'rolling-back' : 'paused', 'gate-failed', now))) return;
     await this.store.event(r.id, 'gate-failed', { wave, phase, tally, gates: results }, now);

@@ -220,6 +220,12 @@ export class RolloutStore {
     return rows.map((r) => ({ rolloutId: r.rollout_id, seq: Number(r.seq), ts: Number(r.ts), kind: r.kind, detail: r.detail }));
   }
 
+  /** The newest decision of this kind of one rollout. */
+  async lastEvent(id: string, kind: string): Promise<RolloutEvent | undefined> {
+    const rows = await this.db.query<{ seq: number; ts: number; kind: string; detail: Record<string, unknown> }>('SELECT seq, ts, kind, detail FROM rollout_events WHERE rollout_id = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1', [id, kind]);
+    return rows[0];
+  }
+
   /** The newest decision's seq (0: none yet). */
   async lastEventSeq(): Promise<number> {
     const rows = await this.db.query<{ seq: number | null }>('SELECT max(seq) AS seq FROM rollout_events');
@@ -277,12 +283,12 @@ export class RolloutStore {
     return rows.map((r) => r.gateway_id);
   }
 
-  /** Marks gateways told to switch back, once each: only those still running the release, and only while the rollout is rolling back. */
+  /** Marks gateways told to switch back, once each: those that run the release or were told to install it, and only while the rollout is rolling back. */
   async markReverting(id: string, gateways: readonly string[], nowMs: number): Promise<string[]> {
     if (gateways.length === 0) return [];
     const rows = await this.db.query<{ gateway_id: string }>(
       `UPDATE rollout_targets SET state = 'reverting', notified_ms = $3, outcome_ms = NULL, detail = NULL
-       WHERE rollout_id = $1 AND gateway_id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND state IN ('active', 'confirmed')
+       WHERE rollout_id = $1 AND gateway_id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND (state IN ('active', 'confirmed', 'notified') OR (state = 'timed-out' AND detail NOT LIKE 'told to switch back%'))
          AND EXISTS (SELECT 1 FROM rollouts r WHERE r.id = $1 AND r.state = 'rolling-back')
        RETURNING gateway_id`,
       [id, JSON.stringify(gateways), nowMs],

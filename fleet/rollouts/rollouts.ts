@@ -67,6 +67,11 @@ export class Rollouts {
   async create(req: CreateRollout): Promise<RolloutStatus> {
     const release = (await this.releases()).find((r) => r.target === req.target);
     if (release === undefined) throw new RolloutError('E_RELEASE_UNKNOWN', `target ${JSON.stringify(req.target)} is not a model release in the fleet's TUF repository (GET /v1/releases lists them; publish it with edgewise repo publish)`);
+    // Gateways that switched back from a release keep it accepted and refuse it (as "not newer"),
+    // which a new rollout would count as done: a rolled-back release is not rolled out again.
+    if ((await this.sql.query(`SELECT 1 FROM rollouts r JOIN rollout_events e ON e.rollout_id = r.id WHERE r.target = $1 AND e.kind = 'rolled-back' LIMIT 1`, [release.target])).length > 0) {
+      throw new RolloutError('E_ROLLOUT_INVALID', `target ${release.target} was rolled back by an earlier rollout; the gateways that switched back refuse it from now on. Publish the fix as a new release (a higher counter) and roll that out`);
+    }
     try {
       checkWaves(req.waves);
       if (req.selector.kind === 'labels') {
@@ -158,12 +163,20 @@ export class Rollouts {
     if (r.reason === 'rolled-back' || r.state === 'rolling-back') {
       throw new RolloutError('E_ROLLOUT_STATE', `rollout ${id} ${r.state === 'rolling-back' ? 'is rolling back' : 'was rolled back'}: its gateways refuse release ${r.release} from now on; publish a fixed release with a higher counter and start a new rollout`);
     }
-    if (r.state === 'paused' && r.reason === 'gate-failed' && r.phase === 'shadow') {
+    // What failed decides what resuming means: the newest gate-failed decision says which wave and which half.
+    const failed = r.state === 'paused' && r.reason === 'gate-failed' ? (await this.store.lastEvent(id, 'gate-failed'))?.detail : undefined;
+    if (failed !== undefined && (failed['phase'] === 'late' || failed['wave'] !== r.currentWave)) {
+      throw new RolloutError(
+        'E_ROLLOUT_STATE',
+        `rollout ${id} stopped because gateways of wave ${Number(failed['wave']) + 1}, which had passed, switched back in probation; resuming would stop it again at once. Abort it (or start a new rollout with --on-gate-failure rollback to switch the rest back), and publish a fixed release`,
+      );
+    }
+    if (failed !== undefined && failed['phase'] === 'shadow') {
       // The operator accepts the candidate despite its shadow numbers: this wave activates it.
       const now = this.now();
       if (!(await this.store.overrideShadowGate(id, r.currentWave, now))) throw new RolloutError('E_ROLLOUT_STATE', `rollout ${id} changed while resuming; look at its status and try again`);
       await this.store.event(id, 'gate-overridden', { wave: r.currentWave, phase: 'shadow' }, now);
-    } else if (r.state === 'paused' && r.reason === 'gate-failed') {
+    } else if (failed !== undefined) {
       const now = this.now();
       const last = r.currentWave >= r.waves.length - 1;
       if (!(await this.store.overrideGate(id, r.currentWave, last, now))) throw new RolloutError('E_ROLLOUT_STATE', `rollout ${id} changed while resuming; look at its status and try again`);

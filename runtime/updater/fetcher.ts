@@ -127,6 +127,9 @@ export class ResumingFetcher implements Fetcher {
     }, true);
     try {
       if (seen !== length) throw new LengthOrHashMismatchError(`Expected length ${length} but got ${seen}`);
+      // What was hashed is what arrived; the file must hold all of it (a short write on a full disk would not).
+      const onDisk = (await stat(part)).size;
+      if (onDisk !== length) throw new LengthOrHashMismatchError(`Expected length ${length} but the file on disk has ${onDisk}`);
       for (const [alg, h] of hashers) {
         const observed = h.digest('hex');
         if (observed !== hashes[alg]) throw new LengthOrHashMismatchError(`Expected hash ${String(hashes[alg])} but got ${observed}`);

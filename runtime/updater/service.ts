@@ -167,9 +167,16 @@ export class UpdateService {
   /** The fleet says switch back from `target`: it goes before any update still waiting for the same release. */
   enqueueRollback(target: string): void {
     if (this.stopped) return;
-    // An install of the release it is told to leave would undo the rollback.
+    // An install of the release it is told to leave would undo the rollback; and it goes first.
     for (let i = this.pending.length - 1; i >= 0; i -= 1) if (this.pending[i]?.target === target) this.pending.splice(i, 1);
-    this.push({ target, rollback: true });
+    if (this.pending.length >= MAX_PENDING_TARGETS) {
+      // Full: an update waiting gives way (the newest one, which the fleet will send again), else the oldest rollback.
+      let i = this.pending.length - 1;
+      while (i >= 0 && this.pending[i]?.rollback === true) i -= 1;
+      this.pending.splice(i >= 0 ? i : this.pending.length - 1, 1);
+    }
+    this.pending.unshift({ target, rollback: true });
+    this.push(undefined);
   }
 
   enqueue(target: string, shadow?: ShadowSpec): void {
@@ -177,9 +184,15 @@ export class UpdateService {
     this.push(shadow === undefined ? { target } : { target, shadow });
   }
 
-  private push(p: PendingUpdate): void {
-    if (this.pending.length >= MAX_PENDING_TARGETS) this.pending.shift();
-    this.pending.push(p);
+  /** Queues `p` (a full queue drops its oldest update, never a rollback) and makes sure the queue drains. */
+  private push(p: PendingUpdate | undefined): void {
+    if (p !== undefined) {
+      if (this.pending.length >= MAX_PENDING_TARGETS) {
+        const oldest = this.pending.findIndex((x) => x.rollback !== true);
+        if (oldest >= 0) this.pending.splice(oldest, 1);
+      }
+      this.pending.push(p);
+    }
     if (this.drainScheduled) return;
     this.drainScheduled = true;
     this.schedule(async () => {

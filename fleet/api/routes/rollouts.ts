@@ -70,13 +70,35 @@ export function rolloutRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     r.get('/v1/rollout-events/stream', { schema: rolloutEventStreamSchema }, async (request, reply) => {
       if (streams.size >= MAX_STREAMS) throw new ApiProblem(503, 'E_TOO_MANY_STREAMS', `${MAX_STREAMS} event streams are open already; close one, or poll GET /v1/rollout-events`);
+      // Counted and watched before anything is awaited: a client gone meanwhile must not leave a poller behind.
+      let timer: NodeJS.Timeout | undefined;
+      let closed = false;
+      const res = reply.raw;
+      const close = (): void => {
+        closed = true;
+        clearInterval(timer);
+        streams.delete(close);
+        if (!res.writableEnded) res.end();
+      };
+      streams.add(close);
+      request.raw.on('close', close);
+      // A reconnecting client's Last-Event-ID says where it stopped (and wins over the `after` it first opened with).
       const lastId = Number(request.headers['last-event-id']);
-      // From now on, unless the client says where it stopped.
-      let after = request.query.after ?? (request.headers['last-event-id'] !== undefined && Number.isSafeInteger(lastId) && lastId >= 0 ? lastId : await rollouts.store.lastEventSeq());
+      const resumeAt = request.headers['last-event-id'] !== undefined && Number.isSafeInteger(lastId) && lastId >= 0 ? lastId : request.query.after;
+      let after: number;
+      try {
+        after = resumeAt ?? (await rollouts.store.lastEventSeq());
+      } catch (err) {
+        close();
+        throw err;
+      }
+      if (closed || request.raw.destroyed) {
+        close();
+        return;
+      }
       /** Nothing at or below where the client starts is sent, late or not. */
       const floor = after;
       reply.hijack();
-      const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       res.write(': rollout decisions\n\n');
       /** Seqs sent lately: a decision committed late with a lower seq is still sent, once. */
@@ -84,7 +106,8 @@ export function rolloutRoutes(deps: ApiDeps): FastifyPluginAsync {
       let polling = false;
       let quietMs = 0;
       const poll = async (): Promise<void> => {
-        if (polling) return;
+        // A client that does not read is not written more (the socket's buffer is its bound).
+        if (polling || closed || res.writableNeedDrain) return;
         polling = true;
         try {
           const rows = await rollouts.store.eventsAfter(Math.max(floor, after - LATE_WINDOW), 500);
@@ -102,20 +125,14 @@ export function rolloutRoutes(deps: ApiDeps): FastifyPluginAsync {
             quietMs = 0;
           }
         } catch (err) {
-          // The database is away for a moment: say so on the stream, and try again next poll.
-          res.write(`: ${(err as Error).message.replace(/\n/g, ' ')}\n\n`);
+          // The database is away for a moment: say so on the stream (not what it said), and try again next poll.
+          res.write(': the fleet database did not answer; trying again\n\n');
+          request.log.warn({ component: 'api', event: 'rollout_events.poll_failed', code: 'E_DB', reason: (err as Error).message }, 'rollout event stream could not read decisions');
         } finally {
           polling = false;
         }
       };
-      const timer = setInterval(() => void poll(), STREAM_POLL_MS);
-      const close = (): void => {
-        clearInterval(timer);
-        streams.delete(close);
-        if (!res.writableEnded) res.end();
-      };
-      streams.add(close);
-      request.raw.on('close', close);
+      timer = setInterval(() => void poll(), STREAM_POLL_MS);
       void poll();
     });
 

@@ -231,6 +231,26 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
     expect(sim.notices).toHaveLength(2);
   });
 
+  it('stops at a probation failure in a wave that had passed, before telling anyone else, and will not resume into it', async () => {
+    await addGateways(db.sql, 10);
+    const sim = new SimulatedGateways(db.sql);
+    const { rollouts, driver } = setup(sim);
+    const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 2 }, { kind: 'count', count: 3 }, { kind: 'share', share: 1 }], ratePerMinute: 60 });
+    for (let i = 0; i < 20 && (await rollouts.store.get(rollout.id))?.currentWave === 0; i += 1) await ticks(driver, sim, 1);
+    expect((await rollouts.store.get(rollout.id))?.currentWave).toBe(1);
+    // A canary switches back in probation now, while wave 2 is under way.
+    const canary = (await rollouts.store.targets(rollout.id, 0))[0]?.gatewayId as string;
+    const store = new (await import('../../../fleet/registry/gateway-store.js')).GatewayStore(db.sql);
+    await store.addUpdateSteps([{ gw: canary, model: 'press', target: '', release: 2, version: '1.2', step: 'probation', outcome: 'failed', reason: 'E_UPDATE_PROBATION: error rate', ts: now, receivedMs: now }]);
+    const told = sim.notices.length;
+    await ticks(driver, sim, 3);
+    const status = await rollouts.status(rollout.id);
+    expect(status.rollout).toMatchObject({ state: 'paused', reason: 'gate-failed' });
+    expect([...status.events].reverse().find((e) => e.kind === 'gate-failed')?.detail).toMatchObject({ wave: 0, phase: 'late' });
+    expect(sim.notices).toHaveLength(told);
+    await expect(rollouts.resume(rollout.id)).rejects.toMatchObject({ code: 'E_ROLLOUT_STATE', message: expect.stringContaining('switched back in probation') as unknown });
+  });
+
   it('passes a wave once every probation has passed, before the probation time is up', async () => {
     await addGateways(db.sql, 4);
     const sim = new SimulatedGateways(db.sql);
@@ -420,6 +440,19 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
       await expect(rollouts.resume(rollout.id)).rejects.toMatchObject({ code: 'E_ROLLOUT_STATE', message: expect.stringContaining('publish a fixed release') as unknown });
       // Nobody beyond the canary was ever told to install it.
       expect(sim.activations()).toBe(10);
+      // The gateways that switched back refuse the release now: a new rollout of it is refused too.
+      await expect(rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }] })).rejects.toMatchObject({ code: 'E_ROLLOUT_INVALID', message: expect.stringContaining('rolled back by an earlier rollout') as unknown });
+    });
+
+    it('tells a gateway that was told to install it and never answered to switch back too (it may activate it late)', async () => {
+      await addGateways(db.sql, 4);
+      const sim = new SimulatedGateways(db.sql, (gw) => (gw === 'gw-003' ? 'rollback' : gw === 'gw-002' ? 'silent' : 'ok'));
+      const { rollouts, driver } = setup(sim);
+      const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 1 }], onGateFailure: 'rollback', gatewayTimeoutMs: 10_000, gates: { maxTimeoutShare: 1 } });
+      expect(await drive(driver, sim, rollouts, rollout.id)).toBe('rolling-back');
+      expect(await drive(driver, sim, rollouts, rollout.id, 50, 1000, 'rolling-back')).toBe('paused');
+      expect(sim.notices.filter((n) => n.rollback === true).map((n) => n.gw).sort()).toEqual(['gw-000', 'gw-001', 'gw-002']);
+      expect((await rollouts.status(rollout.id)).events.at(-1)).toMatchObject({ kind: 'rolled-back', detail: { reverted: 3, noAnswer: 0, stillActiveOffline: 0 } });
     });
 
     it('leaves a gateway that is offline with the release for the operator, named in the record', async () => {
