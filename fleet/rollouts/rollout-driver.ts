@@ -131,7 +131,8 @@ export class RolloutDriver {
     // Stop before the lease could run out under us: another instance may take it then.
     const until = this.now() + (this.o.leaseTtlMs ?? DRIVER_DEFAULTS.leaseTtlMs) / 2;
     try {
-      for (const first of [...(await this.store.list('rolling-back', 1000)), ...(await this.store.list('running', 1000)), ...(await this.store.completedWithOffline())]) {
+      const rollouts = [...(await this.store.list('rolling-back', 1000)), ...(await this.store.list('running', 1000)), ...(await this.store.completedWithOffline()), ...(await this.store.rolledBackWithHolders())];
+      for (const first of rollouts) {
         // A step that moved the rollout on (next wave, or shadow to activation) is followed by
         // another at once, so the next wave is told now rather than a tick later.
         let r: Rollout | undefined = first;
@@ -158,7 +159,7 @@ export class RolloutDriver {
    * release when they come back.
    */
   async step(r: Rollout): Promise<void> {
-    if (r.state === 'rolling-back') return this.stepRollback(r);
+    if (r.state === 'rolling-back' || (r.state === 'paused' && r.reason === 'rolled-back')) return this.stepRollback(r);
     const now = this.now();
     const targets = await this.store.targets(r.id);
     const reached = targets.filter((t) => t.wave <= r.currentWave);
@@ -278,7 +279,8 @@ export class RolloutDriver {
    * A rollout rolling back after a failed gate: every gateway it brought the release to is told
    * to switch back (online ones, at once, windows or not: a bad model is worse than a switch),
    * and when none is left to tell or to hear from, the rollout pauses as `rolled-back`.
-   * Gateways offline meanwhile keep the release; the `rolled-back` event names them.
+   * Gateways offline meanwhile are named in the `rolled-back` event, and switched back when
+   * they return (a rolled-back rollout is still stepped while it has any).
    */
   private async stepRollback(r: Rollout): Promise<void> {
     const now = this.now();

@@ -195,6 +195,18 @@ export class RolloutStore {
     return rows.map(rollout);
   }
 
+  /** Rolled-back rollouts with gateways that may still run the release (offline when it rolled back): they are switched back when they return. */
+  async rolledBackWithHolders(limit = 100): Promise<Rollout[]> {
+    const rows = await this.db.query<RolloutRow>(
+      `SELECT r.* FROM rollouts r WHERE r.state = 'paused' AND r.reason = 'rolled-back' AND EXISTS (
+         SELECT 1 FROM rollout_targets t WHERE t.rollout_id = r.id
+           AND (t.state IN ('active', 'confirmed', 'notified', 'reverting') OR (t.state = 'timed-out' AND t.detail NOT LIKE 'told to switch back%')))
+       ORDER BY r.created_ms DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map(rollout);
+  }
+
   /** Advances to the next wave, once: only from the wave the caller saw. */
   async advance(id: string, fromWave: number, nowMs: number): Promise<boolean> {
     const rows = await this.db.query(
@@ -283,13 +295,13 @@ export class RolloutStore {
     return rows.map((r) => r.gateway_id);
   }
 
-  /** Marks gateways told to switch back, once each: those that run the release or were told to install it, and only while the rollout is rolling back. */
+  /** Marks gateways told to switch back, once each: those that run the release or were told to install it, and only while the rollout is rolling back (or rolled back: a gateway back from offline). */
   async markReverting(id: string, gateways: readonly string[], nowMs: number): Promise<string[]> {
     if (gateways.length === 0) return [];
     const rows = await this.db.query<{ gateway_id: string }>(
       `UPDATE rollout_targets SET state = 'reverting', notified_ms = $3, outcome_ms = NULL, detail = NULL
        WHERE rollout_id = $1 AND gateway_id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND (state IN ('active', 'confirmed', 'notified') OR (state = 'timed-out' AND detail NOT LIKE 'told to switch back%'))
-         AND EXISTS (SELECT 1 FROM rollouts r WHERE r.id = $1 AND r.state = 'rolling-back')
+         AND EXISTS (SELECT 1 FROM rollouts r WHERE r.id = $1 AND (r.state = 'rolling-back' OR (r.state = 'paused' AND r.reason = 'rolled-back')))
        RETURNING gateway_id`,
       [id, JSON.stringify(gateways), nowMs],
     );

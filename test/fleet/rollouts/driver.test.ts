@@ -455,7 +455,7 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
       expect((await rollouts.status(rollout.id)).events.at(-1)).toMatchObject({ kind: 'rolled-back', detail: { reverted: 3, noAnswer: 0, stillActiveOffline: 0 } });
     });
 
-    it('leaves a gateway that is offline with the release for the operator, named in the record', async () => {
+    it('names a gateway that is offline with the release in the record, and switches it back when it returns', async () => {
       await addGateways(db.sql, 4);
       const sim = new SimulatedGateways(db.sql, (gw) => (gw === 'gw-003' ? 'rollback' : 'ok'));
       const { rollouts, driver } = setup(sim);
@@ -468,6 +468,15 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
       const status = await rollouts.status(rollout.id);
       expect(status.events.at(-1)).toMatchObject({ kind: 'rolled-back', detail: { reverted: 2, stillActiveOffline: 1, offline: ['gw-000'] } });
       expect(sim.notices.filter((n) => n.rollback === true).map((n) => n.gw).sort()).toEqual(['gw-001', 'gw-002']);
+      // Back on Monday: it is switched back too, and the rollout stays rolled back.
+      await setOnline(db.sql, 'gw-000', true, now);
+      await ticks(driver, sim, 3);
+      expect(sim.notices.filter((n) => n.rollback === true).map((n) => n.gw).sort()).toEqual(['gw-000', 'gw-001', 'gw-002']);
+      const after = await rollouts.status(rollout.id);
+      expect(after.rollout).toMatchObject({ state: 'paused', reason: 'rolled-back' });
+      expect(after.waves[0]).toMatchObject({ reverted: 3, active: 0 });
+      await ticks(driver, sim, 2);
+      expect(sim.notices.filter((n) => n.rollback === true)).toHaveLength(3);
     });
   });
 
