@@ -1,6 +1,6 @@
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FLEET_RELEASE_TOPIC, decodeReleaseNotice, encodeUpdateReport, gatewayTopics, type ModelReleases, type ShadowSpec } from '../../fleet/protocol/index.js';
+import { FLEET_RELEASE_TOPIC, decodeReleaseNotice, encodeUpdateReport, gatewayTopics, type ModelReleases, type ShadowSpec, type ShadowSummary } from '../../fleet/protocol/index.js';
 import { parseModelRelease } from '../../fleet/protocol/model-release.js';
 import type { InferenceBackend } from '../../models/engine/engine.js';
 import type { ComponentEvents } from '../health/events.js';
@@ -96,7 +96,7 @@ export class UpdateService {
       runtimeVersion: this.runtimeVersion,
       ...(this.storage === undefined ? {} : { storageBudgetBytes: this.storage.budgetBytes }),
       report: (r) => this.report(r),
-      ...(this.managed === undefined ? {} : { shadow: (model, candidate, spec) => (this.managed as ManagedModels).shadow(model, candidate, spec, this.stopping.signal) }),
+      ...(this.managed === undefined ? {} : { shadow: (model, candidate, spec) => this.shadow(model, candidate, spec) }),
     });
     await this.reserveSlots();
     if (this.managed !== undefined) {
@@ -123,6 +123,15 @@ export class UpdateService {
     }, this.s.checkIntervalMs);
     this.timer.unref();
     this.schedule(() => this.checkConfigured());
+  }
+
+  /** A shadow run that the gateway's stopping cuts short is a failed measurement, not a summary of fewer runs. */
+  private async shadow(model: string, candidate: Parameters<ManagedModels['shadow']>[1], spec: ShadowSpec): Promise<ShadowSummary> {
+    const summary = await (this.managed as ManagedModels).shadow(model, candidate, spec, this.stopping.signal);
+    if (this.stopping.signal.aborted && summary.inferences < spec.inferences) {
+      throw Object.assign(new Error(`the gateway stopped after ${summary.inferences} of ${spec.inferences} runs`), { code: 'E_UPDATE_SHADOW_INTERRUPTED' });
+    }
+    return summary;
   }
 
   stats(): { updates: number; refusals: number; pending: number; lastError: string | null } {
