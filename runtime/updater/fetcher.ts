@@ -2,11 +2,15 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { LengthOrHashMismatchError } from '@tufjs/models/dist/error.js';
 import type { Fetcher } from 'tuf-js';
 import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
 
 class RangeIgnored extends Error {}
+
+/** A download whose length or hashes are not the signed ones (classified as E_TRUST_LENGTH or E_TRUST_HASH by its message). */
+class LengthOrHashMismatchError extends Error {
+  override readonly name = 'LengthOrHashMismatchError';
+}
 
 export interface ResumingFetcherOptions {
   /** Where partial downloads wait for the next attempt (survives a restart). */
