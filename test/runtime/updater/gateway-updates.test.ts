@@ -120,4 +120,35 @@ log: { level: warn }
     expect(back.releases?.['press']?.active?.sha256).toBe(await sha256(1));
     expect(reports.find((r) => r.step === 'rollback')).toMatchObject({ outcome: 'ok', target: target2, release: 1 });
   }, 60_000);
+
+  it('reports a shadow run cut short by the gateway stopping as failed, not as a summary of fewer runs', async () => {
+    await publishRelease(1);
+    const reports: UpdateReportMessage[] = [];
+    await rig.broker.subscribe(gatewayTopics.updateReport('gw-shadow'), (_topic, payload) => reports.push(decodeUpdateReport(payload)));
+    // A stage that runs model press (its shadows reach it), on a line too quiet to give it anything to compare.
+    const gw = await startGateway(
+      'gw-shadow',
+      `devices:
+  - { id: line, type: synthetic, rateHz: 1, channels: [{ name: v, offset: 1 }] }
+pipelines:
+  - id: watch
+    source: line
+    stages:
+      - { type: anomaly, detector: autoencoder, autoencoder: { managed: press, windowSamples: 4, strideSamples: 2 } }`,
+    );
+    await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 1), 'release 1 active', 30_000);
+    const target2 = await publishRelease(2);
+    const fleet = await mqtt.connectAsync(rig.broker.url, { protocolVersion: 4 });
+    try {
+      await fleet.publishAsync(gatewayTopics.releaseNotice('gw-shadow'), Buffer.from(encodeReleaseNotice({ target: target2, shadow: { inferences: 50, maxMs: 600_000 } })), { qos: 1 });
+    } finally {
+      await fleet.endAsync();
+    }
+    await waitFor(() => reports.some((r) => r.target === target2 && r.step === 'health' && r.outcome === 'ok'), 'the candidate health-checked and shadowing', 30_000);
+    await gw.stop();
+    rig.gateway = undefined;
+    const shadow = await waitFor(() => reports.find((r) => r.target === target2 && r.step === 'shadow'), 'the shadow step reported', 10_000);
+    expect(shadow).toMatchObject({ outcome: 'failed', reason: expect.stringContaining('E_UPDATE_SHADOW_INTERRUPTED') as unknown });
+    expect(shadow.shadow).toBeUndefined();
+  }, 60_000);
 });
