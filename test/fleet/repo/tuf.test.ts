@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Repository, RepoError, type SigningKey } from '../../../fleet/repo/repository.js';
@@ -87,25 +87,35 @@ describe('TUF repository (fleet) and trust client (gateway)', () => {
     await expectRefused(c.target('models/anomaly-motor/3/other.onnx'), 'E_TRUST_NOT_LISTED', /not listed/);
   });
 
+  /**
+   * The repository served on loopback, where `onModel` may answer a request for the model file
+   * itself (true) or leave it to the repository (false); `make` is a gateway's trust client on it.
+   */
+  async function serveModelVia(onModel: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<{ make: () => TrustClient; close: () => Promise<void> }> {
+    const repoServer = serveRepository(`${dir.path}/repo`);
+    const server = createServer((req, res) => {
+      if ((req.url ?? '').endsWith('.model.onnx') && onModel(req, res)) return;
+      repoServer.emit('request', req, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return {
+      make: () => new TrustClient({ metadataDir: `${dir.path}/gw/metadata`, metadataUrl: `${base}/metadata`, targetBaseUrl: `${base}/targets`, targetDir: `${dir.path}/gw/targets`, idleTimeoutMs: 5000 }),
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+
   it('resumes an interrupted download where it stopped (HTTP Range), then verifies the whole file', async () => {
     // A link that dies after 2000 bytes of the model, once.
     const ranges: string[] = [];
-    const repoServer = serveRepository(`${dir.path}/repo`);
-    const flaky = createServer((req, res) => {
-      if ((req.url ?? '').endsWith('.model.onnx')) {
-        ranges.push(req.headers.range ?? 'none');
-        if (ranges.length === 1) {
-          res.writeHead(200, { 'content-length': modelBytes.length });
-          res.write(modelBytes.subarray(0, 2000), () => res.destroy());
-          return;
-        }
-      }
-      repoServer.emit('request', req, res);
+    const { make, close } = await serveModelVia((req, res) => {
+      ranges.push(req.headers.range ?? 'none');
+      if (ranges.length > 1) return false;
+      res.writeHead(200, { 'content-length': modelBytes.length });
+      res.write(modelBytes.subarray(0, 2000), () => res.destroy());
+      return true;
     });
-    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`;
     try {
-      const make = (): TrustClient => new TrustClient({ metadataDir: `${dir.path}/gw/metadata`, metadataUrl: `${base}/metadata`, targetBaseUrl: `${base}/targets`, targetDir: `${dir.path}/gw/targets`, idleTimeoutMs: 5000 });
       const first = make();
       await first.refresh();
       await expectRefused(first.download(await first.target(modelPath)), 'E_TRUST_FETCH');
@@ -117,35 +127,27 @@ describe('TUF repository (fleet) and trust client (gateway)', () => {
       expect(ranges).toEqual(['none', 'bytes=2000-']);
       expect(await readdir(`${dir.path}/gw/partial`)).toEqual([]);
     } finally {
-      await new Promise<void>((resolve) => flaky.close(() => resolve()));
+      await close();
     }
   });
 
   it('verifies a resumed download from its first byte: a server that ignores Range starts it over, and a part corrupted on disk is refused, then fetched anew', async () => {
-    const repoServer = serveRepository(`${dir.path}/repo`);
     let cut = true;
     let ignoreRange = true;
-    const flaky = createServer((req, res) => {
-      if ((req.url ?? '').endsWith('.model.onnx')) {
-        if (cut) {
-          cut = false;
-          res.writeHead(200, { 'content-length': modelBytes.length });
-          res.write(modelBytes.subarray(0, 3000), () => res.destroy());
-          return;
-        }
-        if (ignoreRange && req.headers.range !== undefined) {
-          // The whole file, as if no Range had been asked for.
-          res.writeHead(200, { 'content-length': modelBytes.length });
-          res.end(Buffer.from(modelBytes));
-          return;
-        }
+    const { make, close } = await serveModelVia((req, res) => {
+      if (cut) {
+        cut = false;
+        res.writeHead(200, { 'content-length': modelBytes.length });
+        res.write(modelBytes.subarray(0, 3000), () => res.destroy());
+        return true;
       }
-      repoServer.emit('request', req, res);
+      if (!ignoreRange || req.headers.range === undefined) return false;
+      // The whole file, as if no Range had been asked for.
+      res.writeHead(200, { 'content-length': modelBytes.length });
+      res.end(Buffer.from(modelBytes));
+      return true;
     });
-    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`;
     try {
-      const make = (): TrustClient => new TrustClient({ metadataDir: `${dir.path}/gw/metadata`, metadataUrl: `${base}/metadata`, targetBaseUrl: `${base}/targets`, targetDir: `${dir.path}/gw/targets`, idleTimeoutMs: 5000 });
       const c = make();
       await c.refresh();
       await expectRefused(c.download(await c.target(modelPath)), 'E_TRUST_FETCH');
@@ -165,7 +167,7 @@ describe('TUF repository (fleet) and trust client (gateway)', () => {
       const again = await make().download(await c.target(modelPath));
       expect(Buffer.from(await readFile(again.path)).equals(Buffer.from(modelBytes))).toBe(true);
     } finally {
-      await new Promise<void>((resolve) => flaky.close(() => resolve()));
+      await close();
     }
   });
 

@@ -3,7 +3,7 @@ import { waitFor } from '../../support/wait-for.js';
 import { RolloutDriver } from '../../../fleet/rollouts/rollout-driver.js';
 import { Rollouts } from '../../../fleet/rollouts/rollouts.js';
 import { BACKENDS, useFleetDb } from '../../support/fleet-db.js';
-import { RELEASE, SimulatedGateways, addGateways, setOnline, shadowSummary } from './rollout-sim.js';
+import { RELEASE, SimulatedGateways, addGateways, setOnline, shadowSummary, threeInTenFail } from './rollout-sim.js';
 
 const T0 = Date.UTC(2026, 11, 4, 12, 0, 0); // a Friday, noon UTC
 
@@ -46,13 +46,8 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
 
   it('stops after the canary when 30% fail their health check; the rest are never told', async () => {
     const ids = await addGateways(db.sql, 50);
-    let told = 0;
-    const failing = new Set<string>();
-    const sim = new SimulatedGateways(db.sql, (gw) => {
-      told += 1;
-      if (told % 10 < 3) failing.add(gw);
-      return failing.has(gw) ? 'fail' : 'ok';
-    });
+    const { behaviour, failing } = threeInTenFail();
+    const sim = new SimulatedGateways(db.sql, behaviour);
     const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
     const driver = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'test', now: clock });
     const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 10 }, { kind: 'share', share: 1 }], gates: { maxFailureShare: 0.1 } });
@@ -416,13 +411,8 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
   describe('rolling back after a failed gate', () => {
     it('switches every gateway that activated the release back, then pauses as rolled back; resume is refused', async () => {
       await addGateways(db.sql, 20);
-      let told = 0;
-      const failing = new Set<string>();
-      const sim = new SimulatedGateways(db.sql, (gw) => {
-        told += 1;
-        if (told % 10 < 3) failing.add(gw);
-        return failing.has(gw) ? 'fail' : 'ok';
-      });
+      const { behaviour, failing } = threeInTenFail();
+      const sim = new SimulatedGateways(db.sql, behaviour);
       const { rollouts, driver } = setup(sim);
       const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 10 }, { kind: 'share', share: 1 }], gates: { maxFailureShare: 0.1 }, onGateFailure: 'rollback' });
       expect(await drive(driver, sim, rollouts, rollout.id)).toBe('rolling-back');

@@ -34,6 +34,20 @@ export async function setOnline(sql: Sql, gw: string, online: boolean, ts: numbe
  * Simulated gateways behind a notifier: each notice is remembered; `respond` makes the told
  * gateways report as the real updater does (download ... activate, or a refusal).
  */
+/** Three in every ten gateways told fail their health check (in the order told); `failing` names them. */
+export function threeInTenFail(): { behaviour: (gw: string) => 'ok' | 'fail'; failing: Set<string> } {
+  let told = 0;
+  const failing = new Set<string>();
+  return {
+    failing,
+    behaviour: (gw) => {
+      told += 1;
+      if (told % 10 < 3) failing.add(gw);
+      return failing.has(gw) ? 'fail' : 'ok';
+    },
+  };
+}
+
 /** A shadow report as a gateway whose candidate agrees (or not) with its active model would send. */
 export function shadowSummary(agreement: number, over: Partial<ShadowSummary> = {}): ShadowSummary {
   return {
