@@ -7,3 +7,4 @@ export type * from './health.js';
 export * from './schema-problems.js';
 export * from './update.js';
 export * from './health-message.js';
+export * from './evaluation-set.js';

@@ -64,6 +64,19 @@ export const modelReleaseSchema = {
       required: ['latencyMs', 'errorRatePpm', 'probationS'],
       additionalProperties: false,
     },
+    /**
+     * A labelled evaluation set (a TUF target beside the model): in shadow, a gateway scores it
+     * with both its active model and this one, and a rollout's quality gate holds this one to
+     * be no worse on it instead of to agree with the model it replaces.
+     */
+    evaluation: {
+      type: 'object',
+      properties: {
+        set: targetPath,
+      },
+      required: ['set'],
+      additionalProperties: false,
+    },
   },
   required: ['model', 'release', 'version', 'hardware', 'minRuntimeVersion', 'golden', 'budgets'],
   additionalProperties: false,

@@ -44,7 +44,23 @@ export type ShadowSummary = {
   readonly anomaly: { readonly windows: number; readonly alertAgreement: number; readonly activeAlerting: number; readonly candidateAlerting: number; readonly scoreCorrelation: number | null } | null;
   /** Vision stages: detections of each, micro-F1 of the candidate's against the active model's at IoU 0.5, and class agreement of the matched ones. */
   readonly vision: { readonly frames: number; readonly activeDetections: number; readonly candidateDetections: number; readonly matched: number; readonly f1: number; readonly classAgreement: number | null } | null;
+  /** The release's labelled evaluation set, scored by both models on this gateway (null: the release has none, or no stage scored it). */
+  readonly evaluation: ShadowEvaluation | null;
 };
+
+/**
+ * Both models on a release's labelled evaluation set: the metric of each (null for the active
+ * model when none is active), or why the candidate could not be evaluated.
+ */
+export interface ShadowEvaluation {
+  /** Anomaly: ROC AUC of the window scores against the labels. */
+  readonly metric: 'roc-auc';
+  readonly samples: number;
+  readonly active: number | null;
+  readonly candidate: number | null;
+  /** Why there is no candidate value (a set the stage cannot read, a candidate that fails on it). */
+  readonly error: string | null;
+}
 
 export interface UpdateReportMessage {
   readonly gw: string;
@@ -118,6 +134,7 @@ export function parseShadowSummary(x: unknown, where = 'shadow'): ShadowSummary 
   const lat = s['latencyMs'] === null ? null : obj(s['latencyMs'], 'latencyMs');
   const an = s['anomaly'] === null || s['anomaly'] === undefined ? null : obj(s['anomaly'], 'anomaly');
   const vi = s['vision'] === null || s['vision'] === undefined ? null : obj(s['vision'], 'vision');
+  const ev = s['evaluation'] === null || s['evaluation'] === undefined ? null : obj(s['evaluation'], 'evaluation');
   return {
     stages: count(s, 'stages', ''),
     inferences: count(s, 'inferences', ''),
@@ -144,6 +161,16 @@ export function parseShadowSummary(x: unknown, where = 'shadow'): ShadowSummary 
             matched: count(vi, 'matched', 'vision.'),
             f1: num(vi, 'f1', 'vision.', 0, 1) as number,
             classAgreement: num(vi, 'classAgreement', 'vision.', 0, 1, true),
+          },
+    evaluation:
+      ev === null
+        ? null
+        : {
+            metric: ev['metric'] === 'roc-auc' ? 'roc-auc' : bad('evaluation.metric', '"roc-auc"'),
+            samples: count(ev, 'samples', 'evaluation.'),
+            active: num(ev, 'active', 'evaluation.', 0, 1, true),
+            candidate: num(ev, 'candidate', 'evaluation.', 0, 1, true),
+            error: ev['error'] === null ? null : typeof ev['error'] === 'string' && ev['error'].length <= 1000 ? ev['error'] : bad('evaluation.error', 'a string of at most 1000 characters or null'),
           },
   };
 }

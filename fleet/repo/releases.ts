@@ -16,6 +16,8 @@ export interface ReleaseInfo {
   readonly hardware: { readonly arch: readonly string[]; readonly accelerators: readonly string[] };
   readonly minRuntimeVersion: string;
   readonly budgets: ModelRelease['budgets'];
+  /** The target path of its labelled evaluation set (null: none; a rollout's quality gate then judges agreement). */
+  readonly evaluationSet: string | null;
   /** The version of the targets metadata it was read from. */
   readonly targetsVersion: number;
 }
@@ -51,7 +53,7 @@ export async function listReleases(repoDir: string): Promise<ReleaseInfo[]> {
     }
     const sha256 = file.hashes?.sha256;
     if (typeof file.length !== 'number' || typeof sha256 !== 'string') continue;
-    out.push({ target, model: r.model, release: r.release, version: r.version, length: file.length, sha256, hardware: { arch: r.hardware.arch, accelerators: r.hardware.accelerators }, minRuntimeVersion: r.minRuntimeVersion, budgets: r.budgets, targetsVersion: version });
+    out.push({ target, model: r.model, release: r.release, version: r.version, length: file.length, sha256, hardware: { arch: r.hardware.arch, accelerators: r.hardware.accelerators }, minRuntimeVersion: r.minRuntimeVersion, budgets: r.budgets, evaluationSet: r.evaluation?.set ?? null, targetsVersion: version });
   }
   return out.sort((a, b) => (a.model === b.model ? b.release - a.release : a.model < b.model ? -1 : 1));
 }

@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { decodeAnomalyEvaluationSet } from '../protocol/evaluation-set.js';
 import { KeyError, ROLES, loadPrivateKey, loadPublicKey, type Role, type TufPublicKey } from './keys.js';
 import { RepoError, Repository, type SigningKey } from './repository.js';
 import { serveRepository } from './serve.js';
@@ -59,6 +60,7 @@ export interface AddModelOptions {
   latencyMs: string;
   errorRatePpm: string;
   probationS: string;
+  evaluationSet?: string;
 }
 
 export async function repoAddModel(o: AddModelOptions): Promise<number> {
@@ -67,10 +69,19 @@ export async function repoAddModel(o: AddModelOptions): Promise<number> {
       if (!/^\d+$/.test(v)) throw new RepoError('E_REPO_INPUT', `--${what}: expected a whole number, got ${JSON.stringify(v)}`);
       return Number.parseInt(v, 10);
     };
+    if (o.evaluationSet !== undefined) {
+      // Refused here, with the field named, rather than by every gateway of a rollout.
+      try {
+        decodeAnomalyEvaluationSet(await readFile(o.evaluationSet));
+      } catch (err) {
+        throw new RepoError('E_REPO_INPUT', `--evaluation-set ${o.evaluationSet}: ${(err as Error).message}`);
+      }
+    }
     const path = await new Repository(o.repo).addModel({
       model: o.model,
       goldenInput: o.goldenInput,
       goldenOutput: o.goldenOutput,
+      ...(o.evaluationSet === undefined ? {} : { evaluationSet: o.evaluationSet }),
       release: {
         model: o.name,
         release: int(o.release, 'release'),

@@ -144,12 +144,20 @@ export class Repository {
   }
 
   /** A model release: the ONNX file, its golden input and output, and the release fields. */
-  async addModel(o: { readonly model: string; readonly goldenInput: string; readonly goldenOutput: string; readonly release: Omit<ModelRelease, 'golden'> & { golden: Omit<ModelRelease['golden'], 'input' | 'output'> } }, now = Date.now()): Promise<string> {
+  async addModel(o: { readonly model: string; readonly goldenInput: string; readonly goldenOutput: string; readonly evaluationSet?: string; readonly release: Omit<ModelRelease, 'golden' | 'evaluation'> & { golden: Omit<ModelRelease['golden'], 'input' | 'output'> } }, now = Date.now()): Promise<string> {
     const base = `models/${o.release.model}/${o.release.release}`;
-    const release = { ...o.release, golden: { ...o.release.golden, input: `${base}/golden-input.bin`, output: `${base}/golden-output.bin` } };
+    const release: ModelRelease = { ...o.release, golden: { ...o.release.golden, input: `${base}/golden-input.bin`, output: `${base}/golden-output.bin` }, ...(o.evaluationSet === undefined ? {} : { evaluation: { set: `${base}/evaluation.cbor` } }) };
     const path = `${base}/model.onnx`;
     parseModelRelease({ edgewise: release }, path); // refuse a malformed release here, not on the gateways
-    await this.addTargets([{ path, file: o.model, custom: { edgewise: release } }, { path: release.golden.input, file: o.goldenInput }, { path: release.golden.output, file: o.goldenOutput }], now);
+    await this.addTargets(
+      [
+        { path, file: o.model, custom: { edgewise: release } },
+        { path: release.golden.input, file: o.goldenInput },
+        { path: release.golden.output, file: o.goldenOutput },
+        ...(o.evaluationSet === undefined || release.evaluation === undefined ? [] : [{ path: release.evaluation.set, file: o.evaluationSet }]),
+      ],
+      now,
+    );
     return path;
   }
 

@@ -22,6 +22,11 @@ export type QualityGates = {
   readonly maxLatencyP99Ms: number | null;
   /** Runs that threw, as a share of runs. */
   readonly maxErrorShare: number;
+  /**
+   * A release with a labelled evaluation set is judged on it instead of on agreement: its ROC
+   * AUC may be at most this much below the active model's, on every gateway (0: no worse).
+   */
+  readonly maxEvaluationDrop: number;
   /** The share of the wave's shadowing gateways allowed to fail the above. */
   readonly maxFailShare: number;
 };
@@ -34,6 +39,7 @@ export const QUALITY_DEFAULTS: Omit<QualityGates, 'minInferences'> = {
   minClassAgreement: 0.9,
   maxLatencyP99Ms: null,
   maxErrorShare: 0,
+  maxEvaluationDrop: 0,
   maxFailShare: 0,
 };
 
@@ -57,6 +63,7 @@ export function qualityGates(q: Partial<QualityGates>): QualityGates {
   unit('minScoreCorrelation', -1);
   unit('minClassAgreement');
   unit('maxErrorShare');
+  unit('maxEvaluationDrop');
   unit('maxFailShare');
   if (out.maxLatencyP99Ms !== null && !(typeof out.maxLatencyP99Ms === 'number' && out.maxLatencyP99Ms > 0)) throw new QualityGateError(`quality.maxLatencyP99Ms: expected a number of ms above 0 or null, got ${String(out.maxLatencyP99Ms)}`);
   return out;
@@ -70,8 +77,12 @@ export class QualityGateError extends Error {
   }
 }
 
-/** Why one gateway's shadow report fails the gates (empty: it passes). */
-export function shadowShortfalls(s: ShadowSummary, q: QualityGates, latencyBudgetMs: number): string[] {
+/**
+ * Why one gateway's shadow report fails the gates (empty: it passes). A release with an
+ * evaluation set (`evaluationSet`) is held to be no worse on it than the active model; its
+ * agreement with that model is not gated, since a better model disagrees with a worse one.
+ */
+export function shadowShortfalls(s: ShadowSummary, q: QualityGates, latencyBudgetMs: number, evaluationSet = false): string[] {
   const why: string[] = [];
   if (s.stages === 0) why.push('no stage on the gateway runs this model, so nothing was measured');
   if (s.inferences < q.minInferences) why.push(`${s.inferences} runs, fewer than the ${q.minInferences} needed`);
@@ -79,6 +90,14 @@ export function shadowShortfalls(s: ShadowSummary, q: QualityGates, latencyBudge
   if (errorShare > q.maxErrorShare) why.push(`${s.errors} of ${s.inferences} runs failed (${pct(errorShare)}, limit ${pct(q.maxErrorShare)})`);
   const p99Limit = q.maxLatencyP99Ms ?? latencyBudgetMs;
   if (s.latencyMs !== null && s.latencyMs.p99 > p99Limit) why.push(`latency p99 ${s.latencyMs.p99.toFixed(1)} ms over ${p99Limit} ms`);
+  if (evaluationSet) {
+    const e = s.evaluation;
+    if (e === null) why.push('the release carries an evaluation set, and the gateway reported no evaluation on it');
+    else if (e.error !== null || e.candidate === null) why.push(`no evaluation on the labelled set: ${e.error ?? 'no value for the candidate'}`);
+    else if (e.active !== null && e.candidate < e.active - q.maxEvaluationDrop) why.push(`ROC AUC on the labelled set ${e.candidate.toFixed(3)}, below the active model's ${e.active.toFixed(3)}${q.maxEvaluationDrop > 0 ? ` by more than ${q.maxEvaluationDrop}` : ''} (${e.samples} windows)`);
+    if (s.stages > 0 && s.inferences > 0 && s.anomaly === null && s.vision === null) why.push('the stages ran the candidate but compared nothing');
+    return why;
+  }
   if (s.anomaly !== null) {
     if (s.anomaly.alertAgreement < q.minAgreement) why.push(`alert agreement ${s.anomaly.alertAgreement.toFixed(3)} below ${q.minAgreement}`);
     if (q.minScoreCorrelation !== null && (s.anomaly.scoreCorrelation ?? -1) < q.minScoreCorrelation) why.push(`score correlation ${s.anomaly.scoreCorrelation?.toFixed(3) ?? 'undefined (a constant score)'} below ${q.minScoreCorrelation}`);
@@ -104,21 +123,30 @@ export interface QualityGateResult extends GateResult {
     readonly agreement: { readonly min: number; readonly mean: number } | null;
     readonly scoreCorrelation: { readonly min: number } | null;
     readonly latencyP99Ms: { readonly max: number } | null;
+    /** With an evaluation set: the worst candidate-minus-active ROC AUC over the gateways, and the lowest candidate AUC. */
+    readonly evaluation: { readonly worstMargin: number | null; readonly minCandidate: number | null; readonly evaluated: number } | null;
     readonly inferences: number;
     readonly errors: number;
   };
 }
 
 /** The quality gate of a wave over its gateways' shadow reports, with the numbers an operator needs to see why. */
-export function evaluateQuality(reports: readonly { gw: string; shadow: ShadowSummary }[], q: QualityGates, latencyBudgetMs: number): QualityGateResult {
+export function evaluateQuality(reports: readonly { gw: string; shadow: ShadowSummary }[], q: QualityGates, latencyBudgetMs: number, evaluationSet = false): QualityGateResult {
   const failing: { gw: string; why: string[] }[] = [];
   const agreements: number[] = [];
   const correlations: number[] = [];
   const p99s: number[] = [];
+  const margins: number[] = [];
+  const candidates: number[] = [];
   let inferences = 0;
   let errors = 0;
   for (const { gw, shadow: s } of reports) {
-    const why = shadowShortfalls(s, q, latencyBudgetMs);
+    const why = shadowShortfalls(s, q, latencyBudgetMs, evaluationSet);
+    const e = s.evaluation;
+    if (e !== null && e.candidate !== null) {
+      candidates.push(e.candidate);
+      if (e.active !== null) margins.push(e.candidate - e.active);
+    }
     if (why.length > 0) failing.push({ gw, why });
     if (s.anomaly !== null) agreements.push(s.anomaly.alertAgreement);
     if (s.vision !== null) agreements.push(s.vision.f1);
@@ -142,6 +170,7 @@ export function evaluateQuality(reports: readonly { gw: string; shadow: ShadowSu
       agreement: agreements.length === 0 ? null : { min: Math.min(...agreements), mean: round(agreements.reduce((a, b) => a + b, 0) / agreements.length) },
       scoreCorrelation: correlations.length === 0 ? null : { min: Math.min(...correlations) },
       latencyP99Ms: p99s.length === 0 ? null : { max: Math.max(...p99s) },
+      evaluation: !evaluationSet ? null : { worstMargin: margins.length === 0 ? null : round(Math.min(...margins)), minCandidate: candidates.length === 0 ? null : Math.min(...candidates), evaluated: candidates.length },
       inferences,
       errors,
     },

@@ -237,6 +237,7 @@ export class RolloutDriver {
         wave.filter((t) => t.state === 'shadowed' && t.shadow !== null).map((t) => ({ gw: t.gatewayId, shadow: t.shadow as NonNullable<TargetRow['shadow']> })),
         r.quality,
         r.latencyBudgetMs,
+        r.evaluationSet,
       );
       const results = [...health, quality];
       if (!results.every((g) => g.pass)) {

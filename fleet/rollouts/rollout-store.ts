@@ -27,6 +27,8 @@ export interface Rollout {
   readonly quality: QualityGates | null;
   /** The release's latency budget (the default p99 limit of the quality gate). */
   readonly latencyBudgetMs: number;
+  /** The release carries a labelled evaluation set: the quality gate judges the candidate on it. */
+  readonly evaluationSet: boolean;
   readonly onGateFailure: OnGateFailure;
   readonly ratePerMinute: number;
   readonly windows: readonly MaintenanceWindow[];
@@ -69,7 +71,7 @@ interface RolloutRow {
   selector: RolloutSelector;
   waves: WaveSpec[];
   gates: HealthGates;
-  quality: (QualityGates & { latencyBudgetMs?: number }) | null;
+  quality: StoredQuality | null;
   on_gate_failure: OnGateFailure;
   rate_per_minute: number;
   windows: MaintenanceWindow[];
@@ -96,6 +98,7 @@ function rollout(r: RolloutRow): Rollout {
     gates: r.gates,
     quality: r.quality === null ? null : withoutBudget(r.quality),
     latencyBudgetMs: r.quality?.latencyBudgetMs ?? 0,
+    evaluationSet: r.quality?.evaluationSet ?? false,
     onGateFailure: r.on_gate_failure,
     ratePerMinute: r.rate_per_minute,
     windows: r.windows,
@@ -110,9 +113,12 @@ function rollout(r: RolloutRow): Rollout {
   };
 }
 
-function withoutBudget(q: QualityGates & { latencyBudgetMs?: number }): QualityGates {
-  const { latencyBudgetMs: _budget, ...gates } = q;
-  return gates;
+/** The quality gates as stored: with the release's facts they are judged against (older rows lack some). */
+type StoredQuality = Omit<QualityGates, 'maxEvaluationDrop'> & { maxEvaluationDrop?: number; latencyBudgetMs?: number; evaluationSet?: boolean };
+
+function withoutBudget(q: StoredQuality): QualityGates {
+  const { latencyBudgetMs: _budget, evaluationSet: _set, ...gates } = q;
+  return { ...gates, maxEvaluationDrop: gates.maxEvaluationDrop ?? 0 };
 }
 
 const EMPTY_TALLY: WaveTally = { total: 0, notified: 0, active: 0, failed: 0, rolledBack: 0, timedOut: 0, offline: 0, pending: 0, shadowing: 0, shadowed: 0, reverting: 0, reverted: 0 };
@@ -129,7 +135,7 @@ export class RolloutStore {
        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13, $14, $15, $16, $17, $18, $19::jsonb, $20, $21)`,
       [
         r.id, r.name, r.target, r.model, r.release, r.version, jsonParam(r.selector), jsonParam(r.waves), jsonParam(r.gates), r.ratePerMinute, jsonParam(r.windows), r.gatewayTimeoutMs, r.probationMs, r.state, r.currentWave, r.reason, r.createdMs, r.updatedMs,
-        r.quality === null ? null : jsonParam({ ...r.quality, latencyBudgetMs: r.latencyBudgetMs }),
+        r.quality === null ? null : jsonParam({ ...r.quality, latencyBudgetMs: r.latencyBudgetMs, evaluationSet: r.evaluationSet }),
         r.phase,
         r.onGateFailure,
       ],

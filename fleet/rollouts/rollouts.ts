@@ -120,6 +120,7 @@ export class Rollouts {
       gates,
       quality,
       latencyBudgetMs: release.budgets.latencyMs,
+      evaluationSet: release.evaluationSet !== null,
       onGateFailure: req.onGateFailure ?? 'pause',
       ratePerMinute,
       windows: req.windows ?? [],

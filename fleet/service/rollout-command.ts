@@ -32,6 +32,7 @@ export interface RolloutCreateOptions extends RolloutCommandOptions {
   readonly minClassAgreement?: string;
   readonly maxP99Ms?: string;
   readonly maxShadowFail?: string;
+  readonly maxEvaluationDrop?: string;
 }
 
 interface Tally {
@@ -148,6 +149,7 @@ export async function runRolloutCreate(o: RolloutCreateOptions): Promise<number>
       minClassAgreement: num(o.minClassAgreement, '--min-class-agreement', true),
       maxLatencyP99Ms: num(o.maxP99Ms, '--max-p99-ms'),
       maxFailShare: share(o.maxShadowFail, '--max-shadow-fail'),
+      maxEvaluationDrop: num(o.maxEvaluationDrop, '--max-evaluation-drop'),
       maxMs: o.shadowMaxS === undefined ? undefined : Math.round((num(o.shadowMaxS, '--shadow-max-s') as number) * 1000),
     };
     const quality = Object.fromEntries(Object.entries({ inferences: num(o.shadow, '--shadow'), ...qualityFlags }).filter(([, v]) => v !== undefined));

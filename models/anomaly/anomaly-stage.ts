@@ -10,6 +10,8 @@ import { OnnxBackend } from '../engine/onnx-backend.js';
 import { AlertPolicy, type AlertEvent, type AlertPolicyOptions } from './alert-policy.js';
 import { AutoencoderScorer, trainAutoencoderOnWindows, type WindowScore } from './autoencoder/model.js';
 import { WindowReservoir } from './autoencoder/window-reservoir.js';
+import { decodeAnomalyEvaluationSet, type AnomalyEvaluationSet } from '../../fleet/protocol/evaluation-set.js';
+import { autoencoderAuc } from './shadow-evaluation.js';
 import { explainMax } from './explanation.js';
 import { STREAMING_VERSION, StreamingDetector, defaultStreamingParams } from './streaming/detector.js';
 
@@ -432,6 +434,62 @@ export class AnomalyStage implements Stage {
       }
     })();
     this.shadow = sh;
+    if (candidate.evaluation !== undefined) {
+      const job = this.evaluateShadow(sh, candidate.evaluation);
+      sh.running.add(job);
+      void job.finally(() => sh.running.delete(job));
+    }
+  }
+
+  /**
+   * The release's labelled evaluation set, scored by the candidate and by the active release
+   * (loaded apart from the streams' scorers, so the live path is untouched): their ROC AUC go
+   * to the sink, or why the candidate could not be evaluated. Never throws.
+   */
+  private async evaluateShadow(sh: AnomalyShadow, bytes: Uint8Array): Promise<void> {
+    const sink = sh.candidate.sink;
+    const say = (e: { samples: number; active: number | null; candidate: number | null; error: string | null }): void => {
+      if (sh.ended) return;
+      try {
+        sink.evaluation({ metric: 'roc-auc', ...e });
+      } catch (err) {
+        this.events.debug('anomaly.shadow_report_failed', { reason: (err as Error).message });
+      }
+      const fields = { model: this.o.managed?.name, candidate: sh.candidate.ref, release: sh.candidate.release, samples: e.samples, activeAuc: e.active, candidateAuc: e.candidate };
+      if (e.error === null) this.events.info('anomaly.shadow_evaluated', fields);
+      else this.events.warn('anomaly.shadow_evaluation_failed', { code: 'E_MODEL_EVALUATION', ...fields, reason: e.error });
+    };
+    let set: AnomalyEvaluationSet;
+    try {
+      set = decodeAnomalyEvaluationSet(bytes);
+    } catch (err) {
+      return say({ samples: 0, active: null, candidate: null, error: (err as Error).message });
+    }
+    await sh.loaded;
+    if (sh.ended) return;
+    if (sh.scorer === undefined) return say({ samples: set.count, active: null, candidate: null, error: `the candidate does not run here: ${sh.error ?? 'not loaded'}` });
+    let candidate: number;
+    try {
+      candidate = await autoencoderAuc(sh.scorer, set);
+    } catch (err) {
+      return say({ samples: set.count, active: null, candidate: null, error: `the candidate fails on the evaluation set: ${(err as Error).message}` });
+    }
+    // No active release, or one the set does not fit: nothing to be worse than (the event says which).
+    let active: number | null = null;
+    const m = this.o.managed;
+    const release = m === undefined ? undefined : await m.source.load(m.name).catch(() => undefined);
+    if (release !== undefined && !sh.ended) {
+      let scorer: AutoencoderScorer | undefined;
+      try {
+        scorer = await AutoencoderScorer.load(release.bytes, this.backend, this.o.autoencoder.providers);
+        active = await autoencoderAuc(scorer, set);
+      } catch (err) {
+        this.events.warn('anomaly.shadow_evaluation_failed', { code: 'E_MODEL_EVALUATION', model: m?.name, active: release.ref, reason: `the active release cannot be scored on the evaluation set: ${(err as Error).message}` });
+      } finally {
+        await scorer?.close().catch(() => undefined);
+      }
+    }
+    say({ samples: set.count, active, candidate, error: null });
   }
 
   /** The candidate ends: its scorer is closed once it loaded and its run in flight is done. */

@@ -147,6 +147,12 @@ export class VisionStage implements Stage {
       }
     })();
     this.shadow = sh;
+    if (candidate.evaluation !== undefined) {
+      // Said, not skipped: a release that asks to be judged on a labelled set is not judged on agreement instead.
+      const reason = 'vision stages do not score labelled evaluation sets yet (only anomaly autoencoders do)';
+      this.events.warn('vision.shadow_evaluation_failed', { code: 'E_MODEL_EVALUATION', model: this.o.managed?.name, candidate: candidate.ref, release: candidate.release, reason });
+      candidate.sink.evaluation({ metric: 'roc-auc', samples: 0, active: null, candidate: null, error: reason });
+    }
   }
 
   /** The candidate ends: it is closed once it loaded and the frame in inference (which may run it) is done. */

@@ -1,4 +1,5 @@
 import { schema, type Infer, type JsonSchema } from 'tjs';
+import type { ShadowEvaluation } from '../../fleet/protocol/update.js';
 import type { ComponentEvents } from '../health/events.js';
 import type { DecisionSink, Source, Stage } from './components.js';
 
@@ -35,6 +36,8 @@ export interface ShadowCandidate {
   readonly ref: { readonly name: string; readonly version: string; readonly hash: string };
   readonly release: number;
   readonly sink: ShadowSink;
+  /** The release's labelled evaluation set (signed, verified), when it carries one: the stage scores it with both models and reports `sink.evaluation`. */
+  readonly evaluation?: Uint8Array;
 }
 
 /**
@@ -55,6 +58,8 @@ export interface ShadowSink {
    * those how many have the same class.
    */
   vision(frame: { readonly active: number; readonly candidate: number; readonly matched: number; readonly sameClass: number }): void;
+  /** How both models did on the candidate's labelled evaluation set (once per stage that scored it). */
+  evaluation(result: ShadowEvaluation): void;
 }
 
 export type PluginKind = 'source' | 'stage';

@@ -52,8 +52,8 @@ export class ManagedModels {
 
   /**
    * Runs `candidate` in shadow in every stage that runs `model`, until the stages together ran
-   * it `spec.inferences` times or `spec.maxMs` passed (or `signal` aborts), then ends the shadow
-   * and says how it compared. With no stage running the model, nothing is measured (stages: 0).
+   * it `spec.inferences` times (and each scored the release's evaluation set, when it has one)
+   * or `spec.maxMs` passed (or `signal` aborts), then ends the shadow and says how it compared. With no stage running the model, nothing is measured (stages: 0).
    */
   async shadow(model: string, candidate: Omit<ShadowCandidate, 'sink'>, spec: ShadowSpec, signal?: AbortSignal, now: () => number = Date.now): Promise<ShadowSummary> {
     const stages = [...(this.shadowListeners.get(model) ?? [])];
@@ -77,8 +77,9 @@ export class ManagedModels {
         };
         const timer = setTimeout(done, spec.maxMs);
         signal?.addEventListener('abort', done);
+        // With an evaluation set, every stage's evaluation counts too (each reports one, or why not).
         tally.onRun(() => {
-          if (tally.inferences >= spec.inferences) done();
+          if (tally.inferences >= spec.inferences && (candidate.evaluation === undefined || tally.evaluationsReported >= stages.length)) done();
         });
         if (signal?.aborted === true) done();
       });

@@ -1,4 +1,4 @@
-import type { ShadowSummary } from '../../fleet/protocol/update.js';
+import type { ShadowEvaluation, ShadowSummary } from '../../fleet/protocol/update.js';
 import type { ShadowSink } from '../pipeline/registry.js';
 
 /** Latencies kept for the percentiles at most (a uniform sample of all runs beyond that). */
@@ -30,6 +30,8 @@ export class ShadowTally implements ShadowSink {
   private candidateDet = 0;
   private matched = 0;
   private sameClass = 0;
+  private evaluated: ShadowEvaluation | null = null;
+  private evaluations = 0;
   private readonly started: number;
   private waiter: (() => void) | undefined;
 
@@ -89,6 +91,19 @@ export class ShadowTally implements ShadowSink {
     this.sameClass += Math.min(f.sameClass, f.matched);
   }
 
+  /** Stages that reported an evaluation. */
+  get evaluationsReported(): number {
+    return this.evaluations;
+  }
+
+  /** Of several stages' evaluations, the worst for the candidate counts (an error worst of all). */
+  evaluation(e: ShadowEvaluation): void {
+    this.evaluations += 1;
+    const margin = (x: ShadowEvaluation): number => (x.error !== null || x.candidate === null ? -Infinity : x.candidate - (x.active ?? x.candidate));
+    if (this.evaluated === null || margin(e) < margin(this.evaluated)) this.evaluated = e;
+    this.waiter?.();
+  }
+
   summary(): ShadowSummary {
     const sorted = [...this.latencies].sort((a, b) => a - b);
     const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
@@ -112,6 +127,7 @@ export class ShadowTally implements ShadowSink {
               f1: this.activeDet + this.candidateDet === 0 ? 1 : round((2 * this.matched) / (this.activeDet + this.candidateDet)),
               classAgreement: this.matched === 0 ? null : round(this.sameClass / this.matched),
             },
+      evaluation: this.evaluated,
     };
   }
 

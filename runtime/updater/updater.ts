@@ -76,6 +76,8 @@ interface Probation {
 const PROBATION_MIN_RUNS = 20;
 /** Share of runs allowed over the latency budget. */
 const PROBATION_SLOW_SHARE = 0.05;
+/** An evaluation set is held in memory while the stages score it: at most this large. */
+const MAX_EVALUATION_SET_BYTES = 96 * 1024 * 1024;
 
 /**
  * The gateway's model updater: only a model the fleet's TUF repository signed, of a release
@@ -132,7 +134,7 @@ export class ModelUpdater {
    * and the slots (the rollback model included) stay as they are.
    */
   async shadow(target: string, spec: ShadowSpec): Promise<ShadowSummary> {
-    const { r, bytes, golden, step, report } = await this.verified(target);
+    const { r, bytes, golden, evaluation, step, report } = await this.verified(target, true);
     await step('health', () => this.healthCheck(bytes, r, ...golden));
     const runner = this.o.shadow;
     const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -141,7 +143,7 @@ export class ModelUpdater {
       'shadow',
       async () => {
         if (runner === undefined) throw new UpdateRefused('shadow', 'E_UPDATE_SHADOW', 'this gateway runs no stages that could run a candidate in shadow');
-        summary = await runner(r.model, { bytes, release: r.release, ref: { name: r.model, version: r.version, hash: `sha256:${sha256}` } }, spec);
+        summary = await runner(r.model, { bytes, release: r.release, ref: { name: r.model, version: r.version, hash: `sha256:${sha256}` }, ...(evaluation === undefined ? {} : { evaluation }) }, spec);
       },
       true,
     );
@@ -149,12 +151,17 @@ export class ModelUpdater {
     return summary as ShadowSummary;
   }
 
-  /** Refresh, check and download: the release's signed description and its verified bytes, and the reporting of the steps to come. */
-  private async verified(target: string): Promise<{
+  /** Refresh, check and download: the release's signed description and its verified bytes (and its evaluation set, for a shadow run), and the reporting of the steps to come. */
+  private async verified(
+    target: string,
+    withEvaluation = false,
+  ): Promise<{
     r: ModelRelease;
     bytes: Uint8Array;
     /** The golden input and output. */
     golden: [Uint8Array, Uint8Array];
+    /** The release's labelled evaluation set, when it has one and it was asked for. */
+    evaluation: Uint8Array | undefined;
     step: <T>(name: UpdateStep, f: () => Promise<T>, quietOk?: boolean) => Promise<T>;
     report: (name: UpdateStep, outcome: UpdateReport['outcome'], reason: string | null, shadow?: ShadowSummary) => void;
   }> {
@@ -190,7 +197,7 @@ export class ModelUpdater {
     });
     const r = release as ModelRelease;
     const downloads = join(this.o.dataDir, 'updates', 'downloads');
-    const { bytes, input, output } = await step('download', async () => {
+    const { bytes, input, output, evaluation } = await step('download', async () => {
       await mkdir(downloads, { recursive: true });
       const file = async (t: TargetFile): Promise<Uint8Array> => {
         const got = await trust.download(t, join(downloads, encodeURIComponent(t.path)));
@@ -200,11 +207,17 @@ export class ModelUpdater {
         if (sha !== t.hashes['sha256']) throw new UpdateRefused('download', 'E_TRUST_HASH', `${t.path} changed on disk after verification`);
         return b;
       };
-      return { bytes: await file(info), input: await file(await trust.target(r.golden.input)), output: await file(await trust.target(r.golden.output)) };
+      const evaluationSet = async (): Promise<Uint8Array | undefined> => {
+        if (!withEvaluation || r.evaluation === undefined) return undefined;
+        const t = await trust.target(r.evaluation.set);
+        if (t.length > MAX_EVALUATION_SET_BYTES) throw new UpdateRefused('download', 'E_UPDATE_EVALUATION', `${t.path} is ${t.length} bytes; an evaluation set is held in memory and may have at most ${MAX_EVALUATION_SET_BYTES}`);
+        return file(t);
+      };
+      return { bytes: await file(info), input: await file(await trust.target(r.golden.input)), output: await file(await trust.target(r.golden.output)), evaluation: await evaluationSet() };
     });
     // The downloaded copies are not kept: the slot holds the model from here on (bounded disk).
     await rm(downloads, { recursive: true, force: true });
-    return { r, bytes, golden: [input, output], step, report };
+    return { r, bytes, golden: [input, output], evaluation, step, report };
   }
 
   /**
@@ -250,8 +263,8 @@ export class ModelUpdater {
     // The path says which model and release this is: a role trusted for one folder cannot
     // sign a release of another model (nor push that model's counter to the top).
     const base = `models/${r.model}/${r.release}`;
-    if (info.path !== `${base}/model.onnx` || !r.golden.input.startsWith(`${base}/`) || !r.golden.output.startsWith(`${base}/`)) {
-      throw new UpdateRefused('check', 'E_UPDATE_PATH', `${info.path} claims to be ${r.model} release ${r.release}, which lives at ${base}/model.onnx with its golden files beside it`);
+    if (info.path !== `${base}/model.onnx` || !r.golden.input.startsWith(`${base}/`) || !r.golden.output.startsWith(`${base}/`) || (r.evaluation !== undefined && !r.evaluation.set.startsWith(`${base}/`))) {
+      throw new UpdateRefused('check', 'E_UPDATE_PATH', `${info.path} claims to be ${r.model} release ${r.release}, which lives at ${base}/model.onnx with its golden files and evaluation set beside it`);
     }
     // The active model counts as accepted too: a crash between activation and recording it must not reinstall it.
     const highest = Math.max((await this.accepted())[r.model] ?? 0, (await this.slots(r.model).active())?.release ?? 0);

@@ -1,5 +1,5 @@
 import { problemResponses } from '../problem.js';
-import { modelNameSchema } from './common.js';
+import { modelNameSchema, orNull } from './common.js';
 
 export const releaseSchema = {
   type: 'object',
@@ -23,9 +23,10 @@ export const releaseSchema = {
       required: ['latencyMs', 'errorRatePpm', 'probationS'],
       additionalProperties: false,
     },
+    evaluationSet: { type: orNull('string'), description: 'the target path of its labelled evaluation set (null: none); with one, a rollout\'s quality gate judges the release on it instead of on agreement with the model it replaces' },
     targetsVersion: { type: 'integer', description: 'the targets metadata version it was read from' },
   },
-  required: ['target', 'model', 'release', 'version', 'length', 'sha256', 'hardware', 'minRuntimeVersion', 'budgets', 'targetsVersion'],
+  required: ['target', 'model', 'release', 'version', 'length', 'sha256', 'hardware', 'minRuntimeVersion', 'budgets', 'evaluationSet', 'targetsVersion'],
   additionalProperties: false,
 } as const;
 

@@ -12,6 +12,7 @@ const SUMMARY: ShadowSummary = {
   latencyMs: { p50: 1.5, p99: 7.25 },
   anomaly: { windows: 200, alertAgreement: 0.97, activeAlerting: 4, candidateAlerting: 10, scoreCorrelation: 0.91 },
   vision: { frames: 50, activeDetections: 120, candidateDetections: 118, matched: 110, f1: 0.924, classAgreement: null },
+  evaluation: { metric: 'roc-auc', samples: 400, active: 0.93, candidate: 0.97, error: null },
 };
 
 describe('release notices and update reports with shadow runs', () => {
@@ -36,6 +37,11 @@ describe('release notices and update reports with shadow runs', () => {
     }
     expect(() => parseShadowSummary({ ...SUMMARY, anomaly: { ...SUMMARY.anomaly, alertAgreement: 1.2 } })).toThrow('shadow.anomaly.alertAgreement');
     expect(() => parseShadowSummary({ ...SUMMARY, inferences: -1 })).toThrow('shadow.inferences');
+    expect(() => parseShadowSummary({ ...SUMMARY, evaluation: { ...SUMMARY.evaluation, candidate: 1.5 } })).toThrow('shadow.evaluation.candidate');
+    expect(() => parseShadowSummary({ ...SUMMARY, evaluation: { ...SUMMARY.evaluation, metric: 'accuracy' } })).toThrow('shadow.evaluation.metric');
+    // A gateway from before evaluation sets sends none: that is no evaluation, not an error.
+    const { evaluation: _none, ...older } = SUMMARY;
+    expect(parseShadowSummary(older).evaluation).toBeNull();
     expect(() => parseShadowSummary({ ...SUMMARY, latencyMs: { p50: 'fast', p99: 1 } })).toThrow('shadow.latencyMs.p50');
     expect(() => decodeUpdateReport(enc({ gw: 'g', model: 'm', target: 't', release: 1, version: 'v', step: 'shadow', outcome: 'ok', reason: null, ts: 1, shadow: { stages: 1 } }))).toThrow('update report.shadow');
   });

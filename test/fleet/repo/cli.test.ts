@@ -45,6 +45,11 @@ describe('edgewise keys / repo / tuf-client (the commands an operator and the co
     await writeFile(`${dir.path}/go.bin`, new Uint8Array(16));
     const add = await edgewise(['repo', 'add-model', '--repo', repo, '--model', `${dir.path}/m.onnx`, '--golden-input', `${dir.path}/gi.bin`, '--golden-output', `${dir.path}/go.bin`, '--name', 'press', '--release', '1', '--model-version', '1.0', '--input-name', 'x', '--dims', '1,4', '--output-name', 'y']);
     expect(add.code, add.stderr).toBe(0);
+    // A labelled evaluation set that is not one is refused here, named, rather than by every gateway of a rollout.
+    await writeFile(`${dir.path}/eval.cbor`, 'labels,windows\n0,1\n');
+    const badEval = await edgewise(['repo', 'add-model', '--repo', repo, '--model', `${dir.path}/m.onnx`, '--golden-input', `${dir.path}/gi.bin`, '--golden-output', `${dir.path}/go.bin`, '--name', 'press', '--release', '2', '--model-version', '2.0', '--input-name', 'x', '--dims', '1,4', '--output-name', 'y', '--evaluation-set', `${dir.path}/eval.cbor`]);
+    expect(badEval.code).toBe(2);
+    expect(badEval.stderr).toMatch(/--evaluation-set .*eval\.cbor: evaluation set: /);
     // Unsigned: publishing is refused, with the reason.
     const early = await edgewise(['repo', 'publish', '--repo', repo, '--snapshot-key', ids['snapshot'] as string, '--timestamp-key', ids['timestamp'] as string]);
     expect(early.code).toBe(2);

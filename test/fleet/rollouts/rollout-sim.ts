@@ -14,6 +14,7 @@ export const RELEASE: ReleaseInfo = {
   hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] },
   minRuntimeVersion: '0.1.0',
   budgets: { latencyMs: 100, errorRatePpm: 1000, probationS: 0 },
+  evaluationSet: null,
   targetsVersion: 3,
 };
 
@@ -58,6 +59,7 @@ export function shadowSummary(agreement: number, over: Partial<ShadowSummary> = 
     latencyMs: { p50: 2, p99: 5 },
     anomaly: { windows: 200, alertAgreement: agreement, activeAlerting: 3, candidateAlerting: Math.round(3 + (1 - agreement) * 200), scoreCorrelation: agreement > 0.9 ? 0.98 : 0.1 },
     vision: null,
+    evaluation: null,
     ...over,
   };
 }

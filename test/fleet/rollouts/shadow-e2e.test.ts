@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { trainAutoencoderModel } from '../../../models/anomaly/autoencoder/model.js';
 import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { encodeAnomalyEvaluationSet } from '../../../fleet/protocol/evaluation-set.js';
 import { gaussian, sampleChannel, seededRandom, type ChannelSpec } from '../../../devices/synthetic/signals.js';
 import type { Gateway } from '../../../runtime/gateway.js';
 import { useFleetTestRig } from '../../support/fleet-test-rig.js';
@@ -48,6 +49,21 @@ async function train(machine: readonly ChannelSpec[], seed: number): Promise<{ b
   return { bytes, goldenIn, goldenOut };
 }
 
+/**
+ * A labelled evaluation set of machine A: normal running (0), and running with machine B's
+ * vibration, a worn coupling, say (1). A model of machine A finds it; a model of machine B,
+ * to which that vibration is normal, ranks it below normal running.
+ */
+function evaluationSetA(seed: number): Uint8Array {
+  const faulty = MACHINE_A.map((c) => (c.name === 'vibration' ? (MACHINE_B[0] as ChannelSpec) : c));
+  const normal = record(MACHINE_A, 20, seed);
+  const fault = record(faulty, 10, seed + 1);
+  const per = WINDOW * 3;
+  const windows = new Float32Array([...normal.subarray(0, 120 * per), ...fault.subarray(0, 60 * per)]);
+  const labels = Uint8Array.from({ length: 180 }, (_, i) => (i < 120 ? 0 : 1));
+  return encodeAnomalyEvaluationSet({ channels: MACHINE_A.map((c) => c.name), windowSamples: WINDOW, count: 180, windows, labels });
+}
+
 const channelsYaml = (machine: readonly ChannelSpec[]): string => machine.map((c) => `      - ${JSON.stringify(c)}`).join('\n');
 
 /**
@@ -78,9 +94,10 @@ describe('rollouts gated on quality measured in shadow, end to end', () => {
     await tuf.stop();
   });
 
-  async function publish(release: number, m: Awaited<ReturnType<typeof train>>): Promise<string> {
+  async function publish(release: number, m: Awaited<ReturnType<typeof train>>, evaluation?: Uint8Array): Promise<string> {
     const d = join(rig.dir.path, 'in');
     await mkdir(d, { recursive: true });
+    if (evaluation !== undefined) await writeFile(`${d}/eval${release}.cbor`, evaluation);
     await writeFile(`${d}/m${release}.onnx`, m.bytes);
     await writeFile(`${d}/gi${release}.bin`, new Uint8Array(m.goldenIn.buffer));
     await writeFile(`${d}/go${release}.bin`, new Uint8Array(m.goldenOut.buffer));
@@ -88,6 +105,7 @@ describe('rollouts gated on quality measured in shadow, end to end', () => {
       model: `${d}/m${release}.onnx`,
       goldenInput: `${d}/gi${release}.bin`,
       goldenOutput: `${d}/go${release}.bin`,
+      ...(evaluation === undefined ? {} : { evaluationSet: `${d}/eval${release}.cbor` }),
       release: { model: MODEL, release, version: `1.${release}`, hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] }, minRuntimeVersion: '0.0.1', golden: { inputName: 'x', dims: [1, WINDOW * 3], outputName: 'reconstruction', tolerance: '0.001' }, budgets: { latencyMs: 5000, errorRatePpm: 10_000, probationS: 0 } },
     });
     await tuf.repo.sign('targets', tuf.keys.priv.targets);
@@ -165,5 +183,42 @@ pipelines:
     expect(done.rollout.state, JSON.stringify(done.events.filter((e) => e.kind === 'gate-failed'))).toBe('completed');
     expect(passed).toHaveLength(2);
     await waitFor(async () => (await Promise.all(Array.from({ length: N }, (_, i) => release(api, `gw-${i}`)))).every((r) => r === 3), 'release 3 active on every gateway', 30_000, 200);
+  }, 400_000);
+
+  it('judges a release that carries a labelled evaluation set on it: a better model that disagrees goes out, a worse one stops at the canary with both numbers', async () => {
+    // The fleet's first model was trained on the wrong machine; every gateway runs it.
+    const first = await publish(1, wrong);
+    const { data, api } = await startFleetAndGateways(rig, tuf, N, gateways, pipelineYaml);
+    const r1 = await createRollout(data, ['--target', first, '--wave', '100%']);
+    await waitFor(async () => (await rolloutState(api, r1)) === 'completed', 'release 1 on every gateway', 90_000, 200);
+
+    // The right model disagrees with it nearly everywhere, and is far better on the labelled set: it goes out.
+    const set = evaluationSetA(40);
+    const better = await publish(2, good1, set);
+    const r2 = await createRollout(data, ['--target', better, '--wave', '1', '--wave', '100%', '--shadow', '30', '--shadow-max-s', '60']);
+    await waitFor(async () => ['completed', 'paused'].includes(await rolloutState(api, r2)), 'the better release to finish', 150_000, 200);
+    const done = (await api(`/v1/rollouts/${r2}`)) as { rollout: { state: string; evaluationSet: boolean }; events: { kind: string; detail: { gates?: { gate: string; detail?: { agreement: { min: number } | null; evaluation: { worstMargin: number; minCandidate: number; evaluated: number } | null } }[] } }[] };
+    expect(done.rollout.state, JSON.stringify(done.events.filter((e) => e.kind === 'gate-failed'))).toBe('completed');
+    expect(done.rollout.evaluationSet).toBe(true);
+    const passed = done.events.filter((e) => e.kind === 'shadow-passed').map((e) => e.detail.gates?.find((g) => g.gate === 'quality')?.detail);
+    expect(passed).toHaveLength(2);
+    // Judged on agreement it would have stopped; on the labelled set it is clearly better.
+    expect(passed[0]?.agreement?.min).toBeLessThan(0.9);
+    expect(passed[0]?.evaluation?.worstMargin).toBeGreaterThan(0.3);
+    expect(passed[0]?.evaluation?.minCandidate).toBeGreaterThan(0.9);
+    await waitFor(async () => (await Promise.all(Array.from({ length: N }, (_, i) => release(api, `gw-${i}`)))).every((r) => r === 2), 'release 2 active on every gateway', 30_000, 200);
+
+    // The wrong machine's model again, as release 3: worse on the set, it stops at the canary.
+    const worse = await publish(3, wrong, set);
+    const r3 = await createRollout(data, ['--target', worse, '--wave', '1', '--wave', '100%', '--shadow', '30', '--shadow-max-s', '60']);
+    await waitFor(async () => (await rolloutState(api, r3)) === 'paused', 'the worse release to stop at the canary', 120_000, 200);
+    const status = (await api(`/v1/rollouts/${r3}`)) as { events: { kind: string; detail: { gates?: { gate: string; pass: boolean; detail?: { failing: { why: string[] }[]; evaluation: { worstMargin: number } | null } }[] } }[] };
+    const quality = status.events.find((e) => e.kind === 'gate-failed')?.detail.gates?.find((g) => g.gate === 'quality');
+    expect(quality?.pass).toBe(false);
+    expect(quality?.detail?.evaluation?.worstMargin).toBeLessThan(-0.3);
+    expect(quality?.detail?.failing[0]?.why.join(' ')).toMatch(/ROC AUC on the labelled set 0\.\d+, below the active model's (0\.9\d+|1\.000) \(180 windows\)/);
+    const text = await runCli(['fleet', 'rollout', 'status', '--data', data, r3]);
+    expect(text.stdout).toMatch(/ROC AUC on the labelled set/);
+    for (let i = 0; i < N; i += 1) expect(await release(api, `gw-${i}`)).toBe(2);
   }, 400_000);
 });

@@ -4,6 +4,7 @@ import { trainAutoencoderModel } from '../../../models/anomaly/autoencoder/model
 import { buildModel } from '../../../models/onnx/builder.js';
 import { anomalyStagePlugin } from '../../../models/anomaly/index.js';
 import type { ShadowSummary } from '../../../fleet/protocol/update.js';
+import { encodeAnomalyEvaluationSet } from '../../../fleet/protocol/evaluation-set.js';
 import type { RecordInput } from '../../../runtime/pipeline/record.js';
 import type { DecisionEntry } from '../../../runtime/store/decision-log.js';
 import { ManagedModels } from '../../../runtime/updater/managed-models.js';
@@ -41,6 +42,33 @@ function motor(seconds: number, seed: number): Float64Array {
   return out;
 }
 
+/**
+ * A labelled evaluation set from the same motor: 16-sample windows of normal running (0) and of
+ * bearing wear and a stuck sensor (1), recorded apart from everything the models or the stage saw.
+ */
+function motorEvaluationSet(seed: number): Uint8Array {
+  const sig = new MotorSignals(seed);
+  const w = 16;
+  const windows: number[] = [];
+  const labels: number[] = [];
+  let n = 0;
+  const take = (count: number, label: 0 | 1): void => {
+    for (let k = 0; k < count; k += 1) {
+      for (let t = 0; t < w; t += 1, n += 1) windows.push(...sig.sample(n, RATE));
+      labels.push(label);
+    }
+  };
+  take(150, 0);
+  sig.setFault('bearing-wear', true, n);
+  take(60, 1);
+  sig.setFault('bearing-wear', false, n);
+  take(100, 0);
+  // A stuck sensor: every window of it is anomalous (sparse spikes would leave most windows normal).
+  sig.setFault('stuck', true, n);
+  take(60, 1);
+  return encodeAnomalyEvaluationSet({ channels: CHANNELS, windowSamples: w, count: labels.length, windows: Float32Array.from(windows), labels: Uint8Array.from(labels) });
+}
+
 const TRAIN = { channels: CHANNELS, windowSamples: 16, stride: 4, hidden: [16, 4, 16], epochs: 5, batchSize: 64, learningRate: 0.005, seed: 2, heldOut: 0.2 };
 
 /** What a stage made of the scenario: every record out, every decision, and the shadow's summary (if one ran). */
@@ -56,7 +84,7 @@ interface RunResult {
  * scenario fed (normal running, bearing wear, normal again, spikes), then the shadow ended.
  * The scenario is the same for every run, so the active path's outputs must be too.
  */
-async function run(dir: string, candidate: Uint8Array | undefined): Promise<RunResult> {
+async function run(dir: string, candidate: Uint8Array | undefined, evaluation?: Uint8Array): Promise<RunResult> {
   const managed = new ManagedModels(dir);
   const events = new CapturingEventLog();
   const decisions: DecisionEntry[] = [];
@@ -80,7 +108,7 @@ async function run(dir: string, candidate: Uint8Array | undefined): Promise<RunR
   let summary: Promise<ShadowSummary> | undefined;
   const stop = new AbortController();
   if (candidate !== undefined) {
-    summary = managed.shadow(MODEL, candidateOf(MODEL, candidate, 2, 'candidate'), { inferences: 1_000_000, maxMs: 60_000 }, stop.signal);
+    summary = managed.shadow(MODEL, { ...candidateOf(MODEL, candidate, 2, 'candidate'), ...(evaluation === undefined ? {} : { evaluation }) }, { inferences: 1_000_000, maxMs: 60_000 }, stop.signal);
     await waitFor(() => events.has('anomaly.shadow_started') || events.has('anomaly.shadow_invalid'), 'the candidate to load (or fail to)', 10_000);
   }
   await feed(10);
@@ -92,6 +120,7 @@ async function run(dir: string, candidate: Uint8Array | undefined): Promise<RunR
   await feed(8);
   sig.setFault('spikes', false, n);
   await feed(4);
+  if (evaluation !== undefined) await waitFor(() => events.has('anomaly.shadow_evaluated') || events.has('anomaly.shadow_evaluation_failed'), 'the evaluation set to be scored', 20_000);
   stop.abort();
   const result = await summary;
   out.push(...stage.flush());
@@ -176,6 +205,34 @@ describe('anomaly stage running a candidate release in shadow', () => {
     expect(s.inferences).toBeGreaterThan(100);
     expect(s.errors).toBe(s.inferences);
     expect(s.latencyMs?.p99).toBeGreaterThan(0);
+    expect(JSON.stringify(r.out)).toBe(JSON.stringify(baseline.out));
+  }, 20_000);
+
+  it('scores a release\'s labelled evaluation set with both models: the same model ties, a model of another machine is worse', async () => {
+    const set = motorEvaluationSet(21);
+    const same = (await run(dir.path, active, set)).summary as ShadowSummary;
+    console.log('evaluation, same model:', JSON.stringify(same.evaluation));
+    expect(same.evaluation).toMatchObject({ metric: 'roc-auc', samples: 370, error: null });
+    // The active model finds the labelled faults; the same bytes as candidate, exactly as well.
+    expect(same.evaluation?.active).toBeGreaterThan(0.8);
+    expect(same.evaluation?.candidate).toBe(same.evaluation?.active);
+    const r = await run(dir.path, other, set);
+    const worse = r.summary as ShadowSummary;
+    console.log('evaluation, other machine:', JSON.stringify(worse.evaluation));
+    expect(worse.evaluation?.error).toBeNull();
+    expect(worse.evaluation?.active).toBe(same.evaluation?.active);
+    expect(worse.evaluation?.candidate).toBeLessThan((same.evaluation?.active ?? 0) - 0.1);
+    expect(r.events.seen.find((e) => e.event === 'anomaly.shadow_evaluated')?.fields).toMatchObject({ samples: 370, activeAuc: same.evaluation?.active, candidateAuc: worse.evaluation?.candidate });
+    // The evaluation is the candidate's business: what the active path does is unchanged.
+    expect(JSON.stringify(r.out)).toBe(JSON.stringify(baseline.out));
+  }, 40_000);
+
+  it('an evaluation set that cannot be read is said, with why, and is no result', async () => {
+    const r = await run(dir.path, active, new TextEncoder().encode('not cbor at all'));
+    const s = r.summary as ShadowSummary;
+    expect(s.evaluation).toMatchObject({ candidate: null, samples: 0 });
+    expect(s.evaluation?.error).toMatch(/evaluation set/);
+    expect(r.events.seen.find((e) => e.event === 'anomaly.shadow_evaluation_failed')?.level).toBe('warn');
     expect(JSON.stringify(r.out)).toBe(JSON.stringify(baseline.out));
   }, 20_000);
 });
