@@ -116,8 +116,10 @@ export class RolloutDriver {
 
   private async pass(): Promise<void> {
     const had = this.holding;
+    // The lease runs from the database's moment of renewal, which is after this.
+    const asked = this.now();
     try {
-      this.holding = await this.lease.acquire(this.now());
+      this.holding = await this.lease.acquire();
     } catch (err) {
       // Cut off from the database: no longer sure of the lease, so no longer the leader.
       this.holding = false;
@@ -129,7 +131,7 @@ export class RolloutDriver {
     }
     if (!this.holding) return;
     // Stop before the lease could run out under us: another instance may take it then.
-    const until = this.now() + (this.o.leaseTtlMs ?? DRIVER_DEFAULTS.leaseTtlMs) / 2;
+    const until = asked + (this.o.leaseTtlMs ?? DRIVER_DEFAULTS.leaseTtlMs) / 2;
     try {
       const rollouts = [...(await this.store.list('rolling-back', 1000)), ...(await this.store.list('running', 1000)), ...(await this.store.completedWithOffline()), ...(await this.store.rolledBackWithHolders())];
       for (const first of rollouts) {

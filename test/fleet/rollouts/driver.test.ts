@@ -144,19 +144,22 @@ describe.each(BACKENDS)('rollout driver on %s', (backend) => {
     const ids = await addGateways(db.sql, 20);
     const sim = new SimulatedGateways(db.sql);
     const rollouts = new Rollouts(db.sql, async () => [RELEASE], clock);
-    const first = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'fleet-a', now: clock, leaseTtlMs: 10_000 });
-    const second = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'fleet-b', now: clock, leaseTtlMs: 10_000 });
+    // The lease expires by the database's clock: a real 3 s, whatever the fake clock says.
+    const first = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'fleet-a', now: clock, leaseTtlMs: 3000 });
+    const second = new RolloutDriver({ sql: db.sql, notifier: sim, holder: 'fleet-b', now: clock, leaseTtlMs: 3000 });
     const { rollout } = await rollouts.create({ target: RELEASE.target, selector: { kind: 'all' }, waves: [{ kind: 'count', count: 4 }, { kind: 'share', share: 1 }] });
     await first.tick();
     await second.tick();
     expect(first.leader).toBe(true);
     expect(second.leader).toBe(false);
     expect(sim.notices).toHaveLength(4);
-    // fleet-a dies (no more ticks, no release of the lease): fleet-b takes over once it expires.
-    now += 5_000;
+    // fleet-a dies (no more ticks, no release of the lease): fleet-b takes over once it expires,
+    // and a fake clock far ahead does not make it expire sooner.
+    now += 60_000;
     await second.tick();
     expect(second.leader).toBe(false);
-    now += 6_000;
+    expect(sim.notices).toHaveLength(4);
+    await waitFor(async () => (await second.tick(), second.leader), 'fleet-b to take the lease once it expired', 15_000, 100);
     expect(await drive(second, sim, rollouts, rollout.id)).toBe('completed');
     expect(second.leader).toBe(true);
     expect(ids.every((gw) => sim.count(gw) === 1)).toBe(true);
