@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// Makes sure the Debian programs the tests drive are installed. `npm test` runs this first,
+// Makes sure the Debian programs (and Python modules) the tests drive are installed. `npm test` runs this first,
 // so no test ever skips because a program is missing: as root it installs them with
 // apt-get; otherwise it stops and prints the exact line to run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-/** program path -> Debian package. Add a line when a test starts to need a program. */
+/**
+ * What the tests need -> Debian package: a program (`path`) or a module of Debian's Python
+ * (`python`, checked with `/usr/bin/python3 -c 'import ...'`, as the suite's run script does).
+ * Add a line when a test starts to need one.
+ */
 const PROGRAMS = [
   { path: '/usr/sbin/mosquitto', pkg: 'mosquitto', why: 'MQTT broker for the delivery tests' },
   { path: '/usr/bin/mosquitto_passwd', pkg: 'mosquitto', why: 'password file for the TLS/login test' },
@@ -13,14 +17,29 @@ const PROGRAMS = [
   { path: '/usr/bin/socat', pkg: 'socat', why: 'pseudo-terminal pairs for the serial link tests' },
   { path: '/usr/lib/postgresql/15/bin/initdb', pkg: 'postgresql', why: 'a throwaway PostgreSQL for the fleet database tests' },
   { path: '/usr/lib/postgresql/15/bin/pg_ctl', pkg: 'postgresql', why: 'starts and stops that PostgreSQL' },
+  // The TUF conformance suite (third_party/tuf-conformance) and its harness.
+  { python: 'pytest', pkg: 'python3-pytest', why: 'runs the TUF conformance suite' },
+  { python: 'pytest_timeout', pkg: 'python3-pytest-timeout', why: 'per-test timeouts of the TUF conformance suite' },
+  { python: 'cryptography', pkg: 'python3-cryptography', why: 'signs the TUF conformance suite\'s repositories' },
+  { python: 'requests', pkg: 'python3-requests', why: 'HTTP in the TUF conformance suite' },
+  { python: 'urllib3', pkg: 'python3-urllib3', why: 'HTTP in the TUF conformance suite' },
+  { path: '/usr/bin/faketime', pkg: 'faketime', why: 'runs the client under test at another time in the TUF conformance suite' },
 ];
 
-const missing = PROGRAMS.filter((p) => !existsSync(p.path));
+const PYTHON = '/usr/bin/python3';
+/** Whether the thing is there: the program exists, or Debian's Python imports the module. */
+function present(p) {
+  if (p.path !== undefined) return existsSync(p.path);
+  return existsSync(PYTHON) && spawnSync(PYTHON, ['-c', `import ${p.python}`], { stdio: 'ignore' }).status === 0;
+}
+const what = (p) => (p.path !== undefined ? p.path : `the Python module ${p.python}`);
+
+const missing = PROGRAMS.filter((p) => !present(p));
 if (missing.length === 0) process.exit(0);
 
 const pkgs = [...new Set(missing.map((p) => p.pkg))];
 const line = `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
-for (const p of missing) console.error(`tests need ${p.path} (${p.why}), from the Debian package ${p.pkg}`);
+for (const p of missing) console.error(`tests need ${what(p)} (${p.why}), from the Debian package ${p.pkg}`);
 
 if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
   console.error(`\nnot root, so not installing. Run:\n\n  sudo sh -c '${line}'\n`);
@@ -36,9 +55,9 @@ if (result.status !== 0) {
   console.error(`apt-get install failed (exit ${result.status}); run by hand:\n\n  ${line}\n`);
   process.exit(1);
 }
-const still = missing.filter((p) => !existsSync(p.path));
+const still = missing.filter((p) => !present(p));
 if (still.length > 0) {
-  console.error(`installed, but still missing: ${still.map((p) => p.path).join(', ')}`);
+  console.error(`installed, but still missing: ${still.map(what).join(', ')}`);
   process.exit(1);
 }
 console.error('test programs ready');

@@ -3,7 +3,6 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Fetcher } from 'tuf-js';
-import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
 
 class RangeIgnored extends Error {}
 
@@ -58,9 +57,45 @@ class WriteBehind {
   }
 }
 
-/** A download whose length or hashes are not the signed ones (classified as E_TRUST_LENGTH or E_TRUST_HASH by its message). */
-class LengthOrHashMismatchError extends Error {
-  override readonly name = 'LengthOrHashMismatchError';
+// The fetcher's errors, one class per reason (trust.ts's classify maps each to an E_TRUST_ code).
+// tuf-js exports no error classes, so the fetcher throws its own; TufUpdater teaches tuf-js's
+// root rotation that a DownloadHttpError 403/404 means "no newer root".
+
+/** The server was not reached, answered with an error status, or went silent (E_TRUST_FETCH). */
+export class DownloadError extends Error {
+  override readonly name: string = 'DownloadError';
+}
+
+/** A request that failed on the network (refused, cut, or silent past the idle timeout), as a DownloadError. */
+function unreachable(url: string, err: unknown): DownloadError {
+  const reason = err instanceof Error ? `${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}` : String(err);
+  return new DownloadError(`Failed to download ${url}: ${reason}`, { cause: err });
+}
+
+/** The server answered with an error status (E_TRUST_FETCH). */
+export class DownloadHttpError extends DownloadError {
+  override readonly name = 'DownloadHttpError';
+  constructor(
+    message: string,
+    readonly statusCode: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A response longer than the length signed metadata allows: reading stopped there (E_TRUST_LENGTH). */
+export class DownloadTooLongError extends Error {
+  override readonly name = 'DownloadTooLongError';
+}
+
+/** A downloaded target whose length is not the signed one (E_TRUST_LENGTH). */
+export class TargetLengthError extends Error {
+  override readonly name = 'TargetLengthError';
+}
+
+/** A downloaded target whose hash is not the signed one, or signed with a hash we cannot compute (E_TRUST_HASH). */
+export class TargetHashError extends Error {
+  override readonly name = 'TargetHashError';
 }
 
 export interface ResumingFetcherOptions {
@@ -167,7 +202,7 @@ export class ResumingFetcher implements Fetcher {
         try {
           return [alg, createHash(alg)];
         } catch {
-          throw new LengthOrHashMismatchError(`Hash algorithm ${alg} not supported`);
+          throw new TargetHashError(`Hash algorithm ${alg} not supported`);
         }
       });
     let hashers = digests();
@@ -186,13 +221,13 @@ export class ResumingFetcher implements Fetcher {
       seen = 0;
     }, true);
     try {
-      if (seen !== length) throw new LengthOrHashMismatchError(`Expected length ${length} but got ${seen}`);
+      if (seen !== length) throw new TargetLengthError(`Expected length ${length} but got ${seen}`);
       // What was hashed is what arrived; the file must hold all of it (a short write on a full disk would not).
       const onDisk = (await stat(part)).size;
-      if (onDisk !== length) throw new LengthOrHashMismatchError(`Expected length ${length} but the file on disk has ${onDisk}`);
+      if (onDisk !== length) throw new TargetLengthError(`Expected length ${length} but the file on disk has ${onDisk}`);
       for (const [alg, h] of hashers) {
         const observed = h.digest('hex');
-        if (observed !== hashes[alg]) throw new LengthOrHashMismatchError(`Expected hash ${String(hashes[alg])} but got ${observed}`);
+        if (observed !== hashes[alg]) throw new TargetHashError(`Expected hash ${String(hashes[alg])} but got ${observed}`);
       }
       await mkdir(dirname(dest), { recursive: true });
       await rename(part, dest);
@@ -210,22 +245,26 @@ export class ResumingFetcher implements Fetcher {
       idle.refresh();
     };
     try {
-      const res = await fetch(url, { signal: abort.signal, headers: from > 0 ? { range: `bytes=${from}-` } : {} });
+      const res = await fetch(url, { signal: abort.signal, headers: from > 0 ? { range: `bytes=${from}-` } : {} }).catch((err: unknown) => {
+        throw unreachable(url, err);
+      });
       // 416: the part on disk does not fit what the server has now: start over.
       if (res.status === 416 && from > 0) throw new RangeIgnored();
-      if (!res.ok) throw new DownloadHTTPError(`Failed to download ${url}: HTTP ${res.status}`, res.status);
+      if (!res.ok) throw new DownloadHttpError(`Failed to download ${url}: HTTP ${res.status}`, res.status);
       let total = res.status === 206 ? from : 0;
       if (from > 0 && (res.status !== 206 || !(res.headers.get('content-range') ?? '').startsWith(`bytes ${from}-`))) throw new RangeIgnored();
       if (res.body === null) return;
       const reader = res.body.getReader();
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await reader.read().catch((err: unknown) => {
+          throw unreachable(url, err);
+        });
         if (done) return;
         alive();
         total += value.length;
         if (total > maxLength) {
           abort.abort();
-          throw new DownloadLengthMismatchError(`Max length reached: ${url} is longer than the ${maxLength} bytes signed metadata allow`);
+          throw new DownloadTooLongError(`Max length reached: ${url} is longer than the ${maxLength} bytes signed metadata allow`);
         }
         await sink(value);
       }

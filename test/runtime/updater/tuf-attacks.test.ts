@@ -219,6 +219,69 @@ describe('TUF attacks on the gateway trust client (each refused with the reason 
       const err = await c.target(DELEGATED).then(() => undefined, (e: unknown) => e as { code: string; message: string });
       expect(err?.code, err?.message).toBe('E_TRUST_SIGNATURE');
     });
+
+    /**
+     * A diamond: targets delegates models/team-a/* to parent-a and models/team-b/* to parent-b;
+     * each delegates its paths on to a role named "release", under its own key for it. The
+     * release file lists a model under each path but is signed only with parent-a's release
+     * key: its team-a model is authorised, its team-b model is not (parent-b's key never
+     * signed it). tuf-conformance's test_cached_role_is_verified_against_current_delegator.
+     */
+    async function diamond(): Promise<{ a: string; b: string }> {
+      const { mkdir, writeFile } = await import('node:fs/promises');
+      const { createPublicKey } = await import('node:crypto');
+      const pub = (k: SigningKey): ReturnType<typeof tufPublicKey> => tufPublicKey(createPublicKey(k.key));
+      const h = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+      const [parentA, parentB, releaseA, releaseB] = [foreignKey(), foreignKey(), foreignKey(), foreignKey()];
+      const models = { a: 'models/team-a/1/model.onnx', b: 'models/team-b/1/model.onnx' };
+      const files: Record<string, { length: number; hashes: { sha256: string } }> = {};
+      for (const [team, path] of Object.entries(models)) {
+        const bytes = Buffer.from(`model of team ${team}`);
+        await mkdir(`${dir.path}/repo/repo/targets/models/team-${team}/1`, { recursive: true });
+        await writeFile(`${dir.path}/repo/repo/targets/models/team-${team}/1/${h(bytes)}.model.onnx`, bytes);
+        files[path] = { length: bytes.length, hashes: { sha256: h(bytes) } };
+      }
+      const role = (name: string, key: SigningKey, team: string): Record<string, unknown> => ({ name, keyids: [key.keyid], threshold: 1, terminating: false, paths: [`models/team-${team}/*/*`] });
+      const targetsRole = (extra: Record<string, unknown>): unknown => ({ signed: { _type: 'targets', spec_version: '1.0.31', version: 1, expires: '2099-01-01T00:00:00Z', targets: {}, ...extra }, signatures: [] });
+      await rig.forge('1.targets.json', 'targets', (s) => {
+        s['delegations'] = { keys: { [parentA.keyid]: pub(parentA), [parentB.keyid]: pub(parentB) }, roles: [role('parent-a', parentA, 'a'), role('parent-b', parentB, 'b')] };
+      }, rig.keys.priv.targets);
+      await rig.write('1.parent-a.json', targetsRole({ delegations: { keys: { [releaseA.keyid]: pub(releaseA) }, roles: [role('release', releaseA, 'a')] } }));
+      await rig.forge('1.parent-a.json', 'targets', () => undefined, [parentA]);
+      await rig.write('1.parent-b.json', targetsRole({ delegations: { keys: { [releaseB.keyid]: pub(releaseB) }, roles: [role('release', releaseB, 'b')] } }));
+      await rig.forge('1.parent-b.json', 'targets', () => undefined, [parentB]);
+      await rig.write('1.release.json', targetsRole({ targets: files }));
+      await rig.forge('1.release.json', 'targets', () => undefined, [releaseA]); // not releaseB
+      const meta: Record<string, unknown> = {};
+      for (const name of ['targets', 'parent-a', 'parent-b', 'release']) {
+        const b = await readFile(`${dir.path}/repo/repo/metadata/1.${name}.json`);
+        meta[`${name}.json`] = { version: 1, length: b.length, hashes: { sha256: h(b) } };
+      }
+      await rig.forge('1.snapshot.json', 'snapshot', (s) => void (s['meta'] = meta), rig.keys.priv.snapshot);
+      const sn = await readFile(`${dir.path}/repo/repo/metadata/1.snapshot.json`);
+      await rig.forge('timestamp.json', 'timestamp', (s) => {
+        s['version'] = 2;
+        s['meta'] = { 'snapshot.json': { version: 1, length: sn.length, hashes: { sha256: h(sn) } } };
+      }, rig.keys.priv.timestamp);
+      return models;
+    }
+
+    it('a role two delegators share is verified against the delegator of each search, not reused from the first', async () => {
+      const models = await diamond();
+      const c = rig.client();
+      await c.refresh();
+      // Through parent-a, release is signed by the key parent-a names for it: trusted.
+      expect((await c.download(await c.target(models.a))).cached).toBe(false);
+      // Through parent-b, the same (already verified) release lacks the key parent-b names.
+      const err = await c.target(models.b).then((t) => t, (e: unknown) => e as { code: string; message: string });
+      expect((err as { code?: string }).code, `the team-b model was accepted: ${JSON.stringify(err)}`).toBe('E_TRUST_SIGNATURE');
+      expect((err as { message: string }).message).toMatch(/release was signed by 0\/1 keys/);
+      // A new client (release.json now cached on disk, verified through parent-a) refuses it too.
+      const fresh = rig.client();
+      await fresh.refresh();
+      const again = await fresh.target(models.b).then((t) => t, (e: unknown) => e as { code: string; message: string });
+      expect((again as { code?: string }).code, JSON.stringify(again)).toBe('E_TRUST_SIGNATURE');
+    });
   });
 
   it('endless data: oversized metadata stops at its limit', async () => {
