@@ -7,17 +7,19 @@ import type { GatewayConfig } from './config/load.js';
 import { ConfigError, EdgewiseError } from './errors.js';
 import { EventLog, type ComponentEvents } from './health/events.js';
 import { GatewayHardwareProbe } from './health/hardware.js';
-import { buildHealthReport } from './health/health-report.js';
+import { buildHealthReport, type StoreCondition } from './health/health-report.js';
 import { startHealthServer } from './health/health-server.js';
 import { registerGatewayMetrics } from './health/metrics.js';
+import { PeriodicSummary, summaryText } from './health/periodic-summary.js';
 import { join } from 'node:path';
 import type { DecisionSink, Source } from './pipeline/components.js';
-import type { CreateEnv } from './pipeline/registry.js';
+import { createPlugin, type CreateEnv } from './pipeline/registry.js';
 import { Pipeline, type StageSpec } from './pipeline/pipeline.js';
 import type { PluginRegistry } from './pipeline/registry.js';
 import { Database } from './store/database.js';
 import { DecisionLog, type DecisionEntry } from './store/decision-log.js';
 import { Outbox } from './store/outbox.js';
+import { StoreBudget, levelOptionsFor } from './store/store-budget.js';
 import { StoreWriter } from './store/store-writer.js';
 import { readUplinkFiles } from './uplink/mqtt-options.js';
 import { MqttUplink } from './uplink/uplink.js';
@@ -25,8 +27,13 @@ import { ManagedModels } from './updater/managed-models.js';
 import { UpdateService } from './updater/service.js';
 import { OnnxBackend } from '../models/engine/onnx-backend.js';
 import { RUNTIME_VERSION } from './version.js';
+import { defaults } from './config/defaults.js';
 
 const DECISION_SWEEP_MS = 3_600_000;
+/** The one-line summary at info, by default. */
+const SUMMARY_INTERVAL_MS = 60_000;
+/** How often the data directory and its filesystem are measured (store-budget.ts). */
+const STORE_MEASURE_MS = 250;
 
 /** Hands entries to the decision log once it is open (plug-ins are built before it). */
 class ForwardingDecisionSink implements DecisionSink {
@@ -45,6 +52,8 @@ export interface GatewayOptions {
    * health-checks new releases on (default: ONNX Runtime). Stages build their own.
    */
   readonly backend?: InferenceBackend;
+  /** How often the gateway logs its one-line summary at info (default a minute). */
+  readonly summaryIntervalMs?: number;
 }
 
 /**
@@ -60,6 +69,10 @@ export class Gateway {
   private readonly startedAtMs = Date.now();
   private healthTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private summaryTimer: NodeJS.Timeout | undefined;
+  private readonly summary = new PeriodicSummary();
+  /** Set by create from the options. */
+  private summaryIntervalMs = SUMMARY_INTERVAL_MS;
   private server: Server | undefined;
   private stopping: Promise<void> | undefined;
   private stopOnConnect: (() => void) | undefined;
@@ -78,6 +91,7 @@ export class Gateway {
     /** Signed model updates, when the config has an `updates` section. */
     readonly updates: UpdateService | undefined,
     private readonly hardware: GatewayHardwareProbe,
+    private readonly storeBudget: StoreBudget,
   ) {}
 
   static async create(config: GatewayConfig, registry: PluginRegistry, options: GatewayOptions): Promise<Gateway> {
@@ -110,18 +124,19 @@ export class Gateway {
       const device = config.devices.find((d) => d.id === entry.source);
       const plugin = device === undefined ? undefined : registry.source(device.type);
       if (device === undefined || plugin === undefined) throw new ConfigError('config', [`pipelines: source ${entry.source} has no device plug-in`]);
-      const source = await plugin.create(device.config, env(`source:${device.id}`, `source-${device.id}`));
+      const source = await createPlugin(plugin, `devices[${config.devices.indexOf(device)}]`, device.config, env(`source:${device.id}`, `source-${device.id}`));
       const stages: StageSpec[] = [];
       for (const [i, s] of entry.stages.entries()) {
         const stagePlugin = registry.stage(s.type);
         if (stagePlugin === undefined) throw new ConfigError('config', [`pipelines: stage type ${s.type} is not registered`]);
-        stages.push({ type: s.type, stage: await stagePlugin.create(s.config, env(`stage:${entry.id}:${s.type}`, `${entry.id}-${i}-${s.type}`)), queue: s.queue });
+        const where = `pipelines[${config.pipelines.indexOf(entry)}].stages[${i}]`;
+        stages.push({ type: s.type, stage: await createPlugin(stagePlugin, where, s.config, env(`stage:${entry.id}:${s.type}`, `${entry.id}-${i}-${s.type}`)), queue: s.queue });
       }
       built.push({ entry, source, stages, type: device.type });
     }
 
     const storeEvents = eventLog.for('store');
-    const db = await Database.open(config.gateway.dataDir, storeEvents);
+    const db = await Database.open(config.gateway.dataDir, storeEvents, levelOptionsFor(config.store.maxSizeBytes));
     try {
       const outbox = await Outbox.open(db, { maxSizeBytes: config.store.maxSizeBytes, sync: config.store.sync }, eventLog.for('outbox'));
       const decisions = await DecisionLog.open(db, { ...config.store.decisionLog, sync: config.store.sync }, eventLog.for('decisions'));
@@ -138,8 +153,12 @@ export class Gateway {
               reserve: (bytes) => outbox.reserve(bytes),
             });
       const hardware = new GatewayHardwareProbe(backend, eventLog.for('engine'));
-      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates, hardware);
-      registerGatewayMetrics(metrics, () => gateway.health());
+      const storeBudget = new StoreBudget(db, outbox, decisions, storeBudgetOptions(config.store), storeEvents);
+      // Measured before the first write, so the records' share is right from the start.
+      await storeBudget.start();
+      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates, hardware, storeBudget);
+      registerGatewayMetrics(metrics, () => gateway.health(), () => gateway.storeCondition());
+      gateway.summaryIntervalMs = options.summaryIntervalMs ?? SUMMARY_INTERVAL_MS;
       return gateway;
     } catch (err) {
       await db.close();
@@ -159,7 +178,13 @@ export class Gateway {
       pipelines: this.pipelines,
       updates: this.updates,
       hardware: this.hardware.current(),
+      store: this.storeCondition(),
     });
+  }
+
+  /** The store's disk budget, free-space watermark and any damage found at open. */
+  storeCondition(): StoreCondition {
+    return { budget: this.storeBudget.stats(), corruptions: this.db.corruptionsFound };
   }
 
   /**
@@ -174,6 +199,13 @@ export class Gateway {
     } catch (err) {
       this.events.error('health.publish_failed', { code: 'E_HEALTH_PUBLISH', reason: (err as Error).message });
     }
+  }
+
+  /** The minute's one-line summary, at info (so a journal shows the gateway working, or why not). */
+  private logSummary(): void {
+    if (this.stopping !== undefined) return;
+    const f = this.summary.next({ recordsIn: this.pipelines.reduce((n, p) => n + p.sourceStats().emitted, 0), report: this.health() });
+    this.events.info('gateway.summary', { ...f, msg: summaryText(f) });
   }
 
   /** Starts from the store outwards, so nothing a source emits has nowhere to go. */
@@ -207,6 +239,8 @@ export class Gateway {
       void this.decisions.sweep(Date.now()).catch((err: unknown) => this.events.error('decisions.sweep_failed', { reason: (err as Error).message }));
     }, DECISION_SWEEP_MS);
     this.sweepTimer.unref();
+    this.summaryTimer = setInterval(() => this.logSummary(), this.summaryIntervalMs);
+    this.summaryTimer.unref();
     this.events.info('gateway.started', {
       gw: this.config.gateway.id,
       runtimeVersion: this.runtimeVersion,
@@ -245,6 +279,7 @@ export class Gateway {
     const t0 = Date.now();
     clearInterval(this.healthTimer);
     clearInterval(this.sweepTimer);
+    clearInterval(this.summaryTimer);
     this.stopOnConnect?.();
     const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.gateway.shutdownTimeoutMs).unref());
     const drain = (async (): Promise<'drained'> => {
@@ -262,8 +297,19 @@ export class Gateway {
     await this.writer.stop();
     await this.uplink.stop();
     await this.closeHealthServer();
+    await this.storeBudget.stop();
     await this.outbox.close();
     await this.db.close();
+    // Nothing held back by the log's rate limit goes unsaid.
+    this.events.flush();
     this.events.info('gateway.stopped', { ms: Date.now() - t0, drained: outcome === 'drained', sources: this.pipelines.map((p) => p.sourceStats()), outbox: this.outbox.stats().records });
   }
+}
+
+/**
+ * `store.minFreeBytes` once the config carries it (schema and defaults have it); until then
+ * the default. 0 turns the watermark off.
+ */
+function storeBudgetOptions(store: { readonly maxSizeBytes: number; readonly minFreeBytes?: number }): { maxSizeBytes: number; minFreeBytes: number; intervalMs: number } {
+  return { maxSizeBytes: store.maxSizeBytes, minFreeBytes: store.minFreeBytes ?? defaults.store.minFreeBytes, intervalMs: STORE_MEASURE_MS };
 }

@@ -11,6 +11,15 @@ const DEFAULT_RECONNECT = { minDelayMs: 500, maxDelayMs: 30_000 };
 export const cameraPlugin = defineSource({
   type: 'camera',
   configSchema: cameraSchema,
+  emits: ['frames'],
+  pathKeys: [['input', 'file']],
+  check: (config) => {
+    const reconnect = { ...DEFAULT_RECONNECT, ...config.reconnect };
+    return reconnect.minDelayMs > reconnect.maxDelayMs
+      ? [{ path: ['reconnect', config.reconnect?.maxDelayMs === undefined ? 'minDelayMs' : 'maxDelayMs'], expected: `reconnect.minDelayMs <= maxDelayMs (${reconnect.minDelayMs} <= ${reconnect.maxDelayMs})`, got: 'the wrong way round' }]
+      : [];
+  },
+  files: (config) => ('file' in config.input && typeof config.input.file === 'string' ? [{ key: ['input', 'file'], file: config.input.file, what: 'an H.264 Annex B file' }] : []),
   create: (config) => {
     const reconnect = { ...DEFAULT_RECONNECT, ...config.reconnect };
     if (reconnect.minDelayMs > reconnect.maxDelayMs) throw new RangeError(`camera ${config.id}: reconnect.minDelayMs (${reconnect.minDelayMs}) exceeds maxDelayMs (${reconnect.maxDelayMs})`);

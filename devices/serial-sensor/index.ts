@@ -7,6 +7,15 @@ export { SerialSensorSource } from './serial-sensor.js';
 export const serialSensorPlugin = defineSource({
   type: 'serial-sensor',
   configSchema: serialSensorSchema,
+  emits: ['samples'],
+  // The port may be absent at check time (plugged in later): the source reopens it with backoff, so it is not a file the check requires.
+  pathKeys: [['path']],
+  check: (config) => {
+    const r = config.reopen;
+    return r?.minDelayMs !== undefined && r.maxDelayMs !== undefined && r.minDelayMs > r.maxDelayMs
+      ? [{ path: ['reopen', 'maxDelayMs'], expected: `a number >= reopen.minDelayMs (${r.minDelayMs})`, got: String(r.maxDelayMs) }]
+      : [];
+  },
   create: (config) =>
     new SerialSensorSource({
       id: config.id,

@@ -99,6 +99,7 @@ export class SyntheticSource implements Source {
 export const syntheticPlugin = defineSource({
   type: 'synthetic',
   configSchema: syntheticSchema,
+  emits: ['samples'],
   create: (config) =>
     new SyntheticSource({
       id: config.id,

@@ -1,6 +1,6 @@
 import { defineStage } from '../../runtime/pipeline/registry.js';
 import { AnomalyStage } from './anomaly-stage.js';
-import { anomalySchema } from './schema.js';
+import { anomalyProblems, anomalySchema } from './schema.js';
 
 export { AnomalyStage } from './anomaly-stage.js';
 
@@ -15,6 +15,9 @@ export const ANOMALY_DEFAULTS = {
 export const anomalyStagePlugin = defineStage({
   type: 'anomaly',
   configSchema: anomalySchema,
+  // Scores samples; every record goes on as it came, with alerts (and results) added.
+  flow: { accepts: ['samples'], emits: ['events'], passes: ['samples', 'summaries', 'events'] },
+  check: (config, ctx) => anomalyProblems(config, ANOMALY_DEFAULTS.alert, ctx),
   create: (config, env) => {
     const { managed, ...rest } = config.autoencoder ?? {};
     if (managed !== undefined && env.models === undefined) throw new Error('anomaly: autoencoder.managed needs a gateway with signed updates');

@@ -1,3 +1,6 @@
+import type { Infer } from 'tjs';
+import type { CheckContext, PluginProblem } from '../../runtime/pipeline/registry.js';
+
 const threshold = { type: 'number', minimum: 0, maximum: 1 } as const;
 
 export const anomalySchema = {
@@ -51,3 +54,34 @@ export const anomalySchema = {
   required: ['type'],
   additionalProperties: false,
 } as const;
+
+type AnomalyConfig = Infer<typeof anomalySchema>;
+
+/**
+ * The anomaly stage's cross-field rules, which a schema cannot say. Run at `--check` and
+ * before every start (a start never fails on them); `alertDefaults` fills keys left out.
+ */
+export function anomalyProblems(
+  config: AnomalyConfig,
+  alertDefaults: { readonly raiseThreshold: number; readonly clearThreshold: number },
+  ctx: CheckContext,
+): PluginProblem[] {
+  const problems: PluginProblem[] = [];
+  const raise = config.alert?.raiseThreshold ?? alertDefaults.raiseThreshold;
+  const clear = config.alert?.clearThreshold ?? alertDefaults.clearThreshold;
+  if (clear > raise) {
+    // Hysteresis: an alert raised at `raise` clears below `clear`; above it, it would clear at once and raise again.
+    problems.push(
+      config.alert?.clearThreshold === undefined
+        ? { path: ['alert', 'raiseThreshold'], expected: `a number >= alert.clearThreshold (${clear}, the default)`, got: String(raise) }
+        : { path: ['alert', 'clearThreshold'], expected: `a number <= alert.raiseThreshold (${raise}${config.alert?.raiseThreshold === undefined ? ', the default' : ''})`, got: String(clear) },
+    );
+  }
+  const managed = config.autoencoder?.managed;
+  if (managed !== undefined) {
+    const detector = config.detector ?? 'streaming';
+    if (detector !== 'autoencoder') problems.push({ path: ['autoencoder', 'managed'], expected: 'detector: autoencoder with a managed model', got: `detector ${detector}${config.detector === undefined ? ' (the default)' : ''}` });
+    if (ctx.updates === null) problems.push({ path: ['autoencoder', 'managed'], expected: 'an `updates` section (managed models arrive as signed releases)', got: 'a config without one' });
+  }
+  return problems;
+}

@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineStage } from '../../runtime/pipeline/registry.js';
+import { defineStage, type FileNeed } from '../../runtime/pipeline/registry.js';
 import { readModelMetadata } from '../onnx/builder.js';
 import { CLASSIFIER_CLASSES, DEFECT_CLASS } from './classifier/architecture.js';
 import { CLASS_NAMES } from './detector/architecture.js';
-import { visionSchema } from './schema.js';
+import { visionProblems, visionSchema } from './schema.js';
 import { VisionStage, type CascadeClassifier } from './vision-stage.js';
 
 async function readModel(path: string, what: string): Promise<{ bytes: Uint8Array; meta: Record<string, string>; sha256: string }> {
@@ -62,9 +62,34 @@ function builtinModelPath(file: string): string {
 export const BUILTIN_DETECTOR_PATH = (): string => builtinModelPath('defect-detector.onnx');
 export const BUILTIN_CLASSIFIER_PATH = (): string => builtinModelPath('defect-classifier.onnx');
 
+/** A built-in model's path, or undefined when the package root cannot be found (create says so). */
+function builtinOrUndefined(path: () => string): string | undefined {
+  try {
+    return path();
+  } catch {
+    return undefined;
+  }
+}
+
 export const visionStagePlugin = defineStage({
   type: 'vision',
   configSchema: visionSchema,
+  // Consumes frames and emits events; anything else on its edge goes on as it came.
+  flow: { accepts: ['frames'], emits: ['events'], passes: ['samples', 'summaries', 'events'] },
+  pathKeys: [
+    ['model', 'path'],
+    ['classifier', 'path'],
+  ],
+  check: (config, ctx) => visionProblems(config, ctx),
+  files: (config) => {
+    const builtin = config.model?.path === undefined && config.model?.managed === undefined;
+    const needs: FileNeed[] = [];
+    const detector = builtin ? builtinOrUndefined(BUILTIN_DETECTOR_PATH) : config.model?.path;
+    if (detector !== undefined && config.model?.managed === undefined) needs.push({ key: ['model', 'path'], file: detector, what: builtin ? 'the built-in defect detector (part of the package)' : 'an ONNX model' });
+    const classifier = config.classifier?.path ?? (builtin || config.classifier !== undefined ? builtinOrUndefined(BUILTIN_CLASSIFIER_PATH) : undefined);
+    if (classifier !== undefined) needs.push({ key: ['classifier', 'path'], file: classifier, what: config.classifier?.path === undefined ? 'the built-in defect classifier (part of the package)' : 'an ONNX classifier' });
+    return needs;
+  },
   create: async (config, env) => {
     const d = VISION_DEFAULTS;
     const managedName = config.model?.managed;

@@ -1,3 +1,6 @@
+import type { Infer } from 'tjs';
+import type { CheckContext, PluginProblem } from '../../runtime/pipeline/registry.js';
+
 const point = { type: 'array', items: { type: 'number', minimum: 0, maximum: 100_000 }, minItems: 2, maxItems: 2 } as const;
 const share = { type: 'number', minimum: 0, maximum: 1 } as const;
 
@@ -75,3 +78,25 @@ export const visionSchema = {
   required: ['type'],
   additionalProperties: false,
 } as const;
+
+type VisionConfig = Infer<typeof visionSchema>;
+
+/** The vision stage's cross-field rules, which a schema cannot say (run at `--check` and before every start). */
+export function visionProblems(config: VisionConfig, ctx: CheckContext): PluginProblem[] {
+  const problems: PluginProblem[] = [];
+  const model = config.model;
+  if (model?.managed !== undefined) {
+    if (model.path !== undefined) problems.push({ path: ['model', 'managed'], expected: 'either model.managed or model.path, not both', got: 'both' });
+    if (ctx.updates === null) problems.push({ path: ['model', 'managed'], expected: 'an `updates` section (managed models arrive as signed releases)', got: 'a config without one' });
+  }
+  if (model?.builtin !== undefined && (model.path !== undefined || model.managed !== undefined)) {
+    problems.push({ path: ['model', 'builtin'], expected: 'one of model.builtin, model.path, model.managed', got: 'more than one' });
+  }
+  if (config.classifier?.builtin !== undefined && config.classifier.path !== undefined) {
+    problems.push({ path: ['classifier', 'builtin'], expected: 'either classifier.builtin or classifier.path, not both', got: 'both' });
+  }
+  if (config.mean !== undefined && config.std !== undefined && config.mean.length !== config.std.length) {
+    problems.push({ path: ['std'], expected: `as many values as mean (${config.mean.length})`, got: `${config.std.length}` });
+  }
+  return problems;
+}

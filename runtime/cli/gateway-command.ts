@@ -3,7 +3,7 @@ import { loadConfig, type GatewayConfig } from '../config/load.js';
 import { ConfigError, EdgewiseError } from '../errors.js';
 import { Gateway } from '../gateway.js';
 import { builtinRegistry } from '../plugins.js';
-import { readUplinkFiles } from '../uplink/mqtt-options.js';
+import { printable } from '../config/text-check.js';
 import { RUNTIME_VERSION } from '../version.js';
 
 export interface GatewayCommandOptions {
@@ -17,13 +17,20 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_FORCED = 130;
 
-function fail(err: unknown): number {
+/** A message as it may be printed: no raw control bytes (a config full of garbage must not reach the terminal as it is). */
+function safe(message: string): string {
+  return message.split('\n').map(printable).join('\n');
+}
+
+function fail(err: unknown, configPath: string): number {
   if (err instanceof ConfigError) {
-    process.stderr.write(`edgewise: config ${err.message}\n`);
+    // Problems found while building the gateway are named against the config file too.
+    const named = err.source === 'config' ? new ConfigError(printable(configPath), err.problems) : err;
+    process.stderr.write(`edgewise: config ${safe(named.message)}\n`);
     return EXIT_USAGE;
   }
   if (err instanceof EdgewiseError) {
-    process.stderr.write(`edgewise: ${err.message}\n`);
+    process.stderr.write(`edgewise: ${safe(err.message)}\n`);
     return err.code === 'E_CONFIG_READ' ? EXIT_USAGE : EXIT_FAILURE;
   }
   throw err;
@@ -39,15 +46,15 @@ export async function runGatewayCommand(options: GatewayCommandOptions): Promise
   const registry = builtinRegistry();
   let config: GatewayConfig;
   try {
+    // The same checks run before a start as for --check: schemas, cross-field rules of each
+    // plug-in, edge types, and the files the config names.
     config = await loadConfig(options.config, registry);
     if (options.check) {
-      const { problems } = await readUplinkFiles(config.uplink);
-      if (problems.length > 0) throw new ConfigError(options.config, problems);
-      process.stdout.write(`${summary(config)}\n`);
+      process.stdout.write(`${safe(summary(config))}\n`);
       return EXIT_OK;
     }
   } catch (err) {
-    return fail(err);
+    return fail(err, options.config);
   }
 
   const logger = pino({ level: config.log.level, base: { gw: config.gateway.id }, timestamp: pino.stdTimeFunctions.isoTime });
@@ -55,13 +62,13 @@ export async function runGatewayCommand(options: GatewayCommandOptions): Promise
   try {
     gateway = await Gateway.create(config, registry, { logger, runtimeVersion: RUNTIME_VERSION });
   } catch (err) {
-    return fail(err);
+    return fail(err, options.config);
   }
   try {
     await gateway.start();
   } catch (err) {
     await gateway.stop().catch(() => undefined); // close LevelDB cleanly before saying why
-    return fail(err);
+    return fail(err, options.config);
   }
 
   return new Promise<number>((resolve) => {

@@ -19,6 +19,11 @@ export const defaults = {
     /** fsync per batch: survives power cuts, not only process crashes. */
     sync: true,
     batchMaxRecords: 2000,
+    /**
+     * Free-space watermark on the data directory's filesystem (at most a tenth of its size):
+     * below it the outbox stores alerts only. 0 turns it off.
+     */
+    minFreeBytes: 64 * 1024 * 1024,
     decisionLog: {
       retentionDays: 90,
       maxSizeBytes: 64 * 1024 * 1024,

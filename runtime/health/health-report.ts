@@ -1,6 +1,8 @@
 import type { GatewayHardware, HealthReport, ModelReleases } from '../../fleet/protocol/index.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import type { StoreCorruption } from '../store/database.js';
 import type { DecisionLog } from '../store/decision-log.js';
+import type { StoreBudgetStats } from '../store/store-budget.js';
 import type { Outbox } from '../store/outbox.js';
 import type { StoreWriter } from '../store/store-writer.js';
 import type { MqttUplink } from '../uplink/uplink.js';
@@ -22,6 +24,19 @@ export interface HealthSources {
       }
     | undefined;
   readonly hardware: GatewayHardware;
+  readonly store?: StoreCondition | undefined;
+}
+
+/** The store's disk budget and watermark, and damage found at open (the metrics read it too). */
+export interface StoreCondition {
+  readonly budget: StoreBudgetStats;
+  readonly corruptions: readonly StoreCorruption[];
+}
+
+function corruptionReason(c: StoreCorruption): string {
+  const lost = c.lostRecords === null ? 'an unknown number of records' : `${c.lostRecords} record${c.lostRecords === 1 ? '' : 's'}`;
+  const done = c.outcome === 'fresh' ? 'beyond repair, started empty' : c.outcome === 'repaired' ? 'repaired' : 'recovered by LevelDB';
+  return `store: damaged at open (${c.found}: ${done}); ${lost} could not be recovered; damaged files kept in ${c.keptAt}`;
 }
 
 /** Outbox fill share from which the report says `degraded`. */
@@ -37,6 +52,11 @@ export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()):
   if (!up.connected) reasons.push(`uplink: not connected${up.lastError === null ? '' : ` (${up.lastError})`}`);
   if (s.writer.isFailing) reasons.push('store: writes are failing (disk full or I/O error?)');
   if (usedBytes >= out.budgetBytes * OUTBOX_PRESSURE_SHARE) reasons.push(`store: outbox at ${Math.round((100 * usedBytes) / out.budgetBytes)}% of its budget`);
+  for (const c of s.store?.corruptions ?? []) reasons.push(corruptionReason(c));
+  const budget = s.store?.budget;
+  if (budget?.lowSpace === true) {
+    reasons.push(`store: filesystem below its free-space watermark (${String(budget.freeBytes)} bytes free, mark ${budget.minFreeBytes}): storing alerts only, ${budget.refusedLowSpace} records refused`);
+  }
   const pipelines = s.pipelines.map((p) => ({
     id: p.id,
     edges: p.edgeStats().map((e) => ({ name: e.name, policy: e.policy, depthRecords: e.depthRecords, capacityRecords: e.capacityRecords, dropped: e.dropped })),

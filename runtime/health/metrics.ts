@@ -1,12 +1,13 @@
 import { Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
 import { RECORD_CLASSES, type HealthReport } from '../../fleet/protocol/index.js';
+import type { StoreCondition } from './health-report.js';
 
 /**
  * Prometheus metrics read from the same health report the gateway publishes, so the two
  * never disagree. Totals since process start are exported as gauges named `_total`
  * because their value comes from the components' own counters.
  */
-export function registerGatewayMetrics(registry: Registry, report: () => HealthReport): void {
+export function registerGatewayMetrics(registry: Registry, report: () => HealthReport, store?: () => StoreCondition): void {
   collectDefaultMetrics({ register: registry, prefix: 'edgewise_process_' });
   let current: HealthReport | undefined;
   const fresh = (): HealthReport => (current ??= report());
@@ -47,4 +48,28 @@ export function registerGatewayMetrics(registry: Registry, report: () => HealthR
   gauge('edgewise_queue_dropped_total', 'Records dropped by an edge overflow policy since start', ['pipeline', 'edge'], (g, r) => {
     for (const p of r.pipelines) for (const e of p.edges) g.set({ pipeline: p.id, edge: e.name }, e.dropped);
   });
+  if (store === undefined) return;
+  const storeGauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, c: StoreCondition) => void): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        fill(this, store());
+      },
+    });
+  };
+  storeGauge('edgewise_store_corruption_lost_records', 'Records found damaged at open that could not be recovered (-1: unknown how many)', ['found', 'outcome'], (g, c) => {
+    for (const x of c.corruptions) g.inc({ found: x.found, outcome: x.outcome }, x.lostRecords ?? -1);
+  });
+  storeGauge('edgewise_store_corruptions_total', 'Opens of this process that found the store damaged', [], (g, c) => g.set(c.corruptions.length));
+  storeGauge('edgewise_store_dir_bytes', 'Allocated bytes of the data directory (du), last measured', [], (g, c) => g.set(c.budget.dirBytes));
+  storeGauge('edgewise_store_dir_budget_bytes', 'store.maxSizeBytes: the budget for the whole data directory', [], (g, c) => g.set(c.budget.maxSizeBytes));
+  storeGauge('edgewise_store_free_bytes', 'Free bytes on the data directory filesystem, last measured', [], (g, c) => {
+    if (c.budget.freeBytes !== null) g.set(c.budget.freeBytes);
+  });
+  storeGauge('edgewise_store_low_space', '1 while below the free-space watermark (alerts only)', [], (g, c) => g.set(c.budget.lowSpace ? 1 : 0));
+  storeGauge('edgewise_store_refused_low_space_total', 'Records refused below the free-space watermark since start', [], (g, c) => g.set(c.budget.refusedLowSpace));
 }

@@ -1,5 +1,6 @@
 import { schema, type Infer, type JsonSchema } from 'tjs';
 import type { ShadowEvaluation } from '../../fleet/protocol/update.js';
+import { ConfigError } from '../errors.js';
 import type { ComponentEvents } from '../health/events.js';
 import type { DecisionSink, Source, Stage } from './components.js';
 
@@ -64,6 +65,46 @@ export interface ShadowSink {
 
 export type PluginKind = 'source' | 'stage';
 
+/**
+ * What travels on a pipeline edge. `samples`: telemetry with `data.values` per channel (what
+ * sensors emit and detectors read); `summaries`: telemetry summarised per window (no raw
+ * values); `frames`: decoded pictures, never storable; `events`: results and alerts.
+ */
+export const RECORD_KINDS = ['samples', 'summaries', 'frames', 'events'] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
+/** What a stage does with each kind: works on `accepts` (and then emits `emits`), lets `passes` through untouched. */
+export interface StageFlow {
+  readonly accepts: readonly RecordKind[];
+  readonly emits: readonly RecordKind[];
+  readonly passes: readonly RecordKind[];
+}
+
+/** The kinds the store (the end of every pipeline) takes. */
+export const STORE_ACCEPTS: readonly RecordKind[] = ['samples', 'summaries', 'events'];
+
+/** A problem a plug-in finds in its own (schema-valid) entry; `path` is relative to the entry. */
+export interface PluginProblem {
+  readonly path: readonly (string | number)[];
+  readonly expected: string;
+  readonly got: string;
+}
+
+/** What a plug-in's check sees of the rest of the config. */
+export interface CheckContext {
+  /** The `updates` section: signed model releases (null when the config has none). */
+  readonly updates: { readonly models: readonly string[] } | null;
+}
+
+/** A file an entry needs at start; `key` (relative to the entry) is where the config names it. */
+export interface FileNeed {
+  readonly key: readonly (string | number)[];
+  /** An absolute path (relative paths in entries are resolved before `files` is called). */
+  readonly file: string;
+  /** For messages: `an ONNX model`, `an H.264 file`. */
+  readonly what: string;
+}
+
 type SchemaErrors = readonly { instancePath: string; keyword: string; params?: object; message?: string }[];
 
 interface PluginShape<K extends PluginKind, T> {
@@ -75,14 +116,26 @@ interface PluginShape<K extends PluginKind, T> {
   /** Validates one config entry: the typed value on success, tjs errors otherwise. */
   readonly validate: (value: unknown) => { value: unknown; error?: undefined } | { value?: undefined; error: SchemaErrors };
   /**
+   * Cross-field rules the schema cannot say (min <= max, keys that exclude each other). Pure:
+   * runs at `--check` and before every start, on a value `validate` returned.
+   */
+  readonly check: (config: unknown, ctx: CheckContext) => readonly PluginProblem[];
+  /** Keys (paths inside the entry) whose string values are file paths: relative ones are resolved against the config file's directory. */
+  readonly pathKeys: readonly (readonly string[])[];
+  /** Files the entry needs at start (read at `--check` and before every start). */
+  readonly files: (config: unknown) => readonly FileNeed[];
+  /**
    * Builds the component. `config` is always a value `validate` returned (the registry's
    * callers guarantee it), which is what makes the cast inside `define*` sound.
    */
   readonly create: (config: unknown, env: CreateEnv) => T | Promise<T>;
 }
 
-export type SourcePlugin = PluginShape<'source', Source>;
-export type StagePlugin = PluginShape<'stage', Stage>;
+export type SourcePlugin = PluginShape<'source', Source> & {
+  /** What the source puts on its first edge. */
+  readonly emits: readonly RecordKind[];
+};
+export type StagePlugin = PluginShape<'stage', Stage> & { readonly flow: StageFlow };
 export type AnyPlugin = SourcePlugin | StagePlugin;
 
 function validatorFor<const S extends JsonSchema>(configSchema: S): PluginShape<PluginKind, unknown>['validate'] {
@@ -93,22 +146,52 @@ function validatorFor<const S extends JsonSchema>(configSchema: S): PluginShape<
   };
 }
 
-/** Declares a source plug-in; its config type is inferred from its schema. */
-export function defineSource<const S extends JsonSchema>(def: {
+/** The parts of a plug-in definition that both kinds share; config types are inferred from the schema. */
+interface PluginDef<S extends JsonSchema, T> {
   type: string;
   configSchema: S;
-  create: (config: Infer<S>, env: CreateEnv) => Source | Promise<Source>;
-}): SourcePlugin {
-  return { kind: 'source', type: def.type, configSchema: def.configSchema, validate: validatorFor(def.configSchema), create: (config, env) => def.create(config as Infer<S>, env) };
+  check?: (config: Infer<S>, ctx: CheckContext) => readonly PluginProblem[];
+  pathKeys?: readonly (readonly string[])[];
+  files?: (config: Infer<S>) => readonly FileNeed[];
+  create: (config: Infer<S>, env: CreateEnv) => T | Promise<T>;
+}
+
+function common<const S extends JsonSchema, T>(def: PluginDef<S, T>): Omit<PluginShape<PluginKind, T>, 'kind'> {
+  return {
+    type: def.type,
+    configSchema: def.configSchema,
+    validate: validatorFor(def.configSchema),
+    check: (config, ctx) => def.check?.(config as Infer<S>, ctx) ?? [],
+    pathKeys: def.pathKeys ?? [],
+    files: (config) => def.files?.(config as Infer<S>) ?? [],
+    create: (config, env) => def.create(config as Infer<S>, env),
+  };
+}
+
+/** Declares a source plug-in; its config type is inferred from its schema. */
+export function defineSource<const S extends JsonSchema>(def: PluginDef<S, Source> & { emits: readonly RecordKind[] }): SourcePlugin {
+  return { kind: 'source', ...common(def), emits: def.emits };
 }
 
 /** Declares a stage plug-in; its config type is inferred from its schema. */
-export function defineStage<const S extends JsonSchema>(def: {
-  type: string;
-  configSchema: S;
-  create: (config: Infer<S>, env: CreateEnv) => Stage | Promise<Stage>;
-}): StagePlugin {
-  return { kind: 'stage', type: def.type, configSchema: def.configSchema, validate: validatorFor(def.configSchema), create: (config, env) => def.create(config as Infer<S>, env) };
+export function defineStage<const S extends JsonSchema>(def: PluginDef<S, Stage> & { flow: StageFlow }): StagePlugin {
+  return { kind: 'stage', ...common(def), flow: def.flow };
+}
+
+/**
+ * Builds a component. A plug-in that refuses at start although its entry passed the check is
+ * reported as a config problem naming the entry (`pipelines[0].stages[1] (anomaly): ...`):
+ * exit code 2 and one line, not a crash with a stack trace.
+ */
+export async function createPlugin<T>(plugin: PluginShape<PluginKind, T>, where: string, config: unknown, env: CreateEnv): Promise<T> {
+  try {
+    return await plugin.create(config, env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    const code = (err as { code?: unknown } | null)?.code;
+    throw new ConfigError('config', [`${where} (${plugin.kind} ${plugin.type}): ${reason}${typeof code === 'string' && !reason.includes(code) ? ` (${code})` : ''}`]);
+  }
 }
 
 /** Maps a config `type` to its plug-in, per kind. Nothing else knows the list. */

@@ -87,6 +87,7 @@ export class DecisionLog {
       const value = cborEncode(entry);
       try {
         await this.db.put(key, value, { sync: this.options.sync });
+        this.database.endWrite(1, 0, true);
       } catch (err) {
         this.database.markWriteFailed(err);
         throw new EdgewiseError('E_STORE_WRITE', `decision log: write failed: ${(err as Error).message}`, { cause: err });
@@ -136,7 +137,14 @@ export class DecisionLog {
       freed += size;
     }
     if (dels.length === 0) return 0;
-    await this.db.batch(dels);
+    this.database.beginWrite(dels.length);
+    try {
+      await this.db.batch(dels);
+      this.database.endWrite(0, dels.length, true);
+    } catch (err) {
+      this.database.endWrite(0, dels.length, false);
+      throw err;
+    }
     this.entries -= dels.length;
     this.bytes -= freed;
     if (reason === 'expired') this.expired += dels.length;

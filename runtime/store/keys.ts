@@ -65,3 +65,16 @@ export function decisionKey(tsMs: number, epoch: number, seq: number): string {
 export function decisionCutoffKey(tsMs: number): string {
   return DECISION_PREFIX + hex(Math.max(0, Math.floor(tsMs)), 12);
 }
+
+/** The epoch a record key (outbox or decision log) carries; undefined for other keys. */
+export function keyEpoch(key: string): number | undefined {
+  if (key.startsWith(DECISION_PREFIX)) {
+    const epoch = Number.parseInt(key.slice(DECISION_PREFIX.length + 12, DECISION_PREFIX.length + 20), 16);
+    return Number.isFinite(epoch) ? epoch : 0;
+  }
+  if (key.length === 3 + SUFFIX_LENGTH && key[0] === 'o' && key[2] === '!') {
+    const epoch = Number.parseInt(key.slice(3, 3 + EPOCH_HEX), 16);
+    return Number.isFinite(epoch) ? epoch : 0;
+  }
+  return undefined;
+}

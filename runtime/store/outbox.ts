@@ -49,6 +49,8 @@ export interface OutboxStats {
   readonly writeErrors: number;
   /** Records refused as given (see `append`). */
   readonly rejected: number;
+  /** Telemetry and results refused while the filesystem was below its free-space watermark (also counted in `evicted`). */
+  readonly refusedLowSpace: number;
 }
 
 const zero = (): PerClass => ({ telemetry: 0, result: 0, alert: 0 });
@@ -153,6 +155,30 @@ export class Outbox {
   }
 
   private reservedBytes = 0;
+  private limitBytes = Number.POSITIVE_INFINITY;
+  private lowSpace = false;
+  private refusedLowSpace = 0;
+
+  /**
+   * The records' share of the data directory's budget as measured on disk (store-budget.ts):
+   * the next append evicts down to it. Records always keep a tenth of the budget.
+   */
+  limitTo(bytes: number): void {
+    this.limitBytes = Math.max(0, bytes);
+  }
+
+  /**
+   * While the filesystem is below its free-space watermark, appends store alerts only:
+   * telemetry and results are refused (and counted as evicted), so whatever fills the disk,
+   * the outbox stops adding to it before LevelDB's writes fail.
+   */
+  setLowSpace(low: boolean): void {
+    this.lowSpace = low;
+  }
+
+  get isLowSpace(): boolean {
+    return this.lowSpace;
+  }
 
   /**
    * Bytes of the storage budget used by something else on the same disk (the model slots):
@@ -165,7 +191,7 @@ export class Outbox {
 
   /** The records' share of the storage budget. */
   budgetBytes(): number {
-    return Math.max(Math.floor(this.options.maxSizeBytes / 10), this.options.maxSizeBytes - this.reservedBytes);
+    return Math.max(Math.floor(this.options.maxSizeBytes / 10), Math.min(this.limitBytes, this.options.maxSizeBytes - this.reservedBytes));
   }
 
   /** Opens the outbox on an opened database, counting what is already stored (one scan). */
@@ -239,6 +265,7 @@ export class Outbox {
       leased: this.leases.size,
       writeErrors: this.writeErrors,
       rejected: this.rejectedTotal,
+      refusedLowSpace: this.refusedLowSpace,
     };
   }
 
@@ -285,18 +312,39 @@ export class Outbox {
       });
       this.rejectedTotal += rejected.size;
 
+      const refused = new Set<number>();
+      if (this.lowSpace) {
+        fresh.forEach((rec, i) => {
+          if (rec.cls === 'alert') return;
+          refused.add(i);
+          added -= rec.size;
+        });
+        this.refusedLowSpace += refused.size;
+      }
       const savedEvictAfter = { ...this.evictAfter };
       const excess = this.totalBytes() + added - this.budgetBytes();
-      const plan = excess > 0 ? await this.planEviction(excess, fresh) : { victims: [], freshEvicted: new Set<number>() };
+      const plan: { victims: StoredRecord[]; freshEvicted: Set<number> } =
+        excess > 0 ? await this.planEviction(excess, fresh.filter((_, i) => !refused.has(i))) : { victims: [], freshEvicted: new Set<number>() };
+      if (refused.size > 0) {
+        // planEviction saw the accepted records only: map its indexes back, add the refused.
+        const accepted = fresh.map((_, i) => i).filter((i) => !refused.has(i));
+        const freshEvicted = new Set<number>(refused);
+        for (const j of plan.freshEvicted) freshEvicted.add(accepted[j] as number);
+        plan.freshEvicted = freshEvicted;
+      }
 
       const ops: BatchOp[] = [];
       for (const victim of plan.victims) ops.push({ type: 'del', key: victim.key });
       fresh.forEach((rec, i) => {
         if (!plan.freshEvicted.has(i)) ops.push({ type: 'put', key: rec.key, value: rec.value });
       });
+      const puts = ops.length - plan.victims.length;
+      this.database.beginWrite(plan.victims.length);
       try {
         if (ops.length > 0) await this.db.batch(ops, { sync: this.options.sync });
+        this.database.endWrite(puts, plan.victims.length, true);
       } catch (err) {
+        this.database.endWrite(puts, plan.victims.length, false);
         Object.assign(this.evictAfter, savedEvictAfter);
         this.writeErrors += 1;
         this.database.markWriteFailed(err);
@@ -321,7 +369,7 @@ export class Outbox {
         }
       });
       for (const cls of RECORD_CLASSES) this.evicted[cls] += evictedNow[cls];
-      if (plan.victims.length > 0 || plan.freshEvicted.size > 0) {
+      if (plan.victims.length > 0 || plan.freshEvicted.size > refused.size) {
         this.events.warn('outbox.evicted', { code: 'E_STORE_BUDGET', evicted: evictedNow, budgetBytes: this.budgetBytes() });
       }
       this.notify();
@@ -452,9 +500,12 @@ export class Outbox {
           this.pendingDeletes = batch.concat(this.pendingDeletes);
           return;
         }
+        this.database.beginWrite(batch.length);
         try {
           await this.db.batch(batch.map((rec) => ({ type: 'del' as const, key: rec.key })));
+          this.database.endWrite(0, batch.length, true);
         } catch (err) {
+          this.database.endWrite(0, batch.length, false);
           this.writeErrors += 1;
           this.database.markWriteFailed(err);
           this.pendingDeletes = batch.concat(this.pendingDeletes);

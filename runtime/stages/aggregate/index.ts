@@ -92,5 +92,7 @@ export class AggregateStage implements Stage {
 export const aggregatePlugin = defineStage({
   type: 'aggregate',
   configSchema: aggregateSchema,
+  // Raw samples become one summary per stream and window; anything without `data.values` goes on as it came.
+  flow: { accepts: ['samples'], emits: ['summaries'], passes: ['summaries', 'events'] },
   create: (config) => new AggregateStage(config.windowMs, config.streamSuffix ?? '.agg'),
 });

@@ -42,7 +42,10 @@ describe('disk full', () => {
       'test',
       registry,
     );
-    const gw = await Gateway.create(config, registry, { logger: pino({ level: 'silent' }) });
+    // The free-space watermark off: this is the last line of defence, a disk that fills
+    // anyway (alerts, or a watermark set to 0); store-budget.test.ts covers the watermark.
+    const store = { ...config.store, minFreeBytes: 0 };
+    const gw = await Gateway.create({ ...config, store }, registry, { logger: pino({ level: 'silent' }) });
     gateway = gw;
     await gw.start();
     const source = (): { emitted: number; stored: number; dropped: number } => gw.pipelines[0]?.sourceStats() ?? { emitted: 0, stored: 0, dropped: 0 };

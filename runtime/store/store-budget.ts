@@ -1,0 +1,210 @@
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ComponentEvents } from '../health/events.js';
+import type { Database, DatabaseOptions } from './database.js';
+import type { DecisionLog } from './decision-log.js';
+import type { Outbox } from './outbox.js';
+import { levelFiles } from './store-repair.js';
+
+/**
+ * `store.maxSizeBytes` is a budget for the whole data directory as `du` counts it (allocated
+ * blocks): LevelDB's files (outbox and decision log), the model slots, the sources' state.
+ * The outbox's own count of record bytes is not enough: LevelDB keeps a write-ahead log as
+ * large as its write buffer, up to four level-0 tables before it compacts them, and a
+ * compaction writes its new tables before it deletes the old ones. With classic-level's
+ * defaults (4 MiB write buffer) a 1 MiB outbox made a 15-18 MiB directory.
+ *
+ * So: LevelDB's buffers are sized from the budget (`levelOptionsFor`), and every
+ * `intervalMs` this measures the directory and gives the records what is left:
+ *
+ *   records = (budget - everything else - decision log - LevelDB's working room) / 2
+ *
+ * halved because a compaction from level 0 rewrites every table the new data overlaps
+ * (a queue's writes overlap all of them: new keys at one end, deletes at the other) and
+ * deletes the old ones only after. Measured with a 1 MiB budget at 200 records/s and no
+ * broker: see test/runtime/store/store-budget.test.ts and runtime/README.md.
+ *
+ * It also watches the filesystem: below `minFreeBytes` free, the outbox takes alerts only
+ * (outbox.ts `setLowSpace`), whoever else is filling the disk.
+ */
+export interface StoreBudgetOptions {
+  readonly maxSizeBytes: number;
+  /** Free-space watermark on the data directory's filesystem; 0 turns it off. */
+  readonly minFreeBytes: number;
+  readonly intervalMs: number;
+}
+
+/** The slack the directory may exceed `maxSizeBytes` by, stated in the config docs. */
+export function budgetSlackBytes(maxSizeBytes: number): number {
+  return Math.max(64 * 1024, Math.floor(maxSizeBytes / 20));
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
+
+/** LevelDB's write buffer and table size for a budget: small budgets get small buffers. */
+export function levelOptionsFor(maxSizeBytes: number): Required<DatabaseOptions> {
+  return {
+    writeBufferSize: clamp(Math.floor(maxSizeBytes / 64), 16 * KIB, 4 * MIB),
+    maxFileSize: clamp(Math.floor(maxSizeBytes / 32), 32 * KIB, 2 * MIB),
+  };
+}
+
+/** Room for LevelDB's log (two while it switches) and its level-0 tables (four before a compaction). */
+function levelWorkingRoom(maxSizeBytes: number): number {
+  return 6 * levelOptionsFor(maxSizeBytes).writeBufferSize;
+}
+
+export interface DiskUsage {
+  /** The whole data directory, in allocated bytes (what `du -s --block-size=1` says). */
+  readonly dirBytes: number;
+  /** LevelDB's files among them. */
+  readonly levelBytes: number;
+}
+
+/** `du`: allocated blocks of every file under `dir` (not following links). */
+export async function diskUsage(dir: string): Promise<DiskUsage> {
+  const level = new Set(await levelFiles(dir));
+  let dirBytes = 0;
+  let levelBytes = 0;
+  const walk = async (path: string, top: boolean): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(path, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(path, e.name);
+      const st = await lstat(p).catch(() => undefined);
+      if (st === undefined) continue;
+      const bytes = st.blocks * 512;
+      dirBytes += bytes;
+      if (top && level.has(e.name)) levelBytes += bytes;
+      if (e.isDirectory()) await walk(p, false);
+    }
+  };
+  await walk(dir, true);
+  return { dirBytes, levelBytes };
+}
+
+export interface StoreBudgetStats {
+  readonly maxSizeBytes: number;
+  readonly slackBytes: number;
+  /** Last measured size of the data directory, and the highest seen since start. */
+  readonly dirBytes: number;
+  readonly peakDirBytes: number;
+  /** The records' share computed from it. */
+  readonly recordsBudgetBytes: number;
+  readonly minFreeBytes: number;
+  /** Free bytes on the filesystem (for unprivileged users), last measured. */
+  readonly freeBytes: number | null;
+  readonly lowSpace: boolean;
+  /** Telemetry and results refused while below the watermark, since start. */
+  readonly refusedLowSpace: number;
+  readonly compactions: number;
+}
+
+export class StoreBudget {
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+  private dirBytes = 0;
+  private peakDirBytes = 0;
+  private recordsBudget: number;
+  private freeBytes: number | null = null;
+  private lowSpace = false;
+  private compactions = 0;
+
+  constructor(
+    private readonly database: Database,
+    private readonly outbox: Outbox,
+    private readonly decisions: DecisionLog | undefined,
+    private readonly options: StoreBudgetOptions,
+    private readonly events: ComponentEvents,
+  ) {
+    this.recordsBudget = Math.floor((options.maxSizeBytes - levelWorkingRoom(options.maxSizeBytes)) / 2);
+    outbox.limitTo(this.recordsBudget);
+  }
+
+  /** Measures once now (before the first write), then every `intervalMs`. */
+  async start(): Promise<void> {
+    await this.check();
+    this.timer = setInterval(() => void this.check(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  stats(): StoreBudgetStats {
+    return {
+      maxSizeBytes: this.options.maxSizeBytes,
+      slackBytes: budgetSlackBytes(this.options.maxSizeBytes),
+      dirBytes: this.dirBytes,
+      peakDirBytes: this.peakDirBytes,
+      recordsBudgetBytes: this.outbox.budgetBytes(),
+      minFreeBytes: this.options.minFreeBytes,
+      freeBytes: this.freeBytes,
+      lowSpace: this.lowSpace,
+      refusedLowSpace: this.outbox.stats().refusedLowSpace,
+      compactions: this.compactions,
+    };
+  }
+
+  /** One measurement; concurrent calls share it. Never throws (a failed stat is retried next time). */
+  check(): Promise<void> {
+    this.checking ??= this.measure()
+      .catch((err: unknown) => this.events.warn('store.measure_failed', { code: 'E_STORE_MEASURE', reason: (err as Error).message }))
+      .finally(() => {
+        this.checking = undefined;
+      });
+    return this.checking;
+  }
+
+  private async measure(): Promise<void> {
+    const dir = this.database.dir;
+    const max = this.options.maxSizeBytes;
+    let usage = await diskUsage(dir);
+    this.note(usage.dirBytes);
+    const out = this.outbox.stats();
+    const recordBytes = out.bytes.telemetry + out.bytes.result + out.bytes.alert;
+    const decisionBytes = this.decisions?.stats().bytes ?? 0;
+    const room = levelWorkingRoom(max);
+    // LevelDB holding much more than the live records (dead entries not compacted yet, a
+    // large log) while the directory nears the budget: compact now rather than wait for
+    // LevelDB's own triggers, which are sized for far larger stores.
+    if (this.database.state === 'ok' && usage.dirBytes > max - room && usage.levelBytes > recordBytes + decisionBytes + room) {
+      await this.database.compact();
+      this.compactions += 1;
+      usage = await diskUsage(dir);
+      this.note(usage.dirBytes);
+    }
+    const other = usage.dirBytes - usage.levelBytes;
+    this.recordsBudget = Math.max(0, Math.floor((max - other - decisionBytes - room) / 2));
+    this.outbox.limitTo(this.recordsBudget);
+
+    if (this.options.minFreeBytes > 0) {
+      const fs = await statfs(dir);
+      this.freeBytes = fs.bavail * fs.bsize;
+      // At most a tenth of the filesystem: a 64 MiB mark on a 100 MiB card would never lift.
+      const mark = Math.min(this.options.minFreeBytes, Math.floor((fs.blocks * fs.bsize) / 10));
+      const low = this.freeBytes < mark;
+      if (low !== this.lowSpace) {
+        this.lowSpace = low;
+        this.outbox.setLowSpace(low);
+        if (low) this.events.warn('store.low_space', { code: 'E_STORE_LOW_SPACE', freeBytes: this.freeBytes, minFreeBytes: mark, accepting: 'alerts only' });
+        else this.events.info('store.space_recovered', { freeBytes: this.freeBytes, minFreeBytes: mark });
+      }
+    }
+  }
+
+  private note(dirBytes: number): void {
+    this.dirBytes = dirBytes;
+    if (dirBytes > this.peakDirBytes) this.peakDirBytes = dirBytes;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.checking;
+  }
+}

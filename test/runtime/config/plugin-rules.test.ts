@@ -1,0 +1,88 @@
+import { writeFile } from 'node:fs/promises';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../runtime/config/load.js';
+import { ConfigError } from '../../../runtime/errors.js';
+import { Gateway } from '../../../runtime/gateway.js';
+import { builtinRegistry } from '../../../runtime/plugins.js';
+import { defineStage } from '../../../runtime/pipeline/registry.js';
+import { runCli } from '../../support/gateway-process.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+
+const head = (dataDir: string): string => `gateway:\n  id: gw-1\n  dataDir: ${dataDir}\nuplink:\n  url: mqtt://127.0.0.1:1\ndevices:\n  - { id: d1, type: synthetic, rateHz: 10, channels: [{ name: x }] }\n`;
+const anomaly = (extra: string): string => `pipelines:\n  - id: p\n    source: d1\n    stages:\n      - type: anomaly\n${extra}`;
+
+function problemsOf(yaml: string, registry = builtinRegistry()): string[] {
+  try {
+    parseConfig(yaml, 'test.yaml', registry);
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+}
+
+describe("plug-ins' cross-field rules run at check time", () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  beforeAll(async () => {
+    dir = await makeTempDir();
+  });
+  afterAll(async () => {
+    await dir.remove();
+  });
+
+  it('anomaly: a clearThreshold above raiseThreshold is a problem at its key and line', () => {
+    const problems = problemsOf(`${head('/tmp/x')}${anomaly('        alert: { raiseThreshold: 0.4, clearThreshold: 0.6 }\n')}`);
+    expect(problems).toEqual(['pipelines[0].stages[0].alert.clearThreshold: expected a number <= alert.raiseThreshold (0.4), got 0.6 (line 13)']);
+  });
+
+  it('anomaly: a clearThreshold above the default raiseThreshold says the other side is the default', () => {
+    expect(problemsOf(`${head('/tmp/x')}${anomaly('        alert: { clearThreshold: 0.5 }\n')}`)).toEqual([
+      'pipelines[0].stages[0].alert.clearThreshold: expected a number <= alert.raiseThreshold (0.4, the default), got 0.5 (line 13)',
+    ]);
+  });
+
+  it('anomaly: a managed model needs the autoencoder detector and an updates section', () => {
+    const problems = problemsOf(`${head('/tmp/x')}${anomaly('        autoencoder: { managed: press }\n')}`);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^pipelines\[0\]\.stages\[0\]\.autoencoder\.managed: expected detector: autoencoder/);
+    expect(problems[1]).toMatch(/^pipelines\[0\]\.stages\[0\]\.autoencoder\.managed: expected an `updates` section/);
+  });
+
+  it('camera: reconnect delays the wrong way round are a problem, not a RangeError at start', () => {
+    const yaml = `${head('/tmp/x')}  - { id: cam, type: camera, input: { tcp: "127.0.0.1:5000" }, reconnect: { minDelayMs: 5000, maxDelayMs: 100 } }\npipelines:\n  - { id: c, source: cam, stages: [{ type: vision }] }\n`;
+    expect(problemsOf(yaml)).toEqual([expect.stringMatching(/^devices\[1\]\.reconnect\.maxDelayMs: expected reconnect\.minDelayMs <= maxDelayMs/)]);
+  });
+
+  it('--check refuses clearThreshold > raiseThreshold with exit code 2, and a start does too (before: exit 1 and a stack trace)', async () => {
+    const file = `${dir.path}/hysteresis.yaml`;
+    await writeFile(file, `${head(`${dir.path}/data`)}${anomaly('        alert: { raiseThreshold: 0.3, clearThreshold: 0.35 }\n')}`);
+    for (const args of [['--check'], []]) {
+      const { code, stdout, stderr } = await runCli(['gateway', '--config', file, ...args]);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr).toContain('pipelines[0].stages[0].alert.clearThreshold: expected a number <= alert.raiseThreshold (0.3), got 0.35 (line 13)');
+      expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+    }
+  });
+
+  it('a plug-in that still refuses at start is a config error naming the entry (ConfigError, not a crash)', async () => {
+    const registry = builtinRegistry().register(
+      defineStage({
+        type: 'boom',
+        configSchema: { type: 'object', properties: { type: { const: 'boom' } }, required: ['type'], additionalProperties: false } as const,
+        flow: { accepts: ['samples'], emits: ['samples'], passes: [] },
+        create: () => {
+          throw new RangeError('boom: the device answered with nonsense');
+        },
+      }),
+    );
+    const config = parseConfig(`${head(`${dir.path}/never`)}pipelines:\n  - { id: p, source: d1, stages: [{ type: boom }] }\n`, 'test.yaml', registry);
+    const err = await Gateway.create(config, registry, { logger: pino({ level: 'silent' }) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual(['pipelines[0].stages[0] (stage boom): boom: the device answered with nonsense']);
+  });
+});
