@@ -219,6 +219,49 @@ for (const action of ['status', 'pause', 'resume', 'abort'] as const) {
 }
 
 program
+  .command('broker')
+  .summary('Run the embedded MQTT broker alone, for local trials.')
+  .description('Run the embedded MQTT broker (aedes) alone, for local trials: prints its URL(s) on stdout, logs connects and disconnects (JSON) on stderr, stops on Ctrl-C/SIGTERM. No ACL; the fleet service has its own broker with per-gateway credentials and ACL.')
+  .option('--port <n>', 'TCP port; 0 = any free port (the bound URL is printed)', '1883')
+  .option('--host <addr>', 'bind address (default: 127.0.0.1 without --credentials, 0.0.0.0 with)')
+  .option('--credentials <file>', 'user:password lines; the password in clear, or a Mosquitto "$7$" hash (mosquitto_passwd, or the passwd file of `edgewise fleet acl`), or a fleet "scrypt$" hash. Without it: anonymous clients, from loopback addresses only')
+  .option('--tls-cert <file>', 'PEM certificate: also listen with TLS (needs --tls-key)')
+  .option('--tls-key <file>', 'PEM private key of the TLS listener')
+  .option('--tls-port <n>', 'TLS port; 0 = any free port', '8883')
+  .option('--log-level <level>', 'debug, info, warn, error', 'info')
+  .exitOverride()
+  .action(async (opts: import('../fleet/broker/broker-command.js').BrokerCommandOptions) => {
+    exitCode = await (await import('../fleet/broker/broker-command.js')).runBrokerCommand(opts);
+  });
+
+program
+  .command('records')
+  .summary("Print the gateways' records from a broker, decoded, one line each.")
+  .description("Subscribe to a broker and print the gateways' records as they arrive, decoded from the uplink's CBOR batches: one line per record (time, gateway, stream, class, id, data), or JSON lines. A payload that cannot be decoded is one line saying so (topic, size, reason); it goes on until Ctrl-C.")
+  .requiredOption('--url <url>', 'the broker, e.g. mqtt://127.0.0.1:1883 or mqtts://broker:8883')
+  .option('--topic <filter>', 'topic filter (repeatable); default edgewise/v1/gw/+/records (state and health topics are decoded too)', many, [] as string[])
+  .option('--username <user>', 'MQTT username')
+  .option('--password <password>', 'MQTT password')
+  .option('--json', 'one JSON object per line', false)
+  .exitOverride()
+  .action(async (opts: import('./records-command.js').RecordsCommandOptions) => {
+    exitCode = await (await import('./records-command.js')).runRecordsCommand(opts);
+  });
+
+program
+  .command('decisions')
+  .summary("Print a gateway's decision log (works while it runs).")
+  .description("Print a gateway's decision log (alerts and model decisions with model, outcome and explanation), oldest first. Reads a copy of the store, so it works while the gateway runs and never changes its files.")
+  .requiredOption('--data <dir>', "the gateway's data directory (gateway.dataDir in its config)")
+  .option('--since <time>', 'only entries at or after this time: ISO 8601 (2025-11-29T08:00:00Z) or milliseconds since 1970')
+  .option('--model <name>', 'only entries made by this model')
+  .option('--json', 'one JSON object per line', false)
+  .exitOverride()
+  .action(async (opts: import('../runtime/cli/decisions-command.js').DecisionsCommandOptions) => {
+    exitCode = await (await import('../runtime/cli/decisions-command.js')).runDecisionsCommand(opts);
+  });
+
+program
   .command('tuf-client')
   .description('A TUF client speaking the tuf-conformance client-under-test protocol, on the gateway\'s own trust code: init ROOT_FILE | refresh | download. Exit 0 on success, 1 on any failure.')
   .argument('<action>', 'init, refresh or download')

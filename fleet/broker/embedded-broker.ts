@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
-import { Aedes, type Client } from 'aedes';
-import type { BrokerAuth, BrokerLog } from './broker-auth.js';
+import { Aedes, type AedesOptions, type Client } from 'aedes';
+import type { BrokerLog } from './broker-auth.js';
 import { isTopicName } from './acl.js';
 
 /** Bytes a connection may send before its CONNECT is accepted: a CONNECT is a few hundred. */
@@ -17,11 +17,21 @@ export interface EmbeddedBrokerTls {
   readonly ca?: string | Buffer;
 }
 
+/**
+ * Who may connect and what they may do: the aedes hooks, and optionally a follower of
+ * connections (returns a detach function). `BrokerAuth` (the fleet's registry-backed
+ * checks) and `StandaloneAuth` (`edgewise broker`) are the two.
+ */
+export interface BrokerHooks {
+  hooks(): Partial<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>;
+  attach?(aedes: Aedes): () => void;
+}
+
 export interface EmbeddedBrokerOptions {
   readonly host?: string;
   readonly port?: number;
   /** Authentication and ACL; without it every client may do anything (tests, the simulator). */
-  readonly auth?: BrokerAuth;
+  readonly auth?: BrokerHooks;
   readonly tls?: EmbeddedBrokerTls;
   /** Where client and connection errors go (they never crash the process). */
   readonly log?: BrokerLog;
@@ -66,7 +76,7 @@ export class EmbeddedBroker {
     aedes.on('connectionError', (_client: Client, err: Error) => log?.warn({ component: 'broker', code: 'E_MQTT_CONNECTION', err: err.message }, 'connection error before CONNECT'));
     (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log?.warn({ component: 'broker', code: 'E_MQTT_BROKER', err: err.message }, 'broker error'));
     const broker = new EmbeddedBroker(aedes, options.host ?? '127.0.0.1', options.port ?? 0, options.tls);
-    broker.detachAuth = options.auth?.attach(aedes);
+    broker.detachAuth = options.auth?.attach?.(aedes);
     aedes.on('client', (client: Client) => broker.connected(client));
     try {
       await broker.start();

@@ -91,5 +91,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions): Promise
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Node's default for SIGHUP is to exit. A reload is not offered (runtime/README.md, Signals).
+    process.on('SIGHUP', () => logger.info({ component: 'gateway', event: 'gateway.sighup_ignored', signal: 'SIGHUP' }, 'SIGHUP ignored: restart to apply config changes (systemd reload is not supported)'));
   });
 }

@@ -4,13 +4,15 @@ import type { HealthReport } from '../../fleet/protocol/index.js';
 
 /**
  * The local HTTP endpoint: `GET /health` (the JSON report; 200 when ok, 503 when degraded,
- * for a load balancer or a watchdog) and `GET /metrics` (Prometheus text).
+ * for a load balancer or a watchdog) and `GET /metrics` (Prometheus text). `HEAD` answers
+ * either with the same status and headers and no body (Node leaves the body out), so a
+ * probe that only wants the status (`curl -I`, some load balancers) gets it cheaply.
  */
 export async function startHealthServer(host: string, port: number, report: () => HealthReport, registry: Registry): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') {
-      res.writeHead(405, { allow: 'GET' }).end();
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
     if (path === '/health') {

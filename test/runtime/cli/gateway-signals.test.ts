@@ -1,0 +1,44 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EmbeddedBroker } from '../../../fleet/broker/embedded-broker.js';
+import { testGatewayConfig } from '../../support/gateway-config.js';
+import { GatewayProcess, type LogLine } from '../../support/gateway-process.js';
+import { freePort } from '../../support/ports.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+import { waitFor } from '../../support/wait-for.js';
+
+describe('gateway signals', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let broker: EmbeddedBroker;
+  let gp: GatewayProcess | undefined;
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    broker = await EmbeddedBroker.create({ host: '127.0.0.1', port: 0 });
+  });
+  afterEach(async () => {
+    await gp?.kill('SIGKILL');
+    gp = undefined;
+    await broker.close();
+    await dir.remove();
+  });
+
+  it('survives SIGHUP, logs that it was ignored, keeps serving /health, and still stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const configPath = join(dir.path, 'gateway.yaml');
+    await writeFile(configPath, testGatewayConfig({ id: 'gw-hup', dataDir: join(dir.path, 'data'), url: broker.url, sources: [{ id: 's1', rateHz: 10 }], healthListen: `127.0.0.1:${port}`, logLevel: 'info' }));
+    const lines: LogLine[] = [];
+    gp = GatewayProcess.start(configPath, (l) => lines.push(l));
+    const health = `http://127.0.0.1:${port}/health`;
+    await waitFor(async () => (await fetch(health)).status === 200, 'the gateway to serve /health ok');
+
+    gp.child.kill('SIGHUP');
+    const ignored = await waitFor(() => lines.find((l) => l.event === 'gateway.sighup_ignored'), 'the SIGHUP log line');
+    expect(ignored).toMatchObject({ level: 30, msg: 'SIGHUP ignored: restart to apply config changes (systemd reload is not supported)' });
+    expect(gp.child.exitCode).toBeNull();
+    expect(gp.child.signalCode).toBeNull();
+    expect((await fetch(health)).status).toBe(200);
+
+    expect(await gp.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
+});
