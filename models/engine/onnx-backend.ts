@@ -1,17 +1,29 @@
 import { createHash } from 'node:crypto';
-import * as ort from 'onnxruntime-node';
-import { identityModel } from '../onnx/builder.js';
-import type { InferenceBackend, LoadedModel, RunStats, Tensor, TensorSpec } from './engine.js';
+import type * as Ort from 'onnxruntime-node';
 import { ModelError } from './errors.js';
+import type { InferenceBackend, LoadedModel, RunStats, Tensor, TensorSpec } from './engine.js';
+import { probeProvidersInChild } from './provider-probe.js';
 
 /** ONNX Runtime's "fatal only": a provider probe that fails must not spray the log. */
 const QUIET = 4;
-// Provider libraries that fail to load log through the process-wide logger, not the
-// session's; their failures reach us as exceptions, which we report as events.
-ort.env.logLevel = 'fatal';
 
-/** Providers whose probe has side effects (WebGPU loads Vulkan and warns on stderr): probed only when asked for. */
-const PROBE_ONLY_WHEN_ASKED = new Set(['webgpu']);
+let runtime: Promise<typeof Ort> | undefined;
+
+/**
+ * ONNX Runtime, loaded when the first model is: its library is some 25 MB of resident memory,
+ * which a gateway that only moves sensor records should not carry (the provider probe runs
+ * in a child process for the same reason).
+ */
+function onnxRuntime(): Promise<typeof Ort> {
+  runtime ??= import('onnxruntime-node').then((m) => {
+    const ort = ((m as unknown as { default?: typeof Ort }).default ?? m) as typeof Ort;
+    // Provider libraries that fail to load log through the process-wide logger, not the
+    // session's; their failures reach us as exceptions, which we report as events.
+    ort.env.logLevel = 'fatal';
+    return ort;
+  });
+  return runtime;
+}
 
 function reason(err: unknown): string {
   const m = (err as Error).message ?? String(err);
@@ -36,7 +48,8 @@ class OnnxModel implements LoadedModel {
   private closed = false;
 
   constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly ort: typeof Ort,
+    private readonly session: Ort.InferenceSession,
     readonly provider: string,
     readonly requested: readonly string[],
     readonly fallbacks: readonly { provider: string; reason: string }[],
@@ -53,7 +66,7 @@ class OnnxModel implements LoadedModel {
 
   async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
     if (this.closed) throw new ModelError('E_MODEL_CLOSED', 'model used after close');
-    const ortFeeds: Record<string, ort.Tensor> = {};
+    const ortFeeds: Record<string, Ort.Tensor> = {};
     for (const spec of this.inputs) {
       const t = feeds[spec.name];
       if (t === undefined) throw new ModelError('E_MODEL_INPUT', `input ${spec.name}: missing (the model takes ${this.inputs.map((i) => i.name).join(', ')})`);
@@ -63,10 +76,10 @@ class OnnxModel implements LoadedModel {
       spec.shape.forEach((d, i) => {
         if (typeof d === 'number' && d > 0 && t.dims[i] !== d) throw new ModelError('E_MODEL_INPUT', `input ${spec.name}: dim ${i} must be ${d}, got ${String(t.dims[i])}`);
       });
-      ortFeeds[spec.name] = new ort.Tensor('float32', t.data, [...t.dims]);
+      ortFeeds[spec.name] = new this.ort.Tensor('float32', t.data, [...t.dims]);
     }
     const t0 = performance.now();
-    let out: ort.InferenceSession.OnnxValueMapType;
+    let out: Ort.InferenceSession.OnnxValueMapType;
     try {
       out = await this.session.run(ortFeeds);
     } catch (err) {
@@ -79,7 +92,7 @@ class OnnxModel implements LoadedModel {
     if (ms > this.maxMs) this.maxMs = ms;
     const result: Record<string, Tensor> = {};
     for (const [name, value] of Object.entries(out)) {
-      const v = value as ort.Tensor;
+      const v = value as Ort.Tensor;
       result[name] = { data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data as ArrayLike<number>), dims: [...v.dims] };
     }
     return result;
@@ -115,23 +128,13 @@ export class OnnxBackend implements InferenceBackend {
 
   constructor(private readonly options: OnnxBackendOptions = {}) {}
 
-  /** cpu always; the others only if a session really starts on them here. */
+  /**
+   * The providers a session really starts on here (cpu, and e.g. cuda where its libraries
+   * and a GPU are present). Probed once, in a child process (see provider-probe.ts): a
+   * provider library that crashes on load takes the probe down, not the gateway.
+   */
   availableProviders(): Promise<readonly string[]> {
-    this.probed ??= (async () => {
-      const compiled = ort.listSupportedBackends().map((b) => b.name).filter((n) => !PROBE_ONLY_WHEN_ASKED.has(n));
-      const probe = identityModel();
-      const usable: string[] = [];
-      for (const name of compiled) {
-        try {
-          const s = await ort.InferenceSession.create(probe, { executionProviders: [name], logSeverityLevel: QUIET });
-          await s.release();
-          usable.push(name);
-        } catch {
-          // not usable on this box (missing CUDA libraries, no GPU...)
-        }
-      }
-      return usable;
-    })();
+    this.probed ??= probeProvidersInChild();
     return this.probed;
   }
 
@@ -140,11 +143,12 @@ export class OnnxBackend implements InferenceBackend {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (bytes.length === 0) throw new ModelError('E_MODEL_INVALID', 'model is empty (0 bytes)');
     const fallbacks: { provider: string; reason: string }[] = [];
+    const ort = await onnxRuntime();
     for (const provider of requested) {
       try {
         const threads = this.options.threads === undefined ? {} : { intraOpNumThreads: this.options.threads, interOpNumThreads: 1 };
         const session = await ort.InferenceSession.create(bytes, { executionProviders: [provider], logSeverityLevel: provider === requested[requested.length - 1] ? 3 : QUIET, ...threads });
-        return new OnnxModel(session, provider, requested, fallbacks, sha256);
+        return new OnnxModel(ort, session, provider, requested, fallbacks, sha256);
       } catch (err) {
         const why = reason(err);
         // A model that does not parse fails on every provider: say so once, clearly.

@@ -1,7 +1,13 @@
+import { execFile } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { probeProvidersInChild } from '../../../models/engine/provider-probe.js';
 import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
 import { ModelError } from '../../../models/engine/errors.js';
 import { buildModel, identityModel } from '../../../models/onnx/builder.js';
+
+const run = promisify(execFile);
 
 describe('ONNX Runtime engine', () => {
   const backend = new OnnxBackend();
@@ -15,6 +21,24 @@ describe('ONNX Runtime engine', () => {
       expect(m.provider).toBe(p);
       await m.close();
     }
+  });
+
+  it('probes in a child process: a gateway that runs no model never maps ONNX Runtime', async () => {
+    // A fresh process that only probes: the library must not be among its mappings.
+    const script = `const { OnnxBackend } = await import(${JSON.stringify(pathToFileURL(`${process.cwd()}/dist/models/engine/onnx-backend.js`).href)});
+      const p = await new OnnxBackend().availableProviders();
+      const maps = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8');
+      console.log(JSON.stringify({ p, mapped: maps.includes('libonnxruntime') }));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script]);
+    const answer = JSON.parse(stdout.trim()) as { p: string[]; mapped: boolean };
+    expect(answer.p).toContain('cpu');
+    expect(answer.mapped).toBe(false);
+  });
+
+  it('says why when the probe cannot answer in time, and the process goes on', async () => {
+    await expect(probeProvidersInChild(1)).rejects.toThrow(/provider probe: no answer in 0.001 s/);
+    // The next probe is a fresh child: it answers.
+    expect(await probeProvidersInChild()).toContain('cpu');
   });
 
   it('falls back along the preference list, says which provider it got, and flags it degraded', async () => {
