@@ -25,6 +25,8 @@ export interface InputStatus {
   /** Datagrams dropped because the receive queue was full (the decoder fell behind). */
   datagramsDropped: number;
   connected: boolean;
+  /** The UDP port bound (the system's choice when the config says port 0); undefined until bound. */
+  udpPort?: number;
   lastError: string | null;
   /** Called with each failure as it happens, for the log. */
   onError?: (message: string) => void;
@@ -154,6 +156,7 @@ async function* udpInput(addr: { host: string; port: number }, backoff: Backoff,
     try {
       socket.bind(addr.port, addr.host);
       await once(socket, 'listening');
+      status.udpPort = socket.address().port;
       status.connected = true;
       backoff.reset();
       while (!signal.aborted && error === undefined) {

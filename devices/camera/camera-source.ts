@@ -79,6 +79,11 @@ export class CameraSource implements Source {
     this.decoder.close();
   }
 
+  /** The UDP port the input bound (useful when the config asked for port 0); undefined for other inputs or before the bind. */
+  get udpPort(): number | undefined {
+    return this.status.udpPort;
+  }
+
   stats(): Readonly<Record<string, number | string | boolean | null>> {
     const p = this.parser.counters;
     const d = this.decoder.counters;

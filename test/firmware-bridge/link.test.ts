@@ -1,10 +1,9 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { seededRandom } from '../../devices/synthetic/signals.js';
 import { FrameDecoder, encodeFrame, type Frame } from '../../firmware-bridge/frame.js';
 import { LinkEndpoint, seqBefore } from '../../firmware-bridge/link.js';
 import { encodePayload, messageCode, type Message } from '../../firmware-bridge/messages.js';
-import { waitFor } from '../support/wait-for.js';
 
 /** Corrupts each byte with probability `p` (replaced by a different random byte). */
 function corrupt(bytes: Uint8Array, p: number, random: () => number): { out: Uint8Array; hit: boolean[] } {
@@ -33,6 +32,34 @@ function lossyPair(p: number, seed: number): { mcu: LinkEndpoint; gateway: LinkE
   const mcu = new LinkEndpoint({ write: wire(() => gateway), deliver: (m) => toMcu.push(m), retransmitTimeoutMs: 20, windowFrames: 8, random });
   gateway = new LinkEndpoint({ write: wire(() => mcu), deliver: (m) => toGateway.push(m), retransmitTimeoutMs: 20, windowFrames: 8, random });
   return { mcu, gateway, toGateway, toMcu };
+}
+
+/**
+ * Runs `body` on a fake clock (timeouts, immediates and Date.now), driving it in 5 ms steps
+ * until `body` settles; fails after `limitMs` of fake time. The link's retransmit timers and
+ * the simulated wires then behave the same on a loaded machine as on an idle one: a
+ * setImmediate that a busy machine runs late cannot pass for a lost frame.
+ */
+async function onFakeClock<T>(body: () => Promise<T>, limitMs = 600_000): Promise<T> {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'Date'] });
+  try {
+    let settled = false;
+    const run = body().finally(() => {
+      settled = true;
+    });
+    run.catch(() => undefined);
+    const t0 = Date.now();
+    while (!settled && Date.now() - t0 < limitMs) await vi.advanceTimersByTimeAsync(5);
+    if (!settled) throw new Error(`not done after ${limitMs} ms of fake time`);
+    return await run;
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+/** Resolves once `condition` holds, polling on whatever clock is installed (the fake one, here). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setTimeout(r, 5));
 }
 
 /**
@@ -101,8 +128,12 @@ describe('link layer', () => {
         next += 1;
       }
     };
-    await pump();
-    await waitFor(() => toGateway.length >= total && mcu.idle, `all ${total} frames`, 60_000, 5);
+    // Thousands of 20 ms retransmit timeouts: on the fake clock they take no real time, and
+    // the same seed gives the same run on any machine.
+    await onFakeClock(async () => {
+      await pump();
+      await until(() => toGateway.length >= total && mcu.idle);
+    });
     const indexes = toGateway.map((m) => (m.type === 'samples' ? m.firstIndex : -1));
     expect(indexes).toEqual(Array.from({ length: total }, (_, i) => i * PER_FRAME));
     expect(toGateway).toEqual(Array.from({ length: total }, (_, i) => samples(i)));
@@ -178,6 +209,12 @@ describe('link layer: peers that restart, stale messages and slow lines', () => 
   });
 
   it('on a slow line it does not resend frames still queued in the UART', async () => {
+    // On the fake clock the wire's delays, the retransmit timer and Date.now agree exactly,
+    // so the elapsed-time bound below is about the protocol, not about the machine's load.
+    await onFakeClock(slowLine);
+  });
+
+  async function slowLine(): Promise<void> {
     const BPS = 11_520; // 115200 baud
     const got: Message[] = [];
     let gateway!: LinkEndpoint;
@@ -201,10 +238,11 @@ describe('link layer: peers that restart, stale messages and slow lines', () => 
     const elapsed = Date.now() - t0;
     expect(got).toHaveLength(total);
     expect(mcu.counters.retransmits).toBe(0);
+    // The line stays busy: not much more than the line time, so no stop-and-wait per frame.
     expect(elapsed).toBeLessThan(((total * 530) / BPS) * 1000 * 1.5);
     mcu.close();
     gateway.close();
-  });
+  }
 
   it('a throwing application does not break the link', async () => {
     let calls = 0;

@@ -6,8 +6,10 @@ import { CLI, assertBuilt } from './gateway-process.js';
 import { waitFor } from './wait-for.js';
 
 /**
- * `edgewise fleet --data DIR` as a child process on fixed loopback ports (a restarted fleet
- * must come back where its gateways look for it). Ready when DATA/fleet.json names its pid.
+ * `edgewise fleet --data DIR` as a child process on loopback. By default it binds port 0 for
+ * its API and its embedded broker and reports what it got in DATA/fleet.json (read back as
+ * `ports`); a restart passes those ports again, since a restarted fleet must come back where
+ * its gateways look for it. Ready when DATA/fleet.json names its pid.
  */
 export class FleetProcess {
   output = '';
@@ -26,7 +28,15 @@ export class FleetProcess {
     child.stderr?.on('data', keep);
   }
 
-  static async start(dataDir: string, ports: { http: number; mqtt: number }, extra: readonly string[] = []): Promise<{ fleet: FleetProcess; endpoints: FleetEndpoints }> {
+  /**
+   * `ports.mqtt` in the answer is the embedded broker's (from `brokerUrl`): meaningless with
+   * `--broker URL` or `--public-broker-url`.
+   */
+  static async start(
+    dataDir: string,
+    ports: { http: number; mqtt: number } = { http: 0, mqtt: 0 },
+    extra: readonly string[] = [],
+  ): Promise<{ fleet: FleetProcess; endpoints: FleetEndpoints; ports: { http: number; mqtt: number } }> {
     assertBuilt();
     // EDGEWISE_FLEET_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the fleet in a benchmark.
     const nodeArgs = (process.env['EDGEWISE_FLEET_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
@@ -41,11 +51,12 @@ export class FleetProcess {
       'the fleet to start',
       60_000,
       50,
-    ).catch((err: unknown) => {
-      child.kill('SIGKILL');
+    ).catch(async (err: unknown) => {
+      // A fleet that never got ready is not left running.
+      await fleet.kill('SIGKILL');
       throw new Error(`${(err as Error).message}\n${fleet.output}`);
     });
-    return { fleet, endpoints };
+    return { fleet, endpoints, ports: { http: Number(new URL(endpoints.localApiUrl).port), mqtt: Number(new URL(endpoints.brokerUrl).port) } };
   }
 
   async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {

@@ -14,7 +14,12 @@ export function useGatewayRig(): GatewayRig {
   const rig = { gateway: undefined } as GatewayRig;
   beforeEach(async () => {
     rig.dir = await makeTempDir();
-    rig.broker = await EmbeddedBroker.create();
+    try {
+      rig.broker = await EmbeddedBroker.create();
+    } catch (err) {
+      await rig.dir.remove();
+      throw err;
+    }
     rig.gateway = undefined;
   });
   afterEach(async () => {

@@ -29,7 +29,26 @@ export class Mosquitto {
     dir: string,
     options: { persistence?: boolean; port?: number; listener?: readonly string[]; anonymous?: boolean; passwordFile?: string; aclFile?: string; perListenerSettings?: boolean } = {},
   ): Promise<Mosquitto> {
-    const port = options.port ?? (await freePort());
+    // Mosquitto cannot listen on port 0 and say which port it got, so the port is picked
+    // first (freePort: below the ephemeral range). If someone took it meanwhile, Mosquitto
+    // exits with "Address already in use": pick another and try again.
+    for (let attempt = 1; ; attempt += 1) {
+      const port = options.port ?? (await freePort());
+      const broker = new Mosquitto(port, await Mosquitto.writeConf(dir, port, options));
+      try {
+        await broker.start();
+        return broker;
+      } catch (err) {
+        if (options.port !== undefined || attempt >= 5 || !broker.output.includes('Address already in use')) throw err;
+      }
+    }
+  }
+
+  private static async writeConf(
+    dir: string,
+    port: number,
+    options: { persistence?: boolean; listener?: readonly string[]; anonymous?: boolean; passwordFile?: string; aclFile?: string; perListenerSettings?: boolean },
+  ): Promise<string> {
     const confPath = join(dir, 'mosquitto.conf');
     const lines = [
       ...(options.perListenerSettings === true ? ['per_listener_settings true'] : []),
@@ -48,9 +67,7 @@ export class Mosquitto {
     if (options.persistence === true) lines.push('persistence true', `persistence_location ${dir}/`, 'autosave_interval 1');
     else lines.push('persistence false');
     await writeFile(confPath, `${lines.join('\n')}\n`);
-    const broker = new Mosquitto(port, confPath);
-    await broker.start();
-    return broker;
+    return confPath;
   }
 
   /** What Mosquitto wrote to stderr (errors and warnings), for failure messages. */
@@ -69,7 +86,13 @@ export class Mosquitto {
       this.output += d.toString();
     });
     this.child = child;
-    await waitFor(async () => (child.exitCode !== null ? Promise.reject(new Error(`mosquitto exited: ${this.output}`)) : portOpen(this.port)), `mosquitto on port ${this.port}`, 10_000);
+    try {
+      await waitFor(async () => (child.exitCode !== null ? Promise.reject(new Error(`mosquitto exited: ${this.output}`)) : portOpen(this.port)), `mosquitto on port ${this.port}`, 10_000);
+    } catch (err) {
+      // Never leave a half-started broker behind (it would outlive the test).
+      await this.stop();
+      throw err;
+    }
   }
 
   /** SIGHUP: Mosquitto re-reads its password and ACL files and drops clients whose credentials went away. */
@@ -83,7 +106,7 @@ export class Mosquitto {
     const child = this.child;
     if (child === undefined) return;
     this.child = undefined;
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -19,18 +19,38 @@ export class PostgresServer {
 
   static async start(): Promise<PostgresServer> {
     const base = await mkdtemp(join(tmpdir(), 'edgewise-pg-'));
-    const port = await freePort();
-    const server = new PostgresServer(base, port);
-    const asRoot = process.getuid?.() === 0;
-    if (asRoot) {
-      const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-      const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-      await chown(base, uid, gid);
-      await chmod(base, 0o700);
+    try {
+      const asRoot = process.getuid?.() === 0;
+      if (asRoot) {
+        const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+        const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+        await chown(base, uid, gid);
+        await chmod(base, 0o700);
+      }
+      new PostgresServer(base, 0).run(`${PG_BIN}/initdb`, ['-D', `${base}/data`, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
+      // PostgreSQL cannot listen on port 0 and report the port, so it is picked first
+      // (freePort: below the ephemeral range); if it was taken meanwhile, pick another.
+      for (let attempt = 1; ; attempt += 1) {
+        const server = new PostgresServer(base, await freePort());
+        const logBefore = (await readFile(`${base}/server.log`, 'utf8').catch(() => '')).length;
+        try {
+          server.run(`${PG_BIN}/pg_ctl`, ['-D', `${base}/data`, '-l', `${base}/server.log`, '-w', '-t', '30', '-o', `-p ${server.port} -k ${base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`, 'start']);
+          return server;
+        } catch (err) {
+          const log = (await readFile(`${base}/server.log`, 'utf8').catch(() => '')).slice(logBefore);
+          if (attempt >= 5 || !/could not bind|Address already in use/i.test(log)) throw err;
+        }
+      }
+    } catch (err) {
+      // A cluster that started and then failed its checks is stopped; the temp dir goes either way.
+      try {
+        new PostgresServer(base, 0).run(`${PG_BIN}/pg_ctl`, ['-D', `${base}/data`, '-m', 'immediate', '-w', 'stop']);
+      } catch {
+        // nothing was running
+      }
+      await rm(base, { recursive: true, force: true });
+      throw err;
     }
-    server.run(`${PG_BIN}/initdb`, ['-D', `${base}/data`, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
-    server.run(`${PG_BIN}/pg_ctl`, ['-D', `${base}/data`, '-l', `${base}/server.log`, '-w', '-t', '30', '-o', `-p ${port} -k ${base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`, 'start']);
-    return server;
   }
 
   /** Runs a PostgreSQL program, as the postgres user when we are root. */

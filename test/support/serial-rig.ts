@@ -36,12 +36,17 @@ export class SerialRig {
   static async start(options: { mcuArgs: readonly string[]; device?: string }): Promise<SerialRig> {
     const dir = await makeTempDir();
     const socat = new SocatPair(`${dir.path}/mcu-tty`, `${dir.path}/gw-tty`);
-    await socat.start();
-    const mcu = McuProcess.start(['--pty', socat.a, ...options.mcuArgs]);
-    const registry = builtinRegistry();
-    const dataDir = `${dir.path}/data`;
-    const config = parseConfig(
-      `
+    let mcu: McuProcess | undefined;
+    let gateway: Gateway | undefined;
+    try {
+      await socat.start();
+      mcu = McuProcess.start(['--pty', socat.a, ...options.mcuArgs]);
+      const registry = builtinRegistry();
+      const dataDir = `${dir.path}/data`;
+      // No broker, ever: a port nothing listens on (freePort keeps it below the ephemeral
+      // range, so no other listener is handed it while the gateway retries).
+      const config = parseConfig(
+        `
 gateway: { id: gw-serial, dataDir: ${JSON.stringify(dataDir)} }
 devices:
   - { id: motor-1, type: serial-sensor, path: ${JSON.stringify(socat.b)}, baudRate: 921600${options.device === undefined ? '' : `, ${options.device}`} }
@@ -49,12 +54,21 @@ store: { maxSizeBytes: 1073741824 }
 uplink: { url: "mqtt://127.0.0.1:${await freePort()}" }
 log: { level: warn }
 `,
-      'test',
-      registry,
-    );
-    const gateway = await Gateway.create(config, registry, { logger: pino({ level: 'silent' }) });
-    await gateway.start();
-    return new SerialRig(dir, socat, mcu, gateway, dataDir);
+        'test',
+        registry,
+      );
+      gateway = await Gateway.create(config, registry, { logger: pino({ level: 'silent' }) });
+      await gateway.start();
+      return new SerialRig(dir, socat, mcu, gateway, dataDir);
+    } catch (err) {
+      // Whatever did start is stopped, in reverse order, and the temp dir goes: a failed start
+      // must not leave an MCU process, a socat or an open LevelDB behind.
+      await gateway?.stop().catch(() => undefined);
+      await mcu?.stop().catch(() => undefined);
+      await socat.kill().catch(() => undefined);
+      await dir.remove();
+      throw err;
+    }
   }
 
   /** The serial source's counters from the health report. */

@@ -1,12 +1,12 @@
 import { createHash, sign } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Metadata, MetadataKind, Signature } from '@tufjs/models';
 import { generateKey, loadPrivateKey, loadPublicKey, type Role, type TufPublicKey } from '../../fleet/repo/keys.js';
 import { Repository, type SigningKey } from '../../fleet/repo/repository.js';
 import { serveRepository } from '../../fleet/repo/serve.js';
 import { TrustClient, initTrust } from '../../runtime/updater/trust.js';
+import { listenOnLoopback } from './ports.js';
 
 export interface Keyring {
   readonly pub: Record<Role, TufPublicKey[]>;
@@ -53,8 +53,8 @@ export class TufRig {
       if (this.intercept?.(req.url ?? '', res) === true) return;
       files.emit('request', req, res);
     });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    // Port 0 and the bound port read back; a listen that fails rejects (it used to hang).
+    this.url = `http://127.0.0.1:${await listenOnLoopback(this.server)}`;
   }
 
   online(): { snapshot: SigningKey[]; timestamp: SigningKey[] } {
@@ -98,6 +98,6 @@ export class TufRig {
   }
 
   async stop(): Promise<void> {
-    if (this.server !== undefined) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.server?.listening === true) await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -10,7 +10,7 @@ import { CameraSource, type CameraOptions } from '../../../devices/camera/camera
 import { cameraPlugin } from '../../../devices/camera/index.js';
 import { checkFrame } from '../../../runtime/pipeline/frame.js';
 import { patternIndex } from '../../../sim/video/test-pattern.js';
-import { freePort } from '../../support/ports.js';
+import { listenOnLoopback } from '../../support/ports.js';
 import { waitFor } from '../../support/wait-for.js';
 import { collectingContext, concat, makeClip } from './clip.js';
 
@@ -124,7 +124,6 @@ describe('camera source', () => {
   });
 
   it('reads a TCP camera and reconnects after the connection drops', async () => {
-    const port = await freePort();
     let connections = 0;
     const sockets: Socket[] = [];
     const server = createServer((socket) => {
@@ -138,7 +137,7 @@ describe('camera source', () => {
         socket.write(clip.bytes); // and stays connected, like a live camera
       }
     });
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const port = await listenOnLoopback(server);
     try {
       await withSource({ input: { tcp: `127.0.0.1:${port}` } }, async (source, c) => {
         await waitFor(() => connections === 2 && indices(c).includes(FRAMES - 2), 'the whole clip over the second connection', 15_000);
@@ -156,9 +155,10 @@ describe('camera source', () => {
   });
 
   it('reads the stream from UDP datagrams', async () => {
-    const port = await freePort();
-    await withSource({ input: { udp: `127.0.0.1:${port}` } }, async (source, c) => {
-      await waitFor(() => source.stats().connected === true, 'the UDP socket bound');
+    // Port 0: the source binds what it gets and reports it.
+    await withSource({ input: { udp: '127.0.0.1:0' } }, async (source, c) => {
+      const port = await waitFor(() => source.udpPort, 'the UDP socket bound');
+      expect(source.stats().connected).toBe(true);
       const sender = createSocket('udp4');
       try {
         // 1200-byte datagrams cut anywhere in the stream; a pause per picture, as a camera sends them.

@@ -37,13 +37,17 @@ describe('labelled evaluation sets', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(good.length - 1), fc.nat(255), (junk, at, byte) => {
         for (const bytes of [junk, Uint8Array.from(good, (b, i) => (i === at ? byte : b))]) {
+          // Only the decode is in the try: a failed check of a decoded set must not be taken
+          // for a refusal (and reported as a wrong error code).
+          let s: ReturnType<typeof decodeAnomalyEvaluationSet>;
           try {
-            const s = decodeAnomalyEvaluationSet(bytes);
-            expect(s.windows.length).toBe(s.count * s.windowSamples * s.channels.length);
-            expect(s.labels.length).toBe(s.count);
+            s = decodeAnomalyEvaluationSet(bytes);
           } catch (err) {
             expect((err as { code?: string }).code).toBe('E_PAYLOAD_INVALID');
+            continue;
           }
+          expect(s.windows.length).toBe(s.count * s.windowSamples * s.channels.length);
+          expect(s.labels.length).toBe(s.count);
         }
       }),
     );

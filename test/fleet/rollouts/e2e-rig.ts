@@ -8,7 +8,6 @@ import { builtinRegistry } from '../../../runtime/plugins.js';
 import { FleetProcess } from '../../support/fleet-process.js';
 import { fleetApi, type useFleetTestRig } from '../../support/fleet-test-rig.js';
 import { runCli } from '../../support/gateway-process.js';
-import { freePort } from '../../support/ports.js';
 import type { TufRig } from '../../support/tuf-rig.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -31,8 +30,8 @@ export async function startFleetAndGateways(
 ): Promise<{ data: string; api: FleetApi; fleet: FleetProcess }> {
   const data = join(rig.dir.path, 'fleet');
   const extraArgs = [...((await options.beforeFleet?.(data)) ?? []), ...(options.fleetArgs ?? [])];
-  const ports = { http: await freePort(), mqtt: await freePort() };
-  const { fleet, endpoints } = await FleetProcess.start(data, ports, ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url, ...extraArgs]);
+  // Ports 0: the fleet binds what it gets and reports it (provisioning writes the broker URL it reports).
+  const { fleet, endpoints } = await FleetProcess.start(data, undefined, ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url, ...extraArgs]);
   rig.onCleanup(() => fleet.kill('SIGKILL'));
   const api = await fleetApi(endpoints.localApiUrl, data);
   const registry = builtinRegistry();

@@ -6,7 +6,6 @@ import { encodeBatch, encodeRecord, encodeState, gatewayTopics } from '../../../
 import { FleetProcess } from '../../support/fleet-process.js';
 import { runCli } from '../../support/gateway-process.js';
 import { Mosquitto } from '../../support/mosquitto.js';
-import { freePort } from '../../support/ports.js';
 import { fleetApi, testAlert, useFleetTestRig } from '../../support/fleet-test-rig.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -28,8 +27,8 @@ describe('fleet with an external Mosquitto', () => {
     });
     rig.onCleanup(() => mosquitto.stop());
 
-    const ports = { http: await freePort(), mqtt: await freePort() };
-    const { fleet, endpoints } = await FleetProcess.start(data, ports, ['--broker', mosquitto.url]);
+    // Ports 0: the fleet binds what it gets and reports it in fleet.json.
+    const { fleet, endpoints } = await FleetProcess.start(data, undefined, ['--broker', mosquitto.url]);
     rig.onCleanup(() => fleet.kill('SIGKILL'));
     const api = await fleetApi(endpoints.localApiUrl, data);
     await waitFor(async () => ((await api('/health'))['broker'] as { ok: boolean }).ok, 'the fleet connected to Mosquitto', 20_000, 100);

@@ -6,8 +6,8 @@ import { encodeBatch, encodeRecord, gatewayTopics } from '../../../fleet/protoco
 import { FleetProcess } from '../../support/fleet-process.js';
 import { GatewayProcess, runCli } from '../../support/gateway-process.js';
 import { testGatewayConfig } from '../../support/gateway-config.js';
-import { freePort } from '../../support/ports.js';
 import { fleetApi, testAlert, useFleetTestRig } from '../../support/fleet-test-rig.js';
+import { freePort } from '../../support/ports.js';
 import { waitFor } from '../../support/wait-for.js';
 
 describe('fleet service restart', () => {
@@ -15,6 +15,10 @@ describe('fleet service restart', () => {
 
   it('keeps the registry, credentials and stored alerts across kill -9, and gateways reconnect by themselves', async () => {
     const data = join(rig.dir.path, 'fleet');
+    // Fixed ports, not 0: the fleet is killed and started again, and the gateway must find it
+    // where it was. freePort picks them below the ephemeral range, so nothing else on the
+    // machine is handed them while the fleet is down (nor can the reconnecting gateway's own
+    // local port be one of them).
     const ports = { http: await freePort(), mqtt: await freePort() };
     const started = await FleetProcess.start(data, ports);
     let fleet = started.fleet;
@@ -88,7 +92,7 @@ describe('fleet service restart', () => {
 
   it('refuses a second fleet on a data directory that a live fleet holds, naming its pid', async () => {
     const data = join(rig.dir.path, 'fleet');
-    const { fleet } = await FleetProcess.start(data, { http: await freePort(), mqtt: await freePort() });
+    const { fleet } = await FleetProcess.start(data);
     rig.onCleanup(() => fleet.kill('SIGKILL'));
     const second = await runCli(['fleet', '--data', data, '--http', '127.0.0.1:0', '--mqtt', '127.0.0.1:0'], 30_000);
     expect(second.code).toBe(1);

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { FleetProcess } from '../../support/fleet-process.js';
 import { useFleetTestRig } from '../../support/fleet-test-rig.js';
 import { runCli } from '../../support/gateway-process.js';
-import { freePort } from '../../support/ports.js';
 
 describe('edgewise fleet token', () => {
   const rig = useFleetTestRig();
@@ -14,7 +13,7 @@ describe('edgewise fleet token', () => {
     expect(made.code, made.stderr).toBe(0);
     const token = made.stdout.trim();
     expect(token).toMatch(/^ewt_/);
-    const { fleet, endpoints } = await FleetProcess.start(data, { http: await freePort(), mqtt: await freePort() });
+    const { fleet, endpoints } = await FleetProcess.start(data); // ports 0: the fleet reports what it bound
     rig.onCleanup(() => fleet.kill('SIGKILL'));
     const get = (t: string): Promise<number> => fetch(`${endpoints.localApiUrl}/v1/gateways`, { headers: { authorization: `Bearer ${t}` } }).then((r) => r.status);
     expect(await get(token)).toBe(200);

@@ -4,7 +4,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../../fleet/broker/embedded-broker.js';
 import { testGatewayConfig } from '../../support/gateway-config.js';
 import { GatewayProcess, type LogLine } from '../../support/gateway-process.js';
-import { freePort } from '../../support/ports.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -24,12 +23,13 @@ describe('gateway signals', () => {
   });
 
   it('survives SIGHUP, logs that it was ignored, keeps serving /health, and still stops cleanly on SIGTERM', async () => {
-    const port = await freePort();
     const configPath = join(dir.path, 'gateway.yaml');
-    await writeFile(configPath, testGatewayConfig({ id: 'gw-hup', dataDir: join(dir.path, 'data'), url: broker.url, sources: [{ id: 's1', rateHz: 10 }], healthListen: `127.0.0.1:${port}`, logLevel: 'info' }));
+    // Port 0: the gateway binds what it gets and names the URL in its gateway.started line.
+    await writeFile(configPath, testGatewayConfig({ id: 'gw-hup', dataDir: join(dir.path, 'data'), url: broker.url, sources: [{ id: 's1', rateHz: 10 }], healthListen: '127.0.0.1:0', logLevel: 'info' }));
     const lines: LogLine[] = [];
     gp = GatewayProcess.start(configPath, (l) => lines.push(l));
-    const health = `http://127.0.0.1:${port}/health`;
+    const health = await waitFor(() => lines.find((l) => l.event === 'gateway.started')?.['health'] as string | undefined, 'the gateway.started line with its health URL');
+    expect(health).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*\/health$/);
     await waitFor(async () => (await fetch(health)).status === 200, 'the gateway to serve /health ok');
 
     gp.child.kill('SIGHUP');

@@ -103,6 +103,8 @@ describe('a gateway evicting with its broker down', () => {
     dir = await makeTempDir();
     const registry = builtinRegistry();
     const { logger, lines } = capture('warn');
+    // The broker is down throughout: a port nothing listens on (freePort keeps it below the
+    // ephemeral range, so no other listener is handed it while the gateway retries).
     const config = parseConfig(testGatewayConfig({ id: 'gw-evict', dataDir: `${dir.path}/data`, url: `mqtt://127.0.0.1:${await freePort()}`, sources: [{ id: 's1', rateHz: 2000 }], maxSizeBytes: 64 * 1024, sync: false, healthListen: '127.0.0.1:0' }), 'test', registry);
     const gw = await Gateway.create(config, registry, { logger });
     gateway = gw;
