@@ -76,6 +76,7 @@ describe('listReleases', () => {
       hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] },
       minRuntimeVersion: '0.1.0',
       budgets: RELEASE.budgets,
+      evaluationSet: null,
       targetsVersion: 4,
     });
   });
