@@ -143,7 +143,7 @@ export class Gateway {
       decisionSink.target = decisions;
       const writer = new StoreWriter(outbox, storeEvents, { batchMaxRecords: config.store.batchMaxRecords, retryMinDelayMs: 100, retryMaxDelayMs: 5000 });
       const pipelines = built.map(
-        (b) => new Pipeline({ id: b.entry.id, sourceId: b.entry.source, sourceType: b.type, source: b.source, stages: b.stages, queue: b.entry.queue }, eventLog.for(`pipeline:${b.entry.id}`)),
+        (b) => new Pipeline({ id: b.entry.id, sourceId: b.entry.source, sourceType: b.type, source: b.source, stages: b.stages, queue: b.entry.queue, checkpoints: outbox }, eventLog.for(`pipeline:${b.entry.id}`)),
       );
       for (const p of pipelines) writer.attach(p.output);
       const uplink = new MqttUplink(outbox, config.uplink, files, gatewayId, runtimeVersion, eventLog.for('uplink'));

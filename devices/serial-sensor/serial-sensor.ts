@@ -119,6 +119,9 @@ export class SerialSensorSource implements Source {
 
   async start(ctx: SourceContext): Promise<void> {
     this.ctx = ctx;
+    // Before the port opens: the first SAMPLES must already be judged against it.
+    const read = ctx.readCheckpoint;
+    if (read !== undefined) await this.restoreCheckpoint(ctx, () => read.call(ctx));
     const link = new LinkEndpoint({
       write: (bytes) => this.port?.write(bytes),
       deliver: (m) => this.onMessage(m),
@@ -146,6 +149,32 @@ export class SerialSensorSource implements Source {
     this.timers.push(setInterval(() => this.requestTimeSync(), this.options.timeSyncIntervalMs));
     this.timers.push(setInterval(() => this.sendCommit(), COMMIT_REPEAT_MS));
     this.timers.push(setInterval(() => this.flushPendingSync(false), 250));
+  }
+
+  /**
+   * Where the store is with this MCU: the boot and the next sample index of the last record
+   * it wrote, written in the same LevelDB batch as that record. Samples below it that the MCU
+   * sends again after a gateway restart (stored, but their COMMIT never reached the MCU) are
+   * recognised as stored, and the MCU is told to drop them.
+   */
+  private async restoreCheckpoint(ctx: SourceContext, read: () => Promise<Uint8Array | undefined>): Promise<void> {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await read();
+    } catch (err) {
+      ctx.events.warn('serial.checkpoint_unreadable', { code: 'E_STORE_READ', source: this.options.id, reason: (err as Error).message });
+      return;
+    }
+    if (bytes === undefined) return;
+    const cp = decodeCheckpoint(bytes);
+    if (cp === undefined) {
+      ctx.events.warn('serial.checkpoint_unreadable', { code: 'E_CHECKPOINT_INVALID', source: this.options.id, reason: 'not a serial-sensor checkpoint; samples the MCU sends again may be stored twice' });
+      return;
+    }
+    this.bootId = cp.boot;
+    this.highWater = cp.next;
+    this.committedNext = cp.next;
+    ctx.events.info('serial.checkpoint_restored', { source: this.options.id, bootId: cp.boot, nextIndex: cp.next });
   }
 
   async stop(): Promise<void> {
@@ -320,7 +349,7 @@ export class SerialSensorSource implements Source {
     // Emits stay in order (and wait for edge space); their store outcomes are awaited side by
     // side, so the store can commit many records in one batch.
     this.emitChain = this.emitChain
-      .then(() => ctx.emit([record]))
+      .then(() => ctx.emit([record], { checkpoint: encodeCheckpoint({ boot: m.bootId, next: entry.next }) }))
       .then(
         (receipt) => {
           receipt.stored.then(
@@ -373,6 +402,26 @@ export class SerialSensorSource implements Source {
     if (this.bootId === null || this.committedNext === 0 || this.port?.isOpen !== true) return;
     this.link?.sendUnreliable({ type: 'commit', bootId: this.bootId, nextIndex: this.committedNext });
   }
+}
+
+/** The source's checkpoint: `{"boot":B,"next":N}` (UTF-8 JSON, readable in `ldb scan`). */
+interface SerialCheckpoint {
+  readonly boot: number;
+  readonly next: number;
+}
+
+function encodeCheckpoint(cp: SerialCheckpoint): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(cp));
+}
+
+function decodeCheckpoint(bytes: Uint8Array): SerialCheckpoint | undefined {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(bytes)) as Partial<SerialCheckpoint>;
+    if (Number.isSafeInteger(v.boot) && Number.isSafeInteger(v.next) && (v.next as number) >= 0) return { boot: v.boot as number, next: v.next as number };
+  } catch {
+    // not ours
+  }
+  return undefined;
 }
 
 function ignoreReset(err: unknown): void {

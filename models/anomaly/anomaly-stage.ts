@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComponentEvents } from '../../runtime/health/events.js';
 import type { DecisionSink, Stage } from '../../runtime/pipeline/components.js';
@@ -170,6 +170,8 @@ export class AnomalyStage implements Stage {
   private scored = 0;
   private alertsRaised = 0;
   private decisionErrors = 0;
+  /** Windows the model failed to score (their records went on unscored). */
+  private scoreErrors = 0;
   private nextAlertId = 1;
   private readonly pendingTraining = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
@@ -205,6 +207,7 @@ export class AnomalyStage implements Stage {
       scoredPoints: this.scored,
       alertsRaised: this.alertsRaised,
       decisionErrors: this.decisionErrors,
+      scoreErrors: this.scoreErrors,
       phase: ae.length === 0 ? (this.o.detector === 'streaming' ? 'scoring' : 'waiting') : (ae[0]?.phase ?? null),
       provider: model?.provider ?? (this.o.detector === 'streaming' ? 'js' : null),
       modelHash: ae.find((a) => a.model !== undefined)?.model?.hash ?? (this.o.detector === 'streaming' ? this.streamingModel.hash : null),
@@ -388,7 +391,10 @@ export class AnomalyStage implements Stage {
       results = await ae.scorer.score(batch, windowTs.length);
     } catch (err) {
       this.o.managed?.source.recordRun(this.o.managed.name, false, performance.now() - started);
-      throw err;
+      // These windows go unscored; the records they came from still go on to the store.
+      this.scoreErrors += windowTs.length;
+      this.events.error('anomaly.score_failed', { code: 'E_MODEL_RUN', stream: s.stream, windows: windowTs.length, model: ae.model?.hash ?? null, reason: (err as Error).message });
+      return;
     }
     this.o.managed?.source.recordRun(this.o.managed.name, true, performance.now() - started);
     const shadow = this.shadow;
@@ -617,9 +623,22 @@ export class AnomalyStage implements Stage {
   private async saveModel(s: StreamState, bytes: Uint8Array): Promise<void> {
     await mkdir(this.stateDir, { recursive: true });
     const path = this.modelPath(s);
-    // Write then rename: a power cut leaves the old model or the new one, never half of one.
-    await writeFile(`${path}.tmp`, bytes);
+    // Write, fsync, rename, fsync the directory: a power cut leaves the old model or the new
+    // one, never half of one (without the fsync, a rename can reach the disk before the data).
+    const h = await open(`${path}.tmp`, 'w');
+    try {
+      await h.writeFile(bytes);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
     await rename(`${path}.tmp`, path);
+    const d = await open(this.stateDir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
   }
 
   private async useModel(s: StreamState, bytes: Uint8Array): Promise<void> {
@@ -628,7 +647,7 @@ export class AnomalyStage implements Stage {
     const missing = scorer.meta.channels.filter((ch) => !s.channels.includes(ch));
     if (missing.length > 0 || scorer.meta.windowSamples !== this.o.autoencoder.windowSamples) {
       await scorer.close();
-      throw new Error(`saved model does not fit this stage (channels ${scorer.meta.channels.join(', ')}, window ${scorer.meta.windowSamples}); delete ${this.modelPath(s)} to retrain`);
+      throw new Error(`the model does not fit this stage (channels ${scorer.meta.channels.join(', ')}, window ${scorer.meta.windowSamples})`);
     }
     ae.scorer = scorer;
     ae.model = { name: this.o.modelName ?? `autoencoder-${s.stream}`, version: this.o.modelVersion ?? `seed${scorer.meta.seed}-w${scorer.meta.windowSamples}`, hash: `sha256:${scorer.model.sha256}` };
@@ -642,22 +661,36 @@ export class AnomalyStage implements Stage {
       await this.loadManaged(s, this.o.managed);
       return;
     }
+    const ae = s.ae as AeState;
+    const path = this.modelPath(s);
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(this.modelPath(s));
-    } catch {
-      (s.ae as AeState).phase = 'collecting'; // none yet: learn what normal is, then train
+      bytes = await readFile(path);
+    } catch (err) {
+      // None yet: learn what normal is, then train. Unreadable: the same, and say so.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') await this.retrainUnreadable(s, path, (err as Error).message);
+      else ae.phase = 'collecting';
       return;
     }
-    const ae = s.ae as AeState;
     try {
       await this.useModel(s, bytes);
       this.events.info('anomaly.model_loaded', { stream: s.stream, hash: ae.model?.hash, provider: ae.scorer?.model.provider });
     } catch (err) {
-      ae.phase = 'failed';
-      ae.error = (err as Error).message;
-      this.events.error('anomaly.model_invalid', { code: 'E_MODEL_INVALID', stream: s.stream, reason: ae.error });
+      await this.retrainUnreadable(s, path, (err as Error).message);
     }
+  }
+
+  /**
+   * The saved model cannot be used (torn, garbage, or made for other channels or another
+   * window): it is moved aside to `<file>.unreadable` (kept for a look, replaced by the next
+   * one) and the stage learns normal again and retrains, rather than staying without a detector.
+   */
+  private async retrainUnreadable(s: StreamState, path: string, reason: string): Promise<void> {
+    const ae = s.ae as AeState;
+    this.events.warn('anomaly.saved_model_unreadable', { code: 'E_MODEL_INVALID', stream: s.stream, file: path, reason, action: 'retraining' });
+    await rename(path, `${path}.unreadable`).catch(() => undefined);
+    ae.error = undefined;
+    ae.phase = 'collecting';
   }
 
   private async loadManaged(s: StreamState, m: { readonly name: string; readonly source: ManagedModelSource }): Promise<void> {

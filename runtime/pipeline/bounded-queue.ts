@@ -1,5 +1,5 @@
 import { WaitList } from '../wait-list.js';
-import type { EmitResult, RecordInput } from './record.js';
+import type { Checkpoint, EmitResult, RecordInput } from './record.js';
 
 /**
  * What an edge does when it is full:
@@ -24,6 +24,8 @@ export interface QueueOptions {
 export interface QueueItem {
   readonly records: readonly RecordInput[];
   readonly settle: (result: EmitResult) => void;
+  /** The source's position after these records, written with them (see record.ts). */
+  readonly checkpoint?: Checkpoint;
 }
 
 export interface QueueStats {
@@ -93,7 +95,8 @@ export class BoundedQueue {
    * Offers a batch. Resolves once the batch is queued or dropped; under `block` that may
    * wait for space (or for `signal` to abort, which drops the batch).
    */
-  async push(records: readonly RecordInput[], settle: (result: EmitResult) => void, signal?: AbortSignal): Promise<void> {
+  async push(records: readonly RecordInput[], settle: (result: EmitResult) => void, signal?: AbortSignal, checkpoint?: Checkpoint): Promise<void> {
+    const item: QueueItem = checkpoint === undefined ? { records, settle } : { records, settle, checkpoint };
     if (records.length === 0) {
       settle(dropped(0));
       return;
@@ -108,13 +111,13 @@ export class BoundedQueue {
         }
         await this.spaceWaiters.wait(signal);
       }
-      this.enqueue({ records, settle });
+      this.enqueue(item);
       return;
     }
 
     if (this.fits(records.length)) {
       this.fullStreak = 0;
-      this.enqueue({ records, settle });
+      this.enqueue(item);
       return;
     }
     if (policy === 'sample') {
@@ -132,7 +135,7 @@ export class BoundedQueue {
       this.droppedTotal += oldest.records.length;
       oldest.settle(dropped(oldest.records.length));
     }
-    this.enqueue({ records, settle });
+    this.enqueue(item);
   }
 
   private enqueue(item: QueueItem): void {

@@ -3,6 +3,15 @@ import type { DecisionEntry } from '../store/decision-log.js';
 import type { BoundedQueue } from './bounded-queue.js';
 import type { EmitResult, RecordInput } from './record.js';
 
+export interface EmitOptions {
+  /**
+   * The source's position after these records: stored in the same LevelDB batch as they are
+   * (see `SourceContext.readCheckpoint`). A stage that consumes the records passes it on with
+   * its next output.
+   */
+  readonly checkpoint?: Uint8Array;
+}
+
 /** The answer to an `emit`: the batch is on the edge; `stored` settles when the store decided. */
 export interface Receipt {
   readonly stored: Promise<EmitResult>;
@@ -16,7 +25,12 @@ export interface SourceContext {
    * only after LevelDB has the records (or a policy dropped them): acknowledge an upstream
    * device only then.
    */
-  emit(records: readonly RecordInput[]): Promise<Receipt>;
+  emit(records: readonly RecordInput[], options?: EmitOptions): Promise<Receipt>;
+  /**
+   * The last checkpoint stored with this source's records (undefined: none yet). Optional:
+   * contexts without a store (unit tests, benchmarks) have none.
+   */
+  readCheckpoint?(): Promise<Uint8Array | undefined>;
   /** Aborted when the gateway stops the source. */
   readonly signal: AbortSignal;
   readonly events: ComponentEvents;

@@ -1,8 +1,13 @@
 import type { HealthReport } from '../../fleet/protocol/index.js';
 import type { ComponentEvents } from '../health/events.js';
 import { BoundedQueue, type QueueItem, type QueueOptions, type QueueStats } from './bounded-queue.js';
-import type { Receipt, Source, SourceContext, Stage } from './components.js';
-import { addResults, emptyResult, type EmitResult, type RecordInput } from './record.js';
+import type { EmitOptions, Receipt, Source, SourceContext, Stage } from './components.js';
+import { addResults, emptyResult, type Checkpoint, type EmitResult, type RecordInput } from './record.js';
+
+/** Where checkpoints written with records are read back (the outbox). */
+export interface CheckpointReader {
+  readCheckpoint(key: string): Promise<Uint8Array | undefined>;
+}
 
 export interface StageSpec {
   readonly type: string;
@@ -19,6 +24,8 @@ export interface PipelineSpec {
   readonly stages: readonly StageSpec[];
   /** The edge into the store. */
   readonly queue: QueueOptions;
+  /** Where the source's checkpoints are read back at start; without it the source gets none. */
+  readonly checkpoints?: CheckpointReader;
 }
 
 /** A source's counters as the health report carries them. */
@@ -43,6 +50,8 @@ export class Pipeline {
   /** Per edge: its producer (the source, or the stage before) will push nothing more. */
   private readonly producerDone: boolean[];
   private workers: Promise<void>[] = [];
+  /** Per stage: a checkpoint whose records the stage consumed, to go out with its next output. */
+  private readonly carried: (Checkpoint | undefined)[];
   private emitted = 0;
   private stored = 0;
   private dropped = 0;
@@ -57,6 +66,7 @@ export class Pipeline {
     edges.push(new BoundedQueue(`${names[names.length - 2]}->store`, spec.queue));
     this.edges = edges;
     this.producerDone = edges.map(() => false);
+    this.carried = spec.stages.map(() => undefined);
   }
 
   get id(): string {
@@ -88,7 +98,8 @@ export class Pipeline {
     const ctx: SourceContext = {
       signal: this.sourceAbort.signal,
       events: this.events,
-      emit: async (records: readonly RecordInput[]): Promise<Receipt> => {
+      ...(this.spec.checkpoints === undefined ? {} : { readCheckpoint: () => (this.spec.checkpoints as CheckpointReader).readCheckpoint(this.spec.sourceId) }),
+      emit: async (records: readonly RecordInput[], options?: EmitOptions): Promise<Receipt> => {
         this.emitted += records.length;
         let settle!: (r: EmitResult) => void;
         const stored = new Promise<EmitResult>((resolve) => {
@@ -98,7 +109,8 @@ export class Pipeline {
             resolve(r);
           };
         });
-        await first.push(records, settle, this.sourceAbort.signal);
+        const checkpoint = options?.checkpoint === undefined ? undefined : { key: this.spec.sourceId, value: options.checkpoint };
+        await first.push(records, settle, this.sourceAbort.signal, checkpoint);
         return { stored };
       },
     };
@@ -120,17 +132,26 @@ export class Pipeline {
         await input.waitForItems(signal);
         continue;
       }
-      for (const item of input.take(STAGE_TAKE_RECORDS)) await this.processItem(spec, item, output);
+      for (const item of input.take(STAGE_TAKE_RECORDS)) await this.processItem(spec, item, output, index);
     }
     if (!signal.aborted) {
       const rest = (await spec.stage.flush?.()) ?? [];
-      if (rest.length > 0) await output.push(rest, () => undefined, signal);
+      if (rest.length > 0) await output.push(rest, () => undefined, signal, this.takeCarried(index));
     }
     this.producerDone[index + 1] = true;
     output.wakeConsumers();
   }
 
-  private async processItem(spec: StageSpec, item: QueueItem, output: BoundedQueue): Promise<void> {
+  /** The checkpoint for stage `index`'s next output: its input's latest, carried past consumed batches. */
+  private takeCarried(index: number): Checkpoint | undefined {
+    const c = this.carried[index];
+    this.carried[index] = undefined;
+    return c;
+  }
+
+  private async processItem(spec: StageSpec, item: QueueItem, output: BoundedQueue, index: number): Promise<void> {
+    // A consumed or failed batch's checkpoint waits for the stage's next output (a later one replaces it).
+    if (item.checkpoint !== undefined) this.carried[index] = item.checkpoint;
     let out: readonly RecordInput[];
     try {
       out = await spec.stage.process(item.records);
@@ -144,7 +165,7 @@ export class Pipeline {
       item.settle({ ...emptyResult, consumed: item.records.length });
       return;
     }
-    await output.push(out, (r) => item.settle(addResults(emptyResult, r)), this.workerAbort.signal);
+    await output.push(out, (r) => item.settle(addResults(emptyResult, r)), this.workerAbort.signal, this.takeCarried(index));
   }
 
   /** Stops the source: no more emits after this resolves. */

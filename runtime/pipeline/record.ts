@@ -12,6 +12,17 @@ export interface RecordInput {
   readonly data: unknown;
 }
 
+/**
+ * A source's position (what it has read, in its own terms), written in the same LevelDB batch
+ * as the records that carry it: after a crash the stored records and the stored checkpoint
+ * agree, so a source that dedupes by position never stores a record twice. `key` is the
+ * source's id (the pipeline sets it); a later checkpoint of the same key replaces the earlier.
+ */
+export interface Checkpoint {
+  readonly key: string;
+  readonly value: Uint8Array;
+}
+
 /** What became of records handed to an edge, once the store has decided. */
 export interface EmitResult {
   /** Written to LevelDB. */

@@ -1,7 +1,7 @@
 import { MAX_RECORD_BYTES, MAX_STREAM_LENGTH, MAX_TIMESTAMP_MS, RECORD_CLASSES, encodeRecord, type RecordClass } from '../../fleet/protocol/index.js';
 import { EdgewiseError } from '../errors.js';
 import type { ComponentEvents } from '../health/events.js';
-import type { RecordInput } from '../pipeline/record.js';
+import type { Checkpoint, RecordInput } from '../pipeline/record.js';
 import type { Database } from './database.js';
 import type { StoreDb } from './database.js';
 import { MAX_SEQ, SUFFIX_LENGTH, classPrefix, classRangeEnd, orderSuffix, outboxKey, recordId } from './keys.js';
@@ -52,6 +52,12 @@ export interface OutboxStats {
   /** Telemetry and results refused while the filesystem was below its free-space watermark (also counted in `evicted`). */
   readonly refusedLowSpace: number;
 }
+
+/**
+ * Sources' checkpoints: `c!{source id}` -> the source's bytes (see pipeline/record.ts). Not
+ * records: not counted, not budgeted (one small value per source), never sent.
+ */
+export const CHECKPOINT_PREFIX = 'c!';
 
 const zero = (): PerClass => ({ telemetry: 0, result: 0, alert: 0 });
 const DELETE_FLUSH_RECORDS = 2048;
@@ -274,9 +280,12 @@ export class Outbox {
    * moment a source may be told its records are safe. Evicts to stay within the budget.
    * A record that cannot be stored as given (not CBOR-encodable, too large, a bad stream
    * name or timestamp) is rejected on its own; the rest of the batch goes ahead.
+   *
+   * `checkpoints` are written in the same batch (atomically with the records: both or
+   * neither survive a crash); a later one of the same key wins.
    */
-  append(inputs: readonly RecordInput[]): Promise<AppendResult> {
-    if (inputs.length === 0) return Promise.resolve({ ids: [], stored: 0, evictedNow: 0, evictedIndexes: new Set(), rejected: new Map() });
+  append(inputs: readonly RecordInput[], checkpoints: readonly Checkpoint[] = []): Promise<AppendResult> {
+    if (inputs.length === 0 && checkpoints.length === 0) return Promise.resolve({ ids: [], stored: 0, evictedNow: 0, evictedIndexes: new Set(), rejected: new Map() });
     return this.mutex.run(async () => {
       this.assertOpen();
       if (this.database.state !== 'ok') {
@@ -339,6 +348,9 @@ export class Outbox {
         if (!plan.freshEvicted.has(i)) ops.push({ type: 'put', key: rec.key, value: rec.value });
       });
       const puts = ops.length - plan.victims.length;
+      const latest = new Map<string, Uint8Array>();
+      for (const c of checkpoints) latest.set(c.key, c.value);
+      for (const [key, value] of latest) ops.push({ type: 'put', key: CHECKPOINT_PREFIX + key, value });
       this.database.beginWrite(plan.victims.length);
       try {
         if (ops.length > 0) await this.db.batch(ops, { sync: this.options.sync });
@@ -374,6 +386,15 @@ export class Outbox {
       }
       this.notify();
       return { ids, stored: fresh.length - plan.freshEvicted.size, evictedNow: plan.freshEvicted.size, evictedIndexes, rejected };
+    });
+  }
+
+  /** The checkpoint last written (with records) under `key`, or undefined. */
+  readCheckpoint(key: string): Promise<Uint8Array | undefined> {
+    return this.mutex.run(async () => {
+      this.assertOpen();
+      const v = await this.db.get(CHECKPOINT_PREFIX + key);
+      return v === undefined ? undefined : Uint8Array.from(v);
     });
   }
 

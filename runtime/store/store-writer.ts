@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComponentEvents } from '../health/events.js';
 import type { BoundedQueue, QueueItem } from '../pipeline/bounded-queue.js';
 import type { Sink } from '../pipeline/components.js';
-import type { RecordInput } from '../pipeline/record.js';
+import type { Checkpoint, RecordInput } from '../pipeline/record.js';
 import type { Outbox } from './outbox.js';
 
 export interface StoreWriterOptions {
@@ -94,11 +94,16 @@ export class StoreWriter implements Sink {
 
   private async write(items: readonly QueueItem[], signal: AbortSignal): Promise<void> {
     const records: RecordInput[] = [];
-    for (const item of items) for (const r of item.records) records.push(r);
+    // Checkpoints ride in the same LevelDB batch as the records they follow (items are in order per edge).
+    const checkpoints: Checkpoint[] = [];
+    for (const item of items) {
+      for (const r of item.records) records.push(r);
+      if (item.checkpoint !== undefined) checkpoints.push(item.checkpoint);
+    }
     let delay = this.options.retryMinDelayMs;
     for (;;) {
       try {
-        const result = await this.outbox.append(records);
+        const result = await this.outbox.append(records, checkpoints);
         if (this.failing) this.events.info('store.write_recovered', {});
         this.failing = false;
         this.batches += 1;

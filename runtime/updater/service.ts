@@ -90,7 +90,7 @@ export class UpdateService {
     if (!pinned) await initTrust(this.metadataDir, this.s.rootFile);
     this.updater = new ModelUpdater({
       dataDir: this.dataDir,
-      trust: new TrustClient({ metadataDir: this.metadataDir, metadataUrl: this.s.metadataUrl, targetBaseUrl: this.s.targetBaseUrl }),
+      trust: new TrustClient({ metadataDir: this.metadataDir, metadataUrl: this.s.metadataUrl, targetBaseUrl: this.s.targetBaseUrl, events: this.events }),
       backend: this.backend,
       providers: this.s.providers,
       runtimeVersion: this.runtimeVersion,
@@ -99,6 +99,10 @@ export class UpdateService {
       ...(this.managed === undefined ? {} : { shadow: (model, candidate, spec) => this.shadow(model, candidate, spec) }),
     });
     await this.reserveSlots();
+    // A restart inside a probation window continues it (with the runs counted so far).
+    for (const p of await this.updater.restoreProbations()) {
+      this.events.info('update.probation_resumed', { model: p.model, release: p.release, remainingS: Math.max(0, Math.round((p.until - Date.now()) / 1000)), runs: p.runs, errors: p.errors, slow: p.slow });
+    }
     if (this.managed !== undefined) {
       const updater = this.updater;
       this.managed.onRun = (model, ok, ms) => {

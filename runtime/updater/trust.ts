@@ -1,8 +1,10 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Metadata, MetadataKind, type TargetFile } from '@tufjs/models';
 import { DownloadError, DownloadTooLongError, ResumingFetcher, TargetHashError, TargetLengthError } from './fetcher.js';
-import { TufInternalsChanged, TufUpdater } from './tuf-updater.js';
+import type { ComponentEvents } from '../health/events.js';
+import { TufInternalsChanged, TufUpdater, writeFileDurableSync } from './tuf-updater.js';
 
 /**
  * The gateway's trust in model releases: the TUF client workflow of tuf-js (root rotation,
@@ -79,6 +81,8 @@ export interface TrustOptions {
   readonly idleTimeoutMs?: number;
   /** Where interrupted downloads wait to be resumed; default: `<metadataDir>/../partial`. */
   readonly partialDir?: string;
+  /** Where a recovered root is reported (`update.trust_root_recovered`). */
+  readonly events?: Pick<ComponentEvents, 'warn'>;
 }
 
 /** Pins the trusted root: copies it to `<metadataDir>/root.json` after checking it is a root signed by its own keys. */
@@ -101,6 +105,8 @@ export async function initTrust(metadataDir: string, rootFile: string): Promise<
     await h.close();
   }
   await rename(tmp, join(metadataDir, 'root.json'));
+  // The copy a torn root.json is recovered from (see TrustClient).
+  writeFileDurableSync(join(metadataDir, 'root.json.bak'), await readFile(join(metadataDir, 'root.json')));
 }
 
 export class TrustClient {
@@ -113,19 +119,65 @@ export class TrustClient {
 
   private readonly fetcher: ResumingFetcher;
 
+  private construct(): TufUpdater {
+    const o = this.o;
+    return new TufUpdater({
+      metadataDir: o.metadataDir,
+      metadataBaseUrl: o.metadataUrl,
+      ...(o.targetDir === undefined ? {} : { targetDir: o.targetDir }),
+      ...(o.targetBaseUrl === undefined ? {} : { targetBaseUrl: o.targetBaseUrl }),
+      fetcher: this.fetcher,
+    });
+  }
+
+  /**
+   * A TUF updater on the trusted root in `root.json`. A root.json that does not load (torn by a
+   * power cut under an older writer, emptied, garbled, or failing its own signatures) is
+   * replaced by `root.json.bak`, the last root TUF accepted, if that one loads; the event
+   * `update.trust_root_recovered` says so. Never the provisioned root: after a rotation, that
+   * one may name keys the fleet has since retired.
+   */
   private make(): TufUpdater {
     const o = this.o;
+    const root = join(o.metadataDir, 'root.json');
+    const bak = `${root}.bak`;
+    let updater: TufUpdater;
     try {
-      return new TufUpdater({
-        metadataDir: o.metadataDir,
-        metadataBaseUrl: o.metadataUrl,
-        ...(o.targetDir === undefined ? {} : { targetDir: o.targetDir }),
-        ...(o.targetBaseUrl === undefined ? {} : { targetBaseUrl: o.targetBaseUrl }),
-        fetcher: this.fetcher,
-      });
+      updater = this.construct();
     } catch (err) {
       if (err instanceof TufInternalsChanged) throw err;
-      throw new TrustError('E_TRUST_ROOT', `no trusted root in ${o.metadataDir} (${(err as Error).message}); provision one with init`, { cause: err });
+      updater = this.recover(err);
+    }
+    // A gateway pinned before backups were kept gets its first one from a root that loads
+    // (best effort: a backup that cannot be written must not stop the refresh it protects).
+    if (!existsSync(bak)) {
+      try {
+        writeFileDurableSync(bak, readFileSync(root));
+      } catch {
+        // tried again at the next refresh
+      }
+    }
+    return updater;
+  }
+
+  private recover(err: unknown): TufUpdater {
+    const o = this.o;
+    const root = join(o.metadataDir, 'root.json');
+    const bak = `${root}.bak`;
+    const reason = (err as Error).message;
+    const noRoot = (detail: string): TrustError => new TrustError('E_TRUST_ROOT', `no trusted root in ${o.metadataDir} (${detail}); provision one with init`, { cause: err });
+    if (!existsSync(root) || !existsSync(bak)) throw noRoot(reason);
+    const bytes = readFileSync(bak);
+    const torn = readFileSync(root);
+    writeFileDurableSync(root, bytes);
+    try {
+      const updater = this.construct();
+      o.events?.warn('update.trust_root_recovered', { code: 'E_TRUST_ROOT', file: root, reason, from: bak, bytesFound: torn.length });
+      return updater;
+    } catch (again) {
+      if (again instanceof TufInternalsChanged) throw again;
+      writeFileDurableSync(root, torn); // leave it as found for a look
+      throw noRoot(`${reason}; ${bak} does not load either: ${(again as Error).message}`);
     }
   }
 

@@ -1,3 +1,5 @@
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Metadata, Root, TargetFile, Targets } from '@tufjs/models';
 import { Updater, type Fetcher, type UpdaterOptions } from 'tuf-js';
 import { DownloadHttpError } from './fetcher.js';
@@ -8,6 +10,8 @@ import { DownloadHttpError } from './fetcher.js';
  * tuf-js that changed them fails loudly at construction instead of quietly skipping a check.
  */
 interface UpdaterInternals {
+  /** The metadata directory. */
+  dir: string;
   trustedSet: TrustedMetadataStore;
   fetcher: Fetcher;
   config: { readonly maxDelegations: number };
@@ -15,6 +19,8 @@ interface UpdaterInternals {
   loadSnapshot(): Promise<void>;
   loadTargets(role: string, parentRole: string): Promise<Metadata<Targets> | undefined>;
   preorderDepthFirstWalk(targetPath: string): Promise<TargetFile | undefined>;
+  /** Writes a verified role's bytes to `<dir>/<encoded name>.json` (synchronously; its callers do not await it). */
+  persistMetadata(metaDataName: string, bytesData: Buffer): void;
 }
 
 /** tuf-js's TrustedMetadataStore: the metadata verified so far, one copy per role name. */
@@ -41,8 +47,11 @@ interface Visit {
 }
 
 /**
- * tuf-js's Updater with three changes, everything else (root rotation, timestamp, snapshot,
- * loading and verifying each role, persisting metadata) being tuf-js's own code:
+ * tuf-js's Updater with four changes, everything else (root rotation, timestamp, snapshot,
+ * loading and verifying each role) being tuf-js's own code:
+ *
+ * - **metadata is persisted atomically** (see persistMetadata), and a new root is also kept
+ *   as `root.json.bak`.
  *
  * - **a delegated role is verified against the delegator of the current search path.** tuf-js
  *   keeps one verified copy of each role by name; when a second delegator delegates the same
@@ -64,11 +73,12 @@ export class TufUpdater extends UpdaterWithInternals {
   constructor(options: UpdaterOptions) {
     super(options);
     const self = this as Partial<UpdaterInternals>;
-    const methods = ['loadRoot', 'loadSnapshot', 'loadTargets', 'preorderDepthFirstWalk'] as const;
+    const methods = ['loadRoot', 'loadSnapshot', 'loadTargets', 'preorderDepthFirstWalk', 'persistMetadata'] as const;
     const store = self.trustedSet as Partial<TrustedMetadataStore> | undefined;
     if (
       methods.some((m) => typeof Object.getPrototypeOf(TufUpdater.prototype)[m] !== 'function') ||
       typeof self.config?.maxDelegations !== 'number' ||
+      typeof self.dir !== 'string' ||
       self.fetcher === undefined ||
       typeof store?.updateSnapshot !== 'function' ||
       typeof store.updateDelegatedTargets !== 'function'
@@ -84,6 +94,19 @@ export class TufUpdater extends UpdaterWithInternals {
     const s = this.trustedSet;
     s.updateSnapshot = (...args) => this.recording(() => updateSnapshot.apply(s, args));
     s.updateDelegatedTargets = (...args) => this.recording(() => updateDelegatedTargets.apply(s, args));
+  }
+
+  /**
+   * tuf-js writes the file in place (`writeFileSync`): a power cut mid-write leaves a torn
+   * `root.json` (every later refresh fails) or a torn timestamp/snapshot/targets. Here: temp
+   * file, fsync, rename, fsync the directory, so a file is the old version or the new one,
+   * whole. A new root is also kept as `root.json.bak` (written the same way, after root.json):
+   * the copy TrustClient falls back to if root.json is found unreadable anyway.
+   */
+  override persistMetadata(metaDataName: string, bytesData: Buffer): void {
+    const file = join(this.dir, `${encodeURIComponent(metaDataName)}.json`);
+    writeFileDurableSync(file, bytesData);
+    if (metaDataName === 'root') writeFileDurableSync(`${file}.bak`, bytesData);
   }
 
   /** Whether the trusted root asks for consistent snapshots (target names prefixed with their hash). */
@@ -173,5 +196,24 @@ export class TufUpdater extends UpdaterWithInternals {
       }
       throw err;
     }
+  }
+}
+
+/** Writes `path` as a whole or not at all: temp file, fsync, rename, fsync of the directory. */
+export function writeFileDurableSync(path: string, data: Uint8Array): void {
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dir = openSync(join(path, '..'), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
   }
 }

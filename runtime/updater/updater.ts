@@ -65,6 +65,8 @@ function newer(a: string, b: string): boolean {
 }
 
 interface Probation {
+  /** The release on probation: restored only while it is still the active one. */
+  readonly release: number;
   readonly until: number;
   readonly budgets: ModelRelease['budgets'];
   runs: number;
@@ -87,8 +89,62 @@ const MAX_EVALUATION_SET_BYTES = 96 * 1024 * 1024;
  */
 export class ModelUpdater {
   private readonly probations = new Map<string, Probation>();
+  private probationWrite: Promise<void> | undefined;
+  private probationDirty = false;
 
   constructor(private readonly o: ModelUpdaterOptions) {}
+
+  private probationPath(): string {
+    return join(this.o.dataDir, 'updates', 'probation.json');
+  }
+
+  /**
+   * Writes every probation (release, end, budgets, counts so far) durably. Writes coalesce:
+   * at most one in flight and one waiting, and the promise settles once a write that holds
+   * the state as of this call is on disk.
+   */
+  private persistProbations(): Promise<void> {
+    this.probationDirty = true;
+    this.probationWrite ??= (async () => {
+      try {
+        while (this.probationDirty) {
+          this.probationDirty = false;
+          await writeJsonDurable(this.probationPath(), Object.fromEntries(this.probations));
+        }
+      } finally {
+        this.probationWrite = undefined;
+      }
+    })();
+    return this.probationWrite;
+  }
+
+  /**
+   * Picks up the probations a previous process left (a restart inside the window continues it,
+   * with the runs counted so far). A probation whose release is no longer active is dropped.
+   * Returns what was resumed.
+   */
+  async restoreProbations(): Promise<{ model: string; release: number; until: number; runs: number; errors: number; slow: number }[]> {
+    let stored: Record<string, unknown>;
+    try {
+      stored = JSON.parse(await readFile(this.probationPath(), 'utf8')) as Record<string, unknown>;
+    } catch {
+      return []; // none, or unreadable (written durably, so only a damaged disk): nothing to continue
+    }
+    const resumed: { model: string; release: number; until: number; runs: number; errors: number; slow: number }[] = [];
+    for (const [model, v] of Object.entries(stored ?? {})) {
+      const p = v as Partial<Probation> | null;
+      const counts = [p?.release, p?.until, p?.runs, p?.errors, p?.slow];
+      const b = p?.budgets;
+      if (!counts.every((n) => typeof n === 'number' && Number.isFinite(n)) || typeof b?.latencyMs !== 'number' || typeof b.errorRatePpm !== 'number') continue;
+      const active = await this.slots(model).active().catch(() => undefined);
+      if (active?.release !== p?.release) continue;
+      const probation = p as Probation;
+      this.probations.set(model, { release: probation.release, until: probation.until, budgets: probation.budgets, runs: probation.runs, errors: probation.errors, slow: probation.slow });
+      resumed.push({ model, release: probation.release, until: probation.until, runs: probation.runs, errors: probation.errors, slow: probation.slow });
+    }
+    if (resumed.length !== Object.keys(stored ?? {}).length) await this.persistProbations();
+    return resumed;
+  }
 
   private now(): number {
     return this.o.now?.() ?? Date.now();
@@ -119,11 +175,24 @@ export class ModelUpdater {
     await step('health', () => this.healthCheck(bytes, r, ...golden));
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const active = await step('activate', async () => {
-      const a = await slots.activate(slot, { release: r.release, version: r.version, sha256 }, this.now());
-      await writeJsonDurable(this.acceptedPath(), { ...(await this.accepted()), [r.model]: r.release });
-      return a;
+      // The probation is on disk before the switch: a crash right after it still judges the release
+      // (a probation whose release did not become active is dropped at restore).
+      if (r.budgets.probationS > 0) {
+        this.probations.set(r.model, { release: r.release, until: this.now() + r.budgets.probationS * 1000, budgets: r.budgets, runs: 0, errors: 0, slow: 0 });
+      } else {
+        this.probations.delete(r.model);
+      }
+      await this.persistProbations();
+      try {
+        const a = await slots.activate(slot, { release: r.release, version: r.version, sha256 }, this.now());
+        await writeJsonDurable(this.acceptedPath(), { ...(await this.accepted()), [r.model]: r.release });
+        return a;
+      } catch (err) {
+        if (this.probations.get(r.model)?.release === r.release) this.probations.delete(r.model);
+        await this.persistProbations().catch(() => undefined);
+        throw err;
+      }
     });
-    if (r.budgets.probationS > 0) this.probations.set(r.model, { until: this.now() + r.budgets.probationS * 1000, budgets: r.budgets, runs: 0, errors: 0, slow: 0 });
     return active;
   }
 
@@ -254,7 +323,7 @@ export class ModelUpdater {
       report(model, release, active.version, 'failed', `E_UPDATE_ROLLBACK_FAILED: ${(err as Error).message}`);
       throw new UpdateRefused('rollback', 'E_UPDATE_ROLLBACK_FAILED', (err as Error).message);
     }
-    this.probations.delete(model);
+    if (this.probations.delete(model)) await this.persistProbations().catch(() => undefined);
     report(model, back.release, back.version, 'ok', `switched back from release ${release} on the fleet's word`);
     return back;
   }
@@ -323,22 +392,36 @@ export class ModelUpdater {
       this.probations.delete(model);
       const a = await this.slots(model).active();
       this.o.report({ model, target: '', release: a?.release ?? null, version: a?.version ?? null, step: 'probation', outcome: 'ok', reason: null, ts: this.now() });
+      await this.persistProbations();
       return undefined;
     }
     p.runs += 1;
     if (!ok) p.errors += 1;
     if (ms > p.budgets.latencyMs) p.slow += 1;
-    if (p.runs < PROBATION_MIN_RUNS) return undefined;
     const errorRate = p.errors / p.runs;
     const slowShare = p.slow / p.runs;
-    const breach = errorRate * 1e6 > p.budgets.errorRatePpm ? `error rate ${(errorRate * 100).toFixed(1)}% over ${p.budgets.errorRatePpm / 1e4}%` : slowShare > PROBATION_SLOW_SHARE ? `${(slowShare * 100).toFixed(0)}% of runs over the ${p.budgets.latencyMs} ms latency budget` : undefined;
-    if (breach === undefined) return undefined;
+    const breach =
+      p.runs < PROBATION_MIN_RUNS
+        ? undefined
+        : errorRate * 1e6 > p.budgets.errorRatePpm
+          ? `error rate ${(errorRate * 100).toFixed(1)}% over ${p.budgets.errorRatePpm / 1e4}%`
+          : slowShare > PROBATION_SLOW_SHARE
+            ? `${(slowShare * 100).toFixed(0)}% of runs over the ${p.budgets.latencyMs} ms latency budget`
+            : undefined;
+    if (breach === undefined) {
+      // The counts so far survive a restart (coalesced: one write in flight at a time).
+      await this.persistProbations();
+      return undefined;
+    }
     this.probations.delete(model);
     const slots = this.slots(model);
     const failed = await slots.active();
     this.o.report({ model, target: '', release: failed?.release ?? null, version: failed?.version ?? null, step: 'probation', outcome: 'failed', reason: `E_UPDATE_PROBATION: ${breach} after ${p.runs} runs`, ts: this.now() });
     const back = await slots.rollback(this.now());
     this.o.report({ model, target: '', release: back.release, version: back.version, step: 'rollback', outcome: 'ok', reason: `switched back from release ${failed?.release ?? '?'}`, ts: this.now() });
+    // After the switch (a disk that cannot take this write must not keep the failing model);
+    // a probation left on disk is dropped at restore anyway, its release no longer active.
+    await this.persistProbations().catch(() => undefined);
     return back;
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -150,5 +150,29 @@ pipelines:
     const shadow = await waitFor(() => reports.find((r) => r.target === target2 && r.step === 'shadow'), 'the shadow step reported', 10_000);
     expect(shadow).toMatchObject({ outcome: 'failed', reason: expect.stringContaining('E_UPDATE_SHADOW_INTERRUPTED') as unknown });
     expect(shadow.shadow).toBeUndefined();
+  }, 60_000);
+
+  it('still refreshes and installs after its trusted metadata was torn, emptied and garbled between runs', async () => {
+    await publishRelease(1);
+    const reports: UpdateReportMessage[] = [];
+    await rig.broker.subscribe(fleetFilters.updateReport, (_topic, payload) => reports.push(decodeUpdateReport(payload)));
+    const first = await startGateway('gw-torn');
+    await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 1), 'release 1 active', 30_000);
+    await first.stop();
+    rig.gateway = undefined;
+
+    const tufDir = `${rig.dir.path}/gw/updates/tuf`;
+    const root = await readFile(`${tufDir}/root.json`);
+    await truncate(`${tufDir}/root.json`, Math.floor(root.length / 3));
+    await writeFile(`${tufDir}/timestamp.json`, '');
+    await writeFile(`${tufDir}/snapshot.json`, '\u0000garbage');
+    await truncate(`${tufDir}/targets.json`, 7);
+    await publishRelease(2);
+
+    const gw = await startGateway('gw-torn');
+    await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 2), 'release 2 active after the restart', 30_000);
+    expect(reports.filter((r) => r.outcome !== 'ok')).toEqual([]);
+    expect(gw.health().updates).toMatchObject({ refusals: 0 });
+    expect(await readFile(`${tufDir}/root.json`)).toEqual(root);
   }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { serveRepository } from '../../../fleet/repo/serve.js';
 import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
 import { buildModel } from '../../../models/onnx/builder.js';
 import { ManagedModels } from '../../../runtime/updater/managed-models.js';
-import { TrustClient, initTrust } from '../../../runtime/updater/trust.js';
+import { TrustClient, initTrust, type TrustOptions } from '../../../runtime/updater/trust.js';
 import { ModelUpdater, UpdateRefused, type UpdateReport } from '../../../runtime/updater/updater.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
@@ -55,11 +55,12 @@ describe('model updater (A/B slots on signed releases)', () => {
     return path;
   }
 
-  function updater(managed?: ManagedModels): ModelUpdater {
+  function updater(managed?: ManagedModels, now?: () => number, events?: TrustOptions['events']): ModelUpdater {
     return new ModelUpdater({
+      ...(now === undefined ? {} : { now }),
       ...(managed === undefined ? {} : { shadow: (model, candidate, spec) => managed.shadow(model, candidate, spec) }),
       dataDir: `${dir.path}/gw`,
-      trust: new TrustClient({ metadataDir: `${dir.path}/gw/tuf`, metadataUrl: `${url}/metadata`, targetBaseUrl: `${url}/targets`, idleTimeoutMs: 5000 }),
+      trust: new TrustClient({ metadataDir: `${dir.path}/gw/tuf`, metadataUrl: `${url}/metadata`, targetBaseUrl: `${url}/targets`, idleTimeoutMs: 5000, ...(events === undefined ? {} : { events }) }),
       backend: new OnnxBackend(),
       providers: ['cpu'],
       runtimeVersion: '0.1.0',
@@ -288,5 +289,104 @@ describe('model updater (A/B slots on signed releases)', () => {
     expect(reports.at(-2)?.reason).toMatch(/E_UPDATE_PROBATION: error rate/);
     // The failed release is not offered again: a fix needs a higher counter.
     await refused(u.update(r2), 'E_UPDATE_ROLLBACK', 'check');
+  });
+
+  it('continues a probation across a restart: the runs counted before count after, and a breach after the restart still rolls back', async () => {
+    const r1 = await release({ release: 1 });
+    const r2 = await release({ release: 2 });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    const before = updater();
+    await before.update(r1);
+    await before.update(r2);
+    // 15 runs, every third failing: too few for a verdict (20), enough for one after five more.
+    for (let i = 0; i < 15; i += 1) expect(await before.recordRun('press', i % 3 !== 0, 2)).toBeUndefined();
+
+    const after = updater(); // the gateway restarted
+    expect(await after.restoreProbations()).toEqual([expect.objectContaining({ model: 'press', release: 2, runs: 15, errors: 5 })]);
+    let back;
+    for (let i = 15; i < 20 && back === undefined; i += 1) back = await after.recordRun('press', i % 3 !== 0, 2);
+    expect(back).toMatchObject({ slot: 'a', release: 1 });
+    expect(reports.slice(-2).map((r) => `${r.step}:${r.outcome}`)).toEqual(['probation:failed', 'rollback:ok']);
+    expect(reports.at(-2)?.reason).toMatch(/E_UPDATE_PROBATION: error rate .* after 20 runs/);
+    // Over: a third process has nothing to continue.
+    expect(await updater().restoreProbations()).toEqual([]);
+  });
+
+  it('ends a resumed probation at its original deadline, not a new one counted from the restart', async () => {
+    let t = Date.UTC(2026, 10, 29);
+    const now = (): number => t;
+    const r1 = await release({ release: 1 });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    await updater(undefined, now).update(r1);
+    t += 590_000; // 10 s before the 600 s window ends
+    const after = updater(undefined, now);
+    expect(await after.restoreProbations()).toHaveLength(1);
+    expect(await after.recordRun('press', true, 2)).toBeUndefined();
+    expect(reports.at(-1)?.step).not.toBe('probation');
+    t += 20_000;
+    expect(await after.recordRun('press', false, 2)).toBeUndefined();
+    expect(reports.at(-1)).toMatchObject({ step: 'probation', outcome: 'ok', release: 1 });
+  });
+
+  it('does not resume the probation of a release that is no longer active', async () => {
+    const r1 = await release({ release: 1 });
+    const r2 = await release({ release: 2 });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    const u = updater();
+    await u.update(r1);
+    await u.update(r2);
+    await u.slots('press').rollback(); // switched back behind the updater's back (another process, a crash mid-rollback)
+    expect(await updater().restoreProbations()).toEqual([]);
+  });
+
+  it('replaces the trusted metadata files by rename (temp file, fsync, rename), never in place, and leaves no temp file', async () => {
+    const r1 = await release({ release: 1 });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    await updater().update(r1);
+    const tuf = `${dir.path}/gw/tuf`;
+    const before = { timestamp: (await stat(`${tuf}/timestamp.json`)).ino, snapshot: (await stat(`${tuf}/snapshot.json`)).ino, targets: (await stat(`${tuf}/targets.json`)).ino };
+    const r2 = await release({ release: 2 });
+    await updater().update(r2);
+    // Written in place, a file keeps its inode: a power cut mid-write would leave it torn.
+    expect((await stat(`${tuf}/timestamp.json`)).ino).not.toBe(before.timestamp);
+    expect((await stat(`${tuf}/snapshot.json`)).ino).not.toBe(before.snapshot);
+    expect((await stat(`${tuf}/targets.json`)).ino).not.toBe(before.targets);
+    expect((await readdir(tuf)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(await readFile(`${tuf}/root.json.bak`)).toEqual(await readFile(`${tuf}/root.json`));
+  });
+
+  it('recovers from torn, empty and garbled metadata between runs: the root from root.json.bak (and says so), the rest from the repository; it still refreshes and installs', async () => {
+    const r1 = await release({ release: 1 });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    await updater().update(r1);
+    const tuf = `${dir.path}/gw/tuf`;
+    const goodRoot = await readFile(`${tuf}/root.json`);
+    const warned: { event: string; fields: Record<string, unknown> }[] = [];
+    const events = { warn: (event: string, fields: Record<string, unknown> = {}) => void warned.push({ event, fields }) };
+
+    // Power cut while the old writer wrote root.json: half of it. And the others: empty, garbage, torn.
+    await truncate(`${tuf}/root.json`, Math.floor(goodRoot.length / 2));
+    await writeFile(`${tuf}/timestamp.json`, '');
+    await writeFile(`${tuf}/snapshot.json`, Buffer.from([0x7b, 0xff, 0x00, 0x13]));
+    await truncate(`${tuf}/targets.json`, 10);
+    const r2 = await release({ release: 2 });
+    expect(await updater(undefined, undefined, events).update(r2)).toMatchObject({ release: 2 });
+    expect(warned).toEqual([{ event: 'update.trust_root_recovered', fields: expect.objectContaining({ code: 'E_TRUST_ROOT', file: `${tuf}/root.json`, from: `${tuf}/root.json.bak` }) }]);
+    expect(await readFile(`${tuf}/root.json`)).toEqual(goodRoot);
+
+    // Empty this time, and the next run again refreshes and installs.
+    await writeFile(`${tuf}/root.json`, '');
+    const r3 = await release({ release: 3 });
+    expect(await updater(undefined, undefined, events).update(r3)).toMatchObject({ release: 3 });
+    expect(warned).toHaveLength(2);
+  });
+
+  it('says plainly that there is no trusted root when root.json and its backup are both unreadable', async () => {
+    const r1 = await release({ release: 1 });
+    await initTrust(`${dir.path}/gw/tuf`, `${dir.path}/repo/metadata/1.root.json`);
+    await updater().update(r1);
+    await writeFile(`${dir.path}/gw/tuf/root.json`, '{"signed": ');
+    await writeFile(`${dir.path}/gw/tuf/root.json.bak`, '');
+    expect(() => updater()).toThrow(/E_TRUST_ROOT|no trusted root/);
   });
 });
