@@ -24,7 +24,7 @@ import { StoreWriter } from './store/store-writer.js';
 import { readUplinkFiles } from './uplink/mqtt-options.js';
 import { MqttUplink } from './uplink/uplink.js';
 import { ManagedModels } from './updater/managed-models.js';
-import { UpdateService } from './updater/service.js';
+import type { UpdateService } from './updater/service.js';
 import { OnnxBackend } from '../models/engine/onnx-backend.js';
 import { RUNTIME_VERSION } from './version.js';
 import { defaults } from './config/defaults.js';
@@ -147,8 +147,9 @@ export class Gateway {
       );
       for (const p of pipelines) writer.attach(p.output);
       const uplink = new MqttUplink(outbox, config.uplink, files, gatewayId, runtimeVersion, eventLog.for('uplink'));
+      // The updater (TUF client, model slots) is loaded only by a config with an `updates` section.
       const updates =
-        config.updates === null ? undefined : new UpdateService(gatewayId, config.gateway.dataDir, config.updates, uplink, backend, runtimeVersion, eventLog.for('updates'), managedModels, {
+        config.updates === null ? undefined : new (await import('./updater/service.js')).UpdateService(gatewayId, config.gateway.dataDir, config.updates, uplink, backend, runtimeVersion, eventLog.for('updates'), managedModels, {
               budgetBytes: config.store.maxSizeBytes,
               reserve: (bytes) => outbox.reserve(bytes),
             });

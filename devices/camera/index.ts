@@ -1,10 +1,11 @@
 import { defineSource } from '../../runtime/pipeline/registry.js';
-import { CameraSource } from './camera-source.js';
 import { cameraSchema } from './schema.js';
 
-export { AnnexBParser, codecStringFromSps, type AccessUnit, type AnnexBCounters } from './annexb.js';
-export { CameraSource, type CameraOptions } from './camera-source.js';
-export { H264Decoder, type DecoderCounters, type H264DecoderOptions } from './decoder.js';
+// The implementation (camera-source.ts, annexb.ts, decoder.ts) is imported by `create` only:
+// a gateway without cameras never loads it (memory bench, README). Import it from its files.
+export type { AccessUnit, AnnexBCounters } from './annexb.js';
+export type { CameraOptions } from './camera-source.js';
+export type { DecoderCounters, H264DecoderOptions } from './decoder.js';
 
 const DEFAULT_RECONNECT = { minDelayMs: 500, maxDelayMs: 30_000 };
 
@@ -20,9 +21,10 @@ export const cameraPlugin = defineSource({
       : [];
   },
   files: (config) => ('file' in config.input && typeof config.input.file === 'string' ? [{ key: ['input', 'file'], file: config.input.file, what: 'an H.264 Annex B file' }] : []),
-  create: (config) => {
+  create: async (config) => {
     const reconnect = { ...DEFAULT_RECONNECT, ...config.reconnect };
     if (reconnect.minDelayMs > reconnect.maxDelayMs) throw new RangeError(`camera ${config.id}: reconnect.minDelayMs (${reconnect.minDelayMs}) exceeds maxDelayMs (${reconnect.maxDelayMs})`);
+    const { CameraSource } = await import('./camera-source.js');
     return new CameraSource({
       id: config.id,
       stream: config.stream ?? config.id,

@@ -1,8 +1,5 @@
 import { defineSource } from '../../runtime/pipeline/registry.js';
 import { serialSensorSchema } from './schema.js';
-import { SerialSensorSource } from './serial-sensor.js';
-
-export { SerialSensorSource } from './serial-sensor.js';
 
 export const serialSensorPlugin = defineSource({
   type: 'serial-sensor',
@@ -16,8 +13,9 @@ export const serialSensorPlugin = defineSource({
       ? [{ path: ['reopen', 'maxDelayMs'], expected: `a number >= reopen.minDelayMs (${r.minDelayMs})`, got: String(r.maxDelayMs) }]
       : [];
   },
-  create: (config) =>
-    new SerialSensorSource({
+  // serialport's native binding is loaded only by a config that has a serial sensor.
+  create: async (config) =>
+    new (await import('./serial-sensor.js')).SerialSensorSource({
       id: config.id,
       path: config.path,
       baudRate: config.baudRate ?? 115_200,

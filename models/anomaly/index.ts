@@ -1,8 +1,9 @@
 import { defineStage } from '../../runtime/pipeline/registry.js';
-import { AnomalyStage } from './anomaly-stage.js';
 import { anomalyProblems, anomalySchema } from './schema.js';
 
-export { AnomalyStage } from './anomaly-stage.js';
+// The stage (anomaly-stage.ts: the detectors, the autoencoder trainer, ONNX export) is
+// imported by `create` only: a gateway without anomaly stages never loads it (memory bench,
+// README). Import `AnomalyStage` from anomaly-stage.js.
 
 /** Defaults of the anomaly stage, in one place (the README's table is written from here). */
 export const ANOMALY_DEFAULTS = {
@@ -18,13 +19,14 @@ export const anomalyStagePlugin = defineStage({
   // Scores samples; every record goes on as it came, with alerts (and results) added.
   flow: { accepts: ['samples'], emits: ['events'], passes: ['samples', 'summaries', 'events'] },
   check: (config, ctx) => anomalyProblems(config, ANOMALY_DEFAULTS.alert, ctx),
-  create: (config, env) => {
+  create: async (config, env) => {
     const { managed, ...rest } = config.autoencoder ?? {};
     if (managed !== undefined && env.models === undefined) throw new Error('anomaly: autoencoder.managed needs a gateway with signed updates');
     if (managed !== undefined && (config.detector ?? 'streaming') !== 'autoencoder') throw new Error('anomaly: autoencoder.managed needs detector: autoencoder');
     const d = ANOMALY_DEFAULTS;
     const { smoothingMs, ...alert } = { ...d.alert, ...(config.alert ?? {}) };
     if (alert.clearThreshold > alert.raiseThreshold) throw new RangeError(`anomaly: alert.clearThreshold (${alert.clearThreshold}) must not exceed raiseThreshold (${alert.raiseThreshold})`);
+    const { AnomalyStage } = await import('./anomaly-stage.js');
     return new AnomalyStage(
       {
         detector: config.detector ?? 'streaming',

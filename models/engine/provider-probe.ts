@@ -1,8 +1,14 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { identityModel } from '../onnx/builder.js';
 import { ModelError } from './errors.js';
+
+/**
+ * The probe's model: one Identity node, float32 [1, 4] (models/onnx/builder.ts identityModel(),
+ * checked equal in the engine's tests), as bytes, so a gateway does not load the ONNX writer
+ * (protobufjs) only to probe.
+ */
+export const PROBE_MODEL_BASE64 = 'CAcSCGVkZ2V3aXNlOk8KHAoBeBIBeRoKaWRlbnRpdHlfMCIISWRlbnRpdHkSBXByb2JlWhMKAXgSDgoMCAESCAoCCAEKAggEYhMKAXkSDgoMCAESCAoCCAEKAggEQgQKABAN';
 
 /** Providers whose probe has side effects (WebGPU loads Vulkan and warns on stderr): probed only when asked for. */
 const PROBE_ONLY_WHEN_ASKED = ['webgpu'];
@@ -70,6 +76,6 @@ export function probeProvidersInChild(timeoutMs = PROBE_TIMEOUT_MS): Promise<rea
       reject(new ModelError('E_MODEL_PROVIDER', `provider probe: ${why}`));
     });
     child.stdin.on('error', () => undefined);
-    child.stdin.end(Buffer.from(identityModel()).toString('base64'));
+    child.stdin.end(PROBE_MODEL_BASE64);
   });
 }

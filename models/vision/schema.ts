@@ -79,7 +79,7 @@ export const visionSchema = {
   additionalProperties: false,
 } as const;
 
-type VisionConfig = Infer<typeof visionSchema>;
+export type VisionConfig = Infer<typeof visionSchema>;
 
 /** The vision stage's cross-field rules, which a schema cannot say (run at `--check` and before every start). */
 export function visionProblems(config: VisionConfig, ctx: CheckContext): PluginProblem[] {

@@ -138,9 +138,14 @@ export type SourcePlugin = PluginShape<'source', Source> & {
 export type StagePlugin = PluginShape<'stage', Stage> & { readonly flow: StageFlow };
 export type AnyPlugin = SourcePlugin | StagePlugin;
 
+/**
+ * Compiled on first use: a gateway validates only the plug-ins its config names, and each
+ * compiled validator is generated code that stays resident (memory bench, README).
+ */
 function validatorFor<const S extends JsonSchema>(configSchema: S): PluginShape<PluginKind, unknown>['validate'] {
-  const v = schema(configSchema);
+  let v: ReturnType<typeof schema<S>> | undefined;
   return (value: unknown) => {
+    v ??= schema(configSchema);
     const result = v.validate(value);
     return result.error === undefined ? { value: result.value } : { error: result.error };
   };

@@ -410,9 +410,13 @@ export class Outbox {
       if (freed >= excess) break;
       const lowerSuffix = this.evictAfter[cls];
       const it = this.db.iterator({ gt: lowerSuffix === null ? classPrefix(cls) : outboxKey(cls, lowerSuffix), lt: classRangeEnd(cls) });
+      // classic-level keeps each iterator's last read (and a reserve of `size` entries) in
+      // native memory until V8 collects the iterator: read what the excess needs, growing.
+      let readSize = 4;
       try {
         scan: for (;;) {
-          const entries = await it.nextv(256);
+          const entries = await it.nextv(readSize);
+          readSize = Math.min(256, readSize * 4);
           if (entries.length === 0) break;
           for (const [key, value] of entries) {
             const suffix = key.slice(key.length - SUFFIX_LENGTH);

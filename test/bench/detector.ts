@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { AnomalyStage, ANOMALY_DEFAULTS } from '../../models/anomaly/index.js';
+import { AnomalyStage } from '../../models/anomaly/anomaly-stage.js';
+import { ANOMALY_DEFAULTS } from '../../models/anomaly/index.js';
 import { StreamingDetector } from '../../models/anomaly/streaming/detector.js';
 import { EventLog } from '../../runtime/health/events.js';
 import type { RecordInput } from '../../runtime/pipeline/record.js';

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { probeProvidersInChild } from '../../../models/engine/provider-probe.js';
+import { PROBE_MODEL_BASE64, probeProvidersInChild } from '../../../models/engine/provider-probe.js';
 import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
 import { ModelError } from '../../../models/engine/errors.js';
 import { buildModel, identityModel } from '../../../models/onnx/builder.js';
@@ -33,6 +33,10 @@ describe('ONNX Runtime engine', () => {
     const answer = JSON.parse(stdout.trim()) as { p: string[]; mapped: boolean };
     expect(answer.p).toContain('cpu');
     expect(answer.mapped).toBe(false);
+  });
+
+  it('probes with the same one-node model the ONNX writer makes', () => {
+    expect(PROBE_MODEL_BASE64).toBe(Buffer.from(identityModel()).toString('base64'));
   });
 
   it('says why when the probe cannot answer in time, and the process goes on', async () => {

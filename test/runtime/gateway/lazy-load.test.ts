@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { testGatewayConfig } from '../../support/gateway-config.js';
+import { CLI, assertBuilt } from '../../support/gateway-process.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+import { waitFor } from '../../support/wait-for.js';
+
+/**
+ * An ESM loader hook for the child: appends every module URL it loads to the file named by
+ * EDGEWISE_TEST_MODULES (packages imported from ESM show up by their entry file).
+ */
+const HOOK = `
+import { register } from 'node:module';
+const out = process.env.EDGEWISE_TEST_MODULES;
+register('data:text/javascript,' + encodeURIComponent(\`
+import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) { appendFileSync(\${JSON.stringify(out)}, url + '\\\\n'); return next(url, context); }\`));
+`;
+
+describe('what an idle gateway loads', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it('a gateway with only a synthetic source loads no camera, vision, anomaly, updater or ONNX Runtime code', async () => {
+    assertBuilt();
+    const tmp = await makeTempDir();
+    cleanups.push(() => tmp.remove());
+    const configPath = `${tmp.path}/gw.yaml`;
+    const modulesFile = `${tmp.path}/modules.txt`;
+    await writeFile(`${tmp.path}/hook.mjs`, HOOK);
+    await writeFile(modulesFile, '');
+    // No broker: the uplink retries in the background, which is all this test needs.
+    await writeFile(configPath, testGatewayConfig({ id: 'gw-lazy', dataDir: `${tmp.path}/data`, url: 'mqtt://127.0.0.1:1', sources: [{ id: 'press-1', rateHz: 10 }], logLevel: 'info' }));
+    const child = spawn(process.execPath, ['--import', pathToFileURL(`${tmp.path}/hook.mjs`).href, CLI, 'gateway', '--config', configPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, EDGEWISE_TEST_MODULES: modulesFile },
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    cleanups.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    let started = false;
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.includes('"event":"gateway.started"')) started = true;
+    });
+    await waitFor(() => started, 'the gateway to start');
+    // The hardware probe (ONNX Runtime in a child process) has had time to answer.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+
+    const modules = (await readFile(modulesFile, 'utf8')).split('\n').filter((l) => l !== '');
+    const maps = readFileSync(`/proc/${child.pid as number}/maps`, 'utf8');
+    expect(modules.some((m) => m.endsWith('/dist/devices/synthetic/index.js'))).toBe(true);
+    for (const implementation of [
+      '/dist/devices/camera/camera-source.js',
+      '/dist/models/vision/vision-stage.js',
+      '/dist/models/vision/stage-factory.js',
+      '/dist/models/anomaly/anomaly-stage.js',
+      '/dist/runtime/updater/service.js',
+      '/node_modules/tuf-js/',
+      '/node_modules/onnxruntime-node/',
+      '/node_modules/node-webcodecs/',
+    ]) {
+      expect(modules.filter((m) => m.includes(implementation))).toEqual([]);
+    }
+    // Native libraries mapped into the process (serialport's binding is still loaded: the
+    // serial-sensor plug-in imports its implementation eagerly).
+    expect(maps).not.toMatch(/onnxruntime/);
+    expect(maps).not.toMatch(/webcodecs/);
+  }, 30_000);
+});
