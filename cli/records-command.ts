@@ -17,8 +17,6 @@ const EXIT_USAGE = 2;
 /** In the one-line form, a record's data is cut after this many characters (`--json` prints it whole). */
 const MAX_TEXT_DATA_CHARS = 400;
 
-/** JSON for values CBOR can carry and JSON cannot: byte strings as base64, other typed arrays as arrays, big integers as strings. */
-
 function iso(ms: number): string {
   const d = new Date(ms);
   return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
