@@ -73,7 +73,8 @@ describe('TUF repository (fleet) and trust client (gateway)', () => {
     expect(got.cached).toBe(false);
     expect(createHash('sha256').update(await readFile(got.path)).digest('hex')).toBe(createHash('sha256').update(modelBytes).digest('hex'));
     expect((await client().download(await c.target(modelPath))).cached).toBe(true);
-    expect((await readdir(`${dir.path}/gw/metadata`)).sort()).toEqual(['root.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
+    // The trusted metadata, and a copy of the trusted root to fall back on if root.json is torn.
+    expect((await readdir(`${dir.path}/gw/metadata`)).sort()).toEqual(['root.json', 'root.json.bak', 'snapshot.json', 'targets.json', 'timestamp.json']);
   });
 
   it('refuses a target whose bytes do not match its signed hashes, and one signed metadata does not list', async () => {
