@@ -3,12 +3,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AnomalyStage } from '../../../models/anomaly/anomaly-stage.js';
 import { anomalyStagePlugin } from '../../../models/anomaly/index.js';
 import { buildModel } from '../../../models/onnx/builder.js';
-import type { Receipt, Source, SourceContext } from '../../../runtime/pipeline/components.js';
 import { Pipeline } from '../../../runtime/pipeline/pipeline.js';
 import type { RecordInput } from '../../../runtime/pipeline/record.js';
 import { StoreWriter } from '../../../runtime/store/store-writer.js';
 import { ManagedModels } from '../../../runtime/updater/managed-models.js';
 import { MotorSignals } from '../../../sim/mcu/signals.js';
+import { ManualSource } from '../../support/manual-source.js';
 import { openOutbox, quietEvents, readAll } from '../../support/store.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
@@ -38,18 +38,6 @@ function motorRecords(count: number, from = 0): RecordInput[] {
 function throwingModel(): Uint8Array {
   const meta = { kind: 'edgewise-autoencoder', version: 1, channels: CHANNELS, windowSamples: 16, mean: [0, 0, 0], std: [1, 1, 1], calibration: { logMean: 0, logStd: 1 }, seed: 1, trainingWindows: 8, heldOutWindows: 2 };
   return buildModel({ name: 'broken', inputs: [{ name: 'x', dims: ['n', 48] }], outputs: [{ name: 'y', dims: ['n', 48] }], initializers: [], nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }], metadata: { edgewise: JSON.stringify(meta) } });
-}
-
-class ManualSource implements Source {
-  ctx: SourceContext | undefined;
-  async start(ctx: SourceContext): Promise<void> {
-    this.ctx = ctx;
-  }
-  async stop(): Promise<void> {}
-  emit(records: RecordInput[]): Promise<Receipt> {
-    if (this.ctx === undefined) throw new Error('not started');
-    return this.ctx.emit(records);
-  }
 }
 
 describe('anomaly stage failures', () => {

@@ -1,23 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { Receipt, Source, SourceContext, Stage } from '../../../runtime/pipeline/components.js';
+import type { Stage } from '../../../runtime/pipeline/components.js';
 import { Pipeline } from '../../../runtime/pipeline/pipeline.js';
 import type { EmitResult, RecordInput } from '../../../runtime/pipeline/record.js';
 import { AggregateStage } from '../../../runtime/stages/aggregate/index.js';
+import { ManualSource } from '../../support/manual-source.js';
 import { quietEvents } from '../../support/store.js';
-
-/** A source the test drives by hand. */
-class ManualSource implements Source {
-  ctx: SourceContext | undefined;
-  async start(ctx: SourceContext): Promise<void> {
-    this.ctx = ctx;
-  }
-  async stop(): Promise<void> {}
-  emit(records: RecordInput[]): Promise<Receipt> {
-    if (this.ctx === undefined) throw new Error('not started');
-    return this.ctx.emit(records);
-  }
-}
 
 const slow: Stage = {
   async process(records) {
