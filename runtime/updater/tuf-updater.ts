@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Metadata, Root, TargetFile, Targets } from '@tufjs/models';
 import { Updater, type Fetcher, type UpdaterOptions } from 'tuf-js';
@@ -21,6 +22,8 @@ interface UpdaterInternals {
   preorderDepthFirstWalk(targetPath: string): Promise<TargetFile | undefined>;
   /** Writes a verified role's bytes to `<dir>/<encoded name>.json` (synchronously; its callers do not await it). */
   persistMetadata(metaDataName: string, bytesData: Buffer): void;
+  refresh(): Promise<void>;
+  getTargetInfo(targetPath: string): Promise<TargetFile | undefined>;
 }
 
 /** tuf-js's TrustedMetadataStore: the metadata verified so far, one copy per role name. */
@@ -30,7 +33,7 @@ interface TrustedMetadataStore {
   updateDelegatedTargets(data: Buffer, roleName: string, delegatorName: string): void;
 }
 
-type PublicUpdater = Pick<Updater, 'refresh' | 'getTargetInfo' | 'downloadTarget' | 'findCachedTarget'>;
+type PublicUpdater = Pick<Updater, 'downloadTarget' | 'findCachedTarget'>;
 const UpdaterWithInternals = Updater as unknown as new (options: UpdaterOptions) => PublicUpdater & UpdaterInternals;
 
 /** The installed tuf-js is not the one TufUpdater was written against (a programming error, not a repository's). */
@@ -69,6 +72,10 @@ interface Visit {
 export class TufUpdater extends UpdaterWithInternals {
   /** The last error a download or a snapshot/targets verification threw (see withCause). */
   private lastFailure: unknown;
+  /** The metadata writes not yet on disk, in the order tuf-js asked for them (see persistMetadata). */
+  private persisting: Promise<void> = Promise.resolve();
+  /** The first of those writes that failed, thrown when the call that made it ends. */
+  private persistFailure: Error | undefined;
 
   constructor(options: UpdaterOptions) {
     super(options);
@@ -102,11 +109,50 @@ export class TufUpdater extends UpdaterWithInternals {
    * file, fsync, rename, fsync the directory, so a file is the old version or the new one,
    * whole. A new root is also kept as `root.json.bak` (written the same way, after root.json):
    * the copy TrustClient falls back to if root.json is found unreadable anyway.
+   *
+   * The writes run off the event loop, one after another in the order asked: tuf-js calls this
+   * synchronously and does not wait, and three synchronous fsyncs per refresh held the whole
+   * gateway (pipeline, uplink) for the length of each, tens of milliseconds on an SD card.
+   * refresh() and getTargetInfo() do not return (or throw) until every write they caused is on
+   * disk, and a failed write fails them, as the synchronous write did. Nothing in one call reads
+   * back a file it wrote (each role's file is read before that role is fetched), and a reader
+   * sees the old file or the new one, never part of one.
    */
   override persistMetadata(metaDataName: string, bytesData: Buffer): void {
     const file = join(this.dir, `${encodeURIComponent(metaDataName)}.json`);
-    writeFileDurableSync(file, bytesData);
-    if (metaDataName === 'root') writeFileDurableSync(`${file}.bak`, bytesData);
+    this.persisting = this.persisting.then(async () => {
+      if (this.persistFailure !== undefined) return;
+      try {
+        await writeFileDurable(file, bytesData);
+        if (metaDataName === 'root') await writeFileDurable(`${file}.bak`, bytesData);
+      } catch (err) {
+        this.persistFailure = err instanceof Error ? err : new Error(String(err));
+      }
+    });
+  }
+
+  override async refresh(): Promise<void> {
+    return this.persisted(() => super.refresh());
+  }
+
+  override async getTargetInfo(targetPath: string): Promise<TargetFile | undefined> {
+    return this.persisted(() => super.getTargetInfo(targetPath));
+  }
+
+  /** Runs a call of tuf-js that may persist metadata, and returns when those writes are on disk. */
+  private async persisted<T>(call: () => Promise<T>): Promise<T> {
+    let failure: Error | undefined;
+    let result: T;
+    try {
+      result = await call();
+    } finally {
+      // Even when the call failed: no write outlives it. Its own error, if any, is the one thrown.
+      await this.persisting;
+      failure = this.persistFailure;
+      this.persistFailure = undefined;
+    }
+    if (failure !== undefined) throw failure;
+    return result;
   }
 
   /** Whether the trusted root asks for consistent snapshots (target names prefixed with their hash). */
@@ -200,6 +246,31 @@ export class TufUpdater extends UpdaterWithInternals {
 }
 
 /** Writes `path` as a whole or not at all: temp file, fsync, rename, fsync of the directory. */
+export async function writeFileDurable(path: string, data: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  try {
+    const file = await open(tmp, 'w');
+    try {
+      await file.writeFile(data);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    // A full disk leaves no half-written temp file behind to take up what room there is.
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  const dir = await open(join(path, '..'), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** writeFileDurable, synchronously (for the few writes outside a refresh). */
 export function writeFileDurableSync(path: string, data: Uint8Array): void {
   const tmp = `${path}.tmp`;
   const fd = openSync(tmp, 'w');
