@@ -5,7 +5,7 @@ import { Lease } from './lease.js';
 import type { ReleaseNotice, ShadowSpec } from '../protocol/update.js';
 import { releaseOutcomes, revertOutcomes, shadowReports } from './outcomes.js';
 import { evaluateQuality } from './quality.js';
-import { RolloutStore, type Rollout, type TargetRow } from './rollout-store.js';
+import { RolloutStore, type Rollout, type TargetRow, type TargetState } from './rollout-store.js';
 import { mayNotifyNow } from './window.js';
 
 /** Tells one gateway that a release exists (the release notice topic): to install it, run it in shadow, or switch back from it. */
@@ -43,6 +43,8 @@ const NOTIFY_TIMEOUT_MS = 5000;
 const NUDGE_DELAY_MS = 100;
 /** Steps of one rollout in one pass at most while it moves on (a wave passes, the next starts at once). */
 const STEPS_PER_PASS = 3;
+/** Target states the registry no longer changes (see step). */
+const SETTLED: ReadonlySet<TargetState> = new Set(['active', 'confirmed', 'failed', 'rolled-back']);
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -165,7 +167,11 @@ export class RolloutDriver {
     const now = this.now();
     const targets = await this.store.targets(r.id);
     const reached = targets.filter((t) => t.wave <= r.currentWave);
-    const registry = new Map((await this.gateways.byIds(reached.map((t) => t.gatewayId))).map((g) => [g.id, g]));
+    // The registry (online, labels, active releases) matters only for targets still on their
+    // way: a gateway that activated, confirmed, failed or rolled back is decided by its reports.
+    // Read only those: late in a wave most of it is settled, and each pass read all of it.
+    const unsettled = reached.filter((t) => !SETTLED.has(t.state));
+    const registry = new Map((await this.gateways.byIds(unsettled.map((t) => t.gatewayId))).map((g) => [g.id, g]));
 
     // 1. Outcomes from update reports (and gateways that have the release, or a newer one, already).
     const watching = reached.filter((t) => t.state !== 'failed' && t.state !== 'rolled-back' && t.state !== 'confirmed');
