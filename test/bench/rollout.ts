@@ -1,45 +1,63 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
-import { decodeReleaseNotice, encodeState, encodeUpdateReport, gatewayTopics } from '../../fleet/protocol/index.js';
-import { TrustClient, initTrust } from '../../runtime/updater/trust.js';
+import { Worker } from 'node:worker_threads';
+import { CliProcess } from '../support/cli-process.js';
 import { FleetProcess } from '../support/fleet-process.js';
 import { freePort } from '../support/ports.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { TufRig } from '../support/tuf-rig.js';
 import { waitFor } from '../support/wait-for.js';
 import { median, progress } from './report.js';
+import type { ClientsCommand, ClientsJob, ClientsMessage } from './rollout-clients.js';
 
 /**
  * `npm run bench -- rollout [--gateways 1000] [--mib 5]`: the time to take a release from 0 to
  * 100% active on G simulated gateways (waves of 1%, 10%, 100%; health gates on; shadow off),
  * through the real fleet (a process: embedded broker with logins and ACL, PGlite, the rollout
- * driver) and a real TUF repository served over HTTP. A simulated gateway is an MQTT client
- * with its own login and the gateway's own TUF client (tuf-js, the resuming fetcher): on a
- * notice it refreshes the metadata, downloads and verifies the target, and reports download,
- * install, health and activate (no ONNX health check: that is the updater's, measured in its
- * own tests). The floor, same run: G clients that only download the same file over HTTP from
- * the same server. Both run at most 64 at a time: here every gateway and the server share two
- * cores (1,000 at once starved the server's event loop and downloads timed out).
+ * driver) and a real TUF repository served by `edgewise repo serve` (a process of its own, as
+ * users run it). A simulated gateway is an MQTT client with its own login and the gateway's
+ * own TUF client (tuf-js, the resuming fetcher, metadata written durably): on a notice it
+ * refreshes the metadata, downloads and verifies the target, and reports download, install,
+ * health and activate (no ONNX health check: that is the updater's, measured in its own
+ * tests). The floor, same run: G clients that only download the same file over HTTP from the
+ * same server. Both run in THREADS threads, at most 64 at a time: here every gateway, the
+ * server and the fleet share two cores (1,000 at once starved the server and downloads timed
+ * out). Progress lines also give the CPU seconds each process used in each phase.
  */
 /** At most this many simulated updates (and floor downloads) at once: the gateways share this machine's two cores, the HTTP server among them. */
 const CONCURRENCY = 64;
+/**
+ * The clients (floor downloads, simulated gateways) run in this many threads, each with its
+ * share of CONCURRENCY: a gateway's own work (hashing and writing its download, TUF checks)
+ * runs on its own box, and one thread for all of them left the second core idle while the
+ * first was full. The floor's clients are split the same way.
+ */
+const THREADS = 2;
 
-/** Runs `fn` with at most `n` running at once. */
-function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    running += 1;
-    try {
-      return await fn();
-    } finally {
-      running -= 1;
-      waiting.shift()?.();
-    }
-  };
+/** Starts one thread of clients; resolves its messages through `on`, rejects on its error. */
+function clientsThread(job: ClientsJob, on: (m: ClientsMessage) => void): { worker: Worker; exited: Promise<void> } {
+  const worker = new Worker(new URL('./rollout-clients.js', import.meta.url), { workerData: job });
+  worker.on('message', on);
+  const exited = new Promise<void>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`a client thread exited with ${code}`))));
+  });
+  return { worker, exited };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (this process: its threads too). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  // Fields 14 and 15 (utime, stime), counted after the command name's closing parenthesis.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Splits `xs` into `n` near-equal parts. */
+function split<T>(xs: readonly T[], n: number): T[][] {
+  return Array.from({ length: n }, (_, k) => xs.filter((_, i) => i % n === k));
 }
 
 function arg(args: readonly string[], name: string, fallback: string): string {
@@ -51,7 +69,6 @@ interface Phases {
   refreshMs: number[];
   downloadMs: number[];
   reportMs: number[];
-  noticeAtMs: number[];
 }
 
 export async function benchRollout(args: readonly string[]): Promise<void> {
@@ -60,7 +77,8 @@ export async function benchRollout(args: readonly string[]): Promise<void> {
   const tmp = await makeTempDir('edgewise-bench-rollout-');
   const tuf = new TufRig(join(tmp.path, 'tuf'));
   let fleet: FleetProcess | undefined;
-  const clients: MqttClient[] = [];
+  let server: CliProcess | undefined;
+  let threads: { worker: Worker; exited: Promise<void> }[] = [];
   try {
     progress(`rollout: a ${bytes / 1048576} MiB release to ${G} simulated gateways (waves 1%, 10%, 100%)`);
     await tuf.start();
@@ -74,25 +92,37 @@ export async function benchRollout(args: readonly string[]): Promise<void> {
     await tuf.repo.sign('targets', tuf.keys.priv.targets);
     await tuf.repo.publish(tuf.online());
     const sha = createHash('sha256').update(model).digest('hex');
-    const fileUrl = `${tuf.url}/targets/models/press/2/${sha}.model.onnx`;
+    // The repository is served as users serve it: `edgewise repo serve`, its own process
+    // (gateways are other machines, and the fleet points them at that server with --repo-url).
+    server = CliProcess.start(['repo', 'serve', '--repo', `${tuf.dir}/repo`, '--http', '127.0.0.1:0']);
+    const repoUrl = /on (http:\/\/\S+) /.exec(await server.line('stdout', (l) => l.startsWith('serving '), 'edgewise repo serve to listen'))?.[1] as string;
+    const fileUrl = `${repoUrl}/targets/models/press/2/${sha}.model.onnx`;
 
     // The floor: every client downloads the file, reading and dropping the bytes.
-    const floorSlot = limiter(CONCURRENCY);
+    const floorReady: Promise<void>[] = [];
+    const floorDone: Promise<void>[] = [];
+    const floorThreads = split(Array.from({ length: G }, (_, i) => i), THREADS).map((part) => {
+      let ready!: () => void;
+      let done!: () => void;
+      floorReady.push(new Promise<void>((r) => (ready = r)));
+      floorDone.push(new Promise<void>((r) => (done = r)));
+      return clientsThread({ kind: 'floor', url: fileUrl, count: part.length, bytes, concurrency: CONCURRENCY / THREADS }, (m) => {
+        if (m.kind === 'ready') ready();
+        if (m.kind === 'floor-done') done();
+      });
+    });
+    const floorFailed = Promise.race(floorThreads.map((t) => t.exited.then(() => new Promise<never>(() => undefined))));
+    await Promise.race([Promise.all(floorReady), floorFailed]);
+    const floorCpu0 = [cpuSeconds(process.pid), cpuSeconds(server.child.pid)];
     const f0 = performance.now();
-    await Promise.all(
-      Array.from({ length: G }, () => floorSlot(async () => {
-        const res = await fetch(fileUrl);
-        if (!res.ok || res.body === null) throw new Error(`floor download: HTTP ${res.status}`);
-        let n = 0;
-        for await (const chunk of res.body) n += (chunk as Uint8Array).byteLength;
-        if (n !== bytes) throw new Error(`floor download: ${n} bytes, expected ${bytes}`);
-      })),
-    );
+    for (const t of floorThreads) t.worker.postMessage({ cmd: 'go' } satisfies ClientsCommand);
+    await Promise.race([Promise.all(floorDone), floorFailed]);
     const floorS = (performance.now() - f0) / 1000;
+    const floorCpu = [cpuSeconds(process.pid) - (floorCpu0[0] as number), cpuSeconds(server.child.pid) - (floorCpu0[1] as number)];
     progress(`  floor: ${G} plain downloads of ${bytes / 1048576} MiB in ${floorS.toFixed(1)} s`);
 
     const data = join(tmp.path, 'fleet');
-    const started = await FleetProcess.start(data, { http: await freePort(), mqtt: await freePort() }, ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url]);
+    const started = await FleetProcess.start(data, { http: await freePort(), mqtt: await freePort() }, ['--repo', `${tuf.dir}/repo`, '--repo-url', repoUrl]);
     fleet = started.fleet;
     const api = started.endpoints.localApiUrl;
     const token = (await readFile(join(data, 'operator-token'), 'utf8')).trim();
@@ -108,48 +138,33 @@ export async function benchRollout(args: readonly string[]): Promise<void> {
       if (i % 208 === 0) progress(`  provisioned ${passwords.size}/${G}`);
     }
 
-    const phases: Phases = { refreshMs: [], downloadMs: [], reportMs: [], noticeAtMs: [] };
-    const updateSlot = limiter(CONCURRENCY);
+    const phases: Phases = { refreshMs: [], downloadMs: [], reportMs: [] };
     const broker = started.endpoints.brokerUrl.replace(/\/\/[^:]+:/, '//127.0.0.1:');
-    for (let i = 0; i < G; i += 50) {
-      await Promise.all(
-        ids.slice(i, i + 50).map(async (gw) => {
-          const dir = join(tmp.path, 'gws', gw);
-          await initTrust(join(dir, 'metadata'), `${tuf.dir}/repo/metadata/1.root.json`);
-          const trust = new TrustClient({ metadataDir: join(dir, 'metadata'), metadataUrl: `${tuf.url}/metadata`, targetBaseUrl: `${tuf.url}/targets`, targetDir: join(dir, 'targets') });
-          const c = await mqtt.connectAsync(broker, { clientId: `edgewise-${gw}`, username: gw, password: passwords.get(gw) as string, protocolVersion: 4, reconnectPeriod: 1000, keepalive: 120 });
-          clients.push(c);
-          const report = (step: 'download' | 'install' | 'health' | 'activate', t: string): Promise<unknown> =>
-            c.publishAsync(gatewayTopics.updateReport(gw), Buffer.from(encodeUpdateReport({ gw, model: 'press', target: t, release: 2, version: '1.2', step, outcome: 'ok', reason: null, ts: Date.now() })), { qos: 1 });
-          c.on('message', (_topic, payload) => {
-            const t = decodeReleaseNotice(payload).target;
-            phases.noticeAtMs.push(Date.now());
-            void updateSlot(async () => {
-              const t0 = performance.now();
-              await trust.refresh();
-              const info = await trust.target(t);
-              const t1 = performance.now();
-              const { path } = await trust.download(info);
-              await rm(path, { force: true });
-              const t2 = performance.now();
-              for (const step of ['download', 'install', 'health', 'activate'] as const) await report(step, t);
-              phases.refreshMs.push(t1 - t0);
-              phases.downloadMs.push(t2 - t1);
-              phases.reportMs.push(performance.now() - t2);
-            }).catch((err: unknown) => {
-              // As the updater does: the failure is reported (and counts against the gates).
-              progress(`  ${gw}: ${(err as Error).message}`);
-              void c.publishAsync(gatewayTopics.updateReport(gw), Buffer.from(encodeUpdateReport({ gw, model: 'press', target: t, release: 2, version: '1.2', step: 'download', outcome: 'failed', reason: `E_TRUST_FETCH: ${(err as Error).message}`, ts: Date.now() })), { qos: 1 });
-            });
-          });
-          await c.subscribeAsync(gatewayTopics.releaseNotice(gw), { qos: 1 });
-          await c.publishAsync(gatewayTopics.state(gw), Buffer.from(encodeState({ gw, state: 'online', ts: Date.now(), clean: true, runtimeVersion: '0.1.0' })), { qos: 1, retain: true });
-        }),
-      );
-      if (i % 200 === 0) progress(`  connected ${clients.length}/${G}`);
-    }
+    const connected: number[] = [];
+    const ready: Promise<void>[] = [];
+    threads = split(ids, THREADS).map((part, k) => {
+      let resolve!: () => void;
+      ready.push(new Promise<void>((r) => (resolve = r)));
+      const job: ClientsJob = { kind: 'gateways', gateways: part.map((id) => ({ id, password: passwords.get(id) as string })), brokerUrl: broker, repoUrl, rootFile: `${tuf.dir}/repo/metadata/1.root.json`, dir: join(tmp.path, 'gws'), concurrency: CONCURRENCY / THREADS };
+      return clientsThread(job, (m) => {
+        if (m.kind === 'connected') {
+          connected[k] = m.n;
+          const n = connected.reduce((x, y) => x + y, 0);
+          if (n % 200 === 0) progress(`  connected ${n}/${G}`);
+        } else if (m.kind === 'ready') resolve();
+        else if (m.kind === 'updated') {
+          phases.refreshMs.push(m.refreshMs);
+          phases.downloadMs.push(m.downloadMs);
+          phases.reportMs.push(m.reportMs);
+        } else if (m.kind === 'failed') progress(`  ${m.gw}: ${m.message}`);
+      });
+    });
+    const threadFailed = Promise.race(threads.map((t) => t.exited.then(() => new Promise<never>(() => undefined))));
+    await Promise.race([Promise.all(ready), threadFailed]);
     await waitFor(async () => (await call<{ online: number }>('GET', '/v1/gateway-counts')).online === G, 'every gateway online', 60_000, 200);
 
+    const pids = [process.pid, server.child.pid, fleet.child.pid];
+    const cpu0 = pids.map(cpuSeconds);
     const r0 = performance.now();
     const created = await call<{ rollout: { id: string } }>('POST', '/v1/rollouts', { target, selector: { kind: 'all' }, waves: [{ kind: 'share', share: 0.01 }, { kind: 'share', share: 0.1 }, { kind: 'share', share: 1 }], ratePerMinute: 1_000_000, gatewayTimeoutMs: 600_000 });
     const id = created.rollout.id;
@@ -168,17 +183,24 @@ export async function benchRollout(args: readonly string[]): Promise<void> {
       },
       'the rollout to reach 100%',
       600_000,
-      100,
+      // An operator's status poll, not a load of its own on the fleet under test (each poll
+      // is four queries): the finish is known to a quarter of a second.
+      250,
     );
     const seconds = (performance.now() - r0) / 1000;
+    const cpu = pids.map((pid, i) => cpuSeconds(pid) - (cpu0[i] as number));
+    const f1 = (x: number | undefined): string => (x ?? 0).toFixed(1);
+    progress(`  CPU seconds: the floor: clients ${f1(floorCpu[0])}, repository server ${f1(floorCpu[1])}; the rollout: gateways ${f1(cpu[0])}, repository server ${f1(cpu[1])}, fleet ${f1(cpu[2])}`);
     const ms = (xs: number[]): string => `${Math.round(median(xs))} ms`;
     progress(
       `  0 to 100% in ${seconds.toFixed(1)} s (${(seconds / floorS).toFixed(2)}x the floor); per gateway, median: TUF refresh ${ms(phases.refreshMs)}, download and hash ${ms(phases.downloadMs)}, reports ${ms(phases.reportMs)}; waves started at ${waveAt.map((t) => `${t.toFixed(1)} s`).join(', ')}`,
     );
     process.stdout.write(`${JSON.stringify({ bench: 'rollout', value: Math.round(seconds * 10) / 10, gateways: G, bytes, unit: 's', floor_s: Math.round(floorS * 10) / 10, ratio: Math.round((seconds / floorS) * 100) / 100 })}\n`);
   } finally {
-    await Promise.all(clients.map((c) => c.endAsync().catch(() => undefined)));
+    for (const t of threads) t.worker.postMessage({ cmd: 'stop' } satisfies ClientsCommand);
+    await Promise.all(threads.map((t) => t.exited.catch(() => undefined)));
     await fleet?.kill('SIGTERM');
+    await server?.stop();
     await tuf.stop();
     await tmp.remove();
   }
