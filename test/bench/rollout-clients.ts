@@ -103,9 +103,13 @@ async function gateways(job: Extract<ClientsJob, { kind: 'gateways' }>): Promise
             const t1 = performance.now();
             const { path } = await trust.download(info);
             await rm(path, { force: true });
+            return { refreshMs: t1 - t0, downloadMs: performance.now() - t1 };
+          }).then(async (took) => {
+            // As the gateway's updater does: each step's report is queued as the step ends and
+            // sent in order (QoS 1) while the gateway goes on; nobody waits for the fleet's ack.
             const t2 = performance.now();
-            for (const step of ['download', 'install', 'health', 'activate'] as const) await report(t, step, 'ok', null);
-            post({ kind: 'updated', refreshMs: t1 - t0, downloadMs: t2 - t1, reportMs: performance.now() - t2 });
+            await Promise.all((['download', 'install', 'health', 'activate'] as const).map((step) => report(t, step, 'ok', null)));
+            post({ kind: 'updated', ...took, reportMs: performance.now() - t2 });
           }).catch((err: unknown) => {
             // As the updater does: the failure is reported (and counts against the gates).
             post({ kind: 'failed', gw, message: (err as Error).message });
