@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelReleases, ReleaseRef } from '../../fleet/protocol/index.js';
 import { modelReleaseSchema } from '../../fleet/protocol/model-release.js';
+import { writeFileDurable } from './durable-file.js';
 
 /**
  * Two slots per model in the gateway's data dir and a pointer to the active one:
@@ -25,25 +26,6 @@ export interface ActiveModel {
   /** The slot that was active before (rollback target), if it holds a model. */
   readonly previous: { readonly slot: Slot; readonly release: number; readonly version: string; readonly sha256: string } | null;
   readonly activatedAt: number;
-}
-
-async function writeDurable(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const h = await open(tmp, 'w');
-  try {
-    await h.writeFile(data);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await rename(tmp, path);
-  // The rename itself must reach the disk before we say the switch happened.
-  const d = await open(join(path, '..'), 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
 }
 
 export class ModelSlots {
@@ -75,12 +57,12 @@ export class ModelSlots {
     if (current?.previous?.slot === slot) {
       // The slot about to be overwritten is the rollback target: say so first, durably, so a
       // rollback never switches to a slot that holds other bytes.
-      await writeDurable(join(this.dir(), 'active.json'), `${JSON.stringify({ ...current, previous: null })}\n`);
+      await writeFileDurable(join(this.dir(), 'active.json'), `${JSON.stringify({ ...current, previous: null })}\n`);
     }
     await rm(this.dir(slot), { recursive: true, force: true });
     await mkdir(this.dir(slot), { recursive: true });
-    await writeDurable(join(this.dir(slot), 'model.onnx'), bytes);
-    await writeDurable(join(this.dir(slot), 'release.json'), JSON.stringify({ ...release, sha256: createHash('sha256').update(bytes).digest('hex') }));
+    await writeFileDurable(join(this.dir(slot), 'model.onnx'), bytes);
+    await writeFileDurable(join(this.dir(slot), 'release.json'), JSON.stringify({ ...release, sha256: createHash('sha256').update(bytes).digest('hex') }));
     return slot;
   }
 
@@ -96,7 +78,7 @@ export class ModelSlots {
   async activate(slot: Slot, release: { readonly release: number; readonly version: string; readonly sha256: string }, now = Date.now()): Promise<ActiveModel> {
     const current = await this.active();
     const next: ActiveModel = { slot, ...release, previous: current === undefined || current.slot === slot ? null : { slot: current.slot, release: current.release, version: current.version, sha256: current.sha256 }, activatedAt: now };
-    await writeDurable(join(this.dir(), 'active.json'), `${JSON.stringify(next)}\n`);
+    await writeFileDurable(join(this.dir(), 'active.json'), `${JSON.stringify(next)}\n`);
     return next;
   }
 
@@ -107,14 +89,14 @@ export class ModelSlots {
     const p = current.previous;
     await this.bytes(p.slot, p.sha256); // the previous slot must still hold what it held
     const next: ActiveModel = { slot: p.slot, release: p.release, version: p.version, sha256: p.sha256, previous: null, activatedAt: now };
-    await writeDurable(join(this.dir(), 'active.json'), `${JSON.stringify(next)}\n`);
+    await writeFileDurable(join(this.dir(), 'active.json'), `${JSON.stringify(next)}\n`);
     return next;
   }
 }
 
 export async function writeJsonDurable(path: string, value: unknown): Promise<void> {
   await mkdir(join(path, '..'), { recursive: true });
-  await writeDurable(path, `${JSON.stringify(value)}\n`);
+  await writeFileDurable(path, `${JSON.stringify(value)}\n`);
 }
 
 

@@ -4,7 +4,8 @@ import { join, posix } from 'node:path';
 import { Metadata, MetadataKind, type TargetFile } from '@tufjs/models';
 import { DownloadError, DownloadTooLongError, ResumingFetcher, TargetHashError, TargetLengthError } from './fetcher.js';
 import type { ComponentEvents } from '../health/events.js';
-import { TufInternalsChanged, TufUpdater, writeFileDurableSync } from './tuf-updater.js';
+import { writeFileDurableSync } from './durable-file.js';
+import { TufInternalsChanged, TufUpdater } from './tuf-updater.js';
 
 /**
  * The gateway's trust in model releases: the TUF client workflow of tuf-js (root rotation,
