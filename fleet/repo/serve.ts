@@ -1,7 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, normalize, relative, sep } from 'node:path';
+
+/** Files up to this size are read whole and sent in one write. */
+const SMALL_FILE_BYTES = 256 * 1024;
 
 /**
  * Serves a repository directory over HTTP (read-only, GET and HEAD): `/metadata/...` and
@@ -37,11 +40,27 @@ export function serveRepository(dir: string): Server {
         res.writeHead(416, { 'content-range': `bytes */${s.size}` }).end();
         return;
       }
-      res.writeHead(range === null ? 200 : 206, { 'content-length': s.size - start, 'accept-ranges': 'bytes', ...(range === null ? {} : { 'content-range': `bytes ${start}-${s.size - 1}/${s.size}` }) });
+      const head = (size: number): void => {
+        res.writeHead(range === null ? 200 : 206, { 'content-length': size - start, 'accept-ranges': 'bytes', ...(range === null ? {} : { 'content-range': `bytes ${start}-${size - 1}/${size}` }) });
+      };
       if (req.method === 'HEAD' || s.size === start) {
+        head(s.size);
         res.end();
         return;
       }
+      if (s.size <= SMALL_FILE_BYTES) {
+        // Metadata: every gateway asks for three or four small files per refresh; one read
+        // serves each (a stream costs an open, reads and a close, each through the thread pool).
+        const bytes = await readFile(path);
+        if (start > bytes.length) {
+          res.writeHead(416, { 'content-range': `bytes */${bytes.length}` }).end();
+          return;
+        }
+        head(bytes.length);
+        res.end(bytes.subarray(start));
+        return;
+      }
+      head(s.size);
       createReadStream(path, { start })
         .on('error', () => res.destroy())
         .pipe(res);
