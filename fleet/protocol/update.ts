@@ -52,9 +52,16 @@ export type ShadowSummary = {
  * Both models on a release's labelled evaluation set: the metric of each (null for the active
  * model when none is active), or why the candidate could not be evaluated.
  */
+export type EvaluationMetric = 'roc-auc' | 'f1@0.5';
+export const EVALUATION_METRICS: readonly EvaluationMetric[] = ['roc-auc', 'f1@0.5'];
+
 export interface ShadowEvaluation {
-  /** Anomaly: ROC AUC of the window scores against the labels. */
-  readonly metric: 'roc-auc';
+  /**
+   * Anomaly: ROC AUC of the window scores against the labels (`samples`: windows). Vision:
+   * micro-F1 of the detections against the labelled boxes, one-to-one at IoU >= 0.5 with the
+   * same class (`samples`: frames).
+   */
+  readonly metric: EvaluationMetric;
   readonly samples: number;
   readonly active: number | null;
   readonly candidate: number | null;
@@ -166,7 +173,7 @@ export function parseShadowSummary(x: unknown, where = 'shadow'): ShadowSummary 
       ev === null
         ? null
         : {
-            metric: ev['metric'] === 'roc-auc' ? 'roc-auc' : bad('evaluation.metric', '"roc-auc"'),
+            metric: EVALUATION_METRICS.find((m) => m === ev['metric']) ?? bad('evaluation.metric', EVALUATION_METRICS.map((m) => `"${m}"`).join(' or ')),
             samples: count(ev, 'samples', 'evaluation.'),
             active: num(ev, 'active', 'evaluation.', 0, 1, true),
             candidate: num(ev, 'candidate', 'evaluation.', 0, 1, true),

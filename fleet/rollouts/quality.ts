@@ -23,8 +23,9 @@ export type QualityGates = {
   /** Runs that threw, as a share of runs. */
   readonly maxErrorShare: number;
   /**
-   * A release with a labelled evaluation set is judged on it instead of on agreement: its ROC
-   * AUC may be at most this much below the active model's, on every gateway (0: no worse).
+   * A release with a labelled evaluation set is judged on it instead of on agreement: its metric
+   * there (anomaly: ROC AUC; vision: detection F1 at IoU 0.5) may be at most this much below
+   * the active model's, on every gateway (0: no worse).
    */
   readonly maxEvaluationDrop: number;
   /** The share of the wave's shadowing gateways allowed to fail the above. */
@@ -94,7 +95,10 @@ export function shadowShortfalls(s: ShadowSummary, q: QualityGates, latencyBudge
     const e = s.evaluation;
     if (e === null) why.push('the release carries an evaluation set, and the gateway reported no evaluation on it');
     else if (e.error !== null || e.candidate === null) why.push(`no evaluation on the labelled set: ${e.error ?? 'no value for the candidate'}`);
-    else if (e.active !== null && e.candidate < e.active - q.maxEvaluationDrop) why.push(`ROC AUC on the labelled set ${e.candidate.toFixed(3)}, below the active model's ${e.active.toFixed(3)}${q.maxEvaluationDrop > 0 ? ` by more than ${q.maxEvaluationDrop}` : ''} (${e.samples} windows)`);
+    else if (e.active !== null && e.candidate < e.active - q.maxEvaluationDrop) {
+      const [metric, samples] = e.metric === 'f1@0.5' ? ['detection F1 (IoU 0.5)', 'frames'] : ['ROC AUC', 'windows'];
+      why.push(`${metric} on the labelled set ${e.candidate.toFixed(3)}, below the active model's ${e.active.toFixed(3)}${q.maxEvaluationDrop > 0 ? ` by more than ${q.maxEvaluationDrop}` : ''} (${e.samples} ${samples})`);
+    }
     if (s.stages > 0 && s.inferences > 0 && s.anomaly === null && s.vision === null) why.push('the stages ran the candidate but compared nothing');
     return why;
   }
@@ -123,7 +127,7 @@ export interface QualityGateResult extends GateResult {
     readonly agreement: { readonly min: number; readonly mean: number } | null;
     readonly scoreCorrelation: { readonly min: number } | null;
     readonly latencyP99Ms: { readonly max: number } | null;
-    /** With an evaluation set: the worst candidate-minus-active ROC AUC over the gateways, and the lowest candidate AUC. */
+    /** With an evaluation set: the worst candidate-minus-active metric (ROC AUC or F1) over the gateways, and the lowest candidate value. */
     readonly evaluation: { readonly worstMargin: number | null; readonly minCandidate: number | null; readonly evaluated: number } | null;
     readonly inferences: number;
     readonly errors: number;

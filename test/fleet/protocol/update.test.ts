@@ -39,6 +39,8 @@ describe('release notices and update reports with shadow runs', () => {
     expect(() => parseShadowSummary({ ...SUMMARY, inferences: -1 })).toThrow('shadow.inferences');
     expect(() => parseShadowSummary({ ...SUMMARY, evaluation: { ...SUMMARY.evaluation, candidate: 1.5 } })).toThrow('shadow.evaluation.candidate');
     expect(() => parseShadowSummary({ ...SUMMARY, evaluation: { ...SUMMARY.evaluation, metric: 'accuracy' } })).toThrow('shadow.evaluation.metric');
+    // A vision stage's evaluation: detection F1 at IoU 0.5 over the set's frames.
+    expect(parseShadowSummary({ ...SUMMARY, evaluation: { ...SUMMARY.evaluation, metric: 'f1@0.5', samples: 24 } }).evaluation).toEqual({ ...SUMMARY.evaluation, metric: 'f1@0.5', samples: 24 });
     // A gateway from before evaluation sets sends none: that is no evaluation, not an error.
     const { evaluation: _none, ...older } = SUMMARY;
     expect(parseShadowSummary(older).evaluation).toBeNull();

@@ -22,6 +22,14 @@ describe('the quality gate', () => {
     expect(shadowShortfalls(evaluated({ active: null, candidate: 0.6 }), Q, 100, true)).toEqual([]);
   });
 
+  it('judges a vision release on its detection F1 the same way, naming the metric and the frames', () => {
+    const f1 = (active: number, candidate: number): ReturnType<typeof shadowSummary> => evaluated({ metric: 'f1@0.5', samples: 24, active, candidate });
+    expect(shadowShortfalls(f1(0.9, 0.93), Q, 100, true)).toEqual([]);
+    expect(shadowShortfalls(f1(0.9, 0.9), Q, 100, true)).toEqual([]);
+    expect(shadowShortfalls(f1(0.92, 0.41), Q, 100, true)).toEqual(['detection F1 (IoU 0.5) on the labelled set 0.410, below the active model\'s 0.920 (24 frames)']);
+    expect(evaluateQuality([{ gw: 'a', shadow: f1(0.92, 0.41) }], Q, 100, true).detail.evaluation).toEqual({ worstMargin: -0.51, minCandidate: 0.41, evaluated: 1 });
+  });
+
   it('with an evaluation set, fails a gateway that did not evaluate, or could not, saying why', () => {
     expect(shadowShortfalls(shadowSummary(0.99), Q, 100, true)).toEqual(['the release carries an evaluation set, and the gateway reported no evaluation on it']);
     expect(shadowShortfalls(evaluated({ candidate: null, error: 'vision stages do not score labelled evaluation sets yet' }), Q, 100, true)).toEqual(['no evaluation on the labelled set: vision stages do not score labelled evaluation sets yet']);
