@@ -1,3 +1,4 @@
+import { decodeVisionEvaluationSet, type VisionEvaluationSet } from '../../fleet/protocol/evaluation-set.js';
 import type { ComponentEvents } from '../../runtime/health/events.js';
 import type { DecisionSink, Stage } from '../../runtime/pipeline/components.js';
 import type { ManagedModelSource, ShadowCandidate } from '../../runtime/pipeline/registry.js';
@@ -13,6 +14,7 @@ import { MotionGate, type MotionOptions } from './motion.js';
 import { IouTracker, type Track, type TrackEvent, type TrackerOptions } from './tracker.js';
 import type { Letterbox } from './letterbox.js';
 import { matchDetections } from './metrics.js';
+import { detectorF1, stageClassIds } from './shadow-evaluation.js';
 import { VisionModel, type SourceDetection, type VisionModelOptions } from './vision-model.js';
 
 /** A second stage that names the class of each detected box from a crop of it. */
@@ -67,6 +69,8 @@ interface VisionShadow {
   ended: boolean;
   /** Runs that threw (the first is reported as an event). */
   failures: number;
+  /** The scoring of the release's evaluation set, while it runs. */
+  evaluating: Promise<void> | undefined;
 }
 
 /** Crops kept per track (one each: its best defect sighting). */
@@ -131,7 +135,7 @@ export class VisionStage implements Stage {
     this.shadow = undefined;
     if (old !== undefined) this.endShadow(old);
     if (candidate === undefined) return;
-    const sh: VisionShadow = { candidate, loaded: Promise.resolve(), model: undefined, error: undefined, ended: false, failures: 0 };
+    const sh: VisionShadow = { candidate, loaded: Promise.resolve(), model: undefined, error: undefined, ended: false, failures: 0, evaluating: undefined };
     sh.loaded = (async () => {
       try {
         const model = await VisionModel.load(candidate.bytes, new OnnxBackend({ threads: this.o.threads }), this.o.providers, this.o.model);
@@ -147,12 +151,66 @@ export class VisionStage implements Stage {
       }
     })();
     this.shadow = sh;
-    if (candidate.evaluation !== undefined) {
-      // Said, not skipped: a release that asks to be judged on a labelled set is not judged on agreement instead.
-      const reason = 'vision stages do not score labelled evaluation sets yet (only anomaly autoencoders do)';
-      this.events.warn('vision.shadow_evaluation_failed', { code: 'E_MODEL_EVALUATION', model: this.o.managed?.name, candidate: candidate.ref, release: candidate.release, reason });
-      candidate.sink.evaluation({ metric: 'roc-auc', samples: 0, active: null, candidate: null, error: reason });
+    if (candidate.evaluation !== undefined) sh.evaluating = this.evaluateShadow(sh, candidate.evaluation);
+  }
+
+  /**
+   * The release's labelled evaluation set, scored by the candidate and by the active release
+   * (each loaded apart from the live path, whose models and input buffers stay untouched):
+   * their detection F1 at IoU 0.5 go to the sink, or why the candidate could not be evaluated.
+   * Never throws.
+   */
+  private async evaluateShadow(sh: VisionShadow, bytes: Uint8Array): Promise<void> {
+    const m = this.o.managed;
+    const say = (e: { samples: number; active: number | null; candidate: number | null; error: string | null }): void => {
+      if (sh.ended) return;
+      try {
+        sh.candidate.sink.evaluation({ metric: 'f1@0.5', ...e });
+      } catch (err) {
+        this.events.debug('vision.shadow_report_failed', { reason: (err as Error).message });
+      }
+      const fields = { model: m?.name, candidate: sh.candidate.ref, release: sh.candidate.release, samples: e.samples, activeF1: e.active, candidateF1: e.candidate };
+      if (e.error === null) this.events.info('vision.shadow_evaluated', fields);
+      else this.events.warn('vision.shadow_evaluation_failed', { code: 'E_MODEL_EVALUATION', ...fields, reason: e.error });
+    };
+    // Said, not skipped: a release that asks to be judged on a labelled set is not judged on agreement instead.
+    if (this.o.model.task === 'classification') return say({ samples: 0, active: null, candidate: null, error: 'vision stages score evaluation sets of detectors only (F1 of labelled boxes); a classification model is not scored' });
+    let set: VisionEvaluationSet;
+    let classIds: number[];
+    try {
+      set = decodeVisionEvaluationSet(bytes);
+      classIds = stageClassIds(set, this.o.model.classNames);
+    } catch (err) {
+      return say({ samples: 0, active: null, candidate: null, error: (err as Error).message });
     }
+    await sh.loaded;
+    if (sh.ended) return;
+    if (sh.error !== undefined) return say({ samples: set.frames.length, active: null, candidate: null, error: `the candidate does not run here: ${sh.error}` });
+    const score = async (modelBytes: Uint8Array): Promise<number> => {
+      const model = await VisionModel.load(modelBytes, new OnnxBackend({ threads: this.o.threads }), this.o.providers, this.o.model);
+      try {
+        return (await detectorF1((frame) => model.detect(frame), set, classIds, () => sh.ended)).f1;
+      } finally {
+        await model.close().catch(() => undefined);
+      }
+    };
+    let candidate: number;
+    try {
+      candidate = await score(sh.candidate.bytes);
+    } catch (err) {
+      return say({ samples: set.frames.length, active: null, candidate: null, error: `the candidate fails on the evaluation set: ${(err as Error).message}` });
+    }
+    // No active release, or one that cannot be scored: nothing to be worse than (the event says which).
+    let active: number | null = null;
+    const release = m === undefined ? undefined : await m.source.load(m.name).catch(() => undefined);
+    if (release !== undefined && !sh.ended) {
+      try {
+        active = await score(release.bytes);
+      } catch (err) {
+        if (!sh.ended) this.events.warn('vision.shadow_evaluation_failed', { code: 'E_MODEL_EVALUATION', model: m?.name, active: release.ref, reason: `the active release cannot be scored on the evaluation set: ${(err as Error).message}` });
+      }
+    }
+    say({ samples: set.frames.length, active, candidate, error: null });
   }
 
   /** The candidate ends: it is closed once it loaded and the frame in inference (which may run it) is done. */
@@ -160,6 +218,7 @@ export class VisionStage implements Stage {
     sh.ended = true;
     const closing = (async () => {
       await sh.loaded;
+      await sh.evaluating;
       // After the frame in inference, and one that may have started since (as reload does).
       await this.inflight;
       await this.inflight;
