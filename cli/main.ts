@@ -78,7 +78,7 @@ repoCmd('add-model', 'Stage a model release: the ONNX file, its golden input and
   .option('--latency-ms <n>', 'latency budget', '100')
   .option('--error-rate-ppm <n>', 'failed runs allowed in probation, per million', '1000')
   .option('--probation-s <n>', 'probation after activation', '600')
-  .option('--evaluation-set <file>', 'a labelled evaluation set (edgewise-evaluation CBOR): in a rollout with quality gates the release must then be no worse on it than the model it replaces')
+  .option('--evaluation-set <file>', 'a labelled evaluation set (edgewise-evaluation CBOR, fleet/protocol/evaluation-set.ts): anomaly-windows (sensor windows labelled 0/1, scored by ROC AUC) or vision-frames (camera frames with labelled boxes, scored by detection F1 at IoU 0.5); checked here, and in a rollout with quality gates the release must then be no worse on it than the model it replaces')
   .action(async (o: import('../fleet/repo/repo-command.js').AddModelOptions) => {
     exitCode = await (await import('../fleet/repo/repo-command.js')).repoAddModel(o);
   });
@@ -201,7 +201,7 @@ rolloutCmd(rollout.command('create').description('Start a rollout of a release i
   .option('--min-correlation <x>', 'quality gate: anomaly score correlation (default off: on normal running the scores are mostly noise)')
   .option('--min-class-agreement <x>', 'quality gate: vision class agreement (default 0.9; "off")')
   .option('--max-p99-ms <ms>', 'quality gate: the candidate\'s p99 latency (default: the release\'s latency budget)')
-  .option('--max-evaluation-drop <x>', 'quality gate for a release with a labelled evaluation set: how far its ROC AUC may fall below the active model\'s (default 0: no worse); agreement is then not gated')
+  .option('--max-evaluation-drop <x>', 'quality gate for a release with a labelled evaluation set: how far its score on it (anomaly: ROC AUC; vision: detection F1 at IoU 0.5) may fall below the active model\'s (default 0: no worse); agreement is then not gated')
   .option('--max-shadow-fail <share>', 'quality gate: share of a wave\'s gateways that may fail the above (default 0)')
   .option('--name <name>', 'for people')
   .action(async (o: import('../fleet/service/rollout-command.js').RolloutCreateOptions) => {

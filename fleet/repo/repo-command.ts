@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeAnomalyEvaluationSet } from '../protocol/evaluation-set.js';
+import { decodeEvaluationSet } from '../protocol/evaluation-set.js';
 import { KeyError, ROLES, loadPrivateKey, loadPublicKey, type Role, type TufPublicKey } from './keys.js';
 import { RepoError, Repository, type SigningKey } from './repository.js';
 import { serveRepository } from './serve.js';
@@ -69,10 +69,12 @@ export async function repoAddModel(o: AddModelOptions): Promise<number> {
       if (!/^\d+$/.test(v)) throw new RepoError('E_REPO_INPUT', `--${what}: expected a whole number, got ${JSON.stringify(v)}`);
       return Number.parseInt(v, 10);
     };
+    let evaluation = '';
     if (o.evaluationSet !== undefined) {
       // Refused here, with the field named, rather than by every gateway of a rollout.
       try {
-        decodeAnomalyEvaluationSet(await readFile(o.evaluationSet));
+        const e = decodeEvaluationSet(await readFile(o.evaluationSet));
+        evaluation = e.kind === 'anomaly-windows' ? ` (evaluation set: ${e.set.count} labelled windows)` : ` (evaluation set: ${e.set.frames.length} frames, ${e.set.frames.reduce((n, f) => n + f.boxes.length, 0)} labelled boxes)`;
       } catch (err) {
         throw new RepoError('E_REPO_INPUT', `--evaluation-set ${o.evaluationSet}: ${(err as Error).message}`);
       }
@@ -92,7 +94,7 @@ export async function repoAddModel(o: AddModelOptions): Promise<number> {
         budgets: { latencyMs: int(o.latencyMs, 'latency-ms'), errorRatePpm: int(o.errorRatePpm, 'error-rate-ppm'), probationS: int(o.probationS, 'probation-s') },
       },
     });
-    process.stdout.write(`staged ${path}: sign targets, then publish\n`);
+    process.stdout.write(`staged ${path}${evaluation}: sign targets, then publish\n`);
   });
 }
 

@@ -43,7 +43,7 @@ const qualitySchema = {
     minClassAgreement: { type: orNull('number'), minimum: 0, maximum: 1, description: 'vision: share of matched detections with the same class (default 0.9; null: not gated)' },
     maxLatencyP99Ms: { type: orNull('number'), exclusiveMinimum: 0, description: 'the candidate\'s p99 latency per run (default: the release\'s latency budget)' },
     maxErrorShare: { ...share, description: 'runs that threw, as a share of runs (default 0)' },
-    maxEvaluationDrop: { ...share, description: 'a release with a labelled evaluation set is judged on it instead of on agreement: how far its ROC AUC may fall below the active model\'s on a gateway (default 0: no worse)' },
+    maxEvaluationDrop: { ...share, description: 'a release with a labelled evaluation set is judged on it instead of on agreement: how far its score on it (anomaly: ROC AUC; vision: detection F1 at IoU 0.5) may fall below the active model\'s on a gateway (default 0: no worse)' },
     maxFailShare: { ...share, description: 'share of a wave\'s gateways allowed to fail the above (default 0)' },
   },
   additionalProperties: false,

@@ -3,6 +3,7 @@ import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeVisionEvaluationSet } from '../../../fleet/protocol/evaluation-set.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -50,6 +51,18 @@ describe('edgewise keys / repo / tuf-client (the commands an operator and the co
     const badEval = await edgewise(['repo', 'add-model', '--repo', repo, '--model', `${dir.path}/m.onnx`, '--golden-input', `${dir.path}/gi.bin`, '--golden-output', `${dir.path}/go.bin`, '--name', 'press', '--release', '2', '--model-version', '2.0', '--input-name', 'x', '--dims', '1,4', '--output-name', 'y', '--evaluation-set', `${dir.path}/eval.cbor`]);
     expect(badEval.code).toBe(2);
     expect(badEval.stderr).toMatch(/--evaluation-set .*eval\.cbor: evaluation set: /);
+    // A vision set (camera frames with labelled boxes) is checked box by box, and one that reads is staged beside the model.
+    const frame = { format: 'RGBA' as const, width: 4, height: 2, pixels: new Uint8Array(32) };
+    await writeFile(`${dir.path}/vision-bad.cbor`, encodeVisionEvaluationSet({ classNames: ['part'], frames: [{ ...frame, boxes: [{ classId: 0, x: 1, y: 0, w: 0, h: 1 }] }] }));
+    await writeFile(`${dir.path}/vision.cbor`, encodeVisionEvaluationSet({ classNames: ['part'], frames: [{ ...frame, boxes: [{ classId: 0, x: 1, y: 0, w: 2, h: 1 }] }, { ...frame, boxes: [] }] }));
+    const addVision = (set: string): Promise<{ code: number; stdout: string; stderr: string }> =>
+      edgewise(['repo', 'add-model', '--repo', repo, '--model', `${dir.path}/m.onnx`, '--golden-input', `${dir.path}/gi.bin`, '--golden-output', `${dir.path}/go.bin`, '--name', 'press', '--release', '2', '--model-version', '2.0', '--input-name', 'x', '--dims', '1,4', '--output-name', 'y', '--evaluation-set', set]);
+    const badVision = await addVision(`${dir.path}/vision-bad.cbor`);
+    expect(badVision.code).toBe(2);
+    expect(badVision.stderr).toContain('vision-bad.cbor: evaluation set: frames[0].boxes[0].w: must be > 0, got 0');
+    const vision = await addVision(`${dir.path}/vision.cbor`);
+    expect(vision.code, vision.stderr).toBe(0);
+    expect(vision.stdout).toContain('models/press/2/model.onnx (evaluation set: 2 frames, 1 labelled boxes): sign targets, then publish');
     // Unsigned: publishing is refused, with the reason.
     const early = await edgewise(['repo', 'publish', '--repo', repo, '--snapshot-key', ids['snapshot'] as string, '--timestamp-key', ids['timestamp'] as string]);
     expect(early.code).toBe(2);
