@@ -117,6 +117,13 @@ describe('labelled evaluation sets of camera frames', () => {
     );
   });
 
+  it('decode the worked example of PROTOCOL.md, byte for byte', () => {
+    const hex = 'a566666f726d61747365646765776973652d6576616c756174696f6e6776657273696f6e01646b696e646d766973696f6e2d6672616d65736a636c6173734e616d6573816470617274666672616d657381a566666f726d6174645247424165776964746802666865696768740166706978656c7348000000000000000065626f78657381a567636c617373496400617800617900617701616801';
+    const example: VisionEvaluationSet = { classNames: ['part'], frames: [{ format: 'RGBA', width: 2, height: 1, pixels: new Uint8Array(8), boxes: [{ classId: 0, x: 0, y: 0, w: 1, h: 1 }] }] };
+    expect(plain(decodeVisionEvaluationSet(Buffer.from(hex, 'hex')))).toEqual(plain(example));
+    expect(Buffer.from(encodeVisionEvaluationSet(example)).toString('hex')).toBe(hex);
+  });
+
   it('decode by kind: an anomaly set is still read as one, each kind-specific decoder refuses the other kind', () => {
     const anomaly = encodeAnomalyEvaluationSet(SET);
     expect(decodeEvaluationSet(anomaly)).toEqual({ kind: 'anomaly-windows', set: SET });
