@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { Registry } from './health/prom-client.js';
 import { encodeHealth, gatewayTopics, type HealthReport } from '../fleet/protocol/index.js';
 import type { InferenceBackend } from '../models/engine/engine.js';
 import type { GatewayConfig } from './config/load.js';
@@ -8,7 +8,6 @@ import { ConfigError, EdgewiseError } from './errors.js';
 import { EventLog, type ComponentEvents } from './health/events.js';
 import { GatewayHardwareProbe } from './health/hardware.js';
 import { buildHealthReport, type StoreCondition } from './health/health-report.js';
-import { startHealthServer } from './health/health-server.js';
 import { registerGatewayMetrics } from './health/metrics.js';
 import { PeriodicSummary, summaryText } from './health/periodic-summary.js';
 import { join } from 'node:path';
@@ -214,6 +213,8 @@ export class Gateway {
     // The health endpoint first: a port that is taken fails the start before anything runs.
     const listen = this.config.health.listen;
     if (listen !== null) {
+      // Node's HTTP server loads only for a gateway that serves /health and /metrics.
+      const { startHealthServer } = await import('./health/health-server.js');
       try {
         this.server = await startHealthServer(listen.host, listen.port, () => this.health(), this.metrics);
       } catch (err) {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type * as Ort from 'onnxruntime-node';
 import { ModelError } from './errors.js';
 import type { InferenceBackend, LoadedModel, RunStats, Tensor, TensorSpec } from './engine.js';
@@ -140,6 +139,8 @@ export class OnnxBackend implements InferenceBackend {
 
   async load(bytes: Uint8Array, providers: readonly string[]): Promise<LoadedModel> {
     const requested = providers.length === 0 ? ['cpu'] : providers;
+    // Node's crypto module loads with the first model, not with every gateway.
+    const { createHash } = await import('node:crypto');
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (bytes.length === 0) throw new ModelError('E_MODEL_INVALID', 'model is empty (0 bytes)');
     const fallbacks: { provider: string; reason: string }[] = [];

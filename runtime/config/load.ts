@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { ConfigError, EdgewiseError } from '../errors.js';
+import { requireOnce } from '../require-once.js';
 import type { QueueOptions } from '../pipeline/bounded-queue.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { readUplinkFiles, type UplinkSettings } from '../uplink/mqtt-options.js';
@@ -66,6 +67,9 @@ export interface ParseOptions {
   readonly baseDir?: string;
 }
 
+/** The YAML library: required for each config, not imported (see require-once.ts). */
+type Yaml = typeof import('yaml');
+
 /** A problem with the line it is reported at, if known. */
 interface Located {
   readonly text: string;
@@ -86,6 +90,7 @@ function analyse(text: string, registry: PluginRegistry, baseDir: string): Analy
   const { problems: controls, binary } = controlCharacterProblems(text);
   const textProblems: Located[] = controls.map((p) => ({ text: p, line: Number(/^line (\d+)/.exec(p)?.[1]) || undefined }));
   if (binary) return { problems: textProblems, files: [], lineOf: noLines };
+  const { LineCounter, parseDocument, isNode } = requireOnce<Yaml>('yaml');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -101,14 +106,14 @@ function analyse(text: string, registry: PluginRegistry, baseDir: string): Analy
   } catch (err) {
     return { problems: [...textProblems, { text: `not usable YAML: ${(err as Error).message}`, line: undefined }], files: [], lineOf: noLines };
   }
-  const lineOf = (path: Path): number | undefined => locate(path, doc, lineCounter);
+  const lineOf = (path: Path): number | undefined => locate(path, doc, lineCounter, isNode);
   const result = validateRoot(root, registry, baseDir);
   const problems = [...textProblems, ...result.problems.map((p: Problem) => ({ text: p.text, line: lineOf(p.path) }))];
   return { problems, files: result.files, lineOf, ...(problems.length === 0 && result.config !== undefined ? { config: result.config } : {}) };
 }
 
 /** The line of the deepest node on the path that exists (a missing key points at its parent). */
-function locate(path: Path, doc: Document, lines: LineCounter): number | undefined {
+function locate(path: Path, doc: Document, lines: LineCounter, isNode: Yaml['isNode']): number | undefined {
   for (let n = path.length; n >= 0; n -= 1) {
     const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
     if (isNode(node) && node.range !== undefined && node.range !== null) return lines.linePos(node.range[0]).line;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from './prom-client.js';
 import { EVENT_RATE_LIMIT, EventRateLimit, type HeldBack, type RateLimitOptions } from './event-rate-limit.js';
 
 /**

@@ -1,4 +1,4 @@
-import { Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
+import { Gauge, collectDefaultMetrics, type Registry } from './prom-client.js';
 import { RECORD_CLASSES, type HealthReport } from '../../fleet/protocol/index.js';
 import type { StoreCondition } from './health-report.js';
 

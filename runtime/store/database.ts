@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
@@ -296,6 +295,8 @@ export class Database {
     if (storedId === undefined) {
       // After damage a new id: records lost with their epoch counter could otherwise have
       // their ids given again, and the fleet would drop the new ones as duplicates.
+      // Node's crypto module loads only here (a first start, or after damage).
+      const { randomBytes } = await import('node:crypto');
       id = randomBytes(8).toString('base64url');
       await db.put(META_DBID, Buffer.from(id), { sync: true });
     } else {

@@ -513,7 +513,11 @@ export class Outbox {
    * counts them twice and a release never sends them again.
    */
   flushDeletes(): Promise<void> {
-    if (this.flushing !== undefined) return this.flushing.then(() => (this.pendingDeletes.length > 0 && this.database.state === 'ok' ? this.flushDeletes() : undefined));
+    // After the flush in progress, another caller queued on it earlier may already have
+    // started the next one with what is pending: wait for that one too.
+    if (this.flushing !== undefined) {
+      return this.flushing.then(() => ((this.pendingDeletes.length > 0 || this.flushing !== undefined) && this.database.state === 'ok' ? this.flushDeletes() : undefined));
+    }
     if (this.pendingDeletes.length === 0) return Promise.resolve();
     const batch = this.pendingDeletes;
     this.pendingDeletes = [];

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { BATCH_OVERHEAD_BYTES, BATCH_PER_RECORD_OVERHEAD_BYTES, MAX_BATCH_BYTES, encodeBatch, encodeState, gatewayTopics } from '../../fleet/protocol/index.js';
 import type { ComponentEvents } from '../health/events.js';
 import type { Outbox, StoredRecord } from '../store/outbox.js';
 import { WaitList } from '../wait-list.js';
 import { Backoff } from './backoff.js';
+import { connectMqtt } from './mqtt-connect.js';
 import { mqttClientOptions, type UplinkFiles, type UplinkSettings } from './mqtt-options.js';
 
 export interface UplinkStats {
@@ -100,7 +101,7 @@ export class MqttUplink {
       const connAbort = new AbortController();
       let client: MqttClient;
       try {
-        client = mqtt.connect(
+        client = await connectMqtt(
           this.settings.url,
           mqttClientOptions(this.settings, this.files, this.settings.clientId ?? `edgewise-${this.gatewayId}`, {
             topic: this.stateTopic,
@@ -110,7 +111,7 @@ export class MqttUplink {
           }),
         );
       } catch (err) {
-        // mqtt.js throws synchronously for some bad TLS material; keep serving and retrying.
+        // mqtt.js (tls.connect) throws for some bad TLS material; keep serving and retrying.
         this.lastError = (err as Error).message;
         const delay = this.backoff.next();
         this.events.error('uplink.connect_failed', { code: 'E_UPLINK_CONNECT', url: redact(this.settings.url), reason: this.lastError, retryInMs: Math.round(delay) });

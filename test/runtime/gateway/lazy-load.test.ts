@@ -11,14 +11,22 @@ import { waitFor } from '../../support/wait-for.js';
 
 /**
  * An ESM loader hook for the child: appends every module URL it loads to the file named by
- * EDGEWISE_TEST_MODULES (packages imported from ESM show up by their entry file).
+ * EDGEWISE_TEST_MODULES (packages imported from ESM show up by their entry file). Twice a
+ * second it also writes what CommonJS has cached and which of Node's own modules are loaded
+ * to that file's name plus '.loaded' (JSON).
  */
 const HOOK = `
-import { register } from 'node:module';
+import { createRequire, register } from 'node:module';
+import { renameSync, writeFileSync } from 'node:fs';
 const out = process.env.EDGEWISE_TEST_MODULES;
 register('data:text/javascript,' + encodeURIComponent(\`
 import { appendFileSync } from 'node:fs';
 export async function load(url, context, next) { appendFileSync(\${JSON.stringify(out)}, url + '\\\\n'); return next(url, context); }\`));
+const cache = createRequire(import.meta.url).cache;
+setInterval(() => {
+  writeFileSync(out + '.tmp', JSON.stringify({ cjs: Object.keys(cache), builtins: process.moduleLoadList }));
+  renameSync(out + '.tmp', out + '.loaded');
+}, 500).unref();
 `;
 
 describe('what an idle gateway loads', () => {
@@ -73,5 +81,21 @@ describe('what an idle gateway loads', () => {
     // serial-sensor plug-in imports its implementation eagerly).
     expect(maps).not.toMatch(/onnxruntime/);
     expect(maps).not.toMatch(/webcodecs/);
+
+    // What only rare paths need (README, "Where an idle gateway's memory goes"): mqtt.js's
+    // index and its WebSocket and SOCKS transports (the uplink builds its own TCP stream),
+    // prom-client's index (its Pushgateway loads http, https and zlib), the health server
+    // (no health.listen here); commander and yaml are dropped once used (require-once.ts).
+    for (const entry of ['/node_modules/mqtt/build/index.js', '/node_modules/prom-client/index.js', '/dist/runtime/health/health-server.js', '/node_modules/commander/', '/node_modules/yaml/']) {
+      expect(modules.filter((m) => m.includes(entry))).toEqual([]);
+    }
+    const loaded = JSON.parse(await readFile(`${modulesFile}.loaded`, 'utf8')) as { cjs: string[]; builtins: string[] };
+    expect(loaded.cjs.some((m) => m.includes('/node_modules/mqtt/build/lib/client.js'))).toBe(true);
+    for (const pkg of ['ws', 'socks', 'commander', 'yaml']) {
+      expect(loaded.cjs.filter((m) => m.includes(`/node_modules/${pkg}/`))).toEqual([]);
+    }
+    for (const builtin of ['http', 'https', 'tls', 'zlib']) {
+      expect(loaded.builtins).not.toContain(`NativeModule ${builtin}`);
+    }
   }, 30_000);
 });

@@ -48,6 +48,20 @@ describe('outbox', () => {
     await o.close();
   });
 
+  it('flushDeletes waits for deletes that a flush queued before it took', async () => {
+    const o = await openOutbox(dir.path, { maxSizeBytes: BIG, sync: false });
+    await o.outbox.append([0, 1].map((k) => rec('telemetry', k)));
+    const [a, b] = [await o.outbox.readNext(1, BIG), await o.outbox.readNext(1, BIG)];
+    o.outbox.ack(a);
+    const first = o.outbox.flushDeletes(); // writing a's delete
+    o.outbox.ack(b);
+    const background = o.outbox.flushDeletes(); // as the ack's own flush would: queued behind the first, it takes b
+    await o.outbox.flushDeletes(); // queued after it: must not return before b's delete is written
+    expect(o.outbox.size).toBe(0);
+    await Promise.all([first, background]);
+    await o.close();
+  });
+
   it('keeps records and rebuilds its counters across a reopen', async () => {
     const o = await openOutbox(dir.path, { maxSizeBytes: BIG, sync: true });
     await o.outbox.append([rec('telemetry', 0), rec('result', 1), rec('alert', 2)]);
