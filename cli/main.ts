@@ -251,7 +251,8 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
     .requiredOption('--url <url>', 'the broker, e.g. mqtt://127.0.0.1:1883 or mqtts://broker:8883')
     .option('--topic <filter>', 'topic filter (repeatable); default edgewise/v1/gw/+/records (state and health topics are decoded too)', many, [] as string[])
     .option('--username <user>', 'MQTT username')
-    .option('--password <password>', 'MQTT password')
+    .option('--password-file <file>', 'a file holding the MQTT password (one line); or set EDGEWISE_MQTT_PASSWORD')
+    .option('--password <password>', 'MQTT password: visible to every user of the machine in `ps`; prefer --password-file or EDGEWISE_MQTT_PASSWORD')
     .option('--json', 'one JSON object per line', false)
     .exitOverride()
     .action(async (opts: import('./records-command.js').RecordsCommandOptions) => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import mqtt from 'mqtt';
 import { ProtocolError, decodeBatch, decodeHealth, decodeState, fleetFilters, parseGatewayTopic, type WireRecord } from '../fleet/protocol/index.js';
 import { jsonText as json } from '../runtime/cli/json-text.js';
@@ -8,6 +9,7 @@ export interface RecordsCommandOptions {
   readonly topic: string[];
   readonly username?: string;
   readonly password?: string;
+  readonly passwordFile?: string;
   readonly json: boolean;
 }
 
@@ -57,6 +59,31 @@ export function formatPayload(topic: string, payload: Uint8Array, asJson: boolea
   }
 }
 
+/** Environment variable with the MQTT password: unlike `--password`, not shown by `ps` to other users. */
+export const PASSWORD_ENV = 'EDGEWISE_MQTT_PASSWORD';
+
+/**
+ * The password from `--password-file` (its first line), else EDGEWISE_MQTT_PASSWORD, else
+ * `--password`; more than one of them is a usage error, so none silently wins.
+ */
+async function passwordOf(options: RecordsCommandOptions): Promise<string | undefined> {
+  const env = process.env[PASSWORD_ENV];
+  const given = [options.passwordFile === undefined ? null : '--password-file', env === undefined || env === '' ? null : PASSWORD_ENV, options.password === undefined ? null : '--password'].filter((x) => x !== null);
+  if (given.length > 1) throw new Error(`the password is given twice (${given.join(' and ')}): give one`);
+  if (options.passwordFile !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(options.passwordFile, 'utf8');
+    } catch (err) {
+      throw new Error(`--password-file ${options.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    const line = text.split(/\r?\n/)[0] ?? '';
+    if (line === '') throw new Error(`--password-file ${options.passwordFile}: the first line is empty`);
+    return line;
+  }
+  return env === undefined || env === '' ? options.password : env;
+}
+
 /**
  * `edgewise records`: subscribes to a broker and prints the gateways' records decoded, one
  * line each (or JSON lines). A payload it cannot decode is one line saying so; it goes on.
@@ -64,8 +91,15 @@ export function formatPayload(topic: string, payload: Uint8Array, asJson: boolea
  */
 export async function runRecordsCommand(options: RecordsCommandOptions): Promise<number> {
   const topics = options.topic.length > 0 ? options.topic : [fleetFilters.records];
-  if (options.password !== undefined && options.username === undefined) {
-    process.stderr.write('edgewise records: --password needs --username\n');
+  let password: string | undefined;
+  try {
+    password = await passwordOf(options);
+  } catch (err) {
+    process.stderr.write(`edgewise records: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  if (password !== undefined && options.username === undefined) {
+    process.stderr.write('edgewise records: a password needs --username\n');
     return EXIT_USAGE;
   }
   const redacted = options.url.replace(/\/\/[^@/]*@/, '//');
@@ -78,7 +112,7 @@ export async function runRecordsCommand(options: RecordsCommandOptions): Promise
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       ...(options.username === undefined ? {} : { username: options.username }),
-      ...(options.password === undefined ? {} : { password: options.password }),
+      ...(password === undefined ? {} : { password }),
     });
   } catch (err) {
     process.stderr.write(`edgewise records: ${redacted}: ${(err as Error).message}\n`);

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -63,6 +64,51 @@ describe('edgewise records', () => {
       await gw.stop();
       await dir.remove();
     }
+  });
+});
+
+describe('edgewise records against a broker that wants a login', () => {
+  let broker: EmbeddedBroker;
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  let proc: CliProcess | undefined;
+  beforeEach(async () => {
+    dir = await makeTempDir();
+    // Only reader/s3cret may connect.
+    broker = await EmbeddedBroker.create({
+      host: '127.0.0.1',
+      port: 0,
+      auth: { hooks: () => ({ authenticate: (_c, user, pass, done) => done(null, user === 'reader' && pass?.toString('utf8') === 's3cret') }) },
+    });
+  });
+  afterEach(async () => {
+    await proc?.stop('SIGKILL');
+    proc = undefined;
+    await broker.close();
+    await dir.remove();
+  });
+
+  it('logs in with the password from --password-file, so it never shows in ps', async () => {
+    await writeFile(`${dir.path}/pw`, 's3cret\n');
+    proc = CliProcess.start(['records', '--url', broker.url, '--username', 'reader', '--password-file', `${dir.path}/pw`]);
+    await proc.line('stderr', (l) => l.includes('subscribed to'), 'the subscription');
+  });
+
+  it('logs in with the password from EDGEWISE_MQTT_PASSWORD', async () => {
+    proc = CliProcess.start(['records', '--url', broker.url, '--username', 'reader'], { EDGEWISE_MQTT_PASSWORD: 's3cret' });
+    await proc.line('stderr', (l) => l.includes('subscribed to'), 'the subscription');
+  });
+
+  it('stops with exit 1 on a wrong password, and with 2 on a password given twice or an unreadable file', async () => {
+    await writeFile(`${dir.path}/pw`, 'wrong\n');
+    proc = CliProcess.start(['records', '--url', broker.url, '--username', 'reader', '--password-file', `${dir.path}/pw`]);
+    await proc.line('stderr', (l) => l.includes('refused the login'), 'the refusal');
+    expect((await proc.exited).code).toBe(1);
+    proc = CliProcess.start(['records', '--url', broker.url, '--username', 'reader', '--password-file', `${dir.path}/pw`], { EDGEWISE_MQTT_PASSWORD: 'x' });
+    await proc.line('stderr', (l) => l.includes('the password is given twice (--password-file and EDGEWISE_MQTT_PASSWORD)'), 'the usage error');
+    expect((await proc.exited).code).toBe(2);
+    proc = CliProcess.start(['records', '--url', broker.url, '--username', 'reader', '--password-file', `${dir.path}/none`]);
+    await proc.line('stderr', (l) => l.includes(`--password-file ${dir.path}/none: ENOENT`), 'the file error');
+    expect((await proc.exited).code).toBe(2);
   });
 });
 

@@ -21,9 +21,10 @@ export class CliProcess {
     createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', keep(this.stderr));
   }
 
-  static start(args: readonly string[]): CliProcess {
+  /** `env`: added to this process's environment for the child. */
+  static start(args: readonly string[], env: Readonly<Record<string, string>> = {}): CliProcess {
     assertBuilt();
-    return new CliProcess(spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    return new CliProcess(spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
   }
 
   get running(): boolean {
