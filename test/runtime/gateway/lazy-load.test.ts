@@ -55,12 +55,14 @@ describe('what an idle gateway loads', () => {
       await exited;
     });
     let started = false;
+    let probed = false;
     createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.includes('"event":"gateway.started"')) started = true;
+      if (line.includes('"event":"engine.probe')) probed = true;
     });
     await waitFor(() => started, 'the gateway to start');
-    // The hardware probe (ONNX Runtime in a child process) has had time to answer.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The hardware probe (ONNX Runtime in a child process) has answered: what it loads is loaded.
+    await waitFor(() => probed, 'the hardware probe to answer');
 
     const modules = (await readFile(modulesFile, 'utf8')).split('\n').filter((l) => l !== '');
     const maps = readFileSync(`/proc/${child.pid as number}/maps`, 'utf8');
