@@ -7,6 +7,7 @@ import type { RecordClass } from '../../fleet/protocol/index.js';
  *   m!epoch                     open counter, bumped (with fsync) on every open
  *   o{c}!{epoch:8 hex}{seq:12 hex}  outbox record of class c (t, r, a) -> CBOR wire record
  *   d!{ts:12 hex}{epoch:8 hex}{seq:8 hex}  decision log entry -> CBOR entry
+ *   c!{source id}               a source's checkpoint (written in the batch of its records) -> the source's bytes
  *
  * The outbox suffix `{epoch}{seq}` is one global order across classes: the epoch grows on
  * every open and seq restarts at 0 in each epoch, so key order is arrival order, also
@@ -54,6 +55,12 @@ export function classRangeEnd(cls: RecordClass): string {
 export function recordId(dbId: string, epoch: number, seq: number): string {
   return `${dbId}.${epoch.toString(36)}.${seq.toString(36)}`;
 }
+
+/**
+ * Sources' checkpoints (see pipeline/record.ts). Not records: not counted, not budgeted (one
+ * small value per source), never sent.
+ */
+export const CHECKPOINT_PREFIX = 'c!';
 
 export const DECISION_PREFIX = 'd!';
 export const DECISION_END = 'd"';

@@ -4,7 +4,7 @@ import type { ComponentEvents } from '../health/events.js';
 import type { Checkpoint, RecordInput } from '../pipeline/record.js';
 import type { Database } from './database.js';
 import type { StoreDb } from './database.js';
-import { MAX_SEQ, SUFFIX_LENGTH, classPrefix, classRangeEnd, orderSuffix, outboxKey, recordId } from './keys.js';
+import { CHECKPOINT_PREFIX, MAX_SEQ, SUFFIX_LENGTH, classPrefix, classRangeEnd, orderSuffix, outboxKey, recordId } from './keys.js';
 import { WaitList } from '../wait-list.js';
 import { Mutex } from './mutex.js';
 
@@ -53,11 +53,6 @@ export interface OutboxStats {
   readonly refusedLowSpace: number;
 }
 
-/**
- * Sources' checkpoints: `c!{source id}` -> the source's bytes (see pipeline/record.ts). Not
- * records: not counted, not budgeted (one small value per source), never sent.
- */
-export const CHECKPOINT_PREFIX = 'c!';
 
 const zero = (): PerClass => ({ telemetry: 0, result: 0, alert: 0 });
 const DELETE_FLUSH_RECORDS = 2048;
