@@ -49,6 +49,16 @@ describe("plug-ins' cross-field rules run at check time", () => {
     expect(problems[1]).toMatch(/^pipelines\[0\]\.stages\[0\]\.autoencoder\.managed: expected an `updates` section/);
   });
 
+  it('a managed model must be one the updater keeps: listed in updates.models (else the stage waits for ever)', () => {
+    const updates = 'updates:\n  metadataUrl: http://127.0.0.1:1/metadata\n  targetBaseUrl: http://127.0.0.1:1/targets\n  rootFile: root.json\n  models: [vibration]\n';
+    const problems = problemsOf(`${head('/tmp/x')}${updates}${anomaly('        detector: autoencoder\n        autoencoder: { managed: press }\n')}`);
+    expect(problems).toEqual([expect.stringMatching(/^pipelines\[0\]\.stages\[0\]\.autoencoder\.managed: expected a model listed in updates\.models .*got "press", not in \[vibration\] \(line \d+\)$/)]);
+    const camera = '  - { id: cam, type: camera, input: { tcp: "127.0.0.1:5000" } }\n';
+    const vision = `pipelines:\n  - { id: c, source: cam, stages: [{ type: vision, model: { managed: detector } }] }\n`;
+    expect(problemsOf(`${head('/tmp/x')}${camera}${updates}${vision}`)).toEqual([expect.stringMatching(/^pipelines\[0\]\.stages\[0\]\.model\.managed: expected a model listed in updates\.models .*got "detector", not in \[vibration\]/)]);
+    expect(problemsOf(`${head('/tmp/x')}${camera}${updates.replace('[vibration]', '[vibration, detector]')}${vision}`)).toEqual([]);
+  });
+
   it('camera: reconnect delays the wrong way round are a problem, not a RangeError at start', () => {
     const yaml = `${head('/tmp/x')}  - { id: cam, type: camera, input: { tcp: "127.0.0.1:5000" }, reconnect: { minDelayMs: 5000, maxDelayMs: 100 } }\npipelines:\n  - { id: c, source: cam, stages: [{ type: vision }] }\n`;
     expect(problemsOf(yaml)).toEqual([expect.stringMatching(/^devices\[1\]\.reconnect\.maxDelayMs: expected reconnect\.minDelayMs <= maxDelayMs/)]);
