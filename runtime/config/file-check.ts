@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, open, stat } from 'node:fs/promises';
+import { access, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { formatPath } from '../../fleet/protocol/schema-problems.js';
 
@@ -14,6 +14,8 @@ export interface FileRef {
   readonly kind: 'file' | 'dataDir';
   /** For the message: `a PEM CA certificate`, `an ONNX model`. */
   readonly what: string;
+  /** Problems of the contents (paths from the config's root), asked once the file is readable. */
+  readonly inspect?: (bytes: Uint8Array) => Promise<readonly { readonly path: Path; readonly expected: string; readonly got: string }[]>;
 }
 
 export interface FileProblem {
@@ -69,15 +71,27 @@ async function checkDataDir(dir: string): Promise<string | undefined> {
   }
 }
 
-/** Checks every reference; one problem per reference that fails. */
+/** The problems of a readable file's contents, by the plug-in's own inspection. */
+async function contentProblems(ref: FileRef): Promise<FileProblem[]> {
+  if (ref.inspect === undefined) return [];
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(ref.file);
+  } catch (err) {
+    return [{ path: ref.path, text: `${formatPath(ref.path)}: expected ${ref.what} (a readable file), got ${JSON.stringify(ref.file)} (${reason(err)})` }];
+  }
+  return (await ref.inspect(bytes)).map((p) => ({ path: p.path, text: `${formatPath(p.path)}: expected ${p.expected}, got ${p.got}` }));
+}
+
+/** Checks every reference; one problem per reference that fails, and those of the contents of readable ones. */
 export async function fileProblems(refs: readonly FileRef[]): Promise<FileProblem[]> {
   const results = await Promise.all(
-    refs.map(async (ref) => {
+    refs.map(async (ref): Promise<FileProblem[]> => {
       const why = ref.kind === 'dataDir' ? await checkDataDir(ref.file) : await checkReadable(ref);
-      if (why === undefined) return undefined;
+      if (why === undefined) return contentProblems(ref);
       const expected = ref.kind === 'dataDir' ? `${ref.what} (a writable directory, or a path the gateway can create)` : `${ref.what} (a readable file)`;
-      return { path: ref.path, text: `${formatPath(ref.path)}: expected ${expected}, got ${JSON.stringify(ref.file)} (${why})` };
+      return [{ path: ref.path, text: `${formatPath(ref.path)}: expected ${expected}, got ${JSON.stringify(ref.file)} (${why})` }];
     }),
   );
-  return results.filter((p): p is FileProblem => p !== undefined);
+  return results.flat();
 }

@@ -178,7 +178,16 @@ function validateEntry(plugin: AnyPlugin, entry: unknown, path: Path, ctx: Ctx):
   const value = withResolvedPaths(result.value, plugin.pathKeys, ctx.resolvePath);
   const own = plugin.check(value, ctx.checkContext);
   for (const p of own) ctx.problems.push(problemOf({ ...p, path: [...path, ...p.path] }));
-  for (const f of plugin.files(value)) ctx.files.push({ path: [...path, ...f.key], file: f.file, kind: 'file', what: f.what });
+  for (const f of plugin.files(value)) {
+    const inspect = f.inspect;
+    ctx.files.push({
+      path: [...path, ...f.key],
+      file: f.file,
+      kind: 'file',
+      what: f.what,
+      ...(inspect === undefined ? {} : { inspect: async (bytes: Uint8Array) => (await inspect(bytes)).map((p) => ({ ...p, path: [...path, ...p.path] })) }),
+    });
+  }
   return own.length === 0 ? { value } : undefined;
 }
 

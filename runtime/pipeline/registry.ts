@@ -103,6 +103,12 @@ export interface FileNeed {
   readonly file: string;
   /** For messages: `an ONNX model`, `an H.264 file`. */
   readonly what: string;
+  /**
+   * What the file's contents must be, checked from its bytes once it is readable (at `--check`
+   * and before every start, like the rest): a model whose outputs no decoder reads, say.
+   * Problems' paths are relative to the entry. Must not throw; must not run anything.
+   */
+  readonly inspect?: (bytes: Uint8Array) => Promise<readonly PluginProblem[]>;
 }
 
 type SchemaErrors = readonly { instancePath: string; keyword: string; params?: object; message?: string }[];
