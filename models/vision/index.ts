@@ -28,11 +28,30 @@ export const visionStagePlugin = defineStage({
   check: (config, ctx) => visionProblems(config, ctx),
   files: (config) => {
     const builtin = config.model?.path === undefined && config.model?.managed === undefined;
+    const cascade = builtin || config.classifier !== undefined;
     const needs: FileNeed[] = [];
+    // The models' contents are checked too (inputs, which decoder reads the outputs, class counts): from their bytes, nothing runs.
+    const check = (): Promise<typeof import('./model-check.js')> => import('./model-check.js');
     const detector = builtin ? builtinOrUndefined(BUILTIN_DETECTOR_PATH) : config.model?.path;
-    if (detector !== undefined && config.model?.managed === undefined) needs.push({ key: ['model', 'path'], file: detector, what: builtin ? 'the built-in defect detector (part of the package)' : 'an ONNX model' });
-    const classifier = config.classifier?.path ?? (builtin || config.classifier !== undefined ? builtinOrUndefined(BUILTIN_CLASSIFIER_PATH) : undefined);
-    if (classifier !== undefined) needs.push({ key: ['classifier', 'path'], file: classifier, what: config.classifier?.path === undefined ? 'the built-in defect classifier (part of the package)' : 'an ONNX classifier' });
+    if (detector !== undefined && config.model?.managed === undefined) {
+      const reading = { task: config.task, layout: config.layout, classNames: config.classNames, defectClass: cascade ? undefined : config.defectClass };
+      needs.push({
+        key: ['model', 'path'],
+        file: detector,
+        what: builtin ? 'the built-in defect detector (part of the package)' : 'an ONNX model',
+        inspect: async (bytes) => (await check()).visionModelProblems(bytes, detector, reading),
+      });
+    }
+    const classifier = config.classifier?.path ?? (cascade ? builtinOrUndefined(BUILTIN_CLASSIFIER_PATH) : undefined);
+    if (classifier !== undefined) {
+      const names = { classNames: config.classifier?.classNames, defectClass: config.defectClass };
+      needs.push({
+        key: ['classifier', 'path'],
+        file: classifier,
+        what: config.classifier?.path === undefined ? 'the built-in defect classifier (part of the package)' : 'an ONNX classifier',
+        inspect: async (bytes) => (await check()).classifierProblems(bytes, classifier, names),
+      });
+    }
     return needs;
   },
   create: async (config, env) => (await import('./stage-factory.js')).createVisionStage(config, env),

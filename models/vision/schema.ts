@@ -1,5 +1,6 @@
 import type { Infer } from 'tjs';
 import type { CheckContext, PluginProblem } from '../../runtime/pipeline/registry.js';
+import { LAYOUTS } from './decoders/decoder.js';
 
 const point = { type: 'array', items: { type: 'number', minimum: 0, maximum: 100_000 }, minItems: 2, maxItems: 2 } as const;
 const share = { type: 'number', minimum: 0, maximum: 1 } as const;
@@ -33,12 +34,17 @@ export const visionSchema = {
       },
       additionalProperties: false,
     },
+    /** Default: whichever the model's outputs are (see layout). */
     task: { enum: ['detection', 'classification'] },
-    /** Class names by class id (an 80-class YOLO export needs its 80 names, or none: class<N>). */
+    /**
+     * Class names by class id, exactly as many as the model has classes. Default: the names in
+     * the model's metadata (Ultralytics exports carry them), else class<N>.
+     */
     classNames: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 64 }, minItems: 1, maxItems: 1000 },
     /** The class whose tracks are reported as defects. */
     defectClass: { type: 'string', minLength: 1, maxLength: 64 },
-    layout: { enum: ['auto', 'yolov8', 'yolov5'] },
+    /** How the model's outputs are read (decoders/); auto: the one layout they fit. */
+    layout: { enum: ['auto', ...LAYOUTS] },
     confidence: share,
     iouThreshold: share,
     /** Normalisation of 0..1 inputs per channel (YOLO exports: none; ImageNet classifiers: their mean and std). */
@@ -95,6 +101,15 @@ export function visionProblems(config: VisionConfig, ctx: CheckContext): PluginP
   }
   if (config.classifier?.builtin !== undefined && config.classifier.path !== undefined) {
     problems.push({ path: ['classifier', 'builtin'], expected: 'either classifier.builtin or classifier.path, not both', got: 'both' });
+  }
+  const layoutTask = config.layout === undefined || config.layout === 'auto' ? undefined : config.layout === 'classification' ? 'classification' : 'detection';
+  if (config.task !== undefined && layoutTask !== undefined && layoutTask !== config.task) {
+    problems.push({ path: ['layout'], expected: `a ${config.task} layout (${config.task === 'classification' ? 'classification' : 'yolov8, yolov5 or ssd'}) or auto`, got: String(config.layout) });
+  }
+  const classifies = config.task === 'classification' || layoutTask === 'classification';
+  if (classifies && config.classifier !== undefined) problems.push({ path: ['classifier'], expected: 'no crop classifier with a whole-frame classification model (it names detected boxes)', got: 'one' });
+  if (classifies && config.model?.path === undefined && config.model?.managed === undefined) {
+    problems.push({ path: ['task'], expected: 'a classification model (model.path or model.managed): the built-in defect detector detects', got: config.task === 'classification' ? 'task classification' : 'layout classification' });
   }
   if (config.mean !== undefined && config.std !== undefined && config.mean.length !== config.std.length) {
     problems.push({ path: ['std'], expected: `as many values as mean (${config.mean.length})`, got: `${config.std.length}` });

@@ -60,7 +60,7 @@ export async function createVisionStage(config: VisionConfig, env: CreateEnv): P
       providers: config.providers ?? ['cpu'],
       threads: config.threads ?? VISION_DEFAULTS.threads,
       model: {
-        task: config.task ?? 'detection',
+        ...(config.task === undefined ? {} : { task: config.task }),
         ...(classNames === undefined ? {} : { classNames }),
         ...(config.mean === undefined ? {} : { mean: config.mean }),
         ...(config.std === undefined ? {} : { std: config.std }),

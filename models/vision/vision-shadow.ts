@@ -6,7 +6,7 @@ import { OnnxBackend } from '../engine/onnx-backend.js';
 import type { Letterbox } from './letterbox.js';
 import { matchDetections } from './metrics.js';
 import { detectorF1, stageClassIds } from './shadow-evaluation.js';
-import { VisionModel, type SourceDetection, type VisionModelOptions } from './vision-model.js';
+import { VisionModel, type FrameResult, type VisionModelOptions } from './vision-model.js';
 
 /** What a shadow needs of its stage's settings. */
 export interface VisionShadowOptions {
@@ -32,6 +32,22 @@ export interface VisionShadow {
   failures: number;
   /** The scoring of the release's evaluation set, while it runs. */
   evaluating: Promise<void> | undefined;
+}
+
+/**
+ * How the candidate's result on a frame agrees with the active model's: detections matched
+ * one-to-one at IoU >= 0.5 (`matchDetections`); a classification counts as one whole-frame
+ * answer from each, matched, of the same class when their top classes are the same.
+ */
+export function agreement(active: FrameResult, candidate: FrameResult): { active: number; candidate: number; matched: number; sameClass: number } {
+  if (active.kind === 'detections' && candidate.kind === 'detections') return matchDetections(active.detections, candidate.detections);
+  const count = (r: FrameResult): number => (r.kind === 'detections' ? r.detections.length : Math.min(1, r.classes.length));
+  if (active.kind === 'classes' && candidate.kind === 'classes') {
+    const [a, c] = [active.classes[0], candidate.classes[0]];
+    const both = a !== undefined && c !== undefined;
+    return { active: count(active), candidate: count(candidate), matched: both ? 1 : 0, sameClass: both && a.classId === c.classId ? 1 : 0 };
+  }
+  return { active: count(active), candidate: count(candidate), matched: 0, sameClass: 0 };
 }
 
 /**
@@ -101,18 +117,25 @@ export class VisionShadows {
       else this.events.warn('vision.shadow_evaluation_failed', { code: 'E_MODEL_EVALUATION', ...fields, reason: e.error });
     };
     // Said, not skipped: a release that asks to be judged on a labelled set is not judged on agreement instead.
-    if (this.o.model.task === 'classification') return say({ samples: 0, active: null, candidate: null, error: 'vision stages score evaluation sets of detectors only (F1 of labelled boxes); a classification model is not scored' });
+    const notScored = { samples: 0, active: null, candidate: null, error: 'vision stages score evaluation sets of detectors only (F1 of labelled boxes); a classification model is not scored' };
+    if (this.o.model.task === 'classification') return say(notScored);
     let set: VisionEvaluationSet;
-    let classIds: number[];
     try {
       set = decodeVisionEvaluationSet(bytes);
-      classIds = stageClassIds(set, this.o.model.classNames);
     } catch (err) {
       return say({ samples: 0, active: null, candidate: null, error: (err as Error).message });
     }
     await sh.loaded;
     if (sh.ended) return;
     if (sh.error !== undefined) return say({ samples: set.frames.length, active: null, candidate: null, error: `the candidate does not run here: ${sh.error}` });
+    if (sh.model?.task === 'classification') return say(notScored);
+    let classIds: number[];
+    try {
+      // The classes as the candidate names them (the config's names, else its own metadata's).
+      classIds = stageClassIds(set, sh.model?.classNames ?? this.o.model.classNames);
+    } catch (err) {
+      return say({ samples: 0, active: null, candidate: null, error: (err as Error).message });
+    }
     const score = async (modelBytes: Uint8Array): Promise<number> => {
       const model = await VisionModel.load(modelBytes, new OnnxBackend({ threads: this.o.threads }), this.o.providers, this.o.model);
       try {
@@ -161,7 +184,7 @@ export class VisionShadows {
    * the input sizes agree, else its own preprocessing), its detections compared with the active
    * model's. Never throws: whatever the candidate does stays here.
    */
-  async run(sh: VisionShadow, active: VisionModel, frame: RawFrame, tensor: Float32Array, letterbox: Letterbox, detected: readonly SourceDetection[]): Promise<void> {
+  async run(sh: VisionShadow, active: VisionModel, frame: RawFrame, tensor: Float32Array, letterbox: Letterbox, detected: FrameResult): Promise<void> {
     const sink = sh.candidate.sink;
     try {
       if (sh.ended) return;
@@ -173,7 +196,7 @@ export class VisionShadows {
       const c = model.inputSize;
       const input = a.width === c.width && a.height === c.height && a.channels === c.channels ? { tensor, letterbox } : undefined;
       const started = performance.now();
-      let found: SourceDetection[];
+      let found: FrameResult;
       let ms: number;
       try {
         const { tensor: t, letterbox: l } = input ?? model.preprocess(frame, 0);
@@ -190,7 +213,7 @@ export class VisionShadows {
       }
       if (sh.ended) return;
       sink.run(true, ms);
-      sink.vision(matchDetections(detected, found));
+      sink.vision(agreement(detected, found));
     } catch (err) {
       // A sink that throws is the updater's trouble, not the active path's.
       this.events.debug('vision.shadow_report_failed', { reason: (err as Error).message });

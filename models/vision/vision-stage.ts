@@ -12,7 +12,9 @@ import type { Zone } from './geometry.js';
 import { MotionGate, type MotionOptions } from './motion.js';
 import { IouTracker, type Track, type TrackEvent, type TrackerOptions } from './tracker.js';
 import type { Letterbox } from './letterbox.js';
-import { VisionModel, type SourceDetection, type VisionModelOptions } from './vision-model.js';
+import { FailureWindow } from './failure-window.js';
+import { FrameClass } from './frame-class.js';
+import { VisionModel, type SourceClass, type SourceDetection, type VisionModelOptions } from './vision-model.js';
 import { VisionShadows } from './vision-shadow.js';
 
 /** A second stage that names the class of each detected box from a crop of it. */
@@ -52,6 +54,9 @@ interface Timing {
 
 /** A box this close to the frame's edge belongs to a part that is partly outside: tracked, not judged. */
 const EDGE_MARGIN_PX = 2;
+/** The stage is degraded while more than MAX_FAILED_SHARE of the last FAILURE_WINDOW_FRAMES inferred frames failed (6 of 100). */
+const FAILURE_WINDOW_FRAMES = 100;
+const MAX_FAILED_SHARE = 0.05;
 
 /** Crops kept per track (one each: its best defect sighting). */
 interface TrackCrop {
@@ -85,6 +90,13 @@ export class VisionStage implements Stage {
   /** The candidate release in shadow, if any. */
   private readonly shadows: VisionShadows;
   private defectClassId: number | undefined;
+  /** Class names of the loaded model (or of the cascade classifier); undefined: `class<N>`. */
+  private classNames: readonly string[] | undefined;
+  /** The streams' current class (whole-frame classifiers). */
+  private readonly frameClasses = new Map<string, FrameClass>();
+  /** Outcomes of the last frames that went to inference: too many failures make the stage degraded. */
+  private readonly recent = new FailureWindow(FAILURE_WINDOW_FRAMES);
+  private lastFailure: string | undefined;
   private frames = 0;
   private gated = 0;
   private inferred = 0;
@@ -137,14 +149,22 @@ export class VisionStage implements Stage {
           this.modelRef = active.ref;
         }
         this.loadError = undefined;
-        this.model = await VisionModel.load(bytes, backend, this.o.providers, this.o.model);
-        if (this.o.classifier !== undefined) this.classifier = await CropClassifier.load(this.o.classifier.bytes, backend, this.o.providers);
-        const names = this.o.classifier?.classNames ?? this.o.model.classNames;
-        this.defectClassId = this.o.defectClass === undefined ? undefined : names?.indexOf(this.o.defectClass);
-        if (this.defectClassId === -1) throw new Error(`defectClass "${String(this.o.defectClass)}" is not one of classNames (${names?.join(', ') ?? 'none given'})`);
-        const m = this.model.model;
+        const model = await VisionModel.load(bytes, backend, this.o.providers, this.o.model);
+        // The classes events are named by: the cascade classifier's, else the model's (the config's names, else its metadata's).
+        const names = this.o.classifier?.classNames ?? model.classNames;
+        const defectClassId = this.o.defectClass === undefined ? undefined : names?.indexOf(this.o.defectClass);
+        if (defectClassId === -1 || (this.o.defectClass !== undefined && names === undefined)) {
+          await model.close();
+          throw new Error(`defectClass "${String(this.o.defectClass)}" is not one of the class names (${names?.join(', ') ?? 'none given'})`);
+        }
+        if (this.o.classifier !== undefined) this.classifier ??= await CropClassifier.load(this.o.classifier.bytes, backend, this.o.providers);
+        this.model = model;
+        this.classNames = names;
+        this.defectClassId = defectClassId;
+        const m = model.model;
         if (m.degraded) this.events.warn('vision.degraded', { code: 'E_MODEL_PROVIDER', provider: m.provider, wanted: m.requested[0], fallbacks: m.fallbacks });
-        this.events.info('vision.model_loaded', { model: this.modelRef, provider: m.provider, input: this.model.inputSize });
+        for (const note of model.notes) this.events.warn('vision.model_warning', { code: 'E_MODEL_METADATA', model: this.modelRef, reason: note });
+        this.events.info('vision.model_loaded', { model: this.modelRef, provider: m.provider, input: model.inputSize, layout: model.decoder.layout, classes: model.decoder.classes ?? null, classNames: model.classNames === undefined ? null : model.classNames.length });
       } catch (err) {
         this.loadError = (err as Error).message;
         this.events.error('vision.model_invalid', { code: 'E_MODEL_INVALID', model: this.modelRef, reason: this.loadError });
@@ -168,9 +188,19 @@ export class VisionStage implements Stage {
       inferenceMeanMs: mean(this.infer),
       provider: m?.provider ?? null,
       modelHash: this.modelRef.hash,
-      degraded: this.loadError !== undefined || (m?.degraded ?? false),
-      degradedReason: this.loadError !== undefined ? `model not loaded: ${this.loadError}` : m?.degraded === true ? `runs on ${m.provider}; preferred ${m.requested[0] ?? '?'}` : null,
+      recentFrames: this.recent.frames,
+      recentFrameErrors: this.recent.failed,
+      degraded: this.degradedReason() !== null,
+      degradedReason: this.degradedReason(),
     };
+  }
+
+  private degradedReason(): string | null {
+    const m = this.model?.model;
+    if (this.loadError !== undefined) return `model not loaded: ${this.loadError}`;
+    const failing = this.recent.share > MAX_FAILED_SHARE;
+    if (failing) return `${this.recent.failed} of the last ${this.recent.frames} inferred frames failed (${String(this.lastFailure)})`;
+    return m?.degraded === true ? `runs on ${m.provider}; preferred ${m.requested[0] ?? '?'}` : null;
   }
 
   async process(records: readonly RecordInput[]): Promise<readonly RecordInput[]> {
@@ -234,6 +264,8 @@ export class VisionStage implements Stage {
   private frameFailed(stream: string, err: unknown): void {
     // A frame that cannot be processed is counted and skipped; the next one may be fine.
     this.errors += 1;
+    this.recent.record(true);
+    this.lastFailure = (err as Error).message;
     if (this.errors <= 10 || this.errors % 1000 === 0) this.events.warn('vision.frame_failed', { code: 'E_FRAME', stream, reason: (err as Error).message, count: this.errors });
   }
 
@@ -251,20 +283,46 @@ export class VisionStage implements Stage {
     this.infer.n += 1;
     this.infer.total += ms;
     this.inferred += 1;
-    const detections = model.decode(raw, letterbox);
+    // The model's own output (for a detector, before any cascade classifier) is what a candidate in shadow is compared with.
+    const result = model.decode(raw, letterbox);
     const shadow = this.shadows.current;
-    if (shadow === undefined) {
-      await this.trackFrame(stream, frame, detections);
-      return;
-    }
-    // The detector's own output, before any classifier, is what the candidate is compared with.
-    const detected = detections;
     try {
-      await this.trackFrame(stream, frame, detections);
+      if (result.kind === 'classes') this.classifyFrame(stream, frame, result.classes, model);
+      else await this.trackFrame(stream, frame, result.detections);
+      this.recent.record(false);
     } finally {
       // The active path's outputs are made; now the candidate sees the same frame (and acts on nothing).
-      await this.shadows.run(shadow, model, frame, tensor, letterbox, detected);
+      if (shadow !== undefined) await this.shadows.run(shadow, model, frame, tensor, letterbox, result);
     }
+  }
+
+  /** A whole-frame classifier's result: an event when the stream's class changes (see FrameClass). */
+  private classifyFrame(stream: string, frame: RawFrame, classes: readonly SourceClass[], model: VisionModel): void {
+    let state = this.frameClasses.get(stream);
+    if (state === undefined) {
+      state = new FrameClass({ confidence: this.o.model.confidence ?? 0, minFrames: this.o.tracker.minHits });
+      this.frameClasses.set(stream, state);
+    }
+    const top = classes[0];
+    const change = state.update(top);
+    if (change === undefined || top === undefined) return;
+    const ts = VisionStage.ms(frame.timestampUs);
+    const className = model.className(change.classId);
+    this.eventsOut += 1;
+    const data = {
+      event: 'classified',
+      className,
+      score: top.score,
+      previous: change.previous === undefined ? null : model.className(change.previous),
+      top: classes.map((c) => ({ className: model.className(c.classId), score: c.score })),
+      model: this.modelRef,
+    };
+    this.pending.push({ stream: `${stream}.events`, class: 'result', ts, data });
+    if (change.classId !== this.defectClassId) return;
+    this.defects += 1;
+    this.decisions
+      .append({ ts, kind: 'decision', stream, model: this.modelRef, inputs: { frameTs: ts, layout: model.decoder.layout }, explanation: { region: { x: 0, y: 0, w: frame.width, h: frame.height }, score: top.score, className }, outcome: { event: 'classified', className }, recordId: null })
+      .catch((err: unknown) => this.events.error('vision.decision_failed', { code: 'E_STORE_WRITE', reason: (err as Error).message }));
   }
 
   /** The cascade classifier (if any), the tracker, and the events of one inferred frame. */
@@ -306,7 +364,7 @@ export class VisionStage implements Stage {
   }
 
   private className(classId: number): string {
-    return (this.o.classifier?.classNames ?? this.o.model.classNames)?.[classId] ?? `class${classId}`;
+    return this.classNames?.[classId] ?? `class${classId}`;
   }
 
   /** Wall-clock ms of a frame timestamp: the stream's clock is taken as µs since the epoch when it is one. */

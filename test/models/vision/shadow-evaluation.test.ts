@@ -12,6 +12,7 @@ import { ManagedModels } from '../../../runtime/updater/managed-models.js';
 import { EVAL_SEED_BASE, MIN_VISIBLE, renderFrame } from '../../../sim/vision/labelled-frames.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { CapturingEventLog, activate, candidateOf } from '../shadow-support.js';
+import { brightness } from './layout-models.js';
 
 const { onnx } = onnxProto;
 const MODEL = 'belt-parts';
@@ -160,12 +161,15 @@ describe('vision stage scoring a release\'s labelled evaluation set in shadow', 
   }, 30_000);
 
   it('a set it cannot score is said, with why, and the gate fails naming it', async () => {
-    for (const [evaluation, config, why] of [
-      [encodeAnomalyEvaluationSet({ channels: ['a'], windowSamples: 1, count: 2, windows: Float32Array.from([0, 1]), labels: Uint8Array.from([0, 1]) }), {}, 'kind "anomaly-windows": this stage evaluates "vision-frames" sets'],
-      [encodeVisionEvaluationSet({ ...SET, classNames: ['widget'] }), {}, 'the evaluation set labels boxes "widget", which is not a class of this stage (part)'],
-      [bytes, { task: 'classification' }, 'a classification model is not scored'],
+    // A whole-frame classifier (active and candidate) has no boxes to score.
+    const classifier = brightness();
+    for (const [evaluation, config, why, model] of [
+      [encodeAnomalyEvaluationSet({ channels: ['a'], windowSamples: 1, count: 2, windows: Float32Array.from([0, 1]), labels: Uint8Array.from([0, 1]) }), {}, 'kind "anomaly-windows": this stage evaluates "vision-frames" sets', detector],
+      [encodeVisionEvaluationSet({ ...SET, classNames: ['widget'] }), {}, 'the evaluation set labels boxes "widget", which is not a class of this stage (part)', detector],
+      [bytes, { task: 'classification', classNames: ['bright', 'dark'] }, 'a classification model is not scored', classifier],
+      [bytes, { classNames: ['bright', 'dark'] }, 'a classification model is not scored', classifier],
     ] as const) {
-      const { summary, events } = await shadowRun(detector, detector, evaluation, config);
+      const { summary, events } = await shadowRun(model, model, evaluation, config);
       expect(summary.evaluation).toMatchObject({ metric: 'f1@0.5', candidate: null });
       expect(summary.evaluation?.error).toContain(why);
       expect(events.seen.find((e) => e.event === 'vision.shadow_evaluation_failed')?.level).toBe('warn');

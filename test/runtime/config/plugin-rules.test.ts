@@ -64,6 +64,19 @@ describe("plug-ins' cross-field rules run at check time", () => {
     expect(problemsOf(yaml)).toEqual([expect.stringMatching(/^devices\[1\]\.reconnect\.maxDelayMs: expected reconnect\.minDelayMs <= maxDelayMs/)]);
   });
 
+  it('vision: a layout of the other task, a crop classifier or the built-in detector with a classification model are problems', () => {
+    const vision = (entry: string): string => `${head('/tmp/x')}  - { id: cam, type: camera, input: { file: /dev/null } }\npipelines:\n  - { id: c, source: cam, stages: [${entry}] }\n`;
+    expect(problemsOf(vision('{ type: vision, model: { path: /m.onnx }, task: detection, layout: classification }'))).toEqual([
+      'pipelines[0].stages[0].layout: expected a detection layout (yolov8, yolov5 or ssd) or auto, got classification (line 10)',
+    ]);
+    expect(problemsOf(vision('{ type: vision, model: { path: /m.onnx }, layout: classification, classifier: { builtin: defect-classifier } }'))).toEqual([
+      'pipelines[0].stages[0].classifier: expected no crop classifier with a whole-frame classification model (it names detected boxes), got one (line 10)',
+    ]);
+    expect(problemsOf(vision('{ type: vision, task: classification }'))).toEqual([
+      'pipelines[0].stages[0].task: expected a classification model (model.path or model.managed): the built-in defect detector detects, got task classification (line 10)',
+    ]);
+  });
+
   it('--check refuses clearThreshold > raiseThreshold with exit code 2, and a start does too (before: exit 1 and a stack trace)', async () => {
     const file = `${dir.path}/hysteresis.yaml`;
     await writeFile(file, `${head(`${dir.path}/data`)}${anomaly('        alert: { raiseThreshold: 0.3, clearThreshold: 0.35 }\n')}`);
