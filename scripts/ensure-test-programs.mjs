@@ -6,9 +6,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /**
- * What the tests need -> Debian package: a program (`path`) or a module of Debian's Python
- * (`python`, checked with `/usr/bin/python3 -c 'import ...'`, as the suite's run script does).
- * Add a line when a test starts to need one.
+ * What the tests need -> Debian package: a program (`path`), a module of Debian's Python
+ * (`python`, checked with `/usr/bin/python3 -c 'import ...'`, as the suite's run script does),
+ * a GObject-introspection namespace (`gir`, imported through python3-gi) or a GStreamer
+ * element (`gst`, looked up through python3-gi). Add a line when a test starts to need one.
  */
 const PROGRAMS = [
   { path: '/usr/sbin/mosquitto', pkg: 'mosquitto', why: 'MQTT broker for the delivery tests' },
@@ -24,15 +25,26 @@ const PROGRAMS = [
   { python: 'requests', pkg: 'python3-requests', why: 'HTTP in the TUF conformance suite' },
   { python: 'urllib3', pkg: 'python3-urllib3', why: 'HTTP in the TUF conformance suite' },
   { path: '/usr/bin/faketime', pkg: 'faketime', why: 'runs the client under test at another time in the TUF conformance suite' },
+  // The RTSP server the camera tests play from: GStreamer's gst-rtsp-server, driven from Python (test/support/rtsp-server.py).
+  { python: 'gi', pkg: 'python3-gi', why: 'runs GStreamer\'s RTSP server for the RTSP camera tests' },
+  { gir: 'GstRtspServer', pkg: 'gir1.2-gst-rtsp-server-1.0', why: 'GStreamer\'s RTSP server, for the RTSP camera tests' },
+  { gst: 'appsrc', pkg: 'gstreamer1.0-plugins-base', why: 'feeds the test clip into the RTSP server' },
+  { gst: 'rtph264pay', pkg: 'gstreamer1.0-plugins-good', why: 'H.264 RTP packetizer of the RTSP server' },
+  { gst: 'h264parse', pkg: 'gstreamer1.0-plugins-bad', why: 'H.264 parser in front of that packetizer' },
 ];
 
 const PYTHON = '/usr/bin/python3';
 /** Whether the thing is there: the program exists, or Debian's Python imports the module. */
 function present(p) {
   if (p.path !== undefined) return existsSync(p.path);
-  return existsSync(PYTHON) && spawnSync(PYTHON, ['-c', `import ${p.python}`], { stdio: 'ignore' }).status === 0;
+  return existsSync(PYTHON) && spawnSync(PYTHON, ['-c', pythonCheck(p)], { stdio: 'ignore' }).status === 0;
 }
-const what = (p) => (p.path !== undefined ? p.path : `the Python module ${p.python}`);
+function pythonCheck(p) {
+  if (p.python !== undefined) return `import ${p.python}`;
+  if (p.gir !== undefined) return `import gi; gi.require_version('${p.gir}', '1.0'); from gi.repository import ${p.gir}`;
+  return `import sys, gi; gi.require_version('Gst', '1.0'); from gi.repository import Gst; Gst.init(None); sys.exit(0 if Gst.ElementFactory.find('${p.gst}') else 1)`;
+}
+const what = (p) => (p.path !== undefined ? p.path : p.python !== undefined ? `the Python module ${p.python}` : p.gir !== undefined ? `the GObject namespace ${p.gir}-1.0` : `the GStreamer element ${p.gst}`);
 
 const missing = PROGRAMS.filter((p) => !present(p));
 if (missing.length === 0) process.exit(0);

@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff, type BackoffOptions } from '../../runtime/uplink/backoff.js';
+import { rtspInput, type RtspCounters } from './rtsp/rtsp-input.js';
 
 /**
  * Where a camera's Annex B bytes come from: a file, a TCP server (the camera or an
@@ -17,7 +18,11 @@ export type InputEvent =
   /** The stream broke off (lost connection, dropped datagrams): what is pending is truncated. */
   | { readonly kind: 'break' };
 
-export type CameraInput = { readonly file: string; readonly loop?: boolean } | { readonly tcp: string } | { readonly udp: string };
+export type CameraInput =
+  | { readonly file: string; readonly loop?: boolean }
+  | { readonly tcp: string }
+  | { readonly udp: string }
+  | { readonly rtsp: string; readonly credentialsFile?: string; readonly timeoutMs?: number };
 
 export interface InputStatus {
   /** Reconnects (TCP), reopens (file), rebinds (UDP) after a failure. */
@@ -28,6 +33,8 @@ export interface InputStatus {
   /** The UDP port bound (the system's choice when the config says port 0); undefined until bound. */
   udpPort?: number;
   lastError: string | null;
+  /** The RTSP input's counters (lost RTP packets, sessions, ...); undefined for other inputs. */
+  rtsp?: RtspCounters;
   /** Called with each failure as it happens, for the log. */
   onError?: (message: string) => void;
 }
@@ -50,6 +57,7 @@ export function openInput(input: CameraInput, reconnect: BackoffOptions, status:
   const backoff = new Backoff(reconnect);
   if ('file' in input) return fileInput(input.file, input.loop === true, backoff, status, signal);
   if ('tcp' in input) return tcpInput(parseHostPort(input.tcp), backoff, status, signal);
+  if ('rtsp' in input) return rtspInput({ url: input.rtsp, credentialsFile: input.credentialsFile, timeoutMs: input.timeoutMs ?? TCP_IDLE_MS }, backoff, status, signal);
   return udpInput(parseHostPort(input.udp), backoff, status, signal);
 }
 

@@ -104,6 +104,7 @@ export class CameraSource implements Source {
       framesDropped: this.framesDropped,
       datagramsDropped: this.status.datagramsDropped,
       reconnects: this.status.reconnects,
+      ...this.status.rtsp,
       lastError: this.status.lastError ?? this.decoder.lastError,
     };
   }

@@ -1,4 +1,5 @@
 import { defineSource } from '../../runtime/pipeline/registry.js';
+import { parseRtspUrl } from './rtsp/rtsp-url.js';
 import { cameraSchema } from './schema.js';
 
 // The implementation (camera-source.ts, annexb.ts, decoder.ts) is imported by `create` only:
@@ -13,15 +14,28 @@ export const cameraPlugin = defineSource({
   type: 'camera',
   configSchema: cameraSchema,
   emits: ['frames'],
-  pathKeys: [['input', 'file']],
+  pathKeys: [
+    ['input', 'file'],
+    ['input', 'credentialsFile'],
+  ],
   check: (config) => {
     const reconnect = { ...DEFAULT_RECONNECT, ...config.reconnect };
-    return reconnect.minDelayMs > reconnect.maxDelayMs
-      ? [{ path: ['reconnect', config.reconnect?.maxDelayMs === undefined ? 'minDelayMs' : 'maxDelayMs'], expected: `reconnect.minDelayMs <= maxDelayMs (${reconnect.minDelayMs} <= ${reconnect.maxDelayMs})`, got: 'the wrong way round' }]
-      : [];
+    const problems =
+      reconnect.minDelayMs > reconnect.maxDelayMs
+        ? [{ path: ['reconnect', config.reconnect?.maxDelayMs === undefined ? 'minDelayMs' : 'maxDelayMs'], expected: `reconnect.minDelayMs <= maxDelayMs (${reconnect.minDelayMs} <= ${reconnect.maxDelayMs})`, got: 'the wrong way round' }]
+        : [];
+    return 'rtsp' in config.input ? [...problems, ...checkRtsp(config.input)] : problems;
   },
-  files: (config) => ('file' in config.input && typeof config.input.file === 'string' ? [{ key: ['input', 'file'], file: config.input.file, what: 'an H.264 Annex B file' }] : []),
-  create: async (config) => {
+  files: (config) => {
+    if ('file' in config.input && typeof config.input.file === 'string') return [{ key: ['input', 'file'], file: config.input.file, what: 'an H.264 Annex B file' }];
+    if ('rtsp' in config.input && typeof config.input.credentialsFile === 'string') return [{ key: ['input', 'credentialsFile'], file: config.input.credentialsFile, what: 'an RTSP credentials file (one line user:password)' }];
+    return [];
+  },
+  create: async (config, env) => {
+    if ('rtsp' in config.input && parseRtspUrl(config.input.rtsp).password !== undefined) {
+      // Accepted (it is how Frigate and most camera tools take it), but said once: the config file, backups and `ps` of tools show it.
+      env.events.warn('camera.rtsp_password_in_url', { code: 'E_RTSP_CREDENTIALS', source: config.id, reason: 'the camera URL carries a password: move it to input.credentialsFile (one line user:password) to keep it out of the config' });
+    }
     const reconnect = { ...DEFAULT_RECONNECT, ...config.reconnect };
     if (reconnect.minDelayMs > reconnect.maxDelayMs) throw new RangeError(`camera ${config.id}: reconnect.minDelayMs (${reconnect.minDelayMs}) exceeds maxDelayMs (${reconnect.maxDelayMs})`);
     const { CameraSource } = await import('./camera-source.js');
@@ -36,3 +50,16 @@ export const cameraPlugin = defineSource({
     });
   },
 });
+
+function checkRtsp(input: { readonly rtsp: string; readonly credentialsFile?: string }): { path: string[]; expected: string; got: string }[] {
+  let url;
+  try {
+    url = parseRtspUrl(input.rtsp);
+  } catch (err) {
+    return [{ path: ['input', 'rtsp'], expected: 'rtsp://[user[:password]@]host[:port]/path', got: (err as Error).message }];
+  }
+  if (url.user !== undefined && input.credentialsFile !== undefined) {
+    return [{ path: ['input', 'credentialsFile'], expected: 'credentials in the URL or in credentialsFile, not both', got: 'both' }];
+  }
+  return [];
+}

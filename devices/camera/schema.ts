@@ -27,6 +27,18 @@ export const cameraInputSchema = {
       required: ['udp'],
       additionalProperties: false,
     },
+    {
+      type: 'object',
+      properties: {
+        rtsp: { type: 'string', pattern: '^rtsp://\\S+$', maxLength: 2048, description: 'rtsp://host[:port]/path of an H.264 stream (RTP over the RTSP connection)' },
+        /** One line `user:password`; read again at every reconnect. */
+        credentialsFile: { type: 'string', minLength: 1, description: 'a file holding one line user:password' },
+        /** Connect, each request's answer, and RTP while playing must each come within this (default 10000). */
+        timeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
+      },
+      required: ['rtsp'],
+      additionalProperties: false,
+    },
   ],
 } as const;
 
