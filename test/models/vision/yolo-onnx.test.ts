@@ -4,6 +4,7 @@ import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
 import { buildModel } from '../../../models/onnx/builder.js';
 import { packedLayout, type RawFrame } from '../../../runtime/pipeline/frame.js';
 import { VisionModel } from '../../../models/vision/vision-model.js';
+import type { KnownBox } from './layout-models.js';
 
 /**
  * ONNX graphs made here with exactly the output layouts of off-the-shelf exports (YOLOv8:
@@ -13,16 +14,6 @@ import { VisionModel } from '../../../models/vision/vision-model.js';
 const ANCHORS_V8 = 8400;
 const ANCHORS_V5 = 25200;
 const CLASSES = 80;
-
-interface KnownBox {
-  readonly anchor: number;
-  readonly cx: number;
-  readonly cy: number;
-  readonly w: number;
-  readonly h: number;
-  readonly classId: number;
-  readonly score: number;
-}
 
 // In 640x640 input pixels. The second overlaps the first (same class, lower score): NMS drops it.
 const KNOWN: KnownBox[] = [
