@@ -25,6 +25,7 @@ const PROGRAMS = [
   { python: 'requests', pkg: 'python3-requests', why: 'HTTP in the TUF conformance suite' },
   { python: 'urllib3', pkg: 'python3-urllib3', why: 'HTTP in the TUF conformance suite' },
   { path: '/usr/bin/faketime', pkg: 'faketime', why: 'runs the client under test at another time in the TUF conformance suite' },
+  { path: '/usr/bin/ffmpeg', pkg: 'ffmpeg', why: 'muxes and encodes the camera tests\' MP4, H.265 and MPEG-4 clips' },
   // The RTSP server the camera tests play from: GStreamer's gst-rtsp-server, driven from Python (test/support/rtsp-server.py).
   { python: 'gi', pkg: 'python3-gi', why: 'runs GStreamer\'s RTSP server for the RTSP camera tests' },
   { gir: 'GstRtspServer', pkg: 'gir1.2-gst-rtsp-server-1.0', why: 'GStreamer\'s RTSP server, for the RTSP camera tests' },

@@ -1,18 +1,20 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff, type BackoffOptions } from '../../runtime/uplink/backoff.js';
+import { fileInput } from './file-input.js';
 import { rtspInput, type RtspCounters } from './rtsp/rtsp-input.js';
 
 /**
- * Where a camera's Annex B bytes come from: a file, a TCP server (the camera or an
- * encoder), or UDP datagrams. Each input is an async sequence of events; it retries on
+ * Where a camera's H.264 comes from: a file (raw Annex B or MP4, `file-input.ts`), a TCP
+ * server (the camera or an encoder), or UDP datagrams. Each input is an async sequence of events; it retries on
  * its own and only ends when the signal aborts (or a file without `loop` ends).
  */
 export type InputEvent =
   | { readonly kind: 'data'; readonly bytes: Uint8Array }
+  /** One access unit demuxed from a container (MP4): Annex B bytes, with the container's times (µs from its first sample). */
+  | { readonly kind: 'unit'; readonly bytes: Uint8Array; readonly timeUs: number; readonly decodeTimeUs: number; readonly durationUs: number }
   /** The stream ended cleanly (end of file): what is pending is complete. */
   | { readonly kind: 'end' }
   /** The stream broke off (lost connection, dropped datagrams): what is pending is truncated. */
@@ -30,6 +32,8 @@ export interface InputStatus {
   /** Datagrams dropped because the receive queue was full (the decoder fell behind). */
   datagramsDropped: number;
   connected: boolean;
+  /** What the file holds, once it was opened: a raw stream or an MP4 (undefined for network inputs). */
+  container?: 'annexb' | 'mp4';
   /** The UDP port bound (the system's choice when the config says port 0); undefined until bound. */
   udpPort?: number;
   lastError: string | null;
@@ -39,7 +43,6 @@ export interface InputStatus {
   onError?: (message: string) => void;
 }
 
-const READ_BYTES = 64 * 1024;
 /** A TCP camera silent this long is presumed gone (a half-open connection never closes by itself). */
 const TCP_IDLE_MS = 10_000;
 const TCP_CONNECT_TIMEOUT_MS = 10_000;
@@ -68,33 +71,6 @@ function failed(status: InputStatus, message: string): void {
 
 async function pause(ms: number, signal: AbortSignal): Promise<void> {
   await sleep(ms, undefined, { signal }).catch(() => undefined);
-}
-
-async function* fileInput(path: string, loop: boolean, backoff: Backoff, status: InputStatus, signal: AbortSignal): AsyncGenerator<InputEvent> {
-  while (!signal.aborted) {
-    let bytes = 0;
-    try {
-      status.connected = true;
-      for await (const chunk of createReadStream(path, { highWaterMark: READ_BYTES, signal })) {
-        bytes += (chunk as Buffer).length;
-        yield { kind: 'data', bytes: chunk as Buffer };
-      }
-      yield { kind: 'end' };
-      if (!loop) return;
-      // Looping an empty file would spin: treat it as a failure and back off.
-      if (bytes === 0) throw new Error(`${path} is empty`);
-      backoff.reset();
-      continue;
-    } catch (err) {
-      if (signal.aborted) return;
-      failed(status, `file ${path}: ${(err as Error).message}`);
-    } finally {
-      status.connected = false;
-    }
-    yield { kind: 'break' };
-    await pause(backoff.next(), signal);
-    if (!signal.aborted) status.reconnects += 1;
-  }
 }
 
 async function* tcpInput(addr: { host: string; port: number }, backoff: Backoff, status: InputStatus, signal: AbortSignal): AsyncGenerator<InputEvent> {

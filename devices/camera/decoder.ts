@@ -13,6 +13,10 @@ import { loadWebCodecs, type WebCodecs } from './webcodecs.js';
  *   on from a broken reference otherwise, and the native side recovers by itself there);
  * - it bounds the pictures in flight with its own count: `decodeQueueSize` drops to 0 at
  *   the next tick whatever the native side is doing;
+ * - it gives each picture its own timestamp when the stream reorders (B-frames): FFmpeg
+ *   then holds pictures back and node-webcodecs labels each output with the timestamp of
+ *   the unit whose decoding let it out, not its own (see `onOutput`);
+ * - `flush` gets the pictures FFmpeg still holds at the end of a file;
  * - each picture is copied into a fresh buffer and the native frame closed at once (an
  *   unclosed 720p frame leaks about 1.4 MB).
  * It never sends an empty chunk: one puts the decoder into end-of-stream for good.
@@ -46,7 +50,10 @@ export interface H264DecoderOptions {
   readonly onFrame: (frame: RawFrame) => void;
   /** Asked before a picture is copied out; false skips the copy (P-frames are decoded regardless). */
   readonly want?: (timestampUs: number) => boolean;
-  /** Access units in flight at most. Default 4: more adds latency, not throughput. */
+  /**
+   * Access units in flight at most, beyond those a reordering stream keeps in the decoder
+   * (learned, up to 16). Default 4: more adds latency, not throughput.
+   */
   readonly maxPending?: number;
   /** With nothing coming back for this long, in-flight units are written off as lost. */
   readonly stallMs?: number;
@@ -62,15 +69,25 @@ export class H264Decoder {
   private needKey = true;
   /** After an error, pictures up to this timestamp were decoded from a broken reference. */
   private discardUpToUs = -Infinity;
-  private lastSubmittedUs = -Infinity;
+  private maxSubmittedUs = -Infinity;
   /**
    * Units written off as lost by a later picture whose error may still come: error and output
    * callbacks are not ordered (an error can arrive after the next pictures' output).
    */
   private unexplained: number[] = [];
   private lastKeySubmittedUs = -Infinity;
-  /** Timestamps submitted and not yet answered, oldest first (timestamps increase). */
+  /** Timestamps submitted and not yet answered, in ascending order (presentation order). */
   private inFlight: number[] = [];
+  /** Timestamps in the order they were submitted, until an output shows the native side got past them. */
+  private submitOrder: number[] = [];
+  /**
+   * Whether this native decoder reorders (undefined until its first picture): then outputs come
+   * in presentation order, `delay` pictures behind the input, each labelled with a later unit's
+   * timestamp, so a picture is the oldest unit in flight and losses show only as stalls.
+   */
+  private reorders: boolean | undefined;
+  /** Pictures a reordering decoder holds back (FFmpeg's has_b_frames), as observed. */
+  private delay = 0;
   private wakers: (() => void)[] = [];
   private readonly maxPending: number;
   /** Buffers the vision stage handed back (RawFrame.release). */
@@ -99,7 +116,7 @@ export class H264Decoder {
       this.counters.droppedUntilKey += 1;
       return false;
     }
-    if (this.inFlight.length >= this.maxPending) {
+    if (this.inFlight.length >= this.capacity) {
       this.counters.droppedBusy += 1;
       return false;
     }
@@ -112,8 +129,9 @@ export class H264Decoder {
       this.sps = undefined;
       return false;
     }
-    this.inFlight.push(timestampUs);
-    this.lastSubmittedUs = timestampUs;
+    insertSorted(this.inFlight, timestampUs);
+    this.submitOrder.push(timestampUs);
+    this.maxSubmittedUs = Math.max(this.maxSubmittedUs, timestampUs);
     if (au.key) this.lastKeySubmittedUs = timestampUs;
     this.counters.submitted += 1;
     return true;
@@ -132,7 +150,12 @@ export class H264Decoder {
 
   /** Resolves when another access unit may be submitted (or `signal` aborts). */
   async waitForSpace(signal?: AbortSignal): Promise<void> {
-    while (this.inFlight.length >= this.maxPending && signal?.aborted !== true) await this.progress(signal);
+    while (this.inFlight.length >= this.capacity && signal?.aborted !== true) await this.progress(signal);
+  }
+
+  /** Units in flight at most: a reordering decoder holds `delay` pictures that need more input to come out. */
+  private get capacity(): number {
+    return this.maxPending + this.delay;
   }
 
   /** Resolves when every submitted access unit was answered (or written off). */
@@ -140,10 +163,46 @@ export class H264Decoder {
     while (this.inFlight.length > 0 && signal?.aborted !== true) await this.progress(signal);
   }
 
+  /**
+   * End of a file (or before it starts over): lets the decoder give back the pictures it still
+   * holds (a reordering stream keeps up to 16), then writes off what did not come back. The
+   * next unit must be a keyframe: FFmpeg drops its references after a flush.
+   */
+  async flush(): Promise<void> {
+    const decoder = this.decoder;
+    if (decoder === undefined || this.inFlight.length === 0) return;
+    const generation = this.generation;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // The timer also keeps the event loop alive while pictures are in flight (see README).
+      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${this.stallMs} ms`)), this.stallMs)));
+      await Promise.race([decoder.flush(), timeout]);
+    } catch (err) {
+      if (generation === this.generation) {
+        this.fail(`flush: ${(err as Error).message}`);
+        this.sps = undefined;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    // The pictures a flush lets out are delivered on another native callback than its
+    // completion and may come after it: wait for them (a picture that never comes costs stallMs).
+    const deadline = performance.now() + this.stallMs;
+    while (this.inFlight.length > 0 && generation === this.generation && (await this.answer(deadline - performance.now())));
+    if (generation !== this.generation) return;
+    this.counters.lost += this.inFlight.length;
+    this.inFlight = [];
+    this.submitOrder = [];
+    this.unexplained = [];
+    this.needKey = true;
+    this.wakeUp();
+  }
+
   close(): void {
     this.generation += 1;
     this.closeNative();
     this.inFlight = [];
+    this.submitOrder = [];
     this.wakeUp();
   }
 
@@ -153,7 +212,10 @@ export class H264Decoder {
     this.needKey = true;
     this.counters.lost += this.inFlight.length;
     this.inFlight = [];
+    this.submitOrder = [];
     this.unexplained = [];
+    this.reorders = undefined;
+    this.delay = 0;
     const generation = ++this.generation;
     try {
       const decoder = new this.codecs.VideoDecoder({
@@ -191,13 +253,7 @@ export class H264Decoder {
   private onOutput(frame: VideoFrame, generation: number): void {
     try {
       if (generation !== this.generation) return;
-      const ts = frame.timestamp;
-      // Units older than this picture that never answered are gone.
-      while (this.inFlight.length > 0 && (this.inFlight[0] as number) < ts) {
-        this.counters.lost += 1;
-        if (this.unexplained.push(this.inFlight.shift() as number) > this.maxPending) this.unexplained.shift();
-      }
-      if (this.inFlight[0] === ts) this.inFlight.shift();
+      const ts = this.identify(frame.timestamp);
       this.wakeUp();
       if (ts <= this.discardUpToUs) {
         this.counters.discardedAfterError += 1;
@@ -232,6 +288,33 @@ export class H264Decoder {
     }
   }
 
+  /**
+   * Which submitted unit a picture is. node-webcodecs labels a picture with the timestamp of
+   * the unit whose decoding let it out (while flushing, with its own). Without reordering
+   * that is the picture's own unit, and units older than it that never answered are gone.
+   * A reordering decoder outputs in presentation order `delay` pictures behind: the picture
+   * is then the oldest unit in flight. Which of the two holds is read off the first picture
+   * of each native decoder: pictures held back behind it mean reordering.
+   */
+  private identify(label: number): number {
+    const at = this.submitOrder.indexOf(label);
+    if (at >= 0) {
+      // The native side decodes in submission order: it got through every unit up to the label.
+      this.submitOrder.splice(0, at + 1);
+      const held = this.inFlight.length - this.submitOrder.length - 1;
+      this.reorders ??= held > 0;
+      if (this.reorders) this.delay = Math.min(MAX_REORDER_DELAY, Math.max(this.delay, held));
+    }
+    if (this.reorders === true) return this.inFlight.shift() ?? label;
+    // Units older than this picture that never answered are gone.
+    while (this.inFlight.length > 0 && (this.inFlight[0] as number) < label) {
+      this.counters.lost += 1;
+      if (this.unexplained.push(this.inFlight.shift() as number) > this.maxPending) this.unexplained.shift();
+    }
+    if (this.inFlight[0] === label) this.inFlight.shift();
+    return label;
+  }
+
   private onError(generation: number): void {
     if (generation !== this.generation) return;
     // The message starts with garbage bytes from the native side: counted, not logged.
@@ -241,7 +324,12 @@ export class H264Decoder {
     // the oldest in flight.
     let brokenUs = this.unexplained.shift();
     if (brokenUs !== undefined) this.counters.lost -= 1;
-    else brokenUs = this.inFlight.shift();
+    else {
+      // The oldest in submission order the native side has not got past (a reordering
+      // decoder holds older ones back without their being broken).
+      brokenUs = this.reorders === true ? this.submitOrder[0] : this.inFlight[0];
+      if (brokenUs !== undefined) this.forget(brokenUs);
+    }
     if (brokenUs !== undefined && brokenUs < this.lastKeySubmittedUs) {
       // A late error: a keyframe went in after the broken unit, so decoding has recovered
       // already; only pictures between the two are damaged.
@@ -250,9 +338,17 @@ export class H264Decoder {
       // Units submitted after the broken one reference it: their pictures are damaged (those
       // whose output came before this callback are out already).
       this.needKey = true;
-      this.discardUpToUs = this.lastSubmittedUs;
+      this.discardUpToUs = this.maxSubmittedUs;
     }
     this.wakeUp();
+  }
+
+  /** Removes a unit that will never answer from the bookkeeping. */
+  private forget(timestampUs: number): void {
+    for (const list of [this.inFlight, this.submitOrder]) {
+      const at = list.indexOf(timestampUs);
+      if (at >= 0) list.splice(at, 1);
+    }
   }
 
   private wakeUp(): void {
@@ -261,22 +357,40 @@ export class H264Decoder {
     for (const w of wakers) w();
   }
 
-  /** Waits for an answer from the decoder, or writes the oldest in-flight unit off after `stallMs`. */
-  private async progress(signal?: AbortSignal): Promise<void> {
+  /** Waits for an answer from the decoder (an output, an error) for `ms` at most; false if none came. */
+  private async answer(ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (ms <= 0) return false;
     let timer: NodeJS.Timeout | undefined;
     const onAbort = (): void => this.wakeUp();
     signal?.addEventListener('abort', onAbort, { once: true });
     const answered = await new Promise<boolean>((resolve) => {
       this.wakers.push(() => resolve(true));
-      timer = setTimeout(() => resolve(false), this.stallMs);
+      // The timer also keeps the event loop alive while pictures are in flight (see README).
+      timer = setTimeout(() => resolve(false), ms);
     });
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
+    return answered;
+  }
+
+  /** Waits for an answer from the decoder, or writes the oldest in-flight unit off after `stallMs`. */
+  private async progress(signal?: AbortSignal): Promise<void> {
+    const answered = await this.answer(this.stallMs, signal);
     if (!answered && this.inFlight.length > 0) {
-      this.inFlight.shift();
+      this.forget(this.inFlight[0] as number);
       this.counters.lost += 1;
     }
   }
+}
+
+/** H.264 keeps at most 16 pictures for reordering (max_num_reorder_frames <= max_dec_frame_buffering <= 16). */
+const MAX_REORDER_DELAY = 16;
+
+/** Inserts `value` into the ascending array `list` (in flight: a handful of entries). */
+function insertSorted(list: number[], value: number): void {
+  let i = list.length;
+  while (i > 0 && (list[i - 1] as number) > value) i -= 1;
+  list.splice(i, 0, value);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array | undefined): boolean {

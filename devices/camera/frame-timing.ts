@@ -46,6 +46,36 @@ export class FileClock {
 }
 
 /**
+ * A file that carries its own times (MP4): a picture is at anchor + its presentation time,
+ * due at anchor + its decode time (B-frames are decoded before pictures they precede on
+ * screen). Each loop adds the file's duration, so times keep increasing.
+ */
+export class MediaClock {
+  private anchor: number;
+  private base = 0;
+
+  constructor(private readonly clock: MonotonicWallClock) {
+    this.anchor = clock.now();
+  }
+
+  /** Times (ms) of a unit at `decodeMs` / `presentMs` into the file; re-anchors when playback fell more than a second behind. */
+  next(decodeMs: number, presentMs: number): { tsMs: number; dueMs: number } {
+    const now = this.clock.now();
+    let dueMs = this.anchor + this.base + decodeMs;
+    if (now - dueMs > MAX_LAG_MS) {
+      this.anchor += now - dueMs;
+      dueMs = now;
+    }
+    return { tsMs: this.anchor + this.base + presentMs, dueMs };
+  }
+
+  /** The file starts over after `durationMs`. */
+  loop(durationMs: number): void {
+    this.base += durationMs;
+  }
+}
+
+/**
  * A live stream: a picture's time is its arrival, except that pictures of a burst (a
  * network hiccup) are spaced 1/fps apart backwards: never later than arrival, never more
  * than a second before it, always after the previous picture.

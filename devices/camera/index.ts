@@ -27,7 +27,7 @@ export const cameraPlugin = defineSource({
     return 'rtsp' in config.input ? [...problems, ...checkRtsp(config.input)] : problems;
   },
   files: (config) => {
-    if ('file' in config.input && typeof config.input.file === 'string') return [{ key: ['input', 'file'], file: config.input.file, what: 'an H.264 Annex B file' }];
+    if ('file' in config.input && typeof config.input.file === 'string') return [{ key: ['input', 'file'], file: config.input.file, what: 'an H.264 file (raw Annex B or MP4)' }];
     if ('rtsp' in config.input && typeof config.input.credentialsFile === 'string') return [{ key: ['input', 'credentialsFile'], file: config.input.credentialsFile, what: 'an RTSP credentials file (one line user:password)' }];
     return [];
   },
@@ -43,7 +43,7 @@ export const cameraPlugin = defineSource({
       id: config.id,
       stream: config.stream ?? config.id,
       input: config.input,
-      streamFps: config.streamFps ?? 30,
+      streamFps: config.streamFps,
       realtime: config.realtime ?? true,
       fps: config.fps,
       reconnect,

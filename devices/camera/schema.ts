@@ -6,12 +6,15 @@ const hostPort = {
   description: 'host:port, like 192.168.1.20:5000',
 } as const;
 
-/** Where the H.264 Annex B byte stream comes from. */
+/** Where the H.264 comes from. */
 export const cameraInputSchema = {
   oneOf: [
     {
       type: 'object',
-      properties: { file: { type: 'string', minLength: 1, description: 'a path to a raw .h264 Annex B file' }, loop: { type: 'boolean' } },
+      properties: {
+        file: { type: 'string', minLength: 1, description: 'a path to an H.264 file: raw Annex B (.h264) or MP4/MOV (fragmented too), told apart by content; other codecs are refused (E_CAMERA_FORMAT)' },
+        loop: { type: 'boolean', description: 'start over at the end of the file' },
+      },
       required: ['file'],
       additionalProperties: false,
     },
@@ -49,9 +52,14 @@ export const cameraSchema = {
     type: { const: 'camera' },
     input: cameraInputSchema,
     /** Frame rate of the stream: paces a file, spaces timestamps. */
-    streamFps: { type: 'number', exclusiveMinimum: 0, maximum: 1000 },
+    streamFps: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 1000,
+      description: "the stream's frame rate: paces a file and spaces timestamps (default: an MP4's own sample times; 30 for a raw stream)",
+    },
     /** File input: play at streamFps (true) or as fast as the pipeline takes frames (false). */
-    realtime: { type: 'boolean' },
+    realtime: { type: 'boolean', description: 'file input: play in real time (default) or as fast as the pipeline takes frames, waiting for it and dropping none (false)' },
     /** Frames per second handed to the pipeline at most; the rest are decoded and not emitted. */
     fps: { type: 'number', exclusiveMinimum: 0, maximum: 1000 },
     stream: { type: 'string', minLength: 1, maxLength: 128 },

@@ -68,6 +68,8 @@ export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()):
     }
   }
   for (const p of s.pipelines) {
+    const src = p.sourceStats();
+    if (src.details?.['degraded'] === true) reasons.push(`source ${src.id}: degraded (${String(src.details['degradedReason'] ?? 'see its details')})`);
     for (const e of p.edgeStats()) if (e.depthRecords >= e.capacityRecords) reasons.push(`pipeline ${p.id}: edge ${e.name} is full`);
   }
   return {

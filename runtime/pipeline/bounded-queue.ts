@@ -159,6 +159,15 @@ export class BoundedQueue {
     return item;
   }
 
+  /**
+   * Resolves when a batch of `n` records would be queued without waiting or dropping anything
+   * (or the signal aborts): a producer that must not lose records to a `dropOldest` or `sample`
+   * edge waits here first. Only as good as the producer is alone on the edge (a source is).
+   */
+  async waitForRoom(n: number, signal?: AbortSignal): Promise<void> {
+    while (!this.fits(n) && signal?.aborted !== true) await this.spaceWaiters.wait(signal);
+  }
+
   /** Removes queued batches totalling at most `maxRecords` records (at least one batch, if any). */
   take(maxRecords: number): QueueItem[] {
     const out: QueueItem[] = [];

@@ -27,6 +27,13 @@ export interface SourceContext {
    */
   emit(records: readonly RecordInput[], options?: EmitOptions): Promise<Receipt>;
   /**
+   * Resolves when the first edge can take `records` more without its overflow policy dropping
+   * any (or the source is stopped). For a source that must not lose records to a `dropOldest`
+   * or `sample` edge, such as a file played as fast as the pipeline goes: wait here, then emit.
+   * Optional: contexts without an edge (unit tests) have none.
+   */
+  waitForRoom?(records: number): Promise<void>;
+  /**
    * The last checkpoint stored with this source's records (undefined: none yet). Optional:
    * contexts without a store (unit tests, benchmarks) have none.
    */
@@ -44,7 +51,11 @@ export interface SourceContext {
 export interface Source {
   start(ctx: SourceContext): Promise<void>;
   stop(): Promise<void>;
-  /** Driver-specific counters for the health report (link errors, reconnects...). */
+  /**
+   * Driver-specific counters for the health report (link errors, reconnects...). `degraded:
+   * true` with a `degradedReason` puts the gateway's status to degraded (input that cannot be
+   * read, say).
+   */
   stats?(): Readonly<Record<string, number | string | boolean | null>>;
 }
 

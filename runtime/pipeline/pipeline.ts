@@ -98,6 +98,7 @@ export class Pipeline {
     const ctx: SourceContext = {
       signal: this.sourceAbort.signal,
       events: this.events,
+      waitForRoom: (records: number) => first.waitForRoom(records, this.sourceAbort.signal),
       ...(this.spec.checkpoints === undefined ? {} : { readCheckpoint: () => (this.spec.checkpoints as CheckpointReader).readCheckpoint(this.spec.sourceId) }),
       emit: async (records: readonly RecordInput[], options?: EmitOptions): Promise<Receipt> => {
         this.emitted += records.length;
