@@ -148,7 +148,7 @@ export class CameraSource implements Source {
         backoff.reset();
       });
       if (refusal === undefined) return;
-      this.refused = refusal.message;
+      this.refused = `${refusal.code}: ${refusal.message}`;
       this.formatErrors += 1;
       events.error('camera.format_rejected', { code: refusal.code, source: this.options.id, reason: refusal.message });
       if ('file' in this.options.input) return;

@@ -63,7 +63,8 @@ export type FormatVerdict = 'pending' | 'ok' | CameraFormatError;
 /**
  * Judges one file or connection of an Annex B stream from the parser's counters: refused
  * when more than half of its first MiB is garbage or it has no start code at all, or when
- * no SPS came in its first 16 MiB (or before a file ended). `begin` at each new file or
+ * no SPS came in its first 16 MiB (or before a file ended); accepted at its first SPS
+ * while at most half of it was garbage. `begin` at each new file or
  * connection; `observe` after each push; `end` when a file ended.
  */
 export class AnnexBFormatCheck {
@@ -91,7 +92,8 @@ export class AnnexBFormatCheck {
     if (this.head.length < HEAD_BYTES) this.head = concat(this.head, bytes.subarray(0, HEAD_BYTES - this.head.length));
     this.sawSps ||= sawSps;
     const read = c.bytes - this.start.bytes;
-    if (read >= FORMAT_WINDOW_BYTES) this.verdict = this.judge(c, false);
+    // An SPS among mostly valid NAL units is H.264: a live stream need not fill the window first.
+    if (read >= FORMAT_WINDOW_BYTES || (this.sawSps && c.garbageBytes - this.start.garbage <= read * MAX_GARBAGE_SHARE)) this.verdict = this.judge(c, false);
     return this.verdict;
   }
 

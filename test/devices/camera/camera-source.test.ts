@@ -12,7 +12,7 @@ import { checkFrame } from '../../../runtime/pipeline/frame.js';
 import { patternIndex } from '../../../sim/video/test-pattern.js';
 import { listenOnLoopback } from '../../support/ports.js';
 import { waitFor } from '../../support/wait-for.js';
-import { collectingContext, concat, makeClip } from './clip.js';
+import { collectingContext, concat, encodeWithFfmpeg, makeClip } from './clip.js';
 
 const FRAMES = 150; // 5 s at 30 fps, keyframes at 0, 30, 60, 90, 120
 let clip: { bytes: Uint8Array; aus: AccessUnit[] };
@@ -72,6 +72,22 @@ describe('camera source', () => {
         if (i > 0) expect(c.records[i]!.ts - c.records[i - 1]!.ts).toBeCloseTo(1000 / 30, 1);
       });
       expect(source.stats()).toMatchObject({ accessUnits: FRAMES, keyframes: 5, framesDecoded: FRAMES, framesEmitted: FRAMES, garbageBytes: 0, decodeErrors: 0, sampledOut: 0 });
+    });
+  });
+
+  it('decodes the last pictures of a file with B-frames too: an N-frame file yields N frames, also when it loops', async () => {
+    const file = join(dir, 'x264.h264');
+    await encodeWithFfmpeg(320, 240, 47, file, ['-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', '-crf', '18', '-f', 'h264']);
+    await withSource({ input: { file } }, async (source, c) => {
+      await waitFor(() => source.stats().connected === false && c.records.length >= 47, 'the file read and decoded', 15_000);
+      expect(indices(c)).toEqual([...Array(47).keys()]);
+      expect(source.stats()).toMatchObject({ accessUnits: 47, framesDecoded: 47, framesEmitted: 47, lostPictures: 0 });
+      c.records.slice(1).forEach((r, i) => expect(r.ts - c.records[i]!.ts).toBeCloseTo(1000 / 30, 1));
+    });
+    await withSource({ input: { file, loop: true } }, async (source, c) => {
+      await waitFor(() => c.records.length >= 3 * 47, 'three loops', 15_000);
+      expect(indices(c).slice(0, 3 * 47)).toEqual([0, 1, 2].flatMap(() => [...Array(47).keys()]));
+      expect(source.stats().lostPictures).toBe(0);
     });
   });
 

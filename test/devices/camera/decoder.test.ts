@@ -3,7 +3,11 @@ import type { AccessUnit } from '../../../devices/camera/annexb.js';
 import { H264Decoder } from '../../../devices/camera/decoder.js';
 import { checkFrame, type RawFrame } from '../../../runtime/pipeline/frame.js';
 import { patternIndex } from '../../../sim/video/test-pattern.js';
-import { makeClip } from './clip.js';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AnnexBParser } from '../../../devices/camera/annexb.js';
+import { encodeWithFfmpeg, makeClip } from './clip.js';
 
 const FRAME_US = 33_333;
 let aus: AccessUnit[];
@@ -71,6 +75,34 @@ describe('H264Decoder', () => {
     const { frames, decoder } = await run(aus.slice(0, 30), { want: (ts) => (ts / FRAME_US) % 3 === 0 });
     expect(frames.map(patternIndex)).toEqual([...Array(10).keys()].map((i) => i * 3));
     expect(decoder.counters).toMatchObject({ decoded: 10, skipped: 20, decodeErrors: 0 });
+  });
+
+  it('gives back every picture of a stream with B-frames at flush, each with its own timestamp, in display order', async () => {
+    // x264 reorders (decode order I P B B ...) and FFmpeg holds two pictures back until more input or a flush.
+    const path = join(tmpdir(), `bframes-${process.pid}.h264`);
+    await encodeWithFfmpeg(320, 240, 61, path, ['-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', '-crf', '18', '-f', 'h264']);
+    const parser = new AnnexBParser();
+    const bytes = await readFile(path);
+    await rm(path);
+    const units = [...parser.push(bytes), ...parser.end()];
+    expect(units).toHaveLength(61);
+    const frames: RawFrame[] = [];
+    const decoder = new H264Decoder({ onFrame: (f) => frames.push(f) });
+    for (const [i, au] of units.entries()) await decoder.submit(au, i * FRAME_US);
+    // Before the flush the last pictures are still inside FFmpeg.
+    await decoder.waitForSpace();
+    expect(frames.length).toBeLessThan(61);
+    await decoder.flush();
+    expect(frames.map(patternIndex)).toEqual([...Array(61).keys()]);
+    // Raw H.264 has no times: the n-th picture shown gets the n-th slot, whatever the decode order.
+    expect(frames.map((f) => f.timestampUs)).toEqual([...Array(61).keys()].map((i) => i * FRAME_US));
+    expect(decoder.counters).toMatchObject({ submitted: 61, decoded: 61, lost: 0, decodeErrors: 0 });
+    // After a flush the decoder goes on, from a keyframe (a file that loops).
+    for (const [i, au] of units.slice(0, 31).entries()) await decoder.submit(au, (61 + i) * FRAME_US);
+    await decoder.flush();
+    expect(frames.slice(61).map(patternIndex)).toEqual([...Array(31).keys()]);
+    expect(decoder.counters).toMatchObject({ decoded: 92, lost: 0, droppedUntilKey: 0 });
+    decoder.close();
   });
 
   it('bounds the pictures in flight', async () => {
