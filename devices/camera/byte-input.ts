@@ -8,8 +8,9 @@ import { rtspInput, type RtspCounters } from './rtsp/rtsp-input.js';
 
 /**
  * Where a camera's H.264 comes from: a file (raw Annex B or MP4, `file-input.ts`), a TCP
- * server (the camera or an encoder), or UDP datagrams. Each input is an async sequence of events; it retries on
- * its own and only ends when the signal aborts (or a file without `loop` ends).
+ * server (the camera or an encoder), or UDP datagrams. Each input is an async sequence of
+ * events; it retries on its own and only ends when the signal aborts (or a file without
+ * `loop` ends, or turns out not to be H.264: a `CameraFormatError` thrown from it).
  */
 export type InputEvent =
   | { readonly kind: 'data'; readonly bytes: Uint8Array }

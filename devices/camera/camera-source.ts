@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Source, SourceContext } from '../../runtime/pipeline/components.js';
 import type { FrameRecordData, RawFrame } from '../../runtime/pipeline/frame.js';
-import type { RecordInput } from '../../runtime/pipeline/record.js';
 import type { ComponentEvents } from '../../runtime/health/events.js';
+import type { RecordInput } from '../../runtime/pipeline/record.js';
 import { Backoff, type BackoffOptions } from '../../runtime/uplink/backoff.js';
 import { AnnexBParser, type AccessUnit } from './annexb.js';
 import { redactUrl } from './rtsp/rtsp-url.js';
@@ -20,7 +20,7 @@ export interface CameraOptions {
    * raw stream; an MP4's own sample times.
    */
   readonly streamFps?: number | undefined;
-  /** File input only: pace at streamFps (true) or as fast as the pipeline takes frames. */
+  /** File input only: play in real time (true), or as fast as the pipeline takes frames, waiting for it and dropping none (false). */
   readonly realtime: boolean;
   /** Frames per second emitted at most; undefined: every frame. */
   readonly fps?: number | undefined;
@@ -72,6 +72,8 @@ export class CameraSource implements Source {
   private framesEmitted = 0;
   /** Pictures lost or skipped up to the last queued frame, for `skippedBefore`. */
   private skippedAtLastFrame = 0;
+  /** The last unit's time (µs) of a raw stream, whose times must increase. */
+  private lastUs = 0;
 
   constructor(private readonly options: CameraOptions) {
     this.live = !('file' in options.input) || options.realtime;
@@ -178,7 +180,7 @@ export class CameraSource implements Source {
         } else {
           this.parser.reset();
           aus = [];
-          verdict = check.end(this.parser.counters);
+          verdict = check.end(this.parser.counters, false);
         }
         if (verdict instanceof CameraFormatError) return verdict;
         if (verdict === 'ok') accepted();
@@ -239,8 +241,6 @@ export class CameraSource implements Source {
       },
     };
   }
-
-  private lastUs = 0;
 
   /** A unit's time, strictly after the previous unit's, due when it is. */
   private unique(ms: number): { tsUs: number; dueMs: number } {

@@ -97,9 +97,12 @@ export class AnnexBFormatCheck {
     return this.verdict;
   }
 
-  /** The file ended (or a connection closed): what was read is all there is. */
-  end(c: AnnexBCounters): FormatVerdict {
-    if (this.verdict === 'pending' && this.observed) this.verdict = this.judge(c, true);
+  /**
+   * The file ended, or (`whole` false) a connection broke off: what was read is all there is.
+   * A broken connection is judged on its garbage only: it may have ended before a keyframe.
+   */
+  end(c: AnnexBCounters, whole = true): FormatVerdict {
+    if (this.verdict === 'pending' && this.observed) this.verdict = this.judge(c, whole);
     return this.verdict;
   }
 

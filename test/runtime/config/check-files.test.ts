@@ -75,7 +75,7 @@ describe('--check catches what a start would hit', () => {
     );
     const { code, stderr } = await runCli(['gateway', '--config', file, '--check']);
     expect(code).toBe(2);
-    expect(stderr).toContain(`devices[0].input.file: expected an H.264 Annex B file (a readable file), got "${dir.path}/clips/belt.h264" (ENOENT) (line 9)`);
+    expect(stderr).toContain(`devices[0].input.file: expected an H.264 file (raw Annex B or MP4) (a readable file), got "${dir.path}/clips/belt.h264" (ENOENT) (line 9)`);
     expect(stderr).toContain(`pipelines[0].stages[0].model.path: expected an ONNX model (a readable file), got "${dir.path}/models/belt.onnx" (ENOENT) (line 15)`);
     expect(stderr).toContain(`updates.rootFile: expected the pinned TUF root metadata (a readable file), got "${dir.path}/root.json" (ENOENT) (line 19)`);
   });
