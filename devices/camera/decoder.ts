@@ -15,7 +15,7 @@ import { loadWebCodecs, type WebCodecs } from './webcodecs.js';
  *   the next tick whatever the native side is doing;
  * - it gives each picture its own timestamp when the stream reorders (B-frames): FFmpeg
  *   then holds pictures back and node-webcodecs labels each output with the timestamp of
- *   the unit whose decoding let it out, not its own (see `onOutput`);
+ *   the unit whose decoding let it out, not its own (see `identify`);
  * - `flush` gets the pictures FFmpeg still holds at the end of a file;
  * - each picture is copied into a fresh buffer and the native frame closed at once (an
  *   unclosed 720p frame leaks about 1.4 MB).
@@ -188,7 +188,7 @@ export class H264Decoder {
     // The pictures a flush lets out are delivered on another native callback than its
     // completion and may come after it: wait for them (a picture that never comes costs stallMs).
     const deadline = performance.now() + this.stallMs;
-    while (this.inFlight.length > 0 && generation === this.generation && (await this.answer(deadline - performance.now())));
+    while (this.inFlight.length > 0 && this.decoder !== undefined && generation === this.generation && (await this.answer(deadline - performance.now())));
     if (generation !== this.generation) return;
     this.counters.lost += this.inFlight.length;
     this.inFlight = [];

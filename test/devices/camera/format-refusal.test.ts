@@ -1,7 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createSocket } from 'node:dgram';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setImmediate as tick } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CameraSource, type CameraOptions } from '../../../devices/camera/camera-source.js';
 import type { SourceContext } from '../../../runtime/pipeline/components.js';
@@ -121,7 +123,6 @@ describe('camera source: input that is not H.264', () => {
   it('refuses an MP4 cut off before its index (no moov), saying so', async () => {
     const whole = join(dir, 'whole.mp4');
     await ffmpeg(['-r', '30', '-i', await file('clip.h264', clip), '-c', 'copy', whole]);
-    const { readFile } = await import('node:fs/promises');
     const bytes = await readFile(whole);
     // ffmpeg writes the moov last: half the file has none.
     const cut = await file('cut.mp4', bytes.subarray(0, bytes.length >> 1));
@@ -161,5 +162,35 @@ describe('camera source: input that is not H.264', () => {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it('rebinds a UDP input that receives garbage, degraded until H.264 comes', async () => {
+    await withSource({ input: { udp: '127.0.0.1:0' } }, async (source, c) => {
+      const sender = createSocket('udp4');
+      const send = async (payload: Uint8Array, port: number): Promise<void> => {
+        for (let off = 0; off < payload.length; off += 1200) {
+          sender.send(payload.subarray(off, off + 1200), port, '127.0.0.1');
+          if ((off / 1200) % 32 === 31) await tick();
+        }
+      };
+      try {
+        // Syslog lines where H.264 was expected (a log shipper pointed at the wrong port); datagrams may be lost, so until refused.
+        const text = new TextEncoder().encode('<134>1 2024-01-01T00:00:00Z host app - - - not video\n'.repeat(2000));
+        const first = await waitFor(() => source.udpPort, 'the UDP socket bound');
+        const deadline = Date.now() + 15_000;
+        while (source.stats().formatErrors === 0 && Date.now() < deadline) await send(text, first);
+        expect(source.stats()).toMatchObject({ formatErrors: 1, degraded: true });
+        expect(source.stats().degradedReason).toMatch(/^E_CAMERA_FORMAT: udp 127\.0\.0\.1:0: not an H\.264 Annex B stream, .*: it looks like text$/);
+        // Bound again after the backoff (port 0: wherever the system puts it), and the camera comes.
+        await waitFor(() => source.stats().connected === true, 'the UDP socket bound again');
+        const port = source.udpPort as number;
+        for (const au of (await makeClip(320, 240, 30)).aus) await send(au.data, port);
+        await waitFor(() => c.records.length >= 29, 'frames once H.264 comes', 15_000);
+      } finally {
+        sender.close();
+      }
+      expect(source.stats()).toMatchObject({ degraded: false, formatErrors: 1 });
+      expect(c.frames().map((d) => patternIndex(d.frame))).toEqual([...Array(29).keys()]);
+    });
   });
 });
