@@ -1,11 +1,26 @@
-import { centre, insideZone, iou, type Box, type Zone } from './geometry.js';
-import type { Detection } from './nms.js';
+import { assign } from './assignment.js';
+import { centre, insideZone, iou, type Zone } from './geometry.js';
+import type { BoxPrediction } from './kalman-box.js';
+import { Track, type TrackedDetection } from './track.js';
 
-/** An unmatched detection overlapping a track this much is a duplicate of its part, not a new one. */
+export { Track, type Sighting, type TrackedDetection } from './track.js';
+
+/** An unmatched detection overlapping a track of its kind this much is a duplicate of its object, not a new one. */
 const DUPLICATE_IOU = 0.1;
+/**
+ * A detection may continue a track it does not overlap enough when its centre is this close
+ * to the predicted one (squared Mahalanobis distance, 2 degrees of freedom: 99% of the
+ * predicted spread): an object that moved further than its box in a frame, or came out from
+ * behind another, is still followed.
+ */
+const GATE_CHI2 = 9.21;
+/** Weight of the distance from the prediction in a pair's cost, beside 1 - IoU (both up to 1). */
+const MOTION_WEIGHT = 0.5;
+/** Extra cost of a pair whose classes differ but may match (the defect class, or classAware: false): the same class wins a tie. */
+const CLASS_MISMATCH_COST = 0.25;
 
 export interface TrackerOptions {
-  /** A detection continues a track when it overlaps the track's predicted box by at least this IoU. */
+  /** A detection continues a track when it overlaps the track's predicted box by at least this IoU (or is near its predicted centre). */
   readonly iouThreshold: number;
   /** A track not seen for this long has ended. */
   readonly maxAgeMs: number;
@@ -21,40 +36,25 @@ export interface TrackerOptions {
   readonly defectMinShare: number;
   /** Tracks kept at most (the oldest are ended first when more appear). */
   readonly maxTracks: number;
-}
-
-export interface BestSighting {
-  readonly box: Box;
-  readonly score: number;
-  readonly classId: number;
-  readonly tsUs: number;
-}
-
-export interface Track {
-  readonly id: number;
-  box: Box;
-  /** Pixels per microsecond, from the last two sightings (a belt moves steadily). */
-  vx: number;
-  vy: number;
-  firstUs: number;
-  /** Last sighting on the tracker's clock, which stands still while the scene does (see `hold`). */
-  lastUs: number;
-  /** Last sighting, frame time. */
-  seenUs: number;
-  hits: number;
-  /** Sightings whole in the frame: only these are judged (a part cut by the frame's edge may hide its defect, or look like one). */
-  judged: number;
-  defectHits: number;
-  readonly classHits: Map<number, number>;
-  best: BestSighting;
-  /** The best sighting of the defect class, if any. */
-  bestDefect: BestSighting | undefined;
-  entered: boolean;
+  /**
+   * A detection continues only a track of its own class (default). The defect class is a state
+   * of any object, not an object of its own: it continues a track of any class, and any class
+   * continues a track labelled defective. false: any detection may continue any track (a
+   * detector whose classes flicker, e.g. good/defective part without a defectClass).
+   */
+  readonly classAware?: boolean;
 }
 
 export type TrackEvent =
-  | { readonly type: 'entered'; readonly track: Track; readonly tsUs: number }
-  | { readonly type: 'ended'; readonly track: Track; readonly tsUs: number; readonly defective: boolean };
+  /** The track's centre is in the zone for the first time; `classId` is its label now. */
+  | { readonly type: 'entered'; readonly track: Track; readonly tsUs: number; readonly classId: number }
+  /**
+   * A track (of at least minHits sightings) ended: unseen for maxAgeMs, pushed out by
+   * maxTracks, or the stream stopped. `classId` is its final label; `enteredClassId` its
+   * label at `entered` (undefined: it never entered the zone); `defective` as defectMinHits
+   * and defectMinShare say.
+   */
+  | { readonly type: 'left'; readonly track: Track; readonly tsUs: number; readonly classId: number; readonly enteredClassId: number | undefined; readonly defective: boolean };
 
 export interface TrackUpdate {
   readonly events: TrackEvent[];
@@ -62,14 +62,19 @@ export interface TrackUpdate {
   readonly newBestDefect: Track[];
   /** Tracks whose best sighting (any class) is from this frame. */
   readonly newBest: Track[];
+  /** For each detection (same order), the id of the track it went to; undefined: dropped as a duplicate. */
+  readonly trackIds: (number | undefined)[];
 }
 
 /**
- * A small IoU tracker: each frame's detections are matched greedily, by IoU with each track's
- * position predicted from its velocity, class-agnostic (a part may be seen as good in one
- * frame and defective in the next); unmatched detections start tracks; tracks unseen for
- * maxAgeMs end. So a part crossing the belt becomes one track, and one event, not one message
- * per frame.
+ * Detections to tracks, frame by frame. Each track's box is predicted by a constant-velocity
+ * Kalman filter; detections are assigned to tracks optimally (Hungarian method) on a cost of
+ * 1 - IoU with the predicted box plus the distance from the predicted centre, where a pair is
+ * allowed only when it overlaps by iouThreshold or lies within the predicted spread, and (by
+ * default) only between detections and tracks of one class. So two objects that cross keep
+ * their tracks, one hidden for a few frames behind the other is found again where it was
+ * going, and a cat seen once where a person stands does not become the person's track.
+ * Unmatched detections start tracks; tracks unseen for maxAgeMs end.
  */
 export class IouTracker {
   private readonly tracks: Track[] = [];
@@ -84,8 +89,8 @@ export class IouTracker {
 
   /**
    * A frame in which nothing moved (the motion gate held it back): the tracks are where they
-   * were, so the time does not count towards their age or their velocity. Without this a
-   * belt that stands for longer than maxAgeMs would end every track and count each part twice.
+   * were, so the time does not count towards their age or their motion. Without this a belt
+   * that stands for longer than maxAgeMs would end every track and count each part twice.
    */
   hold(tsUs: number): void {
     if (this.lastFrameUs !== undefined && tsUs > this.lastFrameUs) {
@@ -95,55 +100,61 @@ export class IouTracker {
     this.lastFrameUs = tsUs;
   }
 
-  /** `atEdge`: the box touches the frame's edge; the sighting moves the track but is not judged. */
-  update(detections: readonly (Detection & { atEdge?: boolean })[], tsUs: number): TrackUpdate {
+  /** May a detection of class `det` continue a track labelled `track`? */
+  private compatible(track: number, det: number): boolean {
+    return this.o.classAware === false || track === det || track === this.o.defectClass || det === this.o.defectClass;
+  }
+
+  /** The cost of continuing a track with a detection, or undefined when the pair is not allowed. */
+  private cost(label: number, p: BoxPrediction, det: TrackedDetection): number | undefined {
+    if (!this.compatible(label, det.classId)) return undefined;
+    const overlap = iou(p.box, det.box);
+    const c = centre(det.box);
+    const pc = centre(p.box);
+    const d2 = (c.x - pc.x) ** 2 / p.varX + (c.y - pc.y) ** 2 / p.varY;
+    if (overlap < this.o.iouThreshold && !(d2 <= GATE_CHI2)) return undefined;
+    return 1 - overlap + MOTION_WEIGHT * Math.min(1, d2 / GATE_CHI2) + (label === det.classId ? 0 : CLASS_MISMATCH_COST);
+  }
+
+  update(detections: readonly TrackedDetection[], tsUs: number): TrackUpdate {
     this.lastFrameUs = tsUs;
     const events: TrackEvent[] = [];
     const newBest: Track[] = [];
     const newBestDefect: Track[] = [];
-    const predicted = this.tracks.map((t) => ({ ...t.box, x: t.box.x + t.vx * (tsUs - t.lastUs), y: t.box.y + t.vy * (tsUs - t.lastUs) }));
-    const pairs: { t: number; d: number; iou: number }[] = [];
-    this.tracks.forEach((_, t) => {
-      detections.forEach((det, d) => {
-        const v = iou(predicted[t] as Box, det.box);
-        if (v >= this.o.iouThreshold) pairs.push({ t, d, iou: v });
-      });
-    });
-    pairs.sort((a, b) => b.iou - a.iou);
-    const usedT = new Set<number>();
-    const usedD = new Set<number>();
-    for (const p of pairs) {
-      if (usedT.has(p.t) || usedD.has(p.d)) continue;
-      usedT.add(p.t);
-      usedD.add(p.d);
-      const t = this.tracks[p.t] as Track;
-      const det = detections[p.d] as Detection;
-      const dt = tsUs - t.lastUs;
-      if (dt > 0) {
-        // Smoothed: one noisy box must not throw the next prediction off the part.
-        const c0 = centre(t.box);
-        const c1 = centre(det.box);
-        const first = t.hits === 1;
-        t.vx = first ? (c1.x - c0.x) / dt : 0.5 * t.vx + (0.5 * (c1.x - c0.x)) / dt;
-        t.vy = first ? (c1.y - c0.y) / dt : 0.5 * t.vy + (0.5 * (c1.y - c0.y)) / dt;
-      }
-      this.see(t, det, tsUs, newBest, newBestDefect);
-    }
+    const trackIds = new Array<number | undefined>(detections.length).fill(undefined);
+    const see = (t: Track, d: number): void => {
+      const det = detections[d] as TrackedDetection;
+      const dt = (tsUs - t.lastUs) / 1e6;
+      if (t.hits > 0) t.kalman.update(det.box, dt);
+      const got = t.see(det, tsUs, this.o.defectClass);
+      if (got.best) newBest.push(t);
+      if (got.bestDefect) newBestDefect.push(t);
+      trackIds[d] = t.id;
+    };
+
+    const predicted = this.tracks.map((t) => t.kalman.predict((tsUs - t.lastUs) / 1e6));
+    const labels = this.tracks.map((t) => t.classId);
+    const pairs = assign(this.tracks.length, detections.length, (i, d) => this.cost(labels[i] as number, predicted[i] as BoxPrediction, detections[d] as TrackedDetection));
+    for (const [i, d] of pairs) see(this.tracks[i] as Track, d);
+
     detections.forEach((det, d) => {
-      if (usedD.has(d)) return;
-      // A second box on a part that already has a track is not a new part.
-      if (this.tracks.some((t, i) => iou(predicted[i] ?? t.box, det.box) >= DUPLICATE_IOU || iou(t.box, det.box) >= DUPLICATE_IOU)) return;
-      const t: Track = { id: this.nextId, box: det.box, vx: 0, vy: 0, firstUs: tsUs, lastUs: tsUs, seenUs: tsUs, hits: 0, judged: 0, defectHits: 0, classHits: new Map(), best: { box: det.box, score: -1, classId: det.classId, tsUs }, bestDefect: undefined, entered: false };
+      if (trackIds[d] !== undefined) return;
+      // A second box on an object that already has a track is not a new object (a cat on the person's box is).
+      const duplicate = this.tracks.some((t, i) => this.compatible(t.classId, det.classId) && (iou(predicted[i]?.box ?? t.box, det.box) >= DUPLICATE_IOU || iou(t.box, det.box) >= DUPLICATE_IOU));
+      if (duplicate) return;
+      const t = new Track(this.nextId, det, tsUs);
       this.nextId += 1;
       this.tracks.push(t);
-      this.see(t, det, tsUs, newBest, newBestDefect);
+      see(t, d);
     });
+
     for (const t of this.tracks) {
       if (t.entered || t.hits < this.o.minHits || t.lastUs !== tsUs) continue;
       const c = centre(t.box);
       if (this.o.zone === undefined || insideZone(this.o.zone, c.x, c.y)) {
         t.entered = true;
-        events.push({ type: 'entered', track: t, tsUs });
+        t.enteredClassId = t.classId;
+        events.push({ type: 'entered', track: t, tsUs, classId: t.classId });
       }
     }
     // End what was not seen for maxAgeMs, and the oldest beyond maxTracks.
@@ -152,7 +163,7 @@ export class IouTracker {
       if (tsUs - t.lastUs > this.o.maxAgeMs * 1000) this.end(i, tsUs, events);
     }
     while (this.tracks.length > this.o.maxTracks) this.end(0, tsUs, events);
-    return { events, newBest, newBestDefect };
+    return { events, newBest, newBestDefect, trackIds };
   }
 
   /** Ends every track (the stream stopped). */
@@ -162,31 +173,10 @@ export class IouTracker {
     return events;
   }
 
-  private see(t: Track, det: Detection & { atEdge?: boolean }, tsUs: number, newBest: Track[], newBestDefect: Track[]): void {
-    t.box = det.box;
-    t.lastUs = tsUs;
-    t.seenUs = tsUs;
-    t.hits += 1;
-    if (det.atEdge === true) return;
-    t.judged += 1;
-    t.classHits.set(det.classId, (t.classHits.get(det.classId) ?? 0) + 1);
-    if (det.score > t.best.score) {
-      t.best = { box: det.box, score: det.score, classId: det.classId, tsUs };
-      newBest.push(t);
-    }
-    if (det.classId === this.o.defectClass) {
-      t.defectHits += 1;
-      if (t.bestDefect === undefined || det.score > t.bestDefect.score) {
-        t.bestDefect = { box: det.box, score: det.score, classId: det.classId, tsUs };
-        newBestDefect.push(t);
-      }
-    }
-  }
-
   private end(i: number, tsUs: number, events: TrackEvent[]): void {
     const [t] = this.tracks.splice(i, 1);
     if (t === undefined || t.hits < this.o.minHits) return;
     const defective = this.o.defectClass !== undefined && t.defectHits >= this.o.defectMinHits && t.defectHits >= this.o.defectMinShare * t.judged;
-    events.push({ type: 'ended', track: t, tsUs, defective });
+    events.push({ type: 'left', track: t, tsUs, classId: t.classId, enteredClassId: t.enteredClassId, defective });
   }
 }
