@@ -7,7 +7,9 @@ export const VISION_DEFAULTS = {
   confidence: 0.5,
   iouThreshold: 0.45,
   motion: { enabled: true, width: 64, pixelThreshold: 12, minShare: 0.002, keepAliveMs: 10_000 },
-  tracker: { iouThreshold: 0.2, maxAgeMs: 1000, minHits: 2, defectMinHits: 2, defectMinShare: 0.5, maxTracks: 64 },
+  tracker: { iouThreshold: 0.2, maxAgeMs: 1000, minHits: 2, defectMinHits: 2, defectMinShare: 0.5, maxTracks: 64, classAware: true },
+  /** Detections in one `detections` record, when the option does not say. */
+  detectionsMax: 20,
   cropMaxSize: 96,
   threads: 1,
 } as const;

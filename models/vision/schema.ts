@@ -75,7 +75,26 @@ export const visionSchema = {
         defectMinHits: { type: 'integer', minimum: 1, maximum: 1000 },
         defectMinShare: share,
         maxTracks: { type: 'integer', minimum: 1, maximum: 1000 },
+        /** A detection continues only a track of its class (the defect class: any); false for a detector whose classes flicker. */
+        classAware: { type: 'boolean' },
       },
+      additionalProperties: false,
+    },
+    /** A `result` record of a frame's raw detections (the best maxDetections) on `<camera>.detections`, at most every everyMs of frame time. */
+    detections: {
+      type: 'object',
+      properties: {
+        everyMs: { type: 'integer', minimum: 100, maximum: 3_600_000 },
+        maxDetections: { type: 'integer', minimum: 1, maximum: 100 },
+      },
+      required: ['everyMs'],
+      additionalProperties: false,
+    },
+    /** A `result` record of the counts per zone and class on `<camera>.zones` when they changed, at most every everyMs of frame time (needs zones). */
+    zoneCounts: {
+      type: 'object',
+      properties: { everyMs: { type: 'integer', minimum: 100, maximum: 3_600_000 } },
+      required: ['everyMs'],
       additionalProperties: false,
     },
     /** Long side of the best crop sent with a defect event, in pixels (0: no crop). */
@@ -114,5 +133,6 @@ export function visionProblems(config: VisionConfig, ctx: CheckContext): PluginP
   if (config.mean !== undefined && config.std !== undefined && config.mean.length !== config.std.length) {
     problems.push({ path: ['std'], expected: `as many values as mean (${config.mean.length})`, got: `${config.std.length}` });
   }
+  if (config.zoneCounts !== undefined && (config.zones ?? []).length === 0) problems.push({ path: ['zoneCounts'], expected: 'zones to count in (zoneCounts counts per zone)', got: 'no zones' });
   return problems;
 }

@@ -73,6 +73,8 @@ export async function createVisionStage(config: VisionConfig, env: CreateEnv): P
       motion: motion.enabled ? { width: motion.width, pixelThreshold: motion.pixelThreshold, minShare: motion.minShare, keepAliveMs: motion.keepAliveMs, zones } : undefined,
       tracker: { ...d.tracker, ...(config.tracker ?? {}) },
       cropMaxSize: config.cropMaxSize ?? d.cropMaxSize,
+      ...(config.detections === undefined ? {} : { detections: { everyMs: config.detections.everyMs, maxDetections: config.detections.maxDetections ?? d.detectionsMax } }),
+      ...(config.zoneCounts === undefined ? {} : { zoneCounts: { everyMs: config.zoneCounts.everyMs } }),
     },
     env.decisions,
     env.events,

@@ -10,7 +10,9 @@ import { CropClassifier } from './classifier/crop-classifier.js';
 import { cropLuma, type Crop } from './crop.js';
 import type { Zone } from './geometry.js';
 import { MotionGate, type MotionOptions } from './motion.js';
-import { IouTracker, type Track, type TrackEvent, type TrackerOptions } from './tracker.js';
+import { IouTracker, type TrackEvent, type TrackerOptions } from './tracker.js';
+import { leftRecordData, type DetectionsOptions } from './track-records.js';
+import { TrackReports } from './track-reports.js';
 import type { Letterbox } from './letterbox.js';
 import { FailureWindow } from './failure-window.js';
 import { FrameClass } from './frame-class.js';
@@ -45,6 +47,10 @@ export interface VisionStageOptions {
   readonly motion: MotionOptions | undefined;
   readonly tracker: Omit<TrackerOptions, 'zone' | 'defectClass'>;
   readonly cropMaxSize: number;
+  /** A record of each stream's raw detections, at most this often (none: no such records). */
+  readonly detections?: DetectionsOptions;
+  /** A record of the counts per zone and class when they changed, at most this often (none: counts in stats only). */
+  readonly zoneCounts?: { readonly everyMs: number };
 }
 
 interface Timing {
@@ -66,8 +72,9 @@ interface TrackCrop {
 /**
  * Frames in, events out. Per frame: the motion gate (a still belt costs almost nothing),
  * then preprocessing, inference and decoding, then the tracker, which turns detections into
- * one event per part: `entered` when a track first has its centre in a zone, and `defect`
- * when a track that was seen as defective ends, with its best sighting and a crop of it.
+ * one event per part: `entered` when a track first has its centre in a zone, `left` (final
+ * label, dwell) when it ends, and `defect` when a track that was seen as defective ends, with
+ * its best sighting and a crop of it; optionally zone counts and sampled raw detections.
  * Frame records are consumed (they never reach the store); events are `result` records on
  * `<camera stream>.events` and defects are written to the decision log with the model.
  */
@@ -84,6 +91,7 @@ export class VisionStage implements Stage {
   private readonly gates = new Map<string, MotionGate>();
   private readonly trackers = new Map<string, IouTracker>();
   private readonly crops = new Map<string, TrackCrop>();
+  private readonly reports: TrackReports;
   private modelRef: ModelRef;
   private unsubscribe: (() => void) | undefined;
   private readonly unsubscribeShadow: (() => void) | undefined;
@@ -113,6 +121,7 @@ export class VisionStage implements Stage {
     private readonly events: ComponentEvents,
     sha256: string,
   ) {
+    this.reports = new TrackReports({ zones: o.zones, minHits: o.tracker.minHits, detections: o.detections, zoneCounts: o.zoneCounts });
     this.modelRef = { name: o.modelName, version: o.modelVersion, hash: `sha256:${sha256}` };
     this.shadows = new VisionShadows(o, events, () => this.inflight);
     // Subscribed from the start: a shadow may begin before the first frame arrives.
@@ -184,6 +193,7 @@ export class VisionStage implements Stage {
       frameErrors: this.errors,
       events: this.eventsOut,
       defects: this.defects,
+      ...this.reports.stats(),
       preprocessMeanMs: mean(this.pre),
       inferenceMeanMs: mean(this.infer),
       provider: m?.provider ?? null,
@@ -344,7 +354,8 @@ export class VisionStage implements Stage {
       const r = this.classifier === undefined ? d.box : cropRegion(d.box);
       return { ...d, atEdge: r.x <= edge || r.y <= edge || r.x + r.w >= frame.width - edge || r.y + r.h >= frame.height - edge };
     });
-    const update = this.trackerOf(stream).update(judged, frame.timestampUs);
+    const tracker = this.trackerOf(stream);
+    const update = tracker.update(judged, frame.timestampUs);
     if (this.o.cropMaxSize > 0) {
       for (const t of update.newBestDefect) {
         const best = t.bestDefect;
@@ -352,6 +363,7 @@ export class VisionStage implements Stage {
       }
     }
     for (const e of update.events) this.emit(stream, e, this.pending);
+    this.eventsOut += this.reports.afterFrame(stream, frame, judged, tracker, update, (c) => this.className(c), this.modelRef, this.pending);
   }
 
   private trackerOf(stream: string): IouTracker {
@@ -372,24 +384,24 @@ export class VisionStage implements Stage {
     return tsUs / 1000;
   }
 
-  private majority(t: Track): string {
-    let best = -1;
-    let n = -1;
-    for (const [c, k] of t.classHits) if (k > n) [best, n] = [c, k];
-    return this.className(best);
-  }
-
   private emit(stream: string, e: TrackEvent, out: RecordInput[]): void {
     const t = e.track;
     const key = `${stream}#${t.id}`;
     if (e.type === 'entered') {
       this.eventsOut += 1;
-      out.push({ stream: `${stream}.events`, class: 'result', ts: VisionStage.ms(e.tsUs), data: { event: 'entered', track: t.id, className: this.majority(t), box: t.box, model: this.modelRef } });
+      // Its label now, from its sightings so far; the `left` event says if it changed.
+      out.push({ stream: `${stream}.events`, class: 'result', ts: VisionStage.ms(e.tsUs), data: { event: 'entered', track: t.id, className: this.className(e.classId), box: t.box, model: this.modelRef } });
       return;
     }
     const crop = this.crops.get(key);
     this.crops.delete(key);
-    if (!e.defective || t.bestDefect === undefined) return;
+    // A `left` closes an `entered`: tracks that never entered the zone end without one.
+    const left = t.entered ? { stream: `${stream}.events`, class: 'result' as const, ts: VisionStage.ms(t.seenUs), data: leftRecordData(e, (c) => this.className(c), this.defectClassId, this.modelRef) } : undefined;
+    if (left !== undefined) this.eventsOut += 1;
+    if (!e.defective || t.bestDefect === undefined) {
+      if (left !== undefined) out.push(left);
+      return;
+    }
     this.eventsOut += 1;
     this.defects += 1;
     const best = t.bestDefect;
@@ -407,6 +419,7 @@ export class VisionStage implements Stage {
       model: this.modelRef,
     };
     out.push({ stream: `${stream}.events`, class: 'result', ts: VisionStage.ms(best.tsUs), data });
+    if (left !== undefined) out.push(left);
     this.decisions
       .append({
         ts: VisionStage.ms(best.tsUs),
@@ -427,7 +440,9 @@ export class VisionStage implements Stage {
     const out: RecordInput[] = this.pending.splice(0);
     for (const [stream, tracker] of this.trackers) {
       const last = Math.max(0, ...tracker.active.map((t) => t.seenUs));
-      for (const e of tracker.flush(last + 1)) this.emit(stream, e, out);
+      const ended = tracker.flush(last + 1);
+      for (const e of ended) this.emit(stream, e, out);
+      this.eventsOut += this.reports.atEnd(stream, ended, last + 1, (c) => this.className(c), out);
     }
     return out;
   }

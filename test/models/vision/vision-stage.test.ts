@@ -60,4 +60,65 @@ describe('vision stage on the simulated conveyor (decoded frames, no codec)', ()
     expect(inferredShare).toBeLessThanOrEqual(moving / frames + 0.05);
     expect(stats['gatedOut']).toBeGreaterThan(frames * 0.3);
   }, 120_000);
+
+  it('labels every part by a class it was seen as (no class-1 for parts entering at the frame edge), closes each entered with a left whose label agrees with the defect judgement, and counts the zone', async () => {
+    // Seed 21 is the gateway test's clip: before labels came from all sightings, 19 of its 24 entered events said class-1.
+    const stage = (await visionStagePlugin.create(
+      {
+        type: 'vision',
+        zones: [
+          [
+            [0, 0],
+            [W, 0],
+            [W, H],
+            [0, H],
+          ],
+        ],
+        detections: { everyMs: 1000, maxDetections: 3 },
+        zoneCounts: { everyMs: 2000 },
+      },
+      { gatewayId: 'gw', stateDir: '/tmp/none', decisions: { append: async () => undefined }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('vision') },
+    )) as VisionStage;
+    const scene = new ConveyorScene({ width: W, height: H, fps: FPS, seed: 21, stillShare: 0.5, stillPeriodS: 10 });
+    const out: RecordInput[] = [];
+    for (let i = 0; i < 60 * FPS; i += 1) out.push(...(await stage.process([{ stream: 'cam-1', class: 'telemetry', ts: 0, data: { frame: toRaw(scene.next()) } }])));
+    out.push(...(await stage.flush()));
+    const stats = stage.stats();
+    await stage.stop();
+
+    type Ev = { event: string; track: number; className: string; labelChanged?: boolean; enteredClassName?: string; dwellMs?: number; firstTs?: number; lastTs?: number; defective?: boolean };
+    const events = out.filter((r) => r.stream === 'cam-1.events').map((r) => r.data as Ev);
+    const entered = events.filter((e) => e.event === 'entered');
+    const left = events.filter((e) => e.event === 'left');
+    const defects = new Set(events.filter((e) => e.event === 'defect').map((e) => e.track));
+    expect(entered.length).toBeGreaterThanOrEqual(20);
+    for (const e of [...entered, ...left]) expect(['part', 'defective-part']).toContain(e.className);
+    // Every entered is closed by one left, after it; its final label is the defect judgement's.
+    expect(left.map((e) => e.track).sort()).toEqual(entered.map((e) => e.track).sort());
+    for (const e of left) {
+      expect(events.findIndex((x) => x.event === 'entered' && x.track === e.track)).toBeLessThan(events.indexOf(e));
+      expect(e.className === 'defective-part').toBe(defects.has(e.track));
+      expect(e.defective).toBe(defects.has(e.track));
+      expect(e.dwellMs).toBe((e.lastTs as number) - (e.firstTs as number));
+      expect(e.dwellMs).toBeGreaterThan(0);
+      const at = entered.find((x) => x.track === e.track);
+      expect(e.labelChanged).toBe(at?.className !== e.className);
+      if (e.labelChanged === true) expect(e.enteredClassName).toBe(at?.className);
+    }
+    expect(defects.size).toBeGreaterThanOrEqual(4);
+
+    // Zone counts follow the corrected labels: the last record counts each part under its left label.
+    const byClass = (names: string[]): Record<string, number> => names.reduce<Record<string, number>>((m, n) => ({ ...m, [n]: (m[n] ?? 0) + 1 }), {});
+    const zones = out.filter((r) => r.stream === 'cam-1.zones');
+    expect((zones.at(-1)?.data as { zones: unknown[] }).zones).toEqual([{ zone: 0, entered: byClass(left.map((e) => e.className)), present: {} }]);
+    expect(stats['zone0Entered']).toBe(entered.length);
+    // Rate-limited to one record per 2 s of frame time (the last, at the end, may come sooner).
+    for (let i = 1; i < zones.length - 1; i += 1) expect(zones[i]?.ts as number - (zones[i - 1]?.ts as number)).toBeGreaterThanOrEqual(2000);
+
+    const sampled = out.filter((r) => r.stream === 'cam-1.detections');
+    expect(sampled.length).toBeGreaterThanOrEqual(20); // the belt runs half the time: inferred frames in about 30 of the 60 seconds
+    expect(sampled.length).toBeLessThanOrEqual(61);
+    for (let i = 1; i < sampled.length; i += 1) expect(sampled[i]?.ts as number - (sampled[i - 1]?.ts as number)).toBeGreaterThanOrEqual(1000);
+    for (const r of sampled) expect((r.data as { detections: unknown[] }).detections.length).toBeLessThanOrEqual(3);
+  }, 120_000);
 });

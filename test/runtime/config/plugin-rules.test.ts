@@ -59,6 +59,14 @@ describe("plug-ins' cross-field rules run at check time", () => {
     expect(problemsOf(`${head('/tmp/x')}${camera}${updates.replace('[vibration]', '[vibration, detector]')}${vision}`)).toEqual([]);
   });
 
+  it('vision: zone counts without zones are a problem at their key', () => {
+    const camera = '  - { id: cam, type: camera, input: { tcp: "127.0.0.1:5000" } }\n';
+    const vision = (extra: string): string => `pipelines:\n  - { id: c, source: cam, stages: [{ type: vision, zoneCounts: { everyMs: 1000 }${extra} }] }\n`;
+    expect(problemsOf(`${head('/tmp/x')}${camera}${vision('')}`)).toEqual([expect.stringMatching(/^pipelines\[0\]\.stages\[0\]\.zoneCounts: expected zones to count in .*got no zones/)]);
+    expect(problemsOf(`${head('/tmp/x')}${camera}${vision(', zones: [[[0, 0], [10, 0], [10, 10]]], detections: { everyMs: 500, maxDetections: 5 }, tracker: { classAware: false }')}`)).toEqual([]);
+    expect(problemsOf(`${head('/tmp/x')}${camera}${vision(', zones: [[[0, 0], [10, 0], [10, 10]]], detections: { everyMs: 10 }')}`)).toEqual([expect.stringMatching(/detections\.everyMs/)]);
+  });
+
   it('camera: reconnect delays the wrong way round are a problem, not a RangeError at start', () => {
     const yaml = `${head('/tmp/x')}  - { id: cam, type: camera, input: { tcp: "127.0.0.1:5000" }, reconnect: { minDelayMs: 5000, maxDelayMs: 100 } }\npipelines:\n  - { id: c, source: cam, stages: [{ type: vision }] }\n`;
     expect(problemsOf(yaml)).toEqual([expect.stringMatching(/^devices\[1\]\.reconnect\.maxDelayMs: expected reconnect\.minDelayMs <= maxDelayMs/)]);
