@@ -34,8 +34,6 @@ export class Track {
   /** Sightings whole in the frame: only these are judged (a part cut by the frame's edge may hide its defect, or look like one). */
   judged = 0;
   defectHits = 0;
-  /** Sightings whole in the frame, by class: how many. */
-  readonly classHits = new Map<number, number>();
   /** Score-weighted sightings by class: whole ones, and those at the frame's edge. */
   private readonly weights = new Map<number, number>();
   private readonly edgeWeights = new Map<number, number>();
@@ -101,7 +99,6 @@ export class Track {
       return { best: false, bestDefect: false };
     }
     this.judged += 1;
-    this.classHits.set(det.classId, (this.classHits.get(det.classId) ?? 0) + 1);
     this.weights.set(det.classId, (this.weights.get(det.classId) ?? 0) + weight);
     const sighting = { box: det.box, score: det.score, classId: det.classId, tsUs };
     let best = false;

@@ -62,7 +62,7 @@ export interface TrackUpdate {
   readonly newBestDefect: Track[];
   /** Tracks whose best sighting (any class) is from this frame. */
   readonly newBest: Track[];
-  /** For each detection (same order), the id of the track it went to; undefined: dropped as a duplicate. */
+  /** For each detection (same order), the id of the track it went to; undefined: dropped (a duplicate, or not a finite box). */
   readonly trackIds: (number | undefined)[];
 }
 
@@ -132,13 +132,15 @@ export class IouTracker {
       trackIds[d] = t.id;
     };
 
+    // A box that is not a number (a broken model output) would poison a track's filter: it is left out.
+    const usable = detections.map((d) => [d.box.x, d.box.y, d.box.w, d.box.h, d.score].every(Number.isFinite));
     const predicted = this.tracks.map((t) => t.kalman.predict((tsUs - t.lastUs) / 1e6));
     const labels = this.tracks.map((t) => t.classId);
-    const pairs = assign(this.tracks.length, detections.length, (i, d) => this.cost(labels[i] as number, predicted[i] as BoxPrediction, detections[d] as TrackedDetection));
+    const pairs = assign(this.tracks.length, detections.length, (i, d) => (usable[d] === true ? this.cost(labels[i] as number, predicted[i] as BoxPrediction, detections[d] as TrackedDetection) : undefined));
     for (const [i, d] of pairs) see(this.tracks[i] as Track, d);
 
     detections.forEach((det, d) => {
-      if (trackIds[d] !== undefined) return;
+      if (trackIds[d] !== undefined || usable[d] !== true) return;
       // A second box on an object that already has a track is not a new object (a cat on the person's box is).
       const duplicate = this.tracks.some((t, i) => this.compatible(t.classId, det.classId) && (iou(predicted[i]?.box ?? t.box, det.box) >= DUPLICATE_IOU || iou(t.box, det.box) >= DUPLICATE_IOU));
       if (duplicate) return;
