@@ -113,7 +113,6 @@ export function visionProblems(config: VisionConfig, ctx: CheckContext): PluginP
   if (model?.managed !== undefined) {
     if (model.path !== undefined) problems.push({ path: ['model', 'managed'], expected: 'either model.managed or model.path, not both', got: 'both' });
     if (ctx.updates === null) problems.push({ path: ['model', 'managed'], expected: 'an `updates` section (managed models arrive as signed releases)', got: 'a config without one' });
-    else if (!ctx.updates.models.includes(model.managed)) problems.push({ path: ['model', 'managed'], expected: `a model listed in updates.models (else the updater never fetches it and the stage waits for ever)`, got: `${JSON.stringify(model.managed)}, not in [${ctx.updates.models.join(', ')}]` });
   }
   if (model?.builtin !== undefined && (model.path !== undefined || model.managed !== undefined)) {
     problems.push({ path: ['model', 'builtin'], expected: 'one of model.builtin, model.path, model.managed', got: 'more than one' });
