@@ -24,7 +24,7 @@ import { readUplinkFiles } from './uplink/mqtt-options.js';
 import { MqttUplink } from './uplink/uplink.js';
 import { ManagedModels } from './updater/managed-models.js';
 import type { UpdateService } from './updater/service.js';
-import { OnnxBackend } from '../models/engine/onnx-backend.js';
+import { LazyBackend } from './inference/lazy-backend.js';
 import { RUNTIME_VERSION } from './version.js';
 import { defaults } from './config/defaults.js';
 
@@ -47,8 +47,9 @@ export interface GatewayOptions {
   readonly logger: Logger;
   readonly runtimeVersion?: string;
   /**
-   * The inference engine whose provider probe the health report shows and that the updater
-   * health-checks new releases on (default: ONNX Runtime). Stages build their own.
+   * The inference backend, instead of the one the config's `inference` section names (built
+   * from the registry's plug-in on first use). Every stage runs its models on it, the updater
+   * health-checks new releases on it, and the health report shows what its probe found.
    */
   readonly backend?: InferenceBackend;
   /** How often the gateway logs its one-line summary at info (default a minute). */
@@ -91,6 +92,8 @@ export class Gateway {
     readonly updates: UpdateService | undefined,
     private readonly hardware: GatewayHardwareProbe,
     private readonly storeBudget: StoreBudget,
+    /** The backend the gateway built (not one handed in through the options): closed by `stop`. */
+    private readonly ownBackend: InferenceBackend | undefined,
   ) {}
 
   static async create(config: GatewayConfig, registry: PluginRegistry, options: GatewayOptions): Promise<Gateway> {
@@ -98,8 +101,9 @@ export class Gateway {
     const metrics = new Registry();
     const eventLog = new EventLog(options.logger, metrics);
     const gatewayId = config.gateway.id;
-    // One engine for the hardware probe and the updater: its probe runs once, both read it.
-    const backend = options.backend ?? new OnnxBackend();
+    // One backend for every stage, the hardware probe and the updater: its probe runs once,
+    // and a device it opens (an NPU) is opened once. Nothing of it loads until one of them asks.
+    const backend = options.backend ?? gatewayBackend(config, registry);
 
     // Files the config points to are read first: a missing certificate is a config problem.
     const { files, problems } = await readUplinkFiles(config.uplink);
@@ -117,6 +121,7 @@ export class Gateway {
       stateDir: join(config.gateway.dataDir, 'state', stateName),
       decisions: decisionSink,
       models: managedModels,
+      backend,
     });
     const built: { entry: GatewayConfig['pipelines'][number]; source: Source; stages: StageSpec[]; type: string }[] = [];
     for (const entry of config.pipelines) {
@@ -156,7 +161,7 @@ export class Gateway {
       const storeBudget = new StoreBudget(db, outbox, decisions, storeBudgetOptions(config.store), storeEvents);
       // Measured before the first write, so the records' share is right from the start.
       await storeBudget.start();
-      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates, hardware, storeBudget);
+      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates, hardware, storeBudget, options.backend === undefined ? backend : undefined);
       registerGatewayMetrics(metrics, () => gateway.health(), () => gateway.storeCondition());
       gateway.summaryIntervalMs = options.summaryIntervalMs ?? SUMMARY_INTERVAL_MS;
       return gateway;
@@ -296,6 +301,8 @@ export class Gateway {
       this.events.warn('gateway.drain_timeout', { code: 'E_SHUTDOWN_TIMEOUT', droppedRecords: lost, timeoutMs: this.config.gateway.shutdownTimeoutMs });
     }
     await this.updates?.stop();
+    // After every stage and the updater: nothing loads or runs a model any more.
+    await this.ownBackend?.close?.().catch((err: unknown) => this.events.warn('engine.close_failed', { code: 'E_ENGINE_CLOSE', reason: (err as Error).message }));
     await this.writer.stop();
     await this.uplink.stop();
     await this.closeHealthServer();
@@ -306,6 +313,14 @@ export class Gateway {
     this.events.flush();
     this.events.info('gateway.stopped', { ms: Date.now() - t0, drained: outcome === 'drained', sources: this.pipelines.map((p) => p.sourceStats()), outbox: this.outbox.stats().records });
   }
+}
+
+/** The backend the config's `inference` section names, built by its plug-in on first use. */
+function gatewayBackend(config: GatewayConfig, registry: PluginRegistry): LazyBackend {
+  const plugin = registry.backend(config.inference.backend);
+  // validate.ts refuses an unknown backend; a config built by hand could still name one.
+  if (plugin === undefined) throw new ConfigError('config', [`inference.backend: expected one of ${registry.types('backend').join(', ')}, got ${JSON.stringify(config.inference.backend)}`]);
+  return new LazyBackend(plugin, config.inference.config);
 }
 
 /**

@@ -6,7 +6,7 @@ import type { DecisionSink, Stage } from '../../runtime/pipeline/components.js';
 import type { ManagedModelSource, ShadowCandidate } from '../../runtime/pipeline/registry.js';
 import type { RecordInput } from '../../runtime/pipeline/record.js';
 import type { ModelRef } from '../../runtime/store/decision-log.js';
-import { OnnxBackend } from '../engine/onnx-backend.js';
+import type { InferenceBackend } from '../engine/engine.js';
 import { AlertPolicy, type AlertEvent, type AlertPolicyOptions } from './alert-policy.js';
 import { AutoencoderScorer, trainAutoencoderOnWindows, type WindowScore } from './autoencoder/model.js';
 import { WindowReservoir } from './autoencoder/window-reservoir.js';
@@ -26,7 +26,8 @@ export interface AutoencoderSettings {
   readonly epochs: number;
   readonly learningRate: number;
   readonly seed: number;
-  readonly providers: readonly string[];
+  /** The stage's provider preference; undefined: the backend's (`inference.providers`). */
+  readonly providers?: readonly string[] | undefined;
 }
 
 export interface AnomalyStageOptions {
@@ -39,6 +40,8 @@ export interface AnomalyStageOptions {
   readonly alert: AlertPolicyOptions;
   readonly scoreEveryMs: number;
   readonly autoencoder: AutoencoderSettings;
+  /** The gateway's inference backend (CreateEnv.backend), which runs the autoencoder; the streaming detector needs none. */
+  readonly backend: InferenceBackend;
   /**
    * The autoencoder comes from the fleet (signed updates) instead of being trained here: the
    * active release of this model is used, and a newly activated one is switched to.
@@ -165,7 +168,6 @@ function safeName(stream: string): string {
  */
 export class AnomalyStage implements Stage {
   private readonly streams = new Map<string, StreamState>();
-  private readonly backend = new OnnxBackend();
   private readonly streamingModel: ModelRef;
   private scored = 0;
   private alertsRaised = 0;
@@ -423,7 +425,7 @@ export class AnomalyStage implements Stage {
     const a = this.o.autoencoder;
     sh.loaded = (async () => {
       try {
-        const scorer = await AutoencoderScorer.load(candidate.bytes, this.backend, a.providers);
+        const scorer = await AutoencoderScorer.load(candidate.bytes, this.o.backend, { providers: a.providers });
         if (scorer.meta.windowSamples !== a.windowSamples) {
           await scorer.close();
           throw new Error(`candidate does not fit this stage (window ${scorer.meta.windowSamples}, the stage's ${a.windowSamples})`);
@@ -487,7 +489,7 @@ export class AnomalyStage implements Stage {
     if (release !== undefined && !sh.ended) {
       let scorer: AutoencoderScorer | undefined;
       try {
-        scorer = await AutoencoderScorer.load(release.bytes, this.backend, this.o.autoencoder.providers);
+        scorer = await AutoencoderScorer.load(release.bytes, this.o.backend, { providers: this.o.autoencoder.providers });
         active = await autoencoderAuc(scorer, set);
       } catch (err) {
         this.events.warn('anomaly.shadow_evaluation_failed', { code: 'E_MODEL_EVALUATION', model: m?.name, active: release.ref, reason: `the active release cannot be scored on the evaluation set: ${(err as Error).message}` });
@@ -643,7 +645,7 @@ export class AnomalyStage implements Stage {
 
   private async useModel(s: StreamState, bytes: Uint8Array): Promise<void> {
     const ae = s.ae as AeState;
-    const scorer = await AutoencoderScorer.load(bytes, this.backend, this.o.autoencoder.providers);
+    const scorer = await AutoencoderScorer.load(bytes, this.o.backend, { providers: this.o.autoencoder.providers });
     const missing = scorer.meta.channels.filter((ch) => !s.channels.includes(ch));
     if (missing.length > 0 || scorer.meta.windowSamples !== this.o.autoencoder.windowSamples) {
       await scorer.close();

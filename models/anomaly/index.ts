@@ -10,7 +10,7 @@ export const ANOMALY_DEFAULTS = {
   // Scores are L / (L + 10) for evidence L = -log10 p: 0.4 is p = 1e-7, 0.3 is p = 2e-5.
   alert: { raiseThreshold: 0.4, clearThreshold: 0.3, minDurationMs: 5000, cooldownMs: 300_000, groupShare: 0.2, smoothingMs: 3000 },
   // One hour of normal running, 4000 windows of it: ~3 MB while collecting, ~5 s of training on one core.
-  autoencoder: { windowSamples: 32, strideSamples: 16, trainMs: 3_600_000, trainWindows: 4000, hidden: [32, 8, 32], epochs: 30, learningRate: 0.003, seed: 1, providers: ['cpu'] },
+  autoencoder: { windowSamples: 32, strideSamples: 16, trainMs: 3_600_000, trainWindows: 4000, hidden: [32, 8, 32], epochs: 30, learningRate: 0.003, seed: 1 },
 } as const;
 
 export const anomalyStagePlugin = defineStage({
@@ -19,6 +19,7 @@ export const anomalyStagePlugin = defineStage({
   // Scores samples; every record goes on as it came, with alerts (and results) added.
   flow: { accepts: ['samples'], emits: ['events'], passes: ['samples', 'summaries', 'events'] },
   check: (config, ctx) => anomalyProblems(config, ANOMALY_DEFAULTS.alert, ctx),
+  providerKeys: [['autoencoder', 'providers']],
   create: async (config, env) => {
     const { managed, ...rest } = config.autoencoder ?? {};
     if (managed !== undefined && env.models === undefined) throw new Error('anomaly: autoencoder.managed needs a gateway with signed updates');
@@ -38,6 +39,7 @@ export const anomalyStagePlugin = defineStage({
         scoreEveryMs: config.scoreEveryMs ?? 0,
         // Each setting left out of the config keeps its default.
         autoencoder: { ...d.autoencoder, ...rest },
+        backend: env.backend,
         ...(managed === undefined || env.models === undefined ? {} : { managed: { name: managed, source: env.models } }),
       },
       env.stateDir,

@@ -1,6 +1,7 @@
 /**
  * The one interface every inference backend implements: ONNX Runtime today; an NPU hat's
- * own runtime (Hailo, RKNN...) is another implementation of the same two types.
+ * own runtime (Hailo, RKNN...) is another implementation of the same two types, in its own
+ * folder under backends/ (README.md, "Adding a backend").
  */
 export interface TensorSpec {
   readonly name: string;
@@ -40,13 +41,31 @@ export interface LoadedModel {
   close(): Promise<void>;
 }
 
+/**
+ * What one stage asks of a load, over the backend's own settings (the gateway's `inference`
+ * section). Each setting left out is the backend's.
+ */
+export interface LoadOptions {
+  /** Providers in order of preference (a stage's `providers`); empty or absent: the backend's list. */
+  readonly providers?: readonly string[];
+  /** Threads one inference may use (a stage's `threads`); a backend without a thread pool of its own ignores it. */
+  readonly threads?: number;
+}
+
 export interface InferenceBackend {
+  /** The name the config chooses it by (`inference.backend`). */
   readonly name: string;
   /** Providers this installation can really use (probed, not merely compiled in). */
   availableProviders(): Promise<readonly string[]>;
   /**
    * Loads a model from bytes already verified against signed metadata. Never from a path:
-   * a file could be swapped between the check and the load.
+   * a file could be swapped between the check and the load. Providers are tried in order;
+   * a model on a lesser one than the first is `degraded`, with the reason of each it skipped.
    */
-  load(bytes: Uint8Array, providers: readonly string[]): Promise<LoadedModel>;
+  load(bytes: Uint8Array, options?: LoadOptions): Promise<LoadedModel>;
+  /**
+   * Releases what the backend holds beyond its models (a device handle, a driver context).
+   * Called once, when the gateway stops, after every stage has stopped.
+   */
+  close?(): Promise<void>;
 }

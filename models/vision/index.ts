@@ -25,6 +25,7 @@ export const visionStagePlugin = defineStage({
     ['model', 'path'],
     ['classifier', 'path'],
   ],
+  providerKeys: [['providers']],
   check: (config, ctx) => visionProblems(config, ctx),
   files: (config) => {
     const builtin = config.model?.path === undefined && config.model?.managed === undefined;

@@ -57,8 +57,10 @@ export async function createVisionStage(config: VisionConfig, env: CreateEnv): P
       classifier,
       modelName: config.model?.name ?? managedName ?? meta['name'] ?? (builtin ? 'defect-detector' : path.replace(/^.*\//, '')),
       modelVersion: config.model?.version ?? meta['version'] ?? 'unversioned',
-      providers: config.providers ?? ['cpu'],
-      threads: config.threads ?? VISION_DEFAULTS.threads,
+      backend: env.backend,
+      // Left out, each is the gateway's (`inference.providers`, `inference.threads`).
+      providers: config.providers,
+      threads: config.threads,
       model: {
         ...(config.task === undefined ? {} : { task: config.task }),
         ...(classNames === undefined ? {} : { classNames }),

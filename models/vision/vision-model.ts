@@ -1,4 +1,4 @@
-import type { InferenceBackend, LoadedModel, Tensor, TensorSpec } from '../engine/engine.js';
+import type { InferenceBackend, LoadOptions, LoadedModel, Tensor, TensorSpec } from '../engine/engine.js';
 import { ModelError } from '../engine/errors.js';
 import { readModelMetadata } from '../onnx/builder.js';
 import { topK, type ClassScore } from './classify.js';
@@ -62,8 +62,8 @@ export class VisionModel {
    * (or the configured one), or fit more than one, or have another class count than
    * classNames, is refused here with a ModelError saying which.
    */
-  static async load(bytes: Uint8Array, backend: InferenceBackend, providers: readonly string[], o: VisionModelOptions): Promise<VisionModel> {
-    const model = await backend.load(bytes, providers);
+  static async load(bytes: Uint8Array, backend: InferenceBackend, loadOptions: LoadOptions, o: VisionModelOptions): Promise<VisionModel> {
+    const model = await backend.load(bytes, loadOptions);
     try {
       const input = visionInput(model.inputs);
       if ('expected' in input) throw new ModelError('E_MODEL_INVALID', `vision model: expected ${input.expected}, got ${input.got}`);

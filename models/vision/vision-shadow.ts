@@ -2,7 +2,7 @@ import { decodeVisionEvaluationSet, type VisionEvaluationSet } from '../../fleet
 import type { ComponentEvents } from '../../runtime/health/events.js';
 import type { ManagedModelSource, ShadowCandidate } from '../../runtime/pipeline/registry.js';
 import type { RawFrame } from '../../runtime/pipeline/frame.js';
-import { OnnxBackend } from '../engine/onnx-backend.js';
+import type { InferenceBackend } from '../engine/engine.js';
 import type { Letterbox } from './letterbox.js';
 import { matchDetections } from './metrics.js';
 import { detectorF1, stageClassIds } from './shadow-evaluation.js';
@@ -11,8 +11,10 @@ import { VisionModel, type FrameResult, type VisionModelOptions } from './vision
 /** What a shadow needs of its stage's settings. */
 export interface VisionShadowOptions {
   readonly managed?: { readonly name: string; readonly source: ManagedModelSource };
-  readonly providers: readonly string[];
-  readonly threads: number;
+  /** The backend the active model runs on: the candidate runs on it too. */
+  readonly backend: InferenceBackend;
+  readonly providers: readonly string[] | undefined;
+  readonly threads: number | undefined;
   readonly model: VisionModelOptions;
 }
 
@@ -81,7 +83,7 @@ export class VisionShadows {
     const sh: VisionShadow = { candidate, loaded: Promise.resolve(), model: undefined, error: undefined, ended: false, failures: 0, evaluating: undefined };
     sh.loaded = (async () => {
       try {
-        const model = await VisionModel.load(candidate.bytes, new OnnxBackend({ threads: this.o.threads }), this.o.providers, this.o.model);
+        const model = await VisionModel.load(candidate.bytes, this.o.backend, { providers: this.o.providers, threads: this.o.threads }, this.o.model);
         if (sh.ended) {
           await model.close();
           return;
@@ -137,7 +139,7 @@ export class VisionShadows {
       return say({ samples: 0, active: null, candidate: null, error: (err as Error).message });
     }
     const score = async (modelBytes: Uint8Array): Promise<number> => {
-      const model = await VisionModel.load(modelBytes, new OnnxBackend({ threads: this.o.threads }), this.o.providers, this.o.model);
+      const model = await VisionModel.load(modelBytes, this.o.backend, { providers: this.o.providers, threads: this.o.threads }, this.o.model);
       try {
         return (await detectorF1((frame) => model.detect(frame), set, classIds, () => sh.ended)).f1;
       } finally {

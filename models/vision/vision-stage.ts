@@ -4,7 +4,7 @@ import type { ManagedModelSource } from '../../runtime/pipeline/registry.js';
 import { isFrameRecordData, type RawFrame } from '../../runtime/pipeline/frame.js';
 import type { RecordInput } from '../../runtime/pipeline/record.js';
 import type { ModelRef } from '../../runtime/store/decision-log.js';
-import { OnnxBackend } from '../engine/onnx-backend.js';
+import type { InferenceBackend } from '../engine/engine.js';
 import { BACKGROUND_CLASS_NAME, cropRegion } from './classifier/architecture.js';
 import { CropClassifier } from './classifier/crop-classifier.js';
 import { cropLuma, type Crop } from './crop.js';
@@ -37,9 +37,12 @@ export interface VisionStageOptions {
   readonly classifier: CascadeClassifier | undefined;
   readonly modelName: string;
   readonly modelVersion: string;
-  readonly providers: readonly string[];
-  /** Threads per inference (1 suits small models on small boxes: see OnnxBackendOptions). */
-  readonly threads: number;
+  /** The gateway's inference backend (CreateEnv.backend): the stage never knows which one it is. */
+  readonly backend: InferenceBackend;
+  /** The stage's provider preference; undefined: the backend's (`inference.providers`). */
+  readonly providers: readonly string[] | undefined;
+  /** Threads per inference; undefined: the backend's (`inference.threads`, 1 by default: see OnnxBackendOptions). */
+  readonly threads: number | undefined;
   readonly model: VisionModelOptions;
   readonly defectClass: string | undefined;
   readonly zones: readonly Zone[];
@@ -147,7 +150,8 @@ export class VisionStage implements Stage {
   private ensureModel(): Promise<void> {
     this.loading ??= (async () => {
       try {
-        const backend = new OnnxBackend({ threads: this.o.threads });
+        const backend = this.o.backend;
+        const load = { providers: this.o.providers, threads: this.o.threads };
         let bytes = this.o.modelBytes;
         if (this.o.managed !== undefined) {
           const m = this.o.managed;
@@ -158,7 +162,7 @@ export class VisionStage implements Stage {
           this.modelRef = active.ref;
         }
         this.loadError = undefined;
-        const model = await VisionModel.load(bytes, backend, this.o.providers, this.o.model);
+        const model = await VisionModel.load(bytes, backend, load, this.o.model);
         // The classes events are named by: the cascade classifier's, else the model's (the config's names, else its metadata's).
         const names = this.o.classifier?.classNames ?? model.classNames;
         const defectClassId = this.o.defectClass === undefined ? undefined : names?.indexOf(this.o.defectClass);
@@ -166,7 +170,7 @@ export class VisionStage implements Stage {
           await model.close();
           throw new Error(`defectClass "${String(this.o.defectClass)}" is not one of the class names (${names?.join(', ') ?? 'none given'})`);
         }
-        if (this.o.classifier !== undefined) this.classifier ??= await CropClassifier.load(this.o.classifier.bytes, backend, this.o.providers);
+        if (this.o.classifier !== undefined) this.classifier ??= await CropClassifier.load(this.o.classifier.bytes, backend, load);
         this.model = model;
         this.classNames = names;
         this.defectClassId = defectClassId;
@@ -210,7 +214,7 @@ export class VisionStage implements Stage {
     if (this.loadError !== undefined) return `model not loaded: ${this.loadError}`;
     const failing = this.recent.share > MAX_FAILED_SHARE;
     if (failing) return `${this.recent.failed} of the last ${this.recent.frames} inferred frames failed (${String(this.lastFailure)})`;
-    return m?.degraded === true ? `runs on ${m.provider}; preferred ${m.requested[0] ?? '?'}` : null;
+    return m?.degraded === true ? `runs on ${m.provider}; preferred ${m.requested[0] ?? '?'} (${m.fallbacks.map((f) => `${f.provider}: ${f.reason}`).join('; ')})` : null;
   }
 
   async process(records: readonly RecordInput[]): Promise<readonly RecordInput[]> {

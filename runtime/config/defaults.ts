@@ -44,6 +44,10 @@ export const defaults = {
   log: {
     level: 'info',
   },
+  inference: {
+    /** The backend that runs every model (its own defaults live in its folder, models/engine/backends/<name>/). */
+    backend: 'onnxruntime',
+  },
   updates: {
     // Release notices over MQTT start a check at once; the timer catches what was missed offline.
     checkIntervalMs: 3_600_000,

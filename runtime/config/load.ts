@@ -38,6 +38,8 @@ export interface GatewayConfig {
   readonly devices: readonly DeviceEntry[];
   readonly pipelines: readonly PipelineEntry[];
   readonly models: readonly unknown[];
+  /** The inference backend: its name and its section as its plug-in validated it. */
+  readonly inference: { readonly backend: string; readonly config: unknown };
   readonly store: {
     readonly maxSizeBytes: number;
     readonly sync: boolean;
@@ -55,7 +57,8 @@ export interface GatewayConfig {
     readonly rootFile: string;
     readonly models: readonly string[];
     readonly checkIntervalMs: number;
-    readonly providers: readonly string[];
+    /** The health check's providers; undefined: the inference backend's. */
+    readonly providers: readonly string[] | undefined;
   } | null;
 }
 

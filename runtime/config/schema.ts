@@ -112,6 +112,17 @@ export const updatesSchema = {
   additionalProperties: false,
 } as const;
 
+/**
+ * The inference backend and its settings. Only `backend` is the core's: the rest of the section
+ * is checked by the chosen backend's own schema (models/engine/backends/<name>/schema.ts).
+ */
+export const inferenceSchema = {
+  type: 'object',
+  properties: {
+    backend: { type: 'string', minLength: 1, description: 'an inference backend name' },
+  },
+} as const;
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export const logSchema = {
@@ -158,7 +169,7 @@ export const modelsSchema = {
   items: pluginEntrySchema,
 } as const;
 
-export const SECTIONS = ['gateway', 'devices', 'pipelines', 'models', 'store', 'uplink', 'health', 'log', 'updates'] as const;
+export const SECTIONS = ['gateway', 'devices', 'pipelines', 'models', 'inference', 'store', 'uplink', 'health', 'log', 'updates'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export type GatewaySection = Infer<typeof gatewaySchema>;

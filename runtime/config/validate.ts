@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { JsonSchema } from 'tjs';
 import { describeValue, formatPath, type SchemaProblem } from '../../fleet/protocol/schema-problems.js';
+import type { BackendPlugin } from '../inference/backend-plugin.js';
 import type { QueueOptions } from '../pipeline/bounded-queue.js';
 import { edgeProblems } from '../pipeline/edge-types.js';
 import type { AnyPlugin, CheckContext, PluginRegistry, RecordKind, StageFlow } from '../pipeline/registry.js';
@@ -13,6 +14,7 @@ import {
   devicesSchema,
   gatewaySchema,
   healthSchema,
+  inferenceSchema,
   logSchema,
   modelsSchema,
   pipelinesSchema,
@@ -164,6 +166,53 @@ interface Ctx {
   readonly files: FileRef[];
   readonly resolvePath: (p: string) => string;
   readonly checkContext: CheckContext;
+  /** The backend the `inference` section chose (undefined when that section has a problem of its own). */
+  readonly backend: BackendPlugin | undefined;
+}
+
+/**
+ * The `inference` section: a backend the registry knows (default: defaults.inference.backend),
+ * then the rest of the section by that backend's own schema and rules.
+ */
+function validateInference(value: unknown, registry: PluginRegistry, problems: Problem[]): { plugin?: BackendPlugin; config?: unknown } {
+  const section = value ?? {};
+  if (!check(inferenceSchema, section, ['inference'], problems) || !isMapping(section)) return {};
+  const name = typeof section['backend'] === 'string' ? section['backend'] : defaults.inference.backend;
+  const plugin = registry.backend(name);
+  if (plugin === undefined) {
+    problems.push(simple(['inference', 'backend'], `an inference backend: one of ${registry.types('backend').map((t) => JSON.stringify(t)).join(', ')}`, describeValue(name)));
+    return {};
+  }
+  const entry = { ...section, backend: name };
+  if (!check(plugin.configSchema, entry, ['inference'], problems)) return { plugin };
+  const result = plugin.validate(entry);
+  if (result.error !== undefined) {
+    problems.push(simple(['inference'], 'a valid inference section', result.error[0]?.message ?? 'an error'));
+    return { plugin };
+  }
+  const own = plugin.check(result.value);
+  for (const p of own) problems.push(problemOf({ ...p, path: ['inference', ...p.path] }));
+  return own.length === 0 ? { plugin, config: result.value } : { plugin };
+}
+
+/** Each name in a provider list (at `path`) must be one the chosen backend knows: a typo would otherwise only show as a degraded model at run time. */
+function checkProviders(list: unknown, path: Path, ctx: Pick<Ctx, 'backend' | 'problems'>): boolean {
+  const backend = ctx.backend;
+  if (backend === undefined || !Array.isArray(list)) return true;
+  let ok = true;
+  list.forEach((name, i) => {
+    if (typeof name !== 'string' || backend.providers.includes(name)) return;
+    ctx.problems.push(simple([...path, i], `a provider the ${backend.name} inference backend knows (one of ${backend.providers.map((p) => JSON.stringify(p)).join(', ')})`, describeValue(name)));
+    ok = false;
+  });
+  return ok;
+}
+
+/** The value at `key` inside `value`, if every step is a mapping. */
+function valueAt(value: unknown, key: readonly string[]): unknown {
+  let at: unknown = value;
+  for (const seg of key) at = isMapping(at) ? at[seg] : undefined;
+  return at;
 }
 
 /** Schema, paths, cross-field rules and files of one plug-in entry; the typed value when it has no problems. */
@@ -178,6 +227,7 @@ function validateEntry(plugin: AnyPlugin, entry: unknown, path: Path, ctx: Ctx):
   const value = withResolvedPaths(result.value, plugin.pathKeys, ctx.resolvePath);
   const own = plugin.check(value, ctx.checkContext);
   for (const p of own) ctx.problems.push(problemOf({ ...p, path: [...path, ...p.path] }));
+  const providersOk = plugin.providerKeys.map((key) => checkProviders(valueAt(value, key), [...path, ...key], ctx)).every(Boolean);
   for (const f of plugin.files(value)) {
     const inspect = f.inspect;
     ctx.files.push({
@@ -188,7 +238,7 @@ function validateEntry(plugin: AnyPlugin, entry: unknown, path: Path, ctx: Ctx):
       ...(inspect === undefined ? {} : { inspect: async (bytes: Uint8Array) => (await inspect(bytes)).map((p) => ({ ...p, path: [...path, ...p.path] })) }),
     });
   }
-  return own.length === 0 ? { value } : undefined;
+  return own.length === 0 && providersOk ? { value } : undefined;
 }
 
 interface DeviceInfo {
@@ -365,7 +415,10 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
     files.push({ path: ['updates', 'rootFile'], file: resolvePath(updates['rootFile']), kind: 'file', what: 'the pinned TUF root metadata' });
   }
   const updateModels = isMapping(updates) && Array.isArray(updates['models']) ? updates['models'].filter((m): m is string => typeof m === 'string') : [];
-  const ctx: Ctx = { registry, problems, files, resolvePath, checkContext: { updates: isMapping(updates) ? { models: updateModels } : null } };
+  const inference = validateInference(root['inference'], registry, problems);
+  const inferenceOk = inference.config !== undefined;
+  const ctx: Ctx = { registry, problems, files, resolvePath, checkContext: { updates: isMapping(updates) ? { models: updateModels } : null }, backend: inference.plugin };
+  const updateProvidersOk = !isMapping(updates) || checkProviders(updates['providers'], ['updates', 'providers'], ctx);
   const { entries: devices, known } = validateDevices(root['devices'] ?? [], ctx);
   const pipelines = validatePipelines(root['pipelines'] ?? [], known, ctx);
   const models = root['models'] ?? [];
@@ -375,7 +428,7 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
     });
   }
 
-  if (!gatewayOk || !storeOk || !uplinkOk || !healthOk || !logOk || !updatesOk || devices === undefined || pipelines === undefined || problems.length > 0) return { problems, files };
+  if (!gatewayOk || !storeOk || !uplinkOk || !healthOk || !logOk || !updatesOk || !inferenceOk || !updateProvidersOk || devices === undefined || pipelines === undefined || problems.length > 0) return { problems, files };
 
   const g = gateway as GatewaySection;
   const s = store as StoreSection;
@@ -390,6 +443,7 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
     devices,
     pipelines,
     models: models as unknown[],
+    inference: { backend: (inference.plugin as BackendPlugin).name, config: inference.config },
     store: {
       maxSizeBytes: s.maxSizeBytes ?? defaults.store.maxSizeBytes,
       sync: s.sync ?? defaults.store.sync,
@@ -431,7 +485,7 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
             rootFile: resolvePath(up.rootFile),
             models: up.models ?? [],
             checkIntervalMs: up.checkIntervalMs ?? defaults.updates.checkIntervalMs,
-            providers: up.providers ?? ['cpu'],
+            providers: up.providers,
           },
   };
   return { problems, files, config };

@@ -1,7 +1,9 @@
 import { schema, type Infer, type JsonSchema } from 'tjs';
 import type { ShadowEvaluation } from '../../fleet/protocol/update.js';
+import type { InferenceBackend } from '../../models/engine/engine.js';
 import { ConfigError } from '../errors.js';
 import type { ComponentEvents } from '../health/events.js';
+import type { BackendPlugin } from '../inference/backend-plugin.js';
 import type { DecisionSink, Source, Stage } from './components.js';
 
 /** What a plug-in's factory gets besides its own config. */
@@ -14,6 +16,12 @@ export interface CreateEnv {
   readonly decisions: DecisionSink;
   /** Models installed by the signed-update path (their active release, and a call when it changes). */
   readonly models?: ManagedModelSource;
+  /**
+   * The gateway's one inference backend, the one its `inference` section names: every model a
+   * stage runs is loaded through it (a stage's own `providers` and `threads` go in its `load`
+   * options). Built on first use, so holding it costs nothing.
+   */
+  readonly backend: InferenceBackend;
 }
 
 /** The part of the updater's managed models that plug-ins use. */
@@ -111,7 +119,7 @@ export interface FileNeed {
   readonly inspect?: (bytes: Uint8Array) => Promise<readonly PluginProblem[]>;
 }
 
-type SchemaErrors = readonly { instancePath: string; keyword: string; params?: object; message?: string }[];
+export type SchemaErrors = readonly { instancePath: string; keyword: string; params?: object; message?: string }[];
 
 interface PluginShape<K extends PluginKind, T> {
   readonly kind: K;
@@ -128,6 +136,8 @@ interface PluginShape<K extends PluginKind, T> {
   readonly check: (config: unknown, ctx: CheckContext) => readonly PluginProblem[];
   /** Keys (paths inside the entry) whose string values are file paths: relative ones are resolved against the config file's directory. */
   readonly pathKeys: readonly (readonly string[])[];
+  /** Keys (paths inside the entry) whose values are provider preference lists: `--check` refuses a name the chosen inference backend does not know. */
+  readonly providerKeys: readonly (readonly string[])[];
   /** Files the entry needs at start (read at `--check` and before every start). */
   readonly files: (config: unknown) => readonly FileNeed[];
   /**
@@ -148,7 +158,7 @@ export type AnyPlugin = SourcePlugin | StagePlugin;
  * Compiled on first use: a gateway validates only the plug-ins its config names, and each
  * compiled validator is generated code that stays resident (memory bench, README).
  */
-function validatorFor<const S extends JsonSchema>(configSchema: S): PluginShape<PluginKind, unknown>['validate'] {
+export function validatorFor<const S extends JsonSchema>(configSchema: S): PluginShape<PluginKind, unknown>['validate'] {
   let v: ReturnType<typeof schema<S>> | undefined;
   return (value: unknown) => {
     v ??= schema(configSchema);
@@ -163,6 +173,7 @@ interface PluginDef<S extends JsonSchema, T> {
   configSchema: S;
   check?: (config: Infer<S>, ctx: CheckContext) => readonly PluginProblem[];
   pathKeys?: readonly (readonly string[])[];
+  providerKeys?: readonly (readonly string[])[];
   files?: (config: Infer<S>) => readonly FileNeed[];
   create: (config: Infer<S>, env: CreateEnv) => T | Promise<T>;
 }
@@ -174,6 +185,7 @@ function common<const S extends JsonSchema, T>(def: PluginDef<S, T>): Omit<Plugi
     validate: validatorFor(def.configSchema),
     check: (config, ctx) => def.check?.(config as Infer<S>, ctx) ?? [],
     pathKeys: def.pathKeys ?? [],
+    providerKeys: def.providerKeys ?? [],
     files: (config) => def.files?.(config as Infer<S>) ?? [],
     create: (config, env) => def.create(config as Infer<S>, env),
   };
@@ -205,15 +217,25 @@ export async function createPlugin<T>(plugin: PluginShape<PluginKind, T>, where:
   }
 }
 
-/** Maps a config `type` to its plug-in, per kind. Nothing else knows the list. */
+/** Maps a config `type` to its plug-in, per kind, and `inference.backend` to its backend. Nothing else knows the lists. */
 export class PluginRegistry {
   private readonly byKind: Record<PluginKind, Map<string, AnyPlugin>> = { source: new Map(), stage: new Map() };
+  private readonly backends = new Map<string, BackendPlugin>();
 
-  register(plugin: AnyPlugin): this {
+  register(plugin: AnyPlugin | BackendPlugin): this {
+    if (plugin.kind === 'backend') {
+      if (this.backends.has(plugin.name)) throw new Error(`inference backend "${plugin.name}" is registered twice`);
+      this.backends.set(plugin.name, plugin);
+      return this;
+    }
     const map = this.byKind[plugin.kind];
     if (map.has(plugin.type)) throw new Error(`plug-in ${plugin.kind} "${plugin.type}" is registered twice`);
     map.set(plugin.type, plugin);
     return this;
+  }
+
+  backend(name: string): BackendPlugin | undefined {
+    return this.backends.get(name);
   }
 
   source(type: string): SourcePlugin | undefined {
@@ -226,7 +248,7 @@ export class PluginRegistry {
     return p?.kind === 'stage' ? p : undefined;
   }
 
-  types(kind: PluginKind): string[] {
-    return [...this.byKind[kind].keys()].sort();
+  types(kind: PluginKind | 'backend'): string[] {
+    return [...(kind === 'backend' ? this.backends : this.byKind[kind]).keys()].sort();
   }
 }

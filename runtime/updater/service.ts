@@ -15,7 +15,8 @@ export interface UpdateServiceSettings {
   readonly rootFile: string;
   readonly models: readonly string[];
   readonly checkIntervalMs: number;
-  readonly providers: readonly string[];
+  /** Providers the health check loads a release on; undefined: the inference backend's (`inference.providers`). */
+  readonly providers: readonly string[] | undefined;
 }
 
 /** What the service needs of the uplink: inbound notices and outbound reports. */

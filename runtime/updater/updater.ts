@@ -32,7 +32,8 @@ export interface ModelUpdaterOptions {
   readonly dataDir: string;
   readonly trust: TrustClient;
   readonly backend: InferenceBackend;
-  readonly providers: readonly string[];
+  /** Providers the health check loads a release on; undefined: the backend's. */
+  readonly providers?: readonly string[] | undefined;
   readonly runtimeVersion: string;
   readonly arch?: string;
   /** Free space kept beyond what a download needs (bytes). */
@@ -362,7 +363,7 @@ export class ModelUpdater {
     const g = r.golden;
     const count = g.dims.reduce((a, b) => a * b, 1);
     if (input.length !== count * 4) throw new UpdateRefused('health', 'E_UPDATE_GOLDEN', `golden input has ${input.length} bytes, dims ${g.dims.join('x')} need ${count * 4}`);
-    const model = await this.o.backend.load(bytes, this.o.providers);
+    const model = await this.o.backend.load(bytes, { providers: this.o.providers });
     try {
       const x = new Float32Array(input.buffer.slice(input.byteOffset, input.byteOffset + input.length));
       const started = performance.now();

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { OnnxBackend } from '../../models/engine/onnx-backend.js';
+import { OnnxBackend } from '../../models/engine/backends/onnxruntime/onnx-backend.js';
 import { BACKGROUND_CLASS_NAME, CLASSIFIER_CLASSES, DEFECT_CLASS } from '../../models/vision/classifier/architecture.js';
 import { CropClassifier } from '../../models/vision/classifier/crop-classifier.js';
 import { CLASS_NAMES } from '../../models/vision/detector/architecture.js';
@@ -26,8 +26,8 @@ const n = Number.parseInt(o.images, 10);
 const threshold = Number.parseFloat(o.confidence);
 
 const backend = new OnnxBackend();
-const detector = await VisionModel.load(await readFile(o.detector), backend, ['cpu'], { task: 'detection', classNames: [...CLASS_NAMES], layout: 'yolov8', confidence: 0.05, iouThreshold: VISION_DEFAULTS.iouThreshold });
-const classifier = await CropClassifier.load(await readFile(o.classifier), backend, ['cpu']);
+const detector = await VisionModel.load(await readFile(o.detector), backend, { providers: ['cpu'] }, { task: 'detection', classNames: [...CLASS_NAMES], layout: 'yolov8', confidence: 0.05, iouThreshold: VISION_DEFAULTS.iouThreshold });
+const classifier = await CropClassifier.load(await readFile(o.classifier), backend, { providers: ['cpu'] });
 const images: EvalImage[] = [];
 for (let i = 0; i < n; i += 1) {
   const seed = EVAL_SEED_BASE + i;

@@ -7,6 +7,7 @@ import { EventLog } from '../../runtime/health/events.js';
 import type { RecordInput } from '../../runtime/pipeline/record.js';
 import { MotorSignals } from '../../sim/mcu/signals.js';
 import { finish, median, progress } from './report.js';
+import { defaultBackend } from '../support/inference-backend.js';
 
 /**
  * `npm run bench -- detector`: points per second per channel through the streaming anomaly
@@ -68,7 +69,7 @@ function records(channels: readonly Float64Array[]): RecordInput[] {
 
 async function timeStage(input: readonly RecordInput[]): Promise<number> {
   const stage = new AnomalyStage(
-    { detector: 'streaming', smoothingMs: ANOMALY_DEFAULTS.alert.smoothingMs, channels: undefined, modelName: undefined, modelVersion: undefined, alert: { ...ANOMALY_DEFAULTS.alert }, scoreEveryMs: 0, autoencoder: { ...ANOMALY_DEFAULTS.autoencoder } },
+    { detector: 'streaming', smoothingMs: ANOMALY_DEFAULTS.alert.smoothingMs, channels: undefined, modelName: undefined, modelVersion: undefined, alert: { ...ANOMALY_DEFAULTS.alert }, scoreEveryMs: 0, autoencoder: { ...ANOMALY_DEFAULTS.autoencoder }, backend: defaultBackend() },
     '/tmp/edgewise-bench-no-state',
     { append: async () => undefined },
     new EventLog(pino({ level: 'silent' }), new Registry()).for('bench'),

@@ -2,9 +2,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { CameraSource } from '../../devices/camera/camera-source.js';
-import { OnnxBackend } from '../../models/engine/onnx-backend.js';
+import { OnnxBackend } from '../../models/engine/backends/onnxruntime/onnx-backend.js';
+import { ONNXRUNTIME_DEFAULTS } from '../../models/engine/backends/onnxruntime/schema.js';
 import { CLASS_NAMES } from '../../models/vision/detector/architecture.js';
-import { BUILTIN_DETECTOR_PATH, VISION_DEFAULTS, visionStagePlugin } from '../../models/vision/index.js';
+import { BUILTIN_DETECTOR_PATH, visionStagePlugin } from '../../models/vision/index.js';
 import { VisionModel } from '../../models/vision/vision-model.js';
 import type { VisionStage } from '../../models/vision/vision-stage.js';
 import { EventLog } from '../../runtime/health/events.js';
@@ -15,6 +16,7 @@ import { ConveyorScene } from '../../sim/camera/index.js';
 import { encodeH264 } from '../../sim/video/encode-h264.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { finish, progress } from './report.js';
+import { defaultBackend } from '../support/inference-backend.js';
 
 /**
  * `npm run bench -- vision`: a 1280x720 H.264 clip of the simulated conveyor (the belt
@@ -82,7 +84,7 @@ export async function benchVision(): Promise<void> {
     const path = `${dir.path}/conveyor-720p.h264`;
     await writeFile(path, clip);
 
-    const make = async (): Promise<VisionStage> => (await visionStagePlugin.create({ type: 'vision' }, { gatewayId: 'bench', stateDir: dir.path, decisions: { append: async () => undefined }, events: events() })) as VisionStage;
+    const make = async (): Promise<VisionStage> => (await visionStagePlugin.create({ type: 'vision' }, { backend: defaultBackend(), gatewayId: 'bench', stateDir: dir.path, decisions: { append: async () => undefined }, events: events() })) as VisionStage;
 
     // Decode only (frames kept for the inference run).
     const frames: RawFrame[] = [];
@@ -92,7 +94,7 @@ export async function benchVision(): Promise<void> {
     progress(`decode: ${decodeFps.toFixed(1)} frames/s`);
 
     // Inference only: the detector on tensors preprocessed beforehand.
-    const detector = await VisionModel.load(await readFile(BUILTIN_DETECTOR_PATH()), new OnnxBackend({ threads: VISION_DEFAULTS.threads }), ['cpu'], { task: 'detection', classNames: [...CLASS_NAMES] });
+    const detector = await VisionModel.load(await readFile(BUILTIN_DETECTOR_PATH()), new OnnxBackend({ threads: ONNXRUNTIME_DEFAULTS.threads }), { providers: ['cpu'] }, { task: 'detection', classNames: [...CLASS_NAMES] });
     const tensors = frames.map((f) => Float32Array.from(detector.preprocess(f).tensor));
     const t0 = performance.now();
     for (const t of tensors) await detector.infer(t);

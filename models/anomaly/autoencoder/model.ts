@@ -1,4 +1,4 @@
-import type { InferenceBackend, LoadedModel } from '../../engine/engine.js';
+import type { InferenceBackend, LoadOptions, LoadedModel } from '../../engine/engine.js';
 import { ModelError } from '../../engine/errors.js';
 import { readModelMetadata } from '../../onnx/builder.js';
 import { evidenceScore, normalTailEvidence } from '../math.js';
@@ -170,9 +170,9 @@ export class AutoencoderScorer {
     readonly model: LoadedModel,
   ) {}
 
-  static async load(bytes: Uint8Array, backend: InferenceBackend, providers: readonly string[]): Promise<AutoencoderScorer> {
+  static async load(bytes: Uint8Array, backend: InferenceBackend, loadOptions: LoadOptions): Promise<AutoencoderScorer> {
     const meta = parseMeta(bytes);
-    const model = await backend.load(bytes, providers);
+    const model = await backend.load(bytes, loadOptions);
     const dims = meta.windowSamples * meta.channels.length;
     const input = model.inputs[0];
     if (input === undefined || input.shape[1] !== dims) {

@@ -1,5 +1,5 @@
 import type { RawFrame } from '../../../runtime/pipeline/frame.js';
-import type { InferenceBackend, LoadedModel } from '../../engine/engine.js';
+import type { InferenceBackend, LoadOptions, LoadedModel } from '../../engine/engine.js';
 import { ModelError } from '../../engine/errors.js';
 import type { Box } from '../geometry.js';
 import { CROP, CROP_VALUES, cropInput } from './architecture.js';
@@ -21,8 +21,8 @@ export class CropClassifier {
     private readonly outputName: string,
   ) {}
 
-  static async load(bytes: Uint8Array, backend: InferenceBackend, providers: readonly string[]): Promise<CropClassifier> {
-    const model = await backend.load(bytes, providers);
+  static async load(bytes: Uint8Array, backend: InferenceBackend, loadOptions: LoadOptions): Promise<CropClassifier> {
+    const model = await backend.load(bytes, loadOptions);
     const input = model.inputs[0];
     const output = model.outputs[0];
     const shape = input?.shape ?? [];

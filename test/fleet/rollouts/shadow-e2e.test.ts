@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { trainAutoencoderModel } from '../../../models/anomaly/autoencoder/model.js';
-import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { OnnxBackend } from '../../../models/engine/backends/onnxruntime/onnx-backend.js';
 import { encodeAnomalyEvaluationSet } from '../../../fleet/protocol/evaluation-set.js';
 import { gaussian, sampleChannel, seededRandom, type ChannelSpec } from '../../../devices/synthetic/signals.js';
 import type { Gateway } from '../../../runtime/gateway.js';
@@ -43,7 +43,7 @@ async function train(machine: readonly ChannelSpec[], seed: number): Promise<{ b
   const { bytes } = await trainAutoencoderModel(record(machine, 60, seed), 60 * RATE, { channels: machine.map((c) => c.name), windowSamples: WINDOW, stride: 4, hidden: [16, 4, 16], epochs: 5, batchSize: 64, learningRate: 0.005, seed, heldOut: 0.2 });
   const random = seededRandom(seed);
   const goldenIn = Float32Array.from({ length: WINDOW * 3 }, () => gaussian(random));
-  const model = await new OnnxBackend().load(bytes, ['cpu']);
+  const model = await new OnnxBackend().load(bytes, { providers: ['cpu'] });
   const goldenOut = Float32Array.from((await model.run({ x: { data: goldenIn, dims: [1, WINDOW * 3] } }))['reconstruction']?.data ?? []);
   await model.close();
   return { bytes, goldenIn, goldenOut };

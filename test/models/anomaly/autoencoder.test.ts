@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AutoencoderScorer, trainAutoencoderModel, type TrainedModel } from '../../../models/anomaly/autoencoder/model.js';
-import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { OnnxBackend } from '../../../models/engine/backends/onnxruntime/onnx-backend.js';
 import { ANOMALY_DEFAULTS } from '../../../models/anomaly/index.js';
 import { MotorSignals } from '../../../sim/mcu/signals.js';
 
@@ -35,7 +35,7 @@ describe('the multivariate autoencoder', () => {
   beforeAll(async () => {
     const normal = motorSamples(120, 1);
     trained = await trainAutoencoderModel(normal, 120 * RATE, options);
-    scorer = await AutoencoderScorer.load(trained.bytes, backend, ['cpu']);
+    scorer = await AutoencoderScorer.load(trained.bytes, backend, { providers: ['cpu'] });
   }, 120_000);
 
   it('is trained deterministically from its seed', async () => {

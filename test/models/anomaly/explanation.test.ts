@@ -7,6 +7,7 @@ import { ANOMALY_DEFAULTS } from '../../../models/anomaly/index.js';
 import { explainMax } from '../../../models/anomaly/explanation.js';
 import { EventLog } from '../../../runtime/health/events.js';
 import type { RecordInput } from '../../../runtime/pipeline/record.js';
+import { defaultBackend } from '../../support/inference-backend.js';
 
 const score = fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(0, 1, Number.NaN, -0.5));
 
@@ -34,7 +35,7 @@ describe('the streaming stage explains every score it reports', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(record, { minLength: 1, maxLength: 400 }), async (points) => {
         const stage = new AnomalyStage(
-          { detector: 'streaming', smoothingMs: 0, channels: undefined, modelName: undefined, modelVersion: undefined, alert: { ...ANOMALY_DEFAULTS.alert, minDurationMs: 0 }, scoreEveryMs: 1, autoencoder: { ...ANOMALY_DEFAULTS.autoencoder } },
+          { detector: 'streaming', smoothingMs: 0, channels: undefined, modelName: undefined, modelVersion: undefined, alert: { ...ANOMALY_DEFAULTS.alert, minDurationMs: 0 }, scoreEveryMs: 1, autoencoder: { ...ANOMALY_DEFAULTS.autoencoder }, backend: defaultBackend() },
           '/tmp/edgewise-test-no-state',
           { append: async () => undefined },
           new EventLog(pino({ level: 'silent' }), new Registry()).for('test'),

@@ -12,6 +12,7 @@ import type { RecordInput } from '../../../runtime/pipeline/record.js';
 import type { DecisionEntry } from '../../../runtime/store/decision-log.js';
 import { waitFor } from '../../support/wait-for.js';
 import { FAULT_KINDS, MOTOR_CHANNELS, MotorSignals, type FaultKind } from '../../../sim/mcu/signals.js';
+import { defaultBackend } from '../../support/inference-backend.js';
 
 const RATE = 200;
 const PER_RECORD = 20;
@@ -38,7 +39,7 @@ type Settings = AnomalyStageOptions['autoencoder'];
 
 function stage(detector: 'streaming' | 'autoencoder', decisions: DecisionEntry[], stateDir = '/tmp/edgewise-test-no-state', autoencoder: Partial<Settings> = {}): AnomalyStage {
   return new AnomalyStage(
-    { detector, smoothingMs: ANOMALY_DEFAULTS.alert.smoothingMs, channels: undefined, modelName: undefined, modelVersion: undefined, alert: { ...ANOMALY_DEFAULTS.alert }, scoreEveryMs: 0, autoencoder: { ...ANOMALY_DEFAULTS.autoencoder, ...autoencoder } },
+    { detector, smoothingMs: ANOMALY_DEFAULTS.alert.smoothingMs, channels: undefined, modelName: undefined, modelVersion: undefined, alert: { ...ANOMALY_DEFAULTS.alert }, scoreEveryMs: 0, autoencoder: { ...ANOMALY_DEFAULTS.autoencoder, ...autoencoder }, backend: defaultBackend() },
     stateDir,
     { append: async (e) => void decisions.push(e) },
     new EventLog(pino({ level: 'silent' }), new Registry()).for('test'),

@@ -12,6 +12,7 @@ import { ModelSlots } from '../../../runtime/updater/slots.js';
 import { MotorSignals } from '../../../sim/mcu/signals.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
+import { defaultBackend } from '../../support/inference-backend.js';
 
 const RATE = 200;
 const CHANNELS = ['vibration', 'temperature', 'current'];
@@ -36,7 +37,7 @@ describe('anomaly stage on an autoencoder from the fleet (signed updates)', () =
     const managed = new ManagedModels(dir.path);
     const stage = (await anomalyStagePlugin.create(
       { type: 'anomaly', detector: 'autoencoder', scoreEveryMs: 1000, autoencoder: { managed: 'motor-ae', windowSamples: 16 } },
-      { gatewayId: 'gw', stateDir: dir.path, decisions: { append: async () => undefined }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('a'), models: managed },
+      { backend: defaultBackend(), gatewayId: 'gw', stateDir: dir.path, decisions: { append: async () => undefined }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('a'), models: managed },
     )) as AnomalyStage;
     const sig = new MotorSignals(4);
     let n = 0;

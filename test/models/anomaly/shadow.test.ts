@@ -13,6 +13,7 @@ import { seededRandom, gaussian } from '../../../devices/synthetic/signals.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 import { CapturingEventLog, activate, candidateOf } from '../shadow-support.js';
+import { defaultBackend } from '../../support/inference-backend.js';
 
 const RATE = 200;
 const CHANNELS = ['vibration', 'temperature', 'current'];
@@ -90,7 +91,7 @@ async function run(dir: string, candidate: Uint8Array | undefined, evaluation?: 
   const decisions: DecisionEntry[] = [];
   const stage = (await anomalyStagePlugin.create(
     { type: 'anomaly', detector: 'autoencoder', scoreEveryMs: 1000, alert: { raiseThreshold: 0.25, clearThreshold: 0.15, minDurationMs: 1000, smoothingMs: 1000, cooldownMs: 0 }, autoencoder: { managed: MODEL, windowSamples: 16, strideSamples: 8 } },
-    { gatewayId: 'gw', stateDir: dir, decisions: { append: async (e) => void decisions.push(e) }, events: events.for('anomaly'), models: managed },
+    { backend: defaultBackend(), gatewayId: 'gw', stateDir: dir, decisions: { append: async (e) => void decisions.push(e) }, events: events.for('anomaly'), models: managed },
   )) as AnomalyStage;
   const sig = new MotorSignals(7);
   const out: RecordInput[] = [];

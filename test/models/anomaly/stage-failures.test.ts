@@ -13,6 +13,7 @@ import { openOutbox, quietEvents, readAll } from '../../support/store.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 import { CapturingEventLog, activate, sha256 } from '../shadow-support.js';
+import { defaultBackend } from '../../support/inference-backend.js';
 
 const RATE = 200;
 const CHANNELS = ['vibration', 'temperature', 'current'];
@@ -54,7 +55,7 @@ describe('anomaly stage failures', () => {
     const events = new CapturingEventLog();
     const stage = (await anomalyStagePlugin.create(
       { type: 'anomaly', detector: 'autoencoder', scoreEveryMs: 1000, alert: ALERT, autoencoder: { managed: MODEL, windowSamples: 16, strideSamples: 8 } },
-      { gatewayId: 'gw', stateDir: `${dir.path}/state`, decisions: { append: async () => undefined }, events: events.for('anomaly'), models: new ManagedModels(dir.path) },
+      { backend: defaultBackend(), gatewayId: 'gw', stateDir: `${dir.path}/state`, decisions: { append: async () => undefined }, events: events.for('anomaly'), models: new ManagedModels(dir.path) },
     )) as AnomalyStage;
     await stage.process(motorRecords(1));
     await waitFor(() => stage.stats()['phase'] === 'scoring', 'the release to load', 10_000);
@@ -94,7 +95,7 @@ describe('anomaly stage failures', () => {
     const events = new CapturingEventLog();
     const stage = (await anomalyStagePlugin.create(
       { type: 'anomaly', detector: 'autoencoder', scoreEveryMs: 0, alert: ALERT, autoencoder: { windowSamples: 16, strideSamples: 8, trainMs: 3000, trainWindows: 200, hidden: [16, 4, 16], epochs: 3 } },
-      { gatewayId: 'gw', stateDir, decisions: { append: async () => undefined }, events: events.for('anomaly'), models: new ManagedModels(dir.path) },
+      { backend: defaultBackend(), gatewayId: 'gw', stateDir, decisions: { append: async () => undefined }, events: events.for('anomaly'), models: new ManagedModels(dir.path) },
     )) as AnomalyStage;
     await stage.process(motorRecords(1));
     await waitFor(() => events.has('anomaly.saved_model_unreadable'), 'the warning about the saved model', 10_000);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { OnnxBackend } from '../../../models/engine/backends/onnxruntime/onnx-backend.js';
 import { CELLS, DETECTOR_INPUT, GRID, OUTPUTS, PATCH, SIZE_UNIT, STRIDE, extractPatch } from '../../../models/vision/detector/architecture.js';
 import { exportDetector } from '../../../models/vision/detector/export.js';
 import { Mlp } from '../../../models/train/mlp.js';
@@ -11,7 +11,7 @@ describe('defect detector export', () => {
     const random = seededRandom(5);
     const { width, height } = DETECTOR_INPUT;
     const image = Float32Array.from({ length: width * height }, () => random());
-    const model = await new OnnxBackend().load(exportDetector(mlp, { test: '1' }), ['cpu']);
+    const model = await new OnnxBackend().load(exportDetector(mlp, { test: '1' }), { providers: ['cpu'] });
     try {
       expect(model.outputs[0]).toMatchObject({ name: 'output0', shape: [1, OUTPUTS, CELLS] });
       const out = (await model.run({ images: { data: image, dims: [1, 1, height, width] } }))['output0'];

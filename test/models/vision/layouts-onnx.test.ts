@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { InferenceBackend, LoadedModel } from '../../../models/engine/engine.js';
 import { ModelError } from '../../../models/engine/errors.js';
-import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { OnnxBackend } from '../../../models/engine/backends/onnxruntime/onnx-backend.js';
 import { VisionModel } from '../../../models/vision/vision-model.js';
 import { packedLayout, type RawFrame } from '../../../runtime/pipeline/frame.js';
 import { constantOutputs, pythonNames, ssdOutputs, yolov5Output, yolov8Output, type KnownBox } from './layout-models.js';
@@ -29,7 +29,7 @@ const EXPECTED = [
 ];
 
 async function withModel<T>(bytes: Uint8Array, o: Parameters<typeof VisionModel.load>[3], use: (m: VisionModel) => Promise<T>, b: InferenceBackend = backend): Promise<T> {
-  const m = await VisionModel.load(bytes, b, ['cpu'], o);
+  const m = await VisionModel.load(bytes, b, { providers: ['cpu'] }, o);
   try {
     return await use(m);
   } finally {
@@ -76,7 +76,7 @@ describe('vision model outputs in every layout, through ONNX Runtime', () => {
       ]);
     });
     // The background is not a class: two names for UltraFace are one too many.
-    await expect(VisionModel.load(bytes, backend, ['cpu'], { classNames: ['background', 'face'] })).rejects.toThrow(
+    await expect(VisionModel.load(bytes, backend, { providers: ['cpu'] }, { classNames: ['background', 'face'] })).rejects.toThrow(
       'vision model: classNames has 2 names, the model (scores [1, 4420, 2], boxes [1, 4420, 4]) has 1 class as ssd',
     );
   });
@@ -102,7 +102,7 @@ describe('vision model outputs in every layout, through ONNX Runtime', () => {
 
   it('refuses at load classNames of another count than the model has, and a task its outputs are not', async () => {
     const bytes = constantOutputs([1, 3, 320, 320], [yolov8Output(2100, 3, BOXES)]);
-    const load = (o: Parameters<typeof VisionModel.load>[3]): Promise<VisionModel> => VisionModel.load(bytes, backend, ['cpu'], o);
+    const load = (o: Parameters<typeof VisionModel.load>[3]): Promise<VisionModel> => VisionModel.load(bytes, backend, { providers: ['cpu'] }, o);
     await expect(load({ classNames: ['part', 'defective-part'] })).rejects.toThrow(new ModelError('E_MODEL_OUTPUT', 'vision model: classNames has 2 names, the model (output0 [1, 7, 2100]) has 3 classes as yolov8'));
     await expect(load({ task: 'classification' })).rejects.toThrow(/fit no classification layout .*: is it task detection\?/);
   });

@@ -11,6 +11,7 @@ import { ManagedModels } from '../../../runtime/updater/managed-models.js';
 import { ModelSlots } from '../../../runtime/updater/slots.js';
 import { ConveyorScene } from '../../../sim/camera/index.js';
 import { makeTempDir } from '../../support/temp-dir.js';
+import { defaultBackend } from '../../support/inference-backend.js';
 
 describe('vision stage on a model installed by signed updates', () => {
   let dir: { path: string; remove: () => Promise<void> };
@@ -23,7 +24,7 @@ describe('vision stage on a model installed by signed updates', () => {
 
   it('waits (degraded, still consuming frames) until a release is active, runs it, and switches when another is activated', async () => {
     const managed = new ManagedModels(dir.path);
-    const stage = (await visionStagePlugin.create({ type: 'vision', model: { managed: 'belt-parts' }, classNames: ['part'], motion: { enabled: false } }, { gatewayId: 'gw', stateDir: dir.path, decisions: { append: async () => undefined }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('v'), models: managed })) as VisionStage;
+    const stage = (await visionStagePlugin.create({ type: 'vision', model: { managed: 'belt-parts' }, classNames: ['part'], motion: { enabled: false } }, { backend: defaultBackend(), gatewayId: 'gw', stateDir: dir.path, decisions: { append: async () => undefined }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('v'), models: managed })) as VisionStage;
     const scene = new ConveyorScene({ width: 640, height: 360, fps: 10, seed: 3 });
     const frames = async (n: number): Promise<RecordInput[]> => {
       const out: RecordInput[] = [];

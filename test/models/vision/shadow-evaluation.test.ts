@@ -13,6 +13,7 @@ import { EVAL_SEED_BASE, MIN_VISIBLE, renderFrame } from '../../../sim/vision/la
 import { makeTempDir } from '../../support/temp-dir.js';
 import { CapturingEventLog, activate, candidateOf } from '../shadow-support.js';
 import { brightness } from './layout-models.js';
+import { defaultBackend } from '../../support/inference-backend.js';
 
 const { onnx } = onnxProto;
 const MODEL = 'belt-parts';
@@ -99,7 +100,7 @@ async function shadowRun(active: Uint8Array, candidate: Uint8Array, evaluation: 
     const events = new CapturingEventLog();
     const stage = (await visionStagePlugin.create(
       { type: 'vision', model: { managed: MODEL }, classNames: ['part'], motion: { enabled: false }, ...config },
-      { gatewayId: 'gw', stateDir: dir.path, decisions: { append: async () => undefined }, events: events.for('vision'), models: managed },
+      { backend: defaultBackend(), gatewayId: 'gw', stateDir: dir.path, decisions: { append: async () => undefined }, events: events.for('vision'), models: managed },
     )) as VisionStage;
     try {
       let summary: ShadowSummary | undefined;

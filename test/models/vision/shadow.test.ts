@@ -13,6 +13,7 @@ import { ConveyorScene } from '../../../sim/camera/index.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 import { CapturingEventLog, activate, candidateOf } from '../shadow-support.js';
+import { defaultBackend } from '../../support/inference-backend.js';
 
 const { onnx } = onnxProto;
 const MODEL = 'belt-parts';
@@ -71,7 +72,7 @@ async function run(dir: string, candidate: Uint8Array | undefined): Promise<RunR
   const decisions: DecisionEntry[] = [];
   const stage = (await visionStagePlugin.create(
     { type: 'vision', model: { managed: MODEL }, classNames: ['part'], defectClass: 'part', motion: { enabled: true } },
-    { gatewayId: 'gw', stateDir: dir, decisions: { append: async (e) => void decisions.push(e) }, events: events.for('vision'), models: managed },
+    { backend: defaultBackend(), gatewayId: 'gw', stateDir: dir, decisions: { append: async (e) => void decisions.push(e) }, events: events.for('vision'), models: managed },
   )) as VisionStage;
   const scene = new ConveyorScene({ width: W, height: H, fps: 10, seed: 5, stillShare: 0.3, stillPeriodS: 4 });
   const out: RecordInput[] = [];

@@ -10,6 +10,7 @@ import type { RecordInput } from '../../../runtime/pipeline/record.js';
 import type { DecisionEntry } from '../../../runtime/store/decision-log.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { brightness, constantOutputs, pythonNames, yolov8Output } from './layout-models.js';
+import { defaultBackend } from '../../support/inference-backend.js';
 
 const T0_US = Date.UTC(2026, 10, 30) * 1000;
 
@@ -35,7 +36,7 @@ describe('vision stage: the decoder the model fits, on the live path', () => {
     const decisions: DecisionEntry[] = [];
     const s = (await visionStagePlugin.create(
       { type: 'vision', model: { path: `${dir.path}/${file}` }, motion: { enabled: false }, ...extra },
-      { gatewayId: 'gw', stateDir: dir.path, decisions: { append: async (e) => void decisions.push(e) }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('vision') },
+      { backend: defaultBackend(), gatewayId: 'gw', stateDir: dir.path, decisions: { append: async (e) => void decisions.push(e) }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('vision') },
     )) as VisionStage;
     return { stage: s, decisions };
   }

@@ -8,6 +8,7 @@ import { packedLayout, type RawFrame } from '../../../runtime/pipeline/frame.js'
 import type { RecordInput } from '../../../runtime/pipeline/record.js';
 import type { DecisionEntry } from '../../../runtime/store/decision-log.js';
 import { ConveyorScene, type ConveyorFrame } from '../../../sim/camera/index.js';
+import { defaultBackend } from '../../support/inference-backend.js';
 
 const W = 640;
 const H = 360;
@@ -26,7 +27,7 @@ function toRaw(f: ConveyorFrame): RawFrame {
 describe('vision stage on the simulated conveyor (decoded frames, no codec)', () => {
   it('reports one defect event per defective part that crossed, with the model, and runs inference only on frames with motion', async () => {
     const decisions: DecisionEntry[] = [];
-    const stage = (await visionStagePlugin.create({ type: 'vision' }, { gatewayId: 'gw', stateDir: '/tmp/none', decisions: { append: async (e) => void decisions.push(e) }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('vision') })) as VisionStage;
+    const stage = (await visionStagePlugin.create({ type: 'vision' }, { backend: defaultBackend(), gatewayId: 'gw', stateDir: '/tmp/none', decisions: { append: async (e) => void decisions.push(e) }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('vision') })) as VisionStage;
     const scene = new ConveyorScene({ width: W, height: H, fps: FPS, seed: 11, stillShare: 0.5, stillPeriodS: 10 });
     const seenWhole = new Map<number, string>();
     const out: RecordInput[] = [];

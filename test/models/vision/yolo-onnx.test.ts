@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../../models/engine/errors.js';
-import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { OnnxBackend } from '../../../models/engine/backends/onnxruntime/onnx-backend.js';
 import { buildModel } from '../../../models/onnx/builder.js';
 import { packedLayout, type RawFrame } from '../../../runtime/pipeline/frame.js';
 import { VisionModel } from '../../../models/vision/vision-model.js';
@@ -72,7 +72,7 @@ describe('YOLO outputs from ONNX Runtime', () => {
     ['YOLOv5 [1, 25200, 85]', yolov5],
   ] as const) {
     it(`decodes ${name}: confidence filter, class-wise NMS, boxes back in 1280x720 source pixels`, async () => {
-      const m = await VisionModel.load(bytes(), backend, ['cpu'], { task: 'detection', confidence: 0.25, iouThreshold: 0.45 });
+      const m = await VisionModel.load(bytes(), backend, { providers: ['cpu'] }, { task: 'detection', confidence: 0.25, iouThreshold: 0.45 });
       try {
         expect(m.inputSize).toEqual({ width: 640, height: 640, channels: 3 });
         const dets = await m.detect(frame1280x720());
@@ -89,7 +89,7 @@ describe('YOLO outputs from ONNX Runtime', () => {
 
   it('refuses, when it loads, a model whose output fits no layout, naming its shape', async () => {
     const bad = constantModel(new Float32Array(2 * 3 * 4), [2, 3, 4]);
-    const load = VisionModel.load(bad, backend, ['cpu'], { task: 'detection' });
+    const load = VisionModel.load(bad, backend, { providers: ['cpu'] }, { task: 'detection' });
     await expect(load).rejects.toThrow(ModelError);
     await expect(load).rejects.toThrow(/vision model: outputs output0 \[2, 3, 4\] fit no detection layout \(yolov8 is \[1, 4 \+ C, N\] with a batch of 1/);
   });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { OnnxBackend } from '../../../models/engine/backends/onnxruntime/onnx-backend.js';
 import { buildModel } from '../../../models/onnx/builder.js';
 import { seededRandom } from '../../../models/train/random.js';
 import { ModelSlots } from '../../../runtime/updater/slots.js';
@@ -81,7 +81,7 @@ log: { level: error }
     const active = await slots.active();
     expect(active, 'an active model').toBeDefined();
     const bytes = await slots.bytes(active?.slot ?? 'a', active?.sha256 ?? '');
-    const m = await new OnnxBackend().load(bytes, ['cpu']);
+    const m = await new OnnxBackend().load(bytes, { providers: ['cpu'] });
     try {
       const y = (await m.run({ x: { data: GOLDEN, dims: [1, 4] } }))['y']?.data;
       expect(Array.from(y ?? [])).toEqual(Array.from(GOLDEN.map((v) => v * (active?.release ?? 0))));

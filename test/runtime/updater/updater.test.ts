@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateKey, loadPrivateKey, loadPublicKey, type Role, type TufPublicKey } from '../../../fleet/repo/keys.js';
 import { Repository, type SigningKey } from '../../../fleet/repo/repository.js';
 import { serveRepository } from '../../../fleet/repo/serve.js';
-import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { OnnxBackend } from '../../../models/engine/backends/onnxruntime/onnx-backend.js';
 import { buildModel } from '../../../models/onnx/builder.js';
 import { ManagedModels } from '../../../runtime/updater/managed-models.js';
 import { TrustClient, initTrust, type TrustOptions } from '../../../runtime/updater/trust.js';
@@ -122,7 +122,7 @@ describe('model updater (A/B slots on signed releases)', () => {
     await u.update(r1);
     // A stage running `press`: each input goes to the active model and, while a shadow runs, to the candidate.
     const backend = new OnnxBackend();
-    const active = await backend.load((await managed.load('press'))?.bytes ?? new Uint8Array(), ['cpu']);
+    const active = await backend.load((await managed.load('press'))?.bytes ?? new Uint8Array(), { providers: ['cpu'] });
     let feeding = true;
     managed.subscribeShadow('press', (c) => {
       if (c === undefined) {
@@ -130,7 +130,7 @@ describe('model updater (A/B slots on signed releases)', () => {
         return;
       }
       void (async () => {
-        const candidate = await backend.load(c.bytes, ['cpu']);
+        const candidate = await backend.load(c.bytes, { providers: ['cpu'] });
         for (let i = 0; feeding; i += 1) {
           const x = { x: { data: Float32Array.of(i, 1, 2, 3), dims: [1, 4] } };
           const a = (await active.run(x))['y']?.data[0] as number;
@@ -235,7 +235,7 @@ describe('model updater (A/B slots on signed releases)', () => {
     await refused(u.update(r2), 'E_TRUST_HASH', 'download');
     const active = await u.slots('press').active();
     expect(active).toMatchObject({ slot: 'a', release: 1 });
-    const m = await new OnnxBackend().load(await u.slots('press').bytes('a', active?.sha256 ?? ''), ['cpu']);
+    const m = await new OnnxBackend().load(await u.slots('press').bytes('a', active?.sha256 ?? ''), { providers: ['cpu'] });
     try {
       expect(Array.from((await m.run({ x: { data: GOLDEN_IN, dims: [1, 4] } }))['y']?.data ?? [])).toEqual([1, 2, 3, 4]);
     } finally {

@@ -4,7 +4,7 @@ import { exportClassifier } from '../../../models/vision/classifier/export.js';
 import { trainClassifier } from '../../../models/vision/classifier/train.js';
 import { exportDetector } from '../../../models/vision/detector/export.js';
 import { trainDetector } from '../../../models/vision/detector/train.js';
-import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { OnnxBackend } from '../../../models/engine/backends/onnxruntime/onnx-backend.js';
 import { TRAIN_SEED_BASE, detectorPreprocessor, labelledImage, renderFrame } from '../../../sim/vision/labelled-frames.js';
 
 describe('vision training (small runs of the real trainers)', () => {
@@ -38,7 +38,7 @@ describe('vision training (small runs of the real trainers)', () => {
     const bytes = exportClassifier(a.model, {});
     expect(Buffer.from(bytes).equals(Buffer.from(exportClassifier(b.model, {})))).toBe(true);
     // The export folds the crop centring into its first layer: uncentred input, same answer.
-    const model = await new OnnxBackend().load(bytes, ['cpu']);
+    const model = await new OnnxBackend().load(bytes, { providers: ['cpu'] });
     try {
       const raw = new Float32Array(CROP_VALUES);
       const centred = new Float64Array(CROP_VALUES);

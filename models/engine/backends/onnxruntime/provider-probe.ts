@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { ModelError } from './errors.js';
+import { ModelError } from '../../errors.js';
 
 /**
  * The probe's model: one Identity node, float32 [1, 4] (models/onnx/builder.ts identityModel(),

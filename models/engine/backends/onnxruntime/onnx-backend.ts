@@ -1,6 +1,6 @@
 import type * as Ort from 'onnxruntime-node';
-import { ModelError } from './errors.js';
-import type { InferenceBackend, LoadedModel, RunStats, Tensor, TensorSpec } from './engine.js';
+import { ModelError } from '../../errors.js';
+import type { InferenceBackend, LoadOptions, LoadedModel, RunStats, Tensor, TensorSpec } from '../../engine.js';
 import { probeProvidersInChild } from './provider-probe.js';
 
 /** ONNX Runtime's "fatal only": a provider probe that fails must not spray the log. */
@@ -113,10 +113,12 @@ class OnnxModel implements LoadedModel {
  * so the engine knows which one it got: ONNX Runtime given a list falls back silently.
  */
 export interface OnnxBackendOptions {
+  /** Execution providers in order of preference, for a load that names none (default: cpu). */
+  readonly providers?: readonly string[];
   /**
    * Threads one inference may use (ONNX Runtime's intra-op pool; default: one per core).
    * Small models on a 2-core box run faster on one: waking a pool costs more than the work,
-   * and the other core is decoding video.
+   * and the other core is decoding video. A load's own `threads` wins.
    */
   readonly threads?: number;
 }
@@ -137,8 +139,9 @@ export class OnnxBackend implements InferenceBackend {
     return this.probed;
   }
 
-  async load(bytes: Uint8Array, providers: readonly string[]): Promise<LoadedModel> {
-    const requested = providers.length === 0 ? ['cpu'] : providers;
+  async load(bytes: Uint8Array, options: LoadOptions = {}): Promise<LoadedModel> {
+    const requested = [options.providers, this.options.providers, ['cpu']].find((list) => list !== undefined && list.length > 0) as readonly string[];
+    const threadCount = options.threads ?? this.options.threads;
     // Node's crypto module loads with the first model, not with every gateway.
     const { createHash } = await import('node:crypto');
     const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -147,7 +150,7 @@ export class OnnxBackend implements InferenceBackend {
     const ort = await onnxRuntime();
     for (const provider of requested) {
       try {
-        const threads = this.options.threads === undefined ? {} : { intraOpNumThreads: this.options.threads, interOpNumThreads: 1 };
+        const threads = threadCount === undefined ? {} : { intraOpNumThreads: threadCount, interOpNumThreads: 1 };
         const session = await ort.InferenceSession.create(bytes, { executionProviders: [provider], logSeverityLevel: provider === requested[requested.length - 1] ? 3 : QUIET, ...threads });
         return new OnnxModel(ort, session, provider, requested, fallbacks, sha256);
       } catch (err) {
