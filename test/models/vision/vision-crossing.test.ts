@@ -1,3 +1,4 @@
+import { defaultBackend } from '../../support/inference-backend.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,7 +134,7 @@ describe('vision stage: two objects of different classes crossing (a detector bu
         detections: { everyMs: 1000, maxDetections: 1 },
         zoneCounts: { everyMs: 1000 },
       },
-      { gatewayId: 'gw', stateDir: dir, decisions: { append: async () => undefined }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('vision') },
+      { backend: defaultBackend(), gatewayId: 'gw', stateDir: dir, decisions: { append: async () => undefined }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('vision') },
     )) as VisionStage;
     const out: RecordInput[] = [];
     const hidden: number[] = [];

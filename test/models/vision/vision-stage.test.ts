@@ -78,7 +78,7 @@ describe('vision stage on the simulated conveyor (decoded frames, no codec)', ()
         detections: { everyMs: 1000, maxDetections: 3 },
         zoneCounts: { everyMs: 2000 },
       },
-      { gatewayId: 'gw', stateDir: '/tmp/none', decisions: { append: async () => undefined }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('vision') },
+      { backend: defaultBackend(), gatewayId: 'gw', stateDir: '/tmp/none', decisions: { append: async () => undefined }, events: new EventLog(pino({ level: 'silent' }), new Registry()).for('vision') },
     )) as VisionStage;
     const scene = new ConveyorScene({ width: W, height: H, fps: FPS, seed: 21, stillShare: 0.5, stillPeriodS: 10 });
     const out: RecordInput[] = [];

@@ -1,3 +1,4 @@
+import { defaultBackend } from '../../../support/inference-backend.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,7 +169,7 @@ describe('RTSP camera input (against GStreamer\'s RTSP server on loopback)', () 
     const events = new CapturingEventLog();
     const entry = cameraPlugin.validate({ id: 'gate', type: 'camera', input: { rtsp: s.url('viewer:p%40ss%3Aword') }, reconnect: { minDelayMs: 50, maxDelayMs: 400 } });
     expect(entry.error).toBeUndefined();
-    const source = (await cameraPlugin.create(entry.value, { gatewayId: 'gw', stateDir: dir, decisions: { append: async () => undefined }, events: events.for('camera') })) as CameraSource;
+    const source = (await cameraPlugin.create(entry.value, { backend: defaultBackend(), gatewayId: 'gw', stateDir: dir, decisions: { append: async () => undefined }, events: events.for('camera') })) as CameraSource;
     const c = collectingContext();
     await source.start(c.ctx);
     try {
