@@ -19,8 +19,8 @@ export interface NodeSpec {
   readonly op: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
-  /** A number is INT when integral, else FLOAT; a list is INTS (kernel_shape, strides, pads). */
-  readonly attributes?: Readonly<Record<string, number | readonly number[]>>;
+  /** A number is INT when integral, else FLOAT; a list is INTS (kernel_shape, strides, pads); a string is STRING (Resize's mode). */
+  readonly attributes?: Readonly<Record<string, number | string | readonly number[]>>;
 }
 
 export interface GraphSpec {
@@ -60,11 +60,13 @@ export function buildModel(spec: GraphSpec): Uint8Array {
         input: [...n.inputs],
         output: [...n.outputs],
         attribute: Object.entries(n.attributes ?? {}).map(([name, value]) =>
-          typeof value !== 'number'
-            ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: [...value] })
-            : Number.isInteger(value)
-              ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value })
-              : onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f: value }),
+          typeof value === 'string'
+            ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(value) })
+            : typeof value !== 'number'
+              ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: [...value] })
+              : Number.isInteger(value)
+                ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value })
+                : onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f: value }),
         ),
       }),
     ),
