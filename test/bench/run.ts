@@ -17,6 +17,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   vision: benchVision,
   'fleet-ingest': benchFleetIngest,
   rollout: benchRollout,
+  yolov8n: async (args) => (await import('./yolov8n.js')).benchYolov8n(args),
 };
 
 const [name, ...args] = process.argv.slice(2);
