@@ -13,6 +13,7 @@ import { ConveyorScene } from '../../sim/camera/index.js';
 import { buildYolov8 } from '../../sim/vision/yolov8/architecture.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { finish, median, progress } from './report.js';
+import { defaultBackend } from '../support/inference-backend.js';
 
 /**
  * `npm run bench -- yolov8n [--rounds 6] [--frames 10] [--confidence 0.5]`: per-frame latency of
@@ -89,7 +90,7 @@ export async function benchYolov8n(args: readonly string[]): Promise<void> {
     const events = new EventLog(pino({ level: 'silent' }), new Registry()).for('bench');
     const stage = (await visionStagePlugin.create(
       { type: 'vision', model: { path }, threads: 1, motion: { enabled: false }, confidence },
-      { gatewayId: 'bench', stateDir: dir.path, decisions: { append: async () => undefined }, events },
+      { backend: defaultBackend(), gatewayId: 'bench', stateDir: dir.path, decisions: { append: async () => undefined }, events },
     )) as VisionStage;
 
     let ts = 0;

@@ -2,7 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxBackend } from '../../../models/engine/onnx-backend.js';
+import { OnnxBackend } from '../../../models/engine/backends/onnxruntime/onnx-backend.js';
+import { defaultBackend } from '../../support/inference-backend.js';
 import { readModelMetadata } from '../../../models/onnx/builder.js';
 import { parseClassNames } from '../../../models/vision/class-names.js';
 import { visionStagePlugin } from '../../../models/vision/index.js';
@@ -60,7 +61,7 @@ describe('YOLOv8 built by code (sim/vision/yolov8): the real architecture with r
   });
 
   it('ONNX Runtime (one thread) runs it: images [1, 3, 640, 640] -> output0 [1, 84, 8400], boxes in input pixels and scores in (0, 1)', async () => {
-    const loaded = await new OnnxBackend({ threads: 1 }).load(model.bytes, ['cpu']);
+    const loaded = await new OnnxBackend({ threads: 1 }).load(model.bytes, { providers: ['cpu'] });
     try {
       expect(loaded.inputs).toEqual([{ name: 'images', type: 'float32', shape: [1, 3, SIZE, SIZE] }]);
       expect(loaded.outputs).toEqual([{ name: 'output0', type: 'float32', shape: [1, 84, ANCHORS] }]);
@@ -86,7 +87,7 @@ describe('YOLOv8 built by code (sim/vision/yolov8): the real architecture with r
     // Seed 3: its best box on this frame lies well inside it (16 px from the edge; seed 1's, 3 px).
     const seeded = buildYolov8({ seed: 3 });
     // Which box the random weights score highest on this frame, from the raw output.
-    const loaded = await new OnnxBackend({ threads: 1 }).load(seeded.bytes, ['cpu']);
+    const loaded = await new OnnxBackend({ threads: 1 }).load(seeded.bytes, { providers: ['cpu'] });
     const pre = new Preprocessor({ width: SIZE, height: SIZE, channels: 3, mean: [0, 0, 0], std: [1, 1, 1] });
     const frame = conveyorFrame();
     const d = (await loaded.run({ images: { data: pre.run(frame), dims: pre.dims } }))['output0']?.data as Float32Array;
@@ -108,7 +109,7 @@ describe('YOLOv8 built by code (sim/vision/yolov8): the real architecture with r
     const stage = (await visionStagePlugin.create(
       // Only the best box passes (the random weights score every box near 0, as a trained model an empty scene).
       { type: 'vision', model: { path: `${dir.path}/yolov8n.onnx` }, threads: 1, motion: { enabled: false }, confidence: top.score },
-      { gatewayId: 'gw', stateDir: dir.path, decisions: { append: async () => undefined }, events: new EventLog(log, new Registry()).for('vision') },
+      { backend: defaultBackend(), gatewayId: 'gw', stateDir: dir.path, decisions: { append: async () => undefined }, events: new EventLog(log, new Registry()).for('vision') },
     )) as VisionStage;
     const out = [];
     for (let i = 0; i < 3; i += 1) out.push(...(await stage.process([{ stream: 'cam', class: 'telemetry', ts: 0, data: { frame: { ...frame, timestampUs: frame.timestampUs + i * 100_000 } } }])));
