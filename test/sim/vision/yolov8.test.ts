@@ -120,7 +120,11 @@ describe('YOLOv8 built by code (sim/vision/yolov8): the real architecture with r
     expect(stats).toMatchObject({ frames: 3, inferred: 3, frameErrors: 0, degraded: false });
     expect(logged.find((l) => l['event'] === 'vision.model_loaded')).toMatchObject({ layout: 'yolov8', classes: 80, classNames: 80, input: { width: SIZE, height: SIZE, channels: 3 } });
     const events = out.map((r) => r.data as { event: string; className: string; box: { x: number; y: number; w: number; h: number } });
-    expect(events.map((e) => [e.event, e.className])).toEqual([['entered', COCO_NAMES[top.classId]]]);
+    // The stage's stop ends the track: its `left` event carries the same label.
+    expect(events.map((e) => [e.event, e.className])).toEqual([
+      ['entered', COCO_NAMES[top.classId]],
+      ['left', COCO_NAMES[top.classId]],
+    ]);
     const box = events[0]?.box;
     expect(box?.x).toBeCloseTo(cx - w / 2, 2);
     expect(box?.y).toBeCloseTo(cy - h / 2, 2);
