@@ -1,5 +1,6 @@
 import type { Box } from '../../../models/vision/geometry.js';
 import type { TrackedDetection } from '../../../models/vision/tracker.js';
+import { seededRandom } from '../../../models/train/random.js';
 
 /**
  * Scripted detections of two objects that cross, as a detector would report them: object 0
@@ -19,18 +20,6 @@ export interface CrossingScene {
   readonly classes: readonly [number, number];
   /** Speed in box sizes per frame. */
   readonly speed: number;
-}
-
-/** Mulberry32: a small seeded generator, so every scene is the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** What shows of `b` behind `front`: the largest strip of it outside `front`, or undefined when under 35% shows. */
@@ -58,7 +47,7 @@ export function visiblePart(b: Box, front: Box): Box | undefined {
  * the size; up to 10% of detections missed; the two of one class or of two.
  */
 export function crossingScene(seed: number): CrossingScene {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const size = 50 + rnd() * 60;
   const speed = 0.1 + rnd() * 0.7;
   const angle = (rnd() - 0.5) * 1.2;
