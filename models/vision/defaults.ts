@@ -11,6 +11,7 @@ export const VISION_DEFAULTS = {
   /** Detections in one `detections` record, when the option does not say. */
   detectionsMax: 20,
   cropMaxSize: 96,
+  inferenceThread: 'worker',
 } as const;
 
 /** Where the repo's own models live, found from this file whether it runs from source or dist/. */

@@ -1,6 +1,6 @@
 import { checkFrame, type PixelFormat, type RawFrame } from '../../runtime/pipeline/frame.js';
 import { letterbox, type Letterbox } from './letterbox.js';
-import { PlaneResampler } from './resample.js';
+import { blockSums4, PlaneResampler } from './resample.js';
 
 export interface PreprocessOptions {
   /** Model input size. */
@@ -25,7 +25,7 @@ export interface PreprocessOptions {
 export class Preprocessor {
   private readonly out: Float32Array;
   private readonly planes: Float32Array;
-  private state: { key: string; box: Letterbox; luma: PlaneResampler; chroma?: PlaneResampler } | undefined;
+  private state: { key: string; box: Letterbox; luma: PlaneResampler; chroma?: PlaneResampler; grey?: GreyBlocks } | undefined;
 
   constructor(readonly o: PreprocessOptions) {
     if (o.mean.length !== o.channels || o.std.length !== o.channels) throw new RangeError(`preprocess: mean and std need ${o.channels} values`);
@@ -48,14 +48,16 @@ export class Preprocessor {
     const box = letterbox(w, h, this.o.width, this.o.height);
     const luma = new PlaneResampler(w, h, box.innerWidth, box.innerHeight);
     const chroma = format === 'RGBA' ? undefined : new PlaneResampler(Math.ceil(w / 2), Math.ceil(h / 2), box.innerWidth, box.innerHeight);
-    this.state = { key, box, luma, ...(chroma === undefined ? {} : { chroma }) };
+    const grey = format !== 'RGBA' && this.o.channels === 1 ? greyBlocks(w, h, box, this.o) : undefined;
+    this.state = { key, box, luma, ...(chroma === undefined ? {} : { chroma }), ...(grey === undefined ? {} : { grey }) };
     return this.state;
   }
 
   run(frame: RawFrame): Float32Array {
     checkFrame(frame);
-    const { box, luma, chroma } = this.setup(frame.format, frame.width, frame.height);
+    const { box, luma, chroma, grey } = this.setup(frame.format, frame.width, frame.height);
     const { width: W, height: H, channels, mean, std } = this.o;
+    if (grey !== undefined && this.runGrey(frame, box, grey)) return this.out;
     const plane = box.innerWidth * box.innerHeight;
     const p = this.planes;
     const L = frame.layout;
@@ -120,4 +122,46 @@ export class Preprocessor {
     }
     return this.out;
   }
+
+  /** The grey fast path: integer block sums of the luma plane, each mapped to its input value by the table. */
+  private runGrey(frame: RawFrame, box: Letterbox, g: GreyBlocks): boolean {
+    const y = frame.layout[0] as { offset: number; stride: number };
+    if (!blockSums4(frame.data, y.offset, y.stride, g.kx, g.ky, box.innerWidth, box.innerHeight, g.sums)) return false;
+    const W = this.o.width;
+    this.out.fill(g.padded);
+    const { sums, table } = g;
+    for (let j = 0; j < box.innerHeight; j += 1) {
+      const s = j * box.innerWidth;
+      const d = (j + box.padY) * W + box.padX;
+      for (let i = 0; i < box.innerWidth; i += 1) this.out[d + i] = table[sums[s + i] as number] as number;
+    }
+    return true;
+  }
+}
+
+/** What the grey fast path needs for one source size: whole block sizes, the sums, and the table from a block's sum to the input value. */
+interface GreyBlocks {
+  readonly kx: number;
+  readonly ky: number;
+  readonly sums: Int32Array;
+  readonly table: Float32Array;
+  readonly padded: number;
+}
+
+/**
+ * The grey fast path applies when the luma plane shrinks by whole factors (1280x720 into a
+ * 320-wide input: 4x4 blocks) that `blockSums4` can add up. A block's sum then says everything:
+ * the table holds, for each possible sum, the normalised input value (BT.601 limited range, as
+ * in the general path), so a pixel costs one lookup.
+ */
+function greyBlocks(w: number, h: number, box: Letterbox, o: PreprocessOptions): GreyBlocks | undefined {
+  if (w % box.innerWidth !== 0 || h % box.innerHeight !== 0) return undefined;
+  const kx = w / box.innerWidth;
+  const ky = h / box.innerHeight;
+  if (kx % 4 !== 0 || kx * ky > 256) return undefined;
+  const n = kx * ky;
+  const mean = o.mean[0] as number;
+  const std = o.std[0] as number;
+  const table = Float32Array.from({ length: 255 * n + 1 }, (_, s) => (Math.min(255, Math.max(0, 1.164 * (s / n - 16))) / 255 - mean) / std);
+  return { kx, ky, sums: new Int32Array(box.innerWidth * box.innerHeight), table, padded: ((o.pad ?? 114) / 255 - mean) / std };
 }

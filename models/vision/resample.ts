@@ -130,3 +130,49 @@ export class PlaneResampler {
     }
   }
 }
+
+/**
+ * Integer sums of kx x ky blocks of one 8-bit plane, four bytes at a time: each 32-bit word
+ * of a row is split into two 16-bit lanes (bytes 0+2 and 1+3), the lanes of a block's words are
+ * added across its rows, and the two lanes are added at the end. About four times fewer loads
+ * and adds than byte by byte, for the common case of a 720p or 1080p luma plane shrunk by a
+ * whole factor that is a multiple of 4 (1280 -> 320). Returns false, doing nothing, where it
+ * does not apply: kx not a multiple of 4, rows not 4-byte aligned, or blocks too large for a
+ * 16-bit lane (kx * ky > 256).
+ */
+export function blockSums4(data: Uint8Array, offset: number, stride: number, kx: number, ky: number, dstWidth: number, dstHeight: number, out: Int32Array): boolean {
+  const start = data.byteOffset + offset;
+  if (kx % 4 !== 0 || kx * ky > 256 || start % 4 !== 0 || stride % 4 !== 0 || out.length < dstWidth * dstHeight) return false;
+  const rowEnd = offset + (dstHeight * ky - 1) * stride + dstWidth * kx;
+  if (dstWidth <= 0 || dstHeight <= 0 || rowEnd > data.length) return false;
+  const words = new Int32Array(data.buffer, start, Math.floor((rowEnd - offset) / 4));
+  const wordsPerBlock = kx / 4;
+  const rowWords = stride / 4;
+  const M = 0x00ff00ff;
+  for (let j = 0; j < dstHeight; j += 1) {
+    const o = j * dstWidth;
+    out.fill(0, o, o + dstWidth);
+    for (let r = 0, w0 = j * ky * rowWords; r < ky; r += 1, w0 += rowWords) {
+      if (wordsPerBlock === 1) {
+        for (let i = 0; i < dstWidth; i += 1) {
+          const w = words[w0 + i] as number;
+          out[o + i] = (out[o + i] as number) + (w & M) + ((w >> 8) & M);
+        }
+        continue;
+      }
+      for (let i = 0, p = w0; i < dstWidth; i += 1) {
+        let lanes = 0;
+        for (let k = 0; k < wordsPerBlock; k += 1, p += 1) {
+          const w = words[p] as number;
+          lanes += (w & M) + ((w >> 8) & M);
+        }
+        out[o + i] = (out[o + i] as number) + lanes;
+      }
+    }
+    for (let i = o, e = o + dstWidth; i < e; i += 1) {
+      const lanes = out[i] as number;
+      out[i] = (lanes & 0xffff) + (lanes >>> 16);
+    }
+  }
+  return true;
+}

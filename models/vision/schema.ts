@@ -52,6 +52,12 @@ export const visionSchema = {
     std: { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, minItems: 1, maxItems: 3 },
     /** Threads per inference; 1 suits small models on a 2-core box (the other core decodes video). */
     threads: { type: 'integer', minimum: 1, maximum: 64 },
+    /**
+     * Where preprocessing, the model and the crop classifier run: a worker thread of their own
+     * (so decoding, gating and tracking on the gateway's thread overlap with them), or the
+     * gateway's thread (one thread less: about 10 MB less memory, no overlap).
+     */
+    inferenceThread: { enum: ['worker', 'main'] },
     providers: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 8 },
     /** Polygons in source pixels: motion is looked for, and "entered" judged, only inside them. */
     zones: { type: 'array', items: { type: 'array', items: point, minItems: 3, maxItems: 64 }, maxItems: 16 },

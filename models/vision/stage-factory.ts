@@ -7,6 +7,7 @@ import { CLASSIFIER_CLASSES, DEFECT_CLASS } from './classifier/architecture.js';
 import { BUILTIN_CLASSIFIER_PATH, BUILTIN_DETECTOR_PATH, VISION_DEFAULTS } from './defaults.js';
 import { CLASS_NAMES } from './detector/architecture.js';
 import type { VisionConfig } from './schema.js';
+import { InferenceThread } from './thread/inference-thread.js';
 import { VisionStage, type CascadeClassifier } from './vision-stage.js';
 
 async function readModel(path: string, what: string): Promise<{ bytes: Uint8Array; meta: Record<string, string>; sha256: string }> {
@@ -36,8 +37,11 @@ async function loadClassifier(c: { path?: string; classNames?: readonly string[]
   };
 }
 
-/** Builds the vision stage from its (validated, checked) config entry: reads the models and hashes them. */
-export async function createVisionStage(config: VisionConfig, env: CreateEnv): Promise<VisionStage> {
+/**
+ * Builds the vision stage from its (validated, checked) config entry: reads the models and
+ * hashes them. `thread`: the inference worker to use instead of a new one (tests, to end it).
+ */
+export async function createVisionStage(config: VisionConfig, env: CreateEnv, thread?: InferenceThread): Promise<VisionStage> {
   const d = VISION_DEFAULTS;
   const managedName = config.model?.managed;
   if (managedName !== undefined && (config.model?.path !== undefined || env.models === undefined)) {
@@ -77,6 +81,7 @@ export async function createVisionStage(config: VisionConfig, env: CreateEnv): P
       cropMaxSize: config.cropMaxSize ?? d.cropMaxSize,
       ...(config.detections === undefined ? {} : { detections: { everyMs: config.detections.everyMs, maxDetections: config.detections.maxDetections ?? d.detectionsMax } }),
       ...(config.zoneCounts === undefined ? {} : { zoneCounts: { everyMs: config.zoneCounts.everyMs } }),
+      thread: thread ?? ((config.inferenceThread ?? d.inferenceThread) === 'worker' ? new InferenceThread({ threads: config.threads, events: env.events }) : undefined),
     },
     env.decisions,
     env.events,

@@ -184,9 +184,10 @@ export class VisionShadows {
   /**
    * The candidate on a frame the active model inferred: the same input (the active tensor when
    * the input sizes agree, else its own preprocessing), its detections compared with the active
-   * model's. Never throws: whatever the candidate does stays here.
+   * model's (`active`: the active model's input size; `tensor`: its input, when the stage has
+   * it). Never throws: whatever the candidate does stays here.
    */
-  async run(sh: VisionShadow, active: VisionModel, frame: RawFrame, tensor: Float32Array, letterbox: Letterbox, detected: FrameResult): Promise<void> {
+  async run(sh: VisionShadow, active: { readonly width: number; readonly height: number; readonly channels: number }, frame: RawFrame, tensor: Float32Array | undefined, letterbox: Letterbox, detected: FrameResult): Promise<void> {
     const sink = sh.candidate.sink;
     try {
       if (sh.ended) return;
@@ -194,9 +195,9 @@ export class VisionShadows {
       if (sh.error !== undefined) return sink.run(false, 0);
       const model = sh.model;
       if (model === undefined) return; // still loading: nothing to compare yet
-      const a = active.inputSize;
+      const a = active;
       const c = model.inputSize;
-      const input = a.width === c.width && a.height === c.height && a.channels === c.channels ? { tensor, letterbox } : undefined;
+      const input = tensor !== undefined && a.width === c.width && a.height === c.height && a.channels === c.channels ? { tensor, letterbox } : undefined;
       const started = performance.now();
       let found: FrameResult;
       let ms: number;

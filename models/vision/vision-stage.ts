@@ -6,17 +6,18 @@ import type { RecordInput } from '../../runtime/pipeline/record.js';
 import type { ModelRef } from '../../runtime/store/decision-log.js';
 import type { InferenceBackend } from '../engine/engine.js';
 import { BACKGROUND_CLASS_NAME, cropRegion } from './classifier/architecture.js';
-import { CropClassifier } from './classifier/crop-classifier.js';
+import type { CropClass } from './classifier/crop-classifier.js';
 import { cropLuma, type Crop } from './crop.js';
 import type { Zone } from './geometry.js';
 import { MotionGate, type MotionOptions } from './motion.js';
 import { IouTracker, type TrackEvent, type TrackerOptions } from './tracker.js';
 import { leftRecordData, type DetectionsOptions } from './track-records.js';
 import { TrackReports } from './track-reports.js';
-import type { Letterbox } from './letterbox.js';
 import { FailureWindow } from './failure-window.js';
 import { FrameClass } from './frame-class.js';
-import { VisionModel, type SourceClass, type SourceDetection, type VisionModelOptions } from './vision-model.js';
+import { FrameRunError, LocalFrameRunner, type FrameModelInfo, type FrameModelSpec, type FrameOutput, type FrameRunner } from './thread/frame-runner.js';
+import { MAX_FRAMES_IN_WORKER, type InferenceThread } from './thread/inference-thread.js';
+import type { SourceClass, SourceDetection, VisionModelOptions } from './vision-model.js';
 import { VisionShadows } from './vision-shadow.js';
 
 /** A second stage that names the class of each detected box from a crop of it. */
@@ -54,6 +55,11 @@ export interface VisionStageOptions {
   readonly detections?: DetectionsOptions;
   /** A record of the counts per zone and class when they changed, at most this often (none: counts in stats only). */
   readonly zoneCounts?: { readonly everyMs: number };
+  /**
+   * The worker thread that runs preprocessing, the model and the crop classifier (the stage
+   * closes it when it stops); undefined: they run on the stage's own thread.
+   */
+  readonly thread?: InferenceThread | undefined;
 }
 
 interface Timing {
@@ -82,11 +88,13 @@ interface TrackCrop {
  * `<camera stream>.events` and defects are written to the decision log with the model.
  */
 export class VisionStage implements Stage {
-  private model: VisionModel | undefined;
-  private classifier: CropClassifier | undefined;
-  /** The frame in inference (and tracker holds queued behind it). */
+  private model: FrameRunner | undefined;
+  /** The frames in inference, chained: each one's results are used after the one before it (and tracker holds queued behind them). */
   private inflight: Promise<void> = Promise.resolve();
-  private slot: 0 | 1 = 0;
+  /** Frames sent to the model whose results are not used yet (at most MAX_FRAMES_IN_WORKER). */
+  private running = 0;
+  private wakeSender: (() => void) | undefined;
+  private readonly unsubscribeThread: (() => void) | undefined;
   /** Events of frames finished since the last `process` returned. */
   private readonly pending: RecordInput[] = [];
   private loading: Promise<void> | undefined;
@@ -130,6 +138,11 @@ export class VisionStage implements Stage {
     // Subscribed from the start: a shadow may begin before the first frame arrives.
     const m = o.managed;
     if (m !== undefined) this.unsubscribeShadow = m.source.subscribeShadow(m.name, (c) => this.shadows.set(c));
+    // A worker that died took its models with it: the next frame loads the model again (in a new worker).
+    this.unsubscribeThread = o.thread?.onExit(() => {
+      this.model = undefined;
+      this.loading = undefined;
+    });
   }
 
   /** A new release is active: the next frame loads it (the frame in inference finishes on the old one). */
@@ -150,8 +163,6 @@ export class VisionStage implements Stage {
   private ensureModel(): Promise<void> {
     this.loading ??= (async () => {
       try {
-        const backend = this.o.backend;
-        const load = { providers: this.o.providers, threads: this.o.threads };
         let bytes = this.o.modelBytes;
         if (this.o.managed !== undefined) {
           const m = this.o.managed;
@@ -162,22 +173,22 @@ export class VisionStage implements Stage {
           this.modelRef = active.ref;
         }
         this.loadError = undefined;
-        const model = await VisionModel.load(bytes, backend, load, this.o.model);
+        const spec: FrameModelSpec = { bytes, classifierBytes: this.o.classifier?.bytes, providers: this.o.providers, threads: this.o.threads, options: this.o.model };
+        const model = this.o.thread !== undefined ? await this.o.thread.load(spec) : await LocalFrameRunner.load(spec, this.o.backend);
+        const info = model.info;
         // The classes events are named by: the cascade classifier's, else the model's (the config's names, else its metadata's).
-        const names = this.o.classifier?.classNames ?? model.classNames;
+        const names = this.o.classifier?.classNames ?? info.classNames;
         const defectClassId = this.o.defectClass === undefined ? undefined : names?.indexOf(this.o.defectClass);
         if (defectClassId === -1 || (this.o.defectClass !== undefined && names === undefined)) {
           await model.close();
           throw new Error(`defectClass "${String(this.o.defectClass)}" is not one of the class names (${names?.join(', ') ?? 'none given'})`);
         }
-        if (this.o.classifier !== undefined) this.classifier ??= await CropClassifier.load(this.o.classifier.bytes, backend, load);
         this.model = model;
         this.classNames = names;
         this.defectClassId = defectClassId;
-        const m = model.model;
-        if (m.degraded) this.events.warn('vision.degraded', { code: 'E_MODEL_PROVIDER', provider: m.provider, wanted: m.requested[0], fallbacks: m.fallbacks });
-        for (const note of model.notes) this.events.warn('vision.model_warning', { code: 'E_MODEL_METADATA', model: this.modelRef, reason: note });
-        this.events.info('vision.model_loaded', { model: this.modelRef, provider: m.provider, input: model.inputSize, layout: model.decoder.layout, classes: model.decoder.classes ?? null, classNames: model.classNames === undefined ? null : model.classNames.length });
+        if (info.degraded) this.events.warn('vision.degraded', { code: 'E_MODEL_PROVIDER', provider: info.provider, wanted: info.requested[0], fallbacks: info.fallbacks });
+        for (const note of info.notes) this.events.warn('vision.model_warning', { code: 'E_MODEL_METADATA', model: this.modelRef, reason: note });
+        this.events.info('vision.model_loaded', { model: this.modelRef, provider: info.provider, input: info.inputSize, layout: info.layout, classes: info.classes ?? null, classNames: info.classNames === undefined ? null : info.classNames.length, thread: this.o.thread === undefined ? 'main' : 'worker' });
       } catch (err) {
         this.loadError = (err as Error).message;
         this.events.error('vision.model_invalid', { code: 'E_MODEL_INVALID', model: this.modelRef, reason: this.loadError });
@@ -187,7 +198,7 @@ export class VisionStage implements Stage {
   }
 
   stats(): Record<string, number | string | boolean | null> {
-    const m = this.model?.model;
+    const m = this.model?.info;
     const mean = (t: Timing): number | null => (t.n === 0 ? null : Math.round((t.total / t.n) * 1000) / 1000);
     return {
       frames: this.frames,
@@ -201,6 +212,9 @@ export class VisionStage implements Stage {
       preprocessMeanMs: mean(this.pre),
       inferenceMeanMs: mean(this.infer),
       provider: m?.provider ?? null,
+      inferenceThread: this.o.thread === undefined ? 'main' : 'worker',
+      framesInFlight: this.running,
+      workerRestarts: this.o.thread?.restarts ?? 0,
       modelHash: this.modelRef.hash,
       recentFrames: this.recent.frames,
       recentFrameErrors: this.recent.failed,
@@ -210,7 +224,7 @@ export class VisionStage implements Stage {
   }
 
   private degradedReason(): string | null {
-    const m = this.model?.model;
+    const m = this.model?.info;
     if (this.loadError !== undefined) return `model not loaded: ${this.loadError}`;
     const failing = this.recent.share > MAX_FAILED_SHARE;
     if (failing) return `${this.recent.failed} of the last ${this.recent.frames} inferred frames failed (${String(this.lastFailure)})`;
@@ -237,11 +251,13 @@ export class VisionStage implements Stage {
   }
 
   /**
-   * Gate and preprocess run here, in order; inference, classification and tracking of a frame
-   * run while the next frame is gated and preprocessed (one frame in flight, two input
-   * buffers), so the CPU preprocesses while ONNX Runtime infers. Results land in `pending`.
+   * The gate runs here, in order; then the frame goes to the model (preprocessing, inference,
+   * decoding, the crop classifier: in the worker thread, or here) without waiting for the frame
+   * before it, up to MAX_FRAMES_IN_WORKER frames, so the next frame is gated while one is in
+   * inference. Results are used (tracker, events, shadow) in frame order; they land in `pending`.
    */
   private async onFrame(stream: string, frame: RawFrame): Promise<void> {
+    while (this.running >= MAX_FRAMES_IN_WORKER) await new Promise<void>((resolve) => (this.wakeSender = resolve));
     await this.ensureModel();
     const model = this.model;
     if (model === undefined) {
@@ -262,17 +278,32 @@ export class VisionStage implements Stage {
         return;
       }
     }
-    const slot = this.slot;
-    this.slot = slot === 0 ? 1 : 0;
-    const t0 = performance.now();
-    const { tensor, letterbox } = model.preprocess(frame, slot);
-    this.pre.n += 1;
-    this.pre.total += performance.now() - t0;
-    // The frame before this one must be done: its buffer is the one the next frame will use.
-    await this.inflight;
-    this.inflight = this.inferAndTrack(model, stream, frame, tensor, letterbox)
+    // A candidate in shadow runs on the active model's input: ask for it back.
+    const run = model.run(frame, { tensor: this.shadows.current !== undefined });
+    const settled = run.then(
+      (output) => ({ output }),
+      (error: unknown) => ({ error }),
+    );
+    this.running += 1;
+    const previous = this.inflight;
+    this.inflight = (async () => {
+      const r = await settled;
+      await previous;
+      if ('error' in r) {
+        const ms = r.error instanceof FrameRunError ? r.error.inferenceMs : undefined;
+        if (ms !== undefined) this.o.managed?.source.recordRun(this.o.managed.name, false, ms);
+        throw r.error;
+      }
+      await this.useResult(model.info, stream, frame, r.output);
+    })()
       .catch((err: unknown) => this.frameFailed(stream, err))
-      .finally(() => frame.release?.());
+      .finally(() => {
+        frame.release?.();
+        this.running -= 1;
+        const wake = this.wakeSender;
+        this.wakeSender = undefined;
+        wake?.();
+      });
   }
 
   private frameFailed(stream: string, err: unknown): void {
@@ -283,35 +314,28 @@ export class VisionStage implements Stage {
     if (this.errors <= 10 || this.errors % 1000 === 0) this.events.warn('vision.frame_failed', { code: 'E_FRAME', stream, reason: (err as Error).message, count: this.errors });
   }
 
-  private async inferAndTrack(model: VisionModel, stream: string, frame: RawFrame, tensor: Float32Array, letterbox: Letterbox): Promise<void> {
-    const t1 = performance.now();
-    let raw;
-    try {
-      raw = await model.infer(tensor);
-    } catch (err) {
-      this.o.managed?.source.recordRun(this.o.managed.name, false, performance.now() - t1);
-      throw err;
-    }
-    const ms = performance.now() - t1;
-    this.o.managed?.source.recordRun(this.o.managed.name, true, ms);
+  private async useResult(info: FrameModelInfo, stream: string, frame: RawFrame, out: FrameOutput): Promise<void> {
+    this.o.managed?.source.recordRun(this.o.managed.name, true, out.inferenceMs);
+    this.pre.n += 1;
+    this.pre.total += out.preprocessMs;
     this.infer.n += 1;
-    this.infer.total += ms;
+    this.infer.total += out.inferenceMs;
     this.inferred += 1;
     // The model's own output (for a detector, before any cascade classifier) is what a candidate in shadow is compared with.
-    const result = model.decode(raw, letterbox);
+    const result = out.result;
     const shadow = this.shadows.current;
     try {
-      if (result.kind === 'classes') this.classifyFrame(stream, frame, result.classes, model);
-      else await this.trackFrame(stream, frame, result.detections);
+      if (result.kind === 'classes') this.classifyFrame(stream, frame, result.classes, info);
+      else this.trackFrame(stream, frame, result.detections, out.crops);
       this.recent.record(false);
     } finally {
       // The active path's outputs are made; now the candidate sees the same frame (and acts on nothing).
-      if (shadow !== undefined) await this.shadows.run(shadow, model, frame, tensor, letterbox, result);
+      if (shadow !== undefined) await this.shadows.run(shadow, info.inputSize, frame, out.tensor, out.letterbox, result);
     }
   }
 
   /** A whole-frame classifier's result: an event when the stream's class changes (see FrameClass). */
-  private classifyFrame(stream: string, frame: RawFrame, classes: readonly SourceClass[], model: VisionModel): void {
+  private classifyFrame(stream: string, frame: RawFrame, classes: readonly SourceClass[], model: FrameModelInfo): void {
     let state = this.frameClasses.get(stream);
     if (state === undefined) {
       state = new FrameClass({ confidence: this.o.model.confidence ?? 0, minFrames: this.o.tracker.minHits });
@@ -321,29 +345,29 @@ export class VisionStage implements Stage {
     const change = state.update(top);
     if (change === undefined || top === undefined) return;
     const ts = VisionStage.ms(frame.timestampUs);
-    const className = model.className(change.classId);
+    const modelClass = (id: number): string => model.classNames?.[id] ?? `class${id}`;
+    const className = modelClass(change.classId);
     this.eventsOut += 1;
     const data = {
       event: 'classified',
       className,
       score: top.score,
-      previous: change.previous === undefined ? null : model.className(change.previous),
-      top: classes.map((c) => ({ className: model.className(c.classId), score: c.score })),
+      previous: change.previous === undefined ? null : modelClass(change.previous),
+      top: classes.map((c) => ({ className: modelClass(c.classId), score: c.score })),
       model: this.modelRef,
     };
     this.pending.push({ stream: `${stream}.events`, class: 'result', ts, data });
     if (change.classId !== this.defectClassId) return;
     this.defects += 1;
     this.decisions
-      .append({ ts, kind: 'decision', stream, model: this.modelRef, inputs: { frameTs: ts, layout: model.decoder.layout }, explanation: { region: { x: 0, y: 0, w: frame.width, h: frame.height }, score: top.score, className }, outcome: { event: 'classified', className }, recordId: null })
+      .append({ ts, kind: 'decision', stream, model: this.modelRef, inputs: { frameTs: ts, layout: model.layout }, explanation: { region: { x: 0, y: 0, w: frame.width, h: frame.height }, score: top.score, className }, outcome: { event: 'classified', className }, recordId: null })
       .catch((err: unknown) => this.events.error('vision.decision_failed', { code: 'E_STORE_WRITE', reason: (err as Error).message }));
   }
 
-  /** The cascade classifier (if any), the tracker, and the events of one inferred frame. */
-  private async trackFrame(stream: string, frame: RawFrame, detected: SourceDetection[]): Promise<void> {
+  /** The cascade classifier's classes (if any), the tracker, and the events of one inferred frame. */
+  private trackFrame(stream: string, frame: RawFrame, detected: SourceDetection[], classes: readonly CropClass[] | undefined): void {
     let detections = detected;
-    if (this.classifier !== undefined) {
-      const classes = await this.classifier.classify(frame, detections.map((d) => d.box));
+    if (classes !== undefined) {
       // The detector says where a part is and how sure it is; the classifier says which class.
       detections = detections
         .map((d, i) => {
@@ -355,7 +379,7 @@ export class VisionStage implements Stage {
     // With a classifier the part is judged on its crop, which must be whole in the frame too.
     const edge = EDGE_MARGIN_PX;
     const judged = detections.map((d) => {
-      const r = this.classifier === undefined ? d.box : cropRegion(d.box);
+      const r = this.o.classifier === undefined ? d.box : cropRegion(d.box);
       return { ...d, atEdge: r.x <= edge || r.y <= edge || r.x + r.w >= frame.width - edge || r.y + r.h >= frame.height - edge };
     });
     const tracker = this.trackerOf(stream);
@@ -439,6 +463,15 @@ export class VisionStage implements Stage {
       .catch((err: unknown) => this.events.error('vision.decision_failed', { code: 'E_STORE_WRITE', reason: (err as Error).message }));
   }
 
+  /**
+   * Resolves when every frame handed to `process` so far has been inferred and tracked: its
+   * events are in what the next `process` (or `flush`) returns. Frames are pipelined, so a
+   * `process` call returns before the frames it took are done.
+   */
+  async settled(): Promise<void> {
+    await this.inflight;
+  }
+
   async flush(): Promise<RecordInput[]> {
     await this.inflight;
     const out: RecordInput[] = this.pending.splice(0);
@@ -459,6 +492,7 @@ export class VisionStage implements Stage {
     await this.inflight;
     await shadows;
     await this.model?.close();
-    await this.classifier?.close();
+    this.unsubscribeThread?.();
+    await this.o.thread?.close();
   }
 }

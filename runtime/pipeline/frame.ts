@@ -30,14 +30,17 @@ export interface RawFrame {
   readonly release?: () => void;
 }
 
-/** A few frame buffers for reuse, per size; empty: a fresh one. */
+/**
+ * A few frame buffers for reuse, per size; empty: a fresh one. Buffers are shared memory
+ * (SharedArrayBuffer), so a stage can hand a frame to a worker thread without copying it.
+ */
 export class FrameBufferPool {
   private readonly free = new Map<number, Uint8Array[]>();
 
   constructor(private readonly maxPerSize = 8) {}
 
   take(size: number): Uint8Array {
-    return this.free.get(size)?.pop() ?? new Uint8Array(size);
+    return this.free.get(size)?.pop() ?? new Uint8Array(new SharedArrayBuffer(size));
   }
 
   give(buffer: Uint8Array): void {

@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { packedLayout, type PixelFormat, type RawFrame } from '../../../runtime/pipeline/frame.js';
 import { Preprocessor } from '../../../models/vision/preprocess.js';
+import { blockSums4 } from '../../../models/vision/resample.js';
 
 /** A frame of `format` whose luma is 16 (black) on the left half and 235 (white) on the right. */
 function halfAndHalf(format: PixelFormat, width: number, height: number, extraStride = 0): RawFrame {
@@ -54,5 +56,28 @@ describe('preprocessing to NCHW float32', () => {
   it('refuses a frame whose planes do not fit its buffer', () => {
     const p = new Preprocessor({ width: 8, height: 8, channels: 1, mean: [0], std: [1] });
     expect(() => p.run({ format: 'I420', width: 16, height: 8, data: new Uint8Array(100), layout: packedLayout('I420', 16, 8).layout, timestampUs: 0 })).toThrow(/does not fit in 100 bytes/);
+  });
+
+  it('the grey fast path (whole 4x blocks, summed four bytes at a time) gives what the general path gives (property)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(4, 8, 16), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 5 }), fc.boolean(), fc.constantFrom('I420', 'NV12') as fc.Arbitrary<'I420' | 'NV12'>, fc.nat(), (k, dw, dh, extra, wide, format, seed) => {
+        // k x k blocks: the frame is k times the letterbox's inner size, padded on one side.
+        const width = k * dw;
+        const height = k * dh;
+        const { layout, size } = packedLayout(format, width, height);
+        // The same pixels twice: at a 4-byte-aligned offset (fast path) and one byte further (general path).
+        const buffer = new Uint8Array(size + 8);
+        for (let i = 0; i < size; i += 1) buffer[4 + i] = (i * 2654435761 + seed) % 256;
+        const aligned = buffer.slice(4, 4 + size);
+        const shifted = new Uint8Array(size + 1);
+        shifted.set(aligned, 1);
+        const o = { width: dw + (wide ? extra : 0), height: dh + (wide ? 0 : extra), channels: 1 as const, mean: [0.2], std: [0.7] };
+        const fast = new Preprocessor(o).run({ format, width, height, data: aligned, layout, timestampUs: 0 });
+        const general = new Preprocessor(o).run({ format, width, height, data: shifted, layout: layout.map((p) => ({ offset: p.offset + 1, stride: p.stride })), timestampUs: 0 });
+        expect(fast.length).toBe(general.length);
+        expect(blockSums4(aligned, 0, width, k, k, dw, dh, new Int32Array(dw * dh))).toBe(true); // the fast path applies to `aligned`
+        for (let i = 0; i < fast.length; i += 1) expect(fast[i]).toBeCloseTo(general[i] as number, 4);
+      }),
+    );
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PlaneResampler } from '../../../models/vision/resample.js';
+import { blockSums4, PlaneResampler } from '../../../models/vision/resample.js';
 
 describe('area resampling', () => {
   it('with whole-number ratios, each output is the exact mean of its block (property)', () => {
@@ -31,6 +31,28 @@ describe('area resampling', () => {
         const mean = (a: ArrayLike<number>): number => Array.from(a).reduce((x, y) => x + y, 0) / a.length;
         // Exact for downscaling; upscaling weights each source pixel by its (nearly equal) share.
         expect(Math.abs(mean(out) - mean(data))).toBeLessThan(w >= dw && h >= dh ? 1e-3 : 40);
+      }),
+    );
+  });
+
+  it('block sums four bytes at a time equal the byte-by-byte sums, and refuse what they cannot do (property)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(4, 8, 12, 16), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 8 }), fc.nat(), (kx, ky, dw, dh, lead, pad, seed) => {
+        const stride = kx * dw + pad;
+        const offset = lead;
+        const data = Uint8Array.from({ length: offset + stride * ky * dh }, (_, i) => (i * 2654435761 + seed) % 256);
+        const out = new Int32Array(dw * dh);
+        const done = blockSums4(data, offset, stride, kx, ky, dw, dh, out);
+        const applies = kx * ky <= 256 && offset % 4 === 0 && stride % 4 === 0;
+        expect(done).toBe(applies);
+        if (!applies) return;
+        for (let j = 0; j < dh; j += 1) {
+          for (let i = 0; i < dw; i += 1) {
+            let sum = 0;
+            for (let y = j * ky; y < (j + 1) * ky; y += 1) for (let x = i * kx; x < (i + 1) * kx; x += 1) sum += data[offset + y * stride + x] as number;
+            expect(out[j * dw + i]).toBe(sum);
+          }
+        }
       }),
     );
   });

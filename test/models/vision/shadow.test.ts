@@ -88,6 +88,8 @@ async function run(dir: string, candidate: Uint8Array | undefined): Promise<RunR
     }
   };
   await feed(10);
+  // Frames are pipelined: the ones still in inference would finish after the candidate started.
+  await stage.settled();
   expect(stage.stats()['degraded']).toBe(false);
   let summary: Promise<ShadowSummary> | undefined;
   const stop = new AbortController();

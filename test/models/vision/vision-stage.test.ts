@@ -2,6 +2,8 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { visionStagePlugin } from '../../../models/vision/index.js';
+import { createVisionStage } from '../../../models/vision/stage-factory.js';
+import { InferenceThread } from '../../../models/vision/thread/inference-thread.js';
 import type { VisionStage } from '../../../models/vision/vision-stage.js';
 import { EventLog } from '../../../runtime/health/events.js';
 import { packedLayout, type RawFrame } from '../../../runtime/pipeline/frame.js';
@@ -9,6 +11,7 @@ import type { RecordInput } from '../../../runtime/pipeline/record.js';
 import type { DecisionEntry } from '../../../runtime/store/decision-log.js';
 import { ConveyorScene, type ConveyorFrame } from '../../../sim/camera/index.js';
 import { defaultBackend } from '../../support/inference-backend.js';
+import { CapturingEventLog } from '../shadow-support.js';
 
 const W = 640;
 const H = 360;
@@ -121,5 +124,37 @@ describe('vision stage on the simulated conveyor (decoded frames, no codec)', ()
     expect(sampled.length).toBeLessThanOrEqual(61);
     for (let i = 1; i < sampled.length; i += 1) expect(sampled[i]?.ts as number - (sampled[i - 1]?.ts as number)).toBeGreaterThanOrEqual(1000);
     for (const r of sampled) expect((r.data as { detections: unknown[] }).detections.length).toBeLessThanOrEqual(3);
+  }, 120_000);
+
+  it('runs inference in a worker thread by default; a worker that dies costs the frames it had (counted), is said, and the stage goes on in a new one', async () => {
+    const events = new CapturingEventLog();
+    const thread = new InferenceThread({ threads: 1, events: events.for('vision'), restart: { minDelayMs: 10, maxDelayMs: 50 } });
+    const stage = await createVisionStage({ type: 'vision', motion: { enabled: false } }, { backend: defaultBackend(), gatewayId: 'gw', stateDir: '/tmp/none', decisions: { append: async () => undefined }, events: events.for('vision') }, thread);
+    const scene = new ConveyorScene({ width: W, height: H, fps: FPS, seed: 11 });
+    const feed = async (n: number): Promise<RecordInput[]> => {
+      const out: RecordInput[] = [];
+      for (let i = 0; i < n; i += 1) {
+        const f = scene.next();
+        out.push(...(await stage.process([{ stream: 'cam-1', class: 'telemetry', ts: f.timestampUs / 1000, data: { frame: toRaw(f) } }])));
+      }
+      return out;
+    };
+    await feed(20);
+    await stage.settled();
+    expect(stage.stats()).toMatchObject({ inferenceThread: 'worker', frames: 20, inferred: 20, frameErrors: 0, workerRestarts: 0 });
+
+    thread.crash();
+    await feed(100);
+    await stage.settled();
+    const after = stage.stats();
+    // The frames sent after the crash and before the worker was gone (at most the two in flight) failed; the rest ran in a new worker.
+    expect(after['frameErrors']).toBeGreaterThanOrEqual(1);
+    expect(after['frameErrors']).toBeLessThanOrEqual(2);
+    expect(after).toMatchObject({ frames: 120, workerRestarts: 1, degraded: false });
+    expect(after['inferred']).toBe(120 - (after['frameErrors'] as number));
+    expect(events.seen.find((e) => e.event === 'vision.worker_exited')).toMatchObject({ level: 'warn', fields: { code: 'E_VISION_WORKER' } });
+    expect(events.seen.filter((e) => e.event === 'vision.model_loaded').map((e) => e.fields['thread'])).toEqual(['worker', 'worker']);
+    expect(events.seen.filter((e) => e.event === 'vision.frame_failed').length).toBe(after['frameErrors']);
+    await stage.stop();
   }, 120_000);
 });
