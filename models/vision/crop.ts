@@ -12,11 +12,28 @@ export interface Crop {
   readonly region: Box;
 }
 
+/** A crop's grey pixels before encoding (kept while a track lives: cheaper than a PNG per better sighting). */
+export interface GreyCrop {
+  readonly grey: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly region: Box;
+}
+
 /**
  * The region around a box, from the frame's luma plane, downscaled (area filter) and encoded
  * as PNG: what an engineer looks at to see the defect, small enough for every event (a few KB).
  */
 export function cropLuma(frame: RawFrame, box: Box, maxSize: number, margin = 0.15): Crop {
+  return encodeCrop(greyCrop(frame, box, maxSize, margin));
+}
+
+export function encodeCrop(c: GreyCrop): Crop {
+  return { png: encode({ width: c.width, height: c.height, data: c.grey, channels: 1, depth: 8 }), width: c.width, height: c.height, region: c.region };
+}
+
+/** `cropLuma`'s pixels, not encoded. */
+export function greyCrop(frame: RawFrame, box: Box, maxSize: number, margin = 0.15): GreyCrop {
   const mx = box.w * margin;
   const my = box.h * margin;
   const x0 = Math.max(0, Math.floor(box.x - mx));
@@ -32,6 +49,7 @@ export function cropLuma(frame: RawFrame, box: Box, maxSize: number, margin = 0.
   const rgba = frame.format === 'RGBA';
   const out = new Float32Array(ow * oh);
   new PlaneResampler(w, h, ow, oh).run(frame.data, plane.offset + y0 * plane.stride + x0 * (rgba ? 4 : 1) + (rgba ? 1 : 0), plane.stride, rgba ? 4 : 1, out, 0, ow);
-  const grey = Uint8Array.from(out, (v) => Math.round(v));
-  return { png: encode({ width: ow, height: oh, data: grey, channels: 1, depth: 8 }), width: ow, height: oh, region: { x: x0, y: y0, w, h } };
+  const grey = new Uint8Array(out.length);
+  for (let i = 0; i < out.length; i += 1) grey[i] = Math.round(out[i] as number);
+  return { grey, width: ow, height: oh, region: { x: x0, y: y0, w, h } };
 }

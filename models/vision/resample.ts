@@ -105,17 +105,19 @@ export class PlaneResampler {
       return;
     }
     const { xt, yt, tmp, dstWidth, srcHeight, dstHeight } = this;
+    const { first, start, count, weights } = xt;
     for (let y = 0; y < srcHeight; y += 1) {
       const row = offset + y * stride;
       const t = y * dstWidth;
       for (let i = 0; i < dstWidth; i += 1) {
         let s = 0;
-        const w0 = xt.first[i] as number;
-        let p = row + (xt.start[i] as number) * step;
-        for (let k = 0, n = xt.count[i] as number; k < n; k += 1, p += step) s += (xt.weights[w0 + k] as number) * (data[p] as number);
+        const w0 = first[i] as number;
+        let p = row + (start[i] as number) * step;
+        for (let k = 0, n = count[i] as number; k < n; k += 1, p += step) s += (weights[w0 + k] as number) * (data[p] as number);
         tmp[t + i] = s;
       }
     }
+    const yw = yt.weights;
     for (let j = 0; j < dstHeight; j += 1) {
       const o = outOffset + j * outStride;
       const w0 = yt.first[j] as number;
@@ -123,7 +125,7 @@ export class PlaneResampler {
       const n = yt.count[j] as number;
       for (let i = 0; i < dstWidth; i += 1) out[o + i] = 0;
       for (let k = 0; k < n; k += 1) {
-        const w = yt.weights[w0 + k] as number;
+        const w = yw[w0 + k] as number;
         const t = (r0 + k) * dstWidth;
         for (let i = 0; i < dstWidth; i += 1) out[o + i] = (out[o + i] as number) + w * (tmp[t + i] as number);
       }
@@ -152,7 +154,24 @@ export function blockSums4(data: Uint8Array, offset: number, stride: number, kx:
   for (let j = 0; j < dstHeight; j += 1) {
     const o = j * dstWidth;
     out.fill(0, o, o + dstWidth);
-    for (let r = 0, w0 = j * ky * rowWords; r < ky; r += 1, w0 += rowWords) {
+    let r = 0;
+    let w0 = j * ky * rowWords;
+    if (wordsPerBlock === 1) {
+      // Four rows at a time: four loads and one store per block and four rows (the 1280 -> 320 case).
+      for (; r + 4 <= ky; r += 4, w0 += 4 * rowWords) {
+        const w1 = w0 + rowWords;
+        const w2 = w1 + rowWords;
+        const w3 = w2 + rowWords;
+        for (let i = 0; i < dstWidth; i += 1) {
+          const a = words[w0 + i] as number;
+          const b = words[w1 + i] as number;
+          const c = words[w2 + i] as number;
+          const d = words[w3 + i] as number;
+          out[o + i] = (out[o + i] as number) + (a & M) + (b & M) + (c & M) + (d & M) + ((a >> 8) & M) + ((b >> 8) & M) + ((c >> 8) & M) + ((d >> 8) & M);
+        }
+      }
+    }
+    for (; r < ky; r += 1, w0 += rowWords) {
       if (wordsPerBlock === 1) {
         for (let i = 0; i < dstWidth; i += 1) {
           const w = words[w0 + i] as number;

@@ -7,7 +7,7 @@ import type { ModelRef } from '../../runtime/store/decision-log.js';
 import type { InferenceBackend } from '../engine/engine.js';
 import { BACKGROUND_CLASS_NAME, cropRegion } from './classifier/architecture.js';
 import type { CropClass } from './classifier/crop-classifier.js';
-import { cropLuma, type Crop } from './crop.js';
+import { encodeCrop, greyCrop, type GreyCrop } from './crop.js';
 import type { Zone } from './geometry.js';
 import { MotionGate, type MotionOptions } from './motion.js';
 import { IouTracker, type TrackEvent, type TrackerOptions } from './tracker.js';
@@ -75,7 +75,8 @@ const MAX_FAILED_SHARE = 0.05;
 
 /** Crops kept per track (one each: its best defect sighting). */
 interface TrackCrop {
-  readonly crop: Crop;
+  /** Encoded as PNG only if the track ends as a defect. */
+  readonly crop: GreyCrop;
 }
 
 /**
@@ -387,7 +388,7 @@ export class VisionStage implements Stage {
     if (this.o.cropMaxSize > 0) {
       for (const t of update.newBestDefect) {
         const best = t.bestDefect;
-        if (best !== undefined) this.crops.set(`${stream}#${t.id}`, { crop: cropLuma(frame, best.box, this.o.cropMaxSize) });
+        if (best !== undefined) this.crops.set(`${stream}#${t.id}`, { crop: greyCrop(frame, best.box, this.o.cropMaxSize) });
       }
     }
     for (const e of update.events) this.emit(stream, e, this.pending);
@@ -421,7 +422,7 @@ export class VisionStage implements Stage {
       out.push({ stream: `${stream}.events`, class: 'result', ts: VisionStage.ms(e.tsUs), data: { event: 'entered', track: t.id, className: this.className(e.classId), box: t.box, model: this.modelRef } });
       return;
     }
-    const crop = this.crops.get(key);
+    const grey = this.crops.get(key);
     this.crops.delete(key);
     // A `left` closes an `entered`: tracks that never entered the zone end without one.
     const left = t.entered ? { stream: `${stream}.events`, class: 'result' as const, ts: VisionStage.ms(t.seenUs), data: leftRecordData(e, (c) => this.className(c), this.defectClassId, this.modelRef) } : undefined;
@@ -430,6 +431,7 @@ export class VisionStage implements Stage {
       if (left !== undefined) out.push(left);
       return;
     }
+    const crop = grey === undefined ? undefined : encodeCrop(grey.crop);
     this.eventsOut += 1;
     this.defects += 1;
     const best = t.bestDefect;
@@ -443,7 +445,7 @@ export class VisionStage implements Stage {
       defectSightings: t.defectHits,
       best: { ts: VisionStage.ms(best.tsUs), score: best.score, box: best.box },
       ...(this.o.classifier === undefined ? {} : { classifier: this.o.classifier.model }),
-      ...(crop === undefined ? {} : { crop: { png: crop.crop.png, width: crop.crop.width, height: crop.crop.height, region: crop.crop.region } }),
+      ...(crop === undefined ? {} : { crop: { png: crop.png, width: crop.width, height: crop.height, region: crop.region } }),
       model: this.modelRef,
     };
     out.push({ stream: `${stream}.events`, class: 'result', ts: VisionStage.ms(best.tsUs), data });

@@ -26,6 +26,22 @@ export function cropRegion(box: Box, margin = CROP_MARGIN): Box {
   return { x: box.x + box.w / 2 - side / 2, y: box.y + box.h / 2 - side / 2, w: side, h: side };
 }
 
+/** The crop before scaling to 0..1 (filled and read within one `cropInput` call). */
+const CROP_SCRATCH = new Float32Array(CROP_VALUES);
+/** Resamplers by region size, most recently used last: a part's region keeps its size from frame to frame, and each costs weight tables. */
+const RESAMPLERS = new Map<string, PlaneResampler>();
+const MAX_RESAMPLERS = 32;
+
+function cropResampler(w: number, h: number): PlaneResampler {
+  const key = `${w}x${h}`;
+  let r = RESAMPLERS.get(key);
+  if (r !== undefined) RESAMPLERS.delete(key);
+  else r = new PlaneResampler(w, h, CROP, CROP);
+  RESAMPLERS.set(key, r);
+  if (RESAMPLERS.size > MAX_RESAMPLERS) RESAMPLERS.delete(RESAMPLERS.keys().next().value as string);
+  return r;
+}
+
 /**
  * Fills `out` at `offset` with the 32 x 32 crop around `box` from the frame's luma, area
  * resampled, values 0..1; pixels of the region outside the frame are the nearest edge's
@@ -33,6 +49,7 @@ export function cropRegion(box: Box, margin = CROP_MARGIN): Box {
  * (as the network was trained; the exported graph does it itself).
  */
 export function cropInput(frame: RawFrame, box: Box, out: Float32Array | Float64Array, offset: number, centre: boolean): void {
+  const tmp = CROP_SCRATCH;
   const r = cropRegion(box);
   const x0 = Math.max(0, Math.floor(r.x));
   const y0 = Math.max(0, Math.floor(r.y));
@@ -42,8 +59,7 @@ export function cropInput(frame: RawFrame, box: Box, out: Float32Array | Float64
   const h = Math.max(1, y1 - y0);
   const plane = frame.layout[0] as { offset: number; stride: number };
   const rgba = frame.format === 'RGBA';
-  const tmp = new Float32Array(CROP_VALUES);
-  new PlaneResampler(w, h, CROP, CROP).run(frame.data, plane.offset + Math.min(y0, frame.height - 1) * plane.stride + Math.min(x0, frame.width - 1) * (rgba ? 4 : 1) + (rgba ? 1 : 0), plane.stride, rgba ? 4 : 1, tmp, 0, CROP);
+  cropResampler(w, h).run(frame.data, plane.offset + Math.min(y0, frame.height - 1) * plane.stride + Math.min(x0, frame.width - 1) * (rgba ? 4 : 1) + (rgba ? 1 : 0), plane.stride, rgba ? 4 : 1, tmp, 0, CROP);
   let mean = 0;
   for (let i = 0; i < CROP_VALUES; i += 1) mean += tmp[i] as number;
   mean = centre ? mean / CROP_VALUES / 255 : 0;
