@@ -99,7 +99,8 @@ export class InferenceThread {
     }
     const generation = this.generation;
     const model = this.nextModel++;
-    const r = await this.request({ type: 'load', id: 0, model, spec: { ...spec, bytes: spec.bytes.slice(), classifierBytes: spec.classifierBytes?.slice() } });
+    // postMessage copies the model's bytes to the worker (a structured clone).
+    const r = await this.request({ type: 'load', id: 0, model, spec });
     return new ThreadFrameRunner(this, generation, model, r.info as FrameModelInfo);
   }
 
