@@ -13,7 +13,9 @@ export type WorkerRequest =
   /** Closes every model and ends the worker (after the requests before it). */
   | { readonly type: 'end'; readonly id: number }
   /** Ends the worker at once, as a crash would (after the requests before it): for tests of the restart. */
-  | { readonly type: 'crash'; readonly id: number };
+  | { readonly type: 'crash'; readonly id: number }
+  /** Keeps the worker busy for `ms` without answering, as a hung one would: for tests of the timeout. */
+  | { readonly type: 'stall'; readonly id: number; readonly ms: number };
 
 export type WorkerReply =
   | { readonly id: number; readonly ok: true; readonly info?: FrameModelInfo; readonly output?: FrameOutput }

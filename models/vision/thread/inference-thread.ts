@@ -70,6 +70,8 @@ export class InferenceThread {
   private lastError: string | undefined;
   private closed = false;
   private starting: Promise<void> | undefined;
+  /** The worker being ended because it hung. */
+  private ending: Worker | undefined;
   /** When the next worker may start (a worker that died young is not restarted at once). */
   private restartAt = 0;
   private exits = 0;
@@ -109,6 +111,11 @@ export class InferenceThread {
     this.worker?.postMessage({ type: 'crash', id: this.nextId++ } satisfies WorkerRequest);
   }
 
+  /** Keeps the worker busy for `ms` as a hung one would (tests of the timeout); resolves if it answers in time. */
+  async stall(ms: number): Promise<void> {
+    await this.request({ type: 'stall', id: 0, ms });
+  }
+
   /** Closes every model and ends the worker (terminated if it does not end within 10 s). */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -135,6 +142,9 @@ export class InferenceThread {
     const timeoutMs = this.o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        // The requests behind this one time out too: the worker is ended once, for the first.
+        if (w !== this.worker || this.ending === w) return;
+        this.ending = w;
         this.lastError = `no answer to a ${req.type} request in ${timeoutMs} ms`;
         this.o.events.warn('vision.worker_hung', { code: 'E_VISION_WORKER', request: req.type, timeoutMs });
         // Ending a worker inside a native call may take the process down (onnxruntime-node

@@ -56,6 +56,11 @@ async function handle(req: WorkerRequest): Promise<void> {
       }
       case 'crash':
         process.exit(70);
+      case 'stall': {
+        const end = performance.now() + req.ms;
+        while (performance.now() < end);
+        return reply({ id: req.id, ok: true });
+      }
     }
   } catch (err) {
     reply({ id: req.id, ok: false, message: (err as Error).message, inferenceMs: err instanceof FrameRunError ? err.inferenceMs : undefined });

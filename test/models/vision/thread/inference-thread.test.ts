@@ -98,6 +98,21 @@ describe('the inference worker thread of a vision stage', () => {
     expect(events.seen.find((e) => e.event === 'vision.worker_started')).toMatchObject({ level: 'info', fields: { restarts: 1 } });
   });
 
+  it('a worker that does not answer within the timeout is ended and said (hung, then exited); the frames behind it fail and a new one takes over', async () => {
+    const events = new CapturingEventLog();
+    thread = new InferenceThread({ threads: 1, events: events.for('vision'), timeoutMs: 5_000, restart: { minDelayMs: 10, maxDelayMs: 50 } });
+    const runner = await thread.load(await spec());
+    const [frame] = conveyorFrames(1, true);
+    const [stalled, behind] = await Promise.allSettled([thread.stall(120_000), runner.run(frame as RawFrame, { tensor: false })]);
+    expect(stalled.status === 'rejected' && String(stalled.reason)).toMatch(/the inference worker exited \(no answer to a stall request in 5000 ms\)/);
+    expect(behind.status === 'rejected' && String(behind.reason)).toMatch(/the inference worker exited \(no answer to a stall request/);
+    expect(events.seen.filter((e) => e.event === 'vision.worker_hung')).toHaveLength(1);
+    expect(events.seen.find((e) => e.event === 'vision.worker_hung')).toMatchObject({ level: 'warn', fields: { code: 'E_VISION_WORKER', request: 'stall', timeoutMs: 5_000 } });
+    expect(events.seen.find((e) => e.event === 'vision.worker_exited')).toMatchObject({ fields: { requestsFailed: 2 } });
+    expect(thread.restarts).toBe(1);
+    expect((await (await thread.load(await spec())).run(frame as RawFrame, { tensor: false })).result.kind).toBe('detections');
+  }, 60_000);
+
   it('a failing frame is an error for that frame only: the worker goes on', async () => {
     thread = new InferenceThread({ threads: 1, events: new CapturingEventLog().for('vision') });
     const runner = await thread.load(await spec());
