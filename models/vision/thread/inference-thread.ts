@@ -135,7 +135,7 @@ export class InferenceThread {
   }
 
   /** @internal One request; resolves with the worker's reply, rejects with a FrameRunError. */
-  request(req: WorkerRequest, transfer: readonly ArrayBuffer[] = []): Promise<Extract<WorkerReply, { ok: true }>> {
+  request(req: WorkerRequest): Promise<Extract<WorkerReply, { ok: true }>> {
     const w = this.worker;
     if (w === undefined) return Promise.reject(new FrameRunError(`the inference worker is not running${this.lastError === undefined ? '' : ` (${this.lastError})`}`, undefined));
     const id = this.nextId++;
@@ -154,7 +154,7 @@ export class InferenceThread {
       timer.unref();
       this.pending.set(id, { resolve, reject, timer });
       if (this.pending.size === 1) w.ref();
-      w.postMessage({ ...req, id }, transfer as ArrayBuffer[]);
+      w.postMessage({ ...req, id });
     });
   }
 
