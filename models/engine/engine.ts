@@ -52,6 +52,21 @@ export interface LoadOptions {
   readonly threads?: number;
 }
 
+/**
+ * How another thread of the process builds the same backend: a runtime's sessions and device
+ * handles cannot cross threads, so a worker (the vision stage's inference thread) builds its own
+ * from the same plug-in and the same `inference` section. Plain data: it goes to the worker by
+ * structured clone.
+ */
+export interface BackendRecipe {
+  /** The plug-in's name (`inference.backend`). */
+  readonly name: string;
+  /** URL of the module that exports the plug-in, for the worker to import. */
+  readonly module: string;
+  /** The `inference` section as the plug-in's `validate` returned it. */
+  readonly config: unknown;
+}
+
 export interface InferenceBackend {
   /** The name the config chooses it by (`inference.backend`). */
   readonly name: string;
@@ -68,4 +83,10 @@ export interface InferenceBackend {
    * Called once, when the gateway stops, after every stage has stopped.
    */
   close?(): Promise<void>;
+  /**
+   * How a worker thread builds the same backend (BackendRecipe), or why it cannot (the
+   * plug-in is for the gateway's thread only, say). Absent: it cannot; models of stages that
+   * would run them in a worker run on the gateway's thread.
+   */
+  recipe?(): BackendRecipe | { readonly unavailable: string };
 }

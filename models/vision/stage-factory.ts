@@ -7,7 +7,7 @@ import { CLASSIFIER_CLASSES, DEFECT_CLASS } from './classifier/architecture.js';
 import { BUILTIN_CLASSIFIER_PATH, BUILTIN_DETECTOR_PATH, VISION_DEFAULTS } from './defaults.js';
 import { CLASS_NAMES } from './detector/architecture.js';
 import type { VisionConfig } from './schema.js';
-import { InferenceThread } from './thread/inference-thread.js';
+import { workerThreadFor, type InferenceThread } from './thread/inference-thread.js';
 import { VisionStage, type CascadeClassifier } from './vision-stage.js';
 
 async function readModel(path: string, what: string): Promise<{ bytes: Uint8Array; meta: Record<string, string>; sha256: string }> {
@@ -81,7 +81,7 @@ export async function createVisionStage(config: VisionConfig, env: CreateEnv, th
       cropMaxSize: config.cropMaxSize ?? d.cropMaxSize,
       ...(config.detections === undefined ? {} : { detections: { everyMs: config.detections.everyMs, maxDetections: config.detections.maxDetections ?? d.detectionsMax } }),
       ...(config.zoneCounts === undefined ? {} : { zoneCounts: { everyMs: config.zoneCounts.everyMs } }),
-      thread: thread ?? ((config.inferenceThread ?? d.inferenceThread) === 'worker' ? new InferenceThread({ threads: config.threads, events: env.events }) : undefined),
+      thread: thread ?? ((config.inferenceThread ?? d.inferenceThread) === 'worker' ? workerThreadFor(env.backend, env.events) : undefined),
     },
     env.decisions,
     env.events,

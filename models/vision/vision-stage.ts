@@ -16,7 +16,7 @@ import { TrackReports } from './track-reports.js';
 import { FailureWindow } from './failure-window.js';
 import { FrameClass } from './frame-class.js';
 import { FrameRunError, LocalFrameRunner, type FrameModelInfo, type FrameModelSpec, type FrameOutput, type FrameRunner } from './thread/frame-runner.js';
-import { MAX_FRAMES_IN_WORKER, type InferenceThread } from './thread/inference-thread.js';
+import { MAX_FRAMES_IN_WORKER, WorkerBackendError, type InferenceThread } from './thread/inference-thread.js';
 import type { SourceClass, SourceDetection, VisionModelOptions } from './vision-model.js';
 import { VisionShadows } from './vision-shadow.js';
 
@@ -95,7 +95,9 @@ export class VisionStage implements Stage {
   /** Frames sent to the model whose results are not used yet (at most MAX_FRAMES_IN_WORKER). */
   private running = 0;
   private wakeSender: (() => void) | undefined;
-  private readonly unsubscribeThread: (() => void) | undefined;
+  /** The worker the models run in (o.thread), until it turns out unable to build the backend. */
+  private thread: InferenceThread | undefined;
+  private unsubscribeThread: (() => void) | undefined;
   /** Events of frames finished since the last `process` returned. */
   private readonly pending: RecordInput[] = [];
   private loading: Promise<void> | undefined;
@@ -140,6 +142,7 @@ export class VisionStage implements Stage {
     const m = o.managed;
     if (m !== undefined) this.unsubscribeShadow = m.source.subscribeShadow(m.name, (c) => this.shadows.set(c));
     // A worker that died took its models with it: the next frame loads the model again (in a new worker).
+    this.thread = o.thread;
     this.unsubscribeThread = o.thread?.onExit(() => {
       this.model = undefined;
       this.loading = undefined;
@@ -175,7 +178,7 @@ export class VisionStage implements Stage {
         }
         this.loadError = undefined;
         const spec: FrameModelSpec = { bytes, classifierBytes: this.o.classifier?.bytes, providers: this.o.providers, threads: this.o.threads, options: this.o.model };
-        const model = this.o.thread !== undefined ? await this.o.thread.load(spec) : await LocalFrameRunner.load(spec, this.o.backend);
+        const model = (await this.loadInWorker(spec)) ?? (await LocalFrameRunner.load(spec, this.o.backend));
         const info = model.info;
         // The classes events are named by: the cascade classifier's, else the model's (the config's names, else its metadata's).
         const names = this.o.classifier?.classNames ?? info.classNames;
@@ -189,13 +192,30 @@ export class VisionStage implements Stage {
         this.defectClassId = defectClassId;
         if (info.degraded) this.events.warn('vision.degraded', { code: 'E_MODEL_PROVIDER', provider: info.provider, wanted: info.requested[0], fallbacks: info.fallbacks });
         for (const note of info.notes) this.events.warn('vision.model_warning', { code: 'E_MODEL_METADATA', model: this.modelRef, reason: note });
-        this.events.info('vision.model_loaded', { model: this.modelRef, provider: info.provider, input: info.inputSize, layout: info.layout, classes: info.classes ?? null, classNames: info.classNames === undefined ? null : info.classNames.length, thread: this.o.thread === undefined ? 'main' : 'worker' });
+        this.events.info('vision.model_loaded', { model: this.modelRef, provider: info.provider, input: info.inputSize, layout: info.layout, classes: info.classes ?? null, classNames: info.classNames === undefined ? null : info.classNames.length, thread: this.thread === undefined ? 'main' : 'worker' });
       } catch (err) {
         this.loadError = (err as Error).message;
         this.events.error('vision.model_invalid', { code: 'E_MODEL_INVALID', model: this.modelRef, reason: this.loadError });
       }
     })();
     return this.loading;
+  }
+
+  /** The model loaded in the worker; undefined when there is none, or it could not build the backend (the stage then goes on without it). */
+  private async loadInWorker(spec: FrameModelSpec): Promise<FrameRunner | undefined> {
+    const thread = this.thread;
+    if (thread === undefined) return undefined;
+    try {
+      return await thread.load(spec);
+    } catch (err) {
+      if (!(err instanceof WorkerBackendError)) throw err;
+      this.thread = undefined;
+      this.unsubscribeThread?.();
+      this.unsubscribeThread = undefined;
+      this.events.info('vision.inference_thread', { thread: 'main', reason: err.message });
+      await thread.close();
+      return undefined;
+    }
   }
 
   stats(): Record<string, number | string | boolean | null> {
@@ -213,9 +233,9 @@ export class VisionStage implements Stage {
       preprocessMeanMs: mean(this.pre),
       inferenceMeanMs: mean(this.infer),
       provider: m?.provider ?? null,
-      inferenceThread: this.o.thread === undefined ? 'main' : 'worker',
+      inferenceThread: this.thread === undefined ? 'main' : 'worker',
       framesInFlight: this.running,
-      workerRestarts: this.o.thread?.restarts ?? 0,
+      workerRestarts: this.thread?.restarts ?? 0,
       modelHash: this.modelRef.hash,
       recentFrames: this.recent.frames,
       recentFrameErrors: this.recent.failed,
@@ -495,6 +515,6 @@ export class VisionStage implements Stage {
     await shadows;
     await this.model?.close();
     this.unsubscribeThread?.();
-    await this.o.thread?.close();
+    await this.thread?.close();
   }
 }

@@ -30,11 +30,27 @@ export interface BackendPlugin {
    * its module loads, so a gateway that runs no model never maps it.
    */
   readonly create: (config: unknown) => InferenceBackend | Promise<InferenceBackend>;
+  /** Whether a worker thread can build this backend too, and how (BackendWorker); undefined: it cannot. */
+  readonly worker?: BackendWorker | undefined;
 }
+
+/**
+ * A backend a worker thread may build as well (the vision stage runs its models in one):
+ * `module` is the URL of the module that exports the plug-in (its `import.meta.url`), which the
+ * worker imports to find the plug-in by name and `create` its own instance from the same
+ * section. `mainThreadOnly` says why it may not (a device one process opens once, a runtime
+ * that is not thread-safe); the stages then run their models on the gateway's thread.
+ */
+export type BackendWorker = { readonly module: string } | { readonly mainThreadOnly: string };
 
 /** The JSON Schema of a provider preference list of a backend that knows `names`. */
 export function providerListSchema<const P extends readonly string[]>(names: P) {
   return { type: 'array', items: { enum: names }, minItems: 1, maxItems: 8, uniqueItems: true } as const;
+}
+
+/** Whether a module's export is a backend plug-in (what a worker looks for in the module it imports). */
+export function isBackendPlugin(value: unknown): value is BackendPlugin {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'backend' && typeof (value as { create?: unknown }).create === 'function';
 }
 
 /** Declares a backend plug-in; its section's type is inferred from its schema. */
@@ -44,6 +60,7 @@ export function defineBackend<const S extends JsonSchema>(def: {
   configSchema: S;
   check?: (config: Infer<S>) => readonly PluginProblem[];
   create: (config: Infer<S>) => InferenceBackend | Promise<InferenceBackend>;
+  worker?: BackendWorker;
 }): BackendPlugin {
   return {
     kind: 'backend',
@@ -54,5 +71,6 @@ export function defineBackend<const S extends JsonSchema>(def: {
     check: (config) => def.check?.(config as Infer<S>) ?? [],
     // Sound for the same reason as a stage's: callers pass only values `validate` returned.
     create: (config) => def.create(config as Infer<S>),
+    worker: def.worker,
   };
 }

@@ -1,4 +1,4 @@
-import type { InferenceBackend, LoadOptions, LoadedModel } from '../../models/engine/engine.js';
+import type { BackendRecipe, InferenceBackend, LoadOptions, LoadedModel } from '../../models/engine/engine.js';
 import { ModelError } from '../../models/engine/errors.js';
 import type { BackendPlugin } from './backend-plugin.js';
 
@@ -42,6 +42,14 @@ export class LazyBackend implements InferenceBackend {
 
   async load(bytes: Uint8Array, options?: LoadOptions): Promise<LoadedModel> {
     return (await this.backend()).load(bytes, options);
+  }
+
+  /** The plug-in and section a worker thread builds the same backend from, if the plug-in allows it. */
+  recipe(): BackendRecipe | { readonly unavailable: string } {
+    const w = this.plugin.worker;
+    if (w === undefined) return { unavailable: `the ${this.plugin.name} backend's plug-in names no module a worker thread could build it from` };
+    if ('mainThreadOnly' in w) return { unavailable: `the ${this.plugin.name} backend runs on the gateway's thread only: ${w.mainThreadOnly}` };
+    return { name: this.plugin.name, module: w.module, config: this.config };
   }
 
   /** Closes the backend if it was ever built; a second call does nothing. */

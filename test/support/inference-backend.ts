@@ -1,5 +1,5 @@
 import { onnxruntimeBackend } from '../../models/engine/backends/onnxruntime/index.js';
-import type { InferenceBackend } from '../../models/engine/engine.js';
+import type { BackendRecipe, InferenceBackend } from '../../models/engine/engine.js';
 import { LazyBackend } from '../../runtime/inference/lazy-backend.js';
 
 /**
@@ -10,4 +10,11 @@ export function defaultBackend(): InferenceBackend {
   const section = onnxruntimeBackend.validate({ backend: 'onnxruntime' });
   if (section.error !== undefined) throw new Error('the onnxruntime backend refuses its own default section');
   return new LazyBackend(onnxruntimeBackend, section.value);
+}
+
+/** How a worker thread builds the default backend (for tests that start a vision stage's inference thread themselves). */
+export function defaultBackendRecipe(): BackendRecipe {
+  const recipe = defaultBackend().recipe?.();
+  if (recipe === undefined || 'unavailable' in recipe) throw new Error('the onnxruntime backend cannot be built in a worker thread');
+  return recipe;
 }

@@ -1,7 +1,7 @@
 import type { OnnxBackend } from '../../models/engine/backends/onnxruntime/onnx-backend.js';
 import type { InferenceBackend, LoadOptions, LoadedModel, RunStats, Tensor, TensorSpec } from '../../models/engine/engine.js';
 import { ModelError } from '../../models/engine/errors.js';
-import { defineBackend, providerListSchema, type BackendPlugin } from '../../runtime/inference/backend-plugin.js';
+import { defineBackend, providerListSchema, type BackendPlugin, type BackendWorker } from '../../runtime/inference/backend-plugin.js';
 
 /**
  * A test-only inference backend, `inference: { backend: sim-npu }`: an NPU accelerator that is
@@ -110,10 +110,14 @@ class SimNpuBackend implements InferenceBackend {
   }
 }
 
-/** The sim-npu plug-in; `counters` collects what every backend it builds is asked to do. */
-export function simNpuPlugin(counters: SimNpuCounters = newSimNpuCounters()): BackendPlugin {
+/**
+ * The sim-npu plug-in; `counters` collects what every backend it builds in this thread is asked
+ * to do. `worker`: whether a worker thread may build it (by default it may not, and says nothing).
+ */
+export function simNpuPlugin(counters: SimNpuCounters = newSimNpuCounters(), worker?: BackendWorker): BackendPlugin {
   return defineBackend({
     name: 'sim-npu',
+    ...(worker === undefined ? {} : { worker }),
     providers: SIM_NPU_PROVIDERS,
     configSchema: simNpuSchema,
     create: async (config) => {
@@ -127,3 +131,10 @@ export function simNpuPlugin(counters: SimNpuCounters = newSimNpuCounters()): Ba
 export function newSimNpuCounters(): SimNpuCounters {
   return { created: 0, loads: 0, runs: 0, modelsClosed: 0, backendsClosed: 0 };
 }
+
+/**
+ * sim-npu as a third-party plug-in a worker thread may build too: the worker imports this module
+ * (compiled, from dist/) and finds it here by name. What the worker's instance does is counted in
+ * the worker, not in `counters` here.
+ */
+export const simNpuWorkerPlugin: BackendPlugin = simNpuPlugin(newSimNpuCounters(), { module: import.meta.url });

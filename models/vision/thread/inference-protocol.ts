@@ -19,4 +19,5 @@ export type WorkerRequest =
 
 export type WorkerReply =
   | { readonly id: number; readonly ok: true; readonly info?: FrameModelInfo; readonly output?: FrameOutput }
-  | { readonly id: number; readonly ok: false; readonly message: string; readonly inferenceMs: number | undefined };
+  /** `backend`: the worker could not build the gateway's backend (a load's reply; the stage then runs its models on its own thread). */
+  | { readonly id: number; readonly ok: false; readonly message: string; readonly inferenceMs: number | undefined; readonly backend?: true };

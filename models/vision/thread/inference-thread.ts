@@ -1,17 +1,20 @@
-import { existsSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ComponentEvents } from '../../../runtime/health/events.js';
+import { importableUrl } from '../../../runtime/inference/backend-recipe.js';
 import type { RawFrame } from '../../../runtime/pipeline/frame.js';
 import { Backoff, type BackoffOptions } from '../../../runtime/uplink/backoff.js';
+import type { BackendRecipe, InferenceBackend } from '../../engine/engine.js';
 import { FrameRunError, type FrameModelInfo, type FrameModelSpec, type FrameOutput, type FrameRunner } from './frame-runner.js';
 import { SharedFrameSlots } from './frame-transfer.js';
 import type { WorkerReply, WorkerRequest } from './inference-protocol.js';
 
 export interface InferenceThreadOptions {
-  /** ONNX Runtime's intra-op threads in the worker (the stage's `threads`; undefined: the backend's default). */
-  readonly threads: number | undefined;
+  /**
+   * The gateway's backend as the worker builds its own (a runtime's sessions cannot cross
+   * threads): the same plug-in and `inference` section. A stage's `providers` and `threads`
+   * go with each load, as on the gateway's thread.
+   */
+  readonly backend: BackendRecipe;
   readonly events: ComponentEvents;
   /**
    * A request not answered in this long means a hung worker: it is ended and started again.
@@ -20,6 +23,20 @@ export interface InferenceThreadOptions {
   readonly timeoutMs?: number;
   /** Delays between restarts of a worker that died soon after it started. */
   readonly restart?: BackoffOptions;
+}
+
+/**
+ * The inference worker for a stage whose models run on `backend`, if a worker thread can build
+ * that backend; else undefined, said with a `vision.inference_thread` event (the stage runs its
+ * models on its own thread).
+ */
+export function workerThreadFor(backend: InferenceBackend, events: ComponentEvents): InferenceThread | undefined {
+  const recipe = backend.recipe?.() ?? { unavailable: `the ${backend.name} backend does not say how a worker thread could build it` };
+  if ('unavailable' in recipe) {
+    events.info('vision.inference_thread', { thread: 'main', reason: recipe.unavailable });
+    return undefined;
+  }
+  return new InferenceThread({ backend: recipe, events });
 }
 
 /** Frames in the worker at most, per stage: one in inference, one waiting behind it. */
@@ -36,12 +53,15 @@ const END_TIMEOUT_MS = 10_000;
  * in dist/ (the test runner runs TypeScript sources, which a worker thread cannot load).
  */
 function workerEntry(): URL {
-  const here = fileURLToPath(import.meta.url);
-  const beside = join(dirname(here), 'inference-worker.js');
-  if (here.endsWith('.js')) return pathToFileURL(beside);
-  let root = dirname(here);
-  while (!existsSync(join(root, 'package.json')) && dirname(root) !== root) root = dirname(root);
-  return pathToFileURL(join(root, 'dist', relative(root, dirname(here)), 'inference-worker.js'));
+  return new URL(importableUrl(new URL(`inference-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href));
+}
+
+/**
+ * The worker could not build the gateway's backend (its plug-in's module would not import
+ * there, or its `create` failed there): the stage runs its models on its own thread instead.
+ */
+export class WorkerBackendError extends Error {
+  readonly code = 'E_VISION_WORKER_BACKEND';
 }
 
 interface Pending {
@@ -162,7 +182,7 @@ export class InferenceThread {
     const wait = this.restartAt - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     if (this.worker !== undefined || this.closed) return;
-    const w = new Worker(workerEntry(), { workerData: { threads: this.o.threads } });
+    const w = new Worker(workerEntry(), { workerData: { backend: { ...this.o.backend, module: importableUrl(this.o.backend.module) } } });
     this.worker = w;
     this.startedAt = performance.now();
     this.generation += 1;
@@ -180,7 +200,7 @@ export class InferenceThread {
     clearTimeout(p.timer);
     if (this.pending.size === 0) this.worker?.unref();
     if (r.ok) p.resolve(r);
-    else p.reject(new FrameRunError(r.message, r.inferenceMs));
+    else p.reject(r.backend === true ? new WorkerBackendError(r.message) : new FrameRunError(r.message, r.inferenceMs));
   }
 
   private exited(w: Worker, code: number): void {

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { OnnxBackend } from '../../engine/backends/onnxruntime/onnx-backend.js';
-import { ONNXRUNTIME_DEFAULTS } from '../../engine/backends/onnxruntime/schema.js';
+import { backendFromRecipe } from '../../../runtime/inference/backend-recipe.js';
+import type { BackendRecipe, InferenceBackend } from '../../engine/engine.js';
 import { FrameRunError, LocalFrameRunner } from './frame-runner.js';
 import { frameOf } from './frame-transfer.js';
 import type { WorkerReply, WorkerRequest } from './inference-protocol.js';
@@ -8,15 +8,18 @@ import type { WorkerReply, WorkerRequest } from './inference-protocol.js';
 /**
  * The inference worker of one vision stage (started by inference-thread.ts): it holds the
  * stage's models (the active one, and the one being switched from) and runs frames through
- * preprocessing, ONNX Runtime, decoding and the crop classifier, so that the stage's thread
- * only gates, tracks and reports. ONNX Runtime's `run` is synchronous on the thread that calls
- * it (onnxruntime-node defers it with setImmediate, no more), so here it blocks this thread
- * and not the gateway's.
+ * preprocessing, the gateway's backend (ONNX Runtime by default), decoding and the crop
+ * classifier, so that the stage's thread only gates, tracks and reports. ONNX Runtime's `run`
+ * is synchronous on the thread that calls it (onnxruntime-node defers it with setImmediate, no
+ * more), so here it blocks this thread and not the gateway's.
  */
 const port = parentPort;
 if (port === null) throw new Error('inference-worker.ts runs as a worker thread (inference-thread.ts starts it)');
 
-const backend = new OnnxBackend({ threads: (workerData as { threads: number | undefined }).threads ?? ONNXRUNTIME_DEFAULTS.threads });
+// The gateway's backend, built here from its plug-in (a runtime's sessions cannot cross threads).
+// Built at once: a backend that cannot be built in a worker says so to the first load.
+const backend: Promise<InferenceBackend> = backendFromRecipe((workerData as { backend: BackendRecipe }).backend);
+backend.catch(() => undefined);
 const models = new Map<number, LocalFrameRunner>();
 /** Requests one at a time, in order: a run never overlaps a close of its model, and `end` comes after the rest. */
 let queue: Promise<void> = Promise.resolve();
@@ -30,7 +33,13 @@ async function handle(req: WorkerRequest): Promise<void> {
   try {
     switch (req.type) {
       case 'load': {
-        const runner = await LocalFrameRunner.load(req.spec, backend);
+        let built: InferenceBackend;
+        try {
+          built = await backend;
+        } catch (err) {
+          return reply({ id: req.id, ok: false, message: (err as Error).message, inferenceMs: undefined, backend: true });
+        }
+        const runner = await LocalFrameRunner.load(req.spec, built);
         models.set(req.model, runner);
         return reply({ id: req.id, ok: true, info: runner.info });
       }
@@ -50,6 +59,7 @@ async function handle(req: WorkerRequest): Promise<void> {
       case 'end': {
         for (const runner of models.values()) await runner.close().catch(() => undefined);
         models.clear();
+        await (await backend.catch(() => undefined))?.close?.().catch(() => undefined);
         reply({ id: req.id, ok: true });
         port?.close();
         return;

@@ -10,7 +10,7 @@ import { packedLayout, type RawFrame } from '../../../runtime/pipeline/frame.js'
 import type { RecordInput } from '../../../runtime/pipeline/record.js';
 import type { DecisionEntry } from '../../../runtime/store/decision-log.js';
 import { ConveyorScene, type ConveyorFrame } from '../../../sim/camera/index.js';
-import { defaultBackend } from '../../support/inference-backend.js';
+import { defaultBackend, defaultBackendRecipe } from '../../support/inference-backend.js';
 import { CapturingEventLog } from '../shadow-support.js';
 
 const W = 640;
@@ -128,7 +128,7 @@ describe('vision stage on the simulated conveyor (decoded frames, no codec)', ()
 
   it('runs inference in a worker thread by default; a worker that dies costs the frames it had (counted), is said, and the stage goes on in a new one', async () => {
     const events = new CapturingEventLog();
-    const thread = new InferenceThread({ threads: 1, events: events.for('vision'), restart: { minDelayMs: 10, maxDelayMs: 50 } });
+    const thread = new InferenceThread({ backend: defaultBackendRecipe(), events: events.for('vision'), restart: { minDelayMs: 10, maxDelayMs: 50 } });
     const stage = await createVisionStage({ type: 'vision', motion: { enabled: false } }, { backend: defaultBackend(), gatewayId: 'gw', stateDir: '/tmp/none', decisions: { append: async () => undefined }, events: events.for('vision') }, thread);
     const scene = new ConveyorScene({ width: W, height: H, fps: FPS, seed: 11 });
     const feed = async (n: number): Promise<RecordInput[]> => {

@@ -10,6 +10,8 @@ export const onnxruntimeBackend = defineBackend({
   name: 'onnxruntime',
   providers: ONNXRUNTIME_PROVIDERS,
   configSchema: onnxruntimeSchema,
+  // Each thread that imports onnxruntime-node gets its own binding and sessions: a worker builds its own backend.
+  worker: { module: import.meta.url },
   create: async (config) => {
     const { OnnxBackend } = await import('./onnx-backend.js');
     return new OnnxBackend({ providers: config.providers ?? ONNXRUNTIME_DEFAULTS.providers, threads: config.threads ?? ONNXRUNTIME_DEFAULTS.threads });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { threadId } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultBackend } from '../../../support/inference-backend.js';
+import { defaultBackend, defaultBackendRecipe } from '../../../support/inference-backend.js';
 import { BUILTIN_CLASSIFIER_PATH, BUILTIN_DETECTOR_PATH, VISION_DEFAULTS } from '../../../../models/vision/index.js';
 import { CLASS_NAMES } from '../../../../models/vision/detector/architecture.js';
 import { FrameRunError, LocalFrameRunner, type FrameModelSpec } from '../../../../models/vision/thread/frame-runner.js';
@@ -47,7 +47,7 @@ describe('the inference worker thread of a vision stage', () => {
 
   it('gives the same detections and crop classes as the model on the stage thread, for frames in shared memory and frames it must copy', async () => {
     const events = new CapturingEventLog();
-    thread = new InferenceThread({ threads: 1, events: events.for('vision') });
+    thread = new InferenceThread({ backend: defaultBackendRecipe(), events: events.for('vision') });
     const s = await spec();
     const inWorker = await thread.load(s);
     const local = await LocalFrameRunner.load(s, defaultBackend());
@@ -71,7 +71,7 @@ describe('the inference worker thread of a vision stage', () => {
 
   it('a worker that dies fails the frames it had (no wait), says so with an event, and the next load starts a new one that works', async () => {
     const events = new CapturingEventLog();
-    thread = new InferenceThread({ threads: 1, events: events.for('vision'), restart: { minDelayMs: 10, maxDelayMs: 50 } });
+    thread = new InferenceThread({ backend: defaultBackendRecipe(), events: events.for('vision'), restart: { minDelayMs: 10, maxDelayMs: 50 } });
     let exits = 0;
     thread.onExit(() => (exits += 1));
     const frames = conveyorFrames(4, true);
@@ -100,7 +100,7 @@ describe('the inference worker thread of a vision stage', () => {
 
   it('a worker that does not answer within the timeout is ended and said (hung, then exited); the frames behind it fail and a new one takes over', async () => {
     const events = new CapturingEventLog();
-    thread = new InferenceThread({ threads: 1, events: events.for('vision'), timeoutMs: 5_000, restart: { minDelayMs: 10, maxDelayMs: 50 } });
+    thread = new InferenceThread({ backend: defaultBackendRecipe(), events: events.for('vision'), timeoutMs: 5_000, restart: { minDelayMs: 10, maxDelayMs: 50 } });
     const runner = await thread.load(await spec());
     const [frame] = conveyorFrames(1, true);
     const [stalled, behind] = await Promise.allSettled([thread.stall(120_000), runner.run(frame as RawFrame, { tensor: false })]);
@@ -114,7 +114,7 @@ describe('the inference worker thread of a vision stage', () => {
   }, 60_000);
 
   it('a failing frame is an error for that frame only: the worker goes on', async () => {
-    thread = new InferenceThread({ threads: 1, events: new CapturingEventLog().for('vision') });
+    thread = new InferenceThread({ backend: defaultBackendRecipe(), events: new CapturingEventLog().for('vision') });
     const runner = await thread.load(await spec());
     const [good] = conveyorFrames(1, false);
     const truncated: RawFrame = { ...(good as RawFrame), data: (good as RawFrame).data.subarray(0, 1000) };
@@ -124,7 +124,7 @@ describe('the inference worker thread of a vision stage', () => {
   });
 
   it('a model that does not load is refused with the reason, and the worker stays up', async () => {
-    thread = new InferenceThread({ threads: 1, events: new CapturingEventLog().for('vision') });
+    thread = new InferenceThread({ backend: defaultBackendRecipe(), events: new CapturingEventLog().for('vision') });
     await expect(thread.load({ ...(await spec()), bytes: new TextEncoder().encode('not a model') })).rejects.toThrow(/not a valid ONNX model/);
     expect((await (await thread.load(await spec())).run(conveyorFrames(1, true)[0] as RawFrame, { tensor: false })).result.kind).toBe('detections');
     expect(thread.restarts).toBe(0);
