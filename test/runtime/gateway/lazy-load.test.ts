@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -63,6 +63,9 @@ describe('what an idle gateway loads', () => {
     await waitFor(() => started, 'the gateway to start');
     // The hardware probe (ONNX Runtime in a child process) has answered: what it loads is loaded.
     await waitFor(() => probed, 'the hardware probe to answer');
+    // The hook writes its snapshot of loaded modules twice a second: wait for one taken after the probe.
+    const probedAt = Date.now();
+    await waitFor(() => existsSync(`${modulesFile}.loaded`) && statSync(`${modulesFile}.loaded`).mtimeMs >= probedAt, 'a module snapshot after the probe');
 
     const modules = (await readFile(modulesFile, 'utf8')).split('\n').filter((l) => l !== '');
     const maps = readFileSync(`/proc/${child.pid as number}/maps`, 'utf8');
