@@ -27,7 +27,8 @@ export class FrameInterval {
   }
 }
 
-const ms = (tsUs: number): number => tsUs / 1000;
+/** Wall-clock ms of a frame timestamp: the stream's clock is taken as µs since the epoch when it is one. */
+export const ms = (tsUs: number): number => tsUs / 1000;
 
 /** A `left` event: the track's final label, whether it changed since `entered`, and how long it was in view. */
 export function leftRecordData(e: Extract<TrackEvent, { type: 'left' }>, name: ClassName, defectClass: number | undefined, model: ModelRef): Record<string, unknown> {
