@@ -1,7 +1,9 @@
 import { benchBridge } from './bridge.js';
 import { benchDetector } from './detector.js';
 import { benchFleetIngest } from './fleet-ingest.js';
+import { gatewayNodeFlags, underGatewayFlags } from './gateway-flags.js';
 import { benchMemory } from './memory.js';
+import { progress } from './report.js';
 import { benchRollout } from './rollout.js';
 import { benchStore } from './store.js';
 import { benchUplink } from './uplink.js';
@@ -20,11 +22,22 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   yolov8n: async (args) => (await import('./yolov8n.js')).benchYolov8n(args),
 };
 
+/**
+ * Benches of gateway parts that run in this process: they run under the gateway's V8 flags
+ * (`--plain-node` for Node's defaults). `memory` starts bin/edgewise itself; the fleet's benches
+ * measure the fleet service, which runs with Node's defaults.
+ */
+const GATEWAY_PARTS = new Set(['store', 'uplink', 'bridge', 'detector', 'vision', 'yolov8n']);
+
 const [name, ...args] = process.argv.slice(2);
 const bench = name === undefined ? undefined : benches[name];
 if (bench === undefined) {
-  process.stderr.write(`usage: npm run bench -- ${Object.keys(benches).join('|')} [options]\n`);
+  process.stderr.write(`usage: npm run bench -- ${Object.keys(benches).join('|')} [options] [--plain-node]\n`);
   process.exit(2);
 }
-await bench(args);
+if (GATEWAY_PARTS.has(name as string)) {
+  underGatewayFlags(args);
+  progress(args.includes('--plain-node') ? 'with Node\'s default V8 flags (--plain-node)' : `under the gateway's V8 flags: ${gatewayNodeFlags().join(' ')}`);
+}
+await bench(GATEWAY_PARTS.has(name as string) ? args.filter((a) => a !== '--plain-node') : args);
 process.exit(0);
