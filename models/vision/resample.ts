@@ -37,6 +37,115 @@ function taps(src: number, dst: number): Taps {
   return { start, count, weights: Float32Array.from(w), first };
 }
 
+/**
+ * Area downscaling by a running sum (a summed-area table, one row at a time): the integral of
+ * a piecewise-constant image is bilinear inside each pixel, so sampling it at the output's
+ * fractional block edges gives each block's exact mean. One add per source pixel plus a little
+ * per output row, where weight tables cost a multiply-add per tap and a loop per output pixel:
+ * about twice as fast for crops (180 px to 32: 85 µs by taps). Rows of the table are kept only
+ * where an output edge needs them, so memory is a few rows of the source's width.
+ */
+class RunningSumDownscale {
+  /** 8-bit pixels: a 32-bit running sum holds any source up to 8.4 megapixels (4K). */
+  static fits(srcWidth: number, srcHeight: number): boolean {
+    return srcWidth * srcHeight * 255 < 2 ** 31;
+  }
+
+  /** Per output column edge (dstWidth + 1): the source column left of it and the fraction past it. */
+  private readonly ix: Int32Array;
+  private readonly fx: Float64Array;
+  /** Per output row edge (dstHeight + 1): the same for rows. */
+  private readonly iy: Int32Array;
+  private readonly fy: Float64Array;
+  /** Source rows (0..srcHeight) of the table that some output row edge reads. */
+  private readonly needed: Uint8Array;
+  /** The table's current row: sums of every pixel above and left of (y, x), x = 0..srcWidth (integers: exact, and faster than doubles). */
+  private readonly row: Int32Array;
+  /** The table at each output column edge, for the previous needed row and for this one. */
+  private prevEdges: Float64Array;
+  private curEdges: Float64Array;
+  /** The table at every output edge: (dstHeight + 1) x (dstWidth + 1). */
+  private readonly grid: Float64Array;
+  private readonly inverseArea: number;
+
+  constructor(
+    private readonly srcWidth: number,
+    private readonly srcHeight: number,
+    private readonly dstWidth: number,
+    private readonly dstHeight: number,
+  ) {
+    const edges = (src: number, dst: number): { i: Int32Array; f: Float64Array } => {
+      const i = new Int32Array(dst + 1);
+      const f = new Float64Array(dst + 1);
+      for (let k = 0; k <= dst; k += 1) {
+        const at = Math.min(src, (k * src) / dst);
+        i[k] = Math.min(src - 1, Math.floor(at));
+        f[k] = at - (i[k] as number); // 0..1: 1 only at the far edge (src - 1 + 1)
+      }
+      return { i, f };
+    };
+    const x = edges(srcWidth, dstWidth);
+    const y = edges(srcHeight, dstHeight);
+    this.ix = x.i;
+    this.fx = x.f;
+    this.iy = y.i;
+    this.fy = y.f;
+    this.needed = new Uint8Array(srcHeight + 1);
+    for (const r of this.iy) {
+      this.needed[r] = 1;
+      this.needed[r + 1] = 1;
+    }
+    this.row = new Int32Array(srcWidth + 1);
+    this.prevEdges = new Float64Array(dstWidth + 1);
+    this.curEdges = new Float64Array(dstWidth + 1);
+    this.grid = new Float64Array((dstWidth + 1) * (dstHeight + 1));
+    this.inverseArea = (dstWidth * dstHeight) / (srcWidth * srcHeight);
+  }
+
+  run(data: Uint8Array, offset: number, stride: number, step: number, out: Float32Array, outOffset: number, outStride: number): void {
+    const { srcWidth, srcHeight, dstWidth, dstHeight, row, ix, fx, iy, fy, needed, grid } = this;
+    const gw = dstWidth + 1;
+    row.fill(0);
+    let prev = this.prevEdges;
+    let cur = this.curEdges;
+    let j = 0; // the next output row edge to fill in the grid
+    for (let y = 0; y <= srcHeight; y += 1) {
+      if (y > 0) addRow(data, offset + (y - 1) * stride, step, srcWidth, row);
+      if (needed[y] !== 1) continue;
+      const t = prev;
+      prev = cur;
+      cur = t;
+      for (let i = 0; i <= dstWidth; i += 1) {
+        const c = ix[i] as number;
+        const f = fx[i] as number;
+        cur[i] = (row[c] as number) * (1 - f) + (row[c + 1] as number) * f;
+      }
+      // Every output row edge that lies between table rows y - 1 and y (or on y - 1) is known now.
+      while (j <= dstHeight && (iy[j] as number) + 1 === y) {
+        const f = fy[j] as number;
+        for (let i = 0; i <= dstWidth; i += 1) grid[j * gw + i] = (prev[i] as number) * (1 - f) + (cur[i] as number) * f;
+        j += 1;
+      }
+    }
+    const k = this.inverseArea;
+    for (let r = 0; r < dstHeight; r += 1) {
+      const a = r * gw;
+      const b = a + gw;
+      const o = outOffset + r * outStride;
+      for (let i = 0; i < dstWidth; i += 1) out[o + i] = ((grid[b + i + 1] as number) - (grid[b + i] as number) - (grid[a + i + 1] as number) + (grid[a + i] as number)) * k;
+    }
+  }
+}
+
+/** Row y of a summed-area table from row y - 1 (in `row`) and source row y - 1 (at `p`). */
+function addRow(data: Uint8Array, p: number, step: number, width: number, row: Int32Array): void {
+  let sum = 0;
+  for (let x = 1; x <= width; x += 1, p += step) {
+    sum = (sum + (data[p] as number)) | 0;
+    row[x] = ((row[x] as number) + sum) | 0;
+  }
+}
+
 export class PlaneResampler {
   private readonly xt: Taps;
   private readonly yt: Taps;
@@ -47,6 +156,8 @@ export class PlaneResampler {
   private readonly kx: number;
   private readonly ky: number;
   private readonly acc: Float32Array;
+  /** Downscaling by other ratios: running sums (taps stay for upscaling, on either axis). */
+  private readonly sums: RunningSumDownscale | undefined;
 
   /**
    * `sample` > 1: an estimate from every sample-th pixel of each block on both axes (for the
@@ -65,7 +176,9 @@ export class PlaneResampler {
     this.acc = new Float32Array(dstWidth);
     this.xt = taps(whole ? 1 : srcWidth, whole ? 1 : dstWidth);
     this.yt = taps(whole ? 1 : srcHeight, whole ? 1 : dstHeight);
-    this.tmp = new Float32Array(whole ? 0 : srcHeight * dstWidth);
+    const down = !whole && srcWidth >= dstWidth && srcHeight >= dstHeight && sample === 1 && RunningSumDownscale.fits(srcWidth, srcHeight);
+    this.sums = down ? new RunningSumDownscale(srcWidth, srcHeight, dstWidth, dstHeight) : undefined;
+    this.tmp = new Float32Array(whole || down ? 0 : srcHeight * dstWidth);
   }
 
   private runWhole(data: Uint8Array, offset: number, stride: number, step: number, out: Float32Array, outOffset: number, outStride: number): void {
@@ -102,6 +215,10 @@ export class PlaneResampler {
   run(data: Uint8Array, offset: number, stride: number, step: number, out: Float32Array, outOffset: number, outStride: number): void {
     if (this.kx > 0) {
       this.runWhole(data, offset, stride, step, out, outOffset, outStride);
+      return;
+    }
+    if (this.sums !== undefined) {
+      this.sums.run(data, offset, stride, step, out, outOffset, outStride);
       return;
     }
     const { xt, yt, tmp, dstWidth, srcHeight, dstHeight } = this;

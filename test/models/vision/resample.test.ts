@@ -35,6 +35,31 @@ describe('area resampling', () => {
     );
   });
 
+  it('downscaling by any ratio gives each output the exact mean of the area it covers (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 24 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 60 }), fc.constantFrom(1, 4), fc.nat(), (dw, dh, extraW, extraH, step, seed) => {
+        const w = dw + extraW;
+        const h = dh + extraH;
+        const stride = w * step + 3;
+        const data = Uint8Array.from({ length: 5 + stride * h }, (_, i) => (i * 2654435761 + seed) % 256);
+        const out = new Float32Array(dw * dh);
+        new PlaneResampler(w, h, dw, dh).run(data, 5, stride, step, out, 0, dw);
+        // By definition: each source pixel weighted by its overlap with the output's area.
+        const overlap = (a0: number, a1: number, b0: number, b1: number): number => Math.max(0, Math.min(a1, b1) - Math.max(a0, b0));
+        for (let j = 0; j < dh; j += 1) {
+          for (let i = 0; i < dw; i += 1) {
+            const [x0, x1, y0, y1] = [(i * w) / dw, ((i + 1) * w) / dw, (j * h) / dh, ((j + 1) * h) / dh];
+            let sum = 0;
+            for (let y = Math.floor(y0); y < Math.min(h, Math.ceil(y1)); y += 1) {
+              for (let x = Math.floor(x0); x < Math.min(w, Math.ceil(x1)); x += 1) sum += (data[5 + y * stride + x * step] as number) * overlap(x, x + 1, x0, x1) * overlap(y, y + 1, y0, y1);
+            }
+            expect(out[j * dw + i]).toBeCloseTo(sum / ((x1 - x0) * (y1 - y0)), 3);
+          }
+        }
+      }),
+    );
+  });
+
   it('block sums four bytes at a time equal the byte-by-byte sums, and refuse what they cannot do (property)', () => {
     fc.assert(
       fc.property(fc.constantFrom(4, 8, 12, 16), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 8 }), fc.nat(), (kx, ky, dw, dh, lead, pad, seed) => {
