@@ -6,8 +6,11 @@ import { closest } from './suggest.js';
  * Every problem of a value against a JSON Schema, not only the first: tjs stops at the first
  * failure, so objects and lists are walked here (required keys, unknown keys, each property,
  * each item) and tjs judges the leaves. A schema node the walk does not understand (`oneOf`,
- * `$ref`, ...) is judged whole by tjs. A misspelled key is named with the known key it is
- * closest to.
+ * `$ref`, ...) is judged whole by tjs, except a choice between a short and a full form that
+ * differ by JSON type (a polygon or `{ name, points }`): the value's type picks the one
+ * branch it can match, and that branch is walked, so a bad key is named inside it
+ * (`zones[1].name`), not as "no branch matched" at the choice. A misspelled key is named
+ * with the known key it is closest to.
  */
 
 type Node = Readonly<Record<string, unknown>>;
@@ -44,6 +47,43 @@ function opaque(node: Node): boolean {
   return OPAQUE.some((k) => k in node);
 }
 
+/** Keywords that say something about a node without constraining its value. */
+const ANNOTATIONS = new Set(['description', 'title', '$comment', 'default', 'examples']);
+
+function jsonType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+/** Per choice node: its branches by JSON type, or null when it is not a choice the walk can split. */
+const choices = new WeakMap<object, ReadonlyMap<string, Node> | null>();
+
+/**
+ * The branch of an `anyOf`/`oneOf` that the value's JSON type picks, when the node is only that
+ * choice and its branches each have one `type`, no two alike (so at most one branch can match
+ * any value, and the value is valid exactly when it is valid against that branch); undefined
+ * otherwise (the node is judged whole).
+ */
+function branchByType(node: Node, v: unknown): Node | undefined {
+  let byType = choices.get(node);
+  if (byType === undefined) {
+    byType = typedBranches(node);
+    choices.set(node, byType);
+  }
+  return byType?.get(jsonType(v));
+}
+
+function typedBranches(node: Node): ReadonlyMap<string, Node> | null {
+  const keys = Object.keys(node).filter((k) => !ANNOTATIONS.has(k));
+  const key = keys[0];
+  if (keys.length !== 1 || (key !== 'anyOf' && key !== 'oneOf')) return null;
+  const branches = node[key];
+  if (!Array.isArray(branches) || !branches.every((b) => isMapping(b) && typeof b['type'] === 'string')) return null;
+  const byType = new Map((branches as Node[]).map((b) => [b['type'] === 'integer' ? 'number' : (b['type'] as string), b]));
+  return byType.size === branches.length ? byType : null;
+}
+
 /** The problems of `value` against `root`; paths are prefixed with `base`. */
 export function schemaProblems(root: JsonSchema, value: unknown, base: Path = []): SchemaProblem[] {
   const rootNode = root as Node;
@@ -56,6 +96,12 @@ export function schemaProblems(root: JsonSchema, value: unknown, base: Path = []
     if (first !== undefined) fromError(first, at);
   };
   const walk = (node: Node, v: unknown, at: Path): void => {
+    const branch = typeof node === 'object' && node !== null ? branchByType(node, v) : undefined;
+    if (branch !== undefined) {
+      // Walked as a root of its own, so each problem's wording is looked up in the branch.
+      problems.push(...schemaProblems(branch as JsonSchema, v, [...base, ...at]));
+      return;
+    }
     if (typeof node !== 'object' || node === null || opaque(node)) {
       if (typeof node === 'object' && node !== null) leaf(node, v, at);
       return;
