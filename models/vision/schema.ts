@@ -1,9 +1,27 @@
 import type { Infer } from 'tjs';
 import type { CheckContext, PluginProblem } from '../../runtime/pipeline/registry.js';
 import { LAYOUTS } from './decoders/decoder.js';
+import { ZONE_NAME_PATTERN, zoneNameClashes } from './zone-names.js';
 
 const point = { type: 'array', items: { type: 'number', minimum: 0, maximum: 100_000 }, minItems: 2, maxItems: 2 } as const;
 const share = { type: 'number', minimum: 0, maximum: 1 } as const;
+const polygon = { type: 'array', items: point, minItems: 3, maxItems: 64 } as const;
+/** A bare polygon (called zone-<index>) or a named one; the two forms differ by JSON type, so a problem is named inside the one given. */
+const zone = {
+  anyOf: [
+    polygon,
+    {
+      type: 'object',
+      properties: {
+        name: { type: 'string', pattern: ZONE_NAME_PATTERN, description: 'a zone name of 1 to 64 letters, digits, "_", "." or "-"' },
+        points: polygon,
+      },
+      required: ['name', 'points'],
+      additionalProperties: false,
+    },
+  ],
+  description: 'a polygon ([[x, y], ...], 3 to 64 points) or { name, points }',
+} as const;
 
 export const visionSchema = {
   type: 'object',
@@ -59,8 +77,11 @@ export const visionSchema = {
      */
     inferenceThread: { enum: ['worker', 'main'] },
     providers: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 8 },
-    /** Polygons in source pixels: motion is looked for, and "entered" judged, only inside them. */
-    zones: { type: 'array', items: { type: 'array', items: point, minItems: 3, maxItems: 64 }, maxItems: 16 },
+    /**
+     * Polygons in source pixels, each bare or `{ name, points }` (a bare one is called
+     * zone-<index>): motion is looked for, and "entered" judged (the first zone), only inside them.
+     */
+    zones: { type: 'array', items: zone, maxItems: 16 },
     motion: {
       type: 'object',
       properties: {
@@ -137,6 +158,10 @@ export function visionProblems(config: VisionConfig, ctx: CheckContext): PluginP
   }
   if (config.mean !== undefined && config.std !== undefined && config.mean.length !== config.std.length) {
     problems.push({ path: ['std'], expected: `as many values as mean (${config.mean.length})`, got: `${config.std.length}` });
+  }
+  for (const c of zoneNameClashes(config.zones ?? [])) {
+    const other = c.otherByDefault ? `zones[${c.other}] is a bare polygon, called ${c.name} by default` : `zones[${c.other}] is called ${c.name}`;
+    problems.push({ path: ['zones', c.index, 'name'], expected: `a name no other zone of the stage has (${other})`, got: JSON.stringify(c.name) });
   }
   if (config.zoneCounts !== undefined && (config.zones ?? []).length === 0) problems.push({ path: ['zoneCounts'], expected: 'zones to count in (zoneCounts counts per zone)', got: 'no zones' });
   return problems;

@@ -7,6 +7,7 @@ import { CLASSIFIER_CLASSES, DEFECT_CLASS } from './classifier/architecture.js';
 import { BUILTIN_CLASSIFIER_PATH, BUILTIN_DETECTOR_PATH, VISION_DEFAULTS } from './defaults.js';
 import { CLASS_NAMES } from './detector/architecture.js';
 import type { VisionConfig } from './schema.js';
+import { namedZones } from './zone-names.js';
 import { workerThreadFor, type InferenceThread } from './thread/inference-thread.js';
 import { VisionStage, type CascadeClassifier } from './vision-stage.js';
 
@@ -53,7 +54,7 @@ export async function createVisionStage(config: VisionConfig, env: CreateEnv, th
   const classNames = config.classNames ?? (builtin ? [...CLASS_NAMES] : undefined);
   const classifier = builtin || config.classifier !== undefined ? await loadClassifier(config.classifier ?? {}) : undefined;
   const motion = { ...d.motion, ...(config.motion ?? {}) };
-  const zones = (config.zones ?? []).map((z) => z.map((p) => [p[0] as number, p[1] as number] as const));
+  const zones = namedZones(config.zones ?? []);
   return new VisionStage(
     {
       modelBytes: bytes,
@@ -76,7 +77,7 @@ export async function createVisionStage(config: VisionConfig, env: CreateEnv, th
       },
       defectClass: config.defectClass ?? (builtin ? CLASSIFIER_CLASSES[DEFECT_CLASS] : undefined),
       zones,
-      motion: motion.enabled ? { width: motion.width, pixelThreshold: motion.pixelThreshold, minShare: motion.minShare, keepAliveMs: motion.keepAliveMs, zones } : undefined,
+      motion: motion.enabled ? { width: motion.width, pixelThreshold: motion.pixelThreshold, minShare: motion.minShare, keepAliveMs: motion.keepAliveMs, zones: zones.map((z) => z.polygon) } : undefined,
       tracker: { ...d.tracker, ...(config.tracker ?? {}) },
       cropMaxSize: config.cropMaxSize ?? d.cropMaxSize,
       ...(config.detections === undefined ? {} : { detections: { everyMs: config.detections.everyMs, maxDetections: config.detections.maxDetections ?? d.detectionsMax } }),

@@ -32,10 +32,10 @@ interface TrackCrop {
 
 /**
  * A detector's frames turned into one event per part, per stream: the tracker, then `entered`
- * when a track first has its centre in a zone, `left` (final label, dwell) when it ends, and
- * `defect` when a track that was seen as defective ends, with its best sighting and a crop of
- * it (also written to the decision log); then the zone counts and detection samples of
- * TrackReports.
+ * when a track first has its centre in the first zone, `left` (final label, dwell) when it
+ * ends, and `defect` when a track that was seen as defective ends, with its best sighting and a
+ * crop of it (also written to the decision log); each names the first zone (`zone`) when its
+ * track entered it. Then the zone counts and detection samples of TrackReports.
  */
 export class TrackEvents {
   private readonly trackers = new Map<string, IouTracker>();
@@ -99,7 +99,7 @@ export class TrackEvents {
   tracker(stream: string): IouTracker {
     let tracker = this.trackers.get(stream);
     if (tracker === undefined) {
-      tracker = new IouTracker({ ...this.o.tracker, zone: this.o.zones[0], defectClass: this.naming.defectClassId });
+      tracker = new IouTracker({ ...this.o.tracker, zone: this.o.zones[0]?.polygon, defectClass: this.naming.defectClassId });
       this.trackers.set(stream, tracker);
     }
     return tracker;
@@ -120,16 +120,19 @@ export class TrackEvents {
     const key = `${stream}#${t.id}`;
     const { modelRef } = this.naming;
     const className = (classId: number): string => this.naming.className(classId);
+    // The zone whose entry made the `entered` (none: the stage has no zones, the whole frame counts).
+    const zone = t.entered ? this.o.zones[0]?.name : undefined;
+    const inZone = zone === undefined ? {} : { zone };
     if (e.type === 'entered') {
       this.eventsOut += 1;
       // Its label now, from its sightings so far; the `left` event says if it changed.
-      out.push({ stream: `${stream}.events`, class: 'result', ts: ms(e.tsUs), data: { event: 'entered', track: t.id, className: className(e.classId), box: t.box, model: modelRef } });
+      out.push({ stream: `${stream}.events`, class: 'result', ts: ms(e.tsUs), data: { event: 'entered', track: t.id, ...inZone, className: className(e.classId), box: t.box, model: modelRef } });
       return;
     }
     const grey = this.crops.get(key);
     this.crops.delete(key);
     // A `left` closes an `entered`: tracks that never entered the zone end without one.
-    const left = t.entered ? { stream: `${stream}.events`, class: 'result' as const, ts: ms(t.seenUs), data: leftRecordData(e, className, this.naming.defectClassId, modelRef) } : undefined;
+    const left = t.entered ? { stream: `${stream}.events`, class: 'result' as const, ts: ms(t.seenUs), data: leftRecordData(e, zone, className, this.naming.defectClassId, modelRef) } : undefined;
     if (left !== undefined) this.eventsOut += 1;
     if (!e.defective || t.bestDefect === undefined) {
       if (left !== undefined) out.push(left);
@@ -142,6 +145,8 @@ export class TrackEvents {
     const data = {
       event: 'defect',
       track: t.id,
+      // A defect is reported whether or not its track entered the zone; `zone` says when it did.
+      ...inZone,
       className: className(best.classId),
       firstTs: ms(t.firstUs),
       lastTs: ms(t.seenUs),

@@ -30,13 +30,14 @@ export class FrameInterval {
 /** Wall-clock ms of a frame timestamp: the stream's clock is taken as µs since the epoch when it is one. */
 export const ms = (tsUs: number): number => tsUs / 1000;
 
-/** A `left` event: the track's final label, whether it changed since `entered`, and how long it was in view. */
-export function leftRecordData(e: Extract<TrackEvent, { type: 'left' }>, name: ClassName, defectClass: number | undefined, model: ModelRef): Record<string, unknown> {
+/** A `left` event: the zone it entered (none: the stage has no zones), the track's final label, whether it changed since `entered`, and how long it was in view. */
+export function leftRecordData(e: Extract<TrackEvent, { type: 'left' }>, zone: string | undefined, name: ClassName, defectClass: number | undefined, model: ModelRef): Record<string, unknown> {
   const t = e.track;
   const changed = e.enteredClassId !== undefined && e.enteredClassId !== e.classId;
   return {
     event: 'left',
     track: t.id,
+    ...(zone === undefined ? {} : { zone }),
     className: name(e.classId),
     labelChanged: changed,
     ...(changed ? { enteredClassName: name(e.enteredClassId) } : {}),
@@ -73,8 +74,8 @@ export function detectionsRecordData(
   };
 }
 
-/** Counts per zone (index in `zones`) and class name: entered since the stage started, and present now. */
-export function zonesRecordData(counts: readonly ZoneCount[], name: ClassName): Record<string, unknown> {
+/** Counts per zone (by name, in the config's order) and class name: entered since the stage started, and present now. */
+export function zonesRecordData(zoneNames: readonly string[], counts: readonly ZoneCount[], name: ClassName): Record<string, unknown> {
   const named = (m: ReadonlyMap<number, number>): Record<string, number> => Object.fromEntries([...m].sort((a, b) => a[0] - b[0]).map(([c, n]) => [name(c), n]));
-  return { event: 'zones', zones: counts.map((c, zone) => ({ zone, entered: named(c.entered), present: named(c.present) })) };
+  return { event: 'zones', zones: counts.map((c, z) => ({ zone: zoneNames[z], entered: named(c.entered), present: named(c.present) })) };
 }

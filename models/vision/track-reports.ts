@@ -1,13 +1,13 @@
 import type { RawFrame } from '../../runtime/pipeline/frame.js';
 import type { RecordInput } from '../../runtime/pipeline/record.js';
 import type { ModelRef } from '../../runtime/store/decision-log.js';
-import type { Zone } from './geometry.js';
 import { detectionsRecordData, FrameInterval, zonesRecordData, type ClassName, type DetectionsOptions } from './track-records.js';
 import type { IouTracker, TrackedDetection, TrackEvent, TrackUpdate } from './tracker.js';
 import { ZoneCounter } from './zone-counts.js';
+import type { NamedZone } from './zone-names.js';
 
 export interface TrackReportsOptions {
-  readonly zones: readonly Zone[];
+  readonly zones: readonly NamedZone[];
   readonly minHits: number;
   /** Sampled raw detections (none: no such records). */
   readonly detections: DetectionsOptions | undefined;
@@ -31,15 +31,18 @@ const ended = (events: readonly TrackEvent[]): TrackEvent['track'][] => events.f
  */
 export class TrackReports {
   private readonly streams = new Map<string, StreamReports>();
+  private readonly names: readonly string[];
 
-  constructor(private readonly o: TrackReportsOptions) {}
+  constructor(private readonly o: TrackReportsOptions) {
+    this.names = o.zones.map((z) => z.name);
+  }
 
   private of(stream: string): StreamReports {
     let s = this.streams.get(stream);
     if (s === undefined) {
       const { zones, minHits, detections, zoneCounts } = this.o;
       s = {
-        counter: zones.length > 0 ? new ZoneCounter(zones, minHits) : undefined,
+        counter: zones.length > 0 ? new ZoneCounter(zones.map((z) => z.polygon), minHits) : undefined,
         detections: detections === undefined ? undefined : new FrameInterval(detections.everyMs),
         zones: zoneCounts === undefined ? undefined : new FrameInterval(zoneCounts.everyMs),
       };
@@ -74,14 +77,20 @@ export class TrackReports {
 
   private zonesRecord(stream: string, counter: ZoneCounter, tsUs: number, name: ClassName, out: RecordInput[]): number {
     counter.reported();
-    out.push({ stream: `${stream}.zones`, class: 'result', ts: tsUs / 1000, data: zonesRecordData(counter.counts, name) });
+    out.push({ stream: `${stream}.zones`, class: 'result', ts: tsUs / 1000, data: zonesRecordData(this.names, counter.counts, name) });
     return 1;
   }
 
-  /** Per zone, over all streams: tracks that entered it since the start, and tracks in it now (per class: the zone records). */
+  /**
+   * Per zone, over all streams: tracks that entered it since the start, and tracks in it now
+   * (per class: the zone records), as `zones.<name>.entered` and `zones.<name>.present`. At most
+   * 32 keys of at most 78 characters, none but letters, digits, `_`, `.` and `-` (the schema
+   * bounds the zones and their names), and no two alike: names are unique, and the fixed
+   * prefix and suffix keep them apart from the stage's other details.
+   */
   stats(): Record<string, number> {
     const out: Record<string, number> = {};
-    this.o.zones.forEach((_, z) => {
+    this.o.zones.forEach(({ name }, z) => {
       let entered = 0;
       let present = 0;
       for (const { counter } of this.streams.values()) {
@@ -89,8 +98,8 @@ export class TrackReports {
         for (const n of count?.entered.values() ?? []) entered += n;
         for (const n of count?.present.values() ?? []) present += n;
       }
-      out[`zone${z}Entered`] = entered;
-      out[`zone${z}Present`] = present;
+      out[`zones.${name}.entered`] = entered;
+      out[`zones.${name}.present`] = present;
     });
     return out;
   }

@@ -6,7 +6,6 @@ import type { RecordInput } from '../../runtime/pipeline/record.js';
 import type { ModelRef } from '../../runtime/store/decision-log.js';
 import type { InferenceBackend } from '../engine/engine.js';
 import { ActiveModel } from './active-model.js';
-import type { Zone } from './geometry.js';
 import { MotionGate, type MotionOptions } from './motion.js';
 import type { TrackerOptions } from './tracker.js';
 import { ms, type DetectionsOptions } from './track-records.js';
@@ -17,6 +16,7 @@ import type { FrameModelInfo, FrameOutput } from './thread/frame-runner.js';
 import type { InferenceThread } from './thread/inference-thread.js';
 import type { SourceClass, VisionModelOptions } from './vision-model.js';
 import { VisionShadows } from './vision-shadow.js';
+import type { NamedZone } from './zone-names.js';
 
 /** A second stage that names the class of each detected box from a crop of it. */
 export interface CascadeClassifier {
@@ -44,7 +44,8 @@ export interface VisionStageOptions {
   readonly threads: number | undefined;
   readonly model: VisionModelOptions;
   readonly defectClass: string | undefined;
-  readonly zones: readonly Zone[];
+  /** `entered` is judged in the first; counts are kept for each; none: `entered` on the whole frame, no counts. */
+  readonly zones: readonly NamedZone[];
   /** undefined: every frame goes to inference. */
   readonly motion: MotionOptions | undefined;
   readonly tracker: Omit<TrackerOptions, 'zone' | 'defectClass'>;

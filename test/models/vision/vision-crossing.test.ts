@@ -81,20 +81,24 @@ describe('vision stage: two objects of different classes crossing (a detector bu
     expect(stage.stats()['frameErrors']).toBe(0);
 
     const events = out.filter((r) => r.stream === 'cam-1.events').map((r) => r.data as Data);
-    expect(events.filter((e) => e['event'] === 'entered').map((e) => e['className'])).toEqual(['red', 'blue']);
+    // The zone is a bare polygon: events and counts call it zone-0.
+    expect(events.filter((e) => e['event'] === 'entered').map((e) => [e['className'], e['zone']])).toEqual([
+      ['red', 'zone-0'],
+      ['blue', 'zone-0'],
+    ]);
     const left = events.filter((e) => e['event'] === 'left').sort((a, b) => (a['track'] as number) - (b['track'] as number));
     expect(left).toHaveLength(2);
-    expect(left.map((e) => ({ className: e['className'], labelChanged: e['labelChanged'], dwellMs: e['dwellMs'], firstTs: e['firstTs'] }))).toEqual([
-      { className: 'red', labelChanged: false, dwellMs: RED_LAST * 100, firstTs: T0_US / 1000 },
-      { className: 'blue', labelChanged: false, dwellMs: (BLUE_LAST - BLUE_FIRST) * 100, firstTs: T0_US / 1000 + BLUE_FIRST * 100 },
+    expect(left.map((e) => ({ zone: e['zone'], className: e['className'], labelChanged: e['labelChanged'], dwellMs: e['dwellMs'], firstTs: e['firstTs'] }))).toEqual([
+      { zone: 'zone-0', className: 'red', labelChanged: false, dwellMs: RED_LAST * 100, firstTs: T0_US / 1000 },
+      { zone: 'zone-0', className: 'blue', labelChanged: false, dwellMs: (BLUE_LAST - BLUE_FIRST) * 100, firstTs: T0_US / 1000 + BLUE_FIRST * 100 },
     ]);
     expect(left[1]?.['sightings']).toBe(BLUE_LAST - BLUE_FIRST + 1 - hidden.length);
 
     // Zone counts: each entered once, by class; nobody left in the zone once both are gone.
     const zones = out.filter((r) => r.stream === 'cam-1.zones').map((r) => r.data as { zones: { entered: Data; present: Data }[] });
-    expect(zones.at(-1)?.zones).toEqual([{ zone: 0, entered: { red: 1, blue: 1 }, present: {} }]);
+    expect(zones.at(-1)?.zones).toEqual([{ zone: 'zone-0', entered: { red: 1, blue: 1 }, present: {} }]);
     expect(zones.some((z) => (z.zones[0]?.present['blue'] as number) === 1 && (z.zones[0]?.present['red'] as number) === 1)).toBe(true);
-    expect(stage.stats()).toMatchObject({ zone0Entered: 2, zone0Present: 0 });
+    expect(stage.stats()).toMatchObject({ 'zones.zone-0.entered': 2, 'zones.zone-0.present': 0 });
 
     // Raw detections: one record a second of frame time (3 s of frames: frames 0, 10, 20), the best detection of each.
     const sampled = out.filter((r) => r.stream === 'cam-1.detections');

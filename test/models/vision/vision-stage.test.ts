@@ -90,13 +90,15 @@ describe('vision stage on the simulated conveyor (decoded frames, no codec)', ()
     const stats = stage.stats();
     await stage.stop();
 
-    type Ev = { event: string; track: number; className: string; labelChanged?: boolean; enteredClassName?: string; dwellMs?: number; firstTs?: number; lastTs?: number; defective?: boolean };
+    type Ev = { event: string; track: number; zone?: string; className: string; labelChanged?: boolean; enteredClassName?: string; dwellMs?: number; firstTs?: number; lastTs?: number; defective?: boolean };
     const events = out.filter((r) => r.stream === 'cam-1.events').map((r) => r.data as Ev);
     const entered = events.filter((e) => e.event === 'entered');
     const left = events.filter((e) => e.event === 'left');
     const defects = new Set(events.filter((e) => e.event === 'defect').map((e) => e.track));
     expect(entered.length).toBeGreaterThanOrEqual(20);
     for (const e of [...entered, ...left]) expect(['part', 'defective-part']).toContain(e.className);
+    // The one zone is a bare polygon: every event of a track that entered it calls it zone-0.
+    for (const e of events) if (e.event !== 'defect' || entered.some((x) => x.track === e.track)) expect(e.zone).toBe('zone-0');
     // Every entered is closed by one left, after it; its final label is the defect judgement's.
     expect(left.map((e) => e.track).sort()).toEqual(entered.map((e) => e.track).sort());
     for (const e of left) {
@@ -114,8 +116,8 @@ describe('vision stage on the simulated conveyor (decoded frames, no codec)', ()
     // Zone counts follow the corrected labels: the last record counts each part under its left label.
     const byClass = (names: string[]): Record<string, number> => names.reduce<Record<string, number>>((m, n) => ({ ...m, [n]: (m[n] ?? 0) + 1 }), {});
     const zones = out.filter((r) => r.stream === 'cam-1.zones');
-    expect((zones.at(-1)?.data as { zones: unknown[] }).zones).toEqual([{ zone: 0, entered: byClass(left.map((e) => e.className)), present: {} }]);
-    expect(stats['zone0Entered']).toBe(entered.length);
+    expect((zones.at(-1)?.data as { zones: unknown[] }).zones).toEqual([{ zone: 'zone-0', entered: byClass(left.map((e) => e.className)), present: {} }]);
+    expect(stats['zones.zone-0.entered']).toBe(entered.length);
     // Rate-limited to one record per 2 s of frame time (the last, at the end, may come sooner).
     for (let i = 1; i < zones.length - 1; i += 1) expect(zones[i]?.ts as number - (zones[i - 1]?.ts as number)).toBeGreaterThanOrEqual(2000);
 
