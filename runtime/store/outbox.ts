@@ -44,6 +44,8 @@ export interface OutboxStats {
   readonly records: Readonly<PerClass>;
   readonly bytes: Readonly<PerClass>;
   readonly appended: Readonly<PerClass>;
+  /** Bytes (keys and values) of every record appended since start, evicted or not: what was written. */
+  readonly appendedBytes: number;
   readonly evicted: Readonly<PerClass>;
   readonly leased: number;
   readonly writeErrors: number;
@@ -104,6 +106,7 @@ export class Outbox {
   private readonly records = zero();
   private readonly bytes = zero();
   private readonly appended = zero();
+  private appendedBytes = 0;
   private readonly evicted = zero();
   private writeErrors = 0;
   private rejectedTotal = 0;
@@ -262,6 +265,7 @@ export class Outbox {
       records: { ...this.records },
       bytes: { ...this.bytes },
       appended: { ...this.appended },
+      appendedBytes: this.appendedBytes,
       evicted: { ...this.evicted },
       leased: this.leases.size,
       writeErrors: this.writeErrors,
@@ -367,6 +371,7 @@ export class Outbox {
       const evictedIndexes = new Set<number>();
       fresh.forEach((rec, i) => {
         this.appended[rec.cls] += 1;
+        this.appendedBytes += rec.size;
         if (plan.freshEvicted.has(i)) {
           evictedNow[rec.cls] += 1;
           evictedIndexes.add(rec.index);

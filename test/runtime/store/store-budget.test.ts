@@ -157,3 +157,68 @@ function fakeSources(outbox: Outbox, budget: StoreBudget): HealthSources {
     store: { budget: budget.stats(), corruptions: [] },
   };
 }
+
+describe('store measurement pace', () => {
+  it('measures a quiet store at the idle pace, and at the fast pace once a quarter of the slack was written or the directory is half full', async () => {
+    const dir = await makeTempDir();
+    try {
+      const maxSizeBytes = 64 * 1024 * 1024;
+      const o = await openOutbox(`${dir.path}/data`, { maxSizeBytes, sync: false });
+      let now = 0;
+      const budget = new StoreBudget(o.db, o.outbox, undefined, { maxSizeBytes, minFreeBytes: 0, intervalMs: 250, idleIntervalMs: 5000, clock: () => now }, quietEvents('store'));
+      await budget.check();
+      const measured = (): number => budget.stats().measurements;
+      expect(measured()).toBe(1);
+      // Quiet: ticks every 250 ms for 4.75 s measure nothing; the one at 5 s measures.
+      for (now = 250; now < 5000; now += 250) await budget.tick();
+      expect(measured()).toBe(1);
+      await budget.tick();
+      expect([now, measured()]).toEqual([5000, 2]);
+      // A little written (under a quarter of the slack): still the idle pace.
+      await o.outbox.append([{ stream: 's', class: 'telemetry', ts: 1, data: { v: 1 } }]);
+      now += 250;
+      await budget.tick();
+      expect(measured()).toBe(2);
+      // A quarter of the slack written: the next tick measures.
+      const quarter = budgetSlackBytes(maxSizeBytes) / 4;
+      const big = 'x'.repeat(16 * 1024);
+      for (let k = 0; (o.outbox.stats().appendedBytes as number) < quarter + 100; k += 1) await o.outbox.append([{ stream: 's', class: 'telemetry', ts: 2 + k, data: { big } }]);
+      now += 250;
+      await budget.tick();
+      expect(measured()).toBe(3);
+      now += 250;
+      await budget.tick();
+      expect(measured()).toBe(3);
+      await o.close();
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('measures at every tick while the directory is at half the budget or more, written to or not', async () => {
+    const dir = await makeTempDir();
+    try {
+      const maxSizeBytes = 1024 * 1024;
+      const o = await openOutbox(`${dir.path}/data`, { maxSizeBytes, sync: false });
+      let now = 0;
+      const budget = new StoreBudget(o.db, o.outbox, undefined, { maxSizeBytes, minFreeBytes: 0, intervalMs: 250, idleIntervalMs: 5000, clock: () => now }, quietEvents('store'));
+      await budget.check();
+      now += 250;
+      await budget.tick();
+      expect(budget.stats().measurements).toBe(1);
+      // Something else in the data directory (a model slot, say) takes 600 KiB.
+      writeFileSync(`${dir.path}/data/slot.onnx`, Buffer.alloc(600 * 1024, 1));
+      now += 5000;
+      await budget.tick();
+      expect(budget.stats().dirBytes).toBeGreaterThanOrEqual(maxSizeBytes / 2);
+      for (let i = 0; i < 3; i += 1) {
+        now += 250;
+        await budget.tick();
+      }
+      expect(budget.stats().measurements).toBe(5);
+      await o.close();
+    } finally {
+      await dir.remove();
+    }
+  });
+});
