@@ -116,6 +116,14 @@ export class Outbox {
   private cursor: Cursor | null = null;
   /** Per class, the suffix after which eviction looks for victims (null: from the oldest). */
   private readonly evictAfter: Record<RecordClass, string | null> = { telemetry: null, result: null, alert: null };
+  /**
+   * Per class, a suffix no stored record is above (null: unknown, read to find out). A reader
+   * whose cursor is at or past it has nothing new in that class, so `readNext` skips the
+   * LevelDB iterator: at a few records a second the uplink asked twice per record (once for
+   * the record, once to find nothing), and each iterator is a native object V8 keeps until a
+   * major collection.
+   */
+  private readonly newest: Record<RecordClass, string | null> = { telemetry: null, result: null, alert: null };
   private readonly leases = new Map<string, StoredRecord>();
   private pendingDeletes: StoredRecord[] = [];
   private readonly pendingDeleteKeys = new Set<string>();
@@ -221,6 +229,7 @@ export class Outbox {
     for (const cls of RECORD_CLASSES) {
       this.records[cls] = 0;
       this.bytes[cls] = 0;
+      this.newest[cls] = null;
       const it = this.db.iterator({ gte: classPrefix(cls), lt: classRangeEnd(cls) });
       try {
         for (;;) {
@@ -229,6 +238,7 @@ export class Outbox {
           for (const [key, value] of entries) {
             this.records[cls] += 1;
             this.bytes[cls] += key.length + value.byteLength;
+            this.newest[cls] = key.slice(key.length - SUFFIX_LENGTH);
           }
         }
       } finally {
@@ -378,6 +388,8 @@ export class Outbox {
         } else {
           this.records[rec.cls] += 1;
           this.bytes[rec.cls] += rec.size;
+          const newest = this.newest[rec.cls];
+          if (newest === null || rec.suffix > newest) this.newest[rec.cls] = rec.suffix;
         }
       });
       for (const cls of RECORD_CLASSES) this.evicted[cls] += evictedNow[cls];
@@ -457,6 +469,8 @@ export class Outbox {
       for (const cls of RECORD_CLASSES) {
         if (this.records[cls] === 0) continue;
         const c = this.cursor;
+        const newest = this.newest[cls];
+        if (c !== null && newest !== null && (c.inclusive ? c.suffix > newest : c.suffix >= newest)) continue;
         const range = c === null ? { gte: classPrefix(cls) } : c.inclusive ? { gte: outboxKey(cls, c.suffix) } : { gt: outboxKey(cls, c.suffix) };
         const entries = await this.db.iterator({ ...range, lt: classRangeEnd(cls), limit: maxRecords }).all();
         for (const [key, value] of entries) {

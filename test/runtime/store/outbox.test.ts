@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RECORD_CLASSES, decodeRecord, encodeRecord, type RecordClass } from '../../../fleet/protocol/index.js';
 import type { RecordInput } from '../../../runtime/pipeline/record.js';
 import { outboxKey } from '../../../runtime/store/keys.js';
+import type { StoredRecord } from '../../../runtime/store/outbox.js';
 import { openOutbox, readAll, type OpenOutbox } from '../../support/store.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
@@ -214,6 +215,77 @@ describe('outbox', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it('delivers every record not yet acknowledged, in order, whatever the appends, reads, acks, releases and restarts (property)', async () => {
+    const command = fc.oneof(
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('append' as const), cls: fc.constantFrom(...RECORD_CLASSES), n: fc.integer({ min: 1, max: 4 }) }) },
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('read' as const), max: fc.integer({ min: 1, max: 5 }) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('ack' as const), share: fc.double({ min: 0, max: 1, noNaN: true }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const) }) },
+    );
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 30 }), async (commands) => {
+        const path = `${dir.path}/d${run++}`;
+        let o: OpenOutbox = await openOutbox(path, { maxSizeBytes: BIG, sync: false });
+        const kOf = (r: StoredRecord): number => (decodeRecord(r.value).data as { k: number }).k;
+        let k = 0;
+        const acked = new Set<number>();
+        let leased: StoredRecord[] = [];
+        for (const c of commands) {
+          if (c.kind === 'append') {
+            await o.outbox.append(Array.from({ length: c.n }, () => rec(c.cls, k++)));
+          } else if (c.kind === 'read') {
+            const got = await o.outbox.readNext(c.max, BIG);
+            // Oldest first, nothing handed out twice while leased.
+            expect(got.map(kOf)).toEqual([...got.map(kOf)].sort((a, b) => a - b));
+            for (const r of got) expect(leased.map(kOf)).not.toContain(kOf(r));
+            leased.push(...got);
+          } else if (c.kind === 'ack') {
+            const n = Math.floor(leased.length * c.share);
+            o.outbox.ack(leased.slice(0, n));
+            for (const r of leased.slice(0, n)) acked.add(kOf(r));
+            leased = leased.slice(n);
+          } else if (c.kind === 'release') {
+            await o.outbox.releaseAll();
+            leased = [];
+          } else {
+            await o.outbox.flushDeletes();
+            await o.close();
+            o = await openOutbox(path, { maxSizeBytes: BIG, sync: false });
+            leased = [];
+          }
+        }
+        // Whatever is left: everything not acknowledged and not leased now comes out, in order, once.
+        const rest = (await readAll(o.outbox, 3)).map(kOf);
+        await o.close();
+        const expected = range(0, k).filter((x) => !acked.has(x) && !leased.some((r) => kOf(r) === x));
+        expect(rest).toEqual(expected);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('does not open a LevelDB iterator to find nothing new after the last record it handed out', async () => {
+    const o = await openOutbox(dir.path, { maxSizeBytes: BIG, sync: false });
+    const db = o.db.db;
+    let iterators = 0;
+    const open = db.iterator.bind(db);
+    db.iterator = ((options: Parameters<typeof open>[0]) => {
+      iterators += 1;
+      return open(options);
+    }) as typeof db.iterator;
+    await o.outbox.append([rec('telemetry', 0)]);
+    expect((await o.outbox.readNext(10, BIG)).length).toBe(1);
+    const afterFirst = iterators;
+    expect(await o.outbox.readNext(10, BIG)).toEqual([]);
+    expect(iterators).toBe(afterFirst);
+    await o.outbox.append([rec('alert', 1)]);
+    expect((await o.outbox.readNext(10, BIG)).map((r) => (decodeRecord(r.value).data as { k: number }).k)).toEqual([1]);
+    expect(iterators).toBe(afterFirst + 1);
+    await o.close();
   });
 
   it('evicts exactly like the reference model for arbitrary appends (property)', async () => {
