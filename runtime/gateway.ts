@@ -27,6 +27,7 @@ import type { UpdateService } from './updater/service.js';
 import { LazyBackend } from './inference/lazy-backend.js';
 import { RUNTIME_VERSION } from './version.js';
 import { defaults } from './config/defaults.js';
+import { startHeapTrim } from './heap-trim.js';
 
 const DECISION_SWEEP_MS = 3_600_000;
 /** The one-line summary at info, by default. */
@@ -70,6 +71,7 @@ export class Gateway {
   private healthTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private summaryTimer: NodeJS.Timeout | undefined;
+  private stopHeapTrim: () => void = () => undefined;
   private readonly summary = new PeriodicSummary();
   /** Set by create from the options. */
   private summaryIntervalMs = SUMMARY_INTERVAL_MS;
@@ -241,6 +243,7 @@ export class Gateway {
     for (const p of this.pipelines) await p.start();
     this.healthTimer = setInterval(() => this.publishHealth(), this.config.health.intervalMs);
     this.healthTimer.unref();
+    this.stopHeapTrim = startHeapTrim();
     void this.decisions.sweep(Date.now()).catch((err: unknown) => this.events.error('decisions.sweep_failed', { reason: (err as Error).message }));
     this.sweepTimer = setInterval(() => {
       void this.decisions.sweep(Date.now()).catch((err: unknown) => this.events.error('decisions.sweep_failed', { reason: (err as Error).message }));
@@ -287,6 +290,7 @@ export class Gateway {
     clearInterval(this.healthTimer);
     clearInterval(this.sweepTimer);
     clearInterval(this.summaryTimer);
+    this.stopHeapTrim();
     this.stopOnConnect?.();
     const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.gateway.shutdownTimeoutMs).unref());
     const drain = (async (): Promise<'drained'> => {
