@@ -1,0 +1,12 @@
+export * from './errors.js';
+export * from './limits.js';
+export type * from './strategy.js';
+export { checkAggregationInput, type UpdateShape } from './aggregation-input.js';
+export { clipUpdate, MIN_CLIP_BOUND, type ClipResult } from './clip.js';
+export { l2Norm } from './flat.js';
+export { fedAvg, weightedMean, type FedAvgOptions } from './fedavg.js';
+export { fedProx, FEDPROX_DEFAULTS, FEDPROX_MAX_MU, proximalGradient, proximalTerm, type FedProxOptions } from './fedprox.js';
+export { median, type MedianOptions } from './median.js';
+export { trimmedMean, trimmedPerSide, TRIMMED_MEAN_DEFAULTS, type TrimmedMeanOptions } from './trimmed-mean.js';
+export { krumMinUpdates, multiKrum, type MultiKrumOptions } from './multi-krum.js';
+export * from './registry.js';
