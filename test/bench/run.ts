@@ -1,5 +1,6 @@
 import { benchBridge } from './bridge.js';
 import { benchDetector } from './detector.js';
+import { benchFederatedStrategies } from './federated-strategies.js';
 import { benchFleetIngest } from './fleet-ingest.js';
 import { gatewayNodeFlags, underGatewayFlags } from './gateway-flags.js';
 import { benchMemory } from './memory.js';
@@ -19,6 +20,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   vision: benchVision,
   'fleet-ingest': benchFleetIngest,
   rollout: benchRollout,
+  'federated-strategies': benchFederatedStrategies,
   yolov8n: async (args) => (await import('./yolov8n.js')).benchYolov8n(args),
 };
 
