@@ -130,12 +130,13 @@ export function parseShadowSummary(x: unknown, where = 'shadow'): ShadowSummary 
   const obj = (v: unknown, path: string): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : bad(path, 'an object'));
   const count = (o: Record<string, unknown>, k: string, path: string): number => {
     const v = o[k];
-    return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : bad(`${path}${k}`, 'an integer >= 0');
+    // `+ 0` turns a -0 (CBOR and JSON can carry one) into 0, so a summary reads back as itself.
+    return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v + 0 : bad(`${path}${k}`, 'an integer >= 0');
   };
   const num = (o: Record<string, unknown>, k: string, path: string, lo: number, hi: number, nullable = false): number | null => {
     const v = o[k];
     if (nullable && v === null) return null;
-    return typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi ? v : bad(`${path}${k}`, `a number from ${lo} to ${hi}${nullable ? ' or null' : ''}`);
+    return typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi ? v + 0 : bad(`${path}${k}`, `a number from ${lo} to ${hi}${nullable ? ' or null' : ''}`);
   };
   const s = obj(x, '');
   const lat = s['latencyMs'] === null ? null : obj(s['latencyMs'], 'latencyMs');

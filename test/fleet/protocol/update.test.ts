@@ -48,6 +48,11 @@ describe('release notices and update reports with shadow runs', () => {
     expect(() => decodeUpdateReport(enc({ gw: 'g', model: 'm', target: 't', release: 1, version: 'v', step: 'shadow', outcome: 'ok', reason: null, ts: 1, shadow: { stages: 1 } }))).toThrow('update report.shadow');
   });
 
+  it('reads a -0 count or number as 0 (JSON and CBOR can carry one; the summary must read back as itself)', () => {
+    const s = parseShadowSummary({ ...SUMMARY, stages: -0, errors: -0 });
+    expect(Object.is(s.stages, 0) && Object.is(s.errors, 0)).toBe(true);
+  });
+
   it('either decode any JSON value to a well-formed summary or refuse it with E_PAYLOAD_INVALID', () => {
     // Arbitrary JSON is almost never a summary; a good summary with one field replaced by
     // arbitrary JSON sometimes is (in about one run in five, none of 100 was), and the good
