@@ -6,6 +6,7 @@ import { gatewayNodeFlags, underGatewayFlags } from './gateway-flags.js';
 import { benchMemory } from './memory.js';
 import { progress } from './report.js';
 import { benchRollout } from './rollout.js';
+import { benchSecureAggregation } from './secure-aggregation.js';
 import { benchStore } from './store.js';
 import { benchUplink } from './uplink.js';
 import { benchVision } from './vision.js';
@@ -21,6 +22,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   'fleet-ingest': benchFleetIngest,
   rollout: benchRollout,
   'federated-strategies': benchFederatedStrategies,
+  'secure-aggregation': benchSecureAggregation,
   yolov8n: async (args) => (await import('./yolov8n.js')).benchYolov8n(args),
 };
 
