@@ -28,6 +28,8 @@ export interface DatabaseOptions {
   readonly writeBufferSize?: number;
   /** LevelDB's table file size (default 2 MiB); also how much one compaction step rewrites. */
   readonly maxFileSize?: number;
+  /** LevelDB's cache of uncompressed table blocks (classic-level's default is 8 MiB). */
+  readonly cacheSize?: number;
 }
 
 /**
@@ -332,6 +334,7 @@ async function openLevel(dir: string, options: DatabaseOptions): Promise<StoreDb
     valueEncoding: 'view',
     ...(options.writeBufferSize === undefined ? {} : { writeBufferSize: options.writeBufferSize }),
     ...(options.maxFileSize === undefined ? {} : { maxFileSize: options.maxFileSize }),
+    ...(options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
   });
   await db.open();
   return db;
