@@ -63,6 +63,24 @@ export function sparsifyTensor(t: FloatTensor, density: number, random: RandomSo
 export interface CompressOptions {
   /** Share of each tensor's elements to send, in (0, 1]; 1 (the default) sends every value. */
   readonly density?: number;
+  /**
+   * The round's clip norm C: the update plus the residual is scaled down to L2 norm <= C (over
+   * all tensors together) before it is sparsified and quantised, and what the scaling took off
+   * stays in the residual. Clipping the delta alone is not enough: the residual added to it can
+   * carry the sent values past C (top-k keeps up to sqrt(1 - density) of a vector's norm behind
+   * in every round), and the fleet refuses updates whose norm is beyond what rounding a
+   * C-bounded vector can produce.
+   */
+  readonly clipNorm?: number;
+}
+
+/** Keeps a clipped vector's norm below C under float32 rounding of the scaled values (as the fleet's clip does). */
+const CLIP_MARGIN = 1 - 2 ** -22;
+
+function l2(tensors: readonly FloatTensor[]): number {
+  let s = 0;
+  for (const t of tensors) for (let j = 0; j < t.values.length; j += 1) s += (t.values[j] as number) ** 2;
+  return Math.sqrt(s);
 }
 
 /**
@@ -86,13 +104,16 @@ export class ErrorFeedback {
   }
 
   /**
-   * Adds the residual to `update`, sparsifies and quantises the sum, and keeps as the new
-   * residual what that message does not carry. Throws (and changes nothing) on an update
+   * Adds the residual to `update`, clips the sum to `clipNorm` when one is given, sparsifies
+   * and quantises it, and keeps as the new residual what that message does not carry (the
+   * part clipping took off included). Throws (and changes nothing) on an update
    * that does not match the layout or holds a non-finite value.
    */
   compress(update: ModelUpdate, random: RandomSource, options: CompressOptions = {}): QuantizedTensor[] {
     checkMatchesLayout(update, this.layout);
     const density = options.density ?? 1;
+    const { clipNorm } = options;
+    if (clipNorm !== undefined && !(Number.isFinite(clipNorm) && clipNorm > 0)) throw updateError('clipNorm', `expected a finite number > 0, got ${clipNorm}`);
     const corrected = update.map((t, i) => {
       checkFloatTensor(t, t.name);
       const r = this.residuals[i] as Float32Array;
@@ -100,7 +121,12 @@ export class ErrorFeedback {
       for (let j = 0; j < r.length; j += 1) values[j] = (t.values[j] as number) + (r[j] as number);
       return { name: t.name, shape: t.shape, values };
     });
-    const sent = corrected.map((t) => sparsifyTensor(t, density, random));
+    const norm = clipNorm === undefined ? 0 : l2(corrected);
+    const clipped =
+      clipNorm === undefined || norm <= clipNorm
+        ? corrected
+        : corrected.map((t) => ({ name: t.name, shape: t.shape, values: t.values.map((v) => v * (clipNorm / norm) * CLIP_MARGIN) }));
+    const sent = clipped.map((t) => sparsifyTensor(t, density, random));
     sent.forEach((q, i) => {
       const transmitted = dequantizeTensor(q).values;
       const c = (corrected[i] as FloatTensor).values;

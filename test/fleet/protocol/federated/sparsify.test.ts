@@ -111,6 +111,49 @@ describe('error feedback', () => {
     });
   });
 
+  it('with a clip norm, sends a vector of norm <= C before rounding and keeps what clipping took off in the residual', () => {
+    fc.assert(
+      fc.property(
+        modelUpdate(deltaFloat32).chain((first) =>
+          fc.tuple(
+            fc.constant(first),
+            fc.array(fc.tuple(...first.map((t) => fc.array(deltaFloat32, { minLength: t.values.length, maxLength: t.values.length }))), { minLength: 1, maxLength: 6 }),
+          ),
+        ),
+        density,
+        fc.double({ min: 0.01, max: 4, noNaN: true }),
+        fc.nat(),
+        ([first, rounds], d, clipNorm, seed) => {
+          const ef = new ErrorFeedback(layoutOf(first));
+          const random = seededRandom(seed);
+          const truth = first.map((t) => new Float64Array(t.values.length));
+          const sent = first.map((t) => new Float64Array(t.values.length));
+          for (const values of rounds) {
+            const update = first.map((t, i) => ({ ...t, values: Float32Array.from(values[i] as number[]) }));
+            update.forEach((t, i) => addInto(truth[i] as Float64Array, t.values));
+            const message = ef.compress(update, random, { density: d, clipNorm });
+            // Each sent value is within one scale step of a vector of norm <= C.
+            let norm2 = 0;
+            let slack2 = 0;
+            message.forEach((q, i) => {
+              const v = dequantizeTensor(q).values;
+              addInto(sent[i] as Float64Array, v);
+              v.forEach((x) => (norm2 += x * x));
+              slack2 += q.q.length * q.scale * q.scale;
+            });
+            expect(Math.sqrt(norm2)).toBeLessThanOrEqual((clipNorm + Math.sqrt(slack2)) * (1 + 2 ** -20));
+          }
+          first.forEach((t, i) => {
+            const r = ef.residual(t.name);
+            r.forEach((x, j) => expect(Math.abs((sent[i] as Float64Array)[j]! + x - (truth[i] as Float64Array)[j]!)).toBeLessThanOrEqual(rounds.length * 4 * 2 ** -22 * Math.max(1, Math.abs((truth[i] as Float64Array)[j]!))));
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(() => new ErrorFeedback([{ name: 'w', shape: [1] }]).compress([{ name: 'w', shape: [1], values: Float32Array.of(1) }], seededRandom(1), { clipNorm: 0 })).toThrow(/clipNorm/);
+  });
+
   it('refuses an update of another layout or with a non-finite value, and keeps its residual', () => {
     const layout = [
       { name: 'a', shape: [2, 2] },
