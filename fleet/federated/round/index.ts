@@ -1,0 +1,16 @@
+export * from './errors.js';
+export type * from './announcement.js';
+export { checkJsonValue, JSON_VALUE_LIMITS, type JsonValue } from './json-value.js';
+export { LATE_POLICY_DEFAULTS, LATE_POLICY_LIMITS, stalenessWeight, type LateUpdatePolicy } from './late-policy.js';
+export { LateBuffer, type StaleUpdate } from './late-buffer.js';
+export { ROUND_LIMITS } from './limits.js';
+export { largestSentTensor, normTolerance } from './norm-bound.js';
+export * from './record.js';
+export * from './rejection.js';
+export { Roster } from './roster.js';
+export { FederatedRound } from './round.js';
+export { openRound, type OpenRoundParams, type OpenRoundResult } from './open-round.js';
+export { checkEligible, poissonSample } from './sampling.js';
+export { MODEL_NAME_PATTERN, parseFederatedTask, taskAggregation, type DifferentialPrivacy, type FederatedTask, type Quantisation } from './task.js';
+export { FederatedTaskRounds, type OpenTaskRound, type TaskRoundsOptions } from './task-rounds.js';
+export { checkUpdateContent, type CheckedUpdate, type ContentCheck } from './update-check.js';
