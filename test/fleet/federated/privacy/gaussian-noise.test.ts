@@ -4,17 +4,8 @@ import { addGaussianNoise, averageOverExpectedClients, NOISE_LIMITS } from '../.
 import { logErfc } from '../../../../fleet/federated/privacy/log-space.js';
 import { standardNormalSampler } from '../../../../fleet/federated/privacy/standard-normal.js';
 import { CRYPTO_POOL_BYTES, cryptoUniformSource, seededUniformSource, uniformFromWords } from '../../../../fleet/federated/privacy/uniform-source.js';
+import { expectPrivacyError } from './expect-privacy-error.js';
 
-const expectPrivacyError = (fn: () => unknown, field: RegExp): void => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toMatchObject({ name: 'FederatedPrivacyError', code: 'E_FEDERATED_PRIVACY' });
-    expect((err as Error).message).toMatch(field);
-    return;
-  }
-  throw new Error('expected an E_FEDERATED_PRIVACY error');
-};
 
 const normalCdf = (x: number): number => Math.exp(Math.log(0.5) + logErfc(-x / Math.SQRT2));
 

@@ -2,17 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PrivacyBudget, type PrivacyRoundReport } from '../../../../fleet/federated/privacy/privacy-budget.js';
 import { composedRdp, DEFAULT_RDP_ORDERS, epsilonAfterRounds, epsilonFromRdp } from '../../../../fleet/federated/privacy/rdp-accountant.js';
+import { expectPrivacyError } from './expect-privacy-error.js';
 
-const expectPrivacyError = (fn: () => unknown, field: RegExp): void => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toMatchObject({ name: 'FederatedPrivacyError', code: 'E_FEDERATED_PRIVACY' });
-    expect((err as Error).message).toMatch(field);
-    return;
-  }
-  throw new Error('expected an E_FEDERATED_PRIVACY error');
-};
 
 /**
  * Epsilon after r rounds straight from the accountant (RDP of one round times r), and the first

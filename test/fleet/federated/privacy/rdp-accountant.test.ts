@@ -10,17 +10,8 @@ import {
   sampledGaussianRdp,
   type SampledGaussian,
 } from '../../../../fleet/federated/privacy/rdp-accountant.js';
+import { expectPrivacyError } from './expect-privacy-error.js';
 
-const expectPrivacyError = (fn: () => unknown, field: RegExp): void => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toMatchObject({ name: 'FederatedPrivacyError', code: 'E_FEDERATED_PRIVACY' });
-    expect((err as Error).message).toMatch(field);
-    return;
-  }
-  throw new Error('expected an E_FEDERATED_PRIVACY error');
-};
 
 /**
  * A_alpha - 1 by the trapezoid rule on the defining integral, E_{x ~ N(0, z^2)}[(1 - q + q e^((2x-1)/(2z^2)))^alpha] - 1,
