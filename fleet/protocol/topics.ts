@@ -90,3 +90,62 @@ export const FLEET_LEARNING_FILTER = `${FLEET_LEARNING_PREFIX}/#`;
 
 /** What every gateway may read besides its own command topics. */
 export const GATEWAY_FLEET_READ_FILTERS: readonly string[] = [FLEET_RELEASE_TOPIC, FLEET_LEARNING_FILTER];
+
+/**
+ * Federated learning's control messages (fleet/protocol/federated/, PROTOCOL.md "Federated
+ * rounds"). The announcement names no gateway (who was drawn is secret), so it goes where every
+ * gateway reads; each drawn gateway's invitation, and the fleet's acknowledgement of its update
+ * chunks, go on that gateway's own command topics, which only it may read; its update chunks go
+ * on its own publish topic. Every topic is one level per id, so no id can act as a wildcard.
+ */
+export const LEARNING_TASK_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+const learningTaskRe = new RegExp(LEARNING_TASK_PATTERN);
+
+export function isLearningTaskId(value: string): boolean {
+  return learningTaskRe.test(value);
+}
+
+/** Gateway-to-fleet kinds of federated learning under `edgewise/v1/gw/{id}/`. */
+export const GATEWAY_LEARNING_PUBLISH_KINDS = ['learning-update'] as const;
+/** Fleet-to-gateway kinds of federated learning under `edgewise/v1/gw/{id}/`: the gateway reads them, never writes them. */
+export const GATEWAY_LEARNING_COMMAND_KINDS = ['learning-invitation', 'learning-ack'] as const;
+
+export const learningTopics = {
+  /** Fleet to every gateway: the open round of a task, JSON, QoS 1, retained (an empty retained message clears it). */
+  announcement: (task: string): string => {
+    if (!isLearningTaskId(task)) throw new ProtocolError('E_TOPIC_INVALID', `learning task ${JSON.stringify(task)}: not a task id (${LEARNING_TASK_PATTERN})`);
+    return `${FLEET_LEARNING_PREFIX}/${task}/announcement`;
+  },
+  /** Fleet to one drawn gateway: you are in this round, JSON, QoS 1, not retained. */
+  invitation: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/learning-invitation`,
+  /** Gateway to fleet: the chunks of its update (CBOR, federated/chunks.ts), QoS 1, not retained. */
+  update: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/learning-update`,
+  /** Fleet to one gateway: which chunks of its update are still missing, JSON, QoS 1, not retained. */
+  chunkAck: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/learning-ack`,
+} as const;
+
+/** A gateway's subscription to every task's announcement. */
+export const LEARNING_ANNOUNCEMENT_FILTER = `${FLEET_LEARNING_PREFIX}/+/announcement`;
+/** The fleet's subscription to every gateway's update chunks. */
+export const LEARNING_UPDATE_FILTER = `${TOPIC_ROOT}/gw/+/learning-update`;
+
+/** The task of `edgewise/v1/fleet/learning/{task}/announcement`; throws E_TOPIC_INVALID for anything else. */
+export function parseLearningAnnouncementTopic(topic: string): string {
+  const prefix = `${FLEET_LEARNING_PREFIX}/`;
+  const suffix = '/announcement';
+  const task = topic.startsWith(prefix) && topic.endsWith(suffix) ? topic.slice(prefix.length, topic.length - suffix.length) : undefined;
+  if (task === undefined || !isLearningTaskId(task)) {
+    throw new ProtocolError('E_TOPIC_INVALID', `topic ${JSON.stringify(topic)}: expected ${FLEET_LEARNING_PREFIX}/{task}/announcement`);
+  }
+  return task;
+}
+
+/** The sender of `edgewise/v1/gw/{id}/learning-update`; throws E_TOPIC_INVALID for anything else. */
+export function parseLearningUpdateTopic(topic: string): string {
+  const parts = topic.split('/');
+  const [root, version, gw, gatewayId, kind] = parts;
+  if (parts.length !== 5 || `${root}/${version}` !== TOPIC_ROOT || gw !== 'gw' || gatewayId === undefined || !isGatewayId(gatewayId) || kind !== 'learning-update') {
+    throw new ProtocolError('E_TOPIC_INVALID', `topic ${JSON.stringify(topic)}: expected ${TOPIC_ROOT}/gw/{gatewayId}/learning-update`);
+  }
+  return gatewayId;
+}

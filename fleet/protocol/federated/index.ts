@@ -7,3 +7,6 @@ export * from './sparsify.js';
 export * from './update-encoding.js';
 export * from './chunks.js';
 export * from './chunk-reassembler.js';
+export * from './announcement.js';
+export * from './invitation.js';
+export * from './chunk-ack.js';
