@@ -268,6 +268,18 @@ describe('outbox', () => {
     );
   });
 
+  it('reads a backlog in growing steps and hands out exactly the batch asked for, in order', async () => {
+    const o = await openOutbox(dir.path, { maxSizeBytes: BIG, sync: false });
+    // Records of 200 bytes: a LevelDB read stops at 16 KiB, so the larger steps come back short.
+    await o.outbox.append(range(0, 300).map((k) => ({ ...rec('telemetry', k), data: { k, pad: 'x'.repeat(200) } })));
+    const kOf = (r: StoredRecord): number => (decodeRecord(r.value).data as { k: number }).k;
+    // 250 = 8 + 32 + 128 + 82: every step, the last one cut to what is left of the batch.
+    expect((await o.outbox.readNext(250, BIG)).map(kOf)).toEqual(range(0, 250));
+    expect((await o.outbox.readNext(2000, BIG)).map(kOf)).toEqual(range(250, 50));
+    expect(await o.outbox.readNext(2000, BIG)).toEqual([]);
+    await o.close();
+  });
+
   it('does not open a LevelDB iterator to find nothing new after the last record it handed out', async () => {
     const o = await openOutbox(dir.path, { maxSizeBytes: BIG, sync: false });
     const db = o.db.db;
