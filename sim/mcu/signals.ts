@@ -23,19 +23,58 @@ export const MOTOR_CHANNELS = [
   { name: 'current', unit: 'A' },
 ] as const;
 
+/**
+ * What makes one motor unlike another: its speed, how strongly it vibrates, its mains, its
+ * load cycle, its cooling and how noisy its sensors are. The defaults are the motor the MCU
+ * simulator has always sent; a fleet of different machines (sim/federated) varies them.
+ */
+export interface MotorProfile {
+  /** Running speed; the vibration has it and its 2nd and 3rd harmonics. */
+  readonly runningHz: number;
+  /** Amplitude of the running-speed tone (g); the harmonics scale with it. */
+  readonly vibrationG: number;
+  /** Mains frequency of the current ripple (50 or 60 Hz). */
+  readonly mainsHz: number;
+  /** Current at full load (A). */
+  readonly ratedCurrentA: number;
+  /** Load (share of full) = loadMean + loadSwing x sin(2 pi t / loadPeriodS). */
+  readonly loadMean: number;
+  readonly loadSwing: number;
+  readonly loadPeriodS: number;
+  /** Winding temperature at no load, and its rise at full load (degC). */
+  readonly ambientC: number;
+  readonly riseAtFullLoadC: number;
+  /** Multiplies every channel's sensor noise. */
+  readonly noiseScale: number;
+}
+
+export const DEFAULT_MOTOR: MotorProfile = {
+  runningHz: 24.5,
+  vibrationG: 0.5,
+  mainsHz: 50,
+  ratedCurrentA: 8,
+  loadMean: 0.7,
+  loadSwing: 0.2,
+  loadPeriodS: 600,
+  ambientC: 30,
+  riseAtFullLoadC: 40,
+  noiseScale: 1,
+};
+
 export class MotorSignals {
   private readonly random: () => number;
   private readonly active = new Set<FaultKind>();
   private stuckValues: number[] | undefined;
   private driftStart = 0;
-  private temperature = 35;
+  private temperature: number;
   readonly faultLog: FaultEvent[] = [];
+  readonly profile: MotorProfile;
 
-  constructor(
-    seed: number,
-    private readonly runningHz = 24.5,
-  ) {
+  constructor(seed: number, profile: Partial<MotorProfile> = {}) {
     this.random = seededRandom(seed);
+    this.profile = { ...DEFAULT_MOTOR, ...profile };
+    // A motor switched on a while ago: a little above ambient, warming towards its load's level.
+    this.temperature = this.profile.ambientC + 5;
   }
 
   setFault(kind: FaultKind, on: boolean, atIndex: number): void {
@@ -53,17 +92,22 @@ export class MotorSignals {
 
   /** Values of every channel for sample `index` at `rateHz`. */
   sample(index: number, rateHz: number): number[] {
+    const p = this.profile;
     const t = index / rateHz;
-    const w = 2 * Math.PI * this.runningHz * t;
-    let vibration = 0.5 * Math.sin(w) + 0.15 * Math.sin(2 * w + 0.3) + 0.05 * Math.sin(3 * w + 1.1) + 0.02 * gaussian(this.random);
+    const w = 2 * Math.PI * p.runningHz * t;
+    // With the default profile every extra factor below is exactly 1, so the default motor's
+    // samples are bit for bit what they were before profiles existed (tested).
+    const g = p.vibrationG / 0.5;
+    const noise = p.noiseScale;
+    let vibration = p.vibrationG * Math.sin(w) + 0.15 * g * Math.sin(2 * w + 0.3) + 0.05 * g * Math.sin(3 * w + 1.1) + 0.02 * noise * gaussian(this.random);
     if (this.active.has('bearing-wear')) {
       // Outer-race defect: a tone at ~3.6x running speed with sidebands, growing roughness.
       vibration += 0.35 * Math.sin(3.58 * w) * (1 + 0.5 * Math.sin(w)) + 0.08 * gaussian(this.random);
     }
-    const load = 0.7 + 0.2 * Math.sin((2 * Math.PI * t) / 600); // ten-minute load cycle
-    this.temperature += ((30 + 40 * load - this.temperature) * 1) / (rateHz * 300); // ~5 min time constant
-    let temperature = this.temperature + 0.05 * gaussian(this.random);
-    let current = 8 * load + 0.3 * Math.sin(2 * Math.PI * 50 * t) + 0.05 * gaussian(this.random);
+    const load = p.loadMean + p.loadSwing * Math.sin((2 * Math.PI * t) / p.loadPeriodS); // by default a ten-minute load cycle
+    this.temperature += ((p.ambientC + p.riseAtFullLoadC * load - this.temperature) * 1) / (rateHz * 300); // ~5 min time constant
+    let temperature = this.temperature + 0.05 * noise * gaussian(this.random);
+    let current = p.ratedCurrentA * load + 0.3 * (p.ratedCurrentA / 8) * Math.sin(2 * Math.PI * p.mainsHz * t) + 0.05 * noise * gaussian(this.random);
     if (this.active.has('drift')) temperature += (0.5 * (index - this.driftStart)) / rateHz / 60; // +0.5 degC a minute
     if (this.active.has('spikes') && this.random() < 0.002) {
       vibration += (this.random() < 0.5 ? -1 : 1) * (3 + 2 * this.random());
