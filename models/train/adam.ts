@@ -12,6 +12,28 @@ export interface TrainOptions {
   readonly minImprovement?: number;
   /** Called after each epoch (progress on a long training). */
   readonly onEpoch?: (epoch: number, loss: number) => void;
+  /**
+   * Called with each mini-batch's gradients before Adam's step, to add a term of the caller's
+   * own in place (a federated client adds FedProx's proximal gradient, models/train/proximal.ts).
+   */
+  readonly beforeStep?: (grads: Gradients) => void;
+  /**
+   * Adam's moments and step count, carried over from an earlier call and updated in place
+   * (createAdamState); without it every call starts from zero moments.
+   */
+  readonly state?: AdamState;
+}
+
+/** Adam's first and second moments per parameter and its step count, for training in several calls. */
+export interface AdamState {
+  readonly m: { readonly w: Float64Array; readonly b: Float64Array }[];
+  readonly v: { readonly w: Float64Array; readonly b: Float64Array }[];
+  step: number;
+}
+
+export function createAdamState(model: Mlp): AdamState {
+  const zeros = (): { w: Float64Array; b: Float64Array }[] => model.layers.map((l) => ({ w: new Float64Array(l.w.length), b: new Float64Array(l.b.length) }));
+  return { m: zeros(), v: zeros(), step: 0 };
 }
 
 export interface TrainResult {
@@ -35,9 +57,9 @@ export async function trainMlp(model: Mlp, rows: number, o: Omit<TrainOptions, '
   const beta1 = 0.9;
   const beta2 = 0.999;
   const eps = 1e-8;
-  const m = model.layers.map((l) => ({ w: new Float64Array(l.w.length), b: new Float64Array(l.b.length) }));
-  const v = model.layers.map((l) => ({ w: new Float64Array(l.w.length), b: new Float64Array(l.b.length) }));
-  let step = 0;
+  const state = o.state ?? createAdamState(model);
+  if (state.m.length !== model.layers.length || state.m.some((t, l) => t.w.length !== model.layers[l]?.w.length || t.b.length !== model.layers[l]?.b.length)) throw new RangeError('Adam state of another network shape');
+  const { m, v } = state;
   const order = Array.from({ length: rows }, (_, i) => i);
   const losses: number[] = [];
   for (let epoch = 0; epoch < o.epochs; epoch += 1) {
@@ -53,8 +75,9 @@ export async function trainMlp(model: Mlp, rows: number, o: Omit<TrainOptions, '
       const indices = order.slice(start, start + o.batchSize);
       const b = batch(indices);
       const { loss, grads } = model.lossAndGradientsWith(b.x, indices.length, b.loss);
-      step += 1;
-      applyAdam(model, grads, m, v, step, o.learningRate, beta1, beta2, eps);
+      o.beforeStep?.(grads);
+      state.step += 1;
+      applyAdam(model, grads, m, v, state.step, o.learningRate, beta1, beta2, eps);
       epochLoss += loss;
       batches += 1;
       if (batches % 16 === 0) await yieldToLoop();
