@@ -31,21 +31,9 @@ export async function benchFederatedStrategies(args: readonly string[]): Promise
   progress(`autoencoder ${[dims, ...hidden, dims].join('-')}: ${shapes.length} tensors, ${parameters} parameters; ${n} updates, median of ${rounds} runs`);
 
   const random = seededRandom(14);
-  const makeUpdates = (count: number): ModelUpdate[] =>
-    Array.from({ length: count }, () => ({ tensors: shapes.map((len) => Float32Array.from({ length: len }, () => (random() - 0.5) * 0.02)), samples: 100 + Math.floor(random() * 900) }));
+  const makeUpdates = (count: number): ModelUpdate[] => autoencoderUpdates(shapes, count, random);
   const updates = makeUpdates(n);
-
-  const time = (label: string, run: () => unknown): number => {
-    const times: number[] = [];
-    for (let r = 0; r < rounds; r += 1) {
-      const t0 = performance.now();
-      run();
-      times.push(performance.now() - t0);
-    }
-    const ms = median(times);
-    progress(`${label}: ${ms.toFixed(1)} ms (runs: ${times.map((t) => t.toFixed(0)).join(', ')})`);
-    return ms;
-  };
+  const time = (label: string, run: () => unknown): number => medianTime(label, rounds, run);
 
   const fedavgMs = time(`fedavg, ${n} updates`, () => fedAvg.aggregate(updates, {}));
   const trimmedMs = time(`trimmed-mean 0.1, ${n} updates`, () => trimmedMean.aggregate(updates, { trimShare: 0.1 }));
@@ -67,4 +55,22 @@ export async function benchFederatedStrategies(args: readonly string[]): Promise
     krum[`multiKrum${count}Ms`] = Math.round(time(`multi-krum f=${f}, ${count} updates`, () => multiKrum.aggregate(some, { byzantineClients: f })));
   }
   finish('federated-strategies', trimmedMs, fedavgMs, 'ms', { updates: n, parameters, medianMs: Math.round(medianMs * 10) / 10, trimmedMeanBySortMs: Math.round(bySortMs * 10) / 10, ...krum });
+}
+
+/** `count` seeded updates of the given tensor lengths, values of a local round's size, sample counts 100 to 999. */
+export function autoencoderUpdates(shapes: readonly number[], count: number, random: () => number): ModelUpdate[] {
+  return Array.from({ length: count }, () => ({ tensors: shapes.map((len) => Float32Array.from({ length: len }, () => (random() - 0.5) * 0.02)), samples: 100 + Math.floor(random() * 900) }));
+}
+
+/** The median wall time of `rounds` runs, reported on stderr. */
+export function medianTime(label: string, rounds: number, run: () => unknown): number {
+  const times: number[] = [];
+  for (let r = 0; r < rounds; r += 1) {
+    const t0 = performance.now();
+    run();
+    times.push(performance.now() - t0);
+  }
+  const ms = median(times);
+  progress(`${label}: ${ms.toFixed(1)} ms (runs: ${times.map((t) => t.toFixed(0)).join(', ')})`);
+  return ms;
 }

@@ -1,5 +1,6 @@
 import { benchBridge } from './bridge.js';
 import { benchDetector } from './detector.js';
+import { benchFederated } from './federated.js';
 import { benchFederatedStrategies } from './federated-strategies.js';
 import { benchFleetIngest } from './fleet-ingest.js';
 import { gatewayNodeFlags, underGatewayFlags } from './gateway-flags.js';
@@ -21,6 +22,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   vision: benchVision,
   'fleet-ingest': benchFleetIngest,
   rollout: benchRollout,
+  federated: benchFederated,
   'federated-strategies': benchFederatedStrategies,
   'secure-aggregation': benchSecureAggregation,
   yolov8n: async (args) => (await import('./yolov8n.js')).benchYolov8n(args),
