@@ -1,6 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Mlp, meanSquaredError, type Gradients, type OutputLoss } from './mlp.js';
-import { seededRandom } from './random.js';
+import { seededRandom, shuffleInPlace } from './random.js';
 
 export interface TrainOptions {
   readonly hidden: readonly number[];
@@ -63,12 +63,7 @@ export async function trainMlp(model: Mlp, rows: number, o: Omit<TrainOptions, '
   const order = Array.from({ length: rows }, (_, i) => i);
   const losses: number[] = [];
   for (let epoch = 0; epoch < o.epochs; epoch += 1) {
-    for (let i = rows - 1; i > 0; i -= 1) {
-      const j = Math.floor(random() * (i + 1));
-      const t = order[i] as number;
-      order[i] = order[j] as number;
-      order[j] = t;
-    }
+    shuffleInPlace(order, random);
     let epochLoss = 0;
     let batches = 0;
     for (let start = 0; start < rows; start += o.batchSize) {

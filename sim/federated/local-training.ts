@@ -1,7 +1,7 @@
 import { trainMlp, type AdamState } from '../../models/train/adam.js';
 import { proximalGradient } from '../../models/train/proximal.js';
 import { meanSquaredError, type Mlp } from '../../models/train/mlp.js';
-import { seededRandom } from '../../models/train/random.js';
+import { seededRandom, shuffleInPlace } from '../../models/train/random.js';
 import { cloneModel, parametersOf } from './model-tensors.js';
 
 export interface LocalTrainingOptions {
@@ -70,12 +70,7 @@ function trainSgd(model: Mlp, rows: number, o: LocalTrainingOptions, batchOf: (i
   const params = parametersOf(model);
   const losses: number[] = [];
   for (let epoch = 0; epoch < o.epochs; epoch += 1) {
-    for (let i = rows - 1; i > 0; i -= 1) {
-      const j = Math.floor(random() * (i + 1));
-      const t = order[i] as number;
-      order[i] = order[j] as number;
-      order[j] = t;
-    }
+    shuffleInPlace(order, random);
     let sum = 0;
     let batches = 0;
     for (let start = 0; start < rows; start += o.batchSize) {
