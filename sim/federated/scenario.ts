@@ -1,4 +1,5 @@
 import { ANOMALY_DEFAULTS } from '../../models/anomaly/index.js';
+import type { NewGatewayOptions } from './anomaly-quality.js';
 import type { CentralisedOptions } from './centralised.js';
 import type { DatasetOptions } from './dataset.js';
 import type { FederatedRunOptions } from './simulation.js';
@@ -33,3 +34,20 @@ export const FEDERATED_SIM = {
 
 /** Within this share of the centralised model's pooled validation loss counts as reached (issue 14, test 1). */
 export const WITHIN_CENTRAL = 0.05;
+
+const autoencoder = ANOMALY_DEFAULTS.autoencoder;
+
+/**
+ * Issue 14's test 3: a brand-new gateway on a motor none of the fleet trained on, 10 minutes
+ * with 12 fault episodes from second 20, scored at the stage's raise threshold; its own model
+ * (trained for the stage's training time) is the comparison.
+ */
+export const NEW_GATEWAY_SCENARIO: NewGatewayOptions = {
+  rateHz: FEDERATED_SIM.data.rateHz,
+  windowSamples: autoencoder.windowSamples,
+  strideSamples: autoencoder.strideSamples,
+  seconds: 600,
+  episodes: { kinds: ['bearing-wear', 'spikes', 'stuck'], count: 12, firstS: 20, lengthS: 15, gapS: 30 },
+  threshold: ANOMALY_DEFAULTS.alert.raiseThreshold,
+  local: { rateHz: FEDERATED_SIM.data.rateHz, windowSamples: autoencoder.windowSamples, trainSeconds: autoencoder.trainMs / 1000, trainWindows: autoencoder.trainWindows, hidden: autoencoder.hidden, epochs: autoencoder.epochs, learningRate: autoencoder.learningRate, seed: autoencoder.seed },
+};

@@ -1,5 +1,4 @@
 import { OnnxBackend } from '../../models/engine/backends/onnxruntime/onnx-backend.js';
-import { ANOMALY_DEFAULTS } from '../../models/anomaly/index.js';
 import { seededRandom } from '../../models/train/random.js';
 import { newGatewayQuality } from './anomaly-quality.js';
 import { trainCentralised } from './centralised.js';
@@ -7,7 +6,7 @@ import { buildDataset, type FederatedDataset } from './dataset.js';
 import { federatedModelFile } from './federated-model.js';
 import { bytesRatio, finalLoss, lossGap } from './measures.js';
 import { MIXED_MOTOR_RANGES, motorFleet } from './motor-fleet.js';
-import { FEDERATED_SIM, WITHIN_CENTRAL } from './scenario.js';
+import { FEDERATED_SIM, NEW_GATEWAY_SCENARIO, WITHIN_CENTRAL } from './scenario.js';
 import { roundsToWithin, runFederated, type FederatedRun, type FederatedRunOptions } from './simulation.js';
 
 /**
@@ -128,18 +127,9 @@ if (parts.includes('mixed')) {
 
 if (parts.includes('new-gateway')) {
   const r = await run('top-k for the new gateway', { transport: FEDERATED_SIM.topK });
-  const a = ANOMALY_DEFAULTS.autoencoder;
   const motor = motorFleet(FEDERATED_SIM.data.gateways + 1, FEDERATED_SIM.data.seed).at(-1);
   if (motor === undefined) throw new Error('no 21st motor');
-  const q = await newGatewayQuality(federatedModelFile(r.model, data, 1).bytes, motor, new OnnxBackend(), {
-    rateHz: FEDERATED_SIM.data.rateHz,
-    windowSamples: a.windowSamples,
-    strideSamples: a.strideSamples,
-    seconds: 600,
-    episodes: { kinds: ['bearing-wear', 'spikes', 'stuck'], count: 12, firstS: 20, lengthS: 15, gapS: 30 },
-    threshold: ANOMALY_DEFAULTS.alert.raiseThreshold,
-    local: { rateHz: FEDERATED_SIM.data.rateHz, windowSamples: a.windowSamples, trainSeconds: a.trainMs / 1000, trainWindows: a.trainWindows, hidden: a.hidden, epochs: a.epochs, learningRate: a.learningRate, seed: a.seed },
-  });
+  const q = await newGatewayQuality(federatedModelFile(r.model, data, 1).bytes, motor, new OnnxBackend(), NEW_GATEWAY_SCENARIO);
   process.stdout.write('\nnew gateway: recall, by kind, false-alarm windows / normal windows, peak normal score\n');
   for (const [label, d] of Object.entries(q)) row(label, d.recall.toFixed(2), JSON.stringify(d.byKind), `${d.falseAlarmWindows} / ${d.normalWindows}`, d.peakNormalScore.toFixed(3));
 }

@@ -3,11 +3,11 @@ import { AutoencoderScorer } from '../../../models/anomaly/autoencoder/model.js'
 import { ANOMALY_DEFAULTS } from '../../../models/anomaly/index.js';
 import { OnnxBackend } from '../../../models/engine/backends/onnxruntime/onnx-backend.js';
 import { Mlp } from '../../../models/train/mlp.js';
-import { detectionQuality, faultSchedule, faultySamples, newGatewayQuality, windowScores, type NewGatewayOptions, type NewGatewayQuality } from '../../../sim/federated/anomaly-quality.js';
+import { detectionQuality, faultSchedule, faultySamples, newGatewayQuality, windowScores, type NewGatewayQuality } from '../../../sim/federated/anomaly-quality.js';
 import { buildDataset, type FederatedDataset } from '../../../sim/federated/dataset.js';
 import { federatedModelFile } from '../../../sim/federated/federated-model.js';
 import { motorFleet } from '../../../sim/federated/motor-fleet.js';
-import { FEDERATED_SIM } from '../../../sim/federated/scenario.js';
+import { FEDERATED_SIM, NEW_GATEWAY_SCENARIO } from '../../../sim/federated/scenario.js';
 import { runFederated } from '../../../sim/federated/simulation.js';
 
 /**
@@ -18,15 +18,7 @@ import { runFederated } from '../../../sim/federated/simulation.js';
  * About 25 s on a loaded 2-core machine.
  */
 const a = ANOMALY_DEFAULTS.autoencoder;
-const options: NewGatewayOptions = {
-  rateHz: FEDERATED_SIM.data.rateHz,
-  windowSamples: a.windowSamples,
-  strideSamples: a.strideSamples,
-  seconds: 600,
-  episodes: { kinds: ['bearing-wear', 'spikes', 'stuck'], count: 12, firstS: 20, lengthS: 15, gapS: 30 },
-  threshold: ANOMALY_DEFAULTS.alert.raiseThreshold,
-  local: { rateHz: FEDERATED_SIM.data.rateHz, windowSamples: a.windowSamples, trainSeconds: a.trainMs / 1000, trainWindows: a.trainWindows, hidden: a.hidden, epochs: a.epochs, learningRate: a.learningRate, seed: a.seed },
-};
+const options = NEW_GATEWAY_SCENARIO;
 
 describe('a new gateway with the federated model', () => {
   const backend = new OnnxBackend();
