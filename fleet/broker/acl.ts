@@ -3,12 +3,19 @@ import {
   FLEET_LEARNING_PREFIX,
   FLEET_RELEASE_TOPIC,
   GATEWAY_COMMAND_KINDS,
+  GATEWAY_LEARNING_COMMAND_KINDS,
+  GATEWAY_LEARNING_PUBLISH_KINDS,
   GATEWAY_PUBLISH_KINDS,
   TOPIC_ROOT,
-  gatewayTopic,
   isGatewayId,
   type GatewayPublishKind,
 } from '../protocol/index.js';
+
+/** Every kind gateway `G` publishes under `edgewise/v1/gw/G/`: its records and reports, and its federated updates. */
+export const GATEWAY_OWN_PUBLISH_KINDS = [...GATEWAY_PUBLISH_KINDS, ...GATEWAY_LEARNING_PUBLISH_KINDS] as const;
+export type GatewayOwnPublishKind = GatewayPublishKind | (typeof GATEWAY_LEARNING_PUBLISH_KINDS)[number];
+/** Every kind addressed to gateway `G` alone: release notices, and its federated invitations and chunk acknowledgements. */
+export const GATEWAY_OWN_COMMAND_KINDS = [...GATEWAY_COMMAND_KINDS, ...GATEWAY_LEARNING_COMMAND_KINDS] as const;
 
 /**
  * Who is on the other end of an MQTT connection, as established at CONNECT. The fleet
@@ -22,7 +29,7 @@ export type Principal = { readonly kind: 'gateway'; readonly gatewayId: string }
  *
  * | principal | publish | subscribe |
  * | --- | --- | --- |
- * | gateway `G` | `edgewise/v1/gw/G/{records,state,health,update-report}` | `edgewise/v1/gw/G/release`, `edgewise/v1/fleet/release`, `edgewise/v1/fleet/learning/#` (and filters inside it) |
+ * | gateway `G` | `edgewise/v1/gw/G/{records,state,health,update-report,learning-update}` | `edgewise/v1/gw/G/{release,learning-invitation,learning-ack}`, `edgewise/v1/fleet/release`, `edgewise/v1/fleet/learning/#` (and filters inside it) |
  * | fleet | any topic under `edgewise/v1/` | any filter under `edgewise/v1/` |
  *
  * Everything else is refused: another gateway's topics, a gateway's own command topic,
@@ -31,23 +38,23 @@ export type Principal = { readonly kind: 'gateway'; readonly gatewayId: string }
 
 /** The exact topics gateway `gatewayId` may publish to. */
 export function gatewayPublishTopics(gatewayId: string): string[] {
-  return GATEWAY_PUBLISH_KINDS.map((kind) => gatewayTopic(gatewayId, kind));
+  return GATEWAY_OWN_PUBLISH_KINDS.map((kind) => `${TOPIC_ROOT}/gw/${gatewayId}/${kind}`);
 }
 
 /** The topics and filters gateway `gatewayId` may subscribe to (its own commands, then the fleet-wide ones). */
 export function gatewaySubscribeFilters(gatewayId: string): string[] {
-  return [...GATEWAY_COMMAND_KINDS.map((kind) => gatewayTopic(gatewayId, kind)), FLEET_RELEASE_TOPIC, FLEET_LEARNING_FILTER];
+  return [...GATEWAY_OWN_COMMAND_KINDS.map((kind) => `${TOPIC_ROOT}/gw/${gatewayId}/${kind}`), FLEET_RELEASE_TOPIC, FLEET_LEARNING_FILTER];
 }
 
-const publishKinds: ReadonlySet<string> = new Set(GATEWAY_PUBLISH_KINDS);
-const commandKinds: ReadonlySet<string> = new Set(GATEWAY_COMMAND_KINDS);
+const publishKinds: ReadonlySet<string> = new Set(GATEWAY_OWN_PUBLISH_KINDS);
+const commandKinds: ReadonlySet<string> = new Set(GATEWAY_OWN_COMMAND_KINDS);
 
 /** The kind of `topic` when it is one that gateway `gatewayId` publishes, else undefined. */
-export function ownPublishKind(gatewayId: string, topic: string): GatewayPublishKind | undefined {
+export function ownPublishKind(gatewayId: string, topic: string): GatewayOwnPublishKind | undefined {
   const prefix = `${TOPIC_ROOT}/gw/${gatewayId}/`;
   if (!isGatewayId(gatewayId) || !topic.startsWith(prefix)) return undefined;
   const kind = topic.slice(prefix.length);
-  return publishKinds.has(kind) ? (kind as GatewayPublishKind) : undefined;
+  return publishKinds.has(kind) ? (kind as GatewayOwnPublishKind) : undefined;
 }
 
 /** MQTT 3.1.1 topic name: non-empty, no wildcards, no NUL (section 4.7). */

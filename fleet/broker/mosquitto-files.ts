@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { GATEWAY_COMMAND_KINDS, GATEWAY_FLEET_READ_FILTERS, TOPIC_ROOT, gatewayTopic, isGatewayId } from '../protocol/index.js';
+import { GATEWAY_FLEET_READ_FILTERS, TOPIC_ROOT, isGatewayId } from '../protocol/index.js';
 import { FLEET_USERNAME } from '../registry/registry.js';
-import { gatewayPublishTopics } from './acl.js';
+import { GATEWAY_OWN_COMMAND_KINDS, gatewayPublishTopics } from './acl.js';
 
 /**
  * The same access rules as the embedded broker (acl.ts), written as Mosquitto 2.0 files:
@@ -101,7 +101,7 @@ export function mosquittoAclFile(input: MosquittoFilesInput): string {
   for (const g of activeGateways(input)) {
     lines.push('', `user ${g.id}`);
     for (const t of gatewayPublishTopics(g.id)) lines.push(`topic write ${t}`);
-    for (const k of GATEWAY_COMMAND_KINDS) lines.push(`topic read ${gatewayTopic(g.id, k)}`);
+    for (const k of GATEWAY_OWN_COMMAND_KINDS) lines.push(`topic read ${TOPIC_ROOT}/gw/${g.id}/${k}`);
   }
   return `${lines.join('\n')}\n`;
 }
