@@ -13,7 +13,11 @@ import { rtspInput, type RtspCounters } from './rtsp/rtsp-input.js';
  * `loop` ends, or turns out not to be H.264: a `CameraFormatError` thrown from it).
  */
 export type InputEvent =
-  | { readonly kind: 'data'; readonly bytes: Uint8Array }
+  /**
+   * Bytes of the stream. `timeUs`: the input knows the picture's time (RTSP: one picture per
+   * event, timed by the camera's RTP clock; wall-clock µs); absent, the source times it.
+   */
+  | { readonly kind: 'data'; readonly bytes: Uint8Array; readonly timeUs?: number }
   /** One access unit demuxed from a container (MP4): Annex B bytes, with the container's times (µs from its first sample). */
   | { readonly kind: 'unit'; readonly bytes: Uint8Array; readonly timeUs: number; readonly decodeTimeUs: number; readonly durationUs: number }
   /** The stream ended cleanly (end of file): what is pending is complete. */

@@ -215,13 +215,14 @@ export class CameraSource implements Source {
    * Times for access units. Raw H.264 carries no clock: a file's picture n is at start +
    * n/streamFps, a live picture at its arrival. An MP4 carries its own: a picture is at
    * start + its presentation time, paced by its decode time, unless the config sets
-   * `streamFps`.
+   * `streamFps`. RTSP carries the camera's: the input times each picture by its RTP
+   * timestamp (`rtsp/rtp-clock.ts`), kept strictly increasing here like the others.
    */
   private timing(): Timing {
     const fps = this.options.streamFps ?? DEFAULT_STREAM_FPS;
     if (!('file' in this.options.input)) {
       const live = new LiveClock(this.clock, fps);
-      return { next: () => this.unique(live.next()), loop: () => undefined };
+      return { next: (ev) => this.unique(ev.kind === 'data' && ev.timeUs !== undefined ? ev.timeUs / 1000 : live.next()), loop: () => undefined };
     }
     const frames = new FileClock(this.clock, fps);
     const media = new MediaClock(this.clock);

@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Backoff } from '../../../runtime/uplink/backoff.js';
 import type { InputEvent, InputStatus } from '../byte-input.js';
+import { MonotonicWallClock } from '../frame-timing.js';
 import { readCredentialsFile, type Credentials } from './credentials.js';
 import { RtspError } from './errors.js';
 import { H264Depacketizer, type DepacketizedUnit } from './h264-depacketizer.js';
+import { RtpClock } from './rtp-clock.js';
 import { parseRtpPacket } from './rtp-packet.js';
 import { RtpSequence } from './rtp-sequence.js';
 import { Authenticator } from './rtsp-auth.js';
@@ -39,11 +41,18 @@ export interface RtspCounters {
   rtpPicturesSkippedToKey: number;
   /** Pictures over 4 MiB, dropped. */
   rtpPicturesOversize: number;
+  /** Re-anchors of the RTP clock within a session: the camera's timestamps jumped or drifted more than the bounds from arrival, or its stream restarted. */
+  rtpClockResets: number;
+  /** The last picture's arrival minus its RTP-clock time, ms (negative: the camera's clock is ahead). */
+  rtpClockLagMs: number;
 }
 
 export function newRtspCounters(): RtspCounters {
-  return { rtspSessions: 0, rtspKeepalives: 0, rtpPackets: 0, rtpPacketsLost: 0, rtpPacketsDropped: 0, rtpPicturesDamaged: 0, rtpPicturesSkippedToKey: 0, rtpPicturesOversize: 0 };
+  return { rtspSessions: 0, rtspKeepalives: 0, rtpPackets: 0, rtpPacketsLost: 0, rtpPacketsDropped: 0, rtpPicturesDamaged: 0, rtpPicturesSkippedToKey: 0, rtpPicturesOversize: 0, rtpClockResets: 0, rtpClockLagMs: 0 };
 }
+
+/** RFC 6184 5.1: H.264's RTP clock; the SDP's rtpmap says it again. */
+const H264_CLOCK_RATE = 90_000;
 
 interface Session {
   readonly track: H264Track;
@@ -66,6 +75,8 @@ export async function* rtspInput(options: RtspInputOptions, backoff: Backoff, st
   const counters = newRtspCounters();
   status.rtsp = counters;
   const depacketizer = new H264Depacketizer();
+  const wall = new MonotonicWallClock();
+  const rtpClock = new RtpClock({ clockRate: H264_CLOCK_RATE });
   while (!signal.aborted) {
     let conn: RtspConnection | undefined;
     let sessionUrl = url.url;
@@ -82,6 +93,8 @@ export async function* rtspInput(options: RtspInputOptions, backoff: Backoff, st
       const session = await play(conn, url.url);
       sessionUrl = session.track.sessionUrl;
       depacketizer.useParameterSets(session.track.sps, session.track.pps);
+      // A new session's timestamps start anywhere: its first picture anchors the clock again.
+      rtpClock.restart(session.track.clockRate);
       status.connected = true;
       counters.rtspSessions += 1;
       conn.startKeepalive(sessionUrl, session.keepalive);
@@ -106,10 +119,16 @@ export async function* rtspInput(options: RtspInputOptions, backoff: Backoff, st
         const lost = verdict.kind === 'next' ? verdict.lost : 0;
         counters.rtpPacketsLost += lost;
         const units = depacketizer.push(packet, verdict.kind === 'restart' || lost > 0);
+        if (verdict.kind === 'restart') rtpClock.reanchor();
         copyCounters(depacketizer, counters);
+        // A picture arrives with the packet that completes it.
+        const arrivalMs = wall.now();
         for (const unit of units) {
           backoff.reset();
-          yield { kind: 'data', bytes: annexB(unit) };
+          const timeMs = rtpClock.time(unit.timestamp, arrivalMs);
+          counters.rtpClockResets = rtpClock.resets;
+          counters.rtpClockLagMs = Math.round(rtpClock.lagMs);
+          yield { kind: 'data', bytes: annexB(unit), timeUs: Math.round(timeMs * 1000) };
         }
       }
       countKeepalives();

@@ -120,8 +120,11 @@ describe('RTSP camera input (against GStreamer\'s RTSP server on loopback)', () 
       expect(breaks).toHaveLength(1);
       expect(indices(c)[breaks[0]!]).toBe(0);
       const stats = source.stats();
-      expect(stats).toMatchObject({ connected: true, rtspSessions: 2, decodeErrors: 0, rtpPicturesDamaged: 0 });
+      // The new session's RTP timestamps start elsewhere: its first picture anchors the clock afresh (not a reset), and times go on increasing.
+      expect(stats).toMatchObject({ connected: true, rtspSessions: 2, decodeErrors: 0, rtpPicturesDamaged: 0, rtpClockResets: 0 });
       expect(stats.reconnects as number).toBeGreaterThanOrEqual(1);
+      const times = frames(c).map((d) => d.frame.timestampUs);
+      expect(times.every((t, i) => i === 0 || t > times[i - 1]!)).toBe(true);
     });
   });
 
@@ -197,6 +200,30 @@ describe('RTSP camera input (against GStreamer\'s RTSP server on loopback)', () 
       await waitFor(() => c.records.length >= before + 20, '20 frames after the server woke', 20_000);
       expect(source.stats().rtspSessions as number).toBeGreaterThanOrEqual(2);
       jumps(c);
+    });
+  });
+
+  it('times frames by the camera\'s RTP clock: a 10 fps stream is 100 ms apart even when a stall delivers it in a burst', async () => {
+    const s = await server({ fps: 10 });
+    await withSource({ rtsp: s.url(), timeoutMs: 10_000 }, async (source, c) => {
+      await waitFor(() => c.records.length >= 5, '5 frames', 20_000);
+      // A stall on the camera's side: what it sends after comes in a burst. Frame times
+      // come from the RTP timestamps, so the assertions hold however long the stall was.
+      s.freeze();
+      const frozenAt = c.records.length;
+      const stalledUntil = performance.now() + 1500;
+      await waitFor(() => performance.now() > stalledUntil, 'a 1.5 s stall', 5000);
+      s.thaw();
+      await waitFor(() => c.records.length >= frozenAt + 20, '20 frames after the stall', 20_000);
+      const f = frames(c);
+      const idx = indices(c);
+      for (let i = 1; i < f.length; i += 1) {
+        // The clip loops every 90 pictures; the server stamps picture n at n / 10 s.
+        const pictures = (idx[i]! - idx[i - 1]! + FRAMES) % FRAMES;
+        expect(pictures, `frame ${i}`).toBeGreaterThan(0);
+        expect(f[i]!.frame.timestampUs - f[i - 1]!.frame.timestampUs, `frame ${i} (picture ${idx[i]}) after picture ${idx[i - 1]}`).toBeCloseTo(pictures * 100_000, -1);
+      }
+      expect(source.stats()).toMatchObject({ rtspSessions: 1, rtpClockResets: 0 });
     });
   });
 
