@@ -6,6 +6,23 @@ import { canonicalize } from '@tufjs/canonical-json';
 export const ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
 export type Role = (typeof ROLES)[number];
 
+/**
+ * A delegated targets role's name (`federated-<task>`, say): it names the role's metadata file
+ * (`N.<role>.json`) and key files, so letters, digits, ".", "_", "-" only, and never one of the
+ * top-level roles' names in any case (on a case-insensitive disk `Targets` would be `targets`).
+ */
+export const DELEGATED_ROLE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$';
+const delegatedRoleRe = new RegExp(DELEGATED_ROLE_PATTERN);
+
+export function isDelegatedRoleName(name: string): boolean {
+  return delegatedRoleRe.test(name) && !(ROLES as readonly string[]).includes(name.toLowerCase());
+}
+
+/** A top-level role, or a delegated role's name: whom a key file is for. */
+export function isKeyRole(name: string): boolean {
+  return (ROLES as readonly string[]).includes(name) || isDelegatedRoleName(name);
+}
+
 /** A public key as TUF metadata lists it. */
 export interface TufPublicKey {
   readonly keytype: 'ed25519';
@@ -50,7 +67,7 @@ export function signCanonical(signed: unknown, privateKey: KeyObject): string {
  * existing file), then checked, because some filesystems ignore modes; a private key that
  * others could read is deleted again and refused.
  */
-async function writePrivate(path: string, content: string): Promise<void> {
+export async function writePrivate(path: string, content: string): Promise<void> {
   let handle;
   try {
     handle = await open(path, 'wx', 0o600);
@@ -76,8 +93,12 @@ export async function ensureOwnerOnly(path: string): Promise<void> {
   }
 }
 
-/** A new Ed25519 key for `role`: `<role>-<keyid[0:8]>.key` (PKCS#8 PEM, 0600) and `.pub.json`. */
-export async function generateKey(role: Role, outDir: string): Promise<KeyFiles> {
+/**
+ * A new Ed25519 key for `role` (a top-level role or a delegated role's name):
+ * `<role>-<keyid[0:8]>.key` (PKCS#8 PEM, 0600) and `.pub.json`.
+ */
+export async function generateKey(role: string, outDir: string): Promise<KeyFiles> {
+  if (!isKeyRole(role)) throw new KeyError('E_KEY_INVALID', `role ${JSON.stringify(role)}: one of ${ROLES.join(', ')}, or a delegated role's name (${DELEGATED_ROLE_PATTERN}, not a top-level role's)`);
   await mkdir(outDir, { recursive: true, mode: 0o700 });
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const pub = tufPublicKey(publicKey);
@@ -88,11 +109,16 @@ export async function generateKey(role: Role, outDir: string): Promise<KeyFiles>
   await writePrivate(privatePath, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
   const h = await open(publicPath, 'wx', 0o644);
   try {
-    await h.writeFile(`${JSON.stringify({ keyid: id, role, ...pub }, null, 2)}\n`);
+    await h.writeFile(publicKeyFile(role, pub));
   } finally {
     await h.close();
   }
   return { keyid: id, privatePath, publicPath };
+}
+
+/** The `.pub.json` format: the key as TUF lists it, with its id and the role it is for. */
+export function publicKeyFile(role: string, pub: TufPublicKey): string {
+  return `${JSON.stringify({ keyid: keyId(pub), role, ...pub }, null, 2)}\n`;
 }
 
 /** Loads a private key file, refusing one that others can read. */

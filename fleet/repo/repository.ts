@@ -1,68 +1,29 @@
-import { createHash, sign, type KeyObject } from 'node:crypto';
-import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { Key, Metadata, MetadataKind, Root, Signature, Snapshot, Targets, Timestamp } from '@tufjs/models';
-import { parseModelRelease, type ModelRelease } from '../protocol/model-release.js';
-import { keyId, type Role, type TufPublicKey } from './keys.js';
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Metadata, MetadataKind, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
+import { checkCovered, delegationTo, targetsOf, withDelegation, type Delegation } from './delegation.js';
+import type { Role, TufPublicKey } from './keys.js';
+import { DEFAULT_EXPIRY_DAYS, bytesOf, expires, newestVersion, readJson, signer, tufKey, writeAtomic, type Json } from './metadata-files.js';
+import { modelReleaseTargets, type ModelReleaseInput } from './model-release-targets.js';
+import { RepoError, type SigningKey } from './repo-error.js';
+import { prepareTargets, storeTargets, type TargetInput } from './target-files.js';
 
-type Json = Record<string, unknown>;
+export { DEFAULT_EXPIRY_DAYS } from './metadata-files.js';
+export { RepoError, type RepoErrorCode, type SigningKey } from './repo-error.js';
 
 /**
  * The fleet's TUF repository of model releases, on disk:
  * - `staged/root.json`, `staged/targets.json`: the next versions of the offline-signed roles,
  *   collecting signatures (several people can sign in turn) until `publish`;
  * - `metadata/`: what gateways fetch: `N.root.json`, `N.targets.json`, `N.snapshot.json`
- *   (consistent snapshots) and `timestamp.json`;
+ *   (consistent snapshots) and `timestamp.json`, and `N.<role>.json` for each delegated role
+ *   (signed with that role's online key, written directly: the next `publish` lists it);
  * - `targets/`: the files, stored as `<dir>/<sha256>.<name>` (consistent snapshots: a file
  *   is never overwritten while a gateway may be fetching it).
  * Metadata objects, signing bytes and threshold checks are @tufjs/models'; this file only
  * decides versions, expiry and where things go.
  */
-export class RepoError extends Error {
-  override readonly name = 'RepoError';
-  constructor(
-    readonly code: 'E_REPO_STATE' | 'E_REPO_THRESHOLD' | 'E_REPO_INPUT',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface SigningKey {
-  readonly keyid: string;
-  readonly key: KeyObject;
-}
-
-export const DEFAULT_EXPIRY_DAYS = { root: 365, targets: 90, snapshot: 30, timestamp: 7 } as const;
-
-function expires(days: number, now = Date.now()): string {
-  return new Date(now + days * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function tufKey(k: TufPublicKey): Key {
-  return new Key({ keyID: keyId(k), keyType: k.keytype, scheme: k.scheme, keyVal: { public: k.keyval.public } });
-}
-
-function signer(k: SigningKey): (bytes: Buffer) => Signature {
-  // @tufjs/models hands over the canonical JSON bytes of the signed part.
-  return (bytes) => new Signature({ keyID: k.keyid, sig: sign(null, bytes, k.key).toString('hex') });
-}
-
-async function readJson(path: string): Promise<Json> {
-  return JSON.parse(await readFile(path, 'utf8')) as Json;
-}
-
-/** Written to a temp name and renamed: a gateway never fetches half a file. */
-async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(`${path}.tmp`, data);
-  await rename(`${path}.tmp`, path);
-}
-
-function bytesOf(md: Metadata<Root | Targets | Snapshot | Timestamp>): string {
-  return `${JSON.stringify(md.toJSON(), null, 1)}\n`;
-}
-
 export class Repository {
   constructor(readonly dir: string) {}
 
@@ -74,15 +35,12 @@ export class Repository {
     return join(this.dir, 'metadata', name);
   }
 
-  /** The highest published version of a versioned role (0: none yet). */
-  async publishedVersion(role: 'root' | 'targets' | 'snapshot'): Promise<number> {
-    let names: string[] = [];
-    try {
-      names = await readdir(join(this.dir, 'metadata'));
-    } catch {
-      return 0;
-    }
-    return Math.max(0, ...names.map((n) => new RegExp(`^(\\d+)\\.${role}\\.json$`).exec(n)).filter((m) => m !== null).map((m) => Number.parseInt(m[1] as string, 10)));
+  /**
+   * The highest version of a versioned role in `metadata/` (0: none yet): root, targets and
+   * snapshot there are published; a delegated role's newest version may wait for the next publish.
+   */
+  async publishedVersion(role: string): Promise<number> {
+    return newestVersion(join(this.dir, 'metadata'), role);
   }
 
   async publishedRoot(): Promise<Metadata<Root>> {
@@ -122,42 +80,94 @@ export class Repository {
     }
   }
 
-  /**
-   * Adds files as targets (a model and its golden input/output, say) to the staged targets
-   * metadata, with `custom` fields; clears its signatures (the content changed). Returns the paths.
-   */
-  async addTargets(files: readonly { readonly path: string; readonly file: string; readonly custom?: Json }[], now = Date.now()): Promise<void> {
-    const signed = await this.stagedTargets(now);
-    const targets = { ...((signed['targets'] as Json | undefined) ?? {}) };
-    for (const f of files) {
-      if (!/^[A-Za-z0-9._/-]{1,200}$/.test(f.path) || f.path.split('/').some((s) => s === '' || s === '.' || s === '..')) throw new RepoError('E_REPO_INPUT', `target path ${JSON.stringify(f.path)}: letters, digits, ".", "_", "-" and "/" between names only`);
-      const bytes = await readFile(f.file);
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
-      // Consistent snapshot: the file is fetched as <dir>/<sha256>.<name>.
-      await mkdir(join(this.dir, 'targets', dirname(f.path)), { recursive: true });
-      await copyFile(f.file, join(this.dir, 'targets', dirname(f.path), `${sha256}.${basename(f.path)}`));
-      targets[f.path] = { length: bytes.length, hashes: { sha256 }, ...(f.custom === undefined ? {} : { custom: f.custom }) };
-    }
+  /** Writes the staged targets with `signed` as its content, unsigned (the content changed), its version above the published one. */
+  private async stageTargets(signed: Json, now: number): Promise<void> {
     const published = await this.publishedVersion('targets');
-    const next = { ...signed, targets, version: Math.max(published + 1, signed['version'] as number), expires: expires(DEFAULT_EXPIRY_DAYS.targets, now) };
+    const next = { ...signed, version: Math.max(published + 1, signed['version'] as number), expires: expires(DEFAULT_EXPIRY_DAYS.targets, now) };
     await writeAtomic(this.staged('targets'), bytesOf(new Metadata(Targets.fromJSON(next as never))));
   }
 
-  /** A model release: the ONNX file, its golden input and output, and the release fields. */
-  async addModel(o: { readonly model: string; readonly goldenInput: string; readonly goldenOutput: string; readonly evaluationSet?: string; readonly release: Omit<ModelRelease, 'golden' | 'evaluation'> & { golden: Omit<ModelRelease['golden'], 'input' | 'output'> } }, now = Date.now()): Promise<string> {
-    const base = `models/${o.release.model}/${o.release.release}`;
-    const release: ModelRelease = { ...o.release, golden: { ...o.release.golden, input: `${base}/golden-input.bin`, output: `${base}/golden-output.bin` }, ...(o.evaluationSet === undefined ? {} : { evaluation: { set: `${base}/evaluation.cbor` } }) };
-    const path = `${base}/model.onnx`;
-    parseModelRelease({ edgewise: release }, path); // refuse a malformed release here, not on the gateways
-    await this.addTargets(
-      [
-        { path, file: o.model, custom: { edgewise: release } },
-        { path: release.golden.input, file: o.goldenInput },
-        { path: release.golden.output, file: o.goldenOutput },
-        ...(o.evaluationSet === undefined || release.evaluation === undefined ? [] : [{ path: release.evaluation.set, file: o.evaluationSet }]),
-      ],
-      now,
-    );
+  /**
+   * Adds files as targets (a model and its golden input/output, say) to the staged targets
+   * metadata, with `custom` fields; clears its signatures (the content changed).
+   */
+  async addTargets(files: readonly TargetInput[], now = Date.now()): Promise<void> {
+    const signed = await this.stagedTargets(now);
+    const prepared = await prepareTargets(files);
+    await storeTargets(this.dir, prepared);
+    const targets = { ...((signed['targets'] as Json | undefined) ?? {}) };
+    for (const t of prepared) targets[t.path] = t.entry;
+    await this.stageTargets({ ...signed, targets }, now);
+  }
+
+  /** A model release in the staged top-level targets: the ONNX file, its golden input and output, and the release fields. Returns the model's target path. */
+  async addModel(o: ModelReleaseInput, now = Date.now()): Promise<string> {
+    const { path, files } = modelReleaseTargets(o);
+    await this.addTargets(files, now);
+    return path;
+  }
+
+  /**
+   * Adds `d.role` as a delegated targets role of the staged top-level targets, or replaces its
+   * keys, threshold and paths: `paths` are whole-model patterns (`models/<model>/*\/*`, see
+   * modelPathPattern), the delegation terminating. Clears the staged targets' signatures: the
+   * offline targets keys then sign it, as for a release.
+   */
+  async delegate(d: Delegation, now = Date.now()): Promise<void> {
+    const signed = withDelegation(await this.stagedTargets(now), d);
+    targetsOf(signed, `targets with the delegation to ${d.role}`);
+    await this.stageTargets(signed, now);
+  }
+
+  /**
+   * The targets role that delegates: the staged targets if there are any (they are what the
+   * next publish makes gateways trust), else the published ones.
+   */
+  private async delegator(): Promise<{ targets: Targets; version: number }> {
+    const staged = await readJson(this.staged('targets')).catch(() => undefined);
+    if (staged !== undefined) {
+      const signed = staged['signed'] as Json;
+      return { targets: targetsOf(signed, this.staged('targets')), version: signed['version'] as number };
+    }
+    const v = await this.publishedVersion('targets');
+    if (v === 0) throw new RepoError('E_REPO_STATE', `${this.dir}: no targets metadata (init first)`);
+    return { targets: targetsOf((await readJson(this.metadata(`${v}.targets.json`)))['signed'] as Json, `${v}.targets.json`), version: v };
+  }
+
+  /**
+   * Signs files as targets of the delegated role `role` with its (online) keys: writes
+   * `metadata/N.<role>.json`, N one above its newest version, holding the role's earlier
+   * targets and these; the next `publish` lists it in the snapshot. Every path must be one
+   * the delegation gives `role`, and the keys must meet its threshold: otherwise RepoError
+   * (E_REPO_NOT_DELEGATED, E_REPO_THRESHOLD) before anything is written. With no files it
+   * re-signs the role (a new version and expiry, as before the old one expires).
+   */
+  async addDelegatedTargets(role: string, files: readonly TargetInput[], keys: readonly SigningKey[], now = Date.now()): Promise<{ role: string; version: number }> {
+    const delegator = await this.delegator();
+    delegationTo(delegator.targets, delegator.version, role);
+    for (const f of files) checkCovered(delegator.targets, delegator.version, role, f.path);
+    const prepared = await prepareTargets(files);
+    const current = await this.publishedVersion(role);
+    const earlier = current === 0 ? {} : (((await readJson(this.metadata(`${current}.${role}.json`)))['signed'] as { targets?: Json }).targets ?? {});
+    const targets: Json = { ...earlier };
+    for (const t of prepared) targets[t.path] = t.entry;
+    const version = current + 1;
+    const md = new Metadata(Targets.fromJSON({ _type: 'targets', spec_version: '1.0.31', version, expires: expires(DEFAULT_EXPIRY_DAYS.targets, now), targets } as never));
+    for (const k of keys) md.sign(signer(k), true);
+    try {
+      new Metadata(delegator.targets).verifyDelegate(role, md);
+    } catch (err) {
+      throw new RepoError('E_REPO_THRESHOLD', `${role} v${version}: ${(err as Error).message} (sign with the role's key as delegated in targets v${delegator.version})`);
+    }
+    await storeTargets(this.dir, prepared);
+    await writeAtomic(this.metadata(`${version}.${role}.json`), bytesOf(md));
+    return { role, version };
+  }
+
+  /** A model release signed by the delegated role `role` (see addModel, addDelegatedTargets). Returns the model's target path. */
+  async addDelegatedModel(role: string, o: ModelReleaseInput, keys: readonly SigningKey[], now = Date.now()): Promise<string> {
+    const { path, files } = modelReleaseTargets(o);
+    await this.addDelegatedTargets(role, files, keys, now);
     return path;
   }
 
@@ -202,7 +212,7 @@ export class Repository {
    * timestamp signed with the online keys. With nothing staged it refreshes snapshot and
    * timestamp only (run it before the timestamp expires).
    */
-  async publish(online: { readonly snapshot: readonly SigningKey[]; readonly timestamp: readonly SigningKey[] }, now = Date.now()): Promise<{ root: number; targets: number; snapshot: number }> {
+  async publish(online: { readonly snapshot: readonly SigningKey[]; readonly timestamp: readonly SigningKey[] }, now = Date.now()): Promise<{ root: number; targets: number; snapshot: number; delegated: Record<string, number> }> {
     let root = (await this.publishedVersion('root')) > 0 ? await this.publishedRoot() : undefined;
     const stagedRoot = await readJson(this.staged('root')).catch(() => undefined);
     if (stagedRoot !== undefined) {
@@ -219,23 +229,33 @@ export class Repository {
       root = next;
     }
     if (root === undefined) throw new RepoError('E_REPO_STATE', `${this.dir}: no root (init first)`);
+    // The targets metadata this publish makes current: the staged one (checked here, written
+    // only after its delegated roles are checked against it) or the newest published one.
     let targetsVersion = await this.publishedVersion('targets');
     const stagedTargets = await readJson(this.staged('targets')).catch(() => undefined);
+    let targets: Metadata<Targets> | undefined;
     if (stagedTargets !== undefined) {
-      const next = Metadata.fromJSON(MetadataKind.Targets, stagedTargets as never);
+      targets = Metadata.fromJSON(MetadataKind.Targets, stagedTargets as never);
       try {
-        root.verifyDelegate('targets', next);
+        root.verifyDelegate('targets', targets);
       } catch (err) {
-        throw new RepoError('E_REPO_THRESHOLD', `targets v${next.signed.version}: ${(err as Error).message} (sign it with more targets keys)`);
+        throw new RepoError('E_REPO_THRESHOLD', `targets v${targets.signed.version}: ${(err as Error).message} (sign it with more targets keys)`);
       }
-      await writeAtomic(this.metadata(`${next.signed.version}.targets.json`), bytesOf(next));
-      await rm(this.staged('targets'), { force: true });
-      targetsVersion = next.signed.version;
+    } else if (targetsVersion > 0) {
+      targets = Metadata.fromJSON(MetadataKind.Targets, (await readJson(this.metadata(`${targetsVersion}.targets.json`))) as never);
     }
-    if (targetsVersion === 0) throw new RepoError('E_REPO_STATE', 'no targets metadata published yet (sign the staged targets first)');
+    if (targets === undefined) throw new RepoError('E_REPO_STATE', 'no targets metadata published yet (sign the staged targets first)');
+    const delegated = await this.delegatedMeta(targets);
+    if (stagedTargets !== undefined) {
+      await writeAtomic(this.metadata(`${targets.signed.version}.targets.json`), bytesOf(targets));
+      await rm(this.staged('targets'), { force: true });
+      targetsVersion = targets.signed.version;
+    }
     const targetsBytes = await readFile(this.metadata(`${targetsVersion}.targets.json`));
     const snapshotVersion = (await this.publishedVersion('snapshot')) + 1;
-    const snapshot = new Metadata(Snapshot.fromJSON({ _type: 'snapshot', spec_version: '1.0.31', version: snapshotVersion, expires: expires(DEFAULT_EXPIRY_DAYS.snapshot, now), meta: { 'targets.json': { version: targetsVersion, length: targetsBytes.length, hashes: { sha256: createHash('sha256').update(targetsBytes).digest('hex') } } } }));
+    const meta: Json = { 'targets.json': { version: targetsVersion, length: targetsBytes.length, hashes: { sha256: createHash('sha256').update(targetsBytes).digest('hex') } } };
+    for (const d of delegated) meta[`${d.role}.json`] = { version: d.version, length: d.bytes.length, hashes: { sha256: createHash('sha256').update(d.bytes).digest('hex') } };
+    const snapshot = new Metadata(Snapshot.fromJSON({ _type: 'snapshot', spec_version: '1.0.31', version: snapshotVersion, expires: expires(DEFAULT_EXPIRY_DAYS.snapshot, now), meta } as never));
     for (const k of online.snapshot) snapshot.sign(signer(k), true);
     this.check(root, 'snapshot', snapshot);
     const snapshotBytes = bytesOf(snapshot);
@@ -246,7 +266,31 @@ export class Repository {
     for (const k of online.timestamp) timestamp.sign(signer(k), true);
     this.check(root, 'timestamp', timestamp);
     await writeAtomic(this.metadata('timestamp.json'), bytesOf(timestamp));
-    return { root: root.signed.version, targets: targetsVersion, snapshot: snapshotVersion };
+    return { root: root.signed.version, targets: targetsVersion, snapshot: snapshotVersion, delegated: Object.fromEntries(delegated.map((d) => [d.role, d.version])) };
+  }
+
+  /**
+   * The newest metadata of each role `targets` delegates to, checked against the delegation
+   * (keys and threshold): a role whose delegation was replaced must be re-signed with the new
+   * key (addDelegatedTargets with no files) before it can be published; leaving it out of the
+   * snapshot instead would break every gateway that has seen it listed (a snapshot may not
+   * drop a role, TUF 5.5.5). A role with no metadata yet is left out until it has some.
+   */
+  private async delegatedMeta(targets: Metadata<Targets>): Promise<{ role: string; version: number; bytes: Buffer }[]> {
+    const out: { role: string; version: number; bytes: Buffer }[] = [];
+    for (const role of Object.keys(targets.signed.delegations?.roles ?? {})) {
+      const version = await this.publishedVersion(role);
+      if (version === 0) continue;
+      const bytes = await readFile(this.metadata(`${version}.${role}.json`));
+      try {
+        const md = Metadata.fromJSON(MetadataKind.Targets, JSON.parse(bytes.toString('utf8')) as never);
+        targets.verifyDelegate(role, md);
+      } catch (err) {
+        throw new RepoError('E_REPO_THRESHOLD', `${role} v${version}: ${(err as Error).message} (not signed by its delegation's keys in targets v${targets.signed.version}: re-sign the role with its current key, then publish)`);
+      }
+      out.push({ role, version, bytes });
+    }
+    return out;
   }
 
   private check(root: Metadata<Root>, role: 'snapshot' | 'timestamp', md: Metadata<Snapshot | Timestamp>): void {
