@@ -54,7 +54,7 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
   keys
     .command('generate')
     .description('A new Ed25519 key for a TUF role: the private key is written 0600 (refused if the filesystem would make it readable by others), the public key beside it.')
-    .requiredOption('--role <role>', 'root, targets, snapshot or timestamp')
+    .requiredOption('--role <role>', 'root, targets, snapshot or timestamp, or a delegated role\'s name (federated-<task>)')
     .requiredOption('--out <dir>', 'where to write the key files')
     .exitOverride()
     .action(async (opts: { role: string; out: string }) => {
@@ -62,7 +62,7 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
       exitCode = await runKeysGenerate(opts);
     });
 
-  const repo = program.command('repo').description('The TUF repository of model releases (fleet side): init, add-model, sign, rotate, publish, serve.').exitOverride();
+  const repo = program.command('repo').description('The TUF repository of model releases (fleet side): init, add-model, delegate, sign, rotate, publish, serve.').exitOverride();
   const many = (v: string, all: string[]): string[] => [...all, v];
   const repoCmd = (name: string, description: string): Command => repo.command(name).description(description).requiredOption('--repo <dir>', 'the repository directory').exitOverride();
   repoCmd('init', 'Stage root v1 and an empty targets v1 from the public keys in a directory (written by `keys generate`).')
@@ -88,9 +88,19 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
     .option('--latency-ms <n>', 'latency budget', '100')
     .option('--error-rate-ppm <n>', 'failed runs allowed in probation, per million', '1000')
     .option('--probation-s <n>', 'probation after activation', '600')
+    .option('--signed-by <role>', 'sign the release with this delegated role (its metadata is written at once; publish lists it) instead of staging it in the top-level targets')
+    .option('--role-key <file>', 'private key of the --signed-by role (repeatable)', many, [] as string[])
     .option('--evaluation-set <file>', 'a labelled evaluation set (edgewise-evaluation CBOR, fleet/protocol/evaluation-set.ts): anomaly-windows (sensor windows labelled 0/1, scored by ROC AUC) or vision-frames (camera frames with labelled boxes, scored by detection F1 at IoU 0.5); checked here, and in a rollout with quality gates the release must then be no worse on it than the model it replaces')
     .action(async (o: import('../fleet/repo/repo-command.js').AddModelOptions) => {
       exitCode = await (await import('../fleet/repo/repo-command.js')).repoAddModel(o);
+    });
+  repoCmd('delegate', 'Stage a delegation in the top-level targets (added, or replacing one of the same role): a role that may sign only the given models\' releases, terminating; then sign targets and publish.')
+    .requiredOption('--role <name>', 'the delegated role, e.g. federated-<task>')
+    .requiredOption('--key <pub.json>', 'the role\'s public key (repeatable)', many, [] as string[])
+    .option('--threshold <n>', 'signatures the role needs', '1')
+    .requiredOption('--paths <pattern>', 'models/<model>/*/* (repeatable; one per model)', many, [] as string[])
+    .action(async (o: { repo: string; role: string; key: string[]; threshold: string; paths: string[] }) => {
+      exitCode = await (await import('../fleet/repo/repo-command.js')).repoDelegate(o);
     });
   repoCmd('sign', 'Add signatures to the staged root or targets (several people can sign in turn).')
     .requiredOption('--role <role>', 'root or targets')

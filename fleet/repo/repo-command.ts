@@ -1,7 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeEvaluationSet } from '../protocol/evaluation-set.js';
-import { KeyError, ROLES, loadPrivateKey, loadPublicKey, type Role, type TufPublicKey } from './keys.js';
+import { KeyError, ROLES, isDelegatedRoleName, loadPrivateKey, loadPublicKey, type Role, type TufPublicKey } from './keys.js';
+import type { ModelReleaseInput } from './model-release-targets.js';
 import { RepoError, Repository, type SigningKey } from './repository.js';
 import { serveRepository } from './serve.js';
 
@@ -28,6 +29,8 @@ export async function repoInit(o: { repo: string; keys: string; threshold: reado
     const byRole = { root: [], targets: [], snapshot: [], timestamp: [] } as Record<Role, TufPublicKey[]>;
     for (const f of (await readdir(o.keys)).filter((n) => n.endsWith('.pub.json')).sort()) {
       const role = (JSON.parse(await readFile(join(o.keys, f), 'utf8')) as { role?: string }).role;
+      // A delegated role's key is not in root; `repo delegate` names it.
+      if (role !== undefined && isDelegatedRoleName(role)) continue;
       if (!(ROLES as readonly (string | undefined)[]).includes(role)) throw new KeyError('E_KEY_INVALID', `${f}: no role`);
       byRole[role as Role].push((await loadPublicKey(join(o.keys, f))).publicKey);
     }
@@ -61,6 +64,9 @@ export interface AddModelOptions {
   errorRatePpm: string;
   probationS: string;
   evaluationSet?: string;
+  /** A delegated role to sign the release with, and its private key files. */
+  signedBy?: string;
+  roleKey?: readonly string[];
 }
 
 export async function repoAddModel(o: AddModelOptions): Promise<number> {
@@ -79,7 +85,7 @@ export async function repoAddModel(o: AddModelOptions): Promise<number> {
         throw new RepoError('E_REPO_INPUT', `--evaluation-set ${o.evaluationSet}: ${(err as Error).message}`);
       }
     }
-    const path = await new Repository(o.repo).addModel({
+    const input: ModelReleaseInput = {
       model: o.model,
       goldenInput: o.goldenInput,
       goldenOutput: o.goldenOutput,
@@ -93,8 +99,25 @@ export async function repoAddModel(o: AddModelOptions): Promise<number> {
         golden: { inputName: o.inputName, dims: o.dims.split(',').map((d) => int(d, 'dims')), outputName: o.outputName, tolerance: o.tolerance },
         budgets: { latencyMs: int(o.latencyMs, 'latency-ms'), errorRatePpm: int(o.errorRatePpm, 'error-rate-ppm'), probationS: int(o.probationS, 'probation-s') },
       },
-    });
-    process.stdout.write(`staged ${path}${evaluation}: sign targets, then publish\n`);
+    };
+    const repo = new Repository(o.repo);
+    if (o.signedBy === undefined) {
+      if ((o.roleKey ?? []).length > 0) throw new RepoError('E_REPO_INPUT', '--role-key needs --signed-by (the delegated role it signs for)');
+      process.stdout.write(`staged ${await repo.addModel(input)}${evaluation}: sign targets, then publish\n`);
+      return;
+    }
+    if ((o.roleKey ?? []).length === 0) throw new RepoError('E_REPO_INPUT', `--signed-by ${o.signedBy}: give the role's private key with --role-key`);
+    const path = await repo.addDelegatedModel(o.signedBy, input, await signingKeys(o.roleKey ?? []));
+    process.stdout.write(`signed ${path}${evaluation} as ${o.signedBy}: publish\n`);
+  });
+}
+
+export async function repoDelegate(o: { repo: string; role: string; key: readonly string[]; threshold: string; paths: readonly string[] }): Promise<number> {
+  return guarded('delegate', async () => {
+    if (!/^\d+$/.test(o.threshold)) throw new RepoError('E_REPO_INPUT', `--threshold: expected a whole number, got ${JSON.stringify(o.threshold)}`);
+    const keys = await Promise.all(o.key.map(async (f) => (await loadPublicKey(f)).publicKey));
+    await new Repository(o.repo).delegate({ role: o.role, keys, threshold: Number.parseInt(o.threshold, 10), paths: o.paths });
+    process.stdout.write(`staged the delegation to ${o.role} (${o.paths.join(', ')}): sign targets, then publish\n`);
   });
 }
 

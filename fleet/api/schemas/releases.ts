@@ -24,16 +24,17 @@ export const releaseSchema = {
       additionalProperties: false,
     },
     evaluationSet: { type: orNull('string'), description: 'the target path of its labelled evaluation set (null: none); with one, a rollout\'s quality gate judges the release on it instead of on agreement with the model it replaces' },
-    targetsVersion: { type: 'integer', description: 'the targets metadata version it was read from' },
+    signedBy: { type: 'string', description: 'the TUF role whose metadata lists it: targets (the offline targets keys) or a delegated role such as federated-<task> (that role\'s online key)' },
+    targetsVersion: { type: 'integer', description: 'the version of that role\'s metadata it was read from' },
   },
-  required: ['target', 'model', 'release', 'version', 'length', 'sha256', 'hardware', 'minRuntimeVersion', 'budgets', 'evaluationSet', 'targetsVersion'],
+  required: ['target', 'model', 'release', 'version', 'length', 'sha256', 'hardware', 'minRuntimeVersion', 'budgets', 'evaluationSet', 'signedBy', 'targetsVersion'],
   additionalProperties: false,
 } as const;
 
 export const listReleasesSchema = {
   tags: ['releases'],
   summary: 'Model releases in the TUF repository',
-  description: 'From the newest published targets metadata, newest release of each model first; empty when the fleet has no repository.',
+  description: 'From the newest published snapshot (the top-level targets role\'s releases and those of delegated roles such as federated-<task>), newest release of each model first; empty when the fleet has no repository.',
   querystring: { type: 'object', properties: { model: modelNameSchema }, additionalProperties: false },
   response: {
     200: { type: 'object', properties: { items: { type: 'array', items: releaseSchema } }, required: ['items'], additionalProperties: false },

@@ -77,6 +77,7 @@ describe('listReleases', () => {
       minRuntimeVersion: '0.1.0',
       budgets: RELEASE.budgets,
       evaluationSet: null,
+      signedBy: 'targets',
       targetsVersion: 4,
     });
   });

@@ -15,6 +15,7 @@ export const RELEASE: ReleaseInfo = {
   minRuntimeVersion: '0.1.0',
   budgets: { latencyMs: 100, errorRatePpm: 1000, probationS: 0 },
   evaluationSet: null,
+  signedBy: 'targets',
   targetsVersion: 3,
 };
 
