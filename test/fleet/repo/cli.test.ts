@@ -93,4 +93,41 @@ describe('edgewise keys / repo / tuf-client (the commands an operator and the co
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/E_TRUST_NOT_LISTED/);
   }, 60_000);
+
+  it('delegates one model\'s releases to a federated role (a one-level pattern refused with the right one named) and signs a release as that role, never another model\'s', async () => {
+    const k = `${dir.path}/keys`;
+    const priv: Record<string, string> = {};
+    const pub: Record<string, string> = {};
+    for (const role of ['root', 'targets', 'snapshot', 'timestamp', 'federated-line-3']) {
+      const r = await edgewise(['keys', 'generate', '--role', role, '--out', k]);
+      expect(r.code, r.stderr).toBe(0);
+      priv[role] = (JSON.parse(r.stdout) as { private: string }).private;
+      pub[role] = (JSON.parse(r.stdout) as { public: string }).public;
+    }
+    const repo = `${dir.path}/repo`;
+    // The federated key in the same directory is not a root key: init leaves it for `delegate`.
+    const init = await edgewise(['repo', 'init', '--repo', repo, '--keys', k]);
+    expect(init.code, init.stderr).toBe(0);
+    const delegate = (paths: string): Promise<{ code: number; stdout: string; stderr: string }> => edgewise(['repo', 'delegate', '--repo', repo, '--role', 'federated-line-3', '--key', pub['federated-line-3'] as string, '--paths', paths]);
+    const shallow = await delegate('models/motor/*');
+    expect(shallow.code).toBe(2);
+    expect(shallow.stderr).toContain('use "models/motor/*/*"');
+    const ok = await delegate('models/motor/*/*');
+    expect(ok.code, ok.stderr).toBe(0);
+    await writeFile(`${dir.path}/m.onnx`, new Uint8Array(1000).fill(7));
+    await writeFile(`${dir.path}/g.bin`, new Uint8Array(16));
+    const addAs = (name: string): Promise<{ code: number; stdout: string; stderr: string }> =>
+      edgewise(['repo', 'add-model', '--repo', repo, '--model', `${dir.path}/m.onnx`, '--golden-input', `${dir.path}/g.bin`, '--golden-output', `${dir.path}/g.bin`, '--name', name, '--release', '1', '--model-version', '1.0', '--input-name', 'x', '--dims', '1,4', '--output-name', 'y', '--signed-by', 'federated-line-3', '--role-key', priv['federated-line-3'] as string]);
+    const other = await addAs('press');
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('federated-line-3 may not sign models/press/1/model.onnx: its delegation in targets v1 allows only models/motor/*/*');
+    const motor = await addAs('motor');
+    expect(motor.code, motor.stderr).toBe(0);
+    expect(motor.stdout).toContain('signed models/motor/1/model.onnx as federated-line-3: publish');
+    expect((await edgewise(['repo', 'sign', '--repo', repo, '--role', 'root', '--key', priv['root'] as string])).code).toBe(0);
+    expect((await edgewise(['repo', 'sign', '--repo', repo, '--role', 'targets', '--key', priv['targets'] as string])).code).toBe(0);
+    const published = await edgewise(['repo', 'publish', '--repo', repo, '--snapshot-key', priv['snapshot'] as string, '--timestamp-key', priv['timestamp'] as string]);
+    expect(published.code, published.stderr).toBe(0);
+    expect(JSON.parse(published.stdout)).toEqual({ root: 1, targets: 1, snapshot: 1, delegated: { 'federated-line-3': 1 } });
+  }, 60_000);
 });
