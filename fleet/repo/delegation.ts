@@ -107,6 +107,35 @@ export function checkCovered(delegator: Targets, delegatorVersion: number, role:
   if (!searched.includes(role)) throw new RepoError('E_REPO_NOT_DELEGATED', `${role} may not sign ${path}: the terminating delegation to ${searched[searched.length - 1] ?? '?'} answers for that path before ${role} (allowed: ${allowed})`);
 }
 
+/** Releases a delegated role's metadata keeps (about 4 targets each): ~50 KB of metadata per gateway refresh at most. */
+export const DEFAULT_KEEP_RELEASES = 50;
+
+/**
+ * The targets of the newest `keep` releases of each model: a delegated role signs only
+ * `models/<model>/<release>/<file>`, and a release is its `<model>/<release>` directory, newest
+ * by release number. Older releases leave the role's metadata (gateways roll back from their
+ * own standby slot, not by fetching an old release); their files stay in `targets/`.
+ */
+export function keepNewestReleases(targets: Json, keep: number): Json {
+  if (!Number.isInteger(keep) || keep < 1) throw new RepoError('E_REPO_INPUT', `keepReleases ${keep}: expected a whole number >= 1`);
+  const releases = new Map<string, Set<number>>();
+  const releaseOf = (path: string): { model: string; n: number } | undefined => {
+    const m = /^models\/([^/]+)\/(\d{1,15})\/[^/]+$/.exec(path);
+    return m === null ? undefined : { model: m[1] as string, n: Number.parseInt(m[2] as string, 10) };
+  };
+  for (const path of Object.keys(targets)) {
+    const r = releaseOf(path);
+    if (r !== undefined) releases.set(r.model, (releases.get(r.model) ?? new Set()).add(r.n));
+  }
+  const kept = new Map([...releases].map(([model, ns]) => [model, new Set([...ns].sort((a, b) => b - a).slice(0, keep))]));
+  return Object.fromEntries(
+    Object.entries(targets).filter(([path]) => {
+      const r = releaseOf(path);
+      return r === undefined || kept.get(r.model)?.has(r.n) === true;
+    }),
+  );
+}
+
 /** A targets role's signed part as @tufjs/models reads it (E_REPO_STATE if it does not read). */
 export function targetsOf(signed: Json, what: string): Targets {
   try {

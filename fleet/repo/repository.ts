@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Metadata, MetadataKind, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
-import { checkCovered, delegationTo, targetsOf, withDelegation, type Delegation } from './delegation.js';
+import { DEFAULT_KEEP_RELEASES, checkCovered, delegationTo, keepNewestReleases, targetsOf, withDelegation, type Delegation } from './delegation.js';
 import type { Role, TufPublicKey } from './keys.js';
 import { DEFAULT_EXPIRY_DAYS, bytesOf, expires, newestVersion, readJson, signer, tufKey, writeAtomic, type Json } from './metadata-files.js';
 import { modelReleaseTargets, type ModelReleaseInput } from './model-release-targets.js';
@@ -140,17 +140,21 @@ export class Repository {
    * targets and these; the next `publish` lists it in the snapshot. Every path must be one
    * the delegation gives `role`, and the keys must meet its threshold: otherwise RepoError
    * (E_REPO_NOT_DELEGATED, E_REPO_THRESHOLD) before anything is written. With no files it
-   * re-signs the role (a new version and expiry, as before the old one expires).
+   * re-signs the role (a new version and expiry, as before the old one expires). The role
+   * keeps the files of its newest `keepReleases` releases (see keepNewestReleases), so its
+   * metadata, which every gateway fetches, stays small however many rounds a task runs.
    */
-  async addDelegatedTargets(role: string, files: readonly TargetInput[], keys: readonly SigningKey[], now = Date.now()): Promise<{ role: string; version: number }> {
+  async addDelegatedTargets(role: string, files: readonly TargetInput[], keys: readonly SigningKey[], o: { readonly now?: number; readonly keepReleases?: number } = {}): Promise<{ role: string; version: number }> {
+    const now = o.now ?? Date.now();
     const delegator = await this.delegator();
     delegationTo(delegator.targets, delegator.version, role);
     for (const f of files) checkCovered(delegator.targets, delegator.version, role, f.path);
     const prepared = await prepareTargets(files);
     const current = await this.publishedVersion(role);
     const earlier = current === 0 ? {} : (((await readJson(this.metadata(`${current}.${role}.json`)))['signed'] as { targets?: Json }).targets ?? {});
-    const targets: Json = { ...earlier };
-    for (const t of prepared) targets[t.path] = t.entry;
+    const all: Json = { ...earlier };
+    for (const t of prepared) all[t.path] = t.entry;
+    const targets = keepNewestReleases(all, o.keepReleases ?? DEFAULT_KEEP_RELEASES);
     const version = current + 1;
     const md = new Metadata(Targets.fromJSON({ _type: 'targets', spec_version: '1.0.31', version, expires: expires(DEFAULT_EXPIRY_DAYS.targets, now), targets } as never));
     for (const k of keys) md.sign(signer(k), true);
@@ -165,9 +169,9 @@ export class Repository {
   }
 
   /** A model release signed by the delegated role `role` (see addModel, addDelegatedTargets). Returns the model's target path. */
-  async addDelegatedModel(role: string, o: ModelReleaseInput, keys: readonly SigningKey[], now = Date.now()): Promise<string> {
+  async addDelegatedModel(role: string, o: ModelReleaseInput, keys: readonly SigningKey[], options: { readonly now?: number; readonly keepReleases?: number } = {}): Promise<string> {
     const { path, files } = modelReleaseTargets(o);
-    await this.addDelegatedTargets(role, files, keys, now);
+    await this.addDelegatedTargets(role, files, keys, options);
     return path;
   }
 

@@ -152,6 +152,16 @@ describe('delegated targets roles in the fleet repository', () => {
     expect((await repo.publish(online())).delegated).toEqual({ [ROLE]: 2 });
   });
 
+  it('keeps the newest releases in the role\'s metadata (bounded however many rounds run), by release number', async () => {
+    await repo.delegate({ role: ROLE, keys: [fed.publicKey], paths: [modelPathPattern('motor')] });
+    await repo.sign('targets', keys.priv.targets);
+    for (const n of [1, 10, 2, 3]) await repo.addDelegatedModel(ROLE, await releaseInput(dir.path, 'motor', n, new Uint8Array(10).fill(n)), [fed], { keepReleases: 2 });
+    const role = JSON.parse(await readFile(`${dir.path}/repo/metadata/4.${ROLE}.json`, 'utf8')) as { signed: { targets: Record<string, unknown> } };
+    expect([...new Set(Object.keys(role.signed.targets).map((p) => p.split('/')[2]))].sort()).toEqual(['10', '3']);
+    expect(Object.keys(role.signed.targets)).toHaveLength(6);
+    await expect(repo.addDelegatedTargets(ROLE, [], [fed], { keepReleases: 0 })).rejects.toThrow(/keepReleases 0: expected a whole number >= 1/);
+  });
+
   it('decides coverage as TUF does: models/<m>/*/* covers exactly the files of m\'s releases (property)', () => {
     const targets = targetsOf(withDelegation({ _type: 'targets', spec_version: '1.0.31', version: 1, expires: '2030-01-01T00:00:00Z', targets: {} }, { role: ROLE, keys: [fed.publicKey], paths: [modelPathPattern('motor')] }), 'test');
     const segment = fc.oneof(fc.constantFrom('models', 'motor', 'motor-2', 'moto', 'press', '1', 'model.onnx', '.hidden'), fc.stringMatching(/^[a-z0-9._-]{1,8}$/));
