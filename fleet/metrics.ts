@@ -27,6 +27,10 @@ export class FleetMetrics {
   readonly ingestQueued: Gauge;
   readonly dbLatency: Histogram<'op'>;
   readonly httpRequests: Counter<'route' | 'status'>;
+  readonly learningChunks: Counter<'result'>;
+  readonly learningUpdates: Counter<'outcome' | 'reason'>;
+  readonly learningRounds: Counter<'outcome'>;
+  readonly learningEpsilon: Gauge<'task'>;
 
   constructor() {
     const registers = [this.registry];
@@ -50,5 +54,9 @@ export class FleetMetrics {
     this.ingestQueued = new Gauge({ name: 'edgewise_fleet_ingest_queued_messages', help: 'Messages waiting for their database commit', registers });
     this.dbLatency = new Histogram({ name: 'edgewise_fleet_db_seconds', help: 'Database statement and transaction latency, by operation', labelNames: ['op'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
     this.httpRequests = new Counter({ name: 'edgewise_fleet_http_requests_total', help: 'HTTP API requests, by route and status', labelNames: ['route', 'status'], registers });
+    this.learningChunks = new Counter({ name: 'edgewise_fleet_learning_chunks_total', help: 'Federated update chunks received, by result (partial, complete, duplicate, malformed, capacity, checksum)', labelNames: ['result'], registers });
+    this.learningUpdates = new Counter({ name: 'edgewise_fleet_learning_updates_total', help: 'Complete federated updates, by outcome (accepted, buffered, rejected) and rejection reason', labelNames: ['outcome', 'reason'], registers });
+    this.learningRounds = new Counter({ name: 'edgewise_fleet_learning_rounds_total', help: 'Federated rounds closed, by outcome (model, below-quorum, privacy-budget-spent, aggregation-failed, abandoned)', labelNames: ['outcome'], registers });
+    this.learningEpsilon = new Gauge({ name: 'edgewise_fleet_learning_epsilon_spent', help: 'Differential-privacy epsilon a task has spent (at its delta)', labelNames: ['task'], registers });
   }
 }

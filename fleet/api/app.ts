@@ -6,6 +6,7 @@ import { ApiProblem, sendProblem, toProblem } from './problem.js';
 import { brokerRoutes } from './routes/broker.js';
 import { eventRoutes } from './routes/events.js';
 import { gatewayRoutes } from './routes/gateways.js';
+import { learningRoutes } from './routes/learning.js';
 import { releaseRoutes } from './routes/releases.js';
 import { rolloutRoutes } from './routes/rollouts.js';
 import { systemRoutes } from './routes/system.js';
@@ -57,13 +58,14 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'edgewise fleet API', version: '1', description: 'Gateways, events, model releases and operator tokens of an edgewise fleet.' },
+      info: { title: 'edgewise fleet API', version: '1', description: 'Gateways, events, model releases, rollouts, federated learning and operator tokens of an edgewise fleet.' },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'an operator token (ewt_...)' } } },
       tags: [
         { name: 'gateways', description: 'the registry: provisioning, revocation, what gateways report' },
         { name: 'events', description: 'alerts, events and summaries sent by gateways' },
         { name: 'releases', description: 'model releases in the TUF repository' },
         { name: 'rollouts', description: 'signed releases going out in waves, with health gates' },
+        { name: 'learning', description: 'federated learning tasks, their rounds and round records' },
         { name: 'tokens', description: 'operator tokens for this API' },
         { name: 'system', description: 'health, metrics and this document' },
       ],
@@ -77,5 +79,6 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   await app.register(tokenRoutes(deps));
   await app.register(brokerRoutes(deps));
   await app.register(rolloutRoutes(deps));
+  await app.register(learningRoutes(deps));
   return app;
 }

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { EventStore } from '../events/event-store.js';
+import type { LearningTasks } from '../federated/service/federated-service.js';
 import type { FleetMetrics } from '../metrics.js';
 import type { ProvisioningContext } from '../registry/gateway-config.js';
 import type { Registry } from '../registry/registry.js';
@@ -22,6 +23,8 @@ export interface ApiDeps {
   readonly tokens: TokenStore;
   /** Rollouts of signed releases (created, inspected, paused, resumed, aborted here; driven elsewhere). */
   readonly rollouts: Rollouts;
+  /** Federated learning tasks and their rounds (the round service). */
+  readonly learning: LearningTasks;
   /** The model releases in the fleet's TUF repository (`listReleases(repoDir)`; empty without one). */
   releases(): Promise<readonly ReleaseInfo[]>;
   health(): Promise<ServiceHealth>;

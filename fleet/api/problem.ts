@@ -14,6 +14,8 @@ export const PROBLEM_CODES = [
   'E_ROLLOUT_STATE',
   'E_RELEASE_UNKNOWN',
   'E_TOO_MANY_STREAMS',
+  'E_LEARNING_TASK_EXISTS',
+  'E_LEARNING_TASK_STATE',
   'E_INTERNAL',
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
@@ -32,6 +34,8 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   E_ROLLOUT_STATE: 'The rollout cannot make that move from its state',
   E_RELEASE_UNKNOWN: 'No such model release in the repository',
   E_TOO_MANY_STREAMS: 'Too many event streams are open',
+  E_LEARNING_TASK_EXISTS: 'A learning task with that id exists already',
+  E_LEARNING_TASK_STATE: 'The learning task cannot make that move from its state',
   E_INTERNAL: 'The fleet failed to handle the request',
 };
 

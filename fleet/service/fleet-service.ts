@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { buildApi } from '../api/app.js';
 import type { ServiceHealth } from '../api/deps.js';
 import { TokenStore } from '../api/tokens.js';
+import { ownPublishKind } from '../broker/acl.js';
 import { BrokerAuth } from '../broker/broker-auth.js';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
 import { describeDatabase, openDatabase, type Sql } from '../db/open-database.js';
@@ -15,6 +16,9 @@ import { timedSql } from '../db/timed-sql.js';
 import { EventStore, type RetentionPolicy } from '../events/event-store.js';
 import { Ingest } from '../ingest/ingest.js';
 import { MqttIngestClient } from '../ingest/mqtt-ingest-client.js';
+import { FederatedService } from '../federated/service/federated-service.js';
+import { repositoryReleases, type GlobalModelPublisher } from '../federated/service/global-model.js';
+import type { LearningTransport } from '../federated/service/task-runner.js';
 import { FleetMetrics } from '../metrics.js';
 import { Registry, gatewayClientId } from '../registry/registry.js';
 import { encodeReleaseNotice, gatewayTopics } from '../protocol/index.js';
@@ -50,7 +54,20 @@ export interface FleetServiceOptions {
   readonly repoUrl?: string;
   readonly retention: RetentionPolicy;
   readonly logger: Logger;
+  /**
+   * Releases each federated round's new global model (the task's delegated TUF signer). Without
+   * one, a round's model is not released (its record says why) and the next round starts from
+   * the previous model.
+   */
+  readonly learningPublisher?: GlobalModelPublisher;
 }
+
+/** Until a delegated signer is wired in: the round's record says why its model was not released. */
+const NO_LEARNING_PUBLISHER: GlobalModelPublisher = {
+  publish: async () => {
+    throw Object.assign(new Error('this fleet has no signer for federated global models (FleetServiceOptions.learningPublisher); the model was not released'), { code: 'E_RELEASE_UNSIGNED' });
+  },
+};
 
 /** Everything `edgewise fleet` prints at start and writes to DATA_DIR/fleet.json for the CLI. */
 export interface FleetEndpoints {
@@ -114,6 +131,8 @@ export class FleetService {
       const identity = await fleetMqttIdentity(sql, o.dataDir);
 
       let broker: EmbeddedBroker | undefined;
+      // Set once the broker is up; updates cannot come before (nobody is connected yet).
+      let learning: FederatedService | undefined;
       // With an external broker, only the leader (the instance holding the rollouts lease)
       // reads from it: the session is one (edgewise-fleet, persistent), and two readers would
       // take it from each other. Another instance takes it over, with what the broker kept.
@@ -126,7 +145,8 @@ export class FleetService {
           credentials: (id) => registry.store.credentials(id),
           fleetPasswordScrypt: identity.scrypt,
           metrics,
-          onGatewayPublish: (gw, topic, payload) => ingest.accept(topic, payload, gw),
+          // Federated update chunks go to the round service; everything else to ingest.
+          onGatewayPublish: (gw, topic, payload) => (ownPublishKind(gw, topic) === 'learning-update' ? (learning?.acceptChunk(gw, payload) ?? Promise.resolve()) : ingest.accept(topic, payload, gw)),
           log: { warn: (fields, message) => o.logger.warn({ component: 'broker', ...fields }, message) },
         });
         const tls =
@@ -175,6 +195,28 @@ export class FleetService {
         ...(external === undefined ? {} : { onLeadership: (leader: boolean) => void external.lead(leader) }),
       });
       driver.start();
+      const learningTransport: LearningTransport = {
+        publish: async (topic, payload, { retain }) => {
+          if (broker !== undefined) await broker.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1, retain });
+          else throw new Error('federated rounds run with the embedded broker only');
+        },
+      };
+      // With an external broker the round service serves the API (tasks are stored) but runs no
+      // rounds: update chunks do not reach it yet, and only the lease holder could run them.
+      learning = await FederatedService.start({
+        sql,
+        registry,
+        releases: repositoryReleases(repoDir, () => listReleases(repoDir)),
+        publisher: o.learningPublisher ?? NO_LEARNING_PUBLISHER,
+        transport: learningTransport,
+        metrics,
+        runRounds: broker !== undefined,
+        log: { info: (fields, message) => o.logger.info({ component: 'federated', ...fields }, message), warn: (fields, message) => o.logger.warn({ component: 'federated', ...fields }, message) },
+        // A rollout of a round's model starts here, once rollouts from rounds are built.
+        onModelReleased: (r) => o.logger.info({ component: 'federated', event: 'learning.model_released', task: r.task, round: r.round, release: r.release.release }, 'new global model released'),
+      });
+      const learningService = learning;
+      cleanups.push(() => learningService.close());
       // Reports in: the driver looks at once (a wave ends when its last report is stored).
       ingest.onUpdateReports = () => driver.nudge();
       cleanups.push(() => driver.stop());
@@ -183,6 +225,7 @@ export class FleetService {
         events,
         tokens,
         rollouts,
+        learning: learningService,
         releases: () => listReleases(repoDir),
         health,
         metrics,

@@ -191,7 +191,7 @@ export class FederatedStore {
   /**
    * Rounds left open by a fleet that stopped: the updates they held were in its memory, so they
    * cannot close; they are marked abandoned (counted as closed) and their tasks open a new round.
-   * Returns how many.
+   * Returns how many (a task has at most one open).
    */
   async abandonOpenRounds(nowMs: number): Promise<number> {
     const rows = await this.db.query<{ task_id: string }>(
@@ -201,6 +201,16 @@ export class FederatedStore {
       [nowMs],
     );
     return rows.length;
+  }
+
+  /** A task's open round, if any, abandoned (the task was stopped while it ran); true when there was one. */
+  async abandonRound(taskId: string, nowMs: number): Promise<boolean> {
+    const rows = await this.db.query(
+      `WITH r AS (UPDATE learning_rounds SET outcome = 'abandoned', closed_ms = $2 WHERE task_id = $1 AND outcome = 'open' RETURNING task_id)
+       UPDATE learning_tasks SET rounds_closed = rounds_closed + 1, updated_ms = $2 WHERE id = (SELECT task_id FROM r) RETURNING id`,
+      [taskId, nowMs],
+    );
+    return rows.length === 1;
   }
 
   /** A task's rounds, newest first, a page at a time (`before`: the last round number of the previous page). */

@@ -5,6 +5,8 @@ import type { ApiDeps, ServiceHealth } from '../../../fleet/api/deps.js';
 import { Rollouts } from '../../../fleet/rollouts/rollouts.js';
 import { TokenStore } from '../../../fleet/api/tokens.js';
 import { EventStore } from '../../../fleet/events/event-store.js';
+import { FederatedService } from '../../../fleet/federated/service/federated-service.js';
+import { serviceError } from '../../../fleet/federated/service/service-error.js';
 import { FleetMetrics } from '../../../fleet/metrics.js';
 import { Registry } from '../../../fleet/registry/registry.js';
 import type { ReleaseInfo } from '../../../fleet/repo/releases.js';
@@ -50,12 +52,24 @@ export function useApi(backend: BackendName): ApiRig {
   beforeAll(async () => {
     rig.stubs = { health: HEALTHY, releases: async () => [], root: ROOT_JSON };
     const stubs = rig.stubs;
+    const registry = new Registry(db.sql);
+    const metrics = new FleetMetrics();
+    // The real round service over the same database; no broker: what it would publish is dropped here.
+    const learning = await FederatedService.start({
+      sql: db.sql,
+      registry,
+      releases: { list: () => stubs.releases(), read: async () => Promise.reject(serviceError('E_RELEASE_UNKNOWN', 'no model files behind the API rig')) },
+      publisher: { publish: async () => Promise.reject(new Error('no signer behind the API rig')) },
+      transport: { publish: async () => undefined },
+      metrics,
+    });
     rig.deps = {
-      registry: new Registry(db.sql),
+      registry,
+      learning,
       events: new EventStore(db.sql),
       tokens: new TokenStore(db.sql),
       rollouts: new Rollouts(db.sql, () => stubs.releases()),
-      metrics: new FleetMetrics(),
+      metrics,
       provisioning: { brokerUrl: 'mqtt://fleet.example:1883', updates: { metadataUrl: 'http://fleet.example:8080/metadata', targetBaseUrl: 'http://fleet.example:8080/targets' } },
       releases: () => stubs.releases(),
       health: async () => stubs.health,
@@ -75,6 +89,7 @@ export function useApi(backend: BackendName): ApiRig {
   });
   afterAll(async () => {
     await rig.app?.close();
+    await (rig.deps?.learning as FederatedService | undefined)?.close();
   });
   rig.call = (method, url, o = {}) => {
     const token = o.token === undefined ? rig.rw : o.token;
@@ -86,7 +101,9 @@ export function useApi(backend: BackendName): ApiRig {
     const gateways = await db.sql.query('SELECT * FROM gateways ORDER BY id');
     const tokens = await db.sql.query('SELECT * FROM operator_tokens ORDER BY id');
     const steps = await db.sql.query('SELECT * FROM update_steps ORDER BY gateway_id, seq');
-    return JSON.stringify({ gateways, tokens, steps });
+    const tasks = await db.sql.query('SELECT * FROM learning_tasks ORDER BY id');
+    const rounds = await db.sql.query('SELECT * FROM learning_rounds ORDER BY task_id, round');
+    return JSON.stringify({ gateways, tokens, steps, tasks, rounds });
   };
   return rig;
 }
@@ -113,6 +130,12 @@ export const ROUTES = [
   { method: 'POST', path: '/v1/rollouts/:id/:action' },
   { method: 'GET', path: '/v1/rollout-events' },
   { method: 'GET', path: '/v1/rollout-events/stream' },
+  { method: 'POST', path: '/v1/learning/tasks' },
+  { method: 'GET', path: '/v1/learning/tasks' },
+  { method: 'GET', path: '/v1/learning/tasks/:id' },
+  { method: 'POST', path: '/v1/learning/tasks/:id/stop' },
+  { method: 'GET', path: '/v1/learning/tasks/:id/rounds' },
+  { method: 'GET', path: '/v1/learning/tasks/:id/rounds/:round' },
 ] as const;
 
 /** A gateway straight into the table (provisioning hashes passwords: slow for dozens). */

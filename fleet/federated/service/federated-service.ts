@@ -1,0 +1,296 @@
+import { randomBytes } from 'node:crypto';
+import type { Queryable } from '../../db/open-database.js';
+import type { FleetMetrics } from '../../metrics.js';
+import { encodeChunkAck, type ChunkAckMessage } from '../../protocol/federated/chunk-ack.js';
+import { ChunkReassembler, type ReassemblerOptions } from '../../protocol/federated/chunk-reassembler.js';
+import { decodeChunk } from '../../protocol/federated/chunks.js';
+import { FederatedError } from '../../protocol/federated/errors.js';
+import { decodeUpdate, type UpdateMessage } from '../../protocol/federated/update-encoding.js';
+import { learningTopics } from '../../protocol/topics.js';
+import { matches } from '../../registry/labels.js';
+import type { Registry } from '../../registry/registry.js';
+import { InitializerError } from '../../../models/onnx/initializers.js';
+import { cryptoUniformSource, type UniformSource } from '../privacy/uniform-source.js';
+import { taskError } from '../round/errors.js';
+import { parseFederatedTask } from '../round/task.js';
+import { FederatedStore, type LearningRound, type LearningTask, type LearningTaskState, type TaskSchedule } from './federated-store.js';
+import { globalModelOf, releaseRef, type GlobalModelPublisher, type ModelReleases } from './global-model.js';
+import { serviceError } from './service-error.js';
+import { systemClock, type ServiceClock } from './service-clock.js';
+import { taskSelector } from './task-selector.js';
+import { TaskRunner, type LearningTransport, type ModelReleasedHook, type ServiceLog } from './task-runner.js';
+
+export interface FederatedServiceOptions {
+  readonly sql: Queryable;
+  readonly registry: Registry;
+  readonly releases: ModelReleases;
+  readonly publisher: GlobalModelPublisher;
+  readonly transport: LearningTransport;
+  readonly metrics: FleetMetrics;
+  readonly clock?: ServiceClock;
+  /** The sampling's and the noise's randomness, one source per round: `cryptoUniformSource()` unless a test seeds it. */
+  readonly random?: () => UniformSource;
+  readonly log?: ServiceLog;
+  /** Called after a round's new global model is released: where starting a rollout of it will be wired. */
+  readonly onModelReleased?: ModelReleasedHook;
+  /** False: tasks are stored and served, but no rounds run here (an external broker: see the README). Default true. */
+  readonly runRounds?: boolean;
+  /** Bounds of the chunk reassembler (defaults: 256 updates at once, 2 per gateway, 64 MiB, 10 min TTL). */
+  readonly reassembler?: Omit<ReassemblerOptions, 'now'>;
+}
+
+/** A new task as the API takes it: the definition round/task.ts parses, the release to start from, and the schedule. */
+export interface NewLearningTask {
+  readonly task: unknown;
+  /** The release of the task's model the first round starts from (default: the newest). */
+  readonly initialRelease?: number;
+  /** Rounds to run; null or absent: until stopped or the privacy budget is spent. */
+  readonly rounds?: number | null;
+  /** Pause between a round's close and the next opening (default 0). */
+  readonly roundIntervalMs?: number;
+}
+
+/** What the HTTP API asks of the round service. */
+export interface LearningTasks {
+  createTask(req: NewLearningTask): Promise<LearningTask>;
+  listTasks(f: { state?: LearningTaskState; after?: string; limit: number }): Promise<LearningTask[]>;
+  getTask(id: string): Promise<LearningTask>;
+  stopTask(id: string): Promise<LearningTask>;
+  listRounds(id: string, f: { before?: number; limit: number }): Promise<LearningRound[]>;
+  getRound(id: string, round: number): Promise<LearningRound>;
+}
+
+const SILENT: ServiceLog = { info: () => undefined, warn: () => undefined };
+
+/**
+ * The fleet's federated round service: runs every active task (task-runner.ts), takes the
+ * gateways' update chunks from the broker, puts them together (one bounded ChunkReassembler
+ * for all tasks), answers with chunk acks so a gateway can resume after a reconnect, and hands
+ * each complete update to its task's round. State lives in the fleet database (federated-store.ts).
+ *
+ * A fleet restart abandons the round that was open (its updates were in memory) and each
+ * active task opens a new round.
+ */
+export class FederatedService implements LearningTasks {
+  readonly store: FederatedStore;
+  private readonly runners = new Map<string, TaskRunner>();
+  private readonly reassembler: ChunkReassembler;
+  private readonly clock: ServiceClock;
+  private readonly log: ServiceLog;
+  private readonly unsubscribe: () => void;
+  private closed = false;
+
+  private constructor(private readonly o: FederatedServiceOptions) {
+    this.store = new FederatedStore(o.sql);
+    this.clock = o.clock ?? systemClock;
+    this.log = o.log ?? SILENT;
+    this.reassembler = new ChunkReassembler({ ...o.reassembler, now: this.clock.now });
+    this.unsubscribe = o.registry.onRevoked((id) => {
+      for (const r of this.runners.values()) r.revoked(id);
+    });
+  }
+
+  /** Abandons the rounds a previous run left open, and starts every active task. */
+  static async start(o: FederatedServiceOptions): Promise<FederatedService> {
+    const service = new FederatedService(o);
+    if (o.runRounds === false) return service;
+    const abandoned = await service.store.abandonOpenRounds(service.clock.now());
+    if (abandoned > 0) {
+      o.metrics.learningRounds.inc({ outcome: 'abandoned' }, abandoned);
+      service.log.info({ component: 'federated', event: 'learning.rounds_abandoned', rounds: abandoned }, 'rounds left open by the previous run abandoned; their tasks open new rounds');
+    }
+    for (let after: string | undefined; ; ) {
+      const page = await service.store.listTasks({ state: 'active', limit: 100, ...(after === undefined ? {} : { after }) });
+      for (const t of page) service.run(t);
+      if (page.length < 100) break;
+      after = page.at(-1)?.id;
+    }
+    return service;
+  }
+
+  async createTask(req: NewLearningTask): Promise<LearningTask> {
+    const definition = parseFederatedTask(req.task);
+    taskSelector(definition.gatewaySelector);
+    if (definition.secureAggregation) {
+      throw taskError('secureAggregation', 'the round service does not run secure aggregation over MQTT yet (the masked-sum protocol is a building block only); create the task without it');
+    }
+    const schedule: TaskSchedule = { rounds: req.rounds ?? null, roundIntervalMs: req.roundIntervalMs ?? 0 };
+    const releases = (await this.o.releases.list()).filter((r) => r.model === definition.model);
+    const release = req.initialRelease === undefined ? releases[0] : releases.find((r) => r.release === req.initialRelease);
+    if (release === undefined) {
+      const known = releases.map((r) => r.release).join(', ');
+      throw serviceError('E_RELEASE_UNKNOWN', `model ${definition.model} has ${req.initialRelease === undefined ? 'no release' : `no release ${req.initialRelease}`} in the repository${known === '' ? '' : ` (releases: ${known})`}; publish one first`);
+    }
+    const ref = releaseRef(release);
+    try {
+      globalModelOf(ref, await this.o.releases.read(ref));
+    } catch (err) {
+      if (err instanceof InitializerError) throw serviceError('E_RELEASE_UNKNOWN', `${ref.name} release ${ref.release} cannot be trained: ${err.message}`);
+      throw err;
+    }
+    if (!(await this.store.insertTask({ id: definition.id, definition, schedule, globalModel: ref, nowMs: this.clock.now() }))) {
+      throw serviceError('E_LEARNING_TASK_EXISTS', `task ${definition.id} exists already; choose another id`);
+    }
+    const task = await this.getTask(definition.id);
+    this.run(task);
+    return task;
+  }
+
+  listTasks(f: { state?: LearningTaskState; after?: string; limit: number }): Promise<LearningTask[]> {
+    return this.store.listTasks(f);
+  }
+
+  async getTask(id: string): Promise<LearningTask> {
+    const t = await this.store.getTask(id);
+    if (t === undefined) throw serviceError('E_LEARNING_TASK_UNKNOWN', `task ${id} does not exist; GET /v1/learning/tasks lists them`);
+    return t;
+  }
+
+  /** Stops an active task: its open round is abandoned and its announcement cleared. */
+  async stopTask(id: string): Promise<LearningTask> {
+    const t = await this.getTask(id);
+    if (!(await this.store.transition(id, ['active'], 'stopped', 'stopped by an operator', this.clock.now()))) {
+      throw serviceError('E_LEARNING_TASK_STATE', `task ${id} is ${t.state}${t.reason === null ? '' : ` (${t.reason})`}; only an active task can be stopped`);
+    }
+    const runner = this.runners.get(id);
+    this.runners.delete(id);
+    await runner?.stop();
+    return this.getTask(id);
+  }
+
+  async listRounds(id: string, f: { before?: number; limit: number }): Promise<LearningRound[]> {
+    await this.getTask(id);
+    return this.store.listRounds(id, f);
+  }
+
+  async getRound(id: string, n: number): Promise<LearningRound> {
+    const r = await this.store.getRound(id, n);
+    if (r === undefined) {
+      await this.getTask(id);
+      throw serviceError('E_LEARNING_TASK_UNKNOWN', `task ${id} has no round ${n}; GET /v1/learning/tasks/${id}/rounds lists them`);
+    }
+    return r;
+  }
+
+  /** The open round of a running task (null between rounds or when it does not run here). */
+  openRound(id: string): number | null {
+    return this.runners.get(id)?.openRound ?? null;
+  }
+
+  /**
+   * One `learning-update` chunk from `gatewayId` (the topic's gateway, made authentic by the
+   * broker's ACL). Never throws: a bad chunk or update is counted and dropped, and the service
+   * keeps serving. Acks (on the gateway's learning-ack topic) go out when the update is
+   * complete, when a chunk came again (a resend: the gateway learns what is still missing),
+   * when the last chunk of a pass arrived with others missing, and when the whole failed its
+   * checksum (`unknown`: send everything again).
+   */
+  async acceptChunk(gatewayId: string, payload: Uint8Array): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.chunk(gatewayId, payload);
+    } catch (err) {
+      // A fault of ours, not of the gateway's bytes: logged, and the gateway's publish still acknowledged (it would only send the same again).
+      this.log.warn({ component: 'federated', event: 'learning.chunk_failed', gatewayId, code: (err as { code?: string }).code ?? 'E_FEDERATED', reason: (err as Error).message }, 'update chunk could not be handled');
+    }
+  }
+
+  private async chunk(gatewayId: string, payload: Uint8Array): Promise<void> {
+    let id: string;
+    let sha: string;
+    let last: boolean;
+    try {
+      const chunk = decodeChunk(payload);
+      id = chunk.updateId;
+      sha = Buffer.from(chunk.sha256).toString('hex');
+      last = chunk.index === chunk.count - 1;
+    } catch {
+      this.o.metrics.learningChunks.inc({ result: 'malformed' });
+      return;
+    }
+    let bytes: Uint8Array | null = null;
+    try {
+      const result = this.reassembler.accept(gatewayId, payload);
+      this.o.metrics.learningChunks.inc({ result: result.status });
+      if (result.status === 'complete') bytes = result.bytes;
+      if (result.status !== 'partial' || last) await this.ack(gatewayId, id, sha);
+    } catch (err) {
+      if (!(err instanceof FederatedError)) throw err;
+      const result = err.code === 'E_FEDERATED_CAPACITY' ? 'capacity' : err.code === 'E_FEDERATED_CHECKSUM' ? 'checksum' : 'malformed';
+      this.o.metrics.learningChunks.inc({ result });
+      this.log.warn({ component: 'federated', event: 'learning.chunk_refused', gatewayId, code: err.code, reason: err.message }, 'update chunk refused');
+      if (result === 'checksum') await this.ack(gatewayId, id, sha);
+      return;
+    }
+    if (bytes !== null) this.update(gatewayId, bytes);
+  }
+
+  /** Stops every task's timers (their state stays: the next start continues them). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unsubscribe();
+    const runners = [...this.runners.values()];
+    this.runners.clear();
+    await Promise.all(runners.map((r) => r.close()));
+  }
+
+  private update(gatewayId: string, bytes: Uint8Array): void {
+    let message: UpdateMessage;
+    try {
+      message = decodeUpdate(bytes);
+    } catch (err) {
+      // Without a decoded message there is no task to count it against: the metric and the log say it.
+      this.o.metrics.learningUpdates.inc({ outcome: 'rejected', reason: 'malformed' });
+      this.log.warn({ component: 'federated', event: 'learning.update_rejected', gatewayId, reason: 'malformed', detail: (err as Error).message }, 'federated update refused');
+      return;
+    }
+    const runner = this.runners.get(message.task);
+    if (runner === undefined) {
+      this.o.metrics.learningUpdates.inc({ outcome: 'rejected', reason: 'unknown-task' });
+      this.log.warn({ component: 'federated', event: 'learning.update_rejected', gatewayId, task: message.task, reason: 'unknown-task' }, 'federated update for a task that is not running');
+      return;
+    }
+    const verdict = runner.accept(gatewayId, message);
+    if (verdict.status === 'rejected') {
+      this.o.metrics.learningUpdates.inc({ outcome: 'rejected', reason: verdict.reason });
+      this.log.warn({ component: 'federated', event: 'learning.update_rejected', gatewayId, task: message.task, round: message.round, reason: verdict.reason, detail: verdict.detail }, 'federated update refused');
+    } else {
+      this.o.metrics.learningUpdates.inc({ outcome: verdict.status, reason: '' });
+    }
+  }
+
+  private async ack(gatewayId: string, id: string, sha: string): Promise<void> {
+    const m = this.reassembler.missing(gatewayId, id, sha);
+    const ack: ChunkAckMessage =
+      m.state === 'assembling' && m.missing.length > 0 ? { v: 1, id, sha, status: 'missing', missing: m.missing } : { v: 1, id, sha, status: m.state === 'complete' ? 'complete' : 'unknown', missing: [] };
+    try {
+      await this.o.transport.publish(learningTopics.chunkAck(gatewayId), encodeChunkAck(ack), { retain: false });
+      this.o.metrics.messagesOut.inc({ kind: 'learning-ack' });
+    } catch (err) {
+      this.log.warn({ component: 'federated', event: 'learning.ack_failed', gatewayId, reason: (err as Error).message }, 'chunk ack not sent');
+    }
+  }
+
+  private run(task: LearningTask): void {
+    if (this.closed || this.runners.has(task.id) || this.o.runRounds === false) return;
+    const runner = new TaskRunner(task, taskSelector(task.definition.gatewaySelector), {
+      store: this.store,
+      gateways: () => this.o.registry.store.allActive(),
+      matches,
+      releases: this.o.releases,
+      publisher: this.o.publisher,
+      transport: this.o.transport,
+      clock: this.clock,
+      random: this.o.random ?? cryptoUniformSource,
+      nonce: () => randomBytes(16).toString('hex'),
+      metrics: this.o.metrics,
+      log: this.log,
+      ...(this.o.onModelReleased === undefined ? {} : { onModelReleased: this.o.onModelReleased }),
+      onEnded: (id) => {
+        if (this.runners.get(id) === runner) this.runners.delete(id);
+      },
+    });
+    this.runners.set(task.id, runner);
+    runner.start();
+  }
+}

@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { readFloatInitializers, withInitializers } from '../../../models/onnx/initializers.js';
+import type { GlobalModelRef } from '../../protocol/federated/announcement.js';
+import type { FloatTensor } from '../../protocol/federated/tensor.js';
+import type { ReleaseInfo } from '../../repo/releases.js';
+import type { GlobalModel } from '../round/record.js';
+import { serviceError } from './service-error.js';
+
+/**
+ * Releases a round's new global model and says where gateways fetch it. The fleet service
+ * wires the task's delegated TUF signer into it (a role that may sign only that task's model
+ * path, with an online key); tests use a top-level targets release of a real repository.
+ */
+export interface GlobalModelPublisher {
+  /** `model` is the model's release name; `bytes` the new ONNX file. Returns the release, which the next round starts from. */
+  publish(r: { readonly task: string; readonly round: number; readonly model: string; readonly bytes: Uint8Array }): Promise<GlobalModelRef>;
+}
+
+/** Where the service finds model releases and their files: the fleet's TUF repository. */
+export interface ModelReleases {
+  list(): Promise<readonly ReleaseInfo[]>;
+  /** The model file of a release, checked against its SHA-256. */
+  read(ref: GlobalModelRef): Promise<Uint8Array>;
+}
+
+/** How an announcement names a release of the repository. */
+export function releaseRef(r: ReleaseInfo): GlobalModelRef {
+  return { name: r.model, release: r.release, version: r.version, sha256: r.sha256, fetch: { type: 'tuf', target: r.target } };
+}
+
+/**
+ * The releases of a TUF repository directory (`listReleases`) and their files, read where the
+ * repository keeps them under consistent snapshots (`targets/<dir>/<sha256>.<name>`).
+ */
+export function repositoryReleases(repoDir: string, list: () => Promise<readonly ReleaseInfo[]>): ModelReleases {
+  return {
+    list,
+    async read(ref) {
+      const path = join(repoDir, 'targets', dirname(ref.fetch.target), `${ref.sha256}.${basename(ref.fetch.target)}`);
+      const bytes = await readFile(path).catch((err: unknown) => {
+        throw serviceError('E_RELEASE_UNKNOWN', `${ref.name} release ${ref.release}: cannot read ${path}: ${(err as Error).message}`);
+      });
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      if (sha !== ref.sha256) throw serviceError('E_RELEASE_UNKNOWN', `${ref.name} release ${ref.release}: ${path} hashes to ${sha}, the release says ${ref.sha256}`);
+      return new Uint8Array(bytes);
+    },
+  };
+}
+
+/** The global model a round starts from: the release's float32 initializers, in the file's order. */
+export function globalModelOf(ref: GlobalModelRef, onnx: Uint8Array): GlobalModel {
+  const parameters: FloatTensor[] = readFloatInitializers(onnx).map((t) => ({ name: t.name, shape: [...t.dims], values: t.data }));
+  return { version: ref.release, parameters };
+}
+
+/** The next global model's ONNX file: the same graph with the round's parameters, and which task and round made it. */
+export function nextModelFile(onnx: Uint8Array, parameters: readonly FloatTensor[], task: string, round: number): Uint8Array {
+  return withInitializers(
+    onnx,
+    parameters.map((p) => ({ name: p.name, dims: p.shape, data: p.values })),
+    { 'federated.task': task, 'federated.round': String(round) },
+  );
+}
