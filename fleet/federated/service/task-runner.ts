@@ -240,7 +240,10 @@ export class TaskRunner {
     if (this.stopped) return;
     const { rounds, roundIntervalMs } = this.task.schedule;
     if (rounds !== null && this.roundsClosed >= rounds) return this.finish(`${rounds} round${rounds === 1 ? '' : 's'} done`);
-    this.cancelTimer = this.d.clock.after(roundIntervalMs, () => {
+    // A round without a model (no gateway eligible, say) is not followed at once: the next waits
+    // at least a deadline, so a task nobody can answer does not spin rounds as fast as the database allows.
+    const pause = record.outcome.type === 'model' ? roundIntervalMs : Math.max(roundIntervalMs, this.task.definition.deadlineMs);
+    this.cancelTimer = this.d.clock.after(pause, () => {
       this.cancelTimer = null;
       void this.enqueue(() => this.open());
     });
