@@ -60,6 +60,9 @@ export interface LearningTasks {
   getRound(id: string, round: number): Promise<LearningRound>;
 }
 
+/** Tasks running at once: each holds its global model and its open round's updates in memory. */
+export const MAX_ACTIVE_TASKS = 64;
+
 const SILENT: ServiceLog = { info: () => undefined, warn: () => undefined };
 
 /**
@@ -115,6 +118,9 @@ export class FederatedService implements LearningTasks {
       throw taskError('secureAggregation', 'the round service does not run secure aggregation over MQTT yet (the masked-sum protocol is a building block only); create the task without it');
     }
     const schedule: TaskSchedule = { rounds: req.rounds ?? null, roundIntervalMs: req.roundIntervalMs ?? 0 };
+    if ((await this.store.listTasks({ state: 'active', limit: MAX_ACTIVE_TASKS })).length >= MAX_ACTIVE_TASKS) {
+      throw serviceError('E_LEARNING_TASK_STATE', `${MAX_ACTIVE_TASKS} tasks are active already, the most this fleet runs at once; stop one first`);
+    }
     const releases = (await this.o.releases.list()).filter((r) => r.model === definition.model);
     const release = req.initialRelease === undefined ? releases[0] : releases.find((r) => r.release === req.initialRelease);
     if (release === undefined) {

@@ -262,6 +262,19 @@ describe('the federated round service over MQTT, with the fleet database and the
   });
 });
 
+describe('the round service\'s bounds', () => {
+  const rig = useRoundService();
+
+  it('runs at most 64 tasks at once: the next is refused with 409 until one stops', async () => {
+    for (let i = 0; i < 64; i += 1) await rig.service.createTask({ task: taskBody({ id: `t-${i}` })['task'], rounds: null });
+    const refused = await rig.call('POST', '/v1/learning/tasks', { ...taskBody({ id: 't-64' }), rounds: null });
+    expect(refused).toMatchObject({ status: 409, json: { code: 'E_LEARNING_TASK_STATE' } });
+    expect(String(refused.json['detail'])).toContain('64 tasks are active already');
+    await rig.service.stopTask('t-0');
+    expect((await rig.call('POST', '/v1/learning/tasks', { ...taskBody({ id: 't-64' }), rounds: null })).status).toBe(201);
+  });
+});
+
 /** The encoded update back from its chunks (in order, each checked as the fleet checks it): to replay it under another update id. */
 function reassemble(chunks: readonly Uint8Array[]): Uint8Array {
   return Buffer.concat(chunks.map((c) => decodeChunk(c).data));
