@@ -145,6 +145,7 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
     .option('--public-broker-url <url>', 'the broker URL written into gateway configs (default: from the listener)')
     .option('--repo <dir>', 'the TUF repository of model releases (default: DATA/repo)')
     .option('--repo-url <url>', 'where gateways fetch that repository (edgewise repo serve), for their updates section')
+    .option('--repo-online-keys <dir>', "the repository's online snapshot and timestamp keys (snapshot-*.key, timestamp-*.key): with them the fleet releases each federated round's model, signed by the task's delegated role")
     .option('--retention-days <n>', 'keep alerts and events this many days', '90')
     .option('--max-events <n>', 'and at most this many', '1000000')
     .option('--log-level <level>', 'debug, info, warn, error', 'info')

@@ -17,6 +17,8 @@ export interface ReleaseInfo {
   readonly hardware: { readonly arch: readonly string[]; readonly accelerators: readonly string[] };
   readonly minRuntimeVersion: string;
   readonly budgets: ModelRelease['budgets'];
+  /** Its golden run: the input and output target paths, the tensor names and dims, the tolerance. */
+  readonly golden: ModelRelease['golden'];
   /** The target path of its labelled evaluation set (null: none; a rollout's quality gate then judges agreement). */
   readonly evaluationSet: string | null;
   /** The role whose metadata lists it: `targets` (the offline targets keys) or a delegated role (`federated-<task>`: its online key). */
@@ -45,7 +47,7 @@ function release(target: string, file: TargetFile, signedBy: string, targetsVers
   }
   const sha256 = file.hashes?.sha256;
   if (typeof file.length !== 'number' || typeof sha256 !== 'string') return undefined;
-  return { target, model: r.model, release: r.release, version: r.version, length: file.length, sha256, hardware: { arch: r.hardware.arch, accelerators: r.hardware.accelerators }, minRuntimeVersion: r.minRuntimeVersion, budgets: r.budgets, evaluationSet: r.evaluation?.set ?? null, signedBy, targetsVersion };
+  return { target, model: r.model, release: r.release, version: r.version, length: file.length, sha256, hardware: { arch: r.hardware.arch, accelerators: r.hardware.accelerators }, minRuntimeVersion: r.minRuntimeVersion, budgets: r.budgets, golden: r.golden, evaluationSet: r.evaluation?.set ?? null, signedBy, targetsVersion };
 }
 
 /**

@@ -28,6 +28,7 @@ export interface FleetServeOptions {
   readonly publicBrokerUrl?: string;
   readonly repo?: string;
   readonly repoUrl?: string;
+  readonly repoOnlineKeys?: string;
   readonly retentionDays: string;
   readonly maxEvents: string;
   readonly logLevel: string;
@@ -77,6 +78,7 @@ export async function runFleetServe(opts: FleetServeOptions): Promise<number> {
       ...(opts.publicBrokerUrl === undefined ? {} : { publicBrokerUrl: opts.publicBrokerUrl }),
       ...(opts.repo === undefined ? {} : { repoDir: resolve(opts.repo) }),
       ...(opts.repoUrl === undefined ? {} : { repoUrl: opts.repoUrl }),
+      ...(opts.repoOnlineKeys === undefined ? {} : { repoOnlineKeys: resolve(opts.repoOnlineKeys) }),
       retention: { maxAgeMs: positive(opts.retentionDays, '--retention-days') * 86_400_000, maxEvents: Math.round(positive(opts.maxEvents, '--max-events')) },
       logger,
     });

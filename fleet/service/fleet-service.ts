@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,10 @@ import { timedSql } from '../db/timed-sql.js';
 import { EventStore, type RetentionPolicy } from '../events/event-store.js';
 import { Ingest } from '../ingest/ingest.js';
 import { MqttIngestClient } from '../ingest/mqtt-ingest-client.js';
+import { DelegatedModelPublisher } from '../federated/service/delegated-publisher.js';
 import { FederatedService } from '../federated/service/federated-service.js';
+import { loadPrivateKey } from '../repo/keys.js';
+import type { SigningKey } from '../repo/repo-error.js';
 import { repositoryReleases, type GlobalModelPublisher } from '../federated/service/global-model.js';
 import type { LearningTransport } from '../federated/service/task-runner.js';
 import { FleetMetrics } from '../metrics.js';
@@ -60,12 +63,29 @@ export interface FleetServiceOptions {
    * the previous model.
    */
   readonly learningPublisher?: GlobalModelPublisher;
+  /**
+   * The repository's online snapshot and timestamp keys (`snapshot-*.key`, `timestamp-*.key`):
+   * given, and no `learningPublisher`, rounds' models are released by each task's delegated role
+   * (DelegatedModelPublisher, keys under DATA_DIR/federated/<task>/).
+   */
+  readonly repoOnlineKeys?: string;
+}
+
+/** The online keys of a repository's snapshot and timestamp roles, by their file names. */
+async function onlineKeys(dir: string): Promise<{ snapshot: SigningKey[]; timestamp: SigningKey[] }> {
+  const names = await readdir(dir);
+  const load = async (role: 'snapshot' | 'timestamp'): Promise<SigningKey[]> => {
+    const files = names.filter((n) => n.startsWith(`${role}-`) && n.endsWith('.key')).sort();
+    if (files.length === 0) throw Object.assign(new Error(`--repo-online-keys ${dir}: no ${role}-*.key file`), { code: 'E_KEY_INVALID' });
+    return Promise.all(files.map(async (f) => { const k = await loadPrivateKey(join(dir, f)); return { keyid: k.keyid, key: k.key }; }));
+  };
+  return { snapshot: await load('snapshot'), timestamp: await load('timestamp') };
 }
 
 /** Until a delegated signer is wired in: the round's record says why its model was not released. */
 const NO_LEARNING_PUBLISHER: GlobalModelPublisher = {
   publish: async () => {
-    throw Object.assign(new Error('this fleet has no signer for federated global models (FleetServiceOptions.learningPublisher); the model was not released'), { code: 'E_RELEASE_UNSIGNED' });
+    throw Object.assign(new Error('this fleet has no signer for federated global models (start it with --repo-online-keys); the model was not released'), { code: 'E_RELEASE_UNSIGNED' });
   },
 };
 
@@ -207,7 +227,7 @@ export class FleetService {
         sql,
         registry,
         releases: repositoryReleases(repoDir, () => listReleases(repoDir)),
-        publisher: o.learningPublisher ?? NO_LEARNING_PUBLISHER,
+        publisher: o.learningPublisher ?? (o.repoOnlineKeys === undefined ? NO_LEARNING_PUBLISHER : new DelegatedModelPublisher({ repoDir, keysDir: join(o.dataDir, 'federated'), online: await onlineKeys(o.repoOnlineKeys) })),
         transport: learningTransport,
         metrics,
         runRounds: broker !== undefined,

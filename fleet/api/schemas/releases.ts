@@ -23,11 +23,25 @@ export const releaseSchema = {
       required: ['latencyMs', 'errorRatePpm', 'probationS'],
       additionalProperties: false,
     },
+    golden: {
+      type: 'object',
+      description: 'its golden run, which every gateway repeats before it installs the release: a known input and the output the model must give for it, both TUF targets (float32, little-endian), within the tolerance',
+      properties: {
+        input: { type: 'string' },
+        inputName: { type: 'string' },
+        dims: { type: 'array', items: { type: 'integer' } },
+        output: { type: 'string' },
+        outputName: { type: 'string' },
+        tolerance: { type: 'string', description: 'largest allowed absolute difference per value, a decimal string' },
+      },
+      required: ['input', 'inputName', 'dims', 'output', 'outputName', 'tolerance'],
+      additionalProperties: false,
+    },
     evaluationSet: { type: orNull('string'), description: 'the target path of its labelled evaluation set (null: none); with one, a rollout\'s quality gate judges the release on it instead of on agreement with the model it replaces' },
     signedBy: { type: 'string', description: 'the TUF role whose metadata lists it: targets (the offline targets keys) or a delegated role such as federated-<task> (that role\'s online key)' },
     targetsVersion: { type: 'integer', description: 'the version of that role\'s metadata it was read from' },
   },
-  required: ['target', 'model', 'release', 'version', 'length', 'sha256', 'hardware', 'minRuntimeVersion', 'budgets', 'evaluationSet', 'signedBy', 'targetsVersion'],
+  required: ['target', 'model', 'release', 'version', 'length', 'sha256', 'hardware', 'minRuntimeVersion', 'budgets', 'golden', 'evaluationSet', 'signedBy', 'targetsVersion'],
   additionalProperties: false,
 } as const;
 

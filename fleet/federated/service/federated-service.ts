@@ -137,6 +137,8 @@ export class FederatedService implements LearningTasks {
     if (!(await this.store.insertTask({ id: definition.id, definition, schedule, globalModel: ref, nowMs: this.clock.now() }))) {
       throw serviceError('E_LEARNING_TASK_EXISTS', `task ${definition.id} exists already; choose another id`);
     }
+    const todo = await this.o.publisher.prepare?.(definition.id, definition.model);
+    if (todo !== undefined && todo !== null) this.o.log?.warn({ component: 'federated', event: 'learning.not_delegated', task: definition.id, code: 'E_RELEASE_UNSIGNED' }, todo);
     const task = await this.getTask(definition.id);
     this.run(task);
     return task;

@@ -16,6 +16,8 @@ import { serviceError } from './service-error.js';
 export interface GlobalModelPublisher {
   /** `model` is the model's release name; `bytes` the new ONNX file. Returns the release, which the next round starts from. */
   publish(r: { readonly task: string; readonly round: number; readonly model: string; readonly bytes: Uint8Array }): Promise<GlobalModelRef>;
+  /** At a task's creation: gets ready to sign its models; returns what the operator must still do before it can (null: nothing). */
+  prepare?(task: string, model: string): Promise<string | null>;
 }
 
 /** Where the service finds model releases and their files: the fleet's TUF repository. */

@@ -76,6 +76,7 @@ describe('listReleases', () => {
       hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] },
       minRuntimeVersion: '0.1.0',
       budgets: RELEASE.budgets,
+      golden: { ...RELEASE.golden, input: 'models/anomaly-motor/2/golden-input.bin', output: 'models/anomaly-motor/2/golden-output.bin' },
       evaluationSet: null,
       signedBy: 'targets',
       targetsVersion: 4,

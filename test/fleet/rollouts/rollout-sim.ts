@@ -14,6 +14,7 @@ export const RELEASE: ReleaseInfo = {
   hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] },
   minRuntimeVersion: '0.1.0',
   budgets: { latencyMs: 100, errorRatePpm: 1000, probationS: 0 },
+  golden: { input: 'models/press/2/golden-input.bin', inputName: 'x', dims: [1, 4], output: 'models/press/2/golden-output.bin', outputName: 'y', tolerance: '0.0001' },
   evaluationSet: null,
   signedBy: 'targets',
   targetsVersion: 3,
