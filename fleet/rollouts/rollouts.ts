@@ -72,32 +72,7 @@ export class Rollouts {
     if ((await this.sql.query(`SELECT 1 FROM rollouts r JOIN rollout_events e ON e.rollout_id = r.id WHERE r.target = $1 AND e.kind = 'rolled-back' LIMIT 1`, [release.target])).length > 0) {
       throw new RolloutError('E_ROLLOUT_INVALID', `target ${release.target} was rolled back by an earlier rollout; the gateways that switched back refuse it from now on. Publish the fix as a new release (a higher counter) and roll that out`);
     }
-    try {
-      checkWaves(req.waves);
-      if (req.selector.kind === 'labels') {
-        if (req.selector.selector.trim() === '') throw new RolloutPlanError('selector.selector: empty; for every gateway say {"kind": "all"}');
-        parseSelector(req.selector.selector, 'selector');
-      }
-      req.waves.forEach((w, i) => {
-        if (w.kind === 'labels' && w.selector.trim() === '') throw new RolloutPlanError(`waves[${i}].selector: empty; a wave of every remaining gateway is {"kind": "share", "share": 1}`);
-      });
-      (req.windows ?? []).forEach((w, i) => checkWindow(w, `windows[${i}]`));
-    } catch (err) {
-      if (err instanceof RolloutPlanError || err instanceof LabelError || (err as { code?: string }).code === 'E_ROLLOUT_INVALID') throw new RolloutError('E_ROLLOUT_INVALID', (err as Error).message);
-      throw err;
-    }
-    const gates: HealthGates = { ...DEFAULT_GATES, ...req.gates };
-    for (const [k, v] of Object.entries(gates)) if (!(v >= 0 && v <= 1)) throw new RolloutError('E_ROLLOUT_INVALID', `gates.${k}: expected a share from 0 to 1, got ${v}`);
-    const ratePerMinute = req.ratePerMinute ?? ROLLOUT_DEFAULTS.ratePerMinute;
-    if (!Number.isInteger(ratePerMinute) || ratePerMinute < 1) throw new RolloutError('E_ROLLOUT_INVALID', `ratePerMinute: expected an integer >= 1, got ${ratePerMinute}`);
-    const gatewayTimeoutMs = req.gatewayTimeoutMs ?? ROLLOUT_DEFAULTS.gatewayTimeoutMs;
-    let quality: QualityGates | null = null;
-    try {
-      if (req.quality !== undefined) quality = qualityGates(req.quality);
-    } catch (err) {
-      if (err instanceof QualityGateError) throw new RolloutError('E_ROLLOUT_INVALID', err.message);
-      throw err;
-    }
+    const { gates, ratePerMinute, gatewayTimeoutMs, quality } = checkRolloutRequest(req);
     const all = await this.gateways.allActive();
     const chosen = all.filter((g) => selects(req.selector, g));
     if (req.selector.kind === 'ids') {
@@ -207,4 +182,43 @@ export class Rollouts {
     if (!(await this.store.transition(id, from, to, reason, now))) throw new RolloutError('E_ROLLOUT_STATE', `rollout ${id} is ${r.state}; it can be made ${to} only when ${from.join(' or ')}`);
     await this.store.event(id, event, {}, now);
   }
+}
+
+/** A rollout's plan as a request gives it, without its release: what a federated task keeps to roll out each round's model. */
+export type RolloutSpec = Omit<CreateRollout, 'target' | 'name'>;
+
+/**
+ * Checks a rollout request's plan (waves, selectors, windows, gates, rate, quality gates) without
+ * looking at the release or the gateways, and fills in the defaults; E_ROLLOUT_INVALID names
+ * what is wrong. `create` runs it; a federated task runs it at its creation, so that a bad plan is
+ * refused then and not after its first round.
+ */
+export function checkRolloutRequest(req: RolloutSpec): { gates: HealthGates; ratePerMinute: number; gatewayTimeoutMs: number; quality: QualityGates | null } {
+  try {
+    checkWaves(req.waves);
+    if (req.selector.kind === 'labels') {
+      if (req.selector.selector.trim() === '') throw new RolloutPlanError('selector.selector: empty; for every gateway say {"kind": "all"}');
+      parseSelector(req.selector.selector, 'selector');
+    }
+    req.waves.forEach((w, i) => {
+      if (w.kind === 'labels' && w.selector.trim() === '') throw new RolloutPlanError(`waves[${i}].selector: empty; a wave of every remaining gateway is {"kind": "share", "share": 1}`);
+    });
+    (req.windows ?? []).forEach((w, i) => checkWindow(w, `windows[${i}]`));
+  } catch (err) {
+    if (err instanceof RolloutPlanError || err instanceof LabelError || (err as { code?: string }).code === 'E_ROLLOUT_INVALID') throw new RolloutError('E_ROLLOUT_INVALID', (err as Error).message);
+    throw err;
+  }
+  const gates: HealthGates = { ...DEFAULT_GATES, ...req.gates };
+  for (const [k, v] of Object.entries(gates)) if (!(v >= 0 && v <= 1)) throw new RolloutError('E_ROLLOUT_INVALID', `gates.${k}: expected a share from 0 to 1, got ${v}`);
+  const ratePerMinute = req.ratePerMinute ?? ROLLOUT_DEFAULTS.ratePerMinute;
+  if (!Number.isInteger(ratePerMinute) || ratePerMinute < 1) throw new RolloutError('E_ROLLOUT_INVALID', `ratePerMinute: expected an integer >= 1, got ${ratePerMinute}`);
+  const gatewayTimeoutMs = req.gatewayTimeoutMs ?? ROLLOUT_DEFAULTS.gatewayTimeoutMs;
+  let quality: QualityGates | null = null;
+  try {
+    if (req.quality !== undefined) quality = qualityGates(req.quality);
+  } catch (err) {
+    if (err instanceof QualityGateError) throw new RolloutError('E_ROLLOUT_INVALID', err.message);
+    throw err;
+  }
+  return { gates, ratePerMinute, gatewayTimeoutMs, quality };
 }

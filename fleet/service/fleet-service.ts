@@ -232,8 +232,20 @@ export class FleetService {
         metrics,
         runRounds: broker !== undefined,
         log: { info: (fields, message) => o.logger.info({ component: 'federated', ...fields }, message), warn: (fields, message) => o.logger.warn({ component: 'federated', ...fields }, message) },
-        // A rollout of a round's model starts here, once rollouts from rounds are built.
-        onModelReleased: (r) => o.logger.info({ component: 'federated', event: 'learning.model_released', task: r.task, round: r.round, release: r.release.release }, 'new global model released'),
+        onModelReleased: async (r) => {
+          o.logger.info({ component: 'federated', event: 'learning.model_released', task: r.task, round: r.round, release: r.release.release }, 'new global model released');
+          const spec = (await learningService.getTask(r.task)).schedule.rollout;
+          if (spec === null) return;
+          // One rollout of a task's model at a time: a release made while the last one is still
+          // going out waits for the next round's (the gates judge each release on its own).
+          const busy = [...(await rollouts.store.list('running')), ...(await rollouts.store.list('paused'))].find((x) => x.model === r.release.name);
+          if (busy !== undefined) {
+            o.logger.info({ component: 'federated', event: 'learning.rollout_skipped', task: r.task, round: r.round, release: r.release.release, busy: busy.id }, 'a rollout of this model is still going; this release is not rolled out');
+            return;
+          }
+          const started = await rollouts.create({ ...spec, target: r.release.fetch.target, name: `learning ${r.task} round ${r.round}` });
+          o.logger.info({ component: 'federated', event: 'learning.rollout_started', task: r.task, round: r.round, release: r.release.release, rollout: started.rollout.id }, 'rollout of the new global model started');
+        },
       });
       const learningService = learning;
       cleanups.push(() => learningService.close());

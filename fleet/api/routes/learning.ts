@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { FederatedRoundError } from '../../federated/round/errors.js';
 import type { LearningRound, LearningTask, LearningTaskState } from '../../federated/service/federated-store.js';
 import { FederatedServiceError } from '../../federated/service/service-error.js';
+import { RolloutError, type RolloutSpec } from '../../rollouts/rollouts.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiProblem } from '../problem.js';
 import { DEFAULT_PAGE_LIMIT } from '../schemas/common.js';
@@ -11,6 +12,7 @@ import type { TjsTypeProvider } from '../type-provider.js';
 /** The round service's refusals as problems; a task definition's names the field under body.task. */
 function learningProblem(err: unknown): unknown {
   if (err instanceof FederatedRoundError && err.code === 'E_FEDERATED_TASK') return new ApiProblem(400, 'E_VALIDATION', `body.task.${err.message}`);
+  if (err instanceof RolloutError && err.code === 'E_ROLLOUT_INVALID') return new ApiProblem(400, 'E_VALIDATION', `body.rollout.${err.message}`);
   if (!(err instanceof FederatedServiceError)) return err;
   switch (err.code) {
     case 'E_RELEASE_UNKNOWN':
@@ -30,7 +32,7 @@ const rethrow = (err: unknown): never => {
 
 /** The typed values as the reply schemas hold them: the definition, history and record are plain JSON objects. */
 const json = (value: object): Record<string, unknown> => value as Record<string, unknown>;
-const taskView = (t: LearningTask) => ({ ...t, definition: json(t.definition), privacyHistory: t.privacyHistory.map(json) });
+const taskView = (t: LearningTask) => ({ ...t, definition: json(t.definition), schedule: { ...t.schedule, rollout: t.schedule.rollout === null ? null : json(t.schedule.rollout) }, privacyHistory: t.privacyHistory.map(json) });
 const roundView = (r: LearningRound) => ({ ...r, record: r.record === null ? null : json(r.record) });
 
 /** Federated learning: create a task, watch its rounds and their records, stop it. */
@@ -47,6 +49,7 @@ export function learningRoutes(deps: ApiDeps): FastifyPluginAsync {
           ...(b.initialRelease === undefined ? {} : { initialRelease: b.initialRelease }),
           ...(b.rounds === undefined ? {} : { rounds: b.rounds }),
           ...(b.roundIntervalMs === undefined ? {} : { roundIntervalMs: b.roundIntervalMs }),
+          ...(b.rollout === undefined ? {} : { rollout: b.rollout as RolloutSpec }),
         })
         .catch(rethrow);
       return reply.code(201).send(taskView(task));

@@ -1,6 +1,7 @@
 import { TASK_ID_PATTERN } from '../../protocol/federated/update-encoding.js';
 import { problemResponses } from '../problem.js';
 import { emptyBodySchema, limitSchema, noQuerySchema, orNull } from './common.js';
+import { rolloutSpecSchema } from './rollouts.js';
 
 const TAGS = ['learning'];
 const STATES = ['active', 'stopped', 'finished'] as const;
@@ -35,8 +36,8 @@ const taskSchema = {
     definition: { type: 'object', additionalProperties: true, description: 'the task as checked, defaults filled in (fleet/federated/README.md, "The task")' },
     schedule: {
       type: 'object',
-      properties: { rounds: { type: orNull('integer') }, roundIntervalMs: { type: 'integer' } },
-      required: ['rounds', 'roundIntervalMs'],
+      properties: { rounds: { type: orNull('integer') }, roundIntervalMs: { type: 'integer' }, rollout: { type: orNull('object'), additionalProperties: true, description: 'the rollout plan each released model goes out with (null: none)' } },
+      required: ['rounds', 'roundIntervalMs', 'rollout'],
       additionalProperties: false,
     },
     globalModel: { ...globalModelSchema, description: 'the release the next round starts from' },
@@ -88,6 +89,7 @@ export const createTaskSchema = {
       initialRelease: { type: 'integer', minimum: 1, maximum: 9_007_199_254_740_991, description: 'the release of the task\'s model the first round starts from (default: the newest)' },
       rounds: { type: orNull('integer'), minimum: 1, maximum: MAX_ROUNDS, description: `rounds to run, 1-${MAX_ROUNDS}; null or absent: until stopped or the privacy budget is spent` },
       roundIntervalMs: { type: 'integer', minimum: 0, maximum: WEEK_MS, description: 'milliseconds between a round\'s close and the next opening (default 0)' },
+      rollout: { ...rolloutSpecSchema, description: 'roll each round\'s released model out with this plan (health and quality gates as any rollout); a release made while an earlier one of the model is still rolling out (running or paused) is not rolled out' },
     },
     required: ['task'],
     additionalProperties: false,

@@ -127,6 +127,24 @@ const statusSchema = {
 
 const idParams = { type: 'object', properties: { id: { type: 'string', pattern: '^ro-[0-9a-f]{12}$', description: 'a rollout id (ro-...)' } }, required: ['id'], additionalProperties: false } as const;
 
+/** A rollout's plan without its release (a federated task keeps one to roll out each round's model). */
+export const rolloutSpecSchema = {
+  type: 'object',
+  description: 'a rollout plan as POST /v1/rollouts takes it, without target and name: selector, waves, and optionally gates, quality, onGateFailure, ratePerMinute, windows, gatewayTimeoutMs',
+  properties: {
+    selector: rolloutSelectorSchema,
+    waves: { type: 'array', items: waveSchema, minItems: 1, maxItems: 20 },
+    gates: gatesSchema,
+    quality: qualitySchema,
+    onGateFailure: { type: 'string', enum: ['pause', 'rollback'] },
+    ratePerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    windows: { type: 'array', items: windowSchema, maxItems: 32 },
+    gatewayTimeoutMs: { type: 'integer', minimum: 1000, maximum: 7 * 86_400_000 },
+  },
+  required: ['selector', 'waves'],
+  additionalProperties: false,
+} as const;
+
 export const createRolloutSchema = {
   tags: TAGS,
   summary: 'Start a rollout',

@@ -8,6 +8,7 @@ import { FederatedError } from '../../protocol/federated/errors.js';
 import { decodeUpdate, type UpdateMessage } from '../../protocol/federated/update-encoding.js';
 import { learningTopics } from '../../protocol/topics.js';
 import { matches } from '../../registry/labels.js';
+import { checkRolloutRequest, type RolloutSpec } from '../../rollouts/rollouts.js';
 import type { Registry } from '../../registry/registry.js';
 import { InitializerError } from '../../../models/onnx/initializers.js';
 import { cryptoUniformSource, type UniformSource } from '../privacy/uniform-source.js';
@@ -48,6 +49,8 @@ export interface NewLearningTask {
   readonly rounds?: number | null;
   /** Pause between a round's close and the next opening (default 0). */
   readonly roundIntervalMs?: number;
+  /** Roll each released model out with this plan (checked here; see fleet-service's onModelReleased). */
+  readonly rollout?: RolloutSpec;
 }
 
 /** What the HTTP API asks of the round service. */
@@ -117,7 +120,8 @@ export class FederatedService implements LearningTasks {
     if (definition.secureAggregation) {
       throw taskError('secureAggregation', 'the round service does not run secure aggregation over MQTT yet (the masked-sum protocol is a building block only); create the task without it');
     }
-    const schedule: TaskSchedule = { rounds: req.rounds ?? null, roundIntervalMs: req.roundIntervalMs ?? 0 };
+    if (req.rollout !== undefined) checkRolloutRequest(req.rollout);
+    const schedule: TaskSchedule = { rounds: req.rounds ?? null, roundIntervalMs: req.roundIntervalMs ?? 0, rollout: req.rollout ?? null };
     if ((await this.store.listTasks({ state: 'active', limit: MAX_ACTIVE_TASKS })).length >= MAX_ACTIVE_TASKS) {
       throw serviceError('E_LEARNING_TASK_STATE', `${MAX_ACTIVE_TASKS} tasks are active already, the most this fleet runs at once; stop one first`);
     }

@@ -2,6 +2,7 @@ import { jsonParam } from '../../db/json.js';
 import type { Queryable } from '../../db/open-database.js';
 import type { GlobalModelRef } from '../../protocol/federated/announcement.js';
 import type { SpentRounds } from '../privacy/privacy-budget.js';
+import type { RolloutSpec } from '../../rollouts/rollouts.js';
 import type { RoundRecord } from '../round/record.js';
 import type { FederatedTask } from '../round/task.js';
 
@@ -14,6 +15,8 @@ export interface TaskSchedule {
   readonly rounds: number | null;
   /** Pause between one round's close and the next one's opening. */
   readonly roundIntervalMs: number;
+  /** The plan each released model is rolled out with; null: released only. (Stored tasks from before it: null.) */
+  readonly rollout: RolloutSpec | null;
 }
 
 export interface LearningTask {
@@ -52,7 +55,7 @@ export interface LearningRound {
 interface TaskRow {
   id: string;
   definition: FederatedTask;
-  schedule: TaskSchedule;
+  schedule: Omit<TaskSchedule, 'rollout'> & { rollout?: RolloutSpec | null };
   state: LearningTaskState;
   reason: string | null;
   created_ms: number;
@@ -84,7 +87,7 @@ function task(r: TaskRow): LearningTask {
   return {
     id: r.id,
     definition: r.definition,
-    schedule: r.schedule,
+    schedule: { ...r.schedule, rollout: r.schedule.rollout ?? null },
     state: r.state,
     reason: r.reason,
     createdMs: Number(r.created_ms),

@@ -5,7 +5,7 @@ import type { GlobalModelRef } from '../../../../fleet/protocol/federated/announ
 import { BACKENDS, useFleetDb } from '../../../support/fleet-db.js';
 
 const definition = parseFederatedTask({ id: 'press-ae', model: 'anomaly-press', gatewaySelector: 'line=press', strategy: { type: 'fedavg' }, localEpochs: 1, learningRate: 0.01, clipNorm: 1, minClients: 2, samplingShare: 1, deadlineMs: 60_000 });
-const schedule: TaskSchedule = { rounds: 3, roundIntervalMs: 0 };
+const schedule: TaskSchedule = { rounds: 3, roundIntervalMs: 0, rollout: null };
 const ref = (release: number): GlobalModelRef => ({ name: 'anomaly-press', release, version: `v${release}`, sha256: 'a'.repeat(64), fetch: { type: 'tuf', target: `models/anomaly-press/${release}/model.onnx` } });
 
 function record(round: number, outcome: RoundRecord['outcome'], participants: string[]): RoundRecord {

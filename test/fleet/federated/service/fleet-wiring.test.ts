@@ -1,41 +1,49 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { modelPathPattern } from '../../../../fleet/repo/delegation.js';
+import { loadPublicKey } from '../../../../fleet/repo/keys.js';
 import { Repository } from '../../../../fleet/repo/repository.js';
 import { FleetProcess } from '../../../support/fleet-process.js';
 import { useFleetTestRig } from '../../../support/fleet-test-rig.js';
-import { keyring } from '../../../support/tuf-rig.js';
+import { keyring, type Keyring } from '../../../support/tuf-rig.js';
 import { waitFor } from '../../../support/wait-for.js';
 import { INITIAL_LAYOUT, INITIAL_ONNX, MODEL, ScriptedGateway, taskBody } from './round-service-rig.js';
+
+/** A signed, published repository with release 1 of the autoencoder, as an operator makes it; its keys under DIR/keys. */
+async function repositoryWithRelease(dir: string): Promise<Keyring> {
+  const keys = await keyring(join(dir, 'keys'), { root: 1, targets: 1, snapshot: 1, timestamp: 1 });
+  const repo = new Repository(join(dir, 'repo'));
+  await repo.init(keys.pub);
+  await repo.sign('root', keys.priv.root);
+  await mkdir(join(dir, 'in'));
+  await writeFile(join(dir, 'in', 'model.onnx'), INITIAL_ONNX);
+  await writeFile(join(dir, 'in', 'golden.bin'), new Uint8Array(16));
+  await repo.addModel({
+    model: join(dir, 'in', 'model.onnx'),
+    goldenInput: join(dir, 'in', 'golden.bin'),
+    goldenOutput: join(dir, 'in', 'golden.bin'),
+    release: { model: MODEL, release: 1, version: 'v1', hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] }, minRuntimeVersion: '0.1.0', golden: { inputName: 'x', dims: [1, 96], outputName: 'reconstruction', tolerance: '0.0001' }, budgets: { latencyMs: 50, errorRatePpm: 1000, probationS: 600 } },
+  });
+  await repo.sign('targets', keys.priv.targets);
+  await repo.publish({ snapshot: keys.priv.snapshot, timestamp: keys.priv.timestamp });
+  return keys;
+}
 
 /**
  * The round service as `edgewise fleet` runs it: update chunks reach it through the embedded
  * broker's publish hook (everything else still goes to ingest), its messages go out through the
- * broker, its state through the fleet database, and the API serves it. No signer for global
- * models is wired into the fleet yet: the round's record says its model was not released, and
- * the next round starts from the same release.
+ * broker, its state through the fleet database, and the API serves it. Without the repository's
+ * online keys the fleet cannot sign a global model: the round's record says its model was not
+ * released, and the next round starts from the same release. With them, the task's delegated
+ * role signs it and the task's rollout plan sends it out.
  */
 describe('the round service inside the fleet service', () => {
   const rig = useFleetTestRig();
 
   it('runs a round through the embedded broker and the API; without a signer the model is not released and the next round starts from the same release', async () => {
     const dir = rig.dir.path;
-    const keys = await keyring(join(dir, 'keys'), { root: 1, targets: 1, snapshot: 1, timestamp: 1 });
-    const repo = new Repository(join(dir, 'repo'));
-    await repo.init(keys.pub);
-    await repo.sign('root', keys.priv.root);
-    await mkdir(join(dir, 'in'));
-    await writeFile(join(dir, 'in', 'model.onnx'), INITIAL_ONNX);
-    await writeFile(join(dir, 'in', 'golden.bin'), new Uint8Array(16));
-    await repo.addModel({
-      model: join(dir, 'in', 'model.onnx'),
-      goldenInput: join(dir, 'in', 'golden.bin'),
-      goldenOutput: join(dir, 'in', 'golden.bin'),
-      release: { model: MODEL, release: 1, version: 'v1', hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] }, minRuntimeVersion: '0.1.0', golden: { inputName: 'x', dims: [1, 96], outputName: 'reconstruction', tolerance: '0.0001' }, budgets: { latencyMs: 50, errorRatePpm: 1000, probationS: 600 } },
-    });
-    await repo.sign('targets', keys.priv.targets);
-    await repo.publish({ snapshot: keys.priv.snapshot, timestamp: keys.priv.timestamp });
-
+    await repositoryWithRelease(dir);
     const data = join(dir, 'fleet');
     const { fleet, endpoints } = await FleetProcess.start(data, undefined, ['--repo', join(dir, 'repo')]);
     rig.onCleanup(() => fleet.kill('SIGKILL'));
@@ -71,5 +79,55 @@ describe('the round service inside the fleet service', () => {
     expect(metrics).toMatch(/^edgewise_fleet_learning_updates_total\{outcome="accepted",reason=""\} 2$/m);
     expect(metrics).toMatch(/^edgewise_fleet_messages_in_total\{kind="learning-update"\} [1-9]/m);
     expect(await call('POST', '/v1/learning/tasks/press-ae/stop', {})).toMatchObject({ state: 'stopped' });
+  });
+
+  it('with --repo-online-keys releases each round\'s model as the task\'s delegated role and rolls it out with the task\'s plan', async () => {
+    const dir = rig.dir.path;
+    const keys = await repositoryWithRelease(dir);
+    const data = join(dir, 'fleet');
+    const { fleet, endpoints } = await FleetProcess.start(data, undefined, ['--repo', join(dir, 'repo'), '--repo-online-keys', join(dir, 'keys')]);
+    rig.onCleanup(() => fleet.kill('SIGKILL'));
+    const token = (await readFile(join(data, 'operator-token'), 'utf8')).trim();
+    const call = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
+      const res = await fetch(`${endpoints.localApiUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const gws: ScriptedGateway[] = [];
+    for (const id of ['gw-0', 'gw-1']) {
+      const p = (await call('POST', '/v1/gateways', { id, labels: { line: 'press' } })) as { credentials: { password: string } };
+      const gw = new ScriptedGateway(id, p.credentials.password, endpoints.brokerUrl, INITIAL_LAYOUT);
+      await gw.connect();
+      rig.onCleanup(() => gw.close());
+      gws.push(gw);
+    }
+    // A bad plan is refused with the task, not after its first round.
+    const bad = await call('POST', '/v1/learning/tasks', taskBody({ minClients: 2 }, { rounds: 1, rollout: { selector: { kind: 'labels', selector: 'line=press' }, waves: [{ kind: 'share', share: 1 }], gates: { minSuccess: 2 } } }));
+    expect(bad).toMatchObject({ status: 400, code: 'E_VALIDATION' });
+    expect(String(bad['detail'])).toMatch(/gates/);
+    const plan = { selector: { kind: 'labels', selector: 'line=press' }, waves: [{ kind: 'share', share: 1 }] };
+    expect(await call('POST', '/v1/learning/tasks', taskBody({ minClients: 2 }, { rounds: 1, rollout: plan }))).toMatchObject({ id: 'press-ae', schedule: { rollout: plan } });
+    // The operator delegates the model to the task's role, with the key the fleet made at the task's creation.
+    const role = 'federated-press-ae';
+    const pub = JSON.parse(await readFile(join(data, 'federated', 'press-ae', `${role}.pub.json`), 'utf8')) as { keyval: { public: string }; keytype: string; scheme: string };
+    const repo = new Repository(join(dir, 'repo'));
+    await repo.delegate({ role, keys: [(await loadPublicKey(join(data, 'federated', 'press-ae', `${role}.pub.json`))).publicKey], paths: [modelPathPattern(MODEL)] });
+    expect(pub.keytype).toBe('ed25519');
+    await repo.sign('targets', keys.priv.targets);
+    await repo.publish({ snapshot: keys.priv.snapshot, timestamp: keys.priv.timestamp });
+
+    for (const gw of gws) {
+      await waitFor(() => gw.invitedTo('press-ae', 1), `${gw.id} invited`);
+      await gw.send(gw.chunks({ task: 'press-ae', round: 1 }));
+      await gw.ack('press-ae.1', 'complete');
+    }
+    const r1 = await waitFor(async () => {
+      const r = await call('GET', '/v1/learning/tasks/press-ae/rounds/1');
+      return r['outcome'] === 'open' || r['outcome'] === undefined ? undefined : r;
+    }, 'round 1 closed', 30_000, 100);
+    expect(r1, JSON.stringify(r1)).toMatchObject({ outcome: 'model', releaseError: null, released: { name: MODEL, release: 2, fetch: { target: `models/${MODEL}/2/model.onnx` } } });
+    const releases = (await call('GET', `/v1/releases?model=${MODEL}`)) as { items: { release: number; signedBy: string }[] };
+    expect(releases.items[0]).toMatchObject({ release: 2, signedBy: role });
+    const rollout = await waitFor(async () => ((await call('GET', '/v1/rollouts')) as { items: { name: string; target: string; release: number }[] }).items.find((x) => x.name === 'learning press-ae round 1'), 'the rollout of round 1\'s model', 30_000, 100);
+    expect(rollout).toMatchObject({ target: `models/${MODEL}/2/model.onnx`, release: 2 });
   });
 });
