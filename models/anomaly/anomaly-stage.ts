@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { LearningHost, LocalTrainingRequest, LocalTrainingResult } from '../../runtime/federated/learner.js';
 import type { ComponentEvents } from '../../runtime/health/events.js';
 import type { DecisionSink, Stage } from '../../runtime/pipeline/components.js';
 import type { ManagedModelSource, ShadowCandidate } from '../../runtime/pipeline/registry.js';
@@ -10,6 +11,8 @@ import type { InferenceBackend } from '../engine/engine.js';
 import { AlertPolicy, type AlertEvent, type AlertPolicyOptions } from './alert-policy.js';
 import { AutoencoderScorer, trainAutoencoderOnWindows, type WindowScore } from './autoencoder/model.js';
 import { WindowReservoir } from './autoencoder/window-reservoir.js';
+import { trainAutoencoderRound } from './autoencoder/federated-round.js';
+import { NormalWindows } from './autoencoder/normal-windows.js';
 import { decodeAnomalyEvaluationSet, type AnomalyEvaluationSet } from '../../fleet/protocol/evaluation-set.js';
 import { autoencoderAuc } from './shadow-evaluation.js';
 import { explainMax } from './explanation.js';
@@ -47,6 +50,11 @@ export interface AnomalyStageOptions {
    * active release of this model is used, and a newly activated one is switched to.
    */
   readonly managed?: { readonly name: string; readonly source: ManagedModelSource };
+  /**
+   * Federated learning (the gateway's `learning` section): with a managed model, the stage keeps
+   * a bounded reservoir of normal windows per stream and registers a learner for the model.
+   */
+  readonly learning?: LearningHost;
 }
 
 interface SampleRecord {
@@ -139,6 +147,8 @@ interface AeState {
   model?: ModelRef;
   loss?: number;
   error?: string;
+  /** Rows taken into the ring so far: a window's position, for spreading the held-out share over time. */
+  rows: number;
 }
 
 /** Streams watched at once at most (each holds detectors and, for the autoencoder, buffers). */
@@ -182,6 +192,11 @@ export class AnomalyStage implements Stage {
   private shadow: AnomalyShadow | undefined;
   /** Candidates that ended and are being closed. */
   private readonly closingShadows = new Set<Promise<void>>();
+  /** Federated rounds trained (seeds each round's batch order). */
+  private roundsTrained = 0;
+  private readonly unregisterLearner: (() => void) | undefined;
+  /** Federated learning: the normal windows the managed model scored (present with a learning host). */
+  private readonly normal: NormalWindows | undefined;
 
   constructor(
     private readonly o: AnomalyStageOptions,
@@ -198,6 +213,10 @@ export class AnomalyStage implements Stage {
     // Subscribed from the start: a shadow may begin before the first record arrives.
     const m = o.managed;
     if (m !== undefined && o.detector === 'autoencoder') this.unsubscribeShadow = m.source.subscribeShadow(m.name, (c) => this.onShadow(c));
+    if (m !== undefined && o.detector === 'autoencoder' && o.learning !== undefined) {
+      this.normal = new NormalWindows(o.learning.reservoirWindows, o.autoencoder.windowSamples, o.autoencoder.seed);
+      this.unregisterLearner = o.learning.register({ model: m.name, train: (req) => this.trainRound(req) });
+    }
   }
 
   stats(): Record<string, number | string | boolean | null> {
@@ -226,6 +245,7 @@ export class AnomalyStage implements Stage {
       // While collecting: the share of trainMs of normal running seen so far (of the least advanced stream).
       trainingProgress: ae.length === 0 ? null : Math.min(...ae.map((a) => (a.phase === 'loading' ? 0 : a.phase === 'collecting' ? Math.min(1, (a.collectedTo - (a.collectFrom ?? a.collectedTo)) / this.o.autoencoder.trainMs) : 1))),
       trainingLoss: ae.find((a) => a.loss !== undefined)?.loss ?? null,
+      ...(this.normal === undefined ? {} : { learningWindows: this.normal.size, learningRounds: this.roundsTrained }),
     };
   }
 
@@ -242,7 +262,7 @@ export class AnomalyStage implements Stage {
       for (const c of channels) s.streaming.set(c, new StreamingDetector({ suppress: false }));
     } else {
       const a = this.o.autoencoder;
-      s.ae = { phase: 'loading', collectFrom: undefined, collectedTo: r.ts, reservoir: undefined, collected: 0, ring: new Float64Array(a.windowSamples * channels.length), ringCount: 0, sinceWindow: 0 };
+      s.ae = { phase: 'loading', collectFrom: undefined, collectedTo: r.ts, reservoir: undefined, collected: 0, ring: new Float64Array(a.windowSamples * channels.length), ringCount: 0, sinceWindow: 0, rows: 0 };
       void this.tryLoadModel(s);
     }
     this.streams.set(r.stream, s);
@@ -357,6 +377,8 @@ export class AnomalyStage implements Stage {
     const a = this.o.autoencoder;
     const windows: number[] = [];
     const windowTs: { start: number; end: number }[] = [];
+    /** Each window's first row (ae.rows numbering). */
+    const windowRows: number[] = [];
     for (let k = 0; k < n; k += 1) {
       const row = s.channels.map((ch) => data.values[ch]?.[k] ?? Number.NaN);
       if (row.some((v) => !Number.isFinite(v))) continue;
@@ -367,6 +389,7 @@ export class AnomalyStage implements Stage {
       ae.ring.set(row, (a.windowSamples - 1) * c);
       ae.ringCount = Math.min(a.windowSamples, ae.ringCount + 1);
       ae.sinceWindow += 1;
+      ae.rows += 1;
       if (ae.phase === 'collecting') {
         // Candidate training windows every half window, sampled uniformly over the whole period.
         ae.collectFrom ??= ts;
@@ -383,6 +406,7 @@ export class AnomalyStage implements Stage {
         ae.sinceWindow = 0;
         for (const v of ae.ring) windows.push(v);
         windowTs.push({ start: ts - (a.windowSamples - 1) * step, end: ts });
+        windowRows.push(ae.rows - a.windowSamples);
       }
     }
     if (windows.length === 0 || ae.scorer === undefined) return;
@@ -410,9 +434,41 @@ export class AnomalyStage implements Stage {
       this.scored += 1;
       this.onScore(s, span.end, r.score, { ...r.channels }, spanOfError, out);
       if (shadow !== undefined) said.push({ score: r.score, alerting: s.policy.alerting });
+      this.keepIfNormal(s, batch, i, windowRows[i] as number, r.score);
     });
     // The active model's outputs are made; now the candidate scores the same windows (and acts on nothing).
     if (shadow !== undefined) await this.runShadow(shadow, s, batch, windowTs, said);
+  }
+
+  /**
+   * Federated learning keeps what the managed model calls normal: a window scored below the
+   * alert's clear threshold while no alert is open (a window inside an alert, or one on its way
+   * to raising one, would teach the model the fault).
+   */
+  private keepIfNormal(s: StreamState, batch: Float64Array, i: number, row: number, score: number): void {
+    if (this.normal === undefined || s.policy.alerting || score >= this.o.alert.clearThreshold) return;
+    const dims = this.o.autoencoder.windowSamples * s.channels.length;
+    this.normal.offer(s.stream, s.channels, batch.subarray(i * dims, (i + 1) * dims), row);
+  }
+
+  /**
+   * One federated round (the LocalLearner this stage registers) on a copy of the kept normal
+   * windows: scoring and keeping go on meanwhile, and trainMlp yields to the event loop every
+   * 16 batches.
+   */
+  private async trainRound(req: LocalTrainingRequest): Promise<LocalTrainingResult> {
+    const windows = (this.normal as NormalWindows).snapshot();
+    this.roundsTrained += 1;
+    this.events.info('anomaly.learning_round', { model: this.o.managed?.name, windows: windows.count, epochs: req.localEpochs });
+    return trainAutoencoderRound(req.globalModel, windows, {
+      localEpochs: req.localEpochs,
+      learningRate: req.learningRate,
+      proximalMu: req.proximalMu,
+      heldOutShare: (this.o.learning as LearningHost).heldOutShare,
+      batchSize: 64,
+      seed: (this.o.autoencoder.seed + this.roundsTrained) >>> 0,
+      signal: req.signal,
+    });
   }
 
   /** Starts (or, with undefined, ends) running a candidate release in shadow; a new one replaces the old. */
@@ -736,6 +792,7 @@ export class AnomalyStage implements Stage {
   }
 
   async stop(): Promise<void> {
+    this.unregisterLearner?.();
     this.unsubscribe?.();
     this.unsubscribeShadow?.();
     if (this.shadow !== undefined) this.endShadow(this.shadow);

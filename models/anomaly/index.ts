@@ -41,6 +41,7 @@ export const anomalyStagePlugin = defineStage({
         autoencoder: { ...d.autoencoder, ...rest },
         backend: env.backend,
         ...(managed === undefined || env.models === undefined ? {} : { managed: { name: managed, source: env.models } }),
+        ...(managed === undefined || env.learning === undefined ? {} : { learning: env.learning }),
       },
       env.stateDir,
       env.decisions,

@@ -2,6 +2,7 @@ import { schema, type Infer, type JsonSchema } from 'tjs';
 import type { ShadowEvaluation } from '../../fleet/protocol/update.js';
 import type { InferenceBackend } from '../../models/engine/engine.js';
 import { ConfigError } from '../errors.js';
+import type { LearningHost } from '../federated/learner.js';
 import type { ComponentEvents } from '../health/events.js';
 import type { BackendPlugin } from '../inference/backend-plugin.js';
 import type { DecisionSink, Source, Stage } from './components.js';
@@ -22,6 +23,11 @@ export interface CreateEnv {
    * options). Built on first use, so holding it costs nothing.
    */
   readonly backend: InferenceBackend;
+  /**
+   * Federated learning, when the gateway's `learning` section enables it: a stage that can
+   * train its managed model on data it keeps registers a LocalLearner here at creation.
+   */
+  readonly learning?: LearningHost;
 }
 
 /** The part of the updater's managed models that plug-ins use. */

@@ -1,4 +1,5 @@
-import { access, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FLEET_RELEASE_TOPIC, decodeReleaseNotice, encodeUpdateReport, gatewayTopics, type ModelReleases, type ShadowSpec, type ShadowSummary } from '../../fleet/protocol/index.js';
 import { parseModelRelease } from '../../fleet/protocol/model-release.js';
@@ -6,7 +7,7 @@ import type { InferenceBackend } from '../../models/engine/engine.js';
 import type { ComponentEvents } from '../health/events.js';
 import type { ManagedModels } from './managed-models.js';
 import { installedReleases, slotsBytes } from './slots.js';
-import { TrustClient, initTrust } from './trust.js';
+import { TrustClient, TrustError, initTrust } from './trust.js';
 import { ModelUpdater, UpdateRefused, type UpdateReport, type UpdateStep } from './updater.js';
 
 export interface UpdateServiceSettings {
@@ -236,6 +237,39 @@ export class UpdateService {
         if (!(err instanceof UpdateRefused)) this.events.error('update.failed', { code: 'E_UPDATE', target, reason: (err as Error).message });
       }
     }
+  }
+
+  /**
+   * The verified bytes of a signed target that is not installed (a federated round's global
+   * model): a TUF refresh, the target's signed description (at most `maxBytes`), a download
+   * checked for length and hashes, read once and hashed again. Runs in the service's one chain
+   * (a refresh at the same time as an update's would write the same metadata files); the
+   * downloaded file is not kept.
+   */
+  fetchTarget(target: string, maxBytes: number): Promise<Uint8Array> {
+    if (this.stopped) return Promise.reject(new TrustError('E_TRUST_FETCH', 'the update service is stopping'));
+    const result = this.chain.then(async () => {
+      if (this.stopped) throw new TrustError('E_TRUST_FETCH', 'the update service is stopping');
+      const trust = new TrustClient({ metadataDir: this.metadataDir, metadataUrl: this.s.metadataUrl, targetBaseUrl: this.s.targetBaseUrl, events: this.events });
+      await trust.refresh();
+      const info = await trust.target(target);
+      if (info.length > maxBytes) throw new TrustError('E_TRUST_LENGTH', `${target} is ${info.length} bytes; at most ${maxBytes} are fetched for learning`);
+      const dir = join(this.dataDir, 'learning', 'downloads');
+      await mkdir(dir, { recursive: true });
+      try {
+        const got = await trust.download(info, join(dir, encodeURIComponent(info.path)));
+        const bytes = await readFile(got.path);
+        if (createHash('sha256').update(bytes).digest('hex') !== info.hashes['sha256']) throw new TrustError('E_TRUST_HASH', `${target} changed on disk after verification`);
+        return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+    this.chain = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
 
   /** The newest signed release of each configured model, from the trusted targets metadata after a refresh. */

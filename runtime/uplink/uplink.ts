@@ -7,6 +7,7 @@ import { WaitList } from '../wait-list.js';
 import { Backoff } from './backoff.js';
 import { connectMqtt } from './mqtt-connect.js';
 import { mqttClientOptions, type UplinkFiles, type UplinkSettings } from './mqtt-options.js';
+import { isWildcardFilter, topicMatches } from './topic-filter.js';
 
 export interface UplinkStats {
   readonly connected: boolean;
@@ -41,7 +42,9 @@ export class MqttUplink {
   private readonly stopAbort = new AbortController();
   private readonly backoff: Backoff;
   private client: MqttClient | undefined;
-  private readonly subscriptions = new Map<string, (payload: Uint8Array) => void>();
+  private readonly subscriptions = new Map<string, (payload: Uint8Array, topic: string) => void>();
+  /** PUBACK waits of the live connection (publishAcked), rejected when it closes. */
+  private readonly ackWaits = new Set<(err: Error) => void>();
   private readonly connectListeners = new Set<() => void>();
   private queued: { topic: string; payload: Uint8Array }[] = [];
   private droppedMessages = 0;
@@ -130,10 +133,10 @@ export class MqttUplink {
         });
       });
       client.on('message', (topic, payload) => {
-        const handler = this.subscriptions.get(topic);
+        const handler = this.handlerFor(topic);
         if (handler === undefined) return;
         try {
-          handler(new Uint8Array(payload));
+          handler(new Uint8Array(payload), topic);
         } catch (err) {
           this.events.warn('uplink.message_rejected', { code: 'E_PAYLOAD_INVALID', topic, reason: (err as Error).message });
         }
@@ -167,6 +170,7 @@ export class MqttUplink {
       client.removeAllListeners('connect');
       client.end(true);
       this.client = undefined;
+      this.failAckWaits('the connection to the broker closed before the PUBACK');
       this.slotWaiters.wakeAll();
       await this.outbox.releaseAll();
       if (stop.aborted) return;
@@ -226,11 +230,47 @@ export class MqttUplink {
   }
 
 
+  /** The handler of a topic: its own subscription, else the first wildcard filter that matches it. */
+  private handlerFor(topic: string): ((payload: Uint8Array, topic: string) => void) | undefined {
+    const exact = this.subscriptions.get(topic);
+    if (exact !== undefined) return exact;
+    for (const [filter, handler] of this.subscriptions) if (isWildcardFilter(filter) && topicMatches(filter, topic)) return handler;
+    return undefined;
+  }
+
+  private failAckWaits(reason: string): void {
+    const err = Object.assign(new Error(reason), { code: 'E_UPLINK_OFFLINE' });
+    for (const fail of [...this.ackWaits]) fail(err);
+    this.ackWaits.clear();
+  }
+
   /**
-   * Inbound messages (release notices): subscribed, QoS 1, on every connection. Payloads are
-   * from outside and must be validated by the handler.
+   * Publishes one message (QoS 1) and resolves at its PUBACK. Rejects (code E_UPLINK_OFFLINE)
+   * at once while disconnected, and when the connection closes before the PUBACK: nothing is
+   * queued or resent here, the caller decides what to send again after the next connect
+   * (federated update chunks, which the fleet acknowledges by itself).
    */
-  subscribe(topic: string, handler: (payload: Uint8Array) => void): void {
+  publishAcked(topic: string, payload: Uint8Array): Promise<void> {
+    const client = this.client;
+    if (client === undefined || !this.connected) return Promise.reject(Object.assign(new Error('not connected to the broker'), { code: 'E_UPLINK_OFFLINE' }));
+    return new Promise<void>((resolve, reject) => {
+      const fail = (err: Error): void => reject(err);
+      this.ackWaits.add(fail);
+      client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 }, (err) => {
+        if (!this.ackWaits.delete(fail)) return; // already failed by the close
+        if (err !== undefined && err !== null) reject(Object.assign(new Error(err.message), { code: 'E_UPLINK_OFFLINE' }));
+        else resolve();
+      });
+    });
+  }
+
+  /**
+   * Inbound messages (release notices, federated round messages): subscribed, QoS 1, on every
+   * connection. `topic` may be a filter with `+` or `#`; a message goes to the handler of its
+   * own topic, else to the first matching filter. Payloads are from outside and must be
+   * validated by the handler.
+   */
+  subscribe(topic: string, handler: (payload: Uint8Array, topic: string) => void): void {
     this.subscriptions.set(topic, handler);
     if (this.client !== undefined && this.connected) this.client.subscribe(topic, { qos: 1 });
   }
@@ -292,6 +332,7 @@ export class MqttUplink {
     await this.loop;
     this.client?.end(true);
     this.client = undefined;
+    this.failAckWaits('the uplink stopped');
     this.connected = false;
     await this.outbox.releaseAll();
   }

@@ -1,5 +1,9 @@
 import type { FloatTensor, TensorLayout } from '../../fleet/protocol/federated/index.js';
-import { Mlp } from '../../models/train/mlp.js';
+import type { Mlp } from '../../models/train/mlp.js';
+import { parametersOf } from '../../models/train/mlp-parameters.js';
+
+// Shared with the gateway's federated learner (models/train/mlp-parameters.ts).
+export { cloneModel, parametersOf, reconstructionLoss } from '../../models/train/mlp-parameters.js';
 
 /**
  * The autoencoder's parameters as the federated update names them: per layer its weights
@@ -10,19 +14,6 @@ export function layoutOf(model: Mlp): TensorLayout[] {
     { name: `layers.${i}.w`, shape: [l.outputs, l.inputs] },
     { name: `layers.${i}.b`, shape: [l.outputs] },
   ]);
-}
-
-/** The network's parameter arrays in layout order (live views: writing them changes the model). */
-export function parametersOf(model: Mlp): Float64Array[] {
-  return model.layers.flatMap((l) => [l.w, l.b]);
-}
-
-/** A copy of `model` (the sizes and every weight). */
-export function cloneModel(model: Mlp): Mlp {
-  const copy = new Mlp(model.sizes, 0);
-  const to = parametersOf(copy);
-  parametersOf(model).forEach((p, k) => (to[k] as Float64Array).set(p));
-  return copy;
 }
 
 /** local - global per tensor, in float32: what a gateway sends (before quantisation). */
@@ -46,14 +37,4 @@ export function applyDelta(model: Mlp, delta: readonly Float32Array[]): void {
     if (d.length !== p.length) throw new RangeError(`tensor ${k}: a delta of ${d.length} values for ${p.length} parameters`);
     for (let j = 0; j < p.length; j += 1) p[j] = (p[j] as number) + (d[j] as number);
   });
-}
-
-/** Mean squared reconstruction error over every value of `rows` standardised windows. */
-export function reconstructionLoss(model: Mlp, x: Float64Array, rows: number): number {
-  if (rows === 0) return 0;
-  const out = model.predict(x, rows);
-  let s = 0;
-  const n = rows * (model.layers[0]?.inputs ?? 0);
-  for (let i = 0; i < n; i += 1) s += ((out[i] as number) - (x[i] as number)) ** 2;
-  return s / n;
 }

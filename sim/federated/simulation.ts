@@ -4,7 +4,7 @@ import { createAdamState } from '../../models/train/adam.js';
 import { Mlp } from '../../models/train/mlp.js';
 import { byzantinePayload, type AttackKind } from './byzantine.js';
 import type { FederatedDataset } from './dataset.js';
-import { trainLocally, type LocalTrainingOptions } from './local-training.js';
+import { trainLocally, type LocalTrainingOptions } from '../../models/train/local-training.js';
 import { applyDelta, deltaOf, layoutOf, reconstructionLoss } from './model-tensors.js';
 import { acceptUpdate, GatewayEncoder, payloadBytes, type RejectReason, type Transport, type UpdatePayload } from './update-transport.js';
 

@@ -89,6 +89,26 @@ export async function trainAutoencoderModel(samples: Float64Array, rows: number,
 }
 
 /**
+ * Splits windows sampled sparsely over a long period (`positions`: each one's first sample)
+ * into training and held-out windows: every k-th window is held out, spread over the whole
+ * period so that the held-out ones see every operating point, and a training window that
+ * overlaps a held-out one is dropped (it would leak it). Indices in the input's order.
+ */
+export function splitSpread(positions: ArrayLike<number>, count: number, heldOut: number, windowSamples: number): { train: number[]; held: number[] } {
+  const pos = positions;
+  if (pos.length !== count) throw new ModelError('E_MODEL_INPUT', `autoencoder: ${pos.length} positions for ${count} windows`);
+  const every = count / heldOut;
+  const isHeld = Array.from({ length: count }, (_, k) => Math.floor((k + 1) / every) > Math.floor(k / every));
+  const overlapsHeld = (k: number): boolean => {
+    for (let j = k - 1; j >= 0 && (pos[k] as number) - (pos[j] as number) < windowSamples; j -= 1) if (isHeld[j] === true) return true;
+    for (let j = k + 1; j < count && (pos[j] as number) - (pos[k] as number) < windowSamples; j += 1) if (isHeld[j] === true) return true;
+    return false;
+  };
+  const all = Array.from({ length: count }, (_, k) => k);
+  return { train: all.filter((k) => isHeld[k] !== true && !overlapsHeld(k)), held: all.filter((k) => isHeld[k] === true) };
+}
+
+/**
  * The same from windows already cut (`count` x windowSamples x channels, raw values, oldest
  * first): a gateway samples them over hours of normal running to cover every operating point.
  */
@@ -112,20 +132,11 @@ export async function trainAutoencoderOnWindows(raw: Float64Array, count: number
   const heldOut = Math.max(1, Math.floor(count * o.heldOut));
   let trainCount = count - heldOut;
   if (o.positions !== undefined) {
-    const pos = o.positions;
-    if (pos.length !== count) throw new ModelError('E_MODEL_INPUT', `autoencoder: ${pos.length} positions for ${count} windows`);
-    const every = count / heldOut;
-    const held = Array.from({ length: count }, (_, k) => Math.floor((k + 1) / every) > Math.floor(k / every));
-    const overlapsHeld = (k: number): boolean => {
-      for (let j = k - 1; j >= 0 && (pos[k] as number) - (pos[j] as number) < o.windowSamples; j -= 1) if (held[j] === true) return true;
-      for (let j = k + 1; j < count && (pos[j] as number) - (pos[k] as number) < o.windowSamples; j += 1) if (held[j] === true) return true;
-      return false;
-    };
-    const keep = Array.from({ length: count }, (_, k) => k).filter((k) => held[k] !== true && !overlapsHeld(k));
-    const order = [...keep, ...Array.from({ length: count }, (_, k) => k).filter((k) => held[k] === true)];
+    const { train, held } = splitSpread(o.positions, count, heldOut, o.windowSamples);
+    const order = [...train, ...held];
     const copy = all.slice();
     order.forEach((from, to) => all.set(copy.subarray(from * dims, (from + 1) * dims), to * dims));
-    trainCount = keep.length;
+    trainCount = train.length;
   }
   if (trainCount < 8) throw new ModelError('E_MODEL_INPUT', `autoencoder: ${trainCount} training windows of ${o.windowSamples} samples after holding ${heldOut} out; need at least 8 (more normal data)`);
   const train = all.subarray(0, trainCount * dims);
@@ -151,7 +162,8 @@ export interface WindowScore {
   readonly steps: readonly number[];
 }
 
-function parseMeta(bytes: Uint8Array): AutoencoderMeta {
+/** The autoencoder's metadata from its ONNX bytes; E_MODEL_INVALID when it is not an edgewise autoencoder. */
+export function parseMeta(bytes: Uint8Array): AutoencoderMeta {
   let meta: AutoencoderMeta;
   try {
     meta = JSON.parse(readModelMetadata(bytes)['edgewise'] ?? 'null') as AutoencoderMeta;

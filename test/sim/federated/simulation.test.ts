@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildDataset } from '../../../sim/federated/dataset.js';
-import { trainLocally } from '../../../sim/federated/local-training.js';
+import { trainLocally } from '../../../models/train/local-training.js';
 import { parametersOf } from '../../../sim/federated/model-tensors.js';
 import { roundsToWithin, runFederated, type FederatedRunOptions } from '../../../sim/federated/simulation.js';
 import { Mlp } from '../../../models/train/mlp.js';

@@ -1,8 +1,8 @@
-import { trainMlp, type AdamState } from '../../models/train/adam.js';
-import { proximalGradient } from '../../models/train/proximal.js';
-import { meanSquaredError, type Mlp } from '../../models/train/mlp.js';
-import { seededRandom, shuffleInPlace } from '../../models/train/random.js';
-import { cloneModel, parametersOf } from './model-tensors.js';
+import { trainMlp, type AdamState } from './adam.js';
+import { proximalGradient } from './proximal.js';
+import { meanSquaredError, type Mlp } from './mlp.js';
+import { cloneModel, parametersOf } from './mlp-parameters.js';
+import { seededRandom, shuffleInPlace } from './random.js';
 
 export interface LocalTrainingOptions {
   /** Passes over the gateway's training windows per round (FedAvg's E). */
@@ -20,10 +20,13 @@ export interface LocalTrainingOptions {
   readonly proximalMu?: number;
   /** Adam's state kept by the gateway across rounds; absent: fresh moments this round. */
   readonly adamState?: AdamState;
+  /** Checked between batches (Adam) or epochs (SGD): training stops and rejects with its reason. */
+  readonly signal?: AbortSignal;
 }
 
 /**
- * One gateway's part of a round: a copy of the round's global model trained for E epochs on the
+ * One federated client's part of a round (the gateway's anomaly learner and the simulator both
+ * run it): a copy of the round's global model trained for E epochs on the
  * gateway's standardised training windows.
  *
  * With Adam, the moments start from zero every round (trainMlp allocates them per call), on
@@ -50,7 +53,12 @@ export async function trainLocally(global: Mlp, x: Float64Array, rows: number, o
     b.forEach((t, l) => add(t, g[2 * l + 1] as Float64Array));
   };
   if (o.optimiser === 'adam') {
-    const losses = await trainMlp(model, rows, { epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, seed: o.seed, beforeStep: (grads) => addProximal(grads.w, grads.b), ...(o.adamState === undefined ? {} : { state: o.adamState }) }, (indices) => {
+    const signal = o.signal;
+    const beforeStep = (grads: { w: Float64Array[]; b: Float64Array[] }): void => {
+      signal?.throwIfAborted();
+      addProximal(grads.w, grads.b);
+    };
+    const losses = await trainMlp(model, rows, { epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, seed: o.seed, beforeStep, ...(o.adamState === undefined ? {} : { state: o.adamState }) }, (indices) => {
       const batch = batchOf(indices);
       return { x: batch, loss: (out) => meanSquaredError(out, batch) };
     });
@@ -70,6 +78,7 @@ function trainSgd(model: Mlp, rows: number, o: LocalTrainingOptions, batchOf: (i
   const params = parametersOf(model);
   const losses: number[] = [];
   for (let epoch = 0; epoch < o.epochs; epoch += 1) {
+    o.signal?.throwIfAborted();
     shuffleInPlace(order, random);
     let sum = 0;
     let batches = 0;
