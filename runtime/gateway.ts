@@ -24,6 +24,8 @@ import { readUplinkFiles } from './uplink/mqtt-options.js';
 import { MqttUplink } from './uplink/uplink.js';
 import { ManagedModels } from './updater/managed-models.js';
 import type { UpdateService } from './updater/service.js';
+import { LearnerRegistry } from './federated/learner.js';
+import type { RoundClient } from './federated/round-client.js';
 import { LazyBackend } from './inference/lazy-backend.js';
 import { RUNTIME_VERSION } from './version.js';
 import { defaults } from './config/defaults.js';
@@ -96,6 +98,8 @@ export class Gateway {
     private readonly storeBudget: StoreBudget,
     /** The backend the gateway built (not one handed in through the options): closed by `stop`. */
     private readonly ownBackend: InferenceBackend | undefined,
+    /** The federated round client, when the config's `learning` section enables it. */
+    readonly learning: RoundClient | undefined,
   ) {}
 
   static async create(config: GatewayConfig, registry: PluginRegistry, options: GatewayOptions): Promise<Gateway> {
@@ -117,6 +121,8 @@ export class Gateway {
     // forwards to it from then on.
     const decisionSink = new ForwardingDecisionSink();
     const managedModels = new ManagedModels(config.gateway.dataDir);
+    // Stages that can learn their managed model register here as they are built.
+    const learners = config.learning === null ? undefined : new LearnerRegistry(config.learning.reservoirWindows, config.learning.heldOutShare);
     const env = (component: string, stateName: string): CreateEnv => ({
       gatewayId,
       events: eventLog.for(component),
@@ -124,6 +130,7 @@ export class Gateway {
       decisions: decisionSink,
       models: managedModels,
       backend,
+      ...(learners === undefined ? {} : { learning: learners }),
     });
     const built: { entry: GatewayConfig['pipelines'][number]; source: Source; stages: StageSpec[]; type: string }[] = [];
     for (const entry of config.pipelines) {
@@ -159,11 +166,29 @@ export class Gateway {
               budgetBytes: config.store.maxSizeBytes,
               reserve: (bytes) => outbox.reserve(bytes),
             });
+      // The round client (like the updater) is loaded only by a config that enables learning.
+      const learning =
+        config.learning === null || learners === undefined || updates === undefined
+          ? undefined
+          : new (await import('./federated/round-client.js')).RoundClient({
+              gatewayId,
+              channel: {
+                subscribe: (topic, handler) => uplink.subscribe(topic, handler),
+                publishAcked: (topic, payload) => uplink.publishAcked(topic, payload),
+                onConnect: (listener) => uplink.onConnect(listener),
+                connects: () => uplink.stats().connects,
+              },
+              learners,
+              fetchModel: (target, maxBytes) => updates.fetchTarget(target, maxBytes),
+              events: eventLog.for('learning'),
+              maxChunkBytes: config.learning.maxChunkBytes,
+            });
+      if (learning !== undefined) (await import('./federated/learning-metrics.js')).registerLearningMetrics(metrics, () => learning.stats());
       const hardware = new GatewayHardwareProbe(backend, eventLog.for('engine'));
       const storeBudget = new StoreBudget(db, outbox, decisions, storeBudgetOptions(config.store), storeEvents);
       // Measured before the first write, so the records' share is right from the start.
       await storeBudget.start();
-      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates, hardware, storeBudget, options.backend === undefined ? backend : undefined);
+      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates, hardware, storeBudget, options.backend === undefined ? backend : undefined, learning);
       registerGatewayMetrics(metrics, () => gateway.health(), () => gateway.storeCondition());
       gateway.summaryIntervalMs = options.summaryIntervalMs ?? SUMMARY_INTERVAL_MS;
       return gateway;
@@ -241,6 +266,8 @@ export class Gateway {
     // models and says why in the log and the health report.
     await this.updates?.start().catch((err: unknown) => this.events.error('update.start_failed', { code: (err as { code?: string }).code ?? 'E_UPDATE', reason: (err as Error).message }));
     for (const p of this.pipelines) await p.start();
+    // After the stages (which registered their learners) and the updater (which fetches the global models).
+    this.learning?.start();
     this.healthTimer = setInterval(() => this.publishHealth(), this.config.health.intervalMs);
     this.healthTimer.unref();
     this.stopHeapTrim = startHeapTrim();
@@ -292,6 +319,8 @@ export class Gateway {
     clearInterval(this.summaryTimer);
     this.stopHeapTrim();
     this.stopOnConnect?.();
+    // A round in progress is given up at once (its update would be late anyway): its training stops with the stages.
+    const learningStopped = this.learning?.stop();
     const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.gateway.shutdownTimeoutMs).unref());
     const drain = (async (): Promise<'drained'> => {
       await Promise.all(this.pipelines.map((p) => p.stopSource()));
@@ -304,6 +333,8 @@ export class Gateway {
       const lost = this.pipelines.reduce((n, p) => n + p.abort(), 0);
       this.events.warn('gateway.drain_timeout', { code: 'E_SHUTDOWN_TIMEOUT', droppedRecords: lost, timeoutMs: this.config.gateway.shutdownTimeoutMs });
     }
+    // Before the updater, which may be fetching the round's model.
+    await learningStopped;
     await this.updates?.stop();
     // After every stage and the updater: nothing loads or runs a model any more.
     await this.ownBackend?.close?.().catch((err: unknown) => this.events.warn('engine.close_failed', { code: 'E_ENGINE_CLOSE', reason: (err as Error).message }));

@@ -52,4 +52,14 @@ export const defaults = {
     // Release notices over MQTT start a check at once; the timer catches what was missed offline.
     checkIntervalMs: 3_600_000,
   },
+  learning: {
+    enabled: false,
+    // 2,048 windows of 32 samples x 3 channels: 1.5 MiB per stream (float64); about 20 minutes
+    // of a stream's windows at a 16-sample stride and 200 Hz, sampled uniformly over its whole run.
+    reservoirWindows: 2048,
+    // As the stage's own trainer holds out (trainAutoencoderOnWindows, heldOut 0.2).
+    heldOutShare: 0.2,
+    // An autoencoder update is ~7 KB dense: one chunk; the protocol's default bound.
+    maxChunkBytes: 65_536,
+  },
 } as const;

@@ -60,6 +60,8 @@ export interface GatewayConfig {
     /** The health check's providers; undefined: the inference backend's. */
     readonly providers: readonly string[] | undefined;
   } | null;
+  /** Federated learning; null: off (the default). */
+  readonly learning: { readonly reservoirWindows: number; readonly heldOutShare: number; readonly maxChunkBytes: number } | null;
 }
 
 export interface ParseOptions {

@@ -113,6 +113,24 @@ export const updatesSchema = {
 } as const;
 
 /**
+ * Federated learning (issue 14): opt-in. Stages that learn a managed model keep normal data for
+ * it; the round client trains when the fleet invites this gateway and sends the update.
+ */
+export const learningSchema = {
+  type: 'object',
+  properties: {
+    enabled: { type: 'boolean' },
+    /** Normal windows a learning stage keeps per stream (uniform over its running time). */
+    reservoirWindows: { type: 'integer', minimum: 64, maximum: 65_536 },
+    /** Share of the kept windows held out as local validation (only its loss is sent); 0: none. */
+    heldOutShare: { type: 'number', minimum: 0, maximum: 0.5 },
+    /** Largest MQTT payload per update chunk (1 KiB to 64 KiB; PROTOCOL.md's chunks). */
+    maxChunkBytes: { type: 'integer', minimum: 1024, maximum: 65_536 },
+  },
+  additionalProperties: false,
+} as const;
+
+/**
  * The inference backend and its settings. Only `backend` is the core's: the rest of the section
  * is checked by the chosen backend's own schema (models/engine/backends/<name>/schema.ts).
  */
@@ -169,7 +187,7 @@ export const modelsSchema = {
   items: pluginEntrySchema,
 } as const;
 
-export const SECTIONS = ['gateway', 'devices', 'pipelines', 'models', 'inference', 'store', 'uplink', 'health', 'log', 'updates'] as const;
+export const SECTIONS = ['gateway', 'devices', 'pipelines', 'models', 'inference', 'store', 'uplink', 'health', 'log', 'updates', 'learning'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export type GatewaySection = Infer<typeof gatewaySchema>;
@@ -179,4 +197,5 @@ export type UplinkSection = Infer<typeof uplinkSchema>;
 export type HealthSection = Infer<typeof healthSchema>;
 export type LogSection = Infer<typeof logSchema>;
 export type UpdatesSection = Infer<typeof updatesSchema>;
+export type LearningSection = Infer<typeof learningSchema>;
 export type PipelineSection = Infer<typeof pipelinesSchema>[number];

@@ -21,6 +21,8 @@ import {
   queueSchema,
   storeSchema,
   updatesSchema,
+  learningSchema,
+  type LearningSection,
   uplinkSchema,
   type GatewaySection,
   type HealthSection,
@@ -414,6 +416,13 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
   if (isMapping(updates) && typeof updates['rootFile'] === 'string' && updates['rootFile'] !== '') {
     files.push({ path: ['updates', 'rootFile'], file: resolvePath(updates['rootFile']), kind: 'file', what: 'the pinned TUF root metadata' });
   }
+  const learning = root['learning'] ?? {};
+  let learningOk = check(learningSchema, learning, ['learning'], problems);
+  if (learningOk && (learning as LearningSection).enabled === true && !isMapping(updates)) {
+    // The global model of a round is a signed release, fetched through the updater's TUF client.
+    problems.push(simple(['learning', 'enabled'], 'an `updates` section (a round\'s global model is a signed release fetched through TUF)', 'a config without one'));
+    learningOk = false;
+  }
   const updateModels = isMapping(updates) && Array.isArray(updates['models']) ? updates['models'].filter((m): m is string => typeof m === 'string') : [];
   const inference = validateInference(root['inference'], registry, problems);
   const inferenceOk = inference.config !== undefined;
@@ -428,7 +437,7 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
     });
   }
 
-  if (!gatewayOk || !storeOk || !uplinkOk || !healthOk || !logOk || !updatesOk || !inferenceOk || !updateProvidersOk || devices === undefined || pipelines === undefined || problems.length > 0) return { problems, files };
+  if (!gatewayOk || !storeOk || !uplinkOk || !healthOk || !logOk || !updatesOk || !learningOk || !inferenceOk || !updateProvidersOk || devices === undefined || pipelines === undefined || problems.length > 0) return { problems, files };
 
   const g = gateway as GatewaySection;
   const s = store as StoreSection;
@@ -436,6 +445,7 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
   const h = health as HealthSection;
   const l = log as LogSection;
   const up = updates as UpdatesSection | undefined;
+  const le = learning as LearningSection;
   const file = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolvePath(p));
   const listen = h.listen === undefined ? null : splitHostPort(h.listen);
   const config: GatewayConfig = {
@@ -487,6 +497,14 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
             checkIntervalMs: up.checkIntervalMs ?? defaults.updates.checkIntervalMs,
             providers: up.providers,
           },
+    learning:
+      le.enabled === true
+        ? {
+            reservoirWindows: le.reservoirWindows ?? defaults.learning.reservoirWindows,
+            heldOutShare: le.heldOutShare ?? defaults.learning.heldOutShare,
+            maxChunkBytes: le.maxChunkBytes ?? defaults.learning.maxChunkBytes,
+          }
+        : null,
   };
   return { problems, files, config };
 }

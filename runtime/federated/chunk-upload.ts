@@ -51,6 +51,10 @@ export class ChunkUpload {
     return true;
   }
 
+  describe(): { id: string; chunks: number; chunksSent: number; ack: ChunkAckMessage['status'] | null; missing: number } {
+    return { id: this.id, chunks: this.chunks.length, chunksSent: this.chunksSent, ack: this.lastAck?.status ?? null, missing: this.lastAck?.missing.length ?? 0 };
+  }
+
   get acknowledged(): boolean {
     return this.lastAck?.status === 'complete';
   }

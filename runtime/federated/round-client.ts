@@ -42,6 +42,8 @@ export interface LearningStats {
   /** The last round this gateway trained in: its local validation loss, samples and training time. */
   readonly lastRound: { readonly task: string; readonly round: number; readonly validationLoss: number | null; readonly samples: number; readonly trainMs: number } | null;
   readonly failures: Readonly<Record<string, number>>;
+  /** The update being sent or last sent: its chunks, and what the fleet's last ack of it said. */
+  readonly upload: { readonly id: string; readonly chunks: number; readonly chunksSent: number; readonly ack: 'complete' | 'missing' | 'unknown' | null; readonly missing: number } | null;
 }
 
 /** Tasks followed at most (announcements and invitations kept, one each per task). */
@@ -112,6 +114,7 @@ export class RoundClient {
       training: this.active !== undefined,
       lastRound: this.lastRound,
       failures: { ...this.failures },
+      upload: this.lastUpload === undefined ? null : this.lastUpload.describe(),
     };
   }
 
