@@ -62,6 +62,9 @@ export async function trainMlp(model: Mlp, rows: number, o: Omit<TrainOptions, '
   const { m, v } = state;
   const order = Array.from({ length: rows }, (_, i) => i);
   const losses: number[] = [];
+  // Counted over all epochs: a small data set has fewer than 16 batches per epoch, and counting
+  // per epoch never yielded on it (a federated round of 480 windows held the loop for 0.5 s).
+  let sinceYield = 0;
   for (let epoch = 0; epoch < o.epochs; epoch += 1) {
     shuffleInPlace(order, random);
     let epochLoss = 0;
@@ -75,7 +78,11 @@ export async function trainMlp(model: Mlp, rows: number, o: Omit<TrainOptions, '
       applyAdam(model, grads, m, v, state.step, o.learningRate, beta1, beta2, eps);
       epochLoss += loss;
       batches += 1;
-      if (batches % 16 === 0) await yieldToLoop();
+      sinceYield += 1;
+      if (sinceYield === 16) {
+        sinceYield = 0;
+        await yieldToLoop();
+      }
     }
     epochLoss /= batches;
     losses.push(epochLoss);

@@ -11,7 +11,7 @@ const MAX_STREAMS = 64;
  * windows of 32 x 3: 1.5 MiB).
  */
 export class NormalWindows {
-  private readonly streams = new Map<string, { readonly channels: readonly string[]; readonly reservoir: WindowReservoir }>();
+  private readonly streams = new Map<string, { readonly channels: readonly string[]; readonly reservoir: WindowReservoir; lastRow: number }>();
 
   constructor(
     private readonly capacity: number,
@@ -19,14 +19,21 @@ export class NormalWindows {
     private readonly seed: number,
   ) {}
 
-  /** Offers one window of `stream` (raw values, its channels' order); `row` is its first sample's running index. */
+  /**
+   * Offers one window of `stream` (raw values, its channels' order); `row` is its first sample's
+   * running index. A window overlapping the last one taken is passed over: the candidates do
+   * not overlap, so holding one out as validation never drops a neighbour that shares its
+   * samples (splitSpread drops those, and scored windows overlap by most of their length).
+   */
   offer(stream: string, channels: readonly string[], window: Float64Array, row: number): void {
     let s = this.streams.get(stream);
     if (s === undefined) {
       if (this.streams.size >= MAX_STREAMS) return;
-      s = { channels: [...channels], reservoir: new WindowReservoir(this.capacity, this.windowSamples * channels.length, this.seed) };
+      s = { channels: [...channels], reservoir: new WindowReservoir(this.capacity, this.windowSamples * channels.length, this.seed), lastRow: -Infinity };
       this.streams.set(stream, s);
     }
+    if (row - s.lastRow < this.windowSamples) return;
+    s.lastRow = row;
     s.reservoir.offer(window, row);
   }
 

@@ -95,9 +95,11 @@ describe('the anomaly autoencoder trained in a federated round on a gateway', ()
   it('keeps at most the reservoir size per stream, and trains on the streams with the common channel list', () => {
     const keep = new NormalWindows(64, 4, 1);
     const w = new Float64Array(4 * 3);
-    for (let i = 0; i < 1000; i += 1) keep.offer('a', CHANNELS, w.fill(i), i);
-    for (let i = 0; i < 10; i += 1) keep.offer('b', CHANNELS, w.fill(-i), i);
-    for (let i = 0; i < 500; i += 1) keep.offer('c', ['x', 'y'], new Float64Array(8), i);
+    for (let i = 0; i < 1000; i += 1) keep.offer('a', CHANNELS, w.fill(i), 4 * i);
+    for (let i = 0; i < 10; i += 1) keep.offer('b', CHANNELS, w.fill(-i), 4 * i);
+    for (let i = 0; i < 500; i += 1) keep.offer('c', ['x', 'y'], new Float64Array(8), 4 * i);
+    // Windows that overlap the last one taken are passed over (rows 0, 4, 8, ... of 4-row windows: none overlap).
+    keep.offer('b', CHANNELS, w, 37);
     expect(keep.size).toBe(64 + 10 + 64);
     const snap = keep.snapshot();
     expect(snap.channels).toEqual(CHANNELS);
