@@ -12,18 +12,25 @@ export interface UploadChannel {
 
 /** Chunks awaiting their PUBACK at once: enough to fill a link, few enough that a drop costs little. */
 const CHUNKS_IN_FLIGHT = 4;
+/** How long a resuming upload waits for the fleet's answer to its probe before it sends everything. */
+const PROBE_ACK_WAIT_MS = 5000;
 
 /**
  * One update's chunks on their way to the fleet: every chunk published QoS 1, at most
  * CHUNKS_IN_FLIGHT awaiting their PUBACK. When the connection drops, it waits for the next
- * connect and then sends what the fleet's last chunk ack for this encoding lists as missing
- * (every chunk when no ack came or the fleet knows nothing of it; nothing when it is complete).
+ * connect, sends the last chunk again as a probe (the fleet acks a chunk it holds already, and
+ * the last chunk of a pass: PROTOCOL.md, "Chunk acknowledgement"), waits a moment for that ack,
+ * and then sends what the fleet's last ack of this encoding lists as missing (every chunk when
+ * no ack came or the fleet knows nothing of it; nothing when it is complete).
  * Resolves when every chunk of a sending pass was PUBACKed or the fleet acked the whole;
  * rejects when `signal` aborts (the round's deadline, the gateway's stop).
  */
 export class ChunkUpload {
   private lastAck: ChunkAckMessage | undefined;
   private completeAck: (() => void) | undefined;
+  /** Acks of this encoding received, and who waits for the next one. */
+  private acks = 0;
+  private ackWaiter: (() => void) | undefined;
   /** Payload bytes PUBACKed (resends included). */
   bytesSent = 0;
   chunksSent = 0;
@@ -47,6 +54,8 @@ export class ChunkUpload {
   onAck(ack: ChunkAckMessage): boolean {
     if (ack.id !== this.id || ack.sha !== this.sha) return false;
     this.lastAck = ack;
+    this.acks += 1;
+    this.ackWaiter?.();
     if (ack.status === 'complete') this.completeAck?.();
     return true;
   }
@@ -68,12 +77,14 @@ export class ChunkUpload {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    let indices = this.chunks.map((_, i) => i);
+    let resuming = false;
     for (;;) {
       signal.throwIfAborted();
       if (this.acknowledged) return;
       const connectsBefore = this.channel.connects();
       try {
+        // The first pass sends every chunk; a resumed one what the fleet says it misses.
+        const indices = resuming ? await this.probe(signal) : this.chunks.map((_, i) => i);
         await this.sendPass(indices, signal);
         return;
       } catch (err) {
@@ -81,9 +92,39 @@ export class ChunkUpload {
         if ((err as { code?: string }).code !== 'E_UPLINK_OFFLINE') throw err;
       }
       await this.nextConnect(connectsBefore, signal);
-      indices = this.resendSet();
+      resuming = true;
       this.resumes += 1;
     }
+  }
+
+  /**
+   * Sends the last chunk again, waits up to PROBE_ACK_WAIT_MS for the fleet's ack, and returns
+   * what to send then (resendSet). Rejects with E_UPLINK_OFFLINE when the connection dropped
+   * again. (A fleet that acks every chunk has answered already; one that never acks leaves the
+   * wait to time out, and everything is sent.)
+   */
+  private async probe(signal: AbortSignal): Promise<number[]> {
+    if (this.acknowledged) return [];
+    const before = this.acks;
+    const last = this.chunks.length - 1;
+    await this.channel.publishAcked(this.topic, this.chunks[last] as Uint8Array);
+    this.bytesSent += (this.chunks[last] as Uint8Array).byteLength;
+    this.chunksSent += 1;
+    if (this.acks <= before) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          this.ackWaiter = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, PROBE_ACK_WAIT_MS);
+        this.ackWaiter = done;
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+    signal.throwIfAborted();
+    return this.resendSet();
   }
 
   private async sendPass(indices: readonly number[], signal: AbortSignal): Promise<void> {

@@ -13,12 +13,13 @@ export interface SeenChunk {
 /**
  * The fleet's side of a federated round, scripted with the protocol's codecs on an embedded
  * broker (in-process subscription): retained announcement, invitations, every update chunk
- * reassembled with ChunkReassembler, a chunk ack after each one, and the complete updates decoded.
+ * reassembled with ChunkReassembler and acked when the round service acks, the complete updates decoded.
  */
 export class ScriptedFleet {
   readonly chunks: SeenChunk[] = [];
   readonly updates: UpdateMessage[] = [];
   readonly errors: string[] = [];
+  readonly acks: { readonly sender: string; readonly status: string; readonly missing: readonly number[] }[] = [];
   private readonly reassembler = new ChunkReassembler({ now: () => performance.now() });
   private unsubscribe: (() => Promise<void>) | undefined;
 
@@ -30,11 +31,15 @@ export class ScriptedFleet {
         const sender = parseLearningUpdateTopic(topic);
         const chunk = decodeChunk(payload);
         this.chunks.push({ sender, updateId: chunk.updateId, index: chunk.index, count: chunk.count });
+        const sha = Buffer.from(chunk.sha256).toString('hex');
         const result = this.reassembler.accept(sender, payload);
         if (result.status === 'complete') this.updates.push(decodeUpdate(result.bytes));
-        const sha = Buffer.from(chunk.sha256).toString('hex');
+        // As the round service acks (PROTOCOL.md, "Chunk acknowledgement"): a complete update, a
+        // chunk that came again, the last chunk while others are missing; not every chunk.
+        if (result.status === 'partial' && chunk.index !== chunk.count - 1) return;
         const m = this.reassembler.missing(sender, chunk.updateId, sha);
         const ack = m.state === 'assembling' ? { status: 'missing' as const, missing: m.missing } : { status: m.state, missing: [] };
+        this.acks.push({ sender, status: ack.status, missing: ack.missing });
         void this.broker.publish(learningTopics.chunkAck(sender), Buffer.from(encodeChunkAck({ v: 1, id: chunk.updateId, sha, ...ack })), { qos: 1 });
       } catch (err) {
         this.errors.push((err as Error).message);

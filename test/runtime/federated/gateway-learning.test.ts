@@ -252,26 +252,28 @@ learning: { enabled: true, reservoirWindows: 1024, heldOutShare: 0.2, maxChunkBy
     );
   }, 180_000);
 
-  it('resumes after the broker restarts mid-upload, sending only the chunks the fleet last said it misses', async () => {
+  it('resumes after the broker restarts mid-upload: probes with the last chunk and sends only what the fleet says it misses', async () => {
     const gw = await startGateway('gw-resume', 1024);
     await ready(gw, 'gw-resume', 300);
     holdFrom = 3;
     await fleet.announce(announcement(1, { localEpochs: 2 }));
     await fleet.invite(TASK, 1, 'gw-resume');
-    // Chunks 0-2 reached the fleet and its ack (missing 3..n-1) reached the gateway; the rest hang without PUBACK.
-    const count = await waitFor(() => {
-      const s = gw.learning?.stats().upload;
-      return s !== null && s !== undefined && s.ack === 'missing' && s.missing === s.chunks - 3 ? s.chunks : undefined;
-    }, 'the fleet to hold chunks 0-2 and say so', 60_000);
+    // Chunks 0-2 reached the fleet (which acks none of them: none is the last); the rest hang without PUBACK.
+    await waitFor(() => fleet.chunks.length === 3 && gw.learning?.stats().upload?.chunksSent === 3, 'chunks 0-2 at the fleet, the rest held', 60_000);
+    const count = fleet.chunks[0]?.count ?? 0;
     expect(count).toBeGreaterThan(4);
     const before = fleet.chunks.length;
     expect(fleet.chunks.map((c) => c.index)).toEqual([0, 1, 2]);
+    expect(fleet.acks).toEqual([]);
     await broker.stop();
     holdFrom = undefined;
     await broker.start();
     await waitFor(() => fleet.updates.length === 1, 'the update complete at the fleet after the restart', 30_000);
+    // After the reconnect: the last chunk as a probe, the fleet's ack (missing 3..n-2), then exactly those.
     const resent = fleet.chunks.slice(before).map((c) => c.index);
-    expect([...new Set(resent)].sort((a, b) => a - b)).toEqual(Array.from({ length: count - 3 }, (_, i) => i + 3));
+    expect(resent[0]).toBe(count - 1);
+    expect(fleet.acks[0]).toEqual({ sender: 'gw-resume', status: 'missing', missing: Array.from({ length: count - 4 }, (_, i) => i + 3) });
+    expect([...resent].sort((a, b) => a - b)).toEqual(Array.from({ length: count - 3 }, (_, i) => i + 3));
     expect(fleet.updates[0]).toMatchObject({ task: TASK, round: 1, client: 'gw-resume' });
     await waitFor(() => eventsNamed('learning.update_sent').length === 1, 'the gateway to count it sent');
     expect(eventsNamed('learning.update_sent')[0]).toMatchObject({ chunks: count, resumes: 1 });
