@@ -223,6 +223,7 @@ export class RoundClient {
       try {
         if (this.now() >= a.deadlineAtMs) throw late;
         if (a.secureAggregation) throw Object.assign(new Error('the round uses secure aggregation, whose client this gateway does not have'), { code: 'E_LEARNING_UNSUPPORTED' });
+        if (a.quantisation.type === 'int8' && a.quantisation.scale !== null) throw Object.assign(new Error('the round fixes a shared int8 scale (secure aggregation); this gateway sends per-tensor scales only'), { code: 'E_LEARNING_UNSUPPORTED' });
         const learner = this.o.learners.learnerFor(a.model.name);
         if (learner === undefined) throw Object.assign(new Error(`no stage learns ${a.model.name} any more`), { code: 'E_LEARNING_NO_LEARNER' });
         const model = await abortable(this.o.fetchModel(a.model.fetch.target, this.o.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES), signal);

@@ -163,7 +163,12 @@ describe('the round client', () => {
     channel.deliver(learningTopics.invitation(GW), Uint8Array.from(Buffer.from('\xff\xfe')));
     channel.deliver(learningTopics.chunkAck(GW), Uint8Array.from(Buffer.from('[]')));
     expect(named(events, 'learning.message_rejected').map((e) => e['code'])).toEqual(['E_PAYLOAD_INVALID', 'E_PAYLOAD_DECODE', 'E_PAYLOAD_INVALID']);
-    expect(client.stats()).toMatchObject({ roundsJoined: 1, updatesSent: 0 });
+    // A shared scale without secure aggregation: refused before any training too.
+    announce(channel, 1, { task: 't3', quantisation: { type: 'int8', scale: 0.0078125 } });
+    invite(channel, 1, '34'.repeat(16), 't3');
+    await waitFor(() => named(events, 'learning.failed').length === 2, 'the second refusal');
+    expect(named(events, 'learning.failed')[1]).toMatchObject({ code: 'E_LEARNING_UNSUPPORTED', task: 't3' });
+    expect(client.stats()).toMatchObject({ roundsJoined: 2, updatesSent: 0, failures: { E_LEARNING_UNSUPPORTED: 2 } });
     expect(learner.requests).toEqual([]);
     await client.stop();
   });
