@@ -47,7 +47,9 @@ describe('update chunks from outside', () => {
       { numRuns: 300 },
     );
     expect(await rig.metric('edgewise_fleet_learning_chunks_total{result="malformed"}')).toBeGreaterThan(100);
-    // Still serving: the gateway's real update closes its round with a model.
+    // Still serving: the gateway's real update closes its round with a model (sent once the round
+    // is open: an update for a round not opened yet is refused as future-round).
+    await waitFor(() => gw?.invitedTo('press-ae', 1) === true, 'the invitation to round 1');
     await gw?.send(gw.chunks({ task: 'press-ae', round: 1 }));
     await gw?.ack('press-ae.1', 'complete');
     await waitFor(async () => (await rig.service.getRound('press-ae', 1)).outcome === 'model', 'round 1 made a model');
