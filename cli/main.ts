@@ -239,6 +239,34 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
       });
   }
 
+  const learning = fleet.command('learning').description('Federated learning tasks on the running fleet: create, list, status, stop.').exitOverride();
+  const learningCmd = (c: Command): Command =>
+    c
+      .requiredOption('--data <dir>', 'the fleet data directory (the running fleet is found through it)')
+      .option('--token-file <file>', 'operator token (default: DATA/operator-token)')
+      .option('--json', 'print JSON', false)
+      .exitOverride();
+  learningCmd(learning.command('create').description('Start a federated learning task: its rounds train the model on the gateways the task selects.'))
+    .requiredOption('--task <file>', 'the task definition, JSON or YAML: id, model, gatewaySelector, strategy, localEpochs, learningRate, clipNorm, minClients, samplingShare, deadlineMs, and optionally lateUpdates, privacy, quantisation (fleet/federated/README.md)')
+    .option('--rounds <n>', 'rounds to run (default: until stopped or the privacy budget is spent)')
+    .option('--interval-s <s>', 'seconds between a round\'s close and the next (default 0)')
+    .option('--initial-release <n>', 'the release of the model the first round starts from (default: the newest)')
+    .option('--rollout-wave <wave>', 'roll each released model out in these waves (repeatable, as rollout create --wave): 5, 10%, site=plant-1', many, [] as string[])
+    .option('--rollout-selector <sel>', 'which gateways those rollouts reach: all, ids:gw-1,gw-2, or a label selector', 'all')
+    .action(async (o: import('../fleet/service/learning-command.js').LearningCreateOptions) => {
+      exitCode = await (await import('../fleet/service/learning-command.js')).runLearningCreate(o);
+    });
+  learningCmd(learning.command('list').description('Learning tasks.')).action(async (o: import('../fleet/service/learning-command.js').LearningCommandOptions) => {
+    exitCode = await (await import('../fleet/service/learning-command.js')).runLearningAction('list', undefined, o);
+  });
+  for (const action of ['status', 'stop'] as const) {
+    learningCmd(learning.command(action).description(action === 'status' ? 'A task and its last 20 rounds: outcome, participants, local validation loss, rejections by reason, privacy spent, release.' : 'Stop a task: its open round is abandoned.'))
+      .argument('<id>', 'the task id')
+      .action(async (id: string, o: import('../fleet/service/learning-command.js').LearningCommandOptions) => {
+        exitCode = await (await import('../fleet/service/learning-command.js')).runLearningAction(action, id, o);
+      });
+  }
+
   program
     .command('broker')
     .summary('Run the embedded MQTT broker alone, for local trials.')

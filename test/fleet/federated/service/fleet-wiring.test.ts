@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { modelPathPattern } from '../../../../fleet/repo/delegation.js';
@@ -6,29 +6,8 @@ import { loadPublicKey } from '../../../../fleet/repo/keys.js';
 import { Repository } from '../../../../fleet/repo/repository.js';
 import { FleetProcess } from '../../../support/fleet-process.js';
 import { useFleetTestRig } from '../../../support/fleet-test-rig.js';
-import { keyring, type Keyring } from '../../../support/tuf-rig.js';
 import { waitFor } from '../../../support/wait-for.js';
-import { INITIAL_LAYOUT, INITIAL_ONNX, MODEL, ScriptedGateway, taskBody } from './round-service-rig.js';
-
-/** A signed, published repository with release 1 of the autoencoder, as an operator makes it; its keys under DIR/keys. */
-async function repositoryWithRelease(dir: string): Promise<Keyring> {
-  const keys = await keyring(join(dir, 'keys'), { root: 1, targets: 1, snapshot: 1, timestamp: 1 });
-  const repo = new Repository(join(dir, 'repo'));
-  await repo.init(keys.pub);
-  await repo.sign('root', keys.priv.root);
-  await mkdir(join(dir, 'in'));
-  await writeFile(join(dir, 'in', 'model.onnx'), INITIAL_ONNX);
-  await writeFile(join(dir, 'in', 'golden.bin'), new Uint8Array(16));
-  await repo.addModel({
-    model: join(dir, 'in', 'model.onnx'),
-    goldenInput: join(dir, 'in', 'golden.bin'),
-    goldenOutput: join(dir, 'in', 'golden.bin'),
-    release: { model: MODEL, release: 1, version: 'v1', hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] }, minRuntimeVersion: '0.1.0', golden: { inputName: 'x', dims: [1, 96], outputName: 'reconstruction', tolerance: '0.0001' }, budgets: { latencyMs: 50, errorRatePpm: 1000, probationS: 600 } },
-  });
-  await repo.sign('targets', keys.priv.targets);
-  await repo.publish({ snapshot: keys.priv.snapshot, timestamp: keys.priv.timestamp });
-  return keys;
-}
+import { INITIAL_LAYOUT, MODEL, ScriptedGateway, repositoryWithRelease, taskBody } from './round-service-rig.js';
 
 /**
  * The round service as `edgewise fleet` runs it: update chunks reach it through the embedded
