@@ -87,6 +87,17 @@ export type ModelRelease = Infer<typeof modelReleaseSchema>;
 const validator = schema(modelReleaseSchema);
 
 /**
+ * Where release `release` of `model` keeps its model file in the repository. Every file of a
+ * release sits under `models/<model>/<release>/`, so one TUF delegation pattern,
+ * `models/<model>/*\/*`, covers every release of a model; and a gateway can ask for release N
+ * of its model by path, which reaches releases signed by a delegated role (a federated task's
+ * global models) that the top-level targets do not list.
+ */
+export function modelReleaseTarget(model: string, release: number): string {
+  return `models/${model}/${release}/model.onnx`;
+}
+
+/**
  * The `custom.edgewise` of a target, validated. Signed metadata is trusted not to be forged,
  * not to be well formed: a repository tool bug must be refused with the field named.
  */

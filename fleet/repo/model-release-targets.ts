@@ -1,4 +1,4 @@
-import { parseModelRelease, type ModelRelease } from '../protocol/model-release.js';
+import { modelReleaseTarget, parseModelRelease, type ModelRelease } from '../protocol/model-release.js';
 import type { TargetInput } from './target-files.js';
 
 /** A model release to publish: the ONNX file, its golden input and output, an optional labelled evaluation set, and the release fields. */
@@ -19,7 +19,7 @@ export interface ModelReleaseInput {
 export function modelReleaseTargets(o: ModelReleaseInput): { path: string; files: TargetInput[] } {
   const base = `models/${o.release.model}/${o.release.release}`;
   const release: ModelRelease = { ...o.release, golden: { ...o.release.golden, input: `${base}/golden-input.bin`, output: `${base}/golden-output.bin` }, ...(o.evaluationSet === undefined ? {} : { evaluation: { set: `${base}/evaluation.cbor` } }) };
-  const path = `${base}/model.onnx`;
+  const path = modelReleaseTarget(o.release.model, o.release.release);
   parseModelRelease({ edgewise: release }, path);
   return {
     path,

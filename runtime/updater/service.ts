@@ -2,13 +2,16 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FLEET_RELEASE_TOPIC, decodeReleaseNotice, encodeUpdateReport, gatewayTopics, type ModelReleases, type ShadowSpec, type ShadowSummary } from '../../fleet/protocol/index.js';
-import { parseModelRelease } from '../../fleet/protocol/model-release.js';
+import { modelReleaseTarget, parseModelRelease } from '../../fleet/protocol/model-release.js';
 import type { InferenceBackend } from '../../models/engine/engine.js';
 import type { ComponentEvents } from '../health/events.js';
 import type { ManagedModels } from './managed-models.js';
 import { installedReleases, slotsBytes } from './slots.js';
 import { TrustClient, TrustError, initTrust } from './trust.js';
 import { ModelUpdater, UpdateRefused, type UpdateReport, type UpdateStep } from './updater.js';
+
+/** Releases asked for by path above the newest known, per check (a fleet that ran more rounds since is caught up by the next check). */
+const MAX_RELEASE_PROBES = 16;
 
 export interface UpdateServiceSettings {
   readonly metadataUrl: string;
@@ -292,12 +295,41 @@ export class UpdateService {
         }
         const active = await (this.updater as ModelUpdater).slots(model).active();
         const accepted = (await (this.updater as ModelUpdater).accepted())[model] ?? 0;
+        best = (await this.delegatedAbove(trust, model, Math.max(best?.release ?? 0, accepted, active?.release ?? 0))) ?? best;
         if (best !== undefined && best.release > Math.max(accepted, active?.release ?? 0)) this.enqueue(best.target);
       }
     } catch (err) {
       this.lastError = (err as Error).message;
       this.events.warn('update.check_failed', { code: (err as { code?: string }).code ?? 'E_UPDATE', reason: this.lastError });
     }
+  }
+
+  /**
+   * Releases above `above` that only a delegated role signs (a federated task's global models:
+   * the top-level targets do not list them), asked for by path, release after release, through
+   * TUF's delegated target search: the newest of the unbroken run, or undefined. A release
+   * number skipped ends the run (the fleet's releases are consecutive).
+   */
+  private async delegatedAbove(trust: TrustClient, model: string, above: number): Promise<{ target: string; release: number } | undefined> {
+    let found: { target: string; release: number } | undefined;
+    for (let release = above + 1; release <= above + MAX_RELEASE_PROBES; release += 1) {
+      const path = modelReleaseTarget(model, release);
+      let custom: unknown;
+      try {
+        custom = (await trust.target(path)).custom;
+      } catch (err) {
+        if (err instanceof TrustError && err.code === 'E_TRUST_NOT_LISTED') break;
+        throw err;
+      }
+      try {
+        const r = parseModelRelease(custom, path);
+        if (r.model !== model || r.release !== release) break;
+      } catch {
+        break;
+      }
+      found = { target: path, release };
+    }
+    return found;
   }
 
   async stop(): Promise<void> {

@@ -7,7 +7,12 @@ import { sampleChannel, seededRandom } from '../../../devices/synthetic/signals.
 import { ensureDelegatedKey, federatedRole } from '../../../fleet/repo/delegated-key.js';
 import { modelPathPattern } from '../../../fleet/repo/delegation.js';
 import { trainAutoencoderModel } from '../../../models/anomaly/autoencoder/model.js';
-import type { Gateway } from '../../../runtime/gateway.js';
+import { pino } from 'pino';
+import { parse, stringify } from 'yaml';
+import { parseConfig } from '../../../runtime/config/load.js';
+import { Gateway } from '../../../runtime/gateway.js';
+import { builtinRegistry } from '../../../runtime/plugins.js';
+import { runCli } from '../../support/gateway-process.js';
 import { useFleetTestRig } from '../../support/fleet-test-rig.js';
 import { TufRig } from '../../support/tuf-rig.js';
 import { waitFor } from '../../support/wait-for.js';
@@ -130,5 +135,20 @@ learning: { enabled: true, reservoirWindows: 512 }
     await waitFor(async () => (await rolloutState(api, rollout.id)) === 'completed', 'release 2 on every gateway', 120_000, 200);
     for (const g of gateways) expect(g.health().releases?.[MODEL]?.active?.release).toBe(2);
     for (const g of gateways) expect(g.learning?.stats()).toMatchObject({ roundsJoined: 1, updatesSent: 1 });
+
+    // A gateway provisioned after the round starts from the fleet's model on day one: its own
+    // update check finds release 2, which only the delegated role lists, by asking TUF for it.
+    const id = 'gw-new';
+    const p = await runCli(['fleet', 'provision', '--data', data, '--id', id, '--out', join(rig.dir.path, id), '--gateway-config-dir', join(rig.dir.path, id)]);
+    expect(p.code, p.stderr).toBe(0);
+    // The provisioned sections, with the model its update check looks for.
+    const section = parse(await readFile(join(rig.dir.path, id, 'gateway.yaml'), 'utf8')) as { updates: Record<string, unknown> };
+    section.updates['models'] = [MODEL];
+    const registry = builtinRegistry();
+    const yaml = `gateway: { id: ${id}, dataDir: ${JSON.stringify(join(rig.dir.path, id, 'data'))} }\nlog: { level: warn }\n${device(N)}${stringify(section)}`;
+    const late = await Gateway.create(parseConfig(yaml, `${id}.yaml`, registry), registry, { logger: pino({ level: 'silent' }) });
+    gateways.push(late);
+    await late.start();
+    await waitFor(() => late.health().releases?.[MODEL]?.active?.release === 2, 'the new gateway running release 2', 60_000, 200);
   }, 420_000);
 });
