@@ -1,5 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import { fleetFilters } from '../protocol/index.js';
+import { LEARNING_UPDATE_FILTER, fleetFilters, parseLearningUpdateTopic } from '../protocol/index.js';
 import { FLEET_USERNAME } from '../registry/registry.js';
 import type { Ingest } from './ingest.js';
 
@@ -9,7 +9,26 @@ export interface MqttIngestOptions {
   readonly ingest: Ingest;
   /** TLS material for mqtts:// (PEM contents). */
   readonly ca?: Buffer;
+  /** Where federated update chunks go (the round service); without it they are not subscribed to. */
+  readonly learning?: LearningChunkSink;
 }
+
+/** The round service as this client sees it. */
+export interface LearningChunkSink {
+  /**
+   * One `learning-update` chunk from the gateway the topic names. An external broker does not
+   * say who published; its ACL (fleet/broker/mosquitto-files.ts) lets a gateway publish only on
+   * its own topics, so the topic's gateway is the sender. Never rejects.
+   */
+  accept(gatewayId: string, payload: Uint8Array): Promise<void>;
+  /** A chunk dropped because MAX_PENDING_LEARNING_CHUNKS were still being handled. */
+  overflow(gatewayId: string): void;
+}
+
+/** Update chunks handed to the round service and not yet done with (each waits for its ack's PUBACK at most). */
+export const MAX_PENDING_LEARNING_CHUNKS = 256;
+/** A stand-down waits this long for our publishes' PUBACKs, then ends the connection anyway. */
+const CLOSE_GRACE_MS = 2000;
 
 /**
  * Ingest from an external broker (Mosquitto, EMQX, HiveMQ): the fleet logs in as
@@ -37,8 +56,30 @@ export class MqttIngestClient {
       connectTimeout: 10_000,
       ...(o.ca === undefined ? {} : { ca: o.ca }),
     });
+    let pendingChunks = 0;
     client.handleMessage = (packet, callback) => {
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      if (o.learning !== undefined && packet.topic.endsWith('/learning-update')) {
+        // Acknowledged at once rather than when the round service is done: its answer (a chunk
+        // ack) is a publish of this client, whose PUBACK mqtt.js reads only after this handler
+        // returned, so waiting would deadlock. Nothing durable is at stake: an update being put
+        // together lives in memory only, and a gateway resumes its upload from the fleet's acks.
+        let gatewayId: string | undefined;
+        try {
+          gatewayId = parseLearningUpdateTopic(packet.topic);
+        } catch {
+          // The subscription's filter makes this a gateway id the ACL let through; anything else is dropped.
+        }
+        if (gatewayId !== undefined && pendingChunks >= MAX_PENDING_LEARNING_CHUNKS) o.learning.overflow(gatewayId);
+        else if (gatewayId !== undefined) {
+          pendingChunks += 1;
+          void o.learning.accept(gatewayId, payload).finally(() => {
+            pendingChunks -= 1;
+          });
+        }
+        callback();
+        return;
+      }
       o.ingest.accept(packet.topic, payload, undefined, 'stored-records').then(
         () => callback(),
         () => {
@@ -55,7 +96,8 @@ export class MqttIngestClient {
     client.on('connect', () => {
       ingestClient.lastError = null;
       // The session keeps them (clean: false), but a broker that lost its state must learn them again.
-      client.subscribe(Object.values(fleetFilters), { qos: 1 }, (err) => {
+      const filters = [...Object.values(fleetFilters), ...(o.learning === undefined ? [] : [LEARNING_UPDATE_FILTER])];
+      client.subscribe(filters, { qos: 1 }, (err) => {
         if (err !== null && err !== undefined) ingestClient.lastError = `subscribe: ${err.message}`;
       });
     });
@@ -69,11 +111,44 @@ export class MqttIngestClient {
     return this.client.connected;
   }
 
-  async publish(topic: string, payload: Buffer, retain = false): Promise<void> {
-    await this.client.publishAsync(topic, payload, { qos: 1, retain });
+  private closing = false;
+
+  /**
+   * QoS 1; resolves on the broker's PUBACK (while the broker is away mqtt.js keeps it and sends
+   * it on reconnect). After close() it resolves without sending: this instance no longer leads,
+   * and what it still had to say (a release notice, a round's announcement) is the next
+   * leader's to say again.
+   */
+  async publish(topic: string, payload: Uint8Array, retain = false): Promise<void> {
+    if (this.closing) return;
+    try {
+      await this.client.publishAsync(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1, retain });
+    } catch (err) {
+      if (!this.closing) throw err;
+    }
   }
 
+  /**
+   * Ends the session's connection (the broker keeps the session for the next holder). Our
+   * publishes get CLOSE_GRACE_MS for their PUBACKs; then the connection is cut and those still
+   * waiting resolve (see publish), so a stand-down never hangs on a broker that is away.
+   */
   async close(): Promise<void> {
-    await this.client.endAsync();
+    this.closing = true;
+    const c = this.client;
+    if (Object.keys(c.outgoing).length > 0) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          c.off('outgoingEmpty', done);
+          resolve();
+        };
+        const timer = setTimeout(done, CLOSE_GRACE_MS);
+        c.once('outgoingEmpty', done);
+      });
+      for (const id of Object.keys(c.outgoing)) c.removeOutgoingMessage(Number(id));
+    }
+    // A DISCONNECT when connected; cut otherwise (mqtt.js would wait to send it).
+    await c.endAsync(!c.connected);
   }
 }

@@ -15,7 +15,7 @@ import { vacuumEmbedded } from '../db/maintain.js';
 import { timedSql } from '../db/timed-sql.js';
 import { EventStore, type RetentionPolicy } from '../events/event-store.js';
 import { Ingest } from '../ingest/ingest.js';
-import { MqttIngestClient } from '../ingest/mqtt-ingest-client.js';
+import { MAX_PENDING_LEARNING_CHUNKS, MqttIngestClient, type LearningChunkSink } from '../ingest/mqtt-ingest-client.js';
 import { DelegatedModelPublisher } from '../federated/service/delegated-publisher.js';
 import { FederatedService } from '../federated/service/federated-service.js';
 import { loadPrivateKey } from '../repo/keys.js';
@@ -102,6 +102,8 @@ export interface FleetEndpoints {
 }
 
 const SWEEP_INTERVAL_MS = 3_600_000;
+/** How often the leader looks for tasks created or stopped through another instance (external broker). */
+const LEARNING_REFRESH_MS = 2000;
 /** A failed ingest commit this recent makes /health say degraded. */
 const INGEST_ERROR_WINDOW_MS = 60_000;
 
@@ -156,7 +158,19 @@ export class FleetService {
       // With an external broker, only the leader (the instance holding the rollouts lease)
       // reads from it: the session is one (edgewise-fleet, persistent), and two readers would
       // take it from each other. Another instance takes it over, with what the broker kept.
-      const external = o.broker === 'embedded' ? undefined : new ExternalIngest(() => MqttIngestClient.connect({ url: o.broker, password: identity.password, ingest }));
+      // The leader's session also takes the gateways' update chunks to the round service, and
+      // only the leader runs rounds.
+      const learningChunks: LearningChunkSink = {
+        accept: (gw, payload) => {
+          metrics.messagesIn.inc({ kind: 'learning-update' });
+          return learning?.acceptChunk(gw, payload) ?? Promise.resolve();
+        },
+        overflow: (gw) => {
+          metrics.learningChunks.inc({ result: 'capacity' });
+          o.logger.warn({ component: 'federated', event: 'learning.chunk_refused', gatewayId: gw, code: 'E_FEDERATED_CAPACITY', reason: `${MAX_PENDING_LEARNING_CHUNKS} chunks still being handled` }, 'update chunk dropped');
+        },
+      };
+      const external = o.broker === 'embedded' ? undefined : new ExternalIngest(() => MqttIngestClient.connect({ url: o.broker, password: identity.password, ingest, learning: learningChunks }));
       if (external !== undefined) cleanups.push(() => external.lead(false));
       if (o.broker === 'embedded') {
         // Nobody can be connected to a broker that is only starting.
@@ -212,17 +226,24 @@ export class FleetService {
         notifier,
         holder: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
         log: { info: (fields, message) => o.logger.info({ component: 'rollouts', ...fields }, message), warn: (fields, message) => o.logger.warn({ component: 'rollouts', ...fields }, message) },
-        ...(external === undefined ? {} : { onLeadership: (leader: boolean) => void external.lead(leader) }),
+        ...(external === undefined
+          ? {}
+          : {
+              onLeadership: (leader: boolean) =>
+                void external.lead(leader).catch((err: unknown) => o.logger.warn({ component: 'fleet', event: 'fleet.leadership_failed', leader, reason: (err as Error).message }, 'taking or leaving the external broker session failed')),
+            }),
       });
       driver.start();
       const learningTransport: LearningTransport = {
         publish: async (topic, payload, { retain }) => {
           if (broker !== undefined) await broker.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1, retain });
-          else throw new Error('federated rounds run with the embedded broker only');
+          // No session: this instance does not lead (any more), and a runner stopped by the
+          // stand-down has nothing to say that the next leader will not say again.
+          else await external?.client?.publish(topic, payload, retain);
         },
       };
-      // With an external broker the round service serves the API (tasks are stored) but runs no
-      // rounds: update chunks do not reach it yet, and only the lease holder could run them.
+      // With an external broker the round service serves the API (tasks are stored) on every
+      // instance and runs rounds on the leader only (external.attachRounds below).
       learning = await FederatedService.start({
         sql,
         registry,
@@ -249,6 +270,17 @@ export class FleetService {
       });
       const learningService = learning;
       cleanups.push(() => learningService.close());
+      if (external !== undefined) {
+        await external.attachRounds(learningService);
+        // Tasks created or stopped through another instance's API reach the leader's runners.
+        const refresh = setInterval(() => void learningService.refresh(), LEARNING_REFRESH_MS);
+        refresh.unref();
+        // Before the round service closes: its runners may wait on a publish that only the session's end releases.
+        cleanups.push(async () => {
+          clearInterval(refresh);
+          await external.lead(false);
+        });
+      }
       // Reports in: the driver looks at once (a wave ends when its last report is stored).
       ingest.onUpdateReports = () => driver.nudge();
       cleanups.push(() => driver.stop());
@@ -368,19 +400,48 @@ export class FleetService {
   }
 }
 
-/** The external broker's ingest session, held by the leader only. */
+/** What runs only on the leader: the round service's rounds. */
+interface LeaderOnly {
+  lead(leader: boolean): Promise<void>;
+}
+
+/**
+ * The external broker's session, held by the leader only, and the rounds that need it. Changes
+ * of leadership are applied one at a time, in the order the lease gave them.
+ */
 export class ExternalIngest {
   client: MqttIngestClient | undefined;
   leader = false;
+  private rounds: LeaderOnly | undefined;
+  private chain: Promise<void> = Promise.resolve();
   constructor(private readonly connect: () => MqttIngestClient) {}
 
-  async lead(leader: boolean): Promise<void> {
-    this.leader = leader;
-    if (leader && this.client === undefined) this.client = this.connect();
-    if (!leader && this.client !== undefined) {
+  lead(leader: boolean): Promise<void> {
+    return this.serially(async () => {
+      this.leader = leader;
+      if (leader) {
+        this.client ??= this.connect();
+        await this.rounds?.lead(true);
+        return;
+      }
       const c = this.client;
       this.client = undefined;
-      await c.close().catch(() => undefined);
-    }
+      // Together: a runner stopping may wait on a publish that only the session's end releases.
+      await Promise.all([this.rounds?.lead(false), c?.close().catch(() => undefined)]);
+    });
+  }
+
+  /** The round service, once started (after the lease may have been taken): it runs rounds while this instance leads. */
+  attachRounds(rounds: LeaderOnly): Promise<void> {
+    return this.serially(async () => {
+      this.rounds = rounds;
+      await rounds.lead(this.leader);
+    });
+  }
+
+  private serially(step: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(step);
+    this.chain = run.catch(() => undefined);
+    return run;
   }
 }

@@ -34,7 +34,7 @@ export interface FederatedServiceOptions {
   readonly log?: ServiceLog;
   /** Called after a round's new global model is released: where starting a rollout of it will be wired. */
   readonly onModelReleased?: ModelReleasedHook;
-  /** False: tasks are stored and served, but no rounds run here (an external broker: see the README). Default true. */
+  /** False: tasks are stored and served, but no rounds run here until lead(true) (an external broker: see the README). Default true. */
   readonly runRounds?: boolean;
   /** Bounds of the chunk reassembler (defaults: 256 updates at once, 2 per gateway, 64 MiB, 10 min TTL). */
   readonly reassembler?: Omit<ReassemblerOptions, 'now'>;
@@ -75,7 +75,8 @@ const SILENT: ServiceLog = { info: () => undefined, warn: () => undefined };
  * each complete update to its task's round. State lives in the fleet database (federated-store.ts).
  *
  * A fleet restart abandons the round that was open (its updates were in memory) and each
- * active task opens a new round.
+ * active task opens a new round. With an external broker several instances share the store and
+ * only the leader runs rounds (lead(), refresh()); a change of leader is such a restart.
  */
 export class FederatedService implements LearningTasks {
   readonly store: FederatedStore;
@@ -85,11 +86,23 @@ export class FederatedService implements LearningTasks {
   private readonly log: ServiceLog;
   private readonly unsubscribe: () => void;
   private closed = false;
+  /** Rounds run here (the instance that leads; always, with the embedded broker). */
+  private leading: boolean;
+  /** The open rounds a previous leader left were abandoned and the active tasks started. */
+  private resumed = false;
+  /** lead() and refresh(), one at a time. */
+  private leadership: Promise<void> = Promise.resolve();
+  /**
+   * Tasks whose runner ended or was stopped here, while a listing may still show them active:
+   * refresh() does not start them again. Pruned by refresh() (at most the active tasks).
+   */
+  private readonly ended = new Set<string>();
 
   private constructor(private readonly o: FederatedServiceOptions) {
     this.store = new FederatedStore(o.sql);
     this.clock = o.clock ?? systemClock;
     this.log = o.log ?? SILENT;
+    this.leading = o.runRounds !== false;
     this.reassembler = new ChunkReassembler({ ...o.reassembler, now: this.clock.now });
     this.unsubscribe = o.registry.onRevoked((id) => {
       for (const r of this.runners.values()) r.revoked(id);
@@ -99,19 +112,78 @@ export class FederatedService implements LearningTasks {
   /** Abandons the rounds a previous run left open, and starts every active task. */
   static async start(o: FederatedServiceOptions): Promise<FederatedService> {
     const service = new FederatedService(o);
-    if (o.runRounds === false) return service;
-    const abandoned = await service.store.abandonOpenRounds(service.clock.now());
+    if (service.leading) await service.resume();
+    return service;
+  }
+
+  private async resume(): Promise<void> {
+    const abandoned = await this.store.abandonOpenRounds(this.clock.now());
     if (abandoned > 0) {
-      o.metrics.learningRounds.inc({ outcome: 'abandoned' }, abandoned);
-      service.log.info({ component: 'federated', event: 'learning.rounds_abandoned', rounds: abandoned }, 'rounds left open by the previous run abandoned; their tasks open new rounds');
+      this.o.metrics.learningRounds.inc({ outcome: 'abandoned' }, abandoned);
+      this.log.info({ component: 'federated', event: 'learning.rounds_abandoned', rounds: abandoned }, 'rounds left open by the previous run abandoned; their tasks open new rounds');
     }
+    this.resumed = true;
+    for (const t of await this.activeTasks()) this.run(t);
+  }
+
+  private async activeTasks(): Promise<LearningTask[]> {
+    const all: LearningTask[] = [];
     for (let after: string | undefined; ; ) {
-      const page = await service.store.listTasks({ state: 'active', limit: 100, ...(after === undefined ? {} : { after }) });
-      for (const t of page) service.run(t);
-      if (page.length < 100) break;
+      const page = await this.store.listTasks({ state: 'active', limit: 100, ...(after === undefined ? {} : { after }) });
+      all.push(...page);
+      if (page.length < 100) return all;
       after = page.at(-1)?.id;
     }
-    return service;
+  }
+
+  /**
+   * Starts (true) or stops (false) running rounds here: with an external broker only the
+   * instance holding the lease runs them. Gaining it is a restart of the rounds (the ones a
+   * previous leader left open are abandoned, each active task opens a new one); losing it stops
+   * the runners' timers and leaves the store as it is, for the next leader. Tasks stay stored
+   * and served either way.
+   */
+  lead(leader: boolean): Promise<void> {
+    return this.serially(async () => {
+      if (this.closed || leader === this.leading) return;
+      this.leading = leader;
+      this.resumed = false;
+      if (leader) return this.resume();
+      const runners = [...this.runners.values()];
+      this.runners.clear();
+      this.ended.clear();
+      await Promise.all(runners.map((r) => r.close()));
+    });
+  }
+
+  /**
+   * On the leader, catches up with what other instances did through their API: starts the
+   * active tasks that do not run here (created there) and stops the runners of tasks that are no
+   * longer active (stopped there: the open round is abandoned, the announcement cleared).
+   */
+  refresh(): Promise<void> {
+    return this.serially(async () => {
+      if (this.closed || !this.leading) return;
+      if (!this.resumed) return this.resume();
+      const active = await this.activeTasks();
+      const ids = new Set(active.map((t) => t.id));
+      for (const id of this.ended) if (!ids.has(id)) this.ended.delete(id);
+      for (const t of active) if (!this.ended.has(t.id)) this.run(t);
+      for (const [id, runner] of this.runners) {
+        // Not in the listing: created after it, or stopped. The store says which, now.
+        if (ids.has(id) || (await this.store.getTask(id))?.state === 'active' || this.runners.get(id) !== runner) continue;
+        this.runners.delete(id);
+        await runner.stop();
+      }
+    });
+  }
+
+  private serially(step: () => Promise<void>): Promise<void> {
+    const run = this.leadership.then(step).catch((err: unknown) => {
+      this.log.warn({ component: 'federated', event: 'learning.leadership_failed', code: (err as { code?: string }).code ?? 'E_DB', reason: (err as Error).message }, 'starting or stopping rounds failed; tried again at the next refresh');
+    });
+    this.leadership = run;
+    return run;
   }
 
   async createTask(req: NewLearningTask): Promise<LearningTask> {
@@ -166,6 +238,8 @@ export class FederatedService implements LearningTasks {
     }
     const runner = this.runners.get(id);
     this.runners.delete(id);
+    // A refresh() that listed it before the transition must not start it again.
+    if (this.leading) this.ended.add(id);
     await runner?.stop();
     return this.getTask(id);
   }
@@ -284,7 +358,7 @@ export class FederatedService implements LearningTasks {
   }
 
   private run(task: LearningTask): void {
-    if (this.closed || this.runners.has(task.id) || this.o.runRounds === false) return;
+    if (this.closed || this.runners.has(task.id) || !this.leading) return;
     const runner = new TaskRunner(task, taskSelector(task.definition.gatewaySelector), {
       store: this.store,
       gateways: () => this.o.registry.store.allActive(),
@@ -299,7 +373,9 @@ export class FederatedService implements LearningTasks {
       log: this.log,
       ...(this.o.onModelReleased === undefined ? {} : { onModelReleased: this.o.onModelReleased }),
       onEnded: (id) => {
-        if (this.runners.get(id) === runner) this.runners.delete(id);
+        if (this.runners.get(id) !== runner) return;
+        this.runners.delete(id);
+        this.ended.add(id);
       },
     });
     this.runners.set(task.id, runner);
