@@ -347,23 +347,3 @@ export function taskBody(overrides: Record<string, unknown> = {}, schedule: Reco
     ...schedule,
   };
 }
-
-/** A signed, published repository with release 1 of the autoencoder, as an operator makes it; its keys under DIR/keys. */
-export async function repositoryWithRelease(dir: string): Promise<Keyring> {
-  const keys = await keyring(join(dir, 'keys'), { root: 1, targets: 1, snapshot: 1, timestamp: 1 });
-  const repo = new Repository(join(dir, 'repo'));
-  await repo.init(keys.pub);
-  await repo.sign('root', keys.priv.root);
-  await mkdir(join(dir, 'in'));
-  await writeFile(join(dir, 'in', 'model.onnx'), INITIAL_ONNX);
-  await writeFile(join(dir, 'in', 'golden.bin'), new Uint8Array(16));
-  await repo.addModel({
-    model: join(dir, 'in', 'model.onnx'),
-    goldenInput: join(dir, 'in', 'golden.bin'),
-    goldenOutput: join(dir, 'in', 'golden.bin'),
-    release: { model: MODEL, release: 1, version: 'v1', hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] }, minRuntimeVersion: '0.1.0', golden: { inputName: 'x', dims: [1, 96], outputName: 'reconstruction', tolerance: '0.0001' }, budgets: { latencyMs: 50, errorRatePpm: 1000, probationS: 600 } },
-  });
-  await repo.sign('targets', keys.priv.targets);
-  await repo.publish({ snapshot: keys.priv.snapshot, timestamp: keys.priv.timestamp });
-  return keys;
-}
