@@ -29,7 +29,7 @@ export type Principal = { readonly kind: 'gateway'; readonly gatewayId: string }
  *
  * | principal | publish | subscribe |
  * | --- | --- | --- |
- * | gateway `G` | `edgewise/v1/gw/G/{records,state,health,update-report,learning-update}` | `edgewise/v1/gw/G/{release,learning-invitation,learning-ack}`, `edgewise/v1/fleet/release`, `edgewise/v1/fleet/learning/#` (and filters inside it) |
+ * | gateway `G` | `edgewise/v1/gw/G/{records,state,health,update-report,learning-update,learning-secagg}` | `edgewise/v1/gw/G/{release,learning-invitation,learning-ack,learning-secagg-relay}`, `edgewise/v1/fleet/release`, `edgewise/v1/fleet/learning/#` (and filters inside it) |
  * | fleet | any topic under `edgewise/v1/` | any filter under `edgewise/v1/` |
  *
  * Everything else is refused: another gateway's topics, a gateway's own command topic,

@@ -106,9 +106,9 @@ export function isLearningTaskId(value: string): boolean {
 }
 
 /** Gateway-to-fleet kinds of federated learning under `edgewise/v1/gw/{id}/`. */
-export const GATEWAY_LEARNING_PUBLISH_KINDS = ['learning-update'] as const;
+export const GATEWAY_LEARNING_PUBLISH_KINDS = ['learning-update', 'learning-secagg'] as const;
 /** Fleet-to-gateway kinds of federated learning under `edgewise/v1/gw/{id}/`: the gateway reads them, never writes them. */
-export const GATEWAY_LEARNING_COMMAND_KINDS = ['learning-invitation', 'learning-ack'] as const;
+export const GATEWAY_LEARNING_COMMAND_KINDS = ['learning-invitation', 'learning-ack', 'learning-secagg-relay'] as const;
 
 export const learningTopics = {
   /** Fleet to every gateway: the open round of a task, JSON, QoS 1, retained (an empty retained message clears it). */
@@ -122,6 +122,16 @@ export const learningTopics = {
   update: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/learning-update`,
   /** Fleet to one gateway: which chunks of its update are still missing, JSON, QoS 1, not retained. */
   chunkAck: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/learning-ack`,
+  /** Gateway to fleet, secure rounds: its secure-aggregation messages (CBOR, federated/secagg-message.ts), QoS 1, not retained. */
+  secAgg: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/learning-secagg`,
+  /**
+   * Fleet to one gateway, secure rounds: the round's parameters and what the fleet relays of the
+   * protocol (key roster, sealed shares addressed to it, unmasking request), CBOR, QoS 1, not
+   * retained. A topic of its own, not the gateway's learning-secagg: MQTT 3.1.1 has no
+   * "no local", so a gateway subscribed to the topic it publishes on would get its own masked
+   * input back.
+   */
+  secAggRelay: (gatewayId: string): string => `${TOPIC_ROOT}/gw/${gatewayId}/learning-secagg-relay`,
 } as const;
 
 /** A gateway's subscription to every task's announcement. */

@@ -11,8 +11,10 @@
  *   chunks carry; the partial update is dropped and must be sent again.
  * - E_FEDERATED_CAPACITY: a reassembler bound (updates at once, per sender, bytes) would be
  *   exceeded by a new update; nothing was kept, the sender may try again later.
+ * - E_FEDERATED_SECAGG: a secure-aggregation message (secagg-message.ts) that is malformed:
+ *   not CBOR, an unknown step or key, a field the protocol's checks refuse.
  */
-export type FederatedErrorCode = 'E_FEDERATED_UPDATE' | 'E_FEDERATED_CHUNK' | 'E_FEDERATED_CHECKSUM' | 'E_FEDERATED_CAPACITY';
+export type FederatedErrorCode = 'E_FEDERATED_UPDATE' | 'E_FEDERATED_CHUNK' | 'E_FEDERATED_CHECKSUM' | 'E_FEDERATED_CAPACITY' | 'E_FEDERATED_SECAGG';
 
 export class FederatedError extends Error {
   override readonly name = 'FederatedError';

@@ -10,3 +10,4 @@ export * from './chunk-reassembler.js';
 export * from './announcement.js';
 export * from './invitation.js';
 export * from './chunk-ack.js';
+export * from './secagg-message.js';

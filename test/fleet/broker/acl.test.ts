@@ -31,8 +31,8 @@ const pathFrom = (a: string, b: string) =>
 
 describe('gateway ACL', () => {
   it('allows a gateway exactly its own publish topics and its own commands plus the fleet-wide reads', () => {
-    expect(gatewayPublishTopics('press-1')).toEqual(['edgewise/v1/gw/press-1/records', 'edgewise/v1/gw/press-1/state', 'edgewise/v1/gw/press-1/health', 'edgewise/v1/gw/press-1/update-report', 'edgewise/v1/gw/press-1/learning-update']);
-    expect(gatewaySubscribeFilters('press-1')).toEqual(['edgewise/v1/gw/press-1/release', 'edgewise/v1/gw/press-1/learning-invitation', 'edgewise/v1/gw/press-1/learning-ack', 'edgewise/v1/fleet/release', 'edgewise/v1/fleet/learning/#']);
+    expect(gatewayPublishTopics('press-1')).toEqual(['edgewise/v1/gw/press-1/records', 'edgewise/v1/gw/press-1/state', 'edgewise/v1/gw/press-1/health', 'edgewise/v1/gw/press-1/update-report', 'edgewise/v1/gw/press-1/learning-update', 'edgewise/v1/gw/press-1/learning-secagg']);
+    expect(gatewaySubscribeFilters('press-1')).toEqual(['edgewise/v1/gw/press-1/release', 'edgewise/v1/gw/press-1/learning-invitation', 'edgewise/v1/gw/press-1/learning-ack', 'edgewise/v1/gw/press-1/learning-secagg-relay', 'edgewise/v1/fleet/release', 'edgewise/v1/fleet/learning/#']);
     for (const t of gatewayPublishTopics('press-1')) expect(mayPublish(gw('press-1'), t)).toBe(true);
     for (const f of gatewaySubscribeFilters('press-1')) expect(maySubscribe(gw('press-1'), f)).toBe(true);
     expect(maySubscribe(gw('press-1'), `${FLEET_LEARNING_PREFIX}/round-7/+`)).toBe(true);
@@ -40,10 +40,10 @@ describe('gateway ACL', () => {
 
   it('refuses the examples that matter', () => {
     const p = gw('press-1');
-    for (const t of ['edgewise/v1/gw/press-1/release', 'edgewise/v1/gw/press-1/learning-invitation', 'edgewise/v1/gw/press-1/learning-ack', 'edgewise/v1/gw/press-2/learning-update', 'edgewise/v1/gw/press-2/records', FLEET_RELEASE_TOPIC, `${FLEET_LEARNING_PREFIX}/x`, 'edgewise/v1/gw/press-1/records/x', 'edgewise/v1/gw/press-1', 'other', '$SYS/x', 'edgewise/v1/gw/+/records', '']) {
+    for (const t of ['edgewise/v1/gw/press-1/release', 'edgewise/v1/gw/press-1/learning-invitation', 'edgewise/v1/gw/press-1/learning-ack', 'edgewise/v1/gw/press-1/learning-secagg-relay', 'edgewise/v1/gw/press-2/learning-update', 'edgewise/v1/gw/press-2/learning-secagg', 'edgewise/v1/gw/press-2/records', FLEET_RELEASE_TOPIC, `${FLEET_LEARNING_PREFIX}/x`, 'edgewise/v1/gw/press-1/records/x', 'edgewise/v1/gw/press-1', 'other', '$SYS/x', 'edgewise/v1/gw/+/records', '']) {
       expect(mayPublish(p, t), t).toBe(false);
     }
-    for (const f of ['#', '+/#', 'edgewise/#', 'edgewise/v1/#', 'edgewise/v1/gw/+/release', 'edgewise/v1/gw/press-1/#', 'edgewise/v1/gw/press-1/+', 'edgewise/v1/gw/press-2/release', 'edgewise/v1/gw/press-2/learning-invitation', 'edgewise/v1/gw/+/learning-ack', 'edgewise/v1/fleet/#', 'edgewise/v1/fleet/+', `${FLEET_LEARNING_PREFIX}/a#`, '+/v1/fleet/release', '']) {
+    for (const f of ['#', '+/#', 'edgewise/#', 'edgewise/v1/#', 'edgewise/v1/gw/+/release', 'edgewise/v1/gw/press-1/#', 'edgewise/v1/gw/press-1/+', 'edgewise/v1/gw/press-2/release', 'edgewise/v1/gw/press-2/learning-invitation', 'edgewise/v1/gw/press-2/learning-secagg-relay', 'edgewise/v1/gw/press-1/learning-secagg', 'edgewise/v1/gw/+/learning-ack', 'edgewise/v1/fleet/#', 'edgewise/v1/fleet/+', `${FLEET_LEARNING_PREFIX}/a#`, '+/v1/fleet/release', '']) {
       expect(maySubscribe(p, f), f).toBe(false);
     }
   });
