@@ -29,6 +29,7 @@ export class FleetMetrics {
   readonly httpRequests: Counter<'route' | 'status'>;
   readonly learningChunks: Counter<'result'>;
   readonly learningUpdates: Counter<'outcome' | 'reason'>;
+  readonly learningSecAgg: Counter<'step' | 'outcome' | 'reason'>;
   readonly learningRounds: Counter<'outcome'>;
   readonly learningEpsilon: Gauge<'task'>;
 
@@ -56,6 +57,7 @@ export class FleetMetrics {
     this.httpRequests = new Counter({ name: 'edgewise_fleet_http_requests_total', help: 'HTTP API requests, by route and status', labelNames: ['route', 'status'], registers });
     this.learningChunks = new Counter({ name: 'edgewise_fleet_learning_chunks_total', help: 'Federated update chunks received, by result (partial, complete, duplicate, malformed, capacity, checksum)', labelNames: ['result'], registers });
     this.learningUpdates = new Counter({ name: 'edgewise_fleet_learning_updates_total', help: 'Complete federated updates, by outcome (accepted, buffered, rejected) and rejection reason', labelNames: ['outcome', 'reason'], registers });
+    this.learningSecAgg = new Counter({ name: 'edgewise_fleet_learning_secagg_messages_total', help: 'Secure-aggregation messages from gateways, by step, outcome (accepted, rejected) and the protocol\'s refusal reason', labelNames: ['step', 'outcome', 'reason'], registers });
     this.learningRounds = new Counter({ name: 'edgewise_fleet_learning_rounds_total', help: 'Federated rounds closed, by outcome (model, below-quorum, privacy-budget-spent, aggregation-failed, abandoned)', labelNames: ['outcome'], registers });
     this.learningEpsilon = new Gauge({ name: 'edgewise_fleet_learning_epsilon_spent', help: 'Differential-privacy epsilon a task has spent (at its delta)', labelNames: ['task'], registers });
   }

@@ -179,8 +179,13 @@ export class FleetService {
           credentials: (id) => registry.store.credentials(id),
           fleetPasswordScrypt: identity.scrypt,
           metrics,
-          // Federated update chunks go to the round service; everything else to ingest.
-          onGatewayPublish: (gw, topic, payload) => (ownPublishKind(gw, topic) === 'learning-update' ? (learning?.acceptChunk(gw, payload) ?? Promise.resolve()) : ingest.accept(topic, payload, gw)),
+          // Federated update chunks and secure-aggregation messages go to the round service; everything else to ingest.
+          onGatewayPublish: (gw, topic, payload) => {
+            const kind = ownPublishKind(gw, topic);
+            if (kind === 'learning-update') return learning?.acceptChunk(gw, payload) ?? Promise.resolve();
+            if (kind === 'learning-secagg') return learning?.acceptSecAgg(gw, payload) ?? Promise.resolve();
+            return ingest.accept(topic, payload, gw);
+          },
           log: { warn: (fields, message) => o.logger.warn({ component: 'broker', ...fields }, message) },
         });
         const tls =

@@ -96,7 +96,8 @@ export function aggregateRound(r: AggregationRequest): AggregationResult {
   }
 }
 
-function applyDelta(model: GlobalModel, delta: readonly (Float32Array | Float64Array)[], rest: Common & { selected: readonly string[] | null; privacy: PrivacyRoundReport | null }): AggregationResult {
+/** Adds the combined delta to the global model's parameters (float32); a non-finite result is `aggregation-failed`. */
+export function applyDelta(model: GlobalModel, delta: readonly (Float32Array | Float64Array)[], rest: Common & { selected: readonly string[] | null; privacy: PrivacyRoundReport | null }): AggregationResult {
   let norm2 = 0;
   const parameters: FloatTensor[] = [];
   for (const [k, p] of model.parameters.entries()) {

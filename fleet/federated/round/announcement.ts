@@ -24,6 +24,8 @@ export interface RoundAnnouncement {
   readonly strategy: { readonly type: string; readonly options: StrategyOptions };
   readonly quantisation: Quantisation;
   readonly secureAggregation: boolean;
+  /** Secure rounds: the int8 scale every gateway quantises with (secure-sum.ts `secureScale`); null otherwise (a scale per tensor and gateway). */
+  readonly sharedScale: number | null;
   /** On the fleet's clock (milliseconds since the epoch); an update must be complete on the fleet before it. */
   readonly openedAtMs: number;
   readonly deadlineAtMs: number;

@@ -9,6 +9,7 @@ import type { GlobalModel } from './record.js';
 import { Roster } from './roster.js';
 import { FederatedRound } from './round.js';
 import { checkEligible, poissonSample } from './sampling.js';
+import { secureScale } from './secure-sum.js';
 import type { FederatedTask } from './task.js';
 
 export interface OpenRoundParams {
@@ -40,9 +41,6 @@ export type OpenRoundResult =
  */
 export function openRound(p: OpenRoundParams): OpenRoundResult {
   const { task } = p;
-  if (task.secureAggregation) {
-    throw roundError('task.secureAggregation', 'secure aggregation rounds run through the SecAgg server (fleet/protocol/secure-aggregation), which this state machine does not drive yet: it sees every update, which a secure task must not');
-  }
   if (!Number.isSafeInteger(p.round) || p.round < 1) throw roundError('round', `expected an integer >= 1, got ${p.round}`);
   const layout = checkGlobalModel(p.globalModel);
   const eligible = checkEligible(p.eligibleGateways);
@@ -74,6 +72,7 @@ export function openRound(p: OpenRoundParams): OpenRoundResult {
     strategy: task.strategy,
     quantisation: task.quantisation,
     secureAggregation: task.secureAggregation,
+    sharedScale: task.secureAggregation ? secureScale(task.clipNorm) : null,
     openedAtMs: round.openedAtMs,
     deadlineAtMs: round.deadlineAtMs,
   };

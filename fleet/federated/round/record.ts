@@ -2,6 +2,7 @@ import type { FloatTensor } from '../../protocol/federated/tensor.js';
 import type { PrivacyRoundReport } from '../privacy/privacy-budget.js';
 import type { StrategyOptions } from '../strategies/strategy.js';
 import type { RejectionCounts } from './rejection.js';
+import type { SecureRoundSummary } from './secure-sum.js';
 
 /** The global model a round starts from: a release's version and its parameters, in the model's tensor order. */
 export interface GlobalModel {
@@ -75,6 +76,8 @@ export interface RoundRecord {
   /** The privacy spend, when the task is private and the round released a model. */
   readonly privacy: PrivacyRoundReport | null;
   readonly outcome: RoundOutcome;
+  /** Secure rounds only: the protocol's steps, dropouts and refusals (counts and ids, never an update). */
+  readonly secureAggregation?: SecureRoundSummary;
 }
 
 /** A closed round: its record and, when it made one, the new global model's parameters (the caller releases them under a new version). */

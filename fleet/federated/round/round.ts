@@ -7,7 +7,8 @@ import { aggregateRound } from './aggregate-round.js';
 import { roundError } from './errors.js';
 import type { LateBuffer } from './late-buffer.js';
 import type { OpenRoundParams } from './open-round.js';
-import { validationLossSummary, type ClosedBy, type GlobalModel, type RoundClose, type RoundRecord } from './record.js';
+import { validationLossSummary, type ClosedBy, type GlobalModel, type NoModelReason, type RoundClose, type RoundRecord } from './record.js';
+import { aggregateSecureSum, type SecureSumOutcome } from './secure-sum.js';
 import { emptyRejectionCounts, rejected, type RejectionCounts, type RejectionReason, type UpdateVerdict } from './rejection.js';
 import type { Roster } from './roster.js';
 import { taskAggregation, type FederatedTask } from './task.js';
@@ -85,6 +86,7 @@ export class FederatedRound {
     if (this.closed) throw roundError('round', `round ${this.number} of task "${this.task.id}" is closed`);
     const origin = checkOrigin(sender, message, this.task.id, this.isActiveGateway);
     if (origin !== null) return this.count(origin);
+    if (this.task.secureAggregation) return this.count(rejected('malformed', `task "${this.task.id}" runs secure aggregation: a plain update is refused (its masked input goes on learning-secagg)`));
     if (message.round > this.number) return this.count(rejected('future-round', `round ${message.round}, the open round is ${this.number}`));
     if (message.round < this.number) return this.count(rejected('stale-round', `round ${message.round}, the open round is ${this.number}`));
     const membership = this.checkMembership(sender);
@@ -168,6 +170,43 @@ export class FederatedRound {
       outcome: { type: 'model', deltaNorm: result.deltaNorm },
     };
     return { record, model: { basedOnVersion: this.globalModel.version, parameters: result.parameters } };
+  }
+
+  /**
+   * Closes a secure round with what the secure-aggregation protocol gave (the round service
+   * drives its steps): the unmasked sum of the survivors' quantised deltas, or why there is
+   * none. The record lists the survivors as participants; it holds no update (the fleet never
+   * had one) and no validation loss (gateways do not send it in a secure round).
+   */
+  closeSecure(outcome: SecureSumOutcome): RoundClose {
+    if (this.closed) throw roundError('round', `round ${this.number} of task "${this.task.id}" is closed`);
+    if (!this.task.secureAggregation) throw roundError('round', `task "${this.task.id}" does not run secure aggregation`);
+    this.closed = true;
+    const base = {
+      task: this.task.id,
+      round: this.number,
+      globalModelVersion: this.globalModel.version,
+      openedAtMs: this.openedAtMs,
+      closedAtMs: outcome.closedAtMs,
+      durationMs: outcome.closedAtMs - this.openedAtMs,
+      closedBy: outcome.closedBy,
+      eligible: this.eligible,
+      sampled: this.roster.sampled.size,
+      participants: [...outcome.survivors].sort(),
+      rejections: { ...this.rejections },
+      validationLoss: validationLossSummary([]),
+      clipped: 0,
+      late: { buffered: 0, applied: [], expired: 0 },
+      privacy: null,
+      secureAggregation: outcome.summary,
+    };
+    const strategy = { type: this.task.strategy.type, options: this.task.strategy.options, combination: 'rule' as const, selected: null };
+    const fail = (reason: NoModelReason, detail: string): RoundClose => ({ record: { ...base, strategy, outcome: { type: 'no-model', reason, detail } }, model: null });
+    if (!outcome.ok) return fail(outcome.reason, outcome.detail);
+    if (outcome.survivors.length < this.task.minClients) return fail('below-quorum', `${outcome.survivors.length} masked inputs in the sum, minClients is ${this.task.minClients}`);
+    const result = aggregateSecureSum({ globalModel: this.globalModel, sum: outcome.sum, survivors: outcome.survivors.length, scale: outcome.summary.scale });
+    if (!result.ok) return fail(result.reason, result.detail);
+    return { record: { ...base, strategy, outcome: { type: 'model', deltaNorm: result.deltaNorm } }, model: { basedOnVersion: this.globalModel.version, parameters: result.parameters } };
   }
 
   private take(sender: string, message: UpdateMessage): UpdateVerdict {

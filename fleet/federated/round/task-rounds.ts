@@ -10,6 +10,7 @@ import { emptyRejectionCounts, REJECTION_REASONS, rejected, type RejectionCounts
 import type { Roster } from './roster.js';
 import { openRound, type OpenRoundResult } from './open-round.js';
 import type { FederatedRound } from './round.js';
+import type { SecureSumOutcome } from './secure-sum.js';
 import type { FederatedTask } from './task.js';
 import { checkUpdateContent } from './update-check.js';
 import { checkOrigin } from './update-origin.js';
@@ -144,9 +145,21 @@ export class FederatedTaskRounds {
    */
   closeIfDue(): RoundClose | null {
     const round = this.current;
-    if (round === null) return null;
+    // A secure round is closed by its protocol's driver (closeSecure), never by plain updates or the clock alone.
+    if (round === null || this.task.secureAggregation) return null;
     const closed = round.closeIfDue(this.buffer);
     if (closed === null) return null;
+    return this.closedRound(round, closed);
+  }
+
+  /** Closes the open secure round with the protocol's result (FederatedRound.closeSecure). */
+  closeSecure(outcome: SecureSumOutcome): RoundClose {
+    const round = this.current;
+    if (round === null) throw roundError('round', `task "${this.task.id}" has no open round`);
+    return this.closedRound(round, round.closeSecure(outcome));
+  }
+
+  private closedRound(round: FederatedRound, closed: RoundClose): RoundClose {
     this.history.push(round.roster);
     if (this.history.length > this.window) this.history.shift();
     this.current = null;

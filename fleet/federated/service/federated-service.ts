@@ -5,6 +5,7 @@ import { encodeChunkAck, type ChunkAckMessage } from '../../protocol/federated/c
 import { ChunkReassembler, type ReassemblerOptions } from '../../protocol/federated/chunk-reassembler.js';
 import { decodeChunk } from '../../protocol/federated/chunks.js';
 import { FederatedError } from '../../protocol/federated/errors.js';
+import { decodeGatewaySecAggMessage, MAX_SECAGG_VECTOR_LENGTH, type GatewaySecAggMessage } from '../../protocol/federated/secagg-message.js';
 import { decodeUpdate, type UpdateMessage } from '../../protocol/federated/update-encoding.js';
 import { learningTopics } from '../../protocol/topics.js';
 import { matches } from '../../registry/labels.js';
@@ -189,8 +190,11 @@ export class FederatedService implements LearningTasks {
   async createTask(req: NewLearningTask): Promise<LearningTask> {
     const definition = parseFederatedTask(req.task);
     taskSelector(definition.gatewaySelector);
-    if (definition.secureAggregation) {
-      throw taskError('secureAggregation', 'the round service does not run secure aggregation over MQTT yet (the masked-sum protocol is a building block only); create the task without it');
+    if (definition.secureAggregation && definition.privacy !== null) {
+      throw taskError(
+        'privacy',
+        'differential privacy is not run with secure aggregation: the fleet cannot clip what it never sees, and rounding to the shared int8 scale can push a clipped update\'s norm past the clip norm the accountant assumes (up to clipNorm x (1 + sqrt(parameters) / 127)); create the task without one of them',
+      );
     }
     if (req.rollout !== undefined) checkRolloutRequest(req.rollout);
     const schedule: TaskSchedule = { rounds: req.rounds ?? null, roundIntervalMs: req.roundIntervalMs ?? 0, rollout: req.rollout ?? null };
@@ -205,7 +209,11 @@ export class FederatedService implements LearningTasks {
     }
     const ref = releaseRef(release);
     try {
-      globalModelOf(ref, await this.o.releases.read(ref));
+      const model = globalModelOf(ref, await this.o.releases.read(ref));
+      const parameters = model.parameters.reduce((n, t) => n + t.values.length, 0);
+      if (definition.secureAggregation && parameters > MAX_SECAGG_VECTOR_LENGTH) {
+        throw taskError('secureAggregation', `${ref.name} release ${ref.release} has ${parameters} parameters; a secure round's masked input (4 bytes each) is one MQTT message of at most ${MAX_SECAGG_VECTOR_LENGTH} words: train it without secure aggregation`);
+      }
     } catch (err) {
       if (err instanceof InitializerError) throw serviceError('E_RELEASE_UNKNOWN', `${ref.name} release ${ref.release} cannot be trained: ${err.message}`);
       throw err;
@@ -311,6 +319,31 @@ export class FederatedService implements LearningTasks {
     if (bytes !== null) this.update(gatewayId, bytes);
   }
 
+  /**
+   * One secure-aggregation message on `edgewise/v1/gw/{gatewayId}/learning-secagg` (the topic's
+   * gateway, made authentic by the broker's ACL), for its task's open secure round. Never
+   * throws: a message that does not decode, or one for a task not running here, is counted and
+   * logged (step, reason; never its content) and dropped.
+   */
+  async acceptSecAgg(gatewayId: string, payload: Uint8Array): Promise<void> {
+    if (this.closed) return;
+    let message: GatewaySecAggMessage;
+    try {
+      message = decodeGatewaySecAggMessage(payload);
+    } catch (err) {
+      this.o.metrics.learningSecAgg.inc({ step: '', outcome: 'rejected', reason: 'malformed' });
+      this.log.warn({ component: 'federated', event: 'learning.secagg_refused', gatewayId, reason: 'malformed', code: (err as { code?: string }).code ?? 'E_FEDERATED_SECAGG', detail: (err as Error).message }, 'secure-aggregation message refused');
+      return;
+    }
+    const runner = this.runners.get(message.task);
+    if (runner === undefined) {
+      this.o.metrics.learningSecAgg.inc({ step: message.step, outcome: 'rejected', reason: 'unknown-task' });
+      this.log.warn({ component: 'federated', event: 'learning.secagg_refused', gatewayId, task: message.task, step: message.step, reason: 'unknown-task' }, 'secure-aggregation message for a task that is not running');
+      return;
+    }
+    runner.acceptSecAgg(gatewayId, message);
+  }
+
   /** Stops every task's timers (their state stays: the next start continues them). */
   async close(): Promise<void> {
     this.closed = true;
@@ -369,6 +402,7 @@ export class FederatedService implements LearningTasks {
       clock: this.clock,
       random: this.o.random ?? cryptoUniformSource,
       nonce: () => randomBytes(16).toString('hex'),
+      seed: () => new Uint8Array(randomBytes(32)),
       metrics: this.o.metrics,
       log: this.log,
       ...(this.o.onModelReleased === undefined ? {} : { onModelReleased: this.o.onModelReleased }),

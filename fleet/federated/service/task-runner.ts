@@ -1,5 +1,6 @@
 import { encodeRoundAnnouncement, type GlobalModelRef } from '../../protocol/federated/announcement.js';
 import { encodeRoundInvitation } from '../../protocol/federated/invitation.js';
+import type { GatewaySecAggMessage } from '../../protocol/federated/secagg-message.js';
 import type { UpdateMessage } from '../../protocol/federated/update-encoding.js';
 import { learningTopics } from '../../protocol/topics.js';
 import type { FleetMetrics } from '../../metrics.js';
@@ -12,6 +13,10 @@ import { announcementMessage } from './announcement-message.js';
 import type { FederatedStore, LearningTask } from './federated-store.js';
 import { globalModelOf, nextModelFile, type GlobalModelPublisher, type ModelReleases } from './global-model.js';
 import type { ServiceClock } from './service-clock.js';
+import { secureRoundParams } from './secure-plan.js';
+import { SecureRound } from './secure-round.js';
+import type { FederatedRound } from '../round/round.js';
+import type { RoundAnnouncement } from '../round/announcement.js';
 
 /** Publishes the fleet's learning messages, QoS 1 (the embedded broker, or the external broker's client). */
 export interface LearningTransport {
@@ -37,6 +42,8 @@ export interface TaskRunnerDeps {
   readonly clock: ServiceClock;
   readonly random: () => UniformSource;
   readonly nonce: () => string;
+  /** 32 random bytes: the SecAgg+ graph seed of a large secure round. */
+  readonly seed: () => Uint8Array;
   readonly metrics: FleetMetrics;
   readonly log: ServiceLog;
   readonly onModelReleased?: ModelReleasedHook;
@@ -68,6 +75,8 @@ export class TaskRunner {
   /** Gateways known and not revoked when the round opened, less those revoked since. */
   private readonly active = new Set<string>();
   private cancelTimer: (() => void) | null = null;
+  /** The open round's secure-aggregation protocol, when the task is secure. */
+  private secure: SecureRound | null = null;
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private roundsClosed: number;
@@ -107,6 +116,16 @@ export class TaskRunner {
     return verdict;
   }
 
+  /** One secure-aggregation message from `sender` (the topic's gateway), for the open secure round. */
+  acceptSecAgg(sender: string, message: GatewaySecAggMessage): void {
+    if (this.secure === null) {
+      this.d.metrics.learningSecAgg.inc({ step: message.step, outcome: 'rejected', reason: 'wrong-round' });
+      this.d.log.warn({ component: 'federated', event: 'learning.secagg_refused', task: this.id, round: message.round, gatewayId: sender, step: message.step, reason: 'wrong-round', detail: 'no secure round of this task is collecting' }, 'secure-aggregation message refused');
+      return;
+    }
+    this.secure.accept(sender, message);
+  }
+
   /** The open round's number, or null between rounds. */
   get openRound(): number | null {
     return this.rounds.openRound?.number ?? null;
@@ -133,6 +152,8 @@ export class TaskRunner {
 
   private halt(): void {
     this.stopped = true;
+    this.secure?.close();
+    this.secure = null;
     this.cancelTimer?.();
     this.cancelTimer = null;
   }
@@ -184,9 +205,48 @@ export class TaskRunner {
       this.d.metrics.messagesOut.inc({ kind: 'learning-invitation' });
     }
     this.d.log.info({ component: 'federated', event: 'learning.round_opened', task: this.id, round: number, eligible: eligible.length, sampled: invitations.length }, 'federated round opened');
+    if (this.task.definition.secureAggregation) return this.openSecure(round, announcement, invitations.map((i) => i.gateway), global);
     this.armDeadline(round.deadlineAtMs);
     // A sample smaller than the quorum is due at once.
     this.check();
+  }
+
+  /**
+   * A secure round: the protocol's steps run over MQTT (secure-round.ts) and close the round
+   * with the survivors' sum. Fewer drawn gateways than the protocol or the quorum needs closes
+   * it at once without a model.
+   */
+  private async openSecure(round: FederatedRound, a: RoundAnnouncement, sampled: readonly string[], global: Global): Promise<void> {
+    const minClients = this.task.definition.minClients;
+    if (sampled.length < Math.max(2, minClients)) {
+      const detail = `${sampled.length} gateway${sampled.length === 1 ? '' : 's'} drawn; secure aggregation needs at least ${Math.max(2, minClients)} (2, and minClients ${minClients})`;
+      const scale = a.sharedScale ?? 0;
+      const summary = { scale, levels: 127, threshold: 0, graph: 'complete' as const, advertised: 0, dealt: 0, masked: 0, responded: 0, dropped: [], weighting: 'mean-over-survivors' as const, refusals: {}, rejectedShares: 0 };
+      const c = this.rounds.closeSecure({ ok: false, reason: 'below-quorum', detail, survivors: [], closedBy: 'quorum-unreachable', closedAtMs: this.d.clock.now(), summary });
+      return this.closed(c);
+    }
+    const vectorLength = global.model.parameters.reduce((n, t) => n + t.values.length, 0);
+    const params = secureRoundParams({ task: this.id, round: round.number, sampled, minClients, vectorLength, seed: this.d.seed });
+    const secure: SecureRound = new SecureRound({
+      task: this.id,
+      round: round.number,
+      params,
+      scale: a.sharedScale as number,
+      openedAtMs: round.openedAtMs,
+      deadlineAtMs: round.deadlineAtMs,
+      transport: this.d.transport,
+      clock: this.d.clock,
+      metrics: this.d.metrics,
+      log: this.d.log,
+      onDone: (outcome) => {
+        if (this.secure !== secure || this.stopped) return;
+        this.secure = null;
+        const c = this.rounds.closeSecure(outcome);
+        void this.enqueue(() => this.closed(c));
+      },
+    });
+    this.secure = secure;
+    await secure.start();
   }
 
   private armDeadline(deadlineAtMs: number): void {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { seededUniformSource } from '../../../../fleet/federated/privacy/index.js';
 import { FederatedRoundError, openRound, REJECTION_REASONS, type RoundRecord, type UpdateVerdict } from '../../../../fleet/federated/round/index.js';
 import type { UpdateMessage } from '../../../../fleet/protocol/federated/index.js';
+import { secureScale } from '../../../../fleet/federated/round/secure-sum.js';
 import { closeOrFail, delta, FakeClock, flatQuantized, gatewayUpdate, gateways, harness, modelOf, openOrFail, rawUpdate, SMALL_LAYOUT, task } from './fixtures.js';
 
 const DEADLINE = 60_000;
@@ -106,10 +107,35 @@ describe('a round closes on quorum plus deadline', () => {
     expect(h.rounds.closeIfDue()).toBeNull();
   });
 
-  it('refuses to open a secure-aggregation round, which this state machine cannot run blind', () => {
+  it('opens a secure-aggregation round with a shared int8 scale from the clip norm, refuses plain updates, and closes only with the protocol\'s sum: global + scale x sum / survivors', () => {
     const clock = new FakeClock();
-    const t = task({ secureAggregation: true });
-    expect(() => openRound({ task: t, round: 1, globalModel: model, eligibleGateways: gateways(3), random: seededUniformSource(1), now: clock.now, isActiveGateway: () => true })).toThrow(/secure aggregation rounds run through the SecAgg server/);
+    const t = task({ secureAggregation: true, clipNorm: 2, minClients: 2 });
+    const opened = openRound({ task: t, round: 1, globalModel: model, eligibleGateways: gateways(3), random: seededUniformSource(1), now: clock.now, isActiveGateway: () => true });
+    if (opened.status !== 'opened') throw new Error('not opened');
+    const scale = opened.announcement.sharedScale as number;
+    expect(scale).toBe(secureScale(2));
+    expect(Math.fround(scale)).toBe(scale);
+    expect(scale * 127).toBeGreaterThanOrEqual(2);
+    expect(scale * 127).toBeLessThan(2 * (1 + 1e-6));
+    const plain = opened.round.accept('gw-00', gatewayUpdate({ gateway: 'gw-00', round: 1, deltas: delta(SMALL_LAYOUT, () => 0.01), clipNorm: 2 }));
+    expect(plain).toMatchObject({ status: 'rejected', reason: 'malformed', detail: expect.stringMatching(/runs secure aggregation: a plain update is refused/) });
+    clock.advance(t.deadlineMs);
+    expect(opened.round.closeIfDue()).toMatchObject({ model: null });
+    const clock2 = new FakeClock();
+    const again = openRound({ task: t, round: 2, globalModel: model, eligibleGateways: gateways(3), random: seededUniformSource(1), now: clock2.now, isActiveGateway: () => true });
+    if (again.status !== 'opened') throw new Error('not opened');
+    const n = model.parameters.reduce((a, p) => a + p.values.length, 0);
+    // Two survivors summed to -3 (two's complement in the ring) at every coordinate.
+    const sum = new Uint32Array(n).fill(0xffff_fffd);
+    const summary = { scale, levels: 127, threshold: 2, graph: 'complete' as const, advertised: 3, dealt: 3, masked: 2, responded: 2, dropped: ['gw-02'], weighting: 'mean-over-survivors' as const, refusals: { duplicate: 1 }, rejectedShares: 0 };
+    const closed = again.round.closeSecure({ ok: true, sum, survivors: ['gw-01', 'gw-00'], closedBy: 'deadline', closedAtMs: clock2.now(), summary });
+    expect(closed.record).toMatchObject({ participants: ['gw-00', 'gw-01'], outcome: { type: 'model' }, secureAggregation: summary, validationLoss: { reported: 0 } });
+    const first = model.parameters[0]?.values[0] as number;
+    expect(closed.model?.parameters[0]?.values[0]).toBe(Math.fround(first + -3 * (scale / 2)));
+    // Fewer survivors than minClients: no model, whatever the sum.
+    const third = openRound({ task: t, round: 3, globalModel: model, eligibleGateways: gateways(3), random: seededUniformSource(1), now: clock2.now, isActiveGateway: () => true });
+    if (third.status !== 'opened') throw new Error('not opened');
+    expect(third.round.closeSecure({ ok: true, sum, survivors: ['gw-00'], closedBy: 'deadline', closedAtMs: clock2.now(), summary })).toMatchObject({ model: null, record: { outcome: { type: 'no-model', reason: 'below-quorum' } } });
   });
 
   it('announces the round to everyone without naming who was drawn; each drawn gateway gets its own invitation', () => {
@@ -129,6 +155,7 @@ describe('a round closes on quorum plus deadline', () => {
       strategy: { type: 'fedprox', options: { mu: 0.1 } },
       quantisation: { type: 'top-k', density: 0.25 },
       secureAggregation: false,
+      sharedScale: null,
       openedAtMs: 5000,
       deadlineAtMs: 65_000,
     });

@@ -18,6 +18,7 @@ import type { ServiceClock } from '../../../../fleet/federated/service/service-c
 import { FleetMetrics } from '../../../../fleet/metrics.js';
 import {
   decodeChunkAck,
+  decodeFleetSecAggMessage,
   decodeRoundAnnouncement,
   decodeRoundInvitation,
   encodeUpdate,
@@ -25,6 +26,7 @@ import {
   seededRandom,
   splitUpdate,
   type ChunkAckMessage,
+  type FleetSecAggMessage,
   type FloatTensor,
   type RoundAnnouncementMessage,
   type RoundInvitationMessage,
@@ -114,6 +116,8 @@ export class ScriptedGateway {
   readonly invitations: RoundInvitationMessage[] = [];
   readonly acks: ChunkAckMessage[] = [];
   readonly announcements: (RoundAnnouncementMessage | null)[] = [];
+  /** What the fleet relayed on its learning-secagg-relay topic (secure rounds). */
+  readonly relay: FleetSecAggMessage[] = [];
   client!: MqttClient;
   private readonly feedback: ErrorFeedback;
 
@@ -133,9 +137,10 @@ export class ScriptedGateway {
     this.client.on('message', (topic, payload) => {
       if (topic === learningTopics.invitation(this.id)) this.invitations.push(decodeRoundInvitation(payload, this.id));
       else if (topic === learningTopics.chunkAck(this.id)) this.acks.push(decodeChunkAck(payload));
+      else if (topic === learningTopics.secAggRelay(this.id)) this.relay.push(decodeFleetSecAggMessage(payload));
       else this.announcements.push(payload.length === 0 ? null : decodeRoundAnnouncement(payload));
     });
-    await this.client.subscribeAsync([learningTopics.invitation(this.id), learningTopics.chunkAck(this.id), LEARNING_ANNOUNCEMENT_FILTER], { qos: 1 });
+    await this.client.subscribeAsync([learningTopics.invitation(this.id), learningTopics.chunkAck(this.id), learningTopics.secAggRelay(this.id), LEARNING_ANNOUNCEMENT_FILTER], { qos: 1 });
   }
 
   /** Goes offline at once, as a cut cable would: the socket is destroyed, nothing more is sent. */
@@ -202,6 +207,7 @@ export function useRoundService(): RoundServiceRig {
   const rig = { gateways: new Map() } as RoundServiceRig;
   let temp: { path: string; remove: () => Promise<void> };
   let routeChunk: (gw: string, payload: Uint8Array) => Promise<void> = async () => undefined;
+  let routeSecAgg: (gw: string, payload: Uint8Array) => Promise<void> = async () => undefined;
   let keys: Keyring;
 
   beforeAll(async () => {
@@ -211,7 +217,10 @@ export function useRoundService(): RoundServiceRig {
       fleetPasswordScrypt: await hashPassword('fleet-secret'),
       metrics: new FleetMetrics(),
       // As the fleet service routes them: learning-update to the round service, the rest (ingest) dropped here.
-      onGatewayPublish: (gw, topic, payload) => (ownPublishKind(gw, topic) === 'learning-update' ? routeChunk(gw, payload) : Promise.resolve()),
+      onGatewayPublish: (gw, topic, payload) => {
+        const kind = ownPublishKind(gw, topic);
+        return kind === 'learning-update' ? routeChunk(gw, payload) : kind === 'learning-secagg' ? routeSecAgg(gw, payload) : Promise.resolve();
+      },
     });
     rig.broker = await EmbeddedBroker.create({ auth });
   }, 60_000);
@@ -249,6 +258,7 @@ export function useRoundService(): RoundServiceRig {
         ...extra,
       });
       routeChunk = (gw, payload) => rig.service.acceptChunk(gw, payload);
+      routeSecAgg = (gw, payload) => rig.service.acceptSecAgg(gw, payload);
       return rig.service;
     };
     await rig.startService();
