@@ -3,12 +3,15 @@ import { decodeRoundAnnouncement, type RoundAnnouncementMessage } from '../../fl
 import { decodeChunkAck } from '../../fleet/protocol/federated/chunk-ack.js';
 import { splitUpdate } from '../../fleet/protocol/federated/chunks.js';
 import { decodeRoundInvitation, type RoundInvitationMessage } from '../../fleet/protocol/federated/invitation.js';
+import { decodeFleetSecAggMessage, type FleetSecAggMessage } from '../../fleet/protocol/federated/secagg-message.js';
 import { cryptoRandomSource, type RandomSource } from '../../fleet/protocol/federated/random-source.js';
 import { encodeUpdate } from '../../fleet/protocol/federated/update-encoding.js';
 import { LEARNING_ANNOUNCEMENT_FILTER, learningTopics, parseLearningAnnouncementTopic } from '../../fleet/protocol/topics.js';
 import type { ComponentEvents } from '../health/events.js';
 import { ChunkUpload, type UploadChannel } from './chunk-upload.js';
-import type { LearnerRegistry } from './learner.js';
+import type { LearnerRegistry, LocalTrainingResult } from './learner.js';
+import { SecAggInbox } from './secagg-inbox.js';
+import { takePartSecurely } from './secure-participant.js';
 import { UpdateCompressor } from './update-compressor.js';
 
 /** What the round client needs of the uplink. */
@@ -57,6 +60,8 @@ interface ActiveRound {
   readonly round: number;
   readonly abort: AbortController;
   upload: ChunkUpload | undefined;
+  /** A secure round's relayed messages. */
+  inbox: SecAggInbox | undefined;
 }
 
 function codeOf(err: unknown): string {
@@ -77,7 +82,10 @@ export class RoundClient {
   private readonly announcements = new Map<string, RoundAnnouncementMessage>();
   private readonly invitations = new Map<string, RoundInvitationMessage>();
   private readonly answered = new Set<string>();
+  /** Secure rounds: the round parameters that came before the round started here (one per task, the latest). */
+  private readonly pendingParams = new Map<string, FleetSecAggMessage>();
   private readonly compressor: UpdateCompressor;
+  private readonly random: RandomSource;
   private readonly now: () => number;
   private active: ActiveRound | undefined;
   /** The last upload, kept for the fleet's late acks. */
@@ -92,7 +100,8 @@ export class RoundClient {
   private readonly failures: Record<string, number> = {};
 
   constructor(private readonly o: RoundClientOptions) {
-    this.compressor = new UpdateCompressor(o.random ?? cryptoRandomSource());
+    this.random = o.random ?? cryptoRandomSource();
+    this.compressor = new UpdateCompressor(this.random);
     this.now = o.now ?? Date.now;
   }
 
@@ -102,6 +111,7 @@ export class RoundClient {
     ch.subscribe(LEARNING_ANNOUNCEMENT_FILTER, (payload, topic) => this.onAnnouncement(topic, payload));
     ch.subscribe(learningTopics.invitation(gw), (payload) => this.onInvitation(payload));
     ch.subscribe(learningTopics.chunkAck(gw), (payload) => this.onAck(payload));
+    ch.subscribe(learningTopics.secAggRelay(gw), (payload) => this.onRelay(payload));
     this.o.events.info('learning.started', { models: this.o.learners.models() });
   }
 
@@ -188,6 +198,26 @@ export class RoundClient {
     }
   }
 
+  /** A secure round's message from the fleet: to the running round's inbox, or (round parameters) kept until the round starts. */
+  private onRelay(payload: Uint8Array): void {
+    let m: FleetSecAggMessage;
+    try {
+      m = decodeFleetSecAggMessage(payload);
+      if (m.step === 'round-params' && m.body.to !== this.o.gatewayId) throw Object.assign(new Error(`round parameters addressed to ${m.body.to}`), { code: 'E_FEDERATED_SECAGG' });
+    } catch (err) {
+      this.rejected(learningTopics.secAggRelay(this.o.gatewayId), err);
+      return;
+    }
+    if (this.active?.inbox?.push(m) === true) return;
+    if (m.step === 'round-params') {
+      this.pendingParams.delete(m.task);
+      if (this.pendingParams.size >= MAX_TASKS) this.pendingParams.delete(this.pendingParams.keys().next().value as string);
+      this.pendingParams.set(m.task, m);
+      return;
+    }
+    this.o.events.debug('learning.secagg_ignored', { task: m.task, round: m.round, step: m.step, reason: 'not the secure round running here' });
+  }
+
   /** Starts the round of an invitation whose announcement is here, unless a round is running. */
   private tryStart(): void {
     if (this.active !== undefined || this.stopped) return;
@@ -211,7 +241,7 @@ export class RoundClient {
   }
 
   private run(a: RoundAnnouncementMessage): void {
-    const active: ActiveRound = { task: a.task, round: a.round, abort: new AbortController(), upload: undefined };
+    const active: ActiveRound = { task: a.task, round: a.round, abort: new AbortController(), upload: undefined, inbox: undefined };
     this.active = active;
     const signal = active.abort.signal;
     const late = Object.assign(new Error(`the round's deadline passed (${new Date(a.deadlineAtMs).toISOString()})`), { code: 'E_LEARNING_DEADLINE' });
@@ -222,21 +252,28 @@ export class RoundClient {
       this.o.events.info('learning.round_joined', fields);
       try {
         if (this.now() >= a.deadlineAtMs) throw late;
-        if (a.secureAggregation) throw Object.assign(new Error('the round uses secure aggregation, whose client this gateway does not have'), { code: 'E_LEARNING_UNSUPPORTED' });
-        if (a.quantisation.type === 'int8' && a.quantisation.scale !== null) throw Object.assign(new Error('the round fixes a shared int8 scale (secure aggregation); this gateway sends per-tensor scales only'), { code: 'E_LEARNING_UNSUPPORTED' });
+        if (!a.secureAggregation && a.quantisation.type === 'int8' && a.quantisation.scale !== null) throw Object.assign(new Error('the round fixes a shared int8 scale without secure aggregation; this gateway sends per-tensor scales then'), { code: 'E_LEARNING_UNSUPPORTED' });
         const learner = this.o.learners.learnerFor(a.model.name);
         if (learner === undefined) throw Object.assign(new Error(`no stage learns ${a.model.name} any more`), { code: 'E_LEARNING_NO_LEARNER' });
-        const model = await abortable(this.o.fetchModel(a.model.fetch.target, this.o.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES), signal);
-        const sha = createHash('sha256').update(model).digest('hex');
-        if (sha !== a.model.sha256) {
-          throw Object.assign(new Error(`the global model ${a.model.fetch.target} has SHA-256 ${sha}; the announcement says ${a.model.sha256}: not training on it`), { code: 'E_LEARNING_MODEL_HASH' });
+        const train = async (): Promise<LocalTrainingResult> => {
+          const model = await abortable(this.o.fetchModel(a.model.fetch.target, this.o.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES), signal);
+          const sha = createHash('sha256').update(model).digest('hex');
+          if (sha !== a.model.sha256) {
+            throw Object.assign(new Error(`the global model ${a.model.fetch.target} has SHA-256 ${sha}; the announcement says ${a.model.sha256}: not training on it`), { code: 'E_LEARNING_MODEL_HASH' });
+          }
+          const t0 = performance.now();
+          const trained = await learner.train({ globalModel: model, localEpochs: a.localEpochs, learningRate: a.learningRate, proximalMu: a.proximalMu, signal });
+          const trainMs = Math.round(performance.now() - t0);
+          signal.throwIfAborted();
+          this.lastRound = { task: a.task, round: a.round, validationLoss: trained.validationLoss, samples: trained.samples, trainMs };
+          this.o.events.info('learning.trained', { ...fields, samples: trained.samples, validationLoss: trained.validationLoss, trainMs });
+          return trained;
+        };
+        if (a.secureAggregation) {
+          await this.runSecure(a, active, train, fields);
+          return;
         }
-        const t0 = performance.now();
-        const result = await learner.train({ globalModel: model, localEpochs: a.localEpochs, learningRate: a.learningRate, proximalMu: a.proximalMu, signal });
-        const trainMs = Math.round(performance.now() - t0);
-        signal.throwIfAborted();
-        this.lastRound = { task: a.task, round: a.round, validationLoss: result.validationLoss, samples: result.samples, trainMs };
-        this.o.events.info('learning.trained', { ...fields, samples: result.samples, validationLoss: result.validationLoss, trainMs });
+        const result = await train();
         const { tensors, residualReset } = this.compressor.compress(a, result.tensors);
         if (residualReset) this.o.events.info('learning.residual_reset', { task: a.task, reason: 'the model has another layout' });
         const update = encodeUpdate({ round: a.round, task: a.task, client: this.o.gatewayId, samples: result.samples, validationLoss: result.validationLoss, tensors });
@@ -264,6 +301,33 @@ export class RoundClient {
         this.tryStart();
       }
     })();
+  }
+
+  /**
+   * A secure round: the protocol (secure-participant.ts) runs while the model trains; a training
+   * failure aborts it (the gateway drops out of the round, which the fleet recovers from).
+   */
+  private async runSecure(a: RoundAnnouncementMessage, active: ActiveRound, train: () => Promise<LocalTrainingResult>, fields: Record<string, unknown>): Promise<void> {
+    const inbox = new SecAggInbox(a.task, a.round);
+    active.inbox = inbox;
+    const pending = this.pendingParams.get(a.task);
+    if (pending !== undefined && inbox.push(pending)) this.pendingParams.delete(a.task);
+    const training = train();
+    training.catch((err: unknown) => active.abort.abort(err));
+    let bytesSent = 0;
+    const { maskedBytes } = await takePartSecurely(a, training, {
+      gatewayId: this.o.gatewayId,
+      channel: this.o.channel,
+      inbox,
+      random: this.random,
+      signal: active.abort.signal,
+      onSent: (step, bytes) => {
+        bytesSent += bytes;
+        this.bytesSent += bytes;
+        if (step === 'masked-input') this.updatesSent += 1;
+      },
+    });
+    this.o.events.info('learning.update_sent', { ...fields, secure: true, maskedBytes, bytesSent });
   }
 
   /** Aborts the round in progress (its training and upload) and waits for it to end. */

@@ -21,7 +21,7 @@ export class UpdateCompressor {
   compress(a: RoundAnnouncementMessage, delta: readonly FloatTensor[]): { tensors: QuantizedTensor[]; residualReset: boolean } {
     const q = a.quantisation;
     if (q.type === 'int8' && q.scale !== null) {
-      // A shared scale exists for secure aggregation, whose client is not built (runtime/README.md).
+      // A shared scale belongs to secure rounds, which quantise into the ring (secure-participant.ts), never through here.
       throw Object.assign(new Error('the round fixes a shared int8 scale (secure aggregation); this gateway sends per-tensor scales only'), { code: 'E_LEARNING_UNSUPPORTED' });
     }
     let feedback = this.byTask.get(a.task);

@@ -143,13 +143,24 @@ describe('the round client', () => {
     await client.stop();
   });
 
-  it('refuses secure-aggregation rounds, drops stale invitations, ignores models no stage learns, and reports bad messages by code', async () => {
+  it('in a secure round whose fleet never sends the round parameters, trains but sends nothing and gives up at the deadline', async () => {
     const learner = new FakeLearner();
     const { client, channel, events } = setup(learner);
-    announce(channel, 1, { secureAggregation: true, quantisation: { type: 'int8', scale: 0.0078125 }, proximalMu: null });
+    announce(channel, 1, { secureAggregation: true, quantisation: { type: 'int8', scale: 0.0078125 }, proximalMu: null, deadlineAtMs: Date.now() + 300 });
     invite(channel, 1);
-    await waitFor(() => named(events, 'learning.failed').length === 1, 'the refusal');
-    expect(named(events, 'learning.failed')[0]).toMatchObject({ code: 'E_LEARNING_UNSUPPORTED' });
+    channel.deliver(learningTopics.secAggRelay(GW), Uint8Array.of(0xa0));
+    await waitFor(() => named(events, 'learning.failed').length === 1, 'the deadline');
+    expect(named(events, 'learning.failed')[0]).toMatchObject({ code: 'E_LEARNING_DEADLINE' });
+    expect(named(events, 'learning.message_rejected')[0]).toMatchObject({ code: 'E_FEDERATED_SECAGG' });
+    expect(learner.requests).toHaveLength(1);
+    expect(channel.published).toEqual([]);
+    expect(client.stats()).toMatchObject({ roundsJoined: 1, updatesSent: 0, failures: { E_LEARNING_DEADLINE: 1 } });
+    await client.stop();
+  });
+
+  it('drops stale invitations, ignores models no stage learns, refuses a shared scale without secure aggregation, and reports bad messages by code', async () => {
+    const learner = new FakeLearner();
+    const { client, channel, events } = setup(learner);
 
     announce(channel, 5);
     invite(channel, 4, 'ef'.repeat(16));
@@ -166,9 +177,9 @@ describe('the round client', () => {
     // A shared scale without secure aggregation: refused before any training too.
     announce(channel, 1, { task: 't3', quantisation: { type: 'int8', scale: 0.0078125 } });
     invite(channel, 1, '34'.repeat(16), 't3');
-    await waitFor(() => named(events, 'learning.failed').length === 2, 'the second refusal');
-    expect(named(events, 'learning.failed')[1]).toMatchObject({ code: 'E_LEARNING_UNSUPPORTED', task: 't3' });
-    expect(client.stats()).toMatchObject({ roundsJoined: 2, updatesSent: 0, failures: { E_LEARNING_UNSUPPORTED: 2 } });
+    await waitFor(() => named(events, 'learning.failed').length === 1, 'the refusal');
+    expect(named(events, 'learning.failed')[0]).toMatchObject({ code: 'E_LEARNING_UNSUPPORTED', task: 't3' });
+    expect(client.stats()).toMatchObject({ roundsJoined: 1, updatesSent: 0, failures: { E_LEARNING_UNSUPPORTED: 1 } });
     expect(learner.requests).toEqual([]);
     await client.stop();
   });
