@@ -27,6 +27,7 @@ const CHANNELS: ChannelSpec[] = [
 ];
 const MODEL = 'motor-ae';
 const TASK = 'motor-fl';
+const SECURE_TASK = 'motor-fl-secure';
 const N = 3;
 
 /** Release 1: the machine type's autoencoder, trained briefly on another unit's data (the fleet's starting point). */
@@ -45,7 +46,9 @@ async function firstModel(): Promise<Uint8Array> {
  * rollout; a federated task runs a round over MQTT (each gateway trains on its own normal
  * windows, sends a chunked int8 update); the fleet aggregates, signs the new global model as the
  * task's delegated role, and rolls it out with the task's plan; every gateway verifies it
- * through TUF (golden run included) and runs it.
+ * through TUF (golden run included) and runs it. Then a secure-aggregation round of the same
+ * gateways over MQTT: each trains on its windows and sends its delta masked; the fleet unmasks
+ * only the sum (PROTOCOL.md "Secure aggregation").
  */
 describe('federated learning end to end', () => {
   const rig = useFleetTestRig();
@@ -135,6 +138,31 @@ learning: { enabled: true, reservoirWindows: 512 }
     await waitFor(async () => (await rolloutState(api, rollout.id)) === 'completed', 'release 2 on every gateway', 120_000, 200);
     for (const g of gateways) expect(g.health().releases?.[MODEL]?.active?.release).toBe(2);
     for (const g of gateways) expect(g.learning?.stats()).toMatchObject({ roundsJoined: 1, updatesSent: 1 });
+
+    // A secure round on release 2: each gateway trains as before but sends its delta masked, quantised with the
+    // announced shared scale; the fleet unmasks only the sum of the three and makes their mean the new model.
+    // (Its release is refused: the operator delegated the model to the first task's role only.)
+    const secure = await fetch(`${endpoints.localApiUrl}/v1/learning/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        task: { id: SECURE_TASK, model: MODEL, gatewaySelector: {}, strategy: { type: 'fedavg' }, localEpochs: 5, learningRate: 0.003, clipNorm: 1, minClients: N, samplingShare: 1, deadlineMs: 120_000, secureAggregation: true },
+        rounds: 1,
+      }),
+    });
+    expect(secure.status, await secure.clone().text()).toBe(201);
+    const secureRound = await waitFor(async () => {
+      const r = await api(`/v1/learning/tasks/${SECURE_TASK}/rounds/1`);
+      return r['outcome'] === 'model' || r['outcome'] === 'no-model' ? r : undefined;
+    }, 'secure round 1 closed', 120_000, 200);
+    expect(secureRound, JSON.stringify(secureRound)).toMatchObject({
+      outcome: 'model',
+      participants: N,
+      released: null,
+      releaseError: expect.stringMatching(/federated-motor-fl-secure is not a delegated role/),
+      record: { closedBy: 'all-answered', validationLoss: { reported: 0 }, secureAggregation: { advertised: N, dealt: N, masked: N, responded: N, dropped: [], threshold: N, weighting: 'mean-over-survivors', refusals: {} } },
+    });
+    for (const g of gateways) expect(g.learning?.stats()).toMatchObject({ roundsJoined: 2, updatesSent: 2, failures: {} });
 
     // A gateway provisioned after the round starts from the fleet's model on day one: its own
     // update check finds release 2, which only the delegated role lists, by asking TUF for it.
