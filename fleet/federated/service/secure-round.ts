@@ -22,6 +22,8 @@ export interface SecureRoundOptions {
   readonly log: ServiceLog;
   /** Called once, with the sum or why there is none; the task runner closes the round with it. */
   readonly onDone: (outcome: SecureSumOutcome) => void;
+  /** A fault of ours (not of a gateway's message) in a queued step: the runner stops the task with it. */
+  readonly onError: (err: unknown) => void;
 }
 
 /** Which message each step collects. */
@@ -53,6 +55,8 @@ export class SecureRound {
   /** Who this step waits for, and who answered it. */
   private expected: ReadonlySet<string>;
   private readonly answered = new Set<string>();
+  /** Of those, whose message the server took. */
+  private acceptedInStep = 0;
   private readonly refusals: Partial<Record<SecAggReason, number>> = {};
   private counts = { advertised: 0, dealt: 0, masked: 0, responded: 0 };
   private byDeadline = false;
@@ -103,6 +107,7 @@ export class SecureRound {
           this.server.receiveUnmaskingResponse(m.body);
           break;
       }
+      this.acceptedInStep += 1;
       this.o.metrics.learningSecAgg.inc({ step: m.step, outcome: 'accepted', reason: '' });
     } catch (err) {
       if (!(err instanceof SecureAggregationError)) throw err;
@@ -169,9 +174,9 @@ export class SecureRound {
           break;
         }
         case 'unmasking':
-          this.counts.responded = this.answered.size;
+          this.counts.responded = this.acceptedInStep;
           this.step = 'done';
-          this.chain = this.chain.then(() => this.finish());
+          this.queue(() => this.finish());
           return;
       }
     } catch (err) {
@@ -182,12 +187,18 @@ export class SecureRound {
       return;
     }
     this.answered.clear();
+    this.acceptedInStep = 0;
     this.step = NEXT[step] as SecureStep;
     this.arm();
     const toSend = out;
-    this.chain = this.chain.then(async () => {
+    this.queue(async () => {
       for (const { to, m } of toSend) await this.send(to, m);
     });
+  }
+
+  /** Runs `step` after what is queued, in order; a fault goes to the runner, never unhandled. */
+  private queue(step: () => Promise<void>): void {
+    this.chain = this.chain.then(step).catch((err: unknown) => this.o.onError(err));
   }
 
   private async finish(): Promise<void> {

@@ -244,6 +244,10 @@ export class TaskRunner {
         const c = this.rounds.closeSecure(outcome);
         void this.enqueue(() => this.closed(c));
       },
+      onError: (err) => {
+        if (this.secure !== secure) return;
+        void this.enqueue(() => Promise.reject(err as Error));
+      },
     });
     this.secure = secure;
     await secure.start();

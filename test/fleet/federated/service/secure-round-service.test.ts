@@ -169,16 +169,23 @@ describe('secure aggregation over MQTT: the round service with gateways running 
     await assertFleetHoldsNoUpdate(rig, log, survivors.map((s) => s.input as Uint32Array));
   });
 
-  it('counts refused protocol messages in the record: a second answer to a step, a message on another gateway\'s behalf', async () => {
-    const scripts = await secureRound(rig, ['full', 'full', 'full']);
+  it('counts refused protocol messages in the record: an advertisement on another gateway\'s behalf, a second answer to a step', async () => {
+    const scripts = await secureRound(rig, ['full', 'full', 'full', 'silent']);
     const gw0 = scripts[0] as SecureScript;
-    // gw-0 publishes an advertisement claiming to come from gw-1 (its own topic, someone else's id).
-    const forged = encodeSecAggMessage({ task: TASK, round: 1, step: 'advertise-keys', body: { round: `${TASK}:1`, from: 'gw-1', maskPublicKey: new Uint8Array(32).fill(9), encryptionPublicKey: new Uint8Array(32).fill(7) } });
+    const advertisement = (from: string): Buffer =>
+      Buffer.from(encodeSecAggMessage({ task: TASK, round: 1, step: 'advertise-keys', body: { round: `${TASK}:1`, from, maskPublicKey: new Uint8Array(32).fill(9), encryptionPublicKey: new Uint8Array(32).fill(7) } }));
     await waitFor(() => gw0.gw.relay.find((m) => m.step === 'round-params'), 'round params');
-    await gw0.gw.client.publishAsync(learningTopics.secAgg('gw-0'), Buffer.from(forged), { qos: 1 });
-    await Promise.all(scripts.map((s) => s.run()));
+    // gw-0 publishes an advertisement claiming to come from gw-1 (on its own topic, someone else's id).
+    await gw0.gw.client.publishAsync(learningTopics.secAgg('gw-0'), advertisement('gw-1'), { qos: 1 });
+    const running = Promise.all(scripts.map((s) => s.run()));
+    await waitFor(async () => (await rig.metric('edgewise_fleet_learning_secagg_messages_total{step="advertise-keys",outcome="accepted",reason=""}')) === 3, '3 advertisements');
+    // gw-3 is silent, so the step still collects: gw-0 advertising again is its second answer.
+    await gw0.gw.client.publishAsync(learningTopics.secAgg('gw-0'), advertisement('gw-0'), { qos: 1 });
+    await waitFor(async () => (await rig.metric('edgewise_fleet_learning_secagg_messages_total{step="advertise-keys",outcome="rejected",reason="duplicate"}')) === 1, 'the duplicate refused');
+    rig.clock.advance(0.15 * DEADLINE_MS);
+    await running;
     const r = await round(rig, 1);
-    expect(r.record).toMatchObject({ outcome: { type: 'model' }, secureAggregation: { refusals: { inconsistent: 1 } } });
+    expect(r.record).toMatchObject({ outcome: { type: 'model' }, participants: ['gw-0', 'gw-1', 'gw-2'], secureAggregation: { advertised: 3, refusals: { inconsistent: 1, duplicate: 1 } } });
   });
 
   it('refuses a secure task with a rule that needs individual updates, or with differential privacy, saying why', async () => {
