@@ -1,5 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import { LEARNING_UPDATE_FILTER, fleetFilters, parseLearningUpdateTopic } from '../protocol/index.js';
+import { LEARNING_SECAGG_FILTER, LEARNING_UPDATE_FILTER, fleetFilters, parseLearningSecAggTopic, parseLearningUpdateTopic } from '../protocol/index.js';
 import { FLEET_USERNAME } from '../registry/registry.js';
 import type { Ingest } from './ingest.js';
 
@@ -21,6 +21,8 @@ export interface LearningChunkSink {
    * its own topics, so the topic's gateway is the sender. Never rejects.
    */
   accept(gatewayId: string, payload: Uint8Array): Promise<void>;
+  /** One secure-aggregation message (`learning-secagg`) from the gateway the topic names, as `accept`. Never rejects. */
+  acceptSecAgg(gatewayId: string, payload: Uint8Array): Promise<void>;
   /** A chunk dropped because MAX_PENDING_LEARNING_CHUNKS were still being handled. */
   overflow(gatewayId: string): void;
 }
@@ -59,21 +61,22 @@ export class MqttIngestClient {
     let pendingChunks = 0;
     client.handleMessage = (packet, callback) => {
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      if (o.learning !== undefined && packet.topic.endsWith('/learning-update')) {
+      const secAgg = packet.topic.endsWith('/learning-secagg');
+      if (o.learning !== undefined && (secAgg || packet.topic.endsWith('/learning-update'))) {
         // Acknowledged at once rather than when the round service is done: its answer (a chunk
         // ack) is a publish of this client, whose PUBACK mqtt.js reads only after this handler
         // returned, so waiting would deadlock. Nothing durable is at stake: an update being put
         // together lives in memory only, and a gateway resumes its upload from the fleet's acks.
         let gatewayId: string | undefined;
         try {
-          gatewayId = parseLearningUpdateTopic(packet.topic);
+          gatewayId = secAgg ? parseLearningSecAggTopic(packet.topic) : parseLearningUpdateTopic(packet.topic);
         } catch {
           // The subscription's filter makes this a gateway id the ACL let through; anything else is dropped.
         }
         if (gatewayId !== undefined && pendingChunks >= MAX_PENDING_LEARNING_CHUNKS) o.learning.overflow(gatewayId);
         else if (gatewayId !== undefined) {
           pendingChunks += 1;
-          void o.learning.accept(gatewayId, payload).finally(() => {
+          void (secAgg ? o.learning.acceptSecAgg(gatewayId, payload) : o.learning.accept(gatewayId, payload)).finally(() => {
             pendingChunks -= 1;
           });
         }
@@ -96,7 +99,7 @@ export class MqttIngestClient {
     client.on('connect', () => {
       ingestClient.lastError = null;
       // The session keeps them (clean: false), but a broker that lost its state must learn them again.
-      const filters = [...Object.values(fleetFilters), ...(o.learning === undefined ? [] : [LEARNING_UPDATE_FILTER])];
+      const filters = [...Object.values(fleetFilters), ...(o.learning === undefined ? [] : [LEARNING_UPDATE_FILTER, LEARNING_SECAGG_FILTER])];
       client.subscribe(filters, { qos: 1 }, (err) => {
         if (err !== null && err !== undefined) ingestClient.lastError = `subscribe: ${err.message}`;
       });

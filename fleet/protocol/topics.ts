@@ -138,6 +138,8 @@ export const learningTopics = {
 export const LEARNING_ANNOUNCEMENT_FILTER = `${FLEET_LEARNING_PREFIX}/+/announcement`;
 /** The fleet's subscription to every gateway's update chunks. */
 export const LEARNING_UPDATE_FILTER = `${TOPIC_ROOT}/gw/+/learning-update`;
+/** The fleet's subscription to every gateway's secure-aggregation messages. */
+export const LEARNING_SECAGG_FILTER = `${TOPIC_ROOT}/gw/+/learning-secagg`;
 
 /** The task of `edgewise/v1/fleet/learning/{task}/announcement`; throws E_TOPIC_INVALID for anything else. */
 export function parseLearningAnnouncementTopic(topic: string): string {
@@ -152,10 +154,19 @@ export function parseLearningAnnouncementTopic(topic: string): string {
 
 /** The sender of `edgewise/v1/gw/{id}/learning-update`; throws E_TOPIC_INVALID for anything else. */
 export function parseLearningUpdateTopic(topic: string): string {
+  return parseGatewayLearningTopic(topic, 'learning-update');
+}
+
+/** The sender of `edgewise/v1/gw/{id}/learning-secagg`; throws E_TOPIC_INVALID for anything else. */
+export function parseLearningSecAggTopic(topic: string): string {
+  return parseGatewayLearningTopic(topic, 'learning-secagg');
+}
+
+function parseGatewayLearningTopic(topic: string, expected: (typeof GATEWAY_LEARNING_PUBLISH_KINDS)[number]): string {
   const parts = topic.split('/');
   const [root, version, gw, gatewayId, kind] = parts;
-  if (parts.length !== 5 || `${root}/${version}` !== TOPIC_ROOT || gw !== 'gw' || gatewayId === undefined || !isGatewayId(gatewayId) || kind !== 'learning-update') {
-    throw new ProtocolError('E_TOPIC_INVALID', `topic ${JSON.stringify(topic)}: expected ${TOPIC_ROOT}/gw/{gatewayId}/learning-update`);
+  if (parts.length !== 5 || `${root}/${version}` !== TOPIC_ROOT || gw !== 'gw' || gatewayId === undefined || !isGatewayId(gatewayId) || kind !== expected) {
+    throw new ProtocolError('E_TOPIC_INVALID', `topic ${JSON.stringify(topic)}: expected ${TOPIC_ROOT}/gw/{gatewayId}/${expected}`);
   }
   return gatewayId;
 }

@@ -165,6 +165,10 @@ export class FleetService {
           metrics.messagesIn.inc({ kind: 'learning-update' });
           return learning?.acceptChunk(gw, payload) ?? Promise.resolve();
         },
+        acceptSecAgg: (gw, payload) => {
+          metrics.messagesIn.inc({ kind: 'learning-secagg' });
+          return learning?.acceptSecAgg(gw, payload) ?? Promise.resolve();
+        },
         overflow: (gw) => {
           metrics.learningChunks.inc({ result: 'capacity' });
           o.logger.warn({ component: 'federated', event: 'learning.chunk_refused', gatewayId: gw, code: 'E_FEDERATED_CAPACITY', reason: `${MAX_PENDING_LEARNING_CHUNKS} chunks still being handled` }, 'update chunk dropped');

@@ -341,7 +341,12 @@ export class FederatedService implements LearningTasks {
       this.log.warn({ component: 'federated', event: 'learning.secagg_refused', gatewayId, task: message.task, step: message.step, reason: 'unknown-task' }, 'secure-aggregation message for a task that is not running');
       return;
     }
-    runner.acceptSecAgg(gatewayId, message);
+    try {
+      runner.acceptSecAgg(gatewayId, message);
+    } catch (err) {
+      // A fault of ours, not of the gateway's message: logged, and the service keeps serving.
+      this.log.warn({ component: 'federated', event: 'learning.secagg_failed', gatewayId, task: message.task, step: message.step, code: (err as { code?: string }).code ?? 'E_FEDERATED', reason: (err as Error).message }, 'secure-aggregation message could not be handled');
+    }
   }
 
   /** Stops every task's timers (their state stays: the next start continues them). */

@@ -1,6 +1,7 @@
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { encodeSecAggMessage } from '../../../../fleet/protocol/federated/index.js';
 import { learningTopics } from '../../../../fleet/protocol/topics.js';
 import { FleetProcess } from '../../../support/fleet-process.js';
 import { useFleetTestRig } from '../../../support/fleet-test-rig.js';
@@ -9,6 +10,7 @@ import { Mosquitto } from '../../../support/mosquitto.js';
 import { PostgresServer } from '../../../support/postgres.js';
 import { waitFor } from '../../../support/wait-for.js';
 import { INITIAL_LAYOUT, ScriptedGateway, repositoryWithRelease, taskBody } from './round-service-rig.js';
+import { SecureScript } from './secure-script.js';
 
 type Call = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<Record<string, unknown>>;
 
@@ -102,6 +104,33 @@ describe('federated rounds through Mosquitto', () => {
     // The task's one round done: the retained announcement is cleared.
     await waitFor(async () => (await call('GET', '/v1/learning/tasks/press-ae'))['state'] === 'finished', 'the task finished');
     await waitFor(() => gw0.announcements.at(-1) === null, 'the announcement cleared');
+  }, 120_000);
+
+  it('runs a secure-aggregation round: the gateways\' protocol messages in through the leader\'s session, the relay out; one sent on another gateway\'s topic never arrives', async () => {
+    const dir = rig.dir.path;
+    await repositoryWithRelease(dir);
+    const data = join(dir, 'fleet');
+    const files = join(dir, 'mosquitto');
+    const acl = await runCli(['fleet', 'acl', '--data', data, '--format', 'mosquitto', '--out', files], 60_000);
+    expect(acl.code, acl.stderr).toBe(0);
+    const m = await Mosquitto.create(dir, { anonymous: false, perListenerSettings: true, passwordFile: join(files, 'passwd'), aclFile: join(files, 'acl'), listener: ['use_username_as_clientid true'] });
+    rig.onCleanup(() => m.stop());
+    const { fleet, endpoints } = await FleetProcess.start(data, undefined, ['--broker', m.url, '--repo', join(dir, 'repo')]);
+    rig.onCleanup(() => fleet.kill('SIGKILL'));
+    const call = await apiOf(endpoints.localApiUrl, data);
+    const passwords = new Map<string, string>();
+    for (const id of ['gw-0', 'gw-1', 'gw-2']) passwords.set(id, ((await call('POST', '/v1/gateways', { id, labels: { line: 'press' } })) as { credentials: { password: string } }).credentials.password);
+    const gws = await connectGateways(m, ['--data', data, '--format', 'mosquitto', '--out', files], passwords);
+    expect(await call('POST', '/v1/learning/tasks', taskBody({ minClients: 3, secureAggregation: true }, { rounds: 1 }))).toMatchObject({ id: 'press-ae', state: 'active' });
+    const scripts = gws.map((gw, i) => new SecureScript(gw, 'press-ae', 1, Float64Array.from({ length: 6824 }, (_, j) => ((i + 1) * ((j % 7) - 3)) / 4000)));
+    // gw-1 speaks for gw-0 on gw-0's topic: Mosquitto acknowledges and drops it, so the round never counts it.
+    await waitFor(() => gws[1]?.relay.find((x) => x.step === 'round-params'), 'round params');
+    const forged = encodeSecAggMessage({ task: 'press-ae', round: 1, step: 'advertise-keys', body: { round: 'press-ae:1', from: 'gw-0', maskPublicKey: new Uint8Array(32).fill(9), encryptionPublicKey: new Uint8Array(32).fill(7) } });
+    await gws[1]?.client.publishAsync(learningTopics.secAgg('gw-0'), Buffer.from(forged), { qos: 1 });
+    await Promise.all(scripts.map((s) => s.run()));
+    const r1 = await closedRound(call, 1);
+    expect(r1).toMatchObject({ outcome: 'model', participants: 3, record: { participants: ['gw-0', 'gw-1', 'gw-2'], closedBy: 'all-answered', secureAggregation: { advertised: 3, masked: 3, responded: 3, refusals: {} } } });
+    expect(await metric(endpoints.localApiUrl, 'edgewise_fleet_messages_in_total{kind="learning-secagg"}')).toBe(12);
   }, 120_000);
 
   it('runs rounds on the leader only; a task made through the other instance runs, and when the leader dies the survivor abandons its round and opens the next', async () => {
