@@ -2,8 +2,6 @@ import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChannelSpec } from '../../../devices/synthetic/signals.js';
-import { sampleChannel, seededRandom } from '../../../devices/synthetic/signals.js';
 import { ensureDelegatedKey, federatedRole } from '../../../fleet/repo/delegated-key.js';
 import { modelPathPattern } from '../../../fleet/repo/delegation.js';
 import { trainAutoencoderModel } from '../../../models/anomaly/autoencoder/model.js';
@@ -15,16 +13,13 @@ import { builtinRegistry } from '../../../runtime/plugins.js';
 import { runCli } from '../../support/gateway-process.js';
 import { useFleetTestRig } from '../../support/fleet-test-rig.js';
 import { TufRig } from '../../support/tuf-rig.js';
+import { MOTOR_CHANNELS, MOTOR_RATE_HZ, MOTOR_WINDOW, motorSamples } from '../../support/motor-machine.js';
 import { waitFor } from '../../support/wait-for.js';
 import { createRollout, rolloutState, startFleetAndGateways } from '../rollouts/e2e-rig.js';
 
-const RATE = 1000;
-const W = 32;
-const CHANNELS: ChannelSpec[] = [
-  { name: 'vibration', unit: 'g', sine: { amplitude: 1, frequencyHz: 7 }, noise: { stddev: 0.05 } },
-  { name: 'temperature', unit: 'degC', offset: 41, sine: { amplitude: 0.5, frequencyHz: 0.5 }, noise: { stddev: 0.02 } },
-  { name: 'current', unit: 'A', offset: 10, sine: { amplitude: 2, frequencyHz: 13 }, noise: { stddev: 0.1 } },
-];
+const RATE = MOTOR_RATE_HZ;
+const W = MOTOR_WINDOW;
+const CHANNELS = MOTOR_CHANNELS;
 const MODEL = 'motor-ae';
 const TASK = 'motor-fl';
 const SECURE_TASK = 'motor-fl-secure';
@@ -33,9 +28,7 @@ const N = 3;
 /** Release 1: the machine type's autoencoder, trained briefly on another unit's data (the fleet's starting point). */
 async function firstModel(): Promise<Uint8Array> {
   const rows = 30 * RATE;
-  const random = seededRandom(99);
-  const x = new Float64Array(rows * CHANNELS.length);
-  for (let i = 0; i < rows; i += 1) CHANNELS.forEach((ch, c) => (x[i * CHANNELS.length + c] = sampleChannel(ch, (i * 1000) / RATE, random)));
+  const x = motorSamples(rows, 99);
   return (await trainAutoencoderModel(x, rows, { channels: CHANNELS.map((c) => c.name), windowSamples: W, stride: 16, hidden: [32, 8, 32], epochs: 2, batchSize: 64, learningRate: 0.003, seed: 3, heldOut: 0.2 })).bytes;
 }
 

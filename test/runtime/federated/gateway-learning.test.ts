@@ -4,7 +4,6 @@ import { Writable } from 'node:stream';
 import type { AedesOptions } from 'aedes';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sampleChannel, seededRandom, type ChannelSpec } from '../../../devices/synthetic/signals.js';
 import { EmbeddedBroker } from '../../../fleet/broker/embedded-broker.js';
 import { decodeChunk, dequantizeUpdate, type RoundAnnouncementMessage } from '../../../fleet/protocol/federated/index.js';
 import { fleetFilters } from '../../../fleet/protocol/index.js';
@@ -17,30 +16,22 @@ import { parseConfig } from '../../../runtime/config/load.js';
 import { Gateway } from '../../../runtime/gateway.js';
 import { builtinRegistry } from '../../../runtime/plugins.js';
 import { ModelSlots } from '../../../runtime/updater/slots.js';
+import { MOTOR_CHANNELS, MOTOR_RATE_HZ, MOTOR_WINDOW, motorSamples } from '../../support/motor-machine.js';
 import { ScriptedFleet } from '../../support/scripted-fleet.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { TufRig } from '../../support/tuf-rig.js';
 import { waitFor } from '../../support/wait-for.js';
 
-const RATE = 1000;
-const W = 32;
+const RATE = MOTOR_RATE_HZ;
+const W = MOTOR_WINDOW;
 /** The machine: what the synthetic source sends and the held-out check regenerates. */
-const CHANNELS: ChannelSpec[] = [
-  { name: 'vibration', unit: 'g', sine: { amplitude: 1, frequencyHz: 7 }, noise: { stddev: 0.05 } },
-  { name: 'temperature', unit: 'degC', offset: 41, sine: { amplitude: 0.5, frequencyHz: 0.5 }, noise: { stddev: 0.02 } },
-  { name: 'current', unit: 'A', offset: 10, sine: { amplitude: 2, frequencyHz: 13 }, noise: { stddev: 0.1 } },
-];
+const CHANNELS = MOTOR_CHANNELS;
 const MODEL = 'motor-ae';
 const TASK = 'motor-ae-fl';
 const TARGET = 'learning/motor-ae/1/model.onnx';
 
 /** `rows` samples of the machine from `fromMs` on, with noise seeded by `seed` (the source's is 1). */
-function machineSamples(rows: number, seed: number, fromMs = 0): Float64Array {
-  const random = seededRandom(seed);
-  const out = new Float64Array(rows * CHANNELS.length);
-  for (let i = 0; i < rows; i += 1) CHANNELS.forEach((ch, c) => (out[i * CHANNELS.length + c] = sampleChannel(ch, fromMs + (i * 1000) / RATE, random)));
-  return out;
-}
+const machineSamples = motorSamples;
 
 /** The global model: the machine type's autoencoder early in federated training (2 epochs on another unit's data). */
 async function globalModel(): Promise<Uint8Array> {

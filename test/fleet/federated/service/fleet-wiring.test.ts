@@ -4,10 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { modelPathPattern } from '../../../../fleet/repo/delegation.js';
 import { loadPublicKey } from '../../../../fleet/repo/keys.js';
 import { Repository } from '../../../../fleet/repo/repository.js';
-import { FleetProcess } from '../../../support/fleet-process.js';
 import { useFleetTestRig } from '../../../support/fleet-test-rig.js';
 import { waitFor } from '../../../support/wait-for.js';
-import { INITIAL_LAYOUT, MODEL, ScriptedGateway, repositoryWithRelease, taskBody } from './round-service-rig.js';
+import { MODEL, fleetWithScriptedGateways, repositoryWithRelease, taskBody } from './round-service-rig.js';
 
 /**
  * The round service as `edgewise fleet` runs it: update chunks reach it through the embedded
@@ -23,22 +22,7 @@ describe('the round service inside the fleet service', () => {
   it('runs a round through the embedded broker and the API; without a signer the model is not released and the next round starts from the same release', async () => {
     const dir = rig.dir.path;
     await repositoryWithRelease(dir);
-    const data = join(dir, 'fleet');
-    const { fleet, endpoints } = await FleetProcess.start(data, undefined, ['--repo', join(dir, 'repo')]);
-    rig.onCleanup(() => fleet.kill('SIGKILL'));
-    const token = (await readFile(join(data, 'operator-token'), 'utf8')).trim();
-    const call = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
-      const res = await fetch(`${endpoints.localApiUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-      return (await res.json()) as Record<string, unknown>;
-    };
-    const gws: ScriptedGateway[] = [];
-    for (const id of ['gw-0', 'gw-1']) {
-      const p = (await call('POST', '/v1/gateways', { id, labels: { line: 'press' } })) as { credentials: { password: string } };
-      const gw = new ScriptedGateway(id, p.credentials.password, endpoints.brokerUrl, INITIAL_LAYOUT);
-      await gw.connect();
-      rig.onCleanup(() => gw.close());
-      gws.push(gw);
-    }
+    const { endpoints, call, gateways: gws } = await fleetWithScriptedGateways(rig, ['--repo', join(dir, 'repo')], ['gw-0', 'gw-1']);
     expect(await call('POST', '/v1/learning/tasks', taskBody({ minClients: 2 }, { rounds: 2 }))).toMatchObject({ id: 'press-ae', state: 'active' });
     for (const gw of gws) {
       await waitFor(() => gw.invitedTo('press-ae', 1), `${gw.id} invited`);
@@ -63,22 +47,7 @@ describe('the round service inside the fleet service', () => {
   it('with --repo-online-keys releases each round\'s model as the task\'s delegated role and rolls it out with the task\'s plan', async () => {
     const dir = rig.dir.path;
     const keys = await repositoryWithRelease(dir);
-    const data = join(dir, 'fleet');
-    const { fleet, endpoints } = await FleetProcess.start(data, undefined, ['--repo', join(dir, 'repo'), '--repo-online-keys', join(dir, 'keys')]);
-    rig.onCleanup(() => fleet.kill('SIGKILL'));
-    const token = (await readFile(join(data, 'operator-token'), 'utf8')).trim();
-    const call = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
-      const res = await fetch(`${endpoints.localApiUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-      return (await res.json()) as Record<string, unknown>;
-    };
-    const gws: ScriptedGateway[] = [];
-    for (const id of ['gw-0', 'gw-1']) {
-      const p = (await call('POST', '/v1/gateways', { id, labels: { line: 'press' } })) as { credentials: { password: string } };
-      const gw = new ScriptedGateway(id, p.credentials.password, endpoints.brokerUrl, INITIAL_LAYOUT);
-      await gw.connect();
-      rig.onCleanup(() => gw.close());
-      gws.push(gw);
-    }
+    const { data, call, gateways: gws } = await fleetWithScriptedGateways(rig, ['--repo', join(dir, 'repo'), '--repo-online-keys', join(dir, 'keys')], ['gw-0', 'gw-1']);
     // A bad plan is refused with the task, not after its first round.
     const bad = await call('POST', '/v1/learning/tasks', taskBody({ minClients: 2 }, { rounds: 1, rollout: { selector: { kind: 'labels', selector: 'line=press' }, waves: [{ kind: 'share', share: 1 }], gates: { minSuccess: 2 } } }));
     expect(bad).toMatchObject({ status: 400, code: 'E_VALIDATION' });

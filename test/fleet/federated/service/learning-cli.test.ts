@@ -1,11 +1,10 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FleetProcess } from '../../../support/fleet-process.js';
 import { useFleetTestRig } from '../../../support/fleet-test-rig.js';
 import { runCli } from '../../../support/gateway-process.js';
 import { waitFor } from '../../../support/wait-for.js';
-import { INITIAL_LAYOUT, ScriptedGateway, repositoryWithRelease, taskBody } from './round-service-rig.js';
+import { fleetWithScriptedGateways, repositoryWithRelease, taskBody } from './round-service-rig.js';
 
 /** `edgewise fleet learning create|list|status|stop` against a running fleet, as an operator uses it. */
 describe('edgewise fleet learning', () => {
@@ -14,14 +13,8 @@ describe('edgewise fleet learning', () => {
   it('creates a task from a YAML file, shows its rounds with their numbers, refuses a bad definition naming the field, and stops it', async () => {
     const dir = rig.dir.path;
     await repositoryWithRelease(dir);
-    const data = join(dir, 'fleet');
-    const { fleet, endpoints } = await FleetProcess.start(data, undefined, ['--repo', join(dir, 'repo')]);
-    rig.onCleanup(() => fleet.kill('SIGKILL'));
-    const token = (await readFile(join(data, 'operator-token'), 'utf8')).trim();
-    const res = await fetch(`${endpoints.localApiUrl}/v1/gateways`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'gw-0', labels: { line: 'press' } }) });
-    const gw = new ScriptedGateway('gw-0', ((await res.json()) as { credentials: { password: string } }).credentials.password, endpoints.brokerUrl, INITIAL_LAYOUT);
-    await gw.connect();
-    rig.onCleanup(() => gw.close());
+    const { data, gateways: [gw] } = await fleetWithScriptedGateways(rig, ['--repo', join(dir, 'repo')], ['gw-0']);
+    if (gw === undefined) throw new Error('no gateway');
 
     const definition = (taskBody({ minClients: 1 }) as { task: Record<string, unknown> }).task;
     const bad = join(dir, 'bad.yaml');

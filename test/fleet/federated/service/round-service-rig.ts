@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -40,7 +40,9 @@ import { Repository } from '../../../../fleet/repo/repository.js';
 import { Rollouts } from '../../../../fleet/rollouts/rollouts.js';
 import { useFleetDb } from '../../../support/fleet-db.js';
 import { makeTempDir } from '../../../support/temp-dir.js';
+import { FleetProcess } from '../../../support/fleet-process.js';
 import { keyring, type Keyring } from '../../../support/tuf-rig.js';
+import type { FleetEndpoints } from '../../../../fleet/service/fleet-service.js';
 import { waitFor } from '../../../support/wait-for.js';
 
 /** The anomaly autoencoder at its defaults (96-32-8-32-96, 6,824 parameters): a real ONNX file, made by the repo's exporter. */
@@ -356,4 +358,37 @@ export function taskBody(overrides: Record<string, unknown> = {}, schedule: Reco
     rounds: 1,
     ...schedule,
   };
+}
+
+/** A JSON call to a running fleet's API with the operator token; the parsed body, whatever the status. */
+export type FleetCall = (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>;
+
+/**
+ * `edgewise fleet` as a process (embedded broker, PGlite) on DIR/fleet with `args`, killed at
+ * the rig's cleanup, and gateways `ids` provisioned through its API with `labels`, each a
+ * connected ScriptedGateway (closed at cleanup).
+ */
+export async function fleetWithScriptedGateways(
+  rig: { readonly dir: { readonly path: string }; onCleanup(f: () => Promise<unknown> | unknown): void },
+  args: readonly string[],
+  ids: readonly string[],
+  labels: Record<string, string> = { line: 'press' },
+): Promise<{ data: string; endpoints: FleetEndpoints; call: FleetCall; gateways: ScriptedGateway[] }> {
+  const data = join(rig.dir.path, 'fleet');
+  const { fleet, endpoints } = await FleetProcess.start(data, undefined, args);
+  rig.onCleanup(() => fleet.kill('SIGKILL'));
+  const token = (await readFile(join(data, 'operator-token'), 'utf8')).trim();
+  const call: FleetCall = async (method, path, body) => {
+    const res = await fetch(`${endpoints.localApiUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    return (await res.json()) as Record<string, unknown>;
+  };
+  const gateways: ScriptedGateway[] = [];
+  for (const id of ids) {
+    const p = (await call('POST', '/v1/gateways', { id, labels })) as { credentials: { password: string } };
+    const gw = new ScriptedGateway(id, p.credentials.password, endpoints.brokerUrl, INITIAL_LAYOUT);
+    await gw.connect();
+    rig.onCleanup(() => gw.close());
+    gateways.push(gw);
+  }
+  return { data, endpoints, call, gateways };
 }
