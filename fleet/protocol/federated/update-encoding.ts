@@ -20,10 +20,24 @@ export interface UpdateMessage {
   /** Loss of the locally trained model on the client's held-out data; null when it held none out. */
   readonly validationLoss: number | null;
   readonly tensors: readonly QuantizedTensor[];
+  /**
+   * Moments of the log reconstruction error over the client's held-out windows under the
+   * round's global model (before local training), for the fleet to pool into the released
+   * model's calibration; absent when none was held out (and in secure rounds).
+   */
+  readonly calibration?: LogErrorMomentsWire;
 }
 
-/** Version of the update message; a receiver rejects any other. */
+/** n windows, the sum of their ln(error) values and of their squares (the anomaly autoencoder's error, see models/anomaly). */
+export interface LogErrorMomentsWire {
+  readonly n: number;
+  readonly sum: number;
+  readonly sumSq: number;
+}
+
+/** Version of an update without `calib`; v1 decoders refuse unknown keys, so one with it is CALIBRATED_UPDATE_VERSION. */
 export const UPDATE_VERSION = 1;
+export const CALIBRATED_UPDATE_VERSION = 2;
 /** Task ids are topic-level safe, like gateway ids. */
 export const TASK_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 const taskIdRe = new RegExp(TASK_ID_PATTERN);
@@ -31,6 +45,10 @@ const taskIdRe = new RegExp(TASK_ID_PATTERN);
 export const MAX_SAMPLES = 2 ** 32 - 1;
 
 const ENVELOPE_KEYS = ['v', 'round', 'task', 'client', 'samples', 'valLoss', 'tensors'];
+const ENVELOPE_KEYS_V2 = [...ENVELOPE_KEYS, 'calib'];
+const CALIB_KEYS = ['n', 'sum', 'sumSq'];
+/** Held-out windows one client may claim (as samples: a bound on the wire, not a real count). */
+export const MAX_CALIBRATION_WINDOWS = MAX_SAMPLES;
 const TENSOR_KEYS = ['name', 'shape', 'scale', 'q', 'iv', 'ib'];
 
 const show = (x: unknown): string => (x instanceof Uint8Array ? `${x.length} bytes` : typeof x === 'string' ? JSON.stringify(x.length > 80 ? `${x.slice(0, 80)}...` : x) : String(x));
@@ -53,7 +71,11 @@ export function encodeUpdate(m: UpdateMessage, limits: UpdateLimits = DEFAULT_UP
     }
     return wire;
   });
-  const raw = { v: UPDATE_VERSION, round: m.round, task: m.task, client: m.client, samples: m.samples, valLoss: m.validationLoss, tensors };
+  const raw: Record<string, unknown> = { v: UPDATE_VERSION, round: m.round, task: m.task, client: m.client, samples: m.samples, valLoss: m.validationLoss, tensors };
+  if (m.calibration !== undefined) {
+    raw['v'] = CALIBRATED_UPDATE_VERSION;
+    raw['calib'] = { n: m.calibration.n, sum: m.calibration.sum, sumSq: m.calibration.sumSq };
+  }
   parseUpdate(raw, limits);
   const bytes = cborEncode(raw);
   if (bytes.length > limits.maxMessageBytes) throw updateError('message', `${bytes.length} bytes, at most ${limits.maxMessageBytes}`);
@@ -108,8 +130,11 @@ function uint(x: unknown, field: string, min: number, max: number): number {
 /** Checks a decoded CBOR value field by field and builds the message (copies of the byte strings). */
 function parseUpdate(raw: unknown, limits: UpdateLimits): UpdateMessage {
   if (!isMap(raw)) throw updateError('message', 'expected a CBOR map');
-  if (raw['v'] !== UPDATE_VERSION) throw updateError('v', `version ${show(raw['v'])} is not supported, expected ${UPDATE_VERSION}`);
-  onlyKeys(raw, ENVELOPE_KEYS, '');
+  const v = raw['v'];
+  if (v !== UPDATE_VERSION && v !== CALIBRATED_UPDATE_VERSION) throw updateError('v', `version ${show(v)} is not supported, expected ${UPDATE_VERSION} or ${CALIBRATED_UPDATE_VERSION}`);
+  onlyKeys(raw, v === UPDATE_VERSION ? ENVELOPE_KEYS : ENVELOPE_KEYS_V2, '');
+  // v2 exists to carry calib: without it a sender would have written v1.
+  const calibration = v === CALIBRATED_UPDATE_VERSION ? parseCalibration(raw['calib']) : undefined;
   const round = uint(raw['round'], 'round', 0, Number.MAX_SAFE_INTEGER);
   const task = raw['task'];
   if (typeof task !== 'string' || !taskIdRe.test(task)) throw updateError('task', `expected a task id (${TASK_ID_PATTERN}), got ${show(task)}`);
@@ -156,5 +181,16 @@ function parseUpdate(raw: unknown, limits: UpdateLimits): UpdateMessage {
     if (indices.length !== q.length) throw updateError(`${where}.q`, `${q.length} values for ${indices.length} indices`);
     return { name, shape: [...shape], scale, q, indices };
   });
-  return { round, task, client, samples, validationLoss: loss, tensors };
+  return calibration === undefined ? { round, task, client, samples, validationLoss: loss, tensors } : { round, task, client, samples, validationLoss: loss, tensors, calibration };
+}
+
+function parseCalibration(c: unknown): LogErrorMomentsWire {
+  if (!isMap(c)) throw updateError('calib', `expected a map of n, sum, sumSq (version ${CALIBRATED_UPDATE_VERSION} carries it), got ${show(c)}`);
+  onlyKeys(c, CALIB_KEYS, 'calib');
+  const n = uint(c['n'], 'calib.n', 1, MAX_CALIBRATION_WINDOWS);
+  const sum = c['sum'];
+  if (typeof sum !== 'number' || !Number.isFinite(sum)) throw updateError('calib.sum', `expected a finite number, got ${show(sum)}`);
+  const sumSq = c['sumSq'];
+  if (typeof sumSq !== 'number' || !Number.isFinite(sumSq) || sumSq < 0) throw updateError('calib.sumSq', `expected a finite number >= 0, got ${show(sumSq)}`);
+  return { n, sum, sumSq };
 }

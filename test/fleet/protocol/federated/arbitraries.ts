@@ -45,11 +45,23 @@ export const quantizedTensor: fc.Arbitrary<QuantizedTensor> = fc.tuple(tensorNam
 
 const id = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,20}$/);
 
-export const updateMessage: fc.Arbitrary<UpdateMessage> = fc.record({
-  round: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
-  task: id,
-  client: id,
-  samples: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
-  validationLoss: fc.oneof(fc.constant(null), fc.double({ min: 0, max: 1e12, noNaN: true }).map((x) => (Object.is(x, -0) ? 0 : x))),
-  tensors: fc.uniqueArray(quantizedTensor, { minLength: 1, maxLength: 5, selector: (t) => t.name }),
+const noNegativeZero = (x: number): number => (Object.is(x, -0) ? 0 : x);
+
+/** The log-error moments a v2 update carries (any finite values the format allows). */
+export const calibrationMoments = fc.record({
+  n: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
+  sum: fc.double({ noNaN: true, noDefaultInfinity: true }).map(noNegativeZero),
+  sumSq: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }).map(noNegativeZero),
 });
+
+export const updateMessage: fc.Arbitrary<UpdateMessage> = fc
+  .record({
+    round: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+    task: id,
+    client: id,
+    samples: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
+    validationLoss: fc.oneof(fc.constant(null), fc.double({ min: 0, max: 1e12, noNaN: true }).map(noNegativeZero)),
+    tensors: fc.uniqueArray(quantizedTensor, { minLength: 1, maxLength: 5, selector: (t) => t.name }),
+    calibration: fc.option(calibrationMoments, { nil: undefined }),
+  })
+  .map(({ calibration, ...m }) => (calibration === undefined ? m : { ...m, calibration }));

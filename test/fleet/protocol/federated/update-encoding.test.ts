@@ -50,7 +50,15 @@ describe('update message encoding', () => {
   it('refuses a wrong message, naming the field', () => {
     const t = (over: Record<string, unknown>, tensorOver: Record<string, unknown> = {}): FederatedError => attempt(raw(over, tensorOver)) as FederatedError;
     const cases: [FederatedError, string, string][] = [
-      [t({ v: 2 }), 'v', 'version 2 is not supported'],
+      [t({ v: 3 }), 'v', 'version 3 is not supported'],
+      [t({ calib: { n: 4, sum: -8, sumSq: 16 } }), 'calib', 'unknown key'],
+      [t({ v: 2 }), 'calib', 'expected a map of n, sum, sumSq'],
+      [t({ v: 2, calib: { n: 0, sum: -8, sumSq: 16 } }), 'calib.n', 'integer from 1'],
+      [t({ v: 2, calib: { n: 4, sum: Number.POSITIVE_INFINITY, sumSq: 16 } }), 'calib.sum', 'finite number'],
+      [t({ v: 2, calib: { n: 4, sum: '1', sumSq: 16 } }), 'calib.sum', 'finite number'],
+      [t({ v: 2, calib: { n: 4, sum: -8, sumSq: -1 } }), 'calib.sumSq', 'finite number >= 0'],
+      [t({ v: 2, calib: { n: 4, sum: -8, sumSq: Number.NaN } }), 'calib.sumSq', 'finite number >= 0'],
+      [t({ v: 2, calib: { n: 4, sum: -8, sumSq: 16, mean: -2 } }), 'calib.mean', 'unknown key'],
       [t({ round: -1 }), 'round', 'integer from 0'],
       [t({ round: 1.5 }), 'round', 'integer'],
       [t({ task: 'a/b' }), 'task', 'task id'],
@@ -90,6 +98,12 @@ describe('update message encoding', () => {
       expect([err.code, err.field], text).toEqual(['E_FEDERATED_UPDATE', field]);
       expect(err.message).toContain(text);
     }
+    // v2 is v1 plus calib; a v1 message (no calib) still decodes, to a message without calibration.
+    expect(decodeUpdate(raw({ v: 2, calib: { n: 4, sum: -8, sumSq: 16 } })).calibration).toEqual({ n: 4, sum: -8, sumSq: 16 });
+    expect('calibration' in decodeUpdate(raw())).toBe(false);
+    // The encoder writes v1 unless calib goes along (a v1 fleet keeps reading uncalibrated updates): a7 61 76 01 / a8 61 76 02.
+    expect([...encodeUpdate(MESSAGE).subarray(0, 4)]).toEqual([0xa7, 0x61, 0x76, 0x01]);
+    expect([...encodeUpdate({ ...MESSAGE, calibration: { n: 4, sum: -8, sumSq: 16 } }).subarray(0, 4)]).toEqual([0xa8, 0x61, 0x76, 0x02]);
     // A bitmap that fits the tensor is a sparse tensor like any other.
     expect((decodeUpdate(raw({}, { ib: Uint8Array.from([0x3f]) })).tensors[0]?.indices ?? []).length).toBe(6);
   });
