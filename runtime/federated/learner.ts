@@ -1,4 +1,5 @@
 import type { FloatTensor } from '../../fleet/protocol/federated/tensor.js';
+import type { LogErrorMomentsWire } from '../../fleet/protocol/federated/update-encoding.js';
 
 /** One round's local training, as the announcement asks for it. */
 export interface LocalTrainingRequest {
@@ -22,6 +23,12 @@ export interface LocalTrainingResult {
   readonly samples: number;
   /** Loss of the locally trained model on held-out local data (never sent); null when none was held out. */
   readonly validationLoss: number | null;
+  /**
+   * The moments of ln(error) of the held-out windows under the GLOBAL model (before local
+   * training), which the fleet pools into the released model's calibration; absent when none
+   * was held out or the model has no such calibration. Sent only in plain rounds.
+   */
+  readonly calibration?: LogErrorMomentsWire;
 }
 
 /**

@@ -276,7 +276,10 @@ export class RoundClient {
         const result = await train();
         const { tensors, residualReset } = this.compressor.compress(a, result.tensors);
         if (residualReset) this.o.events.info('learning.residual_reset', { task: a.task, reason: 'the model has another layout' });
-        const update = encodeUpdate({ round: a.round, task: a.task, client: this.o.gatewayId, samples: result.samples, validationLoss: result.validationLoss, tensors });
+        // The calibration moments go only with a plain update: a secure round (runSecure) sends
+        // nothing per gateway in the clear, and they would be a per-gateway statistic.
+        const calibration = result.calibration === undefined ? {} : { calibration: result.calibration };
+        const update = encodeUpdate({ round: a.round, task: a.task, client: this.o.gatewayId, samples: result.samples, validationLoss: result.validationLoss, tensors, ...calibration });
         const id = `${a.task}.${a.round}`;
         const chunks = splitUpdate(update, { updateId: id, maxChunkBytes: this.o.maxChunkBytes });
         const upload = new ChunkUpload(id, createHash('sha256').update(update).digest('hex'), chunks, learningTopics.update(this.o.gatewayId), this.o.channel);

@@ -1,48 +1,13 @@
 import type { AutoencoderMeta } from '../../models/anomaly/autoencoder/model.js';
 import { exportAutoencoder } from '../../models/anomaly/autoencoder/onnx-export.js';
+import { calibrationOf, logErrorMoments } from '../../models/train/log-error-moments.js';
 import type { Mlp } from '../../models/train/mlp.js';
 import type { FederatedDataset } from './dataset.js';
 import { CHANNEL_NAMES } from './gateway-data.js';
 
-/**
- * Per gateway, the log reconstruction errors of its local validation windows under the final
- * global model, as sums: the calibration round. The anomaly score's calibration is a log-normal
- * fit of held-out normal errors (models/anomaly/autoencoder/model.ts); pooled sums give the fit
- * over every gateway's held-out windows without any window leaving its gateway.
- */
-export interface LogErrorMoments {
-  readonly count: number;
-  readonly sum: number;
-  readonly sumSquares: number;
-}
-
-/** The same floor under a window's error as the autoencoder's calibration and scorer (model.ts). */
-const ERROR_FLOOR = 1e-12;
-/** The same floor under the fitted spread as trainAutoencoderOnWindows. */
-const LOG_STD_FLOOR = 1e-3;
-
-export function logErrorMoments(model: Mlp, x: Float64Array, rows: number): LogErrorMoments {
-  const dims = model.layers[0]?.inputs ?? 0;
-  const out = model.predict(x, rows);
-  let sum = 0;
-  let sumSquares = 0;
-  for (let k = 0; k < rows; k += 1) {
-    let s = 0;
-    for (let i = k * dims; i < (k + 1) * dims; i += 1) s += ((out[i] as number) - (x[i] as number)) ** 2;
-    const l = Math.log(s / dims + ERROR_FLOOR);
-    sum += l;
-    sumSquares += l * l;
-  }
-  return { count: rows, sum, sumSquares };
-}
-
-export function calibrationOf(parts: readonly LogErrorMoments[]): AutoencoderMeta['calibration'] {
-  const count = parts.reduce((n, p) => n + p.count, 0);
-  if (count < 2) throw new RangeError('calibration needs at least two held-out windows');
-  const logMean = parts.reduce((s, p) => s + p.sum, 0) / count;
-  const variance = parts.reduce((s, p) => s + p.sumSquares, 0) / count - logMean * logMean;
-  return { logMean, logStd: Math.max(LOG_STD_FLOOR, Math.sqrt(Math.max(0, variance))) };
-}
+// The calibration round's math (per gateway, the log errors of its local validation windows
+// under the final global model, as sums; pooled) lives in models/train, shared with the fleet.
+export { calibrationOf, logErrorMoments, type LogErrorMoments } from '../../models/train/log-error-moments.js';
 
 /**
  * The federated global model as the release a gateway installs: the autoencoder's ONNX file

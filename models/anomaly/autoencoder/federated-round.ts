@@ -1,6 +1,7 @@
 import type { FloatTensor } from '../../../fleet/protocol/federated/tensor.js';
 import { LearningError, type LocalTrainingResult } from '../../../runtime/federated/learner.js';
 import { readFloatInitializers, type FloatInitializer } from '../../onnx/initializers.js';
+import { logErrorMoments } from '../../train/log-error-moments.js';
 import { trainLocally } from '../../train/local-training.js';
 import { Mlp } from '../../train/mlp.js';
 import { parametersOf, reconstructionLoss } from '../../train/mlp-parameters.js';
@@ -81,7 +82,8 @@ function standardise(w: KeptWindows, indices: readonly number[], meta: Autoencod
  * trained E epochs on the kept normal windows with the stage's trainer (Adam, FedProx's term
  * when mu is set), a share of the windows held out spread over the period; returns the delta
  * (local - global, float32, named and shaped as the global model's initializers), the training
- * windows' count and the held-out loss. Pure but for the event-loop yields of trainMlp.
+ * windows' count, the held-out loss, and the held-out windows' log-error moments under the
+ * global model (the fleet's calibration of its next release). Pure but for the event-loop yields of trainMlp.
  */
 export async function trainAutoencoderRound(globalModel: Uint8Array, windows: KeptWindows, o: RoundTrainingOptions): Promise<LocalTrainingResult> {
   let meta: AutoencoderMeta;
@@ -102,6 +104,10 @@ export async function trainAutoencoderRound(globalModel: Uint8Array, windows: Ke
   if (train.length < MIN_TRAINING_WINDOWS) {
     throw new LearningError('E_LEARNING_NO_DATA', `${train.length} normal training windows kept (${windows.count} in all, ${held.length} held out); need at least ${MIN_TRAINING_WINDOWS}`);
   }
+  // Measured before training (which starts from `global`): the fleet pools these into the
+  // calibration of the model it releases, so they must describe the model every gateway had.
+  const heldX = held.length === 0 ? null : standardise(windows, held, meta);
+  const moments = heldX === null ? null : logErrorMoments(global, heldX, held.length);
   const x = standardise(windows, train, meta);
   let local: Mlp;
   try {
@@ -126,6 +132,7 @@ export async function trainAutoencoderRound(globalModel: Uint8Array, windows: Ke
     for (let j = 0; j < p.length; j += 1) values[j] = (p[j] as number) - (t.data[j] as number);
     return { name: t.name, shape: [...t.dims], values };
   });
-  const validationLoss = held.length === 0 ? null : reconstructionLoss(local, standardise(windows, held, meta), held.length);
-  return { tensors, samples: train.length, validationLoss };
+  const validationLoss = heldX === null ? null : reconstructionLoss(local, heldX, held.length);
+  const result = { tensors, samples: train.length, validationLoss };
+  return moments === null ? result : { ...result, calibration: { n: moments.count, sum: moments.sum, sumSq: moments.sumSquares } };
 }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { mlpFromInitializers, trainAutoencoderRound, type KeptWindows } from '../../../models/anomaly/autoencoder/federated-round.js';
-import { parseMeta, trainAutoencoderModel } from '../../../models/anomaly/autoencoder/model.js';
+import { parseMeta, splitSpread, trainAutoencoderModel } from '../../../models/anomaly/autoencoder/model.js';
 import { NormalWindows } from '../../../models/anomaly/autoencoder/normal-windows.js';
 import { readFloatInitializers } from '../../../models/onnx/initializers.js';
+import { logErrorMoments } from '../../../models/train/log-error-moments.js';
 import { reconstructionLoss, parametersOf } from '../../../models/train/mlp-parameters.js';
 import { LearningError } from '../../../runtime/federated/learner.js';
 import { MotorSignals, type MotorProfile } from '../../../sim/mcu/signals.js';
@@ -36,6 +37,17 @@ async function globalModel(): Promise<Uint8Array> {
   return (await trainAutoencoderModel(samples, rows, { channels: CHANNELS, windowSamples: W, stride: 4, hidden: [16, 4, 16], epochs: 2, batchSize: 64, learningRate: 0.003, seed: 2, heldOut: 0.2 })).bytes;
 }
 
+/** Windows `indices` of `w` standardised with the model's metadata, as the scorer sees them. */
+function standardised(bytes: Uint8Array, w: KeptWindows, indices: readonly number[]): Float64Array {
+  const meta = parseMeta(bytes);
+  const dims = W * 3;
+  const x = new Float64Array(indices.length * dims);
+  indices.forEach((k, r) => {
+    for (let i = 0; i < dims; i += 1) x[r * dims + i] = ((w.data[k * dims + i] as number) - (meta.mean[i % 3] as number)) / (meta.std[i % 3] as number);
+  });
+  return x;
+}
+
 /** The loss of the global model plus `delta` on windows standardised with the global model's metadata. */
 function lossWith(bytes: Uint8Array, delta: readonly Float32Array[] | undefined, w: KeptWindows): number {
   const meta = parseMeta(bytes);
@@ -65,6 +77,25 @@ describe('the anomaly autoencoder trained in a federated round on a gateway', ()
     const before = lossWith(bytes, undefined, unseen);
     const after = lossWith(bytes, result.tensors.map((t) => t.values), unseen);
     expect(after).toBeLessThan(0.8 * before);
+  }, 60_000);
+
+  it('returns the log-error moments of its held-out windows under the global model (not the trained one), none when nothing is held out', async () => {
+    const bytes = await globalModel();
+    const kept = windowsOf(7, 20, { loadMean: 0.8 });
+    const opts = { localEpochs: 3, learningRate: 0.003, proximalMu: null, heldOutShare: 0.2, batchSize: 64, seed: 1, signal: new AbortController().signal };
+    const result = await trainAutoencoderRound(bytes, kept, opts);
+    const { held } = splitSpread(kept.positions, kept.count, Math.floor(kept.count * 0.2), W);
+    const global = mlpFromInitializers(readFloatInitializers(bytes), W * 3);
+    const expected = logErrorMoments(global, standardised(bytes, kept, held), held.length);
+    expect(result.calibration).toEqual({ n: expected.count, sum: expected.sum, sumSq: expected.sumSquares });
+    expect(result.calibration?.n).toBe(held.length);
+    // The trained model reconstructs these windows better: its moments would be another (lower) mean.
+    const trained = mlpFromInitializers(readFloatInitializers(bytes).map((t, k) => ({ ...t, data: t.data.map((v, j) => v + (result.tensors[k]?.values[j] as number)) })), W * 3);
+    const after = logErrorMoments(trained, standardised(bytes, kept, held), held.length);
+    expect(after.sum / after.count).toBeLessThan(expected.sum / expected.count);
+    const none = await trainAutoencoderRound(bytes, kept, { ...opts, heldOutShare: 0 });
+    expect(none.calibration).toBeUndefined();
+    expect(none.validationLoss).toBeNull();
   }, 60_000);
 
   it('keeps the model nearer the global one under FedProx (the delta shrinks as mu grows)', async () => {
