@@ -1,4 +1,6 @@
 import type { FloatTensor } from '../../protocol/federated/tensor.js';
+import type { LogErrorMomentsWire } from '../../protocol/federated/update-encoding.js';
+import { calibrationOf, MIN_CALIBRATION_WINDOWS } from '../../../models/train/log-error-moments.js';
 import type { PrivacyRoundReport } from '../privacy/privacy-budget.js';
 import type { StrategyOptions } from '../strategies/strategy.js';
 import type { RejectionCounts } from './rejection.js';
@@ -57,6 +59,12 @@ export interface RoundRecord {
   readonly clipped: number;
   /** Local validation losses the participants reported: how many did, their mean and their sample-weighted mean. */
   readonly validationLoss: { readonly reported: number; readonly mean: number | null; readonly weightedMean: number | null };
+  /**
+   * The log-normal fit of the pooled log-error moments the fresh updates carried (their
+   * held-out windows under this round's global model), which the released model carries as
+   * `federated.calibration`; null when they held fewer than 2 windows in all (or a secure round).
+   */
+  readonly calibration: RoundCalibration | null;
   readonly late: {
     /** Late updates kept for a later round since the previous close. */
     readonly buffered: number;
@@ -84,6 +92,23 @@ export interface RoundRecord {
 export interface RoundClose {
   readonly record: RoundRecord;
   readonly model: { readonly basedOnVersion: number; readonly parameters: FloatTensor[] } | null;
+}
+
+export interface RoundCalibration {
+  /** Held-out windows pooled, over the updates that sent moments. */
+  readonly windows: number;
+  readonly logMean: number;
+  readonly logStd: number;
+}
+
+/** The pooled calibration of the updates' moments (models/train/log-error-moments.ts: the simulator's math), or null below 2 windows. */
+export function pooledCalibration(updates: readonly { readonly calibration: LogErrorMomentsWire | null }[]): RoundCalibration | null {
+  const parts = updates.flatMap((u) => (u.calibration === null ? [] : [{ count: u.calibration.n, sum: u.calibration.sum, sumSquares: u.calibration.sumSq }]));
+  const windows = parts.reduce((n, p) => n + p.count, 0);
+  if (windows < MIN_CALIBRATION_WINDOWS) return null;
+  const fit = calibrationOf(parts);
+  // Sums of finite values can still overflow to infinity: such a fit is no calibration.
+  return Number.isFinite(fit.logMean) && Number.isFinite(fit.logStd) ? { windows, ...fit } : null;
 }
 
 /** Mean and sample-weighted mean of the losses reported (null ones left out). */

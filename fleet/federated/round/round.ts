@@ -7,7 +7,7 @@ import { aggregateRound } from './aggregate-round.js';
 import { roundError } from './errors.js';
 import type { LateBuffer } from './late-buffer.js';
 import type { OpenRoundParams } from './open-round.js';
-import { validationLossSummary, type ClosedBy, type GlobalModel, type NoModelReason, type RoundClose, type RoundRecord } from './record.js';
+import { pooledCalibration, validationLossSummary, type ClosedBy, type GlobalModel, type NoModelReason, type RoundClose, type RoundRecord } from './record.js';
 import { aggregateSecureSum, type SecureSumOutcome } from './secure-sum.js';
 import { emptyRejectionCounts, rejected, type RejectionCounts, type RejectionReason, type UpdateVerdict } from './rejection.js';
 import type { Roster } from './roster.js';
@@ -145,6 +145,7 @@ export class FederatedRound {
       participants: fresh.map((u) => u.gateway),
       rejections: { ...this.rejections },
       validationLoss: validationLossSummary(fresh),
+      calibration: pooledCalibration(fresh),
     };
     const strategy = { type: this.task.strategy.type, options: this.task.strategy.options };
     const combination = this.task.privacy === null ? ('rule' as const) : ('dp-noised-sum' as const);
@@ -195,6 +196,7 @@ export class FederatedRound {
       participants: [...outcome.survivors].sort(),
       rejections: { ...this.rejections },
       validationLoss: validationLossSummary([]),
+      calibration: null,
       clipped: 0,
       late: { buffered: 0, applied: [], expired: 0 },
       privacy: null,

@@ -1,7 +1,7 @@
 import { FederatedError } from '../../protocol/federated/errors.js';
 import { dequantizeTensor } from '../../protocol/federated/quantize.js';
 import { checkMatchesLayout, type QuantizedTensor, type TensorLayout } from '../../protocol/federated/tensor.js';
-import { MAX_SAMPLES, type UpdateMessage } from '../../protocol/federated/update-encoding.js';
+import { MAX_CALIBRATION_WINDOWS, MAX_SAMPLES, type LogErrorMomentsWire, type UpdateMessage } from '../../protocol/federated/update-encoding.js';
 import { firstNonFinite } from '../strategies/aggregation-input.js';
 import { l2Norm } from '../strategies/flat.js';
 import { largestSentTensor, normTolerance } from './norm-bound.js';
@@ -13,6 +13,8 @@ export interface CheckedUpdate {
   readonly round: number;
   readonly samples: number;
   readonly validationLoss: number | null;
+  /** The log-error moments of the client's held-out windows under the round's global model; null when it sent none. */
+  readonly calibration: LogErrorMomentsWire | null;
   readonly tensors: readonly Float32Array[];
   /** L2 norm of the dequantised delta (before the fleet's clip). */
   readonly norm: number;
@@ -33,6 +35,13 @@ export function checkUpdateContent(message: UpdateMessage, layout: readonly Tens
   if (!Number.isInteger(message.samples) || message.samples < 1 || message.samples > MAX_SAMPLES) return fail('malformed', `samples ${String(message.samples)}: expected an integer from 1 to ${MAX_SAMPLES}`);
   const loss = message.validationLoss;
   if (loss !== null && !(typeof loss === 'number' && Number.isFinite(loss) && loss >= 0)) return fail('malformed', `validationLoss ${String(loss)}: expected a finite number >= 0 or null`);
+  const calibration = message.calibration ?? null;
+  if (calibration !== null) {
+    const { n, sum, sumSq } = calibration;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_CALIBRATION_WINDOWS || !Number.isFinite(sum) || !Number.isFinite(sumSq) || sumSq < 0) {
+      return fail('malformed', `calibration {n: ${String(n)}, sum: ${String(sum)}, sumSq: ${String(sumSq)}}: expected n from 1 to ${MAX_CALIBRATION_WINDOWS}, finite sums, sumSq >= 0`);
+    }
+  }
   if (!Array.isArray(message.tensors)) return fail('malformed', 'tensors: expected a list');
   try {
     checkMatchesLayout(message.tensors, layout);
@@ -52,7 +61,7 @@ export function checkUpdateContent(message: UpdateMessage, layout: readonly Tens
   const norm = l2Norm(tensors);
   const tolerance = normTolerance(largestSentTensor(message.tensors));
   if (norm > clipNorm * tolerance) return fail('norm-over-bound', `L2 norm ${norm.toPrecision(6)} is over ${(clipNorm * tolerance).toPrecision(6)} (clip norm ${clipNorm} x tolerance ${tolerance.toPrecision(6)} for int8 rounding)`);
-  return { ok: true, update: { gateway: message.client, round: message.round, samples: message.samples, validationLoss: loss, tensors, norm } };
+  return { ok: true, update: { gateway: message.client, round: message.round, samples: message.samples, validationLoss: loss, calibration, tensors, norm } };
 }
 
 /** What is wrong with a quantised tensor whose name and shape are right, or null. */

@@ -5,7 +5,7 @@ import { readFloatInitializers, withInitializers } from '../../../models/onnx/in
 import type { GlobalModelRef } from '../../protocol/federated/announcement.js';
 import type { FloatTensor } from '../../protocol/federated/tensor.js';
 import type { ReleaseInfo } from '../../repo/releases.js';
-import type { GlobalModel } from '../round/record.js';
+import type { GlobalModel, RoundCalibration } from '../round/record.js';
 import { serviceError } from './service-error.js';
 
 /**
@@ -57,11 +57,26 @@ export function globalModelOf(ref: GlobalModelRef, onnx: Uint8Array): GlobalMode
   return { version: ref.release, parameters };
 }
 
-/** The next global model's ONNX file: the same graph with the round's parameters, and which task and round made it. */
-export function nextModelFile(onnx: Uint8Array, parameters: readonly FloatTensor[], task: string, round: number): Uint8Array {
+/** Metadata key of the pooled calibration a released model carries (models/anomaly reads it; the fleet never rewrites a model's own metadata). */
+export const CALIBRATION_METADATA_KEY = 'federated.calibration';
+
+/** What `federated.calibration` holds (JSON): the round's pooled fit and the release it was measured under. */
+export interface ReleasedCalibration extends RoundCalibration {
+  /** The release the round started from: the gateways measured their held-out windows under it, one release before this one. */
+  readonly measuredOnRelease: number;
+}
+
+/**
+ * The next global model's ONNX file: the same graph with the round's parameters, which task and
+ * round made it, and the round's pooled calibration when it had one. Without one, a
+ * `federated.calibration` the starting model carried stays (older, but nearer than the
+ * trained-in one).
+ */
+export function nextModelFile(onnx: Uint8Array, parameters: readonly FloatTensor[], task: string, round: number, calibration: ReleasedCalibration | null = null): Uint8Array {
+  const calib: Record<string, string> = calibration === null ? {} : { [CALIBRATION_METADATA_KEY]: JSON.stringify({ logMean: calibration.logMean, logStd: calibration.logStd, windows: calibration.windows, measuredOnRelease: calibration.measuredOnRelease }) };
   return withInitializers(
     onnx,
     parameters.map((p) => ({ name: p.name, dims: p.shape, data: p.values })),
-    { 'federated.task': task, 'federated.round': String(round) },
+    { 'federated.task': task, 'federated.round': String(round), ...calib },
   );
 }

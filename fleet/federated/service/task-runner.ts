@@ -279,7 +279,8 @@ export class TaskRunner {
     let releaseError: string | null = null;
     let next: Global | null = null;
     if (c.model !== null && this.global !== null) {
-      const onnx = nextModelFile(this.global.onnx, c.model.parameters, this.id, record.round);
+      const calibration = record.calibration === null ? null : { ...record.calibration, measuredOnRelease: record.globalModelVersion };
+      const onnx = nextModelFile(this.global.onnx, c.model.parameters, this.id, record.round, calibration);
       try {
         released = await this.d.publisher.publish({ task: this.id, round: record.round, model: this.task.definition.model, bytes: onnx });
         next = { ref: released, onnx, model: { version: released.release, parameters: c.model.parameters } };

@@ -11,7 +11,7 @@ const ref = (release: number): GlobalModelRef => ({ name: 'anomaly-press', relea
 function record(round: number, outcome: RoundRecord['outcome'], participants: string[]): RoundRecord {
   return {
     task: 'press-ae', round, globalModelVersion: 1, openedAtMs: 1000, closedAtMs: 2000, durationMs: 1000, closedBy: 'all-answered', eligible: 3, sampled: 3, participants,
-    rejections: { ...emptyRejectionCounts(), duplicate: 1 }, clipped: 0, validationLoss: { reported: 2, mean: 0.25, weightedMean: 0.2 },
+    rejections: { ...emptyRejectionCounts(), duplicate: 1 }, clipped: 0, validationLoss: { reported: 2, mean: 0.25, weightedMean: 0.2 }, calibration: { windows: 40, logMean: -4.5, logStd: 0.5 },
     late: { buffered: 0, applied: [], expired: 0 }, strategy: { type: 'fedavg', options: {}, combination: 'rule', selected: null }, privacy: null, outcome,
   };
 }

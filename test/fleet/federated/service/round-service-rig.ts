@@ -27,6 +27,7 @@ import {
   splitUpdate,
   type ChunkAckMessage,
   type FleetSecAggMessage,
+  type LogErrorMomentsWire,
   type FloatTensor,
   type RoundAnnouncementMessage,
   type RoundInvitationMessage,
@@ -158,11 +159,11 @@ export class ScriptedGateway {
     return this.invitations.some((i) => i.task === task && i.round === round);
   }
 
-  /** The chunks of an update as the gateway makes it: a delta of `value` everywhere, clipped, int8, encoded, split. */
-  chunks(o: { task: string; round: number; value?: number; samples?: number; loss?: number; updateId?: string; chunkBytes?: number; clipNorm?: number }): Uint8Array[] {
+  /** The chunks of an update as the gateway makes it: a delta of `value` everywhere, clipped, int8, encoded (v2 with `calib` when given), split. */
+  chunks(o: { task: string; round: number; value?: number; samples?: number; loss?: number; calib?: LogErrorMomentsWire; updateId?: string; chunkBytes?: number; clipNorm?: number }): Uint8Array[] {
     const deltas: FloatTensor[] = this.layout.map((t) => ({ name: t.name, shape: [...t.shape], values: new Float32Array(t.shape.reduce((a, b) => a * b, 1)).fill(o.value ?? 0.001) }));
     const tensors = this.feedback.compress(deltas, seededRandom(7), { density: 1, clipNorm: o.clipNorm ?? 1 });
-    const bytes = encodeUpdate({ round: o.round, task: o.task, client: this.id, samples: o.samples ?? 100, validationLoss: o.loss ?? 0.5, tensors });
+    const bytes = encodeUpdate({ round: o.round, task: o.task, client: this.id, samples: o.samples ?? 100, validationLoss: o.loss ?? 0.5, tensors, ...(o.calib === undefined ? {} : { calibration: o.calib }) });
     return splitUpdate(bytes, { updateId: o.updateId ?? `${o.task}.${o.round}`, maxChunkBytes: o.chunkBytes ?? 1024 });
   }
 

@@ -87,6 +87,42 @@ describe('the federated round service over MQTT, with the fleet database and the
     expect(await rig.metric('edgewise_fleet_learning_rounds_total{outcome="model"}')).toBe(2);
   });
 
+  it('pools the calibration moments the updates carry into the released model (federated.calibration), and keeps the last one when a round pools too few', async () => {
+    const gws = await rig.addGateways({ line: 'press' }, 'gw-0', 'gw-1', 'gw-2');
+    await createTask(rig, taskBody({}, { rounds: 2 }));
+    await invited(rig, ['gw-0', 'gw-1', 'gw-2'], 1);
+    // gw-2 held nothing out: a v1 update without calib, which counts for the model but not the calibration.
+    const calibs = [{ n: 10, sum: -50, sumSq: 260 }, { n: 30, sum: -120, sumSq: 500 }, undefined];
+    for (const [i, gw] of gws.entries()) await gw.send(gw.chunks({ task: TASK, round: 1, calib: calibs[i] }));
+    const r1 = await round(rig, 1, 'model');
+    // 40 windows: mean -170/40 = -4.25, E[x^2] = 760/40 = 19, variance 19 - 4.25^2 = 0.9375.
+    const pooled = { windows: 40, logMean: -4.25, logStd: Math.sqrt(0.9375) };
+    expect(r1.record?.calibration?.windows).toBe(40);
+    expect(r1.record?.calibration?.logMean).toBeCloseTo(pooled.logMean, 12);
+    expect(r1.record?.calibration?.logStd).toBeCloseTo(pooled.logStd, 12);
+    const repo = repositoryReleases(`${rig.dir}/repo`, () => listReleases(`${rig.dir}/repo`));
+    const file = async (n: number): Promise<Uint8Array> => {
+      const release = (await listReleases(`${rig.dir}/repo`)).find((r) => r.model === MODEL && r.release === n);
+      if (release === undefined) throw new Error(`no release ${n}`);
+      return repo.read(releaseRef(release));
+    };
+    const meta2 = readModelMetadata(await file(2));
+    const calib2 = JSON.parse(meta2['federated.calibration'] ?? 'null') as { logMean: number; logStd: number; windows: number; measuredOnRelease: number };
+    // Measured by the gateways under release 1, the model round 1 started from.
+    expect(calib2).toMatchObject({ windows: 40, measuredOnRelease: 1 });
+    expect(calib2.logMean).toBeCloseTo(pooled.logMean, 12);
+    expect(calib2.logStd).toBeCloseTo(pooled.logStd, 12);
+    // The model's own metadata is not the fleet's to rewrite.
+    expect(meta2['kind']).toBe('edgewise-autoencoder');
+
+    // Round 2: one window in all is no spread: no calibration in the record, release 3 keeps release 2's.
+    await invited(rig, ['gw-0', 'gw-1', 'gw-2'], 2);
+    for (const [i, gw] of gws.entries()) await gw.send(gw.chunks({ task: TASK, round: 2, ...(i === 0 ? { calib: { n: 1, sum: -3, sumSq: 9 } } : {}) }));
+    const r2 = await round(rig, 2, 'model');
+    expect(r2.record?.calibration).toBeNull();
+    expect(readModelMetadata(await file(3))['federated.calibration']).toBe(meta2['federated.calibration']);
+  });
+
   it('takes an upload that was cut mid-way and resumed after a reconnect: the ack says what is missing, and the update is accepted', async () => {
     const [gw0, gw1] = await rig.addGateways({ line: 'press' }, 'gw-0', 'gw-1');
     await createTask(rig, taskBody({ minClients: 2 }));
