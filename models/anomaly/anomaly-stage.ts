@@ -491,6 +491,7 @@ export class AnomalyStage implements Stage {
           return;
         }
         sh.scorer = scorer;
+        this.reportCalibration(scorer, { model: this.o.managed?.name, candidate: candidate.ref });
         this.events.info('anomaly.shadow_started', { model: this.o.managed?.name, candidate: candidate.ref, release: candidate.release, provider: scorer.model.provider });
       } catch (err) {
         sh.error = (err as Error).message;
@@ -711,6 +712,14 @@ export class AnomalyStage implements Stage {
     ae.model = { name: this.o.modelName ?? `autoencoder-${s.stream}`, version: this.o.modelVersion ?? `seed${scorer.meta.seed}-w${scorer.meta.windowSamples}`, hash: `sha256:${scorer.model.sha256}` };
     ae.phase = 'scoring';
     if (scorer.model.degraded) this.events.warn('anomaly.degraded', { code: 'E_MODEL_PROVIDER', stream: s.stream, provider: scorer.model.provider, wanted: scorer.model.requested[0], fallbacks: scorer.model.fallbacks });
+    this.reportCalibration(scorer, { stream: s.stream });
+  }
+
+  /** Says which calibration a scorer uses; a federated one it could not use is a warning (the trained one scores meanwhile). */
+  private reportCalibration(scorer: AutoencoderScorer, fields: Record<string, unknown>): void {
+    const c = scorer.calibrationChoice;
+    if (c.source === 'federated') this.events.info('anomaly.calibration', { ...fields, source: c.source, windows: c.windows, measuredOnRelease: c.measuredOnRelease, logMean: c.calibration.logMean, logStd: c.calibration.logStd });
+    else if (c.ignored !== null) this.events.warn('anomaly.calibration_ignored', { code: 'E_MODEL_CALIBRATION', ...fields, reason: c.ignored, used: 'trained' });
   }
 
   /** A model trained before a restart is used again rather than retrained on new data. */

@@ -3,6 +3,7 @@ import { ModelError } from '../../engine/errors.js';
 import { readModelMetadata } from '../../onnx/builder.js';
 import { evidenceScore, normalTailEvidence } from '../math.js';
 import type { Mlp } from '../../train/mlp.js';
+import { chooseCalibration, type CalibrationChoice } from './federated-calibration.js';
 import { exportAutoencoder } from './onnx-export.js';
 import { trainAutoencoder } from '../../train/adam.js';
 
@@ -178,12 +179,17 @@ export function parseMeta(bytes: Uint8Array): AutoencoderMeta {
 /** A loaded autoencoder that scores windows through the inference engine. */
 export class AutoencoderScorer {
   private constructor(
+    /** The model's metadata, its calibration the one scored with (`calibrationChoice`). */
     readonly meta: AutoencoderMeta,
     readonly model: LoadedModel,
+    /** Where the calibration comes from: the trained fit, or a federated release's pooled one (federated-calibration.ts). */
+    readonly calibrationChoice: CalibrationChoice,
   ) {}
 
   static async load(bytes: Uint8Array, backend: InferenceBackend, loadOptions: LoadOptions): Promise<AutoencoderScorer> {
-    const meta = parseMeta(bytes);
+    const trained = parseMeta(bytes);
+    const calibrationChoice = chooseCalibration(bytes, trained);
+    const meta: AutoencoderMeta = { ...trained, calibration: calibrationChoice.calibration };
     const model = await backend.load(bytes, loadOptions);
     const dims = meta.windowSamples * meta.channels.length;
     const input = model.inputs[0];
@@ -191,7 +197,7 @@ export class AutoencoderScorer {
       await model.close();
       throw new ModelError('E_MODEL_INVALID', `autoencoder: input shape [${input?.shape.join(', ') ?? ''}] does not match ${meta.windowSamples} samples x ${meta.channels.length} channels`);
     }
-    return new AutoencoderScorer(meta, model);
+    return new AutoencoderScorer(meta, model, calibrationChoice);
   }
 
   /** Scores windows given as raw values, `count` x windowSamples x channels (time-major). */
