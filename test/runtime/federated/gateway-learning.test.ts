@@ -201,6 +201,13 @@ learning: { enabled: true, reservoirWindows: 1024, heldOutShare: 0.2, maxChunkBy
     expect(u).toMatchObject({ task: TASK, round: 1, client: 'gw-learn' });
     expect(u.samples).toBeGreaterThan(300);
     expect(u.validationLoss).toBeGreaterThan(0);
+    // The held-out windows' log-error moments under the global model, for the fleet's calibration.
+    const calib = u.calibration;
+    expect(calib?.n).toBeGreaterThan(0);
+    if (calib === undefined) throw new Error('no calib in the update');
+    const logMean = calib.sum / calib.n;
+    expect(Number.isFinite(logMean)).toBe(true);
+    expect(calib.sumSq / calib.n).toBeGreaterThanOrEqual(logMean * logMean * (1 - 1e-9));
     const inits = readFloatInitializers(bytes);
     expect(u.tensors.map((t) => [t.name, t.shape])).toEqual(inits.map((t) => [t.name, t.dims]));
     const delta = dequantizeUpdate(u.tensors).map((t) => t.values);

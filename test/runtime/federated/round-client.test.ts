@@ -48,7 +48,7 @@ class FakeLearner implements LocalLearner {
   train(req: LocalTrainingRequest): ReturnType<LocalLearner['train']> {
     this.requests.push(req);
     if (this.blocking) return new Promise((_, reject) => req.signal.addEventListener('abort', () => reject(req.signal.reason as Error)));
-    return Promise.resolve({ tensors: [{ name: 'w0', shape: [2, 2], values: Float32Array.of(0.1, -0.2, 0.3, 0) }], samples: 40, validationLoss: 0.5 });
+    return Promise.resolve({ tensors: [{ name: 'w0', shape: [2, 2], values: Float32Array.of(0.1, -0.2, 0.3, 0) }], samples: 40, validationLoss: 0.5, calibration: { n: 8, sum: -20, sumSq: 52 } });
   }
 }
 
@@ -104,7 +104,8 @@ describe('the round client', () => {
     invite(channel, 1); // QoS 1 delivers it again
     expect(learner.requests.map((r) => [r.localEpochs, r.learningRate, r.proximalMu, r.globalModel])).toEqual([[2, 0.01, 0.1, MODEL_BYTES]]);
     const update = decodeUpdate(decodeChunk(channel.published[0] as Uint8Array).data);
-    expect(update).toMatchObject({ task: 't1', round: 1, client: GW, samples: 40, validationLoss: 0.5 });
+    // The learner's calibration moments go along as calib (a v2 update).
+    expect(update).toMatchObject({ task: 't1', round: 1, client: GW, samples: 40, validationLoss: 0.5, calibration: { n: 8, sum: -20, sumSq: 52 } });
     // top-k at density 0.5: 2 of the 4 values are sent.
     expect(update.tensors[0]?.q.length).toBe(2);
     expect(named(events, 'learning.round_joined')).toHaveLength(1);
