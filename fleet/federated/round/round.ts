@@ -145,7 +145,9 @@ export class FederatedRound {
       participants: fresh.map((u) => u.gateway),
       rejections: { ...this.rejections },
       validationLoss: validationLossSummary(fresh),
-      calibration: pooledCalibration(fresh),
+      // Under differential privacy no un-noised statistic of the updates may leave the fleet,
+      // and this one would, inside the released model: a private task pools none.
+      calibration: this.task.privacy === null ? pooledCalibration(fresh) : null,
     };
     const strategy = { type: this.task.strategy.type, options: this.task.strategy.options };
     const combination = this.task.privacy === null ? ('rule' as const) : ('dp-noised-sum' as const);

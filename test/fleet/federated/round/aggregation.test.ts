@@ -15,9 +15,11 @@ describe('aggregation at the close of a round', () => {
     const h = harness(task({ minClients: 2, clipNorm: 10 }));
     openOrFail(h, 1, model, gateways(2));
     const s = 2 ** -7; // exact in float32, and q x s is exact too
-    h.rounds.accept('gw-00', rawUpdate('gw-00', 1, exact((k, j) => j + 1, s), { samples: 100, validationLoss: 0.5 }));
+    h.rounds.accept('gw-00', rawUpdate('gw-00', 1, exact((k, j) => j + 1, s), { samples: 100, validationLoss: 0.5, calibration: { n: 20, sum: -60, sumSq: 190 } }));
     h.rounds.accept('gw-01', rawUpdate('gw-01', 1, exact((k, j) => -(j + 1) * (k + 1), s), { samples: 300, validationLoss: 0.25 }));
     const { record, model: next } = closeOrFail(h);
+    // One update's moments: mean -3, E[x^2] 9.5, spread sqrt(0.5).
+    expect(record.calibration).toEqual({ windows: 20, logMean: -3, logStd: Math.sqrt(190 / 20 - 9) });
     expect(record.clipped).toBe(0);
     expect(record.strategy).toEqual({ type: 'fedavg', options: {}, combination: 'rule', selected: null });
     expect(record.validationLoss).toEqual({ reported: 2, mean: 0.375, weightedMean: (100 * 0.5 + 300 * 0.25) / 400 });

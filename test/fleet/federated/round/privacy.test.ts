@@ -17,9 +17,11 @@ describe('a private task', () => {
     const drawn = openOrFail(h, 1, model, gateways(10), seed);
     expect(drawn.length).toBeGreaterThanOrEqual(2);
     // Sample counts differ wildly: with privacy they must not weigh (the sensitivity is one clip norm per gateway).
-    drawn.forEach((g, i) => h.rounds.accept(g, rawUpdate(g, 1, flat(10 + i), { samples: i === 0 ? 1_000_000 : 1 })));
+    drawn.forEach((g, i) => h.rounds.accept(g, rawUpdate(g, 1, flat(10 + i), { samples: i === 0 ? 1_000_000 : 1, calibration: { n: 20, sum: -60, sumSq: 190 } })));
     const { record, model: next } = closeOrFail(h);
     expect(record.strategy.combination).toBe('dp-noised-sum');
+    // Calibration moments are pooled only without privacy: they would leave the fleet un-noised in the release.
+    expect(record.calibration).toBeNull();
     expect(record.privacy).toMatchObject({ rounds: 1, delta: 1e-5, targetEpsilon: 3, samplingRate: 0.5, noiseMultiplier: 2, nextRoundAllowed: true });
     // The same source, drawn as the round drew it: one coin per eligible gateway, then the noise.
     const random = seededUniformSource(seed);

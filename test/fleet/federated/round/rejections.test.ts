@@ -10,6 +10,7 @@ const good = (gateway: string, round = 1): UpdateMessage => gatewayUpdate({ gate
 const cases: [RejectionReason, (h: Harness) => void][] = [
   ['malformed', (h) => h.rounds.acceptEncoded('gw-00', encodeUpdate(good('gw-00')).subarray(0, 40))],
   ['malformed', (h) => h.rounds.accept('gw-00', { ...good('gw-00'), samples: 0 })],
+  ['malformed', (h) => h.rounds.accept('gw-00', { ...good('gw-00'), calibration: { n: 4, sum: Number.NaN, sumSq: 1 } })],
   ['sender-mismatch', (h) => h.rounds.accept('gw-01', good('gw-00'))],
   ['wrong-task', (h) => h.rounds.accept('gw-00', { ...good('gw-00'), task: 'other-task' })],
   ['unknown-or-revoked-gateway', (h) => h.rounds.accept('intruder', { ...good('gw-00'), client: 'intruder' })],
