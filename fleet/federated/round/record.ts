@@ -62,7 +62,7 @@ export interface RoundRecord {
   /**
    * The log-normal fit of the pooled log-error moments the fresh updates carried (their
    * held-out windows under this round's global model), which the released model carries as
-   * `federated.calibration`; null when they held fewer than 2 windows in all (or a secure round).
+   * `federated.calibration`; null when they held fewer than 2 windows in all, in a secure round, and in a private task.
    */
   readonly calibration: RoundCalibration | null;
   readonly late: {
