@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensureDelegatedKey, federatedRole } from '../../../fleet/repo/delegated-key.js';
 import { modelPathPattern } from '../../../fleet/repo/delegation.js';
 import { trainAutoencoderModel } from '../../../models/anomaly/autoencoder/model.js';
+import { readModelMetadata } from '../../../models/onnx/builder.js';
 import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { parseConfig } from '../../../runtime/config/load.js';
@@ -125,6 +126,12 @@ learning: { enabled: true, reservoirWindows: 512 }
     expect(record.validationLoss.mean).toBeGreaterThan(0);
     const releases = (await api(`/v1/releases?model=${MODEL}`))['items'] as { release: number; signedBy: string }[];
     expect(releases[0]).toMatchObject({ release: 2, signedBy: 'federated-motor-fl' });
+    // Its score calibration is the gateways' pooled held-out moments, measured under release 1.
+    const r2 = (releases[0] as unknown as { sha256: string });
+    const calibration = JSON.parse(readModelMetadata(await readFile(join(tuf.dir, 'repo', 'targets', 'models', MODEL, '2', `${r2.sha256}.model.onnx`)))['federated.calibration'] ?? 'null') as { windows: number; logMean: number; logStd: number; measuredOnRelease: number } | null;
+    expect(calibration).toMatchObject({ measuredOnRelease: 1 });
+    expect(calibration?.windows).toBeGreaterThan(N * 20);
+    expect(Number.isFinite(calibration?.logMean) && (calibration?.logStd ?? 0) > 0).toBe(true);
 
     // The task's rollout takes release 2 to every gateway, each verifying it through TUF and its golden run.
     const rollout = await waitFor(async () => ((await api('/v1/rollouts'))['items'] as { id: string; name: string }[]).find((x) => x.name === `learning ${TASK} round 1`), 'the rollout of round 1\'s model', 30_000, 200);
