@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { GlobalModelRef } from '../../protocol/federated/announcement.js';
+import { seededRandom } from '../../protocol/federated/random-source.js';
 import { ensureDelegatedKey, federatedRole, type DelegatedKey } from '../../repo/delegated-key.js';
 import { modelPathPattern } from '../../repo/delegation.js';
 import { listReleases, type ReleaseInfo } from '../../repo/releases.js';
@@ -21,17 +22,8 @@ export interface DelegatedPublisherOptions {
 
 /** A deterministic golden input: values in [-2, 2] (the range of standardised data), from the task and round. */
 function goldenInput(count: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i += 1) {
-    // mulberry32
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 4 - 2);
-  }
-  return out;
+  const random = seededRandom(seed);
+  return Float32Array.from({ length: count }, () => random() * 4 - 2);
 }
 
 function seedOf(task: string, round: number): number {
