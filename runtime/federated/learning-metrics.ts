@@ -1,4 +1,5 @@
-import { Gauge, type Registry } from '../health/prom-client.js';
+import { collectedGauge } from '../health/metrics.js';
+import type { Gauge, Registry } from '../health/prom-client.js';
 import type { LearningStats } from './round-client.js';
 
 /**
@@ -7,18 +8,7 @@ import type { LearningStats } from './round-client.js';
  * no learning section yet (fleet/protocol); `/metrics` and the `learning.*` events carry it.
  */
 export function registerLearningMetrics(registry: Registry, stats: () => LearningStats): void {
-  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, s: LearningStats) => void): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill(this, stats());
-      },
-    });
-  };
+  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, s: LearningStats) => void): void => collectedGauge(registry, stats, name, help, labelNames, fill);
   gauge('edgewise_learning_rounds_joined_total', 'Federated rounds this gateway was invited to and joined since start', [], (g, s) => g.set(s.roundsJoined));
   gauge('edgewise_learning_updates_sent_total', 'Federated updates whose every chunk the broker acknowledged', [], (g, s) => g.set(s.updatesSent));
   gauge('edgewise_learning_updates_acknowledged_total', 'Federated updates the fleet acknowledged as complete', [], (g, s) => g.set(s.updatesAcknowledged));

@@ -7,6 +7,20 @@ import type { StoreCondition } from './health-report.js';
  * never disagree. Totals since process start are exported as gauges named `_total`
  * because their value comes from the components' own counters.
  */
+/** A gauge whose every scrape reads `source()` afresh and sets its values from it with `fill`. */
+export function collectedGauge<T>(registry: Registry, source: () => T, name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, value: T) => void): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      fill(this, source());
+    },
+  });
+}
+
 export function registerGatewayMetrics(registry: Registry, report: () => HealthReport, store?: () => StoreCondition): void {
   collectDefaultMetrics({ register: registry, prefix: 'edgewise_process_' });
   let current: HealthReport | undefined;
@@ -49,18 +63,7 @@ export function registerGatewayMetrics(registry: Registry, report: () => HealthR
     for (const p of r.pipelines) for (const e of p.edges) g.set({ pipeline: p.id, edge: e.name }, e.dropped);
   });
   if (store === undefined) return;
-  const storeGauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, c: StoreCondition) => void): void => {
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill(this, store());
-      },
-    });
-  };
+  const storeGauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, c: StoreCondition) => void): void => collectedGauge(registry, store, name, help, labelNames, fill);
   storeGauge('edgewise_store_corruption_lost_records', 'Records found damaged at open that could not be recovered (-1: unknown how many)', ['found', 'outcome'], (g, c) => {
     for (const x of c.corruptions) g.inc({ found: x.found, outcome: x.outcome }, x.lostRecords ?? -1);
   });

@@ -62,12 +62,12 @@ describe('federated rounds through Mosquitto', () => {
     return gws;
   }
 
-  it('runs a round: chunks in through the leader\'s session, acks and invitations out; a gateway cannot send an update as another', async () => {
+  /** Mosquitto on the files `fleet acl` writes before the fleet ever ran (with the fleet's own login, straight from the database), and one fleet process using it. */
+  async function fleetOnMosquitto(): Promise<{ dir: string; data: string; files: string; m: Mosquitto; apiUrl: string; call: Call }> {
     const dir = rig.dir.path;
     await repositoryWithRelease(dir);
     const data = join(dir, 'fleet');
     const files = join(dir, 'mosquitto');
-    // Before the fleet ever ran: the files (with the fleet's own login) straight from the database.
     const acl = await runCli(['fleet', 'acl', '--data', data, '--format', 'mosquitto', '--out', files], 60_000);
     expect(acl.code, acl.stderr).toBe(0);
     const m = await Mosquitto.create(dir, { anonymous: false, perListenerSettings: true, passwordFile: join(files, 'passwd'), aclFile: join(files, 'acl'), listener: ['use_username_as_clientid true'] });
@@ -75,7 +75,11 @@ describe('federated rounds through Mosquitto', () => {
     const { fleet, endpoints } = await FleetProcess.start(data, undefined, ['--broker', m.url, '--repo', join(dir, 'repo')]);
     rig.onCleanup(() => fleet.kill('SIGKILL'));
     expect(endpoints.brokerUrl).toBe(m.url);
-    const call = await apiOf(endpoints.localApiUrl, data);
+    return { dir, data, files, m, apiUrl: endpoints.localApiUrl, call: await apiOf(endpoints.localApiUrl, data) };
+  }
+
+  it('runs a round: chunks in through the leader\'s session, acks and invitations out; a gateway cannot send an update as another', async () => {
+    const { data, files, m, apiUrl, call } = await fleetOnMosquitto();
     const passwords = new Map<string, string>();
     for (const id of ['gw-0', 'gw-1']) passwords.set(id, ((await call('POST', '/v1/gateways', { id, labels: { line: 'press' } })) as { credentials: { password: string } }).credentials.password);
     const [gw0, gw1] = (await connectGateways(m, ['--data', data, '--format', 'mosquitto', '--out', files], passwords)) as [ScriptedGateway, ScriptedGateway];
@@ -89,7 +93,7 @@ describe('federated rounds through Mosquitto', () => {
     for (const c of gw1.chunks({ task: 'press-ae', round: 1, updateId: 'impostor', value: 0.5 })) await gw1.client.publishAsync(learningTopics.update('gw-0'), Buffer.from(c), { qos: 1 });
     await gw1.send(gw1.chunks({ task: 'press-ae', round: 1 }));
     await gw1.ack('press-ae.1', 'complete');
-    expect(await metric(endpoints.localApiUrl, ACCEPTED)).toBe(1);
+    expect(await metric(apiUrl, ACCEPTED)).toBe(1);
     expect(gw0.acks).toEqual([]);
     expect((await call('GET', '/v1/learning/tasks/press-ae/rounds/1'))['outcome']).toBe('open');
 
@@ -99,25 +103,15 @@ describe('federated rounds through Mosquitto', () => {
     expect(r1).toMatchObject({ outcome: 'model', participants: 2, record: { participants: ['gw-0', 'gw-1'] } });
     // No signer here: the model is made and not released, and the record says why.
     expect(String(r1['releaseError'])).toMatch(/no signer for federated global models/);
-    expect(await metric(endpoints.localApiUrl, ACCEPTED)).toBe(2);
-    expect(await metric(endpoints.localApiUrl, 'edgewise_fleet_messages_in_total{kind="learning-update"}')).toBeGreaterThanOrEqual(2 * gw0.chunks({ task: 'press-ae', round: 1 }).length);
+    expect(await metric(apiUrl, ACCEPTED)).toBe(2);
+    expect(await metric(apiUrl, 'edgewise_fleet_messages_in_total{kind="learning-update"}')).toBeGreaterThanOrEqual(2 * gw0.chunks({ task: 'press-ae', round: 1 }).length);
     // The task's one round done: the retained announcement is cleared.
     await waitFor(async () => (await call('GET', '/v1/learning/tasks/press-ae'))['state'] === 'finished', 'the task finished');
     await waitFor(() => gw0.announcements.at(-1) === null, 'the announcement cleared');
   }, 120_000);
 
   it('runs a secure-aggregation round: the gateways\' protocol messages in through the leader\'s session, the relay out; one sent on another gateway\'s topic never arrives', async () => {
-    const dir = rig.dir.path;
-    await repositoryWithRelease(dir);
-    const data = join(dir, 'fleet');
-    const files = join(dir, 'mosquitto');
-    const acl = await runCli(['fleet', 'acl', '--data', data, '--format', 'mosquitto', '--out', files], 60_000);
-    expect(acl.code, acl.stderr).toBe(0);
-    const m = await Mosquitto.create(dir, { anonymous: false, perListenerSettings: true, passwordFile: join(files, 'passwd'), aclFile: join(files, 'acl'), listener: ['use_username_as_clientid true'] });
-    rig.onCleanup(() => m.stop());
-    const { fleet, endpoints } = await FleetProcess.start(data, undefined, ['--broker', m.url, '--repo', join(dir, 'repo')]);
-    rig.onCleanup(() => fleet.kill('SIGKILL'));
-    const call = await apiOf(endpoints.localApiUrl, data);
+    const { data, files, m, apiUrl, call } = await fleetOnMosquitto();
     const passwords = new Map<string, string>();
     for (const id of ['gw-0', 'gw-1', 'gw-2']) passwords.set(id, ((await call('POST', '/v1/gateways', { id, labels: { line: 'press' } })) as { credentials: { password: string } }).credentials.password);
     const gws = await connectGateways(m, ['--data', data, '--format', 'mosquitto', '--out', files], passwords);
@@ -130,7 +124,7 @@ describe('federated rounds through Mosquitto', () => {
     await Promise.all(scripts.map((s) => s.run()));
     const r1 = await closedRound(call, 1);
     expect(r1).toMatchObject({ outcome: 'model', participants: 3, record: { participants: ['gw-0', 'gw-1', 'gw-2'], closedBy: 'all-answered', secureAggregation: { advertised: 3, masked: 3, responded: 3, refusals: {} } } });
-    expect(await metric(endpoints.localApiUrl, 'edgewise_fleet_messages_in_total{kind="learning-secagg"}')).toBe(12);
+    expect(await metric(apiUrl, 'edgewise_fleet_messages_in_total{kind="learning-secagg"}')).toBe(12);
   }, 120_000);
 
   it('runs rounds on the leader only; a task made through the other instance runs, and when the leader dies the survivor abandons its round and opens the next', async () => {
