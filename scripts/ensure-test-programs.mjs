@@ -31,6 +31,8 @@ const PROGRAMS = [
   { gir: 'GstRtspServer', pkg: 'gir1.2-gst-rtsp-server-1.0', why: 'GStreamer\'s RTSP server, for the RTSP camera tests' },
   { gst: 'appsrc', pkg: 'gstreamer1.0-plugins-base', why: 'feeds the test clip into the RTSP server' },
   { gst: 'rtph264pay', pkg: 'gstreamer1.0-plugins-good', why: 'H.264 RTP packetizer of the RTSP server' },
+  // The console's end-to-end tests and its bench drive Debian's Chromium headless through playwright-core.
+  { path: '/usr/lib/chromium/chromium', pkg: 'chromium', why: 'the headless browser of the console tests' },
   { gst: 'h264parse', pkg: 'gstreamer1.0-plugins-bad', why: 'H.264 parser in front of that packetizer' },
 ];
 
