@@ -26,6 +26,8 @@ export interface TimeChartProps {
   readonly series: readonly TimeSeries[];
   readonly stacked?: boolean;
   readonly yLabel?: string;
+  /** A fixed y range (shares: [0, 1]); default: fitted to the data. */
+  readonly yRange?: readonly [number, number];
   readonly height?: number;
   readonly legendTestId?: string;
   readonly children?: ComponentChildren;
@@ -54,6 +56,7 @@ export function TimeChart(props: TimeChartProps) {
       width: Math.max(320, el.clientWidth),
       height: props.height ?? 240,
       legend: { show: false },
+      ...(props.yRange === undefined ? {} : { scales: { y: { range: [props.yRange[0], props.yRange[1]] as uPlot.Range.MinMax } } }),
       cursor: { drag: { x: false, y: false } },
       axes: [
         { stroke: '#c9d1d9', grid: { stroke: '#30363d' }, ticks: { stroke: '#30363d' } },
@@ -75,7 +78,7 @@ export function TimeChart(props: TimeChartProps) {
       resize.disconnect();
       plot.destroy();
     };
-  }, [props.times, props.series, props.stacked, props.height, props.yLabel]);
+  }, [props.times, props.series, props.stacked, props.height, props.yLabel, props.yRange?.[0], props.yRange?.[1]]);
 
   if (props.caption === undefined) return props.times.length === 0 ? null : <div ref={host} class="chart-canvas" role="img" aria-label={`Chart of ${props.series.map((s) => s.label).join(', ')}`} />;
   return (

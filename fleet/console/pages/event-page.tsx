@@ -116,7 +116,7 @@ function AnomalyExplanation({ e, d }: { e: FleetEvent; d: Record<string, unknown
       {series !== undefined && series.times.length > 0 ? (
         <>
           <h3 class="small">Over the span (the detector's windows, stacked)</h3>
-          <TimeChart times={series.times} series={shares.map((s, i) => ({ label: channelLabel(s), values: series.shares[i] ?? [] }))} stacked height={220} />
+          <TimeChart times={series.times} series={shares.map((s, i) => ({ label: channelLabel(s), values: series.shares[i] ?? [] }))} stacked yRange={[0, 1]} height={220} />
         </>
       ) : null}
       <ErrorNotice error={windows.error} what="Windows over the span" />

@@ -67,8 +67,13 @@ export function RolloutNewPage() {
       <h1>New rollout</h1>
       {canWrite() ? null : <p class="notice">This token is read-only: you can preview a rollout but not start one.</p>}
       <ErrorNotice error={releases.error} what="Releases" />
-      {releases.data === undefined ? (
-        releases.error === undefined ? <Loading what="releases" /> : null
+      {releases.data !== undefined && releases.data.items.length === 0 ? (
+        <p class="notice">
+          The fleet's TUF repository has no model release to roll out. Publish one with <code>edgewise repo add-model</code>, <code>sign</code> and <code>publish</code>.
+        </p>
+      ) : null}
+      {releases.data === undefined || releases.data.items.length === 0 ? (
+        releases.error === undefined && releases.data === undefined ? <Loading what="releases" /> : null
       ) : (
         <form
           class="rollout-form"
