@@ -1,7 +1,8 @@
 /**
- * A confirmation in a real <dialog> opened modally: the browser keeps focus inside it and
- * makes the rest of the page inert, and Escape cancels (the dialog's `cancel` event). Focus
- * starts on Cancel, the safe choice, and goes back where it was when the dialog closes.
+ * A confirmation in a real <dialog> opened modally: the browser makes the rest of the page
+ * inert and Escape cancels (the dialog's `cancel` event). Tab and Shift+Tab cycle inside it
+ * (a modal dialog alone lets focus leave to the browser's own controls). Focus starts on
+ * Cancel, the safe choice, and goes back where it was when the dialog closes.
  */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
@@ -34,6 +35,20 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
       ref={dialog}
       aria-labelledby="confirm-title"
       aria-describedby="confirm-body"
+      onKeyDown={(e) => {
+        if (e.key !== 'Tab') return;
+        const items = [...(dialog.current?.querySelectorAll<HTMLElement>('button, a[href], input, select, textarea, [tabindex]:not([tabindex="-1"])') ?? [])].filter((x) => !x.hasAttribute('disabled'));
+        const first = items[0];
+        const last = items[items.length - 1];
+        if (first === undefined || last === undefined) return;
+        if (e.shiftKey && document.activeElement === first) {
+          e.preventDefault();
+          last.focus();
+        } else if (!e.shiftKey && document.activeElement === last) {
+          e.preventDefault();
+          first.focus();
+        }
+      }}
       onCancel={(e) => {
         e.preventDefault();
         props.onCancel();

@@ -7,7 +7,7 @@
  * from row to row, scrolling rows into the DOM as they go.
  */
 import type { ComponentChild } from 'preact';
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 
 export interface Column<T> {
   readonly id: string;
@@ -40,6 +40,8 @@ export function VirtualTable<T>(props: VirtualTableProps<T>) {
   const body = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const focusRow = useRef<number | null>(null);
+  // Bumped by the keyboard so the row to focus is rendered (and focused) even when the scroll did not move.
+  const [, setFocusTick] = useState(0);
   const n = props.rows.length;
   const grid = { gridTemplateColumns: props.columns.map((c) => c.width).join(' ') };
 
@@ -56,7 +58,8 @@ export function VirtualTable<T>(props: VirtualTableProps<T>) {
   const last = Math.min(n, Math.ceil((scrollTop + height) / rowHeight) + OVERSCAN);
   const visible = props.rows.slice(first, last);
 
-  useEffect(() => {
+  // A layout effect: focus moves in the same task as the key press, before the next one is read.
+  useLayoutEffect(() => {
     const i = focusRow.current;
     if (i === null) return;
     focusRow.current = null;
@@ -78,6 +81,7 @@ export function VirtualTable<T>(props: VirtualTableProps<T>) {
     else if (top + rowHeight > el.scrollTop + height) el.scrollTop = top + rowHeight - height;
     focusRow.current = target;
     setScrollTop(el.scrollTop);
+    setFocusTick((t) => t + 1);
   }
 
   return (

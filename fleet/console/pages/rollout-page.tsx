@@ -155,6 +155,7 @@ export function RolloutPage({ id }: { id: string }) {
                 <th scope="col">Plan</th>
                 <th scope="col">Gateways</th>
                 <th scope="col">Told</th>
+                <th scope="col">Notified</th>
                 <th scope="col">Active</th>
                 <th scope="col">Pending</th>
                 <th scope="col">Offline</th>
@@ -175,8 +176,9 @@ export function RolloutPage({ id }: { id: string }) {
                     <td>{r.waves[i] === undefined ? '' : waveText(r.waves[i] as Record<string, unknown>)}</td>
                     <td>{t.total}</td>
                     <td>{g.told}</td>
+                    <td>{t.notified}</td>
                     <td>{t.active}</td>
-                    <td>{t.pending + t.notified}</td>
+                    <td>{t.pending}</td>
                     <td>{t.offline}</td>
                     {g.results.map((x) => (
                       <td key={x.gate} class={x.pass ? undefined : 'gate-failed'} data-testid={`gate-${x.gate}`}>
