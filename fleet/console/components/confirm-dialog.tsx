@@ -5,7 +5,7 @@
  * Cancel, the safe choice, and goes back where it was when the dialog closes.
  */
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 
 export interface ConfirmDialogProps {
   readonly title: string;
@@ -19,10 +19,12 @@ export interface ConfirmDialogProps {
 export function ConfirmDialog(props: ConfirmDialogProps) {
   const dialog = useRef<HTMLDialogElement>(null);
   const cancel = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
+  // What had focus when the dialog was asked for (read while rendering, before anything moves it).
+  const [before] = useState(() => document.activeElement as HTMLElement | null);
+  // A layout effect: the dialog is modal and focused before the next key press is handled.
+  useLayoutEffect(() => {
     const d = dialog.current;
     if (d === null) return;
-    const before = document.activeElement as HTMLElement | null;
     if (!d.open) d.showModal();
     cancel.current?.focus();
     return () => {
