@@ -63,7 +63,7 @@ export class LiveStream {
     while (!this.abort.signal.aborted) {
       let retryMs: number | null = null;
       try {
-        const res = await fetch(this.url, { headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' }, signal: this.abort.signal, cache: 'no-store' });
+        const res = await fetch(this.url, { headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' }, signal: this.abort.signal });
         if (res.status === 401) {
           this.handlers.onUnauthorized();
           return;
