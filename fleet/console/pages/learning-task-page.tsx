@@ -32,6 +32,8 @@ export function LearningTaskPage({ id }: { id: string }) {
   }, [rounds.data]);
 
   const t = task.data;
+  // Epsilon is cumulative: the newest round that reports it says what the task has spent.
+  const spent = (rounds.data?.items ?? []).filter((r) => r.epsilonSpent !== null).sort((a, b) => b.round - a.round)[0];
   return (
     <>
       <h1>Learning task {id}</h1>
@@ -62,7 +64,7 @@ export function LearningTaskPage({ id }: { id: string }) {
               {t.roundsClosed} closed{t.schedule.rounds === null ? ', until stopped' : ` of ${t.schedule.rounds}`}; next {t.nextRound}
             </dd>
             <dt>Privacy spent</dt>
-            <dd>{t.privacyHistory.length === 0 ? 'no differential privacy' : `${t.privacyHistory.length} rounds accounted`}</dd>
+            <dd>{spent !== undefined ? `ε ${spent.epsilonSpent?.toFixed(3)} after round ${spent.round}` : t.privacyHistory.length === 0 ? 'no differential privacy' : `${t.privacyHistory.length} rounds accounted`}</dd>
           </dl>
           {canWrite() && t.state === 'active' ? (
             <div class="actions">
