@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { FleetEvent } from '../api/types.js';
 import { EventTable } from '../components/event-list.js';
 import { ErrorNotice, Loading } from '../components/notice.js';
@@ -40,6 +40,14 @@ export function EventsPage() {
   const [error, setError] = useState<Error | null>(null);
   const [busy, setBusy] = useState(false);
   const kinds = filter.kind === '' ? ['alert', 'event'] : [filter.kind];
+  // Typing in Gateway or Stream applies the filter once the typing pauses (Enter or Apply at once).
+  const typing = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(typing.current), []);
+  const type = (next: Filter): void => {
+    setDraft(next);
+    clearTimeout(typing.current);
+    typing.current = setTimeout(() => setFilter(next), 400);
+  };
 
   async function load(previous: Loaded | null): Promise<void> {
     setBusy(true);
@@ -98,6 +106,7 @@ export function EventsPage() {
         aria-label="Filter alerts and events"
         onSubmit={(e) => {
           e.preventDefault();
+          clearTimeout(typing.current);
           setFilter(draft);
         }}
       >
@@ -120,11 +129,11 @@ export function EventsPage() {
         </div>
         <div class="field">
           <label for="e-gateway">Gateway</label>
-          <input id="e-gateway" value={draft.gateway} onInput={(e) => setDraft({ ...draft, gateway: (e.currentTarget as HTMLInputElement).value })} />
+          <input id="e-gateway" value={draft.gateway} onInput={(e) => type({ ...draft, gateway: (e.currentTarget as HTMLInputElement).value })} />
         </div>
         <div class="field wide">
           <label for="e-stream">Stream</label>
-          <input id="e-stream" value={draft.stream} onInput={(e) => setDraft({ ...draft, stream: (e.currentTarget as HTMLInputElement).value })} />
+          <input id="e-stream" value={draft.stream} onInput={(e) => type({ ...draft, stream: (e.currentTarget as HTMLInputElement).value })} />
         </div>
         <div class="field">
           <button type="submit">Apply</button>
