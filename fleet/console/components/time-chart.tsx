@@ -45,11 +45,17 @@ function stack(series: readonly TimeSeries[]): (number | null)[][] {
   return out;
 }
 
+/** A line needs two points; a chart of nothing but gaps says nothing. */
+function drawable(props: TimeChartProps): boolean {
+  return props.times.length >= 2 && props.series.some((s) => s.values.some((v) => v !== null));
+}
+
 export function TimeChart(props: TimeChartProps) {
   const host = useRef<HTMLDivElement>(null);
+  const draw = drawable(props);
   useEffect(() => {
     const el = host.current;
-    if (el === null || props.times.length === 0) return;
+    if (el === null || !draw) return;
     const values = props.stacked === true ? stack(props.series) : props.series.map((s) => [...s.values]);
     const data = [props.times.map((t) => t / 1000), ...values] as uPlot.AlignedData;
     const opts: uPlot.Options = {
@@ -78,13 +84,13 @@ export function TimeChart(props: TimeChartProps) {
       resize.disconnect();
       plot.destroy();
     };
-  }, [props.times, props.series, props.stacked, props.height, props.yLabel, props.yRange?.[0], props.yRange?.[1]]);
+  }, [draw, props.times, props.series, props.stacked, props.height, props.yLabel, props.yRange?.[0], props.yRange?.[1]]);
 
-  if (props.caption === undefined) return props.times.length === 0 ? null : <div ref={host} class="chart-canvas" role="img" aria-label={`Chart of ${props.series.map((s) => s.label).join(', ')}`} />;
+  if (props.caption === undefined) return !draw ? null : <div ref={host} class="chart-canvas" role="img" aria-label={`Chart of ${props.series.map((s) => s.label).join(', ')}`} />;
   return (
     <figure class="chart">
       <figcaption>{props.caption}</figcaption>
-      {props.times.length === 0 ? <p class="muted">No samples in this span.</p> : <div ref={host} class="chart-canvas" role="img" aria-label={`Chart of ${props.series.map((s) => s.label).join(', ')}`} />}
+      {!draw ? <p class="muted">{props.times.length === 0 ? 'No samples in this span.' : 'Not enough values to draw yet.'}</p> : <div ref={host} class="chart-canvas" role="img" aria-label={`Chart of ${props.series.map((s) => s.label).join(', ')}`} />}
       <ul class="legend">
         {props.series.map((s, i) => (
           <li key={s.label} data-testid={props.legendTestId}>
