@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { ApiProblem } from '../problem.js';
-import { createTokenSchema, listTokensSchema, revokeTokenSchema } from '../schemas/tokens.js';
+import { createTokenSchema, listTokensSchema, meSchema, revokeTokenSchema } from '../schemas/tokens.js';
 import type { TokenRole } from '../tokens.js';
 import type { TjsTypeProvider } from '../type-provider.js';
 
@@ -9,6 +9,13 @@ import type { TjsTypeProvider } from '../type-provider.js';
 export function tokenRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (app) => {
     const r = app.withTypeProvider<TjsTypeProvider>();
+
+    // Any live token may ask who it is (the onRequest hook has set request.operator).
+    r.get('/v1/me', { schema: meSchema }, async (request) => {
+      const me = request.operator;
+      if (me === null) throw new Error('GET /v1/me ran without an operator: the route must not be public');
+      return { id: me.id, name: me.name, role: me.role };
+    });
 
     r.get('/v1/tokens', { schema: listTokensSchema, config: { access: 'write' } }, async () => ({ items: await deps.tokens.list() }));
 

@@ -57,3 +57,14 @@ export const revokeTokenSchema = {
   body: emptyBodySchema,
   response: { 200: tokenSchema, ...problemResponses },
 } as const;
+
+export const meSchema = {
+  tags: TAGS,
+  summary: 'The calling token: its id, name and role',
+  description: 'What the console shows as who is signed in, and which buttons it offers (read-only tokens get none that change the fleet).',
+  querystring: noQuerySchema,
+  response: {
+    200: { type: 'object', properties: { id: tokenProperties.id, name: tokenProperties.name, role: tokenProperties.role }, required: ['id', 'name', 'role'], additionalProperties: false },
+    ...problemResponses,
+  },
+} as const;

@@ -34,6 +34,19 @@ describe.each(BACKENDS)('fleet HTTP API on %s: auth, tokens, errors, system rout
       expectProblem(await api.call('GET', '/v1/gateways', { token: 'garbage' }), 401, 'E_UNAUTHORIZED');
     });
 
+    it('tells a token who it is (GET /v1/me), and a missing or dead one nothing', async () => {
+      const rw = json<{ id: string; name: string; role: string }>(await api.call('GET', '/v1/me'));
+      const ro = json<{ id: string; name: string; role: string }>(await api.call('GET', '/v1/me', { token: api.ro }));
+      expect(rw).toMatchObject({ name: 'test admin', role: 'read-write' });
+      expect(ro).toMatchObject({ name: 'test viewer', role: 'read-only' });
+      const listed = json<{ items: { id: string; name: string }[] }>(await api.call('GET', '/v1/tokens')).items;
+      expect(listed.find((t) => t.name === 'test viewer')?.id).toBe(ro.id);
+      expect(Object.keys(ro).sort()).toEqual(['id', 'name', 'role']);
+      expectProblem(await api.call('GET', '/v1/me', { token: null }), 401, 'E_UNAUTHORIZED');
+      await api.call('POST', `/v1/tokens/${ro.id}/revoke`);
+      expectProblem(await api.call('GET', '/v1/me', { token: api.ro }), 401, 'E_UNAUTHORIZED');
+    });
+
     it('lets a read-only token read and refuses its writes with 403', async () => {
       expect((await api.call('GET', '/v1/gateways', { token: api.ro })).statusCode).toBe(200);
       expect((await api.call('GET', '/v1/events', { token: api.ro })).statusCode).toBe(200);

@@ -120,6 +120,7 @@ export const ROUTES = [
   { method: 'POST', path: '/v1/gateways/:id/revoke' },
   { method: 'GET', path: '/v1/events' },
   { method: 'GET', path: '/v1/releases' },
+  { method: 'GET', path: '/v1/me' },
   { method: 'GET', path: '/v1/tokens' },
   { method: 'POST', path: '/v1/tokens' },
   { method: 'POST', path: '/v1/tokens/:id/revoke' },
