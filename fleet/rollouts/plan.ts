@@ -61,9 +61,9 @@ export function checkWaves(waves: readonly WaveSpec[]): void {
   });
 }
 
-/** A stable, even shuffle: the canary is a fair sample, and the same rollout always picks the same one. */
-function order(rolloutId: string, gateways: readonly PlanGateway[]): PlanGateway[] {
-  const key = (id: string): string => createHash('sha256').update(`${rolloutId}\0${id}`).digest('hex');
+/** A stable, even shuffle: the canary is a fair sample, and the same key (the release) always picks the same one. */
+function order(planKey: string, gateways: readonly PlanGateway[]): PlanGateway[] {
+  const key = (id: string): string => createHash('sha256').update(`${planKey}\0${id}`).digest('hex');
   return [...gateways].map((g) => ({ g, k: key(g.id) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.g);
 }
 
@@ -72,9 +72,9 @@ function order(rolloutId: string, gateways: readonly PlanGateway[]): PlanGateway
  * wave: a rollout reaches every gateway it selects. A wave may end up empty (a canary count
  * larger than the fleet leaves nothing for a 10% wave); empty waves pass at once.
  */
-export function planWaves(rolloutId: string, gateways: readonly PlanGateway[], waves: readonly WaveSpec[]): Map<string, number> {
+export function planWaves(planKey: string, gateways: readonly PlanGateway[], waves: readonly WaveSpec[]): Map<string, number> {
   checkWaves(waves);
-  const queue = order(rolloutId, gateways);
+  const queue = order(planKey, gateways);
   const total = queue.length;
   const assigned = new Map<string, number>();
   let taken = 0;

@@ -5,7 +5,7 @@ import { LabelError, parseSelector } from '../registry/labels.js';
 import type { ReleaseInfo } from '../repo/releases.js';
 import { DEFAULT_GATES, type HealthGates, type WaveTally } from './gates.js';
 import { QualityGateError, qualityGates, type QualityGates } from './quality.js';
-import { RolloutPlanError, checkWaves, planWaves, selects, type RolloutSelector, type WaveSpec } from './plan.js';
+import { RolloutPlanError, checkWaves, planWaves, selects, type PlanGateway, type RolloutSelector, type WaveSpec } from './plan.js';
 import { RolloutStore, type OnGateFailure, type Rollout, type RolloutEvent, type RolloutState } from './rollout-store.js';
 import { checkWindow, type MaintenanceWindow } from './window.js';
 
@@ -41,6 +41,19 @@ export interface CreateRollout {
 
 export const ROLLOUT_DEFAULTS = { ratePerMinute: 600, gatewayTimeoutMs: 30 * 60_000 } as const;
 
+/** Gateways a preview lists per wave at most (the rest are counted in `more`). */
+export const PREVIEW_GATEWAYS_PER_WAVE = 100;
+
+/** The waves a rollout request would get: `POST /v1/rollouts/preview`. */
+export interface RolloutPreview {
+  readonly target: string;
+  readonly model: string;
+  readonly release: number;
+  /** Gateways the rollout would reach. */
+  readonly total: number;
+  readonly waves: readonly { readonly index: number; readonly size: number; readonly gateways: readonly string[]; readonly more: number }[];
+}
+
 export interface RolloutStatus {
   readonly rollout: Rollout;
   readonly waves: readonly WaveTally[];
@@ -64,7 +77,30 @@ export class Rollouts {
     this.gateways = new GatewayStore(sql);
   }
 
-  async create(req: CreateRollout): Promise<RolloutStatus> {
+  /**
+   * What `create` would do with this request, changing nothing: the same checks and refusals,
+   * and the waves it would plan. The plan is keyed by the release (not the rollout's id), so a
+   * preview shows exactly the gateways the created rollout then tells, wave by wave, as long as
+   * the fleet's gateways do not change in between.
+   */
+  async preview(req: CreateRollout): Promise<RolloutPreview> {
+    const p = await this.plan(req);
+    const members = req.waves.map((): string[] => []);
+    for (const [gw, wave] of p.plan) members[wave]?.push(gw);
+    return {
+      target: p.release.target,
+      model: p.release.model,
+      release: p.release.release,
+      total: p.chosen.length,
+      waves: members.map((ids, index) => {
+        ids.sort();
+        return { index, size: ids.length, gateways: ids.slice(0, PREVIEW_GATEWAYS_PER_WAVE), more: Math.max(0, ids.length - PREVIEW_GATEWAYS_PER_WAVE) };
+      }),
+    };
+  }
+
+  /** The checks and the plan `create` and `preview` share; throws RolloutError naming the field. */
+  private async plan(req: CreateRollout): Promise<{ release: ReleaseInfo; chosen: readonly PlanGateway[]; plan: Map<string, number>; checked: ReturnType<typeof checkRolloutRequest> }> {
     const release = (await this.releases()).find((r) => r.target === req.target);
     if (release === undefined) throw new RolloutError('E_RELEASE_UNKNOWN', `target ${JSON.stringify(req.target)} is not a model release in the fleet's TUF repository (GET /v1/releases lists them; publish it with edgewise repo publish)`);
     // Gateways that switched back from a release keep it accepted and refuse it (as "not newer"),
@@ -72,7 +108,7 @@ export class Rollouts {
     if ((await this.sql.query(`SELECT 1 FROM rollouts r JOIN rollout_events e ON e.rollout_id = r.id WHERE r.target = $1 AND e.kind = 'rolled-back' LIMIT 1`, [release.target])).length > 0) {
       throw new RolloutError('E_ROLLOUT_INVALID', `target ${release.target} was rolled back by an earlier rollout; the gateways that switched back refuse it from now on. Publish the fix as a new release (a higher counter) and roll that out`);
     }
-    const { gates, ratePerMinute, gatewayTimeoutMs, quality } = checkRolloutRequest(req);
+    const checked = checkRolloutRequest(req);
     const all = await this.gateways.allActive();
     const chosen = all.filter((g) => selects(req.selector, g));
     if (req.selector.kind === 'ids') {
@@ -80,9 +116,15 @@ export class Rollouts {
       if (unknown.length > 0) throw new RolloutError('E_ROLLOUT_INVALID', `selector.ids: not provisioned or revoked: ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', ...' : ''}`);
     }
     if (chosen.length === 0) throw new RolloutError('E_ROLLOUT_INVALID', 'selector: no provisioned gateway matches');
+    // Keyed by the release: the same release picks the same canary (what a preview showed).
+    return { release, chosen, plan: planWaves(release.target, chosen, req.waves), checked };
+  }
+
+  async create(req: CreateRollout): Promise<RolloutStatus> {
+    const { release, chosen, plan, checked } = await this.plan(req);
+    const { gates, ratePerMinute, gatewayTimeoutMs, quality } = checked;
     const now = this.now();
     const id = `ro-${randomBytes(6).toString('hex')}`;
-    const plan = planWaves(id, chosen, req.waves);
     const rollout: Rollout = {
       id,
       name: req.name ?? `${release.model} ${release.version}`,

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Infer } from 'tjs';
 import type { QualityGates } from '../../rollouts/quality.js';
 import type { RolloutSelector, WaveSpec } from '../../rollouts/plan.js';
 import type { RolloutState } from '../../rollouts/rollout-store.js';
 import { RolloutError, type CreateRollout } from '../../rollouts/rollouts.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiProblem } from '../problem.js';
-import { createRolloutSchema, getRolloutSchema, listRolloutsSchema, moveRolloutSchema, rolloutEventStreamSchema, rolloutEventsSchema } from '../schemas/rollouts.js';
+import { createRolloutSchema, getRolloutSchema, listRolloutsSchema, moveRolloutSchema, previewRolloutSchema, rolloutEventStreamSchema, rolloutEventsSchema } from '../schemas/rollouts.js';
 import type { TjsTypeProvider } from '../type-provider.js';
 
 /** The rollouts' refusals as problems; their messages name the field or the state. */
@@ -21,6 +22,24 @@ function rolloutProblem(err: unknown): unknown {
     case 'E_ROLLOUT_STATE':
       return new ApiProblem(409, 'E_ROLLOUT_STATE', err.message);
   }
+}
+
+type CreateBody = Infer<typeof createRolloutSchema.body>;
+
+/** The checked body of POST /v1/rollouts (and of its preview) as the rollouts take it. */
+function createRequest(b: CreateBody): CreateRollout {
+  return {
+    target: b.target,
+    selector: b.selector as RolloutSelector,
+    waves: b.waves as WaveSpec[],
+    ...(b.name === undefined ? {} : { name: b.name }),
+    ...(b.gates === undefined ? {} : { gates: b.gates }),
+    ...(b.quality === undefined ? {} : { quality: b.quality as Partial<QualityGates> }),
+    ...(b.onGateFailure === undefined ? {} : { onGateFailure: b.onGateFailure }),
+    ...(b.ratePerMinute === undefined ? {} : { ratePerMinute: b.ratePerMinute }),
+    ...(b.windows === undefined ? {} : { windows: b.windows }),
+    ...(b.gatewayTimeoutMs === undefined ? {} : { gatewayTimeoutMs: b.gatewayTimeoutMs }),
+  };
 }
 
 /** Event streams open at once at most (each polls the database once a second). */
@@ -41,25 +60,18 @@ export function rolloutRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     r.post('/v1/rollouts', { schema: createRolloutSchema }, async (request, reply) => {
-      const b = request.body;
-      const req: CreateRollout = {
-        target: b.target,
-        selector: b.selector as RolloutSelector,
-        waves: b.waves as WaveSpec[],
-        ...(b.name === undefined ? {} : { name: b.name }),
-        ...(b.gates === undefined ? {} : { gates: b.gates }),
-        ...(b.quality === undefined ? {} : { quality: b.quality as Partial<QualityGates> }),
-        ...(b.onGateFailure === undefined ? {} : { onGateFailure: b.onGateFailure }),
-        ...(b.ratePerMinute === undefined ? {} : { ratePerMinute: b.ratePerMinute }),
-        ...(b.windows === undefined ? {} : { windows: b.windows }),
-        ...(b.gatewayTimeoutMs === undefined ? {} : { gatewayTimeoutMs: b.gatewayTimeoutMs }),
-      };
-      const status = await rollouts.create(req).catch((err: unknown) => {
+      const status = await rollouts.create(createRequest(request.body)).catch((err: unknown) => {
         throw rolloutProblem(err);
       });
       return reply.code(201).send(status);
     });
 
+    // Reading: it plans and stores nothing, so a read-only token may preview.
+    r.post('/v1/rollouts/preview', { schema: previewRolloutSchema, config: { access: 'read' } }, async (request) =>
+      rollouts.preview(createRequest(request.body)).catch((err: unknown) => {
+        throw rolloutProblem(err);
+      }),
+    );
     r.get('/v1/rollouts', { schema: listRolloutsSchema }, async (request) => ({ items: await rollouts.list(request.query.state as RolloutState | undefined) }));
 
     r.get('/v1/rollout-events', { schema: rolloutEventsSchema }, async (request) => {

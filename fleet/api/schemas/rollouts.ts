@@ -171,6 +171,42 @@ export const createRolloutSchema = {
   response: { 201: statusSchema, ...problemResponses },
 } as const;
 
+export const previewRolloutSchema = {
+  tags: TAGS,
+  summary: 'Preview a rollout: the waves it would get, changing nothing',
+  description: 'The same body and the same refusals as POST /v1/rollouts (400 naming the field, E_RELEASE_UNKNOWN). The plan is keyed by the release, so the rollout then created with this body tells the same gateways in the same waves (unless gateways are provisioned or revoked in between). Each wave lists at most 100 gateway ids, in id order; `more` counts the rest.',
+  querystring: noQuerySchema,
+  body: createRolloutSchema.body,
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        target: { type: 'string' },
+        model: { type: 'string' },
+        release: { type: 'integer' },
+        total: { type: 'integer', description: 'gateways the rollout would reach' },
+        waves: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              index: { type: 'integer', description: '0-based' },
+              size: { type: 'integer', description: 'gateways in the wave' },
+              gateways: { type: 'array', items: { type: 'string' }, maxItems: 100, description: 'the first 100 of them in id order' },
+              more: { type: 'integer', description: 'gateways of the wave not listed' },
+            },
+            required: ['index', 'size', 'gateways', 'more'],
+            additionalProperties: false,
+          },
+        },
+      },
+      required: ['target', 'model', 'release', 'total', 'waves'],
+      additionalProperties: false,
+    },
+    ...problemResponses,
+  },
+} as const;
+
 export const listRolloutsSchema = {
   tags: TAGS,
   summary: 'List rollouts, newest first',

@@ -126,6 +126,7 @@ export const ROUTES = [
   { method: 'POST', path: '/v1/tokens/:id/revoke' },
   { method: 'GET', path: '/v1/broker/mosquitto-credentials' },
   { method: 'POST', path: '/v1/rollouts' },
+  { method: 'POST', path: '/v1/rollouts/preview' },
   { method: 'GET', path: '/v1/rollouts' },
   { method: 'GET', path: '/v1/rollouts/:id' },
   { method: 'POST', path: '/v1/rollouts/:id/:action' },

@@ -110,4 +110,59 @@ describe.each(BACKENDS)('rollouts through the HTTP API on %s', (backend) => {
     expect(kinds).toEqual(['wave-started', 'paused', 'resumed']);
     resumed.stop();
   });
+
+  it('previews the waves a rollout would get, changing nothing; the rollout created from the same body then tells exactly those gateways', async () => {
+    api.stubs.releases = async () => [RELEASE];
+    for (let i = 0; i < 30; i += 1) await addGateway(api, `gw-${String(i).padStart(2, '0')}`, { labels: { site: i < 20 ? 'plant-1' : 'plant-2' } });
+    const plan = { ...body, selector: { kind: 'labels', selector: 'site=plant-1' }, waves: [{ kind: 'count', count: 3 }, { kind: 'share', share: 0.5 }, { kind: 'share', share: 1 }] };
+    const before = await api.snapshot();
+    const res = await api.call('POST', '/v1/rollouts/preview', { json: plan, token: api.ro });
+    expect(res.statusCode, res.body).toBe(200);
+    const preview = json<{ target: string; model: string; release: number; total: number; waves: { index: number; size: number; gateways: string[]; more: number }[] }>(res);
+    expect(preview).toMatchObject({ target: RELEASE.target, model: RELEASE.model, release: RELEASE.release, total: 20 });
+    expect(preview.waves.map((w) => [w.index, w.size, w.more])).toEqual([[0, 3, 0], [1, 7, 0], [2, 10, 0]]);
+    expect(preview.waves.flatMap((w) => w.gateways).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `gw-${String(i).padStart(2, '0')}`));
+    // Nothing was stored.
+    expect(await api.snapshot()).toBe(before);
+    expect(json<{ items: unknown[] }>(await api.call('GET', '/v1/rollouts')).items).toEqual([]);
+    expect(await api.db.sql.query('SELECT * FROM rollout_events')).toEqual([]);
+
+    const created = json<Status>(await api.call('POST', '/v1/rollouts', { json: plan }));
+    for (const wave of preview.waves) {
+      const targets = await api.deps.rollouts.store.targets(created.rollout.id, wave.index);
+      expect(targets.map((t) => t.gatewayId).sort(), `wave ${wave.index}`).toEqual(wave.gateways);
+    }
+  });
+
+  it('lists at most 100 gateways of a wave and counts the rest', async () => {
+    api.stubs.releases = async () => [RELEASE];
+    for (let i = 0; i < 130; i += 1) await addGateway(api, `gw-${String(i).padStart(3, '0')}`);
+    const preview = json<{ total: number; waves: { size: number; gateways: string[]; more: number }[] }>(await api.call('POST', '/v1/rollouts/preview', { json: { ...body, waves: [{ kind: 'count', count: 5 }, { kind: 'share', share: 1 }] } }));
+    expect(preview.total).toBe(130);
+    expect(preview.waves.map((w) => [w.size, w.gateways.length, w.more])).toEqual([[5, 5, 0], [125, 100, 25]]);
+    expect(preview.waves[1]?.gateways).toEqual([...(preview.waves[1]?.gateways ?? [])].sort());
+  });
+
+  it('refuses a bad preview exactly as it refuses the rollout', async () => {
+    api.stubs.releases = async () => [RELEASE];
+    await addGateway(api, 'gw-1');
+    const bad = [
+      { ...body, target: 'models/x/1/model.onnx' },
+      { ...body, waves: [{ kind: 'share', share: 0.5 }, { kind: 'share', share: 0.1 }] },
+      { ...body, force: true },
+      { ...body, selector: { kind: 'labels', selector: 'site=mars' } },
+      { ...body, selector: { kind: 'ids', ids: ['gw-1', 'gw-404'] } },
+      { ...body, waves: [] },
+      { ...body, windows: [{ selector: 'site=a', from: '22:00', to: '05:00', timeZone: 'Mars/Olympus' }] },
+    ];
+    for (const b of bad) {
+      const preview = await api.call('POST', '/v1/rollouts/preview', { json: b });
+      const create = await api.call('POST', '/v1/rollouts', { json: b });
+      expect(create.statusCode, create.body).toBe(400);
+      expect(preview.statusCode).toBe(400);
+      expect(json(preview)).toEqual(json(create));
+    }
+    expect((await api.call('POST', '/v1/rollouts/preview', { json: body, token: null })).statusCode).toBe(401);
+    expect(json<{ items: unknown[] }>(await api.call('GET', '/v1/rollouts')).items).toEqual([]);
+  });
 });
