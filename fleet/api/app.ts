@@ -4,6 +4,7 @@ import { accessControl } from './auth.js';
 import { API_DEFAULTS, type ApiDeps, type ApiOptions } from './deps.js';
 import { ApiProblem, sendProblem, toProblem } from './problem.js';
 import { brokerRoutes } from './routes/broker.js';
+import { consoleRoutes, defaultConsoleDir } from './routes/console.js';
 import { eventRoutes } from './routes/events.js';
 import { gatewayRoutes } from './routes/gateways.js';
 import { learningRoutes } from './routes/learning.js';
@@ -80,5 +81,6 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   await app.register(brokerRoutes(deps));
   await app.register(rolloutRoutes(deps));
   await app.register(learningRoutes(deps));
+  await app.register(consoleRoutes(options.consoleDir ?? defaultConsoleDir()));
   return app;
 }

@@ -42,6 +42,8 @@ export interface ApiOptions {
   readonly logger?: FastifyBaseLogger;
   /** Largest request body; bigger ones get 413. */
   readonly bodyLimitBytes?: number;
+  /** Where the built web console is (index.html, assets/); default the package's dist/console. */
+  readonly consoleDir?: string;
 }
 
 export const API_DEFAULTS = { bodyLimitBytes: 64 * 1024 } as const;

@@ -16,6 +16,7 @@ export const PROBLEM_CODES = [
   'E_TOO_MANY_STREAMS',
   'E_LEARNING_TASK_EXISTS',
   'E_LEARNING_TASK_STATE',
+  'E_CONSOLE_NOT_BUILT',
   'E_INTERNAL',
 ] as const;
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
@@ -36,6 +37,7 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   E_TOO_MANY_STREAMS: 'Too many event streams are open',
   E_LEARNING_TASK_EXISTS: 'A learning task with that id exists already',
   E_LEARNING_TASK_STATE: 'The learning task cannot make that move from its state',
+  E_CONSOLE_NOT_BUILT: 'The web console is not built',
   E_INTERNAL: 'The fleet failed to handle the request',
 };
 

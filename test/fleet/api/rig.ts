@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { buildApi } from '../../../fleet/api/app.js';
-import type { ApiDeps, ServiceHealth } from '../../../fleet/api/deps.js';
+import type { ApiDeps, ApiOptions, ServiceHealth } from '../../../fleet/api/deps.js';
 import { Rollouts } from '../../../fleet/rollouts/rollouts.js';
 import { TokenStore } from '../../../fleet/api/tokens.js';
 import { EventStore } from '../../../fleet/events/event-store.js';
@@ -46,7 +46,7 @@ export interface ApiRig {
  * The API over a real fleet database on one backend (one per test file), with the other
  * dependencies stubbed. The tables are emptied before each test and two tokens made.
  */
-export function useApi(backend: BackendName): ApiRig {
+export function useApi(backend: BackendName, options: () => ApiOptions = () => ({})): ApiRig {
   const db = useFleetDb(backend);
   const rig = { db } as ApiRig;
   beforeAll(async () => {
@@ -76,7 +76,7 @@ export function useApi(backend: BackendName): ApiRig {
       rootJson: async () => stubs.root,
       fleetMosquittoHash: async () => '$7$101$fleet$hash',
     };
-    rig.app = await buildApi(rig.deps);
+    rig.app = await buildApi(rig.deps, options());
     await rig.app.ready();
   });
   beforeEach(async () => {
