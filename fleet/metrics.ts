@@ -32,6 +32,8 @@ export class FleetMetrics {
   readonly learningSecAgg: Counter<'step' | 'outcome' | 'reason'>;
   readonly learningRounds: Counter<'outcome'>;
   readonly learningEpsilon: Gauge<'task'>;
+  readonly liveStreams: Gauge;
+  readonly liveResyncs: Counter<'reason'>;
 
   constructor() {
     const registers = [this.registry];
@@ -54,6 +56,8 @@ export class FleetMetrics {
     });
     this.ingestQueued = new Gauge({ name: 'edgewise_fleet_ingest_queued_messages', help: 'Messages waiting for their database commit', registers });
     this.dbLatency = new Histogram({ name: 'edgewise_fleet_db_seconds', help: 'Database statement and transaction latency, by operation', labelNames: ['op'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
+    this.liveStreams = new Gauge({ name: 'edgewise_fleet_live_streams', help: 'Live event streams (GET /v1/live) open now', registers });
+    this.liveResyncs = new Counter({ name: 'edgewise_fleet_live_resyncs_total', help: 'Resync events sent on live streams, by reason (overflow: a client read too slowly and its queue was dropped; lost-track: the fleet had more changes than it tracks, or could not read them)', labelNames: ['reason'], registers });
     this.httpRequests = new Counter({ name: 'edgewise_fleet_http_requests_total', help: 'HTTP API requests, by route and status', labelNames: ['route', 'status'], registers });
     this.learningChunks = new Counter({ name: 'edgewise_fleet_learning_chunks_total', help: 'Federated update chunks received, by result (partial, complete, duplicate, malformed, capacity, checksum)', labelNames: ['result'], registers });
     this.learningUpdates = new Counter({ name: 'edgewise_fleet_learning_updates_total', help: 'Complete federated updates, by outcome (accepted, buffered, rejected) and rejection reason', labelNames: ['outcome', 'reason'], registers });

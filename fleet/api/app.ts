@@ -8,6 +8,7 @@ import { consoleRoutes, defaultConsoleDir } from './routes/console.js';
 import { eventRoutes } from './routes/events.js';
 import { gatewayRoutes } from './routes/gateways.js';
 import { learningRoutes } from './routes/learning.js';
+import { liveRoutes } from './routes/live.js';
 import { releaseRoutes } from './routes/releases.js';
 import { rolloutRoutes } from './routes/rollouts.js';
 import { systemRoutes } from './routes/system.js';
@@ -68,6 +69,7 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
         { name: 'rollouts', description: 'signed releases going out in waves, with health gates' },
         { name: 'learning', description: 'federated learning tasks, their rounds and round records' },
         { name: 'tokens', description: 'operator tokens for this API' },
+        { name: 'live', description: 'changes as they happen, as server-sent events' },
         { name: 'system', description: 'health, metrics and this document' },
       ],
     },
@@ -81,6 +83,7 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   await app.register(brokerRoutes(deps));
   await app.register(rolloutRoutes(deps));
   await app.register(learningRoutes(deps));
+  await app.register(liveRoutes(deps, options.live));
   await app.register(consoleRoutes(options.consoleDir ?? defaultConsoleDir()));
   return app;
 }

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { ChangeFeed } from '../events/change-feed.js';
 import type { EventStore } from '../events/event-store.js';
 import type { LearningTasks } from '../federated/service/federated-service.js';
 import type { FleetMetrics } from '../metrics.js';
@@ -6,6 +7,7 @@ import type { ProvisioningContext } from '../registry/gateway-config.js';
 import type { Registry } from '../registry/registry.js';
 import type { ReleaseInfo } from '../repo/releases.js';
 import type { Rollouts } from '../rollouts/rollouts.js';
+import type { LiveOptions } from './live/live-hub.js';
 import type { TokenStore } from './tokens.js';
 
 /** How the fleet service is doing, as `GET /health` reports it (503 when degraded). */
@@ -20,6 +22,8 @@ export interface ServiceHealth {
 export interface ApiDeps {
   readonly registry: Registry;
   readonly events: EventStore;
+  /** What this process's registry, ingest and round service committed (GET /v1/live). */
+  readonly changes: ChangeFeed;
   readonly tokens: TokenStore;
   /** Rollouts of signed releases (created, inspected, paused, resumed, aborted here; driven elsewhere). */
   readonly rollouts: Rollouts;
@@ -42,6 +46,8 @@ export interface ApiOptions {
   readonly logger?: FastifyBaseLogger;
   /** Largest request body; bigger ones get 413. */
   readonly bodyLimitBytes?: number;
+  /** Bounds and intervals of GET /v1/live (defaults: LIVE_DEFAULTS). */
+  readonly live?: LiveOptions;
   /** Where the built web console is (index.html, assets/); default the package's dist/console. */
   readonly consoleDir?: string;
 }

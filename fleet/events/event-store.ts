@@ -61,7 +61,14 @@ function toEvent(r: EventRow): StoredEvent {
 const INSERT_EVENTS = `INSERT INTO events (gateway_id, record_id, kind, class, stream, model, ts, received_ms, data, data_bytes)
        SELECT x.gateway_id, x.record_id, x.kind, x.class, x.stream, x.model, x.ts, x.received_ms, x.data, pg_column_size(x.data)
        FROM jsonb_to_recordset($1::jsonb) AS x(gateway_id text, record_id text, kind text, class text, stream text, model text, ts double precision, received_ms bigint, data jsonb)
-       ON CONFLICT (gateway_id, record_id) DO NOTHING RETURNING kind`;
+       ON CONFLICT (gateway_id, record_id) DO NOTHING RETURNING kind, gateway_id, record_id`;
+
+/** What the insert returns of each event it stored (not of one stored before). */
+export interface InsertedEvent {
+  readonly kind: EventKind;
+  readonly gateway_id: string;
+  readonly record_id: string;
+}
 
 /** One event as a row of `EventStore.insertRows`: a JSON object, made safe for jsonb (`jsonParam`). */
 export function eventRow(e: StoredEvent): string {
@@ -83,7 +90,7 @@ export class EventStore {
   async insertRows(rows: readonly string[]): Promise<Partial<Record<EventKind, number>>> {
     const stored: Partial<Record<EventKind, number>> = {};
     if (rows.length === 0) return stored;
-    const inserted = await this.db.query<{ kind: EventKind }>(INSERT_EVENTS, [`[${rows.join(',')}]`]);
+    const inserted = await this.db.query<InsertedEvent>(INSERT_EVENTS, [`[${rows.join(',')}]`]);
     for (const r of inserted) stored[r.kind] = (stored[r.kind] ?? 0) + 1;
     return stored;
   }
@@ -114,6 +121,35 @@ export class EventStore {
        FROM events e JOIN jsonb_to_recordset($1::jsonb) AS k(gw text, id text) ON e.gateway_id = k.gw AND e.record_id = k.id
        ORDER BY e.ts DESC, e.gateway_id DESC, e.record_id DESC`,
       [JSON.stringify(keys)],
+    );
+    return { items: rows.map(toEvent), more: sizes.length > n };
+  }
+
+  /**
+   * These events (unknown keys left out), in the order given: what the live stream sends of
+   * the events just committed. At most `maxBytes` of their data (at least one event); `more`
+   * says that some were left out for it.
+   */
+  async byKeys(keys: readonly { readonly gatewayId: string; readonly recordId: string }[], maxBytes = 8 * 1024 * 1024): Promise<{ items: StoredEvent[]; more: boolean }> {
+    if (keys.length === 0) return { items: [], more: false };
+    const param = JSON.stringify(keys.map((k, n) => ({ gw: k.gatewayId, id: k.recordId, n })));
+    const sizes = await this.db.query<{ gateway_id: string; record_id: string; bytes: number }>(
+      `SELECT e.gateway_id, e.record_id, e.data_bytes AS bytes FROM events e JOIN jsonb_to_recordset($1::jsonb) AS k(gw text, id text, n integer) ON e.gateway_id = k.gw AND e.record_id = k.id ORDER BY k.n`,
+      [param],
+    );
+    let total = 0;
+    let n = 0;
+    for (const r of sizes) {
+      if (n > 0 && total + Number(r.bytes) > maxBytes) break;
+      total += Number(r.bytes);
+      n += 1;
+    }
+    const fit = sizes.slice(0, n).map((r, i) => ({ gw: r.gateway_id, id: r.record_id, n: i }));
+    if (fit.length === 0) return { items: [], more: false };
+    const rows = await this.db.query<EventRow>(
+      `SELECT e.gateway_id, e.record_id, e.kind, e.class, e.stream, e.model, e.ts, e.received_ms, e.data
+       FROM events e JOIN jsonb_to_recordset($1::jsonb) AS k(gw text, id text, n integer) ON e.gateway_id = k.gw AND e.record_id = k.id ORDER BY k.n`,
+      [JSON.stringify(fit)],
     );
     return { items: rows.map(toEvent), more: sizes.length > n };
   }

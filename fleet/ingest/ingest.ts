@@ -1,5 +1,6 @@
 import { DatabaseError, StatementRecorder, type Sql } from '../db/open-database.js';
-import { EventStore, eventRow } from '../events/event-store.js';
+import type { ChangeFeed } from '../events/change-feed.js';
+import { EventStore, eventRow, type InsertedEvent } from '../events/event-store.js';
 import type { FleetMetrics, IngestDrop } from '../metrics.js';
 import { ProtocolError, TOPIC_ROOT, decodeBatch, decodeHealth, decodeState, decodeUpdateReport, isGatewayId, type UpdateReportMessage } from '../protocol/index.js';
 import { GatewayStore, healthRow } from '../registry/gateway-store.js';
@@ -43,6 +44,8 @@ export interface IngestOptions {
   readonly healthWriteIntervalMs?: number;
   /** Called after a commit that stored update reports (the rollout driver looks at them at once). */
   readonly onUpdateReports?: () => void;
+  /** Told after each commit which gateways' summaries changed and which alerts and events were stored (the live stream). */
+  readonly changes?: ChangeFeed;
 }
 
 /** `last_seen_ms` is refreshed at most this often per gateway (each refresh is a row update). */
@@ -115,6 +118,7 @@ export class Ingest {
   /** Per gateway: the last `last_seen_ms` refresh handed to a commit. */
   private readonly touched = new Map<string, number>();
   private readonly flushTimer: NodeJS.Timeout | undefined;
+  private readonly changes: ChangeFeed | undefined;
 
   /** See IngestOptions.onUpdateReports; settable after construction (the driver is made later). */
   onUpdateReports: (() => void) | undefined;
@@ -125,6 +129,7 @@ export class Ingest {
     options: IngestOptions = {},
   ) {
     this.onUpdateReports = options.onUpdateReports;
+    this.changes = options.changes;
     this.gateways = new GatewayStore(sql);
     this.events = new EventStore(sql);
     // Two writes under way: the next batch is built while the database commits the last.
@@ -399,7 +404,9 @@ export class Ingest {
       }
       const results = await this.sql.batch(tx.statements);
       const stored: Partial<Record<string, number>> = {};
-      for (const row of (inserted >= 0 ? results[inserted] : []) as { kind: string }[]) stored[row.kind] = (stored[row.kind] ?? 0) + 1;
+      const insertedRows = (inserted >= 0 ? results[inserted] : []) as InsertedEvent[];
+      for (const row of insertedRows) stored[row.kind] = (stored[row.kind] ?? 0) + 1;
+      this.publishChanges(insertedRows, [...states.keys(), ...health.keys(), ...seen.keys()]);
       this.metrics.dbLatency.observe({ op: 'ingest-commit' }, (performance.now() - t0) / 1000);
       this.lastCommitMs = Date.now();
       let n = 0;
@@ -416,6 +423,14 @@ export class Ingest {
       this.metrics.ingestFailedCommits.inc();
       throw err;
     }
+  }
+
+  /** After a commit: the alerts and events it stored (not duplicates, not summaries), and the gateways whose summaries it changed. */
+  private publishChanges(inserted: readonly InsertedEvent[], gateways: readonly string[]): void {
+    const feed = this.changes;
+    if (feed === undefined) return;
+    for (const e of inserted) if (e.kind !== 'summary') feed.event(e.gateway_id, e.record_id);
+    for (const gw of new Set(gateways)) feed.gateway(gw);
   }
 
   /** Writes the health reports still waiting, stops taking messages and waits for the commits under way. */

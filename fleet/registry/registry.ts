@@ -1,4 +1,5 @@
 import type { Sql } from '../db/open-database.js';
+import type { ChangeFeed } from '../events/change-feed.js';
 import { isGatewayId } from '../protocol/index.js';
 import { generateSecret, hashPassword, mosquittoPasswordHash } from './credentials.js';
 import { GatewayStore, type GatewayDetail } from './gateway-store.js';
@@ -48,7 +49,11 @@ export class Registry {
   readonly store: GatewayStore;
   private readonly revokedListeners = new Set<(gatewayId: string) => void>();
 
-  constructor(readonly sql: Sql) {
+  /** `changes`: told of each gateway provisioned or revoked here (the live stream). */
+  constructor(
+    readonly sql: Sql,
+    private readonly changes?: ChangeFeed,
+  ) {
     this.store = new GatewayStore(sql);
   }
 
@@ -81,6 +86,7 @@ export class Registry {
       // A session opened with the old password must not outlive it.
       for (const l of this.revokedListeners) l(req.id);
     }
+    this.changes?.gateway(req.id);
     const gateway = await this.store.get(req.id);
     if (gateway === undefined) throw new RegistryError('E_GATEWAY_UNKNOWN', `gateway ${req.id} vanished while being provisioned`);
     return { gateway, username: req.id, password, clientId: gatewayClientId(req.id), replaced };
@@ -90,6 +96,7 @@ export class Registry {
   async revoke(id: string, nowMs = Date.now()): Promise<GatewayDetail> {
     if (!(await this.store.revoke(id, nowMs))) throw new RegistryError('E_GATEWAY_UNKNOWN', `gateway ${id} is not provisioned`);
     for (const l of this.revokedListeners) l(id);
+    this.changes?.gateway(id);
     const gateway = await this.store.get(id);
     if (gateway === undefined) throw new RegistryError('E_GATEWAY_UNKNOWN', `gateway ${id} is not provisioned`);
     return gateway;

@@ -13,6 +13,7 @@ import { EmbeddedBroker } from '../broker/embedded-broker.js';
 import { describeDatabase, openDatabase, type Sql } from '../db/open-database.js';
 import { vacuumEmbedded } from '../db/maintain.js';
 import { timedSql } from '../db/timed-sql.js';
+import { ChangeFeed } from '../events/change-feed.js';
 import { EventStore, type RetentionPolicy } from '../events/event-store.js';
 import { Ingest } from '../ingest/ingest.js';
 import { MAX_PENDING_LEARNING_CHUNKS, MqttIngestClient, type LearningChunkSink } from '../ingest/mqtt-ingest-client.js';
@@ -145,9 +146,11 @@ export class FleetService {
       const metrics = new FleetMetrics();
       const sql = timedSql(await openDatabase(o.db, o.dataDir), (op, seconds) => metrics.dbLatency.observe({ op }, seconds));
       cleanups.push(() => sql.close());
-      const registry = new Registry(sql);
+      // What this process commits, for the live stream (GET /v1/live).
+      const changes = new ChangeFeed();
+      const registry = new Registry(sql, changes);
       const events = new EventStore(sql);
-      const ingest = new Ingest(sql, metrics);
+      const ingest = new Ingest(sql, metrics, { changes });
       cleanups.push(() => ingest.close());
       const tokens = new TokenStore(sql);
       const identity = await fleetMqttIdentity(sql, o.dataDir);
@@ -260,6 +263,7 @@ export class FleetService {
         publisher: o.learningPublisher ?? (o.repoOnlineKeys === undefined ? NO_LEARNING_PUBLISHER : new DelegatedModelPublisher({ repoDir, keysDir: join(o.dataDir, 'federated'), online: await onlineKeys(o.repoOnlineKeys) })),
         transport: learningTransport,
         metrics,
+        changes,
         runRounds: broker !== undefined,
         log: { info: (fields, message) => o.logger.info({ component: 'federated', ...fields }, message), warn: (fields, message) => o.logger.warn({ component: 'federated', ...fields }, message) },
         onModelReleased: async (r) => {
@@ -296,6 +300,7 @@ export class FleetService {
       const api = await buildApi({
         registry,
         events,
+        changes,
         tokens,
         rollouts,
         learning: learningService,

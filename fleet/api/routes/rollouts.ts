@@ -2,10 +2,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Infer } from 'tjs';
 import type { QualityGates } from '../../rollouts/quality.js';
 import type { RolloutSelector, WaveSpec } from '../../rollouts/plan.js';
+import { RolloutEventTail } from '../../rollouts/event-tail.js';
 import type { RolloutState } from '../../rollouts/rollout-store.js';
 import { RolloutError, type CreateRollout } from '../../rollouts/rollouts.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiProblem } from '../problem.js';
+import { SSE_HEADERS, sseComment, sseEvent } from '../sse.js';
 import { createRolloutSchema, getRolloutSchema, listRolloutsSchema, moveRolloutSchema, previewRolloutSchema, rolloutEventStreamSchema, rolloutEventsSchema } from '../schemas/rollouts.js';
 import type { TjsTypeProvider } from '../type-provider.js';
 
@@ -45,8 +47,6 @@ function createRequest(b: CreateBody): CreateRollout {
 /** Event streams open at once at most (each polls the database once a second). */
 const MAX_STREAMS = 64;
 const STREAM_POLL_MS = 1000;
-/** A decision whose seq is this close below the newest sent is still sent (commits may land out of seq order). */
-const LATE_WINDOW = 100;
 
 /** Rollouts: start one, watch it, pause, resume or abort it. */
 export function rolloutRoutes(deps: ApiDeps): FastifyPluginAsync {
@@ -108,13 +108,11 @@ export function rolloutRoutes(deps: ApiDeps): FastifyPluginAsync {
         close();
         return;
       }
-      /** Nothing at or below where the client starts is sent, late or not. */
-      const floor = after;
       reply.hijack();
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      res.write(': rollout decisions\n\n');
-      /** Seqs sent lately: a decision committed late with a lower seq is still sent, once. */
-      const sent = new Set<number>();
+      res.writeHead(200, SSE_HEADERS);
+      res.write(sseComment('rollout decisions'));
+      // Nothing at or below where the client starts is sent, late or not (RolloutEventTail).
+      const tail = new RolloutEventTail(rollouts.store, after);
       let polling = false;
       let quietMs = 0;
       const poll = async (): Promise<void> => {
@@ -122,23 +120,18 @@ export function rolloutRoutes(deps: ApiDeps): FastifyPluginAsync {
         if (polling || closed || res.writableNeedDrain) return;
         polling = true;
         try {
-          const rows = await rollouts.store.eventsAfter(Math.max(floor, after - LATE_WINDOW), 500);
-          for (const e of rows) {
-            if (sent.has(e.seq)) continue;
-            sent.add(e.seq);
-            res.write(`event: rollout\nid: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`);
-            after = Math.max(after, e.seq);
+          for (const e of await tail.next(500)) {
+            res.write(sseEvent('rollout', e, e.seq));
             quietMs = 0;
           }
-          for (const seq of sent) if (seq <= after - LATE_WINDOW) sent.delete(seq);
           quietMs += STREAM_POLL_MS;
           if (quietMs >= 15_000) {
-            res.write(': still here\n\n');
+            res.write(sseComment('still here'));
             quietMs = 0;
           }
         } catch (err) {
           // The database is away for a moment: say so on the stream (not what it said), and try again next poll.
-          res.write(': the fleet database did not answer; trying again\n\n');
+          res.write(sseComment('the fleet database did not answer; trying again'));
           request.log.warn({ component: 'api', event: 'rollout_events.poll_failed', code: 'E_DB', reason: (err as Error).message }, 'rollout event stream could not read decisions');
         } finally {
           polling = false;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { ChangeFeed } from '../../events/change-feed.js';
 import type { Queryable } from '../../db/open-database.js';
 import type { FleetMetrics } from '../../metrics.js';
 import { encodeChunkAck, type ChunkAckMessage } from '../../protocol/federated/chunk-ack.js';
@@ -39,6 +40,8 @@ export interface FederatedServiceOptions {
   readonly runRounds?: boolean;
   /** Bounds of the chunk reassembler (defaults: 256 updates at once, 2 per gateway, 64 MiB, 10 min TTL). */
   readonly reassembler?: Omit<ReassemblerOptions, 'now'>;
+  /** Told of each task created, stopped or finished and each round opened or closed (the live stream). */
+  readonly changes?: ChangeFeed;
 }
 
 /** A new task as the API takes it: the definition round/task.ts parses, the release to start from, and the schedule. */
@@ -100,7 +103,7 @@ export class FederatedService implements LearningTasks {
   private readonly ended = new Set<string>();
 
   private constructor(private readonly o: FederatedServiceOptions) {
-    this.store = new FederatedStore(o.sql);
+    this.store = new FederatedStore(o.sql, o.changes);
     this.clock = o.clock ?? systemClock;
     this.log = o.log ?? SILENT;
     this.leading = o.runRounds !== false;

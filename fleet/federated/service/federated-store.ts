@@ -1,5 +1,6 @@
 import { jsonParam } from '../../db/json.js';
 import type { Queryable } from '../../db/open-database.js';
+import type { ChangeFeed } from '../../events/change-feed.js';
 import type { GlobalModelRef } from '../../protocol/federated/announcement.js';
 import type { SpentRounds } from '../privacy/privacy-budget.js';
 import type { RolloutSpec } from '../../rollouts/rollouts.js';
@@ -128,7 +129,11 @@ export interface RoundClosing {
 
 /** The federated tables' queries (learning_tasks, learning_rounds). */
 export class FederatedStore {
-  constructor(private readonly db: Queryable) {}
+  /** `changes`: told of each task and round written here (the live stream). */
+  constructor(
+    private readonly db: Queryable,
+    private readonly changes?: ChangeFeed,
+  ) {}
 
   /** False when a task with this id exists already. */
   async insertTask(t: { id: string; definition: FederatedTask; schedule: TaskSchedule; globalModel: GlobalModelRef; nowMs: number }): Promise<boolean> {
@@ -137,6 +142,7 @@ export class FederatedStore {
        VALUES ($1, $2::jsonb, $3::jsonb, 'active', $4, $4, $5::jsonb) ON CONFLICT (id) DO NOTHING RETURNING id`,
       [t.id, jsonParam(t.definition), jsonParam(t.schedule), t.nowMs, jsonParam(t.globalModel)],
     );
+    if (rows.length === 1) this.changes?.learning(t.id, null);
     return rows.length === 1;
   }
 
@@ -157,6 +163,7 @@ export class FederatedStore {
   /** Moves a task from one of `from` to `to`; false when it was elsewhere (someone moved it first). */
   async transition(id: string, from: readonly LearningTaskState[], to: LearningTaskState, reason: string | null, nowMs: number): Promise<boolean> {
     const rows = await this.db.query('UPDATE learning_tasks SET state = $2, reason = $3, updated_ms = $4 WHERE id = $1 AND state IN (SELECT jsonb_array_elements_text($5::jsonb)) RETURNING id', [id, to, reason, nowMs, JSON.stringify(from)]);
+    if (rows.length === 1) this.changes?.learning(id, null);
     return rows.length === 1;
   }
 
@@ -168,6 +175,7 @@ export class FederatedStore {
        SELECT t.id, $2, $3, $4, 'open', $5::jsonb, $6 FROM t`,
       [r.task, r.round, r.openedMs, r.deadlineMs, jsonParam(r.globalModel), r.sampled],
     );
+    this.changes?.learning(r.task, r.round);
   }
 
   /**
@@ -189,6 +197,7 @@ export class FederatedStore {
         c.released === null ? null : jsonParam(c.released), c.releaseError, jsonParam(c.privacyHistory),
       ],
     );
+    this.changes?.learning(rec.task, rec.round);
   }
 
   /**
@@ -203,6 +212,7 @@ export class FederatedStore {
        FROM (SELECT task_id, count(*)::integer AS c FROM r GROUP BY task_id) n WHERE t.id = n.task_id RETURNING t.id AS task_id`,
       [nowMs],
     );
+    for (const r of rows) this.changes?.learning(r.task_id, null);
     return rows.length;
   }
 
@@ -213,6 +223,7 @@ export class FederatedStore {
        UPDATE learning_tasks SET rounds_closed = rounds_closed + 1, updated_ms = $2 WHERE id = (SELECT task_id FROM r) RETURNING id`,
       [taskId, nowMs],
     );
+    if (rows.length === 1) this.changes?.learning(taskId, null);
     return rows.length === 1;
   }
 

@@ -80,7 +80,7 @@ describe.each(BACKENDS)('fleet HTTP API on %s under arbitrary requests', (backen
   const api = useApi(backend);
 
   // The event stream answers a good request with a stream that does not end (its own test reads it).
-  it.each(ROUTES.filter((r) => !r.path.endsWith('/stream')))('$method $path: every reply is a 2xx or 4xx in JSON, and refused requests change nothing', async (route) => {
+  it.each(ROUTES.filter((r) => !r.path.endsWith('/stream') && r.path !== '/v1/live'))('$method $path: every reply is a 2xx or 4xx in JSON, and refused requests change nothing', async (route) => {
     await addGateway(api, 'gw-1', { labels: { line: 'press' } });
     await addGateway(api, 'gw-2');
     await api.deps.events.insert([

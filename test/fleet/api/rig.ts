@@ -4,6 +4,7 @@ import { buildApi } from '../../../fleet/api/app.js';
 import type { ApiDeps, ApiOptions, ServiceHealth } from '../../../fleet/api/deps.js';
 import { Rollouts } from '../../../fleet/rollouts/rollouts.js';
 import { TokenStore } from '../../../fleet/api/tokens.js';
+import { ChangeFeed } from '../../../fleet/events/change-feed.js';
 import { EventStore } from '../../../fleet/events/event-store.js';
 import { FederatedService } from '../../../fleet/federated/service/federated-service.js';
 import { serviceError } from '../../../fleet/federated/service/service-error.js';
@@ -52,7 +53,8 @@ export function useApi(backend: BackendName, options: () => ApiOptions = () => (
   beforeAll(async () => {
     rig.stubs = { health: HEALTHY, releases: async () => [], root: ROOT_JSON };
     const stubs = rig.stubs;
-    const registry = new Registry(db.sql);
+    const changes = new ChangeFeed();
+    const registry = new Registry(db.sql, changes);
     const metrics = new FleetMetrics();
     // The real round service over the same database; no broker: what it would publish is dropped here.
     const learning = await FederatedService.start({
@@ -62,11 +64,13 @@ export function useApi(backend: BackendName, options: () => ApiOptions = () => (
       publisher: { publish: async () => Promise.reject(new Error('no signer behind the API rig')) },
       transport: { publish: async () => undefined },
       metrics,
+      changes,
     });
     rig.deps = {
       registry,
       learning,
       events: new EventStore(db.sql),
+      changes,
       tokens: new TokenStore(db.sql),
       rollouts: new Rollouts(db.sql, () => stubs.releases()),
       metrics,
@@ -132,6 +136,7 @@ export const ROUTES = [
   { method: 'POST', path: '/v1/rollouts/:id/:action' },
   { method: 'GET', path: '/v1/rollout-events' },
   { method: 'GET', path: '/v1/rollout-events/stream' },
+  { method: 'GET', path: '/v1/live' },
   { method: 'POST', path: '/v1/learning/tasks' },
   { method: 'GET', path: '/v1/learning/tasks' },
   { method: 'GET', path: '/v1/learning/tasks/:id' },

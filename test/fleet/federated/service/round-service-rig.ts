@@ -34,6 +34,7 @@ import {
   type TensorLayout,
 } from '../../../../fleet/protocol/federated/index.js';
 import { learningTopics, LEARNING_ANNOUNCEMENT_FILTER } from '../../../../fleet/protocol/topics.js';
+import { ChangeFeed } from '../../../../fleet/events/change-feed.js';
 import { hashPassword } from '../../../../fleet/registry/credentials.js';
 import { gatewayClientId, Registry } from '../../../../fleet/registry/registry.js';
 import { listReleases } from '../../../../fleet/repo/releases.js';
@@ -270,6 +271,7 @@ export function useRoundService(): RoundServiceRig {
     rig.api = await buildApi({
       registry: rig.registry,
       events: new EventStore(db.sql),
+      changes: new ChangeFeed(),
       tokens,
       rollouts: new Rollouts(db.sql, () => listReleases(`${rig.dir}/repo`)),
       learning: {
