@@ -3,6 +3,7 @@ import type { ChangeFeed } from '../events/change-feed.js';
 import { EventStore, eventRow, type InsertedEvent } from '../events/event-store.js';
 import type { FleetMetrics, IngestDrop } from '../metrics.js';
 import { ProtocolError, TOPIC_ROOT, decodeBatch, decodeHealth, decodeState, decodeUpdateReport, isGatewayId, type UpdateReportMessage } from '../protocol/index.js';
+import { GatewayMetricsStore, METRICS_SAMPLE_INTERVAL_MS, metricsRow, metricsSample } from '../registry/gateway-metrics.js';
 import { GatewayStore, healthRow } from '../registry/gateway-store.js';
 import { eventKind, recordModel } from './classify.js';
 import { GroupCommit, type IngestOverloaded } from './group-commit.js';
@@ -17,7 +18,7 @@ import { GroupCommit, type IngestOverloaded } from './group-commit.js';
 type Work = { readonly gw: string; readonly receivedMs: number; readonly tracked: boolean } & (
   | { readonly kind: 'records'; readonly events: readonly string[]; readonly telemetry: number; readonly lastTelemetryMs: number }
   | { readonly kind: 'state'; readonly online: boolean; readonly clean: boolean; readonly ts: number; readonly runtimeVersion: string }
-  | { readonly kind: 'health'; readonly ts: number; readonly row: string }
+  | { readonly kind: 'health'; readonly ts: number; readonly row: string; readonly sample: string | null }
   | { readonly kind: 'update-report'; readonly report: UpdateReportMessage }
 );
 
@@ -115,6 +116,11 @@ export class Ingest {
   /** Per gateway: the newest health report waiting for its next write, undecoded. */
   private readonly deferredHealth = new Map<string, { readonly payload: Uint8Array; readonly receivedMs: number }>();
   private deferredBytes = 0;
+  /**
+   * Per gateway: when its last metrics sample was handed to a commit (one a minute is kept for
+   * the console's charts; the insert checks the interval again in SQL, across restarts).
+   */
+  private readonly metricsSampled = new Map<string, number>();
   /** Per gateway: the last `last_seen_ms` refresh handed to a commit. */
   private readonly touched = new Map<string, number>();
   private readonly flushTimer: NodeJS.Timeout | undefined;
@@ -214,6 +220,10 @@ export class Ingest {
     if (work.kind === 'health') {
       if (this.healthWritten.size > MAX_TRACKED_GATEWAYS) this.healthWritten.clear();
       this.healthWritten.set(work.gw, Date.now());
+      if (work.sample !== null) {
+        if (this.metricsSampled.size > MAX_TRACKED_GATEWAYS) this.metricsSampled.clear();
+        this.metricsSampled.set(work.gw, work.receivedMs);
+      }
       // A report waiting from before this newer one is superseded by it.
       const older = this.deferredHealth.get(work.gw);
       if (older !== undefined && older.receivedMs <= work.receivedMs) {
@@ -236,8 +246,11 @@ export class Ingest {
         tracked += 1;
         if (ok) this.metrics.ingestLag.observe((now - w.receivedMs) / 1000);
       }
-      // Not written: the gateway's next report goes straight to a commit again.
-      if (!ok && w.kind === 'health') this.healthWritten.delete(w.gw);
+      // Not written: the gateway's next report goes straight to a commit again (and is sampled).
+      if (!ok && w.kind === 'health') {
+        this.healthWritten.delete(w.gw);
+        if (w.sample !== null && this.metricsSampled.get(w.gw) === w.receivedMs) this.metricsSampled.delete(w.gw);
+      }
     }
     if (tracked > 0) this.metrics.ingestQueued.dec(tracked);
     if (ok && reports) this.onUpdateReports?.();
@@ -317,7 +330,9 @@ export class Ingest {
         const h = decodeHealth(payload);
         if (h.gw !== gw) throw mismatch('health', h.gw);
         const row = healthRow({ gw, ts: Math.round(h.ts), status: h.status, reasons: h.reasons, runtimeVersion: h.runtimeVersion, hardware: h.hardware, releases: h.releases, report: h.report, receivedMs });
-        return { kind, gw, ts: h.ts, row, receivedMs, tracked };
+        const sampled = this.metricsSampled.get(gw);
+        const sample = sampled === undefined || receivedMs - sampled >= METRICS_SAMPLE_INTERVAL_MS ? metricsRow(gw, metricsSample(h.report, h.status, receivedMs)) : null;
+        return { kind, gw, ts: h.ts, row, sample, receivedMs, tracked };
       }
       case 'update-report': {
         if (payload.byteLength > 16_384) throw new ProtocolError('E_PAYLOAD_TOO_LARGE', `update report: ${payload.byteLength} bytes, at most 16384`);
@@ -356,6 +371,7 @@ export class Ingest {
     const telemetry = new Map<string, { records: number; lastMs: number }>();
     const states = new Map<string, Extract<Work, { kind: 'state' }>>();
     const health = new Map<string, HealthWork>();
+    const samples = new Map<string, string>();
     const steps: Extract<Work, { kind: 'update-report' }>[] = [];
     const seen = new Map<string, number>();
     for (const w of batch) {
@@ -375,6 +391,7 @@ export class Ingest {
           states.set(w.gw, w);
           break;
         case 'health': {
+          if (w.sample !== null && !samples.has(w.gw)) samples.set(w.gw, w.sample);
           const prev = health.get(w.gw);
           if (prev === undefined || prev.ts <= w.ts) health.set(w.gw, w);
           break;
@@ -398,6 +415,7 @@ export class Ingest {
       {
         await gateways.applyStates([...states.values()].map((s) => ({ gw: s.gw, online: s.online, clean: s.clean, ts: s.ts, runtimeVersion: s.runtimeVersion, receivedMs: s.receivedMs })));
         await gateways.applyHealthRows([...health.values()].map((h) => h.row));
+        await new GatewayMetricsStore(tx).addRows([...samples.values()]);
         await gateways.addUpdateSteps(steps.map(({ gw, report: r, receivedMs }) => ({ gw, model: r.model, target: r.target, release: r.release, version: r.version, step: r.step, outcome: r.outcome, reason: r.reason, ts: r.ts, receivedMs, ...(r.shadow === undefined ? {} : { shadow: r.shadow }) })));
         await gateways.countTelemetry([...telemetry.entries()].map(([gw, t]) => ({ gw, records: t.records, lastMs: t.lastMs })));
         await gateways.touch([...seen.entries()].map(([gw, receivedMs]) => ({ gw, receivedMs })));

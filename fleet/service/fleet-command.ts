@@ -31,6 +31,8 @@ export interface FleetServeOptions {
   readonly repoOnlineKeys?: string;
   readonly retentionDays: string;
   readonly maxEvents: string;
+  /** Absent: the default (24 h). */
+  readonly metricsRetentionHours?: string;
   readonly logLevel: string;
 }
 
@@ -80,6 +82,7 @@ export async function runFleetServe(opts: FleetServeOptions): Promise<number> {
       ...(opts.repoUrl === undefined ? {} : { repoUrl: opts.repoUrl }),
       ...(opts.repoOnlineKeys === undefined ? {} : { repoOnlineKeys: resolve(opts.repoOnlineKeys) }),
       retention: { maxAgeMs: positive(opts.retentionDays, '--retention-days') * 86_400_000, maxEvents: Math.round(positive(opts.maxEvents, '--max-events')) },
+      ...(opts.metricsRetentionHours === undefined ? {} : { metricsRetentionMs: positive(opts.metricsRetentionHours, '--metrics-retention-hours') * 3_600_000 }),
       logger,
     });
   } catch (err) {

@@ -24,6 +24,7 @@ import type { SigningKey } from '../repo/repo-error.js';
 import { repositoryReleases, type GlobalModelPublisher } from '../federated/service/global-model.js';
 import type { LearningTransport } from '../federated/service/task-runner.js';
 import { FleetMetrics } from '../metrics.js';
+import { GatewayMetricsStore, METRICS_RETENTION_MS } from '../registry/gateway-metrics.js';
 import { Registry, gatewayClientId } from '../registry/registry.js';
 import { encodeReleaseNotice, gatewayTopics } from '../protocol/index.js';
 import { listReleases } from '../repo/releases.js';
@@ -57,6 +58,8 @@ export interface FleetServiceOptions {
   /** Where gateways fetch it (`edgewise repo serve`), for their `updates` section. */
   readonly repoUrl?: string;
   readonly retention: RetentionPolicy;
+  /** How long gateways' metrics samples are kept (default METRICS_RETENTION_MS, 24 h). */
+  readonly metricsRetentionMs?: number;
   readonly logger: Logger;
   /**
    * Releases each federated round's new global model (the task's delegated TUF signer). Without
@@ -377,7 +380,14 @@ export class FleetService {
   }
 
   private startSweeps(): void {
+    const history = new GatewayMetricsStore(this.sql);
     const sweep = (): void => {
+      void history.sweep(this.o.metricsRetentionMs ?? METRICS_RETENTION_MS, Date.now()).then(
+        (n) => {
+          if (n > 0) this.o.logger.info({ component: 'retention', event: 'gateway_metrics.swept', deleted: n }, 'gateway metrics samples past retention deleted');
+        },
+        (err: unknown) => this.o.logger.warn({ component: 'retention', event: 'gateway_metrics.sweep_failed', code: 'E_DB', reason: (err as Error).message }, 'retention sweep of gateway metrics failed'),
+      );
       void this.events.sweep(this.o.retention, Date.now()).then(
         (n) => {
           if (n > 0) this.o.logger.info({ component: 'retention', event: 'events.swept', deleted: n }, 'events past retention deleted');

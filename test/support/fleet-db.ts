@@ -9,7 +9,7 @@ export type BackendName = 'pglite' | 'postgres';
 export const BACKENDS: readonly BackendName[] = ['pglite', 'postgres'];
 
 /** Every table the migrations make, emptied between tests. */
-const TABLES = ['learning_rounds', 'learning_tasks', 'rollout_events', 'rollout_targets', 'rollouts', 'leases', 'update_steps', 'events', 'operator_tokens', 'fleet_settings', 'gateways'];
+const TABLES = ['gateway_metrics', 'learning_rounds', 'learning_tasks', 'rollout_events', 'rollout_targets', 'rollouts', 'leases', 'update_steps', 'events', 'operator_tokens', 'fleet_settings', 'gateways'];
 
 /**
  * A migrated fleet database on one backend for a test file: PGlite in memory (creating one

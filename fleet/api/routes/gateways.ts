@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { GatewayMetricsStore } from '../../registry/gateway-metrics.js';
 import type { GatewayStatus } from '../../registry/gateway-store.js';
 import { gatewayConfigSection } from '../../registry/gateway-config.js';
 import { LabelError, parseSelector, type Selector } from '../../registry/labels.js';
@@ -6,7 +7,7 @@ import { RegistryError } from '../../registry/registry.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiProblem } from '../problem.js';
 import { DEFAULT_PAGE_LIMIT } from '../schemas/common.js';
-import { gatewayCountsSchema, getGatewaySchema, listGatewaysSchema, provisionSchema, revokeGatewaySchema } from '../schemas/gateways.js';
+import { METRICS_LIMIT_DEFAULT, gatewayCountsSchema, gatewayMetricsSchema, getGatewaySchema, listGatewaysSchema, provisionSchema, revokeGatewaySchema } from '../schemas/gateways.js';
 import type { TjsTypeProvider } from '../type-provider.js';
 
 function selector(text: string | undefined): Selector | undefined {
@@ -38,6 +39,7 @@ const notFound = (id: string): ApiProblem => new ApiProblem(404, 'E_NOT_FOUND', 
 
 export function gatewayRoutes(deps: ApiDeps): FastifyPluginAsync {
   const store = deps.registry.store;
+  const history = new GatewayMetricsStore(deps.registry.sql);
   return async (app) => {
     const r = app.withTypeProvider<TjsTypeProvider>();
 
@@ -69,6 +71,14 @@ export function gatewayRoutes(deps: ApiDeps): FastifyPluginAsync {
       const gateway = await store.get(request.params.id);
       if (gateway === undefined) throw notFound(request.params.id);
       return gateway;
+    });
+
+    r.get('/v1/gateways/:id/metrics', { schema: gatewayMetricsSchema }, async (request) => {
+      const q = request.query;
+      if (q.from !== undefined && q.to !== undefined && q.to <= q.from) throw new ApiProblem(400, 'E_VALIDATION', `query.to: must be after query.from (${q.from}), got ${q.to}`);
+      if (!(await store.exists(request.params.id))) throw notFound(request.params.id);
+      const items = await history.list(request.params.id, { ...(q.from === undefined ? {} : { fromMs: q.from }), ...(q.to === undefined ? {} : { toMs: q.to }), limit: q.limit ?? METRICS_LIMIT_DEFAULT });
+      return { items };
     });
 
     r.post('/v1/gateways', { schema: provisionSchema }, async (request, reply) => {

@@ -1,7 +1,7 @@
 import { GATEWAY_STATUSES } from '../../registry/gateway-store.js';
 import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, MAX_LABELS } from '../../registry/labels.js';
 import { problemResponses } from '../problem.js';
-import { DEFAULT_PAGE_LIMIT, emptyBodySchema, gatewayIdSchema, limitSchema, modelNameSchema, nextCursorSchema, noQuerySchema, orNull } from './common.js';
+import { DEFAULT_PAGE_LIMIT, emptyBodySchema, gatewayIdSchema, limitSchema, modelNameSchema, msSchema, nextCursorSchema, noQuerySchema, orNull } from './common.js';
 
 const TAGS = ['gateways'];
 
@@ -127,6 +127,58 @@ export const getGatewaySchema = {
   params: idParams,
   querystring: noQuerySchema,
   response: { 200: gatewayDetailSchema, ...problemResponses },
+} as const;
+
+/** Samples a metrics reply holds at most (a day at one a minute is 1,440). */
+export const METRICS_LIMIT_MAX = 10_000;
+export const METRICS_LIMIT_DEFAULT = 1440;
+
+const countOrNull = { type: orNull('integer'), minimum: 0 } as const;
+
+export const gatewayMetricsSchema = {
+  tags: TAGS,
+  summary: 'A gateway\'s metrics history, sampled from its health reports',
+  description: 'At most one sample per minute from the gateway\'s health reports, kept 24 h by default (edgewise fleet --metrics-retention-hours), oldest first: the newest `limit` samples in [from, to). Counters are the gateway\'s totals since its process started (rates are differences of successive samples; a drop means it restarted). `ts` is when the fleet received the report. A field the report did not carry is null.',
+  params: idParams,
+  querystring: {
+    type: 'object',
+    properties: {
+      from: { ...msSchema, description: 'samples at or after this time (ms since 1970)' },
+      to: { ...msSchema, description: 'samples before this time (ms since 1970)' },
+      limit: { type: 'integer', minimum: 1, maximum: METRICS_LIMIT_MAX, description: `the newest this many samples (default ${METRICS_LIMIT_DEFAULT}, at most ${METRICS_LIMIT_MAX})` },
+    },
+    additionalProperties: false,
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        items: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              ts: { type: 'integer', description: 'when the fleet received the report' },
+              status: { type: 'string', description: 'the report\'s status: ok or degraded' },
+              rssBytes: countOrNull,
+              storeBytes: { ...countOrNull, description: 'bytes in the gateway\'s outbox, every class' },
+              storeRecords: { ...countOrNull, description: 'records in the gateway\'s outbox, every class' },
+              publishedRecords: countOrNull,
+              ackedRecords: countOrNull,
+              inFlightMessages: countOrNull,
+              droppedRecords: { ...countOrNull, description: 'records the gateway lost: evicted from its outbox over budget, refused, dropped at full pipeline queues or by its sources' },
+              uplinkConnected: { type: orNull('boolean') },
+            },
+            required: ['ts', 'status', 'rssBytes', 'storeBytes', 'storeRecords', 'publishedRecords', 'ackedRecords', 'inFlightMessages', 'droppedRecords', 'uplinkConnected'],
+            additionalProperties: false,
+          },
+        },
+      },
+      required: ['items'],
+      additionalProperties: false,
+    },
+    ...problemResponses,
+  },
 } as const;
 
 export const provisionSchema = {

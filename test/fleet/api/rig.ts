@@ -120,6 +120,7 @@ export const ROUTES = [
   { method: 'GET', path: '/v1/gateways' },
   { method: 'GET', path: '/v1/gateway-counts' },
   { method: 'GET', path: '/v1/gateways/:id' },
+  { method: 'GET', path: '/v1/gateways/:id/metrics' },
   { method: 'POST', path: '/v1/gateways' },
   { method: 'POST', path: '/v1/gateways/:id/revoke' },
   { method: 'GET', path: '/v1/events' },

@@ -6,6 +6,8 @@ import { FleetMetrics } from '../../../fleet/metrics.js';
 import { encodeBatch, encodeRecord, encodeState, encodeUpdateReport, gatewayTopics, type WireRecord } from '../../../fleet/protocol/index.js';
 import { Registry } from '../../../fleet/registry/registry.js';
 import { BACKENDS, useFleetDb } from '../../support/fleet-db.js';
+import { healthReport } from '../../support/health-report.js';
+import { GatewayMetricsStore } from '../../../fleet/registry/gateway-metrics.js';
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 const batch = (gw: string, records: WireRecord[]): Uint8Array => encodeBatch(gw, Date.now(), records.map(encodeRecord));
@@ -43,6 +45,25 @@ describe.each(BACKENDS)('ingest on %s', (backend) => {
     expect(events[0]).toMatchObject({ kind: 'alert', class: 'alert', stream: 'press.alerts', model: 'streaming-anomaly' });
     expect(await metricValue(metrics, 'edgewise_fleet_duplicate_records_total')).toBe(1);
     expect(await metricValue(metrics, 'edgewise_fleet_events_stored_total', { kind: 'alert' })).toBe(3);
+  });
+
+  it('keeps one metrics sample a minute from the health reports a gateway sends, across a fleet restart', async () => {
+    const history = new GatewayMetricsStore(db.sql);
+    const before = Date.now();
+    for (let i = 0; i < 5; i += 1) await ingest.accept(gatewayTopics.health('gw-1'), enc({ ...healthReport('gw-1', { published: 100 + i }), ts: Date.now() + i }));
+    await ingest.close();
+    const samples = await history.list('gw-1', { limit: 10 });
+    expect(samples).toHaveLength(1);
+    expect(samples[0]).toMatchObject({ status: 'ok', publishedRecords: 100, ackedRecords: 1190, storeRecords: 123, droppedRecords: 14, uplinkConnected: true });
+    expect(samples[0]?.ts).toBeGreaterThanOrEqual(before);
+    // The registry has the newest report; the chart has the minute's first.
+    expect((await registry.store.get('gw-1'))?.healthReport).toMatchObject({ uplink: { publishedRecords: 104 } });
+    // A fleet started again within the minute remembers nothing, and the database keeps the interval.
+    const again = new Ingest(db.sql, metrics);
+    await again.accept(gatewayTopics.health('gw-1'), enc({ ...healthReport('gw-1', { published: 200 }), ts: Date.now() + 10 }));
+    await again.close();
+    expect(await history.list('gw-1', { limit: 10 })).toHaveLength(1);
+    expect((await registry.store.get('gw-1'))?.healthReport).toMatchObject({ uplink: { publishedRecords: 200 } });
   });
 
   it('keeps the same record id from two gateways apart', async () => {
