@@ -4,7 +4,12 @@ import type { ServiceHealth } from '../../../fleet/api/deps.js';
 import type { ProblemBody } from '../../../fleet/api/problem.js';
 import { problemSchema } from '../../../fleet/api/problem.js';
 import { listEventsSchema } from '../../../fleet/api/schemas/events.js';
-import { gatewayDetailSchema, listGatewaysSchema, provisionSchema } from '../../../fleet/api/schemas/gateways.js';
+import { gatewayDetailSchema, gatewayMetricsSchema, listGatewaysSchema, provisionSchema } from '../../../fleet/api/schemas/gateways.js';
+import { previewRolloutSchema } from '../../../fleet/api/schemas/rollouts.js';
+import { meSchema } from '../../../fleet/api/schemas/tokens.js';
+import type { GatewayMetricsSample } from '../../../fleet/registry/gateway-metrics.js';
+import type { RolloutPreview } from '../../../fleet/rollouts/rollouts.js';
+import type { Operator } from '../../../fleet/api/tokens.js';
 import { releaseSchema } from '../../../fleet/api/schemas/releases.js';
 import { serviceHealthSchema } from '../../../fleet/api/schemas/system.js';
 import { createTokenSchema, tokenSchema } from '../../../fleet/api/schemas/tokens.js';
@@ -36,6 +41,11 @@ describe('types inferred from the API schemas', () => {
     expectTypeOf<TokenInfo>().toMatchTypeOf<DeepReadonly<Infer<typeof tokenSchema>>>();
     expectTypeOf<ServiceHealth>().toMatchTypeOf<DeepReadonly<Infer<typeof serviceHealthSchema>>>();
     expectTypeOf<ProblemBody>().toMatchTypeOf<DeepReadonly<Infer<typeof problemSchema>>>();
+    expectTypeOf<GatewayMetricsSample>().toMatchTypeOf<DeepReadonly<Infer<typeof gatewayMetricsSchema.response[200]>['items'][number]>>();
+    expectTypeOf<keyof Infer<typeof gatewayMetricsSchema.response[200]>['items'][number]>().toEqualTypeOf<keyof GatewayMetricsSample>();
+    expectTypeOf<RolloutPreview>().toMatchTypeOf<DeepReadonly<Infer<typeof previewRolloutSchema.response[200]>>>();
+    expectTypeOf<keyof Infer<typeof previewRolloutSchema.response[200]>>().toEqualTypeOf<keyof RolloutPreview>();
+    expectTypeOf<Operator>().toMatchTypeOf<DeepReadonly<Infer<typeof meSchema.response[200]>>>();
   });
 
   it('does not accept what the reply schemas do not describe', () => {
