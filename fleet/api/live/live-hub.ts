@@ -182,6 +182,10 @@ export class LiveHub {
     this.pendingLearning = new Map();
   }
 
+  /**
+   * The same string goes to every client: frames waiting in several slow clients' queues are
+   * one string in memory, so all queues together hold about one client's bound of frames.
+   */
   private broadcast(frame: string): void {
     for (const c of this.clients) c.send(frame);
   }

@@ -47,6 +47,9 @@ describe('GET /v1/live', () => {
     expect(json(none)).toMatchObject({ code: 'E_UNAUTHORIZED' });
     const dead = await open(`ewt_${'A'.repeat(43)}`);
     expect(dead.status).toBe(401);
+    const bad = await api.call('GET', '/v1/live?after=5', { token: api.ro });
+    expect(bad.statusCode).toBe(400);
+    expect(json(bad)).toMatchObject({ code: 'E_VALIDATION', detail: expect.stringContaining('after') as unknown });
   });
 
   it('sends gateways provisioned and revoked through the API as `gateways`, each item as GET /v1/gateways lists it', async () => {
