@@ -3,7 +3,8 @@ import type { EventKind } from '../../events/event-store.js';
 import { decodeEventCursor, encodeEventCursor } from '../cursor.js';
 import type { ApiDeps } from '../deps.js';
 import { DEFAULT_PAGE_LIMIT } from '../schemas/common.js';
-import { listEventsSchema } from '../schemas/events.js';
+import { ApiProblem } from '../problem.js';
+import { getEventSchema, listEventsSchema } from '../schemas/events.js';
 import type { TjsTypeProvider } from '../type-provider.js';
 
 export function eventRoutes(deps: ApiDeps): FastifyPluginAsync {
@@ -26,6 +27,14 @@ export function eventRoutes(deps: ApiDeps): FastifyPluginAsync {
       });
       const last = page.items[page.items.length - 1];
       return { items: page.items, next: page.more && last !== undefined ? encodeEventCursor(last) : null };
+    });
+
+    r.get('/v1/events/:gateway/:recordId', { schema: getEventSchema }, async (request) => {
+      const { gateway, recordId } = request.params;
+      const found = await deps.events.byKeys([{ gatewayId: gateway, recordId }]);
+      const e = found.items[0];
+      if (e === undefined) throw new ApiProblem(404, 'E_NOT_FOUND', `no event ${recordId} of gateway ${gateway}: never sent, or swept by the retention policy`);
+      return e;
     });
   };
 }

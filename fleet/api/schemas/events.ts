@@ -1,6 +1,7 @@
 import { EVENT_KINDS } from '../../events/event-store.js';
 import { problemResponses } from '../problem.js';
-import { gatewayIdSchema, limitSchema, modelNameSchema, msSchema, nextCursorSchema, orNull } from './common.js';
+import { MAX_RECORD_ID_LENGTH } from '../../protocol/record.js';
+import { gatewayIdSchema, limitSchema, modelNameSchema, msSchema, nextCursorSchema, noQuerySchema, orNull } from './common.js';
 
 export const eventSchema = {
   type: 'object',
@@ -41,4 +42,18 @@ export const listEventsSchema = {
     200: { type: 'object', properties: { items: { type: 'array', items: eventSchema }, next: nextCursorSchema }, required: ['items', 'next'], additionalProperties: false },
     ...problemResponses,
   },
+} as const;
+
+export const getEventSchema = {
+  tags: ['events'],
+  summary: 'One alert, event or summary',
+  description: 'By the gateway that sent it and its record id (what the list and the live stream give): a link to one event stays valid until the retention policy sweeps it.',
+  params: {
+    type: 'object',
+    properties: { gateway: gatewayIdSchema, recordId: { type: 'string', minLength: 1, maxLength: MAX_RECORD_ID_LENGTH, description: 'a record id of 1 to 64 characters' } },
+    required: ['gateway', 'recordId'],
+    additionalProperties: false,
+  },
+  querystring: noQuerySchema,
+  response: { 200: eventSchema, ...problemResponses },
 } as const;

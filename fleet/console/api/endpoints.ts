@@ -70,6 +70,10 @@ export class FleetApi {
     return this.client.get('/v1/events', { ...q });
   }
 
+  event(gatewayId: string, recordId: string): Promise<FleetEvent> {
+    return this.client.get(`/v1/events/${encodeURIComponent(gatewayId)}/${encodeURIComponent(recordId)}`);
+  }
+
   releases(): Promise<{ items: Release[] }> {
     return this.client.get('/v1/releases');
   }

@@ -1,4 +1,5 @@
 import { useMemo } from 'preact/hooks';
+import { ApiError } from '../api/client.js';
 import type { FleetApi } from '../api/endpoints.js';
 import type { FleetEvent } from '../api/types.js';
 import { eventSummary } from '../components/event-list.js';
@@ -10,25 +11,18 @@ import { hrefs } from '../logic/route.js';
 import { cachedEvent, rememberEvents } from '../state/event-cache.js';
 import { useResource } from '../state/use-resource.js';
 
-/** Pages of a gateway's newest events searched for one opened by link, per kind. */
-const SEARCH_PAGES = 5;
-
-/** The API has no route for one event: look in what the page has read, then in the gateway's newest. */
+/** One event: from what the page has read, else `GET /v1/events/{gateway}/{recordId}`; null when the fleet has none. */
 async function findEvent(api: FleetApi, gatewayId: string, recordId: string): Promise<FleetEvent | null> {
   const cached = cachedEvent(gatewayId, recordId);
   if (cached !== undefined) return cached;
-  for (const kind of ['alert', 'event', 'summary']) {
-    let before: string | undefined;
-    for (let i = 0; i < SEARCH_PAGES; i += 1) {
-      const page = await api.events({ gateway: gatewayId, kind, before, limit: 1000 });
-      rememberEvents(page.items);
-      const hit = page.items.find((e) => e.recordId === recordId);
-      if (hit !== undefined) return hit;
-      if (page.next === null) break;
-      before = page.next;
-    }
+  try {
+    const e = await api.event(gatewayId, recordId);
+    rememberEvents([e]);
+    return e;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
   }
-  return null;
 }
 
 export function EventPage({ gatewayId, recordId }: { gatewayId: string; recordId: string }) {
@@ -44,7 +38,7 @@ export function EventPage({ gatewayId, recordId }: { gatewayId: string; recordId
       {found.loading && e === undefined ? <Loading what="the event" /> : null}
       {e === null ? (
         <p class="notice">
-          No event {recordId} of gateway {gatewayId} among its newest; it may have been swept by the retention policy.
+          The fleet has no event {recordId} of gateway {gatewayId}: it was never sent, or the retention policy swept it.
         </p>
       ) : null}
       {e === undefined || e === null ? null : <EventDetail e={e} />}

@@ -1,7 +1,7 @@
 /**
  * Events the page has already read (lists, the live stream), by gateway and record id, so
- * opening one from a list needs no request. The API has no route for one event; a page opened
- * straight from a link searches the gateway's newest events instead (event-page.tsx).
+ * opening one from a list needs no request; a page opened straight from a link asks
+ * `GET /v1/events/{gateway}/{recordId}` (event-page.tsx).
  * Bounded: the oldest entries go first past MAX_EVENTS.
  */
 import type { FleetEvent } from '../api/types.js';

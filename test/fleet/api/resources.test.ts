@@ -311,6 +311,19 @@ describe.each(BACKENDS)('fleet HTTP API on %s: gateways, events, releases', (bac
       expect(one).toEqual({ gatewayId: 'gw-2', recordId: 'r1', kind: 'event', class: 'result', stream: 'camera', model: 'defect-cls', ts: 3000, receivedMs: 3005, data: { event: 'defect', box: [1, 2, 3, 4] } });
     });
 
+    it('gives one event by gateway and record id, a read-only token too; 404 for one it does not have', async () => {
+      await api.deps.events.insert([event('gw-2', 'r1', 3000, 'event', { stream: 'camera', data: { event: 'defect', crop: { png: 'AAAA' } } }), event('gw-2', 'r/2', 4000, 'alert')]);
+      const res = await api.call('GET', '/v1/events/gw-2/r1', { token: api.ro });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(json(res)).toEqual({ gatewayId: 'gw-2', recordId: 'r1', kind: 'event', class: 'result', stream: 'camera', model: null, ts: 3000, receivedMs: 3005, data: { event: 'defect', crop: { png: 'AAAA' } } });
+      // A record id with a slash is one path segment once encoded.
+      expect(json(await api.call('GET', `/v1/events/gw-2/${encodeURIComponent('r/2')}`))['recordId']).toBe('r/2');
+      const missing = await api.call('GET', '/v1/events/gw-1/r1');
+      expect(missing.statusCode).toBe(404);
+      expect(json(missing)['detail']).toMatch(/no event r1 of gateway gw-1/);
+      expect((await api.call('GET', '/v1/events/gw-2/r1', { token: null })).statusCode).toBe(401);
+    });
+
     it('pages newest first with an opaque cursor, without gaps or repeats when timestamps tie', async () => {
       const all: StoredEvent[] = [];
       for (let i = 0; i < 25; i += 1) all.push(event(`gw-${i % 3}`, `r${String(i).padStart(2, '0')}`, 1000 + Math.floor(i / 4) * 10, i % 2 === 0 ? 'alert' : 'summary'));

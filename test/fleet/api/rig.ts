@@ -124,6 +124,7 @@ export const ROUTES = [
   { method: 'POST', path: '/v1/gateways' },
   { method: 'POST', path: '/v1/gateways/:id/revoke' },
   { method: 'GET', path: '/v1/events' },
+  { method: 'GET', path: '/v1/events/:gateway/:recordId' },
   { method: 'GET', path: '/v1/releases' },
   { method: 'GET', path: '/v1/me' },
   { method: 'GET', path: '/v1/tokens' },
