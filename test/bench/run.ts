@@ -25,6 +25,8 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   federated: benchFederated,
   'federated-strategies': benchFederatedStrategies,
   'secure-aggregation': benchSecureAggregation,
+  // Loaded on demand: it pulls in playwright-core.
+  console: async (args) => (await import('./console.js')).benchConsole(args),
   yolov8n: async (args) => (await import('./yolov8n.js')).benchYolov8n(args),
 };
 
