@@ -34,8 +34,12 @@ export async function openPage(browser: Browser): Promise<TestPage> {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
   page.on('console', (m) => {
-    // Chromium logs every 401 and 403 answer; a refused token is a case the tests make on purpose.
-    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 40[13]/.test(m.text())) errors.push(`console.error: ${m.text()}`);
+    // Chromium logs each failed load without its URL; the response handler below names it.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource:')) errors.push(`console.error: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    // 401 and 403 are answers the tests ask for (a refused token); anything else at 400+ is a fault.
+    if (r.status() >= 400 && r.status() !== 401 && r.status() !== 403) errors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
   });
   return { page, context, errors };
 }
@@ -156,7 +160,8 @@ export async function waitForLive(page: Page, timeoutMs = 15_000): Promise<void>
 /** The text of a `data-testid` element as a number (the overview's counts, say). */
 export async function testIdNumber(page: Page, testId: string): Promise<number> {
   const text = (await page.getByTestId(testId).textContent()) ?? '';
+  // Digits and group separators only: a placeholder ("…", "-") is not a zero.
+  if (!/^\s*-?[\d,.\u202f ]*\d\s*$/.test(text)) throw new Error(`data-testid="${testId}" holds "${text}", not a number`);
   const n = Number(text.replace(/[^\d.-]/g, ''));
-  if (text.trim() === '' || !Number.isFinite(n)) throw new Error(`data-testid="${testId}" holds "${text}", not a number`);
   return n;
 }

@@ -161,6 +161,9 @@ export function useConsoleFleet(): () => ConsoleFleet {
     dir = await makeTempDir('edgewise-console-');
     tuf = new TufRig(join(dir.path, 'tuf'));
     await tuf.start();
+    // The first publish writes metadata/1.root.json, which provisioning hands each gateway to pin.
+    await tuf.repo.sign('targets', tuf.keys.priv.targets);
+    await tuf.repo.publish(tuf.online());
     const data = join(dir.path, 'fleet');
     const started = await FleetProcess.start(data, undefined, ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url]);
     fleet = started.fleet;
@@ -215,6 +218,7 @@ export function useConsoleFleet(): () => ConsoleFleet {
           expect(r.status, JSON.stringify(r.body)).toBe(201);
           const gwDir = join(dir!.path, id);
           await mkdir(gwDir, { recursive: true });
+          expect(r.body['root'], 'the root to pin').not.toBeNull();
           await writeFile(join(gwDir, 'root.json'), JSON.stringify(r.body['root']));
           const section = parse(r.body['config'] as string) as Record<string, Record<string, unknown>>;
           (section['updates'] as Record<string, unknown>)['rootFile'] = join(gwDir, 'root.json');
