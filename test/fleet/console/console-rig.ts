@@ -53,7 +53,14 @@ export interface ConsoleFleet {
   /** The read-write operator token the fleet made at its first start. */
   readonly token: string;
   readonly tuf: TufRig;
-  readonly fleet: FleetProcess;
+  /** The fleet process now (a restart replaces it). */
+  readonly fleet: () => FleetProcess;
+  /** Stops the fleet (SIGTERM) and starts it again on the same data and ports; gateways reconnect by themselves. */
+  restartFleet(): Promise<void>;
+  /** Stops the fleet (SIGKILL) and resolves when it is gone; `restartFleet` brings it back. */
+  killFleet(): Promise<void>;
+  /** Stops a running gateway (cleanly: it says it goes offline when the broker is there to hear it). */
+  stopGateway(id: string): Promise<void>;
   /** Running gateways by id (the offline ones are stopped and absent). */
   readonly gateways: ReadonlyMap<string, Gateway>;
   /** A GET on the API (the read-write token unless another is given); throws on a status other than 200. */
@@ -165,8 +172,17 @@ export function useConsoleFleet(): () => ConsoleFleet {
     await tuf.repo.sign('targets', tuf.keys.priv.targets);
     await tuf.repo.publish(tuf.online());
     const data = join(dir.path, 'fleet');
-    const started = await FleetProcess.start(data, undefined, ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url]);
+    const fleetArgs = ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url];
+    const started = await FleetProcess.start(data, undefined, fleetArgs);
     fleet = started.fleet;
+    const killFleet = async (): Promise<void> => {
+      await fleet?.kill('SIGKILL');
+    };
+    // Same ports: the gateways and the open page look for the fleet where it was.
+    const restartFleet = async (): Promise<void> => {
+      await fleet?.kill('SIGTERM');
+      fleet = (await FleetProcess.start(data, started.ports, fleetArgs)).fleet;
+    };
     const url = started.endpoints.localApiUrl.replace(/\/$/, '');
     const token = (await readFile(join(data, 'operator-token'), 'utf8')).trim();
     const request = async (method: string, path: string, body?: unknown, as = token): Promise<{ status: number; body: Record<string, unknown> }> => {
@@ -265,7 +281,15 @@ export function useConsoleFleet(): () => ConsoleFleet {
       60_000,
       200,
     );
-    rig = { url, data, token, tuf, fleet, gateways: running, get, request, publishPress, createLearningTask };
+    rig = { url, data, token, tuf, fleet: () => fleet as FleetProcess, restartFleet,
+      killFleet,
+      stopGateway: async (id) => {
+        const g = running.get(id);
+        if (g === undefined) throw new Error(`gateway ${id} is not running`);
+        running.delete(id);
+        await g.stop();
+      },
+      gateways: running, get, request, publishPress, createLearningTask };
   }, 240_000);
 
   afterAll(async () => {

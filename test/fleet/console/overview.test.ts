@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { signIn, testIdNumber, useBrowser } from '../../support/browser.js';
-import { DEGRADED, GATEWAYS, OFFLINE, useConsoleFleet } from './console-rig.js';
+import { signIn, testIdNumber, useBrowser, waitForLive } from '../../support/browser.js';
+import { testIdText } from './console-page.js';
+import { DEGRADED, GATEWAYS, OFFLINE, gatewayId, useConsoleFleet } from './console-rig.js';
 
 /** Test 1 of issue 15: sign in; the overview shows the right counts for 50 gateways, 5 offline and 3 degraded. */
 describe('console: sign-in and overview', () => {
@@ -65,4 +66,31 @@ describe('console: sign-in and overview', () => {
     expect(await page.evaluate('Object.values(sessionStorage).join()')).not.toContain(f.token);
     expect(errors).toEqual([]);
   }, 90_000);
+
+  it('follows the fleet live: a gateway going offline shows without a reload; when the fleet dies and comes back, the page says so, reconnects and catches up', async () => {
+    const f = fleet();
+    const { page, errors } = await browser.open();
+    await signIn(page, f.url, f.token);
+    const counts = async (): Promise<Record<string, number>> => Object.fromEntries(await Promise.all(['online', 'offline', 'degraded'].map(async (k) => [k, await testIdNumber(page, `count-${k}`).catch(() => -1)])));
+    await expect.poll(counts, { timeout: 10_000 }).toEqual({ online: GATEWAYS - OFFLINE - DEGRADED, offline: OFFLINE, degraded: DEGRADED });
+    // A mark that a reload would wipe.
+    await page.evaluate('window.edgewiseTestMark = 1');
+
+    await f.stopGateway(gatewayId(0));
+    await expect.poll(counts, { timeout: 15_000 }).toEqual({ online: GATEWAYS - OFFLINE - DEGRADED - 1, offline: OFFLINE + 1, degraded: DEGRADED });
+
+    await f.killFleet();
+    await expect.poll(() => testIdText(page, 'live-status'), { timeout: 30_000 }).toBe('reconnecting');
+    // While the fleet is away another gateway stops; nothing can tell the page until it reconnects.
+    await f.stopGateway(gatewayId(1));
+    await f.restartFleet();
+    await waitForLive(page, 60_000);
+    // The fleet starts with every gateway offline and each reconnects by itself; the page follows to the same numbers as the API.
+    const want = { online: GATEWAYS - OFFLINE - DEGRADED - 2, offline: OFFLINE + 2, degraded: DEGRADED };
+    await expect.poll(async () => (await f.get('/v1/gateway-counts').catch(() => ({}))) as Record<string, number>, { timeout: 60_000, interval: 250 }).toMatchObject(want);
+    await expect.poll(counts, { timeout: 15_000 }).toEqual(want);
+    expect(await page.evaluate('window.edgewiseTestMark')).toBe(1);
+    // Requests failed while the fleet was down; the page itself never threw.
+    expect(errors.filter((e) => e.startsWith('uncaught'))).toEqual([]);
+  }, 150_000);
 });
