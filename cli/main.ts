@@ -148,7 +148,8 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
     .option('--repo-online-keys <dir>', "the repository's online snapshot and timestamp keys (snapshot-*.key, timestamp-*.key): with them the fleet releases each federated round's model, signed by the task's delegated role")
     .option('--retention-days <n>', 'keep alerts and events this many days', '90')
     .option('--max-events <n>', 'and at most this many', '1000000')
-    .option('--metrics-retention-hours <n>', "keep gateways' metrics samples (one a minute, for the console's charts) this many hours", '24')
+    .option('--metrics-retention-hours <n>', "keep gateways' metrics samples (for the console's charts) this many hours", '24')
+    .option('--metrics-interval-s <n>', "sample each gateway's health report for the console's charts at most this often (at most 1,500 samples are kept per gateway)", '60')
     .option('--log-level <level>', 'debug, info, warn, error', 'info')
     .action(async (o: import('../fleet/service/fleet-command.js').FleetServeOptions) => {
       exitCode = await (await import('../fleet/service/fleet-command.js')).runFleetServe(o);

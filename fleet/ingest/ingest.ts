@@ -43,6 +43,12 @@ export interface IngestOptions {
    * resend, and the registry is at most this much (and a quarter of it) behind. 0 writes every report.
    */
   readonly healthWriteIntervalMs?: number;
+  /**
+   * A gateway's health reports are sampled for the console's charts at most this often
+   * (default METRICS_SAMPLE_INTERVAL_MS, a minute; `gateway_metrics` keeps METRICS_KEPT_PER_GATEWAY
+   * per gateway, so a shorter interval covers a shorter span).
+   */
+  readonly metricsIntervalMs?: number;
   /** Called after a commit that stored update reports (the rollout driver looks at them at once). */
   readonly onUpdateReports?: () => void;
   /** Told after each commit which gateways' summaries changed and which alerts and events were stored (the live stream). */
@@ -106,6 +112,7 @@ export class Ingest {
   private lastError: string | null = null;
   private lastErrorMs: number | null = null;
   private readonly healthWriteIntervalMs: number;
+  private readonly metricsIntervalMs: number;
   /**
    * Per gateway: when its last health report was handed to a commit. Set when it is queued,
    * not when its commit ends: the reports that come while it is being written wait in memory
@@ -153,6 +160,7 @@ export class Ingest {
       concurrency: 2,
     });
     this.healthWriteIntervalMs = options.healthWriteIntervalMs ?? 1000;
+    this.metricsIntervalMs = options.metricsIntervalMs ?? METRICS_SAMPLE_INTERVAL_MS;
     if (this.healthWriteIntervalMs > 0) {
       // A waiting report is written once its gateway's interval has passed: looking four times
       // per interval, it waits at most a quarter interval longer than that.
@@ -331,7 +339,7 @@ export class Ingest {
         if (h.gw !== gw) throw mismatch('health', h.gw);
         const row = healthRow({ gw, ts: Math.round(h.ts), status: h.status, reasons: h.reasons, runtimeVersion: h.runtimeVersion, hardware: h.hardware, releases: h.releases, report: h.report, receivedMs });
         const sampled = this.metricsSampled.get(gw);
-        const sample = sampled === undefined || receivedMs - sampled >= METRICS_SAMPLE_INTERVAL_MS ? metricsRow(gw, metricsSample(h.report, h.status, receivedMs)) : null;
+        const sample = sampled === undefined || receivedMs - sampled >= this.metricsIntervalMs ? metricsRow(gw, metricsSample(h.report, h.status, receivedMs)) : null;
         return { kind, gw, ts: h.ts, row, sample, receivedMs, tracked };
       }
       case 'update-report': {
@@ -415,7 +423,7 @@ export class Ingest {
       {
         await gateways.applyStates([...states.values()].map((s) => ({ gw: s.gw, online: s.online, clean: s.clean, ts: s.ts, runtimeVersion: s.runtimeVersion, receivedMs: s.receivedMs })));
         await gateways.applyHealthRows([...health.values()].map((h) => h.row));
-        await new GatewayMetricsStore(tx).addRows([...samples.values()]);
+        await new GatewayMetricsStore(tx).addRows([...samples.values()], this.metricsIntervalMs);
         await gateways.addUpdateSteps(steps.map(({ gw, report: r, receivedMs }) => ({ gw, model: r.model, target: r.target, release: r.release, version: r.version, step: r.step, outcome: r.outcome, reason: r.reason, ts: r.ts, receivedMs, ...(r.shadow === undefined ? {} : { shadow: r.shadow }) })));
         await gateways.countTelemetry([...telemetry.entries()].map(([gw, t]) => ({ gw, records: t.records, lastMs: t.lastMs })));
         await gateways.touch([...seen.entries()].map(([gw, receivedMs]) => ({ gw, receivedMs })));

@@ -103,9 +103,10 @@ export class GatewayMetricsStore {
 
   /**
    * Adds samples (rows from `metricsRow`), each only if its gateway has none from the last
-   * METRICS_SAMPLE_INTERVAL_MS: the interval holds across fleet restarts and instances.
+   * `intervalMs` (METRICS_SAMPLE_INTERVAL_MS by default): the interval holds across fleet
+   * restarts and instances.
    */
-  async addRows(rows: readonly string[]): Promise<void> {
+  async addRows(rows: readonly string[], intervalMs = METRICS_SAMPLE_INTERVAL_MS): Promise<void> {
     if (rows.length === 0) return;
     await this.db.query(
       `INSERT INTO gateway_metrics (gateway_id, ts, status, rss_bytes, store_bytes, store_records, published_records, acked_records, in_flight_messages, dropped_records, uplink_connected)
@@ -115,7 +116,7 @@ export class GatewayMetricsStore {
        WHERE EXISTS (SELECT 1 FROM gateways g WHERE g.id = x.gw AND g.revoked_ms IS NULL)
          AND NOT EXISTS (SELECT 1 FROM gateway_metrics m WHERE m.gateway_id = x.gw AND m.ts > x.ts - $2)
        ON CONFLICT (gateway_id, ts) DO NOTHING`,
-      [`[${rows.join(',')}]`, METRICS_SAMPLE_INTERVAL_MS],
+      [`[${rows.join(',')}]`, intervalMs],
     );
   }
 

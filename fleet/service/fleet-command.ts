@@ -33,6 +33,7 @@ export interface FleetServeOptions {
   readonly maxEvents: string;
   /** Absent: the default (24 h). */
   readonly metricsRetentionHours?: string;
+  readonly metricsIntervalS?: string;
   readonly logLevel: string;
 }
 
@@ -82,6 +83,7 @@ export async function runFleetServe(opts: FleetServeOptions): Promise<number> {
       ...(opts.repoUrl === undefined ? {} : { repoUrl: opts.repoUrl }),
       ...(opts.repoOnlineKeys === undefined ? {} : { repoOnlineKeys: resolve(opts.repoOnlineKeys) }),
       retention: { maxAgeMs: positive(opts.retentionDays, '--retention-days') * 86_400_000, maxEvents: Math.round(positive(opts.maxEvents, '--max-events')) },
+      ...(opts.metricsIntervalS === undefined ? {} : { metricsIntervalMs: Math.round(positive(opts.metricsIntervalS, '--metrics-interval-s') * 1000) }),
       ...(opts.metricsRetentionHours === undefined ? {} : { metricsRetentionMs: positive(opts.metricsRetentionHours, '--metrics-retention-hours') * 3_600_000 }),
       logger,
     });

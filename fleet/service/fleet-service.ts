@@ -60,6 +60,8 @@ export interface FleetServiceOptions {
   readonly retention: RetentionPolicy;
   /** How long gateways' metrics samples are kept (default METRICS_RETENTION_MS, 24 h). */
   readonly metricsRetentionMs?: number;
+  /** Health reports sampled for the console's charts at most this often per gateway (default a minute). */
+  readonly metricsIntervalMs?: number;
   readonly logger: Logger;
   /**
    * Releases each federated round's new global model (the task's delegated TUF signer). Without
@@ -153,7 +155,7 @@ export class FleetService {
       const changes = new ChangeFeed();
       const registry = new Registry(sql, changes);
       const events = new EventStore(sql);
-      const ingest = new Ingest(sql, metrics, { changes });
+      const ingest = new Ingest(sql, metrics, { changes, ...(o.metricsIntervalMs === undefined ? {} : { metricsIntervalMs: o.metricsIntervalMs }) });
       cleanups.push(() => ingest.close());
       const tokens = new TokenStore(sql);
       const identity = await fleetMqttIdentity(sql, o.dataDir);

@@ -3,7 +3,8 @@
  * contribution at its peak with the channel's unit (models/anomaly/anomaly-stage.ts, onAlert:
  * `explanation: {channel: {contribution, unit}}`); the stage's results on `<stream>.anomaly`
  * carry the same per window (onScore: `{windowMs, peakScore, peakTs, explanation:
- * {channel: contribution}}`), so the span can be drawn as shares over time. Pure: no DOM.
+ * {channel: contribution}}`), so the span can be drawn as each channel's part of the score
+ * over time. Pure: no DOM.
  */
 
 export interface ChannelShare {
@@ -30,14 +31,18 @@ export function alertShares(explanation: unknown): ChannelShare[] {
   return entries.map((e) => ({ ...e, share: total === 0 ? 0 : Math.max(0, e.contribution) / total })).sort((a, b) => b.share - a.share || (a.channel < b.channel ? -1 : 1));
 }
 
-export interface ShareSeries {
+export interface ContributionSeries {
   readonly times: number[];
-  /** Per channel (in the order given), its share at each time; null where the window did not name it. */
-  readonly shares: (number | null)[][];
+  /**
+   * Per channel (in the order given), its part of the window's peak score at each time; null
+   * where the window did not name it. Stacked, they add up to the score: the height says how
+   * anomalous a window was, the colours which channel made it so.
+   */
+  readonly contributions: (number | null)[][];
 }
 
-/** The `<stream>.anomaly` windows as shares per channel over time, oldest first. */
-export function windowShares(windows: readonly { readonly ts: number; readonly data?: unknown }[], channels: readonly string[]): ShareSeries {
+/** The `<stream>.anomaly` windows as each channel's contribution to the score over time, oldest first. */
+export function windowContributions(windows: readonly { readonly ts: number; readonly data?: unknown }[], channels: readonly string[]): ContributionSeries {
   const rows = windows
     .map((w) => {
       const d = (typeof w.data === 'object' && w.data !== null ? w.data : {}) as { peakTs?: unknown; explanation?: unknown };
@@ -47,12 +52,10 @@ export function windowShares(windows: readonly { readonly ts: number; readonly d
         const n = typeof v === 'number' ? v : typeof v === 'object' && v !== null && typeof (v as { contribution?: unknown }).contribution === 'number' ? (v as { contribution: number }).contribution : null;
         return n === null || !Number.isFinite(n) ? null : Math.max(0, n);
       };
-      const vals = channels.map(value);
-      const total = sumPositive(vals.map((v) => v ?? 0));
-      return { ts: typeof d.peakTs === 'number' ? d.peakTs : w.ts, shares: vals.map((v) => (v === null ? null : total === 0 ? 0 : v / total)) };
+      return { ts: typeof d.peakTs === 'number' ? d.peakTs : w.ts, values: channels.map(value) };
     })
     .sort((a, b) => a.ts - b.ts);
-  return { times: rows.map((r) => r.ts), shares: channels.map((_, i) => rows.map((r) => r.shares[i] ?? null)) };
+  return { times: rows.map((r) => r.ts), contributions: channels.map((_, i) => rows.map((r) => r.values[i] ?? null)) };
 }
 
 export function channelLabel(c: { readonly channel: string; readonly unit: string }): string {

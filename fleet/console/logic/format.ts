@@ -41,3 +41,8 @@ export function formatDuration(ms: number): string {
   if (s < 7200) return `${Number((s / 60).toFixed(1))} min`;
   return `${Number((s / 3600).toFixed(1))} h`;
 }
+
+/** `1 gateway`, `3 gateways`: a count with its noun, singular for one. */
+export function formatCount(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

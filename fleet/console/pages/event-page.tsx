@@ -5,7 +5,7 @@ import type { FleetEvent } from '../api/types.js';
 import { eventSummary } from '../components/event-list.js';
 import { ErrorNotice, Loading } from '../components/notice.js';
 import { SERIES_COLOURS, TimeChart } from '../components/time-chart.js';
-import { alertShares, channelLabel, windowShares } from '../logic/explanation.js';
+import { alertShares, channelLabel, windowContributions } from '../logic/explanation.js';
 import { formatShare, formatTime } from '../logic/format.js';
 import { hrefs } from '../logic/route.js';
 import { cachedEvent, rememberEvents } from '../state/event-cache.js';
@@ -100,7 +100,7 @@ function AnomalyExplanation({ e, d }: { e: FleetEvent; d: Record<string, unknown
     },
     [e.gatewayId, e.recordId],
   );
-  const series = useMemo(() => (windows.data === undefined ? undefined : windowShares(windows.data, shares.map((s) => s.channel))), [windows.data, shares]);
+  const series = useMemo(() => (windows.data === undefined ? undefined : windowContributions(windows.data, shares.map((s) => s.channel))), [windows.data, shares]);
   return (
     <figure class="chart explanation">
       <figcaption>
@@ -109,8 +109,8 @@ function AnomalyExplanation({ e, d }: { e: FleetEvent; d: Record<string, unknown
       </figcaption>
       {series !== undefined && series.times.length > 0 ? (
         <>
-          <h3 class="small">Over the span (the detector's windows, stacked)</h3>
-          <TimeChart times={series.times} series={shares.map((s, i) => ({ label: channelLabel(s), values: series.shares[i] ?? [] }))} stacked yRange={[0, 1]} height={220} />
+          <h3 class="small">Over the span: the score of each of the detector's windows, stacked by channel</h3>
+          <TimeChart times={series.times} series={shares.map((s, i) => ({ label: channelLabel(s), values: series.contributions[i] ?? [] }))} stacked yLabel="score" height={220} />
         </>
       ) : null}
       <ErrorNotice error={windows.error} what="Windows over the span" />

@@ -4,7 +4,7 @@ import { GATEWAY_STATUSES } from '../api/types.js';
 import { StatusBadge } from '../components/status-badge.js';
 import type { Column } from '../components/virtual-table.js';
 import { VirtualTable } from '../components/virtual-table.js';
-import { formatAgo } from '../logic/format.js';
+import { formatAgo, formatCount } from '../logic/format.js';
 import type { GatewayFilter, GatewayPredicate, SortKey } from '../logic/gateway-filter.js';
 import { compileFilter, EMPTY_FILTER, filterAndSort, FilterError, releasesText } from '../logic/gateway-filter.js';
 import { hrefs } from '../logic/route.js';
@@ -92,7 +92,7 @@ export function GatewaysPage() {
         </p>
       )}
       <p class="match-count" aria-live="polite">
-        <span data-testid="gateway-match-count">{rows.length} gateways</span>
+        <span data-testid="gateway-match-count">{formatCount(rows.length, 'gateway')}</span>
         {loaded ? null : <span class="muted"> (loading…)</span>}
       </p>
       <VirtualTable

@@ -3,6 +3,7 @@ import type { RolloutPreview } from '../api/types.js';
 import { ErrorNotice, Loading } from '../components/notice.js';
 import type { RolloutForm } from '../logic/rollout-form.js';
 import { buildRolloutRequest, DEFAULT_FORM } from '../logic/rollout-form.js';
+import { formatCount } from '../logic/format.js';
 import { hrefs } from '../logic/route.js';
 import { canWrite, fleetApi, session } from '../state/session.js';
 import { useStore } from '../state/store.js';
@@ -172,7 +173,7 @@ export function RolloutNewPage() {
       {preview === null ? null : (
         <section aria-labelledby="preview-heading">
           <h2 id="preview-heading">
-            Preview: {preview.model} release {preview.release} to {preview.total} gateways
+            Preview: {preview.model} release {preview.release} to {formatCount(preview.total, 'gateway')}
           </h2>
           <table class="data" aria-label="Wave preview">
             <thead>

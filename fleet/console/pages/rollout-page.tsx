@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import type { RolloutDecision, RolloutState } from '../api/types.js';
 import { ConfirmDialog } from '../components/confirm-dialog.js';
 import { ErrorNotice, Loading } from '../components/notice.js';
-import { formatDuration, formatShare, formatTime } from '../logic/format.js';
+import { formatCount, formatDuration, formatShare, formatTime } from '../logic/format.js';
 import { hrefs } from '../logic/route.js';
 import { waveGates } from '../logic/wave-gates.js';
 import { canWrite, fleetApi, session } from '../state/session.js';
@@ -10,7 +10,7 @@ import { useStore } from '../state/store.js';
 import { useResource } from '../state/use-resource.js';
 
 function waveText(w: Readonly<Record<string, unknown>>): string {
-  if (w['kind'] === 'count') return `${String(w['count'])} gateways`;
+  if (w['kind'] === 'count') return formatCount(Number(w['count']), 'gateway');
   if (w['kind'] === 'share') return `up to ${formatShare(w['share'] as number)} of all`;
   if (w['kind'] === 'labels') return String(w['selector']);
   return JSON.stringify(w);
@@ -23,21 +23,47 @@ function selectorText(s: Readonly<Record<string, unknown>>): string {
   return JSON.stringify(s);
 }
 
-/** A decision in words, with a failed gate's numbers as the driver recorded them. */
+interface GateResult {
+  readonly gate: string;
+  readonly count: number;
+  readonly share: number;
+  readonly limit: number;
+  readonly pass: boolean;
+}
+
+function isGateList(v: unknown): v is GateResult[] {
+  return Array.isArray(v) && v.every((g) => typeof g === 'object' && g !== null && typeof (g as GateResult).gate === 'string' && typeof (g as GateResult).count === 'number');
+}
+
+/** A gate as the driver judged it: `failure 1 (100%, max 0%) failed`. */
+function gateText(g: GateResult): string {
+  return `${g.gate} ${g.count} (${formatShare(g.share)}${g.gate === 'reached' ? '' : `, max ${formatShare(g.limit)}`}) ${g.pass ? 'passed' : 'failed'}`;
+}
+
+/** A detail value in words: gates judged, counts (the non-zero ones), lists; JSON only for what has no better form. */
+function detailText(key: string, v: unknown): string {
+  if (isGateList(v)) return `${key}: ${v.map(gateText).join('; ')}`;
+  if (Array.isArray(v) && v.every((x) => typeof x !== 'object' || x === null)) return `${key} ${v.join(', ')}`;
+  if (typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x === 'number')) {
+    const counts = Object.entries(v as Record<string, number>).filter(([, n]) => n !== 0);
+    return `${key}: ${counts.length === 0 ? 'all 0' : counts.map(([k, n]) => `${k} ${n}`).join(', ')}`;
+  }
+  return `${key} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`;
+}
+
+/** A decision in words, with each gate's numbers as the driver recorded them. */
 function decisionText(e: RolloutDecision): string {
   const d = e.detail;
   const wave = typeof d['wave'] === 'number' ? ` wave ${(d['wave'] as number) + 1}` : '';
-  if (e.kind === 'gate-failed' && Array.isArray(d['gates'])) {
-    const failed = (d['gates'] as { gate: string; count: number; share: number; limit: number; pass: boolean }[])
-      .filter((g) => !g.pass)
-      .map((g) => `${g.gate} ${g.count} (${formatShare(g.share)}, max ${formatShare(g.limit)})`);
+  if (e.kind === 'gate-failed' && isGateList(d['gates'])) {
+    const failed = d['gates'].filter((g) => !g.pass).map(gateText);
     return `gate failed on${wave}${typeof d['phase'] === 'string' ? ` (${d['phase']})` : ''}: ${failed.join('; ')}`;
   }
   const rest = Object.entries(d)
     .filter(([k]) => k !== 'wave')
-    .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-    .join(', ');
-  return `${e.kind}${wave}${rest === '' ? '' : `: ${rest}`}`;
+    .map(([k, v]) => detailText(k, v))
+    .join('. ');
+  return `${wave === '' ? e.kind : wave.trim()}${rest === '' ? '' : `: ${rest}`}`;
 }
 
 const LIVE_STATES: readonly RolloutState[] = ['running', 'paused', 'rolling-back'];

@@ -16,6 +16,11 @@ const poll = { timeout: 15_000 };
 const rowsIn = (name: string) => async (page: Page): Promise<void> => {
   await expect.poll(async () => (await tableRows(page, name)).length, poll).toBeGreaterThan(0);
 };
+/** A captioned figure whose chart has drawn (it has lines to draw once a few samples are in). */
+const chartIn = (caption: RegExp) => async (page: Page): Promise<void> => {
+  const figure = page.locator('figure').filter({ has: page.locator('figcaption', { hasText: caption }) });
+  await expect.poll(() => figure.getByRole('img').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+};
 const testId = (id: string, text: RegExp) => async (page: Page): Promise<void> => {
   await expect.poll(() => testIdText(page, id), poll).toMatch(text);
 };
@@ -38,13 +43,13 @@ export async function everyPage(f: ConsoleFleet): Promise<ConsoleRoute[]> {
   return [
     { name: 'overview', hash: '#/', ready: async (page) => (await testId('count-total', /^50$/)(page), testId('count-open-alerts', /^\d+$/)(page)) },
     { name: 'gateways', hash: '#/gateways', ready: testId('gateway-match-count', /^50 gateways$/) },
-    { name: 'gateway', hash: `#/gateways/${ROLES.anomaly}`, ready: testId('gateway-status', /^online$/) },
+    { name: 'gateway', hash: `#/gateways/${ROLES.anomaly}`, ready: async (page) => (await testId('gateway-status', /^online$/)(page), chartIn(/^\s*Metrics/)(page)) },
     { name: 'gateway-degraded', hash: `#/gateways/${ROLES.degraded[0]}`, ready: testId('health-reason', /motor-ae/) },
     { name: 'rollouts', hash: '#/rollouts', ready: async (page) => page.locator(`a[href="#/rollouts/${rollout}"]`).first().waitFor() },
     { name: 'rollout-new', hash: '#/rollouts/new', ready: async (page) => expect.poll(() => page.getByLabel('Release', { exact: true }).locator('option').count(), poll).toBeGreaterThan(0) },
     { name: 'rollout', hash: `#/rollouts/${rollout}`, ready: testId('rollout-state', /^completed$/) },
     { name: 'events', hash: '#/events', ready: rowsIn('Alerts and events') },
-    { name: 'event-anomaly', hash: `#/events/${ROLES.anomaly}/${encodeURIComponent(alert.recordId)}`, ready: testId('explanation-channel', /vibration/) },
+    { name: 'event-anomaly', hash: `#/events/${ROLES.anomaly}/${encodeURIComponent(alert.recordId)}`, ready: async (page) => (await testId('explanation-channel', /vibration/)(page), chartIn(/^\s*Explanation/)(page)) },
     { name: 'event-defect', hash: `#/events/${ROLES.vision}/${encodeURIComponent(defect.recordId)}`, ready: async (page) => expect.poll(() => page.getByAltText('Crop of the defect').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth), poll).toBeGreaterThan(0) },
     { name: 'learning', hash: '#/learning', ready: rowsIn('Learning tasks') },
     { name: 'learning-task', hash: `#/learning/${task}`, ready: rowsIn('Rounds') },

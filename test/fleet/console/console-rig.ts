@@ -110,7 +110,7 @@ function roleSections(id: string): Record<string, unknown> {
           ],
         },
       ],
-      pipelines: [{ id: 'press-1', source: 'press-1', stages: [{ type: 'anomaly', model: { name: 'press-anomaly', version: '2026.11' }, alert: { minDurationMs: 300, smoothingMs: 500, cooldownMs: 600_000 } }] }],
+      pipelines: [{ id: 'press-1', source: 'press-1', stages: [{ type: 'anomaly', model: { name: 'press-anomaly', version: '2026.11' }, scoreEveryMs: 250, alert: { minDurationMs: 300, smoothingMs: 500, cooldownMs: 600_000 } }] }],
     };
   }
   if (id === ROLES.vision) return { devices: [{ id: 'cam-1', type: 'manual' }], pipelines: [{ id: 'cam-1', source: 'cam-1' }] };
@@ -172,7 +172,8 @@ export function useConsoleFleet(): () => ConsoleFleet {
     await tuf.repo.sign('targets', tuf.keys.priv.targets);
     await tuf.repo.publish(tuf.online());
     const data = join(dir.path, 'fleet');
-    const fleetArgs = ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url];
+    // Health reports sampled every second (not every minute), so the gateway page's charts have lines within a test.
+    const fleetArgs = ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url, '--metrics-interval-s', '1'];
     const started = await FleetProcess.start(data, undefined, fleetArgs);
     fleet = started.fleet;
     const killFleet = async (): Promise<void> => {

@@ -48,6 +48,8 @@ describe('console: alerts and events', () => {
     const want = Object.entries(raised.data.explanation).map(([channel, e]) => `${channel} (${e.unit})`);
     expect(want).toEqual(expect.arrayContaining(['vibration (g)', 'temperature (degC)']));
     await expect.poll(async () => (await page.getByTestId('explanation-channel').allTextContents()).map((t) => t.trim()).sort()).toEqual([...want].sort());
+    // The detector's windows over the span (the stage scores every 250 ms) are drawn as stacked shares over time.
+    await expect.poll(() => figure.getByRole('img').count(), { timeout: 20_000 }).toBe(1);
     // The chart drew something: its picture is not one flat colour.
     const chart = pictureVariety(await figure.screenshot());
     expect(chart.distinctColours).toBeGreaterThan(16);

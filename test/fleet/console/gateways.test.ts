@@ -91,6 +91,9 @@ describe('console: gateways', () => {
     expect(history.some((cells) => cells.some((c) => /activate/.test(c)) && cells.some((c) => /\b2\b/.test(c)))).toBe(true);
     expect(await page.getByRole('heading', { name: 'Recent alerts and events' }).count()).toBe(1);
     await expect.poll(() => page.locator('figure figcaption', { hasText: 'Metrics' }).count()).toBe(1);
+    // The fleet samples health every second here: the chart draws lines once it has a few (the page reloads them as the gateway reports).
+    const metricsFigure = page.locator('figure').filter({ has: page.locator('figcaption', { hasText: 'Metrics' }) });
+    await expect.poll(() => metricsFigure.getByRole('img').count(), { timeout: 20_000 }).toBe(1);
 
     // A degraded gateway: its reasons, word for word.
     const degraded = (await f.get(`/v1/gateways/${ROLES.degraded[0]}`)) as { status: string; health: { reasons: string[] } };

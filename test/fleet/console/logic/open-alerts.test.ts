@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FleetEvent } from '../../../../fleet/console/api/types.js';
-import { alertShares, channelLabel, windowShares } from '../../../../fleet/console/logic/explanation.js';
+import { alertShares, channelLabel, windowContributions } from '../../../../fleet/console/logic/explanation.js';
 import { openAlerts } from '../../../../fleet/console/logic/open-alerts.js';
 
 const alert = (gw: string, recordId: string, ts: number, data: unknown, stream = 'press.alerts'): FleetEvent => ({ gatewayId: gw, recordId, kind: 'alert', class: 'alert', stream, model: null, ts, receivedMs: ts, data });
@@ -34,14 +34,14 @@ describe('explanation shares', () => {
     ]);
   });
 
-  it('turns the anomaly windows into shares over time, oldest first, null where a channel is missing', () => {
-    const w = windowShares(
+  it('turns the anomaly windows into contributions over time (stacking to the score), oldest first, null where a channel is missing', () => {
+    const w = windowContributions(
       [
         { ts: 2000, data: { peakTs: 2500, explanation: { a: 1, b: 3 } } },
         { ts: 1000, data: { explanation: { a: 2 } } },
       ],
       ['a', 'b'],
     );
-    expect(w).toEqual({ times: [1000, 2500], shares: [[1, 0.25], [null, 0.75]] });
+    expect(w).toEqual({ times: [1000, 2500], contributions: [[2, 1], [null, 3]] });
   });
 });
