@@ -1,14 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { Document, LineCounter } from 'yaml';
 import { ConfigError, EdgewiseError } from '../errors.js';
-import { requireOnce } from '../require-once.js';
 import type { QueueOptions } from '../pipeline/bounded-queue.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { readUplinkFiles, type UplinkSettings } from '../uplink/mqtt-options.js';
 import { fileProblems, type FileRef } from './file-check.js';
-import { controlCharacterProblems, decodeConfigText, printable } from './text-check.js';
-import { validateRoot, type Path, type Problem } from './validate.js';
+import { decodeConfigText, printable } from './text-check.js';
+import { validateRoot, type Problem } from './validate.js';
+import { problemLines, readYamlSource, type Located, type Path } from './yaml-source.js';
 
 export interface DeviceEntry {
   readonly id: string;
@@ -72,15 +71,6 @@ export interface ParseOptions {
   readonly baseDir?: string;
 }
 
-/** The YAML library: required for each config, not imported (see require-once.ts). */
-type Yaml = typeof import('yaml');
-
-/** A problem with the line it is reported at, if known. */
-interface Located {
-  readonly text: string;
-  readonly line: number | undefined;
-}
-
 /** What a config text says, before any file it names is looked at. */
 interface Analysis {
   readonly problems: Located[];
@@ -91,46 +81,16 @@ interface Analysis {
 }
 
 function analyse(text: string, registry: PluginRegistry, baseDir: string): Analysis {
-  const noLines = (): undefined => undefined;
-  const { problems: controls, binary } = controlCharacterProblems(text);
-  const textProblems: Located[] = controls.map((p) => ({ text: p, line: Number(/^line (\d+)/.exec(p)?.[1]) || undefined }));
-  if (binary) return { problems: textProblems, files: [], lineOf: noLines };
-  const { LineCounter, parseDocument, isNode } = requireOnce<Yaml>('yaml');
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const yamlProblems = doc.errors.map((e) => {
-      const pos = lineCounter.linePos(e.pos[0]);
-      return { text: `line ${pos.line}, column ${pos.col}: not valid YAML: ${e.message.split('\n')[0] ?? e.code}`, line: pos.line };
-    });
-    return { problems: [...textProblems, ...yamlProblems], files: [], lineOf: noLines };
-  }
-  let root: unknown;
-  try {
-    root = doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    return { problems: [...textProblems, { text: `not usable YAML: ${(err as Error).message}`, line: undefined }], files: [], lineOf: noLines };
-  }
-  const lineOf = (path: Path): number | undefined => locate(path, doc, lineCounter, isNode);
-  const result = validateRoot(root, registry, baseDir);
-  const problems = [...textProblems, ...result.problems.map((p: Problem) => ({ text: p.text, line: lineOf(p.path) }))];
-  return { problems, files: result.files, lineOf, ...(problems.length === 0 && result.config !== undefined ? { config: result.config } : {}) };
-}
-
-/** The line of the deepest node on the path that exists (a missing key points at its parent). */
-function locate(path: Path, doc: Document, lines: LineCounter, isNode: Yaml['isNode']): number | undefined {
-  for (let n = path.length; n >= 0; n -= 1) {
-    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-    if (isNode(node) && node.range !== undefined && node.range !== null) return lines.linePos(node.range[0]).line;
-  }
-  return undefined;
+  const source = readYamlSource(text);
+  if (!('root' in source)) return { problems: source.problems, files: [], lineOf: source.lineOf };
+  const result = validateRoot(source.root, registry, baseDir);
+  const problems = [...source.problems, ...result.problems.map((p: Problem) => ({ text: p.text, line: source.lineOf(p.path) }))];
+  return { problems, files: result.files, lineOf: source.lineOf, ...(problems.length === 0 && result.config !== undefined ? { config: result.config } : {}) };
 }
 
 /** One ConfigError with every problem, in line order, each line escaped (no raw control bytes reach a terminal). */
 function configError(sourceName: string, problems: readonly Located[]): ConfigError {
-  const sorted = [...problems].sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
-  const withLines = sorted.map((p) => printable(p.line === undefined || p.text.startsWith('line ') ? p.text : `${p.text} (line ${p.line})`));
-  return new ConfigError(printable(sourceName), withLines);
+  return new ConfigError(printable(sourceName), problemLines(problems));
 }
 
 /**
