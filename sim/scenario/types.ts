@@ -6,10 +6,16 @@
  * with them.
  */
 
+import type { WaveSpec } from '../../fleet/rollouts/plan.js';
+
 /** How a simulated gateway runs: a child process through `bin/edgewise gateway` (kill -9 is real), or in the simulator's own process (cheap: for hundreds). */
 export type GatewayMode = 'process' | 'in-process';
 
-/** One group of identical gateways: ids are `<group>-<n>`, n from 1. */
+/**
+ * One group of identical gateways: ids are `<group>-<n>`, n from 1. In the fleet each has the
+ * group's site and its labels plus `site=<site>` and `group=<group>` (see `fleetLabels`), so a
+ * rollout's selector can name either.
+ */
 export interface GatewayGroup {
   readonly group: string;
   readonly count: number;
@@ -48,17 +54,19 @@ export interface RolloutStep {
   /** `good`: a release that passes its gates; `bad`: one whose golden check (or shadow gate) fails on the canary. */
   readonly release: 'good' | 'bad';
   readonly atMs: number;
-  /** As the console's waves text: `1, 50%, 100%`. */
-  readonly waves: string;
-  readonly selector: string;
+  /** Written as the console's waves text (`1, 50%, 100%`), here in the API's form. */
+  readonly waves: readonly WaveSpec[];
+  /** A label selector (`site=plant-1`); null: every gateway. */
+  readonly selector: string | null;
 }
 
 export interface LearningStep {
   readonly atMs: number;
   readonly rounds: number;
-  /** Gateways that send poisoned updates (the round's robust rule must reject them). */
+  /** Gateways that send poisoned updates (the round's robust rule must reject them); `{ ids: [] }`: none. Every one has an MCU. */
   readonly byzantine: GatewayTarget;
-  readonly strategy: 'fedavg' | 'median' | 'trimmed-mean' | 'krum';
+  /** An aggregation rule of the fleet (fleet/federated/strategies: fedavg, fedprox, median, trimmed-mean, multi-krum). */
+  readonly strategy: string;
 }
 
 export interface Scenario {
