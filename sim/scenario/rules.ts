@@ -208,7 +208,7 @@ export function checkLearning(value: unknown, ctx: RuleContext): LearningStep | 
     const bad = targetIds({ gateways: ctx.groups }, byzantine).length;
     const learners = ctx.groups.filter((g) => g.mcu !== null).reduce((n, g) => n + g.count, 0);
     if (learners < 2 * bad + 1) {
-      p.add(['learning', 'byzantine'], `fewer than half of the ${learners} gateways with an mcu (a robust rule cannot outvote a majority; ${2 * bad + 1} needed for ${bad})`, `${bad}`);
+      p.add(['learning', 'byzantine'], `fewer than half of the ${learners} gateways with an mcu (a robust rule cannot outvote a majority: ${bad} Byzantine need at least ${2 * bad + 1} gateways with an mcu)`, `${bad}`);
       ok = false;
     }
   }

@@ -54,8 +54,8 @@ export const gatewayGroupSchema = {
       properties: {
         fps: { type: 'number', exclusiveMinimum: 0, maximum: 60 },
         // Even: I420 frames have half-size chroma planes.
-        width: { type: 'integer', minimum: 64, maximum: 1920, multipleOf: 2 },
-        height: { type: 'integer', minimum: 64, maximum: 1080, multipleOf: 2 },
+        width: { type: 'integer', minimum: 64, maximum: 1920, multipleOf: 2, description: 'an even number of pixels' },
+        height: { type: 'integer', minimum: 64, maximum: 1080, multipleOf: 2, description: 'an even number of pixels' },
         defectShare: { type: 'number', minimum: 0, maximum: 1 },
       },
       additionalProperties: false,
