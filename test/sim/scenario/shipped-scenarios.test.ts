@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -44,6 +45,17 @@ describe('the shipped scenarios', () => {
     const needs = capacityCheck(s);
     const machine = thisMachine();
     expect(needs.cpus).toBeLessThanOrEqual(machine.cpus);
+  });
+});
+
+describe('sim/README.md', () => {
+  it('its example scenario, every key written, is a valid scenario', async () => {
+    const readme = await readFile(join(SCENARIOS, '..', 'README.md'), 'utf8');
+    const example = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string).find((y) => y.includes('gateways:'));
+    expect(example).toBeDefined();
+    const s = parseScenario(example as string, 'README example');
+    expect(s.faults.map((f) => f.kind)).toEqual(['sensor', 'broker-outage', 'partition', 'kill', 'cable-pull']);
+    expect(s.gateways[0]?.storeBudgetBytes).toBe(64 * 2 ** 20);
   });
 });
 
