@@ -19,8 +19,11 @@ import { formatSize } from './units.js';
  * - in-process (`Gateway.create` in the simulator; 50 at 10 Hz, 20 at 200 Hz): 1.4 MB and 0.43%
  *   of a core each at 10 Hz; 4.0 MB and 1.7% at 200 Hz (LevelDB buffers and the in-flight
  *   batches grow with the rate). Their CPU includes the broker's share.
- * - a serial link: socat 4.5 MB RSS. The simulated MCU's CPU is taken as the gateway side's per-Hz
- *   cost again (an estimate: it frames what the gateway parses).
+ * - a sensor MCU (`--mcu 4 --rate 200`: 4 socat pairs, 4 `edgewise sim mcu` child processes, 4
+ *   in-process gateways with a serial-sensor source): socat 4.7 MB and 0.22% of a core; the MCU
+ *   3.5% of a core (70 MB as a child process of its own; the estimate assumes the runner keeps
+ *   SimulatedMcu in its own process, about 2 MB each); the gateway reading it 6.4 MB and 3.5%
+ *   of a core at 200 Hz, about 0.0094% of a core per Hz more than a synthetic source's.
  * - a camera: the simulator renders a 320x240 conveyor frame in 0.93 ms and encodes it in 1.02 ms
  *   CPU (640x480: 1.83 and 2.74 ms); the gateway's whole camera-to-vision path runs 603 frames/s
  *   of 1280x720 on 2 cores (README's vision bench, at most 3.3 ms a frame). Taken together as 5 ms
@@ -44,7 +47,8 @@ export interface Machine {
 export const FOOTPRINT = {
   process: { rssBytes: 65e6, onnxExtraBytes: 55e6, cpuBase: 0.024, cpuPerHz: 0.00037 },
   inProcess: { rssBytes: 1.4e6, rssPerHz: 0.0138e6, onnxOnceBytes: 55e6, cpuBase: 0.0037, cpuPerHz: 0.000066 },
-  serialLink: { rssBytes: 4.5e6 },
+  /** One simulated MCU and its cable: socat, SimulatedMcu, and what reading it adds to the gateway over a synthetic source. */
+  mcu: { socatRssBytes: 4.7e6, socatCpuPerHz: 0.000011, simRssBytes: 2e6, simCpuPerHz: 0.000173, gatewayRssBytes: 2.2e6, gatewayCpuPerHz: 0.000094 },
   camera: { cpuSecondsPerFrame: 0.005, cpuSecondsPerPixel: 30e-9 },
   fleet: { rssBytes: 250e6, rssPerGateway: 0.25e6, cpu: 0.1, cpuPerGateway: 0.0005 },
   simulator: { rssBytes: 60e6 },
@@ -75,7 +79,8 @@ export function estimateNeeds(s: Scenario): Needs {
     const { hz, fps, pixels } = ratesOf(g);
     const usesOnnx = g.camera !== null;
     const cameraCpu = fps * (f.camera.cpuSecondsPerFrame + pixels * f.camera.cpuSecondsPerPixel);
-    const mcuCpu = g.mcu === null ? 0 : g.mcu.rateHz * f.inProcess.cpuPerHz;
+    const mcuHz = g.mcu?.rateHz ?? 0;
+    const mcuCpu = mcuHz * (f.mcu.socatCpuPerHz + f.mcu.simCpuPerHz + f.mcu.gatewayCpuPerHz);
     let cpus: number;
     let memory: number;
     if (g.mode === 'process') {
@@ -87,7 +92,7 @@ export function estimateNeeds(s: Scenario): Needs {
       onnxInProcess ||= usesOnnx;
     }
     cpus += cameraCpu + mcuCpu;
-    if (g.mcu !== null) memory += f.serialLink.rssBytes;
+    if (g.mcu !== null) memory += f.mcu.socatRssBytes + f.mcu.simRssBytes + f.mcu.gatewayRssBytes;
     return { group: g.group, count: g.count, cpus: cpus * g.count, memoryBytes: memory * g.count };
   });
   const gateways = s.gateways.reduce((n, g) => n + g.count, 0);
