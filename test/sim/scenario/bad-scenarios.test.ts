@@ -1,6 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { ScenarioError, loadScenario, parseScenario } from '../../../sim/scenario/load.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
@@ -127,5 +129,35 @@ describe('bad scenario files', () => {
     } finally {
       await dir.remove();
     }
+  });
+});
+
+describe('any input', () => {
+  it('gives a scenario or a ScenarioError, never another exception, for any text', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (text) => {
+        try {
+          parseScenario(text, 'fuzz.yaml');
+        } catch (err) {
+          expect(err).toBeInstanceOf(ScenarioError);
+        }
+      }),
+    );
+  });
+
+  it('gives a scenario or a ScenarioError for the good file with any one line changed to any value', () => {
+    const keys = ['at', 'duration', 'gateways', 'count', 'group', 'kind', 'budget', 'waves', 'byzantine', 'mcu', 'mode'];
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: GOOD_LINES.length }), fc.constantFrom(...keys), fc.jsonValue({ maxDepth: 2 }), (line, key, value) => {
+        const indent = /^\s*/.exec(GOOD_LINES[line - 1] as string)?.[0] ?? '';
+        const text = variant({ [line]: `${indent}${line <= 2 || line === 16 || line === 17 || line === 18 ? '' : '- '}${stringify({ [key]: value }, { flow: true }).trim()}` });
+        try {
+          parseScenario(text, 'fuzz.yaml');
+        } catch (err) {
+          expect(err).toBeInstanceOf(ScenarioError);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
