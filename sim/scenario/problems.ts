@@ -10,11 +10,15 @@ export interface Problem {
   readonly text: string;
 }
 
-/** Collects problems; each part's checks push into it. */
+/** Collects problems; each part's checks push into it. A problem two checks find (the root's schema and a part's) is kept once. */
 export class Problems {
   readonly list: Problem[] = [];
+  private readonly seen = new Set<string>();
   add(path: Path, expected: string, got: string): void {
-    this.list.push({ path, text: `${formatPath(path)}: expected ${expected}, got ${got}` });
+    const text = `${formatPath(path)}: expected ${expected}, got ${got}`;
+    if (this.seen.has(text)) return;
+    this.seen.add(text);
+    this.list.push({ path, text });
   }
   /** Validates `value` against a schema; true when it has no problems. */
   schema(jsonSchema: JsonSchema, value: unknown, base: Path): boolean {

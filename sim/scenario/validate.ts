@@ -1,10 +1,10 @@
 import { isAbsolute, resolve } from 'node:path';
 import { describeValue } from '../../fleet/protocol/schema-problems.js';
+import { LABEL_KEY_PATTERN } from '../../fleet/registry/labels.js';
 import { SCENARIO_DEFAULTS } from './defaults.js';
 import { Problems, isMapping, type Problem } from './problems.js';
 import { checkFaults, checkLearning, checkRollouts } from './rules.js';
 import { MAX_GATEWAYS, fleetSchema, gatewayGroupSchema, gatewaysSchema, rootSchema } from './schema.js';
-import { LABEL_KEY_PATTERN } from '../../fleet/registry/labels.js';
 import type { GatewayGroup, Scenario } from './types.js';
 import { parseDuration, parseSize } from './units.js';
 

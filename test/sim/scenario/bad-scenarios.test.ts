@@ -72,6 +72,7 @@ const cases: { name: string; yaml: string; path: string; line: number; says: Reg
   { name: 'a learning round after the end', yaml: variant({ 17: '  at: 2min' }), path: 'learning.at', line: 17, says: /before the end of the run/ },
   { name: 'a missing required key', yaml: variant({ 2: 'seed: 3' }), path: 'duration', line: 1, says: /required/ },
   { name: 'YAML syntax error', yaml: variant({ 5: '  - { group: pack, count: [3 }' }), path: 'line 5', line: 5, says: /not valid YAML/ },
+  { name: 'a section of the wrong type, said once', yaml: `${variant({})}fleet: 5\n`, path: 'fleet', line: 19, says: /expected a mapping, got 5/ },
   { name: 'an empty file', yaml: '', path: '(root)', line: 1, says: /the file is empty/ },
 ];
 
@@ -96,6 +97,7 @@ describe('bad scenario files', () => {
   it.each(cases)('$name: names $path and its line', ({ yaml, path, line, says }) => {
     const problems = problemsOf(yaml);
     const hit = problems.find((p) => p.startsWith(path));
+    expect(problems.filter((p) => p === hit), 'said once').toHaveLength(1);
     expect(hit, problems.join('\n')).toBeDefined();
     expect(hit).toMatch(says);
     if (!path.startsWith('line ') && path !== '(root)') expect(hit).toMatch(new RegExp(`\\(line ${line}\\)$`));
