@@ -1,7 +1,7 @@
 import { describeValue } from '../../fleet/protocol/schema-problems.js';
 import { LabelError, matches, parseSelector } from '../../fleet/registry/labels.js';
 import { AGGREGATION_STRATEGIES } from '../../fleet/federated/strategies/registry.js';
-import { WavesTextError, parseWavesText } from '../../fleet/console/logic/waves-text.js';
+import { WavesTextError, parseWavesText } from '../../fleet/rollouts/waves-text.js';
 import type { Path } from '../../runtime/config/yaml-source.js';
 import { faultKindSchema, faultSchemas, faultsSchema, learningSchema, rolloutsSchema, type FaultKindName } from './schema.js';
 import { fleetLabels, gatewayIndex, resolveTarget, targetIds } from './targets.js';

@@ -4,7 +4,7 @@
  * the same way; the fleet still checks everything. Pure: no DOM.
  */
 import type { RolloutRequest, RolloutWindow } from '../api/types.js';
-import { parseWavesText, WavesTextError } from './waves-text.js';
+import { parseWavesText, WavesTextError } from '../../rollouts/waves-text.js';
 
 export interface RolloutForm {
   readonly target: string;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatWaves, parseWavesText, WavesTextError } from '../../../../fleet/console/logic/waves-text.js';
-import type { WaveSpec } from '../../../../fleet/console/logic/waves-text.js';
+import { formatWaves, parseWavesText, WavesTextError } from '../../../fleet/rollouts/waves-text.js';
+import type { WaveSpec } from '../../../fleet/rollouts/waves-text.js';
 
 describe('parseWavesText', () => {
   it('reads a canary, a share and the rest', () => {

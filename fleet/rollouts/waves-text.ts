@@ -4,7 +4,7 @@
  * the API means it) or a label selector (`site=plant-1`). Selectors hold commas themselves,
  * so when any part is a selector with commas, separate the waves with `;` (or new lines).
  */
-import { LabelError, parseSelector } from '../../registry/labels.js';
+import { LabelError, parseSelector } from '../registry/labels.js';
 
 export type WaveSpec =
   | { readonly kind: 'count'; readonly count: number }
