@@ -40,11 +40,14 @@ describe('the shipped scenarios', () => {
     expect(processes).toBeLessThan(inProcess / 10);
   });
 
-  it.each(['default.yaml', 'plant.yaml'])('%s passes the capacity check on this machine', async (file) => {
+  // The box the shipped scenarios are made for (the issue's: 2 cores), fixed so that the test does not move with what else runs beside it.
+  const TWO_CORE_BOX = { cpus: 2, memoryBytes: 4 * 2 ** 30, freeDiskBytes: 4 * 2 ** 30 };
+  it.each(['default.yaml', 'plant.yaml'])('%s passes the capacity check on a 2-core box with 4 GiB free', async (file) => {
     const s = await loadScenario(join(SCENARIOS, file));
-    const needs = capacityCheck(s);
-    const machine = thisMachine();
-    expect(needs.cpus).toBeLessThanOrEqual(machine.cpus);
+    const needs = capacityCheck(s, TWO_CORE_BOX);
+    expect(needs.cpus).toBeLessThanOrEqual(TWO_CORE_BOX.cpus);
+    // This machine's own figures say the same (what `edgewise sim` checks before starting).
+    expect(thisMachine().cpus).toBeGreaterThanOrEqual(2);
   });
 });
 
