@@ -8,6 +8,7 @@
  * compatible ones gives the largest matching (an exchange argument; tested against brute
  * force).
  */
+import type { FleetEventItem } from './alerts.js';
 import type { DefectivePart, DefectObservation } from './types.js';
 
 export const DEFAULT_DEFECT_TOLERANCE_MS = 1500;
@@ -72,4 +73,24 @@ export function scoreDefects(parts: readonly DefectivePart[], events: readonly D
     falseEvents,
     pairs,
   };
+}
+
+/**
+ * The vision stage's `defect` events among the fleet's events (kind `event`, `data.event` =
+ * `defect`); one whose `track` or `lastTs` is not a number is counted in `unreadable`.
+ */
+export function defectsFromEvents(events: readonly FleetEventItem[]): { defects: DefectObservation[]; unreadable: number } {
+  const defects: DefectObservation[] = [];
+  let unreadable = 0;
+  for (const e of events) {
+    const d = e.data;
+    if (typeof d !== 'object' || d === null || (d as Record<string, unknown>)['event'] !== 'defect') continue;
+    const { track, lastTs } = d as Record<string, unknown>;
+    if (typeof track !== 'number' || typeof lastTs !== 'number') {
+      unreadable += 1;
+      continue;
+    }
+    defects.push({ gatewayId: e.gatewayId, recordId: e.recordId, track, lastSeenMs: lastTs });
+  }
+  return { defects, unreadable };
 }

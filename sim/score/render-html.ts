@@ -131,7 +131,7 @@ export function renderHtml(c: Scorecard): string {
   const l = c.learning;
   if (l === null) body.push('<p class="sub">None in this scenario.</p>');
   else {
-    body.push(`<p>${l.rounds.length} of ${l.roundsExpected} rounds, ${l.rejected} ${l.rejected === 1 ? 'update' : 'updates'} rejected, Byzantine gateways excluded: ${l.byzantineExcluded === null ? 'not recorded' : l.byzantineExcluded ? 'yes' : 'no'}: ${l.ok ? 'as expected' : '<b>not as expected</b>'}</p>`);
+    body.push(`<p>${l.rounds.length} of ${l.roundsExpected} rounds, ${l.rejected} ${l.rejected === 1 ? 'update' : 'updates'} rejected, Byzantine updates: ${l.byzantine.excluded} excluded, ${l.byzantine.outvoted} outvoted (median, trimmed mean), ${l.byzantine.used} used${l.byzantine.unknown > 0 ? `, ${l.byzantine.unknown} not recorded` : ''}: ${l.ok ? 'as expected' : '<b>not as expected</b>'}</p>`);
     if (l.problems.length > 0) body.push(`<ul>${l.problems.map((p) => `<li>${esc(p)}</li>`).join('')}</ul>`);
     body.push('<table>');
     body.push(head(['round', 'outcome', 'participants', 'rejected', 'mean validation loss']));

@@ -120,7 +120,7 @@ export function renderTable(card: Scorecard): string {
         ...l.rounds.map((r) => [String(r.round), r.outcome, fmtInt(r.participants), fmtInt(Object.values(r.rejected).reduce((a, b) => a + b, 0)), r.meanValidationLoss === null ? '-' : r.meanValidationLoss.toPrecision(4)]),
       ]),
     );
-    out.push(`  ${l.rounds.length} of ${l.roundsExpected} rounds, ${l.rejected} ${l.rejected === 1 ? 'update' : 'updates'} rejected, Byzantine gateways excluded: ${l.byzantineExcluded === null ? 'not recorded' : l.byzantineExcluded ? 'yes' : 'NO'}`);
+    out.push(`  ${l.rounds.length} of ${l.roundsExpected} rounds, ${l.rejected} ${l.rejected === 1 ? 'update' : 'updates'} rejected, Byzantine updates: ${l.byzantine.excluded} excluded, ${l.byzantine.outvoted} outvoted (median, trimmed mean), ${l.byzantine.used} used${l.byzantine.unknown > 0 ? `, ${l.byzantine.unknown} not recorded` : ''}`);
     for (const p of l.problems) out.push(`  ${p}`);
   }
   return out.join('\n');

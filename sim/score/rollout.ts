@@ -3,6 +3,7 @@
  * (the canary's, unless the scenario says which) and reach no gateway past that wave; a good
  * one must complete with every gateway of every wave running it.
  */
+import { ScoreInputError } from './score-input-error.js';
 import type { RolloutExpectation, RolloutObservation, WaveObservation } from './types.js';
 
 export interface WaveScore {
@@ -48,4 +49,34 @@ export function scoreRollout(expect: RolloutExpectation, seen: RolloutObservatio
     });
   }
   return { rolloutId: seen.rolloutId, release: expect.release, state: seen.state, waves: seen.waves.map(waveScore), gateFailedAtWave: seen.gateFailedAtWave, ok: problems.length === 0, problems };
+}
+
+const STATES: readonly RolloutObservation['state'][] = ['running', 'rolling-back', 'paused', 'aborted', 'completed'];
+const TALLY_FIELDS = ['total', 'notified', 'active', 'failed', 'rolledBack', 'timedOut', 'reverted'] as const;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * GET /v1/rollouts/:id (fleet/api/schemas/rollouts.ts, `{ rollout, waves, events }`) as an
+ * observation: the wave whose gate failed is the last `gate-failed` event's `detail.wave`
+ * (0-based, as the driver numbers waves). Throws E_SCORE_INPUT naming the first field that
+ * is not what the API documents.
+ */
+export function rolloutFromStatus(status: unknown, where = 'rollout status'): RolloutObservation {
+  if (!isObject(status) || !isObject(status['rollout'])) throw new ScoreInputError(`${where}.rollout: expected an object`);
+  const r = status['rollout'];
+  if (typeof r['id'] !== 'string') throw new ScoreInputError(`${where}.rollout.id: expected a string`);
+  const state = r['state'];
+  if (!STATES.includes(state as RolloutObservation['state'])) throw new ScoreInputError(`${where}.rollout.state: expected one of ${STATES.join(', ')}`);
+  if (!Array.isArray(status['waves'])) throw new ScoreInputError(`${where}.waves: expected an array`);
+  const waves = status['waves'].map((w: unknown, i): WaveObservation => {
+    if (!isObject(w)) throw new ScoreInputError(`${where}.waves[${i}]: expected an object`);
+    for (const f of TALLY_FIELDS) if (!Number.isInteger(w[f])) throw new ScoreInputError(`${where}.waves[${i}].${f}: expected an integer`);
+    return { total: w['total'] as number, notified: w['notified'] as number, active: w['active'] as number, failed: w['failed'] as number, rolledBack: w['rolledBack'] as number, timedOut: w['timedOut'] as number, reverted: w['reverted'] as number };
+  });
+  const events: unknown[] = Array.isArray(status['events']) ? status['events'] : [];
+  let gateFailedAtWave: number | null = null;
+  for (const e of events) {
+    if (isObject(e) && e['kind'] === 'gate-failed' && isObject(e['detail']) && Number.isInteger(e['detail']['wave'])) gateFailedAtWave = e['detail']['wave'] as number;
+  }
+  return { rolloutId: r['id'], state: state as RolloutObservation['state'], waves, gateFailedAtWave, reason: typeof r['reason'] === 'string' ? r['reason'] : null };
 }

@@ -160,8 +160,12 @@ export interface LearningRoundObservation {
   readonly meanValidationLoss: number | null;
   /** Rejected updates per reason, from the round record. */
   readonly rejected: Readonly<Record<string, number>>;
-  /** Gateways whose updates the rule left out (rejected, or not chosen by Krum); null when the record does not say. */
-  readonly excludedGatewayIds: readonly string[] | null;
+  /** Gateways whose updates were accepted (the record's participants); null when the round has no record. */
+  readonly participantIds: readonly string[] | null;
+  /** The aggregation rule of the round (fedavg, median, trimmed-mean, krum, ...); null when unknown. */
+  readonly rule: string | null;
+  /** Multi-Krum: the accepted updates it chose; null for other rules. */
+  readonly selectedIds: readonly string[] | null;
 }
 
 export interface Observations {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { matchSortedTimes, scoreDefects } from '../../../sim/score/defects.js';
+import { defectsFromEvents, matchSortedTimes, scoreDefects } from '../../../sim/score/defects.js';
 import type { DefectivePart, DefectObservation } from '../../../sim/score/types.js';
 
 /** The largest one-to-one matching by augmenting paths (Kuhn), to check the greedy one against. */
@@ -70,5 +70,19 @@ describe('scoreDefects', () => {
         expect(s.matched + s.falseEvents.length).toBe(s.events);
       }),
     );
+  });
+});
+
+describe('defectsFromEvents', () => {
+  it('keeps the vision stage\'s defect events with their last sighting, and counts malformed ones', () => {
+    const base = { gatewayId: 'cam-1', kind: 'event', stream: 'cam-1.events', ts: 5 };
+    const { defects, unreadable } = defectsFromEvents([
+      { ...base, recordId: 'a.1.0', data: { event: 'entered', track: 1 } },
+      { ...base, recordId: 'a.1.1', data: { event: 'defect', track: 1, firstTs: 100, lastTs: 900, best: { ts: 500 } } },
+      { ...base, recordId: 'a.1.2', data: { event: 'defect', track: 'x' } },
+      { ...base, recordId: 'a.1.3', data: null },
+    ]);
+    expect(defects).toEqual([{ gatewayId: 'cam-1', recordId: 'a.1.1', track: 1, lastSeenMs: 900 }]);
+    expect(unreadable).toBe(1);
   });
 });

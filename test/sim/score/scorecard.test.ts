@@ -42,7 +42,7 @@ describe('score', () => {
 
     expect(card.rollouts.map((r) => [r.release, r.ok])).toEqual([['bad', true], ['good', true]]);
     expect(card.rolloutOk).toBe(true);
-    expect(card.learning).toMatchObject({ firstLoss: 0.042, lastLoss: 0.031, rejected: 1, byzantineExcluded: true });
+    expect(card.learning).toMatchObject({ firstLoss: 0.042, lastLoss: 0.031, rejected: 1, byzantine: { excluded: 2, outvoted: 0, used: 0, unknown: 0 } });
     expect(card.learningOk).toBe(true);
     expect(card.seconds).toBe(95);
     // The timeline: the kill and the outage on press-1, the missed fault on press-2 drawn hollow.
@@ -62,7 +62,7 @@ describe('score', () => {
     const leaked = {
       ...obs,
       rollouts: obs.rollouts.map((r) => (r.rolloutId === 'ro-000000000001' ? { ...r, waves: [r.waves[0]!, { ...r.waves[1]!, notified: 2, active: 2 }] } : r)),
-      learning: obs.learning.map((r) => (r.round === 2 ? { ...r, excludedGatewayIds: [] } : r)),
+      learning: obs.learning.map((r) => (r.round === 2 ? { ...r, participantIds: ['cam-1', 'press-1', 'press-2'], rule: 'fedavg' } : r)),
     };
     const card = score(truth, leaked, scenario);
     expect(card.rolloutOk).toBe(false);

@@ -114,8 +114,8 @@ export function syntheticRun(): { truth: GroundTruth; obs: Observations } {
       { rolloutId: 'ro-000000000002', state: 'completed', waves: [wave(1, 1, 1, 0), wave(2, 2, 2, 0)], gateFailedAtWave: null, reason: null },
     ],
     learning: [
-      { round: 1, outcome: 'model', participants: 2, meanValidationLoss: 0.042, rejected: { malformed: 0 }, excludedGatewayIds: ['press-2'] },
-      { round: 2, outcome: 'model', participants: 2, meanValidationLoss: 0.031, rejected: { stale: 1 }, excludedGatewayIds: ['press-2'] },
+      { round: 1, outcome: 'model', participants: 2, meanValidationLoss: 0.042, rejected: { malformed: 0 }, participantIds: ['cam-1', 'press-1'], rule: 'median', selectedIds: null },
+      { round: 2, outcome: 'model', participants: 2, meanValidationLoss: 0.031, rejected: { 'non-finite': 1 }, participantIds: ['cam-1', 'press-1'], rule: 'median', selectedIds: null },
     ],
   };
   return { truth, obs };
