@@ -2,7 +2,7 @@ export * from './types.js';
 export { DeliveryTally, parseRecordId, scoreDelivery, sumDelivery, type DeliveryScore, type DeliveryTallySnapshot, type SampleScore } from './delivery.js';
 export { alertsFromEvents, alertMatchesFault, scoreAlerts, sensorFaultChannels, sensorFaultWindows, DEFAULT_ALERT_GRACE_MS, type AlertScore, type FaultOutcome, type FleetEventItem } from './alerts.js';
 export { defectsFromEvents, matchSortedTimes, scoreDefects, DEFAULT_DEFECT_TOLERANCE_MS, type DefectScore } from './defects.js';
-export { LatencyReservoir, latencyHistogram, mergedQuantile, quantile, scoreLatency, type HistogramBin, type LatencyReservoirSnapshot, type LatencyScore } from './latency.js';
+export { LatencyReservoir, MergedLatencies, latencyHistogram, mergedQuantile, quantile, scoreLatency, type HistogramBin, type LatencyReservoirSnapshot, type LatencyScore } from './latency.js';
 export { rolloutFromStatus, scoreRollout, type RolloutScore, type WaveScore } from './rollout.js';
 export { learningRoundFromApi, scoreLearning, type ByzantineTally, type LearningScore } from './learning.js';
 export { score, scorecardLine, SCORE_DEFAULTS, type GatewayScore, type GatewayTimeline, type ResourceScore, type Scorecard, type ScoreOptions } from './scorecard.js';

@@ -63,27 +63,66 @@ function rankTarget(q: number, total: number): number {
 }
 
 /**
- * The q-quantile over several reservoirs, each of its values standing for seen / kept
- * values of its gateway (so a busy gateway weighs what it sent, not what it kept).
- * Exact when every reservoir kept every value.
+ * The values of several reservoirs, each standing for seen / kept values of its gateway (so
+ * a busy gateway weighs what it sent, not what it kept). Exact when every reservoir kept
+ * every value. A plant's 500 reservoirs are 2 million values: each is sorted natively once,
+ * and a quantile is a binary search over the union, each step counting the weight at or
+ * below a value with one binary search per reservoir (no array of pairs to sort).
  */
+export class MergedLatencies {
+  private readonly parts: { readonly sorted: Float64Array; readonly weight: number }[];
+  private readonly union: Float64Array;
+  readonly total: number;
+
+  constructor(reservoirs: readonly LatencyReservoirSnapshot[]) {
+    this.parts = reservoirs.filter((r) => r.values.length > 0).map((r) => ({ sorted: Float64Array.from(r.values).sort(), weight: r.seen / r.values.length }));
+    this.union = new Float64Array(this.parts.reduce((a, p) => a + p.sorted.length, 0));
+    let at = 0;
+    for (const p of this.parts) {
+      this.union.set(p.sorted, at);
+      at += p.sorted.length;
+    }
+    this.union.sort();
+    this.total = this.parts.reduce((a, p) => a + p.weight * p.sorted.length, 0);
+  }
+
+  /** The weighted q-quantile by nearest rank, or null with no values. */
+  quantile(q: number): number | null {
+    if (this.union.length === 0) return null;
+    const target = rankTarget(q, this.total);
+    let lo = 0;
+    let hi = this.union.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.weightAtOrBelow(this.union[mid] as number) >= target) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.union[lo] as number;
+  }
+
+  get max(): number | null {
+    return this.union.length === 0 ? null : (this.union[this.union.length - 1] as number);
+  }
+
+  private weightAtOrBelow(v: number): number {
+    let sum = 0;
+    for (const p of this.parts) {
+      let lo = 0;
+      let hi = p.sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((p.sorted[mid] as number) <= v) lo = mid + 1;
+        else hi = mid;
+      }
+      sum += lo * p.weight;
+    }
+    return sum;
+  }
+}
+
+/** The q-quantile over several reservoirs, each weighted by what its gateway sent (see MergedLatencies). */
 export function mergedQuantile(reservoirs: readonly LatencyReservoirSnapshot[], q: number): number | null {
-  const weighted: [number, number][] = [];
-  for (const r of reservoirs) {
-    if (r.values.length === 0) continue;
-    const w = r.seen / r.values.length;
-    for (const v of r.values) weighted.push([v, w]);
-  }
-  if (weighted.length === 0) return null;
-  weighted.sort((a, b) => a[0] - b[0]);
-  const total = weighted.reduce((a, [, w]) => a + w, 0);
-  let acc = 0;
-  const target = rankTarget(q, total);
-  for (const [v, w] of weighted) {
-    acc += w;
-    if (acc >= target) return v;
-  }
-  return (weighted.at(-1) as [number, number])[0];
+  return new MergedLatencies(reservoirs).quantile(q);
 }
 
 export interface LatencyScore {
@@ -94,13 +133,8 @@ export interface LatencyScore {
 }
 
 export function scoreLatency(reservoirs: readonly LatencyReservoirSnapshot[]): LatencyScore {
-  const kept = reservoirs.flatMap((r) => r.values);
-  return {
-    count: reservoirs.reduce((a, r) => a + r.seen, 0),
-    p50Ms: mergedQuantile(reservoirs, 0.5),
-    p99Ms: mergedQuantile(reservoirs, 0.99),
-    maxMs: kept.length === 0 ? null : kept.reduce((a, b) => Math.max(a, b), -Infinity),
-  };
+  const merged = new MergedLatencies(reservoirs);
+  return { count: reservoirs.reduce((a, r) => a + r.seen, 0), p50Ms: merged.quantile(0.5), p99Ms: merged.quantile(0.99), maxMs: merged.max };
 }
 
 export interface HistogramBin {
@@ -112,10 +146,15 @@ export interface HistogramBin {
 
 /** `bins` equal bins from 0 (or the least value if negative) to the largest value, for the report's plot. */
 export function latencyHistogram(reservoirs: readonly LatencyReservoirSnapshot[], bins = 24): HistogramBin[] {
-  const all = reservoirs.flatMap((r) => r.values);
-  if (all.length === 0) return [];
-  const lo = Math.min(0, all.reduce((a, b) => Math.min(a, b), Infinity));
-  const hi = all.reduce((a, b) => Math.max(a, b), -Infinity);
+  let lo = 0;
+  let hi = -Infinity;
+  for (const r of reservoirs) {
+    for (const v of r.values) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  if (hi === -Infinity) return [];
   const width = Math.max(1e-9, (hi - lo) / bins);
   const counts = new Array<number>(bins).fill(0);
   for (const r of reservoirs) {

@@ -155,3 +155,18 @@ describe('renderHtml', () => {
     expect(html).toContain('&lt;b&gt;x&lt;/b&gt; &amp; &quot;y&quot;');
   });
 });
+
+describe('renderTable for a plant', () => {
+  it('lists the gateways of note and says how many quiet ones it left out', () => {
+    const { truth, obs } = syntheticRun();
+    const quietIds = Array.from({ length: 40 }, (_, i) => `line-${i + 1}`);
+    const quiet = quietIds.map((gatewayId) => ({ ...(obs.gateways[0] as (typeof obs.gateways)[number]), gatewayId, delivery: { epochs: { [`${gatewayId}.1`]: [[0, 10] as const] }, duplicates: 0, foreignIds: 0, samples: {}, duplicateSamples: 0 }, counters: { appended: 10, evicted: 0, pendingAtEnd: 0 }, alerts: [] }));
+    const card = score({ ...truth, gatewayIds: [...truth.gatewayIds, ...quietIds] }, { ...obs, gateways: [...obs.gateways, ...quiet] }, scenario);
+    const text = renderTable(card, 20);
+    // press-1 (a duplicate), press-2 (evictions) and cam-1 (a lost record) are listed; the 40 quiet ones are not.
+    expect(text).toContain('(40 more gateways, not listed: nothing lost, evicted, duplicated or pending)');
+    expect(text).toContain('(41 more gateways, not listed: no fault injected, no alert raised)');
+    expect(text).not.toMatch(/^line-1 /m);
+    expect(text).toMatch(/^total\s+780\s+740\s+739\s/m);
+  });
+});
