@@ -10,3 +10,4 @@ export { renderTable } from './render-table.js';
 export { renderHtml } from './render-html.js';
 export { writeScorecard } from './write-report.js';
 export { ScoreInputError } from './score-input-error.js';
+export { verdict, ISSUE_THRESHOLDS, type Thresholds } from './verdict.js';
