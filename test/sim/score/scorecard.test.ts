@@ -17,6 +17,23 @@ function* walk(n: Node): Generator<Node> {
   yield n;
   if ('childNodes' in n) for (const c of n.childNodes) yield* walk(c);
 }
+/**
+ * parse5 reports tokenizer errors only and repairs bad nesting silently, so the tags are also
+ * checked to close in order (the report writes HTML's void elements bare and SVG's empty ones self-closed).
+ */
+function unbalancedTags(html: string): string[] {
+  const VOID = new Set(['meta', 'br', 'hr', 'img', 'input', 'link']);
+  const stack: string[] = [];
+  const problems: string[] = [];
+  for (const m of html.matchAll(/<(\/?)([a-zA-Z][\w-]*)[^>]*?(\/?)>/g)) {
+    const [, closing, name, selfClosing] = m as unknown as [string, string, string, string];
+    if (closing === '') {
+      if (selfClosing === '' && !VOID.has(name)) stack.push(name);
+    } else if (stack.pop() !== name) problems.push(`</${name}> at ${m.index}`);
+  }
+  return [...problems, ...stack.map((t) => `<${t}> never closed`)];
+}
+
 const textOf = (n: Node): string => [...walk(n)].map((x) => ('value' in x && x.nodeName === '#text' ? x.value : '')).join('');
 
 describe('score', () => {
@@ -116,6 +133,8 @@ describe('renderHtml', () => {
     const errors: string[] = [];
     const doc = parse(html, { onParseError: (e) => errors.push(`${e.code} at line ${e.startLine}`) });
     expect(errors).toEqual([]);
+    expect(unbalancedTags(html)).toEqual([]);
+    expect(unbalancedTags('<p><b>x</p>')).toEqual(['</p> at 7', '<p> never closed']);
     const elements = [...walk(doc)].filter(isElement);
     // Self-contained: no script, no stylesheet link, nothing fetched.
     expect(elements.filter((e) => ['script', 'link', 'img', 'iframe'].includes(e.tagName))).toEqual([]);
