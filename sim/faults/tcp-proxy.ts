@@ -43,6 +43,8 @@ export interface TcpProxyCounters {
   bytesToTarget: number;
   bytesFromTarget: number;
   cuts: number;
+  /** Connections one end closed during a blackhole, the other end told only at the restore. */
+  heldCloses: number;
   /** The most bytes ever queued by the proxy towards one side (at most about highWaterMarkBytes plus one read). */
   maxQueuedBytes: number;
 }
@@ -62,7 +64,7 @@ interface Pair {
  * holds at most one high-water mark of bytes per direction.
  */
 export class TcpProxy {
-  readonly counters: TcpProxyCounters = { connections: 0, resets: 0, heldNew: 0, bytesToTarget: 0, bytesFromTarget: 0, cuts: 0, maxQueuedBytes: 0 };
+  readonly counters: TcpProxyCounters = { connections: 0, resets: 0, heldNew: 0, bytesToTarget: 0, bytesFromTarget: 0, cuts: 0, heldCloses: 0, maxQueuedBytes: 0 };
   private readonly pairs = new Set<Pair>();
   private cutMode: CutMode | null = null;
   private cutKind: FaultEventKind = 'partition';
@@ -186,8 +188,8 @@ export class TcpProxy {
     upstream.once('connect', () => {
       connected = true;
       this.counters.connections += 1;
-      this.forward(pair.client, upstream, 'bytesToTarget');
-      this.forward(upstream, pair.client, 'bytesFromTarget');
+      this.forward(pair, pair.client, upstream, 'bytesToTarget');
+      this.forward(pair, upstream, pair.client, 'bytesFromTarget');
       if (this.cutMode === null) {
         pair.client.resume();
         upstream.resume();
@@ -196,7 +198,7 @@ export class TcpProxy {
   }
 
   /** Copies `from` into `to`, and stops reading `from` while `to` holds a high-water mark of unsent bytes. */
-  private forward(from: Socket, to: Socket, counter: 'bytesToTarget' | 'bytesFromTarget'): void {
+  private forward(pair: Pair, from: Socket, to: Socket, counter: 'bytesToTarget' | 'bytesFromTarget'): void {
     from.on('data', (chunk: Buffer) => {
       this.counters[counter] += chunk.length;
       to.write(chunk);
@@ -208,13 +210,18 @@ export class TcpProxy {
         });
       }
     });
-    // A half close is passed on as one: MQTT does not use it, and a FIN must not be lost.
-    from.once('end', () => to.end());
+    // A FIN is passed on (MQTT does not half-close, but it must not be lost), except across a blackhole.
+    from.once('end', () => {
+      if (this.cutMode === 'blackhole') this.sideClosed(pair);
+      else to.end();
+    });
   }
 
   private sideClosed(pair: Pair): void {
-    if (this.cutMode === 'blackhole') pair.closedInBlackhole = true;
-    else this.destroy(pair);
+    if (this.cutMode === 'blackhole') {
+      if (!pair.closedInBlackhole) this.counters.heldCloses += 1;
+      pair.closedInBlackhole = true;
+    } else this.destroy(pair);
   }
 
   private reset(pair: Pair): void {

@@ -126,7 +126,7 @@ describe('TcpProxy between an mqtt.js client and a real broker', () => {
   });
 });
 
-describe('TcpProxy backpressure', () => {
+describe('TcpProxy with raw sockets: backpressure, closes, a target that is down', () => {
   it('holds at most about one high-water mark when the target stops reading, and loses nothing when it reads again', async () => {
     const TOTAL = 64 * 1024 * 1024;
     let received = 0;
@@ -160,6 +160,35 @@ describe('TcpProxy backpressure', () => {
       expect(proxy.counters.maxQueuedBytes).toBeLessThanOrEqual(64 * 1024 + 256 * 1024);
     } finally {
       client.destroy();
+      serverSide?.destroy();
+      await proxy.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('a close during a blackhole does not cross it: the other end hears of it at the restore', async () => {
+    let serverSide: Socket | undefined;
+    let serverSawClose = false;
+    const server = createServer((s) => {
+      serverSide = s;
+      s.on('error', () => undefined);
+      s.on('data', () => undefined);
+      s.once('close', () => (serverSawClose = true));
+    });
+    const port = await listenOnLoopback(server);
+    const proxy = await TcpProxy.start({ targetHost: '127.0.0.1', targetPort: port, name: 'quiet' });
+    try {
+      const client = connect({ host: '127.0.0.1', port: proxy.port });
+      await waitFor(() => serverSide !== undefined, 'the connection through to the target');
+      proxy.cut('blackhole');
+      client.destroy();
+      await waitFor(() => proxy.counters.heldCloses === 1, 'the proxy to see the client go');
+      expect(serverSawClose).toBe(false);
+      expect(proxy.openConnections).toBe(1);
+      proxy.restore();
+      await waitFor(() => serverSawClose, 'the target to hear of the close after the restore');
+      expect(proxy.openConnections).toBe(0);
+    } finally {
       serverSide?.destroy();
       await proxy.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
