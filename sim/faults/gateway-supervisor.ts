@@ -189,12 +189,12 @@ export class GatewaySupervisor {
       run.expected = true;
       child.kill('SIGKILL');
       await run.exited;
+      await drained(child);
       throw new FaultToolError('E_GATEWAY_READY_TIMEOUT', `gateway ${this.options.id} did not log gateway.started within ${timeoutMs} ms (killed); its last output:\n${this.lastOutput()}`);
     }
     if ('status' in outcome) {
       this.current = 'stopped';
-      // The rest of stderr may still be in the pipe: the message must say why it died.
-      await new Promise<void>((resolve) => (child.stderr?.readableEnded === true ? resolve() : child.stderr?.once('close', () => resolve())));
+      await drained(child);
       throw new FaultToolError('E_GATEWAY_START', `gateway ${this.options.id} exited before it was up (${describeExit(outcome.status)}): ${this.lastOutput()}`);
     }
     this.health = outcome.health;
@@ -228,13 +228,14 @@ export class GatewaySupervisor {
     if (was === 'exited') this.options.log?.record('exit', this.options.id, 'end', detail);
   }
 
-  /** SIGTERM and wait (the gateway drains and closes its store); SIGKILL after stopTimeoutMs. */
+  /** SIGTERM and wait (the gateway drains and closes its store); SIGKILL after stopTimeoutMs. Stopping a stopped gateway returns its last exit. */
   async stop(): Promise<ExitStatus & { readonly forced: boolean }> {
     const run = this.run;
-    if (run === undefined || this.current !== 'running') {
+    if (run === undefined) {
       this.current = 'stopped';
       return { ...this.lastExit, forced: false };
     }
+    // Also while starting (the runner gave up waiting, say): start() then fails with E_GATEWAY_START.
     await this.sample();
     run.expected = true;
     this.current = 'stopping';
@@ -328,6 +329,13 @@ export class GatewaySupervisor {
     const err = this.stderrTail.text();
     return err === '' ? this.stdoutTail.get().slice(-5).join('\n') : err;
   }
+}
+
+/** The rest of its output may still be in the pipes when a child has exited: an error message must have it. */
+async function drained(child: ChildProcess): Promise<void> {
+  await Promise.all(
+    [child.stdout, child.stderr].map((stream) => new Promise<void>((resolve) => (stream === null || stream.closed ? resolve() : stream.once('close', () => resolve())))),
+  );
 }
 
 function describeExit(s: ExitStatus): string {

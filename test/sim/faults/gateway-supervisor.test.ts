@@ -124,6 +124,15 @@ describe('GatewaySupervisor with a real gateway process', () => {
     await expect(s.start()).rejects.toMatchObject({ code: 'E_GATEWAY_START', message: expect.stringContaining(`${path}: log.level is warn`) });
   });
 
+  it('a gateway that never says it is up is killed after readyTimeoutMs, and the error shows its last output', async () => {
+    // A stand-in that prints a line and hangs (a real gateway never does this on purpose).
+    const bin = join(dir.path, 'hangs');
+    await writeFile(bin, '#!/bin/sh\necho "loading models..." >&2\nexec sleep 600\n', { mode: 0o755 });
+    const s = new GatewaySupervisor({ id: 'gw-h', configPath: await config('gw-h'), bin, readyTimeoutMs: 1000 });
+    await expect(s.start()).rejects.toMatchObject({ code: 'E_GATEWAY_READY_TIMEOUT', message: expect.stringMatching(/gw-h did not log gateway.started within 1000 ms \(killed\)[\s\S]*loading models/) });
+    expect(s.state).toBe('stopped');
+  });
+
   it('kill -9 of a gateway that is not running is an error naming its state', async () => {
     const s = new GatewaySupervisor({ id: 'gw-e', configPath: await config('gw-e') });
     await expect(s.kill9()).rejects.toMatchObject({ code: 'E_GATEWAY_STATE', message: 'cannot kill -9 gateway gw-e: it is stopped' });
