@@ -111,6 +111,20 @@ export class TcpProxy {
     return this.cutMode;
   }
 
+  /**
+   * Bytes the proxy has read and not passed on, each way: during a blackhole, what it holds
+   * (up to a socket's read buffer each; the rest waits in the kernel and in the sender).
+   */
+  held(): { readonly toTarget: number; readonly fromTarget: number } {
+    let toTarget = 0;
+    let fromTarget = 0;
+    for (const pair of this.pairs) {
+      toTarget += pair.client.readableLength;
+      fromTarget += pair.upstream?.readableLength ?? 0;
+    }
+    return { toTarget, fromTarget };
+  }
+
   /** Connections open now (forwarded or held). */
   get openConnections(): number {
     return this.pairs.size;

@@ -1,4 +1,5 @@
 import { createServer, connect, type Socket } from 'node:net';
+import fc from 'fast-check';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../../fleet/broker/embedded-broker.js';
@@ -162,6 +163,64 @@ describe('TcpProxy with raw sockets: backpressure, closes, a target that is down
       client.destroy();
       serverSide?.destroy();
       await proxy.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('a stream through a blackhole that heals comes out byte for byte, in order, both ways', async () => {
+    // An echo server: every byte the client sends comes back through the proxy.
+    const server = createServer((s) => s.pipe(s));
+    const port = await listenOnLoopback(server);
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.uint8Array({ minLength: 1, maxLength: 70_000 }), { minLength: 1, maxLength: 12 }),
+          fc.nat(),
+          fc.nat(),
+          fc.boolean(),
+          async (chunks, a, b, echoedBeforeCut) => {
+            const cutAt = a % (chunks.length + 1);
+            const restoreAt = cutAt + (b % (chunks.length + 1 - cutAt));
+            const bytesOf = (cs: readonly Uint8Array[]): number => cs.reduce((n, c) => n + c.length, 0);
+            const proxy = await TcpProxy.start({ targetHost: '127.0.0.1', targetPort: port, name: 'echo', highWaterMarkBytes: 16 * 1024 });
+            const client = connect({ host: '127.0.0.1', port: proxy.port });
+            const back: Buffer[] = [];
+            let backBytes = 0;
+            client.on('data', (d: Buffer) => {
+              back.push(d);
+              backBytes += d.length;
+            });
+            try {
+              await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+              // Through to the target: a connection cut before that is held unread, like a SYN in a blackhole.
+              await waitFor(() => proxy.counters.connections === 1, 'the connection to the target');
+              const before = chunks.slice(0, cutAt);
+              for (const c of before) client.write(c);
+              // Cut with the echo of what went before still on its way back, or after it arrived.
+              if (echoedBeforeCut) await waitFor(() => backBytes >= bytesOf(before), 'the echo of the bytes before the cut');
+              proxy.cut('blackhole');
+              const during = chunks.slice(cutAt, restoreAt);
+              for (const c of during) client.write(c);
+              if (during.length > 0) {
+                // The proxy has taken bytes of the cut off the wire (held, or, were it to drop them, forwarded and lost).
+                await waitFor(() => proxy.counters.bytesToTarget + proxy.held().toTarget > bytesOf(before), 'the proxy to take bytes sent during the cut');
+                expect(proxy.counters.bytesToTarget).toBeLessThanOrEqual(bytesOf(before));
+              }
+              proxy.restore();
+              for (const c of chunks.slice(restoreAt)) client.write(c);
+              const sent = Buffer.concat(chunks);
+              await waitFor(() => backBytes >= sent.length, `${sent.length} bytes echoed`, 10_000);
+              expect(Buffer.concat(back).equals(sent)).toBe(true);
+            } finally {
+              client.destroy();
+              await proxy.close();
+            }
+          },
+        ),
+        // A failing case costs a 10 s wait: shrinking it would take longer than the test may run.
+        { numRuns: 25, endOnFailure: true },
+      );
+    } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
