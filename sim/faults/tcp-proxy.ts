@@ -53,6 +53,8 @@ export interface TcpProxyCounters {
 interface Pair {
   readonly client: Socket;
   upstream: Socket | undefined;
+  /** Connected to the target and its data handlers attached: only then may the sockets flow (a flowing socket without them would lose bytes). */
+  forwarding: boolean;
   /** One end closed during a blackhole: the other end hears of it only at the restore (nothing crosses a partition). */
   closedInBlackhole: boolean;
 }
@@ -159,10 +161,10 @@ export class TcpProxy {
     for (const pair of [...this.pairs]) {
       if (pair.closedInBlackhole) this.destroy(pair);
       else if (pair.upstream === undefined) this.connectUpstream(pair);
-      else {
+      else if (pair.forwarding) {
         pair.client.resume();
         pair.upstream.resume();
-      }
+      } // else still connecting: its connect handler lets it flow
     }
   }
 
@@ -173,7 +175,7 @@ export class TcpProxy {
   }
 
   private accept(client: Socket): void {
-    const pair: Pair = { client, upstream: undefined, closedInBlackhole: false };
+    const pair: Pair = { client, upstream: undefined, forwarding: false, closedInBlackhole: false };
     this.pairs.add(pair);
     client.on('error', () => undefined); // the close that follows tears the pair down
     client.once('close', () => this.sideClosed(pair));
@@ -204,6 +206,7 @@ export class TcpProxy {
       this.counters.connections += 1;
       this.forward(pair, pair.client, upstream, 'bytesToTarget');
       this.forward(pair, upstream, pair.client, 'bytesFromTarget');
+      pair.forwarding = true;
       if (this.cutMode === null) {
         pair.client.resume();
         upstream.resume();
