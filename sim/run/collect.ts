@@ -1,0 +1,70 @@
+import type { EventStore } from '../../fleet/events/event-store.js';
+import type { Scenario } from '../scenario/types.js';
+import { alertsFromEvents, sensorFaultWindows, type GatewayObservations, type GroundTruth, type Observations, type SensorFaultWindow } from '../score/index.js';
+import type { DeliveryTap } from './delivery-tap.js';
+import type { SimGateway } from './sim-gateway.js';
+
+/** At most this many alert events are read per gateway (a run that raises more is broken anyway; they are counted as the first 10,000). */
+const MAX_ALERT_EVENTS = 10_000;
+
+export interface TruthInput {
+  readonly scenario: Scenario;
+  readonly ids: readonly string[];
+  readonly gateways: ReadonlyMap<string, SimGateway>;
+  /** Per MCU gateway, its boot and the samples it took by the time it stopped. */
+  readonly mcuTruth: ReadonlyMap<string, { readonly produced: number; readonly boot: number }>;
+  readonly runStartMs: number;
+  readonly runEndMs: number;
+  readonly durationMs: number;
+}
+
+/**
+ * The ground truth of what this runner played: each MCU's fault log (sample indices, turned
+ * into wall-clock time by the MCU's rate from its boot) and what each MCU produced.
+ */
+export function collectTruth(t: TruthInput): GroundTruth {
+  const sensorFaults: SensorFaultWindow[] = [];
+  const mcuSamples: Record<string, { boot: number; produced: number }[]> = {};
+  for (const g of t.gateways.values()) {
+    if (g.mcu === null || g.group.mcu === null) continue;
+    const rateHz = g.group.mcu.rateHz;
+    sensorFaults.push(...sensorFaultWindows(g.id, g.mcu.faultLog, (i) => g.mcuStartMs + (i * 1000) / rateHz, t.runEndMs));
+    const m = t.mcuTruth.get(g.id);
+    if (m !== undefined) mcuSamples[g.id] = [m];
+  }
+  return { runStartMs: t.runStartMs, runEndMs: t.runEndMs, gatewayIds: t.ids, sensorFaults, defectiveParts: [], disruptions: [], mcuSamples, rollouts: [], learning: null };
+}
+
+export interface ObservationInput {
+  readonly ids: readonly string[];
+  readonly gateways: ReadonlyMap<string, SimGateway>;
+  readonly tap: DeliveryTap;
+  readonly events: EventStore;
+  readonly startedMs: number;
+  readonly endedMs: number;
+}
+
+/** What the broker's consumer saw, each gateway's own counters, and the alerts the fleet stored. */
+export async function collectObservations(o: ObservationInput): Promise<Observations> {
+  const gateways: GatewayObservations[] = [];
+  for (const id of o.ids) {
+    const tap = o.tap.gateways.get(id);
+    const g = o.gateways.get(id);
+    if (tap === undefined || g === undefined) continue;
+    const store = g.gateway.health().store;
+    const sum = (r: Readonly<Record<string, number>>): number => Object.values(r).reduce((n, x) => n + x, 0);
+    const stored = await o.events.query({ gatewayId: id, kind: 'alert', limit: MAX_ALERT_EVENTS });
+    const { alerts } = alertsFromEvents(stored.map((e) => ({ gatewayId: e.gatewayId, recordId: e.recordId, kind: e.kind, stream: e.stream, ts: e.ts, data: e.data })));
+    gateways.push({
+      gatewayId: id,
+      delivery: tap.tally.snapshot(),
+      counters: { appended: sum(store.appended), evicted: sum(store.evicted), pendingAtEnd: sum(g.gateway.outbox.stats().records) },
+      latency: tap.latency.snapshot(),
+      alerts,
+      defects: [],
+      // In-process gateways share the simulator's process: no RSS/CPU of their own to sample.
+      resources: [],
+    });
+  }
+  return { startedMs: o.startedMs, endedMs: o.endedMs, gateways, rollouts: [], learning: [] };
+}

@@ -1,0 +1,56 @@
+import type { GatewayGroup } from '../scenario/types.js';
+
+/** The MCU's stream: the serial-sensor source and the anomaly pipeline that watches it. */
+export const MCU_DEVICE_ID = 'motor';
+export const SYNTHETIC_DEVICE_ID = 'load';
+
+export interface GatewayYamlInput {
+  readonly id: string;
+  readonly group: GatewayGroup;
+  readonly dataDir: string;
+  /** The gateway's end of its serial cable, when the group has an MCU. */
+  readonly serialPath: string | null;
+  /** The provisioning section (`uplink`, and `updates` when the fleet has a repository), as the fleet wrote it. */
+  readonly provisioned: string;
+  readonly seed: number;
+}
+
+/**
+ * The anomaly stage's alert policy in the simulator: a fault lasts seconds, not hours, so an
+ * alert is raised after 2 s above threshold (the gateway default is 5 s) and may be raised
+ * again 10 s after it cleared (default 5 min: a second fault on the same gateway later in the
+ * run would be missed). Smoothing stays at its default 3 s: with 1 s, spikes were caught on 1
+ * of 5 motors in a 20 s run, with 3 s on 5 of 5, and no false alarm on a healthy motor either way.
+ */
+const SIM_ALERT_POLICY = '{ minDurationMs: 2000, smoothingMs: 3000, cooldownMs: 10000 }';
+
+/**
+ * One simulated gateway's config, as a person would write it: its devices (serial-sensor on
+ * the MCU's cable, a synthetic load), an anomaly stage on the MCU, its store budget, and the
+ * provisioned section as the fleet handed it out.
+ */
+export function gatewayYaml(g: GatewayYamlInput): string {
+  const devices: string[] = [];
+  const pipelines: string[] = [];
+  if (g.group.mcu !== null && g.serialPath !== null) {
+    devices.push(`  - { id: ${MCU_DEVICE_ID}, type: serial-sensor, path: ${JSON.stringify(g.serialPath)}, baudRate: 921600 }`);
+    pipelines.push(`  - id: ${MCU_DEVICE_ID}`, `    source: ${MCU_DEVICE_ID}`, '    stages:', `      - { type: anomaly, detector: streaming, alert: ${SIM_ALERT_POLICY} }`);
+  }
+  // A camera-only group (the camera is not simulated yet) gets a small synthetic stand-in: a gateway has a source.
+  const synthetic = g.group.synthetic ?? (g.group.mcu === null ? { rateHz: 5, channels: 1 } : null);
+  if (synthetic !== null) {
+    const { rateHz, channels } = synthetic;
+    const chans = Array.from({ length: channels }, (_, i) => `{ name: ch${i + 1}, unit: V, sine: { amplitude: 1, frequencyHz: ${(0.1 * (i + 1)).toFixed(1)} }, noise: { stddev: 0.05 } }`);
+    devices.push(`  - { id: ${SYNTHETIC_DEVICE_ID}, type: synthetic, rateHz: ${rateHz}, seed: ${g.seed}, channels: [${chans.join(', ')}] }`);
+  }
+  return [
+    `gateway: { id: ${g.id}, dataDir: ${JSON.stringify(g.dataDir)}, shutdownTimeoutMs: 5000 }`,
+    'devices:',
+    ...devices,
+    ...(pipelines.length === 0 ? [] : ['pipelines:', ...pipelines]),
+    `store: { maxSizeBytes: ${g.group.storeBudgetBytes}, sync: false }`,
+    'health: { intervalMs: 1000 }',
+    'log: { level: warn }',
+    g.provisioned,
+  ].join('\n');
+}

@@ -1,0 +1,4 @@
+export { runScenario, type RunOptions, type RunResult } from './run-scenario.js';
+export { gatewayYaml } from './gateway-yaml.js';
+export { SocatCable, CableStartError, type SerialCable } from './serial-cable.js';
+export { DeliveryTap } from './delivery-tap.js';

@@ -1,0 +1,202 @@
+import { mkdtemp, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino, type Logger } from 'pino';
+import { FleetService } from '../../fleet/service/fleet-service.js';
+import { builtinRegistry } from '../../runtime/plugins.js';
+import { groupIds, targetIds } from '../scenario/index.js';
+import type { Fault, Scenario } from '../scenario/types.js';
+import { renderTable, score, scorecardLine, writeScorecard, type Scorecard } from '../score/index.js';
+import { DeliveryTap } from './delivery-tap.js';
+import { collectObservations, collectTruth } from './collect.js';
+import { startSimGateway, type SimGateway } from './sim-gateway.js';
+
+export interface RunOptions {
+  /** Overrides the scenario's reportDir (default: `report` under the run's data directory). */
+  readonly reportDir?: string;
+  /** Overrides the scenario's fleet data directory (default: a new temporary directory, kept). */
+  readonly dataDir?: string;
+  /** Overrides the scenario's duration (the faults past it are left out). */
+  readonly durationMs?: number;
+  /** Plain progress lines (the console URL, every few seconds the counts); default: none. */
+  readonly progress?: (line: string) => void;
+  readonly progressEveryMs?: number;
+  /** How long the gateways may take to deliver what they hold once the sources stop. Default 60 s. */
+  readonly drainTimeoutMs?: number;
+  /** The fleet's and the gateways' log (default: errors only, to stderr). */
+  readonly logger?: Logger;
+}
+
+export interface RunResult {
+  readonly card: Scorecard;
+  /** The issue's JSON line (the last line `edgewise sim` prints). */
+  readonly line: string;
+  readonly table: string;
+  readonly report: { readonly jsonPath: string; readonly htmlPath: string };
+  readonly consoleUrl: string;
+  readonly dataDir: string;
+  /** What of the scenario this runner did not play (faults, rollouts, learning, cameras), in words. */
+  readonly skipped: readonly string[];
+}
+
+/** A scenario action at its time from the run's start. */
+interface Action {
+  readonly atMs: number;
+  readonly what: string;
+  readonly run: () => void;
+}
+
+/**
+ * What this slice of the runner plays. The rest is listed (and printed) as skipped, not
+ * silently dropped: the network faults, kills and cable pulls plug in with sim/faults' tools
+ * (TcpProxy, GatewaySupervisor, SerialLink) through `faultActions`.
+ */
+function unsupported(s: Scenario, durationMs: number): string[] {
+  const out: string[] = [];
+  for (const f of s.faults) if (f.kind !== 'sensor' && f.atMs < durationMs) out.push(`fault ${f.kind} at ${f.atMs / 1000} s (not simulated yet)`);
+  for (const r of s.rollouts) out.push(`rollout of the ${r.release} release at ${r.atMs / 1000} s (not simulated yet)`);
+  if (s.learning !== null) out.push(`learning round at ${s.learning.atMs / 1000} s (not simulated yet)`);
+  for (const g of s.gateways) {
+    if (g.camera !== null) out.push(`camera of group ${g.group} (not simulated yet${g.mcu === null && g.synthetic === null ? ': a 5 Hz synthetic source stands in' : ''})`);
+    if (g.mode === 'process') out.push(`group ${g.group} runs in-process (mode process is not simulated yet: no kill -9)`);
+  }
+  return out;
+}
+
+/** The sensor faults as MCU switches: on at atMs, off at atMs + durationMs (clipped to the run). */
+function faultActions(s: Scenario, gateways: ReadonlyMap<string, SimGateway>, durationMs: number): Action[] {
+  const actions: Action[] = [];
+  const sensor = (f: Fault): f is Extract<Fault, { kind: 'sensor' }> => f.kind === 'sensor';
+  for (const f of s.faults.filter(sensor)) {
+    if (f.atMs >= durationMs) continue;
+    for (const id of targetIds(s, f.gateways)) {
+      const mcu = gateways.get(id)?.mcu;
+      if (mcu === null || mcu === undefined) continue;
+      actions.push({ atMs: f.atMs, what: `${f.fault} on ${id}`, run: () => mcu.setFault(f.fault, true) });
+      if (f.atMs + f.durationMs < durationMs) actions.push({ atMs: f.atMs + f.durationMs, what: `${f.fault} off ${id}`, run: () => mcu.setFault(f.fault, false) });
+    }
+  }
+  return actions.sort((a, b) => a.atMs - b.atMs);
+}
+
+/** Records still in a gateway's outbox, every class. */
+function outboxRecords(g: SimGateway): number {
+  return Object.values(g.gateway.outbox.stats().records).reduce((n, x) => n + x, 0);
+}
+
+async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(stepMs);
+  }
+}
+
+/**
+ * Plays a scenario: the fleet service in this process (embedded broker, PGlite in the data
+ * directory), every gateway provisioned through its registry and started in this process with
+ * its real config, a consumer at the broker tallying what arrives, the MCU faults switched at
+ * their times; then the sources stop, the outboxes drain, the fleet's alerts are read and the
+ * run is scored. Writes scorecard.json and report.html.
+ */
+export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
+  const say = options.progress ?? ((): void => undefined);
+  const durationMs = options.durationMs ?? scenario.durationMs;
+  const logger = options.logger ?? pino({ level: 'error' }, pino.destination(2));
+  const dataDir = resolve(options.dataDir ?? scenario.fleet.dataDir ?? (await mkdtemp(join(tmpdir(), `edgewise-sim-${scenario.name}-`))));
+  await mkdir(dataDir, { recursive: true });
+  const reportDir = resolve(options.reportDir ?? scenario.reportDir ?? join(dataDir, 'report'));
+  const skipped = unsupported(scenario, durationMs);
+  for (const s of skipped) say(`skipped: ${s}`);
+
+  const fleet = await FleetService.start({
+    dataDir: join(dataDir, 'fleet'),
+    broker: 'embedded',
+    db: scenario.fleet.db ?? 'embedded',
+    http: { host: '127.0.0.1', port: scenario.fleet.httpPort },
+    mqtt: { host: '127.0.0.1', port: 0 },
+    retention: { maxAgeMs: 7 * 86_400_000, maxEvents: 1_000_000 },
+    logger: logger.child({ part: 'fleet' }),
+  });
+  const gateways = new Map<string, SimGateway>();
+  const ids = scenario.gateways.flatMap((g) => groupIds(g));
+  const tap = new DeliveryTap(ids, scenario.seed);
+  try {
+    const broker = fleet.broker;
+    if (broker === undefined) throw new Error('the simulator runs the fleet with its embedded broker');
+    await tap.start((filter, on) => broker.subscribe(filter, on));
+    const consoleUrl = `${fleet.endpoints.apiUrl}/`;
+    say(`fleet: console ${consoleUrl}  data ${dataDir}`);
+
+    const plugins = builtinRegistry();
+    let index = 0;
+    for (const group of scenario.gateways) {
+      for (const id of groupIds(group)) {
+        gateways.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed }));
+        index += 1;
+      }
+    }
+    say(`gateways: ${gateways.size} started (in-process)`);
+
+    // The run's clock starts once every gateway is up; scenario times count from here.
+    const runStartMs = Date.now();
+    const actions = faultActions(scenario, gateways, durationMs);
+    const progressEveryMs = options.progressEveryMs ?? 5000;
+    let nextProgress = runStartMs + progressEveryMs;
+    let next = 0;
+    for (;;) {
+      const t = Date.now() - runStartMs;
+      while (next < actions.length && (actions[next] as Action).atMs <= t) {
+        const a = actions[next] as Action;
+        a.run();
+        say(`${(t / 1000).toFixed(1)} s: fault ${a.what}`);
+        next += 1;
+      }
+      if (Date.now() >= nextProgress) {
+        nextProgress += progressEveryMs;
+        const alerts = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
+        say(`${(t / 1000).toFixed(0)} s of ${durationMs / 1000} s: ${tap.totalRecords} records delivered, ${alerts} alerts`);
+      }
+      if (t >= durationMs) break;
+      const wake = Math.min(runStartMs + durationMs, nextProgress, next < actions.length ? runStartMs + (actions[next] as Action).atMs : Infinity);
+      await sleep(Math.max(1, Math.min(250, wake - Date.now())));
+    }
+    const runEndMs = Date.now();
+
+    // Sources stop: the MCUs first (a sample taken after is never read), then the gateways' own sources.
+    const mcuTruth = new Map<string, { produced: number; boot: number }>();
+    for (const g of gateways.values()) {
+      if (g.mcu === null) continue;
+      await g.mcu.stop();
+      mcuTruth.set(g.id, { produced: g.mcu.counters.samplesTaken, boot: g.mcu.counters.bootId });
+    }
+    for (const g of gateways.values()) for (const p of g.gateway.pipelines) await p.stopSource();
+    say(`${durationMs / 1000} s: sources stopped; draining the outboxes`);
+    const drainTimeoutMs = options.drainTimeoutMs ?? 60_000;
+    const drained = await until(
+      () => [...gateways.values()].every((g) => g.gateway.pipelines.every((p) => p.edgeStats().every((e) => e.depthRecords === 0)) && outboxRecords(g) === 0),
+      drainTimeoutMs,
+    );
+    if (!drained) say(`outboxes not drained after ${drainTimeoutMs / 1000} s: what is left counts as pending`);
+    // The fleet stores each alert it received (ingest batches its writes): wait until it holds them all.
+    const alertsAtBroker = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
+    await until(async () => (await fleet.events.query({ kind: 'alert', limit: alertsAtBroker + 1 })).length >= alertsAtBroker, 10_000);
+
+    const truth = collectTruth({ scenario, ids, gateways, mcuTruth, runStartMs, runEndMs, durationMs });
+    const obs = await collectObservations({ ids, gateways, tap, events: fleet.events, startedMs: runStartMs, endedMs: Date.now() });
+    const card = score(truth, obs, scenario);
+    const table = renderTable(card);
+    const report = await writeScorecard(reportDir, card);
+    return { card, line: scorecardLine(card), table, report, consoleUrl, dataDir, skipped };
+  } finally {
+    await tap.stop().catch(() => undefined);
+    for (const g of gateways.values()) {
+      await g.mcu?.stop().catch(() => undefined);
+      await g.gateway.stop().catch(() => undefined);
+      await g.cable?.close().catch(() => undefined);
+    }
+    await fleet.stop();
+  }
+}

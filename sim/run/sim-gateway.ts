@@ -1,0 +1,73 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { gatewayConfigSection } from '../../fleet/registry/gateway-config.js';
+import type { Registry as FleetRegistry } from '../../fleet/registry/registry.js';
+import { parseConfig } from '../../runtime/config/load.js';
+import { Gateway } from '../../runtime/gateway.js';
+import type { PluginRegistry } from '../../runtime/pipeline/registry.js';
+import { SimulatedMcu } from '../mcu/simulated-mcu.js';
+import { fleetLabels } from '../scenario/index.js';
+import type { GatewayGroup } from '../scenario/types.js';
+import { gatewayYaml } from './gateway-yaml.js';
+import { SocatCable, type SerialCable } from './serial-cable.js';
+
+/** One simulated gateway with what it reads: its serial cable and MCU (when its group has one). */
+export interface SimGateway {
+  readonly id: string;
+  readonly group: GatewayGroup;
+  readonly gateway: Gateway;
+  readonly mcu: SimulatedMcu | null;
+  readonly cable: SerialCable | null;
+  /** Wall clock when the MCU booted: sample i was taken at about mcuStartMs + i / rate. */
+  readonly mcuStartMs: number;
+}
+
+export interface StartGatewayContext {
+  readonly dir: string;
+  readonly fleet: FleetRegistry;
+  readonly brokerUrl: string;
+  readonly plugins: PluginRegistry;
+  readonly logger: Logger;
+  readonly seed: number;
+}
+
+/**
+ * Provisions the gateway through the fleet's registry (its site and labels as the scenario
+ * gives them), plugs in its cable and MCU, and starts it in this process with its real config.
+ * Whatever started is stopped again if a later step fails.
+ */
+export async function startSimGateway(id: string, index: number, group: GatewayGroup, ctx: StartGatewayContext): Promise<SimGateway> {
+  const provisioned = await ctx.fleet.provision({ id, site: group.site, labels: fleetLabels(group), replace: true });
+  const section = gatewayConfigSection(provisioned, { brokerUrl: ctx.brokerUrl });
+  const base = join(ctx.dir, id);
+  await mkdir(ctx.dir, { recursive: true });
+  const seed = ctx.seed * 7919 + index;
+  let cable: SerialCable | null = null;
+  let mcu: SimulatedMcu | null = null;
+  try {
+    if (group.mcu !== null) {
+      cable = new SocatCable(`${base}-mcu.tty`, `${base}-gw.tty`);
+      await cable.start();
+    }
+    const yaml = gatewayYaml({ id, group, dataDir: join(base, 'data'), serialPath: cable?.gatewayPath ?? null, provisioned: section, seed });
+    const gateway = await Gateway.create(parseConfig(yaml, `${id} (simulated)`, ctx.plugins), ctx.plugins, { logger: ctx.logger.child({ gw: id }) });
+    try {
+      await gateway.start();
+    } catch (err) {
+      await gateway.stop().catch(() => undefined);
+      throw err;
+    }
+    let mcuStartMs = 0;
+    if (group.mcu !== null && cable !== null) {
+      mcu = new SimulatedMcu({ path: cable.mcuPath, rateHz: group.mcu.rateHz, seed, deviceId: `${id}-mcu` });
+      mcuStartMs = Date.now();
+      mcu.start();
+    }
+    return { id, group, gateway, mcu, cable, mcuStartMs };
+  } catch (err) {
+    await mcu?.stop().catch(() => undefined);
+    await cable?.close().catch(() => undefined);
+    throw err;
+  }
+}
