@@ -329,7 +329,24 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
       exitCode = await runTufClient(action, root, opts);
     });
 
-  const sim = program.command('sim').description('The simulated factory: parts of it run alone.').exitOverride();
+  // `sim SCENARIO.yaml` runs a whole scenario; `sim mcu` (and later parts) run one part alone.
+  const sim = program
+    .command('sim')
+    .description('The simulated factory: `edgewise sim SCENARIO.yaml` runs a scenario (fleet, gateways, faults) and scores it; its parts run alone as subcommands.')
+    .usage('SCENARIO.yaml [options]\n       edgewise sim mcu --pty PATH [options]')
+    .argument('[scenario]', 'a scenario file (sim/scenarios/default.yaml; format in sim/README.md)')
+    .option('--report-dir <dir>', "where scorecard.json and report.html go (default: the scenario's reportDir, else under the run's data)")
+    .option('--duration <s>', "seconds to run (default: the scenario's duration)")
+    .exitOverride()
+    .action(async (scenario: string | undefined, opts: import('../sim/run/cli.js').SimCommandOptions) => {
+      if (scenario === undefined) {
+        sim.outputHelp();
+        exitCode = EXIT_USAGE;
+        return;
+      }
+      const { runSimCommand } = await import('../sim/run/cli.js');
+      exitCode = await runSimCommand(scenario, opts);
+    });
   sim
     .command('mcu')
     .description('A simulated sensor MCU speaking the firmware-bridge protocol on a serial device (a socat pty, say).')

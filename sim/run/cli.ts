@@ -1,0 +1,58 @@
+import { CapacityError, ScenarioError, capacityCheck, loadScenario } from '../scenario/index.js';
+import { verdict } from '../score/index.js';
+import { runScenario } from './run-scenario.js';
+
+export interface SimCommandOptions {
+  readonly reportDir?: string;
+  /** Seconds: overrides the scenario's duration. */
+  readonly duration?: string;
+}
+
+const EXIT_OK = 0;
+/** The run missed a bar of issue 16 (the verdict says which). */
+const EXIT_MISSED = 1;
+const EXIT_USAGE = 2;
+
+/**
+ * `edgewise sim SCENARIO.yaml`: checks the file and the machine's capacity before anything
+ * starts, plays the scenario with a plain progress line every few seconds (the console's URL
+ * first), prints the scorecard's table, where the report went, what the run missed, and the
+ * JSON line last.
+ */
+export async function runSimCommand(file: string, o: SimCommandOptions): Promise<number> {
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  let durationMs: number | undefined;
+  if (o.duration !== undefined) {
+    const s = Number(o.duration);
+    if (!(Number.isFinite(s) && s > 0 && s <= 86_400)) {
+      process.stderr.write(`edgewise sim: --duration: expected seconds from 1 to 86400, got ${JSON.stringify(o.duration)}\n`);
+      return EXIT_USAGE;
+    }
+    durationMs = Math.round(s * 1000);
+  }
+  let scenario;
+  try {
+    scenario = await loadScenario(file);
+    capacityCheck(scenario);
+  } catch (err) {
+    if (err instanceof ScenarioError || err instanceof CapacityError) {
+      process.stderr.write(`edgewise sim: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  out(`edgewise sim: ${scenario.name}, ${scenario.gateways.reduce((n, g) => n + g.count, 0)} gateways, ${(durationMs ?? scenario.durationMs) / 1000} s (seed ${scenario.seed})`);
+  const r = await runScenario(scenario, {
+    ...(o.reportDir === undefined ? {} : { reportDir: o.reportDir }),
+    ...(durationMs === undefined ? {} : { durationMs }),
+    progress: out,
+  });
+  out('');
+  out(r.table);
+  out(`report: ${r.report.htmlPath} (and ${r.report.jsonPath}); data: ${r.dataDir}`);
+  if (r.skipped.length > 0) out(`not played by this runner yet: ${r.skipped.join('; ')}`);
+  const missed = verdict(r.card);
+  out(missed.length === 0 ? 'verdict: every bar met' : `verdict: missed: ${missed.join('; ')}`);
+  out(r.line);
+  return missed.length === 0 ? EXIT_OK : EXIT_MISSED;
+}
