@@ -78,6 +78,8 @@ export class SimulatedMcu {
   private sendCursor = 0;
   private frameLimit: number;
   private mask: number;
+  /** False once `stopSampling`: the buffer still goes out, nothing new is taken. */
+  private sampling = true;
   private rateMilliHz: number;
   private timer: NodeJS.Timeout | undefined;
   private noiseTimer: NodeJS.Timeout | undefined;
@@ -147,6 +149,15 @@ export class SimulatedMcu {
     clearInterval(this.noiseTimer);
     this.link.close();
     await this.port.stop();
+  }
+
+  /**
+   * The sensor stops (a run's clean end): no sample is taken after this, and what is buffered
+   * is still sent, partial frames at once, until the gateway has committed it
+   * (`counters.bufferedSamples` reaches 0). `stop` after that loses nothing.
+   */
+  stopSampling(): void {
+    this.sampling = false;
   }
 
   /** A reset: new boot id, tick from zero, every buffered sample lost (as on real hardware). */
@@ -240,7 +251,7 @@ export class SimulatedMcu {
   /** Takes the samples that are due on the MCU clock, then sends what the link has room for. */
   private tick(): void {
     const seg = this.segments[this.segments.length - 1] as Segment;
-    const due = seg.startIndex + Math.floor(((this.tickUs() - seg.startTickUs) * seg.rateMilliHz) / 1e9);
+    const due = this.sampling ? seg.startIndex + Math.floor(((this.tickUs() - seg.startTickUs) * seg.rateMilliHz) / 1e9) : this.nextIndex;
     const rate = seg.rateMilliHz / 1000;
     while (this.nextIndex < due) {
       if (this.nextIndex - this.oldestIndex >= this.capacity) {
@@ -268,7 +279,7 @@ export class SimulatedMcu {
       const count = end - this.sendCursor;
       const firstTickUs = seg.startTickUs + Math.round(((this.sendCursor - seg.startIndex) * 1e9) / seg.rateMilliHz);
       const ageMs = (this.tickUs() - firstTickUs) / 1000;
-      if (count < this.frameLimit && nextSeg === undefined && ageMs < MAX_FRAME_DELAY_MS) return;
+      if (this.sampling && count < this.frameLimit && nextSeg === undefined && ageMs < MAX_FRAME_DELAY_MS) return;
       const channels: number[] = [];
       for (let c = 0; c < this.channels; c += 1) if ((seg.mask >>> c) & 1) channels.push(c);
       const values = channels.map((c) => {

@@ -165,12 +165,15 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     }
     const runEndMs = Date.now();
 
-    // Sources stop: the MCUs first (a sample taken after is never read), then the gateways' own sources.
+    // Sources stop: the MCUs stop sampling and send what they hold until the gateways committed
+    // it (a sample still in an MCU's buffer would count as missing), then the gateways' own sources.
     const mcuTruth = new Map<string, { produced: number; boot: number }>();
-    for (const g of gateways.values()) {
-      if (g.mcu === null) continue;
-      await g.mcu.stop();
-      mcuTruth.set(g.id, { produced: g.mcu.counters.samplesTaken, boot: g.mcu.counters.bootId });
+    const mcus = [...gateways.values()].flatMap((g) => (g.mcu === null ? [] : [{ id: g.id, mcu: g.mcu }]));
+    for (const { mcu } of mcus) mcu.stopSampling();
+    if (!(await until(() => mcus.every(({ mcu }) => mcu.counters.bufferedSamples === 0), 10_000, 20))) say('MCUs: samples left uncommitted after 10 s (they count as missing)');
+    for (const { id, mcu } of mcus) {
+      await mcu.stop();
+      mcuTruth.set(id, { produced: mcu.counters.samplesTaken, boot: mcu.counters.bootId });
     }
     for (const g of gateways.values()) for (const p of g.gateway.pipelines) await p.stopSource();
     say(`${durationMs / 1000} s: sources stopped; draining the outboxes`);

@@ -38,6 +38,10 @@ describe('runScenario', () => {
     // Both gateways delivered.
     for (const g of r.card.gateways) expect(g.delivery.delivered, `${g.gatewayId}\n${r.table}`).toBeGreaterThan(0);
     expect(r.card.gateways.map((g) => g.gatewayId)).toEqual(['motor-1', 'load-1']);
+    // Every sample the MCU took arrived once: the run's end lets it send what it still held.
+    expect(t.delivery.samples?.produced, r.table).toBeGreaterThan(3000);
+    expect(t.delivery.samples?.missing, r.table).toBe(0);
+    expect(t.delivery.samples?.duplicated, r.table).toBe(0);
     // The fault was injected (the MCU's log is the truth) and an alert answered it.
     const motor = r.card.gateways.find((g) => g.gatewayId === 'motor-1');
     expect(motor?.alerts.faults, r.table).toBe(1);
