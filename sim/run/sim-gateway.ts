@@ -42,7 +42,8 @@ export async function startSimGateway(id: string, index: number, group: GatewayG
   const section = gatewayConfigSection(provisioned, { brokerUrl: ctx.brokerUrl });
   const base = join(ctx.dir, id);
   await mkdir(ctx.dir, { recursive: true });
-  const seed = ctx.seed * 7919 + index;
+  // One seed per gateway from the run's (both schemas take 0 to 2^32 - 1).
+  const seed = (ctx.seed * 7919 + index) % 2 ** 32;
   let cable: SerialCable | null = null;
   let mcu: SimulatedMcu | null = null;
   try {

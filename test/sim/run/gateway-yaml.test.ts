@@ -1,0 +1,44 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../runtime/config/load.js';
+import { builtinRegistry } from '../../../runtime/plugins.js';
+import type { GatewayGroup } from '../../../sim/scenario/types.js';
+import { gatewayYaml, MCU_DEVICE_ID, SYNTHETIC_DEVICE_ID } from '../../../sim/run/gateway-yaml.js';
+
+/** Any group the scenario schema lets through (at least one of mcu, camera, synthetic). */
+const group: fc.Arbitrary<GatewayGroup> = fc
+  .record({
+    mcu: fc.option(fc.record({ rateHz: fc.integer({ min: 1, max: 10_000 }) })),
+    camera: fc.option(fc.record({ fps: fc.double({ min: 0.1, max: 60, noNaN: true }), width: fc.constant(320), height: fc.constant(240), defectShare: fc.double({ min: 0, max: 1, noNaN: true }) })),
+    synthetic: fc.option(fc.record({ rateHz: fc.double({ min: 0.01, max: 10_000, noNaN: true }), channels: fc.integer({ min: 1, max: 64 }) })),
+    storeBudgetBytes: fc.integer({ min: 65_536, max: 2 ** 40 }),
+    mode: fc.constantFrom('process' as const, 'in-process' as const),
+  })
+  .filter((g) => g.mcu !== null || g.camera !== null || g.synthetic !== null)
+  .map((g) => ({ group: 'press', count: 1, site: 'plant-1', labels: { line: 'press' }, ...g }));
+
+const PROVISIONED = '# edgewise gateway press-1\nuplink:\n  url: mqtt://127.0.0.1:1883\n  clientId: gw-press-1\n  username: press-1\n  password: secret\n';
+
+describe('gatewayYaml', () => {
+  const registry = builtinRegistry();
+
+  it('makes a config the gateway accepts for every group a scenario can have, with the devices the group asks for', () => {
+    fc.assert(
+      fc.property(group, fc.integer({ min: 0, max: 2 ** 32 - 1 }), (g, seed) => {
+        const yaml = gatewayYaml({ id: 'press-1', group: g, dataDir: '/tmp/sim/press-1 data', serialPath: g.mcu === null ? null : '/tmp/sim/press-1-gw.tty', provisioned: PROVISIONED, seed });
+        const config = parseConfig(yaml, 'sim', registry);
+        const ids = config.devices.map((d) => d.id);
+        expect(ids.includes(MCU_DEVICE_ID)).toBe(g.mcu !== null);
+        // A camera-only group gets a synthetic stand-in: a gateway always has a source.
+        expect(ids.includes(SYNTHETIC_DEVICE_ID)).toBe(g.synthetic !== null || g.mcu === null);
+        expect(config.store.maxSizeBytes).toBe(g.storeBudgetBytes);
+        expect(config.uplink.username).toBe('press-1');
+        // The MCU is watched by an anomaly stage; the synthetic load goes to the store as it is.
+        const stages = (source: string): unknown[] => (config.pipelines.find((p) => p.source === source)?.stages ?? []).map((st) => (st as { type: string }).type);
+        expect(stages(MCU_DEVICE_ID)).toEqual(g.mcu === null ? [] : ['anomaly']);
+        expect(stages(SYNTHETIC_DEVICE_ID)).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
