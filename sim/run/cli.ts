@@ -9,7 +9,7 @@ export interface SimCommandOptions {
 }
 
 const EXIT_OK = 0;
-/** The run missed a bar of issue 16 (the verdict says which). */
+/** The run missed a bar of issue 16 (the verdict says which), or a part of it would not start. */
 const EXIT_MISSED = 1;
 const EXIT_USAGE = 2;
 
@@ -42,11 +42,20 @@ export async function runSimCommand(file: string, o: SimCommandOptions): Promise
     throw err;
   }
   out(`edgewise sim: ${scenario.name}, ${scenario.gateways.reduce((n, g) => n + g.count, 0)} gateways, ${(durationMs ?? scenario.durationMs) / 1000} s (seed ${scenario.seed})`);
-  const r = await runScenario(scenario, {
-    ...(o.reportDir === undefined ? {} : { reportDir: o.reportDir }),
-    ...(durationMs === undefined ? {} : { durationMs }),
-    progress: out,
-  });
+  let r;
+  try {
+    r = await runScenario(scenario, {
+      ...(o.reportDir === undefined ? {} : { reportDir: o.reportDir }),
+      ...(durationMs === undefined ? {} : { durationMs }),
+      progress: out,
+    });
+  } catch (err) {
+    // A part that would not start (socat missing, a port taken, a data directory locked): said plainly, with its code.
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== 'string') throw err;
+    process.stderr.write(`edgewise sim: ${(err as Error).message} (${code})\n`);
+    return EXIT_MISSED;
+  }
   out('');
   out(r.table);
   out(`report: ${r.report.htmlPath} (and ${r.report.jsonPath}); data: ${r.dataDir}`);
