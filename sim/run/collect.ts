@@ -1,5 +1,6 @@
 import type { EventStore } from '../../fleet/events/event-store.js';
 import type { Scenario } from '../scenario/types.js';
+import { targetIds } from '../scenario/targets.js';
 import { alertsFromEvents, sensorFaultWindows, type GatewayObservations, type GroundTruth, type Observations, type SensorFaultWindow } from '../score/index.js';
 import type { DeliveryTap } from './delivery-tap.js';
 import type { SimGateway } from './sim-gateway.js';
@@ -32,7 +33,13 @@ export function collectTruth(t: TruthInput): GroundTruth {
     const m = t.mcuTruth.get(g.id);
     if (m !== undefined) mcuSamples[g.id] = [m];
   }
-  return { runStartMs: t.runStartMs, runEndMs: t.runEndMs, gatewayIds: t.ids, sensorFaults, defectiveParts: [], disruptions: [], mcuSamples, rollouts: [], learning: null };
+  // Rollouts and learning the scenario asks for are expected whether or not this runner plays
+  // them yet: one it did not play has no observation and fails its verdict, rather than
+  // passing because nothing was expected.
+  const rollouts = t.scenario.rollouts.map((r, i) => ({ rolloutId: `not-played-${i + 1}`, release: r.release, stopAtWave: 0 }));
+  const l = t.scenario.learning;
+  const learning = l === null ? null : { rounds: l.rounds, byzantineIds: targetIds(t.scenario, l.byzantine), strategy: l.strategy };
+  return { runStartMs: t.runStartMs, runEndMs: t.runEndMs, gatewayIds: t.ids, sensorFaults, defectiveParts: [], disruptions: [], mcuSamples, rollouts, learning };
 }
 
 export interface ObservationInput {

@@ -54,7 +54,8 @@ export interface RolloutExpectation {
 export interface LearningExpectation {
   readonly rounds: number;
   readonly byzantineIds: readonly string[];
-  readonly strategy: 'fedavg' | 'median' | 'trimmed-mean' | 'krum';
+  /** The aggregation rule, as the fleet names it (fedavg, fedprox, median, trimmed-mean, multi-krum). */
+  readonly strategy: string;
 }
 
 /** The samples one MCU boot made (indices 0 to produced - 1), for the sample-level delivery check. */
