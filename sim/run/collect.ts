@@ -1,7 +1,7 @@
 import type { EventStore } from '../../fleet/events/event-store.js';
 import type { Scenario } from '../scenario/types.js';
 import { targetIds } from '../scenario/targets.js';
-import { alertsFromEvents, sensorFaultWindows, type GatewayObservations, type GroundTruth, type Observations, type SensorFaultWindow } from '../score/index.js';
+import { alertsFromEvents, sensorFaultWindows, type GatewayObservations, type Disruption, type GroundTruth, type Observations, type SensorFaultWindow } from '../score/index.js';
 import type { DeliveryTap } from './delivery-tap.js';
 import type { SimGateway } from './sim-gateway.js';
 
@@ -17,6 +17,8 @@ export interface TruthInput {
   readonly runStartMs: number;
   readonly runEndMs: number;
   readonly durationMs: number;
+  /** The disruptions the runner played (cable pulls so far), with their wall-clock times. */
+  readonly disruptions?: readonly Disruption[];
 }
 
 /**
@@ -39,7 +41,7 @@ export function collectTruth(t: TruthInput): GroundTruth {
   const rollouts = t.scenario.rollouts.map((r, i) => ({ rolloutId: `not-played-${i + 1}`, release: r.release, stopAtWave: 0 }));
   const l = t.scenario.learning;
   const learning = l === null ? null : { rounds: l.rounds, byzantineIds: targetIds(t.scenario, l.byzantine), strategy: l.strategy };
-  return { runStartMs: t.runStartMs, runEndMs: t.runEndMs, gatewayIds: t.ids, sensorFaults, defectiveParts: [], disruptions: [], mcuSamples, rollouts, learning };
+  return { runStartMs: t.runStartMs, runEndMs: t.runEndMs, gatewayIds: t.ids, sensorFaults, defectiveParts: [], disruptions: [...(t.disruptions ?? [])], mcuSamples, rollouts, learning };
 }
 
 export interface ObservationInput {

@@ -1,4 +1,3 @@
 export { runScenario, type RunOptions, type RunResult } from './run-scenario.js';
 export { gatewayYaml } from './gateway-yaml.js';
-export { SocatCable, CableStartError, type SerialCable } from './serial-cable.js';
 export { DeliveryTap } from './delivery-tap.js';

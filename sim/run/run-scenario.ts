@@ -7,7 +7,7 @@ import { FleetService } from '../../fleet/service/fleet-service.js';
 import { builtinRegistry } from '../../runtime/plugins.js';
 import { groupIds, targetIds } from '../scenario/index.js';
 import type { Fault, Scenario } from '../scenario/types.js';
-import { renderTable, score, scorecardLine, writeScorecard, type Scorecard } from '../score/index.js';
+import { renderTable, score, scorecardLine, writeScorecard, type Disruption, type Scorecard } from '../score/index.js';
 import { DeliveryTap } from './delivery-tap.js';
 import { collectObservations, collectTruth } from './collect.js';
 import { startSimGateway, type SimGateway } from './sim-gateway.js';
@@ -44,7 +44,15 @@ export interface RunResult {
 interface Action {
   readonly atMs: number;
   readonly what: string;
-  readonly run: () => void;
+  readonly run: () => void | Promise<void>;
+}
+
+/** A disruption as it was played (wall-clock times), for the scorecard's timeline and ground truth. */
+interface PlayedDisruption {
+  readonly kind: Disruption['kind'];
+  readonly gatewayIds: string[];
+  readonly startMs: number;
+  endMs: number | null;
 }
 
 /**
@@ -54,7 +62,7 @@ interface Action {
  */
 function unsupported(s: Scenario, durationMs: number): string[] {
   const out: string[] = [];
-  for (const f of s.faults) if (f.kind !== 'sensor' && f.atMs < durationMs) out.push(`fault ${f.kind} at ${f.atMs / 1000} s (not simulated yet)`);
+  for (const f of s.faults) if (f.kind !== 'sensor' && f.kind !== 'cable-pull' && f.atMs < durationMs) out.push(`fault ${f.kind} at ${f.atMs / 1000} s (not simulated yet)`);
   for (const r of s.rollouts) out.push(`rollout of the ${r.release} release at ${r.atMs / 1000} s (not simulated yet)`);
   if (s.learning !== null) out.push(`learning round at ${s.learning.atMs / 1000} s (not simulated yet)`);
   for (const g of s.gateways) {
@@ -64,9 +72,40 @@ function unsupported(s: Scenario, durationMs: number): string[] {
   return out;
 }
 
-/** The sensor faults as MCU switches: on at atMs, off at atMs + durationMs (clipped to the run). */
-function faultActions(s: Scenario, gateways: ReadonlyMap<string, SimGateway>, durationMs: number): Action[] {
+/**
+ * The faults this runner plays, as actions at their times: sensor faults as MCU switches (on at
+ * atMs, off at atMs + durationMs, clipped to the run); cable pulls as the serial link pulled and
+ * restored (one still pulled at the run's end is restored then, before the drain), each noted
+ * in `played` as it happens.
+ */
+function faultActions(s: Scenario, gateways: ReadonlyMap<string, SimGateway>, durationMs: number, played: PlayedDisruption[]): Action[] {
   const actions: Action[] = [];
+  const pull = (f: Fault): f is Extract<Fault, { kind: 'cable-pull' }> => f.kind === 'cable-pull';
+  for (const f of s.faults.filter(pull)) {
+    if (f.atMs >= durationMs) continue;
+    for (const id of targetIds(s, f.gateways)) {
+      const cable = gateways.get(id)?.cable;
+      if (cable === null || cable === undefined) continue;
+      let entry: PlayedDisruption | undefined;
+      actions.push({
+        atMs: f.atMs,
+        what: `cable pulled on ${id}`,
+        run: async () => {
+          entry = { kind: 'cable-pull', gatewayIds: [id], startMs: Date.now(), endMs: null };
+          played.push(entry);
+          await cable.pull();
+        },
+      });
+      actions.push({
+        atMs: Math.min(f.atMs + f.durationMs, durationMs),
+        what: `cable restored on ${id}`,
+        run: async () => {
+          await cable.restore();
+          if (entry !== undefined) entry.endMs = Date.now();
+        },
+      });
+    }
+  }
   const sensor = (f: Fault): f is Extract<Fault, { kind: 'sensor' }> => f.kind === 'sensor';
   for (const f of s.faults.filter(sensor)) {
     if (f.atMs >= durationMs) continue;
@@ -142,7 +181,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
     // The run's clock starts once every gateway is up; scenario times count from here.
     const runStartMs = Date.now();
-    const actions = faultActions(scenario, gateways, durationMs);
+    const played: PlayedDisruption[] = [];
+    const actions = faultActions(scenario, gateways, durationMs, played);
     const progressEveryMs = options.progressEveryMs ?? 5000;
     let nextProgress = runStartMs + progressEveryMs;
     let next = 0;
@@ -150,7 +190,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       const t = Date.now() - runStartMs;
       while (next < actions.length && (actions[next] as Action).atMs <= t) {
         const a = actions[next] as Action;
-        a.run();
+        await a.run();
         say(`${(t / 1000).toFixed(1)} s: fault ${a.what}`);
         next += 1;
       }
@@ -159,7 +199,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         const alerts = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
         say(`${(t / 1000).toFixed(0)} s of ${durationMs / 1000} s: ${tap.totalRecords} records delivered, ${alerts} alerts`);
       }
-      if (t >= durationMs) break;
+      if (t >= durationMs && next >= actions.length) break;
       const wake = Math.min(runStartMs + durationMs, nextProgress, next < actions.length ? runStartMs + (actions[next] as Action).atMs : Infinity);
       await sleep(Math.max(1, Math.min(250, wake - Date.now())));
     }
@@ -187,7 +227,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const alertsAtBroker = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
     await until(async () => (await fleet.events.query({ kind: 'alert', limit: alertsAtBroker + 1 })).length >= alertsAtBroker, 10_000);
 
-    const truth = collectTruth({ scenario, ids, gateways, mcuTruth, runStartMs, runEndMs, durationMs });
+    const truth = collectTruth({ scenario, ids, gateways, mcuTruth, runStartMs, runEndMs, durationMs, disruptions: played });
     const obs = await collectObservations({ ids, gateways, tap, events: fleet.events, startedMs: runStartMs, endedMs: Date.now() });
     const card = score(truth, obs, scenario);
     const table = renderTable(card);

@@ -10,7 +10,7 @@ import { SimulatedMcu } from '../mcu/simulated-mcu.js';
 import { fleetLabels } from '../scenario/index.js';
 import type { GatewayGroup } from '../scenario/types.js';
 import { gatewayYaml } from './gateway-yaml.js';
-import { SocatCable, type SerialCable } from './serial-cable.js';
+import { SerialLink } from '../faults/serial-link.js';
 
 /** One simulated gateway with what it reads: its serial cable and MCU (when its group has one). */
 export interface SimGateway {
@@ -18,7 +18,8 @@ export interface SimGateway {
   readonly group: GatewayGroup;
   readonly gateway: Gateway;
   readonly mcu: SimulatedMcu | null;
-  readonly cable: SerialCable | null;
+  /** The socat pair between MCU and gateway: a cable-pull fault pulls and restores it. */
+  readonly cable: SerialLink | null;
   /** Wall clock when the MCU booted: sample i was taken at about mcuStartMs + i / rate. */
   readonly mcuStartMs: number;
 }
@@ -44,11 +45,11 @@ export async function startSimGateway(id: string, index: number, group: GatewayG
   await mkdir(ctx.dir, { recursive: true });
   // One seed per gateway from the run's (both schemas take 0 to 2^32 - 1).
   const seed = (ctx.seed * 7919 + index) % 2 ** 32;
-  let cable: SerialCable | null = null;
+  let cable: SerialLink | null = null;
   let mcu: SimulatedMcu | null = null;
   try {
     if (group.mcu !== null) {
-      cable = new SocatCable(`${base}-mcu.tty`, `${base}-gw.tty`);
+      cable = new SerialLink({ name: id, mcuPath: `${base}-mcu.tty`, gatewayPath: `${base}-gw.tty` });
       await cable.start();
     }
     const yaml = gatewayYaml({ id, group, dataDir: join(base, 'data'), serialPath: cable?.gatewayPath ?? null, provisioned: section, seed });

@@ -5,7 +5,12 @@ import { parseScenario } from '../../../sim/scenario/index.js';
 import { runScenario } from '../../../sim/run/index.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
-/** Two gateways in this process: a motor (simulated MCU on a socat pty pair) whose sensor sticks (the streaming detector catches it within a second, from a cold start), and a synthetic load. */
+/**
+ * Two gateways in this process: a motor (simulated MCU on a socat pty pair) whose serial cable
+ * is pulled for 2 s (the MCU keeps what it samples meanwhile and sends it after the restore)
+ * and whose sensor then sticks (the streaming detector catches it within a second, from a cold
+ * start), and a synthetic load.
+ */
 const TINY = `
 name: tiny
 seed: 3
@@ -16,6 +21,7 @@ gateways:
   - group: load
     synthetic: { rateHz: 20, channels: 2 }
 faults:
+  - { kind: cable-pull, at: 3s, duration: 2s, gateways: motor-1 }
   - { kind: sensor, fault: stuck, at: 8s, duration: 8s, gateways: motor-1 }
 `;
 
@@ -38,7 +44,7 @@ describe('runScenario', () => {
     // Both gateways delivered.
     for (const g of r.card.gateways) expect(g.delivery.delivered, `${g.gatewayId}\n${r.table}`).toBeGreaterThan(0);
     expect(r.card.gateways.map((g) => g.gatewayId)).toEqual(['motor-1', 'load-1']);
-    // Every sample the MCU took arrived once: the run's end lets it send what it still held.
+    // Every sample the MCU took arrived once, across the cable pull too: the run's end lets it send what it still held.
     expect(t.delivery.samples?.produced, r.table).toBeGreaterThan(3000);
     expect(t.delivery.samples?.missing, r.table).toBe(0);
     expect(t.delivery.samples?.duplicated, r.table).toBe(0);
@@ -47,6 +53,13 @@ describe('runScenario', () => {
     expect(motor?.alerts.faults, r.table).toBe(1);
     expect(t.alerts.recall, r.table).toBe(1);
     expect(t.alerts.precision, r.table).toBe(1);
+
+    // The pull is on the scorecard's timeline, with its times.
+    expect(r.card.disruptions.map((d) => ({ kind: d.kind, gatewayIds: d.gatewayIds }))).toEqual([{ kind: 'cable-pull', gatewayIds: ['motor-1'] }]);
+    const pull = r.card.disruptions[0];
+    expect((pull?.endMs ?? 0) - (pull?.startMs ?? 0)).toBeGreaterThanOrEqual(1900);
+    expect(lines.some((l) => /cable pulled on motor-1/.test(l)) && lines.some((l) => /cable restored on motor-1/.test(l))).toBe(true);
+    expect(r.skipped.some((s) => /cable-pull/.test(s))).toBe(false);
 
     const json = JSON.parse(r.line) as Record<string, unknown>;
     expect(Object.keys(json)).toEqual(['bench', 'lost', 'duplicated', 'delivered', 'alert_precision', 'alert_recall', 'defect_recall', 'rollout_ok', 'learning_ok', 'seconds']);
