@@ -62,7 +62,7 @@ interface PlayedDisruption {
  */
 function unsupported(s: Scenario, durationMs: number): string[] {
   const out: string[] = [];
-  for (const f of s.faults) if (f.kind !== 'sensor' && f.kind !== 'cable-pull' && f.atMs < durationMs) out.push(`fault ${f.kind} at ${f.atMs / 1000} s (not simulated yet)`);
+  for (const f of s.faults) if (f.kind === 'kill' && f.atMs < durationMs) out.push(`fault ${f.kind} at ${f.atMs / 1000} s (not simulated yet)`);
   for (const r of s.rollouts) out.push(`rollout of the ${r.release} release at ${r.atMs / 1000} s (not simulated yet)`);
   if (s.learning !== null) out.push(`learning round at ${s.learning.atMs / 1000} s (not simulated yet)`);
   for (const g of s.gateways) {
@@ -80,6 +80,33 @@ function unsupported(s: Scenario, durationMs: number): string[] {
  */
 function faultActions(s: Scenario, gateways: ReadonlyMap<string, SimGateway>, durationMs: number, played: PlayedDisruption[]): Action[] {
   const actions: Action[] = [];
+  // Network faults: each gateway reaches the broker through its own TcpProxy. A broker outage
+  // resets every connection and refuses new ones (what a stopped broker looks like); a
+  // partition holds the cut gateways' bytes in silence (a blackhole: only keepalive notices).
+  const net = (f: Fault): f is Extract<Fault, { kind: 'broker-outage' | 'partition' }> => f.kind === 'broker-outage' || f.kind === 'partition';
+  for (const f of s.faults.filter(net)) {
+    if (f.atMs >= durationMs) continue;
+    const ids = f.kind === 'broker-outage' ? [...gateways.keys()] : targetIds(s, f.gateways).filter((id) => gateways.has(id));
+    const proxies = ids.map((id) => (gateways.get(id) as SimGateway).proxy);
+    let entry: PlayedDisruption | undefined;
+    actions.push({
+      atMs: f.atMs,
+      what: `${f.kind} of ${f.kind === 'broker-outage' ? 'every gateway' : ids.join(', ')}`,
+      run: () => {
+        entry = { kind: f.kind, gatewayIds: ids, startMs: Date.now(), endMs: null };
+        played.push(entry);
+        for (const p of proxies) p.cut(f.kind === 'broker-outage' ? 'reset' : 'blackhole', f.kind);
+      },
+    });
+    actions.push({
+      atMs: Math.min(f.atMs + f.durationMs, durationMs),
+      what: `${f.kind} over`,
+      run: () => {
+        for (const p of proxies) p.restore();
+        if (entry !== undefined) entry.endMs = Date.now();
+      },
+    });
+  }
   const pull = (f: Fault): f is Extract<Fault, { kind: 'cable-pull' }> => f.kind === 'cable-pull';
   for (const f of s.faults.filter(pull)) {
     if (f.atMs >= durationMs) continue;
@@ -239,6 +266,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       await g.mcu?.stop().catch(() => undefined);
       await g.gateway.stop().catch(() => undefined);
       await g.cable?.close().catch(() => undefined);
+      await g.proxy.close().catch(() => undefined);
     }
     await fleet.stop();
   }

@@ -11,6 +11,7 @@ import { fleetLabels } from '../scenario/index.js';
 import type { GatewayGroup } from '../scenario/types.js';
 import { gatewayYaml } from './gateway-yaml.js';
 import { SerialLink } from '../faults/serial-link.js';
+import { TcpProxy } from '../faults/tcp-proxy.js';
 
 /** One simulated gateway with what it reads: its serial cable and MCU (when its group has one). */
 export interface SimGateway {
@@ -20,6 +21,8 @@ export interface SimGateway {
   readonly mcu: SimulatedMcu | null;
   /** The socat pair between MCU and gateway: a cable-pull fault pulls and restores it. */
   readonly cable: SerialLink | null;
+  /** The gateway's way to the broker: a broker outage or a partition cuts it. */
+  readonly proxy: TcpProxy;
   /** Wall clock when the MCU booted: sample i was taken at about mcuStartMs + i / rate. */
   readonly mcuStartMs: number;
 }
@@ -40,7 +43,10 @@ export interface StartGatewayContext {
  */
 export async function startSimGateway(id: string, index: number, group: GatewayGroup, ctx: StartGatewayContext): Promise<SimGateway> {
   const provisioned = await ctx.fleet.provision({ id, site: group.site, labels: fleetLabels(group), replace: true });
-  const section = gatewayConfigSection(provisioned, { brokerUrl: ctx.brokerUrl });
+  // The gateway reaches the broker through its own proxy, which the network faults cut.
+  const broker = new URL(ctx.brokerUrl);
+  const proxy = await TcpProxy.start({ name: id, targetHost: broker.hostname, targetPort: Number(broker.port) });
+  const section = gatewayConfigSection(provisioned, { brokerUrl: proxy.url });
   const base = join(ctx.dir, id);
   await mkdir(ctx.dir, { recursive: true });
   // One seed per gateway from the run's (both schemas take 0 to 2^32 - 1).
@@ -66,10 +72,11 @@ export async function startSimGateway(id: string, index: number, group: GatewayG
       mcuStartMs = Date.now();
       mcu.start();
     }
-    return { id, group, gateway, mcu, cable, mcuStartMs };
+    return { id, group, gateway, mcu, cable, proxy, mcuStartMs };
   } catch (err) {
     await mcu?.stop().catch(() => undefined);
     await cable?.close().catch(() => undefined);
+    await proxy.close().catch(() => undefined);
     throw err;
   }
 }

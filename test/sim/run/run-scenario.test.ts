@@ -9,7 +9,8 @@ import { makeTempDir } from '../../support/temp-dir.js';
  * Two gateways in this process: a motor (simulated MCU on a socat pty pair) whose serial cable
  * is pulled for 2 s (the MCU keeps what it samples meanwhile and sends it after the restore)
  * and whose sensor then sticks (the streaming detector catches it within a second, from a cold
- * start), and a synthetic load.
+ * start), and a synthetic load, partitioned from the broker for 3 s (a blackhole); at the end
+ * the broker is away from both for 2 s (every connection reset). Nothing may be lost.
  */
 const TINY = `
 name: tiny
@@ -22,7 +23,9 @@ gateways:
     synthetic: { rateHz: 20, channels: 2 }
 faults:
   - { kind: cable-pull, at: 3s, duration: 2s, gateways: motor-1 }
+  - { kind: partition, at: 4s, duration: 3s, gateways: load-1 }
   - { kind: sensor, fault: stuck, at: 8s, duration: 8s, gateways: motor-1 }
+  - { kind: broker-outage, at: 17s, duration: 2s }
 `;
 
 describe('runScenario', () => {
@@ -54,12 +57,16 @@ describe('runScenario', () => {
     expect(t.alerts.recall, r.table).toBe(1);
     expect(t.alerts.precision, r.table).toBe(1);
 
-    // The pull is on the scorecard's timeline, with its times.
-    expect(r.card.disruptions.map((d) => ({ kind: d.kind, gatewayIds: d.gatewayIds }))).toEqual([{ kind: 'cable-pull', gatewayIds: ['motor-1'] }]);
+    // The pull, the partition and the outage are on the scorecard's timeline, with their times.
+    expect(r.card.disruptions.map((d) => ({ kind: d.kind, gatewayIds: d.gatewayIds }))).toEqual([
+      { kind: 'cable-pull', gatewayIds: ['motor-1'] },
+      { kind: 'partition', gatewayIds: ['load-1'] },
+      { kind: 'broker-outage', gatewayIds: ['motor-1', 'load-1'] },
+    ]);
     const pull = r.card.disruptions[0];
     expect((pull?.endMs ?? 0) - (pull?.startMs ?? 0)).toBeGreaterThanOrEqual(1900);
     expect(lines.some((l) => /cable pulled on motor-1/.test(l)) && lines.some((l) => /cable restored on motor-1/.test(l))).toBe(true);
-    expect(r.skipped.some((s) => /cable-pull/.test(s))).toBe(false);
+    expect(r.skipped.some((s) => /cable-pull|partition|broker-outage/.test(s))).toBe(false);
 
     const json = JSON.parse(r.line) as Record<string, unknown>;
     expect(Object.keys(json)).toEqual(['bench', 'lost', 'duplicated', 'delivered', 'alert_precision', 'alert_recall', 'defect_recall', 'rollout_ok', 'learning_ok', 'seconds']);
