@@ -60,19 +60,17 @@ export async function collectObservations(o: ObservationInput): Promise<Observat
     const tap = o.tap.gateways.get(id);
     const g = o.gateways.get(id);
     if (tap === undefined || g === undefined) continue;
-    const store = g.gateway.health().store;
-    const sum = (r: Readonly<Record<string, number>>): number => Object.values(r).reduce((n, x) => n + x, 0);
     const stored = await o.events.query({ gatewayId: id, kind: 'alert', limit: MAX_ALERT_EVENTS });
     const { alerts } = alertsFromEvents(stored.map((e) => ({ gatewayId: e.gatewayId, recordId: e.recordId, kind: e.kind, stream: e.stream, ts: e.ts, data: e.data })));
     gateways.push({
       gatewayId: id,
       delivery: tap.tally.snapshot(),
-      counters: { appended: sum(store.appended), evicted: sum(store.evicted), pendingAtEnd: sum(g.gateway.outbox.stats().records) },
+      counters: await g.counters(),
       latency: tap.latency.snapshot(),
       alerts,
       defects: [],
-      // In-process gateways share the simulator's process: no RSS/CPU of their own to sample.
-      resources: [],
+      // In-process gateways share the simulator's process: none of their own; a process gateway's from its supervisor.
+      resources: g.resources(),
     });
   }
   return { startedMs: o.startedMs, endedMs: o.endedMs, gateways, rollouts: [], learning: [] };

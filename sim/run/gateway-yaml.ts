@@ -13,6 +13,13 @@ export interface GatewayYamlInput {
   /** The provisioning section (`uplink`, and `updates` when the fleet has a repository), as the fleet wrote it. */
   readonly provisioned: string;
   readonly seed: number;
+  /**
+   * A gateway run as its own process (sim/faults' GatewaySupervisor) logs at info, which is how
+   * the supervisor sees it up (its gateway.started line names the health URL), and serves its
+   * health report on a free port of 127.0.0.1, which is how the runner reads its counters and
+   * outbox. An in-process gateway needs neither: the runner reads it directly.
+   */
+  readonly process?: boolean;
 }
 
 /**
@@ -49,8 +56,8 @@ export function gatewayYaml(g: GatewayYamlInput): string {
     ...devices,
     ...(pipelines.length === 0 ? [] : ['pipelines:', ...pipelines]),
     `store: { maxSizeBytes: ${g.group.storeBudgetBytes}, sync: false }`,
-    'health: { intervalMs: 1000 }',
-    'log: { level: warn }',
+    g.process === true ? "health: { intervalMs: 1000, listen: '127.0.0.1:0' }" : 'health: { intervalMs: 1000 }',
+    `log: { level: ${g.process === true ? 'info' : 'warn'} }`,
     g.provisioned,
   ].join('\n');
 }

@@ -45,6 +45,8 @@ interface Action {
   readonly atMs: number;
   readonly what: string;
   readonly run: () => void | Promise<void>;
+  /** Runs beside the loop (a gateway restart takes seconds: later actions must not wait for it); awaited before the run ends. */
+  readonly background?: boolean;
 }
 
 /** A disruption as it was played (wall-clock times), for the scorecard's timeline and ground truth. */
@@ -55,19 +57,13 @@ interface PlayedDisruption {
   endMs: number | null;
 }
 
-/**
- * What this slice of the runner plays. The rest is listed (and printed) as skipped, not
- * silently dropped: the network faults, kills and cable pulls plug in with sim/faults' tools
- * (TcpProxy, GatewaySupervisor, SerialLink) through `faultActions`.
- */
-function unsupported(s: Scenario, durationMs: number): string[] {
+/** What this slice of the runner does not play yet: listed (and printed) as skipped, not silently dropped. */
+function unsupported(s: Scenario): string[] {
   const out: string[] = [];
-  for (const f of s.faults) if (f.kind === 'kill' && f.atMs < durationMs) out.push(`fault ${f.kind} at ${f.atMs / 1000} s (not simulated yet)`);
   for (const r of s.rollouts) out.push(`rollout of the ${r.release} release at ${r.atMs / 1000} s (not simulated yet)`);
   if (s.learning !== null) out.push(`learning round at ${s.learning.atMs / 1000} s (not simulated yet)`);
   for (const g of s.gateways) {
     if (g.camera !== null) out.push(`camera of group ${g.group} (not simulated yet${g.mcu === null && g.synthetic === null ? ': a 5 Hz synthetic source stands in' : ''})`);
-    if (g.mode === 'process') out.push(`group ${g.group} runs in-process (mode process is not simulated yet: no kill -9)`);
   }
   return out;
 }
@@ -133,6 +129,35 @@ function faultActions(s: Scenario, gateways: ReadonlyMap<string, SimGateway>, du
       });
     }
   }
+  // kill -9 of a process gateway, started again restartAfterMs later (at the run's end at the
+  // latest, so it delivers what it kept); the kill ends when the new process is up.
+  const kill = (f: Fault): f is Extract<Fault, { kind: 'kill' }> => f.kind === 'kill';
+  for (const f of s.faults.filter(kill)) {
+    if (f.atMs >= durationMs) continue;
+    for (const id of targetIds(s, f.gateways)) {
+      const proc = gateways.get(id)?.process;
+      if (proc === null || proc === undefined) continue;
+      let entry: PlayedDisruption | undefined;
+      actions.push({
+        atMs: f.atMs,
+        what: `kill -9 of ${id}`,
+        run: async () => {
+          entry = { kind: 'kill', gatewayIds: [id], startMs: Date.now(), endMs: null };
+          played.push(entry);
+          await proc.kill9();
+        },
+      });
+      actions.push({
+        atMs: Math.min(f.atMs + f.restartAfterMs, durationMs),
+        what: `restart of ${id}`,
+        background: true,
+        run: async () => {
+          await proc.restart();
+          if (entry !== undefined) entry.endMs = Date.now();
+        },
+      });
+    }
+  }
   const sensor = (f: Fault): f is Extract<Fault, { kind: 'sensor' }> => f.kind === 'sensor';
   for (const f of s.faults.filter(sensor)) {
     if (f.atMs >= durationMs) continue;
@@ -146,11 +171,6 @@ function faultActions(s: Scenario, gateways: ReadonlyMap<string, SimGateway>, du
   return actions.sort((a, b) => a.atMs - b.atMs);
 }
 
-/** Records still in a gateway's outbox, every class. */
-function outboxRecords(g: SimGateway): number {
-  return Object.values(g.gateway.outbox.stats().records).reduce((n, x) => n + x, 0);
-}
-
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 100): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -162,9 +182,9 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, 
 
 /**
  * Plays a scenario: the fleet service in this process (embedded broker, PGlite in the data
- * directory), every gateway provisioned through its registry and started in this process with
- * its real config, a consumer at the broker tallying what arrives, the MCU faults switched at
- * their times; then the sources stop, the outboxes drain, the fleet's alerts are read and the
+ * directory), every gateway provisioned through its registry and started with its real config
+ * (in this process, or as a child process for mode `process`), a consumer at the broker
+ * tallying what arrives, the faults played at their times; then the sources stop, the outboxes drain, the fleet's alerts are read and the
  * run is scored. Writes scorecard.json and report.html.
  */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
@@ -174,7 +194,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const dataDir = resolve(options.dataDir ?? scenario.fleet.dataDir ?? (await mkdtemp(join(tmpdir(), `edgewise-sim-${scenario.name}-`))));
   await mkdir(dataDir, { recursive: true });
   const reportDir = resolve(options.reportDir ?? scenario.reportDir ?? join(dataDir, 'report'));
-  const skipped = unsupported(scenario, durationMs);
+  const skipped = unsupported(scenario);
   for (const s of skipped) say(`skipped: ${s}`);
 
   const fleet = await FleetService.start({
@@ -204,7 +224,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         index += 1;
       }
     }
-    say(`gateways: ${gateways.size} started (in-process)`);
+    const processes = [...gateways.values()].filter((g) => g.process !== null).length;
+    say(`gateways: ${gateways.size} started (${gateways.size - processes} in-process, ${processes} as processes)`);
 
     // The run's clock starts once every gateway is up; scenario times count from here.
     const runStartMs = Date.now();
@@ -213,12 +234,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const progressEveryMs = options.progressEveryMs ?? 5000;
     let nextProgress = runStartMs + progressEveryMs;
     let next = 0;
+    const background: Promise<void>[] = [];
     for (;;) {
       const t = Date.now() - runStartMs;
       while (next < actions.length && (actions[next] as Action).atMs <= t) {
         const a = actions[next] as Action;
-        await a.run();
         say(`${(t / 1000).toFixed(1)} s: fault ${a.what}`);
+        if (a.background === true) background.push(Promise.resolve(a.run()));
+        else await a.run();
         next += 1;
       }
       if (Date.now() >= nextProgress) {
@@ -230,6 +253,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       const wake = Math.min(runStartMs + durationMs, nextProgress, next < actions.length ? runStartMs + (actions[next] as Action).atMs : Infinity);
       await sleep(Math.max(1, Math.min(250, wake - Date.now())));
     }
+    // A gateway still restarting must be up to take the MCU's last samples.
+    await Promise.all(background);
     const runEndMs = Date.now();
 
     // Sources stop: the MCUs stop sampling and send what they hold until the gateways committed
@@ -242,13 +267,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       await mcu.stop();
       mcuTruth.set(id, { produced: mcu.counters.samplesTaken, boot: mcu.counters.bootId });
     }
-    for (const g of gateways.values()) for (const p of g.gateway.pipelines) await p.stopSource();
+    for (const g of gateways.values()) await g.stopSources();
     say(`${durationMs / 1000} s: sources stopped; draining the outboxes`);
     const drainTimeoutMs = options.drainTimeoutMs ?? 60_000;
-    const drained = await until(
-      () => [...gateways.values()].every((g) => g.gateway.pipelines.every((p) => p.edgeStats().every((e) => e.depthRecords === 0)) && outboxRecords(g) === 0),
-      drainTimeoutMs,
-    );
+    const drained = await until(async () => (await Promise.all([...gateways.values()].map((g) => g.pendingRecords()))).every((n) => n === 0), drainTimeoutMs);
     if (!drained) say(`outboxes not drained after ${drainTimeoutMs / 1000} s: what is left counts as pending`);
     // The fleet stores each alert it received (ingest batches its writes): wait until it holds them all.
     const alertsAtBroker = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
@@ -262,12 +284,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     return { card, line: scorecardLine(card), table, report, consoleUrl, dataDir, skipped };
   } finally {
     await tap.stop().catch(() => undefined);
-    for (const g of gateways.values()) {
-      await g.mcu?.stop().catch(() => undefined);
-      await g.gateway.stop().catch(() => undefined);
-      await g.cable?.close().catch(() => undefined);
-      await g.proxy.close().catch(() => undefined);
-    }
+    for (const g of gateways.values()) await g.stop();
     await fleet.stop();
   }
 }

@@ -25,8 +25,12 @@ describe('gatewayYaml', () => {
   it('makes a config the gateway accepts for every group a scenario can have, with the devices the group asks for', () => {
     fc.assert(
       fc.property(group, fc.integer({ min: 0, max: 2 ** 32 - 1 }), (g, seed) => {
-        const yaml = gatewayYaml({ id: 'press-1', group: g, dataDir: '/tmp/sim/press-1 data', serialPath: g.mcu === null ? null : '/tmp/sim/press-1-gw.tty', provisioned: PROVISIONED, seed });
+        const process = g.mode === 'process';
+        const yaml = gatewayYaml({ id: 'press-1', group: g, dataDir: '/tmp/sim/press-1 data', serialPath: g.mcu === null ? null : '/tmp/sim/press-1-gw.tty', provisioned: PROVISIONED, seed, process });
         const config = parseConfig(yaml, 'sim', registry);
+        // A process gateway logs at info (the supervisor waits for its gateway.started line) and serves its health report on a free port.
+        expect(config.log.level).toBe(process ? 'info' : 'warn');
+        expect(config.health.listen).toEqual(process ? { host: '127.0.0.1', port: 0 } : null);
         const ids = config.devices.map((d) => d.id);
         expect(ids.includes(MCU_DEVICE_ID)).toBe(g.mcu !== null);
         // A camera-only group gets a synthetic stand-in: a gateway always has a source.
