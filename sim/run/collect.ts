@@ -1,7 +1,7 @@
 import type { EventStore } from '../../fleet/events/event-store.js';
 import type { Scenario } from '../scenario/types.js';
 import { targetIds } from '../scenario/targets.js';
-import { alertsFromEvents, sensorFaultWindows, type GatewayObservations, type Disruption, type GroundTruth, type Observations, type SensorFaultWindow } from '../score/index.js';
+import { alertsFromEvents, sensorFaultWindows, type GatewayObservations, type Disruption, type GroundTruth, type LearningRoundObservation, type Observations, type SensorFaultWindow } from '../score/index.js';
 import type { DeliveryTap } from './delivery-tap.js';
 import type { SimGateway } from './sim-gateway.js';
 
@@ -51,6 +51,8 @@ export interface ObservationInput {
   readonly events: EventStore;
   readonly startedMs: number;
   readonly endedMs: number;
+  /** The learning rounds as the fleet's API reported them (learning-play.ts); none when the scenario has none. */
+  readonly learning?: readonly LearningRoundObservation[];
 }
 
 /** What the broker's consumer saw, each gateway's own counters, and the alerts the fleet stored. */
@@ -73,5 +75,5 @@ export async function collectObservations(o: ObservationInput): Promise<Observat
       resources: g.resources(),
     });
   }
-  return { startedMs: o.startedMs, endedMs: o.endedMs, gateways, rollouts: [], learning: [] };
+  return { startedMs: o.startedMs, endedMs: o.endedMs, gateways, rollouts: [], learning: [...(o.learning ?? [])] };
 }

@@ -1,4 +1,5 @@
 import type { GatewayGroup } from '../scenario/types.js';
+import { LEARNING_RESERVOIR_WINDOWS } from './learning-play.js';
 
 /** The MCU's stream: the serial-sensor source and the anomaly pipeline that watches it. */
 export const MCU_DEVICE_ID = 'motor';
@@ -20,6 +21,8 @@ export interface GatewayYamlInput {
    * outbox. An in-process gateway needs neither: the runner reads it directly.
    */
   readonly process?: boolean;
+  /** The gateway takes part in the scenario's learning round (its `learning` section; see learning-play.ts). */
+  readonly learning?: boolean;
 }
 
 /**
@@ -58,6 +61,7 @@ export function gatewayYaml(g: GatewayYamlInput): string {
     `store: { maxSizeBytes: ${g.group.storeBudgetBytes}, sync: false }`,
     g.process === true ? "health: { intervalMs: 1000, listen: '127.0.0.1:0' }" : 'health: { intervalMs: 1000 }',
     `log: { level: ${g.process === true ? 'info' : 'warn'} }`,
+    ...(g.learning === true ? [`learning: { enabled: true, reservoirWindows: ${LEARNING_RESERVOIR_WINDOWS}, heldOutShare: 0.2 }`] : []),
     g.provisioned,
   ].join('\n');
 }

@@ -63,6 +63,8 @@ export interface StartGatewayContext {
   readonly plugins: PluginRegistry;
   readonly logger: Logger;
   readonly seed: number;
+  /** The gateways that take part in the scenario's learning round (their config gets a `learning` section). */
+  readonly learners?: ReadonlySet<string>;
 }
 
 /** What a gateway of either mode is given: its id, group, config text maker and the parts around it. */
@@ -148,7 +150,7 @@ export async function startSimGateway(id: string, index: number, group: GatewayG
       await cable.start();
     }
     const serialPath = cable?.gatewayPath ?? null;
-    const parts: GatewayParts = { id, group, base, cable, proxy, seed, yaml: (process) => gatewayYaml({ id, group, dataDir: join(base, 'data'), serialPath, provisioned: section, seed, process }) };
+    const parts: GatewayParts = { id, group, base, cable, proxy, seed, yaml: (process) => gatewayYaml({ id, group, dataDir: join(base, 'data'), serialPath, provisioned: section, seed, process, learning: ctx.learners?.has(id) === true }) };
     return group.mode === 'process' ? await startProcessGateway(parts, startMcu) : await startInProcessGateway(parts, ctx);
   } catch (err) {
     await cable?.close().catch(() => undefined);
