@@ -126,6 +126,8 @@ export interface LearningPlayOptions {
   readonly durationMs: number;
   /** The run's repository: given, the task's role is delegated the model so the fleet releases each round's model. */
   readonly repo?: { delegate(d: Delegation): Promise<void> } | null;
+  /** Deltas each Byzantine gateway poisoned, said at the end. */
+  readonly poisoned?: ReadonlyMap<string, { readonly count: number }>;
   readonly say: (line: string) => void;
 }
 
@@ -200,6 +202,7 @@ export class LearningPlay {
     if (created.status !== 201) throw new Error(`the fleet refused the learning task: ${JSON.stringify(created.body).slice(0, 300)}`);
     this.createdAtMs = Date.now();
     const t = body['task'] as { strategy: { type: string }; minClients: number };
+    if (t.minClients > this.o.learners.length) this.o.say(`learning: the ${t.strategy.type} rule needs at least ${t.minClients} updates per round and only ${this.o.learners.length} gateways learn: no round can make a model`);
     this.o.say(`${at()}: learning task ${this.taskId} on ${this.o.model}: ${this.o.step.rounds} round(s) of ${this.o.learners.length} gateways (${this.o.learners.join(', ')}), ${t.strategy.type}, quorum ${t.minClients}, deadline ${this.deadlineMs / 1000} s${this.o.byzantine.length === 0 ? '' : `; Byzantine: ${this.o.byzantine.join(', ')} (${BYZANTINE_ATTACK})`}`);
     // Follow the rounds until the last one closed.
     while (!this.stopped && this.closed.size < this.o.step.rounds) {
@@ -226,6 +229,8 @@ export class LearningPlay {
     }
     this.stop();
     if (this.running === undefined && this.error === null) this.o.say('learning: the run ended before the learning round\'s time');
+    else if (this.closed.size < this.o.step.rounds) this.o.say(`learning: ${this.closed.size} of ${this.o.step.rounds} rounds closed by the run's end`);
+    for (const [id, p] of this.o.poisoned ?? []) this.o.say(`learning: ${id} (Byzantine) poisoned ${p.count} delta(s) it trained before sending (${BYZANTINE_ATTACK})`);
     return [...this.closed.values()].sort((a, b) => a.round - b.round);
   }
 
@@ -263,8 +268,8 @@ export interface LearningCast {
   readonly byzantine: ReadonlySet<string>;
   /** Byzantine gateways of mode `process`: they cannot be made to send a poisoned update, and train honestly (said at the start). */
   readonly honestAfterAll: readonly string[];
-  /** Deltas the Byzantine gateways poisoned. */
-  readonly poisoned: { count: number };
+  /** Deltas each Byzantine gateway poisoned (its `byzantinePlugins` counter). */
+  readonly poisoned: ReadonlyMap<string, { count: number }>;
 }
 
 export function learningCast(scenario: Pick<Scenario, 'gateways' | 'learning'>): LearningCast | null {
@@ -273,12 +278,13 @@ export function learningCast(scenario: Pick<Scenario, 'gateways' | 'learning'>):
   const groups = scenario.gateways.filter((g) => g.mcu !== null);
   const mode = new Map(groups.flatMap((g) => groupIds(g).map((id) => [id, g.mode] as const)));
   const named = targetIds(scenario, step.byzantine);
+  const inProcess = named.filter((id) => mode.get(id) === 'in-process');
   return {
     step,
     learners: new Set(mode.keys()),
     learnerGroups: groups.map((g) => g.group),
-    byzantine: new Set(named.filter((id) => mode.get(id) === 'in-process')),
+    byzantine: new Set(inProcess),
     honestAfterAll: named.filter((id) => mode.get(id) !== 'in-process'),
-    poisoned: { count: 0 },
+    poisoned: new Map(inProcess.map((id) => [id, { count: 0 }])),
   };
 }
