@@ -252,6 +252,10 @@ function describeRound(r: LearningRoundObservation, byzantine: readonly string[]
     rejected.length === 0 ? 'none rejected' : `rejected ${rejected.map(([k, n]) => `${n} ${k}`).join(', ')}`,
   ];
   if (record !== null && typeof record['closedBy'] === 'string') parts.push(`closed by ${record['closedBy']}`);
+  // How far the model moved (L2 norm of the applied delta) against how far one update may pull it (the clip norm).
+  const outcome = record !== null && isObject(record['outcome']) ? record['outcome'] : null;
+  if (outcome !== null && typeof outcome['deltaNorm'] === 'number') parts.push(`model moved ${outcome['deltaNorm'].toPrecision(3)} (one update may move it ${LEARNING_CLIP_NORM})`);
+  if (record !== null && typeof record['clipped'] === 'number' && record['clipped'] > 0) parts.push(`${record['clipped']} clipped by the fleet`);
   for (const id of byzantine) {
     const fate = r.participantIds === null ? 'unknown' : !r.participantIds.includes(id) ? 'excluded' : r.selectedIds !== null ? (r.selectedIds.includes(id) ? 'chosen by Krum' : 'not chosen by Krum') : r.rule === 'median' || r.rule === 'trimmed-mean' ? `outvoted by the ${r.rule}` : `averaged in by ${r.rule ?? 'the rule'}`;
     parts.push(`${id} (Byzantine): ${fate}`);

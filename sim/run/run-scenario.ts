@@ -13,6 +13,8 @@ import { collectObservations, collectTruth } from './collect.js';
 import { startSimGateway, type SimGateway } from './sim-gateway.js';
 import { RolloutPlay } from './rollout-play.js';
 import { SimRepo } from './sim-repo.js';
+import { FLEET_MODEL } from './fleet-model.js';
+import { byzantinePlugins, learningCast, LearningPlay } from './learning-play.js';
 
 export interface RunOptions {
   /** Overrides the scenario's reportDir (default: `report` under the run's data directory). */
@@ -62,7 +64,6 @@ interface PlayedDisruption {
 /** What this slice of the runner does not play yet: listed (and printed) as skipped, not silently dropped. */
 function unsupported(s: Scenario): string[] {
   const out: string[] = [];
-  if (s.learning !== null) out.push(`learning round at ${s.learning.atMs / 1000} s (not simulated yet)`);
   for (const g of s.gateways) {
     if (g.camera !== null) out.push(`camera of group ${g.group} (not simulated yet${g.mcu === null && g.synthetic === null ? ': a 5 Hz synthetic source stands in' : ''})`);
   }
@@ -200,9 +201,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const reportDir = resolve(options.reportDir ?? scenario.reportDir ?? join(dataDir, 'report'));
   const skipped = unsupported(scenario);
   for (const s of skipped) say(`skipped: ${s}`);
+  // The learning round's cast: who learns, who is Byzantine (learning-play.ts).
+  const cast = learningCast(scenario);
+  for (const id of cast?.honestAfterAll ?? []) say(`learning: ${id} is Byzantine in the scenario but runs as a process: it cannot be made to poison its update and trains honestly`);
 
   // The run's TUF repository (rollout-play.ts publishes the releases the scenario rolls out).
-  const repo = scenario.rollouts.length > 0 ? await SimRepo.start(join(dataDir, 'tuf')) : null;
+  // (A learning round needs it too: its global model is a signed release; learning-play.ts.)
+  const repo = scenario.rollouts.length > 0 || scenario.learning !== null ? await SimRepo.start(join(dataDir, 'tuf')) : null;
   const fleet = await FleetService.start({
     ...(repo === null ? {} : repo.fleetOptions()),
     dataDir: join(dataDir, 'fleet'),
@@ -220,6 +225,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const ids = scenario.gateways.flatMap((g) => groupIds(g));
   const tap = new DeliveryTap(ids, scenario.seed);
   let rollouts: RolloutPlay | null = null;
+  let learning: LearningPlay | null = null;
   try {
     const broker = fleet.broker;
     if (broker === undefined) throw new Error('the simulator runs the fleet with its embedded broker');
@@ -232,7 +238,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     let index = 0;
     for (const group of scenario.gateways) {
       for (const id of groupIds(group)) {
-        gateways.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed, repo }));
+        gateways.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins: cast?.byzantine.has(id) === true ? byzantinePlugins(plugins, scenario.seed + index, cast.poisoned.get(id)) : plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed, repo, learners: cast?.learners }));
         index += 1;
       }
     }
@@ -243,6 +249,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const runStartMs = Date.now();
     const played: PlayedDisruption[] = [];
     rollouts?.start(runStartMs);
+    learning = cast === null ? null : new LearningPlay({ step: cast.step, scenarioName: scenario.name, model: FLEET_MODEL, learners: [...cast.learners], byzantine: [...cast.byzantine], learnerGroups: cast.learnerGroups, fleetDataDir: join(dataDir, 'fleet'), apiUrl: fleet.endpoints.localApiUrl, durationMs, repo, poisoned: cast.poisoned, say });
+    learning?.start(runStartMs);
     const actions = faultActions(scenario, gateways, durationMs, played);
     const progressEveryMs = options.progressEveryMs ?? 5000;
     let nextProgress = runStartMs + progressEveryMs;
@@ -291,14 +299,17 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const alertsAtBroker = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
     await until(async () => (await fleet.events.query({ kind: 'alert', limit: alertsAtBroker + 1 })).length >= alertsAtBroker, 10_000);
 
+    // The learning rounds close by their deadlines (inside the run): what the fleet's API reports of them.
+    const learningRounds = (await learning?.finish()) ?? [];
     const truth = collectTruth({ scenario, ids, gateways, mcuTruth, runStartMs, runEndMs, durationMs, disruptions: played, ...(rolloutsSeen === null ? {} : { rollouts: rolloutsSeen.expectations }) });
-    const obs = await collectObservations({ ids, gateways, tap, events: fleet.events, startedMs: runStartMs, endedMs: Date.now(), ...(rolloutsSeen === null ? {} : { rollouts: rolloutsSeen.observations }) });
+    const obs = await collectObservations({ ids, gateways, tap, events: fleet.events, startedMs: runStartMs, endedMs: Date.now(), learning: learningRounds, ...(rolloutsSeen === null ? {} : { rollouts: rolloutsSeen.observations }) });
     const card = score(truth, obs, scenario);
     const table = renderTable(card);
     const report = await writeScorecard(reportDir, card);
     return { card, line: scorecardLine(card), table, report, consoleUrl, dataDir, skipped };
   } finally {
     rollouts?.stop();
+    learning?.stop();
     await tap.stop().catch(() => undefined);
     for (const g of gateways.values()) await g.stop();
     await fleet.stop();
