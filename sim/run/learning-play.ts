@@ -178,6 +178,8 @@ export class LearningPlay {
     const delay = Math.max(0, runStartMs + this.o.step.atMs - Date.now());
     this.timer = setTimeout(() => {
       this.running = this.play(runStartMs).catch((err: unknown) => {
+        // After stop() the fleet may be going away under a request: nothing to report then.
+        if (this.stopped) return;
         this.error = (err as Error).message;
         this.o.say(`learning: ${this.error}`);
       });
@@ -225,7 +227,9 @@ export class LearningPlay {
     const created = this.createdAtMs;
     if (this.running !== undefined) {
       const limit = (created ?? Date.now()) + this.o.step.rounds * this.deadlineMs + graceMs;
-      await Promise.race([this.running, sleep(Math.max(0, limit - Date.now()))]);
+      const timeout = new AbortController();
+      await Promise.race([this.running, sleep(Math.max(0, limit - Date.now()), undefined, { signal: timeout.signal }).catch(() => undefined)]);
+      timeout.abort();
     }
     this.stop();
     if (this.running === undefined && this.error === null) this.o.say('learning: the run ended before the learning round\'s time');
