@@ -4,6 +4,7 @@ import { parseConfig } from '../../../runtime/config/load.js';
 import { builtinRegistry } from '../../../runtime/plugins.js';
 import type { GatewayGroup } from '../../../sim/scenario/types.js';
 import { gatewayYaml, MCU_DEVICE_ID, SYNTHETIC_DEVICE_ID } from '../../../sim/run/gateway-yaml.js';
+import { LEARNING_RESERVOIR_WINDOWS } from '../../../sim/run/learning-play.js';
 
 /** Any group the scenario schema lets through (at least one of mcu, camera, synthetic). */
 const group: fc.Arbitrary<GatewayGroup> = fc
@@ -43,6 +44,19 @@ describe('gatewayYaml', () => {
         expect(stages(SYNTHETIC_DEVICE_ID)).toEqual([]);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('gives a gateway of the learning round (with the run\'s repository) a learning section beside the fleet model\'s stage', () => {
+    const updates = `${PROVISIONED}updates:\n  metadataUrl: http://127.0.0.1:1/metadata\n  targetBaseUrl: http://127.0.0.1:1/targets\n  rootFile: /tmp/sim/press-1/root.json\n  models: []\n`;
+    fc.assert(
+      fc.property(group.filter((g) => g.mcu !== null), fc.boolean(), (g, learning) => {
+        const yaml = gatewayYaml({ id: 'press-1', group: g, dataDir: '/tmp/sim/press-1', serialPath: '/tmp/sim/press-1-gw.tty', provisioned: updates, seed: 1, process: g.mode === 'process', fleetModel: true, learning });
+        const config = parseConfig(yaml, 'sim', registry);
+        expect(config.learning).toEqual(learning ? { reservoirWindows: LEARNING_RESERVOIR_WINDOWS, heldOutShare: 0.2, maxChunkBytes: config.learning?.maxChunkBytes } : null);
+        expect(config.pipelines.find((p) => p.source === MCU_DEVICE_ID)?.stages.map((st) => (st as { type: string }).type)).toEqual(['anomaly', 'anomaly']);
+      }),
+      { numRuns: 50 },
     );
   });
 });
