@@ -29,12 +29,12 @@ import { learningRoundFromApi, type LearningRoundObservation } from '../score/in
  */
 export const BYZANTINE_ATTACK = 'sign-flip, boosted x100';
 
-/** Local training per round: few epochs on at most this many windows, so a round takes seconds on a shared 2-core box. */
+/** Local training per round: two epochs at this rate over the kept windows (3 to 90 ms per gateway in the tiny run). */
 export const LEARNING_EPOCHS = 2;
 export const LEARNING_RATE = 0.003;
-/** Normal windows each learning stage keeps (the gateway's `learning.reservoirWindows`; 512 x 96 float64 = 393 KiB per stream). */
+/** Normal windows each learning stage keeps (the gateway's `learning.reservoirWindows`; the fleet model's 16 x 3 values, float64: 192 KiB per stream). */
 export const LEARNING_RESERVOIR_WINDOWS = 512;
-/** The L2 bound of one update (the task's clipNorm): above an honest round's delta on this model, so honest updates pass unclipped. */
+/** The L2 bound of one update (the task's clipNorm): far above an honest delta on this model (about 0.2 in the tiny run), so honest updates pass unclipped. */
 export const LEARNING_CLIP_NORM = 10;
 /** Longest a round waits for its updates; a shorter one when the run ends sooner (see `roundDeadlineMs`). */
 export const MAX_ROUND_DEADLINE_MS = 30_000;
@@ -214,7 +214,7 @@ export class LearningPlay {
         const r = learningRoundFromApi(item, `rounds[${i}]`);
         if (r.outcome === 'open' || this.closed.has(r.round)) continue;
         this.closed.set(r.round, r);
-        this.o.say(`${at()}: learning round ${r.round} closed: ${describeRound(r, this.o.byzantine, item)}`);
+        this.o.say(`${at()}: learning round ${r.round} closed: ${describeRound(r, this.o.learners, this.o.byzantine, item)}`);
       }
       const task = await this.call('GET', `/v1/learning/tasks/${this.taskId}`);
       if (isObject(task.body) && task.body['state'] !== 'active' && this.closed.size >= items.length) break;
@@ -233,7 +233,7 @@ export class LearningPlay {
     }
     this.stop();
     if (this.running === undefined && this.error === null) this.o.say('learning: the run ended before the learning round\'s time');
-    else if (this.closed.size < this.o.step.rounds) this.o.say(`learning: ${this.closed.size} of ${this.o.step.rounds} rounds closed by the run's end`);
+    else if (this.error === null && this.closed.size < this.o.step.rounds) this.o.say(`learning: ${this.closed.size} of ${this.o.step.rounds} rounds closed by the run's end`);
     for (const [id, p] of this.o.poisoned ?? []) this.o.say(`learning: ${id} (Byzantine) poisoned ${p.count} delta(s) it trained before sending (${BYZANTINE_ATTACK})`);
     return [...this.closed.values()].sort((a, b) => a.round - b.round);
   }
@@ -245,7 +245,7 @@ export class LearningPlay {
 }
 
 /** A closed round in one line: outcome, who took part, the rule, the loss, what was refused and what became of the Byzantine updates. */
-function describeRound(r: LearningRoundObservation, byzantine: readonly string[], item: unknown): string {
+function describeRound(r: LearningRoundObservation, learners: readonly string[], byzantine: readonly string[], item: unknown): string {
   const record = isObject(item) && isObject(item['record']) ? item['record'] : null;
   const released = isObject(item) && isObject(item['released']) ? ` released as ${String(item['released']['name'])} ${String(item['released']['release'])}` : '';
   const rejected = Object.entries(r.rejected).filter(([, n]) => n > 0);
@@ -256,6 +256,9 @@ function describeRound(r: LearningRoundObservation, byzantine: readonly string[]
     rejected.length === 0 ? 'none rejected' : `rejected ${rejected.map(([k, n]) => `${n} ${k}`).join(', ')}`,
   ];
   if (record !== null && typeof record['closedBy'] === 'string') parts.push(`closed by ${record['closedBy']}`);
+  // A learner runs the fleet model only once a rollout put it there, and learns only from windows it scored.
+  const silent = learners.filter((id) => !(r.participantIds ?? []).includes(id));
+  if (silent.length > 0) parts.push(`no update taken from ${silent.join(', ')}`);
   // How far the model moved (L2 norm of the applied delta) against how far one update may pull it (the clip norm).
   const outcome = record !== null && isObject(record['outcome']) ? record['outcome'] : null;
   if (outcome !== null && typeof outcome['deltaNorm'] === 'number') parts.push(`model moved ${outcome['deltaNorm'].toPrecision(3)} (one update may move it ${LEARNING_CLIP_NORM})`);

@@ -150,3 +150,42 @@ describe('a learning round in a run', () => {
     expect(moved, said).toBeLessThan(1);
   }, 240_000);
 });
+
+/**
+ * Only a bad release, stopped at its canary: the gateways never run the fleet model, keep no
+ * windows for it, and cannot learn, though the task (from that release) is made and invites them.
+ */
+const NO_MODEL = `
+name: tiny-no-model
+seed: 6
+duration: 15s
+gateways:
+  - group: pack
+    count: 3
+    mcu: { rateHz: 100 }
+rollouts:
+  - { release: bad, at: 1s, waves: '1, 100%' }
+learning: { at: 3s, byzantine: pack-3 }
+`;
+
+describe('a learning round the gateways cannot answer', () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = undefined;
+  });
+
+  it('closes at its deadline without a model, says who sent nothing, and fails learning_ok', async () => {
+    const dir = await makeTempDir('edgewise-sim-learning-');
+    cleanup = dir.remove;
+    const lines: string[] = [];
+    const r = await runScenario(parseScenario(NO_MODEL, 'tiny-no-model.yaml'), { dataDir: join(dir.path, 'data'), reportDir: join(dir.path, 'report'), progress: (l) => lines.push(l) });
+    const said = lines.join('\n');
+    expect(r.card.learningOk, said).toBe(false);
+    expect(r.card.learning?.problems).toEqual(['round 1: no-model']);
+    expect(JSON.parse(r.line)).toMatchObject({ learning_ok: false });
+    // 15 s run, learning at 3 s: the round waits 9 s (to the run's end less 3 s), then closes.
+    expect(said).toMatch(/quorum 3, deadline 9 s/);
+    expect(said).toMatch(/learning round 1 closed: no-model from 0 updates .*closed by deadline; no update taken from pack-1, pack-2, pack-3/);
+  }, 120_000);
+});
