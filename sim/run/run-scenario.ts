@@ -10,6 +10,7 @@ import type { Fault, Scenario } from '../scenario/types.js';
 import { renderTable, score, scorecardLine, writeScorecard, type Disruption, type Scorecard } from '../score/index.js';
 import { DeliveryTap } from './delivery-tap.js';
 import { collectObservations, collectTruth } from './collect.js';
+import { asProgress, type RunProgress } from './progress.js';
 import { startSimGateway, type SimGateway } from './sim-gateway.js';
 
 export interface RunOptions {
@@ -19,11 +20,20 @@ export interface RunOptions {
   readonly dataDir?: string;
   /** Overrides the scenario's duration (the faults past it are left out). */
   readonly durationMs?: number;
-  /** Plain progress lines (the console URL, every few seconds the counts); default: none. */
-  readonly progress?: (line: string) => void;
+  /**
+   * Where the run says how it goes: a display (bars per phase on a TTY: `progressFor`), or a
+   * callback of plain lines (the console URL, each fault, every few seconds the counts); default: none.
+   */
+  readonly progress?: RunProgress | ((line: string) => void);
+  /** How often a plain display prints the counts (default 5 s). */
   readonly progressEveryMs?: number;
   /** How long the gateways may take to deliver what they hold once the sources stop. Default 60 s. */
   readonly drainTimeoutMs?: number;
+  /**
+   * Called with the result while the fleet still runs (its gateways stopped): `edgewise sim
+   * --keep-open` prints the scorecard here and keeps the console up until Ctrl-C.
+   */
+  readonly beforeFleetStops?: (result: RunResult) => Promise<void>;
   /** The fleet's and the gateways' log (default: errors only, to stderr). */
   readonly logger?: Logger;
 }
@@ -188,7 +198,8 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, 
  * run is scored. Writes scorecard.json and report.html.
  */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
-  const say = options.progress ?? ((): void => undefined);
+  const display = asProgress(options.progress, options.progressEveryMs);
+  const say = (line: string): void => display.line(line);
   const durationMs = options.durationMs ?? scenario.durationMs;
   const logger = options.logger ?? pino({ level: 'error' }, pino.destination(2));
   const dataDir = resolve(options.dataDir ?? scenario.fleet.dataDir ?? (await mkdtemp(join(tmpdir(), `edgewise-sim-${scenario.name}-`))));
@@ -214,14 +225,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     if (broker === undefined) throw new Error('the simulator runs the fleet with its embedded broker');
     await tap.start((filter, on) => broker.subscribe(filter, on));
     const consoleUrl = `${fleet.endpoints.apiUrl}/`;
-    say(`fleet: console ${consoleUrl}  data ${dataDir}`);
+    say(`fleet: console ${consoleUrl} (sign in with the operator token in ${fleet.endpoints.operatorTokenFile}); data ${dataDir}`);
 
     const plugins = builtinRegistry();
+    display.phase('start', ids.length, 'gateways');
     let index = 0;
     for (const group of scenario.gateways) {
       for (const id of groupIds(group)) {
         gateways.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed }));
         index += 1;
+        display.tick(index, id);
       }
     }
     const processes = [...gateways.values()].filter((g) => g.process !== null).length;
@@ -231,8 +244,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const runStartMs = Date.now();
     const played: PlayedDisruption[] = [];
     const actions = faultActions(scenario, gateways, durationMs, played);
-    const progressEveryMs = options.progressEveryMs ?? 5000;
-    let nextProgress = runStartMs + progressEveryMs;
+    const liveCounts = (): string => {
+      const alerts = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
+      return `${tap.totalRecords} records delivered, ${alerts} alerts`;
+    };
+    display.phase('run', durationMs / 1000, 's');
     let next = 0;
     const background: Promise<void>[] = [];
     for (;;) {
@@ -244,13 +260,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         else await a.run();
         next += 1;
       }
-      if (Date.now() >= nextProgress) {
-        nextProgress += progressEveryMs;
-        const alerts = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
-        say(`${(t / 1000).toFixed(0)} s of ${durationMs / 1000} s: ${tap.totalRecords} records delivered, ${alerts} alerts`);
-      }
+      display.tick(Math.min(t, durationMs) / 1000, liveCounts());
       if (t >= durationMs && next >= actions.length) break;
-      const wake = Math.min(runStartMs + durationMs, nextProgress, next < actions.length ? runStartMs + (actions[next] as Action).atMs : Infinity);
+      const wake = Math.min(runStartMs + durationMs, next < actions.length ? runStartMs + (actions[next] as Action).atMs : Infinity);
       await sleep(Math.max(1, Math.min(250, wake - Date.now())));
     }
     // A gateway still restarting must be up to take the MCU's last samples.
@@ -270,19 +282,35 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     for (const g of gateways.values()) await g.stopSources();
     say(`${durationMs / 1000} s: sources stopped; draining the outboxes`);
     const drainTimeoutMs = options.drainTimeoutMs ?? 60_000;
-    const drained = await until(async () => (await Promise.all([...gateways.values()].map((g) => g.pendingRecords()))).every((n) => n === 0), drainTimeoutMs);
+    const pending = async (): Promise<number> => (await Promise.all([...gateways.values()].map((g) => g.pendingRecords()))).reduce<number>((n, p) => n + (p ?? 1), 0);
+    const pendingAtStop = await pending();
+    display.phase('drain', pendingAtStop, 'records');
+    const drained = await until(async () => {
+      const left = await pending();
+      display.tick(pendingAtStop - left, liveCounts());
+      return left === 0;
+    }, drainTimeoutMs);
     if (!drained) say(`outboxes not drained after ${drainTimeoutMs / 1000} s: what is left counts as pending`);
     // The fleet stores each alert it received (ingest batches its writes): wait until it holds them all.
     const alertsAtBroker = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
     await until(async () => (await fleet.events.query({ kind: 'alert', limit: alertsAtBroker + 1 })).length >= alertsAtBroker, 10_000);
 
+    display.phase('score', 1, 'scorecard');
     const truth = collectTruth({ scenario, ids, gateways, mcuTruth, runStartMs, runEndMs, durationMs, disruptions: played });
     const obs = await collectObservations({ ids, gateways, tap, events: fleet.events, startedMs: runStartMs, endedMs: Date.now() });
     const card = score(truth, obs, scenario);
     const table = renderTable(card);
     const report = await writeScorecard(reportDir, card);
-    return { card, line: scorecardLine(card), table, report, consoleUrl, dataDir, skipped };
+    const result: RunResult = { card, line: scorecardLine(card), table, report, consoleUrl, dataDir, skipped };
+    display.done();
+    if (options.beforeFleetStops !== undefined) {
+      for (const g of gateways.values()) await g.stop();
+      gateways.clear();
+      await options.beforeFleetStops(result);
+    }
+    return result;
   } finally {
+    display.done();
     await tap.stop().catch(() => undefined);
     for (const g of gateways.values()) await g.stop();
     await fleet.stop();
