@@ -1,6 +1,7 @@
 import { CapacityError, ScenarioError, capacityCheck, loadScenario } from '../scenario/index.js';
 import { verdict } from '../score/index.js';
 import { progressFor } from './progress.js';
+import { REALTIME } from './run-meter.js';
 import { runScenario, type RunResult } from './run-scenario.js';
 
 export interface SimCommandOptions {
@@ -22,6 +23,15 @@ const EXIT_USAGE = 2;
  * seconds otherwise; the console's URL first), prints the scorecard's table, where the report went, what the run missed, and the
  * JSON line last.
  */
+/** Whether the machine kept up, and what the plant cost it: the simulator, its gateways' processes and socat together. */
+export function footprintLine(r: RunResult): string {
+  const f = r.footprint;
+  const mb = f.rssPeakBytes / 2 ** 20;
+  const perGateway = (f.rssPeakBytes - f.rssFleetBytes) / 2 ** 20 / Math.max(1, r.gatewayCount);
+  const pace = f.realtime ? 'kept real time' : `fell behind real time (limits: loop p99 ${REALTIME.loopDelayP99Ms} ms, action ${REALTIME.actionLagMs} ms late)`;
+  return `machine: ${pace}: event loop p99 ${f.loopDelayP99Ms} ms, latest action ${f.actionLagMaxMs} ms late; ${mb.toFixed(0)} MB RSS at most (the fleet ${(f.rssFleetBytes / 2 ** 20).toFixed(0)} MB, ${perGateway.toFixed(1)} MB more a gateway), ${f.cpuCores} cores for ${r.gatewayCount} gateways`;
+}
+
 export async function runSimCommand(file: string, o: SimCommandOptions): Promise<number> {
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   let durationMs: number | undefined;
@@ -49,6 +59,7 @@ export async function runSimCommand(file: string, o: SimCommandOptions): Promise
     out('');
     out(r.table);
     out(`report: ${r.report.htmlPath} (and ${r.report.jsonPath}); data: ${r.dataDir}`);
+    out(footprintLine(r));
     if (r.skipped.length > 0) out(`not played by this runner yet: ${r.skipped.join('; ')}`);
     const missed = verdict(r.card);
     out(missed.length === 0 ? 'verdict: every bar met' : `verdict: missed: ${missed.join('; ')}`);

@@ -11,6 +11,7 @@ import { renderTable, score, scorecardLine, writeScorecard, type Disruption, typ
 import { DeliveryTap } from './delivery-tap.js';
 import { collectObservations, collectTruth } from './collect.js';
 import { asProgress, type RunProgress } from './progress.js';
+import { RunMeter, type RunFootprint } from './run-meter.js';
 import { startSimGateway, type SimGateway } from './sim-gateway.js';
 
 export interface RunOptions {
@@ -34,6 +35,8 @@ export interface RunOptions {
    * --keep-open` prints the scorecard here and keeps the console up until Ctrl-C.
    */
   readonly beforeFleetStops?: (result: RunResult) => Promise<void>;
+  /** Measure the event loop this long with only the fleet up, before the gateways start (a benchmark's baseline). */
+  readonly idleBaselineMs?: number;
   /** The fleet's and the gateways' log (default: errors only, to stderr). */
   readonly logger?: Logger;
 }
@@ -48,6 +51,9 @@ export interface RunResult {
   readonly dataDir: string;
   /** What of the scenario this runner did not play (faults, rollouts, learning, cameras), in words. */
   readonly skipped: readonly string[];
+  /** Whether the simulator kept up (real time), and what the whole simulated plant cost this machine. */
+  readonly footprint: RunFootprint;
+  readonly gatewayCount: number;
 }
 
 /** A scenario action at its time from the run's start. */
@@ -228,6 +234,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     say(`fleet: console ${consoleUrl} (sign in with the operator token in ${fleet.endpoints.operatorTokenFile}); data ${dataDir}`);
 
     const plugins = builtinRegistry();
+    const meter = new RunMeter();
+    await meter.beforeGateways(options.idleBaselineMs ?? 0);
     display.phase('start', ids.length, 'gateways');
     let index = 0;
     for (const group of scenario.gateways) {
@@ -242,6 +250,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
     // The run's clock starts once every gateway is up; scenario times count from here.
     const runStartMs = Date.now();
+    meter.start();
     const played: PlayedDisruption[] = [];
     const actions = faultActions(scenario, gateways, durationMs, played);
     const liveCounts = (): string => {
@@ -256,6 +265,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       while (next < actions.length && (actions[next] as Action).atMs <= t) {
         const a = actions[next] as Action;
         say(`${(t / 1000).toFixed(1)} s: fault ${a.what}`);
+        meter.played(runStartMs + a.atMs, Date.now());
         if (a.background === true) background.push(Promise.resolve(a.run()));
         else await a.run();
         next += 1;
@@ -268,6 +278,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     // A gateway still restarting must be up to take the MCU's last samples.
     await Promise.all(background);
     const runEndMs = Date.now();
+    const footprint = await meter.stop();
 
     // Sources stop: the MCUs stop sampling and send what they hold until the gateways committed
     // it (a sample still in an MCU's buffer would count as missing), then the gateways' own sources.
@@ -301,7 +312,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const card = score(truth, obs, scenario);
     const table = renderTable(card);
     const report = await writeScorecard(reportDir, card);
-    const result: RunResult = { card, line: scorecardLine(card), table, report, consoleUrl, dataDir, skipped };
+    const result: RunResult = { card, line: scorecardLine(card), table, report, consoleUrl, dataDir, skipped, footprint, gatewayCount: gateways.size };
     display.done();
     if (options.beforeFleetStops !== undefined) {
       for (const g of gateways.values()) await g.stop();
