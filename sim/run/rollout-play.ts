@@ -69,6 +69,7 @@ export class RolloutPlay {
   private watching: Promise<void> | undefined;
   private stopped = false;
   private runStartMs = 0;
+  private token: string | undefined;
 
   private constructor(private readonly o: RolloutPlayOptions) {}
 
@@ -98,7 +99,8 @@ export class RolloutPlay {
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    const token = (await readFile(this.o.tokenFile, 'utf8')).trim();
+    this.token ??= (await readFile(this.o.tokenFile, 'utf8')).trim();
+    const token = this.token;
     const res = await fetch(`${this.o.apiUrl}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
