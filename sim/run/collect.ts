@@ -2,7 +2,9 @@ import type { EventStore } from '../../fleet/events/event-store.js';
 import type { Scenario } from '../scenario/types.js';
 import { targetIds } from '../scenario/targets.js';
 import { alertsFromEvents, sensorFaultWindows, type GatewayObservations, type Disruption, type GroundTruth, type Observations, type SensorFaultWindow } from '../score/index.js';
+import type { RolloutExpectation, RolloutObservation } from '../score/index.js';
 import type { DeliveryTap } from './delivery-tap.js';
+import { fromFleetModel } from './fleet-model.js';
 import type { SimGateway } from './sim-gateway.js';
 
 /** At most this many alert events are read per gateway (a run that raises more is broken anyway; they are counted as the first 10,000). */
@@ -19,6 +21,8 @@ export interface TruthInput {
   readonly durationMs: number;
   /** The disruptions the runner played (cable pulls so far), with their wall-clock times. */
   readonly disruptions?: readonly Disruption[];
+  /** The rollouts the runner created (rollout-play.ts), with their ids. */
+  readonly rollouts?: readonly RolloutExpectation[];
 }
 
 /**
@@ -38,7 +42,7 @@ export function collectTruth(t: TruthInput): GroundTruth {
   // Rollouts and learning the scenario asks for are expected whether or not this runner plays
   // them yet: one it did not play has no observation and fails its verdict, rather than
   // passing because nothing was expected.
-  const rollouts = t.scenario.rollouts.map((r, i) => ({ rolloutId: `not-played-${i + 1}`, release: r.release, stopAtWave: 0 }));
+  const rollouts = t.rollouts ?? t.scenario.rollouts.map((r, i) => ({ rolloutId: `not-played-${i + 1}`, release: r.release, stopAtWave: 0 }));
   const l = t.scenario.learning;
   const learning = l === null ? null : { rounds: l.rounds, byzantineIds: targetIds(t.scenario, l.byzantine), strategy: l.strategy };
   return { runStartMs: t.runStartMs, runEndMs: t.runEndMs, gatewayIds: t.ids, sensorFaults, defectiveParts: [], disruptions: [...(t.disruptions ?? [])], mcuSamples, rollouts, learning };
@@ -51,6 +55,8 @@ export interface ObservationInput {
   readonly events: EventStore;
   readonly startedMs: number;
   readonly endedMs: number;
+  /** Each rollout the runner created, as the fleet's rollout store reports it at the end. */
+  readonly rollouts?: readonly RolloutObservation[];
 }
 
 /** What the broker's consumer saw, each gateway's own counters, and the alerts the fleet stored. */
@@ -61,7 +67,8 @@ export async function collectObservations(o: ObservationInput): Promise<Observat
     const g = o.gateways.get(id);
     if (tap === undefined || g === undefined) continue;
     const stored = await o.events.query({ gatewayId: id, kind: 'alert', limit: MAX_ALERT_EVENTS });
-    const { alerts } = alertsFromEvents(stored.map((e) => ({ gatewayId: e.gatewayId, recordId: e.recordId, kind: e.kind, stream: e.stream, ts: e.ts, data: e.data })));
+    // The fleet model's stage (fleet-model.ts) alerts too; the run scores the streaming detector's alerts only.
+    const { alerts } = alertsFromEvents(stored.filter((e) => !fromFleetModel(e.data)).map((e) => ({ gatewayId: e.gatewayId, recordId: e.recordId, kind: e.kind, stream: e.stream, ts: e.ts, data: e.data })));
     gateways.push({
       gatewayId: id,
       delivery: tap.tally.snapshot(),
@@ -73,5 +80,5 @@ export async function collectObservations(o: ObservationInput): Promise<Observat
       resources: g.resources(),
     });
   }
-  return { startedMs: o.startedMs, endedMs: o.endedMs, gateways, rollouts: [], learning: [] };
+  return { startedMs: o.startedMs, endedMs: o.endedMs, gateways, rollouts: [...(o.rollouts ?? [])], learning: [] };
 }

@@ -1,4 +1,5 @@
 import type { GatewayGroup } from '../scenario/types.js';
+import { FLEET_MODEL_STAGE } from './fleet-model.js';
 
 /** The MCU's stream: the serial-sensor source and the anomaly pipeline that watches it. */
 export const MCU_DEVICE_ID = 'motor';
@@ -20,6 +21,8 @@ export interface GatewayYamlInput {
    * outbox. An in-process gateway needs neither: the runner reads it directly.
    */
   readonly process?: boolean;
+  /** The MCU pipeline also runs the fleet's model (fleet-model.ts), after its streaming detector: rollouts deliver its releases. */
+  readonly fleetModel?: boolean;
 }
 
 /**
@@ -42,6 +45,7 @@ export function gatewayYaml(g: GatewayYamlInput): string {
   if (g.group.mcu !== null && g.serialPath !== null) {
     devices.push(`  - { id: ${MCU_DEVICE_ID}, type: serial-sensor, path: ${JSON.stringify(g.serialPath)}, baudRate: 921600 }`);
     pipelines.push(`  - id: ${MCU_DEVICE_ID}`, `    source: ${MCU_DEVICE_ID}`, '    stages:', `      - { type: anomaly, detector: streaming, alert: ${SIM_ALERT_POLICY} }`);
+    if (g.fleetModel === true) pipelines.push(FLEET_MODEL_STAGE);
   }
   // A camera-only group (the camera is not simulated yet) gets a small synthetic stand-in: a gateway has a source.
   const synthetic = g.group.synthetic ?? (g.group.mcu === null ? { rateHz: 5, channels: 1 } : null);

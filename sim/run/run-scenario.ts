@@ -13,6 +13,8 @@ import { collectObservations, collectTruth } from './collect.js';
 import { asProgress, type RunProgress } from './progress.js';
 import { RunMeter, type RunFootprint } from './run-meter.js';
 import { startSimGateway, type SimGateway } from './sim-gateway.js';
+import { RolloutPlay } from './rollout-play.js';
+import { SimRepo } from './sim-repo.js';
 
 export interface RunOptions {
   /** Overrides the scenario's reportDir (default: `report` under the run's data directory). */
@@ -76,7 +78,6 @@ interface PlayedDisruption {
 /** What this slice of the runner does not play yet: listed (and printed) as skipped, not silently dropped. */
 function unsupported(s: Scenario): string[] {
   const out: string[] = [];
-  for (const r of s.rollouts) out.push(`rollout of the ${r.release} release at ${r.atMs / 1000} s (not simulated yet)`);
   if (s.learning !== null) out.push(`learning round at ${s.learning.atMs / 1000} s (not simulated yet)`);
   for (const g of s.gateways) {
     if (g.camera !== null) out.push(`camera of group ${g.group} (not simulated yet${g.mcu === null && g.synthetic === null ? ': a 5 Hz synthetic source stands in' : ''})`);
@@ -187,6 +188,9 @@ function faultActions(s: Scenario, gateways: ReadonlyMap<string, SimGateway>, du
   return actions.sort((a, b) => a.atMs - b.atMs);
 }
 
+/** How long past the run's end a rollout still going may take to settle before it is scored. */
+const ROLLOUT_SETTLE_MS = 10_000;
+
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 100): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -214,7 +218,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const skipped = unsupported(scenario);
   for (const s of skipped) say(`skipped: ${s}`);
 
+  // The run's TUF repository (rollout-play.ts publishes the releases the scenario rolls out).
+  const repo = scenario.rollouts.length > 0 ? await SimRepo.start(join(dataDir, 'tuf')) : null;
   const fleet = await FleetService.start({
+    ...(repo === null ? {} : repo.fleetOptions()),
     dataDir: join(dataDir, 'fleet'),
     broker: 'embedded',
     db: scenario.fleet.db ?? 'embedded',
@@ -222,14 +229,19 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     mqtt: { host: '127.0.0.1', port: 0 },
     retention: { maxAgeMs: 7 * 86_400_000, maxEvents: 1_000_000 },
     logger: logger.child({ part: 'fleet' }),
+  }).catch(async (err: unknown) => {
+    await repo?.stop();
+    throw err;
   });
   const gateways = new Map<string, SimGateway>();
   const ids = scenario.gateways.flatMap((g) => groupIds(g));
   const tap = new DeliveryTap(ids, scenario.seed);
+  let rollouts: RolloutPlay | null = null;
   try {
     const broker = fleet.broker;
     if (broker === undefined) throw new Error('the simulator runs the fleet with its embedded broker');
     await tap.start((filter, on) => broker.subscribe(filter, on));
+    rollouts = repo === null ? null : await RolloutPlay.prepare({ steps: scenario.rollouts, repo, apiUrl: fleet.endpoints.localApiUrl, tokenFile: fleet.endpoints.operatorTokenFile, seed: scenario.seed, say });
     const consoleUrl = `${fleet.endpoints.apiUrl}/`;
     say(`fleet: console ${consoleUrl} (sign in with the operator token in ${fleet.endpoints.operatorTokenFile}); data ${dataDir}`);
 
@@ -240,7 +252,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     let index = 0;
     for (const group of scenario.gateways) {
       for (const id of groupIds(group)) {
-        gateways.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed }));
+        gateways.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed, repo }));
         index += 1;
         display.tick(index, id);
       }
@@ -252,6 +264,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const runStartMs = Date.now();
     meter.start();
     const played: PlayedDisruption[] = [];
+    rollouts?.start(runStartMs);
     const actions = faultActions(scenario, gateways, durationMs, played);
     const liveCounts = (): string => {
       const alerts = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
@@ -277,6 +290,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     }
     // A gateway still restarting must be up to take the MCU's last samples.
     await Promise.all(background);
+    // A rollout still going at the run's end gets a little longer to settle, then is scored as it stands.
+    const rolloutsSeen = (await rollouts?.finish(ROLLOUT_SETTLE_MS)) ?? null;
     const runEndMs = Date.now();
     const footprint = await meter.stop();
 
@@ -307,8 +322,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     await until(async () => (await fleet.events.query({ kind: 'alert', limit: alertsAtBroker + 1 })).length >= alertsAtBroker, 10_000);
 
     display.phase('score', 1, 'scorecard');
-    const truth = collectTruth({ scenario, ids, gateways, mcuTruth, runStartMs, runEndMs, durationMs, disruptions: played });
-    const obs = await collectObservations({ ids, gateways, tap, events: fleet.events, startedMs: runStartMs, endedMs: Date.now() });
+    const truth = collectTruth({ scenario, ids, gateways, mcuTruth, runStartMs, runEndMs, durationMs, disruptions: played, ...(rolloutsSeen === null ? {} : { rollouts: rolloutsSeen.expectations }) });
+    const obs = await collectObservations({ ids, gateways, tap, events: fleet.events, startedMs: runStartMs, endedMs: Date.now(), ...(rolloutsSeen === null ? {} : { rollouts: rolloutsSeen.observations }) });
     const card = score(truth, obs, scenario);
     const table = renderTable(card);
     const report = await writeScorecard(reportDir, card);
@@ -322,8 +337,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     return result;
   } finally {
     display.done();
+    rollouts?.stop();
     await tap.stop().catch(() => undefined);
     for (const g of gateways.values()) await g.stop();
     await fleet.stop();
+    await repo?.stop();
   }
 }

@@ -14,6 +14,7 @@ import { gatewayYaml } from './gateway-yaml.js';
 import { startProcessGateway } from './process-gateway.js';
 import { SerialLink } from '../faults/serial-link.js';
 import { TcpProxy } from '../faults/tcp-proxy.js';
+import type { SimRepo } from './sim-repo.js';
 
 /**
  * One simulated gateway with what it reads (its serial cable and MCU, when its group has one),
@@ -63,6 +64,8 @@ export interface StartGatewayContext {
   readonly plugins: PluginRegistry;
   readonly logger: Logger;
   readonly seed: number;
+  /** The run's TUF repository: given, each gateway gets the provisioned `updates` section (root pinned in its directory) and the MCU gateways run the fleet model. */
+  readonly repo?: SimRepo | null;
 }
 
 /** What a gateway of either mode is given: its id, group, config text maker and the parts around it. */
@@ -136,8 +139,9 @@ export async function startSimGateway(id: string, index: number, group: GatewayG
   // The gateway reaches the broker through its own proxy, which the network faults cut.
   const broker = new URL(ctx.brokerUrl);
   const proxy = await TcpProxy.start({ name: id, targetHost: broker.hostname, targetPort: Number(broker.port) });
-  const section = gatewayConfigSection(provisioned, { brokerUrl: proxy.url });
   const base = join(ctx.dir, id);
+  const updates = ctx.repo == null ? {} : { updates: ctx.repo.updates() };
+  const section = gatewayConfigSection(provisioned, { brokerUrl: proxy.url, ...updates }, ctx.repo == null ? {} : { rootFile: await ctx.repo.pinRoot(base) });
   await mkdir(ctx.dir, { recursive: true });
   // One seed per gateway from the run's (both schemas take 0 to 2^32 - 1).
   const seed = (ctx.seed * 7919 + index) % 2 ** 32;
@@ -148,7 +152,7 @@ export async function startSimGateway(id: string, index: number, group: GatewayG
       await cable.start();
     }
     const serialPath = cable?.gatewayPath ?? null;
-    const parts: GatewayParts = { id, group, base, cable, proxy, seed, yaml: (process) => gatewayYaml({ id, group, dataDir: join(base, 'data'), serialPath, provisioned: section, seed, process }) };
+    const parts: GatewayParts = { id, group, base, cable, proxy, seed, yaml: (process) => gatewayYaml({ id, group, dataDir: join(base, 'data'), serialPath, provisioned: section, seed, process, fleetModel: ctx.repo != null }) };
     return group.mode === 'process' ? await startProcessGateway(parts, startMcu) : await startInProcessGateway(parts, ctx);
   } catch (err) {
     await cable?.close().catch(() => undefined);

@@ -2,28 +2,18 @@ import { createHash, sign } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { Metadata, MetadataKind, Signature } from '@tufjs/models';
-import { generateKey, loadPrivateKey, loadPublicKey, type Role, type TufPublicKey } from '../../fleet/repo/keys.js';
+import { generateKeyring, type Keyring } from '../../fleet/repo/keyring.js';
+import type { Role } from '../../fleet/repo/keys.js';
 import { Repository, type SigningKey } from '../../fleet/repo/repository.js';
 import { serveRepository } from '../../fleet/repo/serve.js';
 import { TrustClient, initTrust } from '../../runtime/updater/trust.js';
 import { listenOnLoopback } from './ports.js';
 
-export interface Keyring {
-  readonly pub: Record<Role, TufPublicKey[]>;
-  readonly priv: Record<Role, SigningKey[]>;
-}
+/** The keys of a test repository (moved to fleet/repo/keyring.ts, where the simulator uses it too). */
+export type { Keyring } from '../../fleet/repo/keyring.js';
 
-export async function keyring(dir: string, counts: Record<Role, number>): Promise<Keyring> {
-  const pub = { root: [], targets: [], snapshot: [], timestamp: [] } as Record<Role, TufPublicKey[]>;
-  const priv = { root: [], targets: [], snapshot: [], timestamp: [] } as Record<Role, SigningKey[]>;
-  for (const role of ['root', 'targets', 'snapshot', 'timestamp'] as const) {
-    for (let i = 0; i < counts[role]; i += 1) {
-      const f = await generateKey(role, dir);
-      pub[role].push((await loadPublicKey(f.publicPath)).publicKey);
-      priv[role].push(await loadPrivateKey(f.privatePath));
-    }
-  }
-  return { pub, priv };
+export function keyring(dir: string, counts: Record<Role, number>): Promise<Keyring> {
+  return generateKeyring(dir, counts);
 }
 
 /**
