@@ -64,7 +64,7 @@ export const DEFAULT_MOTOR: MotorProfile = {
 /**
  * What each fault does, sized to be seen within seconds of a short simulated run:
  * - bearing-wear: an outer-race defect well into its life: a 1 g tone at 3.58x running speed
- *   with running-speed sidebands and 0.3 g of roughness (vibration RMS about 0.37 -> 0.85 g).
+ *   with running-speed sidebands and 0.3 g of roughness (vibration RMS 0.37 -> 0.89 g).
  * - spikes: a loose connector: about one spike a second whatever the sample rate, on vibration
  *   (3 to 5 g) and current (up to +6 A).
  * - stuck: every channel repeats the value it had when the fault began.
