@@ -191,6 +191,9 @@ function faultActions(s: Scenario, gateways: ReadonlyMap<string, SimGateway>, du
 /** How long past the run's end a rollout still going may take to settle before it is scored. */
 const ROLLOUT_SETTLE_MS = 10_000;
 
+/** Gateways started at once (see the start loop). */
+const START_CONCURRENCY = 8;
+
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 100): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -249,14 +252,31 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const meter = new RunMeter();
     await meter.beforeGateways(options.idleBaselineMs ?? 0);
     display.phase('start', ids.length, 'gateways');
-    let index = 0;
-    for (const group of scenario.gateways) {
-      for (const id of groupIds(group)) {
-        gateways.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed, repo }));
-        index += 1;
-        display.tick(index, id);
+    // Started a few at a time: a gateway's start is mostly waiting (its store opening, its broker
+    // connection, a child process coming up), and a plant of hundreds started one by one took minutes.
+    const todo = scenario.gateways.flatMap((group) => groupIds(group).map((id) => ({ id, group })));
+    const started = new Map<string, SimGateway>();
+    let nextToStart = 0;
+    let failure: unknown;
+    const starter = async (): Promise<void> => {
+      while (failure === undefined && nextToStart < todo.length) {
+        const index = nextToStart++;
+        const { id, group } = todo[index] as (typeof todo)[number];
+        try {
+          started.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed, repo }));
+          display.tick(started.size, id);
+        } catch (err) {
+          failure ??= err;
+        }
       }
+    };
+    await Promise.all(Array.from({ length: START_CONCURRENCY }, starter));
+    // In the scenario's order (the scorecard's and the faults' order), whichever finished first.
+    for (const { id } of todo) {
+      const g = started.get(id);
+      if (g !== undefined) gateways.set(id, g);
     }
+    if (failure !== undefined) throw failure;
     const processes = [...gateways.values()].filter((g) => g.process !== null).length;
     say(`gateways: ${gateways.size} started (${gateways.size - processes} in-process, ${processes} as processes)`);
 
