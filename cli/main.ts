@@ -337,6 +337,7 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
     .argument('[scenario]', 'a scenario file (sim/scenarios/default.yaml; format in sim/README.md)')
     .option('--report-dir <dir>', "where scorecard.json and report.html go (default: the scenario's reportDir, else under the run's data)")
     .option('--duration <s>', "seconds to run (default: the scenario's duration)")
+    .option('--keep-open', 'after the scorecard, keep the fleet and its console up until Ctrl-C')
     .exitOverride()
     .action(async (scenario: string | undefined, opts: import('../sim/run/cli.js').SimCommandOptions) => {
       if (scenario === undefined) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Makes sure the Debian programs (and Python modules) the tests drive are installed. `npm test` runs this first,
 // so no test ever skips because a program is missing: as root it installs them with
-// apt-get; otherwise it stops and prints the exact line to run.
+// apt-get; otherwise it stops and prints the exact line to run. With `--sim` it checks only what
+// the simulator needs (`npm start` runs it so): the programs marked `sim`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -15,7 +16,7 @@ const PROGRAMS = [
   { path: '/usr/sbin/mosquitto', pkg: 'mosquitto', why: 'MQTT broker for the delivery tests' },
   { path: '/usr/bin/mosquitto_passwd', pkg: 'mosquitto', why: 'password file for the TLS/login test' },
   { path: '/usr/bin/openssl', pkg: 'openssl', why: 'certificates for the TLS test' },
-  { path: '/usr/bin/socat', pkg: 'socat', why: 'pseudo-terminal pairs for the serial link tests' },
+  { path: '/usr/bin/socat', pkg: 'socat', why: 'pseudo-terminal pairs for the serial links (tests and the simulator)', sim: true },
   { path: '/usr/lib/postgresql/15/bin/initdb', pkg: 'postgresql', why: 'a throwaway PostgreSQL for the fleet database tests' },
   { path: '/usr/lib/postgresql/15/bin/pg_ctl', pkg: 'postgresql', why: 'starts and stops that PostgreSQL' },
   // The TUF conformance suite (third_party/tuf-conformance) and its harness.
@@ -49,12 +50,14 @@ function pythonCheck(p) {
 }
 const what = (p) => (p.path !== undefined ? p.path : p.python !== undefined ? `the Python module ${p.python}` : p.gir !== undefined ? `the GObject namespace ${p.gir}-1.0` : `the GStreamer element ${p.gst}`);
 
-const missing = PROGRAMS.filter((p) => !present(p));
+const forSim = process.argv.includes('--sim');
+const who = forSim ? 'the simulator needs' : 'tests need';
+const missing = PROGRAMS.filter((p) => (!forSim || p.sim === true) && !present(p));
 if (missing.length === 0) process.exit(0);
 
 const pkgs = [...new Set(missing.map((p) => p.pkg))];
 const line = `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
-for (const p of missing) console.error(`tests need ${what(p)} (${p.why}), from the Debian package ${p.pkg}`);
+for (const p of missing) console.error(`${who} ${what(p)} (${p.why}), from the Debian package ${p.pkg}`);
 
 if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
   console.error(`\nnot root, so not installing. Run:\n\n  sudo sh -c '${line}'\n`);
@@ -75,4 +78,4 @@ if (still.length > 0) {
   console.error(`installed, but still missing: ${still.map(what).join(', ')}`);
   process.exit(1);
 }
-console.error('test programs ready');
+console.error(forSim ? 'simulator programs ready' : 'test programs ready');

@@ -16,7 +16,10 @@ import { NormalWindows } from './autoencoder/normal-windows.js';
 import { decodeAnomalyEvaluationSet, type AnomalyEvaluationSet } from '../../fleet/protocol/evaluation-set.js';
 import { autoencoderAuc } from './shadow-evaluation.js';
 import { explainMax } from './explanation.js';
-import { STREAMING_VERSION, StreamingDetector, defaultStreamingParams } from './streaming/detector.js';
+import { STREAMING_VERSION, StreamingDetector, defaultStreamingParams, type StreamingParams } from './streaming/detector.js';
+
+/** The streaming detector's parameters a config may set. */
+export type StreamingBand = Partial<Pick<StreamingParams, 'bandLagMs' | 'bandMinHistoryMs' | 'bandBlockMs' | 'bandMargin'>>;
 
 export interface AutoencoderSettings {
   readonly windowSamples: number;
@@ -42,6 +45,8 @@ export interface AnomalyStageOptions {
   readonly modelVersion: string | undefined;
   readonly alert: AlertPolicyOptions;
   readonly scoreEveryMs: number;
+  /** The streaming detector's drift band, where the config sets it (the rest keeps its defaults). */
+  readonly streaming?: StreamingBand;
   readonly autoencoder: AutoencoderSettings;
   /** The gateway's inference backend (CreateEnv.backend), which runs the autoencoder; the streaming detector needs none. */
   readonly backend: InferenceBackend;
@@ -204,7 +209,8 @@ export class AnomalyStage implements Stage {
     private readonly decisions: DecisionSink,
     private readonly events: ComponentEvents,
   ) {
-    const params = { ...defaultStreamingParams(), suppress: false };
+    // The hash names what scores: the detector's version and every parameter (a tuned band is another model).
+    const params = { ...defaultStreamingParams(), suppress: false, ...o.streaming };
     this.streamingModel = {
       name: o.modelName ?? 'streaming-anomaly',
       version: o.modelVersion ?? STREAMING_VERSION,
@@ -259,7 +265,7 @@ export class AnomalyStage implements Stage {
     if (this.o.detector === 'streaming') {
       // The alert policy does its own hysteresis and minimum duration: it wants the evidence
       // at every point, not NAB's one-score-per-event suppression.
-      for (const c of channels) s.streaming.set(c, new StreamingDetector({ suppress: false }));
+      for (const c of channels) s.streaming.set(c, new StreamingDetector({ ...this.o.streaming, suppress: false }));
     } else {
       const a = this.o.autoencoder;
       s.ae = { phase: 'loading', collectFrom: undefined, collectedTo: r.ts, reservoir: undefined, collected: 0, ring: new Float64Array(a.windowSamples * channels.length), ringCount: 0, sinceWindow: 0, rows: 0 };

@@ -37,6 +37,7 @@ export const anomalyStagePlugin = defineStage({
         modelVersion: config.model?.version,
         alert,
         scoreEveryMs: config.scoreEveryMs ?? 0,
+        streaming: config.streaming ?? {},
         // Each setting left out of the config keeps its default.
         autoencoder: { ...d.autoencoder, ...rest },
         backend: env.backend,

@@ -1,7 +1,11 @@
 import type { Infer } from 'tjs';
 import type { CheckContext, PluginProblem } from '../../runtime/pipeline/registry.js';
+import { STREAMING_DEFAULTS } from './streaming/detector.js';
 
 const threshold = { type: 'number', minimum: 0, maximum: 1 } as const;
+
+/** Blocks a drift band may hold while they wait out its lag (memory bound). */
+export const MAX_BAND_BLOCKS = 10_000;
 
 export const anomalySchema = {
   type: 'object',
@@ -26,6 +30,22 @@ export const anomalySchema = {
         cooldownMs: { type: 'integer', minimum: 0, maximum: 86_400_000 },
         groupShare: threshold,
         smoothingMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+      },
+      additionalProperties: false,
+    },
+    /**
+     * The streaming detector's drift band (see streaming/detector.ts): a value beyond the range
+     * the channel moved in before the last `bandLagMs` (over at least `bandMinHistoryMs` of
+     * history, in blocks of `bandBlockMs`) by more than `bandMargin` of that range is news. The
+     * defaults suit a plant (minutes to hours); a simulation compressed in time shortens them.
+     */
+    streaming: {
+      type: 'object',
+      properties: {
+        bandLagMs: { type: 'integer', minimum: 100, maximum: 7 * 86_400_000 },
+        bandMinHistoryMs: { type: 'integer', minimum: 0, maximum: 7 * 86_400_000 },
+        bandBlockMs: { type: 'integer', minimum: 100, maximum: 3_600_000 },
+        bandMargin: { type: 'number', minimum: 0, maximum: 100 },
       },
       additionalProperties: false,
     },
@@ -76,6 +96,16 @@ export function anomalyProblems(
         ? { path: ['alert', 'raiseThreshold'], expected: `a number >= alert.clearThreshold (${clear}, the default)`, got: String(raise) }
         : { path: ['alert', 'clearThreshold'], expected: `a number <= alert.raiseThreshold (${raise}${config.alert?.raiseThreshold === undefined ? ', the default' : ''})`, got: String(clear) },
     );
+  }
+  const band = config.streaming;
+  if (band !== undefined) {
+    // The band's blocks wait out the lag in a list of lag / block entries: keep it bounded.
+    const lag = band.bandLagMs ?? STREAMING_DEFAULTS.bandLagMs;
+    const block = band.bandBlockMs ?? STREAMING_DEFAULTS.bandBlockMs;
+    if (lag / block > MAX_BAND_BLOCKS) {
+      problems.push({ path: ['streaming', band.bandBlockMs === undefined ? 'bandLagMs' : 'bandBlockMs'], expected: `at most ${MAX_BAND_BLOCKS} blocks in the lag (bandBlockMs >= bandLagMs / ${MAX_BAND_BLOCKS} = ${Math.ceil(lag / MAX_BAND_BLOCKS)})`, got: `bandLagMs ${lag}, bandBlockMs ${block}` });
+    }
+    if ((config.detector ?? 'streaming') !== 'streaming') problems.push({ path: ['streaming'], expected: 'detector: streaming (the section tunes the streaming detector)', got: `detector ${config.detector ?? 'streaming'}` });
   }
   const managed = config.autoencoder?.managed;
   if (managed !== undefined) {

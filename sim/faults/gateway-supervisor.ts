@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { dieWithParent } from './die-with-parent.js';
 import { FaultToolError } from './errors.js';
 import type { FaultLog } from './fault-log.js';
 import { LineTail } from './line-tail.js';
@@ -139,7 +140,9 @@ export class GatewaySupervisor {
     await this.checkLogLevel();
     this.current = 'starting';
     this.health = null;
-    const child = spawn(this.options.bin ?? edgewiseBin(), ['gateway', '--config', this.options.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A gateway outliving the simulator would hold its data directory's lock and its ports: it gets a SIGTERM when the simulator dies.
+    const [cmd, args] = dieWithParent(this.options.bin ?? edgewiseBin(), ['gateway', '--config', this.options.configPath], 'TERM');
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const spawned = await new Promise<number | Error>((resolve) => {
       child.once('spawn', () => resolve(child.pid as number));
       child.once('error', (err) => resolve(err));

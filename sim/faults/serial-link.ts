@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { dieWithParent } from './die-with-parent.js';
 import { FaultToolError } from './errors.js';
 import type { FaultLog } from './fault-log.js';
 import { LineTail } from './line-tail.js';
@@ -58,12 +59,14 @@ export class SerialLink {
     await this.unlink();
     const { mcuPath, gatewayPath } = this.options;
     const socat = this.options.socatPath ?? 'socat';
-    const child = spawn(socat, [`pty,raw,echo=0,link=${mcuPath}`, `pty,raw,echo=0,link=${gatewayPath}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const [cmd, args] = dieWithParent(socat, [`pty,raw,echo=0,link=${mcuPath}`, `pty,raw,echo=0,link=${gatewayPath}`]);
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.setEncoding('utf8').on('data', (d: string) => d.split('\n').filter((l) => l !== '').forEach((l) => this.stderr.push(l)));
     this.child = child;
     const failed = new Promise<string>((resolve) => {
       child.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT' ? `${socat} not found: install socat (apt-get install socat)` : err.message));
-      child.once('exit', (code, signal) => resolve(`socat exited (${signal ?? `code ${String(code)}`}): ${this.stderr.text()}`));
+      // Under setpriv (dieWithParent) a missing socat is setpriv's exit 127, not a spawn error.
+      child.once('exit', (code, signal) => resolve(code === 127 && cmd !== socat ? `${socat} not found: install socat (apt-get install socat)` : `socat exited (${signal ?? `code ${String(code)}`}): ${this.stderr.text()}`));
     });
     let why: string | undefined;
     void failed.then((w) => (why = w));

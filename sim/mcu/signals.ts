@@ -61,6 +61,21 @@ export const DEFAULT_MOTOR: MotorProfile = {
   noiseScale: 1,
 };
 
+/**
+ * What each fault does, sized to be seen within seconds of a short simulated run:
+ * - bearing-wear: an outer-race defect well into its life: a 1 g tone at 3.58x running speed
+ *   with running-speed sidebands and 0.3 g of roughness (vibration RMS 0.37 -> 0.89 g).
+ * - spikes: a loose connector: about one spike a second whatever the sample rate, on vibration
+ *   (3 to 5 g) and current (up to +6 A).
+ * - stuck: every channel repeats the value it had when the fault began.
+ * - drift: the temperature reading climbs 6 degC a minute (a blocked fan, or a failing sensor,
+ *   time-compressed for a run of minutes).
+ */
+const BEARING_TONE_G = 1;
+const BEARING_ROUGHNESS_G = 0.3;
+const SPIKES_PER_SECOND = 1;
+const DRIFT_C_PER_MINUTE = 6;
+
 export class MotorSignals {
   private readonly random: () => number;
   private readonly active = new Set<FaultKind>();
@@ -70,11 +85,16 @@ export class MotorSignals {
   readonly faultLog: FaultEvent[] = [];
   readonly profile: MotorProfile;
 
-  constructor(seed: number, profile: Partial<MotorProfile> = {}) {
+  /**
+   * `running`: the motor ran before sampling started, so its winding is at its load's level and
+   * moves only with the load cycle (the simulator's plant: gateways join running machines). By
+   * default it was switched on a while ago and warms for its first minutes.
+   */
+  constructor(seed: number, profile: Partial<MotorProfile> = {}, start: { readonly running?: boolean } = {}) {
     this.random = seededRandom(seed);
     this.profile = { ...DEFAULT_MOTOR, ...profile };
-    // A motor switched on a while ago: a little above ambient, warming towards its load's level.
-    this.temperature = this.profile.ambientC + 5;
+    // Switched on a while ago: a little above ambient, warming towards its load's level.
+    this.temperature = this.profile.ambientC + (start.running === true ? this.profile.riseAtFullLoadC * this.profile.loadMean : 5);
   }
 
   setFault(kind: FaultKind, on: boolean, atIndex: number): void {
@@ -101,15 +121,15 @@ export class MotorSignals {
     const noise = p.noiseScale;
     let vibration = p.vibrationG * Math.sin(w) + 0.15 * g * Math.sin(2 * w + 0.3) + 0.05 * g * Math.sin(3 * w + 1.1) + 0.02 * noise * gaussian(this.random);
     if (this.active.has('bearing-wear')) {
-      // Outer-race defect: a tone at ~3.6x running speed with sidebands, growing roughness.
-      vibration += 0.35 * Math.sin(3.58 * w) * (1 + 0.5 * Math.sin(w)) + 0.08 * gaussian(this.random);
+      // Outer-race defect: a tone at ~3.6x running speed with running-speed sidebands, and roughness.
+      vibration += BEARING_TONE_G * Math.sin(3.58 * w) * (1 + 0.5 * Math.sin(w)) + BEARING_ROUGHNESS_G * gaussian(this.random);
     }
     const load = p.loadMean + p.loadSwing * Math.sin((2 * Math.PI * t) / p.loadPeriodS); // by default a ten-minute load cycle
     this.temperature += ((p.ambientC + p.riseAtFullLoadC * load - this.temperature) * 1) / (rateHz * 300); // ~5 min time constant
     let temperature = this.temperature + 0.05 * noise * gaussian(this.random);
     let current = p.ratedCurrentA * load + 0.3 * (p.ratedCurrentA / 8) * Math.sin(2 * Math.PI * p.mainsHz * t) + 0.05 * noise * gaussian(this.random);
-    if (this.active.has('drift')) temperature += (0.5 * (index - this.driftStart)) / rateHz / 60; // +0.5 degC a minute
-    if (this.active.has('spikes') && this.random() < 0.002) {
+    if (this.active.has('drift')) temperature += (DRIFT_C_PER_MINUTE * (index - this.driftStart)) / rateHz / 60;
+    if (this.active.has('spikes') && this.random() < SPIKES_PER_SECOND / rateHz) {
       vibration += (this.random() < 0.5 ? -1 : 1) * (3 + 2 * this.random());
       current += 6 * this.random();
     }

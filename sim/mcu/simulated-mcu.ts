@@ -18,6 +18,8 @@ export interface SimulatedMcuOptions {
   /** Samples kept until the gateway commits them; the oldest are dropped (counted) beyond. */
   readonly bufferSamples?: number;
   readonly seed?: number;
+  /** The motor was running before the MCU started (MotorSignals' `running`); default: just switched on. */
+  readonly runningMotor?: boolean;
   /** Crystal error of the MCU clock, ppm. */
   readonly clockErrorPpm?: number;
   readonly retransmitTimeoutMs?: number;
@@ -98,7 +100,7 @@ export class SimulatedMcu {
     this.ring = new Float32Array(this.capacity * this.channels);
     this.frameLimit = Math.min(options.samplesPerFrame ?? 1000, Math.floor(MAX_SAMPLES_VALUES / this.channels));
     this.random = seededRandom(options.seed ?? 1);
-    this.signals = new MotorSignals(options.seed ?? 1);
+    this.signals = new MotorSignals(options.seed ?? 1, {}, { running: options.runningMotor ?? false });
     this.noiseBytesPerSecond = options.noiseBytesPerSecond ?? 0;
     this.dropFrameProbability = options.dropFrameProbability ?? 0;
     this.port = new ReconnectingPort({

@@ -12,6 +12,15 @@ import type { SimRepo } from './sim-repo.js';
 export const ROLLOUT_GATEWAY_TIMEOUT_MS = 20_000;
 /** How often the play reads each rollout's status for its progress lines. */
 const WATCH_EVERY_MS = 500;
+/**
+ * Longest the play waits at a step's time for the canary wave's gateways to be online. The
+ * fleet judges a wave of which nobody could be told as failed at once (its `reached` gate: no
+ * evidence is no pass), so a rollout created while its canary is cut off (default.yaml's good
+ * release at 35 s, in the broker outage of 30 to 38 s, with reconnects backing off up to 8 s
+ * more) would stop without a gateway having seen the release. An operator waits for the
+ * canary to be back; so does the play, saying so, for at most this long, then creates it anyway.
+ */
+export const CANARY_WAIT_MS = 20_000;
 
 /** What the play needs of the run. */
 export interface RolloutPlayOptions {
@@ -60,6 +69,7 @@ export class RolloutPlay {
   private watching: Promise<void> | undefined;
   private stopped = false;
   private runStartMs = 0;
+  private token: string | undefined;
 
   private constructor(private readonly o: RolloutPlayOptions) {}
 
@@ -89,7 +99,8 @@ export class RolloutPlay {
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    const token = (await readFile(this.o.tokenFile, 'utf8')).trim();
+    this.token ??= (await readFile(this.o.tokenFile, 'utf8')).trim();
+    const token = this.token;
     const res = await fetch(`${this.o.apiUrl}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -118,6 +129,8 @@ export class RolloutPlay {
       if (preview.status === 200 && isObject(preview.body) && Array.isArray(preview.body['waves'])) {
         p.waves = preview.body['waves'].map((w) => (isObject(w) && Array.isArray(w['gateways']) ? w['gateways'].filter((g): g is string => typeof g === 'string') : []));
       }
+      await this.waitForCanary(p);
+      if (this.stopped) return;
       const r = await this.call('POST', '/v1/rollouts', body);
       const id = isObject(r.body) && isObject(r.body['rollout']) ? r.body['rollout']['id'] : undefined;
       if (r.status !== 201 || typeof id !== 'string') throw new Error(`the fleet refused it (${r.status}): ${JSON.stringify(r.body).slice(0, 300)}`);
@@ -128,6 +141,28 @@ export class RolloutPlay {
       p.settled = true;
       this.o.say(`${this.at()}: rollout of the ${p.step.release} release not created: ${p.error}`);
     }
+  }
+
+  /** Waits (at most CANARY_WAIT_MS) until every gateway of the first wave is online, saying so when it has to. */
+  private async waitForCanary(p: Played): Promise<void> {
+    const canary = p.waves[0] ?? [];
+    const offline = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (const gw of canary) {
+        const r = await this.call('GET', `/v1/gateways/${encodeURIComponent(gw)}`);
+        if (!isObject(r.body) || r.body['online'] !== true) out.push(gw);
+      }
+      return out;
+    };
+    let away = await offline();
+    if (away.length === 0) return;
+    this.o.say(`${this.at()}: rollout of the ${p.step.release} release waits for its canary (${away.join(', ')} offline)`);
+    const deadline = Date.now() + CANARY_WAIT_MS;
+    while (away.length > 0 && Date.now() < deadline && !this.stopped) {
+      await sleep(WATCH_EVERY_MS);
+      away = await offline();
+    }
+    if (away.length > 0) this.o.say(`${this.at()}: canary still offline after ${CANARY_WAIT_MS / 1000} s (${away.join(', ')}); the rollout is created anyway`);
   }
 
   /** One line per rollout decision (wave started, gate failed, completed, ...), until every rollout settles or the play stops. */

@@ -10,6 +10,8 @@ import type { Fault, Scenario } from '../scenario/types.js';
 import { renderTable, score, scorecardLine, writeScorecard, type Disruption, type Scorecard } from '../score/index.js';
 import { DeliveryTap } from './delivery-tap.js';
 import { collectObservations, collectTruth } from './collect.js';
+import { asProgress, type RunProgress } from './progress.js';
+import { RunMeter, type RunFootprint } from './run-meter.js';
 import { startSimGateway, type SimGateway } from './sim-gateway.js';
 import { RolloutPlay } from './rollout-play.js';
 import { SimRepo } from './sim-repo.js';
@@ -23,11 +25,22 @@ export interface RunOptions {
   readonly dataDir?: string;
   /** Overrides the scenario's duration (the faults past it are left out). */
   readonly durationMs?: number;
-  /** Plain progress lines (the console URL, every few seconds the counts); default: none. */
-  readonly progress?: (line: string) => void;
+  /**
+   * Where the run says how it goes: a display (bars per phase on a TTY: `progressFor`), or a
+   * callback of plain lines (the console URL, each fault, every few seconds the counts); default: none.
+   */
+  readonly progress?: RunProgress | ((line: string) => void);
+  /** How often a plain display prints the counts (default 5 s). */
   readonly progressEveryMs?: number;
   /** How long the gateways may take to deliver what they hold once the sources stop. Default 60 s. */
   readonly drainTimeoutMs?: number;
+  /**
+   * Called with the result while the fleet still runs (its gateways stopped): `edgewise sim
+   * --keep-open` prints the scorecard here and keeps the console up until Ctrl-C.
+   */
+  readonly beforeFleetStops?: (result: RunResult) => Promise<void>;
+  /** Measure the event loop this long with only the fleet up, before the gateways start (a benchmark's baseline). */
+  readonly idleBaselineMs?: number;
   /** The fleet's and the gateways' log (default: errors only, to stderr). */
   readonly logger?: Logger;
 }
@@ -42,6 +55,9 @@ export interface RunResult {
   readonly dataDir: string;
   /** What of the scenario this runner did not play (faults, rollouts, learning, cameras), in words. */
   readonly skipped: readonly string[];
+  /** Whether the simulator kept up (real time), and what the whole simulated plant cost this machine. */
+  readonly footprint: RunFootprint;
+  readonly gatewayCount: number;
 }
 
 /** A scenario action at its time from the run's start. */
@@ -176,6 +192,9 @@ function faultActions(s: Scenario, gateways: ReadonlyMap<string, SimGateway>, du
 /** How long past the run's end a rollout still going may take to settle before it is scored. */
 const ROLLOUT_SETTLE_MS = 10_000;
 
+/** Gateways started at once (see the start loop). */
+const START_CONCURRENCY = 8;
+
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 100): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -193,7 +212,8 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, 
  * run is scored. Writes scorecard.json and report.html.
  */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
-  const say = options.progress ?? ((): void => undefined);
+  const display = asProgress(options.progress, options.progressEveryMs);
+  const say = (line: string): void => display.line(line);
   const durationMs = options.durationMs ?? scenario.durationMs;
   const logger = options.logger ?? pino({ level: 'error' }, pino.destination(2));
   const dataDir = resolve(options.dataDir ?? scenario.fleet.dataDir ?? (await mkdtemp(join(tmpdir(), `edgewise-sim-${scenario.name}-`))));
@@ -232,28 +252,53 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     await tap.start((filter, on) => broker.subscribe(filter, on));
     rollouts = repo === null ? null : await RolloutPlay.prepare({ steps: scenario.rollouts, repo, apiUrl: fleet.endpoints.localApiUrl, tokenFile: fleet.endpoints.operatorTokenFile, seed: scenario.seed, say });
     const consoleUrl = `${fleet.endpoints.apiUrl}/`;
-    say(`fleet: console ${consoleUrl}  data ${dataDir}`);
+    say(`fleet: console ${consoleUrl} (sign in with the operator token in ${fleet.endpoints.operatorTokenFile}); data ${dataDir}`);
 
     const plugins = builtinRegistry();
-    let index = 0;
-    for (const group of scenario.gateways) {
-      for (const id of groupIds(group)) {
-        gateways.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins: cast?.byzantine.has(id) === true ? byzantinePlugins(plugins, scenario.seed + index, cast.poisoned.get(id)) : plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed, repo, learners: cast?.learners }));
-        index += 1;
+    const meter = new RunMeter();
+    await meter.beforeGateways(options.idleBaselineMs ?? 0);
+    display.phase('start', ids.length, 'gateways');
+    // Started a few at a time: a gateway's start is mostly waiting (its store opening, its broker
+    // connection, a child process coming up), and a plant of hundreds started one by one took minutes.
+    const todo = scenario.gateways.flatMap((group) => groupIds(group).map((id) => ({ id, group })));
+    const started = new Map<string, SimGateway>();
+    let nextToStart = 0;
+    let failure: unknown;
+    const starter = async (): Promise<void> => {
+      while (failure === undefined && nextToStart < todo.length) {
+        const index = nextToStart++;
+        const { id, group } = todo[index] as (typeof todo)[number];
+        try {
+          started.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins: cast?.byzantine.has(id) === true ? byzantinePlugins(plugins, scenario.seed + index, cast.poisoned.get(id)) : plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed, repo, learners: cast?.learners }));
+          display.tick(started.size, id);
+        } catch (err) {
+          failure ??= err;
+        }
       }
+    };
+    await Promise.all(Array.from({ length: START_CONCURRENCY }, starter));
+    // In the scenario's order (the scorecard's and the faults' order), whichever finished first.
+    for (const { id } of todo) {
+      const g = started.get(id);
+      if (g !== undefined) gateways.set(id, g);
     }
+    if (failure !== undefined) throw failure;
     const processes = [...gateways.values()].filter((g) => g.process !== null).length;
     say(`gateways: ${gateways.size} started (${gateways.size - processes} in-process, ${processes} as processes)`);
 
     // The run's clock starts once every gateway is up; scenario times count from here.
     const runStartMs = Date.now();
+    meter.start();
     const played: PlayedDisruption[] = [];
     rollouts?.start(runStartMs);
     learning = cast === null ? null : new LearningPlay({ step: cast.step, scenarioName: scenario.name, model: FLEET_MODEL, learners: [...cast.learners], byzantine: [...cast.byzantine], learnerGroups: cast.learnerGroups, fleetDataDir: join(dataDir, 'fleet'), apiUrl: fleet.endpoints.localApiUrl, durationMs, repo, poisoned: cast.poisoned, say });
     learning?.start(runStartMs);
     const actions = faultActions(scenario, gateways, durationMs, played);
-    const progressEveryMs = options.progressEveryMs ?? 5000;
-    let nextProgress = runStartMs + progressEveryMs;
+    const liveCounts = (): string => {
+      const alerts = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
+      return `${tap.totalRecords} records delivered, ${alerts} alerts`;
+    };
+    display.phase('run', durationMs / 1000, 's');
     let next = 0;
     const background: Promise<void>[] = [];
     for (;;) {
@@ -261,17 +306,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       while (next < actions.length && (actions[next] as Action).atMs <= t) {
         const a = actions[next] as Action;
         say(`${(t / 1000).toFixed(1)} s: fault ${a.what}`);
+        meter.played(runStartMs + a.atMs, Date.now());
         if (a.background === true) background.push(Promise.resolve(a.run()));
         else await a.run();
         next += 1;
       }
-      if (Date.now() >= nextProgress) {
-        nextProgress += progressEveryMs;
-        const alerts = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
-        say(`${(t / 1000).toFixed(0)} s of ${durationMs / 1000} s: ${tap.totalRecords} records delivered, ${alerts} alerts`);
-      }
+      display.tick(Math.min(t, durationMs) / 1000, liveCounts());
       if (t >= durationMs && next >= actions.length) break;
-      const wake = Math.min(runStartMs + durationMs, nextProgress, next < actions.length ? runStartMs + (actions[next] as Action).atMs : Infinity);
+      const wake = Math.min(runStartMs + durationMs, next < actions.length ? runStartMs + (actions[next] as Action).atMs : Infinity);
       await sleep(Math.max(1, Math.min(250, wake - Date.now())));
     }
     // A gateway still restarting must be up to take the MCU's last samples.
@@ -279,6 +321,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     // A rollout still going at the run's end gets a little longer to settle, then is scored as it stands.
     const rolloutsSeen = (await rollouts?.finish(ROLLOUT_SETTLE_MS)) ?? null;
     const runEndMs = Date.now();
+    const footprint = await meter.stop();
 
     // Sources stop: the MCUs stop sampling and send what they hold until the gateways committed
     // it (a sample still in an MCU's buffer would count as missing), then the gateways' own sources.
@@ -293,7 +336,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     for (const g of gateways.values()) await g.stopSources();
     say(`${durationMs / 1000} s: sources stopped; draining the outboxes`);
     const drainTimeoutMs = options.drainTimeoutMs ?? 60_000;
-    const drained = await until(async () => (await Promise.all([...gateways.values()].map((g) => g.pendingRecords()))).every((n) => n === 0), drainTimeoutMs);
+    const pending = async (): Promise<number> => (await Promise.all([...gateways.values()].map((g) => g.pendingRecords()))).reduce<number>((n, p) => n + (p ?? 1), 0);
+    const pendingAtStop = await pending();
+    display.phase('drain', pendingAtStop, 'records');
+    const drained = await until(async () => {
+      const left = await pending();
+      display.tick(pendingAtStop - left, liveCounts());
+      return left === 0;
+    }, drainTimeoutMs);
     if (!drained) say(`outboxes not drained after ${drainTimeoutMs / 1000} s: what is left counts as pending`);
     // The fleet stores each alert it received (ingest batches its writes): wait until it holds them all.
     const alertsAtBroker = [...tap.gateways.values()].reduce((n, g) => n + g.alerts, 0);
@@ -301,13 +351,22 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
     // The learning rounds close by their deadlines (inside the run): what the fleet's API reports of them.
     const learningRounds = (await learning?.finish()) ?? [];
+    display.phase('score', 1, 'scorecard');
     const truth = collectTruth({ scenario, ids, gateways, mcuTruth, runStartMs, runEndMs, durationMs, disruptions: played, ...(rolloutsSeen === null ? {} : { rollouts: rolloutsSeen.expectations }) });
     const obs = await collectObservations({ ids, gateways, tap, events: fleet.events, startedMs: runStartMs, endedMs: Date.now(), learning: learningRounds, ...(rolloutsSeen === null ? {} : { rollouts: rolloutsSeen.observations }) });
     const card = score(truth, obs, scenario);
     const table = renderTable(card);
     const report = await writeScorecard(reportDir, card);
-    return { card, line: scorecardLine(card), table, report, consoleUrl, dataDir, skipped };
+    const result: RunResult = { card, line: scorecardLine(card), table, report, consoleUrl, dataDir, skipped, footprint, gatewayCount: gateways.size };
+    display.done();
+    if (options.beforeFleetStops !== undefined) {
+      for (const g of gateways.values()) await g.stop();
+      gateways.clear();
+      await options.beforeFleetStops(result);
+    }
+    return result;
   } finally {
+    display.done();
     rollouts?.stop();
     learning?.stop();
     await tap.stop().catch(() => undefined);

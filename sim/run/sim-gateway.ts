@@ -88,7 +88,7 @@ const sum = (r: Readonly<Record<string, number>>): number => Object.values(r).re
 /** Starts the MCU on the cable's far end, once the gateway is up to read it. */
 function startMcu(parts: GatewayParts): { mcu: SimulatedMcu | null; mcuStartMs: number } {
   if (parts.group.mcu === null || parts.cable === null) return { mcu: null, mcuStartMs: 0 };
-  const mcu = new SimulatedMcu({ path: parts.cable.mcuPath, rateHz: parts.group.mcu.rateHz, seed: parts.seed, deviceId: `${parts.id}-mcu` });
+  const mcu = new SimulatedMcu({ path: parts.cable.mcuPath, rateHz: parts.group.mcu.rateHz, seed: parts.seed, deviceId: `${parts.id}-mcu`, runningMotor: true });
   const mcuStartMs = Date.now();
   mcu.start();
   return { mcu, mcuStartMs };

@@ -2,11 +2,12 @@
  * Anomaly alerts against the sensor faults the simulator injected.
  *
  * An alert is true when it starts inside a fault window of its own gateway, or within
- * `graceMs` after the window ends (a detector sees a fault through a window of samples, and
- * an alert's min-duration holds it back a little). A fault is detected when at least one
- * alert is true for it; its detection delay is the first such alert's start minus the
- * fault's start. Precision counts alerts (an alert that flaps during one long fault is
- * still right each time), recall counts faults.
+ * `graceMs` after the window ends (the fault's end is news too: a stuck sensor let go, a
+ * drifted reading back at once). A fault is detected only by an alert that starts while it is
+ * on: one raised after it ended is not a false alarm, but it did not catch the fault (a drift
+ * noticed only when it stops was missed). The detection delay is the first such alert's start
+ * minus the fault's start. Precision counts alerts (an alert that flaps during one long fault
+ * is still right each time), recall counts faults.
  */
 import type { FaultEvent, FaultKind } from '../mcu/signals.js';
 import type { AlertObservation, SensorFaultWindow } from './types.js';
@@ -63,8 +64,9 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /**
  * Folds the fleet's alert events (one `raised`, later one `cleared`, per alert) into one
- * observation per alert. Events that are not anomaly alerts of that shape are counted in
- * `unreadable`, not guessed at.
+ * observation per alert. An alert is known by its gateway, stream, id and start: a gateway
+ * restarted (kill -9) numbers its alerts from 1 again, and its new alert 1 is not the old one.
+ * Events that are not anomaly alerts of that shape are counted in `unreadable`, not guessed at.
  */
 export function alertsFromEvents(events: readonly FleetEventItem[]): { alerts: AlertObservation[]; unreadable: number } {
   const byKey = new Map<string, { -readonly [K in keyof AlertObservation]: AlertObservation[K] }>();
@@ -76,7 +78,7 @@ export function alertsFromEvents(events: readonly FleetEventItem[]): { alerts: A
       unreadable += 1;
       continue;
     }
-    const key = `${e.gatewayId}\u0000${e.stream}\u0000${d['alert']}`;
+    const key = `${e.gatewayId}\u0000${e.stream}\u0000${d['alert']}\u0000${d['start']}`;
     const channels = Array.isArray(d['channels']) ? d['channels'].filter((c): c is string => typeof c === 'string') : [];
     const end = typeof d['end'] === 'number' ? d['end'] : null;
     const peak = typeof d['peakScore'] === 'number' ? d['peakScore'] : 0;
@@ -94,7 +96,7 @@ export function alertsFromEvents(events: readonly FleetEventItem[]): { alerts: A
 
 export interface FaultOutcome {
   readonly fault: SensorFaultWindow;
-  /** First true alert's start minus the fault's start; null: missed. */
+  /** First alert's start while the fault was on minus the fault's start; null: missed. */
   readonly delayMs: number | null;
 }
 
@@ -128,6 +130,7 @@ export function scoreAlerts(alerts: readonly AlertObservation[], faults: readonl
     for (const f of faults) {
       if (!alertMatchesFault(a, f, graceMs)) continue;
       matched = true;
+      if (a.startMs > f.endMs) continue; // true, but after the fault: it did not detect it
       const known = firstStart.get(f);
       if (known === undefined || a.startMs < known) firstStart.set(f, a.startMs);
     }

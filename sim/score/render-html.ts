@@ -89,7 +89,7 @@ export function renderHtml(c: Scorecard): string {
   body.push(histogramSvg(c.latencyHistogram, t.latency.p50Ms, t.latency.p99Ms));
 
   body.push('<h2>Anomaly alerts against injected sensor faults</h2>');
-  body.push(`<p class="sub">An alert is true when it starts inside a fault window of its gateway, or up to ${fmtSeconds(c.options.alertGraceMs)} s after it ends.</p>`);
+  body.push(`<p class="sub">An alert is true when it starts inside a fault window of its gateway, or up to ${fmtSeconds(c.options.alertGraceMs)} s after it ends; a fault is detected only by an alert that starts while it is on.</p>`);
   body.push('<table>');
   body.push(head(['gateway', 'faults', 'detected', 'alerts', 'true', 'precision', 'recall', 'mean delay s', 'max delay s']));
   body.push('<tbody>');

@@ -28,6 +28,8 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   // Loaded on demand: it pulls in playwright-core.
   console: async (args) => (await import('./console.js')).benchConsole(args),
   yolov8n: async (args) => (await import('./yolov8n.js')).benchYolov8n(args),
+  // Plays a whole scenario (the fleet and hundreds of gateways): loaded on demand.
+  sim: async (args) => (await import('./sim.js')).benchSim(args),
 };
 
 /**

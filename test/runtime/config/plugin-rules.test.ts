@@ -49,6 +49,16 @@ describe("plug-ins' cross-field rules run at check time", () => {
     expect(problems[1]).toMatch(/^pipelines\[0\]\.stages\[0\]\.autoencoder\.managed: expected an `updates` section/);
   });
 
+  it('anomaly: a streaming drift band is accepted; one of too many blocks, or on the autoencoder, is a problem at its key', () => {
+    expect(problemsOf(`${head('/tmp/x')}${anomaly('        streaming: { bandLagMs: 5000, bandMinHistoryMs: 20000, bandBlockMs: 1000, bandMargin: 0.5 }\n')}`)).toEqual([]);
+    expect(problemsOf(`${head('/tmp/x')}${anomaly('        streaming: { bandLagMs: 86400000, bandBlockMs: 100 }\n')}`)).toEqual([
+      'pipelines[0].stages[0].streaming.bandBlockMs: expected at most 10000 blocks in the lag (bandBlockMs >= bandLagMs / 10000 = 8640), got bandLagMs 86400000, bandBlockMs 100 (line 13)',
+    ]);
+    expect(problemsOf(`${head('/tmp/x')}${anomaly('        detector: autoencoder\n        streaming: { bandLagMs: 5000 }\n')}`)).toEqual([
+      expect.stringMatching(/^pipelines\[0\]\.stages\[0\]\.streaming: expected detector: streaming .*got detector autoencoder/),
+    ]);
+  });
+
   it('a managed model need not be in updates.models: the fleet\'s rollout notices deliver it (updates.models only adds polling)', () => {
     const updates = 'updates:\n  metadataUrl: http://127.0.0.1:1/metadata\n  targetBaseUrl: http://127.0.0.1:1/targets\n  rootFile: root.json\n  models: []\n';
     expect(problemsOf(`${head('/tmp/x')}${updates}${anomaly('        detector: autoencoder\n        autoencoder: { managed: press }\n')}`)).toEqual([]);

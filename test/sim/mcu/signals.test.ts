@@ -27,10 +27,45 @@ function tone(values: readonly number[], hz: number): number {
 
 describe('the simulated motor', () => {
   it('with the default profile sends bit for bit what it sent before profiles existed', () => {
-    // SHA-256 of 30,000 rows of seed 7 (faults on at 10,000, stuck at 25,000) from the code before profiles.
-    const bytes = samples(new MotorSignals(7), 30_000, { on: 10_000, stuck: 25_000 });
-    expect(createHash('sha256').update(new Uint8Array(bytes.buffer)).digest('hex')).toBe('f13b8587bda663192a8e397cc6c7aa0c316fad4d46fbc2d381f954b980562be8');
+    const sha = (bytes: Float64Array): string => createHash('sha256').update(new Uint8Array(bytes.buffer)).digest('hex');
+    // SHA-256 of the first 10,000 rows of seed 7 (no fault) from the code before profiles.
+    expect(sha(samples(new MotorSignals(7), 10_000))).toBe('27335f99247b56c07c0512de66eae4415a34ea4f2a367b88f239bd8f44f6d66c');
+    // The same rows, then faults on at 10,000 and stuck at 25,000, with the faults as resized for short runs (2026-11-30).
+    expect(sha(samples(new MotorSignals(7), 30_000, { on: 10_000, stuck: 25_000 }))).toBe('84af29b0c30735f924c32af2e8a53fd801562177e9917c2b4430ab7e471022cc');
     expect(new MotorSignals(7, {}).profile).toEqual(DEFAULT_MOTOR);
+  });
+
+  it('a running motor starts at its working temperature and stays near it; a motor just switched on warms up', () => {
+    const temperature = (running: boolean): number[] => Array.from(samples(new MotorSignals(2, {}, { running }), 20 * RATE).filter((_, i) => i % 3 === 1));
+    const level = DEFAULT_MOTOR.ambientC + DEFAULT_MOTOR.riseAtFullLoadC * DEFAULT_MOTOR.loadMean;
+    const running = temperature(true);
+    expect(running[0]).toBeCloseTo(level, 0);
+    // Over 20 s it moves with the ten-minute load cycle only: well under a degree.
+    expect(Math.abs((running[running.length - 1] as number) - (running[0] as number))).toBeLessThan(0.5);
+    const cold = temperature(false);
+    expect(cold[0]).toBeCloseTo(DEFAULT_MOTOR.ambientC + 5, 0);
+    expect((cold[cold.length - 1] as number) - (cold[0] as number)).toBeGreaterThan(1);
+  });
+
+  it('sizes each fault to be seen within seconds: bearing tone, a spike a second at any rate, a drift of 6 degC a minute', () => {
+    const rows = 60 * RATE;
+    // 60 s of the motor with the fault on from the start.
+    const withFault = (kind: 'bearing-wear' | 'spikes' | 'drift', rateHz: number): number[][] => {
+      const s = new MotorSignals(4, {}, { running: true });
+      s.setFault(kind, true, 0);
+      return Array.from({ length: 60 * rateHz }, (_, i) => s.sample(i, rateHz));
+    };
+    const vibration = withFault('bearing-wear', RATE).map((v) => v[0] as number);
+    expect(tone(vibration, 3.58 * DEFAULT_MOTOR.runningHz)).toBeCloseTo(1, 1);
+    for (const rateHz of [100, 200, 1000]) {
+      const spikes = withFault('spikes', rateHz).filter((v) => Math.abs(v[0] as number) > 2.5).length;
+      // About one a second for the 60 s at any rate (Poisson: 60 +- 3 sigma).
+      expect(spikes, `${rateHz} Hz`).toBeGreaterThan(36);
+      expect(spikes, `${rateHz} Hz`).toBeLessThan(84);
+    }
+    const drift = withFault('drift', RATE).map((v) => v[1] as number);
+    const healthy = Array.from(samples(new MotorSignals(4, {}, { running: true }), rows).filter((_, i) => i % 3 === 1));
+    expect((drift[rows - 1] as number) - (healthy[rows - 1] as number)).toBeCloseTo(6, 0);
   });
 
   it('follows its profile: running speed, mains, rated current, ambient and noise', () => {

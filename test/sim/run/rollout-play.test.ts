@@ -12,7 +12,8 @@ import { makeTempDir } from '../../support/temp-dir.js';
  * Three gateways in this process: two motors (simulated MCUs) labelled sensors=motor, which run
  * the fleet's autoencoder from its signed releases, and a synthetic load that no rollout selects.
  * A broken release (its model does not give its signed golden output) is rolled out first and
- * must stop at the canary's gate; then a good one must reach both motors, wave by wave.
+ * must stop at the canary's gate; then a good one, due while the broker is away (its canary
+ * offline: the play waits for it), must reach both motors, wave by wave.
  */
 const TINY_ROLLOUT = `
 name: tiny-rollout
@@ -25,6 +26,8 @@ gateways:
     mcu: { rateHz: 100 }
   - group: load
     synthetic: { rateHz: 10, channels: 1 }
+faults:
+  - { kind: broker-outage, at: 8s, duration: 2s }
 rollouts:
   - { release: bad, at: 2s, waves: '1, 100%', selector: sensors=motor }
   - { release: good, at: 9s, waves: '1, 100%', selector: sensors=motor }

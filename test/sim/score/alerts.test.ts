@@ -71,9 +71,16 @@ describe('scoreAlerts', () => {
 
   it('counts an alert on another gateway as false even inside the window, and one within the grace as true', () => {
     const fault: SensorFaultWindow = { gatewayId: 'gw-1', kind: 'spikes', channels: ['vibration', 'current'], startMs: 10_000, endMs: 20_000 };
-    const s = scoreAlerts([alertAt('gw-2', 12_000), alertAt('gw-1', 20_000 + GRACE), alertAt('gw-1', 20_001 + GRACE, 2)], [fault], GRACE);
-    expect(s).toMatchObject({ alerts: 3, trueAlerts: 1, detected: 1, recall: 1, meanDelayMs: 10_000 + GRACE });
+    const s = scoreAlerts([alertAt('gw-2', 12_000), alertAt('gw-1', 20_000), alertAt('gw-1', 20_000 + GRACE, 2), alertAt('gw-1', 20_001 + GRACE, 3)], [fault], GRACE);
+    expect(s).toMatchObject({ alerts: 4, trueAlerts: 2, detected: 1, recall: 1, meanDelayMs: 10_000 });
     expect(s.falseAlerts.map((a) => a.gatewayId)).toEqual(['gw-2', 'gw-1']);
+  });
+
+  it('does not count an alert raised only after the fault ended as its detection (a drift noticed when it stops was missed), nor as a false alarm', () => {
+    const fault: SensorFaultWindow = { gatewayId: 'gw-1', kind: 'drift', channels: ['temperature'], startMs: 10_000, endMs: 30_000 };
+    const s = scoreAlerts([alertAt('gw-1', 30_020)], [fault], GRACE);
+    expect(s).toMatchObject({ alerts: 1, trueAlerts: 1, precision: 1, detected: 0, recall: 0, meanDelayMs: null });
+    expect(s.outcomes[0]?.delayMs).toBeNull();
   });
 
   it('says precision 1 with no alerts and recall 1 with no faults (nothing wrong was done)', () => {
@@ -111,6 +118,20 @@ describe('alertsFromEvents', () => {
     expect(alerts).toEqual([
       { gatewayId: 'gw-1', stream: 'motor-1.alerts', alertId: 3, startMs: 100, endMs: 900, channels: ['vibration', 'current'], peakScore: 7 },
       { gatewayId: 'gw-1', stream: 'motor-1.alerts', alertId: 4, startMs: 2000, endMs: null, channels: [], peakScore: 5 },
+    ]);
+  });
+
+  it('keeps apart two alerts with one id from two lives of a gateway (a restart numbers them from 1 again)', () => {
+    const { alerts } = alertsFromEvents([
+      ev('r1', { alert: 1, state: 'raised', start: 100, end: null, channels: ['vibration'], peakScore: 4 }),
+      ev('r2', { alert: 1, state: 'cleared', start: 100, end: 900, channels: ['vibration'], peakScore: 4 }),
+      // kill -9, restart: the new process's first alert is alert 1 again.
+      ev('r3', { alert: 1, state: 'raised', start: 5000, end: null, channels: ['current'], peakScore: 6 }),
+      ev('r4', { alert: 1, state: 'cleared', start: 5000, end: 7000, channels: ['current'], peakScore: 6 }),
+    ]);
+    expect(alerts.map((a) => [a.alertId, a.startMs, a.endMs, a.channels])).toEqual([
+      [1, 100, 900, ['vibration']],
+      [1, 5000, 7000, ['current']],
     ]);
   });
 
