@@ -52,7 +52,9 @@ export async function trainFleetModel(seed: number): Promise<TrainedFleetModel> 
   const parts: Float64Array[] = [];
   let count = 0;
   for (const [k, rate] of RATES_HZ.entries()) {
-    const motor = new MotorSignals((seed * 31 + k) % 2 ** 32);
+    // Running before sampling starts, as the run's MCUs are (sim-gateway.ts: runningMotor): a model of a
+    // cold motor sees their warm winding as an anomaly and keeps no normal window to learn from.
+    const motor = new MotorSignals((seed * 31 + k) % 2 ** 32, {}, { running: true });
     const rows = TRAIN_SECONDS * rate;
     const samples = new Float64Array(rows * channels);
     for (let i = 0; i < rows; i += 1) samples.set(motor.sample(i, rate), i * channels);
