@@ -124,7 +124,7 @@ async function run(dir: string, candidate: Uint8Array | undefined, evaluation?: 
   if (evaluation !== undefined) await waitFor(() => events.has('anomaly.shadow_evaluated') || events.has('anomaly.shadow_evaluation_failed'), 'the evaluation set to be scored', 20_000);
   stop.abort();
   const result = await summary;
-  out.push(...stage.flush());
+  out.push(...(await stage.flush()));
   await stage.stop();
   return { out, decisions, summary: result, events };
 }
