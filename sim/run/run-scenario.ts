@@ -10,6 +10,7 @@ import type { Fault, Scenario } from '../scenario/types.js';
 import { renderTable, score, scorecardLine, writeScorecard, type Disruption, type Scorecard } from '../score/index.js';
 import { DeliveryTap } from './delivery-tap.js';
 import { collectObservations, collectTruth } from './collect.js';
+import { settleCameras } from './camera-settle.js';
 import { startSimGateway, type SimGateway } from './sim-gateway.js';
 
 export interface RunOptions {
@@ -62,9 +63,6 @@ function unsupported(s: Scenario): string[] {
   const out: string[] = [];
   for (const r of s.rollouts) out.push(`rollout of the ${r.release} release at ${r.atMs / 1000} s (not simulated yet)`);
   if (s.learning !== null) out.push(`learning round at ${s.learning.atMs / 1000} s (not simulated yet)`);
-  for (const g of s.gateways) {
-    if (g.camera !== null) out.push(`camera of group ${g.group} (not simulated yet${g.mcu === null && g.synthetic === null ? ': a 5 Hz synthetic source stands in' : ''})`);
-  }
   return out;
 }
 
@@ -220,7 +218,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     let index = 0;
     for (const group of scenario.gateways) {
       for (const id of groupIds(group)) {
-        gateways.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed }));
+        gateways.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed, subscribe: (filter, on) => broker.subscribe(filter, on) }));
         index += 1;
       }
     }
@@ -229,6 +227,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
     // The run's clock starts once every gateway is up; scenario times count from here.
     const runStartMs = Date.now();
+    for (const g of gateways.values()) g.camera?.play();
     const played: PlayedDisruption[] = [];
     const actions = faultActions(scenario, gateways, durationMs, played);
     const progressEveryMs = options.progressEveryMs ?? 5000;
@@ -256,6 +255,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     // A gateway still restarting must be up to take the MCU's last samples.
     await Promise.all(background);
     const runEndMs = Date.now();
+    // The belts keep moving until each vision stage has ended the tracks of the parts that left by now.
+    await settleCameras(gateways.values(), runEndMs, say);
 
     // Sources stop: the MCUs stop sampling and send what they hold until the gateways committed
     // it (a sample still in an MCU's buffer would count as missing), then the gateways' own sources.
