@@ -2,12 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventStore, StoredEvent } from '../../fleet/events/event-store.js';
 import { decodeRecordMessage } from '../../fleet/ingest/record-message.js';
 import { gatewayTopics } from '../../fleet/protocol/index.js';
-import { VISION_DEFAULTS } from '../../models/vision/defaults.js';
 import type { GatewayGroup } from '../scenario/types.js';
 import { defectsFromEvents, type DefectivePart, type DefectObservation } from '../score/index.js';
 import { CameraFeed } from './camera-feed.js';
 import type { CutFrame } from './camera-truth.js';
-import { CAMERA_DEVICE_ID, cameraYaml } from './camera-yaml.js';
+import { CAMERA_DEVICE_ID, cameraYaml, trackMaxAgeMs } from './camera-yaml.js';
 import type { Subscribe } from './delivery-tap.js';
 
 const EVENTS_STREAM = `${CAMERA_DEVICE_ID}.events`;
@@ -84,7 +83,7 @@ export class SimCamera {
     const cut = this.feed.exits.cutAt(runEndMs);
     this.cut = cut;
     if (cut === null) return { cut, problem: `camera of ${this.gatewayId}: no frame was shown by the run's end${this.feed.error === undefined ? '' : ` (${this.feed.error.message})`}` };
-    const needMs = cut.atMs + VISION_DEFAULTS.tracker.maxAgeMs + this.feed.frameMs;
+    const needMs = cut.atMs + trackMaxAgeMs(this.fps) + this.feed.frameMs;
     const deadline = Date.now() + timeoutMs;
     while (this.maxDetectionsTs < needMs) {
       if (Date.now() >= deadline) {
