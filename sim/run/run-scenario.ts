@@ -12,6 +12,7 @@ import { DeliveryTap } from './delivery-tap.js';
 import { collectObservations, collectTruth } from './collect.js';
 import { asProgress, type RunProgress } from './progress.js';
 import { RunMeter, type RunFootprint } from './run-meter.js';
+import { settleCameras } from './camera-settle.js';
 import { startSimGateway, type SimGateway } from './sim-gateway.js';
 import { RolloutPlay } from './rollout-play.js';
 import { SimRepo } from './sim-repo.js';
@@ -79,9 +80,6 @@ interface PlayedDisruption {
 function unsupported(s: Scenario): string[] {
   const out: string[] = [];
   if (s.learning !== null) out.push(`learning round at ${s.learning.atMs / 1000} s (not simulated yet)`);
-  for (const g of s.gateways) {
-    if (g.camera !== null) out.push(`camera of group ${g.group} (not simulated yet${g.mcu === null && g.synthetic === null ? ': a 5 Hz synthetic source stands in' : ''})`);
-  }
   return out;
 }
 
@@ -263,7 +261,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         const index = nextToStart++;
         const { id, group } = todo[index] as (typeof todo)[number];
         try {
-          started.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed, repo }));
+          started.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed, repo, subscribe: (filter, on) => broker.subscribe(filter, on) }));
           display.tick(started.size, id);
         } catch (err) {
           failure ??= err;
@@ -283,6 +281,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     // The run's clock starts once every gateway is up; scenario times count from here.
     const runStartMs = Date.now();
     meter.start();
+    for (const g of gateways.values()) g.camera?.play();
     const played: PlayedDisruption[] = [];
     rollouts?.start(runStartMs);
     const actions = faultActions(scenario, gateways, durationMs, played);
@@ -314,6 +313,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const rolloutsSeen = (await rollouts?.finish(ROLLOUT_SETTLE_MS)) ?? null;
     const runEndMs = Date.now();
     const footprint = await meter.stop();
+    // The belts keep moving until each vision stage has ended the tracks of the parts that left by now.
+    await settleCameras(gateways.values(), runEndMs, say);
 
     // Sources stop: the MCUs stop sampling and send what they hold until the gateways committed
     // it (a sample still in an MCU's buffer would count as missing), then the gateways' own sources.
