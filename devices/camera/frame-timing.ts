@@ -90,6 +90,13 @@ export class LiveClock {
 
   next(): number {
     const arrival = this.clock.now();
+    // The first picture is at its arrival: with no previous one to space from, the formula
+    // below would put it a whole MAX_LAG_MS early, and every later picture, spaced from it,
+    // would stay up to that far behind (a live camera's frames a second old on arrival).
+    if (this.last === -Infinity) {
+      this.last = arrival;
+      return arrival;
+    }
     const spaced = this.last + 1000 / this.fps;
     let t = Math.min(arrival, Math.max(spaced, arrival - MAX_LAG_MS));
     if (t <= this.last) t = this.last + 0.001;

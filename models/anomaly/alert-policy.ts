@@ -61,14 +61,20 @@ export class AlertPolicy {
   private state: 'idle' | 'pending' | 'active' = 'idle';
   private draft: Draft | undefined;
   private last: Draft | undefined;
-  private nextId: number;
+  private readonly takeId: () => number;
 
+  /**
+   * `takeId` hands out alert ids, called once per raised alert (a rise that never lasts
+   * `minDurationMs` takes none). The default counts from 1; the anomaly stage passes its
+   * ledger's, so ids go on across restarts.
+   */
   constructor(
     private readonly o: AlertPolicyOptions,
-    firstId = 1,
+    takeId?: () => number,
   ) {
     if (!(o.clearThreshold <= o.raiseThreshold)) throw new RangeError('clearThreshold must not exceed raiseThreshold');
-    this.nextId = firstId;
+    let next = 1;
+    this.takeId = takeId ?? (() => next++);
   }
 
   /** The alert in progress (active), if any. */
@@ -108,7 +114,8 @@ export class AlertPolicy {
           this.absorb(last, p);
           return [{ type: 'reopened', alert: freeze(last) }];
         }
-        this.draft = { id: this.nextId, start: p.ts, end: null, peakScore: 0, peakTs: p.ts, channels: new Set(), explanation: {}, reopened: 0 };
+        // The id comes when the rise lasted long enough to be an alert (maybeActivate).
+        this.draft = { id: 0, start: p.ts, end: null, peakScore: 0, peakTs: p.ts, channels: new Set(), explanation: {}, reopened: 0 };
         this.absorb(this.draft, p);
         this.state = 'pending';
         return this.maybeActivate(p, minDurationMs);
@@ -142,7 +149,7 @@ export class AlertPolicy {
     const d = this.draft as Draft;
     if (p.ts - d.start < minDurationMs) return [];
     this.state = 'active';
-    this.nextId += 1;
+    d.id = this.takeId();
     return [{ type: 'raised', alert: freeze(d) }];
   }
 

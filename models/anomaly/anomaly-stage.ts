@@ -6,8 +6,9 @@ import type { ComponentEvents } from '../../runtime/health/events.js';
 import type { DecisionSink, Stage } from '../../runtime/pipeline/components.js';
 import type { ManagedModelSource, ShadowCandidate } from '../../runtime/pipeline/registry.js';
 import type { RecordInput } from '../../runtime/pipeline/record.js';
-import type { ModelRef } from '../../runtime/store/decision-log.js';
+import type { DecisionEntry, ModelRef } from '../../runtime/store/decision-log.js';
 import type { InferenceBackend } from '../engine/engine.js';
+import { AlertLedger } from './alert-ledger.js';
 import { AlertPolicy, type AlertEvent, type AlertPolicyOptions } from './alert-policy.js';
 import { AutoencoderScorer, trainAutoencoderOnWindows, type WindowScore } from './autoencoder/model.js';
 import { WindowReservoir } from './autoencoder/window-reservoir.js';
@@ -60,7 +61,15 @@ export interface AnomalyStageOptions {
    * a bounded reservoir of normal windows per stream and registers a learner for the model.
    */
   readonly learning?: LearningHost;
+  /**
+   * Where alert ids and open alerts are kept across restarts (the plug-in opens it in the
+   * stage's state dir). Without one, ids count from 1 in memory (unit tests, benchmarks).
+   */
+  readonly alerts?: AlertLedger;
 }
+
+/** Why a cleared alert ended: its score fell below clearThreshold, the gateway stopped, or it restarted after dying with the alert open. */
+export type AlertEnd = 'score' | 'stop' | 'restart';
 
 interface SampleRecord {
   readonly values: Readonly<Record<string, readonly number[]>>;
@@ -189,7 +198,12 @@ export class AnomalyStage implements Stage {
   private decisionErrors = 0;
   /** Windows the model failed to score (their records went on unscored). */
   private scoreErrors = 0;
-  private nextAlertId = 1;
+  /** Alert ids and open alerts, kept across restarts. */
+  private readonly ledger: AlertLedger;
+  /** Ledger writes that failed (the alerts went out anyway). */
+  private ledgerErrors = 0;
+  /** Decision log entries of this batch's alerts, appended once the ledger covers them. */
+  private pendingDecisions: DecisionEntry[] = [];
   private readonly pendingTraining = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
   private readonly unsubscribeShadow: (() => void) | undefined;
@@ -209,6 +223,7 @@ export class AnomalyStage implements Stage {
     private readonly decisions: DecisionSink,
     private readonly events: ComponentEvents,
   ) {
+    this.ledger = o.alerts ?? AlertLedger.inMemory();
     // The hash names what scores: the detector's version and every parameter (a tuned band is another model).
     const params = { ...defaultStreamingParams(), suppress: false, ...o.streaming };
     this.streamingModel = {
@@ -233,6 +248,8 @@ export class AnomalyStage implements Stage {
       streams: this.streams.size,
       scoredPoints: this.scored,
       alertsRaised: this.alertsRaised,
+      alertsOpen: this.ledger.openCount,
+      alertLedgerErrors: this.ledgerErrors,
       decisionErrors: this.decisionErrors,
       scoreErrors: this.scoreErrors,
       phase: ae.length === 0 ? (this.o.detector === 'streaming' ? 'scoring' : 'waiting') : (ae[0]?.phase ?? null),
@@ -261,7 +278,7 @@ export class AnomalyStage implements Stage {
     if (this.streams.size >= MAX_STREAMS) return undefined;
     const channels = (this.o.channels ?? Object.keys(data.values)).filter((c) => Array.isArray(data.values[c]));
     if (channels.length === 0) return undefined;
-    s = { stream: r.stream, channels, units: { ...(data.units ?? {}) }, policy: new AlertPolicy(this.o.alert, this.nextAlertId), streaming: new Map(), interval: undefined, lastTs: r.ts, recentMax: [] };
+    s = { stream: r.stream, channels, units: { ...(data.units ?? {}) }, policy: new AlertPolicy(this.o.alert, () => this.ledger.takeId()), streaming: new Map(), interval: undefined, lastTs: r.ts, recentMax: [] };
     if (this.o.detector === 'streaming') {
       // The alert policy does its own hysteresis and minimum duration: it wants the evidence
       // at every point, not NAB's one-score-per-event suppression.
@@ -277,6 +294,8 @@ export class AnomalyStage implements Stage {
 
   async process(records: readonly RecordInput[]): Promise<readonly RecordInput[]> {
     const out: RecordInput[] = [...records];
+    const first = records[0];
+    if (first !== undefined) this.closeOrphans(first.ts, out);
     for (const r of records) {
       if (!isSampleRecord(r.data)) continue;
       const s = this.state(r, r.data);
@@ -300,7 +319,50 @@ export class AnomalyStage implements Stage {
       }
       s.lastTs = r.ts + (n - 1) * step;
     }
+    await this.settle();
     return out;
+  }
+
+  /**
+   * Alerts that were open when the gateway died (the ledger still lists them) are cleared at
+   * the first batch after the restart, `endedBy: restart`, ending at that batch's time: the
+   * first moment the gateway could look again. The fleet was told they were open and would
+   * otherwise show them open for ever; if the fault is still there, the stage raises a new
+   * alert (a new id) once it has seen enough of it again.
+   */
+  private closeOrphans(ts: number, out: RecordInput[]): void {
+    for (const a of this.ledger.takeOrphans()) {
+      const end = Math.max(ts, a.start);
+      const outcome = { alert: a.id, state: 'cleared' as const, start: a.start, end, peakScore: a.peakScore, peakTs: a.peakTs, channels: a.channels, endedBy: 'restart' as const };
+      out.push({ stream: `${a.stream}.alerts`, class: 'alert', ts: end, data: { ...outcome, explanation: a.explanation, detector: a.detector, model: a.model } });
+      this.ledger.closed(a.stream, a.id);
+      this.events.warn('anomaly.cleared', { code: 'E_ANOMALY', stream: a.stream, alert: a.id, channels: a.channels, peakScore: a.peakScore, endedBy: 'restart' });
+      this.pendingDecisions.push({ ts: end, kind: 'alert', stream: a.stream, model: a.model, inputs: { channels: a.channels, detector: a.detector }, explanation: a.explanation, outcome, recordId: null });
+    }
+  }
+
+  /**
+   * Makes the ledger cover the alerts about to leave (written before the records are returned
+   * to the pipeline, so no stored record names an id a restart could hand out again), then
+   * logs their decisions. A ledger that cannot be written is an error event and a counter; the
+   * alerts still go out.
+   */
+  private async settle(): Promise<void> {
+    try {
+      await this.ledger.save();
+    } catch (err) {
+      this.ledgerErrors += 1;
+      this.events.error('anomaly.alert_ledger_failed', { code: 'E_STORE_WRITE', reason: (err as Error).message });
+    }
+    const entries = this.pendingDecisions;
+    if (entries.length === 0) return;
+    this.pendingDecisions = [];
+    for (const entry of entries) {
+      this.decisions.append(entry).catch((err: unknown) => {
+        this.decisionErrors += 1;
+        this.events.error('anomaly.decision_failed', { code: 'E_STORE_WRITE', reason: (err as Error).message });
+      });
+    }
   }
 
   private scoreStreaming(s: StreamState, data: SampleRecord, k: number, ts: number): { ts: number; score: number; contributions: Record<string, number> } {
@@ -338,11 +400,8 @@ export class AnomalyStage implements Stage {
     return s.ae?.model ?? this.streamingModel;
   }
 
-  private onAlert(s: StreamState, e: AlertEvent, span: { start: number; end: number } | null, out: RecordInput[]): void {
-    if (e.type === 'raised') {
-      this.alertsRaised += 1;
-      this.nextAlertId = e.alert.id + 1;
-    }
+  private onAlert(s: StreamState, e: AlertEvent, span: { start: number; end: number } | null, out: RecordInput[], endedBy: AlertEnd = 'score'): void {
+    if (e.type === 'raised') this.alertsRaised += 1;
     const model = this.modelOf(s);
     const explanation = Object.fromEntries(Object.entries(e.alert.explanation).map(([c, v]) => [c, { contribution: v, unit: s.units[c] ?? '' }]));
     const data = {
@@ -355,26 +414,24 @@ export class AnomalyStage implements Stage {
       channels: e.alert.channels,
       explanation,
       ...(span === null ? {} : { span }),
+      ...(e.type === 'cleared' ? { endedBy } : {}),
       detector: this.o.detector,
       model,
     };
+    if (e.type === 'cleared') this.ledger.closed(s.stream, e.alert.id);
+    else this.ledger.opened({ stream: s.stream, id: e.alert.id, start: e.alert.start, peakScore: e.alert.peakScore, peakTs: e.alert.peakTs, channels: e.alert.channels, explanation, detector: this.o.detector, model });
     out.push({ stream: `${s.stream}.alerts`, class: 'alert', ts: e.type === 'cleared' ? (e.alert.end as number) : e.alert.start, data });
     this.events.warn(`anomaly.${e.type}`, { code: 'E_ANOMALY', stream: s.stream, alert: e.alert.id, channels: e.alert.channels, peakScore: e.alert.peakScore });
-    this.decisions
-      .append({
-        ts: data.state === 'cleared' ? (e.alert.end as number) : e.alert.start,
-        kind: 'alert',
-        stream: s.stream,
-        model,
-        inputs: { channels: s.channels, detector: this.o.detector, ...(span === null ? {} : { span }) },
-        explanation,
-        outcome: { alert: e.alert.id, state: e.type, start: e.alert.start, end: e.alert.end, peakScore: e.alert.peakScore, peakTs: e.alert.peakTs, channels: e.alert.channels },
-        recordId: null,
-      })
-      .catch((err: unknown) => {
-        this.decisionErrors += 1;
-        this.events.error('anomaly.decision_failed', { code: 'E_STORE_WRITE', reason: (err as Error).message });
-      });
+    this.pendingDecisions.push({
+      ts: data.state === 'cleared' ? (e.alert.end as number) : e.alert.start,
+      kind: 'alert',
+      stream: s.stream,
+      model,
+      inputs: { channels: s.channels, detector: this.o.detector, ...(span === null ? {} : { span }) },
+      explanation,
+      outcome: { alert: e.alert.id, state: e.type, start: e.alert.start, end: e.alert.end, peakScore: e.alert.peakScore, peakTs: e.alert.peakTs, channels: e.alert.channels, ...(e.type === 'cleared' ? { endedBy } : {}) },
+      recordId: null,
+    });
   }
 
   private async feedAutoencoder(s: StreamState, data: SampleRecord, n: number, ts0: number, step: number, out: RecordInput[]): Promise<void> {
@@ -800,9 +857,11 @@ export class AnomalyStage implements Stage {
     await this.loadManaged(s, m);
   }
 
-  flush(): RecordInput[] {
+  /** The pipeline drains (the gateway stops): open alerts end now, `endedBy: stop`. */
+  async flush(): Promise<RecordInput[]> {
     const out: RecordInput[] = [];
-    for (const s of this.streams.values()) for (const e of s.policy.close(s.lastTs)) this.onAlert(s, e, null, out);
+    for (const s of this.streams.values()) for (const e of s.policy.close(s.lastTs)) this.onAlert(s, e, null, out, 'stop');
+    await this.settle();
     return out;
   }
 

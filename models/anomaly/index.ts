@@ -27,7 +27,9 @@ export const anomalyStagePlugin = defineStage({
     const d = ANOMALY_DEFAULTS;
     const { smoothingMs, ...alert } = { ...d.alert, ...(config.alert ?? {}) };
     if (alert.clearThreshold > alert.raiseThreshold) throw new RangeError(`anomaly: alert.clearThreshold (${alert.clearThreshold}) must not exceed raiseThreshold (${alert.raiseThreshold})`);
-    const { AnomalyStage } = await import('./anomaly-stage.js');
+    const [{ AnomalyStage }, { AlertLedger }] = await Promise.all([import('./anomaly-stage.js'), import('./alert-ledger.js')]);
+    // Alert ids go on across restarts, and alerts left open by a crash are closed (alert-ledger.ts).
+    const alerts = await AlertLedger.open(env.stateDir, env.events);
     return new AnomalyStage(
       {
         detector: config.detector ?? 'streaming',
@@ -43,6 +45,7 @@ export const anomalyStagePlugin = defineStage({
         backend: env.backend,
         ...(managed === undefined || env.models === undefined ? {} : { managed: { name: managed, source: env.models } }),
         ...(managed === undefined || env.learning === undefined ? {} : { learning: env.learning }),
+        alerts,
       },
       env.stateDir,
       env.decisions,

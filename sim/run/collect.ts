@@ -45,7 +45,8 @@ export function collectTruth(t: TruthInput): GroundTruth {
   const rollouts = t.rollouts ?? t.scenario.rollouts.map((r, i) => ({ rolloutId: `not-played-${i + 1}`, release: r.release, stopAtWave: 0 }));
   const l = t.scenario.learning;
   const learning = l === null ? null : { rounds: l.rounds, byzantineIds: targetIds(t.scenario, l.byzantine), strategy: l.strategy };
-  return { runStartMs: t.runStartMs, runEndMs: t.runEndMs, gatewayIds: t.ids, sensorFaults, defectiveParts: [], disruptions: [...(t.disruptions ?? [])], mcuSamples, rollouts, learning };
+  const defectiveParts = [...t.gateways.values()].flatMap((g) => g.camera?.truth() ?? []);
+  return { runStartMs: t.runStartMs, runEndMs: t.runEndMs, gatewayIds: t.ids, sensorFaults, defectiveParts, disruptions: [...(t.disruptions ?? [])], mcuSamples, rollouts, learning };
 }
 
 export interface ObservationInput {
@@ -77,7 +78,8 @@ export async function collectObservations(o: ObservationInput): Promise<Observat
       counters: await g.counters(),
       latency: tap.latency.snapshot(),
       alerts,
-      defects: [],
+      // The fleet holds every defect event the broker passed on within 10 s (its ingest writes in batches).
+      defects: g.camera === null ? [] : await g.camera.observations(o.events, 10_000),
       // In-process gateways share the simulator's process: none of their own; a process gateway's from its supervisor.
       resources: g.resources(),
     });

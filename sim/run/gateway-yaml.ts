@@ -1,5 +1,6 @@
 import type { GatewayGroup } from '../scenario/types.js';
 import { FLEET_MODEL_STAGE } from './fleet-model.js';
+import { cameraYaml } from './camera-yaml.js';
 import { LEARNING_RESERVOIR_WINDOWS } from './learning-play.js';
 
 /** The MCU's stream: the serial-sensor source and the anomaly pipeline that watches it. */
@@ -15,6 +16,8 @@ export interface GatewayYamlInput {
   /** The provisioning section (`uplink`, and `updates` when the fleet has a repository), as the fleet wrote it. */
   readonly provisioned: string;
   readonly seed: number;
+  /** `host:port` of the simulator's camera feed, when the group has a camera (camera-feed.ts). */
+  readonly cameraAddress?: string | null;
   /**
    * A gateway run as its own process (sim/faults' GatewaySupervisor) logs at info, which is how
    * the supervisor sees it up (its gateway.started line names the health URL), and serves its
@@ -61,8 +64,13 @@ export function gatewayYaml(g: GatewayYamlInput): string {
     pipelines.push(`  - id: ${MCU_DEVICE_ID}`, `    source: ${MCU_DEVICE_ID}`, '    stages:', `      - { type: anomaly, detector: streaming, alert: ${SIM_ALERT_POLICY}, streaming: ${SIM_DRIFT_BAND} }`);
     if (g.fleetModel === true) pipelines.push(FLEET_MODEL_STAGE);
   }
-  // A camera-only group (the camera is not simulated yet) gets a small synthetic stand-in: a gateway has a source.
-  const synthetic = g.group.synthetic ?? (g.group.mcu === null ? { rateHz: 5, channels: 1 } : null);
+  const camera = g.group.camera !== null && g.cameraAddress !== undefined && g.cameraAddress !== null ? cameraYaml(g.cameraAddress, g.group.camera.fps) : null;
+  if (camera !== null) {
+    devices.push(...camera.devices);
+    pipelines.push(...camera.pipelines);
+  }
+  // A camera group given no camera feed gets a small synthetic stand-in: a gateway has a source.
+  const synthetic = g.group.synthetic ?? (g.group.mcu === null && camera === null ? { rateHz: 5, channels: 1 } : null);
   if (synthetic !== null) {
     const { rateHz, channels } = synthetic;
     const chans = Array.from({ length: channels }, (_, i) => `{ name: ch${i + 1}, unit: V, sine: { amplitude: 1, frequencyHz: ${(0.1 * (i + 1)).toFixed(1)} }, noise: { stddev: 0.05 } }`);

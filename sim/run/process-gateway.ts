@@ -73,6 +73,7 @@ export async function startProcessGateway(parts: GatewayParts, startMcu: (parts:
       clearInterval(poller);
       await mcu?.stop().catch(() => undefined);
       await supervisor.stop().catch(() => undefined);
+      await parts.camera?.stop().catch(() => undefined);
       await parts.cable?.close().catch(() => undefined);
       await parts.proxy.close().catch(() => undefined);
     };
@@ -82,6 +83,7 @@ export async function startProcessGateway(parts: GatewayParts, startMcu: (parts:
       mcu,
       cable: parts.cable,
       proxy: parts.proxy,
+      camera: parts.camera,
       mcuStartMs: started.mcuStartMs,
       process: {
         kill9: async () => {

@@ -12,6 +12,7 @@ import { DeliveryTap } from './delivery-tap.js';
 import { collectObservations, collectTruth } from './collect.js';
 import { asProgress, type RunProgress } from './progress.js';
 import { RunMeter, type RunFootprint } from './run-meter.js';
+import { settleCameras } from './camera-settle.js';
 import { startSimGateway, type SimGateway } from './sim-gateway.js';
 import { RolloutPlay } from './rollout-play.js';
 import { SimRepo } from './sim-repo.js';
@@ -80,9 +81,6 @@ interface PlayedDisruption {
 /** What this slice of the runner does not play yet: listed (and printed) as skipped, not silently dropped. */
 function unsupported(s: Scenario): string[] {
   const out: string[] = [];
-  for (const g of s.gateways) {
-    if (g.camera !== null) out.push(`camera of group ${g.group} (not simulated yet${g.mcu === null && g.synthetic === null ? ': a 5 Hz synthetic source stands in' : ''})`);
-  }
   return out;
 }
 
@@ -269,7 +267,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         const index = nextToStart++;
         const { id, group } = todo[index] as (typeof todo)[number];
         try {
-          started.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins: cast?.byzantine.has(id) === true ? byzantinePlugins(plugins, scenario.seed + index, cast.poisoned.get(id)) : plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed, repo, learners: cast?.learners }));
+          started.set(id, await startSimGateway(id, index, group, { dir: join(dataDir, 'gateways'), fleet: fleet.registry, brokerUrl: fleet.endpoints.brokerUrl, plugins: cast?.byzantine.has(id) === true ? byzantinePlugins(plugins, scenario.seed + index, cast.poisoned.get(id)) : plugins, logger: logger.child({ part: 'gateway' }), seed: scenario.seed, repo, subscribe: (filter, on) => broker.subscribe(filter, on), learners: cast?.learners }));
           display.tick(started.size, id);
         } catch (err) {
           failure ??= err;
@@ -289,6 +287,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     // The run's clock starts once every gateway is up; scenario times count from here.
     const runStartMs = Date.now();
     meter.start();
+    for (const g of gateways.values()) g.camera?.play();
     const played: PlayedDisruption[] = [];
     rollouts?.start(runStartMs);
     learning = cast === null ? null : new LearningPlay({ step: cast.step, scenarioName: scenario.name, model: FLEET_MODEL, learners: [...cast.learners], byzantine: [...cast.byzantine], learnerGroups: cast.learnerGroups, fleetDataDir: join(dataDir, 'fleet'), apiUrl: fleet.endpoints.localApiUrl, durationMs, repo, poisoned: cast.poisoned, say });
@@ -322,6 +321,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const rolloutsSeen = (await rollouts?.finish(ROLLOUT_SETTLE_MS)) ?? null;
     const runEndMs = Date.now();
     const footprint = await meter.stop();
+    // The belts keep moving until each vision stage has ended the tracks of the parts that left by now.
+    await settleCameras(gateways.values(), runEndMs, say);
 
     // Sources stop: the MCUs stop sampling and send what they hold until the gateways committed
     // it (a sample still in an MCU's buffer would count as missing), then the gateways' own sources.

@@ -15,6 +15,8 @@ import { startProcessGateway } from './process-gateway.js';
 import { SerialLink } from '../faults/serial-link.js';
 import { TcpProxy } from '../faults/tcp-proxy.js';
 import type { SimRepo } from './sim-repo.js';
+import { SimCamera } from './camera-play.js';
+import type { Subscribe } from './delivery-tap.js';
 
 /**
  * One simulated gateway with what it reads (its serial cable and MCU, when its group has one),
@@ -29,6 +31,8 @@ export interface SimGateway {
   readonly cable: SerialLink | null;
   /** The gateway's way to the broker: a broker outage or a partition cuts it. */
   readonly proxy: TcpProxy;
+  /** The conveyor camera the gateway's vision stage watches, when its group has one. */
+  readonly camera: SimCamera | null;
   /** Wall clock when the MCU booted: sample i was taken at about mcuStartMs + i / rate. */
   readonly mcuStartMs: number;
   /** The gateway's process (kill -9 and restart); null for an in-process gateway. */
@@ -66,6 +70,8 @@ export interface StartGatewayContext {
   readonly seed: number;
   /** The run's TUF repository: given, each gateway gets the provisioned `updates` section (root pinned in its directory) and the MCU gateways run the fleet model. */
   readonly repo?: SimRepo | null;
+  /** The embedded broker's subscribe: a camera watches its gateway's records (camera-play.ts). */
+  readonly subscribe: Subscribe;
   /** The gateways that take part in the scenario's learning round (their config gets a `learning` section). */
   readonly learners?: ReadonlySet<string>;
 }
@@ -78,6 +84,7 @@ export interface GatewayParts {
   readonly base: string;
   readonly cable: SerialLink | null;
   readonly proxy: TcpProxy;
+  readonly camera: SimCamera | null;
   readonly seed: number;
   /** The gateway's config as YAML (`process`: as a child process reads it). */
   readonly yaml: (process: boolean) => string;
@@ -110,6 +117,7 @@ async function startInProcessGateway(parts: GatewayParts, ctx: StartGatewayConte
     mcu,
     cable: parts.cable,
     proxy: parts.proxy,
+    camera: parts.camera,
     mcuStartMs,
     process: null,
     stopSources: async () => {
@@ -124,6 +132,7 @@ async function startInProcessGateway(parts: GatewayParts, ctx: StartGatewayConte
     stop: async () => {
       await mcu?.stop().catch(() => undefined);
       await gateway.stop().catch(() => undefined);
+      await parts.camera?.stop().catch(() => undefined);
       await parts.cable?.close().catch(() => undefined);
       await parts.proxy.close().catch(() => undefined);
     },
@@ -148,15 +157,19 @@ export async function startSimGateway(id: string, index: number, group: GatewayG
   // One seed per gateway from the run's (both schemas take 0 to 2^32 - 1).
   const seed = (ctx.seed * 7919 + index) % 2 ** 32;
   let cable: SerialLink | null = null;
+  let camera: SimCamera | null = null;
   try {
     if (group.mcu !== null) {
       cable = new SerialLink({ name: id, mcuPath: `${base}-mcu.tty`, gatewayPath: `${base}-gw.tty` });
       await cable.start();
     }
+    if (group.camera !== null) camera = await SimCamera.start(id, group.camera, seed, ctx.subscribe);
     const serialPath = cable?.gatewayPath ?? null;
-    const parts: GatewayParts = { id, group, base, cable, proxy, seed, yaml: (process) => gatewayYaml({ id, group, dataDir: join(base, 'data'), serialPath, provisioned: section, seed, process, fleetModel: ctx.repo != null, learning: ctx.repo != null && ctx.learners?.has(id) === true }) };
+    const cameraAddress = camera?.feed.address ?? null;
+    const parts: GatewayParts = { id, group, base, cable, proxy, camera, seed, yaml: (process) => gatewayYaml({ id, group, dataDir: join(base, 'data'), serialPath, provisioned: section, seed, process, fleetModel: ctx.repo != null, cameraAddress, learning: ctx.repo != null && ctx.learners?.has(id) === true }) };
     return group.mode === 'process' ? await startProcessGateway(parts, startMcu) : await startInProcessGateway(parts, ctx);
   } catch (err) {
+    await camera?.stop().catch(() => undefined);
     await cable?.close().catch(() => undefined);
     await proxy.close().catch(() => undefined);
     throw err;

@@ -65,7 +65,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /**
  * Folds the fleet's alert events (one `raised`, later one `cleared`, per alert) into one
  * observation per alert. An alert is known by its gateway, stream, id and start: a gateway
- * restarted (kill -9) numbers its alerts from 1 again, and its new alert 1 is not the old one.
+ * keeps its alert ids across restarts (models/anomaly's alert ledger), and the start also tells
+ * apart two alerts whose ids were reused (a gateway whose ledger was lost, or an older one).
  * Events that are not anomaly alerts of that shape are counted in `unreadable`, not guessed at.
  */
 export function alertsFromEvents(events: readonly FleetEventItem[]): { alerts: AlertObservation[]; unreadable: number } {

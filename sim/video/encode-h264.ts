@@ -62,6 +62,9 @@ export class H264Writer {
       bitrate: options.bitrate ?? width * height * 2,
       framerate: this.framerate,
       latencyMode: 'realtime',
+      // libopenh264 is what it gets anyway; asking for hardware first makes FFmpeg probe
+      // NVENC and log three lines about a missing libcuda on every box without one.
+      hardwareAcceleration: 'prefer-software',
       avc: { format: 'annexb' },
     });
   }

@@ -170,6 +170,31 @@ describe('camera source', () => {
     }
   });
 
+  it('times a live camera\'s first picture at its arrival, not a second before it', async () => {
+    let sentAt = 0;
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => {
+      sockets.push(socket);
+      // The first picture, ended by an access unit delimiter so the parser hands it on at once.
+      sentAt = Date.now();
+      socket.write(concat([(clip.aus[0] as AccessUnit).data, Uint8Array.of(0, 0, 0, 1, 0x09, 0xf0)]));
+    });
+    const port = await listenOnLoopback(server);
+    try {
+      await withSource({ input: { tcp: `127.0.0.1:${port}` } }, async (_source, c) => {
+        await waitFor(() => c.frames().length === 1, 'the first picture', 10_000);
+        const receivedAt = Date.now();
+        const ts = (c.frames()[0] as { frame: { timestampUs: number } }).frame.timestampUs / 1000;
+        // Its time is when it arrived: after it was sent (1 ms for rounding), before it was received.
+        expect(ts).toBeGreaterThanOrEqual(sentAt - 1);
+        expect(ts).toBeLessThanOrEqual(receivedAt);
+      });
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('reads the stream from UDP datagrams', async () => {
     // Port 0: the source binds what it gets and reports it.
     await withSource({ input: { udp: '127.0.0.1:0' } }, async (source, c) => {

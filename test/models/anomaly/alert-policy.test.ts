@@ -57,6 +57,31 @@ describe('alert policy', () => {
     );
   });
 
+  it('takes one id from its allocator per raised alert, none for a rise that did not last, and every event of an alert carries its id (property)', () => {
+    fc.assert(
+      fc.property(options, stream, fc.integer({ min: 1, max: 1e9 }), (o, points, first) => {
+        // The allocator stands for the stage's ledger: ids go on from where a previous process left them.
+        const taken: number[] = [];
+        let next = first;
+        const policy = new AlertPolicy(o, () => {
+          taken.push(next);
+          return next++;
+        });
+        const events: AlertEvent[] = [];
+        let ts = 0;
+        for (const p of points) {
+          ts += p.dt;
+          events.push(...policy.push({ ts, score: Math.max(p.a, p.b), contributions: { a: p.a, b: p.b } }));
+        }
+        events.push(...policy.close(ts));
+        const raised = events.filter((e) => e.type === 'raised').map((e) => e.alert.id);
+        expect(raised).toEqual(taken);
+        for (const e of events) expect(taken).toContain(e.alert.id);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('does not flap on a score hovering at the threshold (hysteresis)', () => {
     const policy = new AlertPolicy({ raiseThreshold: 0.9, clearThreshold: 0.7, minDurationMs: 0, cooldownMs: 0, groupShare: 0.2 });
     const events: AlertEvent[] = [];

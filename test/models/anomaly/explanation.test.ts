@@ -49,7 +49,7 @@ describe('the streaming stage explains every score it reports', () => {
           const values = Object.fromEntries(channels.map((c, i) => [c, [p.values[i] as number]]));
           out.push(...(await stage.process([{ stream: 's', class: 'telemetry', ts, data: { values, units: { a: 'mm/s', b: '°C', c: 'A' } } }])));
         }
-        out.push(...stage.flush());
+        out.push(...(await stage.flush()));
         for (const r of out.filter((x) => x.stream === 's.anomaly')) {
           const d = r.data as { peakScore: number; explanation: Record<string, number> };
           expect(d.peakScore).toBeGreaterThanOrEqual(0);

@@ -62,7 +62,7 @@ async function run(make: (decisions: DecisionEntry[]) => AnomalyStage, seconds: 
     if (first) await waitFor(() => s.stats()['phase'] === 'scoring', 'the stage to score', 30_000);
     first = false;
   }
-  alerts.push(...s.flush());
+  alerts.push(...(await s.flush()));
   await s.stop();
   return { alerts, decisions };
 }

@@ -85,13 +85,18 @@ interface RunResult {
  * scenario fed (normal running, bearing wear, normal again, spikes), then the shadow ended.
  * The scenario is the same for every run, so the active path's outputs must be too.
  */
+let runs = 0;
+
 async function run(dir: string, candidate: Uint8Array | undefined, evaluation?: Uint8Array): Promise<RunResult> {
   const managed = new ManagedModels(dir);
+  // Each run is a new stage of its own (alert ids would go on from the last run's in a shared state dir).
+  runs += 1;
+  const stateDir = `${dir}/stage-${runs}`;
   const events = new CapturingEventLog();
   const decisions: DecisionEntry[] = [];
   const stage = (await anomalyStagePlugin.create(
     { type: 'anomaly', detector: 'autoencoder', scoreEveryMs: 1000, alert: { raiseThreshold: 0.25, clearThreshold: 0.15, minDurationMs: 1000, smoothingMs: 1000, cooldownMs: 0 }, autoencoder: { managed: MODEL, windowSamples: 16, strideSamples: 8 } },
-    { backend: defaultBackend(), gatewayId: 'gw', stateDir: dir, decisions: { append: async (e) => void decisions.push(e) }, events: events.for('anomaly'), models: managed },
+    { backend: defaultBackend(), gatewayId: 'gw', stateDir, decisions: { append: async (e) => void decisions.push(e) }, events: events.for('anomaly'), models: managed },
   )) as AnomalyStage;
   const sig = new MotorSignals(7);
   const out: RecordInput[] = [];
@@ -124,7 +129,7 @@ async function run(dir: string, candidate: Uint8Array | undefined, evaluation?: 
   if (evaluation !== undefined) await waitFor(() => events.has('anomaly.shadow_evaluated') || events.has('anomaly.shadow_evaluation_failed'), 'the evaluation set to be scored', 20_000);
   stop.abort();
   const result = await summary;
-  out.push(...stage.flush());
+  out.push(...(await stage.flush()));
   await stage.stop();
   return { out, decisions, summary: result, events };
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../runtime/config/load.js';
 import { builtinRegistry } from '../../../runtime/plugins.js';
 import type { GatewayGroup } from '../../../sim/scenario/types.js';
+import { CAMERA_DEVICE_ID } from '../../../sim/run/camera-yaml.js';
 import { gatewayYaml, MCU_DEVICE_ID, SYNTHETIC_DEVICE_ID } from '../../../sim/run/gateway-yaml.js';
 import { LEARNING_RESERVOIR_WINDOWS } from '../../../sim/run/learning-play.js';
 
@@ -34,7 +35,7 @@ describe('gatewayYaml', () => {
         expect(config.health.listen).toEqual(process ? { host: '127.0.0.1', port: 0 } : null);
         const ids = config.devices.map((d) => d.id);
         expect(ids.includes(MCU_DEVICE_ID)).toBe(g.mcu !== null);
-        // A camera-only group gets a synthetic stand-in: a gateway always has a source.
+        // A camera-only group given no camera feed gets a synthetic stand-in: a gateway always has a source.
         expect(ids.includes(SYNTHETIC_DEVICE_ID)).toBe(g.synthetic !== null || g.mcu === null);
         expect(config.store.maxSizeBytes).toBe(g.storeBudgetBytes);
         expect(config.uplink.username).toBe('press-1');
@@ -55,6 +56,19 @@ describe('gatewayYaml', () => {
         const config = parseConfig(yaml, 'sim', registry);
         expect(config.learning).toEqual(learning ? { reservoirWindows: LEARNING_RESERVOIR_WINDOWS, heldOutShare: 0.2, maxChunkBytes: config.learning?.maxChunkBytes } : null);
         expect(config.pipelines.find((p) => p.source === MCU_DEVICE_ID)?.stages.map((st) => (st as { type: string }).type)).toEqual(['anomaly', 'anomaly']);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('gives a camera group its camera on the simulator\'s feed, watched by a vision stage, and no stand-in', () => {
+    fc.assert(
+      fc.property(group.filter((g) => g.camera !== null), fc.integer({ min: 1, max: 65_535 }), (g, port) => {
+        const yaml = gatewayYaml({ id: 'press-1', group: g, dataDir: '/tmp/sim/d', serialPath: g.mcu === null ? null : '/tmp/sim/press-1-gw.tty', provisioned: PROVISIONED, seed: 1, process: g.mode === 'process', cameraAddress: `127.0.0.1:${port}` });
+        const config = parseConfig(yaml, 'sim', registry);
+        expect(config.devices.find((d) => d.id === CAMERA_DEVICE_ID)).toMatchObject({ type: 'camera', config: { input: { tcp: `127.0.0.1:${port}` } } });
+        expect((config.pipelines.find((p) => p.source === CAMERA_DEVICE_ID)?.stages ?? []).map((st) => (st as { type: string }).type)).toEqual(['vision']);
+        expect(config.devices.some((d) => d.id === SYNTHETIC_DEVICE_ID)).toBe(g.synthetic !== null);
       }),
       { numRuns: 50 },
     );
