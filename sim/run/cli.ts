@@ -60,7 +60,6 @@ export async function runSimCommand(file: string, o: SimCommandOptions): Promise
     out(r.table);
     out(`report: ${r.report.htmlPath} (and ${r.report.jsonPath}); data: ${r.dataDir}`);
     out(footprintLine(r));
-    if (r.skipped.length > 0) out(`not played by this runner yet: ${r.skipped.join('; ')}`);
     const missed = verdict(r.card);
     out(missed.length === 0 ? 'verdict: every bar met' : `verdict: missed: ${missed.join('; ')}`);
     return missed;

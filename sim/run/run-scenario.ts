@@ -54,8 +54,6 @@ export interface RunResult {
   readonly report: { readonly jsonPath: string; readonly htmlPath: string };
   readonly consoleUrl: string;
   readonly dataDir: string;
-  /** What of the scenario this runner did not play (faults, rollouts, learning, cameras), in words. */
-  readonly skipped: readonly string[];
   /** Whether the simulator kept up (real time), and what the whole simulated plant cost this machine. */
   readonly footprint: RunFootprint;
   readonly gatewayCount: number;
@@ -76,12 +74,6 @@ interface PlayedDisruption {
   readonly gatewayIds: string[];
   readonly startMs: number;
   endMs: number | null;
-}
-
-/** What this slice of the runner does not play yet: listed (and printed) as skipped, not silently dropped. */
-function unsupported(s: Scenario): string[] {
-  const out: string[] = [];
-  return out;
 }
 
 /**
@@ -217,8 +209,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const dataDir = resolve(options.dataDir ?? scenario.fleet.dataDir ?? (await mkdtemp(join(tmpdir(), `edgewise-sim-${scenario.name}-`))));
   await mkdir(dataDir, { recursive: true });
   const reportDir = resolve(options.reportDir ?? scenario.reportDir ?? join(dataDir, 'report'));
-  const skipped = unsupported(scenario);
-  for (const s of skipped) say(`skipped: ${s}`);
   // The learning round's cast: who learns, who is Byzantine (learning-play.ts).
   const cast = learningCast(scenario);
   for (const id of cast?.honestAfterAll ?? []) say(`learning: ${id} is Byzantine in the scenario but runs as a process: it cannot be made to poison its update and trains honestly`);
@@ -358,7 +348,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const card = score(truth, obs, scenario);
     const table = renderTable(card);
     const report = await writeScorecard(reportDir, card);
-    const result: RunResult = { card, line: scorecardLine(card), table, report, consoleUrl, dataDir, skipped, footprint, gatewayCount: gateways.size };
+    const result: RunResult = { card, line: scorecardLine(card), table, report, consoleUrl, dataDir, footprint, gatewayCount: gateways.size };
     display.done();
     if (options.beforeFleetStops !== undefined) {
       for (const g of gateways.values()) await g.stop();

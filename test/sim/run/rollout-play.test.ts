@@ -79,7 +79,6 @@ describe('rollouts in a simulated run', () => {
     ]);
     expect(r.card.rolloutOk, why).toBe(true);
     expect(JSON.parse(r.line)).toMatchObject({ rollout_ok: true });
-    expect(r.skipped.some((s) => /rollout/.test(s))).toBe(false);
 
     // Each decision was said as it happened.
     expect(lines.some((l) => /rollout bad .*gate failed at wave 1: failure 1/.test(l)), why).toBe(true);
