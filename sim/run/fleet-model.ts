@@ -17,13 +17,22 @@ export const FLEET_MODEL = 'motor-ae';
 export const FLEET_MODEL_WINDOW = 16;
 const STRIDE = 8;
 /**
- * Seconds of normal running per MCU rate the model is trained on (the simulator's two rates: 100
- * and 200 Hz): the length of a default run and more, so its load and temperature at the run's
- * 55th second are ones it has seen (trained on 40 s, it scored most windows past 40 s above its
- * clear threshold, and the learning round's gateways kept 0 to 11 normal windows; 0.6 s to train).
+ * What the model is trained on: normal running at each MCU rate of the run, for as long as the
+ * run's motors run and more (at least 120 s), so the loads and temperatures its learning round
+ * meets are ones it has seen. Trained on 40 s, it scored most windows past 40 s above its clear
+ * threshold and the round's gateways kept 0 to 11 normal windows; trained on 100 and 200 Hz
+ * only, plant.yaml's 50 Hz motors kept none either (4 of 20 answered its round).
  */
-const TRAIN_SECONDS = 120;
-const RATES_HZ = [100, 200] as const;
+export interface FleetModelTraining {
+  readonly ratesHz: readonly number[];
+  readonly seconds: number;
+}
+
+/** The training for a scenario: its MCU rates (100 Hz when it has none) and its duration plus 30 s, at least 120 s. */
+export function fleetModelTraining(rates: readonly number[], durationMs: number): FleetModelTraining {
+  const ratesHz = [...new Set(rates)].sort((a, b) => a - b);
+  return { ratesHz: ratesHz.length === 0 ? [100] : ratesHz, seconds: Math.max(120, Math.ceil(durationMs / 1000) + 30) };
+}
 
 /**
  * The stage the MCU gateways' `motor` pipeline gets after its streaming detector: it scores
@@ -48,19 +57,19 @@ export interface TrainedFleetModel {
 }
 
 /**
- * Trains the fleet model on normal running of the simulator's motor at both MCU rates (the
+ * Trains the fleet model on normal running of the simulator's motor at the run's MCU rates (the
  * MCUs' own signal code, offline), deterministically from the seed, and computes its golden
  * output with ONNX Runtime on a seeded input: what the fleet signs and each gateway repeats.
  */
-export async function trainFleetModel(seed: number): Promise<TrainedFleetModel> {
+export async function trainFleetModel(seed: number, training: FleetModelTraining = fleetModelTraining([100, 200], 90_000)): Promise<TrainedFleetModel> {
   const channels = MOTOR_CHANNELS.length;
   const parts: Float64Array[] = [];
   let count = 0;
-  for (const [k, rate] of RATES_HZ.entries()) {
+  for (const [k, rate] of training.ratesHz.entries()) {
     // Running before sampling starts, as the run's MCUs are (sim-gateway.ts: runningMotor): a model of a
     // cold motor sees their warm winding as an anomaly and keeps no normal window to learn from.
     const motor = new MotorSignals((seed * 31 + k) % 2 ** 32, {}, { running: true });
-    const rows = TRAIN_SECONDS * rate;
+    const rows = training.seconds * rate;
     const samples = new Float64Array(rows * channels);
     for (let i = 0; i < rows; i += 1) samples.set(motor.sample(i, rate), i * channels);
     const w = cutWindows(samples, rows, channels, FLEET_MODEL_WINDOW, STRIDE);
@@ -73,9 +82,12 @@ export async function trainFleetModel(seed: number): Promise<TrainedFleetModel> 
     windows.set(p, at);
     at += p.length;
   }
-  // Every 5th window held out, spread over both rates (positions: far apart between the rates, so none overlaps).
-  const perRate = parts.map((p) => p.length / (FLEET_MODEL_WINDOW * channels));
-  const positions = Float64Array.from({ length: count }, (_, k) => (k < (perRate[0] as number) ? k * STRIDE : 1e9 + (k - (perRate[0] as number)) * STRIDE));
+  // Every 5th window held out, spread over the rates (positions: far apart between the rates, so none overlaps).
+  const positions = new Float64Array(count);
+  let k = 0;
+  parts.forEach((p, r) => {
+    for (let i = 0; i < p.length / (FLEET_MODEL_WINDOW * channels); i += 1) positions[k++] = r * 1e9 + i * STRIDE;
+  });
   const { bytes } = await trainAutoencoderOnWindows(windows, count, { channels: MOTOR_CHANNELS.map((c) => c.name), windowSamples: FLEET_MODEL_WINDOW, hidden: [16, 4, 16], epochs: 5, batchSize: 64, learningRate: 0.005, seed, heldOut: 0.2, positions });
   const random = seededRandom(seed);
   const goldenIn = Float32Array.from({ length: FLEET_MODEL_WINDOW * channels }, () => gaussian(random));

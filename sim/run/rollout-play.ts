@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RolloutStep } from '../scenario/types.js';
 import { rolloutFromStatus, type RolloutExpectation, type RolloutObservation } from '../score/index.js';
-import { publishFleetModel, trainFleetModel } from './fleet-model.js';
+import { publishFleetModel, trainFleetModel, type FleetModelTraining } from './fleet-model.js';
 import type { SimRepo } from './sim-repo.js';
 
 /**
@@ -30,6 +30,8 @@ export interface RolloutPlayOptions {
   readonly apiUrl: string;
   readonly tokenFile: string;
   readonly seed: number;
+  /** What the fleet model is trained on: the run's MCU rates and how long its motors run (fleet-model.ts). */
+  readonly training: FleetModelTraining;
   readonly say: (line: string) => void;
 }
 
@@ -77,7 +79,7 @@ export class RolloutPlay {
   static async prepare(o: RolloutPlayOptions): Promise<RolloutPlay> {
     const play = new RolloutPlay(o);
     if (o.steps.length === 0) return play;
-    const model = await trainFleetModel(o.seed);
+    const model = await trainFleetModel(o.seed, o.training);
     for (const [i, step] of o.steps.entries()) {
       const target = await publishFleetModel(o.repo, model, i + 1, step.release === 'bad');
       play.played.push({ step, index: i, target, id: null, seenSeq: 0, settled: false, aborted: false, waves: [], failures: [], error: null });

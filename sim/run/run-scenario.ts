@@ -16,7 +16,7 @@ import { settleCameras } from './camera-settle.js';
 import { startSimGateway, type SimGateway } from './sim-gateway.js';
 import { RolloutPlay } from './rollout-play.js';
 import { SimRepo } from './sim-repo.js';
-import { FLEET_MODEL } from './fleet-model.js';
+import { FLEET_MODEL, fleetModelTraining } from './fleet-model.js';
 import { byzantinePlugins, learningCast, LearningPlay } from './learning-play.js';
 
 export interface RunOptions {
@@ -238,7 +238,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const broker = fleet.broker;
     if (broker === undefined) throw new Error('the simulator runs the fleet with its embedded broker');
     await tap.start((filter, on) => broker.subscribe(filter, on));
-    rollouts = repo === null ? null : await RolloutPlay.prepare({ steps: scenario.rollouts, repo, apiUrl: fleet.endpoints.localApiUrl, tokenFile: fleet.endpoints.operatorTokenFile, seed: scenario.seed, say });
+    rollouts = repo === null ? null : await RolloutPlay.prepare({ steps: scenario.rollouts, repo, apiUrl: fleet.endpoints.localApiUrl, tokenFile: fleet.endpoints.operatorTokenFile, seed: scenario.seed, training: fleetModelTraining(scenario.gateways.flatMap((g) => (g.mcu === null ? [] : [g.mcu.rateHz])), durationMs), say });
     const consoleUrl = `${fleet.endpoints.apiUrl}/`;
     say(`fleet: console ${consoleUrl} (sign in with the operator token in ${fleet.endpoints.operatorTokenFile}); data ${dataDir}`);
 
