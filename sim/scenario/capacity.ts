@@ -18,7 +18,13 @@ import { formatSize } from './units.js';
  *   that loads ONNX Runtime (camera, learned anomaly model) is 115 to 120 MB (README).
  * - in-process (`Gateway.create` in the simulator; 50 at 10 Hz, 20 at 200 Hz): 1.4 MB and 0.43%
  *   of a core each at 10 Hz; 4.0 MB and 1.7% at 200 Hz (LevelDB buffers and the in-flight
- *   batches grow with the rate). Their CPU includes the broker's share.
+ *   batches grow with the rate). Their CPU includes the broker's share. At 1 Hz (`edgewise sim`
+ *   of 300 against 50 synthetic gateways of 4 channels, 60 s each, the whole process tree: 0.58
+ *   and 0.24 cores) 0.14% each: the CPU is taken as the line through 1 and 10 Hz (0.103% plus
+ *   0.0327% a Hz), which overstates 200 Hz (6.6% for the 1.7% measured): on the safe side where
+ *   few gateways run, close where a plant's hundreds do. With the older constant (0.37% plus
+ *   0.0066% a Hz) plant.yaml was refused past ~210 cells; 422 gateways kept real time
+ *   (README, `npm run bench -- sim`).
  * - a sensor MCU (`--mcu 4 --rate 200`: 4 socat pairs, 4 `edgewise sim mcu` child processes, 4
  *   in-process gateways with a serial-sensor source): socat 4.7 MB and 0.22% of a core; the MCU
  *   3.5% of a core (70 MB as a child process of its own; the estimate assumes the runner keeps
@@ -46,7 +52,7 @@ export interface Machine {
 
 export const FOOTPRINT = {
   process: { rssBytes: 65e6, onnxExtraBytes: 55e6, cpuBase: 0.024, cpuPerHz: 0.00037 },
-  inProcess: { rssBytes: 1.4e6, rssPerHz: 0.0138e6, onnxOnceBytes: 55e6, cpuBase: 0.0037, cpuPerHz: 0.000066 },
+  inProcess: { rssBytes: 1.4e6, rssPerHz: 0.0138e6, onnxOnceBytes: 55e6, cpuBase: 0.00103, cpuPerHz: 0.000327 },
   /** One simulated MCU and its cable: socat, SimulatedMcu, and what reading it adds to the gateway over a synthetic source. */
   mcu: { socatRssBytes: 4.7e6, socatCpuPerHz: 0.000011, simRssBytes: 2e6, simCpuPerHz: 0.000173, gatewayRssBytes: 2.2e6, gatewayCpuPerHz: 0.000094 },
   camera: { cpuSecondsPerFrame: 0.005, cpuSecondsPerPixel: 30e-9 },
