@@ -65,7 +65,11 @@ export interface PrepareOptions {
   readonly rateHz?: number;
 }
 
-const iso = (ms: number): string => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
+/** A timestamp as a person reads it (the number itself when it is no date). */
+function iso(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
+}
 
 /** The log's sample interval: the median step between rows (robust to a few gaps). */
 function medianIntervalMs(ts: Float64Array): number {
@@ -139,7 +143,12 @@ export function resample(s: Segment, rateHz: number, channels: number): Segment 
     const a = tb > ta ? Math.min(1, Math.max(0, (t - ta) / (tb - ta))) : 0;
     const next = Math.min(j + 1, s.rows - 1);
     ts[k] = t;
-    for (let c = 0; c < channels; c += 1) values[k * channels + c] = (1 - a) * (s.values[j * channels + c] as number) + a * (s.values[next * channels + c] as number);
+    for (let c = 0; c < channels; c += 1) {
+      const x = s.values[j * channels + c] as number;
+      const y = s.values[next * channels + c] as number;
+      // On a sample's own time, its value as it is (no rounding, no -0 turned into 0).
+      values[k * channels + c] = a === 0 ? x : a === 1 ? y : (1 - a) * x + a * y;
+    }
     if (labels !== null && s.labels !== null) labels[k] = a > 0 ? Math.max(s.labels[j] as number, s.labels[next] as number) : (s.labels[j] as number);
   }
   return { file: s.file, rows, timestampsMs: ts, values, labels };

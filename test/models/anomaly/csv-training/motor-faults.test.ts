@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeAnomalyEvaluationSet, encodeAnomalyEvaluationSet } from '../../../../fleet/protocol/evaluation-set.js';
 import { AnomalyStage } from '../../../../models/anomaly/anomaly-stage.js';
+import { AutoencoderScorer } from '../../../../models/anomaly/autoencoder/model.js';
+import { anomalyReleaseInputs } from '../../../../models/anomaly/csv-training/release-inputs.js';
+import { autoencoderAuc } from '../../../../models/anomaly/shadow-evaluation.js';
 import { anomalyEvaluationLine, evaluateAnomalyModel, type AnomalyEvaluation } from '../../../../models/anomaly/csv-training/evaluate-anomaly-model.js';
 import { sensorInputOfModel, type SensorModelCard } from '../../../../models/anomaly/csv-training/sensor-card.js';
 import { trainAnomalyModel } from '../../../../models/anomaly/csv-training/train-anomaly-model.js';
@@ -113,6 +117,31 @@ describe('an anomaly model trained from a CSV log of the simulated motor', () =>
     });
     expect((await runStage(normal)).alerts).toEqual([]);
   }, 90_000);
+});
+
+describe('what a release of it carries', () => {
+  it('a golden input the model answers as on this machine, and an evaluation set the gateway\'s shadow scores as the evaluation did', async () => {
+    const r = await anomalyReleaseInputs(card, model, [faulty, normal], { maxWindows: 2000 });
+    expect(r.golden).toEqual({ inputName: 'x', outputName: 'reconstruction', dims: [1, 96] });
+    const backend = defaultBackend();
+    const loaded = await backend.load(model, {});
+    try {
+      const out = (await loaded.run({ x: { data: r.goldenInput, dims: [1, 96] } }))['reconstruction'];
+      expect(Array.from(out?.data as ArrayLike<number>)).toEqual(Array.from(r.goldenOutput));
+    } finally {
+      await loaded.close();
+    }
+    // Through the wire format, then the AUC the anomaly stage computes for a candidate in shadow.
+    const set = decodeAnomalyEvaluationSet(encodeAnomalyEvaluationSet(r.evaluationSet));
+    expect(set.count).toBe(2000);
+    expect(set.labels.filter((l) => l === 1).length).toBe(1000);
+    const scorer = await AutoencoderScorer.load(model, backend, {});
+    try {
+      expect(await autoencoderAuc(scorer, set)).toBeGreaterThan(0.8);
+    } finally {
+      await scorer.close();
+    }
+  });
 });
 
 /**
