@@ -8,7 +8,7 @@ import { ANOMALY_DEFAULTS } from '../index.js';
 import { PROFILES, scaledSigmoid } from '../nab/scoring.js';
 import { rocAuc } from '../roc-auc.js';
 import { SensorDataError } from './errors.js';
-import { sensorInputOf } from './sensor-card.js';
+import { checkUnits, sensorInputOf } from './sensor-card.js';
 import { abnormalIn, abnormalPrefix, prepareLogs, scoredWindowEnds, type LabelledRun } from './sensor-windows.js';
 
 /** The stage's alert settings a plant may have changed (default: ANOMALY_DEFAULTS.alert). */
@@ -108,6 +108,7 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
     const { channels, windowSamples: w } = scorer.meta;
     if (w !== sensor.windowSamples) throw new SensorDataError(`model card: window of ${sensor.windowSamples} samples, the model's is ${w}`);
     const prepared = prepareLogs(logs, { channels, rateHz: sensor.rateHz });
+    checkUnits(sensor, prepared.channels, prepared.units, logs.map((l) => l.file));
     const c = channels.length;
     const errors: number[] = [];
     const labels: number[] = [];

@@ -5,7 +5,7 @@ import { OnnxBackend } from '../../engine/backends/onnxruntime/onnx-backend.js';
 import type { ModelCard } from '../../model-dir/model-card.js';
 import { parseMeta } from '../autoencoder/model.js';
 import { SensorDataError } from './errors.js';
-import { sensorInputOf } from './sensor-card.js';
+import { checkUnits, sensorInputOf } from './sensor-card.js';
 import { abnormalIn, abnormalPrefix, prepareLogs, scoredWindowEnds } from './sensor-windows.js';
 
 /**
@@ -42,6 +42,7 @@ export async function anomalyReleaseInputs(card: ModelCard, modelBytes: Uint8Arr
   const w = meta.windowSamples;
   const c = meta.channels.length;
   const prepared = prepareLogs(logs, { channels: meta.channels, rateHz: sensor.rateHz });
+  checkUnits(sensor, prepared.channels, prepared.units, logs.map((l) => l.file));
   const normal: Float64Array[] = [];
   const abnormal: Float64Array[] = [];
   for (const s of prepared.segments) {

@@ -1,6 +1,7 @@
 import type { ModelCard } from '../../model-dir/model-card.js';
 import { readModelMetadata } from '../../onnx/builder.js';
 import { ModelDirError } from '../../model-dir/model-dir.js';
+import { SensorDataError } from './errors.js';
 
 /**
  * How a sensor model reads its stream, beyond what AutoencoderMeta says (channels, window,
@@ -51,4 +52,16 @@ export function sensorInputOfModel(bytes: Uint8Array): SensorInput | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Logs to be scored by a model must be in its units: a temperature in degF fed to a model of
+ * degC is a fault on every row. SensorDataError naming the channel, when both say a unit.
+ */
+export function checkUnits(sensor: SensorInput, channels: readonly string[], units: readonly string[], files: readonly string[]): void {
+  channels.forEach((ch, i) => {
+    const want = sensor.units[i] ?? '';
+    const got = units[i] ?? '';
+    if (want !== '' && got !== '' && want !== got) throw new SensorDataError(`${files.join(', ')}: channel "${ch}" is in "${got}", the model was trained on "${want}"; convert the log`);
+  });
 }

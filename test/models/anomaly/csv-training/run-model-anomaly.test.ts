@@ -53,6 +53,11 @@ describe('edgewise model train anomaly / model eval (the command functions)', ()
     expect(await runModelEvalAnomaly({ model: out, data: 'test.csv' }, e, read)).toBe(0);
     expect(e.out()).toMatch(/test\.csv rows 6001-9000: caught after \d+\.\d s/);
     expect(lastLine(e.out())).toMatchObject({ eval: 'anomaly', faults: 1, faults_detected: 1, false_alerts: 0 });
+
+    // A log in other units than the model's would be a fault on every row: refused, naming the channel.
+    const f = io();
+    expect(await runModelEvalAnomaly({ model: out, data: 'f.csv' }, f, reader({ 'f.csv': [{ ...test, file: 'f.csv', units: ['g', 'degF', 'A'] }] }))).toBe(2);
+    expect(f.err()).toMatch(/f\.csv: channel "temperature" is in "degF", the model was trained on "degC"; convert the log \(E_DATASET\)/);
   }, 60_000);
 
   it('draws progress on one line on a TTY', async () => {
