@@ -121,7 +121,7 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
     const detections = new Map<string, Detection[]>();
     for (const s of prepared.segments) {
       const prefix = abnormalPrefix(s);
-      normalRows += s.rows - (prefix[s.rows] as number);
+      if (s.labels !== null) normalRows += s.rows - (prefix[s.rows] as number);
       const ends = scoredWindowEnds(s.rows, w, sensor.strideSamples);
       const policy = new AlertPolicy(alert);
       const peak = new SlidingPeak(alert.smoothingMs);
@@ -156,7 +156,10 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
       policy.close(s.timestampsMs[s.rows - 1] as number);
     }
     const windowMs = (w * 1000) / sensor.rateHz;
-    const { faults, falseAlerts } = judge(prepared.faults, detections, windowMs + alert.smoothingMs);
+    // Alerts on an unlabelled log are counted, not judged: nobody said what was normal there.
+    const unlabelled = new Set(logs.filter((l) => l.labels === null).map((l) => l.file));
+    const judged = new Map([...detections].filter(([file]) => !unlabelled.has(file)));
+    const { faults, falseAlerts } = judge(prepared.faults, judged, windowMs + alert.smoothingMs);
     const labelled = prepared.labelled;
     const precision = !labelled || tp + fp === 0 ? null : tp / (tp + fp);
     const recall = !labelled || tp + fn === 0 ? null : tp / (tp + fn);

@@ -149,7 +149,7 @@ export function resample(s: Segment, rateHz: number, channels: number): Segment 
       // On a sample's own time, its value as it is (no rounding, no -0 turned into 0).
       values[k * channels + c] = a === 0 ? x : a === 1 ? y : (1 - a) * x + a * y;
     }
-    if (labels !== null && s.labels !== null) labels[k] = a > 0 ? Math.max(s.labels[j] as number, s.labels[next] as number) : (s.labels[j] as number);
+    if (labels !== null && s.labels !== null) labels[k] = a === 0 ? (s.labels[j] as number) : a === 1 ? (s.labels[next] as number) : Math.max(s.labels[j] as number, s.labels[next] as number);
   }
   return { file: s.file, rows, timestampsMs: ts, values, labels };
 }
