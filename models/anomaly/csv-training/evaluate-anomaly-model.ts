@@ -29,6 +29,16 @@ export interface FaultOutcome extends LabelledRun {
   readonly nabWeight: number;
   /** The channels the alert named. */
   readonly channels: readonly string[];
+  /** The highest window score over the fault (a missed fault: how far below the threshold it stayed). */
+  readonly peakScore: number;
+}
+
+/** A log's window scores over time for a chart: the highest score per bucket, null where none was scored (a gap). */
+export interface ScoreTimeline {
+  readonly file: string;
+  readonly startMs: number;
+  readonly bucketMs: number;
+  readonly peaks: readonly (number | null)[];
 }
 
 /** An alert raised where no fault is labelled. */
@@ -65,7 +75,11 @@ export interface AnomalyEvaluation {
   readonly alert: EvaluationAlert;
   /** Logs resampled to the model's rate. */
   readonly resampled: readonly string[];
+  /** Per log, at most TIMELINE_BUCKETS points (the report's chart; bounded whatever the log's length). */
+  readonly timelines: readonly ScoreTimeline[];
 }
+
+export const TIMELINE_BUCKETS = 1000;
 
 /** Windows a scorer run takes (bounds the memory of one run). */
 const BATCH = 512;
@@ -119,6 +133,16 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
     let fn = 0;
     let normalRows = 0;
     const detections = new Map<string, Detection[]>();
+    const windowMs = (w * 1000) / sensor.rateHz;
+    const timelines = new Map(logs.map((l) => [l.file, { file: l.file, startMs: l.timestampsMs[0] as number, bucketMs: Math.max(1, ((l.timestampsMs[l.rows - 1] as number) - (l.timestampsMs[0] as number)) / (TIMELINE_BUCKETS - 1)), peaks: new Float64Array(TIMELINE_BUCKETS).fill(-1) }]));
+    // Per log its faults in time order, and the first that a window now can still overlap (windows come in time order).
+    const faultPeaks = new Map<LabelledRun, number>(prepared.faults.map((f) => [f, 0]));
+    const faultsOf = new Map<string, { runs: LabelledRun[]; next: number }>();
+    for (const f of prepared.faults) {
+      const e = faultsOf.get(f.file) ?? { runs: [], next: 0 };
+      e.runs.push(f);
+      faultsOf.set(f.file, e);
+    }
     for (const s of prepared.segments) {
       const prefix = abnormalPrefix(s);
       if (s.labels !== null) normalRows += s.rows - (prefix[s.rows] as number);
@@ -146,6 +170,19 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
             else if (label === 1) fn += 1;
           } else if (s.labels !== null) mixed += 1;
           const ts = s.timestampsMs[end] as number;
+          const line = timelines.get(s.file);
+          if (line !== undefined) {
+            const bucket = Math.min(TIMELINE_BUCKETS - 1, Math.max(0, Math.floor((ts - line.startMs) / line.bucketMs)));
+            line.peaks[bucket] = Math.max(line.peaks[bucket] as number, r.score);
+          }
+          const fs = faultsOf.get(s.file);
+          if (fs !== undefined) {
+            while (fs.next < fs.runs.length && (fs.runs[fs.next] as LabelledRun).endMs + windowMs < ts) fs.next += 1;
+            for (let i = fs.next; i < fs.runs.length && (fs.runs[i] as LabelledRun).startMs <= ts; i += 1) {
+              const f = fs.runs[i] as LabelledRun;
+              faultPeaks.set(f, Math.max(faultPeaks.get(f) ?? 0, r.score));
+            }
+          }
           const p = peak.push({ ts, score: r.score, contributions: { ...r.channels } });
           for (const e of policy.push({ ts, score: p.score, contributions: p.contributions })) {
             // A rise within the cooldown reopens the last alert (the operator sees it open again): it starts now.
@@ -155,11 +192,10 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
       }
       policy.close(s.timestampsMs[s.rows - 1] as number);
     }
-    const windowMs = (w * 1000) / sensor.rateHz;
     // Alerts on an unlabelled log are counted, not judged: nobody said what was normal there.
     const unlabelled = new Set(logs.filter((l) => l.labels === null).map((l) => l.file));
     const judged = new Map([...detections].filter(([file]) => !unlabelled.has(file)));
-    const { faults, falseAlerts } = judge(prepared.faults, judged, windowMs + alert.smoothingMs);
+    const { faults, falseAlerts } = judge(prepared.faults, judged, windowMs + alert.smoothingMs, faultPeaks);
     const labelled = prepared.labelled;
     const precision = !labelled || tp + fp === 0 ? null : tp / (tp + fp);
     const recall = !labelled || tp + fn === 0 ? null : tp / (tp + fn);
@@ -183,6 +219,7 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
       nab: labelled && faults.length > 0 ? round(nabScore(faults, falseAlerts.length), 2) : null,
       alert,
       resampled: prepared.logs.filter((l) => l.resampled).map((l) => l.file),
+      timelines: [...timelines.values()].map((t) => ({ file: t.file, startMs: t.startMs, bucketMs: t.bucketMs, peaks: Array.from(t.peaks, (p) => (p < 0 ? null : round(p))) })),
     };
   } finally {
     await scorer.close();
@@ -194,16 +231,17 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
  * it (a window ending then still holds fault rows, and the smoothing holds its score), detects
  * that fault; every other alert is false. A fault's first matching alert counts.
  */
-function judge(runs: readonly LabelledRun[], detections: ReadonlyMap<string, readonly Detection[]>, lateMs: number): { faults: FaultOutcome[]; falseAlerts: FalseAlert[] } {
+function judge(runs: readonly LabelledRun[], detections: ReadonlyMap<string, readonly Detection[]>, lateMs: number, peaks: ReadonlyMap<LabelledRun, number>): { faults: FaultOutcome[]; falseAlerts: FalseAlert[] } {
   const used = new Set<Detection>();
   const faults = runs.map((f): FaultOutcome => {
     const d = (detections.get(f.file) ?? []).find((x) => x.start >= f.startMs && x.start <= f.endMs + lateMs);
-    if (d === undefined) return { ...f, detected: false, delayMs: null, nabWeight: 0, channels: [] };
+    const peakScore = round(peaks.get(f) ?? 0) as number;
+    if (d === undefined) return { ...f, detected: false, delayMs: null, nabWeight: 0, channels: [], peakScore };
     used.add(d);
     const width = Math.max(1, f.endMs - f.startMs);
     // NAB's position in the window: -1 at its first row, 0 at its last; a late alert weighs 0.
     const position = Math.min(0, -(f.endMs - d.start) / width);
-    return { ...f, detected: true, delayMs: d.ts - f.startMs, nabWeight: round(Math.max(0, scaledSigmoid(position) / scaledSigmoid(-1))) as number, channels: d.channels };
+    return { ...f, detected: true, delayMs: d.ts - f.startMs, nabWeight: round(Math.max(0, scaledSigmoid(position) / scaledSigmoid(-1))) as number, channels: d.channels, peakScore };
   });
   const inAnyFault = (file: string, d: Detection): boolean => runs.some((f) => f.file === file && d.start >= f.startMs && d.start <= f.endMs + lateMs);
   const falseAlerts: FalseAlert[] = [];

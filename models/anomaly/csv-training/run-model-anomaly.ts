@@ -95,7 +95,7 @@ export async function runModelEvalAnomaly(args: ModelEvalAnomalyArgs, io: Comman
     const logs = await readLogs(args.data);
     const e = await evaluateAnomalyModel(card, model, logs);
     for (const f of e.faults) {
-      io.stdout.write(`${f.file} rows ${f.firstRow}-${f.lastRow}: ${f.detected ? `caught after ${((f.delayMs ?? 0) / 1000).toFixed(1)} s (${f.channels.join(', ')})` : 'MISSED'}\n`);
+      io.stdout.write(`${f.file} rows ${f.firstRow}-${f.lastRow}: ${f.detected ? `caught after ${((f.delayMs ?? 0) / 1000).toFixed(1)} s (${f.channels.join(', ')})` : `MISSED (peak score ${f.peakScore}, alerts at ${e.alert.raiseThreshold})`}\n`);
     }
     for (const a of e.falseAlerts) io.stdout.write(`${a.file} ${new Date(a.startMs).toISOString()}: false alert, peak score ${a.peakScore} (${a.channels.join(', ')})\n`);
     io.stdout.write(`${e.windows} windows (${e.mixedWindows} at a fault's edge left out), ${e.normalHours} h of normal running, ${e.alerts} alerts\n`);

@@ -101,6 +101,20 @@ describe('an anomaly model trained from a CSV log of the simulated motor', () =>
     expect(e.auc).toBeGreaterThan(0.8);
     expect(e.nab).toBeGreaterThan(95);
     expect(anomalyEvaluationLine(e)).toMatchObject({ eval: 'anomaly', windows: e.windows, faults: 3, faults_detected: 3, false_alerts: 0 });
+    // The report's chart: bounded, the faults high, the normal log low.
+    const [b, c] = e.timelines;
+    expect(b?.peaks.length).toBeLessThanOrEqual(1000);
+    expect(Math.max(...(b?.peaks ?? []).map((p) => p ?? 0))).toBeGreaterThan(0.7);
+    expect(Math.max(...(c?.peaks ?? []).map((p) => p ?? 0))).toBeLessThan(ANOMALY_DEFAULTS.alert.clearThreshold);
+    for (const f of e.faults) expect(f.peakScore).toBeGreaterThan(0.7);
+  });
+
+  it('says how far below the threshold a missed fault stayed (a plant that alerts only at 0.9)', async () => {
+    const e = await evaluateAnomalyModel(card, model, [faulty], { alert: { raiseThreshold: 0.9, clearThreshold: 0.85 } });
+    expect(e.alert.raiseThreshold).toBe(0.9);
+    expect(e.faults.map((f) => f.detected)).toEqual([false, false, false]);
+    for (const f of e.faults) expect(f.peakScore).toBeLessThan(0.9);
+    expect(e.nab).toBe(0);
   });
 
   it('counts the alerts on an unlabelled log without judging them', async () => {
