@@ -122,6 +122,18 @@ describe('trainAnomalyModel', () => {
   }, 60_000);
 });
 
+describe('trainAnomalyModel channels', () => {
+  it('models the channels asked for, in that order, with their units', async () => {
+    const log = motorLog({ file: 'm.csv', seconds: 120, rateHz: 100, seed: 10, running: true, t0Ms: T0, faults: [] });
+    const dir = freshDir();
+    const card = await trainAnomalyModel([log], { outDir: dir, seed: 1, epochs: 1, channels: ['current', 'vibration'] });
+    expect(card.classNames).toEqual(['current', 'vibration']);
+    expect(card.sensor.units).toEqual(['A', 'g']);
+    expect(card.architecture).toBe('autoencoder-mlp-64-32-8-32-64');
+    await expect(trainAnomalyModel([log], { outDir: freshDir(), seed: 1, epochs: 1, channels: ['current', 'pressure'] })).rejects.toThrow(/m\.csv: no channel "pressure"/);
+  });
+});
+
 describe('bad sensor logs and settings', () => {
   const good = (): SensorLog => motorLog({ file: 'plant/line-1.csv', seconds: 60, rateHz: 50, seed: 1, running: true, t0Ms: T0, faults: [] });
   const cases: [string, () => SensorLog[], RegExp][] = [
