@@ -7,6 +7,7 @@ import { AutoencoderScorer } from '../autoencoder/model.js';
 import { ANOMALY_DEFAULTS } from '../index.js';
 import { PROFILES, scaledSigmoid } from '../nab/scoring.js';
 import { rocAuc } from '../roc-auc.js';
+import { seededRandom } from '../../train/random.js';
 import { SensorDataError } from './errors.js';
 import { checkUnits, sensorInputOf } from './sensor-card.js';
 import { abnormalIn, abnormalPrefix, prepareLogs, scoredWindowEnds, type LabelledRun } from './sensor-windows.js';
@@ -62,7 +63,7 @@ export interface AnomalyEvaluation {
   readonly precision: number | null;
   readonly recall: number | null;
   readonly f1: number | null;
-  /** ROC AUC of the windows' reconstruction errors against their labels; null without both kinds. */
+  /** ROC AUC of the windows' reconstruction errors against their labels (over at most MAX_AUC_WINDOWS, sampled uniformly); null without both kinds. */
   readonly auc: number | null;
   readonly faults: readonly FaultOutcome[];
   readonly falseAlerts: readonly FalseAlert[];
@@ -83,6 +84,8 @@ export const TIMELINE_BUCKETS = 1000;
 
 /** Windows a scorer run takes (bounds the memory of one run). */
 const BATCH = 512;
+/** Windows the AUC ranks at most: a seeded uniform sample beyond (a week at 200 Hz is 7.5 M windows). */
+export const MAX_AUC_WINDOWS = 200_000;
 
 interface Detection {
   readonly ts: number;
@@ -124,8 +127,12 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
     const prepared = prepareLogs(logs, { channels, rateHz: sensor.rateHz });
     checkUnits(sensor, prepared.channels, prepared.units, logs.map((l) => l.file));
     const c = channels.length;
-    const errors: number[] = [];
-    const labels: number[] = [];
+    // A uniform sample (algorithm R, seeded) of the pure windows' errors and labels, for the AUC.
+    const errors = new Float64Array(MAX_AUC_WINDOWS);
+    const labels = new Uint8Array(MAX_AUC_WINDOWS);
+    const random = seededRandom(1);
+    let pure = 0;
+    let positives = 0;
     let windows = 0;
     let mixed = 0;
     let tp = 0;
@@ -162,8 +169,13 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
           const abnormal = abnormalIn(prefix, end, w);
           if (s.labels !== null && (abnormal === 0 || abnormal === w)) {
             const label = abnormal === 0 ? 0 : 1;
-            errors.push(r.meanSquaredError);
-            labels.push(label);
+            positives += label;
+            const slot = pure < MAX_AUC_WINDOWS ? pure : Math.floor(random() * (pure + 1));
+            pure += 1;
+            if (slot < MAX_AUC_WINDOWS) {
+              errors[slot] = r.meanSquaredError;
+              labels[slot] = label;
+            }
             const flagged = r.score >= card.threshold;
             if (flagged && label === 1) tp += 1;
             else if (flagged) fp += 1;
@@ -200,18 +212,17 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
     const precision = !labelled || tp + fp === 0 ? null : tp / (tp + fp);
     const recall = !labelled || tp + fn === 0 ? null : tp / (tp + fn);
     const f1 = precision === null || recall === null || precision + recall === 0 ? (precision === null || recall === null ? null : 0) : (2 * precision * recall) / (precision + recall);
-    const positives = labels.filter((l) => l === 1).length;
     const alerts = [...detections.values()].reduce((n, d) => n + d.length, 0);
     return {
       windows,
-      normalWindows: labels.length - positives,
+      normalWindows: pure - positives,
       abnormalWindows: positives,
       mixedWindows: mixed,
       threshold: card.threshold,
       precision: round(precision),
       recall: round(recall),
       f1: round(f1),
-      auc: round(rocAuc(errors, labels)),
+      auc: round(rocAuc(errors.subarray(0, Math.min(pure, MAX_AUC_WINDOWS)), labels.subarray(0, Math.min(pure, MAX_AUC_WINDOWS)))),
       faults,
       falseAlerts,
       alerts,
