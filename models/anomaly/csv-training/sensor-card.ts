@@ -34,7 +34,9 @@ const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isI
 
 /** The card's sensor input, checked; ModelDirError (E_MODEL_DIR) naming the card when it is not an anomaly model from CSV logs. */
 export function sensorInputOf(card: ModelCard, where: string): SensorInput {
-  if (card.task !== 'anomaly' || card.output.layout !== 'autoencoder') throw new ModelDirError(`${where}: a ${card.task} model (${card.output.layout}); sensor logs evaluate an anomaly autoencoder`);
+  // A card from disk: readModelDir checks the task, not the output.
+  const layout = (card.output as Partial<ModelCard['output']> | undefined)?.layout;
+  if (card.task !== 'anomaly' || layout !== 'autoencoder') throw new ModelDirError(`${where}: a ${card.task} model (${String(layout)}); sensor logs evaluate an anomaly autoencoder`);
   const s = (card as Partial<SensorModelCard>).sensor as Partial<SensorInput> | undefined;
   if (s === undefined || typeof s !== 'object') throw new ModelDirError(`${where}: no \`sensor\` section (rate, window); train the model with \`edgewise model train anomaly\``);
   if (typeof s.rateHz !== 'number' || !(s.rateHz > 0) || !isCount(s.windowSamples) || !isCount(s.strideSamples) || !Array.isArray(s.units)) {
