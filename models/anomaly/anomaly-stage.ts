@@ -134,7 +134,8 @@ interface AnomalyShadow {
 /** Per stream: its detectors, its alert policy, and (autoencoder) its training or scoring state. */
 interface StreamState {
   readonly stream: string;
-  readonly channels: string[];
+  /** The channels this stream is watched on; with the autoencoder, the model's channels in the model's order once one is used. */
+  channels: string[];
   readonly units: Record<string, string>;
   readonly policy: AlertPolicy;
   readonly streaming: Map<string, StreamingDetector>;
@@ -770,6 +771,17 @@ export class AnomalyStage implements Stage {
     if (missing.length > 0 || scorer.meta.windowSamples !== this.o.autoencoder.windowSamples) {
       await scorer.close();
       throw new Error(`the model does not fit this stage (channels ${scorer.meta.channels.join(', ')}, window ${scorer.meta.windowSamples})`);
+    }
+    const order = scorer.meta.channels;
+    if (order.length !== s.channels.length || order.some((ch, i) => s.channels[i] !== ch)) {
+      // The model reads its channels in its own order (a model trained from a CSV log has the
+      // log's column order; a stream's order is its records' key order): the window ring takes
+      // the model's channels, in its order, from here on. Rows already in the ring were in the
+      // other order: they are dropped, which costs at most one window.
+      s.channels = [...order];
+      ae.ring = new Float64Array(this.o.autoencoder.windowSamples * order.length);
+      ae.ringCount = 0;
+      ae.sinceWindow = 0;
     }
     ae.scorer = scorer;
     ae.model = { name: this.o.modelName ?? `autoencoder-${s.stream}`, version: this.o.modelVersion ?? `seed${scorer.meta.seed}-w${scorer.meta.windowSamples}`, hash: `sha256:${scorer.model.sha256}` };

@@ -138,6 +138,14 @@ describe('an anomaly model trained from a CSV log of the simulated motor', () =>
     });
     expect((await runStage(normal)).alerts).toEqual([]);
   }, 90_000);
+
+  it('reads the channels by name: a stream whose records list them in another order than the log\'s columns alerts the same', async () => {
+    const order = ['current', 'vibration', 'temperature'];
+    const inOrder = await runStage(faulty);
+    const reordered = await runStage(faulty, order);
+    expect(reordered.alerts).toEqual(inOrder.alerts);
+    expect((await runStage(normal, order)).alerts).toEqual([]);
+  }, 90_000);
 });
 
 describe('what a release of it carries', () => {
@@ -171,7 +179,7 @@ describe('what a release of it carries', () => {
  * record they left with. The stage loads the model saved in its state dir (what it keeps after
  * training on a gateway, README "Training on the gateway"): the plant's model, put there.
  */
-async function runStage(log: SensorLog): Promise<{ alerts: { ts: number; state: string }[]; modelHash: unknown }> {
+async function runStage(log: SensorLog, order: readonly string[] = ['vibration', 'temperature', 'current']): Promise<{ alerts: { ts: number; state: string }[]; modelHash: unknown }> {
   const stateDir = await mkdtemp(join(tmpdir(), 'edgewise-csv-ae-stage-'));
   try {
     await writeFile(join(stateDir, 'motor-1.onnx'), model);
@@ -194,7 +202,8 @@ async function runStage(log: SensorLog): Promise<{ alerts: { ts: number; state: 
     const alerts: { ts: number; state: string }[] = [];
     const perRecord = 20;
     for (let n = 0; n < log.rows; n += perRecord) {
-      const values: Record<string, number[]> = { vibration: [], temperature: [], current: [] };
+      // Keyed in `order`: the stream's channels are its records' keys, in their order.
+      const values: Record<string, number[]> = Object.fromEntries(order.map((ch) => [ch, []]));
       const last = Math.min(n + perRecord, log.rows) - 1;
       for (let k = n; k <= last; k += 1) {
         values['vibration']?.push(log.values[k * 3] as number);
