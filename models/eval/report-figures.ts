@@ -17,7 +17,7 @@ const fmt = (x: number, digits = 3): string => (Number.isFinite(x) ? x.toFixed(d
  */
 export function prCurveSvg(c: DetectionClassResult, threshold: number): string {
   const width = 280;
-  const height = 230;
+  const height = 262;
   const left = 38;
   const top = 26;
   const plot = 200;
@@ -31,7 +31,7 @@ export function prCurveSvg(c: DetectionClassResult, threshold: number): string {
     parts.push(`<line x1="${n(x(v))}" y1="${top}" x2="${n(x(v))}" y2="${top + plot}" class="grid"/><line x1="${left}" y1="${n(y(v))}" x2="${left + plot}" y2="${n(y(v))}" class="grid"/>`);
     parts.push(`<text x="${n(x(v))}" y="${top + plot + 14}" class="tick" text-anchor="middle">${v.toFixed(1)}</text><text x="${left - 4}" y="${n(y(v) + 4)}" class="tick" text-anchor="end">${v.toFixed(1)}</text>`);
   }
-  parts.push(`<text x="${left + plot / 2}" y="${height - 2}" class="tick" text-anchor="middle">recall</text>`);
+  parts.push(`<text x="${left + plot / 2}" y="${height - 4}" class="tick" text-anchor="middle">recall</text>`);
   parts.push(`<text x="10" y="${top + plot / 2}" class="tick" text-anchor="middle" transform="rotate(-90 10 ${top + plot / 2})">precision</text>`);
   if (c.truths === 0) parts.push(`<text x="${x(0.5)}" y="${y(0.5)}" class="tick" text-anchor="middle">no truths of this class</text>`);
   else if (c.curve.length === 0) parts.push(`<text x="${x(0.5)}" y="${y(0.5)}" class="tick" text-anchor="middle">nothing found</text>`);

@@ -54,7 +54,7 @@ function detectionBody(e: DetectionEvaluation): string[] {
   body.push('<h2>Per class</h2>');
   body.push(`<p class="sub">AP by all-point interpolation of the precision-recall curve, detections matched to truths greedily by score (COCO's rules); AP50-95 is the mean over IoU 0.50, 0.55, ..., 0.95. Precision, recall and counts at the operating threshold ${esc(String(m.threshold))} and IoU 0.5. Means are over the classes that have truths.</p>`);
   body.push('<table id="per-class">');
-  body.push(head(['class', 'truths', 'detections', 'TP', 'FP', 'FN', 'precision', 'recall', 'AP50', 'AP50-95']));
+  body.push(head(['class', 'truths', 'detections (any score)', 'TP', 'FP', 'FN', 'precision', 'recall', 'AP50', 'AP50-95']));
   body.push('<tbody>');
   for (const c of m.classes) {
     body.push(`<tr>${[c.name, String(c.truths), String(c.detections), String(c.truePositives), String(c.falsePositives), String(c.falseNegatives), fmt(c.precision), fmt(c.recall), fmt(c.ap50), fmt(c.ap50_95)].map(cell).join('')}</tr>`);
@@ -103,7 +103,7 @@ export function renderEvalReport(e: VisionEvaluation): string {
   const body: string[] = [];
   body.push(`<h1>${esc(title)}</h1>`);
   const where = c.modelDir === undefined ? '' : ` from ${c.modelDir}`;
-  body.push(`<p class="sub">The model${esc(where)} (model.onnx sha256 <code>${esc(c.sha256.slice(0, 16))}</code>) on the ${esc(c.split)} images of ${esc(c.datasetRoot)}, run as a gateway runs it (its preprocessing, ONNX Runtime on the CPU, its decoder and NMS); ${fmt(c.seconds, 1)} s, finished ${esc(c.finishedAt)}. Classes: ${c.classNames.map(esc).join(', ')}.</p>`);
+  body.push(`<p class="sub">The model${esc(where)} (model.onnx sha256 <code>${esc(c.sha256.slice(0, 16))}</code>) on the ${esc(c.split)} images of ${esc(c.datasetRoot)}, run as a gateway runs it (its preprocessing, ONNX Runtime on the CPU, its decoder${e.task === 'detect' ? ' and NMS' : ''}); ${fmt(c.seconds, 1)} s, finished ${esc(c.finishedAt)}. Classes: ${c.classNames.map(esc).join(', ')}.</p>`);
   if (c.notes.length > 0) body.push(`<ul>${c.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`);
   body.push(...(e.task === 'detect' ? detectionBody(e) : classificationBody(e)));
   body.push('<h2>The summary line</h2>');

@@ -60,7 +60,10 @@ export function thumbnail(image: RgbImage, boxes: readonly MarkedBox[], region: 
   }
   const sx = width / region.w;
   const sy = height / region.h;
-  const scaled = boxes.map((b) => ({ ...b, box: { x: (b.box.x - region.x) * sx, y: (b.box.y - region.y) * sy, w: b.box.w * sx, h: b.box.h * sy } }));
+  // Only the boxes the region shows (a neighbour's label at the picture's edge would mislead).
+  const scaled = boxes
+    .map((b) => ({ ...b, box: { x: (b.box.x - region.x) * sx, y: (b.box.y - region.y) * sy, w: b.box.w * sx, h: b.box.h * sy } }))
+    .filter((b) => b.box.x < width && b.box.y < height && b.box.x + b.box.w > 0 && b.box.y + b.box.h > 0);
   // Weak boxes first: the mistake's box is drawn last, on top.
   for (const b of [...scaled].sort((p, q) => Number(p.strong) - Number(q.strong))) drawRect(rgb, width, height, b.box, COLOURS[b.kind], b.strong ? 2 : 1);
   const png = pngjs.PNG.sync.write({ width, height, data: rgb } as pngjs.PNG, { colorType: 2, inputColorType: 2, inputHasAlpha: false, bitDepth: 8 });
