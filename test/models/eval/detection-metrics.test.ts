@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { detectionMetrics, IOU_THRESHOLDS, MAX_CURVE_POINTS, type EvalDetection, type EvalTruth } from '../../../models/eval/detection-metrics.js';
-import type { Box } from '../../../models/vision/geometry.js';
+import { iou, type Box } from '../../../models/vision/geometry.js';
 import { classMetrics } from '../../../models/vision/metrics.js';
 
 const box = (x: number, w = 10): Box => ({ x, y: 0, w, h: 10 });
@@ -47,6 +47,55 @@ const shuffle = <T>(xs: readonly T[], seed: number): T[] => {
   }
   return out;
 };
+
+/**
+ * pycocotools' evaluateImg and accumulate, transliterated loop for loop (truths sorted with the
+ * ignored ones last, the `break` when an ignored truth would replace a counted one), with the
+ * all-point envelope in place of its 101 recall samples: an oracle written apart from the code
+ * under test.
+ */
+function cocoReferenceAp(images: readonly Img[], classId: number, iouThreshold: number): number {
+  const ranked: { score: number; tp: boolean }[] = [];
+  let npig = 0;
+  for (const im of images) {
+    const gt = im.truth.filter((t) => t.classId === classId).sort((a, b) => Number(a.ignore === true) - Number(b.ignore === true));
+    const gtIg = gt.map((g) => g.ignore === true);
+    npig += gtIg.filter((g) => !g).length;
+    const dt = im.detections.filter((d) => d.classId === classId).sort((a, b) => b.score - a.score);
+    const gtm = new Array<boolean>(gt.length).fill(false);
+    for (const d of dt) {
+      let thr = Math.min(iouThreshold, 1 - 1e-10);
+      let m = -1;
+      for (let g = 0; g < gt.length; g += 1) {
+        if (gtm[g] === true) continue;
+        if (m > -1 && gtIg[m] === false && gtIg[g] === true) break;
+        const v = iou(d.box, (gt[g] as EvalTruth).box);
+        if (v < thr) continue;
+        thr = v;
+        m = g;
+      }
+      if (m === -1) {
+        ranked.push({ score: d.score, tp: false });
+        continue;
+      }
+      gtm[m] = true;
+      if (gtIg[m] === false) ranked.push({ score: d.score, tp: true });
+    }
+  }
+  if (npig === 0) return Number.NaN;
+  ranked.sort((a, b) => b.score - a.score);
+  let tp = 0;
+  const rc: number[] = [];
+  const pr: number[] = [];
+  ranked.forEach((r, i) => {
+    if (r.tp) tp += 1;
+    rc.push(tp / npig);
+    pr.push(tp / (i + 1));
+  });
+  let ap = 0;
+  for (let i = 0; i < rc.length; i += 1) ap += ((rc[i] as number) - (i === 0 ? 0 : (rc[i - 1] as number))) * Math.max(...pr.slice(i));
+  return ap;
+}
 
 describe('detection metrics (COCO rules)', () => {
   it('gives AP50 0.5 and the counts worked out by hand, as classMetrics does', () => {
@@ -195,6 +244,21 @@ describe('detection metrics (COCO rules)', () => {
           expect(c.falsePositives).toBe(old.falsePositives);
         }
       }),
+    );
+  });
+  it('property: AP at every IoU threshold is what pycocotools\' matching gives (all-point)', () => {
+    fc.assert(
+      fc.property(datasetArb(), (images) => {
+        const m = detectionMetrics(images, NAMES, 0.5);
+        for (const c of m.classes) {
+          IOU_THRESHOLDS.forEach((thr, i) => {
+            const want = cocoReferenceAp(images, c.classId, thr);
+            if (Number.isNaN(want)) expect(c.ap[i]).toBeNaN();
+            else expect(c.ap[i]).toBeCloseTo(want, 12);
+          });
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 });
