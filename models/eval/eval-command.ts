@@ -26,8 +26,10 @@ export interface ModelEvalOptions {
   /** The operating threshold; default the card's. */
   readonly threshold?: number;
   readonly split?: 'train' | 'val';
-  /** Per image; default: a plain line on stderr at every tenth of the images. */
+  /** Per image; default: progressPrinter on `progressTo`. */
   readonly onProgress?: (p: EvalProgress) => void;
+  /** Default process.stderr. */
+  readonly progressTo?: ProgressStream;
   /**
    * How a vision dataset folder is read (models/datasets' readVisionDataset): the CLI hands it
    * in, so this file does not depend on which reader a layout needs.
@@ -52,17 +54,30 @@ function codeOf(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** Plain progress lines (no TTY tricks: the CLI gives a bar on a TTY through onProgress). */
-function tenthsPrinter(err: (line: string) => void): (p: EvalProgress) => void {
-  const started = Date.now();
+/** Where progress goes when no callback is given: a redrawn bar on a TTY, a plain line at every tenth of the images otherwise. */
+export interface ProgressStream {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+}
+
+export function progressPrinter(stream: ProgressStream): (p: EvalProgress) => void {
+  const started = performance.now();
   let lastTenth = 0;
   return (p) => {
+    const s = (performance.now() - started) / 1000;
+    const left = p.done === 0 ? Number.NaN : (s / p.done) * (p.total - p.done);
+    const eta = p.done < p.total && Number.isFinite(left) ? `, about ${Math.ceil(left)} s left` : '';
+    const text = `eval: ${p.done}/${p.total} images, ${s.toFixed(1)} s${eta}`;
+    if (stream.isTTY === true) {
+      const width = 20;
+      const filled = Math.round((width * p.done) / p.total);
+      stream.write(`\r\u001b[K[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${text}${p.done === p.total ? '\n' : ''}`);
+      return;
+    }
     const tenth = Math.floor((10 * p.done) / p.total);
     if (tenth === lastTenth && p.done !== p.total) return;
     lastTenth = tenth;
-    const s = (Date.now() - started) / 1000;
-    const eta = p.done === 0 ? 0 : (s / p.done) * (p.total - p.done);
-    err(`eval: ${p.done}/${p.total} images, ${s.toFixed(1)} s${p.done < p.total ? `, about ${eta.toFixed(0)} s left` : ''}`);
+    stream.write(`${text}\n`);
   };
 }
 
@@ -118,7 +133,7 @@ export async function runModelEval(o: ModelEvalOptions): Promise<number> {
       const e = await evaluateVision(card, model, dataset, {
         ...(o.threshold === undefined ? {} : { threshold: o.threshold }),
         ...(o.split === undefined ? {} : { split: o.split }),
-        onProgress: o.onProgress ?? tenthsPrinter(err),
+        onProgress: o.onProgress ?? progressPrinter(o.progressTo ?? process.stderr),
         modelDir: o.model,
       });
       for (const note of e.context.notes) err(`edgewise model eval: note: ${note}`);

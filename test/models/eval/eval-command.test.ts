@@ -23,11 +23,12 @@ async function modelDir(card?: (c: ModelCard) => ModelCard): Promise<string> {
 }
 
 /** Runs the command with its output captured; the dataset comes from `dataset` (the CLI passes models/datasets' reader). */
-async function run(o: Partial<ModelEvalOptions> & { model: string }, dataset: () => Promise<VisionDataset>): Promise<{ code: number; out: string[]; err: string[] }> {
+async function run(o: Partial<ModelEvalOptions> & { model: string }, dataset: () => Promise<VisionDataset>): Promise<{ code: number; out: string[]; err: string[]; progress: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runModelEval({ data: '/data/conveyor', readDataset: dataset, out: (l) => out.push(l), err: (l) => err.push(l), ...o });
-  return { code, out, err };
+  let progress = '';
+  const code = await runModelEval({ data: '/data/conveyor', readDataset: dataset, out: (l) => out.push(l), err: (l) => err.push(l), progressTo: { write: (t: string) => (progress += t) }, ...o });
+  return { code, out, err, progress };
 }
 
 describe('edgewise model eval (runModelEval)', () => {
@@ -50,14 +51,20 @@ describe('edgewise model eval (runModelEval)', () => {
     const metrics = JSON.parse(await readFile(join(model, 'eval', 'metrics.json'), 'utf8')) as { metrics: { classes: { ap: number[] }[] }; summary: unknown };
     expect(metrics.metrics.classes[0]?.ap).toHaveLength(10);
     expect(metrics.summary).toEqual(line);
-    // Plain progress lines on stderr when no callback is given.
-    expect(r.err.some((l) => /^eval: 16\/16 images/.test(l))).toBe(true);
+    // Plain progress lines when no callback is given and the stream is not a terminal: one per tenth.
+    const lines = r.progress.trimEnd().split('\n');
+    expect(lines.length).toBeLessThanOrEqual(11);
+    expect(lines.at(-1)).toMatch(/^eval: 16\/16 images, \d+\.\d s$/);
+    expect(lines[0]).toMatch(/^eval: 2\/16 images, .* about \d+ s left$/);
   });
 
-  it('takes --report and --threshold', async () => {
+  it('takes --report and --threshold, and redraws one progress line on a terminal', async () => {
     const model = await modelDir();
     const report = join(model, '..', 'elsewhere', 'r.html');
-    const r = await run({ model, report, threshold: 0.9 }, async () => conveyorDetectionSet({ images: 4 }));
+    let tty = '';
+    const r = await run({ model, report, threshold: 0.9, progressTo: { isTTY: true, write: (t: string) => (tty += t) } }, async () => conveyorDetectionSet({ images: 4 }));
+    expect(tty.split('\r').filter((x) => x !== '')).toHaveLength(4);
+    expect(tty).toMatch(/\[#{20}\] eval: 4\/4 images, \d+\.\d s\n$/);
     expect(r.code, r.err.join('\n')).toBe(0);
     expect(JSON.parse(r.out.at(-1) as string)).toMatchObject({ threshold: 0.9 });
     expect((await stat(report)).size).toBeGreaterThan(1000);
