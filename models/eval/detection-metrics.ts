@@ -1,4 +1,4 @@
-import { iou, type Box } from '../vision/geometry.js';
+import { area, iou, type Box } from '../vision/geometry.js';
 import { averagePrecision, greedyMatch } from '../vision/metrics.js';
 
 /** COCO's IoU thresholds: 0.50, 0.55, ..., 0.95 (mAP50-95 is the mean over them). */
@@ -6,6 +6,18 @@ export const IOU_THRESHOLDS: readonly number[] = Array.from({ length: 10 }, (_, 
 
 /** The IoU at which precision, recall, the confusion matrix and the PR curve are reported. */
 export const REPORT_IOU = 0.5;
+
+/**
+ * COCO's object sizes, by box area in image pixels (both ends inclusive, as pycocotools): a
+ * defect of 10-40 px on a board is `small`, so the report says how the model does on what the
+ * plant cares about, not only on average. Index 0 is every object (what AP means elsewhere).
+ */
+export const SIZE_RANGES: readonly { readonly name: 'all' | 'small' | 'medium' | 'large'; readonly minArea: number; readonly maxArea: number }[] = [
+  { name: 'all', minArea: 0, maxArea: Number.POSITIVE_INFINITY },
+  { name: 'small', minArea: 0, maxArea: 32 ** 2 },
+  { name: 'medium', minArea: 32 ** 2, maxArea: 96 ** 2 },
+  { name: 'large', minArea: 96 ** 2, maxArea: Number.POSITIVE_INFINITY },
+];
 
 /** Points a PR curve keeps for the report (the ranking may hold thousands of detections). */
 export const MAX_CURVE_POINTS = 200;
@@ -53,6 +65,16 @@ export interface DetectionClassResult {
   readonly operatingPoint: { readonly recall: number; readonly precision: number };
 }
 
+/** AP over the objects of one size (the others ignored, COCO's areaRng). */
+export interface SizeResult {
+  readonly name: 'small' | 'medium' | 'large';
+  /** Truths of this size, over all classes. */
+  readonly truths: number;
+  /** Means over the classes with truths of this size; NaN when there are none. */
+  readonly mAP50: number;
+  readonly mAP50_95: number;
+}
+
 export interface DetectionMetrics {
   readonly images: number;
   readonly threshold: number;
@@ -68,6 +90,8 @@ export interface DetectionMetrics {
    * counted at [class][C], a detection on nothing at [C][class].
    */
   readonly confusion: readonly (readonly number[])[];
+  /** mAP by object size: small (< 32 x 32 px), medium, large (> 96 x 96 px). */
+  readonly bySize: readonly SizeResult[];
 }
 
 /** What one image's detections and truths came to: the evaluator picks the worst mistakes from it. */
@@ -87,12 +111,14 @@ export interface ImageOutcome {
  * never by images.
  */
 export class DetectionAccumulator {
+  /** By class: every detection's score. */
   private readonly scores: number[][];
-  /** Bit i: a true positive at IOU_THRESHOLDS[i]. */
-  private readonly hits: number[][];
-  /** Bit i: matched to an ignored truth at IOU_THRESHOLDS[i], so out of that threshold's ranking (COCO's dtIg). */
-  private readonly ignored: number[][];
-  private readonly positives: Float64Array;
+  /** By size range, class, detection: bit i set when a true positive at IOU_THRESHOLDS[i]. */
+  private readonly hits: number[][][];
+  /** Bit i: out of that threshold's ranking (COCO's dtIg): matched to an ignored truth, or unmatched and of another size. */
+  private readonly ignored: number[][][];
+  /** By size range and class: truths that count. */
+  private readonly positives: Float64Array[];
   private readonly confusion: number[][];
   private images = 0;
 
@@ -102,9 +128,9 @@ export class DetectionAccumulator {
   ) {
     const c = classNames.length;
     this.scores = Array.from({ length: c }, () => []);
-    this.hits = Array.from({ length: c }, () => []);
-    this.ignored = Array.from({ length: c }, () => []);
-    this.positives = new Float64Array(c);
+    this.hits = SIZE_RANGES.map(() => Array.from({ length: c }, () => []));
+    this.ignored = SIZE_RANGES.map(() => Array.from({ length: c }, () => []));
+    this.positives = SIZE_RANGES.map(() => new Float64Array(c));
     this.confusion = Array.from({ length: c + 1 }, () => new Array<number>(c + 1).fill(0));
   }
 
@@ -122,37 +148,39 @@ export class DetectionAccumulator {
       // Descending score; ties keep the order given (pycocotools sorts stably too).
       const di = detections.flatMap((d, i) => (d.classId === k ? [i] : [])).sort((a, b) => (detections[b] as EvalDetection).score - (detections[a] as EvalDetection).score || a - b);
       if (ti.length === 0 && di.length === 0) continue;
-      const ignore = ti.map((i) => (truth[i] as EvalTruth).ignore === true);
-      this.positives[k] = (this.positives[k] as number) + ignore.filter((x) => !x).length;
       const ious = new Float64Array(di.length * ti.length);
       di.forEach((d, a) => ti.forEach((t, b) => (ious[a * ti.length + b] = iou((detections[d] as EvalDetection).box, (truth[t] as EvalTruth).box))));
       const at = (a: number, b: number): number => ious[a * ti.length + b] as number;
-      const mask = new Array<number>(di.length).fill(0);
-      const ignoredMask = new Array<number>(di.length).fill(0);
-      IOU_THRESHOLDS.forEach((thr, bit) => {
-        const matchOf = greedyMatch(at, di.length, ignore, thr);
-        matchOf.forEach((m, a) => {
-          if (m < 0) return;
-          if (ignore[m] === true) {
-            ignoredMask[a] = (ignoredMask[a] as number) | (1 << bit);
-            return;
+      SIZE_RANGES.forEach((range, r) => {
+        const inRange = (b: Box): boolean => area(b) >= range.minArea && area(b) <= range.maxArea;
+        const ignore = ti.map((i) => (truth[i] as EvalTruth).ignore === true || !inRange((truth[i] as EvalTruth).box));
+        const detOutside = di.map((d) => !inRange((detections[d] as EvalDetection).box));
+        (this.positives[r] as Float64Array)[k] = ((this.positives[r] as Float64Array)[k] as number) + ignore.filter((x) => !x).length;
+        const mask = new Array<number>(di.length).fill(0);
+        const ignoredMask = new Array<number>(di.length).fill(0);
+        IOU_THRESHOLDS.forEach((thr, bit) => {
+          const matchOf = greedyMatch(at, di.length, ignore, thr);
+          matchOf.forEach((m, a) => {
+            if (m < 0 ? detOutside[a] === true : ignore[m] === true) {
+              ignoredMask[a] = (ignoredMask[a] as number) | (1 << bit);
+              return;
+            }
+            if (m < 0) return;
+            mask[a] = (mask[a] as number) | (1 << bit);
+            if (r === 0 && bit === 0 && (detections[di[a] as number] as EvalDetection).score >= this.threshold) truthFound[ti[m] as number] = true;
+          });
+        });
+        di.forEach((d, a) => {
+          if (r === 0) {
+            detectionTrue[d] = ((ignoredMask[a] as number) & 1) === 1 ? null : ((mask[a] as number) & 1) === 1;
+            (this.scores[k] as number[]).push((detections[d] as EvalDetection).score);
           }
-          mask[a] = (mask[a] as number) | (1 << bit);
-          if (bit === 0) {
-            const t = ti[m] as number;
-            const score = (detections[di[a] as number] as EvalDetection).score;
-            if (score >= this.threshold) truthFound[t] = true;
-          }
+          ((this.hits[r] as number[][])[k] as number[]).push(mask[a] as number);
+          ((this.ignored[r] as number[][])[k] as number[]).push(ignoredMask[a] as number);
         });
       });
       ti.forEach((t, b) => {
         for (let a = 0; a < di.length; a += 1) if (at(a, b) >= REPORT_IOU) truthConfidence[t] = Math.max(truthConfidence[t] as number, (detections[di[a] as number] as EvalDetection).score);
-      });
-      di.forEach((d, a) => {
-        detectionTrue[d] = ((ignoredMask[a] as number) & 1) === 1 ? null : ((mask[a] as number) & 1) === 1;
-        (this.scores[k] as number[]).push((detections[d] as EvalDetection).score);
-        (this.hits[k] as number[]).push(mask[a] as number);
-        (this.ignored[k] as number[]).push(ignoredMask[a] as number);
       });
     }
     this.addConfusion(truth, detections);
@@ -203,6 +231,13 @@ export class DetectionAccumulator {
     const classes = this.classNames.map((name, k) => this.classResult(k, name));
     const counted = classes.filter((r) => r.truths > 0);
     const mean = (f: (r: DetectionClassResult) => number): number => (counted.length === 0 ? Number.NaN : counted.reduce((s, r) => s + f(r), 0) / counted.length);
+    const bySize = SIZE_RANGES.flatMap((range, r): SizeResult[] => {
+      if (range.name === 'all') return [];
+      const withTruths = this.classNames.map((_, k) => k).filter((k) => ((this.positives[r] as Float64Array)[k] as number) > 0);
+      const aps = withTruths.map((k) => this.averagePrecisions(r, k));
+      const meanOf = (f: (ap: number[]) => number): number => (aps.length === 0 ? Number.NaN : aps.reduce((s, ap) => s + f(ap), 0) / aps.length);
+      return [{ name: range.name, truths: (this.positives[r] as Float64Array).reduce((a, b) => a + b, 0), mAP50: meanOf((ap) => ap[0] as number), mAP50_95: meanOf((ap) => ap.reduce((a, b) => a + b, 0) / ap.length) }];
+    });
     return {
       images: this.images,
       threshold: this.threshold,
@@ -212,21 +247,37 @@ export class DetectionAccumulator {
       precision: mean((r) => r.precision),
       recall: mean((r) => r.recall),
       confusion: this.confusion.map((row) => [...row]),
+      bySize,
     };
+  }
+
+  /** A class's detections, highest score first, without those ignored at IoU threshold `bit` for size range `r`. */
+  private ranked(r: number, classId: number, bit: number): number[] {
+    const scores = this.scores[classId] as number[];
+    const ignored = (this.ignored[r] as number[][])[classId] as number[];
+    return scores
+      .map((_, i) => i)
+      .sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b)
+      .filter((i) => (((ignored[i] as number) >> bit) & 1) === 0);
+  }
+
+  /** AP at each IoU threshold for size range `r` (0: all). */
+  private averagePrecisions(r: number, classId: number): number[] {
+    const scores = this.scores[classId] as number[];
+    const hits = (this.hits[r] as number[][])[classId] as number[];
+    const positives = (this.positives[r] as Float64Array)[classId] as number;
+    return IOU_THRESHOLDS.map((_, bit) => {
+      const order = this.ranked(r, classId, bit);
+      return averagePrecision({ scores: order.map((i) => scores[i] as number), truePositive: order.map((i) => ((hits[i] as number) >> bit) & 1) }, positives);
+    });
   }
 
   private classResult(classId: number, name: string): DetectionClassResult {
     const scores = this.scores[classId] as number[];
-    const hits = this.hits[classId] as number[];
-    const ignored = this.ignored[classId] as number[];
-    const order = scores.map((_, i) => i).sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
-    const positives = this.positives[classId] as number;
-    const rankedAt = (bit: number): number[] => order.filter((i) => (((ignored[i] as number) >> bit) & 1) === 0);
-    const ap = IOU_THRESHOLDS.map((_, bit) => {
-      const r = rankedAt(bit);
-      return averagePrecision({ scores: r.map((i) => scores[i] as number), truePositive: r.map((i) => ((hits[i] as number) >> bit) & 1) }, positives);
-    });
-    const at50 = rankedAt(0);
+    const hits = (this.hits[0] as number[][])[classId] as number[];
+    const positives = (this.positives[0] as Float64Array)[classId] as number;
+    const ap = this.averagePrecisions(0, classId);
+    const at50 = this.ranked(0, classId, 0);
     let tp = 0;
     let fp = 0;
     for (const i of at50) {

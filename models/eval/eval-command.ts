@@ -89,6 +89,7 @@ function table(e: VisionEvaluation): string[] {
       `${'class'.padEnd(20)} truths  precision recall  AP50   AP50-95   (threshold ${m.threshold}, ${m.images} images)`,
       ...m.classes.map((c) => `${c.name.slice(0, 20).padEnd(20)} ${String(c.truths).padStart(6)}  ${f(c.precision)}     ${f(c.recall)}   ${f(c.ap50)}  ${f(c.ap50_95)}`),
       `${'all'.padEnd(20)} ${''.padStart(6)}  ${f(m.precision)}     ${f(m.recall)}   ${f(m.mAP50)}  ${f(m.mAP50_95)}`,
+      `by size: ${m.bySize.map((x) => `${x.name} (${x.truths}) mAP50 ${f(x.mAP50)} mAP50-95 ${f(x.mAP50_95)}`).join('; ')}`,
     ];
   }
   const m = e.metrics;

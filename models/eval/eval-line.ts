@@ -5,7 +5,7 @@ const num = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 1
 
 /**
  * What `edgewise model eval` prints last, one line:
- * detect: {"eval":"detect","images":N,"mAP50":..,"mAP50_95":..,"precision":..,"recall":..,"threshold":..,"per_class":{name:{...}}}
+ * detect: {"eval":"detect","images":N,"mAP50":..,"mAP50_95":..,"precision":..,"recall":..,"threshold":..,"per_class":{name:{...}},"by_size":{"small":{...},...}}
  * classify: {"eval":"classify","images":N,"accuracy":..,"balanced_accuracy":..,"per_class":{name:{...}}}
  */
 export function evalSummary(e: VisionEvaluation): Record<string, unknown> {
@@ -20,6 +20,7 @@ export function evalSummary(e: VisionEvaluation): Record<string, unknown> {
       recall: num(m.recall),
       threshold: m.threshold,
       per_class: Object.fromEntries(m.classes.map((c) => [c.name, { truths: c.truths, ap50: num(c.ap50), ap50_95: num(c.ap50_95), precision: num(c.precision), recall: num(c.recall), tp: c.truePositives, fp: c.falsePositives, fn: c.falseNegatives }])),
+      by_size: Object.fromEntries(m.bySize.map((x) => [x.name, { truths: x.truths, mAP50: num(x.mAP50), mAP50_95: num(x.mAP50_95) }])),
     };
   }
   const m = e.metrics;

@@ -60,6 +60,13 @@ function detectionBody(e: DetectionEvaluation): string[] {
     body.push(`<tr>${[c.name, String(c.truths), String(c.detections), String(c.truePositives), String(c.falsePositives), String(c.falseNegatives), fmt(c.precision), fmt(c.recall), fmt(c.ap50), fmt(c.ap50_95)].map(cell).join('')}</tr>`);
   }
   body.push('</tbody></table>');
+  body.push('<h3>By object size</h3>');
+  body.push('<p class="sub">COCO\'s sizes by box area in image pixels: small up to 32 x 32, medium to 96 x 96, large beyond; objects of other sizes are left out of each row.</p>');
+  body.push('<table id="by-size">');
+  body.push(head(['size', 'truths', 'mAP50', 'mAP50-95']));
+  body.push('<tbody>');
+  for (const x of m.bySize) body.push(`<tr>${[x.name, String(x.truths), fmt(x.mAP50), fmt(x.mAP50_95)].map(cell).join('')}</tr>`);
+  body.push('</tbody></table>');
   body.push('<h2>Confusion matrix</h2>');
   body.push(`<p class="sub">At the operating threshold and IoU 0.5, as Ultralytics counts it: detections and truths paired one to one by IoU, of any class; a truth nothing found is counted under predicted background, a detection on nothing under true background.</p>`);
   body.push(confusionTable(m.confusion, [...m.classes.map((c) => c.name), 'background']));

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { detectionMetrics, IOU_THRESHOLDS, MAX_CURVE_POINTS, type EvalDetection, type EvalTruth } from '../../../models/eval/detection-metrics.js';
+import { detectionMetrics, IOU_THRESHOLDS, MAX_CURVE_POINTS, SIZE_RANGES, type EvalDetection, type EvalTruth } from '../../../models/eval/detection-metrics.js';
 import { iou, type Box } from '../../../models/vision/geometry.js';
 import { classMetrics } from '../../../models/vision/metrics.js';
 
@@ -12,7 +12,7 @@ interface Img {
   detections: EvalDetection[];
 }
 
-const boxArb = fc.record({ x: fc.double({ min: 0, max: 100, noNaN: true }), y: fc.double({ min: 0, max: 100, noNaN: true }), w: fc.double({ min: 1, max: 40, noNaN: true }), h: fc.double({ min: 1, max: 40, noNaN: true }) });
+const boxArb = fc.record({ x: fc.double({ min: 0, max: 200, noNaN: true }), y: fc.double({ min: 0, max: 200, noNaN: true }), w: fc.double({ min: 1, max: 130, noNaN: true }), h: fc.double({ min: 1, max: 130, noNaN: true }) });
 const truthArb = (ignore: boolean): fc.Arbitrary<EvalTruth> => fc.record({ box: boxArb, classId: fc.integer({ min: 0, max: 2 }), ignore: ignore ? fc.boolean() : fc.constant(false) });
 /** A detection near a truth box (jittered) or anywhere; its score is filled in later (distinct over the dataset). */
 const imageArb = (ignore: boolean): fc.Arbitrary<Img> =>
@@ -54,12 +54,14 @@ const shuffle = <T>(xs: readonly T[], seed: number): T[] => {
  * all-point envelope in place of its 101 recall samples: an oracle written apart from the code
  * under test.
  */
-function cocoReferenceAp(images: readonly Img[], classId: number, iouThreshold: number): number {
+function cocoReferenceAp(images: readonly Img[], classId: number, iouThreshold: number, areaRange: readonly [number, number] = [0, Number.POSITIVE_INFINITY]): number {
   const ranked: { score: number; tp: boolean }[] = [];
   let npig = 0;
   for (const im of images) {
-    const gt = im.truth.filter((t) => t.classId === classId).sort((a, b) => Number(a.ignore === true) - Number(b.ignore === true));
-    const gtIg = gt.map((g) => g.ignore === true);
+    const outside = (b: Box): boolean => b.w * b.h < areaRange[0] || b.w * b.h > areaRange[1];
+    const ig = (t: EvalTruth): boolean => t.ignore === true || outside(t.box);
+    const gt = im.truth.filter((t) => t.classId === classId).sort((a, b) => Number(ig(a)) - Number(ig(b)));
+    const gtIg = gt.map(ig);
     npig += gtIg.filter((g) => !g).length;
     const dt = im.detections.filter((d) => d.classId === classId).sort((a, b) => b.score - a.score);
     const gtm = new Array<boolean>(gt.length).fill(false);
@@ -75,7 +77,7 @@ function cocoReferenceAp(images: readonly Img[], classId: number, iouThreshold: 
         m = g;
       }
       if (m === -1) {
-        ranked.push({ score: d.score, tp: false });
+        if (!outside(d.box)) ranked.push({ score: d.score, tp: false });
         continue;
       }
       gtm[m] = true;
@@ -257,6 +259,26 @@ describe('detection metrics (COCO rules)', () => {
             else expect(c.ap[i]).toBeCloseTo(want, 12);
           });
         }
+      }),
+      { numRuns: 300 },
+    );
+  });
+  it('property: mAP by object size is the mean of pycocotools\' AP over the classes with truths of that size', () => {
+    fc.assert(
+      fc.property(datasetArb(), (images) => {
+        const m = detectionMetrics(images, NAMES, 0.5);
+        expect(m.bySize.map((x) => x.name)).toEqual(['small', 'medium', 'large']);
+        for (const size of m.bySize) {
+          const range = SIZE_RANGES.find((r) => r.name === size.name) as (typeof SIZE_RANGES)[number];
+          const per = NAMES.map((_, k) => IOU_THRESHOLDS.map((thr) => cocoReferenceAp(images, k, thr, [range.minArea, range.maxArea]))).filter((ap) => !Number.isNaN(ap[0]));
+          if (per.length === 0) {
+            expect(size.mAP50).toBeNaN();
+            continue;
+          }
+          expect(size.mAP50).toBeCloseTo(per.reduce((s, ap) => s + (ap[0] as number), 0) / per.length, 12);
+          expect(size.mAP50_95).toBeCloseTo(per.reduce((s, ap) => s + ap.reduce((a, b) => a + b, 0) / ap.length, 0) / per.length, 12);
+        }
+        expect(m.bySize.reduce((s, x) => s + x.truths, 0)).toBeGreaterThanOrEqual(m.classes.reduce((s, c) => s + c.truths, 0));
       }),
       { numRuns: 300 },
     );

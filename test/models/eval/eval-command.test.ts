@@ -45,6 +45,11 @@ describe('edgewise model eval (runModelEval)', () => {
     expect(line).toMatchObject({ eval: 'detect', images: 16, threshold: 0.5 });
     expect(line['mAP50']).toBeGreaterThan(0.8);
     expect(Object.keys(line['per_class'] as object)).toEqual(['part']);
+    // The conveyor's parts are 30 to 60 px: small and medium objects, no large ones.
+    const bySize = line['by_size'] as Record<string, { truths: number; mAP50: number | null }>;
+    expect(Object.keys(bySize)).toEqual(['small', 'medium', 'large']);
+    expect(bySize['large']).toEqual({ truths: 0, mAP50: null, mAP50_95: null });
+    expect((bySize['small']?.truths ?? 0) + (bySize['medium']?.truths ?? 0)).toBeGreaterThanOrEqual((line['per_class'] as { part: { truths: number } }).part.truths);
     expect(r.out).toContain(`report: ${join(model, 'eval', 'report.html')}`);
     const html = await readFile(join(model, 'eval', 'report.html'), 'utf8');
     expect(html).toContain('<!DOCTYPE html>');

@@ -128,6 +128,9 @@ describe('the evaluation report', () => {
     }
     const labels = all.filter((x) => x.tagName === 'text' && (attr(x, 'class') ?? '').startsWith('label'));
     expect(labels.map(textOf)).toContain(`${EVIL} 0.60`);
+    // The by-size table: the 20 x 20 px boxes are all small.
+    const bySize = all.find((x) => attr(x, 'id') === 'by-size') as Element;
+    expect(elements(bySize).filter((x) => x.tagName === 'tr').map((r) => elements(r).filter((x) => x.tagName === 'td').map(textOf).slice(0, 2))).toEqual([[], ['small', '3'], ['medium', '0'], ['large', '0']]);
     // The JSON line is in the report too.
     expect(textOf(doc)).toContain('"eval":"detect"');
   });
