@@ -1,3 +1,6 @@
+import { averagePrecision } from '../vision/metrics.js';
+import { prCurve, type CurvePoint } from './detection-metrics.js';
+
 export interface ClassificationClassResult {
   readonly classId: number;
   readonly name: string;
@@ -9,6 +12,15 @@ export interface ClassificationClassResult {
   readonly precision: number;
   readonly recall: number;
   readonly f1: number;
+  /**
+   * One class against the rest: images ranked by the probability given to this class, AP
+   * (all-point, as for detection) and its curve: what a threshold on this class's probability
+   * would trade (a `defective` class flagged above 0.3 rather than only when it is the top one).
+   */
+  readonly ap: number;
+  readonly curve: readonly CurvePoint[];
+  /** Precision and recall of the top-1 answer (the marker on the curve). */
+  readonly operatingPoint: { readonly recall: number; readonly precision: number };
 }
 
 export interface ClassificationMetrics {
@@ -31,10 +43,14 @@ export interface ClassificationOutcome {
 /** Top-1 classification metrics over a stream of images: only the confusion matrix is kept. */
 export class ClassificationAccumulator {
   private readonly confusion: number[][];
+  /** Per class, each image's probability of it (for the one-against-the-rest curves): images x classes numbers in all. */
+  private readonly scores: number[][];
+  private readonly truths: number[] = [];
   private images = 0;
 
   constructor(readonly classNames: readonly string[]) {
     this.confusion = classNames.map(() => new Array<number>(classNames.length).fill(0));
+    this.scores = classNames.map(() => []);
   }
 
   /** `probabilities`: one per class (the top one is the answer; ties: the lower class id). */
@@ -46,6 +62,8 @@ export class ClassificationAccumulator {
     for (let k = 1; k < c; k += 1) if ((probabilities[k] as number) > (probabilities[predicted] as number)) predicted = k;
     const row = this.confusion[trueClass] as number[];
     row[predicted] = (row[predicted] as number) + 1;
+    for (let k = 0; k < c; k += 1) (this.scores[k] as number[]).push(probabilities[k] as number);
+    this.truths.push(trueClass);
     this.images += 1;
     return { predicted, confidence: probabilities[predicted] as number, trueConfidence: probabilities[trueClass] as number };
   }
@@ -59,7 +77,12 @@ export class ClassificationAccumulator {
       const precision = predicted === 0 ? Number.NaN : tp / predicted;
       const recall = support === 0 ? Number.NaN : tp / support;
       const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : Number.isNaN(precision + recall) ? Number.NaN : 0;
-      return { classId: k, name, support, predicted, precision, recall, f1 };
+      const scores = this.scores[k] as number[];
+      const order = scores.map((_, i) => i).sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
+      const isTrue = order.map((i) => this.truths[i] === k);
+      const ranked = order.map((i) => scores[i] as number);
+      const operatingPoint = { recall: Number.isNaN(recall) ? 0 : recall, precision: Number.isNaN(precision) ? 0 : precision };
+      return { classId: k, name, support, predicted, precision, recall, f1, ap: averagePrecision({ scores: ranked, truePositive: isTrue }, support), curve: prCurve(ranked, isTrue, support), operatingPoint };
     });
     const correct = m.reduce((s, row, k) => s + (row[k] as number), 0);
     const withImages = classes.filter((r) => r.support > 0);

@@ -29,7 +29,7 @@ export function evalSummary(e: VisionEvaluation): Record<string, unknown> {
     images: m.images,
     accuracy: num(m.accuracy),
     balanced_accuracy: num(m.balancedAccuracy),
-    per_class: Object.fromEntries(m.classes.map((c) => [c.name, { images: c.support, precision: num(c.precision), recall: num(c.recall), f1: num(c.f1) }])),
+    per_class: Object.fromEntries(m.classes.map((c) => [c.name, { images: c.support, precision: num(c.precision), recall: num(c.recall), f1: num(c.f1), ap: num(c.ap) }])),
   };
 }
 

@@ -3,7 +3,7 @@
  * by share), and the gallery's thumbnails (SVG holding the PNG as a data: URI, labels as text).
  * No script and no external URL, as the simulator's report (sim/score/svg-plots.ts).
  */
-import type { CurvePoint, DetectionClassResult } from './detection-metrics.js';
+import type { CurvePoint } from './detection-metrics.js';
 import { escapeHtml as esc } from './escape-html.js';
 import type { GalleryItem } from './evaluation.js';
 import { pngDataUri } from './thumbnail.js';
@@ -11,11 +11,24 @@ import { pngDataUri } from './thumbnail.js';
 const n = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(1));
 const fmt = (x: number, digits = 3): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 
+/** What a PR curve figure shows: a detection class at IoU 0.5, or a classification class against the rest. */
+export interface CurveFigure {
+  readonly name: string;
+  /** Positives of the class (truths, or images of it). */
+  readonly truths: number;
+  readonly curve: readonly CurvePoint[];
+  readonly operatingPoint: { readonly recall: number; readonly precision: number };
+  /** The heading's numbers, e.g. `AP50 0.912, AP50-95 0.604`. */
+  readonly summary: string;
+  /** What the marker is, e.g. `at the threshold 0.5`. */
+  readonly marker: string;
+}
+
 /**
- * One class's PR curve at IoU 0.5: the precision envelope AP integrates, drawn as steps with the
- * area under it shaded (its area is AP50), and the operating threshold's point marked.
+ * One class's PR curve: the precision envelope AP integrates, drawn as steps with the area
+ * under it shaded (its area is the AP), and the operating point marked.
  */
-export function prCurveSvg(c: DetectionClassResult, threshold: number): string {
+export function prCurveSvg(c: CurveFigure): string {
   const width = 280;
   const height = 262;
   const left = 38;
@@ -23,7 +36,7 @@ export function prCurveSvg(c: DetectionClassResult, threshold: number): string {
   const plot = 200;
   const x = (r: number): number => left + r * plot;
   const y = (p: number): number => top + (1 - p) * plot;
-  const title = `${c.name}: AP50 ${fmt(c.ap50)}, AP50-95 ${fmt(c.ap50_95)}`;
+  const title = `${c.name}: ${c.summary}`;
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" class="plot pr-curve" data-class="${esc(c.name)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(`Precision-recall curve of ${title}`)}">`];
   parts.push(`<text x="${left}" y="16" class="row-label">${esc(title)}</text>`);
   for (let k = 0; k <= 5; k += 1) {
@@ -33,7 +46,7 @@ export function prCurveSvg(c: DetectionClassResult, threshold: number): string {
   }
   parts.push(`<text x="${left + plot / 2}" y="${height - 4}" class="tick" text-anchor="middle">recall</text>`);
   parts.push(`<text x="10" y="${top + plot / 2}" class="tick" text-anchor="middle" transform="rotate(-90 10 ${top + plot / 2})">precision</text>`);
-  if (c.truths === 0) parts.push(`<text x="${x(0.5)}" y="${y(0.5)}" class="tick" text-anchor="middle">no truths of this class</text>`);
+  if (c.truths === 0) parts.push(`<text x="${x(0.5)}" y="${y(0.5)}" class="tick" text-anchor="middle">none of this class</text>`);
   else if (c.curve.length === 0) parts.push(`<text x="${x(0.5)}" y="${y(0.5)}" class="tick" text-anchor="middle">nothing found</text>`);
   else {
     const d = stepPath(c.curve, x, y);
@@ -41,7 +54,7 @@ export function prCurveSvg(c: DetectionClassResult, threshold: number): string {
     parts.push(`<path d="${d} L${n(x(last.recall))},${n(y(0))} L${n(x(0))},${n(y(0))} Z" class="area"/>`);
     parts.push(`<path d="${d}" class="curve"/>`);
     const op = c.operatingPoint;
-    parts.push(`<circle cx="${n(x(op.recall))}" cy="${n(y(op.precision))}" r="4" class="operating"><title>${esc(`at the threshold ${threshold}: precision ${fmt(op.precision)}, recall ${fmt(op.recall)}`)}</title></circle>`);
+    parts.push(`<circle cx="${n(x(op.recall))}" cy="${n(y(op.precision))}" r="4" class="operating"><title>${esc(`${c.marker}: precision ${fmt(op.precision)}, recall ${fmt(op.recall)}`)}</title></circle>`);
   }
   parts.push(`<rect x="${left}" y="${top}" width="${plot}" height="${plot}" class="frame"/></svg>`);
   return parts.join('');

@@ -25,6 +25,16 @@ describe('classification metrics', () => {
     // dent: predicted once, wrongly; never the truth.
     expect(m.classes[2]).toMatchObject({ support: 0, predicted: 1, precision: 0 });
     expect(m.classes[2]?.recall).toBeNaN();
+    // One against the rest. ok: its three images ranked first, AP 1. scratch: ranked 0.7 (an ok
+    // image), 0.5 and 0.4 (its own), then ok images: precision 1/2 at recall 1/2 and 2/3 at 1,
+    // enveloped to 2/3 for both halves: AP 2/3. dent has no image: no AP.
+    expect(m.classes[0]?.ap).toBeCloseTo(1, 12);
+    expect(m.classes[1]?.ap).toBeCloseTo(2 / 3, 12);
+    expect(m.classes[1]?.curve).toEqual([
+      { recall: 0.5, precision: 2 / 3, score: 0.5 },
+      { recall: 1, precision: 2 / 3, score: 0.4 },
+    ]);
+    expect(m.classes[2]?.ap).toBeNaN();
   });
 
   it('refuses probabilities that do not fit the classes', () => {

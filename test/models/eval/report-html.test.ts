@@ -175,5 +175,7 @@ describe('the evaluation report', () => {
     expect(textOf(doc)).toContain('"accuracy":0.6667');
     expect(elements(doc).filter((x) => x.tagName === 'script')).toEqual([]);
     expect(elements(doc).filter((x) => x.tagName === 'figure')).toHaveLength(1);
+    const curves = elements(doc).filter((x) => x.tagName === 'svg' && (attr(x, 'class') ?? '').includes('pr-curve'));
+    expect(curves.map((c) => attr(c, 'data-class'))).toEqual(NAMES);
   });
 });
