@@ -18,8 +18,76 @@ export interface ClassMetrics {
 }
 
 /**
+ * COCO's greedy matching of one image and one class (pycocotools `evaluateImg`): detections in
+ * the order given (descending score), each takes the still unmatched truth of highest IoU that
+ * reaches `iouThreshold`; a truth that counts is taken before an ignored one at any IoU. Returns,
+ * per detection, the index of the truth it matched or -1 (a false positive). A detection matched
+ * to an ignored truth counts neither way (the caller sees `ignore` of its truth).
+ */
+export function greedyMatch(ious: (detection: number, truth: number) => number, detections: number, ignore: readonly boolean[], iouThreshold: number): Int32Array {
+  const matchOf = new Int32Array(detections).fill(-1);
+  const taken = new Uint8Array(ignore.length);
+  for (let d = 0; d < detections; d += 1) {
+    let best = -1;
+    let bestIou = iouThreshold;
+    let bestIgnored = true;
+    for (let t = 0; t < ignore.length; t += 1) {
+      if (taken[t] === 1) continue;
+      const ignored = ignore[t] === true;
+      // Once a truth that counts is in hand, an ignored one never replaces it.
+      if (best >= 0 && !bestIgnored && ignored) continue;
+      const v = ious(d, t);
+      if (v < iouThreshold) continue;
+      if (best < 0 || (bestIgnored && !ignored) || v > bestIou) {
+        best = t;
+        bestIou = v;
+        bestIgnored = ignored;
+      }
+    }
+    if (best >= 0) {
+      taken[best] = 1;
+      matchOf[d] = best;
+    }
+  }
+  return matchOf;
+}
+
+/** Detections of one class ranked by score (highest first), each a true or false positive. */
+export interface RankedDetections {
+  readonly scores: ArrayLike<number>;
+  readonly truePositive: ArrayLike<boolean | number>;
+}
+
+/**
+ * Average precision, all-point interpolation (VOC 2010+; COCO samples the same curve at 101
+ * recall points): precision made monotone from the right, integrated over recall. `positives`:
+ * truths that count. The detections must be ranked (descending score).
+ */
+export function averagePrecision(ranked: RankedDetections, positives: number): number {
+  const n = ranked.scores.length;
+  if (positives === 0) return Number.NaN;
+  const precisions = new Float64Array(n);
+  const recalls = new Float64Array(n);
+  let tp = 0;
+  for (let i = 0; i < n; i += 1) {
+    if (ranked.truePositive[i]) tp += 1;
+    precisions[i] = tp / (i + 1);
+    recalls[i] = tp / positives;
+  }
+  for (let i = n - 2; i >= 0; i -= 1) precisions[i] = Math.max(precisions[i] as number, precisions[i + 1] as number);
+  let ap = 0;
+  let prevRecall = 0;
+  for (let i = 0; i < n; i += 1) {
+    ap += ((recalls[i] as number) - prevRecall) * (precisions[i] as number);
+    prevRecall = recalls[i] as number;
+  }
+  return ap;
+}
+
+/**
  * Detection metrics for one class. Each truth box is matched at most once, to the
- * highest-scoring detection of the class with IoU >= 0.5; other detections are false positives.
+ * highest-scoring detection of the class with IoU >= 0.5 (greedyMatch); other detections are
+ * false positives.
  */
 export function classMetrics(images: readonly EvalImage[], classId: number, threshold: number): ClassMetrics {
   const scored: { score: number; tp: boolean }[] = [];
@@ -27,46 +95,17 @@ export function classMetrics(images: readonly EvalImage[], classId: number, thre
   for (const img of images) {
     const truth = img.truth.filter((t) => t.classId === classId);
     positives += truth.filter((t) => !t.ignore).length;
-    const taken = new Uint8Array(truth.length);
     const dets = img.detections.filter((d) => d.classId === classId).sort((a, b) => b.score - a.score);
-    for (const d of dets) {
-      let best = -1;
-      let bestIou = 0.5;
-      truth.forEach((t, i) => {
-        const v = iou(d.box, t.box);
-        if (taken[i] === 0 && v >= bestIou) {
-          best = i;
-          bestIou = v;
-        }
-      });
-      if (best >= 0) {
-        taken[best] = 1;
-        if ((truth[best] as { ignore: boolean }).ignore) continue;
-        scored.push({ score: d.score, tp: true });
-      } else {
-        scored.push({ score: d.score, tp: false });
-      }
-    }
+    const ignore = truth.map((t) => t.ignore);
+    const matchOf = greedyMatch((d, t) => iou((dets[d] as EvalImage['detections'][number]).box, (truth[t] as EvalImage['truth'][number]).box), dets.length, ignore, 0.5);
+    dets.forEach((d, k) => {
+      const m = matchOf[k] as number;
+      if (m >= 0 && ignore[m] === true) return;
+      scored.push({ score: d.score, tp: m >= 0 });
+    });
   }
   scored.sort((a, b) => b.score - a.score);
-  const precisions: number[] = [];
-  const recalls: number[] = [];
-  let tp = 0;
-  let fp = 0;
-  for (const s of scored) {
-    if (s.tp) tp += 1;
-    else fp += 1;
-    precisions.push(tp / (tp + fp));
-    recalls.push(positives === 0 ? 0 : tp / positives);
-  }
-  // All-point interpolation: precision made monotone from the right, integrated over recall.
-  let ap = 0;
-  for (let i = precisions.length - 2; i >= 0; i -= 1) precisions[i] = Math.max(precisions[i] as number, precisions[i + 1] as number);
-  let prevRecall = 0;
-  precisions.forEach((p, i) => {
-    ap += ((recalls[i] as number) - prevRecall) * p;
-    prevRecall = recalls[i] as number;
-  });
+  const ap = averagePrecision({ scores: scored.map((s) => s.score), truePositive: scored.map((s) => s.tp) }, positives);
   const atT = scored.filter((s) => s.score >= threshold);
   const tpT = atT.filter((s) => s.tp).length;
   const fpT = atT.length - tpT;
