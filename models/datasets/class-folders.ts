@@ -81,10 +81,11 @@ async function hasFiles(folder: string): Promise<boolean> {
 }
 
 /**
- * The flat layout's split: per class, images are ranked by a hash of (seed, path inside the
- * dataset) and the lowest round(n * share) go to val (at least one when the class has two or
- * more). A hash rather than a shuffle: adding photos later moves none of the old ones between
- * train and val, so scores before and after stay comparable.
+ * The flat layout's split: an image goes to val when a hash of (seed, its path inside the
+ * dataset) falls in the lowest `share` of the hash range; a class of two or more images that
+ * gets none this way gives its lowest-hash image. A hash of each name rather than a shuffle:
+ * an image's side depends on its name alone, so adding photos later moves none of the old ones
+ * between train and val, and scores before and after stay comparable.
  */
 function splitFlat(
   samples: readonly ClassificationSample[],
@@ -103,7 +104,8 @@ function splitFlat(
       .map((s) => ({ s, h: hash32(`${seed}:${relative(root, s.file)}`) }))
       .sort((a, b) => a.h - b.h || (a.s.file < b.s.file ? -1 : 1));
     if (ranked.length === 1) warn({ file: join(root, classNames[c] as string), message: `only one image: class "${classNames[c]}" is trained on but not evaluated` });
-    const held = ranked.length < 2 ? 0 : Math.max(1, Math.round(ranked.length * share));
+    const below = ranked.filter((r) => r.h < share * 2 ** 32).length;
+    const held = ranked.length < 2 ? 0 : Math.max(1, below);
     const byFile = (a: ClassificationSample, b: ClassificationSample): number => (a.file < b.file ? -1 : 1);
     val.push(...ranked.slice(0, held).map((r) => r.s).sort(byFile));
     train.push(...ranked.slice(held).map((r) => r.s).sort(byFile));

@@ -110,6 +110,10 @@ export async function parseSensorCsv(source: string | Readable, file: string, de
       } else if (ms < previousMs) {
         problems.add(file, `timestamp ${stamp} is before the previous row's (${previousText}): rows must be in time order`, line);
         ok = false;
+      } else {
+        // A row with a bad reading still has a good time: the next row is checked against it.
+        previousMs = ms;
+        previousText = stamp;
       }
       const values = new Float64Array(header.channels.length);
       for (let c = 0; c < header.channels.length; c += 1) {
@@ -133,8 +137,6 @@ export async function parseSensorCsv(source: string | Readable, file: string, de
       }
       if (problems.full) break;
       if (!ok || ms === undefined) continue;
-      previousMs = ms;
-      previousText = stamp;
       table.push(ms, values, label);
     }
   } catch (err) {

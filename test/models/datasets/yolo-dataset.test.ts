@@ -167,6 +167,6 @@ describe('readYoloDataset', () => {
     await files({ 'det/data.yaml': 'names: [a]\n', 'det/images/train/a.png': png, 'det/images/val/b.png': png, 'cls/ok/a.png': png, 'cls/ok/b.png': png, 'cls/nok/c.png': png, 'cls/nok/d.png': png });
     expect((await readVisionDataset(join(tmp.path, 'det'))).task).toBe('detect');
     expect((await readVisionDataset(join(tmp.path, 'cls'))).task).toBe('classify');
-    expect((await readVisionDataset(join(tmp.path, 'cls'), 'detect').catch((e: Error) => e)).message).toMatch(/no data\.yaml/);
+    expect((await errorOf(readVisionDataset(join(tmp.path, 'cls'), 'detect'))).message).toMatch(/no data\.yaml/);
   });
 });
