@@ -67,26 +67,21 @@ export function parseLabelLine(line: string, classCount: number): LabelledBox | 
     }
   }
   const unit = (v: number): number => Math.min(1, Math.max(0, v));
-  let x0: number;
-  let x1: number;
-  let y0: number;
-  let y1: number;
   if (polygon) {
     const xs = numbers.filter((_, k) => k > 0 && k % 2 === 1).map(unit);
     const ys = numbers.filter((_, k) => k > 0 && k % 2 === 0).map(unit);
-    [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  } else {
-    const [, cx, cy, w, h] = numbers as [number, number, number, number, number];
-    if (!(w > 0) || !(h > 0)) return `box of size ${fields[3]} x ${fields[4]}: w and h must be above 0`;
-    // A box may run past the image's edge (cx + w/2 > 1): it is cut at the edge, as the image is.
-    [x0, x1, y0, y1] = [unit(cx - w / 2), unit(cx + w / 2), unit(cy - h / 2), unit(cy + h / 2)];
+    return boxBetween(classId, Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)) ?? `polygon with no area: ${clip(line)}`;
   }
-  if (!(x1 > x0) || !(y1 > y0)) return `polygon with no area: ${clip(line)}`;
-  if (!polygon) {
-    const [, cx, cy, w, h] = numbers as [number, number, number, number, number];
-    // Inside the image and within rounding of it: kept exactly as written (round trips are exact).
-    if (cx - w / 2 >= -ROUNDING && cx + w / 2 <= 1 + ROUNDING && cy - h / 2 >= -ROUNDING && cy + h / 2 <= 1 + ROUNDING) return { classId, cx: unit(cx), cy: unit(cy), w: Math.min(1, w), h: Math.min(1, h) };
-  }
+  const [, cx, cy, w, h] = numbers as [number, number, number, number, number];
+  if (!(w > 0) || !(h > 0)) return `box of size ${fields[3]} x ${fields[4]}: w and h must be above 0`;
+  // Inside the image: kept exactly as written (a round trip through a file changes nothing).
+  if (cx - w / 2 >= 0 && cx + w / 2 <= 1 && cy - h / 2 >= 0 && cy + h / 2 <= 1) return { classId, cx, cy, w, h };
+  // Past the edge (by float rounding, or a box drawn over it): cut at the edge, as the image is.
+  return boxBetween(classId, unit(cx - w / 2), unit(cx + w / 2), unit(cy - h / 2), unit(cy + h / 2)) ?? `box with no area inside the image: ${clip(line)}`;
+}
+
+function boxBetween(classId: number, x0: number, x1: number, y0: number, y1: number): LabelledBox | undefined {
+  if (!(x1 > x0) || !(y1 > y0)) return undefined;
   return { classId, cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, w: x1 - x0, h: y1 - y0 };
 }
 

@@ -15,6 +15,15 @@ const boxInside = (classes: number): fc.Arbitrary<LabelledBox> =>
     });
 
 describe('YOLO label lines', () => {
+  it('keep a box inside the image exactly as written', () => {
+    fc.assert(
+      fc.property(boxInside(3), (box) => {
+        fc.pre(box.cx - box.w / 2 >= 0 && box.cx + box.w / 2 <= 1 && box.cy - box.h / 2 >= 0 && box.cy + box.h / 2 <= 1);
+        expect(parseLabelLine(`${box.classId} ${box.cx} ${box.cy} ${box.w} ${box.h}`, 3)).toEqual(box);
+      }),
+    );
+  });
+
   it('read back what formatLabelLine writes, to its 6 decimals', () => {
     fc.assert(
       fc.property(boxInside(7), (box) => {
@@ -37,10 +46,10 @@ describe('YOLO label lines', () => {
         expect(Number.isInteger(r.classId) && r.classId >= 0 && r.classId < 10).toBe(true);
         expect(r.w).toBeGreaterThan(0);
         expect(r.h).toBeGreaterThan(0);
-        expect(r.cx - r.w / 2).toBeGreaterThanOrEqual(-1e-9);
-        expect(r.cx + r.w / 2).toBeLessThanOrEqual(1 + 1e-9);
-        expect(r.cy - r.h / 2).toBeGreaterThanOrEqual(-1e-9);
-        expect(r.cy + r.h / 2).toBeLessThanOrEqual(1 + 1e-9);
+        expect(r.cx - r.w / 2).toBeGreaterThanOrEqual(-1e-12);
+        expect(r.cx + r.w / 2).toBeLessThanOrEqual(1 + 1e-12);
+        expect(r.cy - r.h / 2).toBeGreaterThanOrEqual(-1e-12);
+        expect(r.cy + r.h / 2).toBeLessThanOrEqual(1 + 1e-12);
       }),
       { numRuns: 500 },
     );
