@@ -8,6 +8,7 @@ export { formatLabelLine, parseLabelLine } from './yolo-labels.js';
 export { labelPathOf, readYoloDataset, type DatasetReadOptions } from './yolo-dataset.js';
 export { readClassFolders, type ClassFolderOptions } from './class-folders.js';
 export { readVisionDataset } from './vision-dataset.js';
+export { formatVisionSummary, summarizeSensorLog, summarizeVisionDataset, type SensorLogSummary, type SplitSummary, type VisionDatasetSummary } from './dataset-summary.js';
 export { readSensorLog, readSensorLogs, type SensorLogOptions } from './sensor-logs.js';
 export { parseSensorCsv, type SensorCsvOptions } from './sensor-csv.js';
 export { describeTimestampFormat, type TimestampFormat } from './csv-timestamps.js';

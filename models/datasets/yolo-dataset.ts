@@ -101,7 +101,7 @@ async function splitImages(yaml: DataYaml, split: 'train' | 'val', problems: Pro
 
 /** A .txt list of image paths, one a line, relative to the list's folder. */
 async function imageList(file: string, problems: ProblemList): Promise<string[]> {
-  const lines = (await readFile(file, 'utf8')).split(/\r\n|\n|\r/);
+  const lines = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
   const out: string[] = [];
   for (let i = 0; i < lines.length; i += 1) {
     const line = (lines[i] as string).trim();

@@ -24,7 +24,8 @@ const FIELD_NAMES = ['cx', 'cy', 'w', 'h'] as const;
 export function parseLabelFile(text: string, file: string, classCount: number, problems: ProblemList): LabelledBox[] {
   const boxes: LabelledBox[] = [];
   const seen = new Set<string>();
-  const lines = text.split(/\r\n|\n|\r/);
+  // A byte-order mark (Windows Notepad writes one) is not part of the first class id.
+  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
   for (let i = 0; i < lines.length; i += 1) {
     const line = (lines[i] as string).trim();
     if (line === '') continue;

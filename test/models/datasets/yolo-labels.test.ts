@@ -80,9 +80,9 @@ describe('YOLO label lines', () => {
     expect(parseLabelLine('0 0.5 0.5 1.0000001 1', 1)).toEqual({ classId: 0, cx: 0.5, cy: 0.5, w: 1, h: 1 });
   });
 
-  it('read a file line by line: blank lines skipped, a repeated line kept once, each bad line reported with its number', () => {
+  it('read a file line by line: a byte-order mark and blank lines skipped, a repeated line kept once, each bad line reported with its number', () => {
     const problems = new ProblemList();
-    const boxes = parseLabelFile('0 0.5 0.5 0.2 0.2\r\n\n1 0.2 0.2 0.1 0.1\n0 0.5 0.5 0.2 0.2\n7 0.5 0.5 0.1 0.1\n0 0.5\n', 'labels/train/a.txt', 2, problems);
+    const boxes = parseLabelFile('\uFEFF0 0.5 0.5 0.2 0.2\r\n\n1 0.2 0.2 0.1 0.1\n0 0.5 0.5 0.2 0.2\n7 0.5 0.5 0.1 0.1\n0 0.5\n', 'labels/train/a.txt', 2, problems);
     expect(boxes.map((b) => b.classId)).toEqual([0, 1]);
     expect(() => problems.throwIfAny()).toThrow(/labels\/train\/a\.txt:5: class 7 is beyond[\s\S]*labels\/train\/a\.txt:6: expected 5 fields/);
   });
