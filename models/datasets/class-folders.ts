@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { ProblemList, DatasetError } from './dataset-error.js';
+import { DatasetError, ProblemList, type OnDatasetWarning } from './dataset-error.js';
 import { checkImageHeaders, imageLoader, isHidden, isImageFile, listImages } from './image-files.js';
 import type { ClassificationDataset, ClassificationSample } from './types.js';
 import type { DatasetReadOptions } from './yolo-dataset.js';
@@ -12,8 +12,11 @@ export interface ClassFolderOptions extends DatasetReadOptions {
   readonly seed?: number;
 }
 
-/** Names of the validation folder, in the order looked for (Roboflow and Kaggle exports say `valid`). */
-const VAL_FOLDERS = ['val', 'valid', 'validation'];
+/**
+ * Names of the validation folder, in the order looked for (Roboflow and Kaggle exports say
+ * `valid`; Ultralytics' classifier falls back to `test` too).
+ */
+const VAL_FOLDERS = ['val', 'valid', 'validation', 'test'];
 
 /**
  * A classification dataset, one folder per class (the folder's name is the class's):
@@ -91,7 +94,7 @@ function splitFlat(
   samples: readonly ClassificationSample[],
   share: number,
   seed: number,
-  warn: (w: { file: string; message: string }) => void,
+  warn: OnDatasetWarning,
   classNames: readonly string[],
   root: string,
 ): { train: ClassificationSample[]; val: ClassificationSample[] } {
