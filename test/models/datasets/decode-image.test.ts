@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetError } from '../../../models/datasets/dataset-error.js';
 import { decodeImage } from '../../../models/datasets/decode-image.js';
 import { encodeJpeg, encodePng } from '../../../models/datasets/encode-image.js';
-import { readImageHeader } from '../../../models/datasets/image-header.js';
+import { HEADER_BYTES, readImageHeader } from '../../../models/datasets/image-header.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { ffmpegPicture, ffmpegRgb, meanAbsDiff, run } from './image-tools.js';
 
@@ -147,6 +147,21 @@ describe('decodeImage', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('passes a JPEG whose frame header lies past the bytes checked (a large ICC profile), and decodes it whole', () => {
+    const jpg = encodeJpeg({ width: 24, height: 16, data: new Uint8Array(24 * 16 * 3).fill(120) });
+    // Five APP2 segments of 64 KB (an embedded colour profile) between SOI and the rest.
+    const app2 = new Uint8Array(4 + 65533);
+    app2.set([0xff, 0xe2, 0xff, 0xff]);
+    const big = new Uint8Array(2 + 5 * app2.length + jpg.length - 2);
+    big.set(jpg.subarray(0, 2));
+    for (let i = 0; i < 5; i += 1) big.set(app2, 2 + i * app2.length);
+    big.set(jpg.subarray(2), 2 + 5 * app2.length);
+    expect(readImageHeader(big.subarray(0, HEADER_BYTES), false)).toEqual({ format: 'jpeg', width: 0, height: 0 });
+    expect(readImageHeader(big, true)).toEqual({ format: 'jpeg', width: 24, height: 16 });
+    const image = decodeImage(big, 'icc.jpg');
+    expect([image.width, image.height]).toEqual([24, 16]);
   });
 
   it('reads the size from the header alone, and refuses a size past the bound', () => {
