@@ -27,6 +27,10 @@ const PROGRAMS = [
   { python: 'urllib3', pkg: 'python3-urllib3', why: 'HTTP in the TUF conformance suite' },
   { path: '/usr/bin/faketime', pkg: 'faketime', why: 'runs the client under test at another time in the TUF conformance suite' },
   { path: '/usr/bin/ffmpeg', pkg: 'ffmpeg', why: 'muxes and encodes the camera tests\' MP4, H.265 and MPEG-4 clips' },
+  // The dataset readers' tests decode images other programs wrote, as users' photos are.
+  { path: '/usr/bin/jpegtran', pkg: 'libjpeg-turbo-progs', why: 'writes the progressive JPEG the image decoder is tested on' },
+  { path: '/usr/bin/cjpeg', pkg: 'libjpeg-turbo-progs', why: 'writes the grey JPEG the image decoder is tested on' },
+  { path: '/usr/bin/exiftool', pkg: 'libimage-exiftool-perl', why: 'sets the EXIF orientation of the JPEGs the image decoder is tested on' },
   // The RTSP server the camera tests play from: GStreamer's gst-rtsp-server, driven from Python (test/support/rtsp-server.py).
   { python: 'gi', pkg: 'python3-gi', why: 'runs GStreamer\'s RTSP server for the RTSP camera tests' },
   { gir: 'GstRtspServer', pkg: 'gir1.2-gst-rtsp-server-1.0', why: 'GStreamer\'s RTSP server, for the RTSP camera tests' },

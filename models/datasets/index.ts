@@ -1,0 +1,14 @@
+export type * from './types.js';
+export { DatasetError, MAX_PROBLEMS, formatProblem, type DatasetProblem, type DatasetWarning, type OnDatasetWarning } from './dataset-error.js';
+export { decodeImage } from './decode-image.js';
+export { encodeJpeg, encodePng } from './encode-image.js';
+export { MAX_IMAGE_PIXELS, readImageHeader, sniffImageFormat, type ImageFormat, type ImageHeader } from './image-header.js';
+export { lumaOf, resizeRgb, rgbFromLuma } from './rgb-image.js';
+export { formatLabelLine, parseLabelLine } from './yolo-labels.js';
+export { labelPathOf, readYoloDataset, type DatasetReadOptions } from './yolo-dataset.js';
+export { readClassFolders, type ClassFolderOptions } from './class-folders.js';
+export { readVisionDataset } from './vision-dataset.js';
+export { formatVisionSummary, summarizeSensorLog, summarizeVisionDataset, type SensorLogSummary, type SplitSummary, type VisionDatasetSummary } from './dataset-summary.js';
+export { readSensorLog, readSensorLogs, type SensorLogOptions } from './sensor-logs.js';
+export { parseSensorCsv, type SensorCsvOptions } from './sensor-csv.js';
+export { describeTimestampFormat, type TimestampFormat } from './csv-timestamps.js';
