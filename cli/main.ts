@@ -4,6 +4,7 @@ import { EXIT_FAILURE, EXIT_USAGE, runGatewayCommand, type GatewayCommandOptions
 import { requireOnce } from '../runtime/require-once.js';
 import { RUNTIME_VERSION } from '../runtime/version.js';
 import { SIM_MCU_HELP } from '../sim/mcu/help.js';
+import { registerModelCommands } from './model-command.js';
 
 /**
  * `edgewise`: one binary, one subcommand per part of the system. Each subcommand's code
@@ -328,6 +329,10 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
       const { runTufClient } = await import('../runtime/updater/tuf-client-command.js');
       exitCode = await runTufClient(action, root, opts);
     });
+
+  registerModelCommands(program, commander, (code) => {
+    exitCode = code;
+  });
 
   // `sim SCENARIO.yaml` runs a whole scenario; `sim mcu` (and later parts) run one part alone.
   const sim = program

@@ -1,0 +1,96 @@
+import type { Command } from 'commander';
+
+/**
+ * `edgewise model ...`: a plant's own data in, a signed release out (issue 17).
+ *   model train vision|anomaly  a dataset folder or CSV logs -> MODEL_DIR (models/model-dir)
+ *   model eval                  MODEL_DIR on a dataset -> metrics, report.html, the JSON line last
+ *   model release               MODEL_DIR -> a staged release in the TUF repository
+ * Exit codes: 0 done, 2 bad input (the dataset, the MODEL_DIR, an option: the message names the
+ * file and line), 1 anything else. Each command's code is loaded only when it runs.
+ */
+export function registerModelCommands(program: Command, commander: typeof import('commander'), exit: (code: number) => void): void {
+  const model = program.command('model').description('Bring your own data: train, evaluate and release models from a plant\'s own labelled images and sensor logs.').exitOverride();
+  const train = model.command('train').description('Train a model: `vision` from a dataset folder (YOLO layout or a folder per class), `anomaly` from CSV sensor logs.').exitOverride();
+  const int = (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new commander.InvalidArgumentError(`expected a whole number, got "${v}"`);
+    return n;
+  };
+
+  train
+    .command('anomaly')
+    .description('Train the anomaly autoencoder on CSV logs (timestamp plus channels; units in the header or a side file; an optional label column: rows labelled 1 are left out) and calibrate its score scale on held-out normal windows.')
+    .requiredOption('--data <file|dir>', 'a CSV log or a folder of them')
+    .requiredOption('--out <dir>', 'the MODEL_DIR to write')
+    .option('--epochs <n>', 'passes over the training windows (default 30)', int)
+    .option('--seed <n>', 'seed: the same data and seed give the same model', int)
+    .option('--window-samples <n>', 'samples per window (default 32)', int)
+    .option('--stride-samples <n>', 'samples between windows (default 16)', int)
+    .option('--rate-hz <hz>', 'resample every log to this rate (default: the logs\' own, which must agree)', Number)
+    .option('--resume', 'continue from the checkpoint in --out (after a stop or a crash)')
+    .exitOverride()
+    .action(async (o: { data: string; out: string; epochs?: number; seed?: number; windowSamples?: number; strideSamples?: number; rateHz?: number; resume?: boolean }) => {
+      const [{ runModelTrainAnomaly }, { readSensorLogs }] = await Promise.all([import('../models/anomaly/csv-training/run-model-anomaly.js'), import('../models/datasets/index.js')]);
+      exit(await withStop((signal) => runModelTrainAnomaly(o, { stdout: process.stdout, stderr: process.stderr, signal }, (path) => readSensorLogs(path))));
+    });
+
+  model
+    .command('eval')
+    .description('Evaluate a MODEL_DIR on a dataset as a gateway would run it: per-class precision, recall, mAP50 and mAP50-95 (detection), accuracy and confusion matrix (classification), faults caught and false alerts (anomaly); report.html and metrics.json, the JSON line last.')
+    .requiredOption('--model <dir>', 'the MODEL_DIR (written by `edgewise model train`)')
+    .requiredOption('--data <dir|file>', 'the dataset: a folder (vision) or CSV logs (anomaly)')
+    .option('--report <file>', 'where report.html goes (default MODEL_DIR/eval/report.html)')
+    .option('--threshold <x>', 'operating threshold (default the card\'s)', Number)
+    .option('--split <split>', 'train or val (default val)')
+    .exitOverride()
+    .action(async (o: { model: string; data: string; report?: string; threshold?: number; split?: 'train' | 'val' }) => {
+      if (o.split !== undefined && o.split !== 'train' && o.split !== 'val') {
+        process.stderr.write(`error: --split: expected train or val, got "${o.split}"\n`);
+        exit(2);
+        return;
+      }
+      const [{ runModelEval }, { runModelEvalAnomaly }, { readVisionDataset, readSensorLogs }, { readModelDir }] = await Promise.all([
+        import('../models/eval/eval-command.js'),
+        import('../models/anomaly/csv-training/run-model-anomaly.js'),
+        import('../models/datasets/index.js'),
+        import('../models/model-dir/model-dir.js'),
+      ]);
+      // An anomaly model is judged on logs (faults caught, false alerts), a vision model on images.
+      const task = await readModelDir(o.model).then(
+        (m) => m.card.task,
+        () => undefined,
+      );
+      if (task === 'anomaly') {
+        exit(await runModelEvalAnomaly(o, { stdout: process.stdout, stderr: process.stderr }, (path) => readSensorLogs(path)));
+        return;
+      }
+      exit(
+        await runModelEval({
+          model: o.model,
+          data: o.data,
+          ...(o.report === undefined ? {} : { report: o.report }),
+          ...(o.threshold === undefined ? {} : { threshold: o.threshold }),
+          ...(o.split === undefined ? {} : { split: o.split }),
+          readDataset: (dir, t) => readVisionDataset(dir, t),
+        }),
+      );
+    });
+}
+
+/** Runs a long command with Ctrl-C (SIGINT, SIGTERM) turned into a stop after the epoch in progress: its checkpoint is kept for --resume. */
+async function withStop(run: (signal: AbortSignal) => Promise<number>): Promise<number> {
+  const stop = new AbortController();
+  const onSignal = (): void => {
+    if (stop.signal.aborted) process.exit(130);
+    process.stderr.write('stopping after this epoch (its checkpoint is kept: run again with --resume); Ctrl-C again to quit now\n');
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await run(stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
