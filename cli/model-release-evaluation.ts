@@ -1,6 +1,7 @@
 import { encodeAnomalyEvaluationSet, encodeVisionEvaluationSet, packedFrameBytes, type LabelledBox as PixelBox, type VisionEvaluationFrame } from '../fleet/protocol/evaluation-set.js';
 import { parseMeta } from '../models/anomaly/autoencoder/model.js';
-import type { DetectionDataset, DetectionSample, LabelledBox, SensorLog } from '../models/datasets/types.js';
+import type { DetectionDataset, DetectionSample, LabelledBox, RgbImage, SensorLog } from '../models/datasets/types.js';
+import { PlaneResampler } from '../models/vision/resample.js';
 import { rgbaFrame } from './model-release-golden.js';
 
 /** An evaluation set made from the dataset, encoded, and what it holds (for people). */
@@ -26,6 +27,26 @@ export interface EvaluationLimits {
  */
 export const DEFAULT_EVALUATION_LIMITS: EvaluationLimits = { maxFrames: 48, maxWindows: 2000, maxPixelBytes: 32 * 1024 * 1024 };
 
+/**
+ * An image scaled down (area filter, as the vision stage's Preprocessor resamples) so its
+ * longest side is at most `maxSide`; as it is when it already fits. YOLO boxes are normalised,
+ * so they fit the scaled image as they are.
+ */
+export function fitImage(image: RgbImage, maxSide: number): RgbImage {
+  const side = Math.max(image.width, image.height);
+  if (side <= maxSide) return image;
+  const width = Math.max(1, Math.round((image.width * maxSide) / side));
+  const height = Math.max(1, Math.round((image.height * maxSide) / side));
+  const resampler = new PlaneResampler(image.width, image.height, width, height);
+  const plane = new Float32Array(width * height);
+  const data = new Uint8Array(width * height * 3);
+  for (let c = 0; c < 3; c += 1) {
+    resampler.run(image.data, c, image.width * 3, 3, plane, 0, width);
+    for (let i = 0; i < plane.length; i += 1) data[i * 3 + c] = Math.min(255, Math.max(0, Math.round(plane[i] as number)));
+  }
+  return { width, height, data };
+}
+
 /** `count` indices spread evenly over 0..n-1 (all of them when n <= count), in order. */
 function spread(n: number, count: number): number[] {
   if (n <= count) return Array.from({ length: n }, (_, i) => i);
@@ -48,19 +69,25 @@ export function pixelBox(b: LabelledBox, width: number, height: number): PixelBo
 /**
  * The `vision-frames` evaluation set of a detector, from the dataset's val split (the train
  * split when it has no val): frames spread evenly over the split, up to the limits, each the
- * image as an RGBA frame (its own pixels: no colour conversion, no resize, as `model eval`
- * read it) with its labelled boxes in pixels. Frames without boxes stay in (finding nothing
- * there is part of the score). Undefined when the frames chosen hold no box at all (the
- * protocol refuses a set with nothing to find).
+ * image as an RGBA frame (no colour conversion) with its labelled boxes in pixels. A photo
+ * larger than twice the model's input on its longest side is scaled down to that first: the
+ * gateway letterboxes every frame to the input anyway, so the pixels beyond only cost download
+ * and memory (a 12-megapixel photo is 48 MB as RGBA) while a detector's score on the frame
+ * stays what it was. Frames without boxes stay in (finding nothing there is part of the score).
+ * Undefined when the frames chosen hold no box at all (the protocol refuses a set with nothing
+ * to find).
  */
-export async function visionEvaluationSet(dataset: DetectionDataset, limits: EvaluationLimits = DEFAULT_EVALUATION_LIMITS): Promise<MadeEvaluationSet | undefined> {
+export async function visionEvaluationSet(dataset: DetectionDataset, inputSide: number, limits: EvaluationLimits = DEFAULT_EVALUATION_LIMITS): Promise<MadeEvaluationSet | { readonly why: string }> {
   const split: readonly DetectionSample[] = dataset.val.length > 0 ? dataset.val : dataset.train;
   const frames: VisionEvaluationFrame[] = [];
   let pixelBytes = 0;
   let skipped = 0;
+  let scaled = 0;
   for (const i of spread(split.length, limits.maxFrames)) {
     const sample = split[i] as DetectionSample;
-    const image = await sample.load();
+    const original = await sample.load();
+    const image = fitImage(original, 2 * inputSide);
+    if (image !== original) scaled += 1;
     const size = packedFrameBytes('RGBA', image.width, image.height);
     if (pixelBytes + size > limits.maxPixelBytes) {
       skipped += 1;
@@ -72,11 +99,12 @@ export async function visionEvaluationSet(dataset: DetectionDataset, limits: Eva
     frames.push({ format: 'RGBA', width: image.width, height: image.height, pixels: frame.data, boxes });
   }
   const boxes = frames.reduce((n, f) => n + f.boxes.length, 0);
-  if (frames.length === 0 || boxes === 0) return undefined;
+  const bound = skipped > 0 ? `; ${skipped} left out over the ${limits.maxPixelBytes / 1048576} MiB bound` : '';
+  if (frames.length === 0 || boxes === 0) return { why: `the ${frames.length} frames chosen of ${split.length} hold no labelled box${bound}` };
   const from = dataset.val.length > 0 ? 'val' : 'train';
   return {
     bytes: encodeVisionEvaluationSet({ classNames: dataset.classNames, frames }),
-    summary: `${frames.length} frames of the ${from} split (${split.length} images), ${boxes} labelled boxes, ${(pixelBytes / 1048576).toFixed(1)} MiB${skipped > 0 ? `; ${skipped} left out over the ${limits.maxPixelBytes / 1048576} MiB bound` : ''}`,
+    summary: `${frames.length} frames of the ${from} split (${split.length} images${scaled > 0 ? `, ${scaled} scaled down to ${2 * inputSide} px` : ''}), ${boxes} labelled boxes, ${(pixelBytes / 1048576).toFixed(1)} MiB${bound}`,
   };
 }
 
@@ -84,10 +112,10 @@ export async function visionEvaluationSet(dataset: DetectionDataset, limits: Eva
  * The `anomaly-windows` evaluation set of an autoencoder, from labelled logs: consecutive,
  * non-overlapping windows of the model's window length and channels (raw values, as the stage
  * receives them), each anomalous (1) when any of its rows is labelled abnormal; windows
- * spread evenly over all the logs up to the limit. Undefined when the logs have no labels or
- * not both kinds of window (the protocol refuses a set that cannot rank anything).
+ * spread evenly over all the logs up to the limit. Without labels, or without both kinds of
+ * window, no set (the protocol refuses a set that cannot rank anything), and why.
  */
-export function anomalyEvaluationSet(modelBytes: Uint8Array, logs: readonly SensorLog[], limits: EvaluationLimits = DEFAULT_EVALUATION_LIMITS): MadeEvaluationSet | undefined {
+export function anomalyEvaluationSet(modelBytes: Uint8Array, logs: readonly SensorLog[], limits: EvaluationLimits = DEFAULT_EVALUATION_LIMITS): MadeEvaluationSet | { readonly why: string } {
   const meta = parseMeta(modelBytes);
   const w = meta.windowSamples;
   const c = meta.channels.length;
@@ -109,7 +137,7 @@ export function anomalyEvaluationSet(modelBytes: Uint8Array, logs: readonly Sens
     }
   });
   const anomalous = labels.reduce((a, b) => a + b, 0);
-  if (chosen.length === 0 || anomalous === 0 || anomalous === chosen.length) return undefined;
+  if (chosen.length === 0 || anomalous === 0 || anomalous === chosen.length) return { why: `the logs have ${chosen.length === 0 ? 'no labelled window with the model\'s channels' : `${anomalous} anomalous of ${chosen.length} labelled windows; a set needs both kinds`}` };
   return {
     bytes: encodeAnomalyEvaluationSet({ channels: meta.channels, windowSamples: w, count: chosen.length, windows, labels }),
     summary: `${chosen.length} windows of ${w} samples (${anomalous} anomalous) from ${logs.length} log(s)`,

@@ -114,10 +114,10 @@ async function goldenInput(card: ModelCard, bytes: Uint8Array, inputs: ModelInfo
 
 async function evaluationSet(card: ModelCard, bytes: Uint8Array, data: ReleaseData | undefined, maxFrames: number): Promise<{ set: MadeEvaluationSet | undefined; why: string }> {
   if (data === undefined) return { set: undefined, why: 'none (no --data): a rollout\'s quality gate judges agreement with the active model' };
-  if (card.task === 'classify') return { set: undefined, why: 'none: evaluation sets score detectors and autoencoders, not whole-frame classifiers (a rollout\'s quality gate judges class agreement)' };
+  if (!isLogs(data) && data.task === 'classify') return { set: undefined, why: 'none: evaluation sets score detectors and autoencoders, not whole-frame classifiers (a rollout\'s quality gate judges class agreement)' };
   const limits = { ...DEFAULT_EVALUATION_LIMITS, maxFrames };
-  const set = isLogs(data) ? anomalyEvaluationSet(bytes, data, limits) : data.task === 'detect' ? await visionEvaluationSet(data, limits) : undefined;
-  return set === undefined ? { set, why: `none: the data has ${isLogs(data) ? 'no labelled windows of both kinds' : 'no labelled box in the frames chosen'}` } : { set, why: set.summary };
+  const made = isLogs(data) ? anomalyEvaluationSet(bytes, data, limits) : await visionEvaluationSet(data, Math.max(card.input?.width ?? 0, card.input?.height ?? 0), limits);
+  return 'bytes' in made ? { set: made, why: made.summary } : { set: undefined, why: `none: ${made.why}` };
 }
 
 /** The stage config a gateway needs to run the release (the vision stage takes mean/std from its config, not the model). */

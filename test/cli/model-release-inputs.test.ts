@@ -1,7 +1,7 @@
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pixelBox } from '../../cli/model-release-evaluation.js';
+import { pixelBox, visionEvaluationSet } from '../../cli/model-release-evaluation.js';
 import { toleranceString } from '../../cli/model-release-golden.js';
 import { latencyBudgetMs } from '../../cli/model-release-latency.js';
 import { runModelRelease, type ModelReleaseOptions } from '../../cli/model-release.js';
@@ -11,9 +11,10 @@ import { modelPathPattern } from '../../fleet/repo/delegation.js';
 import { repoDelegate, repoPublish, repoSign } from '../../fleet/repo/repo-command.js';
 import { listReleases } from '../../fleet/repo/releases.js';
 import { trainAutoencoderOnWindows } from '../../models/anomaly/autoencoder/model.js';
-import type { SensorLog } from '../../models/datasets/types.js';
+import type { ClassificationDataset, DetectionDataset, RgbImage, SensorLog } from '../../models/datasets/types.js';
 import type { ModelCard } from '../../models/model-dir/model-card.js';
 import { writeModelDir } from '../../models/model-dir/model-dir.js';
+import { buildModel } from '../../models/onnx/builder.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { captured, conveyorDataset, operatorRepo, widgetModelDir } from './model-release-fixtures.js';
 
@@ -177,6 +178,78 @@ describe('edgewise model release of an anomaly autoencoder', () => {
       expect([...set.set.labels].flatMap((l, i) => (l === 1 ? [i] : []))).toEqual([0, 25, 26, 27, 28, 29]);
       expect(set.set.windows[25 * W * 2 + 1]).toBe(3);
     }
+  });
+});
+
+describe('edgewise model release of a classifier, and of photos larger than the model needs', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  beforeEach(async () => {
+    dir = await makeTempDir();
+  });
+  afterEach(async () => {
+    await dir.remove();
+  });
+
+  const picture = (width: number, height: number, value: number): RgbImage => ({ width, height, data: new Uint8Array(width * height * 3).fill(value) });
+
+  it('releases a whole-frame classifier with its golden input from the val split and no evaluation set, saying why', async () => {
+    const model = buildModel({
+      name: 'shade',
+      inputs: [{ name: 'pixels', dims: [1, 3, 8, 8] }],
+      outputs: [{ name: 'logits', dims: [1, 2] }],
+      initializers: [
+        { name: 'w', dims: [2, 3], data: [1, 1, 1, -1, -1, -1] },
+        { name: 'b', dims: [2], data: [0, 1.5] },
+      ],
+      nodes: [
+        { op: 'GlobalAveragePool', inputs: ['pixels'], outputs: ['pooled'] },
+        { op: 'Flatten', inputs: ['pooled'], outputs: ['flat'] },
+        { op: 'Gemm', inputs: ['flat', 'w', 'b'], outputs: ['logits'], attributes: { transB: 1 } },
+      ],
+      metadata: { classNames: 'light,dark' },
+    });
+    const card: ModelCard = { format: 'edgewise-model', version: 1, task: 'classify', architecture: 'shade-8', classNames: ['light', 'dark'], input: { name: 'pixels', width: 8, height: 8, channels: 3, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, output: { name: 'logits', layout: 'classification' }, threshold: 0.5, training: { dataset: 'shades', trainSamples: 2, valSamples: 1, epochs: 1, seed: 1, losses: [0.5], seconds: 1, finishedAt: '2026-11-30T14:00:00.000Z' } };
+    await writeModelDir(`${dir.path}/model`, card, model);
+    const dataset: ClassificationDataset = {
+      task: 'classify',
+      root: '/plant/shades',
+      classNames: ['light', 'dark'],
+      train: [{ file: 'light/a.png', classId: 0, load: async () => picture(8, 8, 250) }],
+      val: [{ file: 'dark/b.png', classId: 1, load: async () => picture(16, 16, 0) }],
+    };
+    const { repo } = await operatorRepo(dir.path);
+    const r = await captured(() => runModelRelease({ model: `${dir.path}/model`, repo, modelName: 'shades', data: '/plant/shades', readData: async () => dataset, latencyRuns: 20 }));
+    expect(r.value, r.stderr).toBe(0);
+    expect(r.stdout).toContain('golden run: dark/b.png; input "pixels" [1, 3, 8, 8], output "logits" (2 values)');
+    expect(r.stdout).toContain('evaluation set: none: evaluation sets score detectors and autoencoders');
+    expect(r.stdout).toContain('gateway stage: { type: vision, model: { managed: shades }, task: classification, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], confidence: 0.5 }');
+    // A black frame normalised as the stage does: (0 - 0.5) / 0.25 = -2 everywhere; logits [-6, 7.5].
+    const dirFiles = await readdir(`${repo}/targets/models/shades/1`);
+    const read = async (suffix: string): Promise<Float32Array> => new Float32Array(new Uint8Array(await readFile(`${repo}/targets/models/shades/1/${dirFiles.find((n) => n.endsWith(suffix)) as string}`)).buffer);
+    expect([...(await read('.golden-input.bin'))].every((v) => v === -2)).toBe(true);
+    expect([...(await read('.golden-output.bin'))]).toEqual([-6, 7.5]);
+  });
+
+  it('scales photos larger than twice the model\'s input down for the evaluation set, boxes with them, within its byte bound', async () => {
+    const big: DetectionDataset = {
+      task: 'detect',
+      root: '/plant/boards',
+      classNames: ['scratch'],
+      train: [],
+      val: Array.from({ length: 5 }, (_, i) => ({ file: `images/val/${i}.jpg`, boxes: [{ classId: 0, cx: 0.5, cy: 0.5, w: 0.1, h: 0.2 }], load: async () => picture(4000, 3000, 100 + i) })),
+    };
+    const set = await visionEvaluationSet(big, 640);
+    expect('bytes' in set).toBe(true);
+    if (!('bytes' in set)) return;
+    expect(set.summary).toBe('5 frames of the val split (5 images, 5 scaled down to 1280 px), 5 labelled boxes, 23.4 MiB');
+    const decoded = decodeEvaluationSet(set.bytes);
+    if (decoded.kind !== 'vision-frames') throw new Error(decoded.kind);
+    expect(decoded.set.frames.map((f) => `${f.width}x${f.height}`)).toEqual(Array(5).fill('1280x960'));
+    expect(decoded.set.frames[0]?.boxes).toEqual([{ classId: 0, x: 576, y: 384, w: 128, h: 192 }]);
+    expect([...(decoded.set.frames[3]?.pixels.subarray(0, 4) ?? [])]).toEqual([103, 103, 103, 255]);
+    // Over the byte bound, frames are left out and the summary says so.
+    const bounded = await visionEvaluationSet(big, 640, { maxFrames: 48, maxWindows: 10, maxPixelBytes: 12 * 1024 * 1024 });
+    expect('bytes' in bounded && bounded.summary).toContain('2 frames of the val split (5 images, 5 scaled down to 1280 px), 2 labelled boxes, 9.4 MiB; 3 left out over the 12 MiB bound');
   });
 });
 
