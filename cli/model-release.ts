@@ -104,7 +104,13 @@ async function goldenInput(card: ModelCard, bytes: Uint8Array, inputs: ModelInfo
   }
   const input = card.input;
   if (input === undefined) throw new ModelReleaseError('the card has no input');
-  if (!inputs.some((i) => i.name === input.name)) throw new ModelReleaseError(`the card's input "${input.name}" is not an input of the model (it has ${inputs.map((i) => i.name).join(', ')})`);
+  const spec = inputs.find((i) => i.name === input.name);
+  if (spec === undefined) throw new ModelReleaseError(`the card's input "${input.name}" is not an input of the model (it has ${inputs.map((i) => i.name).join(', ')})`);
+  const want = [1, input.channels, input.height, input.width];
+  // A symbolic dimension (batch, a dynamic size) takes what the card says.
+  if (spec.shape.length !== 4 || spec.shape.some((d, k) => typeof d === 'number' && d !== want[k])) {
+    throw new ModelReleaseError(`the card's input "${input.name}" is [${want.join(', ')}] (channels ${input.channels}, ${input.width}x${input.height}), the model's [${spec.shape.join(', ')}]`);
+  }
   const d = data as VisionDataset | undefined;
   const sample = d === undefined ? undefined : (d.val[0] ?? d.train[0]);
   let image: RgbImage | undefined;

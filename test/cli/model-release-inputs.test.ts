@@ -29,7 +29,7 @@ describe('edgewise model release: what it refuses, and the counter', () => {
 
   const release = (o: Partial<ModelReleaseOptions> & { repo: string }): Promise<{ value: number; stdout: string; stderr: string }> => captured(() => runModelRelease({ model: `${dir.path}/model`, modelName: 'widgets', latencyRuns: 20, ...o }));
 
-  it('refuses a MODEL_DIR without a card, a repository dir that is not one, a bad name, a model that is not ONNX: exit 2, each named', async () => {
+  it('refuses a MODEL_DIR without a card, a repository dir that is not one, a bad name, a card whose input the model does not have, a model that is not ONNX: exit 2, each named', async () => {
     const { repo } = await operatorRepo(dir.path);
     await mkdir(`${dir.path}/model`, { recursive: true });
     await writeFile(`${dir.path}/model/model.onnx`, new Uint8Array(10));
@@ -47,6 +47,12 @@ describe('edgewise model release: what it refuses, and the counter', () => {
     const badName = await release({ repo, modelName: 'Widgets!' });
     expect(badName.value).toBe(2);
     expect(badName.stderr).toContain('--model-name "Widgets!"');
+
+    const card = JSON.parse(await readFile(`${dir.path}/model/model.json`, 'utf8')) as ModelCard;
+    await writeFile(`${dir.path}/model/model.json`, JSON.stringify({ ...card, input: { ...card.input, width: 640 } }));
+    const wrongSize = await release({ repo });
+    expect(wrongSize.value).toBe(2);
+    expect(wrongSize.stderr).toContain('the card\'s input "images" is [1, 1, 192, 640] (channels 1, 640x192), the model\'s [1, 1, 192, 320]');
 
     await writeFile(`${dir.path}/model/model.onnx`, 'not a model at all, a text file');
     const notOnnx = await release({ repo });
