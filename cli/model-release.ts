@@ -159,6 +159,7 @@ export async function runModelRelease(o: ModelReleaseOptions): Promise<number> {
     if (!NAME.test(o.modelName)) throw new ModelReleaseError(`--model-name ${JSON.stringify(o.modelName)}: lower-case letters, digits, ".", "_" and "-", starting with a letter or digit, at most 64`);
     const { card, model } = await readModelDir(o.model);
     if (!(await isRepository(o.repo))) throw new ModelReleaseError(`--repo ${o.repo}: not a TUF repository (no staged or published targets metadata): make one with \`edgewise repo init\``);
+    if (typeof (card.output as Partial<ModelCard['output']> | undefined)?.name !== 'string') throw new ModelReleaseError(`${join(o.model, 'model.json')}: output.name: the card must name the model's output`);
     let info: ModelInfo;
     try {
       info = readModelInfo(model);
@@ -167,7 +168,8 @@ export async function runModelRelease(o: ModelReleaseOptions): Promise<number> {
     }
     checkClassNames(card, info, o.model);
     const release = await releaseCounter(o);
-    const version = o.version ?? `r${release} ${card.training.finishedAt.slice(0, 10)}`;
+    const finished = (card.training as Partial<ModelCard['training']> | undefined)?.finishedAt;
+    const version = o.version ?? `r${release}${typeof finished === 'string' ? ` ${finished.slice(0, 10)}` : ''}`;
     if (version.length < 1 || version.length > 32) throw new ModelReleaseError(`--version ${JSON.stringify(version)}: 1 to 32 characters`);
     const latencyRuns = count(o.latencyRuns, 'latency-runs', DEFAULT_MAX_RUNS, MIN_RUNS);
     const maxFrames = count(o.maxEvaluationFrames, 'max-evaluation-frames', DEFAULT_EVALUATION_LIMITS.maxFrames);
