@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { vi } from 'vitest';
 import { generateKeyring } from '../../fleet/repo/keyring.js';
 import { repoInit } from '../../fleet/repo/repo-command.js';
-import type { DetectionDataset, DetectionSample, RgbImage } from '../../models/datasets/types.js';
+import { trainAutoencoderOnWindows, type AutoencoderMeta } from '../../models/anomaly/autoencoder/model.js';
+import type { DetectionDataset, DetectionSample, RgbImage, SensorLog } from '../../models/datasets/types.js';
 import type { ModelCard } from '../../models/model-dir/model-card.js';
 import { writeModelDir } from '../../models/model-dir/model-dir.js';
 import { readFloatInitializers, withInitializers } from '../../models/onnx/initializers.js';
@@ -51,6 +52,36 @@ export function conveyorDataset(val: number, o: { width?: number; height?: numbe
   };
   const first = o.seed ?? 5000;
   return { task: 'detect', root: '/plant/widgets', classNames: ['widget'], train: [sample(first - 1, 'train')], val: Array.from({ length: val }, (_, i) => sample(first + i, 'val')) };
+}
+
+/**
+ * A small motor log (current and vibration, 400 rows, rows 0-2 and a fault at 200-239 labelled
+ * abnormal, vibration stuck at 3 in the fault) and a MODEL_DIR with an autoencoder of 8-sample
+ * windows trained on its normal rows, as `model train anomaly` would leave one.
+ */
+export async function motorAutoencoderDir(dir: string): Promise<{ log: SensorLog; values: Float64Array; rows: number; W: number; meta: AutoencoderMeta }> {
+  const channels = ['current', 'vibration'];
+  const W = 8;
+  const rows = 400;
+  const values = new Float64Array(rows * 2);
+  const labels = new Uint8Array(rows);
+  for (let r = 0; r < rows; r += 1) {
+    values[r * 2] = 5 + Math.sin(r / 3);
+    values[r * 2 + 1] = 0.2 * Math.cos(r / 5);
+  }
+  // Rows 0-2 abnormal (the first normal window starts at row 3), and a fault at rows 200-239.
+  for (const r of [0, 1, 2]) labels[r] = 1;
+  for (let r = 200; r < 240; r += 1) {
+    labels[r] = 1;
+    values[r * 2 + 1] = 3;
+  }
+  const log: SensorLog = { file: 'motor.csv', channels, units: ['A', 'g'], timestampsMs: Float64Array.from({ length: rows }, (_, i) => i * 10), values, rows, labels };
+  const windows = new Float64Array(40 * W * 2);
+  for (let k = 0; k < 40; k += 1) windows.set(values.subarray((k * 4 + 3) * 2, (k * 4 + 3 + W) * 2), k * W * 2);
+  const trained = await trainAutoencoderOnWindows(windows, 40, { channels, windowSamples: W, hidden: [8, 3, 8], epochs: 3, batchSize: 8, learningRate: 0.01, seed: 3, heldOut: 0.2 });
+  const card: ModelCard = { format: 'edgewise-model', version: 1, task: 'anomaly', architecture: 'autoencoder-8-3-8', classNames: channels, output: { name: 'reconstruction', layout: 'autoencoder' }, threshold: 0.5, training: { dataset: 'motor.csv', trainSamples: 32, valSamples: 8, epochs: 3, seed: 3, losses: [...trained.losses], seconds: 1, finishedAt: '2026-11-30T13:00:00.000Z' } };
+  await writeModelDir(dir, card, trained.bytes);
+  return { log, values, rows, W, meta: trained.meta };
 }
 
 /** A repository made as an operator makes one: a key per role (`keys generate`), `repo init`. Returns the key file of each role. */

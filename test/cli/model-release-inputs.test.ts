@@ -10,13 +10,12 @@ import { ensureDelegatedKey } from '../../fleet/repo/delegated-key.js';
 import { modelPathPattern } from '../../fleet/repo/delegation.js';
 import { repoDelegate, repoPublish, repoSign } from '../../fleet/repo/repo-command.js';
 import { listReleases } from '../../fleet/repo/releases.js';
-import { trainAutoencoderOnWindows } from '../../models/anomaly/autoencoder/model.js';
-import type { ClassificationDataset, DetectionDataset, RgbImage, SensorLog } from '../../models/datasets/types.js';
+import type { ClassificationDataset, DetectionDataset, RgbImage } from '../../models/datasets/types.js';
 import type { ModelCard } from '../../models/model-dir/model-card.js';
 import { writeModelDir } from '../../models/model-dir/model-dir.js';
 import { buildModel } from '../../models/onnx/builder.js';
 import { makeTempDir } from '../support/temp-dir.js';
-import { captured, conveyorDataset, operatorRepo, widgetModelDir } from './model-release-fixtures.js';
+import { captured, conveyorDataset, motorAutoencoderDir, operatorRepo, widgetModelDir } from './model-release-fixtures.js';
 
 describe('edgewise model release: what it refuses, and the counter', () => {
   let dir: { path: string; remove: () => Promise<void> };
@@ -141,27 +140,7 @@ describe('edgewise model release of an anomaly autoencoder', () => {
   });
 
   it('takes the golden input from the first normal window, normalised as the stage feeds it, and labels evaluation windows by their rows', async () => {
-    const channels = ['current', 'vibration'];
-    const W = 8;
-    const rows = 400;
-    const values = new Float64Array(rows * 2);
-    const labels = new Uint8Array(rows);
-    for (let r = 0; r < rows; r += 1) {
-      values[r * 2] = 5 + Math.sin(r / 3);
-      values[r * 2 + 1] = 0.2 * Math.cos(r / 5);
-    }
-    // Rows 0-2 abnormal (the first normal window starts at row 3), and a fault at rows 200-239.
-    for (const r of [0, 1, 2]) labels[r] = 1;
-    for (let r = 200; r < 240; r += 1) {
-      labels[r] = 1;
-      values[r * 2 + 1] = 3;
-    }
-    const log: SensorLog = { file: 'motor.csv', channels, units: ['A', 'g'], timestampsMs: Float64Array.from({ length: rows }, (_, i) => i * 10), values, rows, labels };
-    const windows = new Float64Array(40 * W * 2);
-    for (let k = 0; k < 40; k += 1) windows.set(values.subarray((k * 4 + 3) * 2, (k * 4 + 3 + W) * 2), k * W * 2);
-    const trained = await trainAutoencoderOnWindows(windows, 40, { channels, windowSamples: W, hidden: [8, 3, 8], epochs: 3, batchSize: 8, learningRate: 0.01, seed: 3, heldOut: 0.2 });
-    const card: ModelCard = { format: 'edgewise-model', version: 1, task: 'anomaly', architecture: 'autoencoder-8-3-8', classNames: channels, output: { name: 'reconstruction', layout: 'autoencoder' }, threshold: 0.5, training: { dataset: 'motor.csv', trainSamples: 32, valSamples: 8, epochs: 3, seed: 3, losses: [...trained.losses], seconds: 1, finishedAt: '2026-11-30T13:00:00.000Z' } };
-    await writeModelDir(`${dir.path}/model`, card, trained.bytes);
+    const { log, values, rows, W, meta: m } = await motorAutoencoderDir(`${dir.path}/model`);
     const { repo } = await operatorRepo(dir.path);
 
     const r = await captured(() => runModelRelease({ model: `${dir.path}/model`, repo, modelName: 'motor-ae', data: 'motor.csv', readData: async () => [log], latencyRuns: 20 }));
@@ -172,7 +151,6 @@ describe('edgewise model release of an anomaly autoencoder', () => {
     expect(staged.signed.targets['models/motor-ae/1/model.onnx']?.custom?.edgewise?.golden).toMatchObject({ inputName: 'x', dims: [1, 16], outputName: 'reconstruction' });
     const file = async (suffix: string): Promise<Buffer> => readFile(`${repo}/targets/models/motor-ae/1/${(await readdir(`${repo}/targets/models/motor-ae/1`)).find((n) => n.endsWith(suffix)) as string}`);
     const golden = new Float32Array(new Uint8Array(await file('.golden-input.bin')).buffer);
-    const m = trained.meta;
     for (let t = 0; t < W; t += 1) {
       for (let c = 0; c < 2; c += 1) expect(golden[t * 2 + c]).toBeCloseTo(((values[(3 + t) * 2 + c] as number) - (m.mean[c] as number)) / (m.std[c] as number), 5);
     }
@@ -242,7 +220,7 @@ describe('edgewise model release of a classifier, and of photos larger than the 
       root: '/plant/boards',
       classNames: ['scratch'],
       train: [],
-      val: Array.from({ length: 5 }, (_, i) => ({ file: `images/val/${i}.jpg`, boxes: [{ classId: 0, cx: 0.5, cy: 0.5, w: 0.1, h: 0.2 }], load: async () => picture(4000, 3000, 100 + i) })),
+      val: Array.from({ length: 5 }, (_, i) => ({ file: `images/val/${i}.jpg`, boxes: [{ classId: 0, cx: 0.5, cy: 0.5, w: 0.1, h: 0.2 }], load: async () => picture(2600, 1950, 100 + i) })),
     };
     const set = await visionEvaluationSet(big, 640);
     expect('bytes' in set).toBe(true);

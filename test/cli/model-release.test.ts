@@ -17,7 +17,7 @@ import { encodeH264 } from '../../sim/video/encode-h264.js';
 import { useGatewayRig } from '../support/gateway-rig.js';
 import { listenOnLoopback } from '../support/ports.js';
 import { waitFor } from '../support/wait-for.js';
-import { captured, conveyorDataset, operatorRepo, widgetModelDir } from './model-release-fixtures.js';
+import { captured, conveyorDataset, motorAutoencoderDir, operatorRepo, widgetModelDir } from './model-release-fixtures.js';
 
 const W = 640;
 const H = 360;
@@ -29,6 +29,21 @@ describe('edgewise model release: a trained model to a gateway through TUF', () 
   afterEach(async () => {
     for (const s of servers.splice(0)) await new Promise<void>((resolve) => s.close(() => resolve()));
   });
+
+  /** The operator's next commands, as the release printed them. */
+  async function signAndPublish(repo: string, key: (role: 'root' | 'targets' | 'snapshot' | 'timestamp') => Promise<string>): Promise<void> {
+    const quiet = async (f: () => Promise<number>): Promise<void> => expect((await captured(f)).value).toBe(0);
+    await quiet(async () => repoSign({ repo, role: 'root', key: [await key('root')] }));
+    await quiet(async () => repoSign({ repo, role: 'targets', key: [await key('targets')] }));
+    await quiet(async () => repoPublish({ repo, snapshotKey: [await key('snapshot')], timestampKey: [await key('timestamp')] }));
+  }
+
+  /** The repository over HTTP on loopback, as `repo serve` serves it; returns its URL. */
+  async function serve(repo: string): Promise<string> {
+    const server = createServer((req, res) => serveRepository(repo).emit('request', req, res));
+    servers.push(server);
+    return `http://127.0.0.1:${await listenOnLoopback(server)}`;
+  }
 
   it('stages a release with a golden run, budget and evaluation set from the val split; signed and published, a gateway verifies, installs and runs it, and its events carry the dataset\'s class name', async () => {
     const d = rig.dir.path;
@@ -46,11 +61,7 @@ describe('edgewise model release: a trained model to a gateway through TUF', () 
     expect(summary).toMatchObject({ counter: 1, version: 'r1 2026-11-30' });
     expect(summary.latency_ms.budget).toBeGreaterThanOrEqual(8 * Math.max(summary.latency_ms.p99, summary.latency_ms.first));
 
-    // The operator's next commands, as printed.
-    const quiet = async (f: () => Promise<number>): Promise<void> => expect((await captured(f)).value).toBe(0);
-    await quiet(async () => repoSign({ repo, role: 'root', key: [await key('root')] }));
-    await quiet(async () => repoSign({ repo, role: 'targets', key: [await key('targets')] }));
-    await quiet(async () => repoPublish({ repo, snapshotKey: [await key('snapshot')], timestampKey: [await key('timestamp')] }));
+    await signAndPublish(repo, key);
     const [info] = await listReleases(repo);
     expect(info).toMatchObject({ model: 'widgets', release: 1, version: 'r1 2026-11-30', hardware: { arch: ['x64', 'arm64'], accelerators: ['cpu'] }, golden: { inputName: 'images', dims: [1, 1, 192, 320], outputName: 'output0', tolerance: summary.tolerance }, budgets: { latencyMs: summary.latency_ms.budget } });
     // The evaluation set a rollout's quality gate scores: the val split's frames, their boxes in pixels, the dataset's class names.
@@ -68,9 +79,7 @@ describe('edgewise model release: a trained model to a gateway through TUF', () 
     }
 
     // The repository served over HTTP, and a gateway that pins its root and keeps `widgets` up to date.
-    const server = createServer((req, res) => serveRepository(repo).emit('request', req, res));
-    servers.push(server);
-    const url = `http://127.0.0.1:${await listenOnLoopback(server)}`;
+    const url = await serve(repo);
     const scene = new ConveyorScene({ width: W, height: H, fps: FPS, seed: 21 });
     const clip = `${d}/belt.h264`;
     await writeFile(clip, await encodeH264({ width: W, height: H, framerate: FPS, frames: 100, picture: () => scene.next() }));
@@ -109,4 +118,41 @@ log: { level: warn }
     expect(entered.data).toMatchObject({ className: 'widget', model: { name: 'widgets', version: 'r1 2026-11-30' } });
     expect(events.every((e) => (e.data as { className?: string }).className === undefined || (e.data as { className: string }).className === 'widget')).toBe(true);
   }, 150_000);
+  it('releases an anomaly autoencoder whose golden window passes the health check of a gateway that then runs it on its sensors', async () => {
+    const d = rig.dir.path;
+    const { log } = await motorAutoencoderDir(`${d}/model`);
+    const { repo, key } = await operatorRepo(`${d}/fleet`);
+    const released = await captured(() => runModelRelease({ model: `${d}/model`, repo, modelName: 'motor-ae', data: 'motor.csv', readData: async () => [log] }));
+    expect(released.value, released.stderr).toBe(0);
+    await signAndPublish(repo, key);
+    const url = await serve(repo);
+    const reports: UpdateReportMessage[] = [];
+    await rig.broker.subscribe(fleetFilters.updateReport, (_topic, payload) => reports.push(decodeUpdateReport(payload)));
+    const yaml = `
+gateway: { id: gw-motor, dataDir: ${JSON.stringify(`${d}/gw`)}, shutdownTimeoutMs: 5000 }
+devices:
+  - { id: motor, type: synthetic, rateHz: 50, channels: [{ name: current, offset: 5 }, { name: vibration, offset: 0 }] }
+pipelines:
+  - id: motor
+    source: motor
+    stages:
+      - { type: anomaly, detector: autoencoder, autoencoder: { managed: motor-ae, windowSamples: 8, strideSamples: 8 } }
+uplink: { url: ${rig.broker.url}, connectTimeoutMs: 2000, reconnect: { minDelayMs: 100, maxDelayMs: 1000 } }
+updates:
+  metadataUrl: ${url}/metadata
+  targetBaseUrl: ${url}/targets
+  rootFile: ${JSON.stringify(`${repo}/metadata/1.root.json`)}
+  models: [motor-ae]
+log: { level: warn }
+`;
+    const registry = builtinRegistry();
+    const gw = await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) });
+    rig.gateway = gw;
+    await gw.start();
+    await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 1), 'release 1 of motor-ae activated', 60_000);
+    expect(reports.filter((r) => r.release === 1).map((r) => `${r.step}:${r.outcome}`)).toEqual(['check:ok', 'download:ok', 'install:ok', 'health:ok', 'activate:ok']);
+    expect(gw.health().releases).toMatchObject({ 'motor-ae': { active: { release: 1, version: 'r1 2026-11-30' } } });
+    // The stage runs the release: it leaves the degraded state it waits in until one is active.
+    await waitFor(() => gw.health().pipelines[0]?.stages[0]?.details?.['degraded'] === false, 'the anomaly stage running motor-ae', 30_000);
+  }, 120_000);
 });
