@@ -112,9 +112,13 @@ log: { level: warn }
     rig.gateway = gw;
     await gw.start();
     // Verified through TUF, health-checked against the golden output within its tolerance and budget, activated.
-    await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 1), 'release 1 of widgets activated', 60_000);
+    await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 1), 'release 1 of widgets activated', 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}; the gateway reported ${JSON.stringify(reports)}`);
+    });
     expect(reports.filter((r) => r.release === 1).map((r) => `${r.step}:${r.outcome}`)).toEqual(['check:ok', 'download:ok', 'install:ok', 'health:ok', 'activate:ok']);
-    const entered = await waitFor(() => events.find((e) => (e.data as { event: string }).event === 'entered'), 'a part entering, named by the released model', 60_000);
+    const entered = await waitFor(() => events.find((e) => (e.data as { event: string }).event === 'entered'), 'a part entering, named by the released model', 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}; ${events.length} events; the vision stage: ${JSON.stringify(gw.health().pipelines[0]?.stages[0]?.details)}`);
+    });
     expect(entered.data).toMatchObject({ className: 'widget', model: { name: 'widgets', version: 'r1 2026-11-30' } });
     expect(events.every((e) => (e.data as { className?: string }).className === undefined || (e.data as { className: string }).className === 'widget')).toBe(true);
   }, 150_000);
@@ -149,9 +153,13 @@ log: { level: warn }
     const gw = await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) });
     rig.gateway = gw;
     await gw.start();
-    await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 1), 'release 1 of motor-ae activated', 60_000);
+    await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 1), 'release 1 of motor-ae activated', 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}; the gateway reported ${JSON.stringify(reports)}`);
+    });
     expect(reports.filter((r) => r.release === 1).map((r) => `${r.step}:${r.outcome}`)).toEqual(['check:ok', 'download:ok', 'install:ok', 'health:ok', 'activate:ok']);
-    expect(gw.health().releases).toMatchObject({ 'motor-ae': { active: { release: 1, version: 'r1 2026-11-30' } } });
+    // The report goes out as the switch is made; the gateway's health says so once it is done.
+    const active = await waitFor(() => gw.health().releases?.['motor-ae']?.active, 'release 1 active in the gateway\'s health', 10_000);
+    expect(active).toMatchObject({ release: 1, version: 'r1 2026-11-30' });
     // The stage runs the release: it leaves the degraded state it waits in until one is active.
     await waitFor(() => gw.health().pipelines[0]?.stages[0]?.details?.['degraded'] === false, 'the anomaly stage running motor-ae', 30_000);
   }, 120_000);
