@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { modelReleaseSchema, modelReleaseTarget } from '../fleet/protocol/model-release.js';
 import { highestRelease, isRepository } from '../fleet/repo/release-counter.js';
 import { repoAddModel } from '../fleet/repo/repo-command.js';
+import { parseMeta } from '../models/anomaly/autoencoder/model.js';
 import type { RgbImage, SensorLog, VisionDataset } from '../models/datasets/types.js';
 import type { ModelCard, ModelTask } from '../models/model-dir/model-card.js';
 import { ModelDirError, readModelDir } from '../models/model-dir/model-dir.js';
@@ -127,8 +128,8 @@ async function evaluationSet(card: ModelCard, bytes: Uint8Array, data: ReleaseDa
 }
 
 /** The stage config a gateway needs to run the release (the vision stage takes mean/std from its config, not the model). */
-function gatewayConfig(card: ModelCard, name: string): string {
-  if (card.task === 'anomaly') return `{ type: anomaly, detector: autoencoder, autoencoder: { managed: ${name} } }`;
+function gatewayConfig(card: ModelCard, name: string, bytes: Uint8Array): string {
+  if (card.task === 'anomaly') return `{ type: anomaly, detector: autoencoder, autoencoder: { managed: ${name}, windowSamples: ${parseMeta(bytes).windowSamples} } }`;
   const i = card.input;
   return `{ type: vision, model: { managed: ${name} }${card.task === 'classify' ? ', task: classification' : ''}, mean: [${i?.mean.join(', ') ?? ''}], std: [${i?.std.join(', ') ?? ''}], confidence: ${card.threshold} }`;
 }
@@ -217,7 +218,7 @@ export async function runModelRelease(o: ModelReleaseOptions): Promise<number> {
     });
     if (code !== 0) return code;
     const target = modelReleaseTarget(o.modelName, release);
-    out.write(`gateway stage: ${gatewayConfig(card, o.modelName)} (with \`updates: { models: [${o.modelName}] }\`)\n`);
+    out.write(`gateway stage: ${gatewayConfig(card, o.modelName, model)} (with \`updates: { models: [${o.modelName}] }\`)\n`);
     out.write('next:\n');
     if (o.signedBy === undefined) out.write(`  edgewise repo sign --repo ${o.repo} --role targets --key <targets key>\n`);
     out.write(`  edgewise repo publish --repo ${o.repo} --snapshot-key <snapshot key> --timestamp-key <timestamp key>\n`);

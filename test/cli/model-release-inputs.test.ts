@@ -146,7 +146,7 @@ describe('edgewise model release of an anomaly autoencoder', () => {
     const r = await captured(() => runModelRelease({ model: `${dir.path}/model`, repo, modelName: 'motor-ae', data: 'motor.csv', readData: async () => [log], latencyRuns: 20 }));
     expect(r.value, r.stderr).toBe(0);
     expect(r.stdout).toContain('golden run: motor.csv rows 4-11 (the first window of normal running)');
-    expect(r.stdout).toContain('gateway stage: { type: anomaly, detector: autoencoder, autoencoder: { managed: motor-ae } }');
+    expect(r.stdout).toContain('gateway stage: { type: anomaly, detector: autoencoder, autoencoder: { managed: motor-ae, windowSamples: 8 } }');
     const staged = JSON.parse(await readFile(`${repo}/staged/targets.json`, 'utf8')) as { signed: { targets: Record<string, { custom?: { edgewise?: { golden: { inputName: string; dims: number[]; outputName: string } } } }> } };
     expect(staged.signed.targets['models/motor-ae/1/model.onnx']?.custom?.edgewise?.golden).toMatchObject({ inputName: 'x', dims: [1, 16], outputName: 'reconstruction' });
     const file = async (suffix: string): Promise<Buffer> => readFile(`${repo}/targets/models/motor-ae/1/${(await readdir(`${repo}/targets/models/motor-ae/1`)).find((n) => n.endsWith(suffix)) as string}`);
