@@ -75,6 +75,38 @@ export function registerModelCommands(program: Command, commander: typeof import
         }),
       );
     });
+
+  const many = (v: string, all: string[]): string[] => [...all, v];
+  model
+    .command('release')
+    .description('Stage a MODEL_DIR in the TUF repository as a model release: golden input and output from the dataset\'s val split, a latency budget measured here, an evaluation set for the rollout\'s quality gate; then `repo sign`, `repo publish` and `fleet rollout create`.')
+    .requiredOption('--model <dir>', 'the MODEL_DIR (written by `edgewise model train`)')
+    .requiredOption('--repo <dir>', 'the TUF repository (`edgewise repo init`)')
+    .requiredOption('--model-name <name>', 'the release\'s model name (what a gateway\'s `model: { managed: NAME }` names)')
+    .option('--data <dir|file>', 'the dataset it was trained on: its val split gives the golden input and the evaluation set (without it: a synthetic golden input, no evaluation set)')
+    .option('--release <n>', 'release counter (default: one above the highest published or staged release of the model)')
+    .option('--model-version <v>', 'version for people (default: r<release> and the day training finished)')
+    .option('--arch <list>', 'x64,arm64,arm', 'x64,arm64')
+    .option('--accelerators <list>', 'execution providers, one of which is needed', 'cpu')
+    .option('--min-runtime <semver>', 'oldest edgewise runtime (default this one)')
+    .option('--error-rate-ppm <n>', 'failed runs allowed in probation, per million')
+    .option('--probation-s <n>', 'probation after activation')
+    .option('--latency-runs <n>', 'timed runs for the latency budget, at most (default 200)')
+    .option('--max-evaluation-frames <n>', 'frames in the evaluation set, at most (default 48)')
+    .option('--signed-by <role>', 'sign with this delegated role instead of staging in the top-level targets')
+    .option('--role-key <file>', 'private key of the --signed-by role (repeatable)', many, [] as string[])
+    .exitOverride()
+    .action(async (o: Omit<import('./model-release.js').ModelReleaseOptions, 'version' | 'readData'> & { modelVersion?: string }) => {
+      const [{ runModelRelease }, { readVisionDataset, readSensorLogs }] = await Promise.all([import('./model-release.js'), import('../models/datasets/index.js')]);
+      const { modelVersion, ...rest } = o;
+      exit(
+        await runModelRelease({
+          ...rest,
+          ...(modelVersion === undefined ? {} : { version: modelVersion }),
+          readData: (path, task) => (task === 'anomaly' ? readSensorLogs(path) : readVisionDataset(path, task)),
+        }),
+      );
+    });
 }
 
 /** Runs a long command with Ctrl-C (SIGINT, SIGTERM) turned into a stop after the epoch in progress: its checkpoint is kept for --resume. */
