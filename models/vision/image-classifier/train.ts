@@ -184,7 +184,11 @@ export async function trainImageClassifier(dataset: ClassificationDataset, o: Im
 
     const byClass: number[][] = Array.from({ length: classes }, () => []);
     dataset.train.forEach((s, i) => (byClass[s.classId] as number[]).push(i));
+    const stopIfAsked = (): void => {
+      if (o.signal?.aborted === true) throw o.signal.reason instanceof Error ? o.signal.reason : new Error('training stopped');
+    };
     for (let epoch = progress.epoch; epoch < o.epochs; epoch += 1) {
+      stopIfAsked();
       // Each epoch's draws from its own seed: a resumed epoch is the epoch it would have been.
       const random = seededRandom((o.seed ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
       const rows = balancedEpoch(byClass, random);
@@ -198,7 +202,7 @@ export async function trainImageClassifier(dataset: ClassificationDataset, o: Im
         const x = standardised(await views.rows(viewKeys(chunk, epoch, viewCount)), scaling);
         const labels = chunk.map((i) => (dataset.train[i] as { classId: number }).classId);
         await trainMlp(head, chunk.length, { epochs: 1, batchSize, learningRate, seed: Math.floor(random() * 2 ** 32), state: adam }, (indices) => {
-          if (o.signal?.aborted === true) throw o.signal.reason instanceof Error ? o.signal.reason : new Error('training stopped');
+          stopIfAsked();
           const batch = new Float64Array(indices.length * features);
           indices.forEach((e, r) => batch.set(x.subarray(e * features, (e + 1) * features), r * features));
           return {
