@@ -9,15 +9,18 @@ import type { DenseTensor, NodeSpec } from '../../onnx/builder.js';
  *
  *   image [N, 3, S, S] 0..1
  *     -> standardised by the image's own mean and spread (a brighter lamp, a darker shift: same features)
- *     -> colour layout: each channel averaged over a G x G grid               3 * G * G
- *     -> grey (BT.601 luma) -> a bank of fixed filters (oriented edges of either polarity,
- *        oriented thin lines dark or bright, spots dark or bright: HOG's gradients plus the
- *        line and blob detectors scratches, dents and holes need), half-wave rectified
- *        -> per filter the energy in each cell of the grid (average)          F * G * G
- *        -> per filter its strongest response anywhere (max: a small defect wherever it is)  F
+ *     -> colour layout: each channel averaged over an 8 x 8 grid                       3 * 64
+ *     -> grey (BT.601 luma) at three levels (S, S/2, S/4: 2x2 averages), at each a bank of
+ *        fixed 9 x 9 filters: oriented edges (HOG's gradients), oriented thin lines (a
+ *        scratch), and at the two coarse levels spots (a hole, a dent), each of either
+ *        polarity (half-wave rectified); lines and spots lose the edge energy at the same
+ *        place, so a part's outline does not read as a scratch                        56 maps
+ *     -> per map, in each cell of a G x G grid: the mean and the maximum               2 * 56 * G * G
+ *     -> per map, over the whole image: the mean excess over four levels (a histogram
+ *        of how much of the picture answers how strongly, wherever it is)             4 * 56
  *
- * Parameters: 0. Cost at S = 64: about 6 M multiply-adds (the filter bank), a millisecond on a
- * Pi-class core. What it cannot do (no filter is learned) is in models/vision/README.md.
+ * Parameters: 0. Cost at S = 64: about 9 M multiply-adds (the filter banks), 2208 features.
+ * What it cannot learn (no filter is learned) is in models/vision/README.md.
  */
 export interface FrontEndOptions {
   /** The square input side in pixels; a multiple of `grid`. */

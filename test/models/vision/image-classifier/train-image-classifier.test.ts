@@ -71,7 +71,7 @@ describe('image classifier trained on a folder-per-class dataset of part photos'
       if (d.indexOf(Math.min(...d)) === s.classId) right += 1;
     }
     console.log(`image classifier: nearest mean colour scores ${right / dataset.val.length} on val`);
-    expect(right / dataset.val.length).toBeLessThan(0.45);
+    expect(right / dataset.val.length).toBeLessThan(0.35);
   });
 
   it('writes MODEL_DIR: the card (classify, classification layout, input as the gateway feeds it, a confidence threshold) and the class names in the ONNX metadata; no checkpoint left', async () => {
