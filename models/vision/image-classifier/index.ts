@@ -4,3 +4,4 @@ export { featureCount, type FrontEndOptions } from './front-end.js';
 export { DEFAULT_AUGMENT, type AugmentOptions } from './augment.js';
 export { rgbFrame } from './input-images.js';
 export { TrainingDataError, CheckpointMismatchError } from './errors.js';
+export { runModelTrainClassify, type RunModelTrainClassifyOptions } from './run.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClassificationDataset, ClassificationSample, RgbImage } from '../../../../models/datasets/types.js';
 import type { TrainingProgress } from '../../../../models/model-dir/model-card.js';
 import { loadCheckpoint, readModelDir } from '../../../../models/model-dir/model-dir.js';
-import { trainImageClassifier, type ImageClassifierOptions } from '../../../../models/vision/image-classifier/index.js';
+import { runModelTrainClassify, trainImageClassifier, type ImageClassifierOptions } from '../../../../models/vision/image-classifier/index.js';
 import { makeTempDir } from '../../../support/temp-dir.js';
 import { partPhoto, partPhotoDataset } from './part-photos.js';
 
@@ -89,4 +89,34 @@ describe('image classifier training: a dataset it cannot learn from is refused w
   ])('%s', async (_what, d, message) => {
     await expect(run(d)).rejects.toMatchObject({ code: 'E_DATASET', message: expect.stringMatching(message) as unknown });
   });
+});
+
+describe('runModelTrainClassify: what `edgewise model train vision --task classify` exits with', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  beforeAll(async () => {
+    dir = await makeTempDir();
+  });
+  afterAll(async () => {
+    await dir.remove();
+  });
+
+  async function run(dataset: ClassificationDataset, extra: { resume?: boolean; signal?: AbortSignal } = {}): Promise<{ code: number; out: string[]; err: string[] }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runModelTrainClassify({ dataset, outDir: join(dir.path, 'm'), epochs: 2, seed: 1, inputSize: 32, say: (l) => out.push(l), sayError: (l) => err.push(l), ...extra });
+    return { code, out, err };
+  }
+
+  it('0 and a summary when it trained; 2 and the file named for a bad dataset; 1 and how to go on when stopped', async () => {
+    const done = await run(small(6));
+    expect(done).toMatchObject({ code: 0, err: [] });
+    expect(done.out[0]).toMatch(/^classifier of 2 classes \(good, scratch\) written to .*\/m: 12 training images, 2 epochs in \d+ s, last loss \d\.\d{4}; suggested confidence 0\.75$/);
+
+    const broken = { ...small(6), train: [...small(6).train, { file: 'train/good/broken.png', classId: 0, load: () => Promise.reject(new Error('not a PNG')) }] };
+    expect(await run(broken)).toEqual({ code: 2, out: [], err: ['E_DATASET: train/good/broken.png: the image could not be read (not a PNG)'] });
+
+    const stop = new AbortController();
+    stop.abort(new Error('SIGINT'));
+    expect(await run(small(6), { signal: stop.signal })).toEqual({ code: 1, out: [], err: [expect.stringMatching(/^training stopped; the last finished epoch is kept in .*: run again with --resume to go on$/) as unknown as string] });
+  }, 120_000);
 });
