@@ -10,6 +10,7 @@ import { readModelDir } from '../../../../models/model-dir/model-dir.js';
 import { readModelMetadata } from '../../../../models/onnx/builder.js';
 import { rgbFrame, trainImageClassifier } from '../../../../models/vision/image-classifier/index.js';
 import { visionStagePlugin } from '../../../../models/vision/index.js';
+import { visionModelProblems } from '../../../../models/vision/model-check.js';
 import { VisionModel } from '../../../../models/vision/vision-model.js';
 import type { VisionStage } from '../../../../models/vision/vision-stage.js';
 import { EventLog } from '../../../../runtime/health/events.js';
@@ -128,6 +129,9 @@ describe('image classifier trained on a folder-per-class dataset of part photos'
   it('runs in the vision stage with `task: classification`: `classified` events name the dataset\'s classes as the camera\'s picture changes, a defect class goes to the decision log', async () => {
     const file = join(dir.path, 'classifier.onnx');
     await writeFile(file, await readFile(join(dir.path, 'model', 'model.onnx')));
+    // What `--check` finds in it (declared shapes, no runtime): nothing; a defect class it does not have, named.
+    expect(visionModelProblems(model, file, { task: 'classification', defectClass: 'scratch' })).toEqual([]);
+    expect(visionModelProblems(model, file, { task: 'classification', defectClass: 'crack' }).map((p) => p.expected)).toEqual([expect.stringContaining('scratch') as unknown as string]);
     const decisions: DecisionEntry[] = [];
     const stage = (await visionStagePlugin.create(
       { type: 'vision', model: { path: file }, task: 'classification', confidence: card.threshold, defectClass: 'scratch', motion: { enabled: false } },
