@@ -29,7 +29,9 @@ export async function loadSample(sample: ClassificationSample): Promise<RgbImage
   try {
     image = await sample.load();
   } catch (err) {
-    if (typeof (err as { code?: unknown }).code === 'string') throw err;
+    // The reader's own typed errors (E_...) already name the file; Node's (ENOENT, EACCES) and a decoder's do not.
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('E_')) throw err;
     throw new TrainingDataError(`${sample.file}: the image could not be read (${(err as Error).message})`);
   }
   if (!(image.width > 0 && image.height > 0 && image.data.length === image.width * image.height * 3)) {

@@ -20,7 +20,7 @@ export interface ImageClassifierOptions {
   readonly outDir: string;
   readonly epochs: number;
   readonly seed: number;
-  /** Side of the square input in pixels, a multiple of 8. Default 64. */
+  /** Side of the square input in pixels, a multiple of 8 and at least 24. Default 64. */
   readonly inputSize?: number;
   readonly onProgress?: OnTrainingProgress;
   /** Continue from the checkpoint in outDir when there is one (else start). */
@@ -42,7 +42,7 @@ export interface ImageClassifierOptions {
 const DEFAULTS = { inputSize: 64, hidden: [64], batchSize: 32, learningRate: 0.002, views: 8, cacheBytes: 256 * 1024 * 1024 } as const;
 /** Cells per side of the front end's pooling grid (16 x 16 px cells at the default input). */
 const GRID = 4;
-/** Rows of standardised features made at once: bounds the memory an epoch needs (2048 x 1.7 k features x 8 bytes = 28 MB). */
+/** Rows of standardised features made at once: bounds the memory an epoch needs (2048 x 2208 features x 8 bytes = 36 MB). */
 const CHUNK_ROWS = 2048;
 export const ARCHITECTURE = 'fixed-features-mlp';
 
