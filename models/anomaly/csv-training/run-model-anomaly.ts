@@ -1,5 +1,5 @@
 import type { SensorLog } from '../../datasets/types.js';
-import type { TrainingProgress } from '../../model-dir/model-card.js';
+import type { OnTrainingProgress } from '../../model-dir/model-card.js';
 import { readModelDir } from '../../model-dir/model-dir.js';
 import { anomalyEvaluationLine, evaluateAnomalyModel } from './evaluate-anomaly-model.js';
 import { trainAnomalyModel } from './train-anomaly-model.js';
@@ -10,6 +10,8 @@ export interface CommandIo {
   readonly stderr: { write(s: string): unknown };
   /** Stops training after the epoch in progress (Ctrl-C), its checkpoint kept. */
   readonly signal?: AbortSignal;
+  /** Where training progress goes (the CLI's display, cli/training-progress.ts); none: not shown. */
+  readonly onProgress?: OnTrainingProgress;
 }
 
 /** Reads FILE.csv or a folder of them (models/datasets, helper A's reader): the lead passes it in. */
@@ -40,24 +42,6 @@ function exitCodeOf(err: unknown, io: CommandIo): number {
   return typeof code === 'string' && BAD_INPUT.has(code) ? 2 : 1;
 }
 
-/** Progress as a redrawn line on a TTY, one line per epoch otherwise (logs, CI). */
-function progressPrinter(io: CommandIo): (p: TrainingProgress) => void {
-  const started = performance.now();
-  let firstEpoch: number | undefined;
-  return (p) => {
-    firstEpoch ??= p.epoch;
-    const done = p.epoch - firstEpoch + p.step / p.steps;
-    const left = p.epochs - (p.epoch - 1) - p.step / p.steps;
-    const eta = done > 0 ? ((performance.now() - started) / 1000 / done) * left : NaN;
-    const text = `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(5)} eta ${Number.isFinite(eta) ? `${Math.ceil(eta)}s` : '?'}`;
-    if (io.stdout.isTTY === true) {
-      const width = 20;
-      const filled = Math.round((width * p.step) / p.steps);
-      io.stdout.write(`\r${text} [${'#'.repeat(filled)}${' '.repeat(width - filled)}]${p.step === p.steps && p.epoch === p.epochs ? '\n' : ''}`);
-    } else if (p.step === p.steps) io.stdout.write(`${text}\n`);
-  };
-}
-
 /** `edgewise model train anomaly --data FILE.csv|DIR --out MODEL_DIR`: 0 trained, 2 bad input, 1 failure or stopped. */
 export async function runModelTrainAnomaly(args: ModelTrainAnomalyArgs, io: CommandIo, readLogs: ReadSensorLogs): Promise<number> {
   try {
@@ -71,7 +55,7 @@ export async function runModelTrainAnomaly(args: ModelTrainAnomalyArgs, io: Comm
       ...(args.strideSamples === undefined ? {} : { strideSamples: args.strideSamples }),
       ...(args.rateHz === undefined ? {} : { rateHz: args.rateHz }),
       resume: args.resume ?? false,
-      onProgress: progressPrinter(io),
+      ...(io.onProgress === undefined ? {} : { onProgress: io.onProgress }),
       onNotice: (m) => io.stderr.write(`note: ${m}\n`),
       ...(io.signal === undefined ? {} : { signal: io.signal }),
     });
