@@ -25,6 +25,10 @@ const SEED_BLOCK = 1_000_000;
  * A YOLO dataset of the conveyor simulator's labelled stills (sim/camera/dataset.ts), as a user
  * with photos of their line would have it: grey stills written as RGB PNG or JPEG files, one
  * box per visible part, class `part` or `defective-part` (any defect).
+ * The stills are the camera's luma in video range (16..235); a photo is full range, and so is
+ * what the gateway's preprocessing makes of the camera's video (BT.601: 1.164 (Y - 16)), so the
+ * stills are stretched the same way: a model trained on these files sees on the gateway the
+ * contrast it was trained on.
  */
 export async function writeConveyorYoloDataset(dir: string, o: ConveyorYoloOptions): Promise<WrittenYoloDataset> {
   if (o.train >= SEED_BLOCK / 2 || o.val >= SEED_BLOCK / 2) throw new RangeError(`at most ${SEED_BLOCK / 2} stills a split`);
@@ -34,10 +38,17 @@ export async function writeConveyorYoloDataset(dir: string, o: ConveyorYoloOptio
   function* split(first: number, n: number): Generator<YoloSample> {
     for (let i = 0; i < n; i += 1) {
       const still = renderLabelledImage(first + i, width, height);
-      yield { image: rgbFromLuma(still.y, width, height), boxes: still.parts.map((p) => boxOf(p, width, height)) };
+      yield { image: rgbFromLuma(fullRange(still.y), width, height), boxes: still.parts.map((p) => boxOf(p, width, height)) };
     }
   }
   return writeYoloDataset(dir, CONVEYOR_CLASSES, { train: split(base, o.train), val: split(base + SEED_BLOCK / 2, o.val) }, { format: o.format ?? 'png' });
+}
+
+/** Video-range luma (16..235) to full range (0..255), as the gateway converts I420 to RGB. */
+export function fullRange(y: Uint8Array): Uint8Array {
+  const out = new Uint8Array(y.length);
+  for (let i = 0; i < y.length; i += 1) out[i] = Math.min(255, Math.max(0, Math.round(1.164 * ((y[i] as number) - 16))));
+  return out;
 }
 
 export function boxOf(p: PartTruth, width: number, height: number): LabelledBox {

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readYoloDataset } from '../../../models/datasets/yolo-dataset.js';
 import { rgbFromLuma } from '../../../models/datasets/rgb-image.js';
 import { renderLabelledImage } from '../../../sim/camera/dataset.js';
-import { CONVEYOR_CLASSES, boxOf, writeConveyorYoloDataset } from '../../../sim/datasets/conveyor-yolo.js';
+import { CONVEYOR_CLASSES, boxOf, fullRange, writeConveyorYoloDataset } from '../../../sim/datasets/conveyor-yolo.js';
 import { writeYoloDataset } from '../../../sim/datasets/yolo-writer.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { meanAbsDiff } from '../../models/datasets/image-tools.js';
@@ -25,11 +25,17 @@ describe('writeConveyorYoloDataset', () => {
     const d = await readYoloDataset(tmp.path);
     expect(d.classNames).toEqual([...CONVEYOR_CLASSES]);
     expect([d.train.length, d.val.length]).toEqual([6, 3]);
-    // The first training still is the simulator's still of seed 1 + 7e6: the same pixels, the same parts.
+    // The first training still is the simulator's still of seed 1 + 7e6, stretched to full range as the gateway converts video: the same parts.
     const still = renderLabelledImage(1 + 7 * 1_000_000, 320, 180);
     const first = d.train[0];
     if (first === undefined) throw new Error('no sample');
-    expect(await first.load()).toEqual(rgbFromLuma(still.y, 320, 180));
+    const pixels = await first.load();
+    // Compared as a count of differing bytes: toEqual on 170 KB arrays that differ takes minutes to print.
+    const expected = rgbFromLuma(fullRange(still.y), 320, 180);
+    expect([pixels.width, pixels.height]).toEqual([320, 180]);
+    expect(pixels.data.filter((v, i) => v !== expected.data[i]).length).toBe(0);
+    // Full range: the stills' 16..235 cover 0..255 (black and white parts of the scene reach the ends).
+    expect(pixels.data.reduce((m, v) => Math.min(m, v), 255)).toBeLessThan(16);
     const truth = still.parts.map((p) => boxOf(p, 320, 180));
     expect(first.boxes).toHaveLength(truth.length);
     first.boxes.forEach((b, i) => {
@@ -48,7 +54,7 @@ describe('writeConveyorYoloDataset', () => {
     const d = await readYoloDataset(tmp.path);
     expect(d.train[0]?.file).toMatch(/\.jpg$/);
     const still = renderLabelledImage(1 + 1_000_000, 320, 180);
-    expect(meanAbsDiff((await (d.train[0] as { load: () => Promise<{ data: Uint8Array }> }).load()).data, rgbFromLuma(still.y, 320, 180).data)).toBeLessThan(3);
+    expect(meanAbsDiff((await (d.train[0] as { load: () => Promise<{ data: Uint8Array }> }).load()).data, rgbFromLuma(fullRange(still.y), 320, 180).data)).toBeLessThan(3);
     const trainPixels = (await (d.train[0] as { load: () => Promise<{ data: Uint8Array }> }).load()).data;
     for (const v of d.val) expect(meanAbsDiff((await v.load()).data, trainPixels)).toBeGreaterThan(1);
   });
