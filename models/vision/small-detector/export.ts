@@ -1,13 +1,16 @@
 import { buildModel, type DenseTensor, type NodeSpec } from '../../onnx/builder.js';
-import { STRIDE, type SmallDetectorNet } from './architecture.js';
+import { HEAD_OBJECT, STRIDE, type SmallDetectorNet } from './architecture.js';
 
 export const INPUT_NAME = 'images';
 export const OUTPUT_NAME = 'output0';
 
 /**
  * The trained network as ONNX with its decoding inside, so the output is exactly YOLOv8's
- * `[1, 4 + C, cells]` (cx, cy, w, h in input pixels, then sigmoid class scores) and the gateway's
- * vision stage, YOLO decoder, NMS and tracker run it as they run an Ultralytics export.
+ * `[1, 4 + C, cells]` (cx, cy, w, h in input pixels, then C class scores in 0..1) and the gateway's
+ * vision stage, YOLO decoder, NMS and tracker run it as they run an Ultralytics export. A class
+ * score is objectness times the class's softmax share, and only where objectness peaks among
+ * its 3x3 neighbours (CenterNet's peak picking: a small defect's neighbours see most of it, and
+ * NMS alone would need their boxes to agree within IoU 0.45 to merge them).
  * The head is sliced rather than masked: exp() of a class logit can overflow, and inf * 0 is NaN.
  */
 export function exportSmallDetector(net: SmallDetectorNet, inputSize: number, metadata: Readonly<Record<string, string>>): Uint8Array {
@@ -45,25 +48,26 @@ export function exportSmallDetector(net: SmallDetectorNet, inputSize: number, me
     int64('at0', [0]),
     int64('at2', [2]),
     int64('at4', [4]),
-    int64('atEnd', [4 + C]),
+    int64('at5', [HEAD_OBJECT + 1]),
+    int64('atEnd', [HEAD_OBJECT + 1 + C]),
     int64('outShape', [1, 4 + C, cells]),
   );
   nodes.push(
     { op: 'Slice', inputs: ['head', 'at0', 'at2', 'axis1'], outputs: ['offsets'] },
     { op: 'Slice', inputs: ['head', 'at2', 'at4', 'axis1'], outputs: ['logSizes'] },
-    { op: 'Slice', inputs: ['head', 'at4', 'atEnd', 'axis1'], outputs: ['logits'] },
+    { op: 'Slice', inputs: ['head', 'at4', 'at5', 'axis1'], outputs: ['objectLogit'] },
+    { op: 'Slice', inputs: ['head', 'at5', 'atEnd', 'axis1'], outputs: ['classLogits'] },
     { op: 'Mul', inputs: ['offsets', 'stride'], outputs: ['offsetPixels'] },
     { op: 'Add', inputs: ['offsetPixels', 'centres'], outputs: ['xy'] },
     { op: 'Exp', inputs: ['logSizes'], outputs: ['sizeCells'] },
     { op: 'Mul', inputs: ['sizeCells', 'stride'], outputs: ['wh'] },
-    { op: 'Sigmoid', inputs: ['logits'], outputs: ['probabilities'] },
-    // Only a cell that scores highest among its 3x3 neighbours keeps its score (CenterNet's peak
-    // picking): a small defect's neighbours see most of it, and NMS alone would need their
-    // boxes to agree within IoU 0.45 to merge them.
-    { op: 'MaxPool', inputs: ['probabilities'], outputs: ['neighbourhoodMax'], attributes: { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] } },
-    { op: 'Equal', inputs: ['probabilities', 'neighbourhoodMax'], outputs: ['isPeak'] },
+    { op: 'Sigmoid', inputs: ['objectLogit'], outputs: ['objectness'] },
+    { op: 'MaxPool', inputs: ['objectness'], outputs: ['neighbourhoodMax'], attributes: { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] } },
+    { op: 'Equal', inputs: ['objectness', 'neighbourhoodMax'], outputs: ['isPeak'] },
     { op: 'Cast', inputs: ['isPeak'], outputs: ['peak'], attributes: { to: 1 } },
-    { op: 'Mul', inputs: ['probabilities', 'peak'], outputs: ['scores'] },
+    { op: 'Mul', inputs: ['objectness', 'peak'], outputs: ['peakObjectness'] },
+    { op: 'Softmax', inputs: ['classLogits'], outputs: ['classShares'], attributes: { axis: 1 } },
+    { op: 'Mul', inputs: ['peakObjectness', 'classShares'], outputs: ['scores'] },
     { op: 'Concat', inputs: ['xy', 'wh', 'scores'], outputs: ['decoded'], attributes: { axis: 1 } },
     { op: 'Reshape', inputs: ['decoded', 'outShape'], outputs: [OUTPUT_NAME] },
   );
@@ -81,6 +85,8 @@ export function exportSmallDetector(net: SmallDetectorNet, inputSize: number, me
 export function decodeHead(head: Float32Array, classes: number, grid: number): Float32Array {
   const cells = grid * grid;
   const out = new Float32Array((4 + classes) * cells);
+  const objectness = new Float64Array(cells);
+  for (let n = 0; n < cells; n += 1) objectness[n] = 1 / (1 + Math.exp(-(head[HEAD_OBJECT * cells + n] as number)));
   for (let n = 0; n < cells; n += 1) {
     const gx = n % grid;
     const gy = Math.floor(n / grid);
@@ -88,19 +94,14 @@ export function decodeHead(head: Float32Array, classes: number, grid: number): F
     out[cells + n] = ((head[cells + n] as number) + gy + 0.5) * STRIDE;
     out[2 * cells + n] = Math.exp(head[2 * cells + n] as number) * STRIDE;
     out[3 * cells + n] = Math.exp(head[3 * cells + n] as number) * STRIDE;
-    for (let c = 0; c < classes; c += 1) out[(4 + c) * cells + n] = 1 / (1 + Math.exp(-(head[(4 + c) * cells + n] as number)));
-  }
-  // Peaks only, as the exported graph keeps them.
-  const probabilities = out.slice(4 * cells);
-  for (let c = 0; c < classes; c += 1) {
-    for (let n = 0; n < cells; n += 1) {
-      const gx = n % grid;
-      const gy = Math.floor(n / grid);
-      const p = probabilities[c * cells + n] as number;
-      let peak = true;
-      for (let dy = -1; dy <= 1 && peak; dy += 1) for (let dx = -1; dx <= 1; dx += 1) if (gx + dx >= 0 && gx + dx < grid && gy + dy >= 0 && gy + dy < grid && (probabilities[c * cells + (gy + dy) * grid + gx + dx] as number) > p) peak = false;
-      if (!peak) out[(4 + c) * cells + n] = 0;
-    }
+    const p = objectness[n] as number;
+    let peak = true;
+    for (let dy = -1; dy <= 1; dy += 1) for (let dx = -1; dx <= 1; dx += 1) if (gx + dx >= 0 && gx + dx < grid && gy + dy >= 0 && gy + dy < grid && (objectness[(gy + dy) * grid + gx + dx] as number) > p) peak = false;
+    let max = -Infinity;
+    for (let c = 0; c < classes; c += 1) max = Math.max(max, head[(HEAD_OBJECT + 1 + c) * cells + n] as number);
+    let sum = 0;
+    for (let c = 0; c < classes; c += 1) sum += Math.exp((head[(HEAD_OBJECT + 1 + c) * cells + n] as number) - max);
+    for (let c = 0; c < classes; c += 1) out[(4 + c) * cells + n] = peak ? (p * Math.exp((head[(HEAD_OBJECT + 1 + c) * cells + n] as number) - max)) / sum : 0;
   }
   return out;
 }

@@ -6,10 +6,11 @@ import { OnnxBackend } from '../../engine/backends/onnxruntime/onnx-backend.js';
 import { OnnxConvChain } from '../../train/conv/onnx-conv-chain.js';
 import { seededRandom, shuffleInPlace } from '../../train/random.js';
 import { TensorAdam } from '../../train/conv/tensor-adam.js';
-import { ARCHITECTURE, INPUT_MEAN, INPUT_STD, STRIDE, SmallDetectorNet } from './architecture.js';
+import { ARCHITECTURE, HEAD_OBJECT, INPUT_MEAN, INPUT_STD, STRIDE, SmallDetectorNet } from './architecture.js';
 import { fillCrop, planCrops, type CropPlan } from './crops.js';
 import { INPUT_NAME, OUTPUT_NAME, exportSmallDetector } from './export.js';
 import { assignTargets, detectionLoss, type CropObject } from './loss.js';
+import { chooseOperatingPoint } from './operating-point.js';
 import { PreparedImageCache } from './training-images.js';
 
 export interface SmallDetectorTrainOptions {
@@ -38,7 +39,7 @@ export interface SmallDetectorTrainOptions {
 export const SMALL_DETECTOR_DEFAULTS = { inputSize: 640, batchSize: 16, cropSize: 128, learningRate: 0.004, backgroundCropsPerImage: 2, cacheImages: 400 } as const;
 /** Cells of a crop's edge that are not trained (they would see padding where the image has pixels). */
 const MARGIN_CELLS = 2;
-/** The operating point written in the card when nothing better is known: what YOLO exports default to. */
+/** The operating point written in the card when the validation split has no objects to choose it on: what YOLO exports default to. */
 const DEFAULT_THRESHOLD = 0.25;
 const WARMUP_STEPS = 30;
 /** Gradients are clipped to this global norm (focal loss can spike when a crop holds a hard, rare case). */
@@ -136,7 +137,7 @@ export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDete
         }
         net.zeroGrad();
         const head = await chain.forward(input.subarray(0, batch.length * 3 * cropSize * cropSize), batch.length);
-        const channels = 4 + classes;
+        const channels = HEAD_OBJECT + 1 + classes;
         const cells = grid * grid;
         const targets = assignTargets(objects, grid, grid, classes, MARGIN_CELLS);
         const l = detectionLoss({ data: swapFirstAxes(head.data, batch.length, channels, cells), channels, batch: batch.length, height: grid, width: grid }, targets);
@@ -155,6 +156,8 @@ export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDete
     await chain.close();
   }
 
+  const model = exportSmallDetector(net, inputSize, classNameMetadata(dataset.classNames));
+  const operating = await chooseOperatingPoint(model, dataset.val, classes, INPUT_MEAN, INPUT_STD);
   const seconds = secondsBefore + (Date.now() - started) / 1000;
   const card: ModelCard = {
     format: 'edgewise-model',
@@ -164,10 +167,10 @@ export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDete
     classNames: [...dataset.classNames],
     input: { name: INPUT_NAME, width: inputSize, height: inputSize, channels: 3, mean: [...INPUT_MEAN], std: [...INPUT_STD] },
     output: { name: OUTPUT_NAME, layout: 'yolov8' },
-    threshold: DEFAULT_THRESHOLD,
+    threshold: operating?.threshold ?? DEFAULT_THRESHOLD,
     training: { dataset: dataset.root, trainSamples: dataset.train.length, valSamples: dataset.val.length, epochs: o.epochs, seed: o.seed, losses, seconds, finishedAt: new Date().toISOString() },
   };
-  await writeModelDir(o.outDir, card, exportSmallDetector(net, inputSize, classNameMetadata(dataset.classNames)));
+  await writeModelDir(o.outDir, card, model);
   await removeCheckpoint(o.outDir);
   return card;
 }
