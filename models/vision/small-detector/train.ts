@@ -45,6 +45,12 @@ const WARMUP_STEPS = 30;
 /** Gradients are clipped to this global norm (focal loss can spike when a crop holds a hard, rare case). */
 const MAX_GRADIENT_NORM = 5;
 
+/** Options or data the trainer cannot use (exit code 2 at the command line): the message says which and where. */
+export class SmallDetectorInputError extends Error {
+  override readonly name = 'SmallDetectorInputError';
+  readonly code = 'E_TRAIN_INPUT';
+}
+
 /** A training stopped by its signal: the checkpoint of the last finished epoch is on disk. */
 export class TrainingStopped extends Error {
   override readonly name = 'TrainingStopped';
@@ -75,10 +81,11 @@ export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDete
   const cropSize = Math.min(o.cropSize ?? SMALL_DETECTOR_DEFAULTS.cropSize, inputSize);
   const learningRate = o.learningRate ?? SMALL_DETECTOR_DEFAULTS.learningRate;
   const background = o.backgroundCropsPerImage ?? SMALL_DETECTOR_DEFAULTS.backgroundCropsPerImage;
-  if (!(Number.isInteger(inputSize) && inputSize >= 64 && inputSize % STRIDE === 0)) throw new RangeError(`small detector: input size must be a multiple of ${STRIDE} of at least 64, got ${inputSize}`);
-  if (cropSize % STRIDE !== 0) throw new RangeError(`small detector: crop size must be a multiple of ${STRIDE}, got ${cropSize}`);
-  if (!(Number.isInteger(o.epochs) && o.epochs >= 1)) throw new RangeError(`small detector: epochs must be a whole number >= 1, got ${o.epochs}`);
-  if (dataset.train.length === 0) throw new RangeError('small detector: the training split is empty');
+  if (!(Number.isInteger(inputSize) && inputSize >= 64 && inputSize % STRIDE === 0)) throw new SmallDetectorInputError(`small detector: input size must be a multiple of ${STRIDE} of at least 64, got ${inputSize}`);
+  if (!(Number.isInteger(cropSize) && cropSize >= 8 * STRIDE && cropSize % STRIDE === 0)) throw new SmallDetectorInputError(`small detector: crop size must be a multiple of ${STRIDE} of at least ${8 * STRIDE}, got ${cropSize}`);
+  if (!(Number.isInteger(o.epochs) && o.epochs >= 1)) throw new SmallDetectorInputError(`small detector: epochs must be a whole number >= 1, got ${o.epochs}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new SmallDetectorInputError(`small detector: batch size must be a whole number >= 1, got ${batchSize}`);
+  checkDataset(dataset);
   const classes = dataset.classNames.length;
   const started = Date.now();
 
@@ -95,10 +102,10 @@ export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDete
     if (c !== null) {
       const saved = c.state['options'] as Record<string, unknown> | undefined;
       const differs = Object.entries(fingerprint).filter(([k, v]) => saved?.[k] !== v);
-      if (differs.length > 0) throw new RangeError(`small detector: the checkpoint in ${o.outDir} was made with other options (${differs.map(([k, v]) => `${k}: ${JSON.stringify(saved?.[k])} there, ${JSON.stringify(v)} now`).join('; ')}); resume with the same options or start over without --resume`);
+      if (differs.length > 0) throw new SmallDetectorInputError(`small detector: the checkpoint in ${o.outDir} was made with other options (${differs.map(([k, v]) => `${k}: ${JSON.stringify(saved?.[k])} there, ${JSON.stringify(v)} now`).join('; ')}); resume with the same options or start over without --resume`);
       for (const p of params) {
         const t = c.tensors[p.name];
-        if (t === undefined || t.length !== p.value.length) throw new RangeError(`small detector: checkpoint tensor ${p.name} missing or of another size`);
+        if (t === undefined || t.length !== p.value.length) throw new SmallDetectorInputError(`small detector: the checkpoint in ${o.outDir} has no tensor ${p.name} of the right size; start over without --resume`);
         p.value.set(t);
       }
       adam.restore(c.tensors, c.state['adamStep'] as number);
@@ -123,8 +130,7 @@ export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDete
     for (let epoch = firstEpoch; epoch < o.epochs; epoch += 1) {
       const random = epochRandom(o.seed, epoch);
       const plans = stepsPerEpoch(random);
-      const order = plans.map((_, i) => i);
-      shuffleInPlace(order, random);
+      const order = cropOrder(plans, dataset.train.length, cache.capacity, random);
       const steps = Math.ceil(plans.length / batchSize);
       let sum = 0;
       for (let step = 0; step < steps; step += 1) {
@@ -173,6 +179,47 @@ export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDete
   await writeModelDir(o.outDir, card, model);
   await removeCheckpoint(o.outDir);
   return card;
+}
+
+/**
+ * The order of an epoch's crops: shuffled over the whole epoch when every image fits in the
+ * cache; otherwise the images are shuffled into groups that fit, and crops shuffled within a
+ * group, so each image is decoded once per epoch rather than once per crop.
+ */
+function cropOrder(plans: readonly CropPlan[], images: number, capacity: number, random: () => number): number[] {
+  const all = plans.map((_, i) => i);
+  if (images <= capacity) {
+    shuffleInPlace(all, random);
+    return all;
+  }
+  const imageOrder = Array.from({ length: images }, (_, i) => i);
+  shuffleInPlace(imageOrder, random);
+  const group = new Int32Array(images);
+  imageOrder.forEach((image, rank) => (group[image] = Math.floor(rank / capacity)));
+  const groups: number[][] = Array.from({ length: Math.ceil(images / capacity) }, () => []);
+  for (const i of all) (groups[group[(plans[i] as CropPlan).image] as number] as number[]).push(i);
+  return groups.flatMap((g) => {
+    shuffleInPlace(g, random);
+    return g;
+  });
+}
+
+/**
+ * What the trainer relies on, checked before any work (a dataset reader checks the files; this
+ * also guards datasets made in code): classes, a training split, and boxes that are boxes.
+ */
+function checkDataset(dataset: DetectionDataset): void {
+  const classes = dataset.classNames.length;
+  if (classes === 0) throw new SmallDetectorInputError(`${dataset.root}: the dataset names no classes`);
+  if (dataset.train.length === 0) throw new SmallDetectorInputError(`${dataset.root}: the training split is empty`);
+  for (const s of [...dataset.train, ...dataset.val]) {
+    s.boxes.forEach((b, i) => {
+      const where = `${s.file}: object ${i + 1}`;
+      if (!(Number.isInteger(b.classId) && b.classId >= 0 && b.classId < classes)) throw new SmallDetectorInputError(`${where}: class id ${b.classId} is not one of the dataset's ${classes} classes (0..${classes - 1})`);
+      const inside = [b.cx, b.cy, b.w, b.h].every((v) => Number.isFinite(v) && v >= 0 && v <= 1);
+      if (!inside || b.w === 0 || b.h === 0) throw new SmallDetectorInputError(`${where}: box ${JSON.stringify([b.cx, b.cy, b.w, b.h])} is not a centre and size in 0..1`);
+    });
+  }
 }
 
 /** [A, B, plane] -> [B, A, plane]: the graphs run batch-first, the loss reads channel-first. */

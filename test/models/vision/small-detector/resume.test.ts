@@ -17,7 +17,8 @@ describe('small detector training, stopped and resumed', () => {
 
   it('resumes from the last finished epoch and ends with the same model, to the bit, as a training that never stopped', async () => {
     const dataset = boardDataset({ train: 6, val: 1, size: 256, maxDefects: 3, seed: 40 });
-    const options = (outDir: string): SmallDetectorTrainOptions => ({ outDir, epochs: 4, seed: 3, inputSize: 256, batchSize: 8 });
+    // A cache of 4 for 6 images: the epochs go through the images in groups that fit (decoded once each).
+    const options = (outDir: string): SmallDetectorTrainOptions => ({ outDir, epochs: 4, seed: 3, inputSize: 256, batchSize: 8, cacheImages: 4 });
     const straight = join(dir.path, 'straight');
     const broken = join(dir.path, 'broken');
     const whole = await trainSmallDetector(dataset, options(straight));
