@@ -37,7 +37,11 @@ export function layerSpecs(classes: number): ConvSpec[] {
   return [conv(3, 16, 3, 2, 1), conv(16, 16, 3, 2, 1), conv(16, 32, 3, 2, 1), conv(32, 32, 3, 1, 2), conv(32, 32, 1, 1, 1), conv(32, HEAD_OBJECT + 1 + classes, 1, 1, 1)];
 }
 
-/** The network in training: forward to the head's raw values, backward from their loss gradient. */
+/**
+ * The network's parameters (what training updates, checkpoints and export read) and its forward
+ * pass in TypeScript: the reference the exported ONNX model is tested against. Training itself
+ * runs the same layers in ONNX Runtime (../../train/conv/onnx-conv-chain.ts).
+ */
 export class SmallDetectorNet {
   readonly layers: Conv2d[];
 
@@ -77,18 +81,5 @@ export class SmallDetectorNet {
       }
     });
     return a;
-  }
-
-  /** Accumulates gradients from the loss gradient of the last forward's head values. */
-  backward(dHead: Float32Array): void {
-    let d: Float32Array | undefined = dHead;
-    for (let i = this.layers.length - 1; i >= 0; i -= 1) {
-      const layer = this.layers[i] as Conv2d;
-      d = layer.backward(d as Float32Array, i > 0);
-      if (d === undefined) break;
-      // Through the ReLU of the layer below: its (rectified) output is still in its buffer.
-      const below = (this.layers[i - 1] as Conv2d).lastOutput();
-      for (let k = 0; k < d.length; k += 1) if ((below[k] as number) <= 0) d[k] = 0;
-    }
   }
 }

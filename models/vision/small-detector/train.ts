@@ -119,8 +119,8 @@ export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDete
   // Each image's objects in input pixels (small, kept for the whole training: crops are planned from them).
   const planned: { objects: readonly { box: { x: number; y: number; w: number; h: number } }[] }[] = [];
   for (let i = 0; i < dataset.train.length; i += 1) planned.push({ objects: (await cache.get(i)).objects });
-  const stepsPerEpoch = (random: () => number): CropPlan[] => planCrops(planned, inputSize, cropSize, MARGIN_CELLS * STRIDE, background, random);
-  const perEpoch = Math.ceil(stepsPerEpoch(epochRandom(o.seed, 0)).length / batchSize);
+  const planEpoch = (random: () => number): CropPlan[] => planCrops(planned, inputSize, cropSize, MARGIN_CELLS * STRIDE, background, random);
+  const perEpoch = Math.ceil(planEpoch(epochRandom(o.seed, 0)).length / batchSize);
   const totalSteps = perEpoch * o.epochs;
 
   const grid = cropSize / STRIDE;
@@ -129,7 +129,7 @@ export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDete
   try {
     for (let epoch = firstEpoch; epoch < o.epochs; epoch += 1) {
       const random = epochRandom(o.seed, epoch);
-      const plans = stepsPerEpoch(random);
+      const plans = planEpoch(random);
       const order = cropOrder(plans, dataset.train.length, cache.capacity, random);
       const steps = Math.ceil(plans.length / batchSize);
       let sum = 0;
