@@ -10,6 +10,7 @@ import { ARCHITECTURE, HEAD_OBJECT, INPUT_MEAN, INPUT_STD, STRIDE, SmallDetector
 import { fillCrop, planCrops, type CropPlan } from './crops.js';
 import { INPUT_NAME, OUTPUT_NAME, exportSmallDetector } from './export.js';
 import { assignTargets, detectionLoss, type CropObject } from './loss.js';
+import { autoInputSize } from './input-size.js';
 import { chooseOperatingPoint } from './operating-point.js';
 import { PreparedImageCache } from './training-images.js';
 
@@ -18,7 +19,7 @@ export interface SmallDetectorTrainOptions {
   readonly outDir: string;
   readonly epochs: number;
   readonly seed: number;
-  /** Square model input, a multiple of 8; default 640. */
+  /** Square model input, a multiple of 8; default: 640, smaller when the objects are big (input-size.ts). */
   readonly inputSize?: number;
   readonly onProgress?: OnTrainingProgress;
   /** Continue from outDir's checkpoint when there is one (same dataset and options: the result is the same as a training that never stopped). */
@@ -36,7 +37,7 @@ export interface SmallDetectorTrainOptions {
   readonly threads?: number;
 }
 
-export const SMALL_DETECTOR_DEFAULTS = { inputSize: 640, batchSize: 16, cropSize: 128, learningRate: 0.004, backgroundCropsPerImage: 2, cacheImages: 400 } as const;
+export const SMALL_DETECTOR_DEFAULTS = { batchSize: 16, cropSize: 128, learningRate: 0.004, backgroundCropsPerImage: 2, cacheImages: 400 } as const;
 /** Cells of a crop's edge that are not trained (they would see padding where the image has pixels). */
 const MARGIN_CELLS = 2;
 /** The operating point written in the card when the validation split has no objects to choose it on: what YOLO exports default to. */
@@ -76,7 +77,7 @@ function learningRateAt(step: number, total: number, base: number): number {
  * training continues from there and ends with the same weights as one that never stopped.
  */
 export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDetectorTrainOptions): Promise<ModelCard> {
-  const inputSize = o.inputSize ?? SMALL_DETECTOR_DEFAULTS.inputSize;
+  const inputSize = o.inputSize ?? autoInputSize(dataset);
   const batchSize = o.batchSize ?? SMALL_DETECTOR_DEFAULTS.batchSize;
   const cropSize = Math.min(o.cropSize ?? SMALL_DETECTOR_DEFAULTS.cropSize, inputSize);
   const learningRate = o.learningRate ?? SMALL_DETECTOR_DEFAULTS.learningRate;
