@@ -31,7 +31,31 @@ export function registerModelCommands(program: Command, commander: typeof import
     .exitOverride()
     .action(async (o: { data: string; out: string; epochs?: number; seed?: number; windowSamples?: number; strideSamples?: number; rateHz?: number; resume?: boolean }) => {
       const [{ runModelTrainAnomaly }, { readSensorLogs }] = await Promise.all([import('../models/anomaly/csv-training/run-model-anomaly.js'), import('../models/datasets/index.js')]);
-      exit(await withStop((signal) => runModelTrainAnomaly(o, { stdout: process.stdout, stderr: process.stderr, signal }, (path) => readSensorLogs(path))));
+      const display = (await import('./training-progress.js')).trainingDisplayFor(process.stderr);
+      try {
+        exit(await withStop((signal) => runModelTrainAnomaly(o, { stdout: process.stdout, stderr: process.stderr, signal, onProgress: (p) => display.update(p) }, (path) => readSensorLogs(path))));
+      } finally {
+        display.done();
+      }
+    });
+
+  train
+    .command('vision')
+    .description('Train a vision model on a dataset folder: YOLO layout (data.yaml, images/{train,val}, labels/{train,val}) for a detector, a folder per class for a classifier.')
+    .requiredOption('--data <dir>', 'the dataset folder')
+    .requiredOption('--out <dir>', 'the MODEL_DIR to write')
+    .option('--task <task>', 'detect or classify (default: detect when the folder has a data.yaml)')
+    .option('--epochs <n>', 'passes over the training images', int)
+    .option('--seed <n>', 'seed: the same data and seed give the same model', int, 1)
+    .option('--resume', 'continue from the checkpoint in --out (after a stop or a crash)')
+    .exitOverride()
+    .action(async (o: { data: string; out: string; task?: string; epochs?: number; seed: number; resume?: boolean }) => {
+      if (o.task !== undefined && o.task !== 'detect' && o.task !== 'classify') {
+        process.stderr.write(`error: --task: expected detect or classify, got "${o.task}"\n`);
+        exit(2);
+        return;
+      }
+      exit(await withStop((signal) => trainVision({ ...o, task: o.task as 'detect' | 'classify' | undefined }, signal)));
     });
 
   model
@@ -107,6 +131,48 @@ export function registerModelCommands(program: Command, commander: typeof import
         }),
       );
     });
+}
+
+/** Reads the dataset (a bad one: every problem at file:line, exit 2), says what is in it, trains with the display. */
+async function trainVision(o: { data: string; out: string; task: 'detect' | 'classify' | undefined; epochs?: number; seed: number; resume?: boolean }, signal: AbortSignal): Promise<number> {
+  const [{ readVisionDataset, summarizeVisionDataset, formatVisionSummary }, { trainingDisplayFor }] = await Promise.all([import('../models/datasets/index.js'), import('./training-progress.js')]);
+  let dataset;
+  try {
+    dataset = await readVisionDataset(o.data, o.task, { onWarning: (w) => process.stderr.write(`warning: ${w.file}: ${w.message}\n`) });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    return code === 'E_DATASET' ? 2 : 1;
+  }
+  for (const line of formatVisionSummary(summarizeVisionDataset(dataset))) process.stderr.write(`${line}\n`);
+  const display = trainingDisplayFor(process.stderr);
+  try {
+    if (dataset.task === 'classify') {
+      const { runModelTrainClassify } = await import('../models/vision/image-classifier/run.js');
+      return await runModelTrainClassify({
+        dataset,
+        outDir: o.out,
+        epochs: o.epochs ?? 20,
+        seed: o.seed,
+        resume: o.resume === true,
+        onProgress: (p) => display.update(p),
+        signal,
+        say: (line) => display.line(line),
+        sayError: (line) => display.line(`error: ${line}`),
+        json: (line) => void process.stdout.write(`${line}\n`),
+      });
+    }
+    const [{ runTraining }, { trainSmallDetector }] = await Promise.all([import('../models/model-dir/run-training.js'), import('../models/vision/small-detector/train.js')]);
+    return await runTraining(() => trainSmallDetector(dataset, { outDir: o.out, epochs: o.epochs ?? 30, seed: o.seed, resume: o.resume === true, onProgress: (p) => display.update(p), signal }), {
+      outDir: o.out,
+      signal,
+      say: (line) => display.line(line),
+      sayError: (line) => display.line(`error: ${line}`),
+      json: (line) => void process.stdout.write(`${line}\n`),
+    });
+  } finally {
+    display.done();
+  }
 }
 
 /** Runs a long command with Ctrl-C (SIGINT, SIGTERM) turned into a stop after the epoch in progress: its checkpoint is kept for --resume. */

@@ -1,7 +1,7 @@
 import type { ModelCard } from './model-card.js';
 
 /** Errors that are the input's fault (the dataset, a checkpoint of another training, an option): exit 2. */
-const BAD_INPUT = new Set(['E_DATASET', 'E_CHECKPOINT', 'E_TRAINING_OPTION']);
+const BAD_INPUT = new Set(['E_DATASET', 'E_CHECKPOINT', 'E_TRAINING_OPTION', 'E_TRAIN_INPUT']);
 
 export interface RunTrainingOptions {
   readonly outDir: string;

@@ -1,5 +1,5 @@
 import { buildModel, type DenseTensor, type NodeSpec } from '../../onnx/builder.js';
-import { HEAD_OBJECT, STRIDE, type SmallDetectorNet } from './architecture.js';
+import { HEAD_OBJECT, INPUT_MEAN, INPUT_STD, STRIDE, type SmallDetectorNet } from './architecture.js';
 
 export const INPUT_NAME = 'images';
 export const OUTPUT_NAME = 'output0';
@@ -12,6 +12,9 @@ export const OUTPUT_NAME = 'output0';
  * its 3x3 neighbours (CenterNet's peak picking: a small defect's neighbours see most of it, and
  * NMS alone would need their boxes to agree within IoU 0.45 to merge them).
  * The head is sliced rather than masked: exp() of a class logit can overflow, and inf * 0 is NaN.
+ * The input is the gateway's plain 0..1 RGB: the network's own normalisation, (v - mean) / std,
+ * is the graph's first two nodes, so a stage runs the model with its default mean and std and
+ * a config cannot get them wrong (the card says mean 0, std 1).
  */
 export function exportSmallDetector(net: SmallDetectorNet, inputSize: number, metadata: Readonly<Record<string, string>>): Uint8Array {
   if (inputSize % STRIDE !== 0) throw new RangeError(`small detector: input size ${inputSize} is not a multiple of ${STRIDE}`);
@@ -20,7 +23,9 @@ export function exportSmallDetector(net: SmallDetectorNet, inputSize: number, me
   const C = net.classes;
   const initializers: DenseTensor[] = [];
   const nodes: NodeSpec[] = [];
-  let x = INPUT_NAME;
+  initializers.push({ name: 'inputMean', dims: [1, 3, 1, 1], data: [...INPUT_MEAN] }, { name: 'inputScale', dims: [1, 3, 1, 1], data: INPUT_STD.map((s) => 1 / s) });
+  nodes.push({ op: 'Sub', inputs: [INPUT_NAME, 'inputMean'], outputs: ['centred'] }, { op: 'Mul', inputs: ['centred', 'inputScale'], outputs: ['normalised'] });
+  let x = 'normalised';
   net.layers.forEach((layer, i) => {
     const s = layer.spec;
     initializers.push({ name: `w${i}`, dims: [s.outChannels, s.inChannels, s.kernel, s.kernel], data: layer.weight }, { name: `b${i}`, dims: [s.outChannels], data: layer.bias });

@@ -37,6 +37,10 @@ export interface SmallDetectorTrainOptions {
   readonly threads?: number;
 }
 
+/** The exported model normalises inside its graph (export.ts): it takes the stage's plain 0..1 input. */
+const EXPORTED_MEAN = [0, 0, 0] as const;
+const EXPORTED_STD = [1, 1, 1] as const;
+
 export const SMALL_DETECTOR_DEFAULTS = { batchSize: 16, cropSize: 128, learningRate: 0.004, backgroundCropsPerImage: 2, cacheImages: 400 } as const;
 /** Cells of a crop's edge that are not trained (they would see padding where the image has pixels). */
 const MARGIN_CELLS = 2;
@@ -164,7 +168,7 @@ export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDete
   }
 
   const model = exportSmallDetector(net, inputSize, classNameMetadata(dataset.classNames));
-  const operating = await chooseOperatingPoint(model, dataset.val, classes, INPUT_MEAN, INPUT_STD);
+  const operating = await chooseOperatingPoint(model, dataset.val, classes, EXPORTED_MEAN, EXPORTED_STD);
   const seconds = secondsBefore + (Date.now() - started) / 1000;
   const card: ModelCard = {
     format: 'edgewise-model',
@@ -172,7 +176,7 @@ export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDete
     task: 'detect',
     architecture: ARCHITECTURE,
     classNames: [...dataset.classNames],
-    input: { name: INPUT_NAME, width: inputSize, height: inputSize, channels: 3, mean: [...INPUT_MEAN], std: [...INPUT_STD] },
+    input: { name: INPUT_NAME, width: inputSize, height: inputSize, channels: 3, mean: [...EXPORTED_MEAN], std: [...EXPORTED_STD] },
     output: { name: OUTPUT_NAME, layout: 'yolov8' },
     threshold: operating?.threshold ?? DEFAULT_THRESHOLD,
     training: { dataset: dataset.root, trainSamples: dataset.train.length, valSamples: dataset.val.length, epochs: o.epochs, seed: o.seed, losses, seconds, finishedAt: new Date().toISOString() },

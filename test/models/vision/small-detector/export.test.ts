@@ -3,7 +3,7 @@ import { OnnxBackend } from '../../../../models/engine/backends/onnxruntime/onnx
 import { readModelInfo } from '../../../../models/onnx/model-info.js';
 import { seededRandom } from '../../../../models/train/random.js';
 import { modelClassNames } from '../../../../models/vision/class-names.js';
-import { SmallDetectorNet, STRIDE } from '../../../../models/vision/small-detector/architecture.js';
+import { INPUT_MEAN, INPUT_STD, SmallDetectorNet, STRIDE } from '../../../../models/vision/small-detector/architecture.js';
 import { decodeHead, exportSmallDetector } from '../../../../models/vision/small-detector/export.js';
 import { classNameMetadata } from '../../../../models/vision/small-detector/train.js';
 
@@ -16,8 +16,10 @@ describe('small detector export', () => {
     net.initialise(random);
     // Trained-looking class logits: some cells well above the prior, so peaks are not all ties.
     net.layers.forEach((l) => l.bias.forEach((_, i) => (l.bias[i] = random() * 0.4 - 0.2)));
-    const image = Float32Array.from({ length: 3 * size * size }, () => random() * 4 - 2);
-    const head = net.forward({ data: image, channels: 3, batch: 1, height: size, width: size });
+    // The model takes 0..1 pixels and normalises them itself; the TypeScript net takes them normalised.
+    const image = Float32Array.from({ length: 3 * size * size }, () => random());
+    const normalised = image.map((v, i) => (v - (INPUT_MEAN[Math.floor(i / (size * size))] as number)) / (INPUT_STD[Math.floor(i / (size * size))] as number));
+    const head = net.forward({ data: normalised, channels: 3, batch: 1, height: size, width: size });
     const expected = decodeHead(head.data, 3, grid);
     const bytes = exportSmallDetector(net, size, classNameMetadata(['scratch', 'spot', 'missing-pad']));
     const model = await new OnnxBackend().load(bytes, { providers: ['cpu'] });
