@@ -1,7 +1,7 @@
 import { encodeAnomalyEvaluationSet, encodeVisionEvaluationSet, packedFrameBytes, type LabelledBox as PixelBox, type VisionEvaluationFrame } from '../fleet/protocol/evaluation-set.js';
 import { parseMeta } from '../models/anomaly/autoencoder/model.js';
 import type { DetectionDataset, DetectionSample, LabelledBox, RgbImage, SensorLog } from '../models/datasets/types.js';
-import { PlaneResampler } from '../models/vision/resample.js';
+import { resizeRgb } from '../models/datasets/rgb-image.js';
 import { rgbaFrame } from './model-release-golden.js';
 
 /** An evaluation set made from the dataset, encoded, and what it holds (for people). */
@@ -35,16 +35,7 @@ export const DEFAULT_EVALUATION_LIMITS: EvaluationLimits = { maxFrames: 48, maxW
 export function fitImage(image: RgbImage, maxSide: number): RgbImage {
   const side = Math.max(image.width, image.height);
   if (side <= maxSide) return image;
-  const width = Math.max(1, Math.round((image.width * maxSide) / side));
-  const height = Math.max(1, Math.round((image.height * maxSide) / side));
-  const resampler = new PlaneResampler(image.width, image.height, width, height);
-  const plane = new Float32Array(width * height);
-  const data = new Uint8Array(width * height * 3);
-  for (let c = 0; c < 3; c += 1) {
-    resampler.run(image.data, c, image.width * 3, 3, plane, 0, width);
-    for (let i = 0; i < plane.length; i += 1) data[i * 3 + c] = Math.min(255, Math.max(0, Math.round(plane[i] as number)));
-  }
-  return { width, height, data };
+  return resizeRgb(image, Math.max(1, Math.round((image.width * maxSide) / side)), Math.max(1, Math.round((image.height * maxSide) / side)));
 }
 
 /** `count` indices spread evenly over 0..n-1 (all of them when n <= count), in order. */
