@@ -21,6 +21,11 @@ export interface BenchResult {
 export function finish(bench: string, value: number, baseline: number, unit: string, extra: Readonly<Record<string, number | string>> = {}): BenchResult {
   const round = (x: number): number => (Math.abs(x) >= 1000 ? Math.round(x) : Math.round(x * 10) / 10);
   const result = { bench, value: round(value), baseline: round(baseline), ratio: Math.round((value / baseline) * 1000) / 1000, unit, ...extra };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  printResult(result);
   return result;
+}
+
+/** Prints a result whose keys an issue names (rather than value, baseline and ratio) as the last line of stdout: one JSON object, keys in the given order. */
+export function printResult(result: Readonly<Record<string, number | string>>): void {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -9,6 +9,7 @@ import { progress } from './report.js';
 import { benchRollout } from './rollout.js';
 import { benchSecureAggregation } from './secure-aggregation.js';
 import { benchStore } from './store.js';
+import { benchTrain } from './train.js';
 import { benchUplink } from './uplink.js';
 import { benchVision } from './vision.js';
 
@@ -20,6 +21,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   bridge: benchBridge,
   detector: benchDetector,
   vision: benchVision,
+  train: benchTrain,
   'fleet-ingest': benchFleetIngest,
   rollout: benchRollout,
   federated: benchFederated,
@@ -34,10 +36,11 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
 
 /**
  * Benches of gateway parts that run in this process: they run under the gateway's V8 flags
- * (`--plain-node` for Node's defaults). `memory` starts bin/edgewise itself; the fleet's benches
- * measure the fleet service, which runs with Node's defaults.
+ * (`--plain-node` for Node's defaults); `train` too, as `bin/edgewise model train` runs under
+ * them. `memory` starts bin/edgewise itself; the fleet's benches measure the fleet service,
+ * which runs with Node's defaults.
  */
-const GATEWAY_PARTS = new Set(['store', 'uplink', 'bridge', 'detector', 'vision', 'yolov8n']);
+const GATEWAY_PARTS = new Set(['store', 'uplink', 'bridge', 'detector', 'vision', 'yolov8n', 'train']);
 
 const [name, ...args] = process.argv.slice(2);
 const bench = name === undefined ? undefined : benches[name];
