@@ -175,12 +175,13 @@ async function trainVision(o: { data: string; out: string; task: 'detect' | 'cla
   }
 }
 
-/** Runs a long command with Ctrl-C (SIGINT, SIGTERM) turned into a stop after the epoch in progress: its checkpoint is kept for --resume. */
+/** Runs a long command with Ctrl-C (SIGINT, SIGTERM) turned into a stop: the last finished epoch's checkpoint is kept for --resume. */
 async function withStop(run: (signal: AbortSignal) => Promise<number>): Promise<number> {
   const stop = new AbortController();
   const onSignal = (): void => {
     if (stop.signal.aborted) process.exit(130);
-    process.stderr.write('stopping after this epoch (its checkpoint is kept: run again with --resume); Ctrl-C again to quit now\n');
+    // The trainers stop between batches (the detector, the classifier) or after the epoch (the autoencoder); each keeps its last finished epoch.
+    process.stderr.write('stopping; the checkpoint of the last finished epoch is kept: run again with --resume; Ctrl-C again to quit now\n');
     stop.abort();
   };
   process.on('SIGINT', onSignal);

@@ -19,8 +19,18 @@ export function decodeImage(bytes: Uint8Array, file: string): RgbImage {
   try {
     return header.format === 'png' ? decodePng(bytes) : decodeJpeg(bytes);
   } catch (err) {
-    throw DatasetError.at(file, `image does not decode: ${header.format === 'png' ? 'PNG' : 'JPEG'} ${(err as Error).message}`);
+    const format = header.format === 'png' ? 'PNG' : 'JPEG';
+    // The decoders' words for a file that stops early are cryptic ("marker was not found", "read requests waiting on finished stream").
+    const cut = endsEarly(bytes, header.format) ? ` (the file is cut short: ${bytes.length} bytes and no ${format} end marker; copy it again from its source)` : '';
+    throw DatasetError.at(file, `image does not decode: ${format} ${(err as Error).message}${cut}`);
   }
+}
+
+/** No end marker where a whole file has one: PNG's IEND chunk last, JPEG's EOI (FF D9) near the end (cameras may pad after it). */
+function endsEarly(bytes: Uint8Array, format: 'png' | 'jpeg'): boolean {
+  if (format === 'png') return bytes.length < 12 || String.fromCharCode(...bytes.subarray(bytes.length - 8, bytes.length - 4)) !== 'IEND';
+  for (let i = bytes.length - 2; i >= Math.max(0, bytes.length - 4096); i -= 1) if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return false;
+  return true;
 }
 
 function decodePng(bytes: Uint8Array): RgbImage {

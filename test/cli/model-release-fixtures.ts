@@ -1,6 +1,9 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { vi } from 'vitest';
+import { decodeRecordMessage } from '../../fleet/ingest/record-message.js';
+import { decodeUpdateReport, fleetFilters, type UpdateReportMessage, type WireRecord } from '../../fleet/protocol/index.js';
 import { generateKeyring } from '../../fleet/repo/keyring.js';
 import { repoInit } from '../../fleet/repo/repo-command.js';
 import { trainAutoencoderOnWindows, type AutoencoderMeta } from '../../models/anomaly/autoencoder/model.js';
@@ -9,7 +12,14 @@ import type { ModelCard } from '../../models/model-dir/model-card.js';
 import { writeModelDir } from '../../models/model-dir/model-dir.js';
 import { readFloatInitializers, withInitializers } from '../../models/onnx/initializers.js';
 import { BUILTIN_DETECTOR_PATH } from '../../models/vision/defaults.js';
+import { parseConfig } from '../../runtime/config/load.js';
+import { Gateway } from '../../runtime/gateway.js';
+import { builtinRegistry } from '../../runtime/plugins.js';
 import { renderLabelledImage } from '../../sim/camera/dataset.js';
+import { ConveyorScene } from '../../sim/camera/index.js';
+import { encodeH264 } from '../../sim/video/encode-h264.js';
+import type { GatewayRig } from '../support/gateway-rig.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * A MODEL_DIR as `edgewise model train` would leave one: the repo's real conveyor detector
@@ -123,4 +133,72 @@ export async function captured<T>(f: () => Promise<T>): Promise<{ value: T; stdo
     out.mockRestore();
     err.mockRestore();
   }
+}
+
+/** The gateway's vision stage for a released model, as `model release` prints it: `{ type: vision, model: { managed: NAME }, mean, std, confidence }`. */
+export type ManagedVisionStage = Readonly<Record<string, unknown>>;
+
+export interface ConveyorGatewayRun {
+  readonly gateway: Gateway;
+  /** The gateway's update reports for the model, as the fleet receives them. */
+  readonly reports: readonly UpdateReportMessage[];
+  /** The first `entered` event the released model's stage sent up. */
+  readonly entered: WireRecord;
+  /** Every `cam.events` record sent up so far (the list keeps growing while the gateway runs). */
+  readonly events: readonly WireRecord[];
+}
+
+const CLIP = { width: 640, height: 360, fps: 10, frames: 100, seed: 21 } as const;
+
+/**
+ * A gateway as an operator sets one up for a model release: the conveyor camera (an H.264 clip
+ * of the simulator's belt, looped), the given vision stage over the whole frame, its uplink to
+ * the rig's broker, and `updates` pinned to the repository's root v1 and keeping `modelName` up
+ * to date from `url` (a served TUF repository). Waits until release 1 is activated and a part
+ * entering the frame is reported; the rig stops the gateway after the test.
+ */
+export async function runConveyorGateway(rig: GatewayRig, o: { url: string; repo: string; modelName: string; stage: ManagedVisionStage }): Promise<ConveyorGatewayRun> {
+  const d = rig.dir.path;
+  const { width: W, height: H, fps } = CLIP;
+  const scene = new ConveyorScene({ width: W, height: H, fps, seed: CLIP.seed });
+  const clip = join(d, 'belt.h264');
+  await writeFile(clip, await encodeH264({ width: W, height: H, framerate: fps, frames: CLIP.frames, picture: () => scene.next() }));
+  const reports: UpdateReportMessage[] = [];
+  await rig.broker.subscribe(fleetFilters.updateReport, (_topic, payload) => reports.push(decodeUpdateReport(payload)));
+  const events: WireRecord[] = [];
+  await rig.broker.subscribe(fleetFilters.records, (topic, payload) => {
+    for (const r of decodeRecordMessage(topic, payload).records) if (r.stream === 'cam.events') events.push(r);
+  });
+  // JSON is YAML: the stage goes in as given, with a zone over the whole frame.
+  const stage = JSON.stringify({ ...o.stage, zones: [[[0, 0], [W, 0], [W, H], [0, H]]] });
+  const yaml = `
+gateway: { id: gw-${o.modelName}, dataDir: ${JSON.stringify(join(d, 'gw'))}, shutdownTimeoutMs: 5000 }
+devices:
+  - { id: cam, type: camera, input: { file: ${JSON.stringify(clip)}, loop: true }, streamFps: ${fps} }
+pipelines:
+  - id: cam
+    source: cam
+    queue: { maxRecords: 4, whenFull: dropOldest }
+    stages:
+      - ${stage}
+uplink: { url: ${rig.broker.url}, connectTimeoutMs: 2000, reconnect: { minDelayMs: 100, maxDelayMs: 1000 } }
+updates:
+  metadataUrl: ${o.url}/metadata
+  targetBaseUrl: ${o.url}/targets
+  rootFile: ${JSON.stringify(join(o.repo, 'metadata', '1.root.json'))}
+  models: [${o.modelName}]
+log: { level: warn }
+`;
+  const registry = builtinRegistry();
+  const gateway = await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) });
+  rig.gateway = gateway;
+  await gateway.start();
+  // Verified through TUF, health-checked against the golden output within its tolerance and budget, activated.
+  await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 1), `release 1 of ${o.modelName} activated`, 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}; the gateway reported ${JSON.stringify(reports)}`);
+  });
+  const entered = await waitFor(() => events.find((e) => (e.data as { event: string }).event === 'entered'), 'a part entering, named by the released model', 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}; ${events.length} events; the vision stage: ${JSON.stringify(gateway.health().pipelines[0]?.stages[0]?.details)}`);
+  });
+  return { gateway, reports, entered, events };
 }

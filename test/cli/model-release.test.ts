@@ -1,27 +1,19 @@
 import { createServer } from 'node:http';
-import { writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runModelRelease } from '../../cli/model-release.js';
-import { decodeRecordMessage } from '../../fleet/ingest/record-message.js';
 import { decodeEvaluationSet } from '../../fleet/protocol/evaluation-set.js';
-import { decodeUpdateReport, fleetFilters, type UpdateReportMessage, type WireRecord } from '../../fleet/protocol/index.js';
+import { decodeUpdateReport, fleetFilters, type UpdateReportMessage } from '../../fleet/protocol/index.js';
 import { listReleases } from '../../fleet/repo/releases.js';
 import { repoPublish, repoSign } from '../../fleet/repo/repo-command.js';
 import { serveRepository } from '../../fleet/repo/serve.js';
 import { parseConfig } from '../../runtime/config/load.js';
 import { Gateway } from '../../runtime/gateway.js';
 import { builtinRegistry } from '../../runtime/plugins.js';
-import { ConveyorScene } from '../../sim/camera/index.js';
-import { encodeH264 } from '../../sim/video/encode-h264.js';
 import { useGatewayRig } from '../support/gateway-rig.js';
 import { listenOnLoopback } from '../support/ports.js';
 import { waitFor } from '../support/wait-for.js';
-import { captured, conveyorDataset, motorAutoencoderDir, operatorRepo, widgetModelDir } from './model-release-fixtures.js';
-
-const W = 640;
-const H = 360;
-const FPS = 10;
+import { captured, conveyorDataset, motorAutoencoderDir, operatorRepo, runConveyorGateway, widgetModelDir } from './model-release-fixtures.js';
 
 describe('edgewise model release: a trained model to a gateway through TUF', () => {
   const rig = useGatewayRig();
@@ -79,46 +71,8 @@ describe('edgewise model release: a trained model to a gateway through TUF', () 
     }
 
     // The repository served over HTTP, and a gateway that pins its root and keeps `widgets` up to date.
-    const url = await serve(repo);
-    const scene = new ConveyorScene({ width: W, height: H, fps: FPS, seed: 21 });
-    const clip = `${d}/belt.h264`;
-    await writeFile(clip, await encodeH264({ width: W, height: H, framerate: FPS, frames: 100, picture: () => scene.next() }));
-    const reports: UpdateReportMessage[] = [];
-    await rig.broker.subscribe(fleetFilters.updateReport, (_topic, payload) => reports.push(decodeUpdateReport(payload)));
-    const events: WireRecord[] = [];
-    await rig.broker.subscribe(fleetFilters.records, (topic, payload) => {
-      for (const r of decodeRecordMessage(topic, payload).records) if (r.stream === 'cam.events') events.push(r);
-    });
-    const yaml = `
-gateway: { id: gw-widgets, dataDir: ${JSON.stringify(`${d}/gw`)}, shutdownTimeoutMs: 5000 }
-devices:
-  - { id: cam, type: camera, input: { file: ${JSON.stringify(clip)}, loop: true }, streamFps: ${FPS} }
-pipelines:
-  - id: cam
-    source: cam
-    queue: { maxRecords: 4, whenFull: dropOldest }
-    stages:
-      - { type: vision, model: { managed: widgets }, mean: [0], std: [1], confidence: 0.25, zones: [[[0, 0], [${W}, 0], [${W}, ${H}], [0, ${H}]]] }
-uplink: { url: ${rig.broker.url}, connectTimeoutMs: 2000, reconnect: { minDelayMs: 100, maxDelayMs: 1000 } }
-updates:
-  metadataUrl: ${url}/metadata
-  targetBaseUrl: ${url}/targets
-  rootFile: ${JSON.stringify(`${repo}/metadata/1.root.json`)}
-  models: [widgets]
-log: { level: warn }
-`;
-    const registry = builtinRegistry();
-    const gw = await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) });
-    rig.gateway = gw;
-    await gw.start();
-    // Verified through TUF, health-checked against the golden output within its tolerance and budget, activated.
-    await waitFor(() => reports.some((r) => r.step === 'activate' && r.release === 1), 'release 1 of widgets activated', 60_000).catch((err: Error) => {
-      throw new Error(`${err.message}; the gateway reported ${JSON.stringify(reports)}`);
-    });
+    const { reports, entered, events } = await runConveyorGateway(rig, { url: await serve(repo), repo, modelName: 'widgets', stage: { type: 'vision', model: { managed: 'widgets' }, mean: [0], std: [1], confidence: 0.25 } });
     expect(reports.filter((r) => r.release === 1).map((r) => `${r.step}:${r.outcome}`)).toEqual(['check:ok', 'download:ok', 'install:ok', 'health:ok', 'activate:ok']);
-    const entered = await waitFor(() => events.find((e) => (e.data as { event: string }).event === 'entered'), 'a part entering, named by the released model', 60_000).catch((err: Error) => {
-      throw new Error(`${err.message}; ${events.length} events; the vision stage: ${JSON.stringify(gw.health().pipelines[0]?.stages[0]?.details)}`);
-    });
     expect(entered.data).toMatchObject({ className: 'widget', model: { name: 'widgets', version: 'r1 2026-11-30' } });
     expect(events.every((e) => (e.data as { className?: string }).className === undefined || (e.data as { className: string }).className === 'widget')).toBe(true);
   }, 150_000);

@@ -124,6 +124,9 @@ export async function trainSmallDetector(dataset: DetectionDataset, o: SmallDete
   // Each image's objects in input pixels (small, kept for the whole training: crops are planned from them).
   const planned: { objects: readonly { box: { x: number; y: number; w: number; h: number } }[] }[] = [];
   for (let i = 0; i < dataset.train.length; i += 1) planned.push({ objects: (await cache.get(i)).objects });
+  // The val images are read after the last epoch (the operating point): one that does not decode
+  // (a file cut short whose header reads fine) is refused now, not after the whole training.
+  for (const s of dataset.val) await s.load();
   const planEpoch = (random: () => number): CropPlan[] => planCrops(planned, inputSize, cropSize, MARGIN_CELLS * STRIDE, background, random);
   const perEpoch = Math.ceil(planEpoch(epochRandom(o.seed, 0)).length / batchSize);
   const totalSteps = perEpoch * o.epochs;

@@ -100,7 +100,7 @@ describe('decodeImage', () => {
     ffmpegPicture(jpg, 320, 240);
     const whole = readFileSync(jpg);
     const cases: [string, Uint8Array, RegExp][] = [
-      ['cut.jpg', whole.subarray(0, Math.floor(whole.length / 2)), /cut\.jpg: image does not decode: JPEG/],
+      ['cut.jpg', whole.subarray(0, Math.floor(whole.length / 2)), /cut\.jpg: image does not decode: JPEG .*\(the file is cut short: \d+ bytes and no JPEG end marker; copy it again from its source\)$/],
       ['header-only.jpg', whole.subarray(0, 100), /header-only\.jpg: image does not decode: JPEG cut short before its frame header/],
       ['notes.png', new TextEncoder().encode('these are my notes'), /notes\.png: image does not decode: not a PNG or JPEG image/],
       ['empty.jpg', new Uint8Array(0), /empty\.jpg: image does not decode: empty file/],
@@ -108,7 +108,9 @@ describe('decodeImage', () => {
     const png = encodePng({ width: 8, height: 8, data: new Uint8Array(192).fill(9) });
     const badCrc = Uint8Array.from(png);
     badCrc[40] = (badCrc[40] as number) ^ 0xff; // inside the IDAT data: its CRC no longer matches
-    cases.push(['crc.png', badCrc, /crc\.png: image does not decode: PNG/]);
+    // Whole but corrupt: no word of a cut.
+    cases.push(['crc.png', badCrc, /crc\.png: image does not decode: PNG (?!.*cut short)/]);
+    cases.push(['cut.png', png.subarray(0, png.length - 20), /cut\.png: image does not decode: PNG .*\(the file is cut short: \d+ bytes and no PNG end marker/]);
     for (const [name, bytes, message] of cases) {
       let error: unknown;
       try {
