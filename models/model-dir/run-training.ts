@@ -30,7 +30,7 @@ export async function runTraining(train: () => Promise<ModelCard>, o: RunTrainin
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && BAD_INPUT.has(code)) {
-      o.sayError(`${code}: ${(err as Error).message}`);
+      o.sayError(`${(err as Error).message} (${code})`);
       return 2;
     }
     if (o.signal?.aborted === true) {

@@ -114,7 +114,7 @@ describe('runModelTrainClassify: what `edgewise model train vision --task classi
     expect(done.out[0]).toMatch(/^classifier of 2 classes \(good, scratch\) written to .*\/m: 12 training images, 2 epochs in \d+ s, last loss \d\.\d{4}; suggested confidence 0\.75$/);
 
     const broken = { ...small(6), train: [...small(6).train, { file: 'train/good/broken.png', classId: 0, load: () => Promise.reject(new Error('not a PNG')) }] };
-    expect(await run(broken)).toEqual({ code: 2, out: [], err: ['E_DATASET: train/good/broken.png: the image could not be read (not a PNG)'] });
+    expect(await run(broken)).toEqual({ code: 2, out: [], err: ['train/good/broken.png: the image could not be read (not a PNG) (E_DATASET)'] });
 
     const stop = new AbortController();
     stop.abort(new Error('SIGINT'));
