@@ -54,16 +54,12 @@ export function timelineSvg(t: ScoreTimeline, e: AnomalyEvaluation): string {
     parts.push(`<line x1="${left}" y1="${n(y(v))}" x2="${left + plotW}" y2="${n(y(v))}" class="grid"/><text x="${left - 4}" y="${n(y(v) + 4)}" class="tick" text-anchor="end">${v.toFixed(2)}</text>`);
   }
   parts.push(`<text x="${left}" y="${top + plotH + 14}" class="tick">${esc(iso(t.startMs))}</text><text x="${left + plotW}" y="${top + plotH + 14}" class="tick" text-anchor="end">${esc(`+${seconds(spanMs)}`)}</text>`);
-  // The score as a line, broken where no window was scored (a gap in the log).
-  const d: string[] = [];
-  let pen = false;
-  t.peaks.forEach((p, i) => {
-    if (p === null) pen = false;
-    else {
-      d.push(`${pen ? 'L' : 'M'}${n(x(t.startMs + i * t.bucketMs))},${n(y(p))}`);
-      pen = true;
-    }
-  });
+  // The score as a line, broken at a gap in the log. Buckets shorter than the stride are empty
+  // between windows as a matter of course: a gap is a silence over 3 times the usual spacing.
+  const scored = t.peaks.flatMap((p, i) => (p === null ? [] : [i]));
+  const spacing = scored.slice(1).map((i, k) => i - (scored[k] as number)).sort((a, b) => a - b);
+  const usual = spacing[Math.floor(spacing.length / 2)] ?? 1;
+  const d = scored.map((i, k) => `${k > 0 && i - (scored[k - 1] as number) <= 3 * usual ? 'L' : 'M'}${n(x(t.startMs + i * t.bucketMs))},${n(y(t.peaks[i] as number))}`);
   if (d.length > 0) parts.push(`<path d="${d.join(' ')}" class="score"/>`);
   parts.push(`<line x1="${left}" y1="${n(y(e.alert.raiseThreshold))}" x2="${left + plotW}" y2="${n(y(e.alert.raiseThreshold))}" class="threshold"><title>${esc(`alerts at a smoothed score of ${e.alert.raiseThreshold} held ${seconds(e.alert.minDurationMs)}`)}</title></line>`);
   if (e.threshold !== e.alert.raiseThreshold) parts.push(`<line x1="${left}" y1="${n(y(e.threshold))}" x2="${left + plotW}" y2="${n(y(e.threshold))}" class="window-threshold"><title>${esc(`the card's window threshold ${e.threshold}`)}</title></line>`);

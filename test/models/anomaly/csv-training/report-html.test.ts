@@ -149,7 +149,10 @@ describe('the anomaly evaluation report (report.html of `edgewise model eval` on
     const marks = (t: Element, kind: string): number => elements(t).filter((x) => attr(x, 'class') === `alert-mark ${kind}`).length;
     expect([marks(first, 'caught'), marks(first, 'false'), marks(second, 'caught'), marks(second, 'false')]).toEqual([1, 0, 0, 1]);
     for (const t of timelines) {
-      expect(elements(t).filter((x) => attr(x, 'class') === 'score')).toHaveLength(1);
+      const score = elements(t).filter((x) => attr(x, 'class') === 'score');
+      expect(score).toHaveLength(1);
+      // One unbroken line: the logs have no gap (buckets shorter than the stride do not break it).
+      expect(attr(score[0] as Element, 'd')?.match(/M/g)).toHaveLength(1);
       expect(elements(t).filter((x) => attr(x, 'class') === 'threshold')).toHaveLength(1);
     }
   });
