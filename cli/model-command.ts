@@ -85,7 +85,7 @@ export function registerModelCommands(program: Command, commander: typeof import
         () => undefined,
       );
       if (task === 'anomaly') {
-        exit(await runModelEvalAnomaly(o, { stdout: process.stdout, stderr: process.stderr }, (path) => readSensorLogs(path)));
+        exit(await runModelEvalAnomaly({ model: o.model, data: o.data, ...(o.report === undefined ? {} : { report: o.report }) }, { stdout: process.stdout, stderr: process.stderr }, (path) => readSensorLogs(path)));
         return;
       }
       exit(

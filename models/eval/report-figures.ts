@@ -73,18 +73,19 @@ function stepPath(curve: readonly CurvePoint[], x: (r: number) => number, y: (p:
 /**
  * Counts by true class (rows) and predicted class (columns); each cell is coloured by its share
  * of its row (blue on the diagonal, red off it), so a class with few images shows its mistakes
- * as clearly as a big one.
+ * as clearly as a big one. `columns` names the predictions when they are not the classes
+ * (an anomaly model answers quiet or alert for normal or abnormal windows).
  */
-export function confusionTable(matrix: readonly (readonly number[])[], labels: readonly string[]): string {
+export function confusionTable(matrix: readonly (readonly number[])[], labels: readonly string[], columns: readonly string[] = labels): string {
   const rows: string[] = ['<table id="confusion-matrix" class="confusion">'];
-  rows.push(`<thead><tr><th>true \\ predicted</th>${labels.map((l) => `<th>${esc(l)}</th>`).join('')}</tr></thead><tbody>`);
+  rows.push(`<thead><tr><th>true \\ predicted</th>${columns.map((l) => `<th>${esc(l)}</th>`).join('')}</tr></thead><tbody>`);
   matrix.forEach((row, i) => {
     const total = row.reduce((s, v) => s + v, 0);
     const cells = row.map((v, j) => {
       const share = total === 0 ? 0 : v / total;
       const colour = i === j ? '30,99,196' : '198,40,40';
       const style = v === 0 ? '' : ` style="background:rgba(${colour},${(0.12 + 0.68 * share).toFixed(2)})"`;
-      return `<td class="cm" data-true="${i}" data-predicted="${j}"${style} title="${esc(`${labels[i] ?? ''} as ${labels[j] ?? ''}: ${v} (${(share * 100).toFixed(1)}% of the row)`)}">${v}</td>`;
+      return `<td class="cm" data-true="${i}" data-predicted="${j}"${style} title="${esc(`${labels[i] ?? ''} as ${columns[j] ?? ''}: ${v} (${(share * 100).toFixed(1)}% of the row)`)}">${v}</td>`;
     });
     rows.push(`<tr><th>${esc(labels[i] ?? '')}</th>${cells.join('')}</tr>`);
   });

@@ -8,32 +8,8 @@ import { escapeHtml as esc } from './escape-html.js';
 import { evalLine } from './eval-line.js';
 import type { ClassificationEvaluation, DetectionEvaluation, GalleryItem, VisionEvaluation } from './evaluation.js';
 import { confusionTable, galleryFigure, prCurveSvg } from './report-figures.js';
+import { cell, fmt, head, htmlPage, statCard } from './report-style.js';
 
-const CSS = `
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d2430;margin:24px auto;max-width:1100px;padding:0 16px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d8dde6;padding-bottom:4px}
-.sub{color:#5b6575;margin:0 0 16px}
-.cards{display:flex;flex-wrap:wrap;gap:8px}.card{border:1px solid #d8dde6;border-radius:6px;padding:8px 12px;min-width:110px}
-.card b{display:block;font-size:20px}.card span{color:#5b6575;font-size:12px}
-table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}th,td{padding:3px 8px;border-bottom:1px solid #eceff4;text-align:right}
-th:first-child,td:first-child{text-align:left}th{background:#f5f7fa;font-weight:600}
-table.confusion{width:auto}table.confusion td{min-width:44px;text-align:center}
-ul{margin:6px 0;padding-left:20px}code{font-size:12px;background:#f5f7fa;padding:2px 4px;border-radius:3px;word-break:break-all}
-.curves{display:flex;flex-wrap:wrap;gap:8px}
-svg.plot{max-width:100%;height:auto;display:block;margin:8px 0}
-.grid{stroke:#eceff4}.frame{fill:none;stroke:#8a94a6}.tick{font-size:11px;fill:#5b6575}.row-label{font-size:12px;fill:#1d2430;font-weight:600}
-.curve{fill:none;stroke:#1e63c4;stroke-width:2}.area{fill:#1e63c4;fill-opacity:.12}.operating{fill:#c62828}
-.gallery{display:flex;flex-wrap:wrap;gap:12px}
-figure.mistake{margin:0;width:240px}figure.mistake svg{display:block;border:1px solid #d8dde6}
-figure.mistake figcaption{font-size:12px;color:#1d2430;word-break:break-word}.missing{width:240px;height:120px;background:#f5f7fa;color:#5b6575;display:flex;align-items:center;justify-content:center}
-.label{font-size:11px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px}.label.truth{fill:#2e7d32}.label.prediction{fill:#c62828}
-.legend .truth{color:#2e7d32;font-weight:600}.legend .prediction{color:#c62828;font-weight:600}
-`;
-
-const fmt = (x: number, digits = 3): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
-const cell = (text: string): string => `<td>${esc(text)}</td>`;
-const head = (names: string[]): string => `<thead><tr>${names.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>`;
-const statCard = (label: string, value: string): string => `<div class="card"><b>${esc(value)}</b><span>${esc(label)}</span></div>`;
 
 function gallery(title: string, explain: string, items: readonly GalleryItem[]): string {
   const body = items.length === 0 ? '<p class="sub">None.</p>' : `<div class="gallery">${items.map(galleryFigure).join('')}</div>`;
@@ -118,17 +94,5 @@ export function renderEvalReport(e: VisionEvaluation): string {
   body.push(...(e.task === 'detect' ? detectionBody(e) : classificationBody(e)));
   body.push('<h2>The summary line</h2>');
   body.push(`<p><code>${esc(evalLine(e))}</code></p>`);
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-${body.join('\n')}
-</body>
-</html>
-`;
+  return htmlPage(title, body);
 }

@@ -79,12 +79,20 @@ describe('edgewise model train anomaly / model eval on CSV logs of the simulated
     expect(evaluated.json?.['precision']).toBeGreaterThanOrEqual(0.99);
     // Each fault is said by its rows in the log (row 1 is the first data row; 50 rows a second).
     for (const f of faults) expect(evaluated.stdout).toContain(`${testLog} rows ${f.startS * 50 + 1}-${f.endS * 50}: caught after`);
+    // The report: a score timeline of the log with its three faults shaded.
+    expect(evaluated.stdout).toContain(`report: ${join(model, 'eval', 'report.html')}\n`);
+    const report = await readFile(join(model, 'eval', 'report.html'), 'utf8');
+    expect(report).toContain(`${testLog}: 3/3 faults caught, 0 false alerts`);
+    expect(report.match(/<rect class="fault"/g)).toHaveLength(3);
 
     // A third day of normal running, which the model never saw, raises nothing.
     const normalLog = join(dir.path, 'motor-2026-03-03.csv');
     await writeMotorCsv(normalLog, { seconds: 300, seed: 3, startMs: Date.UTC(2026, 2, 3, 8) });
-    const normal = await edgewise(['model', 'eval', '--model', model, '--data', normalLog]);
+    const normalReport = join(dir.path, 'reports', 'normal.html');
+    const normal = await edgewise(['model', 'eval', '--model', model, '--data', normalLog, '--report', normalReport]);
     expect(normal.code, normal.stderr).toBe(0);
+    expect(normal.stdout).toContain(`report: ${normalReport}\n`);
+    expect(await readFile(normalReport, 'utf8')).toContain(`${normalLog}: 0/0 faults caught, 0 false alerts`);
     expect(normal.json).toMatchObject({ eval: 'anomaly', faults: 0, false_alerts: 0 });
   }, 90_000);
 });

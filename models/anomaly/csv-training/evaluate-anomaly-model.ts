@@ -8,8 +8,10 @@ import { ANOMALY_DEFAULTS } from '../index.js';
 import { PROFILES, scaledSigmoid } from '../nab/scoring.js';
 import { rocAuc } from '../roc-auc.js';
 import { seededRandom } from '../../train/random.js';
+import type { CurvePoint } from '../../eval/detection-metrics.js';
 import { SensorDataError } from './errors.js';
 import { checkUnits, sensorInputOf } from './sensor-card.js';
+import { windowPrCurve } from './window-pr-curve.js';
 import { abnormalIn, abnormalPrefix, prepareLogs, scoredWindowEnds, type LabelledRun } from './sensor-windows.js';
 
 /** The stage's alert settings a plant may have changed (default: ANOMALY_DEFAULTS.alert). */
@@ -63,6 +65,12 @@ export interface AnomalyEvaluation {
   readonly precision: number | null;
   readonly recall: number | null;
   readonly f1: number | null;
+  /** Pure windows (labelled logs) at `threshold`: abnormal ones flagged (TP) or not (FN), normal ones flagged (FP) or not (TN). */
+  readonly confusion: { readonly truePositives: number; readonly falsePositives: number; readonly falseNegatives: number; readonly trueNegatives: number };
+  /** Precision-recall curve of the window scores (abnormal positive) over the AUC's sample, at most MAX_CURVE_POINTS points; empty without abnormal windows. */
+  readonly prCurve: readonly CurvePoint[];
+  /** The area under it (AP, all-point interpolation); null without abnormal windows. */
+  readonly ap: number | null;
   /** ROC AUC of the windows' reconstruction errors against their labels (over at most MAX_AUC_WINDOWS, sampled uniformly); null without both kinds. */
   readonly auc: number | null;
   readonly faults: readonly FaultOutcome[];
@@ -129,6 +137,8 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
     const c = channels.length;
     // A uniform sample (algorithm R, seeded) of the pure windows' errors and labels, for the AUC.
     const errors = new Float64Array(MAX_AUC_WINDOWS);
+    // The calibrated scores of the same windows (what the threshold applies to), for the PR curve.
+    const sampledScores = new Float64Array(MAX_AUC_WINDOWS);
     const labels = new Uint8Array(MAX_AUC_WINDOWS);
     const random = seededRandom(1);
     let pure = 0;
@@ -174,6 +184,7 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
             pure += 1;
             if (slot < MAX_AUC_WINDOWS) {
               errors[slot] = r.meanSquaredError;
+              sampledScores[slot] = r.score;
               labels[slot] = label;
             }
             const flagged = r.score >= card.threshold;
@@ -212,6 +223,8 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
     const precision = !labelled || tp + fp === 0 ? null : tp / (tp + fp);
     const recall = !labelled || tp + fn === 0 ? null : tp / (tp + fn);
     const f1 = precision === null || recall === null || precision + recall === 0 ? (precision === null || recall === null ? null : 0) : (2 * precision * recall) / (precision + recall);
+    const sampled = Math.min(pure, MAX_AUC_WINDOWS);
+    const pr = labelled ? windowPrCurve(sampledScores.subarray(0, sampled), labels.subarray(0, sampled)) : { curve: [], ap: null };
     const alerts = [...detections.values()].reduce((n, d) => n + d.length, 0);
     return {
       windows,
@@ -222,7 +235,10 @@ export async function evaluateAnomalyModel(card: ModelCard, modelBytes: Uint8Arr
       precision: round(precision),
       recall: round(recall),
       f1: round(f1),
-      auc: round(rocAuc(errors.subarray(0, Math.min(pure, MAX_AUC_WINDOWS)), labels.subarray(0, Math.min(pure, MAX_AUC_WINDOWS)))),
+      confusion: { truePositives: tp, falsePositives: fp, falseNegatives: fn, trueNegatives: pure - positives - fp },
+      prCurve: pr.curve.map((p) => ({ recall: round(p.recall) as number, precision: round(p.precision) as number, score: round(p.score) as number })),
+      ap: round(pr.ap),
+      auc: round(rocAuc(errors.subarray(0, sampled), labels.subarray(0, sampled))),
       faults,
       falseAlerts,
       alerts,

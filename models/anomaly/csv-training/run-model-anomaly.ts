@@ -1,7 +1,10 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { SensorLog } from '../../datasets/types.js';
 import type { OnTrainingProgress } from '../../model-dir/model-card.js';
-import { readModelDir } from '../../model-dir/model-dir.js';
+import { readModelDir, writeFileAtomic } from '../../model-dir/model-dir.js';
 import { anomalyEvaluationLine, evaluateAnomalyModel } from './evaluate-anomaly-model.js';
+import { renderAnomalyReport } from './report-html.js';
 import { trainAnomalyModel } from './train-anomaly-model.js';
 
 /** Where a command writes: stdout (progress, results, the JSON line last) and stderr (errors, notices). */
@@ -31,6 +34,8 @@ export interface ModelTrainAnomalyArgs {
 export interface ModelEvalAnomalyArgs {
   readonly model: string;
   readonly data: string;
+  /** Where report.html goes; default MODEL_DIR/eval/report.html (metrics.json beside it). */
+  readonly report?: string;
 }
 
 /** Error codes that mean bad input (exit 2): the dataset, the model folder, a setting. */
@@ -72,7 +77,11 @@ export async function runModelTrainAnomaly(args: ModelTrainAnomalyArgs, io: Comm
   }
 }
 
-/** `edgewise model eval --model MODEL_DIR --data FILE.csv|DIR` for an anomaly model: a summary, the JSON line last. */
+/**
+ * `edgewise model eval --model MODEL_DIR --data FILE.csv|DIR [--report FILE]` for an anomaly
+ * model: a line per fault and false alert, report.html and metrics.json (the whole evaluation),
+ * the JSON line last. 0 done, 2 bad input, 1 failure.
+ */
 export async function runModelEvalAnomaly(args: ModelEvalAnomalyArgs, io: CommandIo, readLogs: ReadSensorLogs): Promise<number> {
   try {
     const { card, model } = await readModelDir(args.model);
@@ -83,7 +92,13 @@ export async function runModelEvalAnomaly(args: ModelEvalAnomalyArgs, io: Comman
     }
     for (const a of e.falseAlerts) io.stdout.write(`${a.file} ${new Date(a.startMs).toISOString()}: false alert, peak score ${a.peakScore} (${a.channels.join(', ')})\n`);
     io.stdout.write(`${e.windows} windows (${e.mixedWindows} at a fault's edge left out), ${e.normalHours} h of normal running, ${e.alerts} alerts\n`);
-    io.stdout.write(`${JSON.stringify(anomalyEvaluationLine(e))}\n`);
+    const summary = anomalyEvaluationLine(e);
+    const reportPath = args.report ?? join(args.model, 'eval', 'report.html');
+    await mkdir(dirname(reportPath), { recursive: true });
+    await writeFileAtomic(join(dirname(reportPath), 'metrics.json'), `${JSON.stringify({ ...e, summary }, null, 2)}\n`);
+    await writeFileAtomic(reportPath, renderAnomalyReport(e, { modelDir: args.model, data: args.data, architecture: card.architecture, finishedAt: new Date().toISOString() }));
+    io.stdout.write(`report: ${reportPath}\n`);
+    io.stdout.write(`${JSON.stringify(summary)}\n`);
     return 0;
   } catch (err) {
     return exitCodeOf(err, io);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,17 @@ describe('edgewise model train anomaly / model eval (the command functions)', ()
     expect(await runModelEvalAnomaly({ model: out, data: 'test.csv' }, e, read)).toBe(0);
     expect(e.out()).toMatch(/test\.csv rows 6001-9000: caught after \d+\.\d s/);
     expect(lastLine(e.out())).toMatchObject({ eval: 'anomaly', faults: 1, faults_detected: 1, false_alerts: 0 });
+    // report.html and metrics.json under MODEL_DIR/eval, said before the JSON line.
+    expect(e.out().trimEnd().split('\n').at(-2)).toBe(`report: ${join(out, 'eval', 'report.html')}`);
+    expect(await readFile(join(out, 'eval', 'report.html'), 'utf8')).toMatch(/^<!DOCTYPE html>[\s\S]*test\.csv: 1\/1 faults caught, 0 false alerts/);
+    expect(JSON.parse(await readFile(join(out, 'eval', 'metrics.json'), 'utf8'))).toMatchObject({ summary: lastLine(e.out()), faults: [{ file: 'test.csv', detected: true }] });
+    // --report elsewhere: metrics.json goes beside it.
+    const r = io();
+    const elsewhere = join(root, 'reports', 'motor.html');
+    expect(await runModelEvalAnomaly({ model: out, data: 'test.csv', report: elsewhere }, r, read)).toBe(0);
+    expect(r.out()).toContain(`report: ${elsewhere}\n`);
+    expect((await stat(elsewhere)).size).toBeGreaterThan(0);
+    expect(JSON.parse(await readFile(join(root, 'reports', 'metrics.json'), 'utf8'))).toMatchObject({ summary: lastLine(r.out()) });
 
     // A log in other units than the model's would be a fault on every row: refused, naming the channel.
     const f = io();
