@@ -36,14 +36,14 @@ export const head = (names: readonly string[]): string => `<thead><tr>${names.ma
 export const statCard = (label: string, value: string): string => `<div class="card"><b>${esc(value)}</b><span>${esc(label)}</span></div>`;
 
 /** The self-contained page: inline CSS, no script, no external URL. `body` is markup already escaped. */
-export function htmlPage(title: string, body: readonly string[]): string {
+export function htmlPage(title: string, body: readonly string[], css: string = REPORT_CSS): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>
-<style>${REPORT_CSS}</style>
+<style>${css}</style>
 </head>
 <body>
 ${body.join('\n')}

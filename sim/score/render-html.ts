@@ -5,6 +5,7 @@
  */
 import type { Scorecard } from './scorecard.js';
 import { fmtInt, fmtMs, fmtRatio, fmtSeconds } from './render-table.js';
+import { htmlPage } from '../../models/eval/report-style.js';
 import { escapeXml as esc, histogramSvg, MAX_TIMELINE_ROWS, rolloutSvg, timelineSvg } from './svg-plots.js';
 import { scorecardLine } from './scorecard.js';
 
@@ -146,17 +147,5 @@ export function renderHtml(c: Scorecard): string {
   body.push('<h2>The scorecard line</h2>');
   body.push(`<p><code>${esc(scorecardLine(c))}</code></p>`);
 
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-${body.join('\n')}
-</body>
-</html>
-`;
+  return htmlPage(title, body, CSS);
 }
