@@ -85,6 +85,13 @@ export function registerModelCommands(program: Command, commander: typeof import
         () => undefined,
       );
       if (task === 'anomaly') {
+        // An anomaly model is judged at the alert policy it runs with on the gateway, over whole logs: these options have nothing to act on.
+        const unused = [o.threshold === undefined ? '' : '--threshold', o.split === undefined ? '' : '--split'].filter((x) => x !== '');
+        if (unused.length > 0) {
+          process.stderr.write(`error: ${unused.join(' and ')}: apply to vision models; ${o.model} is an anomaly model, judged at its card's alert level on every row of the logs\n`);
+          exit(2);
+          return;
+        }
         exit(await runModelEvalAnomaly({ model: o.model, data: o.data, ...(o.report === undefined ? {} : { report: o.report }) }, { stdout: process.stdout, stderr: process.stderr }, (path) => readSensorLogs(path)));
         return;
       }

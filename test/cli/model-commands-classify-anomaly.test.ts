@@ -85,6 +85,11 @@ describe('edgewise model train anomaly / model eval on CSV logs of the simulated
     expect(report).toContain(`${testLog}: 3/3 faults caught, 0 false alerts`);
     expect(report.match(/<rect class="fault"/g)).toHaveLength(3);
 
+    // Options of vision models are refused, not ignored.
+    const refused = await edgewise(['model', 'eval', '--model', model, '--data', testLog, '--threshold', '0.5']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--threshold: apply to vision models');
+
     // A third day of normal running, which the model never saw, raises nothing.
     const normalLog = join(dir.path, 'motor-2026-03-03.csv');
     await writeMotorCsv(normalLog, { seconds: 300, seed: 3, startMs: Date.UTC(2026, 2, 3, 8) });
