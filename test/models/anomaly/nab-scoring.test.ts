@@ -80,7 +80,7 @@ describe('NAB scoring', () => {
       expect(parseNabTime('2014-01-01 23:40:00.000000')).toBe(Date.UTC(2014, 0, 1, 23, 40));
       const out = execFileSync(process.execPath, [NAB_CLI, '--data', dir.path, '--out', `${dir.path}/results`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       const last = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, number>;
-      expect(Object.keys(last)).toEqual(['bench', 'standard', 'low_fp', 'low_fn', 'files', 'points_per_s']);
+      expect(Object.keys(last)).toEqual(['bench', 'standard', 'low_fp', 'low_fn', 'files', 'points_per_s', 'detector_points_per_s']);
       expect(last['files']).toBe(1);
       const written = await readFile(`${dir.path}/results/cat/edgewise_f.csv`, 'utf8');
       expect(written.split('\n')[0]).toBe('timestamp,value,anomaly_score,label');
