@@ -100,18 +100,21 @@ export interface ThresholdResult {
   readonly fn: number;
 }
 
+/** Every scorable row of the files, highest anomaly score first (one sort for every profile). */
+function rowsByScore(files: readonly FileRows[]): ScoredRow[] {
+  const rows: ScoredRow[] = [];
+  for (const f of files) for (const r of f.rows) rows.push(r);
+  return rows.sort((a, b) => b.anomalyScore - a.anomalyScore);
+}
+
 /**
  * The best single threshold over all files, by sweeping every distinct anomaly score from
  * the highest down (a detection is score >= threshold), as NAB's sweeper does.
  */
-export function optimizeThreshold(files: readonly FileRows[], cost: CostMatrix): ThresholdResult {
-  const rows: ScoredRow[] = [];
+export function optimizeThreshold(files: readonly FileRows[], cost: CostMatrix, sorted: readonly ScoredRow[] = rowsByScore(files)): ThresholdResult {
+  const rows = sorted;
   const windowBest = new Map<number, number>();
-  for (const f of files) {
-    for (const r of f.rows) rows.push(r);
-    for (const w of f.windows) windowBest.set(w, -cost.fnWeight);
-  }
-  rows.sort((a, b) => b.anomalyScore - a.anomalyScore);
+  for (const f of files) for (const w of f.windows) windowBest.set(w, -cost.fnWeight);
   let fpSum = 0;
   let windowSum = -cost.fnWeight * windowBest.size;
   let tpWindows = 0;
@@ -160,9 +163,10 @@ export interface ProfileScore {
 
 export function scoreProfiles(files: readonly FileRows[]): ProfileScore[] {
   const windowCount = new Set(files.flatMap((f) => f.windows)).size;
+  const sorted = rowsByScore(files);
   return (Object.keys(PROFILES) as ProfileName[]).map((profile) => {
     const cost = PROFILES[profile];
-    const best = optimizeThreshold(files, cost);
+    const best = optimizeThreshold(files, cost, sorted);
     return { profile, threshold: best.threshold, raw: best.score, normalized: normalizeScore(best.score, windowCount, cost), tp: best.tp, fp: best.fp, fn: best.fn };
   });
 }
