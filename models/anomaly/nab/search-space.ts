@@ -21,6 +21,7 @@ export const ONE_AT_A_TIME: Readonly<Partial<Record<keyof StreamingParams, reado
   bonf: [0.5, 1.5],
   shortW: [2, 5],
   fisherW: [1, 1.5],
+  scoreAfter: [5, 20],
   warmup: [75, 300],
   refractory: [60, 150],
   recMin: [0.5, 2],

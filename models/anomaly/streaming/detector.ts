@@ -43,6 +43,8 @@ export interface StreamingParams {
   readonly shortW: number;
   /** Weight of the combined evidence against the point evidence. */
   readonly fisherW: number;
+  /** Errors a predictor must have seen before its surprise counts (its scale is settling before). */
+  readonly scoreAfter: number;
   /** Points scored 0 at the start (learning). */
   readonly warmup: number;
   /** Suppression span after a report, in points. */
@@ -87,6 +89,7 @@ export const STREAMING_DEFAULTS: StreamingParams = {
   bonf: 1,
   shortW: 3,
   fisherW: 1.2,
+  scoreAfter: 10,
   warmup: 150,
   refractory: 90,
   recMin: 1,
@@ -157,7 +160,7 @@ export class StreamingDetector {
     const alpha = Math.max(this.p.scaleAlpha, 1 / ((this.scaleN[k] as number) + 1));
     const ae = Math.abs(e);
     let s = 0;
-    if ((this.scaleN[k] as number) >= 10) {
+    if ((this.scaleN[k] as number) >= this.p.scoreAfter) {
       const z = ae / ((this.scale[k] as number) + floor);
       const tail = this.tails[k] as TailHistogram;
       s = tail.surprise(z);
@@ -177,13 +180,13 @@ export class StreamingDetector {
   private stuckSurprise(repeated: boolean): number {
     if (repeated) {
       this.run += 1;
-      if ((this.scaleN[RUN] as number) < 10) return 0;
+      if ((this.scaleN[RUN] as number) < this.p.scoreAfter) return 0;
       return (this.tails[RUN] as TailHistogram).surprise(this.run / ((this.scale[RUN] as number) + 0.05));
     }
     // A run ended (a run of 0: the value moved): learn its length.
     const k = RUN;
     const alpha = Math.max(this.p.scaleAlpha, 1 / ((this.scaleN[k] as number) + 1));
-    if ((this.scaleN[k] as number) >= 10) (this.tails[k] as TailHistogram).add(this.run / ((this.scale[k] as number) + 0.05));
+    if ((this.scaleN[k] as number) >= this.p.scoreAfter) (this.tails[k] as TailHistogram).add(this.run / ((this.scale[k] as number) + 0.05));
     this.scale[k] = (this.scale[k] as number) + alpha * (this.run - (this.scale[k] as number));
     this.scaleN[k] = (this.scaleN[k] as number) + 1;
     this.run = 0;
