@@ -162,9 +162,7 @@ export class StreamingDetector {
     let s = 0;
     if ((this.scaleN[k] as number) >= this.p.scoreAfter) {
       const z = ae / ((this.scale[k] as number) + floor);
-      const tail = this.tails[k] as TailHistogram;
-      s = tail.surprise(z);
-      tail.add(z);
+      s = (this.tails[k] as TailHistogram).observe(z);
     }
     this.scale[k] = (this.scale[k] as number) + alpha * (ae - (this.scale[k] as number));
     this.scaleN[k] = (this.scaleN[k] as number) + 1;

@@ -34,9 +34,14 @@ export class TailHistogram {
     this.growth = 1 / (1 - forgetting);
   }
 
-  private bin(z: number): number {
-    if (z <= Z_MIN) return 0;
-    const b = Math.floor(Math.log10(z / Z_MIN) * BINS_PER_DECADE) + 1;
+  /** log10(z / Z_MIN) * BINS_PER_DECADE: where z falls on the bins' scale (computed once per value). */
+  private static position(z: number): number {
+    return z <= Z_MIN ? 0 : Math.log10(z / Z_MIN) * BINS_PER_DECADE;
+  }
+
+  private static bin(position: number): number {
+    if (position <= 0) return 0;
+    const b = Math.floor(position) + 1;
     return b >= BINS ? BINS - 1 : b;
   }
 
@@ -49,21 +54,36 @@ export class TailHistogram {
 
   /** -log10 of the (smoothed) share of past values at or above `z`; 0 before any value. */
   surprise(z: number): number {
+    return this.surpriseAt(z, TailHistogram.position(z));
+  }
+
+  add(z: number): void {
+    this.addAt(TailHistogram.bin(TailHistogram.position(z)));
+  }
+
+  /** surprise(z), then add(z): what a streaming detector does with each value, with one logarithm less. */
+  observe(z: number): number {
+    const position = TailHistogram.position(z);
+    const s = this.surpriseAt(z, position);
+    this.addAt(TailHistogram.bin(position));
+    return s;
+  }
+
+  private surpriseAt(z: number, position: number): number {
     if (this.total <= 0) return 0;
-    const b = this.bin(z);
+    const b = TailHistogram.bin(position);
     if (b > this.top) {
       const edge = Z_MIN * 10 ** (this.top / BINS_PER_DECADE);
       return -Math.log10((0.5 * this.w) / (this.total + this.w)) + this.paretoExponent * Math.log10(Math.max(1, z / edge));
     }
     const above = this.above(b);
     // Linear interpolation inside the bin.
-    const within = b === 0 ? 0 : Math.min(1, Math.max(0, Math.log10(z / Z_MIN) * BINS_PER_DECADE - (b - 1)));
+    const within = b === 0 ? 0 : Math.min(1, Math.max(0, position - (b - 1)));
     const p = (above + (this.h[b] as number) * (1 - within) + 0.5 * this.w) / (this.total + this.w);
     return -Math.log10(Math.min(1, p));
   }
 
-  add(z: number): void {
-    const b = this.bin(z);
+  private addAt(b: number): void {
     const w = this.w;
     this.h[b] = (this.h[b] as number) + w;
     for (let j = BINS - b; j <= BINS; j += j & -j) this.tree[j] = (this.tree[j] as number) + w;

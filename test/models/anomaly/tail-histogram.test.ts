@@ -171,4 +171,19 @@ describe('tail histogram (Fenwick tree over the bins)', () => {
     const values = fc.sample(fc.double({ min: -1, max: 1.5, noNaN: true }).map((e) => 10 ** e), { numRuns: 50_000, seed: 11 });
     play(0.00003, 2, [{ addMany: values }, ...fc.sample(z, { numRuns: 500, seed: 12 }).map((q) => ({ query: q }))]);
   });
+
+  it('observe(z) is surprise(z) then add(z), exactly (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -6, max: 6, noNaN: true }).map((e) => 10 ** e), { minLength: 1, maxLength: 300 }), fc.double({ min: 1e-5, max: 0.1, noNaN: true }), (zs, forgetting) => {
+        const a = new TailHistogram(forgetting, 2);
+        const b = new TailHistogram(forgetting, 2);
+        for (const v of zs) {
+          const expected = b.surprise(v);
+          b.add(v);
+          expect(a.observe(v)).toBe(expected);
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
 });
