@@ -8,7 +8,7 @@ import { CorpusError, loadCorpus, type NabFile } from './corpus.js';
 import { crossValidate, thresholdOf, type CrossValidation } from './cross-validation.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { searchSpace } from './search-space.js';
-import { sweepSettings, type Setting } from './sweep.js';
+import { categoryOf, sweepSettings, type Setting } from './sweep.js';
 
 /**
  * `npm run eval:nab -- --data DIR [--labels FILE] [--out DIR] [--cv] [--workers N]`: runs the
@@ -91,6 +91,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({ bench: 'nab', standard: inSample('standard'), low_fp: inSample('reward_low_FP_rate'), low_fn: inSample('reward_low_FN_rate'), ...common })}\n`);
     return;
   }
+  const categories = new Set(files.map(categoryOf));
+  if (categories.size < 2) usage(`--cv leaves one category (a folder under ${dataDir}) out at a time, and needs at least two; found ${[...categories].join(', ')}`);
   const settings = searchSpace();
   const cvStart = process.hrtime.bigint();
   process.stderr.write(`cross-validation: ${settings.length} settings over ${points} points each\n`);

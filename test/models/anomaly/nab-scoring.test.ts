@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -85,6 +85,10 @@ describe('NAB scoring', () => {
       const written = await readFile(`${dir.path}/results/cat/edgewise_f.csv`, 'utf8');
       expect(written.split('\n')[0]).toBe('timestamp,value,anomaly_score,label');
       expect(written.split('\n').filter((l) => l.endsWith(',1')).length).toBe(25);
+      // Cross-validation leaves a category out: with one there is nothing to train on.
+      const cv = spawnSync(process.execPath, [NAB_CLI, '--data', dir.path, '--cv'], { encoding: 'utf8' });
+      expect(cv.status).toBe(2);
+      expect(cv.stderr).toContain('needs at least two; found cat');
     } finally {
       await dir.remove();
     }
