@@ -66,6 +66,10 @@ log: { level: debug }
       const committedBefore = m.last?.samplesCommitted ?? 0;
       const p = GatewayProcess.start(configPath, onLine);
       proc = p;
+      // A restarted gateway first restores its checkpoint. Wait for that: COMMITs the killed
+      // run left in the pty can still reach the MCU and satisfy the wait below before this
+      // run has even started.
+      if (i > 0) await waitFor(() => restored >= i, `run ${i + 1} to restore its checkpoint`, 30_000);
       await waitFor(() => (m.last?.samplesCommitted ?? 0) > committedBefore + 50, 'the gateway storing and committing samples', 30_000).catch((err: unknown) => {
         throw new Error(`${(err as Error).message}; stderr: ${p.stderr}`);
       });
@@ -91,6 +95,7 @@ log: { level: debug }
     // One more run catches up with everything the MCU kept, then both stop.
     const p = GatewayProcess.start(configPath, onLine);
     proc = p;
+    await waitFor(() => restored >= KILLS, 'the last run to restore its checkpoint', 30_000);
     await waitFor(() => (m.last?.samplesCommitted ?? 0) > takenAtLastKill + RATE_HZ, 'the last run to commit past what the MCU held', 30_000);
     const final = await m.stop();
     mcu = undefined;
