@@ -19,6 +19,8 @@ import { Database } from './store/database.js';
 import { DecisionLog, type DecisionEntry } from './store/decision-log.js';
 import { Outbox } from './store/outbox.js';
 import { StoreBudget, levelOptionsFor } from './store/store-budget.js';
+import { StoreProbe } from './store/store-probe.js';
+import type { LivenessCheck } from './systemd/watchdog.js';
 import { StoreWriter } from './store/store-writer.js';
 import { readUplinkFiles } from './uplink/mqtt-options.js';
 import { MqttUplink } from './uplink/uplink.js';
@@ -80,6 +82,7 @@ export class Gateway {
   private server: Server | undefined;
   private stopping: Promise<void> | undefined;
   private stopOnConnect: (() => void) | undefined;
+  private storeProbe: StoreProbe | undefined;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -212,6 +215,16 @@ export class Gateway {
       hardware: this.hardware.current(),
       store: this.storeCondition(),
     });
+  }
+
+  /**
+   * What the systemd watchdog asks before each ping (runtime/systemd/watchdog.ts): the store
+   * answers a write, the uplink is not stuck. The event loop is checked by the ping's timer running at all.
+   */
+  livenessChecks(): LivenessCheck[] {
+    this.storeProbe ??= new StoreProbe(this.db);
+    const probe = this.storeProbe;
+    return [(now, stallMs) => (this.stopping === undefined ? probe.stuck(now, stallMs) : undefined), (now, stallMs) => this.uplink.stuck(now, stallMs)];
   }
 
   /** The store's disk budget, free-space watermark and any damage found at open. */

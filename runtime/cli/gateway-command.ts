@@ -1,10 +1,13 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig, type GatewayConfig } from '../config/load.js';
 import { ConfigError, EdgewiseError } from '../errors.js';
 import { Gateway } from '../gateway.js';
 import { builtinRegistry } from '../plugins.js';
 import { printable } from '../config/text-check.js';
 import { RUNTIME_VERSION } from '../version.js';
+import { isJournalStream, journalDestination } from '../systemd/journal.js';
+import { notifySocketFromEnv, type NotifySink } from '../systemd/notify-socket.js';
+import { Watchdog, watchdogFromEnv } from '../systemd/watchdog.js';
 
 export interface GatewayCommandOptions {
   readonly config: string;
@@ -57,19 +60,32 @@ export async function runGatewayCommand(options: GatewayCommandOptions): Promise
     return fail(err, options.config);
   }
 
-  const logger = pino({ level: config.log.level, base: { gw: config.gateway.id }, timestamp: pino.stdTimeFunctions.isoTime });
+  const logOptions = { level: config.log.level, base: { gw: config.gateway.id }, timestamp: pino.stdTimeFunctions.isoTime };
+  // Under systemd with stdout in the journal, each line carries its syslog priority (runtime/systemd/journal.ts).
+  const logger = isJournalStream(process.env, 1) ? pino(logOptions, journalDestination(pino.destination({ dest: 1, sync: true }))) : pino(logOptions);
+  // systemd (Type=notify): READY=1 once the pipelines run, WATCHDOG=1 while the parts are alive.
+  // Read once and removed, so nothing the gateway starts inherits them (sd_notify's unset_environment).
+  const notify = notifySocketFromEnv(process.env, (code, reason) => logger.warn({ component: 'systemd', event: 'systemd.notify_problem', code, reason }));
+  const watchdogSettings = watchdogFromEnv(process.env, process.pid);
+  for (const name of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) Reflect.deleteProperty(process.env, name);
+  if (watchdogSettings !== undefined && notify === undefined) logger.warn({ component: 'systemd', event: 'systemd.watchdog_without_socket', code: 'E_SD_NOTIFY_SOCKET', reason: 'WATCHDOG_USEC is set but NOTIFY_SOCKET is not: no pings can be sent' });
   let gateway: Gateway;
   try {
     gateway = await Gateway.create(config, registry, { logger, runtimeVersion: RUNTIME_VERSION });
   } catch (err) {
+    await notify?.close();
     return fail(err, options.config);
   }
+  const watchdog = startWatchdog(notify, watchdogSettings, gateway, logger);
   try {
     await gateway.start();
   } catch (err) {
+    watchdog?.stop();
     await gateway.stop().catch(() => undefined); // close LevelDB cleanly before saying why
+    await notify?.close();
     return fail(err, options.config);
   }
+  notify?.send({ READY: '1', STATUS: `running: gateway ${config.gateway.id}, ${config.pipelines.length} pipeline(s)` });
 
   return new Promise<number>((resolve) => {
     let signals = 0;
@@ -81,11 +97,18 @@ export async function runGatewayCommand(options: GatewayCommandOptions): Promise
         process.exit(EXIT_FORCED);
       }
       logger.info({ component: 'gateway', event: 'gateway.stopping', signal: name });
+      // From here systemd's TimeoutStopSec, not the watchdog, bounds how long the stop may take.
+      watchdog?.stop();
+      notify?.send({ STOPPING: '1', STATUS: `stopping (${name})` });
+      const closeNotify = async (code: number): Promise<void> => {
+        await notify?.close();
+        resolve(code);
+      };
       gateway.stop().then(
-        () => resolve(EXIT_OK),
+        () => closeNotify(EXIT_OK),
         (err: unknown) => {
           logger.error({ component: 'gateway', event: 'gateway.stop_failed', reason: (err as Error).message });
-          resolve(EXIT_FAILURE);
+          return closeNotify(EXIT_FAILURE);
         },
       );
     };
@@ -94,4 +117,16 @@ export async function runGatewayCommand(options: GatewayCommandOptions): Promise
     // Node's default for SIGHUP is to exit. A reload is not offered (runtime/README.md, Signals).
     process.on('SIGHUP', () => logger.info({ component: 'gateway', event: 'gateway.sighup_ignored', signal: 'SIGHUP' }, 'SIGHUP ignored: restart to apply config changes (systemd reload is not supported)'));
   });
+}
+
+/** The watchdog's pings, when systemd asked for them (WatchdogSec=) and gave a socket to send them to. */
+function startWatchdog(notify: NotifySink | undefined, settings: ReturnType<typeof watchdogFromEnv>, gateway: Gateway, logger: Logger): Watchdog | undefined {
+  if (notify === undefined || settings === undefined) return undefined;
+  const watchdog = new Watchdog(notify, settings, gateway.livenessChecks(), {
+    withheld: (reasons) => logger.error({ component: 'systemd', event: 'systemd.watchdog_withheld', code: 'E_STUCK', reasons, intervalMs: settings.intervalMs }, `watchdog pings withheld, systemd will restart the gateway: ${reasons.join('; ')}`),
+    resumed: () => logger.warn({ component: 'systemd', event: 'systemd.watchdog_resumed' }, 'watchdog pings resumed: every part answers again'),
+  });
+  watchdog.start();
+  logger.info({ component: 'systemd', event: 'systemd.watchdog', intervalMs: settings.intervalMs, pingEveryMs: watchdog.pingEveryMs, stallMs: watchdog.stallMs });
+  return watchdog;
 }

@@ -109,8 +109,8 @@ export class Database {
    * Writers call this before a batch that removes `removed` records, and `endWrite` after
    * it, so the tally (store-tally.ts) follows what LevelDB holds without ever running ahead.
    */
-  beginWrite(removed: number): void {
-    this.tally.begin(removed);
+  beginWrite(removed: number): Promise<void> {
+    return this.tally.begin(removed);
   }
 
   endWrite(added: number, removed: number, ok: boolean): void {
@@ -230,7 +230,7 @@ export class Database {
       if (err instanceof EdgewiseError) throw err;
       throw new EdgewiseError('E_STORE_OPEN', `store ${this.dir} could not be opened: ${causeMessage(err)}`, { cause: err });
     }
-    this.tally.start(scan.records);
+    await this.tally.start(scan.records);
     this.handle = db;
     this.currentState = 'ok';
     if (first) this.events.info('store.opened', { dir: this.dir, dbId: this.id, epoch: this.currentEpoch, records: scan.records });
@@ -324,7 +324,7 @@ export class Database {
     this.handle = undefined;
     this.currentState = 'down';
     await old?.close();
-    if (old !== undefined) this.tally.close();
+    if (old !== undefined) await this.tally.close();
   }
 }
 

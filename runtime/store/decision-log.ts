@@ -137,7 +137,7 @@ export class DecisionLog {
       freed += size;
     }
     if (dels.length === 0) return 0;
-    this.database.beginWrite(dels.length);
+    await this.database.beginWrite(dels.length);
     try {
       await this.db.batch(dels);
       this.database.endWrite(0, dels.length, true);

@@ -5,6 +5,7 @@ import type { RecordClass } from '../../fleet/protocol/index.js';
  *
  *   m!dbid                      random id of this database, made once
  *   m!epoch                     open counter, bumped (with fsync) on every open
+ *   m!probe                     the watchdog's liveness write (store-probe.ts): one small value, overwritten
  *   o{c}!{epoch:8 hex}{seq:12 hex}  outbox record of class c (t, r, a) -> CBOR wire record
  *   d!{ts:12 hex}{epoch:8 hex}{seq:8 hex}  decision log entry -> CBOR entry
  *   c!{source id}               a source's checkpoint (written in the batch of its records) -> the source's bytes
@@ -16,6 +17,7 @@ import type { RecordClass } from '../../fleet/protocol/index.js';
  */
 export const META_DBID = 'm!dbid';
 export const META_EPOCH = 'm!epoch';
+export const META_PROBE = 'm!probe';
 
 export const CLASS_LETTER: Readonly<Record<RecordClass, string>> = { telemetry: 't', result: 'r', alert: 'a' };
 

@@ -361,7 +361,7 @@ export class Outbox {
       const latest = new Map<string, Uint8Array>();
       for (const c of checkpoints) latest.set(c.key, c.value);
       for (const [key, value] of latest) ops.push({ type: 'put', key: CHECKPOINT_PREFIX + key, value });
-      this.database.beginWrite(plan.victims.length);
+      await this.database.beginWrite(plan.victims.length);
       try {
         if (ops.length > 0) await this.db.batch(ops, { sync: this.options.sync });
         this.database.endWrite(puts, plan.victims.length, true);
@@ -543,7 +543,7 @@ export class Outbox {
           this.pendingDeletes = batch.concat(this.pendingDeletes);
           return;
         }
-        this.database.beginWrite(batch.length);
+        await this.database.beginWrite(batch.length);
         try {
           await this.db.batch(batch.map((rec) => ({ type: 'del' as const, key: rec.key })));
           this.database.endWrite(0, batch.length, true);

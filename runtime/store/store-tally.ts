@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, readFileSync, unlinkSync, write as writeCallback, writeSync } from 'node:fs';
+import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -19,8 +19,15 @@ import { join } from 'node:path';
  * to count a loss then.
  *
  * A writer never lets the tally run ahead of LevelDB: records about to be removed are taken
- * off before their batch (`begin`), records added are counted after it (`end`), so a crash
- * between the two leaves a tally at or below what LevelDB holds, never a false loss.
+ * off before their batch (`begin`, which the writer awaits), records added are counted after
+ * it (`end`), so a crash between the two leaves a tally at or below what LevelDB holds, never
+ * a false loss.
+ *
+ * Those rewrites go through libuv's thread pool, one at a time, each writing the count as it
+ * is when it runs (so a later one never writes an older count), and requests that arrive
+ * while one is in flight share the next. Not on the event loop: a disk that hangs (a dying SD
+ * card) must hang the store's writes, not the whole gateway, which then keeps answering
+ * /health and tells systemd's watchdog why it stopped pinging.
  */
 export const TALLY_FILE = 'store-tally';
 
@@ -71,7 +78,10 @@ export class StoreTally {
   constructor(private readonly dir: string) {}
 
   /** Starts counting from `records` (what an open scan found), synced, marked not clean. */
-  start(records: number): void {
+  async start(records: number): Promise<void> {
+    // A rewrite still in flight belongs to the old file descriptor: let it land first.
+    await this.next;
+    await this.inFlight;
     this.count = records;
     this.pendingRemovals = 0;
     this.broken = false;
@@ -90,26 +100,59 @@ export class StoreTally {
     return this.count;
   }
 
-  /** Before a batch that removes `removed` records. */
-  begin(removed: number): void {
-    if (removed === 0) return;
+  /** Before a batch that removes `removed` records: resolves once the lowered count is written. */
+  begin(removed: number): Promise<void> {
+    if (removed === 0) return Promise.resolve();
     this.pendingRemovals += removed;
-    this.write(false, false);
+    return this.rewrite();
   }
 
-  /** After the batch: `ok` says whether LevelDB took it. */
+  /** After the batch: `ok` says whether LevelDB took it. Not awaited: a late count is a low one. */
   end(added: number, removed: number, ok: boolean): void {
     this.pendingRemovals -= removed;
     if (ok) this.count += added - removed;
-    if (ok || removed > 0) this.write(false, false);
+    if (ok || removed > 0) void this.rewrite();
   }
 
-  /** At a clean close: synced, marked clean. */
-  close(): void {
+  /** At a clean close, after the rewrites in flight: synced, marked clean. */
+  async close(): Promise<void> {
+    await this.next;
+    await this.inFlight;
     if (this.fd === undefined) return;
     this.write(true, true);
     closeQuietly(this.fd);
     this.fd = undefined;
+  }
+
+  private inFlight: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
+
+  /** One rewrite after the one in flight (shared by every request made meanwhile). */
+  private rewrite(): Promise<void> {
+    if (this.inFlight === undefined) {
+      const run = this.writeAsync().finally(() => {
+        if (this.inFlight === run) this.inFlight = undefined;
+      });
+      this.inFlight = run;
+      return run;
+    }
+    this.next ??= this.inFlight.then(() => {
+      this.next = undefined;
+      return this.rewrite();
+    });
+    return this.next;
+  }
+
+  private async writeAsync(): Promise<void> {
+    const fd = this.fd;
+    if (fd === undefined || this.broken) return;
+    const buf = line(this.count - this.pendingRemovals, false, this.boot);
+    try {
+      await new Promise<void>((resolve, reject) => writeCallback(fd, buf, 0, buf.length, 0, (err) => (err === null ? resolve() : reject(err))));
+    } catch {
+      this.broken = true;
+      await unlink(join(this.dir, TALLY_FILE)).catch(() => undefined);
+    }
   }
 
   private write(clean: boolean, sync: boolean): void {

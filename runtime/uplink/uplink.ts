@@ -58,6 +58,10 @@ export class MqttUplink {
   private lastError: string | null = null;
   private ackedOnConnection = false;
   private loop: Promise<void> | undefined;
+  /** When the connect attempt in progress began (undefined: none in progress). */
+  private connectingSince: number | undefined;
+  /** The last PUBACK, or the moment in-flight went from 0 to 1: the clock of "no answer". */
+  private lastAnswerAt = 0;
   private readonly recordsTopic: string;
   private readonly stateTopic: string;
   private readonly maxBatchBytes: number;
@@ -93,6 +97,27 @@ export class MqttUplink {
     this.loop ??= this.run();
   }
 
+  /**
+   * Why the uplink is stuck, or undefined when it is alive (the systemd watchdog pings only
+   * while it is). A broker that is down or refuses us is not stuck: the uplink is retrying, and
+   * a restart would not help. Stuck is a step that should have ended by itself and did not: a
+   * connect attempt past mqtt.js's connectTimeout, or records in flight with no PUBACK for
+   * longer than the keepalive would take to notice a dead connection (1.5 x keepalive), plus
+   * `graceMs` either way.
+   */
+  stuck(nowMs: number, graceMs: number): string | undefined {
+    if (this.stopAbort.signal.aborted) return undefined;
+    if (this.connectingSince !== undefined) {
+      const waited = nowMs - this.connectingSince;
+      if (waited > this.settings.connectTimeoutMs + graceMs) return `uplink: a connect attempt has not ended for ${Math.round(waited / 1000)} s (connectTimeoutMs ${this.settings.connectTimeoutMs})`;
+    }
+    if (this.connected && this.inFlight > 0) {
+      const waited = nowMs - this.lastAnswerAt;
+      if (waited > 1500 * this.settings.keepaliveS + graceMs) return `uplink: ${this.inFlight} message(s) in flight and no PUBACK for ${Math.round(waited / 1000)} s on a connection the client thinks is open`;
+    }
+    return undefined;
+  }
+
   private statePayload(state: 'online' | 'offline', clean: boolean): Buffer {
     return Buffer.from(encodeState({ gw: this.gatewayId, state, ts: Date.now(), clean, runtimeVersion: this.runtimeVersion }));
   }
@@ -103,6 +128,7 @@ export class MqttUplink {
     while (!stop.aborted) {
       const connAbort = new AbortController();
       let client: MqttClient;
+      this.connectingSince = Date.now();
       try {
         client = await connectMqtt(
           this.settings.url,
@@ -114,6 +140,7 @@ export class MqttUplink {
           }),
         );
       } catch (err) {
+        this.connectingSince = undefined;
         // mqtt.js (tls.connect) throws for some bad TLS material; keep serving and retrying.
         this.lastError = (err as Error).message;
         const delay = this.backoff.next();
@@ -123,6 +150,7 @@ export class MqttUplink {
       }
       this.client = client;
       let connectedAt = 0;
+      // Still connecting until CONNACK or close: mqtt.js's connectTimeout bounds that.
       const closed = new Promise<void>((resolve) => {
         client.on('error', (err) => {
           this.lastError = err.message;
@@ -142,6 +170,7 @@ export class MqttUplink {
         }
       });
       client.on('connect', () => {
+        this.connectingSince = undefined;
         this.connected = true;
         this.connects += 1;
         connectedAt = Date.now();
@@ -167,6 +196,7 @@ export class MqttUplink {
       if (stop.aborted && !connAbort.signal.aborted) return; // stop() owns the goodbye on a live connection
       const wasConnected = this.connected;
       this.connected = false;
+      this.connectingSince = undefined;
       client.removeAllListeners('connect');
       client.end(true);
       this.client = undefined;
@@ -208,11 +238,13 @@ export class MqttUplink {
 
   private send(client: MqttClient, batch: StoredRecord[]): void {
     const payload = encodeBatch(this.gatewayId, Date.now(), batch.map((r) => r.value));
+    if (this.inFlight === 0) this.lastAnswerAt = Date.now();
     this.inFlight += 1;
     this.publishedMessages += 1;
     this.publishedRecords += batch.length;
     client.publish(this.recordsTopic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 }, (err) => {
       this.inFlight -= 1;
+      this.lastAnswerAt = Date.now();
       this.slotWaiters.wakeAll();
       if (err !== undefined && err !== null) {
         this.lastError = err.message;

@@ -42,10 +42,10 @@ export class GatewayProcess {
   }
 
   /** With `viaBin`, starts `bin/edgewise` as a user would (the memory benchmark does). */
-  static start(configPath: string, onLine: (line: LogLine) => void = () => undefined, viaBin = false): GatewayProcess {
+  static start(configPath: string, onLine: (line: LogLine) => void = () => undefined, viaBin = false, env: NodeJS.ProcessEnv = process.env): GatewayProcess {
     assertBuilt();
     const args = ['gateway', '--config', configPath];
-    const child = viaBin ? spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = viaBin ? spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env }) : spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const gp = new GatewayProcess(child);
     child.stderr?.on('data', (d: Buffer) => {
       if (gp.stderr.length < 64 * 1024) gp.stderr += d.toString();
