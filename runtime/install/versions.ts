@@ -1,5 +1,5 @@
 import { cp, mkdir, readdir, readFile, readlink, realpath, rename, rm, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { EdgewiseError } from '../errors.js';
 
 /**
@@ -32,6 +32,36 @@ export async function readSourcePackage(dir: string): Promise<SourcePackage> {
   const missing = PACKAGE_PARTS.filter((p) => !present.has(p));
   if (missing.length > 0) throw new EdgewiseError('E_INSTALL_SOURCE', `${dir} lacks ${missing.join(', ')} (build it first: npm ci && npm run build)`);
   return { dir, version: pkg.version };
+}
+
+/**
+ * What of node_modules a gateway runs on: not the packages npm's hidden lockfile
+ * (node_modules/.package-lock.json) marks `dev` (vitest, typescript, esbuild, playwright...),
+ * not `.bin` (links into them), and of onnxruntime-node's prebuilt binaries only this
+ * machine's platform and architecture (the others are ~200 MB). Returns the filter for
+ * fs.cp and what it leaves out, for the progress line.
+ */
+export async function runtimeModulesFilter(modulesDir: string, platform: string = process.platform, arch: string = process.arch): Promise<{ filter: (src: string) => boolean; note: string }> {
+  let dev = new Set<string>();
+  let note = `${modulesDir}/.package-lock.json not found: all of node_modules copied, dev packages too`;
+  try {
+    const lock = JSON.parse(await readFile(join(modulesDir, '.package-lock.json'), 'utf8')) as { packages?: Record<string, { dev?: boolean }> };
+    dev = new Set(Object.entries(lock.packages ?? {}).filter(([, v]) => v.dev === true).map(([k]) => k.replace(/^node_modules\//, '')));
+    note = `node_modules without its ${dev.size} dev packages and other platforms' onnxruntime binaries`;
+  } catch {
+    // an unpacked release may come without it: copy everything
+  }
+  const ortBinary = /^onnxruntime-node\/bin\/napi-v\d+\/([^/]+)(?:\/([^/]+))?$/;
+  const filter = (src: string): boolean => {
+    const rel = relative(modulesDir, src).split(sep).join('/');
+    if (rel === '') return true;
+    if (rel === '.bin' || rel.startsWith('.bin/')) return false;
+    if (dev.has(rel)) return false;
+    const ort = ortBinary.exec(rel);
+    if (ort !== null) return ort[1] === platform && (ort[2] === undefined || ort[2] === arch);
+    return true;
+  };
+  return { filter, note };
 }
 
 async function linkTarget(link: string): Promise<string | undefined> {
@@ -75,7 +105,9 @@ export async function installVersion(source: SourcePackage, prefix: string, prog
     // A checkout's node_modules may be a link to a shared one: copy what it points at. Links
     // inside (node_modules/.bin) are copied as they are.
     const from = await realpath(join(source.dir, part));
-    await cp(from, join(partial, part), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    const modules = part === 'node_modules' ? await runtimeModulesFilter(from) : undefined;
+    if (modules !== undefined) progress(`copying ${modules.note}`);
+    await cp(from, join(partial, part), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, ...(modules === undefined ? {} : { filter: modules.filter }) });
   }
   const dest = join(prefix, name);
   const old = `${dest}.old`;

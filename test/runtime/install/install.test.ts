@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, lstat, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -21,6 +21,17 @@ async function fakePackage(dir: string, version: string): Promise<string> {
   await writeFile(join(pkg, 'bin', 'edgewise'), `#!/bin/sh\necho edgewise ${version}\n`, { mode: 0o755 });
   await writeFile(join(pkg, 'dist', 'cli', 'main.js'), `// ${version}\n`);
   await writeFile(join(pkg, 'node_modules', 'some-dep', 'index.js'), '');
+  // What npm ci leaves that a gateway does not run on: dev packages, .bin, other platforms' onnxruntime.
+  await mkdir(join(pkg, 'node_modules', 'vitest'), { recursive: true });
+  await mkdir(join(pkg, 'node_modules', '@types', 'node'), { recursive: true });
+  await mkdir(join(pkg, 'node_modules', '.bin'), { recursive: true });
+  await symlink('../vitest/vitest.mjs', join(pkg, 'node_modules', '.bin', 'vitest'));
+  for (const platform of ['linux/x64', 'linux/arm64', 'darwin/arm64', 'win32/x64']) {
+    await mkdir(join(pkg, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', platform), { recursive: true });
+    await writeFile(join(pkg, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', platform, 'onnxruntime_binding.node'), platform);
+  }
+  const lock = { packages: { '': {}, 'node_modules/some-dep': {}, 'node_modules/onnxruntime-node': {}, 'node_modules/vitest': { dev: true }, 'node_modules/@types/node': { dev: true } } };
+  await writeFile(join(pkg, 'node_modules', '.package-lock.json'), JSON.stringify(lock));
   return pkg;
 }
 
@@ -76,6 +87,11 @@ describe('edgewise install --root and uninstall', () => {
       expect(existsSync(at(`${PREFIX}/versions/0.1.0/${part}`)), part).toBe(true);
     }
     expect(spawnSync(at(`${PREFIX}/current/bin/edgewise`), { encoding: 'utf8' }).stdout).toBe('edgewise 0.1.0\n');
+    const modules = at(`${PREFIX}/versions/0.1.0/node_modules`);
+    for (const left of ['vitest', '@types/node', '.bin', 'onnxruntime-node/bin/napi-v6/darwin', 'onnxruntime-node/bin/napi-v6/win32']) expect(existsSync(join(modules, left)), left).toBe(false);
+    expect(existsSync(join(modules, `onnxruntime-node/bin/napi-v6/linux/${process.arch}/onnxruntime_binding.node`))).toBe(true);
+    expect(existsSync(join(modules, `onnxruntime-node/bin/napi-v6/linux/${process.arch === 'x64' ? 'arm64' : 'x64'}`))).toBe(false);
+    expect(first.stdout).toContain('node_modules without its 2 dev packages');
     expect(await mode(at(`${PREFIX}/rollback`))).toBe('0755');
     const unit = await readFile(at('/etc/systemd/system/edgewise.service'), 'utf8');
     expect(unit).toContain(`ExecStart=${PREFIX}/current/bin/edgewise gateway --config /etc/edgewise/gateway.yaml`);
