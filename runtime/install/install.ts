@@ -97,7 +97,14 @@ export async function install(options: InstallOptions, progress: (line: string) 
   // The unit is made from the config that will run: the operator's when one is there.
   const config = keepConfig ? await checkedConfig(installedConfig) : given;
   const source = await readSourcePackage(options.from ?? runningPackageDir());
-  const service = serviceUnit(config, { prefix: options.prefix, user: options.user });
+  const nodeDir = dirname(process.execPath);
+  if (/^\/(home|root|run\/user)(\/|$)/.test(nodeDir)) {
+    throw new EdgewiseError(
+      'E_INSTALL_STEP',
+      `this Node.js is in a home directory (${process.execPath}), which the service cannot read (ProtectHome=yes) and its user may not: install Node.js for the whole system (Debian/Ubuntu/NodeSource packages, or /usr/local) and run the install with it`,
+    );
+  }
+  const service = serviceUnit(config, { prefix: options.prefix, user: options.user, nodeDir });
   const rollback = rollbackUnit({ prefix: options.prefix });
 
   // 2. The user (a real install only).
@@ -113,7 +120,9 @@ export async function install(options: InstallOptions, progress: (line: string) 
   await mkdirUnder(configDir);
   await chmod(configDir, 0o750);
   await own(configDir, 'root');
-  if (keepConfig) {
+  if (keepConfig && resolve(options.config) === resolve(installedConfig)) {
+    progress(`config is the installed ${CONFIG_FILE}`);
+  } else if (keepConfig) {
     progress(`${CONFIG_FILE} exists: kept as it is (not overwritten with ${options.config}; compare them by hand)`);
   } else {
     await copyFile(options.config, installedConfig);

@@ -20,7 +20,12 @@ export interface UnitOptions {
   readonly user: string;
   /** The config file ExecStart passes (default /etc/edgewise/gateway.yaml). */
   readonly configFile?: string;
+  /** The directory of the node binary the gateway runs on (install passes its own): first on the unit's PATH. */
+  readonly nodeDir?: string;
 }
+
+/** systemd's own PATH for services, after the node directory. */
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** The /dev paths the config's devices open: serial sensors' `path`. Cameras read TCP, UDP, RTSP or files, never a /dev node. */
 export function devicePaths(config: GatewayConfig): string[] {
@@ -69,6 +74,9 @@ export function serviceUnit(config: GatewayConfig, options: UnitOptions): string
     '# The notifications come from a helper child process (Node cannot send unix datagrams), not the main PID.',
     'NotifyAccess=all',
     `ExecStart=${prefix}/current/bin/edgewise gateway --config ${configFile}`,
+    ...(options.nodeDir === undefined
+      ? []
+      : ['# bin/edgewise starts `node` from PATH: the Node.js that ran the install, not whichever comes first.', `Environment=PATH=${unitPath(options.nodeDir)}:${SYSTEM_PATH}`]),
     '# An unprivileged system user; it owns only the data directory.',
     `User=${options.user}`,
     `Group=${options.user}`,

@@ -96,6 +96,7 @@ describe('edgewise install --root and uninstall', () => {
     const unit = await readFile(at('/etc/systemd/system/edgewise.service'), 'utf8');
     expect(unit).toContain(`ExecStart=${PREFIX}/current/bin/edgewise gateway --config /etc/edgewise/gateway.yaml`);
     expect(unit).toContain('MemoryMax=512M');
+    expect(unit).toContain(`Environment=PATH=${dirname(process.execPath)}:`);
     expect(await readFile(at('/etc/systemd/system/edgewise-rollback.service'), 'utf8')).toContain(`ExecStart=${PREFIX}/rollback ${PREFIX}`);
     expect(JSON.parse(await readFile(at(`${PREFIX}/install.json`), 'utf8'))).toEqual({ version: '0.1.0', user: 'edgewise', dataDir: '/var/lib/edgewise', configFile: '/etc/edgewise/gateway.yaml' });
 

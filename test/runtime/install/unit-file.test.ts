@@ -50,7 +50,7 @@ describe('the systemd unit generated from a gateway config', () => {
   });
 
   async function verify(config: GatewayConfig): Promise<{ unit: string; code: number | null; stderr: string }> {
-    const unit = serviceUnit(config, { prefix: dir.path, user: 'edgewise' });
+    const unit = serviceUnit(config, { prefix: dir.path, user: 'edgewise', nodeDir: dirname(process.execPath) });
     await writeFile(join(dir.path, 'edgewise.service'), unit);
     await writeFile(join(dir.path, 'edgewise-rollback.service'), rollbackUnit({ prefix: dir.path }));
     await writeFile(join(dir.path, 'rollback'), '#!/bin/sh\n', { mode: 0o755 });
@@ -63,6 +63,7 @@ describe('the systemd unit generated from a gateway config', () => {
     expect(complaints(stderr), stderr).toEqual([]);
     expect(code, stderr).toBe(0);
     expect(unit).toContain(`ExecStart=${dir.path}/current/bin/edgewise gateway --config /etc/edgewise/gateway.yaml`);
+    expect(unit.split('\n')).toContain(`Environment=PATH=${dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`);
   });
 
   it('carries the hardening, the notify type and the watchdog from the config, and no MemoryDenyWriteExecute', async () => {
