@@ -315,6 +315,31 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
     });
 
   program
+    .command('install')
+    .description('Install this edgewise as a systemd service: a system user, /etc/edgewise/gateway.yaml (an existing one is kept), the data directory, a versioned copy of the code under the prefix (current, previous), edgewise.service and its rollback unit. Over an existing install: an upgrade that keeps data and config.')
+    .requiredOption('-c, --config <file>', 'the gateway config (checked as gateway --check does; gateway.dataDir must be absolute)')
+    .option('--prefix <dir>', 'where the versions of the code go', '/opt/edgewise')
+    .option('--user <name>', 'the system user the gateway runs as', 'edgewise')
+    .option('--root <dir>', 'write every path under this directory (like DESTDIR), create no user, leave systemd alone: for packagers and tests')
+    .option('--from <dir>', 'install the edgewise package in this directory (a built checkout or unpacked release) instead of the running one')
+    .exitOverride()
+    .action(async (opts: { config: string; prefix: string; user: string; root?: string; from?: string }) => {
+      exitCode = await (await import('../runtime/cli/install-command.js')).runInstall(opts);
+    });
+
+  program
+    .command('uninstall')
+    .description('Stop and remove the systemd service, the code and the system user; the data directory and /etc/edgewise stay unless --purge.')
+    .option('--prefix <dir>', 'where the code was installed', '/opt/edgewise')
+    .option('--user <name>', 'the system user to remove', 'edgewise')
+    .option('--root <dir>', 'the directory an install with --root wrote under')
+    .option('--purge', 'also remove the data directory (every record not yet sent) and /etc/edgewise', false)
+    .exitOverride()
+    .action(async (opts: { prefix: string; user: string; root?: string; purge: boolean }) => {
+      exitCode = await (await import('../runtime/cli/install-command.js')).runUninstall(opts);
+    });
+
+  program
     .command('tuf-client')
     .description('A TUF client speaking the tuf-conformance client-under-test protocol, on the gateway\'s own trust code: init ROOT_FILE | refresh | download. Exit 0 on success, 1 on any failure.')
     .argument('<action>', 'init, refresh or download')

@@ -12,7 +12,11 @@ export type ErrorCode =
   | 'E_UPLINK_CONNECT'
   | 'E_PLUGIN_UNKNOWN'
   | 'E_HEALTH_LISTEN'
-  | 'E_USAGE';
+  | 'E_USAGE'
+  | 'E_INSTALL_NOT_ROOT'
+  | 'E_INSTALL_DATADIR'
+  | 'E_INSTALL_SOURCE'
+  | 'E_INSTALL_STEP';
 
 export class EdgewiseError extends Error {
   override readonly name: string = 'EdgewiseError';

@@ -19,6 +19,8 @@ const PROGRAMS = [
   { path: '/usr/bin/socat', pkg: 'socat', why: 'pseudo-terminal pairs for the serial links (tests and the simulator)', sim: true },
   { path: '/usr/lib/postgresql/15/bin/initdb', pkg: 'postgresql', why: 'a throwaway PostgreSQL for the fleet database tests' },
   { path: '/usr/lib/postgresql/15/bin/pg_ctl', pkg: 'postgresql', why: 'starts and stops that PostgreSQL' },
+  { path: '/usr/bin/systemd-analyze', pkg: 'systemd', why: 'verifies the unit edgewise install writes (works without systemd as PID 1)' },
+  { path: '/usr/bin/setpriv', pkg: 'util-linux', why: 'runs edgewise install as a user who is not root, to see it refuse' },
   // The TUF conformance suite (third_party/tuf-conformance) and its harness.
   { python: 'pytest', pkg: 'python3-pytest', why: 'runs the TUF conformance suite' },
   { python: 'pytest_timeout', pkg: 'python3-pytest-timeout', why: 'per-test timeouts of the TUF conformance suite' },

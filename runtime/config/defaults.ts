@@ -62,4 +62,13 @@ export const defaults = {
     // An autoencoder update is ~7 KB dense: one chunk; the protocol's default bound.
     maxChunkBytes: 65_536,
   },
+  service: {
+    /** A Pi 4 with 2 GB runs other things too; the gateway idles near 70 MB and peaks near 100 MB under load. */
+    memoryMax: '512M',
+    /** The gateway pings at half this while its event loop, store and uplink are alive. */
+    watchdogSec: 60,
+    /** 5 failed starts in 10 minutes: systemd gives up on this version and the rollback unit runs. */
+    startLimitBurst: 5,
+    startLimitIntervalSec: 600,
+  },
 } as const;

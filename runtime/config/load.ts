@@ -61,6 +61,14 @@ export interface GatewayConfig {
   } | null;
   /** Federated learning; null: off (the default). */
   readonly learning: { readonly reservoirWindows: number; readonly heldOutShare: number; readonly maxChunkBytes: number } | null;
+  /** How systemd runs it (the unit `edgewise install` writes). */
+  readonly service: {
+    /** MemoryMax= as systemd reads it: bytes, or a number with K, M or G. */
+    readonly memoryMax: string;
+    readonly watchdogSec: number;
+    readonly startLimitBurst: number;
+    readonly startLimitIntervalSec: number;
+  };
 }
 
 export interface ParseOptions {

@@ -141,6 +141,29 @@ export const inferenceSchema = {
   },
 } as const;
 
+/**
+ * How systemd runs the gateway (`edgewise install` writes the unit from it; the gateway itself
+ * reads only watchdogSec's consequence, WATCHDOG_USEC, from systemd). Absent: the defaults.
+ */
+export const serviceSchema = {
+  type: 'object',
+  properties: {
+    /** The unit's MemoryMax=: bytes, or a number with K, M or G (1024-based, as systemd reads it). */
+    memoryMax: {
+      anyOf: [
+        { type: 'integer', minimum: 16_777_216 },
+        { type: 'string', pattern: '^[1-9][0-9]{0,9}[KMG]$', description: 'a size like "256M" or "1G" (K, M, G: 1024-based), or bytes as a number (at least 16 MiB)' },
+      ],
+    },
+    /** WatchdogSec=: systemd restarts a gateway that has not pinged for this long; 0: no watchdog. */
+    watchdogSec: { type: 'integer', minimum: 0, maximum: 3600 },
+    /** Failed starts within startLimitIntervalSec after which systemd gives up and rolls back. */
+    startLimitBurst: { type: 'integer', minimum: 1, maximum: 100 },
+    startLimitIntervalSec: { type: 'integer', minimum: 10, maximum: 86_400 },
+  },
+  additionalProperties: false,
+} as const;
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export const logSchema = {
@@ -187,7 +210,7 @@ export const modelsSchema = {
   items: pluginEntrySchema,
 } as const;
 
-export const SECTIONS = ['gateway', 'devices', 'pipelines', 'models', 'inference', 'store', 'uplink', 'health', 'log', 'updates', 'learning'] as const;
+export const SECTIONS = ['gateway', 'devices', 'pipelines', 'models', 'inference', 'store', 'uplink', 'health', 'log', 'updates', 'learning', 'service'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export type GatewaySection = Infer<typeof gatewaySchema>;
@@ -198,4 +221,5 @@ export type HealthSection = Infer<typeof healthSchema>;
 export type LogSection = Infer<typeof logSchema>;
 export type UpdatesSection = Infer<typeof updatesSchema>;
 export type LearningSection = Infer<typeof learningSchema>;
+export type ServiceSection = Infer<typeof serviceSchema>;
 export type PipelineSection = Infer<typeof pipelinesSchema>[number];

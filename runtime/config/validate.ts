@@ -22,7 +22,9 @@ import {
   storeSchema,
   updatesSchema,
   learningSchema,
+  serviceSchema,
   type LearningSection,
+  type ServiceSection,
   uplinkSchema,
   type GatewaySection,
   type HealthSection,
@@ -423,6 +425,8 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
     problems.push(simple(['learning', 'enabled'], 'an `updates` section (a round\'s global model is a signed release fetched through TUF)', 'a config without one'));
     learningOk = false;
   }
+  const service = root['service'] ?? {};
+  const serviceOk = check(serviceSchema, service, ['service'], problems);
   const updateModels = isMapping(updates) && Array.isArray(updates['models']) ? updates['models'].filter((m): m is string => typeof m === 'string') : [];
   const inference = validateInference(root['inference'], registry, problems);
   const inferenceOk = inference.config !== undefined;
@@ -437,7 +441,7 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
     });
   }
 
-  if (!gatewayOk || !storeOk || !uplinkOk || !healthOk || !logOk || !updatesOk || !learningOk || !inferenceOk || !updateProvidersOk || devices === undefined || pipelines === undefined || problems.length > 0) return { problems, files };
+  if (!gatewayOk || !storeOk || !uplinkOk || !healthOk || !logOk || !updatesOk || !learningOk || !serviceOk || !inferenceOk || !updateProvidersOk || devices === undefined || pipelines === undefined || problems.length > 0) return { problems, files };
 
   const g = gateway as GatewaySection;
   const s = store as StoreSection;
@@ -446,6 +450,7 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
   const l = log as LogSection;
   const up = updates as UpdatesSection | undefined;
   const le = learning as LearningSection;
+  const sv = service as ServiceSection;
   const file = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolvePath(p));
   const listen = h.listen === undefined ? null : splitHostPort(h.listen);
   const config: GatewayConfig = {
@@ -505,6 +510,12 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
             maxChunkBytes: le.maxChunkBytes ?? defaults.learning.maxChunkBytes,
           }
         : null,
+    service: {
+      memoryMax: String(sv.memoryMax ?? defaults.service.memoryMax),
+      watchdogSec: sv.watchdogSec ?? defaults.service.watchdogSec,
+      startLimitBurst: sv.startLimitBurst ?? defaults.service.startLimitBurst,
+      startLimitIntervalSec: sv.startLimitIntervalSec ?? defaults.service.startLimitIntervalSec,
+    },
   };
   return { problems, files, config };
 }
