@@ -10,14 +10,22 @@ import type { DecisionEntry, ModelRef } from '../../runtime/store/decision-log.j
 import type { InferenceBackend } from '../engine/engine.js';
 import { AlertLedger } from './alert-ledger.js';
 import { AlertPolicy, type AlertEvent, type AlertPolicyOptions } from './alert-policy.js';
-import { AutoencoderScorer, trainAutoencoderOnWindows, type WindowScore } from './autoencoder/model.js';
+import type { AutoencoderScorer, WindowScore } from './autoencoder/model.js';
 import { WindowReservoir } from './autoencoder/window-reservoir.js';
-import { trainAutoencoderRound } from './autoencoder/federated-round.js';
 import { NormalWindows } from './autoencoder/normal-windows.js';
 import { decodeAnomalyEvaluationSet, type AnomalyEvaluationSet } from '../../fleet/protocol/evaluation-set.js';
 import { autoencoderAuc } from './shadow-evaluation.js';
 import { explainMax } from './explanation.js';
 import { STREAMING_VERSION, StreamingDetector, defaultStreamingParams, type StreamingParams } from './streaming/detector.js';
+
+/**
+ * The autoencoder's code (training, ONNX export and reading: onnx-proto and protobufjs, about
+ * 4 MB of resident memory) is loaded when a stream first trains, loads or scores an
+ * autoencoder, or a federated round runs: a gateway on the streaming detector never loads it
+ * (README, "Footprint on a Pi-class box"). Every use is in an async path already.
+ */
+let autoencoderCode: Promise<typeof import('./autoencoder/model.js')> | undefined;
+const autoencoder = (): Promise<typeof import('./autoencoder/model.js')> => (autoencoderCode ??= import('./autoencoder/model.js'));
 
 /** The streaming detector's parameters a config may set. */
 export type StreamingBand = Partial<Pick<StreamingParams, 'bandLagMs' | 'bandMinHistoryMs' | 'bandBlockMs' | 'bandMargin'>>;
@@ -524,6 +532,7 @@ export class AnomalyStage implements Stage {
     const windows = (this.normal as NormalWindows).snapshot();
     this.roundsTrained += 1;
     this.events.info('anomaly.learning_round', { model: this.o.managed?.name, windows: windows.count, epochs: req.localEpochs });
+    const { trainAutoencoderRound } = await import('./autoencoder/federated-round.js');
     return trainAutoencoderRound(req.globalModel, windows, {
       localEpochs: req.localEpochs,
       learningRate: req.learningRate,
@@ -545,7 +554,7 @@ export class AnomalyStage implements Stage {
     const a = this.o.autoencoder;
     sh.loaded = (async () => {
       try {
-        const scorer = await AutoencoderScorer.load(candidate.bytes, this.o.backend, { providers: a.providers });
+        const scorer = await (await autoencoder()).AutoencoderScorer.load(candidate.bytes, this.o.backend, { providers: a.providers });
         if (scorer.meta.windowSamples !== a.windowSamples) {
           await scorer.close();
           throw new Error(`candidate does not fit this stage (window ${scorer.meta.windowSamples}, the stage's ${a.windowSamples})`);
@@ -610,7 +619,7 @@ export class AnomalyStage implements Stage {
     if (release !== undefined && !sh.ended) {
       let scorer: AutoencoderScorer | undefined;
       try {
-        scorer = await AutoencoderScorer.load(release.bytes, this.o.backend, { providers: this.o.autoencoder.providers });
+        scorer = await (await autoencoder()).AutoencoderScorer.load(release.bytes, this.o.backend, { providers: this.o.autoencoder.providers });
         active = await autoencoderAuc(scorer, set);
       } catch (err) {
         this.events.warn('anomaly.shadow_evaluation_failed', { code: 'E_MODEL_EVALUATION', model: m?.name, active: release.ref, reason: `the active release cannot be scored on the evaluation set: ${(err as Error).message}` });
@@ -711,7 +720,7 @@ export class AnomalyStage implements Stage {
         if (ae.reservoir === undefined) throw new Error('no normal data collected');
         const { data, count, positions } = ae.reservoir.take();
         ae.reservoir = undefined; // training data is not kept
-        const trained = await trainAutoencoderOnWindows(data, count, {
+        const trained = await (await autoencoder()).trainAutoencoderOnWindows(data, count, {
           channels: s.channels,
           windowSamples: a.windowSamples,
           hidden: a.hidden,
@@ -766,7 +775,7 @@ export class AnomalyStage implements Stage {
 
   private async useModel(s: StreamState, bytes: Uint8Array): Promise<void> {
     const ae = s.ae as AeState;
-    const scorer = await AutoencoderScorer.load(bytes, this.o.backend, { providers: this.o.autoencoder.providers });
+    const scorer = await (await autoencoder()).AutoencoderScorer.load(bytes, this.o.backend, { providers: this.o.autoencoder.providers });
     const missing = scorer.meta.channels.filter((ch) => !s.channels.includes(ch));
     if (missing.length > 0 || scorer.meta.windowSamples !== this.o.autoencoder.windowSamples) {
       await scorer.close();

@@ -1,4 +1,5 @@
-import { Gauge, collectDefaultMetrics, type Registry } from './prom-client.js';
+import { collectDefaultMetrics } from './default-metrics.js';
+import { Gauge, type Registry } from './prom-client.js';
 import { RECORD_CLASSES, type HealthReport } from '../../fleet/protocol/index.js';
 import type { StoreCondition } from './health-report.js';
 

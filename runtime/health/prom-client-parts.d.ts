@@ -17,3 +17,9 @@ declare module 'prom-client/lib/defaultMetrics.js' {
   import { collectDefaultMetrics } from 'prom-client';
   export = collectDefaultMetrics;
 }
+declare module 'prom-client/lib/metrics/*.js' {
+  import type { Registry } from 'prom-client';
+  /** One of prom-client's default metrics (runtime/health/default-metrics.ts): registers it in the registry. */
+  const metric: (registry: Registry, config: { readonly prefix?: string; readonly eventLoopMonitoringPrecision?: number }) => void;
+  export = metric;
+}

@@ -1,5 +1,4 @@
 import Counter from 'prom-client/lib/counter.js';
-import collectDefaultMetrics from 'prom-client/lib/defaultMetrics.js';
 import Gauge from 'prom-client/lib/gauge.js';
 import Registry from 'prom-client/lib/registry.js';
 
@@ -10,4 +9,4 @@ import Registry from 'prom-client/lib/registry.js';
  * gateway's memory (README, Benchmarks). These are the very classes the index exports
  * (Node keeps one module per file), so a Registry from here and one from 'prom-client' mix.
  */
-export { Counter, Gauge, Registry, collectDefaultMetrics };
+export { Counter, Gauge, Registry };

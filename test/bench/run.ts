@@ -3,6 +3,7 @@ import { benchDetector } from './detector.js';
 import { benchFederated } from './federated.js';
 import { benchFederatedStrategies } from './federated-strategies.js';
 import { benchFleetIngest } from './fleet-ingest.js';
+import { benchFootprint } from './footprint.js';
 import { gatewayNodeFlags, underGatewayFlags } from './gateway-flags.js';
 import { benchMemory } from './memory.js';
 import { progress } from './report.js';
@@ -18,6 +19,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   store: benchStore,
   uplink: benchUplink,
   memory: benchMemory,
+  footprint: benchFootprint,
   bridge: benchBridge,
   detector: benchDetector,
   vision: benchVision,
