@@ -3,7 +3,7 @@
 // taken from the npm registry by scripts/fetch-node.mjs, so that a difference between Node.js
 // lines shows up in `npm test` (which runs `node scripts/test-node.mjs 24` after the main run).
 //
-//   node scripts/test-node.mjs 24 [more vitest arguments]
+//   node scripts/test-node.mjs 24 [test paths instead of the core] [vitest options]
 //
 // Vitest's CLI itself runs on that node, and so do its workers (they fork process.execPath).
 // That node's directory is put first on PATH, so a test that spawns `node` or bin/edgewise gets it
@@ -29,10 +29,12 @@ const node = fetchNode(version);
 const started = Date.now();
 const shown = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
 console.error(`suite core on Node.js ${shown} (${node})`);
+// Test files or folders given after the version replace the core (`test-node.mjs 22 test/runtime/store/`).
+const paths = rest.filter((a) => !a.startsWith('-'));
 const args = [
   join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'),
   'run',
-  ...CORE,
+  ...(paths.length > 0 ? [] : CORE),
   ...LEFT_OUT.map((f) => `--exclude=${f}`),
   ...rest,
 ];
