@@ -41,6 +41,12 @@ const PROGRAMS = [
   // The console's end-to-end tests and its bench drive Debian's Chromium headless through playwright-core.
   { path: '/usr/lib/chromium/chromium', pkg: 'chromium', why: 'the headless browser of the console tests' },
   { gst: 'h264parse', pkg: 'gstreamer1.0-plugins-bad', why: 'H.264 parser in front of that packetizer' },
+  // The arm64 smoke test (test/install/arm64-smoke.test.ts) runs edgewise's arm64 build under qemu-user,
+  // with Debian's arm64 C and C++ runtime as the sysroot (qemu-aarch64-static -L /usr/aarch64-linux-gnu).
+  { path: '/usr/bin/qemu-aarch64-static', pkg: 'qemu-user-static', why: 'runs arm64 Node.js on this x64 box for the arm64 smoke test' },
+  { path: '/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1', pkg: 'libc6-arm64-cross', why: 'the arm64 C library of the arm64 smoke test' },
+  { path: '/usr/aarch64-linux-gnu/lib/libstdc++.so.6', pkg: 'libstdc++6-arm64-cross', why: 'the arm64 C++ library onnxruntime and LevelDB need in the arm64 smoke test' },
+  { path: '/usr/aarch64-linux-gnu/lib/libgcc_s.so.1', pkg: 'libgcc-s1-arm64-cross', why: 'the arm64 libgcc of the arm64 smoke test' },
 ];
 
 const PYTHON = '/usr/bin/python3';

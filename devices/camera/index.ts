@@ -1,6 +1,7 @@
 import { defineSource } from '../../runtime/pipeline/registry.js';
 import { parseRtspUrl } from './rtsp/rtsp-url.js';
 import { cameraSchema } from './schema.js';
+import { webCodecsProblem } from './webcodecs.js';
 
 // The implementation (camera-source.ts, annexb.ts, decoder.ts) is imported by `create` only:
 // a gateway without cameras never loads it (memory bench, README). Import it from its files.
@@ -20,10 +21,13 @@ export const cameraPlugin = defineSource({
   ],
   check: (config) => {
     const reconnect = { ...DEFAULT_RECONNECT, ...config.reconnect };
-    const problems =
+    const problems: { path: string[]; expected: string; got: string }[] =
       reconnect.minDelayMs > reconnect.maxDelayMs
         ? [{ path: ['reconnect', config.reconnect?.maxDelayMs === undefined ? 'minDelayMs' : 'maxDelayMs'], expected: `reconnect.minDelayMs <= maxDelayMs (${reconnect.minDelayMs} <= ${reconnect.maxDelayMs})`, got: 'the wrong way round' }]
         : [];
+    // The decoder's native library is checked here, so `gateway --check` says a camera cannot run on this box.
+    const codec = webCodecsProblem();
+    if (codec !== undefined) problems.push({ path: ['type'], expected: 'a loadable H.264 decoder for cameras (node-webcodecs)', got: codec });
     return 'rtsp' in config.input ? [...problems, ...checkRtsp(config.input)] : problems;
   },
   files: (config) => {

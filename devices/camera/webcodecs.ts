@@ -16,11 +16,28 @@ let loaded: WebCodecs | undefined;
 export function loadWebCodecs(): WebCodecs {
   if (loaded !== undefined) return loaded;
   try {
-    loaded = createRequire(import.meta.url)('node-webcodecs') as WebCodecs;
+    const codecs = createRequire(import.meta.url)('node-webcodecs') as WebCodecs;
+    // node-webcodecs' require succeeds without its native binding (it throws on first use, and
+    // isNativeAvailable() says true regardless): ask the binding something to load it now.
+    codecs.getFFmpegVersion();
+    loaded = codecs;
     return loaded;
   } catch (err) {
     throw new CodecUnavailableError(
-      `cannot load the H.264 decoder (node-webcodecs): ${(err as Error).message}. On linux-x64 install the optional dependency @node-webcodecs/static-linux-x64; on linux-arm64 install FFmpeg 6 libraries (Ubuntu 24.04-class) or build node-webcodecs from source (devices/camera/README.md, "Install").`,
+      `cannot load the H.264 decoder (node-webcodecs): ${(err as Error).message.replace(/\s*\n\s*/g, '; ')}. On linux-x64 install the optional dependency @node-webcodecs/static-linux-x64; on linux-arm64 install FFmpeg 6 libraries (Ubuntu 24.04-class) or build node-webcodecs from source (devices/camera/README.md, "Install").`,
     );
+  }
+}
+
+/**
+ * Why this box cannot decode a camera's H.264, or undefined when it can: `gateway --check`
+ * asks it for a config with a camera, so a missing codec library fails the check, not the start.
+ */
+export function webCodecsProblem(): string | undefined {
+  try {
+    loadWebCodecs();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
   }
 }
