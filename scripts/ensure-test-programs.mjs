@@ -20,6 +20,11 @@ const PROGRAMS = [
   { path: '/usr/lib/postgresql/15/bin/initdb', pkg: 'postgresql', why: 'a throwaway PostgreSQL for the fleet database tests' },
   { path: '/usr/lib/postgresql/15/bin/pg_ctl', pkg: 'postgresql', why: 'starts and stops that PostgreSQL' },
   { path: '/usr/bin/systemd-analyze', pkg: 'systemd', why: 'verifies the unit edgewise install writes (works without systemd as PID 1)' },
+  // The watchdog test hangs the gateway's disk for real: an ext4 image on a loop device, frozen with fsfreeze.
+  { path: '/usr/sbin/mkfs.ext4', pkg: 'e2fsprogs', why: 'makes the small filesystem the watchdog test freezes' },
+  { path: '/usr/sbin/fsfreeze', pkg: 'util-linux', why: 'freezes that filesystem, so the gateway\'s store hangs as on a dying disk' },
+  { path: '/usr/bin/perl', pkg: 'perl-base', why: 'the sd_notify helper the gateway runs under systemd (Essential on Debian; here for completeness)' },
+  { path: '/usr/bin/python3', pkg: 'python3', why: 'holds the NOTIFY_SOCKET datagram socket in the sd_notify tests (Node cannot receive unix datagrams)' },
   { path: '/usr/bin/setpriv', pkg: 'util-linux', why: 'runs edgewise install as a user who is not root, to see it refuse' },
   // The TUF conformance suite (third_party/tuf-conformance) and its harness.
   { python: 'pytest', pkg: 'python3-pytest', why: 'runs the TUF conformance suite' },
