@@ -18,7 +18,7 @@ import { registerModelCommands } from './model-command.js';
  *
  * The gateway's code (runtime/cli/gateway-command.ts and all it imports) is loaded only to run
  * `gateway`: a static import made every subcommand pay for it, and `edgewise tuf-client`,
- * which the TUF conformance suite starts about a thousand times, spent about 0.5 s of CPU
+ * which the TUF conformance suite starts hundreds of times, spent about 0.4 s of CPU
  * of its 0.7 s loading a gateway it never ran.
  */
 const EXIT_FAILURE = 1;
