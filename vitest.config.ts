@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { LongestFirstSequencer } from './test/vitest/longest-first-sequencer.js';
 
 export default defineConfig({
   test: {
@@ -8,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: end-to-end files run brokers and gateways as child processes.
     maxWorkers: 2,
+    // Longest files first, in a fresh clone too (test/vitest/longest-first-sequencer.ts).
+    sequence: { sequencer: LongestFirstSequencer },
   },
 });

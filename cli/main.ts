@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import type { Command } from 'commander';
-import { EXIT_FAILURE, EXIT_USAGE, runGatewayCommand, type GatewayCommandOptions } from '../runtime/cli/gateway-command.js';
+import type { GatewayCommandOptions } from '../runtime/cli/gateway-command.js';
 import { requireOnce } from '../runtime/require-once.js';
 import { RUNTIME_VERSION } from '../runtime/version.js';
 import { SIM_MCU_HELP } from '../sim/mcu/help.js';
@@ -15,7 +15,15 @@ import { registerModelCommands } from './model-command.js';
  * (runtime/require-once.ts), and `gateway` runs only after it returned: a gateway runs for
  * months, and commander and the command tree are then garbage (about 0.7 MB of an idle
  * gateway's heap; README, Benchmarks). Every other subcommand runs inside the parse.
+ *
+ * The gateway's code (runtime/cli/gateway-command.ts and all it imports) is loaded only to run
+ * `gateway`: a static import made every subcommand pay for it, and `edgewise tuf-client`,
+ * which the TUF conformance suite starts hundreds of times, spent about 0.4 s of CPU
+ * of its 0.7 s loading a gateway it never ran.
  */
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
 async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exitCode: number } | { readonly gateway: GatewayCommandOptions }> {
   const commander = requireOnce<typeof import('commander')>('commander');
   let gateway: GatewayCommandOptions | undefined;
@@ -415,7 +423,7 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
 
 try {
   const parsed = await parseCommandLine(process.argv);
-  process.exitCode = 'gateway' in parsed ? await runGatewayCommand(parsed.gateway) : parsed.exitCode;
+  process.exitCode = 'gateway' in parsed ? await (await import('../runtime/cli/gateway-command.js')).runGatewayCommand(parsed.gateway) : parsed.exitCode;
 } catch (err) {
   process.stderr.write(`edgewise: unexpected failure: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(EXIT_FAILURE);
