@@ -24,8 +24,8 @@ import { median, printResult, progress } from './report.js';
  *   within 0.5 MB of the 10 s before, at most 120 s), median of 15 samples a second apart.
  * - load_rss_mb: the same config with the press at 1000 records/s (one sample each: the memory
  *   bench's load) through the same stages; median of 15 samples after 30 s of warm-up.
- * - install_mb: `du` of dist/, bin/ and the production packages (those `npm ci --omit=dev`
- *   installs, from package-lock.json; disk blocks, each file once); the five largest packages.
+ * - install_mb: `du` of what `edgewise install` puts under its prefix (an install into a scratch
+ *   root); the five largest packages.
  * Baselines in the same run: a bare `node -e 'setInterval(...)'`, with Node's defaults and with
  * the gateway's V8 flags (Node's own floor), and a bare `node -e ''` start for ready_ms.
  * Unit: MB = 10^6 bytes.
@@ -130,17 +130,20 @@ async function settledRss(pid: number, label: string): Promise<{ value: number; 
 }
 
 /**
- * Disk of an install: dist/, bin/ and the packages `npm ci --omit=dev` installs, from package-lock.json
- * (every installed package not marked `dev`: `npm ls --omit=dev` lists dev packages too on this npm),
- * each file once (du counts a hard link or a nested folder once across its arguments).
+ * Disk of an install, as `edgewise install` lays it out: an install under a scratch root (`--root`,
+ * no user, no systemd), then `du` of its prefix (disk blocks, as on the card; the pruned copy
+ * leaves out dev packages and ONNX Runtime's binaries for other platforms); the five largest
+ * packages of the installed version.
  */
-function installFootprint(): { totalBytes: number; largest: { name: string; bytes: number }[]; packages: number; otherPlatformsBytes: number } {
-  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; link?: boolean }> };
-  const paths = Object.entries(lock.packages)
-    .filter(([key, p]) => key.startsWith('node_modules/') && p.dev !== true && existsSync(join(ROOT, key)))
-    .map(([key]) => join(ROOT, key));
-  // Top-level packages only (a nested node_modules is inside its parent's folder). Disk usage in bytes of blocks, as on the card.
-  const top = paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(`${q}/`)));
+async function installFootprint(scratch: string): Promise<{ totalBytes: number; largest: { name: string; bytes: number }[]; packages: number }> {
+  const { install } = await import('../../runtime/install/install.js');
+  const configPath = join(scratch, 'install-gateway.yaml');
+  const example = parse(readFileSync(join(ROOT, 'runtime', 'gateway.example.yaml'), 'utf8')) as { gateway: { dataDir: string } };
+  example.gateway.dataDir = '/var/lib/edgewise';
+  await writeFile(configPath, stringify(example));
+  const root = join(scratch, 'install-root');
+  const manifest = await install({ config: configPath, prefix: '/opt/edgewise', user: 'edgewise', root, from: ROOT }, (line) => progress(`  install: ${line}`));
+  const prefix = join(root, 'opt', 'edgewise');
   const du = (dirs: readonly string[]): Map<string, number> =>
     new Map(
       execFileSync('du', ['-s', '-B1', '-c', '--', ...dirs], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
@@ -151,21 +154,12 @@ function installFootprint(): { totalBytes: number; largest: { name: string; byte
           return [line.slice(tab + 1), Number(line.slice(0, tab))] as const;
         }),
     );
-  const sizes = du([join(ROOT, 'dist'), join(ROOT, 'bin'), ...top]);
-  const totalBytes = sizes.get('total') ?? NaN;
-  const largest = top.map((p) => ({ name: p.slice(p.lastIndexOf('node_modules/') + 'node_modules/'.length), bytes: sizes.get(p) ?? 0 }));
-  largest.sort((a, b) => b.bytes - a.bytes);
-  // ONNX Runtime's package carries its binaries for every platform; a Linux box runs one of them.
-  const ortBin = join(ROOT, 'node_modules', 'onnxruntime-node', 'bin');
-  const others: string[] = [];
-  for (const napi of existsSync(ortBin) ? readdirSync(ortBin) : []) {
-    for (const platform of readdirSync(join(ortBin, napi))) {
-      if (platform !== process.platform) others.push(join(ortBin, napi, platform));
-      else for (const arch of readdirSync(join(ortBin, napi, platform))) if (arch !== process.arch) others.push(join(ortBin, napi, platform, arch));
-    }
-  }
-  const otherPlatformsBytes = others.length === 0 ? 0 : (du(others).get('total') ?? 0);
-  return { totalBytes, largest: largest.slice(0, 5), packages: paths.length, otherPlatformsBytes };
+  const totalBytes = du([prefix]).get('total') ?? NaN;
+  const modules = join(prefix, 'versions', manifest.version, 'node_modules');
+  const top = readdirSync(modules).flatMap((name) => (name.startsWith('@') ? readdirSync(join(modules, name)).map((n) => join(modules, name, n)) : [join(modules, name)])).filter((p) => !basename(p).startsWith('.'));
+  const sizes = du(top);
+  const largest = top.map((p) => ({ name: p.slice(modules.length + 1), bytes: sizes.get(p) ?? 0 })).sort((a, b) => b.bytes - a.bytes);
+  return { totalBytes, largest: largest.slice(0, 5), packages: top.length };
 }
 
 export async function benchFootprint(args: readonly string[]): Promise<void> {
@@ -177,10 +171,9 @@ export async function benchFootprint(args: readonly string[]): Promise<void> {
   const children: ChildProcess[] = [];
   let gw: GatewayProcess | undefined;
   try {
-    progress('footprint: install size (dist, bin and the production packages of package-lock.json)');
-    const install = installFootprint();
-    progress(`  ${mb(install.totalBytes)} MB: dist, bin and ${install.packages} packages; largest: ${install.largest.map((p) => `${p.name} ${mb(p.bytes)} MB`).join(', ')}`);
-    progress(`  of which ONNX Runtime's binaries for other platforms than ${process.platform}-${process.arch}: ${mb(install.otherPlatformsBytes)} MB`);
+    progress('footprint: install size (edgewise install --root into a scratch directory)');
+    const install = await installFootprint(tmp.path);
+    progress(`  ${mb(install.totalBytes)} MB under /opt/edgewise: ${install.packages} top-level packages; largest: ${install.largest.map((p) => `${p.name} ${mb(p.bytes)} MB`).join(', ')}`);
 
     // Baselines: Node itself, idle, with its defaults and with the gateway's flags.
     const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -204,9 +204,9 @@ describe('edgewise install --root and uninstall', () => {
     });
 
     it('a user who is not root, without --root', async () => {
-      await chmod(dir.path, 0o755);
-      await chmod(config, 0o644);
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'install', '--config', config], { encoding: 'utf8' });
+      // As nobody, but able to read every file (CAP_DAC_READ_SEARCH): a checkout under a 0700 directory
+      // (mktemp -d, a CI workspace) must not turn "refuses a non-root user" into "cannot read the CLI".
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search', process.execPath, CLI, 'install', '--config', config], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/run it as root \(sudo edgewise install/);
     });
