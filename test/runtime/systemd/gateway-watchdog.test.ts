@@ -62,7 +62,8 @@ describe('the gateway under systemd: sd_notify READY and a watchdog that stops p
     if (gp === undefined) throw new Error('no gateway');
 
     const ready = await waitFor(() => receiver.messages.find((m) => m.fields['READY'] === '1'), 'READY=1 on the notify socket', 30_000);
-    expect(lines.some((l) => l.event === 'gateway.started')).toBe(true);
+    // The log line and the datagram travel different pipes to this test: wait for each, assert no order between them.
+    await waitFor(() => lines.some((l) => l.event === 'gateway.started'), 'the gateway.started line');
     expect(ready.fields['STATUS']).toBe('running: gateway gw-sd, 1 pipeline(s)');
     await waitFor(() => receiver.messages.filter(isPing).length >= 2, 'two WATCHDOG=1 pings', 30_000);
     // The sender is the gateway's own child (hence NotifyAccess=all in the unit), alive, not a one-shot.
@@ -79,6 +80,7 @@ describe('the gateway under systemd: sd_notify READY and a watchdog that stops p
     const sinceFirstWithheld = receiver.messages.slice(receiver.messages.findIndex((m, i) => i >= frozenAt && isWithheld(m)));
     expect(sinceFirstWithheld.filter(isPing)).toEqual([]);
     expect(sinceFirstWithheld[0]?.fields['STATUS']).toMatch(/^watchdog withheld: store: a write to .*\/data has not returned for [0-9]+ s$/);
+    await waitFor(() => lines.some((l) => l.event === 'systemd.watchdog_withheld'), 'the systemd.watchdog_withheld line');
     const logged = lines.filter((l) => l.event === 'systemd.watchdog_withheld');
     expect(logged).toHaveLength(1); // once per change, not per tick
     expect(logged[0]).toMatchObject({ level: 50, code: 'E_STUCK' });
@@ -88,10 +90,10 @@ describe('the gateway under systemd: sd_notify READY and a watchdog that stops p
     const thawedAt = receiver.messages.length;
     await waitFor(() => receiver.messages.slice(thawedAt).some(isPing), 'a ping after the thaw', 30_000);
     expect(receiver.messages.slice(thawedAt).some((m) => m.fields['STATUS'] === 'running')).toBe(true);
-    expect(lines.some((l) => l.event === 'systemd.watchdog_resumed')).toBe(true);
+    await waitFor(() => lines.some((l) => l.event === 'systemd.watchdog_resumed'), 'the systemd.watchdog_resumed line');
 
     expect(await gp.kill('SIGTERM')).toEqual({ code: 0, signal: null });
-    expect(receiver.messages.some((m) => m.fields['STOPPING'] === '1')).toBe(true);
+    await waitFor(() => receiver.messages.some((m) => m.fields['STOPPING'] === '1'), 'STOPPING=1 on the notify socket');
     // The helper went with it.
     expect(() => process.kill(sender, 0)).toThrow();
   }
