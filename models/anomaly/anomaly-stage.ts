@@ -247,6 +247,13 @@ export class AnomalyStage implements Stage {
       this.normal = new NormalWindows(o.learning.reservoirWindows, o.autoencoder.windowSamples, o.autoencoder.seed);
       this.unregisterLearner = o.learning.register({ model: m.name, train: (req) => this.trainRound(req) });
     }
+    // A stage that runs the autoencoder loads its code now, while the gateway starts: compiling
+    // it later (hundreds of ms on a loaded Pi) would stall the event loop mid-stream, at the
+    // first training, scoring or federated round. Only a streaming-detector stage skips it.
+    if (o.detector === 'autoencoder') {
+      void autoencoder().catch(() => undefined); // a failure shows at first use, with its context
+      if (o.learning !== undefined) void import('./autoencoder/federated-round.js').catch(() => undefined);
+    }
   }
 
   stats(): Record<string, number | string | boolean | null> {
