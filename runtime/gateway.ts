@@ -20,7 +20,7 @@ import { DecisionLog, type DecisionEntry } from './store/decision-log.js';
 import { Outbox } from './store/outbox.js';
 import { StoreBudget, levelOptionsFor } from './store/store-budget.js';
 import { StoreProbe } from './store/store-probe.js';
-import type { LivenessCheck } from './systemd/watchdog.js';
+import type { LivenessCheck, WatchdogEvents } from './systemd/watchdog.js';
 import { StoreWriter } from './store/store-writer.js';
 import { readUplinkFiles } from './uplink/mqtt-options.js';
 import { MqttUplink } from './uplink/uplink.js';
@@ -83,6 +83,8 @@ export class Gateway {
   private stopping: Promise<void> | undefined;
   private stopOnConnect: (() => void) | undefined;
   private storeProbe: StoreProbe | undefined;
+  /** Since when, and why, the systemd watchdog withholds its pings (undefined while it pings or runs without one). */
+  private watchdogWithheld: { readonly sinceMs: number; readonly reasons: readonly string[] } | undefined;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -214,6 +216,7 @@ export class Gateway {
       updates: this.updates,
       hardware: this.hardware.current(),
       store: this.storeCondition(),
+      watchdog: this.watchdogWithheld,
     });
   }
 
@@ -225,6 +228,25 @@ export class Gateway {
     this.storeProbe ??= new StoreProbe(this.db);
     const probe = this.storeProbe;
     return [(now, stallMs) => (this.stopping === undefined ? probe.stuck(now, stallMs) : undefined), (now, stallMs) => this.uplink.stuck(now, stallMs)];
+  }
+
+  /**
+   * The watchdog's verdicts as the gateway's own events (`systemd` component: logged, counted in
+   * edgewise_events_total) and, while pings are withheld, a reason in /health: systemd restarts
+   * the gateway soon, and an operator looking at /health or the fleet console sees why first.
+   */
+  watchdogEvents(intervalMs: number): WatchdogEvents {
+    const events = this.events.sibling('systemd');
+    return {
+      withheld: (reasons) => {
+        this.watchdogWithheld = { sinceMs: this.watchdogWithheld?.sinceMs ?? Date.now(), reasons };
+        events.error('systemd.watchdog_withheld', { code: 'E_STUCK', reasons, intervalMs, msg: `watchdog pings withheld, systemd will restart the gateway: ${reasons.join('; ')}` });
+      },
+      resumed: () => {
+        this.watchdogWithheld = undefined;
+        events.warn('systemd.watchdog_resumed', { msg: 'watchdog pings resumed: every part answers again' });
+      },
+    };
   }
 
   /** The store's disk budget, free-space watermark and any damage found at open. */

@@ -122,10 +122,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions): Promise
 /** The watchdog's pings, when systemd asked for them (WatchdogSec=) and gave a socket to send them to. */
 function startWatchdog(notify: NotifySink | undefined, settings: ReturnType<typeof watchdogFromEnv>, gateway: Gateway, logger: Logger): Watchdog | undefined {
   if (notify === undefined || settings === undefined) return undefined;
-  const watchdog = new Watchdog(notify, settings, gateway.livenessChecks(), {
-    withheld: (reasons) => logger.error({ component: 'systemd', event: 'systemd.watchdog_withheld', code: 'E_STUCK', reasons, intervalMs: settings.intervalMs }, `watchdog pings withheld, systemd will restart the gateway: ${reasons.join('; ')}`),
-    resumed: () => logger.warn({ component: 'systemd', event: 'systemd.watchdog_resumed' }, 'watchdog pings resumed: every part answers again'),
-  });
+  const watchdog = new Watchdog(notify, settings, gateway.livenessChecks(), gateway.watchdogEvents(settings.intervalMs));
   watchdog.start();
   logger.info({ component: 'systemd', event: 'systemd.watchdog', intervalMs: settings.intervalMs, pingEveryMs: watchdog.pingEveryMs, stallMs: watchdog.stallMs });
   return watchdog;

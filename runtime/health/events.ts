@@ -117,6 +117,10 @@ export class ComponentEvents {
   isEnabled(level: EventLevel): boolean {
     return this.log.isEnabled(level);
   }
+  /** Events of another component, counted and rate-limited in the same log. */
+  sibling(component: string): ComponentEvents {
+    return this.log.for(component);
+  }
   /** Logs the summaries of everything the event log held back, every component's (at shutdown). */
   flush(): void {
     this.log.flush();

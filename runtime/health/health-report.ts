@@ -24,6 +24,8 @@ export interface HealthSources {
       }
     | undefined;
   readonly hardware: GatewayHardware;
+  /** Set while the systemd watchdog withholds its pings: since when, and the parts that do not answer. */
+  readonly watchdog?: { readonly sinceMs: number; readonly reasons: readonly string[] } | undefined;
   readonly store?: StoreCondition | undefined;
 }
 
@@ -53,6 +55,10 @@ export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()):
   if (s.writer.isFailing) reasons.push('store: writes are failing (disk full or I/O error?)');
   if (usedBytes >= out.budgetBytes * OUTBOX_PRESSURE_SHARE) reasons.push(`store: outbox at ${Math.round((100 * usedBytes) / out.budgetBytes)}% of its budget`);
   for (const c of s.store?.corruptions ?? []) reasons.push(corruptionReason(c));
+  if (s.watchdog !== undefined) {
+    const forS = Math.max(0, Math.round((nowMs - s.watchdog.sinceMs) / 1000));
+    reasons.push(`watchdog: pings withheld for ${forS} s, systemd will restart the gateway (${s.watchdog.reasons.join('; ')})`);
+  }
   const budget = s.store?.budget;
   if (budget?.lowSpace === true) {
     reasons.push(`store: filesystem below its free-space watermark (${String(budget.freeBytes)} bytes free, mark ${budget.minFreeBytes}): storing alerts only, ${budget.refusedLowSpace} records refused`);

@@ -7,6 +7,7 @@ import { FreezableFs } from '../../support/freezable-fs.js';
 import { testGatewayConfig } from '../../support/gateway-config.js';
 import { GatewayProcess, type LogLine } from '../../support/gateway-process.js';
 import { NotifyReceiver, type NotifyMessage } from '../../support/notify-receiver.js';
+import { freePort } from '../../support/ports.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -43,9 +44,12 @@ describe('the gateway under systemd: sd_notify READY and a watchdog that stops p
     await dir.remove();
   });
 
-  it('sends READY=1 once running, pings from a helper it owns, withholds pings while its disk is frozen, resumes after, and says STOPPING=1', async () => {
+  let healthUrl = '';
+  it('sends READY=1 once running, pings from a helper it owns, withholds pings while its disk is frozen (and says why in /health), resumes after, and says STOPPING=1', async () => {
     const configPath = join(dir.path, 'gateway.yaml');
-    await writeFile(configPath, testGatewayConfig({ id: 'gw-sd', dataDir: join(disk.path, 'data'), url: broker.url, sources: [{ id: 's1', rateHz: 50 }], logLevel: 'info' }));
+    const healthListen = `127.0.0.1:${await freePort()}`;
+    healthUrl = `http://${healthListen}`;
+    await writeFile(configPath, testGatewayConfig({ id: 'gw-sd', dataDir: join(disk.path, 'data'), url: broker.url, sources: [{ id: 's1', rateHz: 50 }], logLevel: 'info', healthListen }));
     lines.length = 0;
     // WatchdogSec=6: a ping every 2 s, a part that has not answered for 3 s is stuck.
     gp = GatewayProcess.start(configPath, (l) => lines.push(l), true, { ...process.env, NOTIFY_SOCKET: receiver.socket, WATCHDOG_USEC: '6000000' });
@@ -83,7 +87,13 @@ describe('the gateway under systemd: sd_notify READY and a watchdog that stops p
     await waitFor(() => lines.some((l) => l.event === 'systemd.watchdog_withheld'), 'the systemd.watchdog_withheld line');
     const logged = lines.filter((l) => l.event === 'systemd.watchdog_withheld');
     expect(logged).toHaveLength(1); // once per change, not per tick
-    expect(logged[0]).toMatchObject({ level: 50, code: 'E_STUCK' });
+    expect(logged[0]).toMatchObject({ level: 50, code: 'E_STUCK', component: 'systemd' });
+    // The event loop still serves /health: it says the gateway is about to be restarted, and why.
+    const health = (await (await fetch(`${healthUrl}/health`)).json()) as { status: string; reasons: string[] };
+    expect(health.status).toBe('degraded');
+    expect(health.reasons).toContainEqual(expect.stringMatching(/^watchdog: pings withheld for [0-9]+ s, systemd will restart the gateway \(store: a write to .*\/data has not returned for [0-9]+ s\)$/));
+    const metrics = await (await fetch(`${healthUrl}/metrics`)).text();
+    expect(metrics).toMatch(/edgewise_events_total\{event="systemd.watchdog_withheld",component="systemd",code="E_STUCK"\} 1/);
 
     // The disk comes back: the probe answers, pings resume, and the status says so.
     await disk.thaw();
@@ -91,6 +101,8 @@ describe('the gateway under systemd: sd_notify READY and a watchdog that stops p
     await waitFor(() => receiver.messages.slice(thawedAt).some(isPing), 'a ping after the thaw', 30_000);
     expect(receiver.messages.slice(thawedAt).some((m) => m.fields['STATUS'] === 'running')).toBe(true);
     await waitFor(() => lines.some((l) => l.event === 'systemd.watchdog_resumed'), 'the systemd.watchdog_resumed line');
+    const after = (await (await fetch(`${healthUrl}/health`)).json()) as { reasons: string[] };
+    expect(after.reasons.filter((r) => r.startsWith('watchdog:'))).toEqual([]);
 
     expect(await gp.kill('SIGTERM')).toEqual({ code: 0, signal: null });
     await waitFor(() => receiver.messages.some((m) => m.fields['STOPPING'] === '1'), 'STOPPING=1 on the notify socket');
