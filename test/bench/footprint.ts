@@ -9,7 +9,7 @@ import { BIN, GatewayProcess } from '../support/gateway-process.js';
 import { freePort } from '../support/ports.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
-import { gatewayNodeFlags } from './gateway-flags.js';
+import { gatewayNodeEnv, gatewayNodeFlags } from './gateway-flags.js';
 import { median, printResult, progress } from './report.js';
 
 /**
@@ -177,7 +177,7 @@ export async function benchFootprint(args: readonly string[]): Promise<void> {
 
     // Baselines: Node itself, idle, with its defaults and with the gateway's flags.
     const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    const bareFlags = spawn(process.execPath, [...gatewayNodeFlags(), '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const bareFlags = spawn(process.execPath, [...gatewayNodeFlags(), '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore', env: { ...process.env, ...gatewayNodeEnv() } });
     children.push(bare, bareFlags);
     const bareStarts: number[] = [];
     for (let i = 0; i < starts; i += 1) {
