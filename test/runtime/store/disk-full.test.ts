@@ -45,7 +45,10 @@ describe('disk full', () => {
     // The free-space watermark off: this is the last line of defence, a disk that fills
     // anyway (alerts, or a watermark set to 0); store-budget.test.ts covers the watermark.
     const store = { ...config.store, minFreeBytes: 0 };
-    const gw = await Gateway.create({ ...config, store }, registry, { logger: pino({ level: 'silent' }) });
+    // Stop drains every queued record however slow the box: this test is about what is kept, and a
+    // drain cut short by shutdownTimeoutMs (5 s) drops the queue's records on a loaded machine.
+    const gateway_ = { ...config.gateway, shutdownTimeoutMs: 120_000 };
+    const gw = await Gateway.create({ ...config, gateway: gateway_, store }, registry, { logger: pino({ level: 'silent' }) });
     gateway = gw;
     await gw.start();
     const source = (): { emitted: number; stored: number; dropped: number } => gw.pipelines[0]?.sourceStats() ?? { emitted: 0, stored: 0, dropped: 0 };
