@@ -171,7 +171,8 @@ describe('edgewise model train anomaly / model eval on a CSV with a reading that
 describe('edgewise model train vision stopped with Ctrl-C and resumed with --resume', () => {
   it('stops with exit 1 keeping the last finished epoch, and --resume finishes the training with the model an unbroken one makes', async () => {
     const data = join(dir.path, 'belt');
-    await writeConveyorYoloDataset(data, { train: 40, val: 4, seed: 5 });
+    // 20 images: an epoch of a few seconds, so the Ctrl-C after epoch 1 lands with epochs to go.
+    await writeConveyorYoloDataset(data, { train: 20, val: 4, seed: 5 });
     const epochs = 5;
     const args = (out: string): string[] => ['model', 'train', 'vision', '--data', data, '--out', out, '--epochs', String(epochs), '--seed', '2'];
     const broken = join(dir.path, 'belt-broken');

@@ -33,8 +33,16 @@ const TARGET = 'learning/motor-ae/1/model.onnx';
 /** `rows` samples of the machine from `fromMs` on, with noise seeded by `seed` (the source's is 1). */
 const machineSamples = motorSamples;
 
-/** The global model: the machine type's autoencoder early in federated training (2 epochs on another unit's data). */
-async function globalModel(): Promise<Uint8Array> {
+/**
+ * The global model: the machine type's autoencoder early in federated training (2 epochs on
+ * another unit's data). Deterministic: trained once for the file, not once per test.
+ */
+let globalModelBytes: Promise<Uint8Array> | undefined;
+function globalModel(): Promise<Uint8Array> {
+  globalModelBytes ??= trainGlobalModel();
+  return globalModelBytes;
+}
+async function trainGlobalModel(): Promise<Uint8Array> {
   const rows = 60 * RATE;
   return (await trainAutoencoderModel(machineSamples(rows, 99), rows, { channels: CHANNELS.map((c) => c.name), windowSamples: W, stride: 16, hidden: [32, 8, 32], epochs: 2, batchSize: 64, learningRate: 0.003, seed: 3, heldOut: 0.2 })).bytes;
 }

@@ -44,9 +44,10 @@ describe('gateway under kill -9 while it updates its model', () => {
 
   /**
    * A whole gateway (`edgewise gateway`, its updates section pointing at the repository),
-   * killed with SIGKILL after `killAfterMs`, or once release `want` is active.
+   * killed with SIGKILL `killAfterMs` after it started (or, given `from`, after `from()` first
+   * held), or once release `want` is active.
    */
-  async function runGateway(want: number, killAfterMs: number): Promise<'killed' | 'done'> {
+  async function runGateway(want: number, killAfterMs: number, from?: () => boolean): Promise<'killed' | 'done'> {
     const { writeFile } = await import('node:fs/promises');
     const config = `${dir.path}/gw.yaml`;
     await writeFile(config, `
@@ -62,12 +63,15 @@ log: { level: error }
     const gw = GatewayProcess.start(config);
     const slots = new ModelSlots(`${dir.path}/gw`, 'press');
     const started = Date.now();
+    let clock = from === undefined ? started : undefined;
     let outcome: 'killed' | 'done' = 'killed';
-    while (Date.now() - started < killAfterMs) {
+    // Without `from` ever holding, the kill comes after 60 s: the test fails on what it then finds.
+    while (clock === undefined ? Date.now() - started < 60_000 : Date.now() - clock < killAfterMs) {
       if ((await slots.active())?.release === want) {
         outcome = 'done';
         break;
       }
+      if (clock === undefined && from?.() === true) clock = Date.now();
       await new Promise((r) => setTimeout(r, 10));
     }
     gw.child.kill('SIGKILL');
@@ -99,6 +103,7 @@ log: { level: error }
     // Release 2 is 16 MB, served at about 4 MB/s and honouring ranges.
     await publishRelease(2, 4_000_000);
     const ranges: string[] = [];
+    let chunksServed = 0;
     rig.intercept = (path, res) => {
       if (!path.includes('/models/press/2/') || !path.endsWith('.model.onnx')) return false;
       void (async () => {
@@ -111,6 +116,7 @@ log: { level: error }
         res.on('error', () => undefined);
         for (let at = from; at < bytes.length && !res.destroyed; at += 256 * 1024) {
           res.write(bytes.subarray(at, Math.min(bytes.length, at + 256 * 1024)));
+          chunksServed += 1;
           await new Promise((r) => setTimeout(r, 60));
         }
         res.end();
@@ -121,7 +127,11 @@ log: { level: error }
     let kills = 0;
     let done = false;
     for (let attempt = 0; attempt < 15 && !done; attempt += 1) {
-      const outcome = await runGateway(2, 700 + Math.floor(random() * 1300));
+      // Killed 0.2 to 1 s into its download (1 to 4 MB of it), counted from the download's first
+      // bytes: on a loaded box a gateway can take longer than 2 s to start, and a kill before the
+      // download leaves nothing to resume (start-up and refresh are swept by release 3 below).
+      const servedBefore = chunksServed;
+      const outcome = await runGateway(2, 200 + Math.floor(random() * 800), () => chunksServed > servedBefore);
       if (outcome === 'killed') kills += 1;
       else done = true;
       expect([1, 2]).toContain(await serving());
@@ -133,10 +143,12 @@ log: { level: error }
     expect(ranges.some((r) => r.startsWith('bytes=') && r !== 'bytes=0-')).toBe(true);
     await waitFor(async () => (await new ModelSlots(`${dir.path}/gw`, 'press').active())?.previous?.release === 1, 'release 1 kept for rollback');
 
-    // Release 3, unthrottled: killed after 100 ms, then 150, 200, ... so the kills sweep through
+    // Release 3, unthrottled: killed after 300 ms, then 360, 420, ... so the kills sweep through
     // start-up, refresh, download, install, health check and activation until one run finishes.
     rig.intercept = undefined;
-    await publishRelease(3, 4_000_000);
+    // 4 MB: the sweep's cost grows with the square of a whole run's time (each kill comes 60 ms
+    // later than the last), and release 2 above already has its 16 MB download killed and resumed.
+    await publishRelease(3, 1_000_000);
     const outcomes: ('killed' | 'done')[] = [];
     for (let after = 300; after <= 8000; after += 60) {
       outcomes.push(await runGateway(3, after));

@@ -8,6 +8,7 @@ import { defineStage, PluginRegistry, type CreateEnv } from '../../../runtime/pi
 import { runScenario } from '../../../sim/run/index.js';
 import { byzantinePlugins, learningCast, LearningPlay, roundDeadlineMs, MAX_ROUND_DEADLINE_MS, MIN_ROUND_DEADLINE_MS } from '../../../sim/run/learning-play.js';
 import { loadScenario, parseScenario } from '../../../sim/scenario/index.js';
+import { seedFleetDb } from '../../support/fleet-db-template.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
 const STRATEGIES = ['fedavg', 'fedprox', 'median', 'trimmed-mean', 'multi-krum'] as const;
@@ -95,7 +96,8 @@ describe('byzantinePlugins', () => {
 
 /**
  * Four motors in this process, the fleet model rolled out to all of them at 1 s, then a
- * federated round at 12 s: each gateway trains the model on the normal windows its stage kept
+ * federated round at 9 s (its deadline 10 s; the round closes once all four answered, a few
+ * seconds in, even on a loaded 2-core box): each gateway trains the model on the normal windows its stage kept
  * and sends its update over MQTT; pack-4's stage poisons its delta (negated, x100, then clipped
  * by its own encoder like any update). The fleet closes the round with the median: a model,
  * released as the task's delegated role; the Byzantine update is in the round but outvoted.
@@ -103,14 +105,14 @@ describe('byzantinePlugins', () => {
 const TINY = `
 name: tiny-learning
 seed: 5
-duration: 30s
+duration: 22s
 gateways:
   - group: pack
     count: 4
     mcu: { rateHz: 100 }
 rollouts:
   - { release: good, at: 1s, waves: '100%' }
-learning: { at: 12s, rounds: 1, byzantine: pack-4, strategy: median }
+learning: { at: 9s, rounds: 1, byzantine: pack-4, strategy: median }
 `;
 
 describe('a learning round in a run', () => {
@@ -124,6 +126,7 @@ describe('a learning round in a run', () => {
     const dir = await makeTempDir('edgewise-sim-learning-');
     cleanup = dir.remove;
     const lines: string[] = [];
+    await seedFleetDb(join(dir.path, 'data', 'fleet'));
     const r = await runScenario(parseScenario(TINY, 'tiny-learning.yaml'), { dataDir: join(dir.path, 'data'), reportDir: join(dir.path, 'report'), progress: (l) => lines.push(l) });
     const said = lines.join('\n');
     const l = r.card.learning;
@@ -178,6 +181,7 @@ describe('a learning round the gateways cannot answer', () => {
     const dir = await makeTempDir('edgewise-sim-learning-');
     cleanup = dir.remove;
     const lines: string[] = [];
+    await seedFleetDb(join(dir.path, 'data', 'fleet'));
     const r = await runScenario(parseScenario(NO_MODEL, 'tiny-no-model.yaml'), { dataDir: join(dir.path, 'data'), reportDir: join(dir.path, 'report'), progress: (l) => lines.push(l) });
     const said = lines.join('\n');
     expect(r.card.learningOk, said).toBe(false);
