@@ -6,6 +6,7 @@ import { parseConfig } from '../../../runtime/config/load.js';
 import { Gateway } from '../../../runtime/gateway.js';
 import { builtinRegistry } from '../../../runtime/plugins.js';
 import { FleetProcess } from '../../support/fleet-process.js';
+import { seedFleetDatabase } from '../../support/pglite-template.js';
 import { fleetApi, type useFleetTestRig } from '../../support/fleet-test-rig.js';
 import { runCli } from '../../support/gateway-process.js';
 import type { TufRig } from '../../support/tuf-rig.js';
@@ -29,6 +30,8 @@ export async function startFleetAndGateways(
   options: RigOptions = {},
 ): Promise<{ data: string; api: FleetApi; fleet: FleetProcess }> {
   const data = join(rig.dir.path, 'fleet');
+  // A new data directory with PGlite's initdb already done (test/support/pglite-template.ts): the fleet's first start goes on from there.
+  await seedFleetDatabase(data);
   const extraArgs = [...((await options.beforeFleet?.(data)) ?? []), ...(options.fleetArgs ?? [])];
   // Ports 0: the fleet binds what it gets and reports it (provisioning writes the broker URL it reports).
   const { fleet, endpoints } = await FleetProcess.start(data, undefined, ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url, ...extraArgs]);
