@@ -16,6 +16,7 @@ import { renderFrame } from '../../../sim/vision/labelled-frames.js';
 import { FleetProcess } from '../../support/fleet-process.js';
 import { runCli } from '../../support/gateway-process.js';
 import { ManualSource } from '../../support/manual-source.js';
+import { seedFleetDatabase } from '../../support/pglite-template.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { TufRig } from '../../support/tuf-rig.js';
 import { waitFor } from '../../support/wait-for.js';
@@ -174,6 +175,8 @@ export function useConsoleFleet(): () => ConsoleFleet {
     const data = join(dir.path, 'fleet');
     // Health reports sampled every second (not every minute), so the gateway page's charts have lines within a test.
     const fleetArgs = ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url, '--metrics-interval-s', '1'];
+    // PGlite's initdb done once for every test file (test/support/pglite-template.ts): the fleet's first start goes on from there.
+    await seedFleetDatabase(data);
     const started = await FleetProcess.start(data, undefined, fleetArgs);
     fleet = started.fleet;
     const killFleet = async (): Promise<void> => {
@@ -247,14 +250,18 @@ export function useConsoleFleet(): () => ConsoleFleet {
     const vision = new ManualSource();
     const registry = builtinRegistry();
     const visionRegistry = manualRegistry(vision);
-    for (const [i, id] of ids.entries()) {
-      const gwDir = join(dir.path, id);
-      const config = { gateway: { id, dataDir: join(gwDir, 'data') }, health: { intervalMs: 1000 }, log: { level: 'warn' }, ...roleSections(id), ...sections.get(id) };
-      const r = id === ROLES.vision ? visionRegistry : registry;
-      const gw = await Gateway.create(parseConfig(stringify(config), join(gwDir, 'gateway.yaml'), r), r, { logger: pino({ level: 'silent' }) });
-      running.set(id, gw);
-      await gw.start();
-      void i;
+    // Started ten at a time, as they were provisioned: each start waits mostly on I/O (its store, the broker, the repository).
+    for (let i = 0; i < ids.length; i += 10) {
+      await Promise.all(
+        ids.slice(i, i + 10).map(async (id) => {
+          const gwDir = join(dir!.path, id);
+          const config = { gateway: { id, dataDir: join(gwDir, 'data') }, health: { intervalMs: 1000 }, log: { level: 'warn' }, ...roleSections(id), ...sections.get(id) };
+          const r = id === ROLES.vision ? visionRegistry : registry;
+          const gw = await Gateway.create(parseConfig(stringify(config), join(gwDir, 'gateway.yaml'), r), r, { logger: pino({ level: 'silent' }) });
+          running.set(id, gw);
+          await gw.start();
+        }),
+      );
     }
     await waitFor(
       async () => {

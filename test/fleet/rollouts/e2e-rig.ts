@@ -6,6 +6,7 @@ import { parseConfig } from '../../../runtime/config/load.js';
 import { Gateway } from '../../../runtime/gateway.js';
 import { builtinRegistry } from '../../../runtime/plugins.js';
 import { FleetProcess } from '../../support/fleet-process.js';
+import { seedFleetDatabase } from '../../support/pglite-template.js';
 import { fleetApi, type useFleetTestRig } from '../../support/fleet-test-rig.js';
 import { runCli } from '../../support/gateway-process.js';
 import type { TufRig } from '../../support/tuf-rig.js';
@@ -29,6 +30,8 @@ export async function startFleetAndGateways(
   options: RigOptions = {},
 ): Promise<{ data: string; api: FleetApi; fleet: FleetProcess }> {
   const data = join(rig.dir.path, 'fleet');
+  // A new data directory with PGlite's initdb already done (test/support/pglite-template.ts): the fleet's first start goes on from there.
+  await seedFleetDatabase(data);
   const extraArgs = [...((await options.beforeFleet?.(data)) ?? []), ...(options.fleetArgs ?? [])];
   // Ports 0: the fleet binds what it gets and reports it (provisioning writes the broker URL it reports).
   const { fleet, endpoints } = await FleetProcess.start(data, undefined, ['--repo', `${tuf.dir}/repo`, '--repo-url', tuf.url, ...extraArgs]);
@@ -36,19 +39,31 @@ export async function startFleetAndGateways(
   const api = await fleetApi(endpoints.localApiUrl, data);
   const registry = builtinRegistry();
   const ids = Array.from({ length: n }, (_, i) => `gw-${i}`);
-  for (const id of ids) {
-    const p = await runCli(['fleet', 'provision', '--data', data, '--id', id, '--out', join(rig.dir.path, id), '--gateway-config-dir', join(rig.dir.path, id)]);
-    expect(p.code, p.stderr).toBe(0);
+  // Provisioned four at a time (each `fleet provision` is a process that goes through the API).
+  for (let i = 0; i < ids.length; i += 4) {
+    await Promise.all(
+      ids.slice(i, i + 4).map(async (id) => {
+        const p = await runCli(['fleet', 'provision', '--data', data, '--id', id, '--out', join(rig.dir.path, id), '--gateway-config-dir', join(rig.dir.path, id)]);
+        expect(p.code, p.stderr).toBe(0);
+      }),
+    );
   }
   await options.beforeGateways?.(data, ids);
-  for (const [i, id] of ids.entries()) {
-    // The provisioned section as it is, with the rest of a gateway's config around it.
-    const section = await readFile(join(rig.dir.path, id, 'gateway.yaml'), 'utf8');
-    const yaml = `gateway: { id: ${id}, dataDir: ${JSON.stringify(join(rig.dir.path, id, 'data'))} }\nhealth: { intervalMs: 1000 }\nlog: { level: warn }\n${extraYaml(id, i)}${section}`;
-    const gw = await Gateway.create(parseConfig(yaml, `${id}.yaml`, registry), registry, { logger: pino({ level: 'silent' }) });
-    gateways.push(gw);
-    await gw.start();
-  }
+  // Created and started together (each start waits mostly on its store and the broker); `gateways` keeps the id order.
+  const settled = await Promise.allSettled(
+    ids.map(async (id, i) => {
+      // The provisioned section as it is, with the rest of a gateway's config around it.
+      const section = await readFile(join(rig.dir.path, id, 'gateway.yaml'), 'utf8');
+      const yaml = `gateway: { id: ${id}, dataDir: ${JSON.stringify(join(rig.dir.path, id, 'data'))} }\nhealth: { intervalMs: 1000 }\nlog: { level: warn }\n${extraYaml(id, i)}${section}`;
+      return Gateway.create(parseConfig(yaml, `${id}.yaml`, registry), registry, { logger: pino({ level: 'silent' }) });
+    }),
+  );
+  // Every one that was made is the caller's to stop, even when another failed.
+  const made = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  gateways.push(...made);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  await Promise.all(made.map((gw) => gw.start()));
   // Degraded is connected too (a stage waiting for its first managed model says so).
   await waitFor(
     async () => {

@@ -4,6 +4,7 @@ import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { encodeBatch, encodeRecord, encodeState, gatewayTopics } from '../../../fleet/protocol/index.js';
 import { FleetProcess } from '../../support/fleet-process.js';
+import { seedFleetDatabase } from '../../support/pglite-template.js';
 import { runCli } from '../../support/gateway-process.js';
 import { Mosquitto } from '../../support/mosquitto.js';
 import { fleetApi, testAlert, useFleetTestRig } from '../../support/fleet-test-rig.js';
@@ -14,6 +15,8 @@ describe('fleet with an external Mosquitto', () => {
 
   it('runs on the files `fleet acl` writes: ingests what a provisioned gateway publishes, and a revoked one is shut out after a reload', async () => {
     const data = join(rig.dir.path, 'fleet');
+    // A new data directory with PGlite's initdb already done (test/support/pglite-template.ts): the fleet's first start goes on from there.
+    await seedFleetDatabase(data);
     const files = join(rig.dir.path, 'mosquitto');
     // Before the fleet ever ran: the files (with the fleet's own login) come straight from the database.
     const first = await runCli(['fleet', 'acl', '--data', data, '--format', 'mosquitto', '--out', files], 60_000);

@@ -4,6 +4,7 @@ import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { encodeBatch, encodeRecord, gatewayTopics } from '../../../fleet/protocol/index.js';
 import { FleetProcess } from '../../support/fleet-process.js';
+import { seedFleetDatabase } from '../../support/pglite-template.js';
 import { GatewayProcess, runCli } from '../../support/gateway-process.js';
 import { testGatewayConfig } from '../../support/gateway-config.js';
 import { fleetApi, testAlert, useFleetTestRig } from '../../support/fleet-test-rig.js';
@@ -15,6 +16,8 @@ describe('fleet service restart', () => {
 
   it('keeps the registry, credentials and stored alerts across kill -9, and gateways reconnect by themselves', async () => {
     const data = join(rig.dir.path, 'fleet');
+    // A new data directory with PGlite's initdb already done (test/support/pglite-template.ts): the fleet's first start goes on from there.
+    await seedFleetDatabase(data);
     // Fixed ports, not 0: the fleet is killed and started again, and the gateway must find it
     // where it was. freePort picks them below the ephemeral range, so nothing else on the
     // machine is handed them while the fleet is down (nor can the reconnecting gateway's own
@@ -92,6 +95,8 @@ describe('fleet service restart', () => {
 
   it('refuses a second fleet on a data directory that a live fleet holds, naming its pid', async () => {
     const data = join(rig.dir.path, 'fleet');
+    // A new data directory with PGlite's initdb already done (test/support/pglite-template.ts): the fleet's first start goes on from there.
+    await seedFleetDatabase(data);
     const { fleet } = await FleetProcess.start(data);
     rig.onCleanup(() => fleet.kill('SIGKILL'));
     const second = await runCli(['fleet', '--data', data, '--http', '127.0.0.1:0', '--mqtt', '127.0.0.1:0'], 30_000);

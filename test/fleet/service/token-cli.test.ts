@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FleetProcess } from '../../support/fleet-process.js';
+import { seedFleetDatabase } from '../../support/pglite-template.js';
 import { useFleetTestRig } from '../../support/fleet-test-rig.js';
 import { runCli } from '../../support/gateway-process.js';
 
@@ -9,6 +10,8 @@ describe('edgewise fleet token', () => {
 
   it('makes a read-only token while the fleet is stopped, and revokes it through the running fleet', async () => {
     const data = join(rig.dir.path, 'fleet');
+    // A new data directory with PGlite's initdb already done (test/support/pglite-template.ts): the fleet's first start goes on from there.
+    await seedFleetDatabase(data);
     const made = await runCli(['fleet', 'token', 'create', '--data', data, '--name', 'plant dashboard'], 60_000);
     expect(made.code, made.stderr).toBe(0);
     const token = made.stdout.trim();

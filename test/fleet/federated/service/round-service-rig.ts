@@ -43,6 +43,7 @@ import { Rollouts } from '../../../../fleet/rollouts/rollouts.js';
 import { useFleetDb } from '../../../support/fleet-db.js';
 import { makeTempDir } from '../../../support/temp-dir.js';
 import { FleetProcess } from '../../../support/fleet-process.js';
+import { seedFleetDatabase } from '../../../support/pglite-template.js';
 import { keyring, type Keyring } from '../../../support/tuf-rig.js';
 import type { FleetEndpoints } from '../../../../fleet/service/fleet-service.js';
 import { waitFor } from '../../../support/wait-for.js';
@@ -378,6 +379,8 @@ export async function fleetWithScriptedGateways(
   labels: Record<string, string> = { line: 'press' },
 ): Promise<{ data: string; endpoints: FleetEndpoints; call: FleetCall; gateways: ScriptedGateway[] }> {
   const data = join(rig.dir.path, 'fleet');
+  // A new data directory with PGlite's initdb already done (test/support/pglite-template.ts): the fleet's first start goes on from there.
+  await seedFleetDatabase(data);
   const { fleet, endpoints } = await FleetProcess.start(data, undefined, args);
   rig.onCleanup(() => fleet.kill('SIGKILL'));
   const token = (await readFile(join(data, 'operator-token'), 'utf8')).trim();

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeSecAggMessage } from '../../../../fleet/protocol/federated/index.js';
 import { learningTopics } from '../../../../fleet/protocol/topics.js';
 import { FleetProcess } from '../../../support/fleet-process.js';
+import { seedFleetDatabase } from '../../../support/pglite-template.js';
 import { useFleetTestRig } from '../../../support/fleet-test-rig.js';
 import { runCli } from '../../../support/gateway-process.js';
 import { Mosquitto } from '../../../support/mosquitto.js';
@@ -67,6 +68,8 @@ describe('federated rounds through Mosquitto', () => {
     const dir = rig.dir.path;
     await repositoryWithRelease(dir);
     const data = join(dir, 'fleet');
+    // A new data directory with PGlite's initdb already done (test/support/pglite-template.ts): the fleet's first start goes on from there.
+    await seedFleetDatabase(data);
     const files = join(dir, 'mosquitto');
     const acl = await runCli(['fleet', 'acl', '--data', data, '--format', 'mosquitto', '--out', files], 60_000);
     expect(acl.code, acl.stderr).toBe(0);
