@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseScenario } from '../../../sim/scenario/index.js';
 import { runScenario } from '../../../sim/run/index.js';
-import { seedFleetDb } from '../../support/fleet-db-template.js';
+import { seedFleetDatabase } from '../../support/pglite-template.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
 /**
@@ -36,7 +36,7 @@ describe('runScenario with a camera', () => {
     const dir = await makeTempDir('edgewise-sim-camera-');
     cleanup = dir.remove;
     const lines: string[] = [];
-    await seedFleetDb(join(dir.path, 'data', 'fleet'));
+    await seedFleetDatabase(join(dir.path, 'data', 'fleet'));
     const r = await runScenario(parseScenario(CAMERA, 'camera.yaml'), { dataDir: join(dir.path, 'data'), reportDir: join(dir.path, 'report'), progress: (l) => lines.push(l), progressEveryMs: 2000 });
     const why = `${r.table}\n${lines.join('\n')}`;
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadScenario } from '../../../sim/scenario/index.js';
 import { runScenario, type RunResult } from '../../../sim/run/run-scenario.js';
-import { seedFleetDb } from '../../support/fleet-db-template.js';
+import { seedFleetDatabase } from '../../support/pglite-template.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
 /**
@@ -21,7 +21,7 @@ describe('the default scenario', () => {
   beforeAll(async () => {
     dir = await makeTempDir('edgewise-sim-default-');
     const scenario = await loadScenario(join(process.cwd(), 'sim/scenarios/default.yaml'));
-    await seedFleetDb(join(dir.path, 'data', 'fleet'));
+    await seedFleetDatabase(join(dir.path, 'data', 'fleet'));
     r = await runScenario(scenario, { dataDir: join(dir.path, 'data'), reportDir: join(dir.path, 'report'), progress: (l) => lines.push(l) });
   }, 420_000);
   afterAll(async () => dir?.remove());

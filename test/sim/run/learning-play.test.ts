@@ -8,7 +8,7 @@ import { defineStage, PluginRegistry, type CreateEnv } from '../../../runtime/pi
 import { runScenario } from '../../../sim/run/index.js';
 import { byzantinePlugins, learningCast, LearningPlay, roundDeadlineMs, MAX_ROUND_DEADLINE_MS, MIN_ROUND_DEADLINE_MS } from '../../../sim/run/learning-play.js';
 import { loadScenario, parseScenario } from '../../../sim/scenario/index.js';
-import { seedFleetDb } from '../../support/fleet-db-template.js';
+import { seedFleetDatabase } from '../../support/pglite-template.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
 const STRATEGIES = ['fedavg', 'fedprox', 'median', 'trimmed-mean', 'multi-krum'] as const;
@@ -126,7 +126,7 @@ describe('a learning round in a run', () => {
     const dir = await makeTempDir('edgewise-sim-learning-');
     cleanup = dir.remove;
     const lines: string[] = [];
-    await seedFleetDb(join(dir.path, 'data', 'fleet'));
+    await seedFleetDatabase(join(dir.path, 'data', 'fleet'));
     const r = await runScenario(parseScenario(TINY, 'tiny-learning.yaml'), { dataDir: join(dir.path, 'data'), reportDir: join(dir.path, 'report'), progress: (l) => lines.push(l) });
     const said = lines.join('\n');
     const l = r.card.learning;
@@ -181,7 +181,7 @@ describe('a learning round the gateways cannot answer', () => {
     const dir = await makeTempDir('edgewise-sim-learning-');
     cleanup = dir.remove;
     const lines: string[] = [];
-    await seedFleetDb(join(dir.path, 'data', 'fleet'));
+    await seedFleetDatabase(join(dir.path, 'data', 'fleet'));
     const r = await runScenario(parseScenario(NO_MODEL, 'tiny-no-model.yaml'), { dataDir: join(dir.path, 'data'), reportDir: join(dir.path, 'report'), progress: (l) => lines.push(l) });
     const said = lines.join('\n');
     expect(r.card.learningOk, said).toBe(false);

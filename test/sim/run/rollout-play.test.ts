@@ -6,7 +6,7 @@ import { FLEET_MODEL, fromFleetModel } from '../../../sim/run/fleet-model.js';
 import { gatewayYaml, MCU_DEVICE_ID } from '../../../sim/run/gateway-yaml.js';
 import { runScenario } from '../../../sim/run/index.js';
 import { parseScenario } from '../../../sim/scenario/index.js';
-import { seedFleetDb } from '../../support/fleet-db-template.js';
+import { seedFleetDatabase } from '../../support/pglite-template.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
 /**
@@ -63,7 +63,7 @@ describe('rollouts in a simulated run', () => {
     const dir = await makeTempDir('edgewise-sim-rollout-');
     cleanup = dir.remove;
     const lines: string[] = [];
-    await seedFleetDb(join(dir.path, 'data', 'fleet'));
+    await seedFleetDatabase(join(dir.path, 'data', 'fleet'));
     const r = await runScenario(parseScenario(TINY_ROLLOUT, 'tiny-rollout.yaml'), { dataDir: join(dir.path, 'data'), reportDir: join(dir.path, 'report'), progress: (l) => lines.push(l) });
     const why = `${r.table}\n${lines.join('\n')}`;
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseScenario } from '../../../sim/scenario/index.js';
 import { runScenario } from '../../../sim/run/index.js';
-import { seedFleetDb } from '../../support/fleet-db-template.js';
+import { seedFleetDatabase } from '../../support/pglite-template.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
 /**
@@ -34,7 +34,7 @@ describe('runScenario with a process gateway', () => {
     const dir = await makeTempDir('edgewise-sim-kill-');
     cleanup = dir.remove;
     const lines: string[] = [];
-    await seedFleetDb(join(dir.path, 'data', 'fleet'));
+    await seedFleetDatabase(join(dir.path, 'data', 'fleet'));
     const r = await runScenario(parseScenario(KILLED, 'killed.yaml'), { dataDir: join(dir.path, 'data'), reportDir: join(dir.path, 'report'), progress: (l) => lines.push(l), progressEveryMs: 2000 });
 
     expect(lines.some((l) => /1 as processes/.test(l)), lines.join('\n')).toBe(true);
