@@ -6,7 +6,7 @@ import { writeMosquittoFiles } from '../broker/mosquitto-files.js';
 import { parseLabels } from '../registry/labels.js';
 import { DataDirLocked } from './data-dir-lock.js';
 import { openFleetAccess, type AccessOptions } from './fleet-access.js';
-import { FleetService, type HostPort } from './fleet-service.js';
+import type { FleetService, HostPort } from './fleet-service.js';
 import { newestRoot } from './newest-root.js';
 import { writeSecretFile } from './secrets.js';
 
@@ -71,6 +71,9 @@ export async function runFleetServe(opts: FleetServeOptions): Promise<number> {
     if (!/^(embedded|mqtts?:\/\/.+)$/.test(opts.broker)) throw new UsageError(`--broker: expected embedded or an mqtt:// or mqtts:// URL, got ${JSON.stringify(opts.broker)}`);
     if (!/^(embedded|memory|postgres(ql)?:\/\/.+)$/.test(opts.db)) throw new UsageError(`--db: expected embedded or a postgres:// URL, got ${JSON.stringify(opts.db)}`);
     const tls = opts.mqttTls === undefined ? undefined : { port: hostPort(`x:${opts.mqttTls}`, '--mqtt-tls').port, keyFile: need(opts.tlsKey, '--tls-key'), certFile: need(opts.tlsCert, '--tls-cert'), ...(opts.tlsCa === undefined ? {} : { caFile: opts.tlsCa }) };
+    // Loaded here, not at the top: provision, acl, token and revoke need the database, not the
+    // service (fastify, the broker, the rollout driver), and each call paid for loading it.
+    const { FleetService } = await import('./fleet-service.js');
     service = await FleetService.start({
       dataDir: resolve(opts.data),
       broker: opts.broker,
