@@ -65,5 +65,5 @@ describe('fleet with an external Mosquitto', () => {
     const refused = await mqtt.connectAsync(mosquitto.url, { clientId: 'edgewise-gw-1', username: 'gw-1', password, protocolVersion: 4, reconnectPeriod: 0 }).catch((err: unknown) => err as Error);
     expect(refused).toBeInstanceOf(Error);
     gw.end(true);
-  });
+  }, 180_000); // a fleet, mosquitto, provisioning and a gateway: over 60 s on a loaded 2-core box
 });
