@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
 import { EmbeddedBroker } from '../../fleet/broker/embedded-broker.js';
-import { BIN, GatewayProcess } from '../support/gateway-process.js';
+import { BIN, GatewayProcess, type LogLine } from '../support/gateway-process.js';
 import { freePort } from '../support/ports.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
@@ -13,7 +13,7 @@ import { gatewayNodeEnv, gatewayNodeFlags } from './gateway-flags.js';
 import { median, printResult, progress } from './report.js';
 
 /**
- * `npm run bench -- footprint [--starts N] [--load-rate HZ]`: what a gateway costs a Pi-class box
+ * `npm run bench -- footprint [--starts N] [--load-rate HZ] [--arm64]`: what a gateway costs a Pi-class box
  * (issue 19), measured on the example config (runtime/gateway.example.yaml: one synthetic press
  * at 10 records/s, an anomaly and an aggregate stage, the health endpoint) with a temp dataDir,
  * connected to an embedded aedes broker on 127.0.0.1, started as users start it (bin/edgewise).
@@ -28,7 +28,7 @@ import { median, printResult, progress } from './report.js';
  *   root); the five largest packages.
  * Baselines in the same run: a bare `node -e 'setInterval(...)'`, with Node's defaults and with
  * the gateway's V8 flags (Node's own floor), and a bare `node -e ''` start for ready_ms.
- * Unit: MB = 10^6 bytes.
+ * Unit: MB = 10^6 bytes. `--arm64`: what emulation can tell of arm64 (test/bench/footprint-arm64.ts).
  */
 const ROOT = join(BIN, '..', '..');
 const SETTLE_MAX_MS = 120_000;
@@ -37,16 +37,16 @@ const SETTLE_DELTA_BYTES = 0.5e6;
 const SAMPLES = 15;
 const LOAD_WARM_MS = 30_000;
 
-function rssBytes(pid: number): number {
+export function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (m === null) throw new Error(`no VmRSS for ${pid}`);
   return Number(m[1]) * 1024;
 }
 
-const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
+export const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
 
-/** The example config with its data in `dataDir`, its uplink to `url`, its health endpoint on a free port, and the press at `rateHz`. */
-async function exampleConfig(path: string, dataDir: string, url: string, rateHz?: number): Promise<void> {
+/** The example config with its data in `dataDir`, its uplink to `url`, its health endpoint on a free port (returned), and the press at `rateHz`. */
+export async function exampleConfig(path: string, dataDir: string, url: string, rateHz?: number): Promise<string> {
   const config = parse(readFileSync(join(ROOT, 'runtime', 'gateway.example.yaml'), 'utf8')) as {
     gateway: { dataDir: string };
     devices: { rateHz: number; samplesPerRecord: number }[];
@@ -63,32 +63,31 @@ async function exampleConfig(path: string, dataDir: string, url: string, rateHz?
     press.samplesPerRecord = 1;
   }
   await writeFile(path, stringify(config));
+  return config.health.listen;
 }
 
-interface Started {
+export interface Started {
   readonly gw: GatewayProcess;
   readonly readyMs: number;
   readonly connected: () => boolean;
 }
 
-async function startGateway(configPath: string): Promise<Started> {
+/** Starts `bin/edgewise gateway --config FILE` (or what `launch` spawns) and waits for `gateway.started`. */
+export async function startGateway(configPath: string, launch?: () => ChildProcess, timeoutMs = 60_000): Promise<Started> {
   let started = false;
   let connected = false;
   const t0 = performance.now();
   let readyMs = 0;
-  const gw = GatewayProcess.start(
-    configPath,
-    (l) => {
-      if (l.event === 'gateway.started' && !started) {
-        started = true;
-        readyMs = performance.now() - t0;
-      }
-      if (l.event === 'uplink.connected') connected = true;
-    },
-    true,
-  );
+  const onLine = (l: LogLine): void => {
+    if (l.event === 'gateway.started' && !started) {
+      started = true;
+      readyMs = performance.now() - t0;
+    }
+    if (l.event === 'uplink.connected') connected = true;
+  };
+  const gw = launch === undefined ? GatewayProcess.start(configPath, onLine, true) : GatewayProcess.attach(launch(), onLine);
   try {
-    await waitFor(() => started || gw.child.exitCode !== null, 'the gateway to start', 60_000, 5);
+    await waitFor(() => started || gw.child.exitCode !== null, 'the gateway to start', timeoutMs, 5);
     if (!started) throw new Error(`the gateway exited before it started: ${gw.stderr}`);
   } catch (err) {
     await gw.kill('SIGKILL');
@@ -102,7 +101,7 @@ async function startGateway(configPath: string): Promise<Started> {
  * window's before it (an idle gateway's RSS saw-tooths by about 1 MB with its heap trim and health reports),
  * at most SETTLE_MAX_MS; then takes SAMPLES samples a second apart.
  */
-async function settledRss(pid: number, label: string): Promise<{ value: number; settledS: number }> {
+export async function settledRss(pid: number, label: string, onSample: () => Promise<void> = async () => undefined): Promise<{ value: number; settledS: number }> {
   const seen: number[] = [];
   const t0 = Date.now();
   for (;;) {
@@ -124,6 +123,7 @@ async function settledRss(pid: number, label: string): Promise<{ value: number; 
   const samples: number[] = [];
   for (let i = 0; i < SAMPLES; i += 1) {
     samples.push(rssBytes(pid));
+    await onSample();
     await sleep(1000);
   }
   return { value: median(samples), settledS };
@@ -135,14 +135,31 @@ async function settledRss(pid: number, label: string): Promise<{ value: number; 
  * leaves out dev packages and ONNX Runtime's binaries for other platforms); the five largest
  * packages of the installed version.
  */
-async function installFootprint(scratch: string): Promise<{ totalBytes: number; largest: { name: string; bytes: number }[]; packages: number }> {
+async function installFootprint(scratch: string): Promise<InstallSize> {
   const { install } = await import('../../runtime/install/install.js');
+  const configPath = await installConfig(scratch);
+  const root = join(scratch, 'install-root');
+  const manifest = await install({ config: configPath, prefix: '/opt/edgewise', user: 'edgewise', root, from: ROOT }, (line) => progress(`  install: ${line}`));
+  return installedSize(root, manifest.version);
+}
+
+/** The example config as an install takes it (an absolute dataDir), written into `scratch`. */
+export async function installConfig(scratch: string): Promise<string> {
   const configPath = join(scratch, 'install-gateway.yaml');
   const example = parse(readFileSync(join(ROOT, 'runtime', 'gateway.example.yaml'), 'utf8')) as { gateway: { dataDir: string } };
   example.gateway.dataDir = '/var/lib/edgewise';
   await writeFile(configPath, stringify(example));
-  const root = join(scratch, 'install-root');
-  const manifest = await install({ config: configPath, prefix: '/opt/edgewise', user: 'edgewise', root, from: ROOT }, (line) => progress(`  install: ${line}`));
+  return configPath;
+}
+
+export interface InstallSize {
+  readonly totalBytes: number;
+  readonly largest: { name: string; bytes: number }[];
+  readonly packages: number;
+}
+
+/** `du` of /opt/edgewise under an install's `root`, and the five largest packages of `version`. */
+export function installedSize(root: string, version: string): InstallSize {
   const prefix = join(root, 'opt', 'edgewise');
   const du = (dirs: readonly string[]): Map<string, number> =>
     new Map(
@@ -155,7 +172,7 @@ async function installFootprint(scratch: string): Promise<{ totalBytes: number; 
         }),
     );
   const totalBytes = du([prefix]).get('total') ?? NaN;
-  const modules = join(prefix, 'versions', manifest.version, 'node_modules');
+  const modules = join(prefix, 'versions', version, 'node_modules');
   const top = readdirSync(modules).flatMap((name) => (name.startsWith('@') ? readdirSync(join(modules, name)).map((n) => join(modules, name, n)) : [join(modules, name)])).filter((p) => !basename(p).startsWith('.'));
   const sizes = du(top);
   const largest = top.map((p) => ({ name: p.slice(modules.length + 1), bytes: sizes.get(p) ?? 0 })).sort((a, b) => b.bytes - a.bytes);
@@ -163,6 +180,10 @@ async function installFootprint(scratch: string): Promise<{ totalBytes: number; 
 }
 
 export async function benchFootprint(args: readonly string[]): Promise<void> {
+  if (args.includes('--arm64')) {
+    await (await import('./footprint-arm64.js')).benchFootprintArm64(args);
+    return;
+  }
   const starts = args.includes('--starts') ? Number(args[args.indexOf('--starts') + 1]) : 3;
   const loadRateHz = args.includes('--load-rate') ? Number(args[args.indexOf('--load-rate') + 1]) : 1000;
   if (!(starts >= 1) || !(loadRateHz > 0)) throw new Error('--starts N (>= 1), --load-rate HZ (> 0)');

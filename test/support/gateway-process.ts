@@ -46,6 +46,11 @@ export class GatewayProcess {
     assertBuilt();
     const args = ['gateway', '--config', configPath];
     const child = viaBin ? spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env }) : spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    return GatewayProcess.attach(child, onLine);
+  }
+
+  /** A gateway started some other way (e.g. under qemu, test/support/arm64-app.ts), its stdout and stderr piped. */
+  static attach(child: ChildProcess, onLine: (line: LogLine) => void = () => undefined): GatewayProcess {
     const gp = new GatewayProcess(child);
     child.stderr?.on('data', (d: Buffer) => {
       if (gp.stderr.length < 64 * 1024) gp.stderr += d.toString();
