@@ -13,12 +13,12 @@ export const ROLLOUT_GATEWAY_TIMEOUT_MS = 20_000;
 /** How often the play reads each rollout's status for its progress lines. */
 const WATCH_EVERY_MS = 500;
 /**
- * Longest the play waits at a step's time for the canary wave's gateways to be online. The
+ * Longest the play waits at a step's time for the rollout's gateways (every wave's) to be online. The
  * fleet judges a wave of which nobody could be told as failed at once (its `reached` gate: no
  * evidence is no pass), so a rollout created while its canary is cut off (default.yaml's good
  * release at 35 s, in the broker outage of 30 to 38 s, with reconnects backing off up to 8 s
  * more) would stop without a gateway having seen the release. An operator waits for the
- * canary to be back; so does the play, saying so, for at most this long, then creates it anyway.
+ * gateways to be back; so does the play, saying so, for at most this long, then creates it anyway.
  */
 export const CANARY_WAIT_MS = 20_000;
 
@@ -131,7 +131,7 @@ export class RolloutPlay {
       if (preview.status === 200 && isObject(preview.body) && Array.isArray(preview.body['waves'])) {
         p.waves = preview.body['waves'].map((w) => (isObject(w) && Array.isArray(w['gateways']) ? w['gateways'].filter((g): g is string => typeof g === 'string') : []));
       }
-      await this.waitForCanary(p);
+      await this.waitForTargets(p);
       if (this.stopped) return;
       const r = await this.call('POST', '/v1/rollouts', body);
       const id = isObject(r.body) && isObject(r.body['rollout']) ? r.body['rollout']['id'] : undefined;
@@ -145,12 +145,18 @@ export class RolloutPlay {
     }
   }
 
-  /** Waits (at most CANARY_WAIT_MS) until every gateway of the first wave is online, saying so when it has to. */
-  private async waitForCanary(p: Played): Promise<void> {
-    const canary = p.waves[0] ?? [];
+  /**
+   * Waits (at most CANARY_WAIT_MS) until every gateway the rollout selects is online, saying so
+   * when it has to: every wave, not only the canary. A later wave whose gateways are all still
+   * reconnecting when it starts fails its `reached` gate just as the canary's would (a fresh run
+   * saw the good release pause at wave 2: the canary was back from the broker outage, the other
+   * motor still in its reconnect backoff 3.8 s after the outage ended).
+   */
+  private async waitForTargets(p: Played): Promise<void> {
+    const targets = p.waves.flat();
     const offline = async (): Promise<string[]> => {
       const out: string[] = [];
-      for (const gw of canary) {
+      for (const gw of targets) {
         const r = await this.call('GET', `/v1/gateways/${encodeURIComponent(gw)}`);
         if (!isObject(r.body) || r.body['online'] !== true) out.push(gw);
       }
@@ -158,13 +164,13 @@ export class RolloutPlay {
     };
     let away = await offline();
     if (away.length === 0) return;
-    this.o.say(`${this.at()}: rollout of the ${p.step.release} release waits for its canary (${away.join(', ')} offline)`);
+    this.o.say(`${this.at()}: rollout of the ${p.step.release} release waits for its gateways (${away.join(', ')} offline)`);
     const deadline = Date.now() + CANARY_WAIT_MS;
     while (away.length > 0 && Date.now() < deadline && !this.stopped) {
       await sleep(WATCH_EVERY_MS);
       away = await offline();
     }
-    if (away.length > 0) this.o.say(`${this.at()}: canary still offline after ${CANARY_WAIT_MS / 1000} s (${away.join(', ')}); the rollout is created anyway`);
+    if (away.length > 0) this.o.say(`${this.at()}: gateways still offline after ${CANARY_WAIT_MS / 1000} s (${away.join(', ')}); the rollout is created anyway`);
   }
 
   /** One line per rollout decision (wave started, gate failed, completed, ...), until every rollout settles or the play stops. */
