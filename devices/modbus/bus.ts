@@ -40,10 +40,12 @@ export interface UnitStats {
   retries: number;
   /** Transactions in a row that got no usable answer (an exception reply is an answer). */
   consecutiveFailures: number;
+  /** Wall-clock ms of the last usable answer, and of the first failure of the current run of failures. */
   lastOkAt: number | null;
+  failingSince: number | null;
 }
 
-export interface BusStats extends Omit<UnitStats, 'consecutiveFailures' | 'lastOkAt'> {
+export interface BusStats extends Omit<UnitStats, 'consecutiveFailures' | 'lastOkAt' | 'failingSince'> {
   endpoint: string;
   open: boolean;
   portOpens: number;
@@ -60,6 +62,12 @@ interface Job {
   readonly run: (client: Client) => Promise<unknown>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: Error) => void;
+}
+
+function answered(s: UnitStats): void {
+  s.consecutiveFailures = 0;
+  s.failingSince = null;
+  s.lastOkAt = Date.now();
 }
 
 export function describeEndpoint(e: BusEndpoint): string {
@@ -80,7 +88,7 @@ export class ModbusBus {
   private readonly queue: Job[] = [];
   private running: Promise<void> | undefined;
   private closed = false;
-  private opening = false;
+  private opening: Promise<void> | undefined;
   private reopenTimer: NodeJS.Timeout | undefined;
   private reopenDelay: number;
   private lateBytesBefore = 0;
@@ -149,7 +157,7 @@ export class ModbusBus {
   unitStats(unit: number): UnitStats {
     let s = this.units.get(unit);
     if (s === undefined) {
-      s = { requests: 0, responses: 0, timeouts: 0, crcErrors: 0, framingErrors: 0, exceptions: {}, retries: 0, consecutiveFailures: 0, lastOkAt: null };
+      s = { requests: 0, responses: 0, timeouts: 0, crcErrors: 0, framingErrors: 0, exceptions: {}, retries: 0, consecutiveFailures: 0, lastOkAt: null, failingSince: null };
       this.units.set(unit, s);
     }
     return s;
@@ -163,6 +171,7 @@ export class ModbusBus {
     this.reopenTimer = undefined;
     for (const job of this.queue.splice(0)) job.reject(new ModbusBusClosedError(this.endpoint));
     await this.running;
+    await this.opening;
     await this.dropClient();
   }
 
@@ -208,8 +217,7 @@ export class ModbusBus {
         client.setID(job.unit);
         const value = await job.run(client);
         s.responses += 1;
-        s.consecutiveFailures = 0;
-        s.lastOkAt = Date.now();
+        answered(s);
         return value;
       } catch (err) {
         failure = classifyModbusError(err);
@@ -223,19 +231,25 @@ export class ModbusBus {
         // The slave is there and answered: not a failure of the link.
         s.responses += 1;
         s.exceptions[String(failure.code)] = (s.exceptions[String(failure.code)] ?? 0) + 1;
-        s.consecutiveFailures = 0;
-        s.lastOkAt = Date.now();
+        answered(s);
         throw new ModbusTransactionError(failure, job.unit, job.what, attempts);
       }
       if (failure.kind !== 'timeout' && failure.kind !== 'crc' && failure.kind !== 'framing') break;
     }
+    if (s.consecutiveFailures === 0) s.failingSince = Date.now();
     s.consecutiveFailures += 1;
     throw new ModbusTransactionError(failure, job.unit, job.what, Math.max(attempts, 1));
   }
 
-  private async open(): Promise<void> {
-    if (this.closed || this.opening || this.client !== undefined) return;
-    this.opening = true;
+  private open(): Promise<void> {
+    if (this.closed || this.client !== undefined) return Promise.resolve();
+    this.opening ??= this.tryOpen().finally(() => {
+      this.opening = undefined;
+    });
+    return this.opening;
+  }
+
+  private async tryOpen(): Promise<void> {
     try {
       const client = await this.connect();
       if (this.closed) {
@@ -256,8 +270,6 @@ export class ModbusBus {
       this.counts.openFailures += 1;
       this.options.onEvent?.('warn', 'modbus.open_failed', { code: 'E_MODBUS_OPEN', endpoint: this.endpoint, reason: (err as Error).message, retryInMs: this.reopenDelay });
       this.scheduleReopen();
-    } finally {
-      this.opening = false;
     }
   }
 

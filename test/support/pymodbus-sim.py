@@ -12,7 +12,7 @@ Faults, one command a line on stdin, each answered with "ok <command>" on stdout
   silent U      unit U stops answering (as a dead slave on RS-485); `answer U` brings it back
   badcrc U      unit U's RTU replies carry a broken CRC; `goodcrc U` ends it
   late U MS     unit U's next reply goes out MS ms late (the server is blocked meanwhile, as a shared line is)
-Prints "ready <version>" once listening; "request U FC" for every request it answers (after the fault rules).
+Prints "ready <version>" once the serial port is open (TCP: the test waits until it accepts connections); "request U FC" for every request it answers (after the fault rules).
 """
 import argparse, asyncio, json, logging, struct, sys, time
 from pymodbus.datastore import ModbusSequentialDataBlock, ModbusSlaveContext, ModbusServerContext
@@ -95,16 +95,22 @@ async def main():
         if line == "": loop.stop(); return  # the test went away: so do we
         command(line.strip())
     loop.add_reader(sys.stdin.fileno(), on_stdin)
-    tasks = []
+    serving = []
     if a.serial:
-        tasks.append(StartAsyncSerialServer(context=ctx, framer=ModbusRtuFramer, port=a.serial, baudrate=a.baud,
-            parity=a.parity, stopbits=a.stopbits, bytesize=8, ignore_missing_slaves=True, response_manipulator=manipulator(True)))
+        server = await StartAsyncSerialServer(context=ctx, framer=ModbusRtuFramer, port=a.serial, baudrate=a.baud,
+            parity=a.parity, stopbits=a.stopbits, bytesize=8, ignore_missing_slaves=True,
+            response_manipulator=manipulator(True), defer_start=True)
+        await server.start()  # opens the pty: once it returns, requests are answered
+        if server.transport is None:
+            print("error cannot open", a.serial, flush=True); sys.exit(2)
+        serving.append(server.serve_forever())
     if a.tcp:
         host, port = a.tcp.rsplit(":", 1)
-        tasks.append(StartAsyncTcpServer(context=ctx, framer=ModbusSocketFramer, address=(host, int(port)),
-            ignore_missing_slaves=True, response_manipulator=manipulator(False)))
-    loop.call_later(0.2, lambda: print("ready", version.short(), flush=True))
-    await asyncio.gather(*tasks)
+        server = await StartAsyncTcpServer(context=ctx, framer=ModbusSocketFramer, address=(host, int(port)),
+            ignore_missing_slaves=True, response_manipulator=manipulator(False), defer_start=True)
+        serving.append(server.serve_forever())  # listening is seen from outside (the rig connects)
+    print("ready", version.short(), flush=True)
+    await asyncio.gather(*serving)
 
 logging.basicConfig(level=logging.CRITICAL)
 try:

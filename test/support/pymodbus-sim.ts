@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { SerialPort } from 'serialport';
 import { freePort, portOpen } from './ports.js';
 import { SocatPair } from './socat.js';
 import { makeTempDir } from './temp-dir.js';
@@ -117,33 +116,6 @@ export class PymodbusSim {
     this.exitWatch.catch(() => undefined);
     await Promise.race([waitFor(() => /^ready /m.test(this.out.slice(from)), 'pymodbus-sim to start', 15_000), this.exitWatch]);
     if (o.tcp === true) await Promise.race([waitFor(() => portOpen(this.tcpPort), `pymodbus-sim to listen on ${this.tcpPort}`, 15_000), this.exitWatch]);
-    if (this.socat !== undefined) await Promise.race([this.waitSerialAnswers(), this.exitWatch]);
-  }
-
-  /** The serial server is up once it answers a request on the pty: a real FC3 read, retried until answered. */
-  private async waitSerialAnswers(): Promise<void> {
-    const unit = Number(Object.keys(this.options.slaves ?? { 1: {} })[0]);
-    const request = Buffer.from([unit, 3, 0, 0, 0, 1]);
-    const frame = Buffer.concat([request, crc16(request)]);
-    const port = new SerialPort({ path: this.serialPath, baudRate: this.options.baudRate ?? 19_200, autoOpen: false, hupcl: false });
-    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-    let got = Buffer.alloc(0);
-    port.on('data', (d: Buffer) => void (got = Buffer.concat([got, d])));
-    try {
-      await waitFor(
-        async () => {
-          if (got.length >= 7) return true;
-          port.write(frame);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          return got.length >= 7;
-        },
-        'pymodbus-sim to answer on the serial line',
-        15_000,
-        0,
-      );
-    } finally {
-      await new Promise<void>((resolve) => port.close(() => resolve()));
-    }
   }
 
   private async killChild(): Promise<void> {

@@ -133,7 +133,11 @@ describe('ModbusBus over an RTU line (in memory)', () => {
     expect(err.attempts).toBe(2);
     expect(err.message).toMatch(/slave 2 did not answer read holding 0\+1 \(2 attempts\)/);
     expect(bus.stats().units['2']).toMatchObject({ requests: 2, responses: 0, timeouts: 2, retries: 1, consecutiveFailures: 1 });
-    expect(bus.stats().units['1']).toMatchObject({ timeouts: 0, consecutiveFailures: 0 });
+    expect(bus.stats().units['2']?.failingSince).toEqual(expect.any(Number));
+    expect(bus.stats().units['1']).toMatchObject({ timeouts: 0, consecutiveFailures: 0, failingSince: null });
+    line.behaviour.set(2, 'answer');
+    await expect(bus.readRegisters(2, 'holding', 0, 1)).resolves.toEqual([200]);
+    expect(bus.stats().units['2']).toMatchObject({ consecutiveFailures: 0, failingSince: null, lastOkAt: expect.any(Number) });
   });
 
   it('counts bad CRCs and retries them; counts exceptions by code and does not retry them', async () => {
