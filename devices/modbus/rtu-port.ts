@@ -128,7 +128,7 @@ export class RtuPort extends EventEmitter {
     const open = options.openSerial ?? openSerialPort;
     this.serial = open(options);
     this.serial.on('data', (chunk) => this.onData(chunk));
-    this.serial.on('error', (err) => this.emit('error', err));
+    this.serial.on('error', (err) => this.fail(err));
     this.serial.on('close', () => this.onClose());
   }
 
@@ -204,9 +204,14 @@ export class RtuPort extends EventEmitter {
     this.counters.bytesOut += frame.length;
     this.counters.framesOut += 1;
     this.serial.write(frame, (err) => {
-      if (err !== null && err !== undefined) this.emit('error', err);
+      if (err !== null && err !== undefined) this.fail(err);
     });
     if (this.pendingWrites.length > 0) this.pump();
+  }
+
+  /** An error with no one listening (before modbus-serial's open, after its close) must not throw: the close that follows is what matters. */
+  private fail(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   private onData(chunk: Buffer): void {

@@ -33,6 +33,18 @@ async function expectAllTables(bus: ModbusBus): Promise<void> {
   }
 }
 
+/** Writes a holding register (FC6), several (FC16) and a coil (FC5) on unit 1, reads them back, and restores them. */
+async function expectWritesReadBack(bus: ModbusBus): Promise<void> {
+  await bus.writeRegisters(1, 150, [4242]);
+  await bus.writeRegisters(1, 151, [1, 2, 3]);
+  await expect(bus.readRegisters(1, 'holding', 150, 4)).resolves.toEqual([4242, 1, 2, 3]);
+  await expect(bus.readRegisters(2, 'holding', 150, 4)).resolves.toEqual([0, 0, 0, 0]);
+  await bus.writeCoil(1, 63, false);
+  await expect(bus.readBits(1, 'coil', 62, 2)).resolves.toEqual([false, false]);
+  await bus.writeCoil(1, 63, true);
+  await bus.writeRegisters(1, 150, [0, 0, 0, 0]);
+}
+
 /** A silent unit 2 times out (after its retry) while units 1 and 3, asked in between, answer. */
 async function expectSilentSlaveIsolated(sim: PymodbusSim, bus: ModbusBus): Promise<void> {
   await sim.command('silent 2');
@@ -72,6 +84,12 @@ describe('Modbus RTU against pymodbus on a socat pty pair', () => {
     const s = bus.stats();
     expect(s).toMatchObject({ timeouts: 0, crcErrors: 0, framingErrors: 0, retries: 0, lateBytesDropped: 0, portOpens: 1 });
     expect(s.responses).toBe(15);
+  });
+
+  it('writes registers and coils', async () => {
+    bus = busFor(rtu);
+    await bus.start();
+    await expectWritesReadBack(bus);
   });
 
   it('counts an exception reply by its code', async () => {
@@ -169,6 +187,12 @@ describe('Modbus TCP against pymodbus on 127.0.0.1', () => {
     await bus.start();
     await expectAllTables(bus);
     expect(bus.stats()).toMatchObject({ responses: 15, timeouts: 0, portOpens: 1 });
+  });
+
+  it('writes registers and coils', async () => {
+    bus = busFor(tcp);
+    await bus.start();
+    await expectWritesReadBack(bus);
   });
 
   it('a unit id that stops answering times out while the other two keep answering', async () => {
