@@ -87,6 +87,7 @@ export class ModbusBus {
   private rtuPort: RtuPort | undefined;
   private readonly queue: Job[] = [];
   private running: Promise<void> | undefined;
+  private draining = false;
   private closed = false;
   private opening: Promise<void> | undefined;
   private reopenTimer: NodeJS.Timeout | undefined;
@@ -182,19 +183,29 @@ export class ModbusBus {
     this.unitStats(unit);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ unit, what, run, resolve: resolve as (v: unknown) => void, reject });
-      this.running ??= this.drain().finally(() => {
-        this.running = undefined;
-      });
+      if (!this.draining) {
+        this.draining = true;
+        this.running = this.drain();
+      }
     });
   }
 
+  /**
+   * Runs the queue until it is empty. `draining` is cleared in the same tick as the last
+   * shift finds the queue empty: a transaction queued by the code that awaited the previous
+   * one (which runs only after this returns) starts a new drain instead of waiting forever.
+   */
   private async drain(): Promise<void> {
-    for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
-      try {
-        job.resolve(await this.transact(job));
-      } catch (err) {
-        job.reject(err as Error);
+    try {
+      for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
+        try {
+          job.resolve(await this.transact(job));
+        } catch (err) {
+          job.reject(err as Error);
+        }
       }
+    } finally {
+      this.draining = false;
     }
   }
 

@@ -118,6 +118,17 @@ describe('ModbusBus over an RTU line (in memory)', () => {
     expect(s.units['2']).toMatchObject({ requests: 10, responses: 10, consecutiveFailures: 0 });
   });
 
+  it('serves a transaction asked for right after the previous one settled (the queue never stalls)', { timeout: 5000 }, async () => {
+    const line = new FakeBusLine();
+    bus = busOn([line]);
+    await bus.start();
+    for (let i = 0; i < 20; i += 1) {
+      // A bare await resumes here before anything the bus chains after the transaction has run.
+      const value = await bus.readRegisters(1, 'holding', i, 1);
+      expect(value).toEqual([100 + i]);
+    }
+  });
+
   it('a silent slave times out after its retries while the others keep answering', async () => {
     const line = new FakeBusLine();
     line.behaviour.set(2, 'silent');
