@@ -107,7 +107,8 @@ async def main():
     if a.tcp:
         host, port = a.tcp.rsplit(":", 1)
         server = await StartAsyncTcpServer(context=ctx, framer=ModbusSocketFramer, address=(host, int(port)),
-            ignore_missing_slaves=True, response_manipulator=manipulator(False), defer_start=True)
+            ignore_missing_slaves=True, response_manipulator=manipulator(False), defer_start=True,
+            allow_reuse_address=True)  # a restart binds the port again while the old connections sit in TIME_WAIT
         serving.append(server.serve_forever())  # listening is seen from outside (the rig connects)
     print("ready", version.short(), flush=True)
     await asyncio.gather(*serving)

@@ -162,7 +162,6 @@ describe('Modbus RTU against pymodbus on a socat pty pair', () => {
     await waitFor(() => b.isOpen, 'the bus to reopen the port', 15_000);
     await expectAllTables(bus);
     expect(bus.stats()).toMatchObject({ portOpens: 2, portCloses: 1 });
-    expect(bus.stats().openFailures).toBeGreaterThanOrEqual(1);
   });
 });
 
