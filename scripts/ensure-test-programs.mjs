@@ -32,6 +32,8 @@ const PROGRAMS = [
   { python: 'cryptography', pkg: 'python3-cryptography', why: 'signs the TUF conformance suite\'s repositories' },
   { python: 'requests', pkg: 'python3-requests', why: 'HTTP in the TUF conformance suite' },
   { python: 'urllib3', pkg: 'python3-urllib3', why: 'HTTP in the TUF conformance suite' },
+  // The Modbus tests poll Debian's pymodbus (test/support/pymodbus-sim.py) over a socat pty pair and TCP.
+  { python: 'pymodbus', pkg: 'python3-pymodbus', why: 'the Modbus RTU/TCP slaves the Modbus source is tested against' },
   { path: '/usr/bin/faketime', pkg: 'faketime', why: 'runs the client under test at another time in the TUF conformance suite' },
   { path: '/usr/bin/ffmpeg', pkg: 'ffmpeg', why: 'muxes and encodes the camera tests\' MP4, H.265 and MPEG-4 clips' },
   // The dataset readers' tests decode images other programs wrote, as users' photos are.
