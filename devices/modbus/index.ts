@@ -1,0 +1,18 @@
+import { defineSource } from '../../runtime/pipeline/registry.js';
+import { checkModbus, modbusSchema } from './schema.js';
+
+export const modbusPlugin = defineSource({
+  type: 'modbus',
+  configSchema: modbusSchema,
+  emits: ['samples'],
+  // The serial port may be absent at check time (plugged in later): the bus reopens it with backoff.
+  pathKeys: [['rtu', 'path']],
+  check: (config) => checkModbus(config),
+  // modbus-serial (and serialport's native binding) are loaded only by a config that has a Modbus source.
+  create: async (config) =>
+    new (await import('./modbus-source.js')).ModbusSource({
+      ...config,
+      // auto: the bus computes t3.5 from the baud rate.
+      interFrameDelayMs: config.interFrameDelayMs === 'auto' ? undefined : config.interFrameDelayMs,
+    }),
+});

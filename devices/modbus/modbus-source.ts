@@ -1,0 +1,233 @@
+import type { RecordClass } from '../../fleet/protocol/index.js';
+import type { Source, SourceContext } from '../../runtime/pipeline/components.js';
+import type { RecordInput } from '../../runtime/pipeline/record.js';
+import { ModbusBus, type BusEndpoint, type BusOptions } from './bus.js';
+import { isBitTable, planReads, blockValues, type ReadBlock } from './register-map.js';
+import { toMapPoint, type ModbusConfig } from './schema.js';
+
+/** The validated config with `interFrameDelayMs: auto` already turned into undefined (t3.5 from the baud rate). */
+export type ModbusSourceOptions = Omit<ModbusConfig, 'interFrameDelayMs'> & {
+  readonly interFrameDelayMs?: number | undefined;
+  /** RTU: opens the serial device (tests may pass a fake line). */
+  readonly openSerial?: BusOptions['openSerial'];
+};
+
+/** A slave failing this many polls in a row makes the source degraded (naming that slave). */
+export const DEGRADED_AFTER_FAILED_POLLS = 3;
+
+interface GroupState {
+  readonly slave: SlaveState;
+  readonly name: string;
+  readonly stream: string;
+  readonly intervalMs: number;
+  readonly blocks: readonly ReadBlock[];
+  readonly units: Readonly<Record<string, string>>;
+  /** Point names in config order: the key order of data.values. */
+  readonly order: readonly string[];
+  polling: Promise<void> | undefined;
+  polls: number;
+  overruns: number;
+}
+
+interface SlaveState {
+  readonly unit: number;
+  readonly name: string;
+  failedPolls: number;
+  consecutiveFailedPolls: number;
+  failingSince: number | null;
+  lastError: string | null;
+}
+
+function endpointOf(o: ModbusSourceOptions): BusEndpoint {
+  if (o.rtu !== undefined) {
+    return { type: 'rtu', path: o.rtu.path, baudRate: o.rtu.baudRate ?? 19_200, parity: o.rtu.parity ?? 'even', stopBits: o.rtu.stopBits ?? 1, dataBits: 8 };
+  }
+  if (o.tcp !== undefined) return { type: 'tcp', host: o.tcp.host, port: o.tcp.port ?? 502 };
+  throw new Error('a modbus source needs rtu or tcp (the config check refuses this)');
+}
+
+/**
+ * Modbus slaves polled on one bus (a serial line or a TCP endpoint). Each group of each slave
+ * is polled every `intervalMs`: its points are read in as few requests as the register map
+ * allows and become one `samples` record, stamped when the last answer arrived. A poll still
+ * queued when the next is due makes that next one skip (counted, never stacked). A slave that
+ * fails polls in a row degrades the source, naming only that slave; the others go on.
+ */
+export class ModbusSource implements Source {
+  private bus: ModbusBus | undefined;
+  private ctx: SourceContext | undefined;
+  private readonly slaves: SlaveState[] = [];
+  private readonly groups: GroupState[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private emitChain: Promise<void> = Promise.resolve();
+  private stopping = false;
+
+  constructor(private readonly options: ModbusSourceOptions) {
+    for (const s of options.slaves) {
+      const slave: SlaveState = { unit: s.unit, name: s.name, failedPolls: 0, consecutiveFailedPolls: 0, failingSince: null, lastError: null };
+      this.slaves.push(slave);
+      for (const g of s.groups) {
+        const units: Record<string, string> = {};
+        for (const p of g.points) units[p.name] = p.unit ?? '';
+        this.groups.push({
+          slave,
+          name: g.name,
+          stream: g.stream ?? `${options.id}.${s.name}.${g.name}`,
+          intervalMs: g.intervalMs,
+          blocks: planReads(s.unit, g.points.map(toMapPoint), { maxGap: g.maxGap ?? options.maxGap ?? 0 }),
+          units,
+          order: g.points.map((p) => p.name),
+          polling: undefined,
+          polls: 0,
+          overruns: 0,
+        });
+      }
+    }
+  }
+
+  async start(ctx: SourceContext): Promise<void> {
+    this.ctx = ctx;
+    const o = this.options;
+    this.bus = new ModbusBus({
+      endpoint: endpointOf(o),
+      timeoutMs: o.timeoutMs ?? 300,
+      retries: o.retries ?? 1,
+      interFrameDelayMs: o.interFrameDelayMs,
+      reopen: { minMs: o.reopen?.minDelayMs ?? 500, maxMs: o.reopen?.maxDelayMs ?? 30_000 },
+      openSerial: o.openSerial,
+      onEvent: (level, name, fields) => ctx.events[level](name, { source: o.id, ...fields }),
+    });
+    await this.bus.start();
+    for (const g of this.groups) {
+      this.poll(g);
+      this.timers.push(setInterval(() => this.poll(g), g.intervalMs));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    // Closing refuses what is queued; the request on the wire ends within its timeout.
+    await this.bus?.close();
+    await Promise.all(this.groups.map((g) => g.polling));
+    await this.emitChain;
+  }
+
+  stats(): Record<string, number | string | boolean | null> {
+    const b = this.bus?.stats();
+    const out: Record<string, number | string | boolean | null> = {
+      endpoint: b?.endpoint ?? null,
+      open: b?.open ?? false,
+      requests: b?.requests ?? 0,
+      responses: b?.responses ?? 0,
+      timeouts: b?.timeouts ?? 0,
+      crcErrors: b?.crcErrors ?? 0,
+      framingErrors: b?.framingErrors ?? 0,
+      retries: b?.retries ?? 0,
+      portOpens: b?.portOpens ?? 0,
+      portCloses: b?.portCloses ?? 0,
+      openFailures: b?.openFailures ?? 0,
+      lateBytesDropped: b?.lateBytesDropped ?? 0,
+      queueDepth: b?.queueDepth ?? 0,
+      polls: this.groups.reduce((n, g) => n + g.polls, 0),
+      pollOverruns: this.groups.reduce((n, g) => n + g.overruns, 0),
+    };
+    for (const s of this.slaves) {
+      const u = b?.units[String(s.unit)];
+      const at = `slave.${s.name}`;
+      out[`${at}.unit`] = s.unit;
+      out[`${at}.requests`] = u?.requests ?? 0;
+      out[`${at}.responses`] = u?.responses ?? 0;
+      out[`${at}.timeouts`] = u?.timeouts ?? 0;
+      out[`${at}.crcErrors`] = u?.crcErrors ?? 0;
+      out[`${at}.framingErrors`] = u?.framingErrors ?? 0;
+      out[`${at}.retries`] = u?.retries ?? 0;
+      out[`${at}.exceptions`] = Object.values(u?.exceptions ?? {}).reduce((n, k) => n + k, 0);
+      out[`${at}.lastOkAt`] = u?.lastOkAt ?? null;
+      out[`${at}.consecutiveFailures`] = u?.consecutiveFailures ?? 0;
+      out[`${at}.failedPolls`] = s.failedPolls;
+      out[`${at}.consecutiveFailedPolls`] = s.consecutiveFailedPolls;
+      out[`${at}.lastError`] = s.lastError;
+    }
+    const failing = this.slaves.filter((s) => s.consecutiveFailedPolls >= DEGRADED_AFTER_FAILED_POLLS);
+    if (failing.length > 0) {
+      out['degraded'] = true;
+      out['degradedReason'] = failing
+        .map((s) => `slave ${s.unit} (${s.name}) failing since ${new Date(s.failingSince ?? Date.now()).toISOString()}: ${s.lastError ?? 'no answer'}`)
+        .join('; ');
+    }
+    return out;
+  }
+
+  private poll(g: GroupState): void {
+    if (this.stopping) return;
+    if (g.polling !== undefined) {
+      g.overruns += 1;
+      return;
+    }
+    g.polls += 1;
+    g.polling = this.runPoll(g).finally(() => {
+      g.polling = undefined;
+    });
+  }
+
+  private async runPoll(g: GroupState): Promise<void> {
+    const bus = this.bus;
+    if (bus === undefined) return;
+    const merged = new Map<string, number[]>();
+    try {
+      // One block after another, ending at the first failure: a silent slave costs the line one
+      // timeout per poll, not one per block, and the other slaves' requests go between.
+      for (const b of g.blocks) {
+        const data = isBitTable(b.table)
+          ? await bus.readBits(b.unit, b.table, b.address, b.count)
+          : await bus.readRegisters(b.unit, b.table, b.address, b.count);
+        for (const [k, v] of blockValues(b, data)) merged.set(k, v);
+      }
+    } catch (err) {
+      if (this.stopping) return;
+      this.failed(g, err as Error);
+      return;
+    }
+    const ts = Date.now();
+    const s = g.slave;
+    if (s.consecutiveFailedPolls >= DEGRADED_AFTER_FAILED_POLLS) this.ctx?.events.info('modbus.slave_recovered', { source: this.options.id, unit: s.unit, slave: s.name });
+    s.consecutiveFailedPolls = 0;
+    s.failingSince = null;
+    const values: Record<string, readonly number[]> = {};
+    for (const name of g.order) values[name] = merged.get(name) ?? [];
+    this.emit({
+      stream: g.stream,
+      class: (this.options.class ?? 'telemetry') as RecordClass,
+      ts,
+      data: { unit: s.unit, slave: s.name, group: g.name, values, units: g.units },
+    });
+  }
+
+  private failed(g: GroupState, err: Error): void {
+    const s = g.slave;
+    s.failedPolls += 1;
+    if (s.consecutiveFailedPolls === 0) s.failingSince = Date.now();
+    s.consecutiveFailedPolls += 1;
+    s.lastError = err.message;
+    const code = (err as { code?: unknown }).code;
+    const fields = { code: typeof code === 'string' ? code : 'E_MODBUS_OTHER', source: this.options.id, unit: s.unit, slave: s.name, group: g.name, reason: err.message };
+    if (s.consecutiveFailedPolls === DEGRADED_AFTER_FAILED_POLLS) this.ctx?.events.error('modbus.slave_failing', { ...fields, polls: s.consecutiveFailedPolls });
+    else this.ctx?.events.warn('modbus.poll_failed', fields);
+  }
+
+  private emit(record: RecordInput): void {
+    const ctx = this.ctx;
+    if (ctx === undefined) return;
+    // In order; an emit waits for edge space (backpressure) without holding up the polls' reads.
+    this.emitChain = this.emitChain
+      .then(() => ctx.emit([record]))
+      .then(
+        (receipt) => {
+          receipt.stored.catch((err: unknown) => ctx.events.error('modbus.emit_failed', { source: this.options.id, reason: (err as Error).message }));
+        },
+        (err: unknown) => ctx.events.error('modbus.emit_failed', { source: this.options.id, reason: (err as Error).message }),
+      );
+  }
+}
