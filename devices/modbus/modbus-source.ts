@@ -59,7 +59,6 @@ export class ModbusSource implements Source {
   private readonly slaves: SlaveState[] = [];
   private readonly groups: GroupState[] = [];
   private timers: NodeJS.Timeout[] = [];
-  private emitChain: Promise<void> = Promise.resolve();
   private stopping = false;
 
   constructor(private readonly options: ModbusSourceOptions) {
@@ -110,8 +109,8 @@ export class ModbusSource implements Source {
     this.timers = [];
     // Closing refuses what is queued; the request on the wire ends within its timeout.
     await this.bus?.close();
+    // A poll ends once its record is on the first edge.
     await Promise.all(this.groups.map((g) => g.polling));
-    await this.emitChain;
   }
 
   stats(): Record<string, number | string | boolean | null> {
@@ -197,7 +196,7 @@ export class ModbusSource implements Source {
     s.failingSince = null;
     const values: Record<string, readonly number[]> = {};
     for (const name of g.order) values[name] = merged.get(name) ?? [];
-    this.emit({
+    await this.emit({
       stream: g.stream,
       class: (this.options.class ?? 'telemetry') as RecordClass,
       ts,
@@ -217,17 +216,20 @@ export class ModbusSource implements Source {
     else this.ctx?.events.warn('modbus.poll_failed', fields);
   }
 
-  private emit(record: RecordInput): void {
+  /**
+   * Hands one poll's record to the pipeline. The poll is not over until the first edge took it:
+   * a full edge under `block` holds the poll, and the polls due meanwhile are skipped and
+   * counted (pollOverruns) instead of piling up here.
+   */
+  private async emit(record: RecordInput): Promise<void> {
     const ctx = this.ctx;
     if (ctx === undefined) return;
-    // In order; an emit waits for edge space (backpressure) without holding up the polls' reads.
-    this.emitChain = this.emitChain
-      .then(() => ctx.emit([record]))
-      .then(
-        (receipt) => {
-          receipt.stored.catch((err: unknown) => ctx.events.error('modbus.emit_failed', { source: this.options.id, reason: (err as Error).message }));
-        },
-        (err: unknown) => ctx.events.error('modbus.emit_failed', { source: this.options.id, reason: (err as Error).message }),
-      );
+    const failed = (err: unknown): void => ctx.events.error('modbus.emit_failed', { code: 'E_MODBUS_EMIT', source: this.options.id, stream: record.stream, reason: (err as Error).message });
+    try {
+      const receipt = await ctx.emit([record]);
+      receipt.stored.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   }
 }
