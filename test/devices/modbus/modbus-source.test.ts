@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeRecordMessage } from '../../../fleet/ingest/record-message.js';
@@ -6,8 +7,10 @@ import { parseConfig } from '../../../runtime/config/load.js';
 import { ConfigError } from '../../../runtime/errors.js';
 import { Gateway } from '../../../runtime/gateway.js';
 import { builtinRegistry } from '../../../runtime/plugins.js';
+import { runCli } from '../../support/gateway-process.js';
 import { useGatewayRig } from '../../support/gateway-rig.js';
 import { PymodbusSim } from '../../support/pymodbus-sim.js';
+import { makeTempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 
 // The simulator's default map (test/support/pymodbus-sim.py), per unit u: every type in ABCD from HR0, CDAB from HR20,
@@ -163,8 +166,7 @@ ${slavesYaml('      ')}log: { level: warn }
 });
 
 describe('modbus config check', () => {
-  it('names the path and YAML line of a bad register map', () => {
-    const yaml = `gateway: { id: gw-1, dataDir: /tmp/x }
+  const badMap = (dataDir: string): string => `gateway: { id: gw-1, dataDir: ${JSON.stringify(dataDir)} }
 uplink: { url: "mqtt://127.0.0.1:1" }
 devices:
   - id: bus1
@@ -181,16 +183,34 @@ devices:
               - { name: running, table: coil, address: 5, type: float32 }
               - { name: v, table: holding, address: 10, type: uint16, order: CDAB }
 `;
+  const expected = [
+    'devices[0].slaves[0].groups[0].points[1].type: expected bool (a coil is one bit), got float32 (line 15)',
+    'devices[0].slaves[0].groups[0].points[2].order: expected no order: it applies to 32- and 64-bit types, which span several registers, got order CDAB on uint16 (line 16)',
+  ];
+
+  it('names the path and YAML line of each problem of a bad register map', () => {
     let problems: string[] = [];
     try {
-      parseConfig(yaml, 'test.yaml', builtinRegistry());
+      parseConfig(badMap('/tmp/x'), 'test.yaml', builtinRegistry());
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems = [...err.problems];
     }
-    expect(problems).toEqual([
-      expect.stringMatching(/^devices\[0\]\.slaves\[0\]\.groups\[0\]\.points\[1\]\.type: expected bool .*\(line 15\)$/),
-      expect.stringMatching(/^devices\[0\]\.slaves\[0\]\.groups\[0\]\.points\[2\]\.order: expected no order.*\(line 16\)$/),
-    ]);
+    expect(problems).toEqual(expected);
+  });
+
+  it('`edgewise gateway --check` exits 2 and prints them, no stack trace', { timeout: 30_000 }, async () => {
+    const dir = await makeTempDir();
+    try {
+      const file = `${dir.path}/modbus.yaml`;
+      await writeFile(file, badMap(`${dir.path}/data`));
+      const { code, stdout, stderr } = await runCli(['gateway', '--config', file, '--check']);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      for (const line of expected) expect(stderr).toContain(line);
+      expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+    } finally {
+      await dir.remove();
+    }
   });
 });
