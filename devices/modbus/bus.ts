@@ -134,6 +134,13 @@ export class ModbusBus {
     });
   }
 
+  /** FC 15: several coils in one request. */
+  writeCoils(unit: number, address: number, values: readonly boolean[]): Promise<void> {
+    return this.enqueue(unit, `write coil ${address}+${values.length}`, async (c) => {
+      await c.writeCoils(address, [...values]);
+    });
+  }
+
   stats(): BusStats {
     const units: Record<string, UnitStats> = {};
     const total = { requests: 0, responses: 0, timeouts: 0, crcErrors: 0, framingErrors: 0, retries: 0 };

@@ -4,6 +4,8 @@ import type { RecordInput } from '../../runtime/pipeline/record.js';
 import { ModbusBus, type BusEndpoint, type BusOptions } from './bus.js';
 import { isBitTable, planReads, blockValues, type ReadBlock } from './register-map.js';
 import { toMapPoint, type ModbusConfig } from './schema.js';
+import type { WriteValue } from './encode.js';
+import { ModbusWriter } from './write.js';
 
 /** The validated config with `interFrameDelayMs: auto` already turned into undefined (t3.5 from the baud rate). */
 export type ModbusSourceOptions = Omit<ModbusConfig, 'interFrameDelayMs'> & {
@@ -60,8 +62,10 @@ export class ModbusSource implements Source {
   private readonly groups: GroupState[] = [];
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
+  private readonly writer: ModbusWriter;
 
   constructor(private readonly options: ModbusSourceOptions) {
+    this.writer = new ModbusWriter(options, () => (this.stopping ? undefined : this.bus));
     for (const s of options.slaves) {
       const slave: SlaveState = { unit: s.unit, name: s.name, failedPolls: 0, consecutiveFailedPolls: 0, failingSince: null, lastError: null };
       this.slaves.push(slave);
@@ -113,6 +117,16 @@ export class ModbusSource implements Source {
     await Promise.all(this.groups.map((g) => g.polling));
   }
 
+  /**
+   * Writes `value` to a point that has `write: true` (slave by name or unit id). It goes through
+   * the bus's queue like a poll's reads, so on RTU it never interleaves with one. Refused without
+   * traffic (ModbusWriteRefusedError, ModbusValueError) for an unknown or read-only point or a
+   * value that does not fit its type after scale and offset.
+   */
+  write(slave: string | number, point: string, value: WriteValue): Promise<void> {
+    return this.writer.write(slave, point, value);
+  }
+
   stats(): Record<string, number | string | boolean | null> {
     const b = this.bus?.stats();
     const out: Record<string, number | string | boolean | null> = {
@@ -131,6 +145,7 @@ export class ModbusSource implements Source {
       queueDepth: b?.queueDepth ?? 0,
       polls: this.groups.reduce((n, g) => n + g.polls, 0),
       pollOverruns: this.groups.reduce((n, g) => n + g.overruns, 0),
+      ...this.writer.counters,
     };
     for (const s of this.slaves) {
       const u = b?.units[String(s.unit)];
