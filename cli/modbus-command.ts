@@ -177,6 +177,8 @@ export async function runModbusScan(o: ScanCommandOptions, io: ModbusIo): Promis
       tcp,
       onProgress: (p) => {
         if (tty) io.stderr.write(`\runit ${p.unit} (${p.done}/${p.total}), found ${p.found}   `);
+        // Not a terminal (a log, a pipe): a line now and then, so a long RTU scan is seen to be alive.
+        else if (p.done % 25 === 0 && p.done < p.total) io.stderr.write(`probed ${p.done}/${p.total} unit ids (up to ${p.unit}), found ${p.found}\n`);
       },
       onFound: (unit, answer) => io.stderr.write(`${tty ? '\n' : ''}unit ${unit} answered (${answer}); probing its register ranges\n`),
     });

@@ -5,10 +5,10 @@ import { toMapPoint, type ModbusConfig } from './schema.js';
 /** A config path relative to the source's entry (`slaves[0].groups[1].points[2]`). */
 export type EntryPath = readonly (string | number)[];
 
-/** A write refused before anything was sent: unknown slave or point, or a point without `write: true`. */
+/** A write refused before anything was sent: unknown slave or point, a point without `write: true`, or a source not running. */
 export class ModbusWriteRefusedError extends Error {
   constructor(
-    readonly code: 'E_MODBUS_UNKNOWN_SLAVE' | 'E_MODBUS_UNKNOWN_POINT' | 'E_MODBUS_NOT_WRITABLE',
+    readonly code: 'E_MODBUS_UNKNOWN_SLAVE' | 'E_MODBUS_UNKNOWN_POINT' | 'E_MODBUS_NOT_WRITABLE' | 'E_MODBUS_NOT_STARTED',
     message: string,
     /** Where in the source's entry the refusal points (the point, or its `write` key). */
     readonly path: EntryPath,
@@ -113,7 +113,7 @@ export class ModbusWriter {
     const bus = this.bus();
     if (bus === undefined) {
       this.counters.writesRefused += 1;
-      throw new ModbusWriteRefusedError('E_MODBUS_NOT_WRITABLE', `the Modbus source is not started: nothing written to ${pointName}`, ref.path);
+      throw new ModbusWriteRefusedError('E_MODBUS_NOT_STARTED', `the Modbus source is not running (not started, or stopping): nothing written to ${pointName}`, ref.path);
     }
     try {
       await sendWrite(bus, ref.unit, request);

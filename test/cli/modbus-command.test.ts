@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { runModbusRead, runModbusScan, runModbusWrite, type ModbusIo } from '../../cli/modbus-command.js';
+import { parseTcp, parseUnits, runModbusRead, runModbusScan, runModbusWrite, type ModbusIo } from '../../cli/modbus-command.js';
 import { parseConfig } from '../../runtime/config/load.js';
 import { builtinRegistry } from '../../runtime/plugins.js';
 import { PymodbusSim } from '../support/pymodbus-sim.js';
@@ -69,6 +70,32 @@ devices:
 }
 
 const FOUND = [1, 2, 3].map((unit) => ({ unit, answer: 'data', holding: { start: 0, end: 199 }, input: { start: 0, end: 49 }, notes: [] }));
+
+describe('modbus scan option parsing', () => {
+  it('--units: ids in 1..max, in order without repeats, or an error naming --units', () => {
+    expect(parseUnits('1-3,2,7', 247)).toEqual([1, 2, 3, 7]);
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 16 }), fc.stringMatching(/^[0-9,-]{1,12}$/)), fc.constantFrom(247, 255), (text, max) => {
+        try {
+          const units = parseUnits(text, max);
+          expect(units.length).toBeGreaterThan(0);
+          expect(new Set(units).size).toBe(units.length);
+          for (const u of units) expect(Number.isInteger(u) && u >= 1 && u <= max).toBe(true);
+        } catch (err) {
+          expect((err as Error).message).toMatch(/^--units: /);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('--tcp: HOST, HOST:PORT or [IPv6]:PORT', () => {
+    expect(parseTcp('10.0.0.5')).toEqual({ host: '10.0.0.5', port: 502 });
+    expect(parseTcp('plc-1.local:1502')).toEqual({ host: 'plc-1.local', port: 1502 });
+    expect(parseTcp('[::1]:5020')).toEqual({ host: '::1', port: 5020 });
+    for (const bad of ['', 'a:b', 'a:0', 'a:65536', '::1:502']) expect(() => parseTcp(bad)).toThrow(/^--tcp: expected HOST:PORT/);
+  });
+});
 
 describe('edgewise modbus, against pymodbus over RTU (socat pty) and TCP', () => {
   let sim: PymodbusSim;

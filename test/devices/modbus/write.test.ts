@@ -106,6 +106,20 @@ describe('encodeWrite: the inverse of decoding and scaling', () => {
     expect(wordsOf(encodeWrite(point({ type: 'uint16' }), -0.4))).toEqual([0]);
   });
 
+  it('parsing typed text throws only ModbusValueError, whatever the text', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('coil' as const, 'holding' as const), fc.integer({ min: 1, max: 3 }), fc.string({ maxLength: 24 }), (table, count, text) => {
+        try {
+          const v = parseWriteValue({ name: 'p', table, count }, text);
+          for (const x of Array.isArray(v) ? v : [v]) expect(typeof x).toBe(table === 'coil' ? 'boolean' : 'number');
+        } catch (err) {
+          expect(err).toBeInstanceOf(ModbusValueError);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('parses values typed on the command line', () => {
     const coil = { name: 'c', table: 'coil', count: 1 } as const;
     expect(parseWriteValue(coil, 'on')).toBe(true);
