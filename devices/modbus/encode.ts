@@ -45,8 +45,9 @@ export class ModbusValueError extends Error {
 
 /**
  * The divisor of `(value - offset) / scale` done as a multiplication when 1/scale is a whole
- * number: 21.55 / 0.1 is 215.49999999999997 in binary floating point (rounds to 215), while
- * 21.55 * 10 is 215.5 (rounds to 216, what the operator meant).
+ * number: 0.15 / 0.1 is 1.4999999999999998 in binary floating point (rounds to 1), while
+ * 0.15 * 10 is 1.5 (rounds to 2, what the operator meant). Of the values 0.00..999.99 typed
+ * with two decimals, 3229 round differently by division at scale 0.1; none by multiplication.
  */
 function unscale(value: number, s: Scaling): number {
   const shifted = value - s.offset;
@@ -64,7 +65,8 @@ function rawOf(value: number, type: NumericType, s: Scaling): number | string {
   if (!Number.isFinite(exact)) return `${value}${scaled} does not fit ${type}`;
   if (type === 'float64') return exact;
   if (type === 'float32') return Number.isFinite(Math.fround(exact)) ? exact : `${value}${scaled} is beyond the float32 range (about ±3.4e38)`;
-  const raw = Math.round(exact);
+  // Half away from zero, as a person rounds: -21.55 at scale 0.1 is -216, like 21.55 is 216.
+  const raw = Math.sign(exact) * Math.round(Math.abs(exact));
   const { min, max } = rangeOf(type);
   if (raw < min || raw > max) return `${value}${scaled} is outside ${type} (${min}..${max} raw)`;
   // -0 would encode as 0 anyway; keep it 0 for messages and comparisons.

@@ -100,8 +100,11 @@ describe('encodeWrite: the inverse of decoding and scaling', () => {
   });
 
   it('rounds an integer register to the nearest raw step, as the operator meant it', () => {
-    // 21.55 / 0.1 is 215.49999999999997 in binary floating point; 21.55 * 10 is 215.5.
-    expect(wordsOf(encodeWrite(point({ type: 'int16', scaling: { scale: 0.1, offset: 0 } }), 21.55))).toEqual([216]);
+    const tenths = point({ type: 'int16', scaling: { scale: 0.1, offset: 0 } });
+    expect(wordsOf(encodeWrite(tenths, 21.55))).toEqual([216]);
+    expect(wordsOf(encodeWrite(tenths, -21.55))).toEqual([0x10000 - 216]);
+    // 0.15 / 0.1 is 1.4999999999999998 in binary floating point; 0.15 * 10 is 1.5: every x.x5 rounds up, as typed.
+    for (let i = 0; i < 2000; i += 1) expect(wordsOf(encodeWrite(tenths, Number(((i * 10 + 5) / 100).toFixed(2))))).toEqual([i + 1]);
     expect(wordsOf(encodeWrite(point({ type: 'int16', scaling: { scale: 0.1, offset: -40 } }), -0.04))).toEqual([400]);
     expect(wordsOf(encodeWrite(point({ type: 'uint16' }), -0.4))).toEqual([0]);
   });
