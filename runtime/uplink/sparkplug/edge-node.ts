@@ -194,9 +194,11 @@ export class SparkplugEdgeNode {
   private async run(): Promise<void> {
     const stop = this.stopAbort.signal;
     while (!stop.aborted) {
-      const bdSeq = await this.bdSeqStore.next();
       let client: MqttClient;
+      let bdSeq: number;
       try {
+        // A bdSeq that cannot be stored is not used: a restart could reuse it (bd-seq.ts).
+        bdSeq = await this.bdSeqStore.next();
         client = await connectMqtt(this.settings.url, this.clientOptions(bdSeq));
       } catch (err) {
         this.lastError = (err as Error).message;
