@@ -1,15 +1,18 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../../../fleet/broker/embedded-broker.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { EventLog } from '../../../../runtime/health/events.js';
 import { Registry } from '../../../../runtime/health/prom-client.js';
 import { BdSeqStore } from '../../../../runtime/uplink/sparkplug/bd-seq.js';
 import { SparkplugEdgeNode } from '../../../../runtime/uplink/sparkplug/edge-node.js';
 import { DATATYPE_IDS } from '../../../../runtime/uplink/sparkplug/metrics.js';
+import { readSparkplugFiles } from '../../../../runtime/uplink/sparkplug/files.js';
 import { sparkplugSettings, type SparkplugSection } from '../../../../runtime/uplink/sparkplug/schema.js';
 import { MemoryFeed } from '../../../support/sparkplug-memory-feed.js';
 import { SparkplugHost, type HostMessage } from '../../../support/sparkplug-host.js';
 import { makeTempDir } from '../../../support/temp-dir.js';
+import { makeTlsFiles } from '../../../support/tls-files.js';
 import { waitFor } from '../../../support/wait-for.js';
 
 const SOURCES: SparkplugSection['sources'] = [
@@ -234,5 +237,32 @@ describe('the Sparkplug B edge node against aedes and a host application', () =>
     expect(afterBirth[0]?.metrics.every((m) => m.historical)).toBe(true);
     expect(n.stats().historicalRecords).toBeGreaterThan(100);
     expect(n.stats().connects).toBe(2);
+  });
+
+  it('connects over mutual TLS with the files the section names, and names a bad file under sparkplug.tls', async () => {
+    const tls = makeTlsFiles(dir.path);
+    const tlsBroker = await EmbeddedBroker.create({ tls: { key: readFileSync(tls.serverKey), cert: readFileSync(tls.serverCert), ca: readFileSync(tls.ca) } });
+    try {
+      const h = await SparkplugHost.attach(tlsBroker, 'Plant1');
+      host = h;
+      const settings = sparkplugSettings({ url: tlsBroker.tlsUrl as string, groupId: 'Plant1', edgeNodeId: 'gw-tls', sources: SOURCES, tls: { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey } });
+      const { files, problems } = await readSparkplugFiles(settings);
+      expect(problems).toEqual([]);
+      const n = new SparkplugEdgeNode(new MemoryFeed(), settings, files, await BdSeqStore.open(`${dir.path}/state`), events);
+      node = n;
+      n.start();
+      await waitFor(() => h.of('NBIRTH').length === 1, 'the birth over TLS');
+      await n.stop();
+      node = undefined;
+      await waitFor(() => h.of('NDEATH').length === 1, 'the NDEATH of a clean stop');
+
+      writeFileSync(`${dir.path}/bad.pem`, 'not a certificate');
+      const bad = await readSparkplugFiles(sparkplugSettings({ url: 'mqtts://x', groupId: 'g', edgeNodeId: 'e', sources: SOURCES, tls: { ca: `${dir.path}/bad.pem`, cert: tls.clientCert, key: `${dir.path}/missing.key` } }));
+      expect(bad.problems.map((p) => p.split(':')[0])).toEqual(['sparkplug.tls.key', 'sparkplug.tls.ca']);
+    } finally {
+      await host?.close();
+      host = undefined;
+      await tlsBroker.close();
+    }
   });
 });
