@@ -163,6 +163,23 @@ describe('the Sparkplug B edge node against aedes and a host application', () =>
     expect(n.stats()).toMatchObject({ rebirthRequests: 1, births: 2, unmappedRecords: 1, badValues: 1, connects: 1 });
   });
 
+  it('sends a DDEATH for a source that went away, leaves it out of rebirths, and births it again before its next data', async () => {
+    const h = await SparkplugHost.connect(broker.url, 'Plant1');
+    host = h;
+    const feed = new MemoryFeed();
+    const n = await startNode(feed);
+    await waitFor(() => n.stats().born, 'the first birth');
+    n.setDeviceOnline('line1.rs485', false);
+    await h.requestRebirth('gw-01');
+    await waitFor(() => h.of('NBIRTH').length === 2, 'the rebirth');
+    feed.push('line1.rs485', { n: 5 });
+    await waitFor(() => feed.acked.size === 1, 'the record of the returning device');
+    const seen = h.messages.filter((m) => m.type !== 'NCMD').map((m) => `${m.type}${m.device === undefined ? '' : ` ${m.device}`}`);
+    expect(seen).toEqual(['NBIRTH', 'DBIRTH press-1', 'DBIRTH line1', 'DDEATH line1', 'NBIRTH', 'DBIRTH press-1', 'DBIRTH line1', 'DDATA line1']);
+    expect(seqGaps(h.messages)).toEqual([]);
+    expect(n.stats().deviceDeaths).toBe(1);
+  });
+
   it('holds data while the primary host is offline, ignores a stale offline, and sends the held data as historical after the rebirth', async () => {
     const h = await SparkplugHost.attach(broker, 'Plant1', 'ignition-1');
     host = h;

@@ -96,6 +96,13 @@ describe('Sparkplug payloads', () => {
     );
   });
 
+  it('matches the README worked example: alias of line1/n and the two\'s complement of an Int32', () => {
+    const [d] = aliasTable([{ id: 'line1.rs485', deviceId: 'line1', metrics: [{ name: 'n', type: 'Int32' }] }]);
+    expect(d?.byName.get('n')?.alias).toBe(3_710_925_789);
+    const decoded = sp.decodePayload(encodeDeviceData([{ metric: d?.metrics[0] as NonNullable<typeof d>['metrics'][number], value: -100, ts: 1_764_560_000_000, historical: false }], 3, 1, true));
+    expect(decoded.metrics?.[0]?.value).toBe(-100);
+  });
+
   it('gives every metric a unique alias, never the reserved ones, and keeps it when other metrics come or go', () => {
     const names = fc.uniqueArray(fc.string({ minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 30 });
     fc.assert(
