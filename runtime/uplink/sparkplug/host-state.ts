@@ -49,7 +49,8 @@ export function parseHostState(topic: string, payload: Uint8Array): HostState {
 /**
  * The host's state as the edge node believes it: the latest accepted message. A 3.0 message
  * older than the last accepted 3.0 message is stale and ignored; 2.2 messages carry no time and
- * are always accepted. Kept across connections (a retained stale offline must not win later).
+ * are accepted until a 3.0 message has been seen. Kept across connections (a retained stale
+ * offline must not win later).
  */
 export class HostStateTracker {
   private lastTimestamp: number | undefined;
@@ -66,6 +67,12 @@ export class HostStateTracker {
 
   /** Applies a message; returns false when it was stale and ignored. */
   accept(state: HostState): boolean {
+    // With stateFormat auto, once the host has spoken 3.0 a 2.2 word is old news: a retained
+    // `STATE/<host>` OFFLINE can outlive the client that published it for years.
+    if (state.timestamp === undefined && this.lastTimestamp !== undefined) {
+      this.staleIgnored += 1;
+      return false;
+    }
     if (state.timestamp !== undefined) {
       if (this.lastTimestamp !== undefined && state.timestamp < this.lastTimestamp) {
         this.staleIgnored += 1;

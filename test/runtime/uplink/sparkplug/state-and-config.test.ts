@@ -30,6 +30,15 @@ describe('primary host STATE', () => {
     );
   });
 
+  it('with both formats, listens to 2.2 words only until the host has spoken 3.0', () => {
+    const t = new HostStateTracker();
+    expect(t.accept({ online: true, timestamp: undefined })).toBe(true);
+    expect(t.accept({ online: false, timestamp: undefined })).toBe(true);
+    expect(t.accept({ online: true, timestamp: 5 })).toBe(true);
+    expect(t.accept({ online: false, timestamp: undefined })).toBe(false); // a retained OFFLINE of an old 2.2 client
+    expect(t.online).toBe(true);
+  });
+
   it('ignores a 3.0 message older than the last accepted one (a stale offline Will), whatever the order', () => {
     fc.assert(
       fc.property(fc.array(fc.record({ online: fc.boolean(), timestamp: fc.integer({ min: 0, max: 1000 }) }), { minLength: 1, maxLength: 30 }), (states) => {
