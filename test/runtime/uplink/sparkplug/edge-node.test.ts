@@ -219,6 +219,21 @@ describe('the Sparkplug B edge node against aedes and a host application', () =>
     expect(n.stats().historicalRecords).toBe(20);
   });
 
+  it('follows a Sparkplug 2.2 host (STATE/<host> ONLINE/OFFLINE) and keeps serving after a STATE it cannot read', async () => {
+    const h = await SparkplugHost.attach(broker, 'Plant1');
+    host = h;
+    await broker.publish('STATE/scada-v2', '{"not":"a word"}', { qos: 1, retain: true });
+    const n = await startNode(new MemoryFeed(), { primaryHostId: 'scada-v2', stateFormat: 'v2' });
+    await waitFor(() => n.stats().invalidStateMessages === 1, 'the unreadable STATE to be counted');
+    expect(n.stats().born).toBe(false);
+    expect(n.degradedReason()).toMatch(/waiting for the STATE of primary host scada-v2/);
+    await broker.publish('STATE/scada-v2', 'ONLINE', { qos: 1, retain: true });
+    await waitFor(() => h.of('NBIRTH').length === 1, 'the birth after ONLINE');
+    await broker.publish('STATE/scada-v2', 'OFFLINE', { qos: 1, retain: true });
+    await waitFor(() => h.of('NDEATH').length === 1 && n.stats().connects === 2 && n.stats().connected, 'NDEATH and a new connection after OFFLINE');
+    expect(n.stats().born).toBe(false);
+  });
+
   it('after a broker outage sends what waited as historical, with nothing lost and duplicates only from redelivery', async () => {
     const h = await SparkplugHost.attach(broker, 'Plant1');
     host = h;
