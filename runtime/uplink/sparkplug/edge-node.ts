@@ -7,7 +7,8 @@ import { connectMqtt } from '../mqtt-connect.js';
 import type { BdSeqStore } from './bd-seq.js';
 import type { FeedRecord, SparkplugFeed } from './feed.js';
 import { HostStateTracker, parseHostState, stateTopics } from './host-state.js';
-import { aliasTable, coerce, encodeDeviceBirth, encodeDeviceData, encodeDeviceDeath, encodeNodeBirth, encodeNodeDeath, isRebirthCommand, type DataMetric, type DeviceDef, type LastValue } from './metrics.js';
+import { aliasTable, encodeDeviceBirth, encodeDeviceData, encodeDeviceDeath, encodeNodeBirth, encodeNodeDeath, isRebirthCommand, type DeviceDef } from './metrics.js';
+import { RecordMetrics } from './record-metrics.js';
 import type { SparkplugSettings } from './schema.js';
 
 export interface SparkplugFiles {
@@ -89,9 +90,7 @@ export class SparkplugEdgeNode {
   private readonly deviceBySource: Map<string, DeviceDef>;
   /** Devices whose DDEATH was sent (setDeviceOnline false): no DBIRTH in births until they return. */
   private readonly deadDevices = new Set<string>();
-  /** Last value per alias: bounded by the configured metrics. */
-  private readonly lastValues = new Map<number, LastValue>();
-  private readonly reportedUnits = new Set<number>();
+  private readonly recordMetrics: RecordMetrics;
   private readonly host = new HostStateTracker();
   private readonly slotWaiters = new WaitList();
   private session: Session | undefined;
@@ -109,8 +108,6 @@ export class SparkplugEdgeNode {
     ackedRecords: 0,
     historicalRecords: 0,
     unmappedRecords: 0,
-    badValues: 0,
-    unitMismatches: 0,
     invalidStateMessages: 0,
     invalidCommands: 0,
     deviceDeaths: 0,
@@ -125,6 +122,7 @@ export class SparkplugEdgeNode {
     private readonly events: ComponentEvents,
   ) {
     this.backoff = new Backoff(settings.reconnect);
+    this.recordMetrics = new RecordMetrics(events);
     this.devices = aliasTable(settings.sources);
     this.deviceBySource = new Map(this.devices.map((d) => [d.sourceId, d]));
     this.topic = (type, device) => `spBv1.0/${settings.groupId}/${type}/${settings.edgeNodeId}${device === undefined ? '' : `/${device}`}`;
@@ -145,7 +143,8 @@ export class SparkplugEdgeNode {
       bdSeq: this.bdSeqStore.current,
       inFlightMessages: this.inFlight,
       staleStatesIgnored: this.host.staleIgnored,
-      invalidStateMessages: this.counts.invalidStateMessages,
+      badValues: this.recordMetrics.badValues,
+      unitMismatches: this.recordMetrics.unitMismatches,
       holdingSinceMs: this.holdingSince,
       lastPubackAgoMs: this.lastPubackAt === null ? null : Date.now() - this.lastPubackAt,
       lastError: this.lastError,
@@ -268,7 +267,7 @@ export class SparkplugEdgeNode {
     const now = Date.now();
     session.seq = 0;
     this.publish(session, this.topic('NBIRTH'), encodeNodeBirth(session.bdSeq, now));
-    for (const d of this.devices) if (!this.deadDevices.has(d.sourceId)) this.publish(session, this.topic('DBIRTH', d.deviceId), encodeDeviceBirth(d, this.lastValues, this.nextSeq(session), now));
+    for (const d of this.devices) if (!this.deadDevices.has(d.sourceId)) this.publish(session, this.topic('DBIRTH', d.deviceId), encodeDeviceBirth(d, this.recordMetrics.lastValues, this.nextSeq(session), now));
     this.counts.births += 1;
     this.holdingSince = null;
     this.events.info('sparkplug.birth', { bdSeq: session.bdSeq, devices: this.devices.length - this.deadDevices.size });
@@ -344,7 +343,7 @@ export class SparkplugEdgeNode {
     }
     const s = this.session;
     if (s === undefined || !s.born) return;
-    if (online) this.publish(s, this.topic('DBIRTH', d.deviceId), encodeDeviceBirth(d, this.lastValues, this.nextSeq(s), Date.now()));
+    if (online) this.publish(s, this.topic('DBIRTH', d.deviceId), encodeDeviceBirth(d, this.recordMetrics.lastValues, this.nextSeq(s), Date.now()));
     else this.publish(s, this.topic('DDEATH', d.deviceId), encodeDeviceDeath(this.nextSeq(s), Date.now()));
   }
 
@@ -381,32 +380,8 @@ export class SparkplugEdgeNode {
   /** One DDATA for consecutive records of one device. */
   private sendData(session: Session, records: readonly FeedRecord[]): void {
     const device = this.deviceBySource.get(records[0]?.sourceId ?? '') as DeviceDef;
-    if (this.deadDevices.delete(device.sourceId)) this.publish(session, this.topic('DBIRTH', device.deviceId), encodeDeviceBirth(device, this.lastValues, this.nextSeq(session), Date.now()));
-    const metrics: DataMetric[] = [];
-    let historical = 0;
-    for (const r of records) {
-      const isHistorical = r.storedAtMs < session.birthAtMs;
-      if (isHistorical) historical += 1;
-      for (const m of device.metrics) {
-        const raw = r.values[m.name];
-        if (raw === undefined) continue;
-        let value = coerce(m.type, raw);
-        if (value === undefined) {
-          this.counts.badValues += 1;
-          this.events.warn('sparkplug.value_rejected', { code: 'E_SPARKPLUG_VALUE', source: r.sourceId, metric: m.name, type: m.type, got: JSON.stringify(raw).slice(0, 40) });
-          value = null;
-        }
-        const unit = r.units?.[m.name];
-        if (unit !== undefined && unit !== '' && m.unit !== undefined && unit !== m.unit && !this.reportedUnits.has(m.alias)) {
-          this.reportedUnits.add(m.alias);
-          this.counts.unitMismatches += 1;
-          this.events.warn('sparkplug.unit_mismatch', { code: 'E_SPARKPLUG_UNIT', source: r.sourceId, metric: m.name, configured: m.unit, got: unit });
-        }
-        metrics.push({ metric: m, value, ts: r.ts, historical: isHistorical });
-        const last = this.lastValues.get(m.alias);
-        if (last === undefined || last.ts <= r.ts) this.lastValues.set(m.alias, { value, ts: r.ts });
-      }
-    }
+    if (this.deadDevices.delete(device.sourceId)) this.publish(session, this.topic('DBIRTH', device.deviceId), encodeDeviceBirth(device, this.recordMetrics.lastValues, this.nextSeq(session), Date.now()));
+    const { metrics, historical } = this.recordMetrics.toMetrics(device, records, session.birthAtMs);
     this.inFlight += 1;
     this.counts.publishedMessages += 1;
     this.counts.publishedRecords += records.length;
