@@ -198,7 +198,7 @@ describe('the Sparkplug B edge node against aedes and a host application', () =>
     expect(n.stats().born).toBe(true);
 
     await h.publishState(false, t1);
-    await waitFor(() => h.of('NDEATH').length === 1 && n.stats().connected && !n.stats().born && n.stats().holdingSinceMs !== null, 'NDEATH, reconnect, and holding', 5000).catch((err: unknown) => {
+    await waitFor(() => h.of('NDEATH').length === 1 && n.stats().connected && !n.stats().born && n.stats().holdingSinceMs !== null, 'NDEATH, reconnect, and holding').catch((err: unknown) => {
       throw new Error(`${(err as Error).message}: ${JSON.stringify(n.stats())} ${h.messages.map((m) => m.type).join(' ')}`);
     });
     expect(bdSeqOf(h.of('NDEATH')[0] as HostMessage)).toBe(bd1);
