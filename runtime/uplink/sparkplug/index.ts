@@ -1,0 +1,5 @@
+export { BdSeqStore } from './bd-seq.js';
+export { SparkplugEdgeNode, type SparkplugFiles, type SparkplugStats } from './edge-node.js';
+export type { FeedRecord, SparkplugFeed } from './feed.js';
+export { readSparkplugFiles } from './files.js';
+export { checkSparkplug, sparkplugSchema, sparkplugSettings, type SparkplugSection, type SparkplugSettings } from './schema.js';
