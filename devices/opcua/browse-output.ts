@@ -59,7 +59,7 @@ export interface ConfigItem {
 
 /**
  * One item per readable variable, in tree order. Names come from browse names, reduced to
- * letters, digits, `_`, `-` and `.`; a name already taken gets its parent's name in front
+ * letters, digits, `_`, `-` and `.` (accents dropped, anything else becomes `_`); a name already taken gets its parent's name in front
  * (`Press2_Temperature`), then a number (`Temperature_2`), so every name is unique.
  */
 export function configItems(tree: BrowseTree): ConfigItem[] {
@@ -82,6 +82,8 @@ export function configItems(tree: BrowseTree): ConfigItem[] {
 
 export function cleanName(browseName: string): string {
   const name = browseName
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
     .replace(/[^A-Za-z0-9_.-]+/g, '_')
     .replace(/^_+|_+$/g, '');
   return name === '' ? 'item' : name;

@@ -159,6 +159,8 @@ type Ua = typeof import('node-opcua-client');
 interface Pending {
   readonly node: BrowsedNode;
   readonly depth: number;
+  /** A variable at the depth limit: only its properties (units) are read, its other children are not listed. */
+  readonly propertiesOnly: boolean;
 }
 
 /** HasProperty (i=46): a variable's properties are folded into its line (EngineeringUnits, EURange), not listed. */
@@ -174,7 +176,7 @@ async function walk(session: ClientSession, ua: Ua, startId: NodeId, opts: Brows
   const properties = new Map<BrowsedNode, { unit?: string; range?: string }>();
   let count = 1;
   let truncated = false;
-  let level: Pending[] = [{ node: root, depth: 0 }];
+  let level: Pending[] = [{ node: root, depth: 0, propertiesOnly: opts.depth === 0 }];
   while (level.length > 0 && !truncated) {
     const next: Pending[] = [];
     for (let i = 0; i < level.length && !truncated; i += BATCH) {
@@ -192,6 +194,7 @@ async function walk(session: ClientSession, ua: Ua, startId: NodeId, opts: Brows
             }
             continue;
           }
+          if (parent.propertiesOnly) continue;
           if (objectsFolder && parent.depth === 0 && child.nodeId.startsWith('ns=0;')) {
             skipped.push(child);
             continue;
@@ -204,7 +207,8 @@ async function walk(session: ClientSession, ua: Ua, startId: NodeId, opts: Brows
           parent.node.children.push(child);
           if (child.nodeClass === 'Variable') variables.push(child);
           // A variable's properties are read at any depth: they carry its units.
-          if (parent.depth + 1 < opts.depth || child.nodeClass === 'Variable') next.push({ node: child, depth: parent.depth + 1 });
+          const inDepth = parent.depth + 1 < opts.depth;
+          if (inDepth || child.nodeClass === 'Variable') next.push({ node: child, depth: parent.depth + 1, propertiesOnly: !inDepth });
           else if (child.nodeClass === 'Object') child.notBrowsed = true;
         }
         if (truncated) break;
