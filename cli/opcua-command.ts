@@ -18,6 +18,7 @@ export interface OpcuaBrowseCommandOptions {
   readonly user?: string;
   readonly passwordFile?: string;
   readonly timeoutMs: number;
+  readonly applicationName?: string;
   readonly yaml: boolean;
   readonly verbose: boolean;
 }
@@ -53,11 +54,17 @@ export function registerOpcuaCommands(program: Command, commander: typeof import
     .option('--user <name>', 'user name (with --password-file); anonymous without it')
     .option('--password-file <file>', "a file whose first line is the user's password")
     .option('--timeout-ms <ms>', 'for the connection and each request', int(1), 10_000)
+    .option('--application-name <name>', "the client's application name, from which its certificate's application URI is made when the certificate is created; to share a gateway source's pkiDir give that source's name, edgewise-<source id> (default edgewise-browse)")
     .option('--yaml', 'print the items snippet for the config instead of the tree', false)
     .option('--verbose', "also print node-opcua's own warnings and errors on stderr", false)
     .exitOverride()
     .action(async (url: string, o: OpcuaBrowseCommandOptions) => {
-      exit(await runOpcuaBrowse(url, o, { stdout: process.stdout, stderr: process.stderr }));
+      const code = await runOpcuaBrowse(url, o, { stdout: process.stdout, stderr: process.stderr });
+      exit(code);
+      // node-opcua can leave a timer running after a failed connect (measured: the process stayed
+      // 12 s after its error line). Everything is printed by now (stdout and stderr are synchronous
+      // on files and pipes): leave at most 1 s later. unref: a clean run exits at once.
+      setTimeout(() => process.exit(code), 1000).unref();
     });
 }
 
@@ -71,7 +78,15 @@ export async function runOpcuaBrowse(url: string, o: OpcuaBrowseCommandOptions, 
   // node-opcua reads its log level once, when it loads: without --verbose only our own error line is printed
   // (not its start-up note about RSA PKCS#1 v1.5 on Node 20, which concerns policies we do not offer).
   if (!o.verbose) process.env['NODEOPCUA_LOG_LEVEL'] ??= '1';
-  const { browseOpcua, readPasswordFile, OpcuaBrowseError, SECURITY_MODES, SECURITY_POLICIES } = await import('../devices/opcua/browse.js');
+  const { browseOpcua, readPasswordFile, OpcuaBrowseError, SECURITY_MODES, SECURITY_POLICIES, BROWSE_DEFAULTS } = await import('../devices/opcua/browse.js');
+  if (o.verbose) {
+    // node-opcua logs to stdout by default, which would mix with the tree or the YAML.
+    const { setWarningLogger, setErrorLogger } = await import('node-opcua-client');
+    // Its first argument is a context object; the text follows.
+    const toStderr = (...args: unknown[]): void => void out.stderr.write(`${args.filter((a) => typeof a !== 'object' || a === null || a instanceof Error).map(String).join(' ')}\n`);
+    setWarningLogger(toStderr);
+    setErrorLogger(toStderr);
+  }
   const security = SECURITY_MODES.find((m) => m === o.security);
   if (security === undefined) return fail(2, `--security: expected ${SECURITY_MODES.join(', ')}, got "${o.security}"`);
   const policy = SECURITY_POLICIES.find((p) => p === o.policy);
@@ -88,6 +103,7 @@ export async function runOpcuaBrowse(url: string, o: OpcuaBrowseCommandOptions, 
       pkiDir: o.pki ?? defaultPkiDir(),
       ...(o.user === undefined || o.passwordFile === undefined ? {} : { user: { name: o.user, password: readPasswordFile(o.passwordFile) } }),
       timeoutMs: o.timeoutMs,
+      applicationName: o.applicationName ?? BROWSE_DEFAULTS.applicationName,
     });
     const { formatTree, itemsYaml } = await import('../devices/opcua/browse-output.js');
     out.stdout.write(o.yaml ? itemsYaml(tree) : `${formatTree(tree, o.depth).join('\n')}\n`);

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowseDescriptionLike, BrowseResult as UaBrowseResult, ClientSession, NodeId, OPCUAClient, ReferenceDescription, UserIdentityInfoUserName } from 'node-opcua-client';
 
@@ -32,9 +32,14 @@ export interface BrowseOptions {
   readonly user?: { readonly name: string; readonly password: string };
   /** For the connection and for each request. */
   readonly timeoutMs: number;
+  /** The client's application name; its certificate's application URI is made from it and the host name. */
+  readonly applicationName: string;
 }
 
-export const BROWSE_DEFAULTS = { depth: 3, maxNodes: 2000, security: 'None', policy: 'Basic256Sha256', timeoutMs: 10_000 } as const;
+/** Added to the connect timeout while the client certificate does not exist yet. */
+const FIRST_USE_EXTRA_MS = 60_000;
+
+export const BROWSE_DEFAULTS = { depth: 3, maxNodes: 2000, security: 'None', policy: 'Basic256Sha256', timeoutMs: 10_000, applicationName: 'edgewise-browse' } as const;
 
 export type BrowseErrorCode = 'E_OPCUA_USAGE' | 'E_OPCUA_NODE_ID' | 'E_OPCUA_NODE_UNKNOWN' | 'E_OPCUA_UNREACHABLE' | 'E_OPCUA_UNTRUSTED' | 'E_OPCUA_ACCESS_DENIED' | 'E_OPCUA_SECURITY' | 'E_OPCUA_TIMEOUT' | 'E_OPCUA_BROWSE';
 
@@ -112,8 +117,7 @@ export async function browseOpcua(opts: BrowseOptions): Promise<BrowseTree> {
   const { OPCUACertificateManager } = await import('node-opcua-certificate-manager');
   const certificateManager = new OPCUACertificateManager({ rootFolder: opts.pkiDir, automaticallyAcceptUnknownCertificate: false });
   const client = ua.OPCUAClient.create({
-    // The same name as the gateway's source, so that both can share one PKI folder and its trust list (check against client.ts).
-    applicationName: 'edgewise',
+    applicationName: opts.applicationName,
     clientCertificateManager: certificateManager,
     securityMode: ua.MessageSecurityMode[opts.security],
     securityPolicy: opts.security === 'None' ? ua.SecurityPolicy.None : ua.SecurityPolicy[opts.policy],
@@ -127,7 +131,9 @@ export async function browseOpcua(opts: BrowseOptions): Promise<BrowseTree> {
   const rejectedBefore = listRejected(opts.pkiDir);
   let session: ClientSession | undefined;
   try {
-    await withTimeout(client.connect(opts.url), opts.timeoutMs, `connecting to ${opts.url}`);
+    // On first use the client makes its certificate inside connect(): 1-3 s of CPU, much more on a loaded machine.
+    const firstUse = !existsSync(join(opts.pkiDir, 'own', 'certs', 'client_certificate.pem'));
+    await withTimeout(client.connect(opts.url), opts.timeoutMs + (firstUse ? FIRST_USE_EXTRA_MS : 0), `connecting to ${opts.url}${firstUse ? ` (and making the client certificate in ${opts.pkiDir})` : ''}`);
     const identity: UserIdentityInfoUserName | undefined = opts.user === undefined ? undefined : { type: ua.UserTokenType.UserName, userName: opts.user.name, password: opts.user.password };
     session = await withTimeout(identity === undefined ? client.createSession() : client.createSession(identity), opts.timeoutMs, 'creating a session');
     session.requestedMaxReferencesPerNode = 1000;
@@ -386,6 +392,14 @@ function explainConnectError(err: unknown, opts: BrowseOptions, rejectedBefore: 
   }
   if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ECONNRESET|cannot be established|connection has been aborted|Invalid endpoint|premature/i.test(message)) {
     return new OpcuaBrowseError('E_OPCUA_UNREACHABLE', `cannot reach ${opts.url}: ${firstLine(message)}; check the host, the port (4840 is the OPC UA default) and that the server runs`);
+  }
+  // node-opcua's words for a connection that died before the secure channel was open: a network
+  // path that drops packets, or a server that closed it (it may not offer this security mode).
+  if (/rejected by server|disconnected by third party|waiting for data on socket/i.test(message)) {
+    return new OpcuaBrowseError(
+      'E_OPCUA_UNREACHABLE',
+      `cannot open a connection to ${opts.url}: ${firstLine(message)}; check the host and the port, and that the server offers security ${opts.security}${opts.security === 'None' ? '' : ` with ${opts.policy}`}`,
+    );
   }
   return new OpcuaBrowseError('E_OPCUA_BROWSE', `${opts.url}: ${firstLine(message)}`);
 }
