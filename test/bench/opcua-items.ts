@@ -32,7 +32,7 @@ export async function holdMonitoredItems(url: string, nodeIds: readonly string[]
   const { join } = await import('node:path');
   const pki = mkdtempSync(join(tmpdir(), 'opcua-bench-client-'));
   const client = ua.OPCUAClient.create({
-    applicationName: 'edgewise',
+    applicationName: 'edgewise-bench',
     clientCertificateManager: new OPCUACertificateManager({ rootFolder: pki, automaticallyAcceptUnknownCertificate: false }),
     endpointMustExist: false,
     connectionStrategy: { maxRetry: 0 },
