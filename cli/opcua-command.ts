@@ -43,14 +43,14 @@ export function registerOpcuaCommands(program: Command, commander: typeof import
   };
   opcua
     .command('browse')
-    .description('Browse a server from its Objects folder (or --node): a tree of objects and variables with data type, value rank, access level and engineering units; with --yaml, the items of a subscription for the config, one per readable variable.')
+    .description('Browse a server from its Objects folder (or --node): a tree of objects and variables with data type, value rank, access level and engineering units; with --yaml, the items of a subscription for the config, one per readable numeric scalar variable.')
     .argument('<url>', 'the server endpoint, e.g. opc.tcp://plc1.plant:4840')
     .option('--node <id>', "start here instead of the Objects folder: ns=2;s=Line1, ns=3;i=1001, i=85, nsu=<namespace URI>;s=Name")
     .option('--depth <n>', 'levels of references followed below the start node', int(1), 3)
     .option('--max-nodes <n>', 'stop after listing this many nodes', int(1), 2000)
     .option('--security <mode>', 'None, Sign or SignAndEncrypt', 'None')
     .option('--policy <policy>', 'security policy with Sign/SignAndEncrypt: Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss', 'Basic256Sha256')
-    .option('--pki <dir>', "the client's certificate folder (own certificate, trusted/, rejected/), made on first use; give the gateway's opcua pkiDir to trust a server for both (default ~/.config/edgewise/opcua-pki)")
+    .option('--pki <dir>', "the client's certificate folder (own certificate, trusted/, rejected/), made on first use (default ~/.config/edgewise/opcua-pki); with a source's pkiDir and --application-name, a server trusted here is trusted by the gateway too")
     .option('--user <name>', 'user name (with --password-file); anonymous without it')
     .option('--password-file <file>', "a file whose first line is the user's password")
     .option('--timeout-ms <ms>', 'for the connection and each request', int(1), 10_000)
