@@ -6,6 +6,7 @@ import { RUNTIME_VERSION } from '../runtime/version.js';
 import { SIM_MCU_HELP } from '../sim/mcu/help.js';
 import { registerModelCommands } from './model-command.js';
 import { registerModbusCommands } from './modbus-command.js';
+import { registerOpcuaCommands } from './opcua-command.js';
 
 /**
  * `edgewise`: one binary, one subcommand per part of the system. Each subcommand's code
@@ -368,6 +369,7 @@ async function parseCommandLine(argv: readonly string[]): Promise<{ readonly exi
     exitCode = code;
   });
   registerModbusCommands(program, (code) => (exitCode = code));
+  registerOpcuaCommands(program, commander, (code) => (exitCode = code));
 
   // `sim SCENARIO.yaml` runs a whole scenario; `sim mcu` (and later parts) run one part alone.
   const sim = program

@@ -34,6 +34,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   yolov8n: async (args) => (await import('./yolov8n.js')).benchYolov8n(args),
   // Plays a whole scenario (the fleet and hundreds of gateways): loaded on demand.
   sim: async (args) => (await import('./sim.js')).benchSim(args),
+  opcua: async (args) => (await import('./opcua-items.js')).benchOpcuaItems(args),
 };
 
 /**
