@@ -70,7 +70,7 @@ devices:
   - id: rtu
     type: modbus
     rtu: { path: ${JSON.stringify(sim.serialPath)}, baudRate: 19200, parity: none, stopBits: 1 }
-    timeoutMs: 100
+    timeoutMs: 250
     retries: 0
     reopen: { minDelayMs: 100, maxDelayMs: 800 }
     slaves:
