@@ -72,12 +72,15 @@ function bigEndianBytes(words: ArrayLike<number>, at: number, n: number, order: 
  * word is taken as its low 16 bits. Throws RangeError when `words` is too short.
  */
 export function decodeRaw(words: ArrayLike<number>, type: NumericType, order: WordOrder = 'ABCD', at = 0): number {
+  if (type === 'uint16' || type === 'int16') {
+    // One register, the common case: no DataView for it (a 125-register read decodes 125 of them a poll).
+    if (at < 0 || at + 1 > words.length) throw new RangeError(`registers ${at}..${at} wanted, ${words.length} given`);
+    const w = (words[at] as number) & 0xffff;
+    const u = byteSwapped(order) ? ((w & 0xff) << 8) | (w >>> 8) : w;
+    return type === 'int16' && u >= 0x8000 ? u - 0x10000 : u;
+  }
   const v = bigEndianBytes(words, at, WORDS[type], order);
   switch (type) {
-    case 'int16':
-      return v.getInt16(0);
-    case 'uint16':
-      return v.getUint16(0);
     case 'int32':
       return v.getInt32(0);
     case 'uint32':

@@ -30,6 +30,15 @@ export const EXCEPTION_NAMES: Readonly<Record<number, string>> = {
   11: 'gateway target device failed to respond',
 };
 
+/**
+ * The counter key of an exception code: `1`..`11` (the standard ones and the gaps between them),
+ * anything else `other`. A slave can answer any byte as its exception code; the per-slave
+ * counters stay at 12 keys whatever it sends.
+ */
+export function exceptionBucket(code: number): string {
+  return Number.isInteger(code) && code >= 1 && code <= 11 ? String(code) : 'other';
+}
+
 function field(err: unknown, name: string): unknown {
   return typeof err === 'object' && err !== null ? (err as Record<string, unknown>)[name] : undefined;
 }

@@ -141,6 +141,8 @@ export class ModbusSource implements Source {
       portOpens: b?.portOpens ?? 0,
       portCloses: b?.portCloses ?? 0,
       openFailures: b?.openFailures ?? 0,
+      notOpenSince: b?.notOpenSince ?? null,
+      lastOpenError: b?.lastOpenError ?? null,
       lateBytesDropped: b?.lateBytesDropped ?? 0,
       queueDepth: b?.queueDepth ?? 0,
       polls: this.groups.reduce((n, g) => n + g.polls, 0),
@@ -158,6 +160,8 @@ export class ModbusSource implements Source {
       out[`${at}.framingErrors`] = u?.framingErrors ?? 0;
       out[`${at}.retries`] = u?.retries ?? 0;
       out[`${at}.exceptions`] = Object.values(u?.exceptions ?? {}).reduce((n, k) => n + k, 0);
+      // Only the codes seen: at most 12 keys a slave (1..11 and other).
+      for (const [code, n] of Object.entries(u?.exceptions ?? {})) out[`${at}.exception.${code}`] = n;
       out[`${at}.lastOkAt`] = u?.lastOkAt ?? null;
       out[`${at}.consecutiveFailures`] = u?.consecutiveFailures ?? 0;
       out[`${at}.failedPolls`] = s.failedPolls;
@@ -165,7 +169,13 @@ export class ModbusSource implements Source {
       out[`${at}.lastError`] = s.lastError;
     }
     const failing = this.slaves.filter((s) => s.consecutiveFailedPolls >= DEGRADED_AFTER_FAILED_POLLS);
-    if (failing.length > 0) {
+    if (b !== undefined && !b.open && !this.stopping) {
+      // Every slave fails while the port is away: the port is the one reason, not each slave.
+      out['degraded'] = true;
+      const since = new Date(b.notOpenSince ?? Date.now()).toISOString();
+      const why = b.lastOpenError === null ? 'closed' : `reopen failed: ${b.lastOpenError}`;
+      out['degradedReason'] = `port ${b.endpoint} not open since ${since} (${why}); reopening with backoff (${b.openFailures} failed opens since start)`;
+    } else if (failing.length > 0) {
       out['degraded'] = true;
       out['degradedReason'] = failing
         .map((s) => `slave ${s.unit} (${s.name}) failing since ${new Date(s.failingSince ?? Date.now()).toISOString()}: ${s.lastError ?? 'no answer'}`)

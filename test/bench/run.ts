@@ -32,6 +32,8 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   // Loaded on demand: it pulls in playwright-core.
   console: async (args) => (await import('./console.js')).benchConsole(args),
   yolov8n: async (args) => (await import('./yolov8n.js')).benchYolov8n(args),
+  // Loaded on demand: it pulls in modbus-serial.
+  modbus: async (args) => (await import('./modbus.js')).benchModbus(args),
   // Plays a whole scenario (the fleet and hundreds of gateways): loaded on demand.
   sim: async (args) => (await import('./sim.js')).benchSim(args),
   opcua: async (args) => (await import('./opcua-items.js')).benchOpcuaItems(args),
@@ -43,7 +45,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
  * them. `memory` starts bin/edgewise itself; the fleet's benches measure the fleet service,
  * which runs with Node's defaults.
  */
-const GATEWAY_PARTS = new Set(['store', 'uplink', 'bridge', 'detector', 'vision', 'yolov8n', 'train']);
+const GATEWAY_PARTS = new Set(['store', 'uplink', 'bridge', 'detector', 'vision', 'yolov8n', 'train', 'modbus']);
 
 const [name, ...args] = process.argv.slice(2);
 const bench = name === undefined ? undefined : benches[name];
