@@ -10,6 +10,7 @@ import {
   DeadbandType,
   MessageSecurityMode,
   OPCUAClient,
+  RepublishRequest,
   SecurityPolicy,
   TimestampsToReturn,
   UserTokenType,
@@ -30,6 +31,11 @@ export type OpcuaSourceOptions = OpcuaConfig & {
   /** The PKI directory when the config names none (the gateway's state dir for this source). */
   readonly defaultPkiDir: string;
 };
+
+/** The Republish service: the session implementation has it, node-opcua's ClientSession interface does not declare it. */
+interface Republishing {
+  republish(request: RepublishRequest, callback: (err: Error | null, response?: { notificationMessage?: NotificationMessage }) => void): void;
+}
 
 /** An error of this source with a stable code and a message an operator can act on. */
 export class OpcuaError extends Error {
@@ -57,6 +63,8 @@ interface SubState {
   /** clientHandle -> item, rebuilt when the server recreated the items (new handles). */
   handles: Map<number, ItemState>;
   groups: { group: ClientMonitoredItemGroup; items: ItemState[] }[];
+  /** A republish of the gaps is scheduled or running. */
+  filling: boolean;
   /** A new session since the last notification: the next one tells transferred from recreated. */
   sessionChanged: boolean;
   sub: ClientSubscription | undefined;
@@ -127,6 +135,7 @@ export class OpcuaSource implements Source {
     droppedSamples: 0,
     publishSuspensions: 0,
     recordsEmitted: 0,
+    republished: 0,
   };
   private readonly maxPending: number;
 
@@ -144,6 +153,7 @@ export class OpcuaSource implements Source {
         handles: new Map(),
         groups: [],
         sessionChanged: false,
+        filling: false,
         sub: undefined,
       });
     }
@@ -404,11 +414,13 @@ export class OpcuaSource implements Source {
       return;
     }
     this.c.notifications += 1;
+    if (s.tracker.gapCount > 0) this.scheduleRepublish(s);
     const values: Record<string, number[]> = {};
     const status: Record<string, number[]> = {};
     const sourceTs: Record<string, (number | null)[]> = {};
     const serverTs: Record<string, (number | null)[]> = {};
     let n = 0;
+    let newest = 0;
     for (const nd of m.notificationData ?? []) {
       if (nd === null || (nd as { schema?: { name?: string } }).schema?.name !== 'DataChangeNotification') continue;
       for (const mi of (nd as unknown as { monitoredItems?: { clientHandle: number; value: DataValue }[] }).monitoredItems ?? []) {
@@ -432,8 +444,11 @@ export class OpcuaSource implements Source {
         // A Bad sample usually carries no value: NaN, marked by its status code.
         (values[name] ??= []).push(v ?? Number.NaN);
         (status[name] ??= []).push(sc.value >>> 0);
-        (sourceTs[name] ??= []).push(dv.sourceTimestamp?.getTime() ?? null);
-        (serverTs[name] ??= []).push(dv.serverTimestamp?.getTime() ?? null);
+        const src = msOf(dv.sourceTimestamp);
+        const srv = msOf(dv.serverTimestamp);
+        (sourceTs[name] ??= []).push(src);
+        (serverTs[name] ??= []).push(srv);
+        newest = Math.max(newest, src ?? srv ?? 0);
         n += 1;
       }
     }
@@ -448,12 +463,54 @@ export class OpcuaSource implements Source {
     const record: RecordInput = {
       stream: s.stream,
       class: (this.options.class ?? 'telemetry') as RecordClass,
-      ts: m.publishTime?.getTime() ?? Date.now(),
+      // The newest sample's time (servers may leave publishTime at OPC UA's null date, 1601).
+      ts: newest > 0 ? newest : (msOf(m.publishTime) ?? Date.now()),
       data: { subscription: s.config.name, seq: m.sequenceNumber, values, units: s.units, status, sourceTs, serverTs },
     };
     this.pendingSamples += n;
     this.backpressure();
     this.emitChain = this.emitChain.then(() => this.emit(record, n));
+  }
+
+  /**
+   * Asks the server again for each notification a gap left out. node-opcua republishes after a
+   * reconnect only until the first message it already has, so a fresh Publish response that
+   * overtook the replay leaves a hole; the server keeps unacknowledged messages for this
+   * (Part 4 §5.13.6). Waits one publishing interval first, for node-opcua's own replay to land.
+   */
+  private scheduleRepublish(s: SubState): void {
+    if (s.filling) return;
+    s.filling = true;
+    const wait = s.config.publishingIntervalMs ?? 1000;
+    void sleepUnlessAborted(wait, this.abort.signal)
+      .then(() => this.republishGaps(s))
+      .catch((err: unknown) => this.event('warn', 'opcua.republish_failed', { code: 'E_OPCUA_REPUBLISH', subscription: s.config.name, reason: (err as Error).message }))
+      .finally(() => {
+        s.filling = false;
+      });
+  }
+
+  private async republishGaps(s: SubState): Promise<void> {
+    const session = this.session;
+    const subscriptionId = s.sub?.subscriptionId;
+    if (session === undefined || subscriptionId === undefined) return;
+    for (const seq of s.tracker.gapList()) {
+      if (this.abort.signal.aborted || s.tracker.subscriptionId !== subscriptionId) return;
+      if (!s.tracker.isMissing(seq)) continue;
+      const response = await new Promise<{ notificationMessage?: NotificationMessage } | undefined>((resolve) => {
+        (session as unknown as Republishing).republish(new RepublishRequest({ subscriptionId, retransmitSequenceNumber: seq }), (err, r) => resolve(err === null ? r : undefined));
+      });
+      const message = response?.notificationMessage;
+      if (message !== undefined && message.sequenceNumber === seq) {
+        this.c.republished += 1;
+        this.notification(s, message);
+        (session as unknown as { getPublishEngine?: () => { acknowledge_notification(id: number, seq: number): void } }).getPublishEngine?.().acknowledge_notification(subscriptionId, seq);
+      } else {
+        // The server no longer has it: lost, reason republish-unavailable.
+        s.tracker.giveUp(seq);
+        this.event('warn', 'opcua.notification_lost', { code: 'E_OPCUA_CHANGES_LOST', subscription: s.config.name, sequenceNumber: seq, reason: 'republish-unavailable: the server no longer had this notification' });
+      }
+    }
   }
 
   /** Past maxPendingSamples, Publish requests stop: the server holds the changes (its queues are the protocol's backpressure). */
@@ -497,7 +554,8 @@ export class OpcuaSource implements Source {
       ...this.c,
       pendingSamples: this.pendingSamples,
       publishSuspended: this.publishSuspended,
-      'lostNotifications.sequenceGap': this.subs.reduce((k, s) => k + s.tracker.missing, 0),
+      'lostNotifications.republishUnavailable': this.subs.reduce((k, s) => k + s.tracker.lost, 0),
+      missingNotifications: this.subs.reduce((k, s) => k + s.tracker.gapCount, 0),
       'lostNotifications.subscriptionRecreated': this.c.subscriptionsRecreated,
       'lostNotifications.serverQueueOverflow': this.c.overflowSamples,
       itemsOk: 0,
@@ -528,6 +586,12 @@ export class OpcuaSource implements Source {
     }
     return out;
   }
+}
+
+/** ms since 1970 of an OPC UA timestamp; null for none or OPC UA's null date (1601-01-01, negative here). */
+function msOf(d: Date | null | undefined): number | null {
+  const t = d?.getTime();
+  return t !== undefined && Number.isFinite(t) && t > 0 ? t : null;
 }
 
 function firstLine(s: string): string {

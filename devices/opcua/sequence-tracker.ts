@@ -4,7 +4,7 @@ export const MAX_MISSING = 10_000;
 /**
  * The sequence numbers of one subscription's data notifications (Part 4 §7.21: consecutive
  * from 1, keep-alives use none). A number seen before is a duplicate (a republish of
- * something we had); a jump leaves a gap that a republish may fill later. `missing` counts
+ * something we had); a jump leaves a gap that a republish may fill later. `lost` counts
  * what no republish filled.
  */
 export class SubscriptionTracker {
@@ -18,12 +18,28 @@ export class SubscriptionTracker {
   reset(subscriptionId: number): void {
     this.subscriptionId = subscriptionId;
     this.last = 0;
+    // Open gaps of the old subscription can no longer be asked for.
+    this.givenUp += this.gaps.size;
     this.gaps.clear();
   }
 
-  /** Sequence numbers never received (gaps republish did not fill), this subscription and the ones before it. */
-  get missing(): number {
-    return this.gaps.size + this.givenUp;
+  /** Notifications given up as lost (republish could not fill them, or too many gaps to remember), over every subscription id. */
+  get lost(): number {
+    return this.givenUp;
+  }
+
+  /** Gaps still open (a republish may fill them). */
+  get gapCount(): number {
+    return this.gaps.size;
+  }
+
+  gapList(): number[] {
+    return [...this.gaps];
+  }
+
+  /** A gap the server cannot fill: counted lost. */
+  giveUp(seq: number): void {
+    if (this.gaps.delete(seq)) this.givenUp += 1;
   }
 
   isMissing(seq: number): boolean {
