@@ -60,12 +60,16 @@ describe('opcua source: 1,000 monitored items across a 5 s outage', () => {
   const rig = useGatewayRig();
   let dir: { path: string; remove: () => Promise<void> };
   let serverPki: string;
+  // One server process for both tests (a start costs seconds of CPU): the second test stops it and starts another.
+  let server: OpcuaTestServer;
 
   beforeAll(async () => {
     dir = await makeTempDir('edgewise-opcua-rc-');
     serverPki = join(dir.path, 'server-pki');
+    server = await OpcuaTestServer.start({ port: await freePort(), vars: ITEMS, pkiDir: serverPki, intervalMs: TICK_MS });
   });
   afterAll(async () => {
+    await server?.stop();
     await dir?.remove();
   });
 
@@ -108,7 +112,6 @@ log: { level: warn }
   const storedUpTo = (stored: Stored, tick: number): boolean => stored.values.size === ITEMS && [...stored.values.values()].every((vs) => (vs.at(-1) ?? -1) >= tick);
 
   it('a network cut with the server up: every change stored exactly once, nothing lost', { timeout: 90_000 }, async () => {
-    const server = await OpcuaTestServer.start({ port: await freePort(), vars: ITEMS, pkiDir: serverPki, intervalMs: TICK_MS });
     const proxy = new CuttableProxy(server.options.port);
     await proxy.listen();
     try {
@@ -139,13 +142,12 @@ log: { level: warn }
       await proxy.cut();
       await rig.gateway?.stop();
       rig.gateway = undefined;
-      await server.stop();
     }
   });
 
   it('the server process stopped for 5 s: what it produced is stored once or lost inside the outage, and the loss is reported with its reason', { timeout: 120_000 }, async () => {
-    const port = await freePort();
-    const first = await OpcuaTestServer.start({ port, vars: ITEMS, pkiDir: serverPki, intervalMs: TICK_MS });
+    const first = server;
+    const port = first.options.port;
     let second: OpcuaTestServer | undefined;
     try {
       const stored: Stored = { values: new Map() };
@@ -159,6 +161,7 @@ log: { level: warn }
       // The restarted server goes on counting from well past the old ticks: its values cannot be mistaken for the old ones.
       const restartAt = lastOfFirst + 1000;
       second = await OpcuaTestServer.start({ port, vars: ITEMS, pkiDir: serverPki, intervalMs: TICK_MS, startTick: restartAt });
+      server = second;
       // The ticks of the new server before the items exist again are changes nobody subscribed to yet: lost in the outage too.
       const resubscribedAt = await waitFor(
         () => (details(gw)['connected'] === true && (details(gw)['subscriptionsRecreated'] as number) >= 1 ? second?.lastTick : undefined),
@@ -196,7 +199,6 @@ log: { level: warn }
     } finally {
       await rig.gateway?.stop();
       rig.gateway = undefined;
-      await second?.stop();
       await first.stop();
     }
   });
