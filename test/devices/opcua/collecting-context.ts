@@ -9,7 +9,8 @@ export interface SeenEvent {
 }
 
 /** A SourceContext that keeps what a source emits and logs (for tests of one source, without a pipeline). */
-export function collectingContext(): { ctx: SourceContext; records: RecordInput[]; events: SeenEvent[]; abort: AbortController } {
+/** `gate`: each emit waits for it first (a full first edge under `block`). */
+export function collectingContext(gate?: () => Promise<void>): { ctx: SourceContext; records: RecordInput[]; events: SeenEvent[]; abort: AbortController } {
   const records: RecordInput[] = [];
   const events: SeenEvent[] = [];
   const abort = new AbortController();
@@ -17,6 +18,7 @@ export function collectingContext(): { ctx: SourceContext; records: RecordInput[
   const ev = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), isEnabled: () => true, component: 'test' } as unknown as ComponentEvents;
   const ctx: SourceContext = {
     emit: async (batch) => {
+      await gate?.();
       records.push(...batch);
       return { stored: Promise.resolve({ ...emptyResult, stored: batch.length }) };
     },

@@ -9,7 +9,7 @@ import { waitFor } from '../../support/wait-for.js';
 import { collectingContext } from './collecting-context.js';
 
 // One server (and its certificate) for the whole file: certificates cost CPU.
-describe('opcua source security, against a node-opcua server', () => {
+describe('opcua source against a node-opcua server: security, items, deadband, backpressure', () => {
   let dir: { path: string; remove: () => Promise<void> };
   let server: OpcuaTestServer;
   let passwordFile: string;
@@ -125,6 +125,62 @@ describe('opcua source security, against a node-opcua server', () => {
     expect(String(st['degradedReason'])).toContain('missing (ns=1;s=nope): BadNodeIdUnknown');
     expect(events.some((e) => e.name === 'opcua.items_failed')).toBe(true);
     for (const r of records) expect(Object.keys((r.data as { values: object }).values)).toEqual(['ok']);
+    await stopped(s);
+  });
+
+  it('a deadband holds back changes smaller than it; items without one report every change', { timeout: 40_000 }, async () => {
+    const s = source(join(dir.path, 'client-trusting'), {
+      security: { mode: 'None' },
+      user: undefined,
+      subscriptions: [{ name: 'db', publishingIntervalMs: 100, items: [{ nodeId: 'ns=1;s=v0', name: 'banded', samplingIntervalMs: 0, deadband: { type: 'absolute', value: 1.5 } }, { nodeId: 'ns=1;s=v1', name: 'all', samplingIntervalMs: 0 }] }],
+    });
+    const { ctx, records } = collectingContext();
+    await s.start(ctx);
+    const series = (name: string): number[] => records.flatMap((r) => (r.data as { values: Record<string, number[]> }).values[name] ?? []);
+    await waitFor(() => series('banded').length >= 4 && series('all').length >= 8, 'changes of both items', 30_000);
+    const banded = series('banded');
+    const all = series('all');
+    for (let i = 1; i < banded.length; i += 1) expect((banded[i] ?? 0) - (banded[i - 1] ?? 0)).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < all.length; i += 1) expect((all[i] ?? 0) - (all[i - 1] ?? 0)).toBe(1);
+    await stopped(s);
+  });
+
+  it('a blocked first edge stops Publish requests at maxPendingSamples: the pending samples stay bounded, the server queues (overflow counted), nothing is dropped here', { timeout: 60_000 }, async () => {
+    let release: () => void = () => undefined;
+    let blocked = true;
+    const opened = new Promise<void>((resolve) => (release = resolve));
+    const s = source(join(dir.path, 'client-trusting'), {
+      security: { mode: 'None' },
+      user: undefined,
+      maxPendingSamples: 20,
+      subscriptions: [{ name: 'bp', publishingIntervalMs: 100, items: [0, 1, 2, 3, 4].map((i) => ({ nodeId: `ns=1;s=v${i}`, name: `v${i}`, samplingIntervalMs: 0, queueSize: 3 })) }],
+    });
+    const { ctx, records } = collectingContext(() => (blocked ? opened : Promise.resolve()));
+    await s.start(ctx);
+    await waitFor(() => s.stats()['publishSuspended'] === true, 'Publish suspended', 30_000);
+    const suspendedAt = server.lastTick;
+    // The server ticks on (every 200 ms) while nobody asks for its notifications: more ticks than its queues hold.
+    await waitFor(() => server.lastTick >= suspendedAt + 8, 'eight more ticks on the server', 20_000);
+    const st = s.stats();
+    expect(st['pendingSamples'] as number).toBeLessThanOrEqual(40);
+    expect(st['droppedSamples']).toBe(0);
+    blocked = false;
+    release();
+    const end = server.lastTick + 2;
+    const series = (name: string): number[] => records.flatMap((r) => (r.data as { values: Record<string, number[]> }).values[name] ?? []);
+    await waitFor(() => [0, 1, 2, 3, 4].every((i) => (series(`v${i}`).at(-1) ?? 0) >= end), 'every item caught up', 30_000);
+    const after = s.stats();
+    expect(after).toMatchObject({ publishSuspended: false, droppedSamples: 0 });
+    expect(after['publishSuspensions'] as number).toBeGreaterThanOrEqual(1);
+    let itemsWithSkips = 0;
+    for (let i = 0; i < 5; i += 1) {
+      const vs = series(`v${i}`);
+      expect(new Set(vs).size, `v${i}: nothing twice`).toBe(vs.length);
+      if (vs.slice(1).some((v, k) => v - (vs[k] ?? 0) > 1)) itemsWithSkips += 1;
+    }
+    // What a server queue of 3 could not hold is reported (the Overflow bit, one per item that overflowed), not silently skipped.
+    expect(after['overflowSamples'] as number).toBeGreaterThanOrEqual(itemsWithSkips);
+    expect(after['lostNotifications.serverQueueOverflow']).toBe(after['overflowSamples']);
     await stopped(s);
   });
 });
