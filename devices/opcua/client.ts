@@ -1,5 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import {
   AttributeIds,
@@ -25,7 +24,9 @@ import type { Source, SourceContext } from '../../runtime/pipeline/components.js
 import type { RecordInput } from '../../runtime/pipeline/record.js';
 import { type OpcuaConfig, type OpcuaItemConfig, type OpcuaSubscriptionConfig } from './schema.js';
 import { SubscriptionTracker } from './sequence-tracker.js';
+import { explainError, OpcuaError } from './errors.js';
 import { libraryLog } from './library-log.js';
+import { msOf, numberOf } from './sample-values.js';
 
 export type OpcuaSourceOptions = OpcuaConfig & {
   /** The PKI directory when the config names none (the gateway's state dir for this source). */
@@ -35,17 +36,6 @@ export type OpcuaSourceOptions = OpcuaConfig & {
 /** The Republish service: the session implementation has it, node-opcua's ClientSession interface does not declare it. */
 interface Republishing {
   republish(request: RepublishRequest, callback: (err: Error | null, response?: { notificationMessage?: NotificationMessage }) => void): void;
-}
-
-/** An error of this source with a stable code and a message an operator can act on. */
-export class OpcuaError extends Error {
-  constructor(
-    readonly code: 'E_OPCUA_UNTRUSTED_SERVER' | 'E_OPCUA_USER_REFUSED' | 'E_OPCUA_CONNECT' | 'E_OPCUA_SESSION' | 'E_OPCUA_SUBSCRIPTION',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'OpcuaError';
-  }
 }
 
 interface ItemState {
@@ -80,15 +70,6 @@ const sleepUnlessAborted = (ms: number, signal: AbortSignal): Promise<void> =>
     }
     signal.addEventListener('abort', done, { once: true });
   });
-
-/** A sample's value as a number: booleans 0/1, 64-bit integers ([high, low] words) as numbers; others are not numbers. */
-function numberOf(v: unknown): number | undefined {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  if (typeof v === 'bigint') return Number(v);
-  if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number') return v[0] * 2 ** 32 + v[1];
-  return undefined;
-}
 
 /**
  * One OPC UA server: a session with the configured subscriptions and their monitored items.
@@ -213,23 +194,8 @@ export class OpcuaSource implements Source {
     }
   }
 
-  /** Turns node-opcua's errors into ours: what went wrong, where, and what to do. */
-  private async explain(err: Error): Promise<OpcuaError> {
-    if (err instanceof OpcuaError) return err;
-    const msg = err.message ?? String(err);
-    if (/BadCertificateUntrusted|BadSecurityChecksFailed|Certificate verification failed/i.test(msg)) {
-      const rejected = join(this.pkiDir, 'rejected');
-      const file = await newestFile(rejected);
-      return new OpcuaError(
-        'E_OPCUA_UNTRUSTED_SERVER',
-        `the server certificate of ${this.options.endpoint} is not trusted (${firstLine(msg)}); it was put in ${file ?? rejected}: ` +
-          `if it is the right server, move it to ${join(this.pkiDir, 'trusted', 'certs')}/ and the source connects on its next attempt`,
-      );
-    }
-    if (/BadUserAccessDenied|BadIdentityTokenInvalid|BadIdentityTokenRejected/i.test(msg)) {
-      return new OpcuaError('E_OPCUA_USER_REFUSED', `${this.options.endpoint} refused user "${this.options.user?.name ?? '(anonymous)'}" (${firstLine(msg)}): check user.name and the password in ${this.options.user?.passwordFile ?? '(no user configured)'}`);
-    }
-    return new OpcuaError('E_OPCUA_CONNECT', `cannot connect to ${this.options.endpoint}: ${firstLine(msg)}`);
+  private explain(err: Error): Promise<OpcuaError> {
+    return explainError(err, { endpoint: this.options.endpoint, pkiDir: this.pkiDir, user: this.options.user });
   }
 
   private async connectOnce(): Promise<void> {
@@ -585,31 +551,5 @@ export class OpcuaSource implements Source {
       out['degradedReason'] = reasons.join('; ');
     }
     return out;
-  }
-}
-
-/** ms since 1970 of an OPC UA timestamp; null for none or OPC UA's null date (1601-01-01, negative here). */
-function msOf(d: Date | null | undefined): number | null {
-  const t = d?.getTime();
-  return t !== undefined && Number.isFinite(t) && t > 0 ? t : null;
-}
-
-function firstLine(s: string): string {
-  // node-opcua's messages carry ANSI colours and multi-line dumps.
-  // eslint-disable-next-line no-control-regex
-  return (s.split('\n')[0] ?? s).replace(/\u001b\[[0-9;]*m/g, '').trim();
-}
-
-async function newestFile(dir: string): Promise<string | undefined> {
-  try {
-    let best: { file: string; at: number } | undefined;
-    for (const name of await readdir(dir)) {
-      const file = join(dir, name);
-      const at = (await stat(file)).mtimeMs;
-      if (best === undefined || at > best.at) best = { file, at };
-    }
-    return best?.file;
-  } catch {
-    return undefined;
   }
 }
