@@ -57,6 +57,8 @@ interface SubState {
   filling: boolean;
   /** A new session since the last notification: the next one tells transferred from recreated. */
   sessionChanged: boolean;
+  /** Recreated since the connection was lost (then the new session is no transfer). */
+  recreatedSinceLoss: boolean;
   sub: ClientSubscription | undefined;
 }
 
@@ -134,6 +136,7 @@ export class OpcuaSource implements Source {
         handles: new Map(),
         groups: [],
         sessionChanged: false,
+        recreatedSinceLoss: false,
         filling: false,
         sub: undefined,
       });
@@ -247,6 +250,7 @@ export class OpcuaSource implements Source {
     if (this.abort.signal.aborted) return;
     this.connected = false;
     this.c.connectionLosses += 1;
+    for (const s of this.subs) s.recreatedSinceLoss = false;
     this.disconnectedSince ??= Date.now();
     this.lastError = 'connection lost';
     this.event('warn', 'opcua.connection_lost', { code: 'E_OPCUA_DISCONNECTED' });
@@ -271,12 +275,13 @@ export class OpcuaSource implements Source {
     if (id === this.sessionId) return;
     this.c.sessionsRecreated += 1;
     this.sessionId = id;
-    for (const s of this.subs) s.sessionChanged = true;
+    for (const s of this.subs) s.sessionChanged = !s.recreatedSinceLoss;
   }
 
   private recreated(s: SubState, subscriptionId: number): void {
     this.c.subscriptionsRecreated += 1;
     s.sessionChanged = false;
+    s.recreatedSinceLoss = true;
     s.tracker.reset(subscriptionId);
     this.event('warn', 'opcua.subscription_recreated', {
       code: 'E_OPCUA_CHANGES_LOST',

@@ -135,7 +135,7 @@ log: { level: warn }
         expect(upTo, name).toEqual(Array.from({ length: end - first + 1 }, (_, i) => first + i));
       }
       const d = details(gw);
-      expect(d).toMatchObject({ 'lostNotifications.republishUnavailable': 0, missingNotifications: 0, subscriptionsRecreated: 0, droppedSamples: 0 });
+      expect(d).toMatchObject({ 'lostNotifications.republishUnavailable': 0, missingNotifications: 0, subscriptionsRecreated: 0, sessionsRecreated: 0, droppedSamples: 0 });
       expect(d['reconnects'] as number).toBeGreaterThanOrEqual(1);
       expect(gw.health().reasons.filter((r) => r.startsWith('source press:'))).toEqual([]);
     } finally {
@@ -195,7 +195,7 @@ log: { level: warn }
       // Lost: the old server's last ticks and the new one's first, nothing outside the outage.
       expect(lost).toBeLessThanOrEqual(ITEMS * (4 + resubscribedAt - restartAt + 1));
       const d = details(gw);
-      expect(d).toMatchObject({ 'lostNotifications.subscriptionRecreated': 1, droppedSamples: 0 });
+      expect(d).toMatchObject({ 'lostNotifications.subscriptionRecreated': 1, subscriptionsTransferred: 0, droppedSamples: 0 });
     } finally {
       await rig.gateway?.stop();
       rig.gateway = undefined;
