@@ -1,0 +1,186 @@
+import { copyFile, mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OpcuaSource, type OpcuaSourceOptions } from '../../../devices/opcua/client.js';
+import { OpcuaTestServer } from '../../support/opcua-server.js';
+import { freePort } from '../../support/ports.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+import { waitFor } from '../../support/wait-for.js';
+import { collectingContext } from './collecting-context.js';
+
+// One server (and its certificate) for the whole file: certificates cost CPU.
+describe('opcua source against a node-opcua server: security, items, deadband, backpressure', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let server: OpcuaTestServer;
+  let passwordFile: string;
+  let wrongPasswordFile: string;
+  const sources: OpcuaSource[] = [];
+
+  beforeAll(async () => {
+    dir = await makeTempDir('edgewise-opcua-sec-');
+    server = await OpcuaTestServer.start({ port: await freePort(), vars: 5, pkiDir: join(dir.path, 'server-pki'), intervalMs: 200 });
+    passwordFile = join(dir.path, 'op.pass');
+    wrongPasswordFile = join(dir.path, 'wrong.pass');
+    await writeFile(passwordFile, 'secret\n');
+    await writeFile(wrongPasswordFile, 'not-the-password\n');
+  });
+  afterAll(async () => {
+    for (const s of sources) await s.stop();
+    await server?.stop();
+    await dir?.remove();
+  });
+
+  function source(pkiDir: string, extra: Partial<OpcuaSourceOptions> = {}): OpcuaSource {
+    const s = new OpcuaSource({
+      id: 'press',
+      type: 'opcua',
+      endpoint: server.url,
+      security: { mode: 'SignAndEncrypt', policy: 'Basic256Sha256', pkiDir },
+      user: { name: 'op', passwordFile },
+      reconnect: { minDelayMs: 200, maxDelayMs: 400 },
+      subscriptions: [{ name: 'fast', publishingIntervalMs: 100, items: [0, 1, 2].map((i) => ({ nodeId: `ns=1;s=v${i}`, name: `v${i}`, samplingIntervalMs: 50, unit: 'bar' })) }],
+      defaultPkiDir: join(dir.path, 'unused'),
+      ...extra,
+    });
+    sources.push(s);
+    return s;
+  }
+
+  async function stopped(s: OpcuaSource): Promise<void> {
+    await s.stop();
+    sources.splice(sources.indexOf(s), 1);
+  }
+
+  it('SignAndEncrypt with Basic256Sha256 and a user: samples with units, status codes and both timestamps', { timeout: 40_000 }, async () => {
+    const pki = join(dir.path, 'client-trusting');
+    await mkdir(join(pki, 'trusted', 'certs'), { recursive: true });
+    await copyFile(join(dir.path, 'server-pki', 'own', 'certs', 'certificate.pem'), join(pki, 'trusted', 'certs', 'server.pem'));
+    const s = source(pki);
+    const { ctx, records } = collectingContext();
+    await s.start(ctx);
+    await waitFor(() => records.length >= 3, 'three records over SignAndEncrypt', 30_000);
+    const st = s.stats();
+    expect(st).toMatchObject({ connected: true, securityMode: 'SignAndEncrypt', itemsOk: 3, itemsFailed: 0 });
+    expect(st['degraded']).toBeUndefined();
+    const r = records.at(-1) as { stream: string; data: { values: Record<string, number[]>; units: Record<string, string>; status: Record<string, number[]>; sourceTs: Record<string, number[]>; serverTs: Record<string, number[]> } };
+    expect(r.stream).toBe('press.fast');
+    const name = Object.keys(r.data.values)[0] ?? '';
+    expect(r.data.units[name]).toBe('bar');
+    expect(r.data.status[name]?.[0]).toBe(0);
+    expect(Math.abs((r.data.sourceTs[name]?.[0] ?? 0) - Date.now())).toBeLessThan(10_000);
+    expect(Math.abs((r.data.serverTs[name]?.[0] ?? 0) - Date.now())).toBeLessThan(10_000);
+    await stopped(s);
+  });
+
+  it('refuses an untrusted server certificate, saying where it was put and how to trust it; trusting it lets the source connect', { timeout: 40_000 }, async () => {
+    const pki = join(dir.path, 'client-fresh');
+    const s = source(pki);
+    const { ctx, events } = collectingContext();
+    await s.start(ctx);
+    const st = await waitFor(() => (s.stats()['lastErrorCode'] === 'E_OPCUA_UNTRUSTED_SERVER' ? s.stats() : undefined), 'the untrusted certificate refused', 30_000);
+    expect(st['connected']).toBe(false);
+    expect(st['degraded']).toBe(true);
+    const rejected = await readdir(join(pki, 'rejected'));
+    expect(rejected.length).toBe(1);
+    const file = join(pki, 'rejected', rejected[0] ?? '');
+    expect(String(st['degradedReason'])).toContain(`not connected from ${server.url}`);
+    const message = String(st['lastError']);
+    expect(message).toContain('is not trusted');
+    expect(message).toContain(file);
+    expect(message).toContain(`move it to ${join(pki, 'trusted', 'certs')}/`);
+    expect(events.some((e) => e.name === 'opcua.connect_failed' && e.fields.code === 'E_OPCUA_UNTRUSTED_SERVER')).toBe(true);
+    // The operator's step: move the rejected certificate to the trust list.
+    await rename(file, join(pki, 'trusted', 'certs', rejected[0] ?? 'server.pem'));
+    await waitFor(() => s.stats()['connected'] === true, 'connected once the certificate is trusted', 30_000);
+    await stopped(s);
+  });
+
+  it('a wrong password is a clear error naming the user and the password file, never the password', { timeout: 40_000 }, async () => {
+    const pki = join(dir.path, 'client-trusting');
+    const s = source(pki, { user: { name: 'op', passwordFile: wrongPasswordFile } });
+    const { ctx, events } = collectingContext();
+    await s.start(ctx);
+    const st = await waitFor(() => (s.stats()['lastErrorCode'] === 'E_OPCUA_USER_REFUSED' ? s.stats() : undefined), 'the user refused', 30_000);
+    const message = String(st['lastError']);
+    expect(message).toContain('refused user "op"');
+    expect(message).toContain('BadUserAccessDenied');
+    expect(message).toContain(wrongPasswordFile);
+    expect(JSON.stringify(events)).not.toContain('not-the-password');
+    expect(JSON.stringify(st)).not.toContain('not-the-password');
+    await stopped(s);
+  });
+
+  it('an item the server does not have degrades the source naming its node id and status; the others flow', { timeout: 40_000 }, async () => {
+    const pki = join(dir.path, 'client-trusting');
+    const s = source(pki, {
+      security: { mode: 'None' },
+      user: undefined,
+      subscriptions: [{ name: 'mixed', publishingIntervalMs: 100, items: [{ nodeId: 'ns=1;s=v0', name: 'ok' }, { nodeId: 'ns=1;s=nope', name: 'missing' }] }],
+    });
+    const { ctx, records, events } = collectingContext();
+    await s.start(ctx);
+    await waitFor(() => records.length >= 2, 'records of the good item', 30_000);
+    const st = s.stats();
+    expect(st).toMatchObject({ connected: true, securityMode: 'None', itemsOk: 1, itemsFailed: 1, 'itemsFailed.BadNodeIdUnknown': 1, degraded: true });
+    expect(String(st['degradedReason'])).toContain('missing (ns=1;s=nope): BadNodeIdUnknown');
+    expect(events.some((e) => e.name === 'opcua.items_failed')).toBe(true);
+    for (const r of records) expect(Object.keys((r.data as { values: object }).values)).toEqual(['ok']);
+    await stopped(s);
+  });
+
+  it('a deadband holds back changes smaller than it; items without one report every change', { timeout: 40_000 }, async () => {
+    const s = source(join(dir.path, 'client-trusting'), {
+      security: { mode: 'None' },
+      user: undefined,
+      subscriptions: [{ name: 'db', publishingIntervalMs: 100, items: [{ nodeId: 'ns=1;s=v0', name: 'banded', samplingIntervalMs: 0, deadband: { type: 'absolute', value: 1.5 } }, { nodeId: 'ns=1;s=v1', name: 'all', samplingIntervalMs: 0 }] }],
+    });
+    const { ctx, records } = collectingContext();
+    await s.start(ctx);
+    const series = (name: string): number[] => records.flatMap((r) => (r.data as { values: Record<string, number[]> }).values[name] ?? []);
+    await waitFor(() => series('banded').length >= 4 && series('all').length >= 8, 'changes of both items', 30_000);
+    const banded = series('banded');
+    const all = series('all');
+    for (let i = 1; i < banded.length; i += 1) expect((banded[i] ?? 0) - (banded[i - 1] ?? 0)).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < all.length; i += 1) expect((all[i] ?? 0) - (all[i - 1] ?? 0)).toBe(1);
+    await stopped(s);
+  });
+
+  it('a blocked first edge stops Publish requests at maxPendingSamples: the pending samples stay bounded, the server queues (overflow counted), nothing is dropped here', { timeout: 60_000 }, async () => {
+    let release: () => void = () => undefined;
+    let blocked = true;
+    const opened = new Promise<void>((resolve) => (release = resolve));
+    const s = source(join(dir.path, 'client-trusting'), {
+      security: { mode: 'None' },
+      user: undefined,
+      maxPendingSamples: 20,
+      subscriptions: [{ name: 'bp', publishingIntervalMs: 100, items: [0, 1, 2, 3, 4].map((i) => ({ nodeId: `ns=1;s=v${i}`, name: `v${i}`, samplingIntervalMs: 0, queueSize: 3 })) }],
+    });
+    const { ctx, records } = collectingContext(() => (blocked ? opened : Promise.resolve()));
+    await s.start(ctx);
+    await waitFor(() => s.stats()['publishSuspended'] === true, 'Publish suspended', 30_000);
+    const suspendedAt = server.lastTick;
+    // The server ticks on (every 200 ms) while nobody asks for its notifications: more ticks than its queues hold.
+    await waitFor(() => server.lastTick >= suspendedAt + 8, 'eight more ticks on the server', 20_000);
+    const st = s.stats();
+    expect(st['pendingSamples'] as number).toBeLessThanOrEqual(40);
+    expect(st['droppedSamples']).toBe(0);
+    blocked = false;
+    release();
+    const end = server.lastTick + 2;
+    const series = (name: string): number[] => records.flatMap((r) => (r.data as { values: Record<string, number[]> }).values[name] ?? []);
+    await waitFor(() => [0, 1, 2, 3, 4].every((i) => (series(`v${i}`).at(-1) ?? 0) >= end), 'every item caught up', 30_000);
+    const after = s.stats();
+    expect(after).toMatchObject({ publishSuspended: false, droppedSamples: 0 });
+    expect(after['publishSuspensions'] as number).toBeGreaterThanOrEqual(1);
+    let itemsWithSkips = 0;
+    for (let i = 0; i < 5; i += 1) {
+      const vs = series(`v${i}`);
+      expect(new Set(vs).size, `v${i}: nothing twice`).toBe(vs.length);
+      if (vs.slice(1).some((v, k) => v - (vs[k] ?? 0) > 1)) itemsWithSkips += 1;
+    }
+    // What a server queue of 3 could not hold is reported (the Overflow bit, one per item that overflowed), not silently skipped.
+    expect(after['overflowSamples'] as number).toBeGreaterThanOrEqual(itemsWithSkips);
+    expect(after['lostNotifications.serverQueueOverflow']).toBe(after['overflowSamples']);
+    await stopped(s);
+  });
+});

@@ -1,0 +1,45 @@
+// An OPC UA server for the tests (node-opcua-server), run as a child process by test/support/opcua-server.ts.
+// Config in env OPCUA_TEST_SERVER (JSON): { port, vars, pkiDir, intervalMs, startTick }.
+// Variables ns=1;s=v0..v<vars-1> (Double) all take the value of the tick counter on every tick; the tick
+// (and so what was produced) is reported over IPC, so the test knows every change the server made.
+// IPC in: 'stop' (clean shutdown, then exit). IPC out: { event: 'started', port } and { event: 'tick', tick }.
+import { OPCUAServer } from 'node-opcua-server';
+import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
+import { DataType, MessageSecurityMode, SecurityPolicy, StatusCodes } from 'node-opcua-client';
+
+const cfg = JSON.parse(process.env.OPCUA_TEST_SERVER ?? '{}');
+const serverCertificateManager = new OPCUACertificateManager({ rootFolder: cfg.pkiDir, automaticallyAcceptUnknownCertificate: true });
+const server = new OPCUAServer({
+  port: cfg.port,
+  hostname: '127.0.0.1',
+  resourcePath: '/UA/edgewise-test',
+  serverCertificateManager,
+  securityModes: [MessageSecurityMode.None, MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt],
+  securityPolicies: [SecurityPolicy.None, SecurityPolicy.Basic256Sha256],
+  allowAnonymous: true,
+  userManager: { isValidUser: (user, password) => user === 'op' && password === 'secret' },
+  buildInfo: { productName: 'edgewise-test' },
+});
+await server.initialize();
+const addressSpace = server.engine.addressSpace;
+const ns = addressSpace.getOwnNamespace();
+const folder = ns.addFolder(addressSpace.rootFolder.objects, { browseName: 'Line' });
+let tick = cfg.startTick ?? 0;
+const vars = [];
+for (let i = 0; i < cfg.vars; i += 1) {
+  vars.push(ns.addVariable({ componentOf: folder, nodeId: `s=v${i}`, browseName: `v${i}`, dataType: 'Double', value: { dataType: DataType.Double, value: tick } }));
+}
+await server.start();
+process.send?.({ event: 'started', port: cfg.port, tick });
+const timer = setInterval(() => {
+  tick += 1;
+  for (const v of vars) v.setValueFromSource({ dataType: DataType.Double, value: tick }, StatusCodes.Good);
+  process.send?.({ event: 'tick', tick });
+}, cfg.intervalMs ?? 500);
+process.on('message', async (m) => {
+  if (m !== 'stop') return;
+  clearInterval(timer);
+  await server.shutdown(0);
+  process.exit(0);
+});
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,70 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait-for.js';
+
+export const OPCUA_SERVER_SCRIPT = fileURLToPath(new URL('./opcua-server-child.mjs', import.meta.url));
+
+export interface OpcuaTestServerOptions {
+  readonly port: number;
+  /** Variables ns=1;s=v0..: every one takes the tick number on each tick. */
+  readonly vars: number;
+  /** The server's PKI (kept across restarts: same certificate). */
+  readonly pkiDir: string;
+  readonly intervalMs?: number;
+  /** The value of every variable before the first tick (a restarted server goes on counting). */
+  readonly startTick?: number;
+}
+
+/**
+ * A node-opcua server in a child process (test/support/opcua-server-child.mjs) on 127.0.0.1.
+ * It reports every tick over IPC: `ticks` lists what it produced (each tick changes every variable).
+ */
+export class OpcuaTestServer {
+  readonly ticks: number[] = [];
+  stderr = '';
+  private readonly exited: Promise<void>;
+  private started = false;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly options: OpcuaTestServerOptions,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.on('message', (m: { event: string; tick: number }) => {
+      if (m.event === 'started') this.started = true;
+      else if (m.event === 'tick') this.ticks.push(m.tick);
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      if (this.stderr.length < 20_000) this.stderr += d.toString();
+    });
+  }
+
+  get url(): string {
+    return `opc.tcp://127.0.0.1:${this.options.port}/UA/edgewise-test`;
+  }
+
+  get lastTick(): number {
+    return this.ticks.at(-1) ?? this.options.startTick ?? 0;
+  }
+
+  static async start(options: OpcuaTestServerOptions): Promise<OpcuaTestServer> {
+    const child = fork(OPCUA_SERVER_SCRIPT, [], { env: { ...process.env, OPCUA_TEST_SERVER: JSON.stringify(options) }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const s = new OpcuaTestServer(child, options);
+    let exited = false;
+    void s.exited.then(() => (exited = true));
+    await waitFor(() => {
+      if (exited) throw new Error(`the OPC UA test server exited: ${s.stderr}`);
+      return s.started;
+    }, 'the OPC UA test server to listen', 40_000);
+    return s;
+  }
+
+  /** A clean stop: the server shuts down (closing its sessions) and the process exits. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.send('stop');
+    const killer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(killer);
+  }
+}
