@@ -23,7 +23,7 @@ const cases: { name: string; yaml: string; path: string; says?: RegExp }[] = [
   { name: 'URL that does not parse', yaml: `${good.gateway}uplink:\n  url: "not a url"\n`, path: 'uplink.url' },
   { name: 'negative size', yaml: `${good.gateway}${good.uplink}store:\n  maxSizeBytes: -5\n`, path: 'store.maxSizeBytes', says: /got -5/ },
   { name: 'negative rate', yaml: `${good.gateway}${good.uplink}devices:\n  - id: d1\n    type: synthetic\n    rateHz: -1\n    channels: [{ name: x }]\n`, path: 'devices[0].rateHz', says: /> 0/ },
-  { name: 'unknown device type', yaml: `${good.gateway}${good.uplink}devices:\n  - id: cam\n    type: camera-9000\n`, path: 'devices[0].type', says: /one of "camera", "modbus", "serial-sensor", "synthetic"/ },
+  { name: 'unknown device type', yaml: `${good.gateway}${good.uplink}devices:\n  - id: cam\n    type: camera-9000\n`, path: 'devices[0].type', says: /one of "camera", "modbus", "opcua", "serial-sensor", "synthetic"/ },
   { name: 'bad overflow policy', yaml: `${good.gateway}${good.uplink}${good.device}pipelines:\n  - id: p\n    source: d1\n    queue: { whenFull: explode }\n`, path: 'pipelines[0].queue.whenFull', says: /one of "block", "dropOldest", "sample"/ },
   { name: 'pipeline naming a device that does not exist', yaml: `${good.gateway}${good.uplink}${good.device}pipelines:\n  - id: p\n    source: d2\n`, path: 'pipelines[0].source', says: /"d1"/ },
   { name: 'gateway id with a slash (it is a topic level)', yaml: `gateway:\n  id: plant/gw-1\n  dataDir: /tmp/x\n${good.uplink}`, path: 'gateway.id' },

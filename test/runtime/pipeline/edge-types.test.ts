@@ -19,7 +19,7 @@ function problemsOf(yaml: string): string[] {
 describe('typed pipeline edges', () => {
   it('every built-in plug-in declares its kinds', () => {
     const r = builtinRegistry();
-    expect(Object.fromEntries(r.types('source').map((t) => [t, r.source(t)?.emits]))).toEqual({ camera: ['frames'], modbus: ['samples'], 'serial-sensor': ['samples'], synthetic: ['samples'] });
+    expect(Object.fromEntries(r.types('source').map((t) => [t, r.source(t)?.emits]))).toEqual({ camera: ['frames'], modbus: ['samples'], opcua: ['samples'], 'serial-sensor': ['samples'], synthetic: ['samples'] });
     for (const t of r.types('stage')) expect(r.stage(t)?.flow.accepts.length).toBeGreaterThan(0);
   });
 
