@@ -130,23 +130,9 @@ export function applyScaling(raw: number, s: Scaling): number {
   return raw * s.scale + s.offset;
 }
 
-/**
- * The raw number to write for an engineering value: `(value - offset) / scale`, rounded to a
- * whole number for integer types (a setpoint of 21.55 degC at scale 0.1 is written as 216).
- */
-export function removeScaling(value: number, s: Scaling, type: NumericType): number {
-  const raw = (value - s.offset) / s.scale;
-  return type === 'float32' || type === 'float64' ? raw : Math.round(raw);
-}
-
 /** The engineering value of `type`/`order` at `words[at]`: decoded, then scaled. */
 export function decodeValue(words: ArrayLike<number>, type: NumericType, order: WordOrder, s: Scaling = NO_SCALING, at = 0): number {
   return applyScaling(decodeRaw(words, type, order, at), s);
-}
-
-/** The registers to write for an engineering value (RangeError when it does not fit the type). */
-export function encodeValue(value: number, type: NumericType, order: WordOrder, s: Scaling = NO_SCALING): number[] {
-  return encodeRaw(removeScaling(value, s, type), type, order);
 }
 
 /** Bits packed eight to a byte as Modbus sends them (first bit in bit 0 of the first byte). */
