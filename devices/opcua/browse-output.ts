@@ -57,7 +57,7 @@ export interface ConfigItem {
   readonly unit?: string;
 }
 
-/** Types whose scalar values the opcua source records as numbers (Boolean as 0/1; 64-bit integers as numbers): check against client.ts. */
+/** Types whose scalar values the opcua source records as numbers (sample-values.ts's numberOf: Boolean as 0/1, 64-bit integers as doubles; the abstract Number, Integer, UInteger carry one of those). */
 const NUMERIC_TYPES = new Set(['Boolean', 'SByte', 'Byte', 'Int16', 'UInt16', 'Int32', 'UInt32', 'Int64', 'UInt64', 'Float', 'Double', 'Number', 'Integer', 'UInteger', 'Decimal']);
 
 /** Why a variable is not an item: undefined when it is one. */

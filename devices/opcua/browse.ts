@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseNodeId } from './node-id.js';
 import type { BrowseDescriptionLike, BrowseResult as UaBrowseResult, ClientSession, NodeId, OPCUAClient, ReferenceDescription, UserIdentityInfoUserName } from 'node-opcua-client';
 
 /**
@@ -41,7 +42,7 @@ const FIRST_USE_EXTRA_MS = 60_000;
 
 export const BROWSE_DEFAULTS = { depth: 3, maxNodes: 2000, security: 'None', policy: 'Basic256Sha256', timeoutMs: 10_000, applicationName: 'edgewise-browse' } as const;
 
-export type BrowseErrorCode = 'E_OPCUA_USAGE' | 'E_OPCUA_NODE_ID' | 'E_OPCUA_NODE_UNKNOWN' | 'E_OPCUA_UNREACHABLE' | 'E_OPCUA_UNTRUSTED' | 'E_OPCUA_ACCESS_DENIED' | 'E_OPCUA_SECURITY' | 'E_OPCUA_TIMEOUT' | 'E_OPCUA_BROWSE';
+export type BrowseErrorCode = 'E_OPCUA_USAGE' | 'E_OPCUA_NODE_ID' | 'E_OPCUA_NODE_UNKNOWN' | 'E_OPCUA_UNREACHABLE' | 'E_OPCUA_UNTRUSTED_SERVER' | 'E_OPCUA_ACCESS_DENIED' | 'E_OPCUA_SECURITY' | 'E_OPCUA_TIMEOUT' | 'E_OPCUA_BROWSE';
 
 export class OpcuaBrowseError extends Error {
   constructor(
@@ -91,21 +92,29 @@ export interface BrowseTree {
 
 const NODE_ID_FORMS = 'ns=2;s=Line1.Temperature, ns=3;i=1001, i=85, ns=2;g=<GUID>, ns=2;b=<base64>, nsu=<namespace URI>;s=Name, or a standard name such as ObjectsFolder';
 
-/** `nsu=URI;rest` is resolved once the server's namespace table is known; everything else is checked before any connection. */
+/**
+ * `nsu=URI;rest` is resolved once the server's namespace table is known; everything else is
+ * checked before any connection, by the parser `--check` uses for the source's items
+ * (node-id.ts), so a node id browse takes is one the config takes. A bare standard name
+ * (ObjectsFolder, Server) is node-opcua's to resolve.
+ */
 export function checkNodeIdText(text: string, coerce: (s: string) => NodeId): { readonly nsu: string; readonly rest: string } | NodeId {
-  const nsu = /^nsu=([^;]+);((?:i|s|g|b)=.+)$/s.exec(text);
-  if (nsu !== null) {
-    coerceOrThrow(`ns=1;${nsu[2] as string}`, text, coerce);
-    return { nsu: nsu[1] as string, rest: nsu[2] as string };
-  }
-  return coerceOrThrow(text, text, coerce);
+  if (/^[A-Za-z]\w*$/.test(text)) return coerceOrThrow(text, 'not a standard node name', coerce);
+  const parsed = parseNodeId(text);
+  if (!parsed.ok) throw notANodeId(text, parsed.reason);
+  if (parsed.id.namespaceUri !== null) return { nsu: parsed.id.namespaceUri, rest: `${parsed.id.kind}=${parsed.id.value}` };
+  return coerceOrThrow(text, 'node-opcua does not take it', coerce);
 }
 
-function coerceOrThrow(candidate: string, original: string, coerce: (s: string) => NodeId): NodeId {
+function notANodeId(text: string, why: string): OpcuaBrowseError {
+  return new OpcuaBrowseError('E_OPCUA_NODE_ID', `--node: "${text}" is not a node id: ${why} (expected ${NODE_ID_FORMS})`);
+}
+
+function coerceOrThrow(text: string, why: string, coerce: (s: string) => NodeId): NodeId {
   try {
-    return coerce(candidate);
+    return coerce(text);
   } catch {
-    throw new OpcuaBrowseError('E_OPCUA_NODE_ID', `--node: "${original}" is not a node id (expected ${NODE_ID_FORMS})`);
+    throw notANodeId(text, why);
   }
 }
 
@@ -381,7 +390,7 @@ function explainConnectError(err: unknown, opts: BrowseOptions, rejectedBefore: 
       reason === 'BadCertificateUntrusted'
         ? `If this is the server you mean (compare the thumbprint in the file name with the one the server's own configuration shows), trust it: mv '${file ?? join(opts.pkiDir, 'rejected', '<file>')}' '${trusted}/', then run again.`
         : 'Fix the certificate on the server (validity dates, host name, application URI) and run again.';
-    return new OpcuaBrowseError('E_OPCUA_UNTRUSTED', `the server's certificate was refused (${reason}); ${where}. ${how}`);
+    return new OpcuaBrowseError('E_OPCUA_UNTRUSTED_SERVER', `the server's certificate was refused (${reason}); ${where}. ${how}`);
   }
   if (/BadUserAccessDenied|BadIdentityTokenInvalid|BadIdentityTokenRejected/.test(message)) {
     const code = /Bad\w+/.exec(message)?.[0] ?? 'BadUserAccessDenied';

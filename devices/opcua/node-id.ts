@@ -16,7 +16,8 @@ export interface ParsedNodeId {
   readonly value: string;
 }
 
-export type NodeIdResult = { readonly ok: true; readonly id: ParsedNodeId } | { readonly ok: false; readonly expected: string };
+/** `expected`: what a node id looks like and why this one is not (for --check); `reason`: the why alone. */
+export type NodeIdResult = { readonly ok: true; readonly id: ParsedNodeId } | { readonly ok: false; readonly expected: string; readonly reason: string };
 
 const FORMS = 'a node id like ns=2;s=Line1.Temp, ns=3;i=1001, i=2258, ns=1;g=<guid>, ns=1;b=<base64> or nsu=urn:plant:line1;s=Temp';
 const GUID = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
@@ -24,7 +25,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const UINT = /^(0|[1-9][0-9]*)$/;
 
 export function parseNodeId(text: string): NodeIdResult {
-  const fail = (why: string): NodeIdResult => ({ ok: false, expected: `${FORMS} (${why})` });
+  const fail = (why: string): NodeIdResult => ({ ok: false, expected: `${FORMS} (${why})`, reason: why });
   let rest = text;
   let namespace: number | null = 0;
   let namespaceUri: string | null = null;

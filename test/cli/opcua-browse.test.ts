@@ -100,7 +100,7 @@ describe('edgewise opcua browse', () => {
   it('refuses a bad node id before connecting, and a node the server does not have, with exit 2', async () => {
     const bad = await browse(server.url, { node: 'ns=1;x=Press2' });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^error: --node: "ns=1;x=Press2" is not a node id \(expected ns=2;s=Line1\.Temperature, .*\) \[E_OPCUA_NODE_ID\]\n$/);
+    expect(bad.stderr).toMatch(/^error: --node: "ns=1;x=Press2" is not a node id: the identifier must start with i=, s=, g= or b= \(expected ns=2;s=Line1\.Temperature, .*\) \[E_OPCUA_NODE_ID\]\n$/);
     const unknown = await browse(server.url, { node: 'ns=1;s=Press9' });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe('error: --node: the server has no node ns=1;s=Press9 (BadNodeIdUnknown); browse its parent to see the ids it has [E_OPCUA_NODE_UNKNOWN]\n');
@@ -130,7 +130,7 @@ describe('edgewise opcua browse', () => {
     expect(rejected).toHaveLength(1);
     const file = join(pki, 'rejected', rejected[0] as string);
     expect(refused.stderr).toBe(
-      `error: the server's certificate was refused (BadCertificateUntrusted); it was saved as ${file}. If this is the server you mean (compare the thumbprint in the file name with the one the server's own configuration shows), trust it: mv '${file}' '${join(pki, 'trusted', 'certs')}/', then run again. [E_OPCUA_UNTRUSTED]\n`,
+      `error: the server's certificate was refused (BadCertificateUntrusted); it was saved as ${file}. If this is the server you mean (compare the thumbprint in the file name with the one the server's own configuration shows), trust it: mv '${file}' '${join(pki, 'trusted', 'certs')}/', then run again. [E_OPCUA_UNTRUSTED_SERVER]\n`,
     );
     renameSync(file, join(pki, 'trusted', 'certs', basename(file)));
     const ok = await browse(server.url, secure);
