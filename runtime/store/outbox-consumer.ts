@@ -55,7 +55,8 @@ export interface Cursor {
 
 /**
  * One consumer's delivery state. Invariants (the outbox keeps them under its mutex):
- * - `leases` holds the records handed out and not yet acknowledged, in ascending order of
+ * - `leases` holds the records handed out and not yet acknowledged (with one consumer, also
+ *   those acknowledged whose delete is not written yet: see `Outbox.ackFor`), in ascending order of
  *   suffix: a read leases only records past the cursor, and only `releaseAll`, which empties
  *   `leases`, moves the cursor back. So the first entry is the oldest lease.
  * - every stored record below the cursor that is not leased was acknowledged by it;
@@ -91,7 +92,7 @@ export class ConsumerState {
 
   /** Whether a read would skip this record: already handed to this consumer, or acknowledged by it. */
   holds(key: string): boolean {
-    return this.leases.has(key) || this.acked.has(key);
+    return this.leases.has(key) || (this.acked.size > 0 && this.acked.has(key));
   }
 
   /**
@@ -118,10 +119,11 @@ export class ConsumerState {
     return true;
   }
 
-  stats(size: number): ConsumerStats {
+  /** `ackedStored` and `ackedLeased` from the outbox: with one consumer, acknowledged records stay leased until deleted. */
+  stats(size: number, ackedStored: number, ackedLeased = 0): ConsumerStats {
     return {
-      pending: size - this.ackedStored,
-      leased: this.leases.size,
+      pending: size - ackedStored,
+      leased: this.leases.size - ackedLeased,
       acked: this.ackedTotal,
       evictedUnsent: { ...this.evictedUnsent },
       ackedThrough: this.through,
