@@ -603,31 +603,41 @@ export class Outbox implements OutboxReader {
       // While the store is not writable, acks could not be deleted: lease nothing new.
       if (signal?.aborted === true || this.database.state !== 'ok') return [];
       const found: StoredRecord[] = [];
+      // Each class is read up to maxRecords: past the last record read of a class that may have
+      // more, a record of another class cannot be taken (one of the first could come before it).
+      let bound: string | undefined;
       for (const cls of RECORD_CLASSES) {
         if (this.records[cls] === 0) continue;
         const c = consumer.cursor;
         const newest = this.newest[cls];
         if (c !== null && newest !== null && (c.inclusive ? c.suffix > newest : c.suffix >= newest)) continue;
         const range = c === null ? { gte: classPrefix(cls) } : c.inclusive ? { gte: outboxKey(cls, c.suffix) } : { gt: outboxKey(cls, c.suffix) };
-        for (const [key, value] of await readGrowing(this.db.iterator({ ...range, lt: classRangeEnd(cls), limit: maxRecords }), maxRecords)) {
+        const entries = await readGrowing(this.db.iterator({ ...range, lt: classRangeEnd(cls), limit: maxRecords }), maxRecords);
+        for (const [key, value] of entries) {
           found.push({ key, suffix: key.slice(key.length - SUFFIX_LENGTH), cls, value, size: key.length + value.byteLength });
         }
+        const lastRead = found[found.length - 1];
+        if (entries.length >= maxRecords && lastRead !== undefined && (bound === undefined || lastRead.suffix < bound)) bound = lastRead.suffix;
       }
       found.sort((a, b) => (a.suffix < b.suffix ? -1 : a.suffix > b.suffix ? 1 : 0));
       const batch: StoredRecord[] = [];
       let valueBytes = 0;
+      // The last record passed over: batched, or skipped as already held by this consumer
+      // (leased, or acknowledged and kept for another consumer). The cursor moves past it
+      // even when nothing was batched, or a read would find the same held records for ever.
+      let passed: StoredRecord | undefined;
       for (const rec of found) {
-        if (batch.length >= maxRecords) break;
+        if (batch.length >= maxRecords || (bound !== undefined && rec.suffix > bound)) break;
         if (batch.length > 0 && valueBytes + rec.value.byteLength > maxBytes) break;
+        passed = rec;
         if (consumer.holds(rec.key)) continue;
         batch.push(rec);
         valueBytes += rec.value.byteLength;
       }
-      const last = batch[batch.length - 1];
       // The reads above yielded: the connection may have died meanwhile.
       if (isAborted(signal)) return [];
-      if (last !== undefined) {
-        consumer.cursor = { suffix: last.suffix, inclusive: false };
+      if (passed !== undefined) {
+        consumer.cursor = { suffix: passed.suffix, inclusive: false };
         for (const rec of batch) consumer.leases.set(rec.key, rec);
       }
       return batch;
