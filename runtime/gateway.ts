@@ -17,7 +17,7 @@ import { Pipeline, type StageSpec } from './pipeline/pipeline.js';
 import type { PluginRegistry } from './pipeline/registry.js';
 import { Database } from './store/database.js';
 import { DecisionLog, type DecisionEntry } from './store/decision-log.js';
-import { Outbox } from './store/outbox.js';
+import { FLEET_CONSUMER, Outbox } from './store/outbox.js';
 import { StoreBudget, levelOptionsFor } from './store/store-budget.js';
 import { StoreProbe } from './store/store-probe.js';
 import type { LivenessCheck, WatchdogEvents } from './systemd/watchdog.js';
@@ -164,7 +164,7 @@ export class Gateway {
         (b) => new Pipeline({ id: b.entry.id, sourceId: b.entry.source, sourceType: b.type, source: b.source, stages: b.stages, queue: b.entry.queue, checkpoints: outbox }, eventLog.for(`pipeline:${b.entry.id}`)),
       );
       for (const p of pipelines) writer.attach(p.output);
-      const uplink = new MqttUplink(outbox, config.uplink, files, gatewayId, runtimeVersion, eventLog.for('uplink'));
+      const uplink = new MqttUplink(outbox.consumer(FLEET_CONSUMER), config.uplink, files, gatewayId, runtimeVersion, eventLog.for('uplink'));
       // The updater (TUF client, model slots) is loaded only by a config with an `updates` section.
       const updates =
         config.updates === null ? undefined : new (await import('./updater/service.js')).UpdateService(gatewayId, config.gateway.dataDir, config.updates, uplink, backend, runtimeVersion, eventLog.for('updates'), managedModels, {

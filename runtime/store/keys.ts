@@ -9,6 +9,8 @@ import type { RecordClass } from '../../fleet/protocol/index.js';
  *   o{c}!{epoch:8 hex}{seq:12 hex}  outbox record of class c (t, r, a) -> CBOR wire record
  *   d!{ts:12 hex}{epoch:8 hex}{seq:8 hex}  decision log entry -> CBOR entry
  *   c!{source id}               a source's checkpoint (written in the batch of its records) -> the source's bytes
+ *   u!{consumer}                an outbox consumer's acknowledged-through suffix (outbox-consumer.ts; only while
+ *                               more than one consumer reads the outbox) -> the suffix, ASCII
  *
  * The outbox suffix `{epoch}{seq}` is one global order across classes: the epoch grows on
  * every open and seq restarts at 0 in each epoch, so key order is arrival order, also
@@ -63,6 +65,17 @@ export function recordId(dbId: string, epoch: number, seq: number): string {
  * small value per source), never sent.
  */
 export const CHECKPOINT_PREFIX = 'c!';
+
+/**
+ * Outbox consumers' cursors (outbox-consumer.ts): every record whose suffix is at or below the
+ * stored one was acknowledged by that consumer. Not records: not counted, never sent.
+ */
+export const CONSUMER_PREFIX = 'u!';
+export const CONSUMER_END = 'u"';
+
+export function consumerKey(name: string): string {
+  return CONSUMER_PREFIX + name;
+}
 
 export const DECISION_PREFIX = 'd!';
 export const DECISION_END = 'd"';

@@ -5,15 +5,24 @@ import type { Checkpoint, RecordInput } from '../pipeline/record.js';
 import type { Database } from './database.js';
 import type { Iterator as LevelIterator } from 'classic-level';
 import type { StoreDb } from './database.js';
-import { CHECKPOINT_PREFIX, MAX_SEQ, SUFFIX_LENGTH, classPrefix, classRangeEnd, orderSuffix, outboxKey, recordId } from './keys.js';
+import { CHECKPOINT_PREFIX, CONSUMER_END, CONSUMER_PREFIX, MAX_SEQ, SUFFIX_LENGTH, classPrefix, classRangeEnd, consumerKey, orderSuffix, outboxKey, recordId } from './keys.js';
 import { WaitList } from '../wait-list.js';
 import { Mutex } from './mutex.js';
+import { ConsumerState, FLEET_CONSUMER, OutboxConsumer, checkConsumerNames, previousSuffix, type ConsumerStats, type OutboxReader } from './outbox-consumer.js';
+
+export { FLEET_CONSUMER, OutboxConsumer, type ConsumerStats, type OutboxReader } from './outbox-consumer.js';
 
 export interface OutboxOptions {
   /** Budget for records (key + value bytes); over it, records are evicted by class. */
   readonly maxSizeBytes: number;
   /** fsync every append batch (survives power loss) or leave it to the OS (survives kill -9 only). */
   readonly sync: boolean;
+  /**
+   * Who reads the outbox, each with its own delivery cursor (default: the fleet uplink alone).
+   * A record is deleted once every one of them acknowledged it. A consumer stored by an earlier
+   * run and not declared now is dropped at open and holds nothing back any more.
+   */
+  readonly consumers?: readonly string[];
 }
 
 /** A record as it sits in the outbox: its key, class and the CBOR bytes that go on the wire. */
@@ -48,17 +57,23 @@ export interface OutboxStats {
   /** Bytes (keys and values) of every record appended since start, evicted or not: what was written. */
   readonly appendedBytes: number;
   readonly evicted: Readonly<PerClass>;
+  /** Records handed out and not acknowledged yet, summed over the consumers. */
   readonly leased: number;
   readonly writeErrors: number;
   /** Records refused as given (see `append`). */
   readonly rejected: number;
   /** Telemetry and results refused while the filesystem was below its free-space watermark (also counted in `evicted`). */
   readonly refusedLowSpace: number;
+  /** Per consumer, in the order declared. */
+  readonly consumers: Readonly<Record<string, ConsumerStats>>;
 }
 
 
 const zero = (): PerClass => ({ telemetry: 0, result: 0, alert: 0 });
 const DELETE_FLUSH_RECORDS = 2048;
+/** Records deleted per LevelDB batch at open, when a dropped consumer leaves records every other one acknowledged. */
+const OPEN_DELETE_BATCH = 4096;
+const SUFFIX = new RegExp(`^[0-9a-f]{${SUFFIX_LENGTH}}$`);
 const RECOVERY_MIN_DELAY_MS = 1000;
 const RECOVERY_MAX_DELAY_MS = 30_000;
 
@@ -86,23 +101,27 @@ function encodeInput(id: string, input: RecordInput): Uint8Array | string {
 
 type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
-interface Cursor {
-  readonly suffix: string;
-  readonly inclusive: boolean;
-}
-
 /**
- * The durable, ordered, bounded queue of records waiting for the fleet.
+ * The durable, ordered, bounded queue of records waiting for the fleet (and for any other
+ * uplink declared as a consumer, such as a Sparkplug B edge node to the plant's broker).
  *
  * Order: keys are `{epoch}{seq}` (see keys.ts), so reading oldest-first is a merge of the
- * three class ranges by suffix. Delivery: `readNext` leases records to the uplink, `ack`
- * deletes them (after the broker's PUBACK), `release` hands leases back after a lost
- * connection so they are read again. Budget: `append` evicts the oldest unleased records
- * of the lowest class first, in the same LevelDB batch as the new records.
+ * three class ranges by suffix. Delivery, per consumer (`consumer(name)`): `readNext` leases
+ * records to an uplink, `ack` marks them delivered (after the broker's PUBACK), `releaseAll`
+ * hands leases back after a lost connection so they are read again. A record is deleted once
+ * every consumer acknowledged it. With one consumer that delete is the whole record of the
+ * acknowledgement; with more, each consumer's acknowledged-through suffix is written in the
+ * batch of the deletes (`u!{name}`, keys.ts), so after a kill -9 each resumes where it was
+ * (records it acknowledged out of order above that come again: redelivery, never loss).
+ * The outbox's own `readNext`, `ack` and `releaseAll` are those of the first consumer.
+ *
+ * Budget: `append` evicts the oldest records no consumer has leased, of the lowest class
+ * first, in the same LevelDB batch as the new records, and counts per consumer what it
+ * evicted before that consumer acknowledged it (`evictedUnsent`).
  *
  * Every operation runs under one mutex: counters, leases and cursors stay exact.
  */
-export class Outbox {
+export class Outbox implements OutboxReader {
   private readonly mutex = new Mutex();
   private readonly records = zero();
   private readonly bytes = zero();
@@ -113,8 +132,13 @@ export class Outbox {
   private rejectedTotal = 0;
   private seq = 0;
   private epoch: number;
-  /** Delivery cursor: where the next `readNext` starts (null: from the oldest record). */
-  private cursor: Cursor | null = null;
+  /** Per consumer: its cursor, leases and acknowledgements, in the order declared. */
+  private readonly consumers: readonly ConsumerState[];
+  private readonly primary: ConsumerState;
+  /** More than one consumer: acknowledgements are kept per consumer and cursors persisted. */
+  private readonly shared: boolean;
+  /** An acknowledgement may have moved a consumer's acknowledged-through suffix: write it with the next flush. */
+  private cursorsDirty = false;
   /** Per class, the suffix after which eviction looks for victims (null: from the oldest). */
   private readonly evictAfter: Record<RecordClass, string | null> = { telemetry: null, result: null, alert: null };
   /**
@@ -125,7 +149,6 @@ export class Outbox {
    * major collection.
    */
   private readonly newest: Record<RecordClass, string | null> = { telemetry: null, result: null, alert: null };
-  private readonly leases = new Map<string, StoredRecord>();
   private pendingDeletes: StoredRecord[] = [];
   private readonly pendingDeleteKeys = new Set<string>();
   private deleteTimer: NodeJS.Immediate | undefined;
@@ -133,6 +156,7 @@ export class Outbox {
   private recoveryTimer: NodeJS.Timeout | undefined;
   private version = 0;
   private readonly changeWaiters = new WaitList();
+  private readonly handles = new Map<string, OutboxConsumer>();
   private closed = false;
 
   private constructor(
@@ -141,6 +165,9 @@ export class Outbox {
     private readonly events: ComponentEvents,
   ) {
     this.epoch = database.epoch;
+    this.consumers = checkConsumerNames(options.consumers ?? [FLEET_CONSUMER]).map((name) => new ConsumerState(name));
+    this.primary = this.consumers[0] as ConsumerState;
+    this.shared = this.consumers.length > 1;
     database.onDamaged(() => this.scheduleRecovery(RECOVERY_MIN_DELAY_MS));
   }
 
@@ -211,14 +238,73 @@ export class Outbox {
   static async open(database: Database, options: OutboxOptions, events: ComponentEvents): Promise<Outbox> {
     const outbox = new Outbox(database, options, events);
     const started = Date.now();
+    const { dropped, deleted } = await outbox.loadConsumers();
     await outbox.countStored();
     events.info('outbox.opened', {
       records: { ...outbox.records },
       bytes: outbox.totalBytes(),
       budgetBytes: options.maxSizeBytes,
+      consumers: outbox.consumers.map((c) => c.name),
       scanMs: Date.now() - started,
     });
+    if (dropped.length > 0) events.warn('outbox.consumers_dropped', { code: 'E_STORE_CONSUMER', dropped, deletedRecords: deleted });
     return outbox;
+  }
+
+  /**
+   * Reads the consumers' acknowledged-through suffixes and drops those of consumers no longer
+   * declared. Records that every declared consumer acknowledged (held back only by a dropped
+   * one) are deleted now. With one consumer left its cursor goes too: its acknowledgements
+   * are deletes again, and every record still stored is one it has not acknowledged.
+   */
+  private async loadConsumers(): Promise<{ dropped: string[]; deleted: number }> {
+    const stored = new Map<string, string | null>();
+    for (const [key, value] of await this.db.iterator({ gte: CONSUMER_PREFIX, lt: CONSUMER_END }).all()) {
+      const text = Buffer.from(value).toString('latin1');
+      // A damaged value resumes that consumer from the oldest record: redelivery, not loss.
+      stored.set(key.slice(CONSUMER_PREFIX.length), SUFFIX.test(text) ? text : null);
+    }
+    const declared = new Set(this.consumers.map((c) => c.name));
+    const dropped = [...stored.keys()].filter((name) => !declared.has(name));
+    // Acknowledged by every declared consumer: at or below the lowest of their suffixes.
+    const throughs = this.consumers.map((c) => stored.get(c.name) ?? null);
+    const bound = throughs.includes(null) ? null : (throughs as string[]).reduce((a, b) => (b < a ? b : a));
+    const staleKeys = [...dropped, ...(this.shared || !stored.has(this.primary.name) ? [] : [this.primary.name])].map(consumerKey);
+    const deleted = await this.deleteThrough(bound, staleKeys);
+    for (const c of this.consumers) c.resumeAfter(this.shared ? (stored.get(c.name) ?? null) : null);
+    return { dropped, deleted };
+  }
+
+  /** Deletes every record with a suffix at or below `bound`, in batches, and then `keys`. */
+  private async deleteThrough(bound: string | null, keys: readonly string[]): Promise<number> {
+    let deleted = 0;
+    const write = async (ops: BatchOp[], records: number): Promise<void> => {
+      await this.database.beginWrite(records);
+      try {
+        await this.db.batch(ops);
+        this.database.endWrite(0, records, true);
+      } catch (err) {
+        this.database.endWrite(0, records, false);
+        throw new EdgewiseError('E_STORE_WRITE', `outbox: deleting records every consumer acknowledged failed: ${(err as Error).message}`, { cause: err });
+      }
+      deleted += records;
+    };
+    if (bound !== null) {
+      for (const cls of RECORD_CLASSES) {
+        const it = this.db.keys({ gte: classPrefix(cls), lte: outboxKey(cls, bound) });
+        try {
+          for (;;) {
+            const found = await it.nextv(OPEN_DELETE_BATCH);
+            if (found.length === 0) break;
+            await write(found.map((key) => ({ type: 'del' as const, key })), found.length);
+          }
+        } finally {
+          await it.close();
+        }
+      }
+    }
+    if (keys.length > 0) await write(keys.map((key) => ({ type: 'del' as const, key })), 0);
+    return deleted;
   }
 
   private get db(): StoreDb {
@@ -227,6 +313,9 @@ export class Outbox {
 
   /** Recounts records and bytes per class from LevelDB (at open, and after a reopen). */
   private async countStored(): Promise<void> {
+    for (const c of this.consumers) c.ackedStored = 0;
+    // Only consumers that have acknowledged anything can count a stored record as theirs.
+    const acking = this.consumers.filter((c) => c.through !== null || c.acked.size > 0);
     for (const cls of RECORD_CLASSES) {
       this.records[cls] = 0;
       this.bytes[cls] = 0;
@@ -239,7 +328,9 @@ export class Outbox {
           for (const [key, value] of entries) {
             this.records[cls] += 1;
             this.bytes[cls] += key.length + value.byteLength;
-            this.newest[cls] = key.slice(key.length - SUFFIX_LENGTH);
+            const suffix = key.slice(key.length - SUFFIX_LENGTH);
+            this.newest[cls] = suffix;
+            for (const c of acking) if (c.isAcked(key, suffix)) c.ackedStored += 1;
           }
         }
       } finally {
@@ -278,11 +369,41 @@ export class Outbox {
       appended: { ...this.appended },
       appendedBytes: this.appendedBytes,
       evicted: { ...this.evicted },
-      leased: this.leases.size,
+      leased: this.consumers.reduce((n, c) => n + c.leases.size, 0) - (this.shared ? 0 : this.pendingDeleteKeys.size),
       writeErrors: this.writeErrors,
       rejected: this.rejectedTotal,
       refusedLowSpace: this.refusedLowSpace,
+      consumers: Object.fromEntries(this.consumers.map((c) => [c.name, this.consumerStats(c)])),
     };
+  }
+
+  private consumerStats(c: ConsumerState): ConsumerStats {
+    // One consumer: what it acknowledged is what waits for its delete (see ackFor).
+    return this.shared ? c.stats(this.size, c.ackedStored) : c.stats(this.size, this.pendingDeleteKeys.size, this.pendingDeleteKeys.size);
+  }
+
+  /** The names declared at open, the first being the one `readNext`, `ack` and `releaseAll` serve. */
+  get consumerNames(): readonly string[] {
+    return this.consumers.map((c) => c.name);
+  }
+
+  /** The delivery handle of a declared consumer; one per name, the same object each call. */
+  consumer(name: string): OutboxConsumer {
+    const state = this.consumers.find((c) => c.name === name);
+    if (state === undefined) throw new EdgewiseError('E_CONFIG_INVALID', `outbox: no consumer ${JSON.stringify(name)} was declared at open (declared: ${this.consumerNames.join(', ')})`);
+    let handle = this.handles.get(name);
+    if (handle === undefined) {
+      handle = new OutboxConsumer(name, {
+        read: (maxRecords, maxBytes, signal) => this.readFor(state, maxRecords, maxBytes, signal),
+        ack: (records) => this.ackFor(state, records),
+        release: () => this.releaseFor(state),
+        version: () => this.version,
+        wait: (seen, signal) => this.waitForChange(seen, signal),
+        stats: () => this.consumerStats(state),
+      });
+      this.handles.set(name, handle);
+    }
+    return handle;
   }
 
   /**
@@ -378,6 +499,14 @@ export class Outbox {
         this.records[victim.cls] -= 1;
         this.bytes[victim.cls] -= victim.size;
         evictedNow[victim.cls] += 1;
+        for (const c of this.consumers) {
+          if (c.isAcked(victim.key, victim.suffix)) {
+            c.ackedStored -= 1;
+            c.acked.delete(victim.key);
+          } else {
+            c.evictedUnsent[victim.cls] += 1;
+          }
+        }
       }
       const evictedIndexes = new Set<number>();
       fresh.forEach((rec, i) => {
@@ -386,6 +515,7 @@ export class Outbox {
         if (plan.freshEvicted.has(i)) {
           evictedNow[rec.cls] += 1;
           evictedIndexes.add(rec.index);
+          for (const c of this.consumers) c.evictedUnsent[rec.cls] += 1;
         } else {
           this.records[rec.cls] += 1;
           this.bytes[rec.cls] += rec.size;
@@ -434,8 +564,9 @@ export class Outbox {
           for (const [key, value] of entries) {
             const suffix = key.slice(key.length - SUFFIX_LENGTH);
             this.evictAfter[cls] = suffix;
-            // A leased record is on its way to the broker; evicting it would only race the ack.
-            if (this.leases.has(key)) continue;
+            // A leased record is on its way to a broker; evicting it would only race the ack.
+            // One acknowledged by all waits for its delete: it must not be counted twice.
+            if (this.leasedByAny(key) || this.pendingDeleteKeys.has(key)) continue;
             victims.push({ key, suffix, cls, value, size: key.length + value.byteLength });
             freed += key.length + value.byteLength;
             if (freed >= excess) break scan;
@@ -456,54 +587,86 @@ export class Outbox {
   }
 
   /**
-   * Leases the oldest records not yet leased, at most `maxRecords` and `maxBytes` of values
-   * (but always at least one record when any is waiting). With `signal`, leases nothing once
-   * it is aborted: a reader whose connection died cannot take records after `releaseAll`
-   * handed that connection's leases back (they would be skipped until the next release).
+   * Leases the oldest records not yet leased to the first consumer nor acknowledged by it, at
+   * most `maxRecords` and `maxBytes` of values (but always at least one record when any is
+   * waiting). With `signal`, leases nothing once it is aborted: a reader whose connection died
+   * cannot take records after `releaseAll` handed that connection's leases back (they would be
+   * skipped until the next release). Other consumers: `consumer(name).readNext`.
    */
   readNext(maxRecords: number, maxBytes: number, signal?: AbortSignal): Promise<StoredRecord[]> {
+    return this.readFor(this.primary, maxRecords, maxBytes, signal);
+  }
+
+  private readFor(consumer: ConsumerState, maxRecords: number, maxBytes: number, signal?: AbortSignal): Promise<StoredRecord[]> {
     return this.mutex.run(async () => {
       this.assertOpen();
       // While the store is not writable, acks could not be deleted: lease nothing new.
       if (signal?.aborted === true || this.database.state !== 'ok') return [];
       const found: StoredRecord[] = [];
+      // Each class is read up to maxRecords: past the last record read of a class that may have
+      // more, a record of another class cannot be taken (one of the first could come before it).
+      let bound: string | undefined;
       for (const cls of RECORD_CLASSES) {
         if (this.records[cls] === 0) continue;
-        const c = this.cursor;
+        const c = consumer.cursor;
         const newest = this.newest[cls];
         if (c !== null && newest !== null && (c.inclusive ? c.suffix > newest : c.suffix >= newest)) continue;
         const range = c === null ? { gte: classPrefix(cls) } : c.inclusive ? { gte: outboxKey(cls, c.suffix) } : { gt: outboxKey(cls, c.suffix) };
-        for (const [key, value] of await readGrowing(this.db.iterator({ ...range, lt: classRangeEnd(cls), limit: maxRecords }), maxRecords)) {
+        const entries = await readGrowing(this.db.iterator({ ...range, lt: classRangeEnd(cls), limit: maxRecords }), maxRecords);
+        for (const [key, value] of entries) {
           found.push({ key, suffix: key.slice(key.length - SUFFIX_LENGTH), cls, value, size: key.length + value.byteLength });
         }
+        const lastRead = found[found.length - 1];
+        if (entries.length >= maxRecords && lastRead !== undefined && (bound === undefined || lastRead.suffix < bound)) bound = lastRead.suffix;
       }
       found.sort((a, b) => (a.suffix < b.suffix ? -1 : a.suffix > b.suffix ? 1 : 0));
       const batch: StoredRecord[] = [];
       let valueBytes = 0;
+      // The last record passed over: batched, or skipped as already held by this consumer
+      // (leased, or acknowledged and kept for another consumer). The cursor moves past it
+      // even when nothing was batched, or a read would find the same held records for ever.
+      let passed: StoredRecord | undefined;
       for (const rec of found) {
-        if (batch.length >= maxRecords) break;
+        if (batch.length >= maxRecords || (bound !== undefined && rec.suffix > bound)) break;
         if (batch.length > 0 && valueBytes + rec.value.byteLength > maxBytes) break;
-        if (this.leases.has(rec.key)) continue;
+        passed = rec;
+        if (consumer.holds(rec.key)) continue;
         batch.push(rec);
         valueBytes += rec.value.byteLength;
       }
-      const last = batch[batch.length - 1];
       // The reads above yielded: the connection may have died meanwhile.
       if (isAborted(signal)) return [];
-      if (last !== undefined) {
-        this.cursor = { suffix: last.suffix, inclusive: false };
-        for (const rec of batch) this.leases.set(rec.key, rec);
+      if (passed !== undefined) {
+        consumer.cursor = { suffix: passed.suffix, inclusive: false };
+        for (const rec of batch) consumer.leases.set(rec.key, rec);
       }
       return batch;
     });
   }
 
-  /** The broker has these records: delete them (coalesced into few LevelDB batches). */
+  /** The first consumer's broker has these records (see `consumer(name).ack` for the others). */
   ack(acked: readonly StoredRecord[]): void {
-    for (const rec of acked) {
-      if (!this.leases.has(rec.key) || this.pendingDeleteKeys.has(rec.key)) continue;
-      this.pendingDeletes.push(rec);
-      this.pendingDeleteKeys.add(rec.key);
+    this.ackFor(this.primary, acked);
+  }
+
+  /**
+   * `consumer` has these records: once every consumer has, they are deleted (coalesced into
+   * few LevelDB batches). An ack for a record it does not hold leased (released meanwhile) is
+   * ignored: the record comes again.
+   */
+  private ackFor(consumer: ConsumerState, acked: readonly StoredRecord[]): void {
+    if (!this.shared) {
+      // One consumer: its acknowledgement is the delete. The record stays leased until the
+      // delete is written: the single-cursor outbox's path, kept as it was, with no
+      // per-consumer acknowledgement map to fill and empty for every record.
+      for (const rec of acked) {
+        if (!consumer.leases.has(rec.key) || this.pendingDeleteKeys.has(rec.key)) continue;
+        consumer.ackedTotal += 1;
+        this.pendingDeletes.push(rec);
+        this.pendingDeleteKeys.add(rec.key);
+      }
+    } else {
+      this.ackShared(consumer, acked);
     }
     if (this.pendingDeletes.length >= DELETE_FLUSH_RECORDS) {
       this.flushInBackground();
@@ -515,6 +678,26 @@ export class Outbox {
     }
   }
 
+  /** Several consumers: the record leaves the consumer's leases for its acknowledgements; the last one to acknowledge it deletes it. */
+  private ackShared(consumer: ConsumerState, acked: readonly StoredRecord[]): void {
+    for (const rec of acked) {
+      if (!consumer.leases.delete(rec.key)) continue;
+      consumer.acked.set(rec.key, rec.suffix);
+      consumer.ackedTotal += 1;
+      consumer.ackedStored += 1;
+      this.cursorsDirty = true;
+      if (!this.consumers.every((c) => c === consumer || c.isAcked(rec.key, rec.suffix))) continue;
+      if (this.pendingDeleteKeys.has(rec.key)) continue;
+      this.pendingDeletes.push(rec);
+      this.pendingDeleteKeys.add(rec.key);
+    }
+  }
+
+  private leasedByAny(key: string): boolean {
+    for (const c of this.consumers) if (c.leases.has(key)) return true;
+    return false;
+  }
+
   private flushInBackground(): void {
     this.flushDeletes().catch((err: unknown) => {
       this.events.error('outbox.delete_failed', { code: 'E_STORE_WRITE', reason: (err as Error).message });
@@ -522,17 +705,18 @@ export class Outbox {
   }
 
   /**
-   * Writes pending deletes. Deletes are not fsynced: a lost delete only means a duplicate.
-   * Acknowledged records keep their lease until their delete is written, so eviction never
+   * Writes pending deletes, and with several consumers the acknowledged-through suffixes that
+   * moved, in one batch. Not fsynced: a lost delete or cursor only means a duplicate.
+   * Acknowledged records stay marked as such until their delete is written, so eviction never
    * counts them twice and a release never sends them again.
    */
   flushDeletes(): Promise<void> {
     // After the flush in progress, another caller queued on it earlier may already have
     // started the next one with what is pending: wait for that one too.
     if (this.flushing !== undefined) {
-      return this.flushing.then(() => ((this.pendingDeletes.length > 0 || this.flushing !== undefined) && this.database.state === 'ok' ? this.flushDeletes() : undefined));
+      return this.flushing.then(() => ((this.pendingDeletes.length > 0 || this.cursorsDirty || this.flushing !== undefined) && this.database.state === 'ok' ? this.flushDeletes() : undefined));
     }
-    if (this.pendingDeletes.length === 0) return Promise.resolve();
+    if (this.pendingDeletes.length === 0 && !this.cursorsDirty) return Promise.resolve();
     const batch = this.pendingDeletes;
     this.pendingDeletes = [];
     this.flushing = this.mutex
@@ -543,23 +727,48 @@ export class Outbox {
           this.pendingDeletes = batch.concat(this.pendingDeletes);
           return;
         }
+        const ops: BatchOp[] = batch.map((rec) => ({ type: 'del' as const, key: rec.key }));
+        const moved: [ConsumerState, string][] = [];
+        if (this.cursorsDirty) {
+          this.cursorsDirty = false;
+          for (const c of this.consumers) {
+            c.advance();
+            if (c.through !== null && c.through !== c.persistedThrough) moved.push([c, c.through]);
+          }
+          for (const [c, through] of moved) ops.push({ type: 'put', key: consumerKey(c.name), value: Buffer.from(through, 'latin1') });
+        }
+        if (ops.length === 0) return;
         await this.database.beginWrite(batch.length);
         try {
-          await this.db.batch(batch.map((rec) => ({ type: 'del' as const, key: rec.key })));
+          await this.db.batch(ops);
           this.database.endWrite(0, batch.length, true);
         } catch (err) {
           this.database.endWrite(0, batch.length, false);
           this.writeErrors += 1;
           this.database.markWriteFailed(err);
           this.pendingDeletes = batch.concat(this.pendingDeletes);
+          if (moved.length > 0) this.cursorsDirty = true;
           this.events.error('outbox.delete_failed', { code: 'E_STORE_WRITE', records: batch.length, reason: (err as Error).message });
+          return;
+        }
+        for (const [c, through] of moved) c.persistedThrough = through;
+        if (!this.shared) {
+          for (const rec of batch) {
+            this.pendingDeleteKeys.delete(rec.key);
+            if (!this.primary.leases.delete(rec.key)) continue;
+            this.records[rec.cls] -= 1;
+            this.bytes[rec.cls] -= rec.size;
+          }
           return;
         }
         for (const rec of batch) {
           this.pendingDeleteKeys.delete(rec.key);
-          if (!this.leases.delete(rec.key)) continue;
           this.records[rec.cls] -= 1;
           this.bytes[rec.cls] -= rec.size;
+          for (const c of this.consumers) {
+            c.acked.delete(rec.key);
+            c.ackedStored -= 1;
+          }
         }
       })
       .finally(() => {
@@ -569,21 +778,27 @@ export class Outbox {
   }
 
   /**
-   * Hands back every lease not yet acknowledged (the connection they went out on is gone):
-   * the next `readNext` starts again at the oldest of them, so nothing is skipped.
+   * Hands back every lease of the first consumer not yet acknowledged (the connection they went
+   * out on is gone): its next `readNext` starts again at the oldest of them, so nothing is
+   * skipped. Other consumers: `consumer(name).releaseAll`.
    */
-  async releaseAll(): Promise<void> {
+  releaseAll(): Promise<void> {
+    return this.releaseFor(this.primary);
+  }
+
+  private async releaseFor(consumer: ConsumerState): Promise<void> {
     await this.flushDeletes();
     await this.mutex.run(async () => {
       let oldest: StoredRecord | undefined;
-      for (const rec of [...this.leases.values()]) {
-        if (this.pendingDeleteKeys.has(rec.key)) continue; // acknowledged: stays leased until deleted
-        this.leases.delete(rec.key);
+      for (const rec of [...consumer.leases.values()]) {
+        // One consumer: acknowledged, it stays leased until its delete is written (see ackFor).
+        if (this.pendingDeleteKeys.has(rec.key)) continue;
+        consumer.leases.delete(rec.key);
         if (oldest === undefined || rec.suffix < oldest.suffix) oldest = rec;
         const after = this.evictAfter[rec.cls];
         if (after !== null && rec.suffix <= after) this.evictAfter[rec.cls] = previousSuffix(rec.suffix);
       }
-      if (oldest !== undefined) this.cursor = { suffix: oldest.suffix, inclusive: true };
+      if (oldest !== undefined) consumer.cursor = { suffix: oldest.suffix, inclusive: true };
       this.notify();
     });
   }
@@ -649,11 +864,4 @@ async function readGrowing(it: LevelIterator<StoreDb, string, Uint8Array>, max: 
     await it.close();
   }
   return out;
-}
-
-/** The suffix just before `suffix` in key order (suffixes are fixed-width lowercase hex). */
-function previousSuffix(suffix: string): string | null {
-  const n = BigInt(`0x${suffix}`);
-  if (n === 0n) return null;
-  return (n - 1n).toString(16).padStart(suffix.length, '0');
 }

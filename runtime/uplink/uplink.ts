@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { MqttClient } from 'mqtt';
 import { BATCH_OVERHEAD_BYTES, BATCH_PER_RECORD_OVERHEAD_BYTES, MAX_BATCH_BYTES, encodeBatch, encodeState, gatewayTopics } from '../../fleet/protocol/index.js';
 import type { ComponentEvents } from '../health/events.js';
-import type { Outbox, StoredRecord } from '../store/outbox.js';
+import type { OutboxReader, StoredRecord } from '../store/outbox.js';
 import { WaitList } from '../wait-list.js';
 import { Backoff } from './backoff.js';
 import { connectMqtt } from './mqtt-connect.js';
@@ -67,7 +67,7 @@ export class MqttUplink {
   private readonly maxBatchBytes: number;
 
   constructor(
-    private readonly outbox: Outbox,
+    private readonly outbox: OutboxReader,
     private readonly settings: UplinkSettings,
     private readonly files: UplinkFiles,
     private readonly gatewayId: string,
