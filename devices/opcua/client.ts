@@ -397,7 +397,7 @@ export class OpcuaSource implements Source {
         subscription: c.name,
         failed: failed.length,
         items: failed.slice(0, 20).map((i) => `${i.config.name} (${i.config.nodeId}): ${i.status ?? 'unknown'}`),
-        ...(unknownNamespace.length > 0 ? { serverNamespaces: namespaces.map((n, k) => `${k} ${n}`) } : {}),
+        ...(unknownNamespace.length > 0 ? { serverNamespaces: namespaces.slice(0, 50).map((n, k) => `${k} ${n}`) } : {}),
       });
     }
   }
