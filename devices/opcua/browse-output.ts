@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import type { BrowsedNode, BrowseTree } from './browse.js';
+import { NUMERIC_DATA_TYPES } from './sample-values.js';
 
 /**
  * What `edgewise opcua browse` prints: the tree (one line per node, indented by depth, with a
@@ -57,14 +58,11 @@ export interface ConfigItem {
   readonly unit?: string;
 }
 
-/** Types whose scalar values the opcua source records as numbers (sample-values.ts's numberOf: Boolean as 0/1, 64-bit integers as doubles; the abstract Number, Integer, UInteger carry one of those). */
-const NUMERIC_TYPES = new Set(['Boolean', 'SByte', 'Byte', 'Int16', 'UInt16', 'Int32', 'UInt32', 'Int64', 'UInt64', 'Float', 'Double', 'Number', 'Integer', 'UInteger', 'Decimal']);
-
-/** Why a variable is not an item: undefined when it is one. */
+/** Why a variable is not an item: undefined when it is one. Numeric types are the source's (sample-values.ts), so --yaml emits only items the source records. */
 export function notAnItem(v: BrowsedNode): string | undefined {
   if (v.accessLevel === undefined || (v.accessLevel & 1) === 0) return 'not readable';
   if (v.valueRank !== undefined && v.valueRank !== -1) return `not a scalar (${typeText(v)})`;
-  if (v.dataType === undefined || !NUMERIC_TYPES.has(v.dataType)) return `not a number (${v.dataType ?? 'unknown type'})`;
+  if (v.dataType === undefined || !NUMERIC_DATA_TYPES.has(v.dataType)) return `not a number (${v.dataType ?? 'unknown type'})`;
   return undefined;
 }
 

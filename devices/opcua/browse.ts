@@ -42,7 +42,7 @@ const FIRST_USE_EXTRA_MS = 60_000;
 
 export const BROWSE_DEFAULTS = { depth: 3, maxNodes: 2000, security: 'None', policy: 'Basic256Sha256', timeoutMs: 10_000, applicationName: 'edgewise-browse' } as const;
 
-export type BrowseErrorCode = 'E_OPCUA_USAGE' | 'E_OPCUA_NODE_ID' | 'E_OPCUA_NODE_UNKNOWN' | 'E_OPCUA_UNREACHABLE' | 'E_OPCUA_UNTRUSTED_SERVER' | 'E_OPCUA_ACCESS_DENIED' | 'E_OPCUA_SECURITY' | 'E_OPCUA_TIMEOUT' | 'E_OPCUA_BROWSE';
+export type BrowseErrorCode = 'E_OPCUA_USAGE' | 'E_OPCUA_NODE_ID' | 'E_OPCUA_NODE_UNKNOWN' | 'E_OPCUA_UNREACHABLE' | 'E_OPCUA_UNTRUSTED_SERVER' | 'E_OPCUA_USER_REFUSED' | 'E_OPCUA_SECURITY' | 'E_OPCUA_TIMEOUT' | 'E_OPCUA_BROWSE';
 
 export class OpcuaBrowseError extends Error {
   constructor(
@@ -394,7 +394,7 @@ function explainConnectError(err: unknown, opts: BrowseOptions, rejectedBefore: 
   }
   if (/BadUserAccessDenied|BadIdentityTokenInvalid|BadIdentityTokenRejected/.test(message)) {
     const code = /Bad\w+/.exec(message)?.[0] ?? 'BadUserAccessDenied';
-    return new OpcuaBrowseError('E_OPCUA_ACCESS_DENIED', `${opts.url} refused the session (${code}): ${opts.user === undefined ? 'it does not allow anonymous users; give --user and --password-file' : `check the user name "${opts.user.name}" and its password file`}`);
+    return new OpcuaBrowseError('E_OPCUA_USER_REFUSED', `${opts.url} refused the session (${code}): ${opts.user === undefined ? 'it does not allow anonymous users; give --user and --password-file' : `check the user name "${opts.user.name}" and its password file`}`);
   }
   if (/BadSecurityPolicyRejected|BadSecurityModeRejected|BadSecurityChecksFailed|cannot find endpoint|Cannot find an Endpoint|no endpoint/i.test(message)) {
     return new OpcuaBrowseError('E_OPCUA_SECURITY', `${opts.url} does not accept security ${opts.security}${opts.security === 'None' ? '' : ` with policy ${opts.policy}`} (${firstLine(message)}); try another --security or --policy`);

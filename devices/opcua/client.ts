@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import {
   AttributeIds,
@@ -17,6 +18,7 @@ import {
   type DataValue,
   type MonitoringParametersOptions,
   type NotificationMessage,
+  type StatusCode,
   type UserIdentityInfo,
 } from 'node-opcua-client';
 import type { RecordClass } from '../../fleet/protocol/index.js';
@@ -27,6 +29,7 @@ import { SubscriptionTracker } from './sequence-tracker.js';
 import { explainError, OpcuaError } from './errors.js';
 import { libraryLog } from './library-log.js';
 import { msOf, numberOf } from './sample-values.js';
+import { parseNodeId } from './node-id.js';
 
 export type OpcuaSourceOptions = OpcuaConfig & {
   /** The PKI directory when the config names none (the gateway's state dir for this source). */
@@ -61,6 +64,9 @@ interface SubState {
   recreatedSinceLoss: boolean;
   sub: ClientSubscription | undefined;
 }
+
+/** The status of an item whose `nsu=` namespace URI is not in the server's namespace array (not an OPC UA status code: no request was made). */
+const NAMESPACE_UNKNOWN = 'NamespaceUnknown';
 
 const sleepUnlessAborted = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -100,6 +106,7 @@ export class OpcuaSource implements Source {
   private lastErrorCode: string | null = null;
   private password: string | undefined;
   private sessionId: string | null = null;
+  private refusedServerCertificate: Buffer | undefined;
   private readonly c = {
     connects: 0,
     connectFailures: 0,
@@ -198,7 +205,13 @@ export class OpcuaSource implements Source {
   }
 
   private explain(err: Error): Promise<OpcuaError> {
-    return explainError(err, { endpoint: this.options.endpoint, pkiDir: this.pkiDir, user: this.options.user });
+    return explainError(err, {
+      endpoint: this.options.endpoint,
+      pkiDir: this.pkiDir,
+      user: this.options.user,
+      clientCertificateFile: this.options.security?.certificateFile ?? join(this.pkiDir, 'own', 'certs', 'client_certificate.pem'),
+      refusedServerCertificate: this.refusedServerCertificate,
+    });
   }
 
   private async connectOnce(): Promise<void> {
@@ -207,6 +220,14 @@ export class OpcuaSource implements Source {
     const policy = o.security?.policy ?? (mode === 'None' ? 'None' : 'Basic256Sha256');
     const clientCertificateManager = new OPCUACertificateManager({ rootFolder: this.pkiDir, automaticallyAcceptUnknownCertificate: false });
     await clientCertificateManager.initialize();
+    // Which server certificate our trust check refused on this attempt: the error names the rejected file holding it, and no other.
+    this.refusedServerCertificate = undefined;
+    const check = clientCertificateManager.checkCertificate.bind(clientCertificateManager) as (c: Buffer | Buffer[]) => Promise<StatusCode>;
+    (clientCertificateManager as unknown as { checkCertificate: (c: Buffer | Buffer[]) => Promise<StatusCode> }).checkCertificate = async (c) => {
+      const status = await check(c);
+      if (!status.isGood()) this.refusedServerCertificate = Array.isArray(c) ? c[0] : c;
+      return status;
+    };
     const client = OPCUAClient.create({
       applicationName: `edgewise-${o.id}`,
       // The server advertises its own host name; we connect to the address the config gives.
@@ -236,7 +257,8 @@ export class OpcuaSource implements Source {
     client.on('connection_lost', () => this.lost());
     client.on('connection_reestablished', () => this.reestablished());
     session.on('session_restored', () => this.restored(session));
-    for (const s of this.subs) await this.subscribe(session, s);
+    const namespaces = this.subs.some((s) => s.items.some((i) => i.config.nodeId.startsWith('nsu='))) ? await session.readNamespaceArray() : [];
+    for (const s of this.subs) await this.subscribe(session, s, namespaces);
     this.c.connects += 1;
     this.connected = true;
     this.everConnected = true;
@@ -290,8 +312,33 @@ export class OpcuaSource implements Source {
     });
   }
 
-  private async subscribe(session: ClientSession, s: SubState): Promise<void> {
+  /**
+   * The node id node-opcua takes for an item: `nsu=URI;rest` becomes `ns=<index>;rest` by the
+   * server's namespace array (read once per connect); undefined when the server has no such
+   * namespace. node-opcua's own parser does not take `nsu=` (it throws, failing the connection).
+   */
+  private resolveNodeId(nodeId: string, namespaces: readonly string[]): string | undefined {
+    const parsed = parseNodeId(nodeId);
+    if (!parsed.ok || parsed.id.namespaceUri === null) return nodeId;
+    const index = namespaces.indexOf(parsed.id.namespaceUri);
+    return index < 0 ? undefined : `ns=${index};${parsed.id.kind}=${parsed.id.value}`;
+  }
+
+  private async subscribe(session: ClientSession, s: SubState, namespaces: readonly string[]): Promise<void> {
     const c = s.config;
+    // An item whose namespace URI the server does not have fails alone; the others are created.
+    const nodeIds = new Map<ItemState, string>();
+    const unknownNamespace: ItemState[] = [];
+    for (const item of s.items) {
+      const id = this.resolveNodeId(item.config.nodeId, namespaces);
+      if (id === undefined) {
+        item.ok = false;
+        item.status = NAMESPACE_UNKNOWN;
+        unknownNamespace.push(item);
+      } else {
+        nodeIds.set(item, id);
+      }
+    }
     const sub = ClientSubscription.create(session, {
       requestedPublishingInterval: c.publishingIntervalMs ?? 1000,
       requestedLifetimeCount: c.lifetimeCount ?? 600,
@@ -310,7 +357,7 @@ export class OpcuaSource implements Source {
     sub.on('subscriptionId_changed', (newId: number) => this.recreated(s, newId));
     // Items with the same parameters are created in one request.
     const byParams = new Map<string, ItemState[]>();
-    for (const item of s.items) {
+    for (const item of nodeIds.keys()) {
       const i = item.config;
       const key = JSON.stringify([i.samplingIntervalMs ?? null, i.queueSize ?? 10, i.deadband ?? null]);
       const list = byParams.get(key) ?? [];
@@ -335,7 +382,7 @@ export class OpcuaSource implements Source {
             }
           : {}),
       };
-      const group = ClientMonitoredItemGroup.create(sub, items.map((i) => ({ nodeId: i.config.nodeId, attributeId: AttributeIds.Value })), params, TimestampsToReturn.Both);
+      const group = ClientMonitoredItemGroup.create(sub, items.map((i) => ({ nodeId: nodeIds.get(i) ?? i.config.nodeId, attributeId: AttributeIds.Value })), params, TimestampsToReturn.Both);
       await new Promise<void>((resolve, reject) => {
         group.once('initialized', () => resolve());
         group.once('err', (message: string) => reject(new OpcuaError('E_OPCUA_SUBSCRIPTION', `monitored items of subscription ${c.name} on ${this.options.endpoint}: ${message}`)));
@@ -350,6 +397,7 @@ export class OpcuaSource implements Source {
         subscription: c.name,
         failed: failed.length,
         items: failed.slice(0, 20).map((i) => `${i.config.name} (${i.config.nodeId}): ${i.status ?? 'unknown'}`),
+        ...(unknownNamespace.length > 0 ? { serverNamespaces: namespaces.slice(0, 50).map((n, k) => `${k} ${n}`) } : {}),
       });
     }
   }
@@ -403,7 +451,7 @@ export class OpcuaSource implements Source {
         }
         const dv = mi.value;
         const sc = dv.statusCode;
-        const v = numberOf(dv.value?.value);
+        const v = numberOf(dv.value?.value, dv.value?.dataType);
         if (sc.hasOverflowBit) this.c.overflowSamples += 1;
         if (sc.isBad()) this.c.badSamples += 1;
         else if (sc.isNotGood()) this.c.uncertainSamples += 1;

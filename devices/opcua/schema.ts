@@ -58,7 +58,7 @@ export const opcuaSchema = {
       properties: {
         mode: { enum: SECURITY_MODES, description: 'None (default), Sign or SignAndEncrypt' },
         policy: { enum: SECURITY_POLICIES, description: 'default Basic256Sha256 with Sign/SignAndEncrypt, None with None' },
-        pkiDir: { type: 'string', minLength: 1, description: 'the client PKI: own/ (its certificate), trusted/certs (the trust list), rejected/ (server certificates refused); default <dataDir>/state/<id>/pki' },
+        pkiDir: { type: 'string', minLength: 1, description: 'the client PKI: own/ (its certificate), trusted/certs (the trust list), rejected/ (server certificates refused); default <dataDir>/state/source-<id>/pki' },
         certificateFile: { type: 'string', minLength: 1, description: 'the client certificate (PEM); default: one made in pkiDir/own on first start' },
         privateKeyFile: { type: 'string', minLength: 1, description: 'the private key of certificateFile (PEM)' },
       },

@@ -141,6 +141,6 @@ describe('edgewise opcua browse', () => {
     writeFileSync(passwordFile, 'wrong\n');
     const denied = await browse(server.url, secure);
     expect(denied.code).toBe(1);
-    expect(denied.stderr).toMatch(/^error: opc\.tcp:\/\/127\.0\.0\.1:\d+ refused the session \(BadUserAccessDenied\): check the user name "op" and its password file \[E_OPCUA_ACCESS_DENIED\]\n$/);
+    expect(denied.stderr).toMatch(/^error: opc\.tcp:\/\/127\.0\.0\.1:\d+ refused the session \(BadUserAccessDenied\): check the user name "op" and its password file \[E_OPCUA_USER_REFUSED\]\n$/);
   });
 });

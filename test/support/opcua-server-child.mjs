@@ -2,10 +2,11 @@
 // Config in env OPCUA_TEST_SERVER (JSON): { port, vars, pkiDir, intervalMs, startTick }.
 // Variables ns=1;s=v0..v<vars-1> (Double) all take the value of the tick counter on every tick; the tick
 // (and so what was produced) is reported over IPC, so the test knows every change the server made.
-// IPC in: 'stop' (clean shutdown, then exit). IPC out: { event: 'started', port } and { event: 'tick', tick }.
+// Constants ns=1;s=i64 (Int64 -5) and ns=1;s=u64 (UInt64 2^64 - 5).
+// IPC in: 'stop' (clean shutdown, then exit). IPC out: { event: 'started', port, namespaceUri } and { event: 'tick', tick }.
 import { OPCUAServer } from 'node-opcua-server';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
-import { DataType, MessageSecurityMode, SecurityPolicy, StatusCodes } from 'node-opcua-client';
+import { DataType, MessageSecurityMode, SecurityPolicy, StatusCodes, VariantArrayType } from 'node-opcua-client';
 
 const cfg = JSON.parse(process.env.OPCUA_TEST_SERVER ?? '{}');
 const serverCertificateManager = new OPCUACertificateManager({ rootFolder: cfg.pkiDir, automaticallyAcceptUnknownCertificate: true });
@@ -29,8 +30,12 @@ const vars = [];
 for (let i = 0; i < cfg.vars; i += 1) {
   vars.push(ns.addVariable({ componentOf: folder, nodeId: `s=v${i}`, browseName: `v${i}`, dataType: 'Double', value: { dataType: DataType.Double, value: tick } }));
 }
+// Two constants of the 64-bit types, with the same words 0xFFFFFFFF 0xFFFFFFFB: Int64 -5, UInt64 2^64 - 5.
+const words = [0xffffffff, 0xfffffffb];
+ns.addVariable({ componentOf: folder, nodeId: 's=i64', browseName: 'i64', dataType: 'Int64', value: { dataType: DataType.Int64, arrayType: VariantArrayType.Scalar, value: words } });
+ns.addVariable({ componentOf: folder, nodeId: 's=u64', browseName: 'u64', dataType: 'UInt64', value: { dataType: DataType.UInt64, arrayType: VariantArrayType.Scalar, value: words } });
 await server.start();
-process.send?.({ event: 'started', port: cfg.port, tick });
+process.send?.({ event: 'started', port: cfg.port, tick, namespaceUri: ns.namespaceUri });
 const timer = setInterval(() => {
   tick += 1;
   for (const v of vars) v.setValueFromSource({ dataType: DataType.Double, value: tick }, StatusCodes.Good);

@@ -6,7 +6,7 @@ export const OPCUA_SERVER_SCRIPT = fileURLToPath(new URL('./opcua-server-child.m
 
 export interface OpcuaTestServerOptions {
   readonly port: number;
-  /** Variables ns=1;s=v0..: every one takes the tick number on each tick. */
+  /** Variables ns=1;s=v0..: every one takes the tick number on each tick (and constants ns=1;s=i64, Int64 -5, and ns=1;s=u64, UInt64 2^64 - 5). */
   readonly vars: number;
   /** The server's PKI (kept across restarts: same certificate). */
   readonly pkiDir: string;
@@ -24,14 +24,19 @@ export class OpcuaTestServer {
   stderr = '';
   private readonly exited: Promise<void>;
   private started = false;
+  /** The URI of the namespace ns=1 (the test variables), for nsu= node ids; known once started. */
+  namespaceUri = '';
 
   private constructor(
     private readonly child: ChildProcess,
     readonly options: OpcuaTestServerOptions,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.on('message', (m: { event: string; tick: number }) => {
-      if (m.event === 'started') this.started = true;
+    child.on('message', (m: { event: string; tick: number; namespaceUri?: string }) => {
+      if (m.event === 'started') {
+        this.started = true;
+        this.namespaceUri = m.namespaceUri ?? '';
+      }
       else if (m.event === 'tick') this.ticks.push(m.tick);
     });
     child.stderr?.on('data', (d: Buffer) => {

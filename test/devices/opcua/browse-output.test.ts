@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BrowsedNode, BrowseTree } from '../../../devices/opcua/browse.js';
 import { accessText, cleanName, configItems, itemsYaml, notAnItem, typeText } from '../../../devices/opcua/browse-output.js';
+import { NUMERIC_DATA_TYPES } from '../../../devices/opcua/sample-values.js';
 import { parse } from 'yaml';
 
 const node = (browseName: string, nodeClass: BrowsedNode['nodeClass'], children: BrowsedNode[] = [], accessLevel?: number): BrowsedNode => ({
@@ -62,5 +63,8 @@ describe('opcua browse output', () => {
     const v = (dataType: string, valueRank: number, accessLevel: number): BrowsedNode => ({ ...node('x', 'Variable', [], accessLevel), dataType, valueRank });
     expect([v('Double', -1, 1), v('Boolean', -1, 3), v('Int64', -1, 5)].map(notAnItem)).toEqual([undefined, undefined, undefined]);
     expect([v('Double', -1, 2), v('Double', 1, 1), v('String', -1, 1), v('LocalizedText', -1, 1)].map(notAnItem)).toEqual(['not readable', 'not a scalar (Double[])', 'not a number (String)', 'not a number (LocalizedText)']);
+    // The source records no Decimal (node-opcua gives a structure): --yaml must not offer it.
+    expect(notAnItem(v('Decimal', -1, 1))).toBe('not a number (Decimal)');
+    for (const t of NUMERIC_DATA_TYPES) expect(notAnItem(v(t, -1, 1)), t).toBeUndefined();
   });
 });

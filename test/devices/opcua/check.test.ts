@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseNodeId } from '../../../devices/opcua/node-id.js';
+import { opcuaSchema } from '../../../devices/opcua/schema.js';
 import { parseConfig } from '../../../runtime/config/load.js';
 import { ConfigError } from '../../../runtime/errors.js';
 import { builtinRegistry } from '../../../runtime/plugins.js';
@@ -32,6 +33,12 @@ describe('opcua node ids', () => {
         expect(r).toMatchObject({ ok: true, id: { namespace: ns, kind: rest[0], value: rest.slice(2) } });
       }),
     );
+  });
+});
+
+describe('opcua config schema', () => {
+  it('describes the pkiDir default the gateway uses (its state dir for the source, state/source-<id>)', () => {
+    expect(opcuaSchema.properties.security.properties.pkiDir.description).toContain('default <dataDir>/state/source-<id>/pki');
   });
 });
 
