@@ -1,13 +1,13 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Registry } from './health/prom-client.js';
-import { encodeHealth, gatewayTopics, type HealthReport } from '../fleet/protocol/index.js';
+import { encodeHealth, gatewayTopics } from '../fleet/protocol/index.js';
 import type { InferenceBackend } from '../models/engine/engine.js';
 import type { GatewayConfig } from './config/load.js';
 import { ConfigError, EdgewiseError } from './errors.js';
 import { EventLog, type ComponentEvents } from './health/events.js';
 import { GatewayHardwareProbe } from './health/hardware.js';
-import { buildHealthReport, type StoreCondition } from './health/health-report.js';
+import { buildHealthReport, type GatewayHealthReport, type SparkplugHealth, type StoreCondition } from './health/health-report.js';
 import { registerGatewayMetrics } from './health/metrics.js';
 import { PeriodicSummary, summaryText } from './health/periodic-summary.js';
 import { join } from 'node:path';
@@ -24,6 +24,8 @@ import type { LivenessCheck, WatchdogEvents } from './systemd/watchdog.js';
 import { StoreWriter } from './store/store-writer.js';
 import { readUplinkFiles } from './uplink/mqtt-options.js';
 import { MqttUplink } from './uplink/uplink.js';
+import type { SparkplugEdgeNode } from './uplink/sparkplug/edge-node.js';
+import type { OutboxFeed } from './uplink/sparkplug/outbox-feed.js';
 import { ManagedModels } from './updater/managed-models.js';
 import type { UpdateService } from './updater/service.js';
 import { LearnerRegistry } from './federated/learner.js';
@@ -61,10 +63,18 @@ export interface GatewayOptions {
   readonly summaryIntervalMs?: number;
 }
 
+/** The Sparkplug B edge node and the outbox feed it drains (a config with a `sparkplug` section). */
+interface SparkplugUplink {
+  readonly node: SparkplugEdgeNode;
+  readonly feed: OutboxFeed;
+}
+
 /**
  * A gateway wired from its config. The data path, top to bottom:
  *
- *   source -> edge -> stage ... -> edge -> StoreWriter -> Outbox (LevelDB) -> MqttUplink -> broker
+ *   source -> edge -> stage ... -> edge -> StoreWriter -> Outbox (LevelDB) -> MqttUplink -> broker        (consumer 'fleet')
+ *                                                                          \-> SparkplugEdgeNode -> plant broker
+ *                                                                              (consumer 'sparkplug', with a `sparkplug` section)
  *                                                         DecisionLog (LevelDB, audit)
  *
  * `create` opens the store and builds every component; `start` starts them from the
@@ -105,6 +115,8 @@ export class Gateway {
     private readonly ownBackend: InferenceBackend | undefined,
     /** The federated round client, when the config's `learning` section enables it. */
     readonly learning: RoundClient | undefined,
+    /** The Sparkplug B edge node, when the config has a `sparkplug` section. */
+    private readonly sparkplug: SparkplugUplink | undefined,
   ) {}
 
   static async create(config: GatewayConfig, registry: PluginRegistry, options: GatewayOptions): Promise<Gateway> {
@@ -119,6 +131,10 @@ export class Gateway {
     // Files the config points to are read first: a missing certificate is a config problem.
     const { files, problems } = await readUplinkFiles(config.uplink);
     if (problems.length > 0) throw new ConfigError('config', problems);
+    // The Sparkplug module (its payload encoder among it) is loaded only by a config with the section.
+    const sparkplugModule = config.sparkplug === null ? undefined : await import('./uplink/sparkplug/index.js');
+    const sparkplugFiles = sparkplugModule === undefined || config.sparkplug === null ? undefined : await sparkplugModule.readSparkplugFiles(config.sparkplug);
+    if (sparkplugFiles !== undefined && sparkplugFiles.problems.length > 0) throw new ConfigError('config', sparkplugFiles.problems);
 
     // Sources and stages are built before the store is opened, so a plug-in that refuses
     // its config leaves no half-opened database behind.
@@ -156,7 +172,11 @@ export class Gateway {
     const storeEvents = eventLog.for('store');
     const db = await Database.open(config.gateway.dataDir, storeEvents, levelOptionsFor(config.store.maxSizeBytes));
     try {
-      const outbox = await Outbox.open(db, { maxSizeBytes: config.store.maxSizeBytes, sync: config.store.sync }, eventLog.for('outbox'));
+      // Each uplink drains its own copy: a record is deleted once every consumer acknowledged it.
+      // Without the section the outbox has the fleet alone, and a `sparkplug` consumer left by an
+      // earlier config is dropped at open (it holds nothing back any more).
+      const consumers = sparkplugModule === undefined ? [FLEET_CONSUMER] : [FLEET_CONSUMER, sparkplugModule.SPARKPLUG_CONSUMER];
+      const outbox = await Outbox.open(db, { maxSizeBytes: config.store.maxSizeBytes, sync: config.store.sync, consumers }, eventLog.for('outbox'));
       const decisions = await DecisionLog.open(db, { ...config.store.decisionLog, sync: config.store.sync }, eventLog.for('decisions'));
       decisionSink.target = decisions;
       const writer = new StoreWriter(outbox, storeEvents, { batchMaxRecords: config.store.batchMaxRecords, retryMinDelayMs: 100, retryMaxDelayMs: 5000 });
@@ -165,6 +185,13 @@ export class Gateway {
       );
       for (const p of pipelines) writer.attach(p.output);
       const uplink = new MqttUplink(outbox.consumer(FLEET_CONSUMER), config.uplink, files, gatewayId, runtimeVersion, eventLog.for('uplink'));
+      let sparkplug: SparkplugUplink | undefined;
+      if (sparkplugModule !== undefined && config.sparkplug !== null && sparkplugFiles !== undefined) {
+        const events = eventLog.for('sparkplug');
+        const feed = new sparkplugModule.OutboxFeed(outbox.consumer(sparkplugModule.SPARKPLUG_CONSUMER), config.sparkplug.sources, events);
+        const bdSeq = await sparkplugModule.BdSeqStore.open(join(config.gateway.dataDir, 'state', 'sparkplug'));
+        sparkplug = { node: new sparkplugModule.SparkplugEdgeNode(feed, config.sparkplug, sparkplugFiles.files, bdSeq, events), feed };
+      }
       // The updater (TUF client, model slots) is loaded only by a config with an `updates` section.
       const updates =
         config.updates === null ? undefined : new (await import('./updater/service.js')).UpdateService(gatewayId, config.gateway.dataDir, config.updates, uplink, backend, runtimeVersion, eventLog.for('updates'), managedModels, {
@@ -193,7 +220,7 @@ export class Gateway {
       const storeBudget = new StoreBudget(db, outbox, decisions, storeBudgetOptions(config.store), storeEvents);
       // Measured before the first write, so the records' share is right from the start.
       await storeBudget.start();
-      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates, hardware, storeBudget, options.backend === undefined ? backend : undefined, learning);
+      const gateway = new Gateway(config, db, outbox, decisions, writer, pipelines, uplink, metrics, eventLog.for('gateway'), runtimeVersion, updates, hardware, storeBudget, options.backend === undefined ? backend : undefined, learning, sparkplug);
       registerGatewayMetrics(metrics, () => gateway.health(), () => gateway.storeCondition());
       gateway.summaryIntervalMs = options.summaryIntervalMs ?? SUMMARY_INTERVAL_MS;
       return gateway;
@@ -203,7 +230,7 @@ export class Gateway {
     }
   }
 
-  health(): HealthReport {
+  health(): GatewayHealthReport {
     return buildHealthReport({
       gatewayId: this.config.gateway.id,
       runtimeVersion: this.runtimeVersion,
@@ -217,7 +244,14 @@ export class Gateway {
       hardware: this.hardware.current(),
       store: this.storeCondition(),
       watchdog: this.watchdogWithheld,
+      sparkplug: this.sparkplugHealth(),
     });
+  }
+
+  private sparkplugHealth(): SparkplugHealth | undefined {
+    const sp = this.sparkplug;
+    if (sp === undefined) return undefined;
+    return { stats: () => ({ ...sp.node.stats(), ...sp.feed.stats() }), degradedReason: () => sp.node.degradedReason() };
   }
 
   /**
@@ -297,6 +331,7 @@ export class Gateway {
     await this.updates?.refreshReleases();
     this.stopOnConnect = this.uplink.onConnect(() => this.publishHealth());
     this.uplink.start();
+    this.sparkplug?.node.start();
     // A broken updater (a damaged trust root, say) must not stop the gateway: it keeps its
     // models and says why in the log and the health report.
     await this.updates?.start().catch((err: unknown) => this.events.error('update.start_failed', { code: (err as { code?: string }).code ?? 'E_UPDATE', reason: (err as Error).message }));
@@ -374,7 +409,8 @@ export class Gateway {
     // After every stage and the updater: nothing loads or runs a model any more.
     await this.ownBackend?.close?.().catch((err: unknown) => this.events.warn('engine.close_failed', { code: 'E_ENGINE_CLOSE', reason: (err as Error).message }));
     await this.writer.stop();
-    await this.uplink.stop();
+    // Both uplinks say goodbye: the fleet's disconnect, the edge node's NDEATH then DISCONNECT.
+    await Promise.all([this.uplink.stop(), this.sparkplug?.node.stop()]);
     await this.closeHealthServer();
     await this.storeBudget.stop();
     await this.outbox.close();

@@ -4,6 +4,8 @@ import { ConfigError, EdgewiseError } from '../errors.js';
 import type { QueueOptions } from '../pipeline/bounded-queue.js';
 import type { PluginRegistry } from '../pipeline/registry.js';
 import { readUplinkFiles, type UplinkSettings } from '../uplink/mqtt-options.js';
+import { readSparkplugFiles } from '../uplink/sparkplug/files.js';
+import type { SparkplugSettings } from '../uplink/sparkplug/schema.js';
 import { fileProblems, type FileRef } from './file-check.js';
 import { decodeConfigText, printable } from './text-check.js';
 import { validateRoot, type Problem } from './validate.js';
@@ -48,6 +50,8 @@ export interface GatewayConfig {
     readonly decisionLog: { readonly retentionDays: number; readonly maxSizeBytes: number };
   };
   readonly uplink: UplinkSettings;
+  /** The Sparkplug B edge node on the plant's broker (paths resolved); null: none. */
+  readonly sparkplug: SparkplugSettings | null;
   readonly health: { readonly listen: { readonly host: string; readonly port: number } | null; readonly intervalMs: number };
   readonly log: { readonly level: 'debug' | 'info' | 'warn' | 'error' };
   readonly updates: {
@@ -117,10 +121,17 @@ export function parseConfig(text: string, sourceName: string, registry: PluginRe
 /** The problems of PEM files that are readable but not what they should be (a start would fail on them). */
 async function pemProblems(config: GatewayConfig, lineOf: (path: Path) => number | undefined): Promise<Located[]> {
   const { problems } = await readUplinkFiles(config.uplink satisfies UplinkSettings);
-  return problems.map((text) => {
+  const located: Located[] = problems.map((text) => {
     const key = /^uplink\.(\w+):/.exec(text)?.[1];
     return { text, line: key === undefined ? undefined : lineOf(['uplink', key]) };
   });
+  if (config.sparkplug !== null) {
+    for (const text of (await readSparkplugFiles(config.sparkplug)).problems) {
+      const key = /^sparkplug\.([\w.]+):/.exec(text)?.[1];
+      located.push({ text, line: key === undefined ? undefined : lineOf(['sparkplug', ...key.split('.')]) });
+    }
+  }
+  return located;
 }
 
 /**

@@ -210,7 +210,12 @@ export const modelsSchema = {
   items: pluginEntrySchema,
 } as const;
 
-export const SECTIONS = ['gateway', 'devices', 'pipelines', 'models', 'inference', 'store', 'uplink', 'health', 'log', 'updates', 'learning', 'service'] as const;
+/**
+ * Top-level sections. `sparkplug` (a Sparkplug B edge node on the plant's broker) has its schema
+ * beside its code, runtime/uplink/sparkplug/schema.ts, which imports this file: validate.ts
+ * checks it (importing it here would make a cycle).
+ */
+export const SECTIONS = ['gateway', 'devices', 'pipelines', 'models', 'inference', 'store', 'uplink', 'sparkplug', 'health', 'log', 'updates', 'learning', 'service'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export type GatewaySection = Infer<typeof gatewaySchema>;

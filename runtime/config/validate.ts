@@ -9,6 +9,7 @@ import { defaults } from './defaults.js';
 import type { FileRef } from './file-check.js';
 import type { DeviceEntry, GatewayConfig, PipelineEntry, StageEntry } from './load.js';
 import { schemaProblems, unknownKey } from './schema-walk.js';
+import { checkSparkplug, sparkplugSchema, sparkplugSettings, type SparkplugSection, type SparkplugSettings } from '../uplink/sparkplug/schema.js';
 import {
   SECTIONS,
   devicesSchema,
@@ -58,6 +59,13 @@ export interface Validation {
 
 const REQUIRED_SECTIONS = ['gateway', 'uplink'] as const;
 const UPLINK_FILES = { passwordFile: 'a password file', ca: 'a PEM CA certificate', cert: 'a PEM client certificate', key: 'a PEM private key' } as const;
+/** The files the `sparkplug` section names, by their key path in it. */
+const SPARKPLUG_FILES: readonly { readonly key: readonly string[]; readonly what: string }[] = [
+  { key: ['passwordFile'], what: 'a password file' },
+  { key: ['tls', 'ca'], what: 'a PEM CA certificate' },
+  { key: ['tls', 'cert'], what: 'a PEM client certificate' },
+  { key: ['tls', 'key'], what: 'a PEM private key' },
+];
 
 function problemOf(p: SchemaProblem): Problem {
   return { path: p.path, text: `${formatPath(p.path)}: expected ${p.expected}, got ${p.got}` };
@@ -366,6 +374,48 @@ function validatePipelines(value: unknown, devices: Map<string, DeviceInfo> | un
   return ok ? out : undefined;
 }
 
+/**
+ * The optional `sparkplug` section (runtime/uplink/sparkplug/schema.ts): its schema, its
+ * cross-field rules with the configured device ids (when the device list could be read), TLS
+ * files only with mqtts://, and the files it names. `{ settings: null }` when absent; undefined
+ * when it has a problem.
+ */
+function validateSparkplug(value: unknown, devices: ReadonlyMap<string, DeviceInfo> | undefined, ctx: Ctx): { settings: SparkplugSettings | null } | undefined {
+  if (value === undefined) return { settings: null };
+  const { problems } = ctx;
+  if (isMapping(value)) {
+    for (const { key, what } of SPARKPLUG_FILES) {
+      const v = valueAt(value, key);
+      if (typeof v === 'string' && v !== '') ctx.files.push({ path: ['sparkplug', ...key], file: ctx.resolvePath(v), kind: 'file', what });
+    }
+  }
+  if (!check(sparkplugSchema, value, ['sparkplug'], problems)) return undefined;
+  const section = value as SparkplugSection;
+  const own = checkSparkplug(section, devices === undefined ? undefined : new Set(devices.keys()));
+  for (const p of own) problems.push(problemOf({ ...p, path: ['sparkplug', ...p.path] }));
+  let ok = own.length === 0;
+  if (!section.url.startsWith('mqtts://')) {
+    for (const key of ['ca', 'cert', 'key'] as const) {
+      if (section.tls?.[key] === undefined) continue;
+      problems.push(simple(['sparkplug', 'tls', key], 'an mqtts:// url when TLS files are given', `url ${JSON.stringify(section.url)}`));
+      ok = false;
+    }
+  }
+  if (section.password !== undefined && section.username === undefined) {
+    problems.push(simple(['sparkplug', 'password'], 'a username when a password is given (MQTT sends no password without one)', 'no username'));
+    ok = false;
+  }
+  if (!ok) return undefined;
+  const settings = sparkplugSettings(section);
+  const file = (p: string | undefined): string | undefined => (p === undefined ? undefined : ctx.resolvePath(p));
+  const tls = { ...settings.tls };
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const resolved = file(settings.tls[key]);
+    if (resolved !== undefined) tls[key] = resolved;
+  }
+  return { settings: { ...settings, passwordFile: file(settings.passwordFile), tls } };
+}
+
 /** Validates a parsed config. Each problem is reported once (a device's id is judged by the list's schema and by its plug-in's). */
 export function validateRoot(root: unknown, registry: PluginRegistry, baseDir: string): Validation {
   const result = validateSections(root, registry, baseDir);
@@ -434,6 +484,7 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
   const updateProvidersOk = !isMapping(updates) || checkProviders(updates['providers'], ['updates', 'providers'], ctx);
   const { entries: devices, known } = validateDevices(root['devices'] ?? [], ctx);
   const pipelines = validatePipelines(root['pipelines'] ?? [], known, ctx);
+  const sparkplug = validateSparkplug(root['sparkplug'], known, ctx);
   const models = root['models'] ?? [];
   if (check(modelsSchema, models, ['models'], problems)) {
     (models as { type: string }[]).forEach((m, i) => {
@@ -441,7 +492,7 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
     });
   }
 
-  if (!gatewayOk || !storeOk || !uplinkOk || !healthOk || !logOk || !updatesOk || !learningOk || !serviceOk || !inferenceOk || !updateProvidersOk || devices === undefined || pipelines === undefined || problems.length > 0) return { problems, files };
+  if (!gatewayOk || !storeOk || !uplinkOk || !healthOk || !logOk || !updatesOk || !learningOk || !serviceOk || !inferenceOk || !updateProvidersOk || sparkplug === undefined || devices === undefined || pipelines === undefined || problems.length > 0) return { problems, files };
 
   const g = gateway as GatewaySection;
   const s = store as StoreSection;
@@ -489,6 +540,7 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
         maxDelayMs: u.reconnect?.maxDelayMs ?? defaults.uplink.reconnect.maxDelayMs,
       },
     },
+    sparkplug: sparkplug.settings,
     health: { listen, intervalMs: h.intervalMs ?? defaults.health.intervalMs },
     log: { level: l.level ?? defaults.log.level },
     updates:

@@ -5,7 +5,30 @@ import type { DecisionLog } from '../store/decision-log.js';
 import type { StoreBudgetStats } from '../store/store-budget.js';
 import type { Outbox } from '../store/outbox.js';
 import type { StoreWriter } from '../store/store-writer.js';
+import type { ConsumerStats } from '../store/outbox-consumer.js';
 import type { MqttUplink } from '../uplink/uplink.js';
+import type { OutboxFeedStats } from '../uplink/sparkplug/outbox-feed.js';
+import type { SparkplugStats } from '../uplink/sparkplug/edge-node.js';
+
+/** The Sparkplug B edge node as the report sees it (gateway.ts wires the node and its outbox feed). */
+export interface SparkplugHealth {
+  stats(): SparkplugStats & OutboxFeedStats;
+  degradedReason(): string | undefined;
+}
+
+/** One outbox consumer in the report: what it has not acknowledged yet, and what it never got. */
+export type ConsumerHealth = Pick<ConsumerStats, 'pending' | 'leased' | 'acked' | 'evictedUnsent'>;
+
+/**
+ * The report the gateway builds: the protocol's `HealthReport` (fleet/protocol/health.ts) and,
+ * until that type names them, the outbox's consumers and the Sparkplug edge node. Receivers keep
+ * the whole JSON report (`decodeHealth`'s `report`), so the extra fields reach them as they are.
+ */
+export interface GatewayHealthReport extends HealthReport {
+  readonly store: HealthReport['store'] & { readonly consumers: Readonly<Record<string, ConsumerHealth>> };
+  /** Present when the config has a `sparkplug` section. */
+  readonly sparkplug?: SparkplugStats & OutboxFeedStats;
+}
 
 export interface HealthSources {
   readonly gatewayId: string;
@@ -27,6 +50,7 @@ export interface HealthSources {
   /** Set while the systemd watchdog withholds its pings: since when, and the parts that do not answer. */
   readonly watchdog?: { readonly sinceMs: number; readonly reasons: readonly string[] } | undefined;
   readonly store?: StoreCondition | undefined;
+  readonly sparkplug?: SparkplugHealth | undefined;
 }
 
 /** The store's disk budget and watermark, and damage found at open (the metrics read it too). */
@@ -45,13 +69,16 @@ function corruptionReason(c: StoreCorruption): string {
 const OUTBOX_PRESSURE_SHARE = 0.9;
 
 /** Builds the health report from the components' own counters (the metrics read the same). */
-export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()): HealthReport {
+export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()): GatewayHealthReport {
   const out = s.outbox.stats();
   const up = s.uplink.stats();
   const reasons: string[] = [];
   const releases = s.updates?.releases();
   const usedBytes = out.bytes.telemetry + out.bytes.result + out.bytes.alert;
   if (!up.connected) reasons.push(`uplink: not connected${up.lastError === null ? '' : ` (${up.lastError})`}`);
+  const sparkplug = s.sparkplug?.stats();
+  const sparkplugReason = s.sparkplug?.degradedReason();
+  if (sparkplugReason !== undefined) reasons.push(sparkplugReason);
   if (s.writer.isFailing) reasons.push('store: writes are failing (disk full or I/O error?)');
   if (usedBytes >= out.budgetBytes * OUTBOX_PRESSURE_SHARE) reasons.push(`store: outbox at ${Math.round((100 * usedBytes) / out.budgetBytes)}% of its budget`);
   for (const c of s.store?.corruptions ?? []) reasons.push(corruptionReason(c));
@@ -94,6 +121,7 @@ export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()):
       writeErrors: out.writeErrors,
       rejected: out.rejected,
       decisionLog: s.decisions.stats(),
+      consumers: Object.fromEntries(Object.entries(out.consumers).map(([name, c]) => [name, { pending: c.pending, leased: c.leased, acked: c.acked, evictedUnsent: c.evictedUnsent }])),
     },
     uplink: {
       connected: up.connected,
@@ -106,6 +134,7 @@ export function buildHealthReport(s: HealthSources, nowMs: number = Date.now()):
     pipelines,
     sources: s.pipelines.map((p) => p.sourceStats()),
     rssBytes: process.memoryUsage.rss(),
+    ...(sparkplug === undefined ? {} : { sparkplug }),
     ...(s.updates === undefined ? {} : { updates: s.updates.stats() }),
     hardware: s.hardware,
     ...(releases === undefined ? {} : { releases }),

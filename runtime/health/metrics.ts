@@ -1,7 +1,7 @@
 import { collectDefaultMetrics } from './default-metrics.js';
 import { Gauge, type Registry } from './prom-client.js';
-import { RECORD_CLASSES, type HealthReport } from '../../fleet/protocol/index.js';
-import type { StoreCondition } from './health-report.js';
+import { RECORD_CLASSES } from '../../fleet/protocol/index.js';
+import type { GatewayHealthReport, StoreCondition } from './health-report.js';
 
 /**
  * Prometheus metrics read from the same health report the gateway publishes, so the two
@@ -22,12 +22,12 @@ export function collectedGauge<T>(registry: Registry, source: () => T, name: str
   });
 }
 
-export function registerGatewayMetrics(registry: Registry, report: () => HealthReport, store?: () => StoreCondition): void {
+export function registerGatewayMetrics(registry: Registry, report: () => GatewayHealthReport, store?: () => StoreCondition): void {
   collectDefaultMetrics({ register: registry, prefix: 'edgewise_process_' });
-  let current: HealthReport | undefined;
-  const fresh = (): HealthReport => (current ??= report());
+  let current: GatewayHealthReport | undefined;
+  const fresh = (): GatewayHealthReport => (current ??= report());
   // One report per scrape: the first gauge's collect builds it, the rest reuse it.
-  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, r: HealthReport) => void, first = false): void => {
+  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, r: GatewayHealthReport) => void, first = false): void => {
     new Gauge({
       name,
       help,
@@ -54,9 +54,19 @@ export function registerGatewayMetrics(registry: Registry, report: () => HealthR
   gauge('edgewise_outbox_evicted_total', 'Records evicted by the disk budget since start', ['class'], (g, r) => {
     for (const c of RECORD_CLASSES) g.set({ class: c }, r.store.evicted[c]);
   });
+  gauge('edgewise_outbox_consumer_pending', 'Records stored that this outbox consumer (an uplink) has not acknowledged', ['consumer'], (g, r) => {
+    for (const [consumer, c] of Object.entries(r.store.consumers)) g.set({ consumer }, c.pending);
+  });
   gauge('edgewise_uplink_connected', '1 while connected to the broker', [], (g, r) => g.set(r.uplink.connected ? 1 : 0));
   gauge('edgewise_uplink_acked_records_total', 'Records acknowledged by the broker since start', [], (g, r) => g.set(r.uplink.ackedRecords));
   gauge('edgewise_uplink_reconnects_total', 'Reconnects since start', [], (g, r) => g.set(r.uplink.reconnects));
+  // Only with a `sparkplug` section; otherwise these have no value.
+  gauge('edgewise_sparkplug_connected', '1 while the Sparkplug B edge node is connected to the plant broker', [], (g, r) => {
+    if (r.sparkplug !== undefined) g.set(r.sparkplug.connected ? 1 : 0);
+  });
+  gauge('edgewise_sparkplug_acked_records_total', 'Records the plant broker acknowledged (Sparkplug DDATA) since start', [], (g, r) => {
+    if (r.sparkplug !== undefined) g.set(r.sparkplug.ackedRecords);
+  });
   gauge('edgewise_queue_depth_records', 'Records on a pipeline edge', ['pipeline', 'edge'], (g, r) => {
     for (const p of r.pipelines) for (const e of p.edges) g.set({ pipeline: p.id, edge: e.name }, e.depthRecords);
   });

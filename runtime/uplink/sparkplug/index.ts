@@ -3,3 +3,4 @@ export { SparkplugEdgeNode, type SparkplugFiles, type SparkplugStats } from './e
 export type { FeedRecord, SparkplugFeed } from './feed.js';
 export { readSparkplugFiles } from './files.js';
 export { checkSparkplug, sparkplugSchema, sparkplugSettings, type SparkplugSection, type SparkplugSettings } from './schema.js';
+export { OutboxFeed, SPARKPLUG_CONSUMER, type OutboxFeedStats } from './outbox-feed.js';

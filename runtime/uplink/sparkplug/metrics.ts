@@ -139,7 +139,15 @@ export function aliasTable(sources: readonly { readonly id: string; readonly dev
 }
 
 type ProtoPayload = { encode(message: unknown): { finish(): Uint8Array } };
-const Payload = (createRequire(import.meta.url)('sparkplug-payload/lib/sparkplugPayloadProto.js') as { org: { eclipse: { tahu: { protobuf: { Payload: ProtoPayload } } } } }).org.eclipse.tahu.protobuf.Payload;
+let payloadType: ProtoPayload | undefined;
+/**
+ * The generated protobuf type, loaded on first use: the config check imports this module (for
+ * the datatype names) and should not pay for loading protobufjs (~120 ms) on every gateway.
+ */
+function payloadProto(): ProtoPayload {
+  payloadType ??= (createRequire(import.meta.url)('sparkplug-payload/lib/sparkplugPayloadProto.js') as { org: { eclipse: { tahu: { protobuf: { Payload: ProtoPayload } } } } }).org.eclipse.tahu.protobuf.Payload;
+  return payloadType;
+}
 
 function engUnit(unit: string | undefined): Record<string, unknown> | undefined {
   return unit === undefined ? undefined : { keys: ['engUnit'], values: [{ type: DATATYPE_IDS.String, stringValue: unit }] };
@@ -147,7 +155,7 @@ function engUnit(unit: string | undefined): Record<string, unknown> | undefined 
 
 /** NBIRTH: bdSeq (Int64, tck-id-message-flow-edge-node-birth-publish-nbirth-payload-bdSeq) and Node Control/Rebirth = false, seq 0. */
 export function encodeNodeBirth(bdSeq: number, nowMs: number): Uint8Array {
-  return Payload.encode({
+  return payloadProto().encode({
     timestamp: nowMs,
     seq: 0,
     metrics: [
@@ -159,7 +167,7 @@ export function encodeNodeBirth(bdSeq: number, nowMs: number): Uint8Array {
 
 /** NDEATH: only the bdSeq metric and no seq (tck-id-topics-ndeath-payload, -ndeath-seq). */
 export function encodeNodeDeath(bdSeq: number, nowMs: number): Uint8Array {
-  return Payload.encode({ timestamp: nowMs, metrics: [{ name: 'bdSeq', timestamp: nowMs, datatype: DATATYPE_IDS.Int64, longValue: bdSeq }] }).finish();
+  return payloadProto().encode({ timestamp: nowMs, metrics: [{ name: 'bdSeq', timestamp: nowMs, datatype: DATATYPE_IDS.Int64, longValue: bdSeq }] }).finish();
 }
 
 /** A metric's last known value and its time, for births ("current values", tck-id-operational-behavior-data-publish-dbirth-values). */
@@ -170,7 +178,7 @@ export interface LastValue {
 
 /** DBIRTH: every metric with name, alias, datatype, engUnit and its last known value (is_null when none yet). */
 export function encodeDeviceBirth(device: DeviceDef, last: ReadonlyMap<number, LastValue>, seq: number, nowMs: number): Uint8Array {
-  return Payload.encode({
+  return payloadProto().encode({
     timestamp: nowMs,
     seq,
     metrics: device.metrics.map((m) => {
@@ -194,7 +202,7 @@ export interface DataMetric {
 
 /** DDATA: metrics by alias only (tck-id-payloads-alias-data-cmd-requirement), each with its own timestamp. */
 export function encodeDeviceData(metrics: readonly DataMetric[], seq: number, nowMs: number, withDatatype: boolean): Uint8Array {
-  return Payload.encode({
+  return payloadProto().encode({
     timestamp: nowMs,
     seq,
     metrics: metrics.map((d) => {
@@ -210,7 +218,7 @@ export function encodeDeviceData(metrics: readonly DataMetric[], seq: number, no
 
 /** DDEATH: no metrics, the next seq. */
 export function encodeDeviceDeath(seq: number, nowMs: number): Uint8Array {
-  return Payload.encode({ timestamp: nowMs, seq }).finish();
+  return payloadProto().encode({ timestamp: nowMs, seq }).finish();
 }
 
 type ProtoDecoder = { decode(bytes: Uint8Array): { metrics?: { name?: string | null; alias?: unknown; booleanValue?: boolean | null }[] } };
@@ -220,7 +228,7 @@ type ProtoDecoder = { decode(bytes: Uint8Array): { metrics?: { name?: string | n
  * alias from our NBIRTH) with the value true. Throws on a payload that is not a Sparkplug payload.
  */
 export function isRebirthCommand(bytes: Uint8Array): boolean {
-  const decoded = (Payload as unknown as ProtoDecoder).decode(bytes);
+  const decoded = (payloadProto() as unknown as ProtoDecoder).decode(bytes);
   // protobufjs puts defaults of absent fields on the prototype: only own properties were on the wire.
   const has = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
   return (decoded.metrics ?? []).some((m) => (has(m, 'name') ? m.name === REBIRTH_METRIC : has(m, 'alias') && Number(m.alias) === REBIRTH_ALIAS) && m.booleanValue === true);
