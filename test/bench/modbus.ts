@@ -9,16 +9,20 @@ import { Gateway } from '../../runtime/gateway.js';
 import { builtinRegistry } from '../../runtime/plugins.js';
 import { PYMODBUS_SIM_SCRIPT, PymodbusSim } from '../support/pymodbus-sim.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { startModbusTcpServer } from './modbus-tcp-server.js';
 import { median, printResult, progress } from './report.js';
 
 /**
- * `npm run bench -- modbus [--rounds N] [--seconds S] [--groups G]`: registers per second
- * polled over Modbus TCP on loopback from Debian's pymodbus into the outbox by a gateway
- * (the real modbus source, pipeline and LevelDB outbox, in this process), against a bare
+ * `npm run bench -- modbus [--rounds N] [--seconds S] [--groups G] [--server node|pymodbus]`:
+ * registers per second polled over Modbus TCP on loopback into the outbox by a gateway (the
+ * real modbus source, pipeline and LevelDB outbox, in this process), against a bare
  * modbus-serial loop reading the same 125-register blocks one after another over its own
  * connection. One slave, G groups of one 125-register read each, every group due every 10 ms:
  * more than the connection carries, so the bus is never idle. Rounds alternate which goes
- * first; medians compared. pymodbus, the gateway and the bare loop share the machine's cores.
+ * first; medians compared. The server is a minimal Modbus TCP server in its own process
+ * (modbus-tcp-server.ts) by default: with Debian's pymodbus (`--server pymodbus`) the Python
+ * server needs about a core itself, and on 2 cores the rate measured its share of the CPU
+ * against the gateway's LevelDB threads more than the client's work.
  */
 const BLOCK = 125;
 const INTERVAL_MS = 10;
@@ -106,17 +110,25 @@ async function bareRound(port: number, groups: number, seconds: number): Promise
   }
 }
 
-export async function benchModbus(args: readonly string[]): Promise<void> {
-  const rounds = option(args, '--rounds', 3);
-  const seconds = option(args, '--seconds', 3);
-  const groups = option(args, '--groups', 64);
+async function startPymodbus(groups: number): Promise<{ port: number; stop(): Promise<void> }> {
   // The bench runs from dist/: the simulator script must have been copied there by the build.
   if (!existsSync(PYMODBUS_SIM_SCRIPT)) throw new Error(`${PYMODBUS_SIM_SCRIPT} is missing: the build copies test/support/pymodbus-sim.py beside the compiled test support (scripts/copy-assets.mjs)`);
   const holding = Array.from({ length: groups * BLOCK }, (_, i) => i & 0xffff);
   const sim = await PymodbusSim.start({ tcp: true, slaves: { 1: { holding } } });
+  const port = sim.tcpPort;
+  if (port === undefined) throw new Error('pymodbus did not report its TCP port');
+  return { port, stop: () => sim.stop() };
+}
+
+export async function benchModbus(args: readonly string[]): Promise<void> {
+  const rounds = option(args, '--rounds', 3);
+  const seconds = option(args, '--seconds', 3);
+  const groups = option(args, '--groups', 64);
+  const pymodbus = args[args.indexOf('--server') + 1] === 'pymodbus';
+  const sim = pymodbus ? await startPymodbus(groups) : await startModbusTcpServer();
   const tmp = await makeTempDir('edgewise-bench-');
-  progress(`modbus: ${rounds} rounds x ${seconds} s, 1 slave on pymodbus TCP 127.0.0.1:${sim.tcpPort}, ${groups} groups of ${BLOCK} holding registers due every ${INTERVAL_MS} ms`);
-  progress('  pymodbus, the gateway and the bare loop share this machine\'s cores: the server is in the loop of both');
+  progress(`modbus: ${rounds} rounds x ${seconds} s, 1 slave on ${pymodbus ? 'pymodbus' : 'a minimal Node.js server'} (TCP 127.0.0.1:${sim.port}), ${groups} groups of ${BLOCK} holding registers due every ${INTERVAL_MS} ms`);
+  progress('  the server, the gateway and the bare loop share this machine\'s cores');
   const ours: number[] = [];
   const bare: number[] = [];
   try {
@@ -124,11 +136,11 @@ export async function benchModbus(args: readonly string[]): Promise<void> {
       const dir = `${tmp.path}/gw-${r}`;
       let overruns = 0;
       const runOurs = async (): Promise<void> => {
-        const o = await gatewayRound(dir, sim.tcpPort, groups, seconds);
+        const o = await gatewayRound(dir, sim.port, groups, seconds);
         ours.push(o.rate);
         overruns = o.overruns;
       };
-      const runBare = async (): Promise<void> => void bare.push(await bareRound(sim.tcpPort, groups, seconds));
+      const runBare = async (): Promise<void> => void bare.push(await bareRound(sim.port, groups, seconds));
       if (r % 2 === 0) {
         await runBare();
         await runOurs();

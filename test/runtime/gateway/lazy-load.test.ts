@@ -79,6 +79,12 @@ describe('what an idle gateway loads', () => {
       '/node_modules/tuf-js/',
       '/node_modules/onnxruntime-node/',
       '/node_modules/node-webcodecs/',
+      // Issue 20's plug-ins: a gateway without such a source or uplink loads none of them.
+      '/node_modules/modbus-serial/',
+      '/node_modules/node-opcua',
+      '/dist/devices/opcua/client.js',
+      '/node_modules/sparkplug-payload/',
+      '/dist/runtime/uplink/sparkplug/edge-node.js',
     ]) {
       expect(modules.filter((m) => m.includes(implementation))).toEqual([]);
     }
