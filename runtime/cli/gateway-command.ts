@@ -41,7 +41,7 @@ function fail(err: unknown, configPath: string): number {
 
 function summary(config: GatewayConfig): string {
   const sources = config.devices.map((d) => `${d.id} (${d.type})`).join(', ');
-  return `config ok: gateway ${config.gateway.id}, ${config.devices.length} device(s)${sources === '' ? '' : `: ${sources}`}, ${config.pipelines.length} pipeline(s), inference ${config.inference.backend}, data in ${config.gateway.dataDir}, uplink ${config.uplink.url.replace(/\/\/[^@/]*@/, '//')}`;
+  return `config ok: gateway ${config.gateway.id}, ${config.devices.length} device(s)${sources === '' ? '' : `: ${sources}`}, ${config.pipelines.length} pipeline(s), inference ${config.inference.backend}, data in ${config.gateway.dataDir}, uplink ${config.uplink.url.replace(/\/\/[^@/]*@/, '//')}${config.sparkplug == null ? '' : `, sparkplug ${config.sparkplug.url.replace(/\/\/[^@/]*@/, '//')}`}`;
 }
 
 /** `edgewise gateway`: validate the config, then run until SIGTERM/SIGINT. */
