@@ -29,8 +29,10 @@ import { median, printResult, progress } from './report.js';
  *    samples and records, outbox appends, uplink acks) at the window's ends.
  * 2. The baseline, after the gateway stopped and the broker closed: a bare node-opcua client (holdMonitoredItems) in
  *    this process, the same items and subscriptions against the same server, over the same S seconds. This process
- *    runs under the gateway's V8 flags too (unless --plain-node), so the ratio gateway CPU / bare client CPU is what
- *    the gateway adds to node-opcua (records, outbox, uplink, health), not the flags.
+ *    runs under the gateway's V8 flags too (unless --plain-node), so the ratios are what the gateway adds to node-opcua
+ *    (records, outbox, uplink, health), not the flags. `cpuRatio` is gateway CPU / bare client CPU per second;
+ *    `cpuPerChangeRatio` the same per change received, which holds when the loaded server produced fewer changes
+ *    in one window than in the other (on a busy 2-core box it falls behind its tick: `serverMaxTickMs`).
  * Progress on stderr; the last line is one JSON object. Both processes share the machine's cores with the server,
  * whose tick (N setValueFromSource calls) competes with them: run it on a quiet machine.
  */
@@ -358,8 +360,12 @@ export async function benchOpcuaItems(args: readonly string[]): Promise<void> {
       bareClientChangesPerSecond: Math.round(changes / b.wall),
       bareServerProducedPerSecond: Math.round(b.produced / b.producedSeconds),
       bareServerCpuPercentOfCore: pct(b.serverCpuMs, b.wall),
-      // gateway CPU / bare client CPU, each over its own window of `seconds`.
+      // gateway CPU / bare client CPU, each over its own window of `seconds`: skewed when the loaded server produced less in one window than in the other.
       cpuRatio: Math.round((g.cpuMs / g.wall / (b.cpuMs / b.wall)) * 100) / 100,
+      // CPU ms per 1,000 changes received, and their ratio: the comparison that does not depend on how much the server managed to produce.
+      gatewayCpuMsPer1000Changes: r1(g.cpuMs / (d('samples') / 1000)),
+      bareClientCpuMsPer1000Changes: r1(b.cpuMs / (changes / 1000)),
+      cpuPerChangeRatio: Math.round((g.cpuMs / d('samples') / (b.cpuMs / changes)) * 100) / 100,
       serverStartMs: server.startMs,
     });
   } finally {
