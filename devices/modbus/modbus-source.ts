@@ -1,7 +1,8 @@
 import type { RecordClass } from '../../fleet/protocol/index.js';
 import type { Source, SourceContext } from '../../runtime/pipeline/components.js';
 import type { RecordInput } from '../../runtime/pipeline/record.js';
-import { ModbusBus, type BusEndpoint, type BusOptions } from './bus.js';
+import { ModbusBus, type BusOptions } from './bus.js';
+import { busOptionsOf } from './bus-options.js';
 import { isBitTable, planReads, blockValues, type ReadBlock } from './register-map.js';
 import { toMapPoint, type ModbusConfig } from './schema.js';
 import type { WriteValue } from './encode.js';
@@ -38,14 +39,6 @@ interface SlaveState {
   consecutiveFailedPolls: number;
   failingSince: number | null;
   lastError: string | null;
-}
-
-function endpointOf(o: ModbusSourceOptions): BusEndpoint {
-  if (o.rtu !== undefined) {
-    return { type: 'rtu', path: o.rtu.path, baudRate: o.rtu.baudRate ?? 19_200, parity: o.rtu.parity ?? 'even', stopBits: o.rtu.stopBits ?? 1, dataBits: 8 };
-  }
-  if (o.tcp !== undefined) return { type: 'tcp', host: o.tcp.host, port: o.tcp.port ?? 502 };
-  throw new Error('a modbus source needs rtu or tcp (the config check refuses this)');
 }
 
 /**
@@ -91,15 +84,12 @@ export class ModbusSource implements Source {
   async start(ctx: SourceContext): Promise<void> {
     this.ctx = ctx;
     const o = this.options;
-    this.bus = new ModbusBus({
-      endpoint: endpointOf(o),
-      timeoutMs: o.timeoutMs ?? 300,
-      retries: o.retries ?? 1,
-      interFrameDelayMs: o.interFrameDelayMs,
-      reopen: { minMs: o.reopen?.minDelayMs ?? 500, maxMs: o.reopen?.maxDelayMs ?? 30_000 },
-      openSerial: o.openSerial,
-      onEvent: (level, name, fields) => ctx.events[level](name, { source: o.id, ...fields }),
-    });
+    this.bus = new ModbusBus(
+      busOptionsOf(o, {
+        openSerial: o.openSerial,
+        onEvent: (level, name, fields) => ctx.events[level](name, { source: o.id, ...fields }),
+      }),
+    );
     await this.bus.start();
     for (const g of this.groups) {
       this.poll(g);

@@ -1,16 +1,13 @@
-import { writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeRecordMessage } from '../../../fleet/ingest/record-message.js';
 import { fleetFilters } from '../../../fleet/protocol/index.js';
 import { parseConfig } from '../../../runtime/config/load.js';
-import { ConfigError } from '../../../runtime/errors.js';
 import { Gateway } from '../../../runtime/gateway.js';
 import { builtinRegistry } from '../../../runtime/plugins.js';
-import { runCli } from '../../support/gateway-process.js';
+import { configProblems, expectCheckRefuses } from '../../support/config-check.js';
 import { useGatewayRig } from '../../support/gateway-rig.js';
 import { PymodbusSim } from '../../support/pymodbus-sim.js';
-import { makeTempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 
 // The simulator's default map (test/support/pymodbus-sim.py), per unit u: every type in ABCD from HR0, CDAB from HR20,
@@ -192,28 +189,10 @@ devices:
   ];
 
   it('names the path and YAML line of each problem of a bad register map', () => {
-    let problems: string[] = [];
-    try {
-      parseConfig(badMap('/tmp/x'), 'test.yaml', builtinRegistry());
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      problems = [...err.problems];
-    }
-    expect(problems).toEqual(expected);
+    expect(configProblems(badMap('/tmp/x'))).toEqual(expected);
   });
 
   it('`edgewise gateway --check` exits 2 and prints them, no stack trace', { timeout: 30_000 }, async () => {
-    const dir = await makeTempDir();
-    try {
-      const file = `${dir.path}/modbus.yaml`;
-      await writeFile(file, badMap(`${dir.path}/data`));
-      const { code, stdout, stderr } = await runCli(['gateway', '--config', file, '--check']);
-      expect(code).toBe(2);
-      expect(stdout).toBe('');
-      for (const line of expected) expect(stderr).toContain(line);
-      expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
-    } finally {
-      await dir.remove();
-    }
+    await expectCheckRefuses(badMap, expected);
   });
 });

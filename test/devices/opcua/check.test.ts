@@ -1,13 +1,8 @@
-import { writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseNodeId } from '../../../devices/opcua/node-id.js';
 import { opcuaSchema } from '../../../devices/opcua/schema.js';
-import { parseConfig } from '../../../runtime/config/load.js';
-import { ConfigError } from '../../../runtime/errors.js';
-import { builtinRegistry } from '../../../runtime/plugins.js';
-import { runCli } from '../../support/gateway-process.js';
-import { makeTempDir } from '../../support/temp-dir.js';
+import { configProblems, expectCheckRefuses } from '../../support/config-check.js';
 
 describe('opcua node ids', () => {
   it('accepts the string forms of Part 6 (ns, nsu; i, s, g, b)', () => {
@@ -65,28 +60,10 @@ devices:
   ];
 
   it('names the path and YAML line of each bad node id', () => {
-    let problems: string[] = [];
-    try {
-      parseConfig(bad('/tmp/x'), 'test.yaml', builtinRegistry());
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      problems = [...err.problems];
-    }
-    expect(problems).toEqual(expected);
+    expect(configProblems(bad('/tmp/x'))).toEqual(expected);
   });
 
   it('`edgewise gateway --check` exits 2 and prints them, no stack trace', { timeout: 30_000 }, async () => {
-    const dir = await makeTempDir();
-    try {
-      const file = `${dir.path}/opcua.yaml`;
-      await writeFile(file, bad(`${dir.path}/data`));
-      const { code, stdout, stderr } = await runCli(['gateway', '--config', file, '--check']);
-      expect(code).toBe(2);
-      expect(stdout).toBe('');
-      for (const line of expected) expect(stderr).toContain(line);
-      expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
-    } finally {
-      await dir.remove();
-    }
+    await expectCheckRefuses(bad, expected);
   });
 });
