@@ -94,12 +94,20 @@ export function mqttClientOptions(settings: UplinkSettings, files: UplinkFiles, 
     // 2-byte Buffer per packet id or topic length (memory and uplink benches, README).
     writeCache: false,
   };
+  return withLoginAndTls(options, settings, files);
+}
+
+/**
+ * The login and TLS files of a connection (the fleet uplink's and the Sparkplug edge node's),
+ * and mqtt.js's debug logging off unless DEBUG is set.
+ */
+export function withLoginAndTls(options: IClientOptions, login: { readonly username?: string | undefined; readonly password?: string | undefined }, files: UplinkFiles): IClientOptions {
   // mqtt.js calls its debug logger several times per packet, and each call allocates its
   // arguments even when the logger is off (a tenth of an idle gateway's allocations). With
   // no DEBUG in the environment no debug logger can be on: mqtt.js gets one that does nothing.
   if ((process.env['DEBUG'] ?? '') === '') options.log = noLog;
-  if (settings.username !== undefined) options.username = settings.username;
-  const password = files.password ?? settings.password;
+  if (login.username !== undefined) options.username = login.username;
+  const password = files.password ?? login.password;
   if (password !== undefined) options.password = password;
   if (files.ca !== undefined) options.ca = files.ca;
   if (files.cert !== undefined) options.cert = files.cert;

@@ -4,6 +4,7 @@ import type { ComponentEvents } from '../../health/events.js';
 import { WaitList } from '../../wait-list.js';
 import { Backoff } from '../backoff.js';
 import { connectMqtt } from '../mqtt-connect.js';
+import { withLoginAndTls } from '../mqtt-options.js';
 import type { BdSeqStore } from './bd-seq.js';
 import type { FeedRecord, SparkplugFeed } from './feed.js';
 import { HostStateTracker, parseHostState, stateTopics } from './host-state.js';
@@ -180,14 +181,7 @@ export class SparkplugEdgeNode {
       will: { topic: this.topic('NDEATH'), payload: Buffer.from(encodeNodeDeath(bdSeq, Date.now())), qos: 1, retain: false },
       writeCache: false,
     };
-    if ((process.env['DEBUG'] ?? '') === '') options.log = () => undefined;
-    if (settings.username !== undefined) options.username = settings.username;
-    const password = files.password ?? settings.password;
-    if (password !== undefined) options.password = password;
-    if (files.ca !== undefined) options.ca = files.ca;
-    if (files.cert !== undefined) options.cert = files.cert;
-    if (files.key !== undefined) options.key = files.key;
-    return options;
+    return withLoginAndTls(options, settings, files);
   }
 
   private async run(): Promise<void> {
