@@ -42,7 +42,7 @@ const FIRST_USE_EXTRA_MS = 60_000;
 
 export const BROWSE_DEFAULTS = { depth: 3, maxNodes: 2000, security: 'None', policy: 'Basic256Sha256', timeoutMs: 10_000, applicationName: 'edgewise-browse' } as const;
 
-export type BrowseErrorCode = 'E_OPCUA_USAGE' | 'E_OPCUA_NODE_ID' | 'E_OPCUA_NODE_UNKNOWN' | 'E_OPCUA_UNREACHABLE' | 'E_OPCUA_UNTRUSTED_SERVER' | 'E_OPCUA_USER_REFUSED' | 'E_OPCUA_SECURITY' | 'E_OPCUA_TIMEOUT' | 'E_OPCUA_BROWSE';
+export type BrowseErrorCode = 'E_OPCUA_USAGE' | 'E_OPCUA_NODE_ID' | 'E_OPCUA_NODE_UNKNOWN' | 'E_OPCUA_UNREACHABLE' | 'E_OPCUA_UNTRUSTED_SERVER' | 'E_OPCUA_USER_REFUSED' | 'E_OPCUA_SECURITY' | 'E_OPCUA_SECURITY_CHECKS' | 'E_OPCUA_TIMEOUT' | 'E_OPCUA_BROWSE';
 
 export class OpcuaBrowseError extends Error {
   constructor(
@@ -379,7 +379,7 @@ function newlyRejected(pkiDir: string, before: ReadonlySet<string>): string | un
   return pick === undefined ? undefined : join(dir, pick.f);
 }
 
-function explainConnectError(err: unknown, opts: BrowseOptions, rejectedBefore: ReadonlySet<string>): OpcuaBrowseError {
+export function explainConnectError(err: unknown, opts: BrowseOptions, rejectedBefore: ReadonlySet<string>): OpcuaBrowseError {
   const message = err instanceof Error ? err.message : String(err);
   if (/BadCertificate(Untrusted|ChainIncomplete|Invalid|TimeInvalid|IssuerTimeInvalid|HostNameInvalid|UriInvalid|Revoked|IssuerRevoked|RevocationUnknown)/.test(message)) {
     const reason = /BadCertificate\w+/.exec(message)?.[0] ?? 'BadCertificate';
@@ -396,7 +396,17 @@ function explainConnectError(err: unknown, opts: BrowseOptions, rejectedBefore: 
     const code = /Bad\w+/.exec(message)?.[0] ?? 'BadUserAccessDenied';
     return new OpcuaBrowseError('E_OPCUA_USER_REFUSED', `${opts.url} refused the session (${code}): ${opts.user === undefined ? 'it does not allow anonymous users; give --user and --password-file' : `check the user name "${opts.user.name}" and its password file`}`);
   }
-  if (/BadSecurityPolicyRejected|BadSecurityModeRejected|BadSecurityChecksFailed|cannot find endpoint|Cannot find an Endpoint|no endpoint/i.test(message)) {
+  if (/BadSecurityChecksFailed/i.test(message)) {
+    // Our trust check of the server passed (a refusal is handled above): most often the server
+    // refused our certificate (the source words it the same way: errors.ts).
+    const ours = join(opts.pkiDir, 'own', 'certs', 'client_certificate.pem');
+    return new OpcuaBrowseError(
+      'E_OPCUA_SECURITY_CHECKS',
+      `${opts.url} closed the secure channel (${firstLine(message)}): most often the server does not trust this client's certificate (${ours}): ` +
+        "trust it in the server's own configuration (it is usually in the server's rejected list) and run again; it can also be a certificate the server finds invalid, or a security policy it does not allow (try another --security or --policy)",
+    );
+  }
+  if (/BadSecurityPolicyRejected|BadSecurityModeRejected|cannot find endpoint|Cannot find an Endpoint|no endpoint/i.test(message)) {
     return new OpcuaBrowseError('E_OPCUA_SECURITY', `${opts.url} does not accept security ${opts.security}${opts.security === 'None' ? '' : ` with policy ${opts.policy}`} (${firstLine(message)}); try another --security or --policy`);
   }
   if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ECONNRESET|cannot be established|connection has been aborted|Invalid endpoint|premature/i.test(message)) {
