@@ -139,6 +139,16 @@ async function openBus(options: import('../devices/modbus/bus.js').BusOptions): 
   return bus;
 }
 
+/** `openBus`, or the reason on stderr and EXIT_FAILURE. */
+async function openBusOrSay(options: import('../devices/modbus/bus.js').BusOptions, io: ModbusIo): Promise<ModbusBus | number> {
+  try {
+    return await openBus(options);
+  } catch (err) {
+    io.stderr.write(`error: ${(err as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
 export async function runModbusScan(o: ScanCommandOptions, io: ModbusIo): Promise<number> {
   let busOptions: import('../devices/modbus/bus.js').BusOptions;
   let units: number[];
@@ -162,13 +172,8 @@ export async function runModbusScan(o: ScanCommandOptions, io: ModbusIo): Promis
     return EXIT_USAGE;
   }
   const { scanBus, scanSnippet } = await import('../devices/modbus/scan.js');
-  let bus: ModbusBus;
-  try {
-    bus = await openBus(busOptions);
-  } catch (err) {
-    io.stderr.write(`error: ${(err as Error).message}\n`);
-    return EXIT_FAILURE;
-  }
+  const bus = await openBusOrSay(busOptions, io);
+  if (typeof bus === 'number') return bus;
   const tty = io.stderr.isTTY === true;
   io.stderr.write(`scanning ${bus.endpoint}: ${units.length} unit id(s), ${busOptions.timeoutMs} ms per probe\n`);
   try {
@@ -250,13 +255,8 @@ export async function runModbusRead(o: ReadCommandOptions, io: ModbusIo): Promis
   const loaded = await loadSource(o.config, o.source, io);
   if (typeof loaded === 'number') return loaded;
   const [{ busOptionsOf, readOnce }] = await Promise.all([import('../devices/modbus/read-once.js')]);
-  let bus: ModbusBus;
-  try {
-    bus = await openBus(busOptionsOf(loaded.config));
-  } catch (err) {
-    io.stderr.write(`error: ${(err as Error).message}\n`);
-    return EXIT_FAILURE;
-  }
+  const bus = await openBusOrSay(busOptionsOf(loaded.config), io);
+  if (typeof bus === 'number') return bus;
   try {
     const readings = await readOnce(bus, loaded.config);
     for (const r of readings) {
@@ -304,13 +304,8 @@ export async function runModbusWrite(o: WriteCommandOptions, io: ModbusIo): Prom
     }
     throw err;
   }
-  let bus: ModbusBus;
-  try {
-    bus = await openBus(busOptionsOf(loaded.config));
-  } catch (err) {
-    io.stderr.write(`error: ${(err as Error).message}\n`);
-    return EXIT_FAILURE;
-  }
+  const bus = await openBusOrSay(busOptionsOf(loaded.config), io);
+  if (typeof bus === 'number') return bus;
   const target = `${ref.slave}.${ref.point.name} (unit ${ref.unit}, ${ref.point.table} ${ref.point.address})`;
   try {
     await sendWrite(bus, ref.unit, request);
