@@ -1,7 +1,8 @@
-import { copyFile, mkdir, readdir, rename, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpcuaSource, type OpcuaSourceOptions } from '../../../devices/opcua/client.js';
+import { rejectedFileOf } from '../../../devices/opcua/errors.js';
 import { OpcuaTestServer } from '../../support/opcua-server.js';
 import { freePort } from '../../support/ports.js';
 import { makeTempDir } from '../../support/temp-dir.js';
@@ -51,10 +52,18 @@ describe('opcua source against a node-opcua server: security, items, deadband, b
     sources.splice(sources.indexOf(s), 1);
   }
 
-  it('SignAndEncrypt with Basic256Sha256 and a user: samples with units, status codes and both timestamps', { timeout: 40_000 }, async () => {
-    const pki = join(dir.path, 'client-trusting');
+  /** A client PKI folder that trusts the server's certificate (as an operator's trust step leaves it). */
+  async function trustingPki(name: string): Promise<string> {
+    const pki = join(dir.path, name);
     await mkdir(join(pki, 'trusted', 'certs'), { recursive: true });
     await copyFile(join(dir.path, 'server-pki', 'own', 'certs', 'certificate.pem'), join(pki, 'trusted', 'certs', 'server.pem'));
+    return pki;
+  }
+
+  const seriesOf = (records: { data: unknown }[], name: string): number[] => records.flatMap((r) => (r.data as { values: Record<string, number[]> }).values[name] ?? []);
+
+  it('SignAndEncrypt with Basic256Sha256 and a user: samples with units, status codes and both timestamps', { timeout: 40_000 }, async () => {
+    const pki = await trustingPki('client-trusting');
     const s = source(pki);
     const { ctx, records } = collectingContext();
     await s.start(ctx);
@@ -69,6 +78,20 @@ describe('opcua source against a node-opcua server: security, items, deadband, b
     expect(r.data.status[name]?.[0]).toBe(0);
     expect(Math.abs((r.data.sourceTs[name]?.[0] ?? 0) - Date.now())).toBeLessThan(10_000);
     expect(Math.abs((r.data.serverTs[name]?.[0] ?? 0) - Date.now())).toBeLessThan(10_000);
+    await stopped(s);
+  });
+
+  it('Sign with Basic256Sha256 and a user: the server sees a signed, unencrypted channel; samples flow', { timeout: 40_000 }, async () => {
+    const pki = await trustingPki('client-sign');
+    const s = source(pki, { security: { mode: 'Sign', policy: 'Basic256Sha256', pkiDir: pki } });
+    const { ctx, records } = collectingContext();
+    const sessionsBefore = server.sessions.length;
+    await s.start(ctx);
+    await waitFor(() => records.length >= 3, 'three records over Sign', 30_000);
+    expect(s.stats()).toMatchObject({ connected: true, securityMode: 'Sign', itemsOk: 3, itemsFailed: 0, connectFailures: 0 });
+    expect(s.stats()['degraded']).toBeUndefined();
+    expect(server.sessions.slice(sessionsBefore)).toEqual([{ securityMode: 'Sign', securityPolicy: expect.stringContaining('Basic256Sha256') }]);
+    expect(seriesOf(records, 'v0').length).toBeGreaterThan(0);
     await stopped(s);
   });
 
@@ -100,6 +123,40 @@ describe('opcua source against a node-opcua server: security, items, deadband, b
     await rename(file, join(pki, 'trusted', 'certs', rejected[0] ?? 'server.pem'));
     await waitFor(() => s.stats()['connected'] === true, 'connected once the certificate is trusted', 30_000);
     await stopped(s);
+  });
+
+  it('a server that does not trust our certificate: a clear error naming the file of ours it must trust, degraded, retried; once the server trusts it the source connects', { timeout: 60_000 }, async () => {
+    const pki = await trustingPki('client-untrusted-by-server');
+    const serverPki = join(dir.path, 'server-pki');
+    await server.acceptUnknownClients(false);
+    try {
+      const s = source(pki);
+      const { ctx, records, events } = collectingContext();
+      await s.start(ctx);
+      // Two attempts: the source goes on retrying after the refusal.
+      const st = await waitFor(() => (s.stats()['lastErrorCode'] === 'E_OPCUA_SECURITY_CHECKS' && (s.stats()['connectFailures'] as number) >= 2 ? s.stats() : undefined), 'our certificate refused twice', 30_000);
+      expect(st).toMatchObject({ connected: false, degraded: true });
+      expect(String(st['degradedReason'])).toContain(`not connected from ${server.url}`);
+      const ours = join(pki, 'own', 'certs', 'client_certificate.pem');
+      const message = String(st['lastError']);
+      expect(message).toContain('BadSecurityChecksFailed');
+      expect(message).toContain(`does not trust this gateway's certificate (${ours}): trust it in the server's own configuration`);
+      expect(message).toContain('This gateway did not refuse the server');
+      expect(events.some((e) => e.name === 'opcua.connect_failed' && e.fields.code === 'E_OPCUA_SECURITY_CHECKS')).toBe(true);
+      // The file named is the certificate the server refused: the server put that very certificate in its rejected list.
+      const der = Buffer.from((await readFile(ours, 'utf8')).replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+      const refused = await rejectedFileOf(join(serverPki, 'rejected'), der);
+      expect(refused, 'our certificate in the server\'s rejected/').toBeDefined();
+      // The operator's step on the server: trust it (node-opcua's server watches its trusted folder).
+      await rename(refused ?? '', join(serverPki, 'trusted', 'certs', 'edgewise-client.pem'));
+      await waitFor(() => s.stats()['connected'] === true, 'connected once the server trusts our certificate', 30_000);
+      await waitFor(() => records.length >= 1, 'records once connected', 30_000);
+      expect(s.stats()).toMatchObject({ lastError: null, lastErrorCode: null, securityMode: 'SignAndEncrypt' });
+      expect(s.stats()['degraded']).toBeUndefined();
+      await stopped(s);
+    } finally {
+      await server.acceptUnknownClients(true);
+    }
   });
 
   it('a wrong password is a clear error naming the user and the password file, never the password', { timeout: 40_000 }, async () => {
