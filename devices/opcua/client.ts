@@ -30,6 +30,7 @@ import { explainError, OpcuaError } from './errors.js';
 import { libraryLog } from './library-log.js';
 import { msOf, numberOf } from './sample-values.js';
 import { parseNodeId } from './node-id.js';
+import { describeItemFailure } from './item-failure.js';
 
 export type OpcuaSourceOptions = OpcuaConfig & {
   /** The PKI directory when the config names none (the gateway's state dir for this source). */
@@ -396,7 +397,7 @@ export class OpcuaSource implements Source {
         code: 'E_OPCUA_ITEMS_FAILED',
         subscription: c.name,
         failed: failed.length,
-        items: failed.slice(0, 20).map((i) => `${i.config.name} (${i.config.nodeId}): ${i.status ?? 'unknown'}`),
+        items: failed.slice(0, 20).map((i) => describeItemFailure(i.config, i.status ?? 'unknown')),
         ...(unknownNamespace.length > 0 ? { serverNamespaces: namespaces.slice(0, 50).map((n, k) => `${k} ${n}`) } : {}),
       });
     }
@@ -589,7 +590,7 @@ export class OpcuaSource implements Source {
         else if (i.status !== null) {
           out['itemsFailed'] = (out['itemsFailed'] as number) + 1;
           out[`itemsFailed.${i.status}`] = ((out[`itemsFailed.${i.status}`] as number | undefined) ?? 0) + 1;
-          failed.push(`${i.config.name} (${i.config.nodeId}): ${i.status}`);
+          failed.push(describeItemFailure(i.config, i.status));
         }
       }
     }

@@ -245,6 +245,49 @@ describe('opcua source against a node-opcua server: security, items, deadband, b
     await stopped(s);
   });
 
+  it('a percent deadband is of the EURange: changes smaller than the band are held back, larger ones reported', { timeout: 40_000 }, async () => {
+    const s = source(join(dir.path, 'client-trusting'), {
+      security: { mode: 'None' },
+      user: undefined,
+      // ns=1;s=level has EURange 0..200: 5 % is a band of 10. The same node without a deadband shows every value the server had.
+      subscriptions: [{ name: 'pct', publishingIntervalMs: 50, items: [{ nodeId: 'ns=1;s=level', name: 'banded', samplingIntervalMs: 0, deadband: { type: 'percent', value: 5 } }, { nodeId: 'ns=1;s=level', name: 'every', samplingIntervalMs: 0 }] }],
+    });
+    const { ctx, records } = collectingContext();
+    await s.start(ctx);
+    await waitFor(() => seriesOf(records, 'banded').length === 1 && seriesOf(records, 'every').length === 1, 'the initial value of both items', 30_000);
+    expect(s.stats()).toMatchObject({ itemsOk: 2, itemsFailed: 0 });
+    // 100 -> 107 (7: held; an absolute band of 5 would report it), 130 (30 from 100: reported), 138 (8 from 130: held), 118 (12 from 130: reported).
+    for (const v of [107, 130, 138, 118]) {
+      await server.setLevel(v);
+      await waitFor(() => seriesOf(records, 'every').at(-1) === v, `the server's change to ${v}`, 10_000);
+    }
+    await waitFor(() => seriesOf(records, 'banded').at(-1) === 118, 'the last change past the band', 10_000);
+    expect(seriesOf(records, 'every')).toEqual([100, 107, 130, 138, 118]);
+    expect(seriesOf(records, 'banded')).toEqual([100, 130, 118]);
+    await stopped(s);
+  });
+
+  it('a percent deadband on a node without an EURange: the server refuses the item, the source says why and what to do; the others flow', { timeout: 40_000 }, async () => {
+    const s = source(join(dir.path, 'client-trusting'), {
+      security: { mode: 'None' },
+      user: undefined,
+      subscriptions: [{ name: 'norange', publishingIntervalMs: 100, items: [{ nodeId: 'ns=1;s=v0', name: 'pctNoRange', deadband: { type: 'percent', value: 5 } }, { nodeId: 'ns=1;s=v1', name: 'plain' }] }],
+    });
+    const { ctx, records, events } = collectingContext();
+    await s.start(ctx);
+    await waitFor(() => seriesOf(records, 'plain').length >= 2, 'changes of the item without a deadband', 30_000);
+    const st = s.stats();
+    expect(st).toMatchObject({ connected: true, itemsOk: 1, itemsFailed: 1, 'itemsFailed.BadMonitoredItemFilterUnsupported': 1, degraded: true });
+    const reason = String(st['degradedReason']);
+    expect(reason).toContain('pctNoRange (ns=1;s=v0): BadMonitoredItemFilterUnsupported');
+    expect(reason).toContain('a percent deadband needs an EURange property on the node');
+    expect(reason).toContain('use an absolute deadband');
+    const failed = events.find((e) => e.name === 'opcua.items_failed');
+    expect(String(failed?.fields['items'])).toContain('a percent deadband needs an EURange property on the node');
+    expect(seriesOf(records, 'pctNoRange')).toEqual([]);
+    await stopped(s);
+  });
+
   it('a blocked first edge stops Publish requests at maxPendingSamples: the pending samples stay bounded, the server queues (overflow counted), nothing is dropped here', { timeout: 60_000 }, async () => {
     let release: () => void = () => undefined;
     let blocked = true;
