@@ -60,6 +60,11 @@ describe('opcua source against a node-opcua server: security, items, deadband, b
     return pki;
   }
 
+  /** A source with security mode None and no user, for the cases about items and deadbands. */
+  function plainSource(subscriptions: OpcuaSourceOptions['subscriptions']): OpcuaSource {
+    return source(join(dir.path, 'client-trusting'), { security: { mode: 'None' }, user: undefined, subscriptions });
+  }
+
   const seriesOf = (records: { data: unknown }[], name: string): number[] => records.flatMap((r) => (r.data as { values: Record<string, number[]> }).values[name] ?? []);
 
   it('SignAndEncrypt with Basic256Sha256 and a user: samples with units, status codes and both timestamps', { timeout: 40_000 }, async () => {
@@ -246,12 +251,8 @@ describe('opcua source against a node-opcua server: security, items, deadband, b
   });
 
   it('a percent deadband is of the EURange: changes smaller than the band are held back, larger ones reported', { timeout: 40_000 }, async () => {
-    const s = source(join(dir.path, 'client-trusting'), {
-      security: { mode: 'None' },
-      user: undefined,
-      // ns=1;s=level has EURange 0..200: 5 % is a band of 10. The same node without a deadband shows every value the server had.
-      subscriptions: [{ name: 'pct', publishingIntervalMs: 50, items: [{ nodeId: 'ns=1;s=level', name: 'banded', samplingIntervalMs: 0, deadband: { type: 'percent', value: 5 } }, { nodeId: 'ns=1;s=level', name: 'every', samplingIntervalMs: 0 }] }],
-    });
+    // ns=1;s=level has EURange 0..200: 5 % is a band of 10. The same node without a deadband shows every value the server had.
+    const s = plainSource([{ name: 'pct', publishingIntervalMs: 50, items: [{ nodeId: 'ns=1;s=level', name: 'banded', samplingIntervalMs: 0, deadband: { type: 'percent', value: 5 } }, { nodeId: 'ns=1;s=level', name: 'every', samplingIntervalMs: 0 }] }]);
     const { ctx, records } = collectingContext();
     await s.start(ctx);
     await waitFor(() => seriesOf(records, 'banded').length === 1 && seriesOf(records, 'every').length === 1, 'the initial value of both items', 30_000);
@@ -269,11 +270,7 @@ describe('opcua source against a node-opcua server: security, items, deadband, b
   });
 
   it('a percent deadband on a node without an EURange: the server refuses the item, the source says why and what to do; the others flow', { timeout: 40_000 }, async () => {
-    const s = source(join(dir.path, 'client-trusting'), {
-      security: { mode: 'None' },
-      user: undefined,
-      subscriptions: [{ name: 'norange', publishingIntervalMs: 100, items: [{ nodeId: 'ns=1;s=v0', name: 'pctNoRange', deadband: { type: 'percent', value: 5 } }, { nodeId: 'ns=1;s=v1', name: 'plain' }] }],
-    });
+    const s = plainSource([{ name: 'norange', publishingIntervalMs: 100, items: [{ nodeId: 'ns=1;s=v0', name: 'pctNoRange', deadband: { type: 'percent', value: 5 } }, { nodeId: 'ns=1;s=v1', name: 'plain' }] }]);
     const { ctx, records, events } = collectingContext();
     await s.start(ctx);
     await waitFor(() => seriesOf(records, 'plain').length >= 2, 'changes of the item without a deadband', 30_000);
