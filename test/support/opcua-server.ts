@@ -15,12 +15,21 @@ export interface OpcuaTestServerOptions {
   readonly startTick?: number;
 }
 
+/** A session the server activated, as the server saw its secure channel. */
+export interface OpcuaTestSession {
+  readonly securityMode: string;
+  readonly securityPolicy: string;
+}
+
 /**
  * A node-opcua server in a child process (test/support/opcua-server-child.mjs) on 127.0.0.1.
  * It reports every tick over IPC: `ticks` lists what it produced (each tick changes every variable).
  */
 export class OpcuaTestServer {
   readonly ticks: number[] = [];
+  readonly sessions: OpcuaTestSession[] = [];
+  private readonly done = new Set<number>();
+  private nextId = 1;
   stderr = '';
   private readonly exited: Promise<void>;
   private started = false;
@@ -32,12 +41,14 @@ export class OpcuaTestServer {
     readonly options: OpcuaTestServerOptions,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.on('message', (m: { event: string; tick: number; namespaceUri?: string }) => {
+    child.on('message', (m: { event: string; tick: number; namespaceUri?: string; id?: number; securityMode?: string; securityPolicy?: string }) => {
       if (m.event === 'started') {
         this.started = true;
         this.namespaceUri = m.namespaceUri ?? '';
       }
       else if (m.event === 'tick') this.ticks.push(m.tick);
+      else if (m.event === 'done' && m.id !== undefined) this.done.add(m.id);
+      else if (m.event === 'session') this.sessions.push({ securityMode: m.securityMode ?? '', securityPolicy: m.securityPolicy ?? '' });
     });
     child.stderr?.on('data', (d: Buffer) => {
       if (this.stderr.length < 20_000) this.stderr += d.toString();
@@ -62,6 +73,22 @@ export class OpcuaTestServer {
       return s.started;
     }, 'the OPC UA test server to listen', 40_000);
     return s;
+  }
+
+  /** Sets the AnalogItem ns=1;s=level (EURange 0..200, 100 at start); resolves once the server has it. */
+  setLevel(value: number): Promise<void> {
+    return this.request({ op: 'set', value });
+  }
+
+  /** Whether an unknown client certificate is trusted (true at start) or refused and put in the server's `rejected/`. */
+  acceptUnknownClients(value: boolean): Promise<void> {
+    return this.request({ op: 'acceptUnknownClients', value });
+  }
+
+  private async request(m: { op: string; value: unknown }): Promise<void> {
+    const id = this.nextId++;
+    this.child.send({ ...m, id });
+    await waitFor(() => this.done.delete(id), `the OPC UA test server to do ${m.op}`, 10_000, 5);
   }
 
   /** A clean stop: the server shuts down (closing its sessions) and the process exits. */

@@ -1,7 +1,8 @@
-import { copyFile, mkdir, readdir, rename, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpcuaSource, type OpcuaSourceOptions } from '../../../devices/opcua/client.js';
+import { rejectedFileOf } from '../../../devices/opcua/errors.js';
 import { OpcuaTestServer } from '../../support/opcua-server.js';
 import { freePort } from '../../support/ports.js';
 import { makeTempDir } from '../../support/temp-dir.js';
@@ -51,10 +52,23 @@ describe('opcua source against a node-opcua server: security, items, deadband, b
     sources.splice(sources.indexOf(s), 1);
   }
 
-  it('SignAndEncrypt with Basic256Sha256 and a user: samples with units, status codes and both timestamps', { timeout: 40_000 }, async () => {
-    const pki = join(dir.path, 'client-trusting');
+  /** A client PKI folder that trusts the server's certificate (as an operator's trust step leaves it). */
+  async function trustingPki(name: string): Promise<string> {
+    const pki = join(dir.path, name);
     await mkdir(join(pki, 'trusted', 'certs'), { recursive: true });
     await copyFile(join(dir.path, 'server-pki', 'own', 'certs', 'certificate.pem'), join(pki, 'trusted', 'certs', 'server.pem'));
+    return pki;
+  }
+
+  /** A source with security mode None and no user, for the cases about items and deadbands. */
+  function plainSource(subscriptions: OpcuaSourceOptions['subscriptions']): OpcuaSource {
+    return source(join(dir.path, 'client-trusting'), { security: { mode: 'None' }, user: undefined, subscriptions });
+  }
+
+  const seriesOf = (records: { data: unknown }[], name: string): number[] => records.flatMap((r) => (r.data as { values: Record<string, number[]> }).values[name] ?? []);
+
+  it('SignAndEncrypt with Basic256Sha256 and a user: samples with units, status codes and both timestamps', { timeout: 40_000 }, async () => {
+    const pki = await trustingPki('client-trusting');
     const s = source(pki);
     const { ctx, records } = collectingContext();
     await s.start(ctx);
@@ -69,6 +83,20 @@ describe('opcua source against a node-opcua server: security, items, deadband, b
     expect(r.data.status[name]?.[0]).toBe(0);
     expect(Math.abs((r.data.sourceTs[name]?.[0] ?? 0) - Date.now())).toBeLessThan(10_000);
     expect(Math.abs((r.data.serverTs[name]?.[0] ?? 0) - Date.now())).toBeLessThan(10_000);
+    await stopped(s);
+  });
+
+  it('Sign with Basic256Sha256 and a user: the server sees a signed, unencrypted channel; samples flow', { timeout: 40_000 }, async () => {
+    const pki = await trustingPki('client-sign');
+    const s = source(pki, { security: { mode: 'Sign', policy: 'Basic256Sha256', pkiDir: pki } });
+    const { ctx, records } = collectingContext();
+    const sessionsBefore = server.sessions.length;
+    await s.start(ctx);
+    await waitFor(() => records.length >= 3, 'three records over Sign', 30_000);
+    expect(s.stats()).toMatchObject({ connected: true, securityMode: 'Sign', itemsOk: 3, itemsFailed: 0, connectFailures: 0 });
+    expect(s.stats()['degraded']).toBeUndefined();
+    expect(server.sessions.slice(sessionsBefore)).toEqual([{ securityMode: 'Sign', securityPolicy: expect.stringContaining('Basic256Sha256') }]);
+    expect(seriesOf(records, 'v0').length).toBeGreaterThan(0);
     await stopped(s);
   });
 
@@ -100,6 +128,40 @@ describe('opcua source against a node-opcua server: security, items, deadband, b
     await rename(file, join(pki, 'trusted', 'certs', rejected[0] ?? 'server.pem'));
     await waitFor(() => s.stats()['connected'] === true, 'connected once the certificate is trusted', 30_000);
     await stopped(s);
+  });
+
+  it('a server that does not trust our certificate: a clear error naming the file of ours it must trust, degraded, retried; once the server trusts it the source connects', { timeout: 60_000 }, async () => {
+    const pki = await trustingPki('client-untrusted-by-server');
+    const serverPki = join(dir.path, 'server-pki');
+    await server.acceptUnknownClients(false);
+    try {
+      const s = source(pki);
+      const { ctx, records, events } = collectingContext();
+      await s.start(ctx);
+      // Two attempts: the source goes on retrying after the refusal.
+      const st = await waitFor(() => (s.stats()['lastErrorCode'] === 'E_OPCUA_SECURITY_CHECKS' && (s.stats()['connectFailures'] as number) >= 2 ? s.stats() : undefined), 'our certificate refused twice', 30_000);
+      expect(st).toMatchObject({ connected: false, degraded: true });
+      expect(String(st['degradedReason'])).toContain(`not connected from ${server.url}`);
+      const ours = join(pki, 'own', 'certs', 'client_certificate.pem');
+      const message = String(st['lastError']);
+      expect(message).toContain('BadSecurityChecksFailed');
+      expect(message).toContain(`does not trust this gateway's certificate (${ours}): trust it in the server's own configuration`);
+      expect(message).toContain('This gateway did not refuse the server');
+      expect(events.some((e) => e.name === 'opcua.connect_failed' && e.fields.code === 'E_OPCUA_SECURITY_CHECKS')).toBe(true);
+      // The file named is the certificate the server refused: the server put that very certificate in its rejected list.
+      const der = Buffer.from((await readFile(ours, 'utf8')).replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+      const refused = await rejectedFileOf(join(serverPki, 'rejected'), der);
+      expect(refused, 'our certificate in the server\'s rejected/').toBeDefined();
+      // The operator's step on the server: trust it (node-opcua's server watches its trusted folder).
+      await rename(refused ?? '', join(serverPki, 'trusted', 'certs', 'edgewise-client.pem'));
+      await waitFor(() => s.stats()['connected'] === true, 'connected once the server trusts our certificate', 30_000);
+      await waitFor(() => records.length >= 1, 'records once connected', 30_000);
+      expect(s.stats()).toMatchObject({ lastError: null, lastErrorCode: null, securityMode: 'SignAndEncrypt' });
+      expect(s.stats()['degraded']).toBeUndefined();
+      await stopped(s);
+    } finally {
+      await server.acceptUnknownClients(true);
+    }
   });
 
   it('a wrong password is a clear error naming the user and the password file, never the password', { timeout: 40_000 }, async () => {
@@ -185,6 +247,42 @@ describe('opcua source against a node-opcua server: security, items, deadband, b
     const all = series('all');
     for (let i = 1; i < banded.length; i += 1) expect((banded[i] ?? 0) - (banded[i - 1] ?? 0)).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < all.length; i += 1) expect((all[i] ?? 0) - (all[i - 1] ?? 0)).toBe(1);
+    await stopped(s);
+  });
+
+  it('a percent deadband is of the EURange: changes smaller than the band are held back, larger ones reported', { timeout: 40_000 }, async () => {
+    // ns=1;s=level has EURange 0..200: 5 % is a band of 10. The same node without a deadband shows every value the server had.
+    const s = plainSource([{ name: 'pct', publishingIntervalMs: 50, items: [{ nodeId: 'ns=1;s=level', name: 'banded', samplingIntervalMs: 0, deadband: { type: 'percent', value: 5 } }, { nodeId: 'ns=1;s=level', name: 'every', samplingIntervalMs: 0 }] }]);
+    const { ctx, records } = collectingContext();
+    await s.start(ctx);
+    await waitFor(() => seriesOf(records, 'banded').length === 1 && seriesOf(records, 'every').length === 1, 'the initial value of both items', 30_000);
+    expect(s.stats()).toMatchObject({ itemsOk: 2, itemsFailed: 0 });
+    // From the last value reported: 100 -> 107 (7: held; an absolute band of 5 would report it), 130 (30: reported), 139 (9: held),
+    // 125 (5 from 130: held; 14 from the held 139, so a band measured from the last value seen would report it), 100 (30: reported).
+    for (const v of [107, 130, 139, 125, 100]) {
+      await server.setLevel(v);
+      await waitFor(() => seriesOf(records, 'every').at(-1) === v, `the server's change to ${v}`, 10_000);
+    }
+    await waitFor(() => seriesOf(records, 'banded').length >= 3, 'the last change past the band', 10_000);
+    expect(seriesOf(records, 'every')).toEqual([100, 107, 130, 139, 125, 100]);
+    expect(seriesOf(records, 'banded')).toEqual([100, 130, 100]);
+    await stopped(s);
+  });
+
+  it('a percent deadband on a node without an EURange: the server refuses the item, the source says why and what to do; the others flow', { timeout: 40_000 }, async () => {
+    const s = plainSource([{ name: 'norange', publishingIntervalMs: 100, items: [{ nodeId: 'ns=1;s=v0', name: 'pctNoRange', deadband: { type: 'percent', value: 5 } }, { nodeId: 'ns=1;s=v1', name: 'plain' }] }]);
+    const { ctx, records, events } = collectingContext();
+    await s.start(ctx);
+    await waitFor(() => seriesOf(records, 'plain').length >= 2, 'changes of the item without a deadband', 30_000);
+    const st = s.stats();
+    expect(st).toMatchObject({ connected: true, itemsOk: 1, itemsFailed: 1, 'itemsFailed.BadMonitoredItemFilterUnsupported': 1, degraded: true });
+    const reason = String(st['degradedReason']);
+    expect(reason).toContain('pctNoRange (ns=1;s=v0): BadMonitoredItemFilterUnsupported');
+    expect(reason).toContain('a percent deadband needs an EURange property on the node');
+    expect(reason).toContain('use an absolute deadband');
+    const failed = events.find((e) => e.name === 'opcua.items_failed');
+    expect(String(failed?.fields['items'])).toContain('a percent deadband needs an EURange property on the node');
+    expect(seriesOf(records, 'pctNoRange')).toEqual([]);
     await stopped(s);
   });
 
