@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClientSession, NotificationMessage, OPCUAClient } from 'node-opcua-client';
@@ -14,7 +15,6 @@ import { samplesOf } from './notification-samples.js';
 import { PublishBackpressure } from './publish-backpressure.js';
 import { msOf } from './sample-values.js';
 import type { OpcuaConfig } from './schema.js';
-import { sleepUnlessAborted } from './sleep-unless-aborted.js';
 import { newSubState, subscribe, type SubState } from './subscription.js';
 
 export type OpcuaSourceOptions = OpcuaConfig & {
@@ -117,7 +117,8 @@ export class OpcuaSource implements Source {
         await this.client?.disconnect().catch(() => undefined);
         this.client = undefined;
         this.session = undefined;
-        await sleepUnlessAborted(delay, signal);
+        // A stopping source does not wait out its backoff.
+        await sleep(delay, undefined, { signal }).catch(() => undefined);
         delay = Math.min(max, delay * 2);
       }
     }

@@ -1,6 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RepublishRequest, type ClientSession, type NotificationMessage } from 'node-opcua-client';
 import type { SourceEvent } from './counters.js';
-import { sleepUnlessAborted } from './sleep-unless-aborted.js';
 import type { SubState } from './subscription.js';
 
 /** The Republish service: the session implementation has it, node-opcua's ClientSession interface does not declare it. */
@@ -31,8 +31,8 @@ export class GapRecovery {
     if (s.filling) return;
     s.filling = true;
     const wait = s.config.publishingIntervalMs ?? 1000;
-    void sleepUnlessAborted(wait, this.deps.signal)
-      .then(() => this.fill(s))
+    void sleep(wait, undefined, { signal: this.deps.signal })
+      .then(() => this.fill(s), () => undefined)
       .catch((err: unknown) => this.deps.event('warn', 'opcua.republish_failed', { code: 'E_OPCUA_REPUBLISH', subscription: s.config.name, reason: (err as Error).message }))
       .finally(() => {
         s.filling = false;
