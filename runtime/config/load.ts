@@ -45,6 +45,8 @@ export interface GatewayConfig {
     readonly maxSizeBytes: number;
     readonly sync: boolean;
     readonly batchMaxRecords: number;
+    /** Under load, start a LevelDB batch at most this often (ms); 0: as soon as the previous one is done. */
+    readonly lingerMs: number;
     /** Free-space watermark of the data directory's filesystem (0: off). */
     readonly minFreeBytes: number;
     readonly decisionLog: { readonly retentionDays: number; readonly maxSizeBytes: number };

@@ -50,6 +50,7 @@ export const storeSchema = {
     maxSizeBytes: { type: 'integer', minimum: 65_536 },
     sync: { type: 'boolean' },
     batchMaxRecords: { type: 'integer', minimum: 1, maximum: 100_000 },
+    lingerMs: { type: 'integer', minimum: 0, maximum: 1000 },
     minFreeBytes: { type: 'integer', minimum: 0 },
     decisionLog: {
       type: 'object',

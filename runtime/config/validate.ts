@@ -514,6 +514,7 @@ function validateSections(root: unknown, registry: PluginRegistry, baseDir: stri
       maxSizeBytes: s.maxSizeBytes ?? defaults.store.maxSizeBytes,
       sync: s.sync ?? defaults.store.sync,
       batchMaxRecords: s.batchMaxRecords ?? defaults.store.batchMaxRecords,
+      lingerMs: s.lingerMs ?? defaults.store.lingerMs,
       minFreeBytes: s.minFreeBytes ?? defaults.store.minFreeBytes,
       decisionLog: {
         retentionDays: s.decisionLog?.retentionDays ?? defaults.store.decisionLog.retentionDays,

@@ -10,6 +10,12 @@ export interface StoreWriterOptions {
   readonly batchMaxRecords: number;
   readonly retryMinDelayMs: number;
   readonly retryMaxDelayMs: number;
+  /**
+   * While writes follow one another (under load), start a batch at most this often, so that
+   * records gather into fewer, larger batches; the first record after a quiet spell is
+   * written at once. 0 writes whatever is there as soon as the previous write is done.
+   */
+  readonly lingerMs?: number;
 }
 
 /**
@@ -17,7 +23,9 @@ export interface StoreWriterOptions {
  * (round robin, so one busy pipeline cannot starve another), writes them to the outbox in
  * one LevelDB batch, and only then settles them: that is the moment a source learns its
  * records are safe. Whatever arrives during a write joins the next batch (group commit),
- * so batches grow with load and latency stays low when idle.
+ * so batches grow with load and latency stays low when idle. Under load a short linger
+ * (`lingerMs`) lets more records join each batch: a LevelDB batch costs about as much CPU
+ * for 3 records as for 30, and on an SD card each one is an fsync.
  *
  * A failing write (disk full, I/O error) is retried with backoff while the records stay
  * in hand; the edges fill up behind it and apply their policies.
@@ -32,6 +40,7 @@ export class StoreWriter implements Sink {
   private idleWaiters: (() => void)[] = [];
   private failing = false;
   private batches = 0;
+  private lastWriteStartedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly outbox: Outbox,
@@ -75,6 +84,7 @@ export class StoreWriter implements Sink {
   private async run(): Promise<void> {
     const signal = this.abort.signal;
     while (!signal.aborted) {
+      await this.linger(signal);
       const items = this.takeRoundRobin();
       if (items.length === 0) {
         this.notifyIdle();
@@ -86,10 +96,40 @@ export class StoreWriter implements Sink {
         continue;
       }
       this.writing = true;
+      this.lastWriteStartedAt = performance.now();
       await this.write(items, signal);
       this.writing = false;
     }
     this.notifyIdle();
+  }
+
+  /** A full batch is waiting, or an edge is half full (lingering longer could make it drop or block). */
+  private enoughQueued(): boolean {
+    let n = 0;
+    for (const q of this.inputs) {
+      if (q.depthRecords * 2 >= q.options.maxRecords) return true;
+      n += q.depthRecords;
+    }
+    return n >= this.options.batchMaxRecords;
+  }
+
+  /** Waits until `lingerMs` after the previous write started, unless enough is queued or the writer stops. */
+  private async linger(signal: AbortSignal): Promise<void> {
+    const waitMs = this.lastWriteStartedAt + (this.options.lingerMs ?? 0) - performance.now();
+    // Someone waiting for the store to be idle (a shutdown, a flush) ends the wait too.
+    const full = (): boolean => signal.aborted || this.idleWaiters.length > 0 || this.enoughQueued();
+    if (waitMs <= 0 || full()) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      this.wake = () => {
+        if (full()) done();
+      };
+    });
   }
 
   private async write(items: readonly QueueItem[], signal: AbortSignal): Promise<void> {
