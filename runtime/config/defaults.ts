@@ -20,8 +20,8 @@ export const defaults = {
     sync: true,
     batchMaxRecords: 2000,
     /**
-     * Under load, a batch at most every 5 ms (idle writes go at once): 10x larger batches,
-     * 30% less CPU a record and 10x fewer fsyncs at 6,000 records/s (npm run bench -- modbus).
+     * Under load, a batch at most every 5 ms (idle writes go at once): ~10x larger batches,
+     * 20-40% less CPU a record and ~10x fewer fsyncs at 3,000-6,000 records/s (npm run bench -- modbus).
      */
     lingerMs: 5,
     /**
