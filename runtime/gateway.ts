@@ -25,6 +25,7 @@ import { StoreWriter } from './store/store-writer.js';
 import { readUplinkFiles } from './uplink/mqtt-options.js';
 import { MqttUplink } from './uplink/uplink.js';
 import type { SparkplugEdgeNode } from './uplink/sparkplug/edge-node.js';
+import type { DeviceLiveness } from './uplink/sparkplug/device-liveness.js';
 import type { OutboxFeed } from './uplink/sparkplug/outbox-feed.js';
 import { ManagedModels } from './updater/managed-models.js';
 import type { UpdateService } from './updater/service.js';
@@ -67,6 +68,8 @@ export interface GatewayOptions {
 interface SparkplugUplink {
   readonly node: SparkplugEdgeNode;
   readonly feed: OutboxFeed;
+  /** Sources' `answering()` -> the node's DDEATH / DBIRTH. */
+  readonly liveness: DeviceLiveness;
 }
 
 /**
@@ -190,7 +193,8 @@ export class Gateway {
         const events = eventLog.for('sparkplug');
         const feed = new sparkplugModule.OutboxFeed(outbox.consumer(sparkplugModule.SPARKPLUG_CONSUMER), config.sparkplug.sources, events);
         const bdSeq = await sparkplugModule.BdSeqStore.open(join(config.gateway.dataDir, 'state', 'sparkplug'));
-        sparkplug = { node: new sparkplugModule.SparkplugEdgeNode(feed, config.sparkplug, sparkplugFiles.files, bdSeq, events), feed };
+        const node = new sparkplugModule.SparkplugEdgeNode(feed, config.sparkplug, sparkplugFiles.files, bdSeq, events);
+        sparkplug = { node, feed, liveness: new sparkplugModule.DeviceLiveness(built.map((b) => ({ id: b.entry.source, source: b.source })), node) };
       }
       // The updater (TUF client, model slots) is loaded only by a config with an `updates` section.
       const updates =
@@ -336,6 +340,8 @@ export class Gateway {
     // models and says why in the log and the health report.
     await this.updates?.start().catch((err: unknown) => this.events.error('update.start_failed', { code: (err as { code?: string }).code ?? 'E_UPDATE', reason: (err as Error).message }));
     for (const p of this.pipelines) await p.start();
+    // Once the sources have started (a Modbus bus has made its first open): before, none answers.
+    this.sparkplug?.liveness.start();
     // After the stages (which registered their learners) and the updater (which fetches the global models).
     this.learning?.start();
     this.healthTimer = setInterval(() => this.publishHealth(), this.config.health.intervalMs);
@@ -387,6 +393,8 @@ export class Gateway {
     clearInterval(this.healthTimer);
     clearInterval(this.sweepTimer);
     clearInterval(this.summaryTimer);
+    // Stopping sources stop answering: that is no DDEATH, the NDEATH says it.
+    this.sparkplug?.liveness.stop();
     this.stopHeapTrim();
     this.stopOnConnect?.();
     // A round in progress is given up at once (its update would be late anyway): its training stops with the stages.

@@ -34,6 +34,7 @@ const PROGRAMS = [
   { python: 'urllib3', pkg: 'python3-urllib3', why: 'HTTP in the TUF conformance suite' },
   // The Modbus tests poll Debian's pymodbus (test/support/pymodbus-sim.py) over a socat pty pair and TCP.
   { python: 'pymodbus', pkg: 'python3-pymodbus', why: 'the Modbus RTU/TCP slaves the Modbus source is tested against' },
+  { python: 'serial_asyncio', pkg: 'python3-serial-asyncio', why: "pymodbus's server imports it (and pyserial), a Recommends of python3-pymodbus that --no-install-recommends leaves out" },
   { path: '/usr/bin/faketime', pkg: 'faketime', why: 'runs the client under test at another time in the TUF conformance suite' },
   { path: '/usr/bin/ffmpeg', pkg: 'ffmpeg', why: 'muxes and encodes the camera tests\' MP4, H.265 and MPEG-4 clips' },
   // The dataset readers' tests decode images other programs wrote, as users' photos are.

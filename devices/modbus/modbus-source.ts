@@ -117,6 +117,17 @@ export class ModbusSource implements Source {
     return this.writer.write(slave, point, value);
   }
 
+  /**
+   * False while the port (or TCP connection) is not open, or while every slave has failed
+   * DEGRADED_AFTER_FAILED_POLLS polls in a row (the thresholds `stats()` degrades on); a bus
+   * with some slaves answering is still answering.
+   */
+  answering(): boolean {
+    const b = this.bus?.stats();
+    if (b === undefined || !b.open) return false;
+    return this.slaves.some((s) => s.consecutiveFailedPolls < DEGRADED_AFTER_FAILED_POLLS);
+  }
+
   stats(): Record<string, number | string | boolean | null> {
     const b = this.bus?.stats();
     const out: Record<string, number | string | boolean | null> = {

@@ -258,6 +258,11 @@ export class OpcuaSource implements Source {
     }
   }
 
+  /** False until the first session is up and while node-opcua repairs a lost connection. */
+  answering(): boolean {
+    return this.connected;
+  }
+
   stats(): Record<string, number | string | boolean | null> {
     const mode = this.options.security?.mode ?? 'None';
     const out: Record<string, number | string | boolean | null> = {

@@ -90,6 +90,15 @@ export class SerialSensorSource implements Source {
 
   constructor(private readonly options: SerialSensorOptions) {}
 
+  /**
+   * The port is open (stats' `connected`): a USB adapter unplugged or a pty torn down closes it.
+   * An open port over which the MCU is silent still counts as answering: the link layer has no
+   * heartbeat to tell a quiet sensor from a dead one.
+   */
+  answering(): boolean {
+    return this.port?.isOpen === true;
+  }
+
   stats(): SerialSensorStats {
     const l = this.link?.counters;
     const p = this.port?.counters;

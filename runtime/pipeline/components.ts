@@ -57,6 +57,15 @@ export interface Source {
    * read, say).
    */
   stats?(): Readonly<Record<string, number | string | boolean | null>>;
+  /**
+   * Can the source read its device at all right now? `false` means no data will come until it
+   * recovers: the port is not open, the connection is down, every slave or peer is silent. A
+   * source that only partly fails (one slave of three) stays answering and says so in `stats()`'s
+   * `degradedReason`. The gateway polls it (about once a second) and tells the Sparkplug edge
+   * node, which sends the device's DDEATH, and its DBIRTH when it answers again. Optional: a
+   * source without the notion (a synthetic signal) is taken as always answering.
+   */
+  answering?(): boolean;
 }
 
 /**

@@ -324,8 +324,9 @@ export class SparkplugEdgeNode {
   }
 
   /**
-   * A source went away (DDEATH) or came back (DBIRTH). The lead wires this to source health;
-   * a record of a dead device also brings it back (its DBIRTH goes first).
+   * A source went away (DDEATH) or came back (DBIRTH). The gateway calls it from the sources'
+   * `answering()` (device-liveness.ts); a record of a dead device also brings it back (its DBIRTH
+   * goes first).
    */
   setDeviceOnline(sourceId: string, online: boolean): void {
     const d = this.deviceBySource.get(sourceId);

@@ -1,4 +1,5 @@
 export { BdSeqStore } from './bd-seq.js';
+export { DeviceLiveness, DEVICE_LIVENESS_INTERVAL_MS, type DeviceOnlineTarget, type WatchedSource } from './device-liveness.js';
 export { SparkplugEdgeNode, type SparkplugFiles, type SparkplugStats } from './edge-node.js';
 export type { FeedRecord, SparkplugFeed } from './feed.js';
 export { readSparkplugFiles } from './files.js';

@@ -109,6 +109,8 @@ log: { level: warn }
   }
 
   const details = (gw: Gateway): Record<string, unknown> => gw.health().sources.find((s) => s.id === 'press')?.details ?? {};
+  /** The source's own answer to "can you read the server?" (what the Sparkplug edge node is told). */
+  const answering = (gw: Gateway): boolean | undefined => gw.pipelines.find((p) => p.spec.sourceId === 'press')?.spec.source.answering?.();
   const storedUpTo = (stored: Stored, tick: number): boolean => stored.values.size === ITEMS && [...stored.values.values()].every((vs) => (vs.at(-1) ?? -1) >= tick);
 
   it('a network cut with the server up: every change stored exactly once, nothing lost', { timeout: 90_000 }, async () => {
@@ -122,9 +124,11 @@ log: { level: warn }
       await proxy.cut();
       await waitFor(() => details(gw)['connected'] === false, 'the source to see the cut', 20_000);
       expect(gw.health().reasons.some((r) => r.startsWith('source press:') && r.includes('disconnected from'))).toBe(true);
+      expect(answering(gw)).toBe(false);
       await sleep(OUTAGE_MS); // the outage itself: the server keeps producing meanwhile
       await proxy.listen(proxy.port);
       await waitFor(() => details(gw)['connected'] === true, 'reconnected', 30_000);
+      expect(answering(gw)).toBe(true);
       const end = server.lastTick + 2;
       await waitFor(() => storedUpTo(stored, end), `every item stored up to tick ${end}`, 30_000);
       for (const [name, vs] of stored.values) {

@@ -91,9 +91,11 @@ describe('opcua source against a node-opcua server: security, items, deadband, b
     const s = source(pki, { security: { mode: 'Sign', policy: 'Basic256Sha256', pkiDir: pki } });
     const { ctx, records } = collectingContext();
     const sessionsBefore = server.sessions.length;
+    expect(s.answering()).toBe(false);
     await s.start(ctx);
     await waitFor(() => records.length >= 3, 'three records over Sign', 30_000);
     expect(s.stats()).toMatchObject({ connected: true, securityMode: 'Sign', itemsOk: 3, itemsFailed: 0, connectFailures: 0 });
+    expect(s.answering()).toBe(true);
     expect(s.stats()['degraded']).toBeUndefined();
     expect(server.sessions.slice(sessionsBefore)).toEqual([{ securityMode: 'Sign', securityPolicy: expect.stringContaining('Basic256Sha256') }]);
     expect(seriesOf(records, 'v0').length).toBeGreaterThan(0);
