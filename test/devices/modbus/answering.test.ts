@@ -1,38 +1,23 @@
-import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEGRADED_AFTER_FAILED_POLLS, ModbusSource } from '../../../devices/modbus/modbus-source.js';
-import type { SerialLine } from '../../../devices/modbus/rtu-port.js';
 import type { SourceContext } from '../../../runtime/pipeline/components.js';
-import { crc16 } from '../../support/pymodbus-sim.js';
+import { MemoryRtuLine } from '../../support/memory-rtu-line.js';
 import { quietEvents } from '../../support/store.js';
 import { waitFor } from '../../support/wait-for.js';
 
 /** An RTU line in memory: every slave not `silent` answers a holding-register read with the address; it can be unplugged. */
-class SwitchLine extends EventEmitter implements SerialLine {
-  isOpen = false;
+class SwitchLine extends MemoryRtuLine {
   readonly silent = new Set<number>();
   /** While true, opening fails (the adapter is gone). */
   unplugged = false;
-  open(callback: (err: Error | null) => void): void {
-    if (this.unplugged) return callback(new Error('ENOENT: no such file or directory'));
-    this.isOpen = true;
-    callback(null);
-  }
-  close(callback?: (err: Error | null) => void): void {
-    if (this.isOpen) {
-      this.isOpen = false;
-      this.emit('close');
-    }
-    callback?.(null);
+  protected override openFailure(): Error | undefined {
+    return this.unplugged ? new Error('ENOENT: no such file or directory') : undefined;
   }
   write(data: Buffer): boolean {
     const unit = data[0] as number;
     const address = data.readUInt16BE(2);
     if (this.silent.has(unit)) return true;
-    const body = Buffer.from([unit, 3, 2, address >> 8, address & 0xff]);
-    setImmediate(() => {
-      if (this.isOpen) this.emit('data', Buffer.concat([body, crc16(body)]));
-    });
+    this.reply(Buffer.from([unit, 3, 2, address >> 8, address & 0xff]));
     return true;
   }
   unplug(): void {

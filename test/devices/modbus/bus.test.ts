@@ -1,8 +1,7 @@
-import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModbusBus, type BusOptions } from '../../../devices/modbus/bus.js';
 import { classifyModbusError, ModbusTransactionError } from '../../../devices/modbus/errors.js';
-import type { SerialLine } from '../../../devices/modbus/rtu-port.js';
+import { MemoryRtuLine } from '../../support/memory-rtu-line.js';
 import { crc16 } from '../../support/pymodbus-sim.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -13,25 +12,15 @@ type Behaviour = 'answer' | 'silent' | 'badcrc';
  * 100 * u + i; an address >= 1000 gets exception 2. Checks that no request is written while
  * another is unanswered (one talker at a time on the bus).
  */
-class FakeBusLine extends EventEmitter implements SerialLine {
-  isOpen = false;
+class FakeBusLine extends MemoryRtuLine {
   outstanding = false;
   overlaps = 0;
   readonly behaviour = new Map<number, Behaviour>();
   constructor(readonly failOpen = false) {
     super();
   }
-  open(callback: (err: Error | null) => void): void {
-    if (this.failOpen) return callback(new Error('No such file or directory, cannot open /dev/ttyFAKE'));
-    this.isOpen = true;
-    callback(null);
-  }
-  close(callback?: (err: Error | null) => void): void {
-    if (this.isOpen) {
-      this.isOpen = false;
-      this.emit('close');
-    }
-    callback?.(null);
+  protected override openFailure(): Error | undefined {
+    return this.failOpen ? new Error('No such file or directory, cannot open /dev/ttyFAKE') : undefined;
   }
   write(data: Buffer): boolean {
     if (this.outstanding) this.overlaps += 1;

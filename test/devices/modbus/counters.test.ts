@@ -1,12 +1,10 @@
-import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModbusBus } from '../../../devices/modbus/bus.js';
 import { exceptionBucket } from '../../../devices/modbus/errors.js';
 import { ModbusSource } from '../../../devices/modbus/modbus-source.js';
-import type { SerialLine } from '../../../devices/modbus/rtu-port.js';
 import type { SourceContext } from '../../../runtime/pipeline/components.js';
-import { crc16 } from '../../support/pymodbus-sim.js';
+import { MemoryRtuLine } from '../../support/memory-rtu-line.js';
 import { quietEvents } from '../../support/store.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -14,26 +12,11 @@ import { waitFor } from '../../support/wait-for.js';
  * An RTU line in memory whose slaves answer every read of holding register 1000 + c with
  * exception code c (any byte, standard or not), and any lower address with its address.
  */
-class ExceptionLine extends EventEmitter implements SerialLine {
-  isOpen = false;
-  open(callback: (err: Error | null) => void): void {
-    this.isOpen = true;
-    callback(null);
-  }
-  close(callback?: (err: Error | null) => void): void {
-    if (this.isOpen) {
-      this.isOpen = false;
-      this.emit('close');
-    }
-    callback?.(null);
-  }
+class ExceptionLine extends MemoryRtuLine {
   write(data: Buffer): boolean {
     const unit = data[0] as number;
     const address = data.readUInt16BE(2);
-    const body = address >= 1000 ? Buffer.from([unit, 0x83, (address - 1000) & 0xff]) : Buffer.from([unit, 3, 2, address >> 8, address & 0xff]);
-    setImmediate(() => {
-      if (this.isOpen) this.emit('data', Buffer.concat([body, crc16(body)]));
-    });
+    this.reply(address >= 1000 ? Buffer.from([unit, 0x83, (address - 1000) & 0xff]) : Buffer.from([unit, 3, 2, address >> 8, address & 0xff]));
     return true;
   }
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PortCounters, PortOptions, SerialTransport } from '../../../devices/serial-sensor/port.js';
 import { SerialSensorSource } from '../../../devices/serial-sensor/serial-sensor.js';
 import type { SourceContext } from '../../../runtime/pipeline/components.js';
+import { memorySerialSensorOptions } from '../../support/serial-sensor-options.js';
 import { quietEvents } from '../../support/store.js';
 
 /** A line in memory whose port is opened and closed by the test. */
@@ -19,21 +20,7 @@ class SwitchTransport implements SerialTransport {
 describe('serial sensor answering()', () => {
   it('answers while its port is open, and not while it is closed (adapter unplugged, pty gone)', async () => {
     let transport: SwitchTransport | undefined;
-    const source = new SerialSensorSource({
-      id: 's',
-      path: '/dev/null',
-      baudRate: 921_600,
-      stream: 's',
-      class: 'telemetry',
-      sampleRateHz: undefined,
-      channels: undefined,
-      retransmitTimeoutMs: 100,
-      timeSyncIntervalMs: 1000,
-      reopenMinDelayMs: 100,
-      reopenMaxDelayMs: 100,
-      maxPendingRecords: 100,
-      openTransport: (o) => (transport = new SwitchTransport(o)),
-    });
+    const source = new SerialSensorSource(memorySerialSensorOptions((o) => (transport = new SwitchTransport(o))));
     expect(source.answering()).toBe(false);
     const ctx: SourceContext = {
       signal: new AbortController().signal,

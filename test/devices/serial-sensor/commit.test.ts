@@ -6,6 +6,7 @@ import { FLAG_RELIABLE, FLAG_SYN, FrameDecoder, encodeFrame } from '../../../fir
 import { decodePayload, encodePayload, messageCode, type Message } from '../../../firmware-bridge/messages.js';
 import type { Receipt, SourceContext } from '../../../runtime/pipeline/components.js';
 import type { EmitResult, RecordInput } from '../../../runtime/pipeline/record.js';
+import { memorySerialSensorOptions } from '../../support/serial-sensor-options.js';
 import { quietEvents } from '../../support/store.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -46,21 +47,7 @@ function setup(): { source: SerialSensorSource; transport: () => CapturingTransp
   let transport: CapturingTransport | undefined;
   const settles: ((r: EmitResult) => void)[] = [];
   const emitted: RecordInput[][] = [];
-  const source = new SerialSensorSource({
-    id: 's',
-    path: '/dev/null',
-    baudRate: 921_600,
-    stream: 's',
-    class: 'telemetry',
-    sampleRateHz: undefined,
-    channels: undefined,
-    retransmitTimeoutMs: 100,
-    timeSyncIntervalMs: 1000,
-    reopenMinDelayMs: 100,
-    reopenMaxDelayMs: 100,
-    maxPendingRecords: 100,
-    openTransport: (o) => (transport = new CapturingTransport(o)),
-  });
+  const source = new SerialSensorSource(memorySerialSensorOptions((o) => (transport = new CapturingTransport(o))));
   const ctx: SourceContext = {
     signal: new AbortController().signal,
     events: quietEvents(),
