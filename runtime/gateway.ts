@@ -194,7 +194,13 @@ export class Gateway {
         const feed = new sparkplugModule.OutboxFeed(outbox.consumer(sparkplugModule.SPARKPLUG_CONSUMER), config.sparkplug.sources, events);
         const bdSeq = await sparkplugModule.BdSeqStore.open(join(config.gateway.dataDir, 'state', 'sparkplug'));
         const node = new sparkplugModule.SparkplugEdgeNode(feed, config.sparkplug, sparkplugFiles.files, bdSeq, events);
-        sparkplug = { node, feed, liveness: new sparkplugModule.DeviceLiveness(built.map((b) => ({ id: b.entry.source, source: b.source })), node) };
+        const liveness = new sparkplugModule.DeviceLiveness(
+          built.map((b) => ({ id: b.entry.source, source: b.source })),
+          node,
+          sparkplugModule.DEVICE_LIVENESS_INTERVAL_MS,
+          (source, err) => events.error('sparkplug.answering_failed', { code: 'E_SOURCE_ANSWERING', source, reason: err.message }),
+        );
+        sparkplug = { node, feed, liveness };
       }
       // The updater (TUF client, model slots) is loaded only by a config with an `updates` section.
       const updates =

@@ -24,11 +24,15 @@ export interface WatchedSource {
  */
 export class DeviceLiveness {
   private timer: NodeJS.Timeout | undefined;
+  /** Sources whose `answering()` threw at the last check: told once, not every second. */
+  private readonly throwing = new Set<WatchedSource>();
 
   constructor(
     private readonly sources: readonly WatchedSource[],
     private readonly node: DeviceOnlineTarget,
     private readonly intervalMs = DEVICE_LIVENESS_INTERVAL_MS,
+    /** A source's `answering()` threw (a plug-in's bug): its device keeps the state it had. */
+    private readonly onError: (sourceId: string, err: Error) => void = () => {},
   ) {}
 
   /** Checks at once, then on a timer. Call it once the sources have started: a source not started does not answer. */
@@ -45,9 +49,18 @@ export class DeviceLiveness {
 
   check(): void {
     const answering = new Map<string, boolean>();
-    for (const { id, source } of this.sources) {
-      if (source.answering === undefined) continue;
-      answering.set(id, answering.get(id) === true || source.answering());
+    for (const w of this.sources) {
+      if (w.source.answering === undefined) continue;
+      let now: boolean;
+      try {
+        now = w.source.answering();
+        this.throwing.delete(w);
+      } catch (err) {
+        if (!this.throwing.has(w)) this.onError(w.id, err instanceof Error ? err : new Error(String(err)));
+        this.throwing.add(w);
+        continue;
+      }
+      answering.set(w.id, answering.get(w.id) === true || now);
     }
     for (const [id, online] of answering) this.node.setDeviceOnline(id, online);
   }

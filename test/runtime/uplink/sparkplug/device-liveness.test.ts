@@ -45,4 +45,30 @@ describe('DeviceLiveness', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(calls.length).toBe(n);
   });
+  it('a source whose answering() throws is told once, keeps its state, and the others are still checked', () => {
+    const calls: string[] = [];
+    const errors: string[] = [];
+    let fail = true;
+    const bad: Source = {
+      start: async () => {},
+      stop: async () => {},
+      answering: () => {
+        if (fail) throw new Error('plug-in bug');
+        return true;
+      },
+    };
+    const watch = new DeviceLiveness(
+      [{ id: 'bad', source: bad }, { id: 'ok', source: source({ answering: true }) }],
+      { setDeviceOnline: (id, online) => void calls.push(`${id} ${online}`) },
+      1000,
+      (id, err) => void errors.push(`${id}: ${err.message}`),
+    );
+    watch.check();
+    watch.check();
+    expect(calls).toEqual(['ok true', 'ok true']);
+    expect(errors).toEqual(['bad: plug-in bug']);
+    fail = false;
+    watch.check();
+    expect(calls.slice(-2)).toEqual(['bad true', 'ok true']);
+  });
 });
