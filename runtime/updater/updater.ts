@@ -75,6 +75,8 @@ interface Probation {
   slow: number;
 }
 
+/** Golden runs the health check may time before it calls a model too slow (it keeps the fastest). */
+const LATENCY_TRIES = 3;
 /** Runs in probation before the budgets are judged (fewer say little). */
 const PROBATION_MIN_RUNS = 20;
 /** Share of runs allowed over the latency budget. */
@@ -376,7 +378,16 @@ export class ModelUpdater {
       let worst = 0;
       for (let i = 0; i < want.length; i += 1) worst = Math.max(worst, Math.abs((out.data[i] as number) - (want[i] as number)));
       if (!(worst <= tolerance)) throw new UpdateRefused('health', 'E_UPDATE_GOLDEN', `output differs from the golden output by up to ${worst} (tolerance ${g.tolerance})`);
-      if (ms > r.budgets.latencyMs) throw new UpdateRefused('health', 'E_UPDATE_LATENCY', `the golden run took ${ms.toFixed(1)} ms, over the ${r.budgets.latencyMs} ms budget`);
+      // One run's time includes any wait of this event loop (a collection, a burst of frames, the
+      // pipelines starting), which on a busy gateway can alone pass a tight budget: a model is
+      // refused only when each of up to LATENCY_TRIES runs is over budget, and the fastest is reported.
+      let fastest = ms;
+      for (let i = 1; i < LATENCY_TRIES && fastest > r.budgets.latencyMs; i += 1) {
+        const t = performance.now();
+        await model.run({ [g.inputName]: { data: x, dims: g.dims } });
+        fastest = Math.min(fastest, performance.now() - t);
+      }
+      if (fastest > r.budgets.latencyMs) throw new UpdateRefused('health', 'E_UPDATE_LATENCY', `the golden run took ${fastest.toFixed(1)} ms at best of ${LATENCY_TRIES} runs, over the ${r.budgets.latencyMs} ms budget`);
     } finally {
       await model.close();
     }
