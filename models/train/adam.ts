@@ -115,20 +115,29 @@ function applyAdam(
   beta2: number,
   eps: number,
 ): void {
-  const c1 = 1 - beta1 ** step;
-  const c2 = 1 - beta2 ** step;
-  model.layers.forEach((layer, l) => {
-    const pairs: [Float64Array, Float64Array, Float64Array, Float64Array][] = [
-      [layer.w, g.w[l] as Float64Array, (m[l] as { w: Float64Array }).w, (v[l] as { w: Float64Array }).w],
-      [layer.b, g.b[l] as Float64Array, (m[l] as { b: Float64Array }).b, (v[l] as { b: Float64Array }).b],
-    ];
-    for (const [p, gr, mm, vv] of pairs) {
-      for (let i = 0; i < p.length; i += 1) {
-        const gi = gr[i] as number;
-        mm[i] = beta1 * (mm[i] as number) + (1 - beta1) * gi;
-        vv[i] = beta2 * (vv[i] as number) + (1 - beta2) * gi * gi;
-        p[i] = (p[i] as number) - (lr * ((mm[i] as number) / c1)) / (Math.sqrt((vv[i] as number) / c2) + eps);
-      }
-    }
-  });
+  // p -= lr * (m / c1) / (sqrt(v / c2) + eps), with the bias corrections folded into two
+  // constants: one division and one square root per parameter.
+  const rate = lr / (1 - beta1 ** step);
+  const rootC2 = 1 / Math.sqrt(1 - beta2 ** step);
+  for (let l = 0; l < model.layers.length; l += 1) {
+    const layer = model.layers[l] as Mlp['layers'][number];
+    const ml = m[l] as { w: Float64Array; b: Float64Array };
+    const vl = v[l] as { w: Float64Array; b: Float64Array };
+    adamStep(layer.w, g.w[l] as Float64Array, ml.w, vl.w, rate, rootC2, beta1, beta2, eps);
+    adamStep(layer.b, g.b[l] as Float64Array, ml.b, vl.b, rate, rootC2, beta1, beta2, eps);
+  }
+}
+
+/** One Adam step over one tensor, in place. */
+function adamStep(p: Float64Array, gr: Float64Array, mm: Float64Array, vv: Float64Array, rate: number, rootC2: number, beta1: number, beta2: number, eps: number): void {
+  const keep1 = 1 - beta1;
+  const keep2 = 1 - beta2;
+  for (let i = 0; i < p.length; i += 1) {
+    const gi = gr[i] as number;
+    const mi = beta1 * (mm[i] as number) + keep1 * gi;
+    const vi = beta2 * (vv[i] as number) + keep2 * gi * gi;
+    mm[i] = mi;
+    vv[i] = vi;
+    p[i] = (p[i] as number) - (rate * mi) / (Math.sqrt(vi) * rootC2 + eps);
+  }
 }
