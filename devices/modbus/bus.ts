@@ -7,7 +7,20 @@ import { RtuPort, type RtuLineOptions, type RtuPortOptions } from './rtu-port.js
 // which TypeScript's NodeNext resolution reads as the module object.
 const ModbusRTU = modbusSerial as unknown as new (port?: unknown) => Client;
 
-export type BusEndpoint = ({ readonly type: 'rtu' } & RtuLineOptions) | { readonly type: 'tcp'; readonly host: string; readonly port: number };
+export type BusEndpoint =
+  | ({ readonly type: 'rtu' } & RtuLineOptions)
+  | {
+      readonly type: 'tcp';
+      readonly host: string;
+      readonly port: number;
+      /**
+       * Transactions on the wire at once (default 1). Modbus TCP matches each answer to its
+       * request by transaction id, so a device that handles several (most PLCs and TCP-to-RTU
+       * gateways queue them) answers the next while the gateway stores the last; a device
+       * that handles one at a time may drop the rest, hence the default.
+       */
+      readonly maxInFlight?: number;
+    };
 
 export interface BusOptions {
   readonly endpoint: BusEndpoint;
@@ -81,7 +94,9 @@ export function describeEndpoint(e: BusEndpoint): string {
 /**
  * One Modbus bus: a serial line (RTU) or one TCP connection. Transactions from every slave
  * and polling group queue here, first in first out, and go out one at a time (on RS-485 only
- * one device may talk; modbus-serial also keeps one transaction slot per serial port). Each
+ * one device may talk; modbus-serial also keeps one transaction slot per serial port), or
+ * over TCP up to `maxInFlight` at a time, each answer matched to its request by the MBAP
+ * header's transaction id (modbus-serial keeps a slot per transaction id on TCP). Each
  * attempt has a timeout; timeouts, bad CRCs and malformed replies are retried; the port is
  * reopened with backoff after it closes (modbus-serial itself never reopens).
  */
@@ -90,8 +105,10 @@ export class ModbusBus {
   private client: Client | undefined;
   private rtuPort: RtuPort | undefined;
   private readonly queue: Job[] = [];
-  private running: Promise<void> | undefined;
-  private draining = false;
+  /** Drain loops running (at most `inFlight`), each with one transaction on the wire at a time; `close` awaits them. */
+  private active = 0;
+  private readonly drains = new Set<Promise<void>>();
+  private readonly inFlight: number;
   private closed = false;
   private opening: Promise<void> | undefined;
   private reopenTimer: NodeJS.Timeout | undefined;
@@ -105,6 +122,7 @@ export class ModbusBus {
   constructor(private readonly options: BusOptions) {
     this.endpoint = describeEndpoint(options.endpoint);
     this.reopenDelay = options.reopen.minMs;
+    this.inFlight = options.endpoint.type === 'tcp' ? Math.max(1, Math.min(16, Math.floor(options.endpoint.maxInFlight ?? 1))) : 1;
   }
 
   get isOpen(): boolean {
@@ -186,7 +204,7 @@ export class ModbusBus {
     clearTimeout(this.reopenTimer);
     this.reopenTimer = undefined;
     for (const job of this.queue.splice(0)) job.reject(new ModbusBusClosedError(this.endpoint));
-    await this.running;
+    await Promise.all(this.drains);
     await this.opening;
     await this.dropClient();
   }
@@ -198,17 +216,19 @@ export class ModbusBus {
     this.unitStats(unit);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ unit, what, run, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.draining) {
-        this.draining = true;
-        this.running = this.drain();
+      if (this.active < this.inFlight) {
+        this.active += 1;
+        const d: Promise<void> = this.drain().finally(() => this.drains.delete(d));
+        this.drains.add(d);
       }
     });
   }
 
   /**
-   * Runs the queue until it is empty. `draining` is cleared in the same tick as the last
-   * shift finds the queue empty: a transaction queued by the code that awaited the previous
-   * one (which runs only after this returns) starts a new drain instead of waiting forever.
+   * Runs the queue until it is empty, one transaction at a time; up to `inFlight` of these run
+   * side by side. `active` goes down in the same tick as the last shift finds the queue empty:
+   * a transaction queued by the code that awaited the previous one (which runs only after
+   * this returns) starts a new drain instead of waiting forever.
    */
   private async drain(): Promise<void> {
     try {
@@ -223,7 +243,7 @@ export class ModbusBus {
         }
       }
     } finally {
-      this.draining = false;
+      this.active -= 1;
     }
   }
 

@@ -74,6 +74,7 @@ export const modbusTcpSchema = {
   properties: {
     host: { type: 'string', minLength: 1, maxLength: 253, description: 'a host name or IP address' },
     port: { type: 'integer', minimum: 1, maximum: 65_535, description: 'default 502' },
+    maxInFlight: { type: 'integer', minimum: 1, maximum: 16, description: 'requests sent before their answers came back, matched by transaction id (default 1: one at a time, which every device supports)' },
   },
   required: ['host'],
   additionalProperties: false,

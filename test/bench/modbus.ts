@@ -13,7 +13,7 @@ import { startModbusTcpServer } from './modbus-tcp-server.js';
 import { median, printResult, progress } from './report.js';
 
 /**
- * `npm run bench -- modbus [--rounds N] [--seconds S] [--groups G] [--server node|pymodbus]`:
+ * `npm run bench -- modbus [--rounds N] [--seconds S] [--groups G] [--in-flight N] [--server node|pymodbus]`:
  * registers per second polled over Modbus TCP on loopback into the outbox by a gateway (the
  * real modbus source, pipeline and LevelDB outbox, in this process), against a bare
  * modbus-serial loop reading the same 125-register blocks one after another over its own
@@ -42,7 +42,7 @@ function option(args: readonly string[], name: string, fallback: number): number
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
-function gatewayYaml(dataDir: string, port: number, groups: number): string {
+function gatewayYaml(dataDir: string, port: number, groups: number, inFlight: number): string {
   const slaves: string[] = [];
   for (let first = 0; first < groups; first += GROUPS_PER_SLAVE) {
     const unit = first / GROUPS_PER_SLAVE + 1;
@@ -65,7 +65,7 @@ uplink: { url: "mqtt://127.0.0.1:1", connectTimeoutMs: 1000, reconnect: { minDel
 devices:
   - id: plc
     type: modbus
-    tcp: { host: 127.0.0.1, port: ${port} }
+    tcp: { host: 127.0.0.1, port: ${port}, maxInFlight: ${inFlight} }
     timeoutMs: 1000
     retries: 0
     slaves:
@@ -87,9 +87,9 @@ interface Round {
 }
 
 /** Registers/s the gateway stored: records that reached LevelDB in a window after a warm-up, times 125. */
-async function gatewayRound(dataDir: string, port: number, groups: number, seconds: number): Promise<Round & { overruns: number }> {
+async function gatewayRound(dataDir: string, port: number, groups: number, seconds: number, inFlight: number): Promise<Round & { overruns: number }> {
   const registry = builtinRegistry();
-  const gw = await Gateway.create(parseConfig(gatewayYaml(dataDir, port, groups), 'bench', registry), registry, { logger: pino({ level: 'silent' }) });
+  const gw = await Gateway.create(parseConfig(gatewayYaml(dataDir, port, groups, inFlight), 'bench', registry), registry, { logger: pino({ level: 'silent' }) });
   try {
     await gw.start();
     const source = (): { stored: number; details: Record<string, unknown> } => {
@@ -157,11 +157,13 @@ export async function benchModbus(args: readonly string[]): Promise<void> {
   const rounds = option(args, '--rounds', 3);
   const seconds = option(args, '--seconds', 3);
   const groups = option(args, '--groups', 256);
+  // The gateway's tcp.maxInFlight (1, the default, or up to 16); the bare loop always waits for each answer.
+  const inFlight = Math.min(16, Math.floor(option(args, '--in-flight', 1)));
   const slaves = Math.ceil(groups / GROUPS_PER_SLAVE);
   const pymodbus = args[args.indexOf('--server') + 1] === 'pymodbus';
   const sim = pymodbus ? await startPymodbus(groups) : await startModbusTcpServer();
   const tmp = await makeTempDir('edgewise-bench-');
-  progress(`modbus: ${rounds} rounds x ${seconds} s, ${slaves} unit id${slaves === 1 ? '' : 's'} on ${pymodbus ? 'pymodbus' : 'a minimal Node.js server'} (TCP 127.0.0.1:${sim.port}), ${groups} groups of ${BLOCK} holding registers due every ${INTERVAL_MS} ms`);
+  progress(`modbus: ${rounds} rounds x ${seconds} s, ${slaves} unit id${slaves === 1 ? '' : 's'} on ${pymodbus ? 'pymodbus' : 'a minimal Node.js server'} (TCP 127.0.0.1:${sim.port}), ${groups} groups of ${BLOCK} holding registers due every ${INTERVAL_MS} ms; the gateway with tcp.maxInFlight ${inFlight}`);
   progress("  the server, the gateway and the bare loop share this machine's cores");
   const ours: Round[] = [];
   const bare: Round[] = [];
@@ -170,7 +172,7 @@ export async function benchModbus(args: readonly string[]): Promise<void> {
       const dir = `${tmp.path}/gw-${r}`;
       let overruns = 0;
       const runOurs = async (): Promise<void> => {
-        const o = await gatewayRound(dir, sim.port, groups, seconds);
+        const o = await gatewayRound(dir, sim.port, groups, seconds, inFlight);
         ours.push(o);
         overruns = o.overruns;
       };
@@ -203,6 +205,7 @@ export async function benchModbus(args: readonly string[]): Promise<void> {
     value: Math.round(value),
     unit: 'registers/s',
     ratio: Math.round((value / median(bare.map((o) => o.rate))) * 1000) / 1000,
+    in_flight: inFlight,
     cpu_us_per_request: Math.round(cpuOurs),
     bare_cpu_us_per_request: Math.round(cpuBare),
   });
