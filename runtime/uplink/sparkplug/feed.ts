@@ -20,6 +20,14 @@ export interface FeedRecord {
   readonly values: Readonly<Record<string, FeedValue>>;
   /** Units by value name, as the source declared them (checked against the config's). */
   readonly units?: Readonly<Record<string, string>>;
+  /**
+   * When the record's values are lists of samples over time (its data has a sample rate,
+   * `rateHz`, as a synthetic or serial sensor's with several samples a record): the time
+   * between two samples. Sample i of a list goes out as its own value of the metric, stamped
+   * ts + i x this. Absent: a list is one value (a Modbus point's registers) and fits a metric
+   * only with one element.
+   */
+  readonly samplePeriodMs?: number;
 }
 
 export interface SparkplugFeed {

@@ -151,7 +151,9 @@ export class OutboxFeed implements SparkplugFeed {
     const rawUnits = wire.data['units'];
     const units: Record<string, string> = {};
     if (isMapping(rawUnits)) for (const [name, u] of Object.entries(rawUnits)) if (names.has(name) && typeof u === 'string') units[name] = u;
-    return { id: wire.id, sourceId, ts: wire.ts, storedAtMs: wire.ts, values, units };
+    const rate = wire.data['rateHz'];
+    const samplePeriodMs = typeof rate === 'number' && Number.isFinite(rate) && rate > 0 ? 1000 / rate : undefined;
+    return { id: wire.id, sourceId, ts: wire.ts, storedAtMs: wire.ts, values, units, ...(samplePeriodMs === undefined ? {} : { samplePeriodMs }) };
   }
 
   private sourceOf(stream: string): string | undefined {

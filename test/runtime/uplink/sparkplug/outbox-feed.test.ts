@@ -46,6 +46,16 @@ describe('OutboxFeed on a two-consumer outbox', () => {
     await dir.remove();
   });
 
+  it('gives a record with a sample rate the time between its samples', async () => {
+    const feed = new OutboxFeed(o.outbox.consumer(SPARKPLUG_CONSUMER), SOURCES, quietEvents('sparkplug'));
+    await o.outbox.append([
+      { stream: 'press-1', class: 'telemetry', ts: 2000, data: { n: 0, rateHz: 100, values: { x: [1, 2, 3] } } },
+      { stream: 'press-1', class: 'telemetry', ts: 2030, data: { rateHz: 'fast', values: { x: [4] } } },
+    ]);
+    const got = await feed.next(10, new AbortController().signal);
+    expect(got.map((r) => r.samplePeriodMs)).toEqual([10, undefined]);
+  });
+
   it('hands on samples of configured sources, acknowledges the rest unsent, and a release hands the leases back', async () => {
     const feed = new OutboxFeed(o.outbox.consumer(SPARKPLUG_CONSUMER), SOURCES, quietEvents('sparkplug'));
     await o.outbox.append([
