@@ -193,7 +193,13 @@ export class Gateway {
         const events = eventLog.for('sparkplug');
         const feed = new sparkplugModule.OutboxFeed(outbox.consumer(sparkplugModule.SPARKPLUG_CONSUMER), config.sparkplug.sources, events);
         const bdSeq = await sparkplugModule.BdSeqStore.open(join(config.gateway.dataDir, 'state', 'sparkplug'));
-        const node = new sparkplugModule.SparkplugEdgeNode(feed, config.sparkplug, sparkplugFiles.files, bdSeq, events);
+        // A DCMD's writes go to the source of the device (its `writeValue`), which says why it cannot.
+        const writeMetric = async (sourceId: string, metric: string, value: number | boolean | string): Promise<void> => {
+          const source = built.find((b) => b.entry.source === sourceId)?.source;
+          if (source?.writeValue === undefined) throw new Error(`source ${sourceId} cannot be written to (only modbus sources can)`);
+          await source.writeValue(metric, value);
+        };
+        const node = new sparkplugModule.SparkplugEdgeNode(feed, config.sparkplug, sparkplugFiles.files, bdSeq, events, writeMetric);
         const liveness = new sparkplugModule.DeviceLiveness(
           built.map((b) => ({ id: b.entry.source, source: b.source })),
           node,

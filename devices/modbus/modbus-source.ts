@@ -5,8 +5,8 @@ import { ModbusBus, type BusOptions } from './bus.js';
 import { busOptionsOf } from './bus-options.js';
 import { isBitTable, planReads, blockValues, type ReadBlock } from './register-map.js';
 import { toMapPoint, type ModbusConfig } from './schema.js';
-import type { WriteValue } from './encode.js';
-import { ModbusWriter } from './write.js';
+import { ModbusValueError, type WriteValue } from './encode.js';
+import { ModbusWriteRefusedError, ModbusWriter } from './write.js';
 
 /** The validated config with `interFrameDelayMs: auto` already turned into undefined (t3.5 from the baud rate). */
 export type ModbusSourceOptions = Omit<ModbusConfig, 'interFrameDelayMs'> & {
@@ -115,6 +115,22 @@ export class ModbusSource implements Source {
    */
   write(slave: string | number, point: string, value: WriteValue): Promise<void> {
     return this.writer.write(slave, point, value);
+  }
+
+  /**
+   * `write` by the point's name alone (a Sparkplug metric is a key of the records' values,
+   * which are point names): the point must be on exactly one slave of this bus. Strings are
+   * refused: a Modbus point holds numbers and bits.
+   */
+  writeValue(name: string, value: number | boolean | string): Promise<void> {
+    const slaves = this.options.slaves.filter((s) => s.groups.some((g) => g.points.some((p) => p.name === name)));
+    if (typeof value === 'string' || slaves.length !== 1) this.writer.counters.writesRefused += 1;
+    if (typeof value === 'string') return Promise.reject(new ModbusValueError(name, `a Modbus point takes a number or a boolean, not the string ${JSON.stringify(value.slice(0, 40))}`));
+    if (slaves.length === 1) return this.write((slaves[0] as (typeof slaves)[number]).unit, name, value);
+    const where = slaves.map((s) => `${s.name} (unit ${s.unit})`).join(', ');
+    return Promise.reject(
+      new ModbusWriteRefusedError('E_MODBUS_UNKNOWN_POINT', slaves.length === 0 ? `no slave of this bus has a point "${name}"` : `point "${name}" is on several slaves (${where}): name it on one only to write it by name`, ['slaves']),
+    );
   }
 
   /**

@@ -66,6 +66,13 @@ export interface Source {
    * source without the notion (a synthetic signal) is taken as always answering.
    */
   answering?(): boolean;
+  /**
+   * Sets the device's value `name` (a key of this source's record values) to `value`, as a
+   * Sparkplug host's DCMD asks; resolves once the device acknowledged it. Rejects with an
+   * error naming what was wrong (no such point, not writable, a value that does not fit, the
+   * device refused). Optional: a source without it cannot be written to.
+   */
+  writeValue?(name: string, value: number | boolean | string): Promise<void>;
 }
 
 /**

@@ -183,6 +183,25 @@ export class SparkplugHost {
     await this.link.publish(`spBv1.0/${this.groupId}/NCMD/${edgeNodeId}`, Buffer.from(bytes), false);
   }
 
+  /**
+   * DCMD to a device, encoded as a host using sparkplug-payload would: each metric by name or
+   * by alias (as a host does after the DBIRTH), with its sparkplug-payload type and value.
+   */
+  async commandDevice(edgeNodeId: string, deviceId: string, metrics: readonly (({ name: string } | { alias: number }) & { type: string; value: unknown })[]): Promise<void> {
+    await this.publishDeviceCommand(edgeNodeId, deviceId, this.encode(metrics));
+  }
+
+  /** Raw bytes on a device's DCMD topic (a payload that is no Sparkplug payload, say). */
+  async publishDeviceCommand(edgeNodeId: string, deviceId: string, bytes: Uint8Array): Promise<void> {
+    await this.link.publish(`spBv1.0/${this.groupId}/DCMD/${edgeNodeId}/${deviceId}`, Buffer.from(bytes), false);
+  }
+
+  private encode(metrics: readonly Record<string, unknown>[]): Uint8Array {
+    const sp = spb.get('spBv1.0');
+    if (sp === null) throw new Error('sparkplug-payload has no spBv1.0');
+    return sp.encodePayload({ timestamp: Date.now(), metrics: metrics as never });
+  }
+
   async close(): Promise<void> {
     await this.link.close();
   }

@@ -8,6 +8,7 @@ import { withLoginAndTls } from '../mqtt-options.js';
 import type { BdSeqStore } from './bd-seq.js';
 import type { FeedRecord, SparkplugFeed } from './feed.js';
 import { HostStateTracker, parseHostState, stateTopics } from './host-state.js';
+import { DeviceCommands, type MetricWriter } from './device-commands.js';
 import { aliasTable, encodeDeviceBirth, encodeDeviceData, encodeDeviceDeath, encodeNodeBirth, encodeNodeDeath, isRebirthCommand, type DeviceDef } from './metrics.js';
 import { RecordMetrics } from './record-metrics.js';
 import type { SparkplugSettings } from './schema.js';
@@ -43,6 +44,11 @@ export interface SparkplugStats {
   readonly staleStatesIgnored: number;
   readonly invalidCommands: number;
   readonly deviceDeaths: number;
+  /** DCMD (device-commands.ts): commands received, writes done, refused and failed. */
+  readonly deviceCommands: number;
+  readonly writes: number;
+  readonly writesRefused: number;
+  readonly writesFailed: number;
   /** Since when data is held because the primary host is offline (null: not holding). */
   readonly holdingSinceMs: number | null;
   readonly lastPubackAgoMs: number | null;
@@ -114,6 +120,7 @@ export class SparkplugEdgeNode {
     deviceDeaths: 0,
   };
   private readonly topic: (type: string, device?: string) => string;
+  private readonly commands: DeviceCommands;
 
   constructor(
     private readonly feed: SparkplugFeed,
@@ -121,10 +128,16 @@ export class SparkplugEdgeNode {
     private readonly files: SparkplugFiles,
     private readonly bdSeqStore: BdSeqStore,
     private readonly events: ComponentEvents,
+    /** How a DCMD's writes reach the sources; without it every write is refused. */
+    writer?: MetricWriter,
   ) {
     this.backoff = new Backoff(settings.reconnect);
     this.recordMetrics = new RecordMetrics(events);
     this.devices = aliasTable(settings.sources);
+    this.commands = new DeviceCommands(this.devices, writer, events, (reason) => {
+      this.counts.invalidCommands += 1;
+      this.events.warn('sparkplug.command_invalid', { code: 'E_PAYLOAD_INVALID', reason });
+    });
     this.deviceBySource = new Map(this.devices.map((d) => [d.sourceId, d]));
     this.topic = (type, device) => `spBv1.0/${settings.groupId}/${type}/${settings.edgeNodeId}${device === undefined ? '' : `/${device}`}`;
   }
@@ -138,6 +151,7 @@ export class SparkplugEdgeNode {
     const s = this.session;
     return {
       ...this.counts,
+      ...this.commands.counts,
       connected: s !== undefined && s.client.connected,
       hostOnline: this.settings.primaryHostId === undefined ? undefined : this.host.online,
       born: s?.born === true,
@@ -201,6 +215,7 @@ export class SparkplugEdgeNode {
         continue;
       }
       const session: Session = { client, bdSeq, alive: new AbortController(), born: false, birthAtMs: 0, seq: 0, stateSeen: false, pump: undefined };
+      const dcmdPrefix = `${this.topic('DCMD')}/`;
       this.session = session;
       let wasConnected = false;
       let hostWentOffline = false;
@@ -212,6 +227,7 @@ export class SparkplugEdgeNode {
       });
       client.on('message', (topic, payload) => {
         if (topic === this.topic('NCMD')) this.onCommand(session, payload);
+        else if (topic.startsWith(dcmdPrefix)) this.commands.handle(topic.slice(dcmdPrefix.length), payload);
         else if (this.onState(session, topic, payload)) hostWentOffline = true;
       });
       client.on('connect', () => {
@@ -219,6 +235,8 @@ export class SparkplugEdgeNode {
         this.counts.connects += 1;
         this.events.info('sparkplug.connected', { bdSeq, reconnects: this.counts.connects - 1 });
         client.subscribe(this.topic('NCMD'), { qos: 1 });
+        // DCMD only when a metric is writable: a node without one gives hosts nothing to command.
+        if (DeviceCommands.wanted(this.devices)) client.subscribe(`${dcmdPrefix}+`, { qos: 1 });
         if (this.settings.primaryHostId === undefined) this.birth(session);
         else for (const t of stateTopics(this.settings.primaryHostId, this.settings.stateFormat)) client.subscribe(t, { qos: 1 });
       });

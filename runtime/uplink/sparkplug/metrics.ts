@@ -98,6 +98,8 @@ export interface MetricDef {
   readonly type: SparkplugType;
   readonly unit: string | undefined;
   readonly alias: number;
+  /** A host may set it with a DCMD (the config's `write: true`). */
+  readonly writable: boolean;
 }
 
 export interface DeviceDef {
@@ -124,7 +126,9 @@ function fnv1a(text: string): number {
  * readable across a config change (collisions aside, one in millions per pair). Aliases must
  * be unique across the whole edge node (tck-id-payloads-alias-uniqueness).
  */
-export function aliasTable(sources: readonly { readonly id: string; readonly deviceId?: string | undefined; readonly metrics: readonly { readonly name: string; readonly type?: SparkplugType | undefined; readonly unit?: string | undefined }[] }[]): DeviceDef[] {
+export function aliasTable(
+  sources: readonly { readonly id: string; readonly deviceId?: string | undefined; readonly metrics: readonly { readonly name: string; readonly type?: SparkplugType | undefined; readonly unit?: string | undefined; readonly write?: boolean | undefined }[] }[],
+): DeviceDef[] {
   const taken = new Set<number>([0, REBIRTH_ALIAS]);
   return sources.map((src) => {
     const deviceId = src.deviceId ?? src.id;
@@ -132,7 +136,7 @@ export function aliasTable(sources: readonly { readonly id: string; readonly dev
       let alias = 2 + fnv1a(`${deviceId}/${m.name}`);
       while (taken.has(alias)) alias += 1;
       taken.add(alias);
-      return { name: m.name, type: m.type ?? 'Double', unit: m.unit, alias };
+      return { name: m.name, type: m.type ?? 'Double', unit: m.unit, alias, writable: m.write === true };
     });
     return { sourceId: src.id, deviceId, metrics, byName: new Map(metrics.map((m) => [m.name, m])) };
   });
@@ -232,4 +236,51 @@ export function isRebirthCommand(bytes: Uint8Array): boolean {
   // protobufjs puts defaults of absent fields on the prototype: only own properties were on the wire.
   const has = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
   return (decoded.metrics ?? []).some((m) => (has(m, 'name') ? m.name === REBIRTH_METRIC : has(m, 'alias') && Number(m.alias) === REBIRTH_ALIAS) && m.booleanValue === true);
+}
+
+/** One metric of a DCMD as the host sent it: by alias or by name, its value from whichever value field was on the wire. */
+export interface CommandMetric {
+  readonly name: string | undefined;
+  readonly alias: number | undefined;
+  /** undefined: no value field (or is_null). */
+  readonly value: number | boolean | string | undefined;
+}
+
+type WireValue = number | boolean | string | { toNumber(): number; toSigned?(): { toNumber(): number } } | null | undefined;
+type CommandDecoder = { decode(bytes: Uint8Array): { metrics?: Record<string, WireValue>[] } };
+
+/**
+ * The metrics of a DCMD. A DCMD carries no datatype (tck-id-payloads-metric-datatype-not-req):
+ * a value is read from the field that is on the wire; signed integers come in the unsigned
+ * fields as two's complement, which `coerceCommand` undoes for the metric's own datatype.
+ * Throws on a payload that is not a Sparkplug payload.
+ */
+export function decodeCommandMetrics(bytes: Uint8Array): CommandMetric[] {
+  const decoded = (payloadProto() as unknown as CommandDecoder).decode(bytes);
+  const has = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
+  return (decoded.metrics ?? []).map((m) => {
+    let value: number | boolean | string | undefined;
+    if (m['isNull'] !== true) {
+      for (const field of ['booleanValue', 'stringValue', 'doubleValue', 'floatValue', 'intValue', 'longValue']) {
+        if (!has(m, field)) continue;
+        const v = m[field];
+        if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string') value = v;
+        else if (v !== null && v !== undefined) value = v.toNumber();
+        break;
+      }
+    }
+    const alias = has(m, 'alias') ? Number(m['alias']) : undefined;
+    return { name: has(m, 'name') && typeof m['name'] === 'string' ? m['name'] : undefined, alias, value };
+  });
+}
+
+/** A DCMD value as the metric's datatype (signed integers from their unsigned wire fields), or undefined when it cannot be. */
+export function coerceCommand(type: SparkplugType, value: number | boolean | string): number | boolean | string | undefined {
+  let v = value;
+  if (typeof v === 'number' && Number.isInteger(v)) {
+    if (type === 'Int8' || type === 'Int16' || type === 'Int32') v = v > 0x7fff_ffff ? v | 0 : v;
+    else if (type === 'Int64' && v >= 2 ** 63) v = v - 2 ** 64;
+  }
+  const c = coerce(type, v);
+  return c === null ? undefined : c;
 }

@@ -15,6 +15,7 @@ export const sparkplugMetricSchema = {
     name: { type: 'string', minLength: 1, maxLength: 128, description: "the key in the source record's values; also the Sparkplug metric name" },
     type: { enum: SPARKPLUG_TYPES, description: 'the Sparkplug datatype announced in the DBIRTH (default Double)' },
     unit: { type: 'string', minLength: 1, maxLength: 32, description: 'the engUnit property in the DBIRTH, like degC or kWh' },
+    write: { type: 'boolean', description: 'a host may set it with a DCMD, written through the source (a Modbus point needs `write: true` as well); default false' },
   },
   required: ['name'],
   additionalProperties: false,

@@ -258,6 +258,12 @@ async function expectRefusalsWithoutTraffic(sim: PymodbusSim, source: ModbusSour
   await expect(source.write('plc', 'setpoint', 4000)).rejects.toMatchObject({ code: 'E_MODBUS_VALUE', message: expect.stringContaining('outside int16') });
   await expect(source.write('plc', 'run', 1)).rejects.toMatchObject({ code: 'E_MODBUS_VALUE' });
   expect(source.stats()).toMatchObject({ writesRefused: 7, writeFailures: 0 });
+  // By name alone (a Sparkplug DCMD): the point must be on exactly one slave, and take a number or a bit.
+  await expect(source.writeValue('id', 1)).rejects.toMatchObject({ code: 'E_MODBUS_UNKNOWN_POINT', message: 'point "id" is on several slaves (plc (unit 1), meter (unit 2)): name it on one only to write it by name' });
+  await expect(source.writeValue('nope', 1)).rejects.toMatchObject({ code: 'E_MODBUS_UNKNOWN_POINT', message: 'no slave of this bus has a point "nope"' });
+  await expect(source.writeValue('setpoint', 'warm')).rejects.toMatchObject({ code: 'E_MODBUS_VALUE', message: 'point setpoint: a Modbus point takes a number or a boolean, not the string "warm"; nothing was written' });
+  await expect(source.writeValue('readonly', 1)).rejects.toMatchObject({ code: 'E_MODBUS_NOT_WRITABLE' });
+  expect(source.stats()).toMatchObject({ writesRefused: 11, writeFailures: 0 });
   // None of them reached the slave: it answered no write request meanwhile (the polls' reads go on).
   expect(writesSeen()).toBe(before);
   await expect(source.write('plc', 'past_end', 1)).rejects.toMatchObject({ code: 'E_MODBUS_EXCEPTION', failure: { kind: 'exception', code: 2 } });

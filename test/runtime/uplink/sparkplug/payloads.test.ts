@@ -31,7 +31,7 @@ describe('Sparkplug payloads', () => {
       fc.property(
         fc.constantFrom(...SPARKPLUG_TYPES).chain((type) => fc.tuple(fc.constant(type), fitting[type], fc.boolean(), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 2 ** 41 }))),
         ([type, value, historical, seq, ts]) => {
-          const metric = { name: 'm', type, unit: undefined, alias: 42 };
+          const metric = { name: 'm', type, unit: undefined, alias: 42, writable: false };
           const decoded = sp.decodePayload(encodeDeviceData([{ metric, value, ts, historical }], seq, ts, true));
           expect(plain(decoded.seq)).toBe(seq);
           const m = decoded.metrics?.[0];
@@ -49,7 +49,7 @@ describe('Sparkplug payloads', () => {
   });
 
   it('leaves the datatype out of DDATA by default, and the reference decoder then needs the birth (value null)', () => {
-    const metric = { name: 'm', type: 'Double' as const, unit: undefined, alias: 7 };
+    const metric = { name: 'm', type: 'Double' as const, unit: undefined, alias: 7, writable: false };
     const decoded = sp.decodePayload(encodeDeviceData([{ metric, value: 1.5, ts: 1, historical: false }], 3, 1, false));
     expect(decoded.metrics?.[0]?.value).toBe(null);
   });
