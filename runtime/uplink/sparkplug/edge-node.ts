@@ -89,6 +89,9 @@ interface Session {
  * tck-id-operational-behavior-edge-node-termination-host-offline); the feed is not read
  * meanwhile, so the data is held in the store. Whatever was stored before a session's birth
  * goes out with is_historical and its original timestamps.
+ *
+ * With a metric the config marks writable, it also subscribes to its devices' DCMD and writes
+ * what a host sets through the device's source (device-commands.ts).
  */
 export class SparkplugEdgeNode {
   private readonly stopAbort = new AbortController();
