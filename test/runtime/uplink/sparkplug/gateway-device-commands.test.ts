@@ -1,12 +1,11 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedBroker } from '../../../../fleet/broker/embedded-broker.js';
 import { parseConfig } from '../../../../runtime/config/load.js';
 import { Gateway } from '../../../../runtime/gateway.js';
 import { builtinRegistry } from '../../../../runtime/plugins.js';
 import { PymodbusSim } from '../../../support/pymodbus-sim.js';
 import { SparkplugHost } from '../../../support/sparkplug-host.js';
-import { makeTempDir } from '../../../support/temp-dir.js';
+import { SparkplugGatewayRig } from '../../../support/sparkplug-gateway-rig.js';
 import { waitFor } from '../../../support/wait-for.js';
 
 // A gateway polls a Modbus TCP slave (pymodbus) every 100 ms and is a Sparkplug edge node on a
@@ -16,36 +15,17 @@ import { waitFor } from '../../../support/wait-for.js';
 // its value.
 
 describe('a Sparkplug host writing a Modbus point through the gateway', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let fleet: EmbeddedBroker;
-  let plant: EmbeddedBroker;
-  let sim: PymodbusSim | undefined;
-  let gateway: Gateway | undefined;
-  let host: SparkplugHost | undefined;
-
+  let rig: SparkplugGatewayRig;
   beforeEach(async () => {
-    dir = await makeTempDir('edgewise-spbwrite-');
-    fleet = await EmbeddedBroker.create();
-    plant = await EmbeddedBroker.create();
+    rig = await SparkplugGatewayRig.create('edgewise-spbwrite-');
   });
-  afterEach(async () => {
-    await gateway?.stop();
-    gateway = undefined;
-    await host?.close();
-    host = undefined;
-    await sim?.stop();
-    sim = undefined;
-    await plant.close();
-    await fleet.close();
-    await dir.remove();
-  });
+  afterEach(() => rig.close());
 
   it('writes the register a DCMD sets and reports the value read back; refuses a point the Modbus config keeps read-only', async () => {
     // Holding 0-1: the setpoint (float32, 20.0 = 0x41a00000); holding 4: a limit of 7.
-    const s = await PymodbusSim.start({ tcp: true, slaves: { 1: { holding: [0x41a0, 0x0000, 0, 0, 7, 0] } } });
-    sim = s;
-    const h = await SparkplugHost.attach(plant, 'Plant1');
-    host = h;
+    const s = rig.later(await PymodbusSim.start({ tcp: true, slaves: { 1: { holding: [0x41a0, 0x0000, 0, 0, 7, 0] } } }), (x) => x.stop());
+    const h = rig.later(await SparkplugHost.attach(rig.plant, 'Plant1'), (x) => x.close());
+    const { dir, fleet, plant } = rig;
     const registry = builtinRegistry();
     const yaml = `
 gateway: { id: gw-write, dataDir: ${JSON.stringify(`${dir.path}/gw`)}, shutdownTimeoutMs: 5000 }
@@ -79,8 +59,7 @@ sparkplug:
         - { name: setpoint, type: Float, unit: degC, write: true }
         - { name: limit, type: Int16, write: true }
 `;
-    const gw = await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) });
-    gateway = gw;
+    const gw = rig.later(await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) }), (x) => x.stop());
     await gw.start();
     const sp = () => gw.health().sparkplug;
 

@@ -1,12 +1,11 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedBroker } from '../../../../fleet/broker/embedded-broker.js';
 import { parseConfig } from '../../../../runtime/config/load.js';
 import { Gateway } from '../../../../runtime/gateway.js';
 import { builtinRegistry } from '../../../../runtime/plugins.js';
 import { PymodbusSim } from '../../../support/pymodbus-sim.js';
 import { SparkplugHost, type HostMessage } from '../../../support/sparkplug-host.js';
-import { makeTempDir } from '../../../support/temp-dir.js';
+import { SparkplugGatewayRig } from '../../../support/sparkplug-gateway-rig.js';
 import { waitFor } from '../../../support/wait-for.js';
 
 // A gateway polls one Modbus TCP slave (pymodbus) every 100 ms and is a Sparkplug edge node on
@@ -17,40 +16,18 @@ import { waitFor } from '../../../support/wait-for.js';
 const TOPIC = 'spBv1.0/Plant1';
 
 describe('a sparkplug gateway whose modbus device stops answering', () => {
-  let dir: { path: string; remove: () => Promise<void> };
-  let fleet: EmbeddedBroker;
-  let plant: EmbeddedBroker;
-  let sim: PymodbusSim | undefined;
-  let gateway: Gateway | undefined;
-  let host: SparkplugHost | undefined;
-  let unsubscribe: (() => Promise<void>) | undefined;
-
+  let rig: SparkplugGatewayRig;
   beforeEach(async () => {
-    dir = await makeTempDir('edgewise-spblive-');
-    fleet = await EmbeddedBroker.create();
-    plant = await EmbeddedBroker.create();
+    rig = await SparkplugGatewayRig.create('edgewise-spblive-');
   });
-  afterEach(async () => {
-    await gateway?.stop();
-    gateway = undefined;
-    await host?.close();
-    host = undefined;
-    await unsubscribe?.();
-    unsubscribe = undefined;
-    await sim?.stop();
-    sim = undefined;
-    await plant.close();
-    await fleet.close();
-    await dir.remove();
-  });
+  afterEach(() => rig.close());
 
   it('sends DDEATH for the device when its slave goes silent or its endpoint dies, and DBIRTH then DDATA when it answers again', async () => {
-    const s = await PymodbusSim.start({ tcp: true });
-    sim = s;
-    const h = await SparkplugHost.attach(plant, 'Plant1');
-    host = h;
+    const s = rig.later(await PymodbusSim.start({ tcp: true }), (x) => x.stop());
+    const h = rig.later(await SparkplugHost.attach(rig.plant, 'Plant1'), (x) => x.close());
+    const { dir, fleet, plant } = rig;
     const topics: string[] = [];
-    unsubscribe = await plant.subscribe(`${TOPIC}/#`, (topic) => void topics.push(topic));
+    rig.later(await plant.subscribe(`${TOPIC}/#`, (topic) => void topics.push(topic)), (unsubscribe) => unsubscribe());
     const registry = builtinRegistry();
     const yaml = `
 gateway: { id: gw-live, dataDir: ${JSON.stringify(`${dir.path}/gw`)}, shutdownTimeoutMs: 5000 }
@@ -83,8 +60,7 @@ sparkplug:
       metrics:
         - { name: id, type: UInt16 }
 `;
-    const gw = await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) });
-    gateway = gw;
+    const gw = rig.later(await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) }), (x) => x.stop());
     await gw.start();
 
     const device = (type: string): string => `${TOPIC}/${type}/gw-live/press`;
