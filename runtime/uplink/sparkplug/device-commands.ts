@@ -9,6 +9,8 @@ export type MetricWriter = (sourceId: string, metric: string, value: number | bo
 
 /** Writes that may wait for their device at once; a DCMD beyond them is refused, not queued. */
 export const MAX_PENDING_WRITES = 32;
+/** Metrics one DCMD may set; a longer one is refused whole as an invalid command (one log line, not thousands). */
+export const MAX_COMMAND_METRICS = 1000;
 
 export interface DeviceCommandCounts {
   /** DCMD messages received for a known device. */
@@ -33,6 +35,8 @@ export class DeviceCommands {
   readonly counts: DeviceCommandCounts = { deviceCommands: 0, writes: 0, writesRefused: 0, writesFailed: 0 };
   private pending = 0;
   private readonly byDeviceId: ReadonlyMap<string, DeviceDef>;
+  /** Per device id, its metrics by alias. */
+  private readonly byAlias: ReadonlyMap<string, ReadonlyMap<number, DeviceDef['metrics'][number]>>;
 
   constructor(
     devices: readonly DeviceDef[],
@@ -41,6 +45,7 @@ export class DeviceCommands {
     private readonly onInvalid: (reason: string) => void,
   ) {
     this.byDeviceId = new Map(devices.map((d) => [d.deviceId, d]));
+    this.byAlias = new Map(devices.map((d) => [d.deviceId, new Map(d.metrics.map((m) => [m.alias, m]))]));
   }
 
   /** Whether any metric may be written: only then does the node subscribe to DCMD. */
@@ -62,9 +67,13 @@ export class DeviceCommands {
       this.onInvalid((err as Error).message);
       return;
     }
+    if (metrics.length > MAX_COMMAND_METRICS) {
+      this.onInvalid(`a DCMD for ${deviceId} with ${metrics.length} metrics, over ${MAX_COMMAND_METRICS}: nothing written`);
+      return;
+    }
     this.counts.deviceCommands += 1;
     for (const m of metrics) {
-      const def = m.alias !== undefined ? device.metrics.find((x) => x.alias === m.alias) : m.name !== undefined ? device.byName.get(m.name) : undefined;
+      const def = m.alias !== undefined ? this.byAlias.get(deviceId)?.get(m.alias) : m.name !== undefined ? device.byName.get(m.name) : undefined;
       const which = { device: deviceId, metric: def?.name ?? m.name ?? `alias ${String(m.alias)}` };
       if (def === undefined) {
         this.refuse(which, 'no such metric on the device');

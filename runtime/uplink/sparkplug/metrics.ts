@@ -246,7 +246,7 @@ export interface CommandMetric {
   readonly value: number | boolean | string | undefined;
 }
 
-type WireValue = number | boolean | string | { toNumber(): number; toSigned?(): { toNumber(): number } } | null | undefined;
+type WireValue = number | boolean | string | { toNumber(): number } | null | undefined;
 type CommandDecoder = { decode(bytes: Uint8Array): { metrics?: Record<string, WireValue>[] } };
 
 /**

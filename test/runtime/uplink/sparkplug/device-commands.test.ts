@@ -4,7 +4,7 @@ import { EmbeddedBroker } from '../../../../fleet/broker/embedded-broker.js';
 import { EventLog } from '../../../../runtime/health/events.js';
 import { Registry } from '../../../../runtime/health/prom-client.js';
 import { BdSeqStore } from '../../../../runtime/uplink/sparkplug/bd-seq.js';
-import { MAX_PENDING_WRITES } from '../../../../runtime/uplink/sparkplug/device-commands.js';
+import { MAX_COMMAND_METRICS, MAX_PENDING_WRITES } from '../../../../runtime/uplink/sparkplug/device-commands.js';
 import { SparkplugEdgeNode } from '../../../../runtime/uplink/sparkplug/edge-node.js';
 import { sparkplugSettings, type SparkplugSection } from '../../../../runtime/uplink/sparkplug/schema.js';
 import { MemoryFeed } from '../../../support/sparkplug-memory-feed.js';
@@ -100,7 +100,10 @@ describe('DCMD: a Sparkplug host sets writable metrics', () => {
     const { n, h } = await startNode(() => 'fail');
     await h.commandDevice('gw-01', 'press', [{ name: 'setpoint', type: 'Float', value: 1 }]);
     await h.publishDeviceCommand('gw-01', 'press', Uint8Array.of(0xff, 0xff, 0xff, 0x01));
-    await waitFor(() => n.stats().writesFailed === 1 && n.stats().invalidCommands === 1, 'the failure and the invalid command counted');
+    // Too many metrics in one command: refused whole, nothing written.
+    await h.commandDevice('gw-01', 'press', Array.from({ length: MAX_COMMAND_METRICS + 1 }, () => ({ name: 'setpoint', type: 'Float', value: 2 })));
+    await waitFor(() => n.stats().writesFailed === 1 && n.stats().invalidCommands === 2, 'the failure and the invalid commands counted');
+    expect(n.stats().deviceCommands).toBe(1);
     expect(n.stats()).toMatchObject({ connected: true, born: true, writes: 0 });
   });
 });
