@@ -193,15 +193,21 @@ export class Gateway {
         const events = eventLog.for('sparkplug');
         const feed = new sparkplugModule.OutboxFeed(outbox.consumer(sparkplugModule.SPARKPLUG_CONSUMER), config.sparkplug.sources, events);
         const bdSeq = await sparkplugModule.BdSeqStore.open(join(config.gateway.dataDir, 'state', 'sparkplug'));
+        // Each Sparkplug source is a built source, or a part of one (`plc.press1`: the slave press1 of plc).
+        const deviceIds = built.map((b) => b.entry.source);
+        const watched = config.sparkplug.sources.flatMap((sp) => {
+          const of = sparkplugModule.deviceOfSource(sp.id, deviceIds);
+          return of === undefined ? [] : built.filter((b) => b.entry.source === of.deviceId).map((b) => ({ id: sp.id, source: b.source, scope: of.scope }));
+        });
         // A DCMD's writes go to the source of the device (its `writeValue`), which says why it cannot.
         const writeMetric = async (sourceId: string, metric: string, value: number | boolean | string): Promise<void> => {
-          const source = built.find((b) => b.entry.source === sourceId)?.source;
-          if (source?.writeValue === undefined) throw new Error(`source ${sourceId} cannot be written to (only modbus sources can)`);
-          await source.writeValue(metric, value);
+          const w = watched.find((x) => x.id === sourceId);
+          if (w?.source.writeValue === undefined) throw new Error(`source ${sourceId} cannot be written to (only modbus sources can)`);
+          await (w.scope === undefined ? w.source.writeValue(metric, value) : w.source.writeValue(metric, value, w.scope));
         };
         const node = new sparkplugModule.SparkplugEdgeNode(feed, config.sparkplug, sparkplugFiles.files, bdSeq, events, writeMetric);
         const liveness = new sparkplugModule.DeviceLiveness(
-          built.map((b) => ({ id: b.entry.source, source: b.source })),
+          watched,
           node,
           sparkplugModule.DEVICE_LIVENESS_INTERVAL_MS,
           (source, err) => events.error('sparkplug.answering_failed', { code: 'E_SOURCE_ANSWERING', source, reason: err.message }),

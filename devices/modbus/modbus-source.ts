@@ -122,26 +122,30 @@ export class ModbusSource implements Source {
    * which are point names): the point must be on exactly one slave of this bus. Strings are
    * refused: a Modbus point holds numbers and bits.
    */
-  writeValue(name: string, value: number | boolean | string): Promise<void> {
-    const slaves = this.options.slaves.filter((s) => s.groups.some((g) => g.points.some((p) => p.name === name)));
+  writeValue(name: string, value: number | boolean | string, scope?: string): Promise<void> {
+    const slave = scope?.split('.')[0];
+    const slaves = this.options.slaves.filter((s) => (slave === undefined || s.name === slave) && s.groups.some((g) => g.points.some((p) => p.name === name)));
     if (typeof value === 'string' || slaves.length !== 1) this.writer.counters.writesRefused += 1;
     if (typeof value === 'string') return Promise.reject(new ModbusValueError(name, `a Modbus point takes a number or a boolean, not the string ${JSON.stringify(value.slice(0, 40))}`));
     if (slaves.length === 1) return this.write((slaves[0] as (typeof slaves)[number]).unit, name, value);
     const where = slaves.map((s) => `${s.name} (unit ${s.unit})`).join(', ');
     return Promise.reject(
-      new ModbusWriteRefusedError('E_MODBUS_UNKNOWN_POINT', slaves.length === 0 ? `no slave of this bus has a point "${name}"` : `point "${name}" is on several slaves (${where}): name it on one only to write it by name`, ['slaves']),
+      new ModbusWriteRefusedError('E_MODBUS_UNKNOWN_POINT', slaves.length === 0 ? `no slave ${slave === undefined ? 'of this bus' : `named "${slave}"`} has a point "${name}"` : `point "${name}" is on several slaves (${where}): name it on one only to write it by name`, ['slaves']),
     );
   }
 
   /**
    * False while the port (or TCP connection) is not open, or while every slave has failed
    * DEGRADED_AFTER_FAILED_POLLS polls in a row (the thresholds `stats()` degrades on); a bus
-   * with some slaves answering is still answering.
+   * with some slaves answering is still answering. With a scope (a slave's name, for a
+   * Sparkplug device that is one slave): that slave only.
    */
-  answering(): boolean {
+  answering(scope?: string): boolean {
     const b = this.bus?.stats();
     if (b === undefined || !b.open) return false;
-    return this.slaves.some((s) => s.consecutiveFailedPolls < DEGRADED_AFTER_FAILED_POLLS);
+    // A scope names a slave (streams are <id>.<slave>.<group>): that slave alone.
+    const slave = scope?.split('.')[0];
+    return this.slaves.some((s) => (slave === undefined || s.name === slave) && s.consecutiveFailedPolls < DEGRADED_AFTER_FAILED_POLLS);
   }
 
   stats(): Record<string, number | string | boolean | null> {

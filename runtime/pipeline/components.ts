@@ -64,15 +64,20 @@ export interface Source {
    * `degradedReason`. The gateway polls it (about once a second) and tells the Sparkplug edge
    * node, which sends the device's DDEATH, and its DBIRTH when it answers again. Optional: a
    * source without the notion (a synthetic signal) is taken as always answering.
+   *
+   * `scope`: a part of the source, as its streams name it after the source id (a Modbus
+   * slave's name: streams `<id>.<slave>.<group>`), when a Sparkplug device is that part only;
+   * a source that does not know the scope answers for the whole.
    */
-  answering?(): boolean;
+  answering?(scope?: string): boolean;
   /**
    * Sets the device's value `name` (a key of this source's record values) to `value`, as a
    * Sparkplug host's DCMD asks; resolves once the device acknowledged it. Rejects with an
    * error naming what was wrong (no such point, not writable, a value that does not fit, the
-   * device refused). Optional: a source without it cannot be written to.
+   * device refused). `scope` as for `answering`: the value of that part (a Modbus slave).
+   * Optional: a source without it cannot be written to.
    */
-  writeValue?(name: string, value: number | boolean | string): Promise<void>;
+  writeValue?(name: string, value: number | boolean | string, scope?: string): Promise<void>;
 }
 
 /**

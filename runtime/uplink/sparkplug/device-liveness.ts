@@ -8,10 +8,13 @@ export interface DeviceOnlineTarget {
   setDeviceOnline(sourceId: string, online: boolean): void;
 }
 
-/** A configured source as the gateway built it (two pipelines may read one device id). */
+/** A Sparkplug device's source as the gateway built it (two pipelines may read one device id). */
 export interface WatchedSource {
+  /** The Sparkplug source id (`sparkplug.sources[].id`). */
   readonly id: string;
   readonly source: Source;
+  /** The part of the source the device is (a Modbus slave's name), or undefined: all of it. */
+  readonly scope?: string | undefined;
 }
 
 /**
@@ -53,7 +56,7 @@ export class DeviceLiveness {
       if (w.source.answering === undefined) continue;
       let now: boolean;
       try {
-        now = w.source.answering();
+        now = w.scope === undefined ? w.source.answering() : w.source.answering(w.scope);
         this.throwing.delete(w);
       } catch (err) {
         if (!this.throwing.has(w)) this.onError(w.id, err instanceof Error ? err : new Error(String(err)));

@@ -3,5 +3,5 @@ export { DeviceLiveness, DEVICE_LIVENESS_INTERVAL_MS, type DeviceOnlineTarget, t
 export { SparkplugEdgeNode, type SparkplugFiles, type SparkplugStats } from './edge-node.js';
 export type { FeedRecord, SparkplugFeed } from './feed.js';
 export { readSparkplugFiles } from './files.js';
-export { checkSparkplug, sparkplugSchema, sparkplugSettings, type SparkplugSection, type SparkplugSettings } from './schema.js';
+export { checkSparkplug, deviceOfSource, sparkplugSchema, sparkplugSettings, type SparkplugSection, type SparkplugSettings } from './schema.js';
 export { OutboxFeed, SPARKPLUG_CONSUMER, type OutboxFeedStats } from './outbox-feed.js';

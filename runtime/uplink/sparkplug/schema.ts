@@ -134,7 +134,9 @@ export function checkSparkplug(s: SparkplugSection, sourceIds?: ReadonlySet<stri
     const sameId = ids.get(src.id);
     if (sameId !== undefined) problems.push({ path: [...at, 'id'], expected: 'each source once', got: `"${src.id}", also sources[${sameId}]` });
     else ids.set(src.id, i);
-    if (sourceIds !== undefined && !sourceIds.has(src.id)) problems.push({ path: [...at, 'id'], expected: `the id of a configured device (${[...sourceIds].join(', ') || 'none configured'})`, got: `"${src.id}"` });
+    if (sourceIds !== undefined && deviceOfSource(src.id, sourceIds) === undefined) {
+      problems.push({ path: [...at, 'id'], expected: `the id of a configured device (${[...sourceIds].join(', ') || 'none configured'}), or one followed by a part of its streams, like <modbus id>.<slave name>`, got: `"${src.id}"` });
+    }
     const deviceId = src.deviceId ?? src.id;
     if (src.deviceId === undefined && !/^[^/+#\s]{1,64}$/.test(src.id)) problems.push({ path: [...at, 'id'], expected: 'a deviceId: this source id cannot be a Sparkplug device id (no / + # or spaces, at most 64)', got: `"${src.id}"` });
     const sameDevice = devices.get(deviceId);
@@ -148,4 +150,20 @@ export function checkSparkplug(s: SparkplugSection, sourceIds?: ReadonlySet<stri
     });
   });
   return problems;
+}
+
+/**
+ * The configured device a Sparkplug source belongs to, and the scope within it: `plc` is the
+ * whole device `plc`; `plc.press1` is the part of `plc` whose streams start `plc.press1.` (a
+ * Modbus slave: its records' streams are `<id>.<slave>.<group>`), scope `press1`. The longest
+ * device id that fits wins. undefined: no configured device.
+ */
+export function deviceOfSource(sourceId: string, deviceIds: Iterable<string>): { readonly deviceId: string; readonly scope: string | undefined } | undefined {
+  let best: string | undefined;
+  for (const id of deviceIds) {
+    const fits = sourceId === id || (sourceId.length > id.length + 1 && sourceId.startsWith(id) && sourceId[id.length] === '.');
+    if (fits && (best === undefined || id.length > best.length)) best = id;
+  }
+  if (best === undefined) return undefined;
+  return { deviceId: best, scope: best === sourceId ? undefined : sourceId.slice(best.length + 1) };
 }

@@ -263,7 +263,10 @@ async function expectRefusalsWithoutTraffic(sim: PymodbusSim, source: ModbusSour
   await expect(source.writeValue('nope', 1)).rejects.toMatchObject({ code: 'E_MODBUS_UNKNOWN_POINT', message: 'no slave of this bus has a point "nope"' });
   await expect(source.writeValue('setpoint', 'warm')).rejects.toMatchObject({ code: 'E_MODBUS_VALUE', message: 'point setpoint: a Modbus point takes a number or a boolean, not the string "warm"; nothing was written' });
   await expect(source.writeValue('readonly', 1)).rejects.toMatchObject({ code: 'E_MODBUS_NOT_WRITABLE' });
-  expect(source.stats()).toMatchObject({ writesRefused: 11, writeFailures: 0 });
+  // A scope (the Sparkplug device is one slave) picks the slave: no longer ambiguous, and read-only there.
+  await expect(source.writeValue('id', 1, 'meter')).rejects.toMatchObject({ code: 'E_MODBUS_NOT_WRITABLE', message: expect.stringContaining('point id of slave meter (unit 2) is not writable') });
+  await expect(source.writeValue('run', true, 'meter')).rejects.toMatchObject({ code: 'E_MODBUS_UNKNOWN_POINT', message: 'no slave named "meter" has a point "run"' });
+  expect(source.stats()).toMatchObject({ writesRefused: 13, writeFailures: 0 });
   // None of them reached the slave: it answered no write request meanwhile (the polls' reads go on).
   expect(writesSeen()).toBe(before);
   await expect(source.write('plc', 'past_end', 1)).rejects.toMatchObject({ code: 'E_MODBUS_EXCEPTION', failure: { kind: 'exception', code: 2 } });

@@ -32,6 +32,22 @@ describe('DeviceLiveness', () => {
     expect(calls).toEqual(['a false', 'b true']);
   });
 
+  it('asks a source for the part a device is (its scope), and for all of it without one', () => {
+    const asked: (string | undefined)[] = [];
+    const plc: Source = { start: async () => undefined, stop: async () => undefined, answering: (scope?: string) => (asked.push(scope), scope !== 'press2') };
+    const calls: string[] = [];
+    new DeviceLiveness(
+      [
+        { id: 'plc', source: plc },
+        { id: 'plc.press1', source: plc, scope: 'press1' },
+        { id: 'plc.press2', source: plc, scope: 'press2' },
+      ],
+      { setDeviceOnline: (id, online) => void calls.push(`${id} ${String(online)}`) },
+    ).check();
+    expect(asked).toEqual([undefined, 'press1', 'press2']);
+    expect(calls).toEqual(['plc true', 'plc.press1 true', 'plc.press2 false']);
+  });
+
   it('checks at start and then on its interval until stopped', async () => {
     const calls: boolean[] = [];
     const state = { answering: true };

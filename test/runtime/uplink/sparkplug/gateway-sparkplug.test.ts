@@ -171,7 +171,7 @@ describe('a gateway with a sparkplug section', () => {
     // A cross-field rule: the source must be a configured device.
     const badSource = await check(`${good}${section.replace('- id: press-1', '- id: press-9')}`, '- id: press-9');
     expect(badSource.code).toBe(EXIT_USAGE);
-    expect(badSource.stderr).toMatch(/sparkplug\.sources\[0\]\.id: expected the id of a configured device \(press-1\), got "press-9"/);
+    expect(badSource.stderr).toMatch(/sparkplug\.sources\[0\]\.id: expected the id of a configured device \(press-1\), or one followed by a part of its streams, like <modbus id>\.<slave name>, got "press-9"/);
     expect(badSource.stderr).toContain(`(line ${badSource.line})`);
     // A file it names that is missing.
     const badFile = await check(`${good}${section.replace('  groupId: Plant1', '  groupId: Plant1\n  username: gw\n  passwordFile: missing-password')}`, 'passwordFile:');

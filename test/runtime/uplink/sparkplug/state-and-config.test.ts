@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { schema } from 'tjs';
 import { describe, expect, it } from 'vitest';
 import { HostStateTracker, parseHostState, stateTopics } from '../../../../runtime/uplink/sparkplug/host-state.js';
-import { checkSparkplug, sparkplugSchema, sparkplugSettings, type SparkplugSection } from '../../../../runtime/uplink/sparkplug/schema.js';
+import { checkSparkplug, deviceOfSource, sparkplugSchema, sparkplugSettings, type SparkplugSection } from '../../../../runtime/uplink/sparkplug/schema.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -90,5 +90,15 @@ describe('the sparkplug config section', () => {
       ],
     };
     expect(checkSparkplug(bad, new Set(['press-1', 'other'])).map((p) => p.path.join('.'))).toEqual(['stateFormat', 'tls.key', 'sources.0.metrics.1.name', 'sources.1.id', 'sources.1.id', 'sources.2.deviceId']);
+  });
+
+  it('takes a part of a device as a source of its own: <device id>.<slave>, the longest device id that fits', () => {
+    const parts: SparkplugSection = { ...valid, sources: [{ id: 'plc.press1', metrics: [{ name: 'x' }] }, { id: 'plc.press2', deviceId: 'press2', metrics: [{ name: 'x' }] }, { id: 'plcx.press3', metrics: [{ name: 'x' }] }, { id: 'plc.', metrics: [{ name: 'x' }] }] };
+    const problems = checkSparkplug(parts, new Set(['plc', 'press-1']));
+    expect(problems.map((p) => `${p.path.join('.')}: ${p.got}`)).toEqual(['sources.2.id: "plcx.press3"', 'sources.3.id: "plc."']);
+    expect(problems[0]?.expected).toContain('or one followed by a part of its streams, like <modbus id>.<slave name>');
+    expect(deviceOfSource('plc.press1.fast', ['plc', 'plc.press1'])).toEqual({ deviceId: 'plc.press1', scope: 'fast' });
+    expect(deviceOfSource('plc', ['plc', 'plc.press1'])).toEqual({ deviceId: 'plc', scope: undefined });
+    expect(deviceOfSource('plc2', ['plc'])).toBeUndefined();
   });
 });
