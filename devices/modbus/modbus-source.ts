@@ -6,7 +6,7 @@ import { busOptionsOf } from './bus-options.js';
 import { isBitTable, planReads, blockValues, type ReadBlock } from './register-map.js';
 import { toMapPoint, type ModbusConfig } from './schema.js';
 import { ModbusValueError, type WriteValue } from './encode.js';
-import { ModbusWriteRefusedError, ModbusWriter } from './write.js';
+import { findPointByName, ModbusWriter } from './write.js';
 
 /** The validated config with `interFrameDelayMs: auto` already turned into undefined (t3.5 from the baud rate). */
 export type ModbusSourceOptions = Omit<ModbusConfig, 'interFrameDelayMs'> & {
@@ -123,15 +123,15 @@ export class ModbusSource implements Source {
    * refused: a Modbus point holds numbers and bits.
    */
   writeValue(name: string, value: number | boolean | string, scope?: string): Promise<void> {
-    const slave = scope?.split('.')[0];
-    const slaves = this.options.slaves.filter((s) => (slave === undefined || s.name === slave) && s.groups.some((g) => g.points.some((p) => p.name === name)));
-    if (typeof value === 'string' || slaves.length !== 1) this.writer.counters.writesRefused += 1;
-    if (typeof value === 'string') return Promise.reject(new ModbusValueError(name, `a Modbus point takes a number or a boolean, not the string ${JSON.stringify(value.slice(0, 40))}`));
-    if (slaves.length === 1) return this.write((slaves[0] as (typeof slaves)[number]).unit, name, value);
-    const where = slaves.map((s) => `${s.name} (unit ${s.unit})`).join(', ');
-    return Promise.reject(
-      new ModbusWriteRefusedError('E_MODBUS_UNKNOWN_POINT', slaves.length === 0 ? `no slave ${slave === undefined ? 'of this bus' : `named "${slave}"`} has a point "${name}"` : `point "${name}" is on several slaves (${where}): name it on one only to write it by name`, ['slaves']),
-    );
+    let ref;
+    try {
+      if (typeof value === 'string') throw new ModbusValueError(name, `a Modbus point takes a number or a boolean, not the string ${JSON.stringify(value.slice(0, 40))}`);
+      ref = findPointByName(this.options, name, scope);
+    } catch (err) {
+      this.writer.counters.writesRefused += 1;
+      return Promise.reject(err as Error);
+    }
+    return this.write(ref.unit, name, value);
   }
 
   /**

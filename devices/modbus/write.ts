@@ -1,33 +1,9 @@
 import type { ModbusBus } from './bus.js';
 import { encodeWrite, ModbusValueError, type EncodePoint, type WriteRequest, type WriteValue } from './encode.js';
+import { findPoint, ModbusWriteRefusedError, type PointRef } from './points.js';
 import { toMapPoint, type ModbusConfig } from './schema.js';
 
-/** A config path relative to the source's entry (`slaves[0].groups[1].points[2]`). */
-export type EntryPath = readonly (string | number)[];
-
-/** A write refused before anything was sent: unknown slave or point, a point without `write: true`, or a source not running. */
-export class ModbusWriteRefusedError extends Error {
-  constructor(
-    readonly code: 'E_MODBUS_UNKNOWN_SLAVE' | 'E_MODBUS_UNKNOWN_POINT' | 'E_MODBUS_NOT_WRITABLE' | 'E_MODBUS_NOT_STARTED',
-    message: string,
-    /** Where in the source's entry the refusal points (the point, or its `write` key). */
-    readonly path: EntryPath,
-  ) {
-    super(message);
-    this.name = 'ModbusWriteRefusedError';
-  }
-}
-
-type SlaveConfig = ModbusConfig['slaves'][number];
-type PointConfig = SlaveConfig['groups'][number]['points'][number];
-
-/** A point found in the config, with where it is. */
-export interface PointRef {
-  readonly unit: number;
-  readonly slave: string;
-  readonly point: PointConfig;
-  readonly path: EntryPath;
-}
+export { findPoint, findPointByName, findSlave, ModbusWriteRefusedError, notWritableByName, type EntryPath, type PointRef } from './points.js';
 
 export interface WriteCounters {
   /** Writes the slave acknowledged. */
@@ -36,31 +12,6 @@ export interface WriteCounters {
   writeFailures: number;
   /** Writes refused before anything was sent (unknown point, not writable, a value that does not fit). */
   writesRefused: number;
-}
-
-/** A slave named by its name, or by its unit id (a number, or a string of digits). */
-export function findSlave(config: Pick<ModbusConfig, 'slaves'>, slave: string | number): { slave: SlaveConfig; index: number } {
-  const unit = typeof slave === 'number' ? slave : /^\d+$/.test(slave) ? Number(slave) : undefined;
-  const index = config.slaves.findIndex((s) => (unit === undefined ? s.name === slave : s.unit === unit));
-  const found = config.slaves[index];
-  if (found === undefined) {
-    const known = config.slaves.map((s) => `${s.name} (unit ${s.unit})`).join(', ');
-    throw new ModbusWriteRefusedError('E_MODBUS_UNKNOWN_SLAVE', `no slave ${unit === undefined ? `named "${slave}"` : `with unit id ${unit}`} on this bus; it has ${known}`, ['slaves']);
-  }
-  return { slave: found, index };
-}
-
-/** A point of a slave by name, wherever its group. */
-export function findPoint(config: Pick<ModbusConfig, 'slaves'>, slave: string | number, pointName: string): PointRef {
-  const { slave: s, index } = findSlave(config, slave);
-  for (const [g, group] of s.groups.entries()) {
-    const p = group.points.findIndex((x) => x.name === pointName);
-    const point = group.points[p];
-    if (point !== undefined) return { unit: s.unit, slave: s.name, point, path: ['slaves', index, 'groups', g, 'points', p] };
-  }
-  const names = s.groups.flatMap((g) => g.points.map((p) => p.name));
-  const shown = names.length > 20 ? `${names.slice(0, 20).join(', ')}, ...` : names.join(', ');
-  throw new ModbusWriteRefusedError('E_MODBUS_UNKNOWN_POINT', `slave ${s.name} (unit ${s.unit}) has no point "${pointName}"; its points: ${shown}`, ['slaves', index, 'name']);
 }
 
 /** The request writing `value` to a point; refuses a point without `write: true` and a value that does not fit. */

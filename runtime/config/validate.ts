@@ -4,12 +4,12 @@ import { describeValue, formatPath, type SchemaProblem } from '../../fleet/proto
 import type { BackendPlugin } from '../inference/backend-plugin.js';
 import type { QueueOptions } from '../pipeline/bounded-queue.js';
 import { edgeProblems } from '../pipeline/edge-types.js';
-import type { AnyPlugin, CheckContext, PluginRegistry, RecordKind, StageFlow } from '../pipeline/registry.js';
+import type { AnyPlugin, CheckContext, PluginRegistry, RecordKind, SourcePlugin, StageFlow } from '../pipeline/registry.js';
 import { defaults } from './defaults.js';
 import type { FileRef } from './file-check.js';
 import type { DeviceEntry, GatewayConfig, PipelineEntry, StageEntry } from './load.js';
 import { schemaProblems, unknownKey } from './schema-walk.js';
-import { checkSparkplug, sparkplugSchema, sparkplugSettings, type SparkplugSection, type SparkplugSettings } from '../uplink/sparkplug/schema.js';
+import { checkSparkplug, deviceOfSource, sparkplugSchema, sparkplugSettings, type SparkplugSection, type SparkplugSettings } from '../uplink/sparkplug/schema.js';
 import {
   SECTIONS,
   devicesSchema,
@@ -256,7 +256,9 @@ function validateEntry(plugin: AnyPlugin, entry: unknown, path: Path, ctx: Ctx):
 interface DeviceInfo {
   readonly index: number;
   /** Known when the device's plug-in is. */
-  readonly plugin?: { readonly type: string; readonly emits: readonly RecordKind[] };
+  readonly plugin?: { readonly type: string; readonly emits: readonly RecordKind[]; readonly writable?: SourcePlugin['writable'] };
+  /** The entry as its plug-in validated it, when it did. */
+  config?: unknown;
 }
 
 /** Validates each device with its plug-in; `known` has every device with an id (whenever the list is a list). */
@@ -278,7 +280,7 @@ function validateDevices(value: unknown, ctx: Ctx): { entries?: DeviceEntry[]; k
       ok = false;
     }
     const plugin = ctx.registry.source(type);
-    if (first === undefined) known.set(id, { index: i, ...(plugin === undefined ? {} : { plugin: { type, emits: plugin.emits } }) });
+    if (first === undefined) known.set(id, { index: i, ...(plugin === undefined ? {} : { plugin: { type, emits: plugin.emits, ...(plugin.writable === undefined ? {} : { writable: plugin.writable }) } }) });
     if (plugin === undefined) {
       ctx.problems.push(simple(['devices', i, 'type'], `one of ${ctx.registry.types('source').map((t) => JSON.stringify(t)).join(', ')}`, describeValue(type)));
       ok = false;
@@ -290,6 +292,8 @@ function validateDevices(value: unknown, ctx: Ctx): { entries?: DeviceEntry[]; k
       return;
     }
     out.push({ id, type, config: valid.value });
+    const info = known.get(id);
+    if (first === undefined && info !== undefined) info.config = valid.value;
   });
   return ok ? { entries: out, known } : { known };
 }
@@ -394,6 +398,20 @@ function validateSparkplug(value: unknown, devices: ReadonlyMap<string, DeviceIn
   const own = checkSparkplug(section, devices === undefined ? undefined : new Set(devices.keys()));
   for (const p of own) problems.push(problemOf({ ...p, path: ['sparkplug', ...p.path] }));
   let ok = own.length === 0;
+  // A metric a host may write must be a value its source can write (a Modbus point with write: true).
+  if (ok && devices !== undefined) {
+    section.sources.forEach((src, i) => {
+      const of = deviceOfSource(src.id, devices.keys());
+      const info = of === undefined ? undefined : devices.get(of.deviceId);
+      src.metrics.forEach((m, j) => {
+        if (m.write !== true || info?.config === undefined) return;
+        const why = info.plugin?.writable === undefined ? `a ${info.plugin?.type ?? 'source'} source takes no writes (a modbus source does)` : info.plugin.writable(info.config, m.name, of?.scope);
+        if (why === undefined) return;
+        problems.push(simple(['sparkplug', 'sources', i, 'metrics', j, 'write'], `a value its source can write (${why})`, 'write: true'));
+        ok = false;
+      });
+    });
+  }
   if (!section.url.startsWith('mqtts://')) {
     for (const key of ['ca', 'cert', 'key'] as const) {
       if (section.tls?.[key] === undefined) continue;

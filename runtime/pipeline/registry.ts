@@ -156,6 +156,12 @@ interface PluginShape<K extends PluginKind, T> {
 export type SourcePlugin = PluginShape<'source', Source> & {
   /** What the source puts on its first edge. */
   readonly emits: readonly RecordKind[];
+  /**
+   * Why the value `name` of this source (of its part `scope`, as `Source.writeValue` takes it)
+   * cannot be written, or undefined when it can: `--check` asks it for each Sparkplug metric
+   * with `write: true`. Absent: the source takes no writes.
+   */
+  readonly writable?: (config: unknown, name: string, scope: string | undefined) => string | undefined;
 };
 export type StagePlugin = PluginShape<'stage', Stage> & { readonly flow: StageFlow };
 export type AnyPlugin = SourcePlugin | StagePlugin;
@@ -198,8 +204,11 @@ function common<const S extends JsonSchema, T>(def: PluginDef<S, T>): Omit<Plugi
 }
 
 /** Declares a source plug-in; its config type is inferred from its schema. */
-export function defineSource<const S extends JsonSchema>(def: PluginDef<S, Source> & { emits: readonly RecordKind[] }): SourcePlugin {
-  return { kind: 'source', ...common(def), emits: def.emits };
+export function defineSource<const S extends JsonSchema>(
+  def: PluginDef<S, Source> & { emits: readonly RecordKind[]; writable?: (config: Infer<S>, name: string, scope: string | undefined) => string | undefined },
+): SourcePlugin {
+  const { writable } = def;
+  return { kind: 'source', ...common(def), emits: def.emits, ...(writable === undefined ? {} : { writable: (config: unknown, name: string, scope: string | undefined) => writable(config as Infer<S>, name, scope) }) };
 }
 
 /** Declares a stage plug-in; its config type is inferred from its schema. */

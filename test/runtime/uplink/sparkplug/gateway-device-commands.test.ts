@@ -10,9 +10,9 @@ import { waitFor } from '../../../support/wait-for.js';
 
 // A gateway polls a Modbus TCP slave (pymodbus) every 100 ms and is a Sparkplug edge node on a
 // plant broker. A host sets the setpoint with a DCMD: the gateway writes the register, and the
-// next polls carry the new value back to the host in DDATA. A metric the config lets the host
-// write but whose Modbus point is read-only is refused by the source, and the register keeps
-// its value.
+// next polls carry the new value back to the host in DDATA. A metric the host may not write is
+// refused and the register keeps its value; one the Sparkplug config would let it write while its
+// Modbus point is read-only fails the config check.
 
 describe('a Sparkplug host writing a Modbus point through the gateway', () => {
   let rig: SparkplugGatewayRig;
@@ -21,7 +21,7 @@ describe('a Sparkplug host writing a Modbus point through the gateway', () => {
   });
   afterEach(() => rig.close());
 
-  it('writes the register a DCMD sets and reports the value read back; refuses a point the Modbus config keeps read-only', async () => {
+  it('writes the register a DCMD sets and reports the value read back; refuses a metric that is not writable, and --check a writable metric on a read-only point', async () => {
     // Holding 0-1: the setpoint (float32, 20.0 = 0x41a00000); holding 4: a limit of 7.
     const s = rig.later(await PymodbusSim.start({ tcp: true, slaves: { 1: { holding: [0x41a0, 0x0000, 0, 0, 7, 0] } } }), (x) => x.stop());
     const h = rig.later(await SparkplugHost.attach(rig.plant, 'Plant1'), (x) => x.close());
@@ -57,8 +57,14 @@ sparkplug:
       deviceId: press
       metrics:
         - { name: setpoint, type: Float, unit: degC, write: true }
-        - { name: limit, type: Int16, write: true }
+        - { name: limit, type: Int16 }
 `;
+    // A metric the host may write must be a point the Modbus config lets be written: --check says so, with the line.
+    const writableLimit = yaml.replace('{ name: limit, type: Int16 }', '{ name: limit, type: Int16, write: true }');
+    const line = writableLimit.split('\n').findIndex((l) => l.includes('{ name: limit, type: Int16, write: true }')) + 1;
+    expect(() => parseConfig(writableLimit, 'test', registry)).toThrow(
+      `sparkplug.sources[0].metrics[1].write: expected a value its source can write (point limit of slave press (unit 1) has no \`write: true\` in its Modbus config), got write: true (line ${line})`,
+    );
     const gw = rig.later(await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) }), (x) => x.stop());
     await gw.start();
     const sp = () => gw.health().sparkplug;
@@ -79,13 +85,13 @@ sparkplug:
     await waitFor(() => latest('setpoint') === 42.5, 'the written setpoint read back from the slave', 15_000);
     expect(sp()).toMatchObject({ deviceCommands: 1, writes: 1, writesFailed: 0, writesRefused: 0 });
 
-    // Writable for Sparkplug, not for Modbus: the source refuses, nothing reaches the slave.
+    // Not writable: the edge node refuses, nothing reaches the slave.
     await h.commandDevice('gw-write', 'press', [{ alias: alias('limit'), type: 'Int16', value: 99 }]);
-    await waitFor(() => sp()?.writesFailed === 1, 'the refused write counted');
+    await waitFor(() => sp()?.writesRefused === 1, 'the refused write counted');
     const plc = (): Record<string, unknown> => gw.health().sources.find((x) => x.id === 'plc')?.details ?? {};
     const polls = plc()['polls'] as number;
     await waitFor(() => (plc()['polls'] as number) > polls + 3, 'a few more polls');
     expect(latest('limit')).toBe(7);
-    expect(plc()).toMatchObject({ writes: 1, writesRefused: 1 });
+    expect(plc()).toMatchObject({ writes: 1, writesRefused: 0 });
   }, 60_000);
 });

@@ -173,6 +173,10 @@ describe('a gateway with a sparkplug section', () => {
     expect(badSource.code).toBe(EXIT_USAGE);
     expect(badSource.stderr).toMatch(/sparkplug\.sources\[0\]\.id: expected the id of a configured device \(press-1\), or one followed by a part of its streams, like <modbus id>\.<slave name>, got "press-9"/);
     expect(badSource.stderr).toContain(`(line ${badSource.line})`);
+    // A metric a host may write on a source that takes no writes.
+    const badWrite = await check(`${good}${section.replace('{ name: x, type: Double, unit: g }', '{ name: x, type: Double, unit: g, write: true }')}`, 'write: true');
+    expect(badWrite.code).toBe(EXIT_USAGE);
+    expect(badWrite.stderr).toContain(`sparkplug.sources[0].metrics[0].write: expected a value its source can write (a synthetic source takes no writes (a modbus source does)), got write: true (line ${badWrite.line})`);
     // A file it names that is missing.
     const badFile = await check(`${good}${section.replace('  groupId: Plant1', '  groupId: Plant1\n  username: gw\n  passwordFile: missing-password')}`, 'passwordFile:');
     expect(badFile.code).toBe(EXIT_USAGE);
