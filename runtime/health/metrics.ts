@@ -67,6 +67,12 @@ export function registerGatewayMetrics(registry: Registry, report: () => Gateway
   gauge('edgewise_sparkplug_acked_records_total', 'Records the plant broker acknowledged (Sparkplug DDATA) since start', [], (g, r) => {
     if (r.sparkplug !== undefined) g.set(r.sparkplug.ackedRecords);
   });
+  gauge('edgewise_sparkplug_writes_total', 'Metric writes a Sparkplug host asked for (DCMD) since start, by outcome: written (the device confirmed), refused (never sent), failed (the source or device refused)', ['outcome'], (g, r) => {
+    if (r.sparkplug === undefined) return;
+    g.set({ outcome: 'written' }, r.sparkplug.writes);
+    g.set({ outcome: 'refused' }, r.sparkplug.writesRefused);
+    g.set({ outcome: 'failed' }, r.sparkplug.writesFailed);
+  });
   gauge('edgewise_queue_depth_records', 'Records on a pipeline edge', ['pipeline', 'edge'], (g, r) => {
     for (const p of r.pipelines) for (const e of p.edges) g.set({ pipeline: p.id, edge: e.name }, e.depthRecords);
   });

@@ -32,6 +32,7 @@ gateway: { id: gw-write, dataDir: ${JSON.stringify(`${dir.path}/gw`)}, shutdownT
 store: { sync: false }
 uplink: { url: ${fleet.url}, connectTimeoutMs: 2000, reconnect: { minDelayMs: 100, maxDelayMs: 1000 } }
 log: { level: warn }
+health: { listen: 127.0.0.1:0 }
 devices:
   - id: plc
     type: modbus
@@ -93,5 +94,10 @@ sparkplug:
     await waitFor(() => (plc()['polls'] as number) > polls + 3, 'a few more polls');
     expect(latest('limit')).toBe(7);
     expect(plc()).toMatchObject({ writes: 1, writesRefused: 0 });
+    // What an operator alerts on: the outcomes of the host's writes in /metrics.
+    const metrics = await (await fetch(`http://127.0.0.1:${String(gw.healthPort)}/metrics`)).text();
+    expect(metrics).toContain('edgewise_sparkplug_writes_total{outcome="written"} 1');
+    expect(metrics).toContain('edgewise_sparkplug_writes_total{outcome="refused"} 1');
+    expect(metrics).toContain('edgewise_sparkplug_writes_total{outcome="failed"} 0');
   }, 60_000);
 });
