@@ -256,7 +256,7 @@ function validateEntry(plugin: AnyPlugin, entry: unknown, path: Path, ctx: Ctx):
 interface DeviceInfo {
   readonly index: number;
   /** Known when the device's plug-in is. */
-  readonly plugin?: { readonly type: string; readonly emits: readonly RecordKind[]; readonly writable?: SourcePlugin['writable'] };
+  readonly plugin?: { readonly type: string; readonly emits: readonly RecordKind[]; readonly writable?: SourcePlugin['writable']; readonly streams?: SourcePlugin['streams'] };
   /** The entry as its plug-in validated it, when it did. */
   config?: unknown;
 }
@@ -280,7 +280,7 @@ function validateDevices(value: unknown, ctx: Ctx): { entries?: DeviceEntry[]; k
       ok = false;
     }
     const plugin = ctx.registry.source(type);
-    if (first === undefined) known.set(id, { index: i, ...(plugin === undefined ? {} : { plugin: { type, emits: plugin.emits, ...(plugin.writable === undefined ? {} : { writable: plugin.writable }) } }) });
+    if (first === undefined) known.set(id, { index: i, ...(plugin === undefined ? {} : { plugin: { type, emits: plugin.emits, ...(plugin.writable === undefined ? {} : { writable: plugin.writable }), ...(plugin.streams === undefined ? {} : { streams: plugin.streams }) } }) });
     if (plugin === undefined) {
       ctx.problems.push(simple(['devices', i, 'type'], `one of ${ctx.registry.types('source').map((t) => JSON.stringify(t)).join(', ')}`, describeValue(type)));
       ok = false;
@@ -403,6 +403,14 @@ function validateSparkplug(value: unknown, devices: ReadonlyMap<string, DeviceIn
     section.sources.forEach((src, i) => {
       const of = deviceOfSource(src.id, devices.keys());
       const info = of === undefined ? undefined : devices.get(of.deviceId);
+      // A part of a source must be a part its records go to, or the device would never get a record.
+      const streams = of?.scope === undefined || info?.config === undefined ? undefined : info.plugin?.streams?.(info.config);
+      if (streams !== undefined && !streams.some((st) => st === src.id || st.startsWith(`${src.id}.`))) {
+        const shown = streams.length > 10 ? `${streams.slice(0, 10).join(', ')}, ...` : streams.join(', ');
+        problems.push(simple(['sparkplug', 'sources', i, 'id'], `a source id or a prefix of its streams (${shown})`, `"${src.id}"`));
+        ok = false;
+        return;
+      }
       src.metrics.forEach((m, j) => {
         if (m.write !== true || info?.config === undefined) return;
         const why = info.plugin?.writable === undefined ? `a ${info.plugin?.type ?? 'source'} source takes no writes (a modbus source does)` : info.plugin.writable(info.config, m.name, of?.scope);

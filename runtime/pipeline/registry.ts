@@ -162,6 +162,12 @@ export type SourcePlugin = PluginShape<'source', Source> & {
    * with `write: true`. Absent: the source takes no writes.
    */
   readonly writable?: (config: unknown, name: string, scope: string | undefined) => string | undefined;
+  /**
+   * The streams the source's records go to, when it has several (a Modbus slave's groups, OPC
+   * UA subscriptions): `--check` refuses a Sparkplug source `<id>.<part>` that none of them is
+   * or starts with. Absent: not checked.
+   */
+  readonly streams?: (config: unknown) => readonly string[];
 };
 export type StagePlugin = PluginShape<'stage', Stage> & { readonly flow: StageFlow };
 export type AnyPlugin = SourcePlugin | StagePlugin;
@@ -205,10 +211,20 @@ function common<const S extends JsonSchema, T>(def: PluginDef<S, T>): Omit<Plugi
 
 /** Declares a source plug-in; its config type is inferred from its schema. */
 export function defineSource<const S extends JsonSchema>(
-  def: PluginDef<S, Source> & { emits: readonly RecordKind[]; writable?: (config: Infer<S>, name: string, scope: string | undefined) => string | undefined },
+  def: PluginDef<S, Source> & {
+    emits: readonly RecordKind[];
+    writable?: (config: Infer<S>, name: string, scope: string | undefined) => string | undefined;
+    streams?: (config: Infer<S>) => readonly string[];
+  },
 ): SourcePlugin {
-  const { writable } = def;
-  return { kind: 'source', ...common(def), emits: def.emits, ...(writable === undefined ? {} : { writable: (config: unknown, name: string, scope: string | undefined) => writable(config as Infer<S>, name, scope) }) };
+  const { writable, streams } = def;
+  return {
+    kind: 'source',
+    ...common(def),
+    emits: def.emits,
+    ...(writable === undefined ? {} : { writable: (config: unknown, name: string, scope: string | undefined) => writable(config as Infer<S>, name, scope) }),
+    ...(streams === undefined ? {} : { streams: (config: unknown) => streams(config as Infer<S>) }),
+  };
 }
 
 /** Declares a stage plug-in; its config type is inferred from its schema. */

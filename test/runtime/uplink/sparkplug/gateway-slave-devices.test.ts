@@ -58,6 +58,10 @@ sparkplug:
   sources:${device(1)}${device(2)}
 `;
     const registry = builtinRegistry();
+    // A part that none of the bus's streams is: --check says so, with the line, instead of a device that never gets a record.
+    const typo = yaml.replace('- id: plc.s2', '- id: plc.s9');
+    const line = typo.split('\n').findIndex((l) => l.includes('- id: plc.s9')) + 1;
+    expect(() => parseConfig(typo, 'test', registry)).toThrow(`sparkplug.sources[1].id: expected a source id or a prefix of its streams (plc.s1.fast, plc.s2.fast), got "plc.s9" (line ${line})`);
     const gw = rig.later(await Gateway.create(parseConfig(yaml, 'test', registry), registry, { logger: pino({ level: 'silent' }) }), (x) => x.stop());
     await gw.start();
 
