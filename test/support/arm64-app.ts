@@ -56,6 +56,8 @@ export async function prepareArm64App(options: Arm64AppOptions = {}): Promise<Ar
     await step('npm ci --cpu=arm64', () =>
       execFileSync('npm', ['ci', '--cpu=arm64', '--os=linux', '--libc=glibc', '--ignore-scripts', '--omit=dev', '--no-audit', '--no-fund'], { cwd: app, stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 }),
     );
+    // --ignore-scripts skipped the postinstall: the fixes to installed packages, applied as npm ci does.
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'patch-dependencies.mjs')], { cwd: app, stdio: ['ignore', 'ignore', 'pipe'] });
     for (const d of ['dist', 'bin']) cpSync(join(ROOT, d), join(app, d), { recursive: true });
     const example = join('runtime', 'gateway.example.yaml');
     for (const [from, to] of [[example, example] as const, ...(options.files ?? [])]) cpSync(join(ROOT, from), join(app, to));
