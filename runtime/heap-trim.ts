@@ -12,10 +12,20 @@
  */
 export const HEAP_TRIM_INTERVAL_MS = 60_000;
 
+/**
+ * The first collection comes sooner: starting leaves several megabytes of garbage (modules
+ * parsed, the config's validators compiled, the store's open scan) that an idle gateway would
+ * otherwise hold for its first minute: 69.7 MB of RSS 28 s after start against 64-65 MB once
+ * collected (footprint bench, 2026-12-02).
+ */
+export const HEAP_TRIM_FIRST_MS = 10_000;
+
 type GcFunction = (options?: { type: 'major' | 'minor'; execution: 'sync' | 'async' }) => unknown;
 
 export interface HeapTrimOptions {
   readonly intervalMs?: number;
+  /** Delay of the first collection (default HEAP_TRIM_FIRST_MS, at most intervalMs). */
+  readonly firstMs?: number;
   /** The collector to call (tests); default V8's exposed `globalThis.gc`, if any. */
   readonly gc?: GcFunction;
 }
@@ -24,10 +34,14 @@ export interface HeapTrimOptions {
 export function startHeapTrim(options: HeapTrimOptions = {}): () => void {
   const gc = options.gc ?? ((globalThis as { gc?: GcFunction }).gc);
   if (typeof gc !== 'function') return () => undefined;
-  const timer = setInterval(() => {
-    // `async`: V8 runs it as a task of its own, not inside this callback.
-    void gc({ type: 'major', execution: 'async' });
-  }, options.intervalMs ?? HEAP_TRIM_INTERVAL_MS);
+  const intervalMs = options.intervalMs ?? HEAP_TRIM_INTERVAL_MS;
+  // `async`: V8 runs it as a task of its own, not inside this callback.
+  const collect = (): void => void gc({ type: 'major', execution: 'async' });
+  let timer: NodeJS.Timeout = setTimeout(() => {
+    collect();
+    timer = setInterval(collect, intervalMs);
+    timer.unref();
+  }, Math.min(options.firstMs ?? HEAP_TRIM_FIRST_MS, intervalMs));
   timer.unref();
-  return () => clearInterval(timer);
+  return () => clearTimeout(timer);
 }

@@ -19,6 +19,15 @@ describe('heap trim', () => {
     expect(calls.length).toBe(n);
   });
 
+  it('runs the first collection soon after start (the start-up garbage), then once an interval', async () => {
+    const calls: unknown[] = [];
+    const stop = startHeapTrim({ intervalMs: 60_000, firstMs: 5, gc: (o) => calls.push(o) });
+    await waitFor(() => calls.length === 1, 'the first collection');
+    stop();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(calls.length).toBe(1);
+  });
+
   it('does nothing where V8 exposes no gc, and never keeps a process alive', async () => {
     expect(typeof (globalThis as { gc?: unknown }).gc).toBe('undefined');
     startHeapTrim()(); // no timer, nothing to stop
