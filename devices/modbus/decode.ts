@@ -127,6 +127,9 @@ export interface Scaling {
 export const NO_SCALING: Scaling = { scale: 1, offset: 0 };
 
 export function applyScaling(raw: number, s: Scaling): number {
+  // Unscaled integers stay integers for V8 (small integers, not doubles): an array of them is
+  // stored and CBOR-encoded without a heap number for each value.
+  if (s.scale === 1 && s.offset === 0) return raw;
   return raw * s.scale + s.offset;
 }
 
