@@ -10,6 +10,28 @@ import { StoreTally, readTally, tallyIsTrustworthy } from './store-tally.js';
 /** classic-level, which `level` is on Node: its `compactRange` and table options are used here. */
 export type StoreDb = ClassicLevel<string, Uint8Array>;
 
+export type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
+
+/**
+ * Writes `ops` as one LevelDB batch (atomic: all or none), through a chained batch:
+ * abstract-level's array form copies and re-checks every operation in JavaScript, which cost
+ * 16 us of CPU a 500-byte put against 7 us this way (classic-level 3, 40 puts a batch).
+ */
+export async function writeBatch(db: StoreDb, ops: readonly BatchOp[], options: { sync?: boolean } = {}): Promise<void> {
+  const batch = db.batch();
+  try {
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else batch.del(op.key);
+    }
+  } catch (err) {
+    await batch.close();
+    throw err;
+  }
+  // A batch whose write fails is closed by it.
+  await batch.write(options);
+}
+
 /**
  * - `ok`: reads and writes go ahead;
  * - `damaged`: a write failed (disk full, I/O error). LevelDB keeps serving reads, but a

@@ -1,7 +1,7 @@
 import { cborDecode, cborEncode } from '../../fleet/protocol/cbor.js';
 import type { ComponentEvents } from '../health/events.js';
 import { EdgewiseError } from '../errors.js';
-import type { Database, StoreDb } from './database.js';
+import { writeBatch, type Database, type StoreDb } from './database.js';
 import { DECISION_END, DECISION_PREFIX, decisionCutoffKey, decisionKey } from './keys.js';
 import { Mutex } from './mutex.js';
 
@@ -139,7 +139,7 @@ export class DecisionLog {
     if (dels.length === 0) return 0;
     await this.database.beginWrite(dels.length);
     try {
-      await this.db.batch(dels);
+      await writeBatch(this.db, dels);
       this.database.endWrite(0, dels.length, true);
     } catch (err) {
       this.database.endWrite(0, dels.length, false);

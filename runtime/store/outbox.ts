@@ -2,9 +2,8 @@ import { MAX_RECORD_BYTES, MAX_STREAM_LENGTH, MAX_TIMESTAMP_MS, RECORD_CLASSES, 
 import { EdgewiseError } from '../errors.js';
 import type { ComponentEvents } from '../health/events.js';
 import type { Checkpoint, RecordInput } from '../pipeline/record.js';
-import type { Database } from './database.js';
 import type { Iterator as LevelIterator } from 'classic-level';
-import type { StoreDb } from './database.js';
+import { writeBatch, type BatchOp, type Database, type StoreDb } from './database.js';
 import { CHECKPOINT_PREFIX, CONSUMER_END, CONSUMER_PREFIX, MAX_SEQ, SUFFIX_LENGTH, classPrefix, classRangeEnd, consumerKey, orderSuffix, outboxKey, recordId } from './keys.js';
 import { WaitList } from '../wait-list.js';
 import { Mutex } from './mutex.js';
@@ -99,7 +98,6 @@ function encodeInput(id: string, input: RecordInput): Uint8Array | string {
   return value;
 }
 
-type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
 
 /**
  * The durable, ordered, bounded queue of records waiting for the fleet (and for any other
@@ -281,7 +279,7 @@ export class Outbox implements OutboxReader {
     const write = async (ops: BatchOp[], records: number): Promise<void> => {
       await this.database.beginWrite(records);
       try {
-        await this.db.batch(ops);
+        await writeBatch(this.db, ops);
         this.database.endWrite(0, records, true);
       } catch (err) {
         this.database.endWrite(0, records, false);
@@ -484,7 +482,7 @@ export class Outbox implements OutboxReader {
       for (const [key, value] of latest) ops.push({ type: 'put', key: CHECKPOINT_PREFIX + key, value });
       await this.database.beginWrite(plan.victims.length);
       try {
-        if (ops.length > 0) await this.db.batch(ops, { sync: this.options.sync });
+        if (ops.length > 0) await writeBatch(this.db, ops, { sync: this.options.sync });
         this.database.endWrite(puts, plan.victims.length, true);
       } catch (err) {
         this.database.endWrite(puts, plan.victims.length, false);
@@ -740,7 +738,7 @@ export class Outbox implements OutboxReader {
         if (ops.length === 0) return;
         await this.database.beginWrite(batch.length);
         try {
-          await this.db.batch(ops);
+          await writeBatch(this.db, ops);
           this.database.endWrite(0, batch.length, true);
         } catch (err) {
           this.database.endWrite(0, batch.length, false);

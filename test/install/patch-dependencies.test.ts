@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeTempDir, type TempDir } from '../support/temp-dir.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCRIPT = join(ROOT, 'scripts', 'patch-dependencies.mjs');
@@ -13,7 +13,7 @@ const run = (cwd: string, ...args: string[]): { status: number | null; out: stri
 };
 
 describe('scripts/patch-dependencies.mjs', () => {
-  let tmp: TempDir | undefined;
+  let tmp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
   afterEach(async () => {
     await tmp?.remove();
     tmp = undefined;
