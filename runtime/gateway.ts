@@ -34,6 +34,7 @@ import type { RoundClient } from './federated/round-client.js';
 import { LazyBackend } from './inference/lazy-backend.js';
 import { RUNTIME_VERSION } from './version.js';
 import { defaults } from './config/defaults.js';
+import { missingDependencyFixes } from './dependency-fixes.js';
 import { startHeapTrim } from './heap-trim.js';
 
 const DECISION_SWEEP_MS = 3_600_000;
@@ -380,6 +381,9 @@ export class Gateway {
       epoch: this.db.epoch,
       health: listen === null ? null : `http://${listen.host}:${String(this.healthPort)}/health`,
     });
+    for (const f of missingDependencyFixes()) {
+      this.events.warn('gateway.dependency_unpatched', { code: 'E_DEPENDENCY_UNPATCHED', package: f.pkg, file: f.file, cost: f.cost, fix: 'run node scripts/patch-dependencies.mjs in the install directory (npm ci runs it; --ignore-scripts skips it)' });
+    }
   }
 
   private async closeHealthServer(): Promise<void> {
