@@ -382,7 +382,7 @@ export class Gateway {
       health: listen === null ? null : `http://${listen.host}:${String(this.healthPort)}/health`,
     });
     for (const f of missingDependencyFixes()) {
-      this.events.warn('gateway.dependency_unpatched', { code: 'E_DEPENDENCY_UNPATCHED', package: f.pkg, file: f.file, cost: f.cost, fix: 'run node scripts/patch-dependencies.mjs in the install directory (npm ci runs it; --ignore-scripts skips it)' });
+      this.events.warn('gateway.dependency_unpatched', { code: 'E_DEPENDENCY_UNPATCHED', package: f.pkg, file: f.file, cost: f.cost, fix: 'run node scripts/patch-dependencies.mjs in the edgewise source directory (npm ci runs it; --ignore-scripts skips it), then edgewise install again' });
     }
   }
 
