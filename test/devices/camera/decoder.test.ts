@@ -50,8 +50,14 @@ describe('H264Decoder', () => {
     const got = frames.map(patternIndex);
     expect(got.slice(0, 10)).toEqual([...Array(10).keys()]);
     // Error callbacks are not ordered with outputs: pictures decoded behind the broken one may
-    // come out, damaged, before its error is known (how many depends on thread timing).
-    expect(got.filter((i) => i >= 30)).toEqual([...Array(60).keys()].map((i) => i + 30));
+    // come out, damaged, before its error is known (how many depends on thread timing). On a
+    // loaded box the error can even come after the next keyframe's pictures: it is then taken
+    // for the oldest picture still in flight, and the pictures up to the newest keyframe are
+    // written off (in a fresh-clone run: 58 and 59). So after the keyframe: in order, none twice,
+    // on to the last picture, and every picture that did not come out counted.
+    const after = got.filter((i) => i >= 30);
+    expect(after).toEqual([...new Set(after)].sort((a, b) => a - b));
+    expect(after.at(-1)).toBe(89);
     // FFmpeg either reports the broken picture (an error callback) or drops it without a word
     // ("no frame!"), which later output reveals as lost; which of the two depends on its threads.
     // Either way it is counted, and every unit given is accounted for exactly once.
@@ -60,6 +66,7 @@ describe('H264Decoder', () => {
     expect(c.submitted + c.droppedUntilKey + c.droppedBusy).toBe(90);
     expect(c.decoded + c.skipped + c.decodeErrors + c.discardedAfterError + c.lost + c.unsupported).toBe(c.submitted);
     expect(got).toHaveLength(c.decoded);
+    expect(60 - after.length).toBeLessThanOrEqual(c.decodeErrors + c.discardedAfterError + c.lost);
   });
 
   it('waits for a keyframe (with its SPS) before decoding anything', async () => {
