@@ -77,46 +77,62 @@ export async function runGatewayCommand(options: GatewayCommandOptions): Promise
     return fail(err, options.config);
   }
   const watchdog = startWatchdog(notify, watchdogSettings, gateway, logger);
+  // The signal handlers come before the start: without one, a SIGTERM kills Node at once, and a
+  // stop asked for while the gateway starts (systemctl stop, a restart during a slow store
+  // open) would skip the drain. A stop asked for then waits for the start to end, then stops.
+  let starting: Promise<unknown> = Promise.resolve();
+  let stopped: Promise<number> | undefined;
+  let stopAsked: () => void = () => undefined;
+  const untilStopAsked = new Promise<void>((resolve) => (stopAsked = resolve));
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      // Everything acknowledged is already in LevelDB; leaving now loses nothing stored.
+      logger.warn({ component: 'gateway', event: 'gateway.forced_exit', signal: name });
+      process.exit(EXIT_FORCED);
+    }
+    logger.info({ component: 'gateway', event: 'gateway.stopping', signal: name });
+    // From here systemd's TimeoutStopSec, not the watchdog, bounds how long the stop may take.
+    watchdog?.stop();
+    notify?.send({ STOPPING: '1', STATUS: `stopping (${name})` });
+    stopped = starting
+      .then(
+        async () => {
+          try {
+            await gateway.stop();
+            return EXIT_OK;
+          } catch (err) {
+            logger.error({ component: 'gateway', event: 'gateway.stop_failed', reason: (err as Error).message });
+            return EXIT_FAILURE;
+          }
+        },
+        // The start failed: its own path below stops the gateway and says why.
+        () => EXIT_FAILURE,
+      )
+      .then(async (code) => {
+        await notify?.close();
+        return code;
+      });
+    stopAsked();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // Node's default for SIGHUP is to exit. A reload is not offered (runtime/README.md, Signals).
+  process.on('SIGHUP', () => logger.info({ component: 'gateway', event: 'gateway.sighup_ignored', signal: 'SIGHUP' }, 'SIGHUP ignored: restart to apply config changes (systemd reload is not supported)'));
+
+  starting = gateway.start();
   try {
-    await gateway.start();
+    await starting;
   } catch (err) {
     watchdog?.stop();
     await gateway.stop().catch(() => undefined); // close LevelDB cleanly before saying why
     await notify?.close();
     return fail(err, options.config);
   }
-  notify?.send({ READY: '1', STATUS: `running: gateway ${config.gateway.id}, ${config.pipelines.length} pipeline(s)` });
-
-  return new Promise<number>((resolve) => {
-    let signals = 0;
-    const onSignal = (name: NodeJS.Signals): void => {
-      signals += 1;
-      if (signals > 1) {
-        // Everything acknowledged is already in LevelDB; leaving now loses nothing stored.
-        logger.warn({ component: 'gateway', event: 'gateway.forced_exit', signal: name });
-        process.exit(EXIT_FORCED);
-      }
-      logger.info({ component: 'gateway', event: 'gateway.stopping', signal: name });
-      // From here systemd's TimeoutStopSec, not the watchdog, bounds how long the stop may take.
-      watchdog?.stop();
-      notify?.send({ STOPPING: '1', STATUS: `stopping (${name})` });
-      const closeNotify = async (code: number): Promise<void> => {
-        await notify?.close();
-        resolve(code);
-      };
-      gateway.stop().then(
-        () => closeNotify(EXIT_OK),
-        (err: unknown) => {
-          logger.error({ component: 'gateway', event: 'gateway.stop_failed', reason: (err as Error).message });
-          return closeNotify(EXIT_FAILURE);
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    // Node's default for SIGHUP is to exit. A reload is not offered (runtime/README.md, Signals).
-    process.on('SIGHUP', () => logger.info({ component: 'gateway', event: 'gateway.sighup_ignored', signal: 'SIGHUP' }, 'SIGHUP ignored: restart to apply config changes (systemd reload is not supported)'));
-  });
+  if (stopped === undefined) notify?.send({ READY: '1', STATUS: `running: gateway ${config.gateway.id}, ${config.pipelines.length} pipeline(s)` });
+  await untilStopAsked;
+  return stopped ?? EXIT_FAILURE;
 }
 
 /** The watchdog's pings, when systemd asked for them (WatchdogSec=) and gave a socket to send them to. */

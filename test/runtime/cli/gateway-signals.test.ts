@@ -41,4 +41,23 @@ describe('gateway signals', () => {
 
     expect(await gp.kill('SIGTERM')).toEqual({ code: 0, signal: null });
   });
+
+  it('stops cleanly (exit 0, drained) on a SIGTERM that comes the moment it says it started, start after start', async () => {
+    // The bench that found this sent SIGTERM on the gateway.started line: the handlers were
+    // installed only after the start's last synchronous work, and Node's default for SIGTERM
+    // (die at once) won 2 times in 4. Now they are installed before the start.
+    const configPath = join(dir.path, 'gateway.yaml');
+    await writeFile(configPath, testGatewayConfig({ id: 'gw-term', dataDir: join(dir.path, 'data'), url: broker.url, sources: [{ id: 's1', rateHz: 10 }], logLevel: 'info' }));
+    for (let i = 0; i < 4; i += 1) {
+      const lines: LogLine[] = [];
+      const started = GatewayProcess.start(configPath, (l) => {
+        lines.push(l);
+        if (l.event === 'gateway.started') started.child.kill('SIGTERM');
+      });
+      gp = started;
+      expect(await started.exited, `start ${i + 1}: ${started.stderr}`).toEqual({ code: 0, signal: null });
+      expect(lines.map((l) => l.event).filter((e) => e === 'gateway.stopping' || e === 'gateway.stopped')).toEqual(['gateway.stopping', 'gateway.stopped']);
+      gp = undefined;
+    }
+  });
 });
