@@ -36,7 +36,7 @@ import { RUNTIME_VERSION } from './version.js';
 import { defaults } from './config/defaults.js';
 import { missingDependencyFixes } from './dependency-fixes.js';
 import { startHeapTrim } from './heap-trim.js';
-import { startOptimizingCompilerOnLoad } from './optimizing-compiler.js';
+import { startBusyModeOnLoad } from './busy-mode.js';
 
 const DECISION_SWEEP_MS = 3_600_000;
 /** The one-line summary at info, by default. */
@@ -91,7 +91,7 @@ export class Gateway {
   private sweepTimer: NodeJS.Timeout | undefined;
   private summaryTimer: NodeJS.Timeout | undefined;
   private stopHeapTrim: () => void = () => undefined;
-  private stopCompilerWatch: () => void = () => undefined;
+  private stopBusyWatch: () => void = () => undefined;
   private readonly summary = new PeriodicSummary();
   /** Set by create from the options. */
   private summaryIntervalMs = SUMMARY_INTERVAL_MS;
@@ -368,8 +368,8 @@ export class Gateway {
     this.healthTimer = setInterval(() => this.publishHealth(), this.config.health.intervalMs);
     this.healthTimer.unref();
     this.stopHeapTrim = startHeapTrim();
-    this.stopCompilerWatch = startOptimizingCompilerOnLoad({
-      onEnabled: (share) => this.events.info('gateway.optimizing_compiler', { busyShare: Math.round(share * 1000) / 1000, msg: `the event loop was ${(share * 100).toFixed(1)} % busy: V8's optimizing compiler is on from now (runtime/optimizing-compiler.ts)` }),
+    this.stopBusyWatch = startBusyModeOnLoad({
+      onBusy: (flags, share) => this.events.info('gateway.busy_mode', { flags, busyShare: Math.round(share * 1000) / 1000, msg: `the event loop was ${(share * 100).toFixed(1)} % busy: V8 runs for speed from now (${flags}; runtime/busy-mode.ts)` }),
     });
     void this.decisions.sweep(Date.now()).catch((err: unknown) => this.events.error('decisions.sweep_failed', { reason: (err as Error).message }));
     this.sweepTimer = setInterval(() => {
@@ -423,7 +423,7 @@ export class Gateway {
     // Stopping sources stop answering: that is no DDEATH, the NDEATH says it.
     this.sparkplug?.liveness.stop();
     this.stopHeapTrim();
-    this.stopCompilerWatch();
+    this.stopBusyWatch();
     this.stopOnConnect?.();
     // A round in progress is given up at once (its update would be late anyway): its training stops with the stages.
     const learningStopped = this.learning?.stop();
