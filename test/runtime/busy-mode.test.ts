@@ -55,11 +55,11 @@ describe('busy mode: V8 set for speed once the gateway is busy', () => {
   });
 
   it('undoes exactly what the process started with; Maglev only where it is V8 default (V8 12, Node.js 22, and later)', () => {
-    expect(busyModeFlags(GATEWAY, '11.3.244.8-node.33')).toBe('--turbofan --no-optimize-for-size');
-    expect(busyModeFlags(GATEWAY, '12.4.254.21-node.33')).toBe('--turbofan --maglev --no-optimize-for-size');
-    expect(busyModeFlags(GATEWAY, '13.6.233.10-node.28')).toBe('--turbofan --maglev --no-optimize-for-size');
+    expect(busyModeFlags(GATEWAY, '11.3.244.8-node.33')).toBe('--turbofan --no-optimize-for-size --heap-growing-percent=50');
+    expect(busyModeFlags(GATEWAY, '12.4.254.21-node.33')).toBe('--turbofan --maglev --no-optimize-for-size --heap-growing-percent=50');
+    expect(busyModeFlags(GATEWAY, '13.6.233.10-node.28')).toBe('--turbofan --maglev --no-optimize-for-size --heap-growing-percent=50');
     // The benches of gateway parts: the gateway's flags without the gateway command's compiler switch.
-    expect(busyModeFlags(['--optimize-for-size', '--expose-gc'], '11.3.244.8-node.33')).toBe('--no-optimize-for-size');
+    expect(busyModeFlags(['--optimize-for-size', '--expose-gc'], '11.3.244.8-node.33')).toBe('--no-optimize-for-size --heap-growing-percent=50');
     expect(busyModeFlags(['--no-turbofan'], '11.3.244.8-node.33')).toBe('--turbofan');
     expect(busyModeFlags([], '13.6.233.10-node.28')).toBe('');
   });
@@ -84,7 +84,7 @@ describe('busy mode: V8 set for speed once the gateway is busy', () => {
       gp = GatewayProcess.start(configPath, (l) => lines.push(l), true);
       const on = await waitFor(() => lines.find((l) => l.event === 'gateway.busy_mode'), 'the gateway.busy_mode line', 60_000);
       expect(on['busyShare']).toBeGreaterThanOrEqual(0.05);
-      expect(on['flags']).toMatch(/^--turbofan( --maglev)? --no-optimize-for-size$/);
+      expect(on['flags']).toMatch(/^--turbofan( --maglev)? --no-optimize-for-size --heap-growing-percent=50$/);
       const started = lines.findIndex((l) => l.event === 'gateway.started');
       expect(started).toBeGreaterThanOrEqual(0);
       expect(lines.indexOf(on)).toBeGreaterThan(started);
